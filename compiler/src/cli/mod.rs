@@ -1,0 +1,1 @@
+//! The `meshc` command line.

@@ -1,0 +1,3 @@
+//! Reading the program's files: paths and directories from the command line, includes, UTF-8 checks.
+
+pub mod loader;

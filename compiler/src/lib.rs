@@ -1,0 +1,13 @@
+//! `meshc`: the Meshwork compiler. `.mesh` sources go through
+//! syntax → (resolve → graph → checks) → emit and come out as one deterministic bundle.
+
+pub mod cli;
+pub mod diagnostics;
+pub mod emit;
+pub mod fmt;
+pub mod input;
+pub mod pipeline;
+pub mod source;
+pub mod syntax;
+
+pub use pipeline::{compile_paths, compile_text, Compilation, InputError};

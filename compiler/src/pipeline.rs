@@ -1,0 +1,68 @@
+//! The whole compiler as one call: load sources, parse, check, emit.
+
+use std::path::PathBuf;
+
+use meshwork_bundle::Bundle;
+
+use crate::diagnostics::{sort_diagnostics, Diagnostic};
+use crate::input::loader::{load_paths, load_text, LoadedProgram};
+pub use crate::input::loader::InputError;
+use crate::source::{FileId, SourceMap};
+use crate::syntax::ast;
+
+/// Everything one compiler run produced.
+#[derive(Debug)]
+pub struct Compilation {
+    pub sources: SourceMap,
+    /// Parsed files, sorted by path (so output never depends on argument order).
+    pub files: Vec<(FileId, ast::File)>,
+    /// Every diagnostic, sorted by location.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The bundle, when there were no errors.
+    pub bundle: Option<Bundle>,
+}
+
+impl Compilation {
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles files and directories (every `.mesh` file under a directory) as one program.
+/// Fails only for I/O problems with the paths themselves (exit code 2).
+pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, InputError> {
+    Ok(finish(load_paths(paths)?))
+}
+
+/// Compiles one in-memory source (includes are still read from disk, relative to `path`).
+pub fn compile_text(path: &str, text: &str) -> Compilation {
+    finish(load_text(path, text))
+}
+
+fn finish(program: LoadedProgram) -> Compilation {
+    let LoadedProgram {
+        sources,
+        files,
+        mut diagnostics,
+    } = program;
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    let bundle = if has_errors {
+        None
+    } else {
+        let (bundle, emit_diagnostics) = crate::emit::emit_bundle(&sources, &files);
+        diagnostics.extend(emit_diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            None
+        } else {
+            Some(bundle)
+        }
+    };
+    sort_diagnostics(&mut diagnostics);
+    Compilation {
+        sources,
+        files,
+        diagnostics,
+        bundle,
+    }
+}
