@@ -1,5 +1,27 @@
-//! The Meshwork bundle contract, shared by `meshc` (which writes it) and `meshd` (which runs it).
+//! The Meshwork bundle contract, shared by `meshc` (which writes it) and `meshd` (which runs it):
+//! the serde types, their JSON Schema, deterministic JSON, the digest and route precedence.
 
-/// The bundle (in progress).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct Bundle {}
+pub mod canonical_json;
+pub mod digest;
+pub mod precedence;
+pub mod sample;
+pub mod schema;
+pub mod types;
+
+pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
+pub use precedence::{compare_routes, sort_by_precedence, PrecedenceDecision, PrecedenceStep};
+pub use schema::{generate_schema, generate_schema_text, BUNDLE_SCHEMA};
+pub use types::bundle::{
+    Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
+};
+pub use types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+pub use types::mesh::{Mesh, MeshRule, MtlsMode};
+pub use types::route::{
+    AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
+    NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
+    RouteMatch, ValueFormat,
+};
+pub use types::service::{
+    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+};
+pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic};

@@ -1,0 +1,8 @@
+//! The serde types of the bundle, one file per part of the program.
+
+pub mod bundle;
+pub mod gateway;
+pub mod mesh;
+pub mod route;
+pub mod service;
+pub mod stream;

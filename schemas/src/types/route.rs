@@ -1,0 +1,338 @@
+//! Routes: what a request must look like, how it is admitted, and where it goes.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::bundle::{Effect, SecretRef, SourceLocation};
+
+/// One route of a gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// The route's name.
+    pub name: String,
+    /// What a request must look like.
+    #[serde(rename = "match")]
+    pub matcher: RouteMatch,
+    /// `true` when the route is deliberately unauthenticated.
+    pub public: bool,
+    /// Admission steps in execution order: auth, access, rate_limit, condition, cors, body_limit, header.
+    pub admission: Vec<AdmissionStep>,
+    /// What happens to an admitted request.
+    pub action: RouteAction,
+    /// Where the route was declared.
+    pub source: SourceLocation,
+}
+
+/// The request attributes a route matches on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMatch {
+    /// An upper-case HTTP method, or `null` for any.
+    pub method: Option<String>,
+    /// The path condition.
+    pub path: PathMatch,
+    /// The `Host` (without port), `*.` wildcards allowed, or `null` for any.
+    pub host: Option<String>,
+    /// Headers that must be present with these exact values, in source order.
+    pub headers: Vec<NameValue>,
+    /// Query parameters that must be present with these exact values, in source order.
+    pub query: Vec<NameValue>,
+}
+
+/// How the path is matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathMatch {
+    /// The match type.
+    pub kind: PathKind,
+    /// The path, prefix, template or regular expression as written.
+    pub value: String,
+    /// For templates, the parameter names in order of appearance; empty otherwise.
+    pub params: Vec<String>,
+}
+
+/// The path match types (Kubernetes Gateway API `Exact`, `PathPrefix`, `RegularExpression`, plus templates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKind {
+    /// The whole path equals `value`.
+    Exact,
+    /// The path equals `value` where each `{name}` captures exactly one non-empty segment.
+    Template,
+    /// The path starts with `value`'s whole segments.
+    Prefix,
+    /// The path matches the regular expression `value`.
+    Regex,
+}
+
+/// A header or query parameter that must have a given value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameValue {
+    /// Header name (matched case-insensitively) or query parameter name.
+    pub name: String,
+    /// The exact expected value.
+    pub value: String,
+}
+
+/// One admission check or transform, run in bundle order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AdmissionStep {
+    /// Authenticate the caller as a consumer (401 when it fails).
+    Auth {
+        /// The method and its settings.
+        method: AuthMethod,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
+    /// Allow or deny by consumer, group or client address (403 when it fails).
+    Access {
+        /// Whether listed callers are let through or refused.
+        effect: Effect,
+        /// What `values` lists.
+        subject: AccessSubject,
+        /// Consumer names, group names, or IP addresses / CIDR blocks.
+        values: Vec<String>,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
+    /// A token bucket refilled with `count` tokens per `period_ms` (429 when empty).
+    RateLimit {
+        /// Requests per period.
+        count: u64,
+        /// The period in milliseconds.
+        period_ms: u64,
+        /// What the bucket is kept per.
+        per: RateLimitKey,
+        /// The bucket size, or `null` for `count`.
+        burst: Option<u64>,
+        /// `true` when counted cluster-wide (Redis) instead of per process.
+        shared: bool,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
+    /// A CEL condition that must be true (403 otherwise).
+    Condition {
+        /// The CEL source as written.
+        cel: String,
+        /// Where the expression starts.
+        source: SourceLocation,
+    },
+    /// Cross-origin resource sharing: answer preflights and decorate responses.
+    Cors {
+        /// Allowed origins (`*` for any).
+        origins: Vec<String>,
+        /// Allowed methods.
+        methods: Vec<String>,
+        /// Allowed request headers.
+        headers: Vec<String>,
+        /// Response headers exposed to scripts.
+        expose: Vec<String>,
+        /// Whether credentials are allowed.
+        credentials: bool,
+        /// Preflight cache lifetime in milliseconds, or `null` for none.
+        max_age_ms: Option<u64>,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
+    /// Refuse request bodies larger than this (413).
+    BodyLimit {
+        /// The largest accepted body in bytes.
+        max_bytes: u64,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
+    /// Set or remove a header on the upstream request or on the response.
+    Header {
+        /// Request (sent upstream) or response (sent back).
+        direction: HeaderDirection,
+        /// The header name.
+        name: String,
+        /// The value to set, or `null` to remove the header.
+        value: Option<String>,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
+}
+
+/// How a route authenticates its caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthMethod {
+    /// An API key compared with the gateway's consumers' keys.
+    Key {
+        /// Where the key is read from.
+        location: KeyLocation,
+        /// The header or query parameter name.
+        name: String,
+    },
+    /// HTTP basic authentication against the consumers' `basic` credentials.
+    Basic {
+        /// The realm announced in `WWW-Authenticate`, or `null`.
+        realm: Option<String>,
+    },
+    /// A bearer JWT; its `sub` claim names the consumer.
+    Jwt {
+        /// The required `iss`, or `null`.
+        issuer: Option<String>,
+        /// The required `aud`, or `null`.
+        audience: Option<String>,
+        /// The pinned algorithm (`RS256`, `HS256`, …), or `null`.
+        alg: Option<String>,
+        /// A JWKS document, or `null`.
+        keys: Option<SecretRef>,
+        /// A shared HMAC secret, or `null`.
+        secret: Option<SecretRef>,
+    },
+}
+
+/// Where an API key is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyLocation {
+    /// A request header.
+    Header,
+    /// A query parameter.
+    Query,
+}
+
+/// What an access rule lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessSubject {
+    /// Consumer names.
+    Consumers,
+    /// Group names.
+    Groups,
+    /// Client addresses or CIDR blocks.
+    Ips,
+}
+
+/// What a rate limit counts per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitKey {
+    /// One bucket per authenticated consumer.
+    Consumer,
+    /// One bucket per client address.
+    Ip,
+    /// One bucket for the whole route.
+    Route,
+}
+
+/// Whether a header rule applies to the upstream request or to the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderDirection {
+    /// The request sent upstream.
+    Request,
+    /// The response sent back to the client.
+    Response,
+}
+
+/// What an admitted request turns into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RouteAction {
+    /// Proxy to one or more services.
+    Forward {
+        /// Services with traffic-split weights summing to 100.
+        targets: Vec<ForwardTarget>,
+        /// A path prefix removed before forwarding, or `null`.
+        strip_prefix: Option<String>,
+        /// A path (template parameters allowed) replacing the request path, or `null`.
+        rewrite: Option<String>,
+        /// The route's own timeout in milliseconds, or `null` for the service's.
+        timeout_ms: Option<u64>,
+    },
+    /// Write the request to a Kafka topic.
+    Produce {
+        /// The topic written to.
+        topic: ProduceTopic,
+        /// A CEL expression for the record key, or `null` for none.
+        key: Option<String>,
+        /// How the record value is built.
+        value: ValueFormat,
+        /// Request headers copied onto the record, in source order.
+        headers: Vec<String>,
+        /// Producer acknowledgements.
+        acks: Acks,
+        /// When the client is answered.
+        mode: ProduceMode,
+    },
+    /// Answer directly.
+    Respond {
+        /// The HTTP status.
+        #[schemars(range(min = 100, max = 599))]
+        status: u16,
+        /// The response body (possibly empty).
+        body: String,
+        /// The `Content-Type` of the body.
+        content_type: String,
+    },
+}
+
+/// One service of a forward with its share of traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardTarget {
+    /// The service's name.
+    pub service: String,
+    /// Percentage of requests, 0–100.
+    #[schemars(range(max = 100))]
+    pub weight: u8,
+}
+
+/// The topic a produce writes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProduceTopic {
+    /// Always the same topic.
+    Fixed {
+        /// The topic name.
+        name: String,
+    },
+    /// The topic named by a path parameter.
+    Param {
+        /// The path parameter.
+        param: String,
+        /// The topics the parameter may name, or `null` for any.
+        allow: Option<Vec<String>>,
+    },
+}
+
+/// How a produced record's value is built from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueFormat {
+    /// The request body as is.
+    Raw,
+    /// `{method, path, headers, query, body}` as JSON.
+    Envelope,
+}
+
+/// Kafka producer acknowledgements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Acks {
+    /// `"0"`: do not wait.
+    #[serde(rename = "0")]
+    None,
+    /// `"1"`: the partition leader.
+    #[serde(rename = "1")]
+    Leader,
+    /// `"all"`: every in-sync replica.
+    #[serde(rename = "all")]
+    All,
+}
+
+/// When the client of a produce route is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProduceMode {
+    /// After the delivery report (200 with topic, partition, offset).
+    Sync,
+    /// Once queued (202).
+    Async,
+}

@@ -1,0 +1,114 @@
+//! Services: upstreams with their balancing and resilience settings.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::bundle::SourceLocation;
+
+/// An upstream reachable through the mesh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The service's name.
+    pub name: String,
+    /// `host:port` endpoints in source order.
+    pub endpoints: Vec<String>,
+    /// How an endpoint is chosen.
+    pub balance: Balance,
+    /// The per-attempt timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Retries, or `null` for none.
+    pub retry: Option<Retry>,
+    /// Outlier ejection, or `null` for none.
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Active health checking, or `null` for none.
+    pub health_check: Option<HealthCheck>,
+    /// The mTLS identity the service presents (`spiffe://…`), or `null`.
+    pub identity: Option<String>,
+    /// Where the service was declared (the first declaration when merged).
+    pub source: SourceLocation,
+}
+
+/// The load-balancing policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Balance {
+    /// Each endpoint in turn.
+    RoundRobin,
+    /// A uniformly random endpoint.
+    Random,
+    /// The endpoint with the fewest requests in flight (power of two choices).
+    LeastRequest,
+    /// Consistent hashing on the value of a CEL expression.
+    Hash {
+        /// The CEL source as written.
+        cel: String,
+    },
+}
+
+/// When and how often a failed attempt is retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub attempts: u64,
+    /// What a retry fires on.
+    pub on: Vec<RetryOn>,
+    /// The first backoff in milliseconds (doubled up to the maximum, with jitter).
+    pub backoff_min_ms: u64,
+    /// The largest backoff in milliseconds.
+    pub backoff_max_ms: u64,
+}
+
+/// A failure that triggers a retry: a named condition or an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RetryOn {
+    /// A transport-level failure.
+    Condition(RetryCondition),
+    /// An upstream response status.
+    Status(#[schemars(range(min = 100, max = 599))] u16),
+}
+
+/// Transport-level failures a retry can fire on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryCondition {
+    /// The connection could not be made.
+    ConnectFailure,
+    /// The connection was reset before a response.
+    Reset,
+    /// The attempt timed out.
+    Timeout,
+}
+
+/// Passive outlier detection: eject an endpoint after consecutive errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Consecutive errors (5xx or connect failures) that eject an endpoint.
+    pub consecutive_errors: u64,
+    /// How long an ejected endpoint stays out, in milliseconds.
+    pub eject_ms: u64,
+    /// At most this percentage of endpoints is ejected at once.
+    #[schemars(range(max = 100))]
+    pub max_ejected_percent: u8,
+}
+
+/// Active health checking of every endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// The HTTP method.
+    pub method: String,
+    /// The path requested.
+    pub path: String,
+    /// Interval between checks in milliseconds.
+    pub interval_ms: u64,
+    /// Timeout of one check in milliseconds.
+    pub timeout_ms: u64,
+    /// Consecutive successes that mark an endpoint healthy.
+    pub healthy_threshold: u64,
+    /// Consecutive failures that mark an endpoint unhealthy.
+    pub unhealthy_threshold: u64,
+}

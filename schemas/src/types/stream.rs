@@ -1,0 +1,80 @@
+//! Kafka topics and streams.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::bundle::SourceLocation;
+
+/// A declared Kafka topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    /// The topic name.
+    pub name: String,
+    /// Produced outside this program.
+    pub external: bool,
+    /// The partition count, or `null` for the broker's default.
+    pub partitions: Option<u64>,
+    /// Where the topic was declared.
+    pub source: SourceLocation,
+}
+
+/// A rule over Kafka records: consume, filter, then republish and/or deliver over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// The stream's name.
+    pub name: String,
+    /// Where records are read.
+    pub from: StreamSource,
+    /// A CEL filter over `event`, or `null` for every record.
+    pub when: Option<String>,
+    /// Where matching records are republished, or `null`.
+    pub to: Option<StreamSink>,
+    /// Where matching records are delivered over HTTP, or `null`.
+    pub deliver: Option<Deliver>,
+    /// The topic failed records go to, or `null`.
+    pub dead_letter: Option<String>,
+    /// Where the stream was declared.
+    pub source: SourceLocation,
+}
+
+/// The topic and consumer group a stream reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSource {
+    /// The topic.
+    pub topic: String,
+    /// The consumer group (the stream's name unless given).
+    pub group: String,
+}
+
+/// The topic a stream republishes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSink {
+    /// The topic.
+    pub topic: String,
+    /// A CEL expression for the new key, or `null` to keep the record's key.
+    pub key: Option<String>,
+    /// A CEL expression for the new value, or `null` to keep the record's value.
+    pub value: Option<String>,
+}
+
+/// Kafka → HTTP delivery to a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deliver {
+    /// The service.
+    pub service: String,
+    /// The request path.
+    pub path: String,
+    /// Records in flight at once.
+    pub concurrency: u64,
+    /// Retries per record before the dead letter.
+    pub retry: u64,
+    /// The first backoff in milliseconds.
+    pub backoff_min_ms: u64,
+    /// The largest backoff in milliseconds.
+    pub backoff_max_ms: u64,
+}
