@@ -1,0 +1,3 @@
+//! `meshd`: the Meshwork runtime. Loads a bundle and executes its gateway, mesh and Kafka rules.
+
+pub mod load;

@@ -1,0 +1,162 @@
+//! The checks a bundle must pass before anything runs it: UTF-8, JSON, the committed JSON Schema
+//! (embedded in `meshwork_bundle`), the typed shape, and the digest.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use meshwork_bundle::{Bundle, DigestError, BUNDLE_SCHEMA};
+use serde_json::Value;
+
+/// One place where a bundle breaks the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    /// The JSON pointer of the offending value (`""` for the whole document).
+    pub pointer: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Why a bundle cannot be used. The underlying cause, when any, is the error's `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not UTF-8.
+    #[error("the bundle is not UTF-8")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    /// The text is not JSON.
+    #[error("the bundle is not valid JSON")]
+    MalformedJson(#[source] serde_json::Error),
+    /// The document does not match `bundle.schema.json`.
+    #[error("the bundle does not match the schema ({} violation(s))", .0.len())]
+    Schema(Vec<SchemaViolation>),
+    /// The document matches the schema but not the Rust types (a schema/type drift).
+    #[error("the bundle does not match the bundle types")]
+    Shape(#[source] serde_json::Error),
+    /// The recorded digest does not match the content.
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+}
+
+impl BundleError {
+    /// The process exit code for this failure: 2 when the file could not be read, 1 for a bad bundle.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BundleError::Read { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn schema_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(BUNDLE_SCHEMA)
+            .expect("the embedded bundle.schema.json is valid JSON (checked by meshwork-bundle's tests)");
+        jsonschema::validator_for(&schema)
+            .expect("the embedded bundle.schema.json is a valid schema (checked by meshwork-bundle's tests)")
+    })
+}
+
+/// Lists every schema violation of `document`, in the validator's order.
+pub fn schema_violations(document: &Value) -> Vec<SchemaViolation> {
+    schema_validator()
+        .iter_errors(document)
+        .map(|error| SchemaViolation {
+            pointer: error.instance_path().to_string(),
+            message: error.to_string(),
+        })
+        .collect()
+}
+
+/// Checks bundle bytes and returns the bundle when every check holds.
+pub fn check_bundle_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
+    let text = std::str::from_utf8(bytes)?;
+    let document: Value = serde_json::from_str(text).map_err(BundleError::MalformedJson)?;
+    let violations = schema_violations(&document);
+    if !violations.is_empty() {
+        return Err(BundleError::Schema(violations));
+    }
+    let bundle: Bundle = serde_json::from_value(document).map_err(BundleError::Shape)?;
+    bundle.verify_digest()?;
+    Ok(bundle)
+}
+
+/// Reads and checks the bundle at `path`.
+pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
+    let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    check_bundle_bytes(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshwork_bundle::sample::starfleet_bundle;
+
+    #[test]
+    fn a_sealed_sample_bundle_passes_every_check() {
+        let bundle = starfleet_bundle();
+        let checked = check_bundle_bytes(bundle.to_pretty_json().as_bytes()).unwrap();
+        assert_eq!(checked, bundle);
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_refused() {
+        assert!(matches!(
+            check_bundle_bytes(b"{\xff}"),
+            Err(BundleError::NotUtf8(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_json_is_refused() {
+        assert!(matches!(
+            check_bundle_bytes(b"{\"format_version\":"),
+            Err(BundleError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_schema_violation_reports_its_pointer() {
+        let mut document: Value =
+            serde_json::from_str(&starfleet_bundle().to_canonical_json()).unwrap();
+        document["services"][1]["timeout_ms"] = Value::from("soon");
+        let bytes = serde_json::to_vec(&document).unwrap();
+        let Err(BundleError::Schema(violations)) = check_bundle_bytes(&bytes) else {
+            panic!("expected a schema error");
+        };
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.pointer == "/services/1/timeout_ms"),
+            "{violations:?}"
+        );
+    }
+
+    #[test]
+    fn a_tampered_bundle_fails_the_digest() {
+        let mut bundle = starfleet_bundle();
+        bundle.services[0].timeout_ms += 1;
+        let result = check_bundle_bytes(bundle.to_canonical_json().as_bytes());
+        assert!(matches!(
+            result,
+            Err(BundleError::Digest(DigestError::Mismatch { .. }))
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_file_exits_with_2_and_a_bad_bundle_with_1() {
+        let missing = read_bundle_file(Path::new("/nonexistent/bundle.json")).unwrap_err();
+        assert_eq!(missing.exit_code(), 2);
+        assert_eq!(check_bundle_bytes(b"[").unwrap_err().exit_code(), 1);
+    }
+}

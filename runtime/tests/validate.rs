@@ -1,0 +1,144 @@
+//! `meshd validate` end to end: the real binary on bundles written through the bundle types.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use meshwork_bundle::sample::starfleet_bundle;
+use meshwork_bundle::Bundle;
+
+/// A scratch directory unique to one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("meshd-validate-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn validate(path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshd"))
+        .arg("validate")
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_valid_bundle_prints_ok_with_digest_and_counts() {
+    let scratch = Scratch::new("valid");
+    let bundle = starfleet_bundle();
+    let path = scratch.write("bundle.json", bundle.to_pretty_json().as_bytes());
+    let output = validate(&path);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+    assert!(stdout.contains(&bundle.digest), "{stdout}");
+    assert!(
+        stdout.contains("(1 gateways, 3 routes, 2 services, 1 streams)"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1);
+}
+
+#[test]
+fn an_empty_sealed_bundle_is_valid() {
+    let scratch = Scratch::new("empty");
+    let mut bundle = Bundle::new(meshwork_bundle::CompilerInfo {
+        name: "meshc".to_string(),
+        version: "0.0.0".to_string(),
+    });
+    bundle.seal();
+    let path = scratch.write("bundle.json", bundle.to_canonical_json().as_bytes());
+    assert_eq!(validate(&path).status.code(), Some(0));
+}
+
+#[test]
+fn a_tampered_digest_exits_1() {
+    let scratch = Scratch::new("tampered");
+    let mut bundle = starfleet_bundle();
+    bundle.gateways[0].routes[0].name = "admirals".to_string();
+    let path = scratch.write("bundle.json", bundle.to_pretty_json().as_bytes());
+    let output = validate(&path);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("digest mismatch"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_schema_violation_exits_1_and_prints_the_pointer() {
+    let scratch = Scratch::new("schema");
+    let mut document: serde_json::Value =
+        serde_json::from_str(&starfleet_bundle().to_canonical_json()).unwrap();
+    document["gateways"][0]["routes"][2]["action"]["status"] = serde_json::Value::from(42);
+    document["mesh"]["surprise"] = serde_json::Value::Bool(true);
+    let path = scratch.write("bundle.json", &serde_json::to_vec(&document).unwrap());
+    let output = validate(&path);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("at /gateways/0/routes/2/action"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("at /mesh:"), "{stderr}");
+    assert!(stderr.contains("does not match the schema"), "{stderr}");
+}
+
+#[test]
+fn malformed_json_exits_1() {
+    let scratch = Scratch::new("malformed");
+    let path = scratch.write("bundle.json", b"{\"format_version\": 1,");
+    let output = validate(&path);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("not valid JSON"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn non_utf8_exits_1() {
+    let scratch = Scratch::new("utf8");
+    let path = scratch.write("bundle.json", b"{\"digest\": \"\xff\"}");
+    let output = validate(&path);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("not UTF-8"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_missing_file_exits_2() {
+    let scratch = Scratch::new("missing");
+    let output = validate(&scratch.0.join("absent.json"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("cannot read"),
+        "{}",
+        text(&output.stderr)
+    );
+}
