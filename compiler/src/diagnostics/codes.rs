@@ -120,6 +120,11 @@ codes! {
         "Methods are upper-case tokens (GET, POST, …), paths start with `/`, header names are HTTP tokens.",
         "Fix the value.",
         "route r { match GET \"officers\" }";
+    /// A secret is written inline instead of through `env(...)` or `file(...)`.
+    INLINE_SECRET = "E0030", "inline secret",
+        "Secrets never enter the bundle: the runtime reads them at load time from an environment variable or a file. A string literal here would be copied into the bundle for anyone who can read it.",
+        "Write `env(\"NAME\")` or `file(\"path\")` and provide the value to meshd.",
+        "gateway g { consumer c { key \"s3cret\" } }";
 }
 
 /// Looks a code up by its id (`"E0001"`).

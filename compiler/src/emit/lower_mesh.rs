@@ -1,0 +1,47 @@
+//! The mesh policy: every `mesh` block of the program, in program order, as one.
+
+use meshwork_bundle::{Mesh, MeshRule, MtlsMode};
+
+use super::context::EmitContext;
+use super::lower_route::lower_effect;
+use crate::syntax::ast::{self, MeshStatement};
+
+/// Lowers all mesh blocks (in program order). The first `default` and `mtls` win; without
+/// them every call is allowed and mTLS is permissive (see [`Mesh::default`]).
+pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
+    let statements = || blocks.iter().flat_map(|m| m.statements.iter());
+    let fallback = Mesh::default();
+    Mesh {
+        default: statements()
+            .find_map(|s| match s {
+                MeshStatement::Default(effect) => Some(lower_effect(effect.node)),
+                _ => None,
+            })
+            .unwrap_or(fallback.default),
+        mtls: statements()
+            .find_map(|s| match s {
+                MeshStatement::Mtls(mode) => Some(match mode.node {
+                    ast::MtlsMode::Strict => MtlsMode::Strict,
+                    ast::MtlsMode::Permissive => MtlsMode::Permissive,
+                }),
+                _ => None,
+            })
+            .unwrap_or(fallback.mtls),
+        rules: statements()
+            .filter_map(|s| match s {
+                MeshStatement::Rule(rule) => Some(lower_rule(cx, rule)),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+fn lower_rule(cx: &EmitContext, rule: &ast::MeshRule) -> MeshRule {
+    MeshRule {
+        effect: lower_effect(rule.effect),
+        from: rule.source.node.clone(),
+        to: rule.targets.iter().map(|t| t.node.clone()).collect(),
+        when: rule.when.as_ref().map(|c| c.source.clone()),
+        source: cx.location(rule.span),
+    }
+}

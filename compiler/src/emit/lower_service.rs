@@ -1,0 +1,153 @@
+//! Services, with the defaults the language leaves implicit made explicit.
+//!
+//! Several declarations with the same name are merged naively: endpoints are appended, and for
+//! single-valued settings the first one in program order wins.
+
+use meshwork_bundle::{
+    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+};
+
+use super::context::EmitContext;
+use crate::syntax::ast::{self, ServiceStatement};
+
+/// Per-attempt timeout when a service sets none (Envoy's default route timeout).
+pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+/// Retry conditions when `retry` lists none: failures where no response was received.
+pub const DEFAULT_RETRY_ON: [RetryCondition; 2] =
+    [RetryCondition::ConnectFailure, RetryCondition::Reset];
+/// Retry backoff bounds when none are written.
+pub const DEFAULT_BACKOFF_MS: (u64, u64) = (25, 250);
+/// Circuit breaker settings when the block leaves them out: errors, ejection, max ejected %.
+pub const DEFAULT_CIRCUIT_BREAKER: (u64, u64, u8) = (5, 30_000, 10);
+/// Health-check timeout when none is written (capped at the interval).
+pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 1_000;
+/// Health-check thresholds when none are written: successes to mark healthy, failures to mark unhealthy.
+pub const DEFAULT_HEALTH_THRESHOLDS: (u64, u64) = (1, 3);
+
+/// Lowers the declarations of one service (in program order) into one service.
+pub fn lower_service(cx: &EmitContext, declarations: &[&ast::Service]) -> Option<Service> {
+    let first = declarations.first()?;
+    let statements: Vec<&ServiceStatement> = declarations
+        .iter()
+        .flat_map(|s| s.statements.iter())
+        .collect();
+    let endpoints = statements
+        .iter()
+        .filter_map(|s| match s {
+            ServiceStatement::Endpoints(list) => Some(list.node.iter().map(|e| e.node.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let balance = statements.iter().find_map(|s| match s {
+        ServiceStatement::Balance(b) => Some(lower_balance(&b.node)),
+        _ => None,
+    });
+    let timeout_ms = statements.iter().find_map(|s| match s {
+        ServiceStatement::Timeout(t) => Some(t.node.millis),
+        _ => None,
+    });
+    Some(Service {
+        name: first.name.node.clone(),
+        endpoints,
+        balance: balance.unwrap_or(Balance::RoundRobin),
+        timeout_ms: timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        retry: statements.iter().find_map(|s| match s {
+            ServiceStatement::Retry(r) => Some(lower_retry(r)),
+            _ => None,
+        }),
+        circuit_breaker: statements.iter().find_map(|s| match s {
+            ServiceStatement::CircuitBreaker(c) => Some(lower_circuit_breaker(c)),
+            _ => None,
+        }),
+        health_check: statements.iter().find_map(|s| match s {
+            ServiceStatement::HealthCheck(h) => Some(lower_health_check(h)),
+            _ => None,
+        }),
+        identity: statements.iter().find_map(|s| match s {
+            ServiceStatement::Identity(i) => Some(i.node.clone()),
+            _ => None,
+        }),
+        source: cx.location(first.span),
+    })
+}
+
+fn lower_balance(balance: &ast::Balance) -> Balance {
+    match balance {
+        ast::Balance::RoundRobin => Balance::RoundRobin,
+        ast::Balance::Random => Balance::Random,
+        ast::Balance::LeastRequest => Balance::LeastRequest,
+        ast::Balance::Hash(cel) => Balance::Hash {
+            cel: cel.source.clone(),
+        },
+    }
+}
+
+fn lower_retry(retry: &ast::Retry) -> Retry {
+    let on = if retry.on.is_empty() {
+        DEFAULT_RETRY_ON
+            .iter()
+            .map(|c| RetryOn::Condition(*c))
+            .collect()
+    } else {
+        retry
+            .on
+            .iter()
+            .map(|on| match on.node {
+                ast::RetryOn::ConnectFailure => RetryOn::Condition(RetryCondition::ConnectFailure),
+                ast::RetryOn::Reset => RetryOn::Condition(RetryCondition::Reset),
+                ast::RetryOn::Timeout => RetryOn::Condition(RetryCondition::Timeout),
+                ast::RetryOn::Status(status) => RetryOn::Status(status),
+            })
+            .collect()
+    };
+    let (backoff_min_ms, backoff_max_ms) =
+        backoff_bounds(retry.backoff.as_ref(), DEFAULT_BACKOFF_MS);
+    Retry {
+        attempts: retry.attempts.node,
+        on,
+        backoff_min_ms,
+        backoff_max_ms,
+    }
+}
+
+/// `MIN..MAX` in milliseconds, or `default` when not written.
+pub fn backoff_bounds(backoff: Option<&ast::Backoff>, default: (u64, u64)) -> (u64, u64) {
+    backoff.map_or(default, |b| (b.min.node.millis, b.max.node.millis))
+}
+
+fn lower_circuit_breaker(breaker: &ast::CircuitBreaker) -> CircuitBreaker {
+    let (errors, eject_ms, max_ejected) = DEFAULT_CIRCUIT_BREAKER;
+    CircuitBreaker {
+        consecutive_errors: breaker
+            .consecutive_errors
+            .as_ref()
+            .map_or(errors, |n| n.node),
+        eject_ms: breaker.eject.as_ref().map_or(eject_ms, |d| d.node.millis),
+        max_ejected_percent: breaker
+            .max_ejected
+            .as_ref()
+            .map_or(max_ejected, |p| p.node.value),
+    }
+}
+
+fn lower_health_check(check: &ast::HealthCheck) -> HealthCheck {
+    let interval_ms = check.every.node.millis;
+    let (healthy, unhealthy) = DEFAULT_HEALTH_THRESHOLDS;
+    HealthCheck {
+        method: check
+            .method
+            .as_ref()
+            .map_or_else(|| "GET".to_string(), |m| m.node.to_ascii_uppercase()),
+        path: check.path.node.clone(),
+        interval_ms,
+        timeout_ms: check
+            .timeout
+            .as_ref()
+            .map_or(DEFAULT_HEALTH_TIMEOUT_MS.min(interval_ms), |t| {
+                t.node.millis
+            }),
+        healthy_threshold: check.healthy.as_ref().map_or(healthy, |n| n.node),
+        unhealthy_threshold: check.unhealthy.as_ref().map_or(unhealthy, |n| n.node),
+    }
+}
