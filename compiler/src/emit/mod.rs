@@ -12,6 +12,9 @@ mod lower_service;
 mod lower_stream;
 mod source_digest;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 
 use meshwork_bundle::{Bundle, CompilerInfo};
