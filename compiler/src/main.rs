@@ -1,1 +1,21 @@
-fn main() {}
+//! The `meshc` binary: parse arguments, run the command on a thread with a roomy stack.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The compiler's recursion is bounded, but CEL parsing of a 64-level expression is deep;
+/// a large stack keeps any input from overflowing it.
+const STACK_BYTES: usize = 256 * 1024 * 1024;
+
+fn main() -> ExitCode {
+    let cli = meshc::cli::args::Cli::parse();
+    let worker = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || meshc::cli::run(cli));
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("error: internal compiler error");
+            ExitCode::from(meshc::cli::EXIT_USAGE)
+        }
+    }
+}

@@ -1,1 +1,30 @@
-//! The `meshc` command line.
+//! The `meshc` command line: `check`, `build`, `fmt`, `codes`.
+
+pub mod args;
+pub mod build_command;
+pub mod check_command;
+pub mod output;
+
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+
+/// Exit code: success (warnings allowed).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the input has errors.
+pub const EXIT_INPUT_ERRORS: u8 = 1;
+/// Exit code: usage or I/O error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs one parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Check(args) => check_command::run_check(&args),
+        Command::Build(args) => build_command::run_build(&args),
+        Command::Codes { markdown } => {
+            print!("{}", crate::diagnostics::codes::render_table(markdown));
+            EXIT_OK
+        }
+    };
+    ExitCode::from(code)
+}

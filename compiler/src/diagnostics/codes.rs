@@ -131,3 +131,22 @@ codes! {
 pub fn by_id(id: &str) -> Option<&'static Code> {
     ALL.iter().copied().find(|c| c.id == id)
 }
+
+/// The code table as text, or as the Markdown of `docs/diagnostics.md`.
+pub fn render_table(markdown: bool) -> String {
+    let mut out = String::new();
+    if markdown {
+        out.push_str("# Diagnostics\n\nEvery diagnostic `meshc` reports, generated from `compiler/src/diagnostics/codes.rs`\n(`cargo run -p meshc -- codes --markdown > docs/diagnostics.md`).\n");
+        for code in ALL {
+            out.push_str(&format!(
+                "\n## {} — {}\n\n{}\n\n**How to fix:** {}\n\n```mesh\n{}\n```\n",
+                code.id, code.title, code.explanation, code.fix, code.example
+            ));
+        }
+    } else {
+        for code in ALL {
+            out.push_str(&format!("{}  {}\n", code.id, code.title));
+        }
+    }
+    out
+}

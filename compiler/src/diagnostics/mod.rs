@@ -5,6 +5,7 @@ pub mod codes;
 pub mod diagnostic;
 pub mod render_human;
 pub mod render_json;
+pub mod suggest;
 
 pub use codes::Code;
 pub use diagnostic::{sort_diagnostics, Diagnostic, Label, Severity};

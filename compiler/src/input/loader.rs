@@ -1,19 +1,25 @@
 //! Loads `.mesh` files (paths, directories, includes) into a [`SourceMap`] and parses them.
+//!
+//! Command-line paths that cannot be read are [`InputError`]s (exit code 2). Everything found
+//! inside the program — a missing include, an include cycle, bytes that are not UTF-8 — is a
+//! located diagnostic (exit code 1).
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
 
-use crate::diagnostics::Diagnostic;
-use crate::source::{FileId, SourceMap};
+use crate::diagnostics::{codes, Diagnostic};
+use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast;
+use crate::syntax::parser::parse_file;
+
+/// The largest source file accepted.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A command-line path that cannot be read (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}: no .mesh files found")]
     Empty { path: String },
 }
@@ -22,16 +28,210 @@ pub enum InputError {
 #[derive(Debug, Default)]
 pub struct LoadedProgram {
     pub sources: SourceMap,
+    /// Sorted by path.
     pub files: Vec<(FileId, ast::File)>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Loads every path (directories recursively) and the files they include.
-pub fn load_paths(_paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
-    todo!("loader")
+/// Loads every path (directories recursively) and the files they include. The result does not
+/// depend on the order of `paths`.
+pub fn load_paths(paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
+    let mut roots = BTreeSet::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|source| InputError::Io { path: display_path(path), source })?;
+        if metadata.is_dir() {
+            let before = roots.len();
+            collect_mesh_files(path, &mut roots)?;
+            if roots.len() == before {
+                return Err(InputError::Empty { path: display_path(path) });
+            }
+        } else {
+            roots.insert(display_path(path));
+        }
+    }
+    let mut loader = Loader::default();
+    for root in &roots {
+        let text = read_root(Path::new(root))?;
+        loader.load(root.clone(), text, &mut Vec::new());
+    }
+    Ok(loader.finish())
 }
 
 /// Loads one in-memory file and what it includes.
-pub fn load_text(_path: &str, _text: &str) -> LoadedProgram {
-    todo!("loader")
+pub fn load_text(path: &str, text: &str) -> LoadedProgram {
+    let mut loader = Loader::default();
+    loader.load(display_path(Path::new(path)), FileBytes::Bytes(text.as_bytes().to_vec()), &mut Vec::new());
+    loader.finish()
+}
+
+/// Every `.mesh` file under `dir`, recursively (hidden entries skipped).
+fn collect_mesh_files(dir: &Path, out: &mut BTreeSet<String>) -> Result<(), InputError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| InputError::Io { path: display_path(dir), source })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| InputError::Io { path: display_path(dir), source })?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type().map_err(|source| InputError::Io { path: display_path(&path), source })?;
+        if file_type.is_dir() {
+            collect_mesh_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "mesh") {
+            out.insert(display_path(&path));
+        }
+    }
+    Ok(())
+}
+
+/// File content, or the reason it could not be read.
+enum FileBytes {
+    Bytes(Vec<u8>),
+    TooLarge(u64),
+}
+
+fn read_root(path: &Path) -> Result<FileBytes, InputError> {
+    let io = |source| InputError::Io { path: display_path(path), source };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_FILE_BYTES {
+        return Ok(FileBytes::TooLarge(size));
+    }
+    std::fs::read(path).map(FileBytes::Bytes).map_err(io)
+}
+
+/// A path as shown to users: relative to the working directory when under it, `/` separators,
+/// `.` and `..` folded.
+pub fn display_path(path: &Path) -> String {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    let normal = normalize(&absolute);
+    let shown = match std::env::current_dir() {
+        Ok(cwd) => normal.strip_prefix(normalize(&cwd)).map(Path::to_path_buf).unwrap_or(normal),
+        Err(_) => normal,
+    };
+    shown.to_string_lossy().replace('\\', "/")
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Loader {
+    sources: SourceMap,
+    files: Vec<(FileId, ast::File)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Loader {
+    /// Loads `path` (already read as `bytes`) unless loaded before; `stack` holds the includes
+    /// being followed, to find cycles.
+    fn load(&mut self, path: String, bytes: FileBytes, stack: &mut Vec<String>) -> FileId {
+        if let Some(id) = self.sources.find(&path) {
+            return id;
+        }
+        let (text, problem) = match bytes {
+            FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
+            FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let control = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+                    (text, control.map(|(at, c)| Problem::Control(at, c)))
+                }
+                Err(error) => {
+                    let at = error.utf8_error().valid_up_to();
+                    (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(Problem::Utf8(at)))
+                }
+            },
+        };
+        let id = self.sources.add(path.clone(), text);
+        if let Some(problem) = problem {
+            self.diagnostics.push(problem.diagnostic(id));
+            self.files.push((id, ast::File { items: vec![], comments: vec![] }));
+            return id;
+        }
+        let (file, diagnostics) = parse_file(id, &self.sources.file(id).text);
+        self.diagnostics.extend(diagnostics);
+        stack.push(path.clone());
+        for item in &file.items {
+            if let ast::Item::Include(include) = item {
+                self.include(&path, include, stack);
+            }
+        }
+        stack.pop();
+        self.files.push((id, file));
+        id
+    }
+
+    fn include(&mut self, from: &str, include: &ast::Include, stack: &mut Vec<String>) {
+        let base = Path::new(from).parent().unwrap_or(Path::new(""));
+        let target = display_path(&base.join(&include.path.node));
+        if let Some(position) = stack.iter().position(|p| *p == target) {
+            let chain = stack[position..].iter().chain([&target]).cloned().collect::<Vec<_>>().join(" → ");
+            self.diagnostics.push(
+                Diagnostic::error(&codes::INCLUDE_CYCLE, format!("include cycle: {chain}"))
+                    .with_label(include.path.span, "this include leads back here")
+                    .with_help("remove one of the includes; each file is compiled once"),
+            );
+            return;
+        }
+        if self.sources.find(&target).is_some() {
+            return;
+        }
+        match read_root(Path::new(&target)) {
+            Ok(bytes) => {
+                self.load(target, bytes, stack);
+            }
+            Err(error) => {
+                let reason = match &error {
+                    InputError::Io { source, .. } => source.to_string(),
+                    InputError::Empty { .. } => "no .mesh files".to_string(),
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(&codes::INCLUDE_NOT_FOUND, format!("cannot include \"{}\": {reason}", include.path.node))
+                        .with_label(include.path.span, format!("looked for {target}"))
+                        .with_help("include paths are relative to the including file"),
+                );
+            }
+        }
+    }
+
+    fn finish(mut self) -> LoadedProgram {
+        let sources = &self.sources;
+        self.files.sort_by(|a, b| sources.file(a.0).path.cmp(&sources.file(b.0).path));
+        LoadedProgram { sources: self.sources, files: self.files, diagnostics: self.diagnostics }
+    }
+}
+
+enum Problem {
+    TooLarge(u64),
+    Utf8(usize),
+    Control(usize, char),
+}
+
+impl Problem {
+    fn diagnostic(&self, file: FileId) -> Diagnostic {
+        match self {
+            Problem::TooLarge(size) => Diagnostic::error(&codes::FILE_TOO_LARGE, format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
+                .with_label(Span::new(file, 0, 0), "this file")
+                .with_help("split the program into several files"),
+            Problem::Utf8(at) => Diagnostic::error(&codes::INVALID_UTF8, "file is not valid UTF-8")
+                .with_label(Span::new(file, *at, *at + 1), "invalid byte here")
+                .with_help("save the file as UTF-8"),
+            Problem::Control(at, c) => Diagnostic::error(&codes::CONTROL_CHARACTER, format!("control character U+{:04X} in source", *c as u32))
+                .with_label(Span::new(file, *at, *at + c.len_utf8()), "here")
+                .with_help("remove it; is this a binary file?"),
+        }
+    }
 }

@@ -2,6 +2,4 @@
 
 pub mod ast;
 pub mod cel_scan;
-pub mod lexical;
-pub mod literals;
 pub mod parser;

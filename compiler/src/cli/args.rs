@@ -1,0 +1,68 @@
+//! Command-line arguments (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// meshc — the Meshwork compiler: check .mesh files and build the bundle meshd runs.
+#[derive(Debug, Parser)]
+#[command(name = "meshc", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check .mesh files (a directory means every .mesh file under it) and report diagnostics.
+    Check(CheckArgs),
+    /// Check and write the bundle.
+    Build(BuildArgs),
+    /// Print the table of diagnostic codes.
+    Codes {
+        /// Print docs/diagnostics.md.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// miette reports (colour only on a terminal).
+    Human,
+    /// One JSON object per diagnostic per line.
+    Json,
+}
+
+/// Options shared by every command that reads a program.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Diagnostic format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// `meshc check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// `meshc build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the bundle (`-` for standard output).
+    #[arg(short, long, default_value = "bundle.json")]
+    pub output: PathBuf,
+}

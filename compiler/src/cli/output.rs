@@ -1,0 +1,31 @@
+//! Printing diagnostics to standard error in the chosen format.
+
+use std::io::{IsTerminal, Write};
+
+use crate::diagnostics::render_human::{render_report, render_summary};
+use crate::diagnostics::render_json::render_json_lines;
+use crate::diagnostics::Diagnostic;
+use crate::source::SourceMap;
+
+use super::args::Format;
+
+/// Prints diagnostics (and, for humans, a summary line when there are any).
+pub fn print_diagnostics(sources: &SourceMap, diagnostics: &[Diagnostic], format: Format) {
+    let mut stderr = std::io::stderr().lock();
+    let text = match format {
+        Format::Human => {
+            if diagnostics.is_empty() {
+                return;
+            }
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            format!("{}{}\n", render_report(sources, diagnostics, color), render_summary(diagnostics))
+        }
+        Format::Json => render_json_lines(sources, diagnostics),
+    };
+    let _ = stderr.write_all(text.as_bytes());
+}
+
+/// True when the diagnostics fail the run: any error, or any warning under `--deny-warnings`.
+pub fn fails(diagnostics: &[Diagnostic], deny_warnings: bool) -> bool {
+    diagnostics.iter().any(|d| d.is_error() || deny_warnings)
+}

@@ -1,0 +1,87 @@
+//! Per-file parser state: the file, its text, the comments seen and the non-fatal diagnostics.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::diagnostics::Diagnostic;
+use crate::source::{FileId, Span};
+use crate::syntax::ast::Comment;
+
+use super::error::PError;
+
+/// Shared by every parser function of one file.
+pub struct Ctx<'s> {
+    pub file: FileId,
+    pub src: &'s str,
+    /// Keyed by start offset: backtracking may skip the same comment twice.
+    comments: RefCell<BTreeMap<usize, Comment>>,
+    /// Problems that do not stop parsing (a duplicate setting, a missing one).
+    diagnostics: RefCell<Vec<Diagnostic>>,
+}
+
+impl<'s> Ctx<'s> {
+    /// State for parsing `src` as `file`.
+    pub fn new(file: FileId, src: &'s str) -> Self {
+        Ctx {
+            file,
+            src,
+            comments: RefCell::new(BTreeMap::new()),
+            diagnostics: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Byte offset of the remaining input `rest` in the file.
+    pub fn offset(&self, rest: &str) -> usize {
+        self.src.len() - rest.len()
+    }
+
+    /// The span from the start of `before` to the start of `after` (both remaining inputs).
+    pub fn span(&self, before: &str, after: &str) -> Span {
+        Span::new(self.file, self.offset(before), self.offset(after))
+    }
+
+    /// A span of `len` bytes at the start of `rest`.
+    pub fn span_len(&self, rest: &str, len: usize) -> Span {
+        let start = self.offset(rest);
+        Span::new(self.file, start, start + len)
+    }
+
+    /// Remembers a comment found at `rest` with byte length `len`.
+    pub fn add_comment(&self, rest: &str, len: usize) {
+        let start = self.offset(rest);
+        self.comments.borrow_mut().entry(start).or_insert_with(|| Comment {
+            text: rest[..len].to_string(),
+            span: Span::new(self.file, start, start + len),
+        });
+    }
+
+    /// Records a diagnostic that does not stop parsing.
+    pub fn report(&self, diagnostic: Diagnostic) {
+        self.diagnostics.borrow_mut().push(diagnostic);
+    }
+
+    /// Turns a parser error into a diagnostic with its labels.
+    pub fn to_diagnostic(&self, error: &PError) -> Diagnostic {
+        let start = self.src.len() - error.remaining.min(self.src.len());
+        let end = (start + error.len).min(self.src.len());
+        let mut diagnostic = Diagnostic::error(error.code, error.message.clone())
+            .with_label(Span::new(self.file, start, end), error.label.clone());
+        if let Some((remaining, len, label)) = &error.secondary {
+            let start = self.src.len() - (*remaining).min(self.src.len());
+            let end = (start + len).min(self.src.len());
+            diagnostic = diagnostic.with_label(Span::new(self.file, start, end), label.clone());
+        }
+        if let Some(help) = &error.help {
+            diagnostic = diagnostic.with_help(help.clone());
+        }
+        diagnostic
+    }
+
+    /// Hands over the comments (in source order) and diagnostics collected.
+    pub fn finish(self) -> (Vec<Comment>, Vec<Diagnostic>) {
+        (
+            self.comments.into_inner().into_values().collect(),
+            self.diagnostics.into_inner(),
+        )
+    }
+}

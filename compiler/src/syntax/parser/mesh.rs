@@ -1,0 +1,97 @@
+//! `mesh { default … allow A -> B [when …] deny … mtls … }`.
+
+use crate::source::Spanned;
+use crate::syntax::ast::*;
+
+use super::block::{block, report_duplicates};
+use super::cel::cel;
+use super::context::Ctx;
+use super::error::{PError, PResult};
+use super::lexical::{ident, peek_word, symbol, word, wrong_word, ws, ws_inline};
+use super::literals::list;
+
+const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls"];
+
+/// The rest of a mesh block after its keyword; `start` is the keyword.
+pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
+    let mut statements = Vec::new();
+    let (rest, _) = block(cx, input, "mesh block", MESH_STATEMENTS, |start, kw, input| {
+        let (rest, statement) = match kw.node.as_str() {
+            "default" => {
+                let (r, w) = ident(cx, input, "`allow` or `deny`")?;
+                let effect = match w.node.as_str() {
+                    "allow" => Effect::Allow,
+                    "deny" => Effect::Deny,
+                    _ => return wrong_word(cx, &w, "`allow` or `deny`", &["allow", "deny"]),
+                };
+                (r, MeshStatement::Default(Spanned::new(effect, cx.span(start, r))))
+            }
+            "allow" | "deny" => {
+                let (r, rule) = rule(cx, start, &kw.node, input)?;
+                (r, MeshStatement::Rule(rule))
+            }
+            "mtls" => {
+                let (r, w) = ident(cx, input, "`strict` or `permissive`")?;
+                let mode = match w.node.as_str() {
+                    "strict" => MtlsMode::Strict,
+                    "permissive" => MtlsMode::Permissive,
+                    _ => return wrong_word(cx, &w, "`strict` or `permissive`", &["strict", "permissive"]),
+                };
+                (r, MeshStatement::Mtls(Spanned::new(mode, cx.span(start, r))))
+            }
+            _ => return Ok((input, None)),
+        };
+        statements.push(statement);
+        Ok((rest, Some(())))
+    })?;
+    report_duplicates(
+        cx,
+        &statements,
+        |s| match s {
+            MeshStatement::Default(_) => Some("default"),
+            MeshStatement::Mtls(_) => Some("mtls"),
+            MeshStatement::Rule(_) => None,
+        },
+        |s| match s {
+            MeshStatement::Default(d) => d.span,
+            MeshStatement::Mtls(m) => m.span,
+            MeshStatement::Rule(r) => r.span,
+        },
+    );
+    Ok((rest, Mesh { statements, span: cx.span(start, rest) }))
+}
+
+fn name_or_star<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
+    if let Some(rest) = input.strip_prefix('*') {
+        return Ok((rest, Spanned::new("*".to_string(), cx.span(input, rest))));
+    }
+    match word(cx, input) {
+        Ok(ok) => Ok(ok),
+        Err(nom::Err::Error(_)) => PError::expected(input, "a gateway or service name, or `*`").fail(),
+        Err(e) => Err(e),
+    }
+}
+
+fn rule<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, MeshRule> {
+    let effect = if kw == "allow" { Effect::Allow } else { Effect::Deny };
+    let (r, source) = name_or_star(cx, input)?;
+    let (r, _) = ws(cx, r)?;
+    let (r, _) = symbol(r, "->")?;
+    let (r, _) = ws(cx, r)?;
+    let (mut rest, targets) = if r.starts_with('[') {
+        let (r, l) = list(cx, r, "service names", name_or_star)?;
+        (r, l.node)
+    } else {
+        let (r, t) = name_or_star(cx, r)?;
+        (r, vec![t])
+    };
+    let mut when = None;
+    let (after_ws, _) = ws_inline(cx, rest)?;
+    if peek_word(after_ws) == Some("when") {
+        let (r, _) = ws(cx, &after_ws[4..])?;
+        let (r, condition) = cel(cx, r, "a CEL condition")?;
+        when = Some(condition);
+        rest = r;
+    }
+    Ok((rest, MeshRule { effect, source, targets, when, span: cx.span(start, rest) }))
+}
