@@ -1,6 +1,7 @@
 //! `meshc`: the Meshwork compiler. `.mesh` sources go through
 //! syntax → (resolve → graph → checks) → emit and come out as one deterministic bundle.
 
+pub mod catalog;
 pub mod cli;
 pub mod diagnostics;
 pub mod emit;

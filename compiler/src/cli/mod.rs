@@ -22,7 +22,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check_command::run_check(&args),
         Command::Build(args) => build_command::run_build(&args),
         Command::Codes { markdown } => {
-            print!("{}", crate::diagnostics::codes::render_table(markdown));
+            print!("{}", crate::catalog::render_table(markdown));
             EXIT_OK
         }
     };

@@ -1,5 +1,6 @@
-//! Every diagnostic code, documented once. `docs/diagnostics.md` is generated from this table
-//! (`cargo run -p meshc -- codes --markdown > docs/diagnostics.md`), and a test keeps the two in step.
+//! The diagnostic [`Code`] type, the `codes!` macro every stage uses to declare its codes, and the
+//! front end's own codes (E00xx: reading and parsing). Each stage documents its codes once, beside
+//! the code that reports them; `crate::catalog` collects them all into `docs/diagnostics.md`.
 
 /// A stable diagnostic code with its documentation.
 #[derive(Debug, PartialEq, Eq)]
@@ -16,13 +17,15 @@ pub struct Code {
     pub example: &'static str,
 }
 
+/// Declares documented codes as statics, plus `CODES`, the list of them, for the catalog.
 macro_rules! codes {
     ($( $(#[$doc:meta])* $name:ident = $id:literal, $title:literal, $explanation:literal, $fix:literal, $example:literal; )*) => {
-        $( $(#[$doc])* pub static $name: Code = Code { id: $id, title: $title, explanation: $explanation, fix: $fix, example: $example }; )*
-        /// All codes, in code order.
-        pub static ALL: &[&Code] = &[ $( &$name ),* ];
+        $( $(#[$doc])* pub static $name: $crate::diagnostics::codes::Code = $crate::diagnostics::codes::Code { id: $id, title: $title, explanation: $explanation, fix: $fix, example: $example }; )*
+        /// The codes declared here, in order.
+        pub static CODES: &[&$crate::diagnostics::codes::Code] = &[ $( &$name ),* ];
     };
 }
+pub(crate) use codes;
 
 codes! {
     /// The parser met something the grammar does not allow here.
@@ -125,28 +128,4 @@ codes! {
         "Secrets never enter the bundle: the runtime reads them at load time from an environment variable or a file. A string literal here would be copied into the bundle for anyone who can read it.",
         "Write `env(\"NAME\")` or `file(\"path\")` and provide the value to meshd.",
         "gateway g { consumer c { key \"s3cret\" } }";
-}
-
-/// Looks a code up by its id (`"E0001"`).
-pub fn by_id(id: &str) -> Option<&'static Code> {
-    ALL.iter().copied().find(|c| c.id == id)
-}
-
-/// The code table as text, or as the Markdown of `docs/diagnostics.md`.
-pub fn render_table(markdown: bool) -> String {
-    let mut out = String::new();
-    if markdown {
-        out.push_str("# Diagnostics\n\nEvery diagnostic `meshc` reports, generated from `compiler/src/diagnostics/codes.rs`\n(`cargo run -p meshc -- codes --markdown > docs/diagnostics.md`).\n");
-        for code in ALL {
-            out.push_str(&format!(
-                "\n## {} — {}\n\n{}\n\n**How to fix:** {}\n\n```mesh\n{}\n```\n",
-                code.id, code.title, code.explanation, code.fix, code.example
-            ));
-        }
-    } else {
-        for code in ALL {
-            out.push_str(&format!("{}  {}\n", code.id, code.title));
-        }
-    }
-    out
 }
