@@ -5,7 +5,16 @@ use crate::diagnostics::codes::Code;
 
 /// All codes, sorted by id.
 pub fn all_codes() -> Vec<&'static Code> {
-    let stages: &[&[&'static Code]] = &[crate::diagnostics::codes::CODES];
+    let stages: &[&[&'static Code]] = &[
+        crate::diagnostics::codes::CODES,
+        crate::resolve::CODES,
+        crate::checks::routes::CODES,
+        crate::checks::mesh::CODES,
+        crate::checks::events::CODES,
+        crate::checks::cel::CODES,
+        crate::checks::security::CODES,
+        crate::checks::sanity::CODES,
+    ];
     let mut all: Vec<&'static Code> = stages.iter().flat_map(|s| s.iter().copied()).collect();
     all.sort_by_key(|c| c.id);
     all

@@ -2,12 +2,15 @@
 //! syntax → (resolve → graph → checks) → emit and come out as one deterministic bundle.
 
 pub mod catalog;
+pub mod checks;
 pub mod cli;
 pub mod diagnostics;
 pub mod emit;
 pub mod fmt;
+pub mod graph;
 pub mod input;
 pub mod pipeline;
+pub mod resolve;
 pub mod source;
 pub mod syntax;
 

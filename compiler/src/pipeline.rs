@@ -46,6 +46,11 @@ fn finish(program: LoadedProgram) -> Compilation {
         files,
         mut diagnostics,
     } = program;
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        let program = crate::resolve::Program::new(&sources, &files);
+        diagnostics.extend(crate::resolve::check_names(&program));
+        diagnostics.extend(crate::checks::run_all(&program));
+    }
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     let bundle = if has_errors {
         None

@@ -1,5 +1,6 @@
 //! The front end: text → [`ast::File`], with every independent syntax error reported.
 
 pub mod ast;
+pub mod ast_queries;
 pub mod cel_scan;
 pub mod parser;

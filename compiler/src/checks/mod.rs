@@ -1,0 +1,24 @@
+//! The checks that prove a resolved program sound, one module per area. Each area declares its
+//! codes beside the rules that report them.
+
+pub mod cel;
+pub mod events;
+pub mod mesh;
+pub mod routes;
+pub mod sanity;
+pub mod security;
+
+use crate::diagnostics::Diagnostic;
+use crate::resolve::Program;
+
+/// Runs every area's checks over the program.
+pub fn run_all(program: &Program) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    diagnostics.extend(routes::check(program));
+    diagnostics.extend(mesh::check(program));
+    diagnostics.extend(events::check(program));
+    diagnostics.extend(cel::check(program));
+    diagnostics.extend(security::check(program));
+    diagnostics.extend(sanity::check(program));
+    diagnostics
+}
