@@ -65,9 +65,6 @@ fn golden_cases_match_their_expected_output() {
     std::env::set_current_dir(workspace_root()).expect("can enter the workspace root");
     let bless = std::env::var_os("MESHC_BLESS").is_some();
     let cases = cases();
-    assert!(cases.len() >= 40, "expected at least 40 golden cases, found {}", cases.len());
-    let invalid = cases.iter().filter(|c| c.to_string_lossy().contains("/invalid_")).count();
-    assert!(invalid * 2 >= cases.len(), "at least half the cases must be invalid ({invalid} of {})", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_stem().and_then(|s| s.to_str()).expect("UTF-8 case name").to_string();
@@ -96,4 +93,12 @@ fn golden_cases_match_their_expected_output() {
         }
     }
     assert!(failures.is_empty(), "{} golden case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+#[test]
+fn golden_cases_cover_enough_ground() {
+    let cases = cases();
+    assert!(cases.len() >= 40, "expected at least 40 golden cases, found {}", cases.len());
+    let invalid = cases.iter().filter(|c| c.to_string_lossy().contains("/invalid_")).count();
+    assert!(invalid * 2 >= cases.len(), "at least half the cases must be invalid ({invalid} of {})", cases.len());
 }
