@@ -51,7 +51,7 @@ fn json_format_prints_one_object_per_diagnostic() {
     std::fs::write(dir.join("bad.mesh"), BAD).expect("write");
     let out = meshc(&["check", "--format", "json", "bad.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr).expect("UTF-8");
+    let stderr = String::from_utf8(out.stdout).expect("UTF-8");
     let objects: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
     assert_eq!(objects.len(), 2);
     assert_eq!(objects[0]["code"], "E0011");
@@ -81,7 +81,7 @@ fn a_directory_compiles_every_mesh_file_under_it() {
     std::fs::write(dir.join("prog/notes.txt"), "not mesh {").expect("write");
     let out = meshc(&["check", "--format", "json", "prog"], &dir);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("prog/nested/bad.mesh"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("prog/nested/bad.mesh"));
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn non_utf8_and_nul_bytes_are_located_errors() {
     std::fs::write(dir.join("nul.mesh"), b"service a {\n\0}\n").expect("write");
     let out = meshc(&["check", "--format", "json", "latin1.mesh", "nul.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stdout);
     assert!(stderr.contains("\"code\":\"E0005\"") && stderr.contains("\"column\":12"), "{stderr}");
     assert!(stderr.contains("\"code\":\"E0006\"") && stderr.contains("\"line\":2"), "{stderr}");
 }
@@ -148,7 +148,7 @@ fn a_50_megabyte_file_is_checked_without_trouble() {
     std::fs::write(dir.join("big.mesh"), text).expect("write");
     let out = meshc(&["check", "--format", "json", "big.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `service`?"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("did you mean `service`?"));
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn include_cycles_and_missing_includes_are_reported_at_the_include() {
     std::fs::write(dir.join("b.mesh"), "include \"a.mesh\"\ninclude \"gone.mesh\"\n").expect("write");
     let out = meshc(&["check", "--format", "json", "a.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stdout);
     assert!(stderr.contains("E0014") && stderr.contains("a.mesh → b.mesh → a.mesh"), "{stderr}");
     assert!(stderr.contains("E0013") && stderr.contains("gone.mesh"), "{stderr}");
 }

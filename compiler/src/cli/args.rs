@@ -32,8 +32,12 @@ pub enum Command {
 pub enum Format {
     /// miette reports (colour only on a terminal).
     Human,
-    /// One JSON object per diagnostic per line.
+    /// One JSON object per diagnostic per line, on standard output.
     Json,
+    /// One SARIF 2.1.0 log on standard output, for code scanning.
+    Sarif,
+    /// GitHub Actions annotations (`::error file=…::…`) on standard output.
+    Github,
 }
 
 /// Options shared by every command that reads a program.

@@ -3,26 +3,32 @@
 use std::io::{IsTerminal, Write};
 
 use crate::diagnostics::render_human::{render_report, render_summary};
+use crate::diagnostics::render_github::render_github;
 use crate::diagnostics::render_json::render_json_lines;
+use crate::diagnostics::render_sarif::render_sarif;
 use crate::diagnostics::Diagnostic;
 use crate::source::SourceMap;
 
 use super::args::Format;
 
-/// Prints diagnostics (and, for humans, a summary line when there are any).
+/// Prints diagnostics: for people on standard error (with a summary line), for machines on
+/// standard output (so `meshc check --format sarif > results.sarif` works).
 pub fn print_diagnostics(sources: &SourceMap, diagnostics: &[Diagnostic], format: Format) {
-    let mut stderr = std::io::stderr().lock();
     let text = match format {
         Format::Human => {
             if diagnostics.is_empty() {
                 return;
             }
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            format!("{}{}\n", render_report(sources, diagnostics, color), render_summary(diagnostics))
+            let text = format!("{}{}\n", render_report(sources, diagnostics, color), render_summary(diagnostics));
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            return;
         }
         Format::Json => render_json_lines(sources, diagnostics),
+        Format::Sarif => render_sarif(sources, diagnostics),
+        Format::Github => render_github(sources, diagnostics),
     };
-    let _ = stderr.write_all(text.as_bytes());
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// True when the diagnostics fail the run: any error, or any warning under `--deny-warnings`.

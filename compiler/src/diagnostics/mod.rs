@@ -4,7 +4,9 @@
 pub mod codes;
 pub mod diagnostic;
 pub mod render_human;
+pub mod render_github;
 pub mod render_json;
+pub mod render_sarif;
 pub mod suggest;
 
 pub use codes::Code;

@@ -60,13 +60,23 @@ pub fn parse_cel(source: &str) -> Result<cel::IdedExpr, CelError> {
         Err(errors) => {
             let first = errors.errors.first();
             let (line, column) = first.map(|e| e.pos).unwrap_or((1, 0));
-            let message = first.map(|e| e.msg.clone()).unwrap_or_else(|| "unknown error".to_string());
+            let message = first.map(|e| plain_message(&e.msg)).unwrap_or_else(|| "unknown error".to_string());
             Err(CelError {
                 offset: offset_of(source, line, column),
                 message,
             })
         }
     }
+}
+
+/// The CEL parser's message without its grammar-token list, which means nothing to a user.
+fn plain_message(message: &str) -> String {
+    let message = message.trim_start_matches("Syntax error: ");
+    let message = match message.find(" expecting {") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    message.replace("mismatched input '<EOF>'", "the expression ends too early").replace("'<EOF>'", "the end of the expression")
 }
 
 /// Converts the CEL parser's (1-based line, 0-based character column) into a byte offset.
