@@ -1,0 +1,148 @@
+//! Shared by the `stream_*` integration tests: read a topic back and write raw records, over real
+//! Kafka protocol against the embedded broker.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// One record as read back from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ReadRecord {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| std::str::from_utf8(value).unwrap())
+    }
+}
+
+/// Reads `topic` from the beginning of all `partitions` until `expected` records arrived, or
+/// until `patience` ran out (then returns what it has, so the caller's assertion shows the gap).
+pub fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    patience: Duration,
+) -> Vec<ReadRecord> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + patience;
+    let mut records = Vec::new();
+    while records.len() < expected && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(message)) => records.push(ReadRecord {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                value: message.payload().unwrap_or_default().to_vec(),
+                headers: message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|header| {
+                                (
+                                    header.key.to_owned(),
+                                    header.value.unwrap_or_default().to_vec(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+            None => {}
+        }
+    }
+    records
+}
+
+/// Reads what `topic` holds now: everything up to the high watermarks at the time of the call.
+pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<ReadRecord> {
+    let total = record_count(bootstrap, topic, partitions);
+    let records = read_topic(bootstrap, topic, partitions, total, Duration::from_secs(30));
+    assert_eq!(records.len(), total, "could not read all of {topic}");
+    records
+}
+
+/// The number of records in `topic` (sum of high watermarks; topics here are never truncated).
+pub fn record_count(bootstrap: &str, topic: &str, partitions: i32) -> usize {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    (0..partitions)
+        .map(|partition| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                .unwrap();
+            (high - low) as usize
+        })
+        .sum()
+}
+
+/// Writes records (key, value, headers) and waits until all are acknowledged.
+pub fn produce_raw(
+    bootstrap: &str,
+    topic: &str,
+    records: &[(Option<&[u8]>, &[u8], &[(&str, &[u8])])],
+) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    for (key, value, headers) in records {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(*value);
+        if let Some(key) = key {
+            record = record.key(*key);
+        }
+        if !headers.is_empty() {
+            let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+            for (name, value) in *headers {
+                owned = owned.insert(Header {
+                    key: name,
+                    value: Some(*value),
+                });
+            }
+            record = record.headers(owned);
+        }
+        let mut pending = record;
+        loop {
+            match producer.send(pending) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    producer.poll(Duration::from_millis(10));
+                    pending = back;
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
