@@ -3,9 +3,13 @@
 
 pub mod broker;
 pub mod embedded_broker;
+pub mod event_cel;
+pub mod json_cel;
 pub mod kafka_settings;
 pub mod metrics;
+pub mod offset_tracker;
 pub mod produce;
+pub mod rule;
 
 pub use broker::{ClusterError, KafkaCluster};
 pub use embedded_broker::{BrokerFault, EmbeddedBroker, EmbeddedBrokerError};
