@@ -44,6 +44,8 @@ pub enum BrokerFault {
     RequestErrors(RDKafkaApiKey, Vec<RDKafkaRespErr>),
     /// Forget the errors queued for one API.
     ClearRequestErrors(RDKafkaApiKey),
+    /// Delay every response of the (only) broker, to slow the cluster down.
+    RoundTripTime(std::time::Duration),
 }
 
 /// A command for the thread that owns the mock cluster; each carries its reply channel.
@@ -66,6 +68,9 @@ pub struct EmbeddedBroker {
     commands: Mutex<mpsc::Sender<Command>>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// The id of the mock cluster's one broker.
+const BROKER_ID: i32 = 1;
 
 /// Partitions given to a topic declared without a count.
 pub const DEFAULT_PARTITIONS: i32 = 3;
@@ -214,6 +219,9 @@ fn apply_fault(
             cluster.clear_request_errors(api);
             Ok(())
         }
+        BrokerFault::RoundTripTime(delay) => cluster
+            .broker_round_trip_time(BROKER_ID, delay)
+            .map_err(refused),
     }
 }
 

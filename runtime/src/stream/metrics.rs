@@ -180,6 +180,11 @@ impl ProduceTally {
         self.0.latency.observe(latency.as_secs_f64());
     }
 
+    /// Counts acknowledged records without timing them (stream outputs, counted in batches).
+    pub fn acknowledged_many(&self, records: u64) {
+        self.0.produced.inc_by(records);
+    }
+
     /// Counts a record the broker did not acknowledge.
     pub fn failed(&self) {
         self.0.failed.inc();

@@ -1,7 +1,16 @@
 //! Kafka in meshd: the embedded broker, the producer behind HTTP → Kafka routes, stream rules
 //! (consume, filter with CEL, republish, dead-letter) and Kafka → HTTP delivery.
+//!
+//! Reading order: [`broker`] (which cluster) → [`produce`] (HTTP → Kafka) → [`rule`] and
+//! [`event_cel`] (what a stream decides per record) → [`consume`] (one run of a stream, with
+//! [`offset_tracker`] and [`dead_letter`]) → [`deliver`] (Kafka → HTTP) → [`runner`] and
+//! [`supervisor`] (keeping streams running across failures and reloads) → [`metrics`].
 
 pub mod broker;
+pub mod commit_window;
+pub mod consume;
+pub mod dead_letter;
+pub mod deliver;
 pub mod embedded_broker;
 pub mod event_cel;
 pub mod json_cel;
@@ -10,8 +19,12 @@ pub mod metrics;
 pub mod offset_tracker;
 pub mod produce;
 pub mod rule;
+pub mod runner;
+pub mod supervisor;
 
 pub use broker::{ClusterError, KafkaCluster};
+pub use consume::{StreamOptions, StreamRunError};
+pub use deliver::{DeliverFailure, Deliverer, DeliveryRequest};
 pub use embedded_broker::{BrokerFault, EmbeddedBroker, EmbeddedBrokerError};
 pub use kafka_settings::{KafkaSettingError, KafkaSettings};
 pub use metrics::{KafkaMetrics, ProduceTally, StreamTally};
@@ -19,3 +32,6 @@ pub use produce::{
     Delivered, DeliveryWait, EventProducer, EventRecord, ProduceError, ProduceOutcome,
     ProducerOptions, RecordHeaders,
 };
+pub use rule::{RuleError, StreamRule};
+pub use runner::StreamHandle;
+pub use supervisor::{StreamLoadError, StreamSupervisor};

@@ -88,6 +88,11 @@ impl OffsetTracker {
         Some(self.committable.iter().map(|(p, o)| (*p, *o)).collect())
     }
 
+    /// Every partition's committable offset, moved or not (to retry a commit that failed).
+    pub fn current_offsets(&self) -> Vec<(i32, i64)> {
+        self.committable.iter().map(|(p, o)| (*p, *o)).collect()
+    }
+
     /// Forgets `partitions` after a rebalance took them away: their records in flight no longer
     /// hold the window back and their offsets are not committed by this member any more.
     pub fn revoke(&mut self, partitions: &[i32]) {

@@ -146,3 +146,118 @@ pub fn produce_raw(
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
+
+/// Polls `condition` until it holds or `patience` runs out; returns whether it held.
+pub fn wait_until(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Bundles with only what the stream tests need.
+pub mod bundles {
+    use meshwork_bundle::{
+        Balance, Bundle, CompilerInfo, Deliver, Service, SourceLocation, Stream, StreamSink,
+        StreamSource, Topic,
+    };
+
+    pub fn location() -> SourceLocation {
+        SourceLocation {
+            file: "streams.mesh".into(),
+            line: 1,
+            column: 1,
+        }
+    }
+
+    pub fn empty() -> Bundle {
+        Bundle::new(CompilerInfo {
+            name: "meshc".into(),
+            version: "0.1.0".into(),
+        })
+    }
+
+    pub fn topic(name: &str, partitions: u64) -> Topic {
+        Topic {
+            name: name.into(),
+            external: false,
+            partitions: Some(partitions),
+            source: location(),
+        }
+    }
+
+    /// `from` → `when` → `to`, with a dead letter.
+    pub fn filter_stream(
+        name: &str,
+        from: &str,
+        when: &str,
+        to: &str,
+        dead_letter: &str,
+    ) -> Stream {
+        Stream {
+            name: name.into(),
+            from: StreamSource {
+                topic: from.into(),
+                group: format!("{name}-group"),
+            },
+            when: Some(when.into()),
+            to: Some(StreamSink {
+                topic: to.into(),
+                key: None,
+                value: None,
+            }),
+            deliver: None,
+            dead_letter: Some(dead_letter.into()),
+            source: location(),
+        }
+    }
+
+    /// `from` → deliver to `service`, with a dead letter.
+    pub fn deliver_stream(
+        name: &str,
+        from: &str,
+        service: &str,
+        retry: u64,
+        dead_letter: &str,
+    ) -> Stream {
+        Stream {
+            name: name.into(),
+            from: StreamSource {
+                topic: from.into(),
+                group: format!("{name}-group"),
+            },
+            when: None,
+            to: None,
+            deliver: Some(Deliver {
+                service: service.into(),
+                path: "/events".into(),
+                concurrency: 4,
+                retry,
+                backoff_min_ms: 5,
+                backoff_max_ms: 20,
+            }),
+            dead_letter: Some(dead_letter.into()),
+            source: location(),
+        }
+    }
+
+    pub fn service(name: &str, endpoints: &[String]) -> Service {
+        Service {
+            name: name.into(),
+            endpoints: endpoints.to_vec(),
+            balance: Balance::RoundRobin,
+            timeout_ms: 2_000,
+            retry: None,
+            circuit_breaker: None,
+            health_check: None,
+            identity: None,
+            source: location(),
+        }
+    }
+}

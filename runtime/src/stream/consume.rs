@@ -1,0 +1,810 @@
+//! One run of a stream: a consumer-group member that reads the source topic, judges each record,
+//! writes the outputs, and commits source offsets only once those outputs are acknowledged.
+//!
+//! Everything happens on one thread: the consumer is polled, records are judged and produced, and
+//! the producer's delivery reports are served (`BaseProducer::poll`) in the same loop. Reports and
+//! HTTP deliveries land in a small completion queue that the loop drains, so the offset tracker
+//! needs no lock. A failure that would lose a record (its dead letter not acknowledged) ends the
+//! run with an error; the runner starts a fresh one, which resumes from the last commit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+use super::commit_window::CommitWindow;
+use super::dead_letter::{dead_letter_headers, DeadLetterCause, PRODUCE_FAILED};
+use super::deliver::{DeliverFailure, Deliverer, DeliveryRequest};
+use super::event_cel::{EventEvaluator, RecordView};
+use super::metrics::{ProduceTally, StreamTally};
+use super::offset_tracker::{OffsetTracker, Sequence};
+use super::rule::{Reshaped, StreamRule, Verdict};
+
+/// How a stream batches, commits and waits.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Records read but not yet acknowledged before reading pauses.
+    pub max_in_flight: usize,
+    /// How often acknowledged offsets are committed.
+    pub commit_interval: Duration,
+    /// Commit sooner once this many records finished since the last commit.
+    pub commit_every: usize,
+    /// How long a republished or dead-lettered record may wait for its acknowledgement.
+    pub delivery_timeout: Duration,
+    /// How long the producer waits to fill a batch.
+    pub linger: Duration,
+    /// On a graceful stop, how long to wait for outputs still in flight.
+    pub drain_timeout: Duration,
+    /// The pause before a failed run is restarted.
+    pub restart_backoff: Duration,
+    /// How long the group waits for a silent member (a crashed meshd) before moving its
+    /// partitions to the others.
+    pub session_timeout: Duration,
+}
+
+impl StreamOptions {
+    /// Finished records that may stay unconfirmed (commits failing) before reading pauses.
+    pub fn uncommitted_limit(&self) -> usize {
+        2 * self.commit_every
+    }
+
+    /// The most records a crash or a rebalance can make the stream process twice (the
+    /// uncommitted window): those in flight (at most `max_in_flight`), those finished since the
+    /// last commit attempt (at most what one loop turn can finish on top of `commit_every`), and
+    /// those whose commits failed (at most the limit plus one attempt).
+    pub fn duplicate_bound(&self) -> usize {
+        let per_attempt = self.commit_every + self.max_in_flight + BURST;
+        self.max_in_flight + per_attempt + self.uncommitted_limit() + per_attempt
+    }
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            max_in_flight: 20_000,
+            commit_interval: Duration::from_millis(200),
+            commit_every: 10_000,
+            delivery_timeout: Duration::from_secs(30),
+            linger: Duration::from_millis(5),
+            drain_timeout: Duration::from_secs(10),
+            restart_backoff: Duration::from_secs(1),
+            session_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a run of a stream ended early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamRunError {
+    /// A Kafka client could not be created or subscribed.
+    #[error("stream `{stream}`: {action}: {error}")]
+    Client {
+        /// The stream.
+        stream: String,
+        /// What was being done.
+        action: &'static str,
+        /// librdkafka's explanation.
+        error: String,
+    },
+    /// A dead letter was not acknowledged: the record cannot be given up on, so the run stops
+    /// before committing past it.
+    #[error(
+        "stream `{stream}`: dead letter for {topic}/{partition}@{offset} not acknowledged: {error}"
+    )]
+    DeadLetter {
+        /// The stream.
+        stream: String,
+        /// The source topic.
+        topic: String,
+        /// The source partition.
+        partition: i32,
+        /// The source offset.
+        offset: i64,
+        /// Why.
+        error: String,
+    },
+}
+
+/// How a run ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Stopped on request after draining and committing.
+    Stopped,
+    /// Abandoned on request: nothing awaited, nothing more committed (as if the process died).
+    Abandoned,
+}
+
+/// Stop requests shared between a runner and its run.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    stop: AtomicBool,
+    abandon: AtomicBool,
+}
+
+impl StopSignal {
+    /// Asks for a graceful stop.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Asks for an immediate stop without draining or committing.
+    pub fn abandon(&self) {
+        self.abandon.store(true, Ordering::Release);
+        self.stop();
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    fn is_abandoning(&self) -> bool {
+        self.abandon.load(Ordering::Acquire)
+    }
+}
+
+/// Something that finished: a delivery report or an HTTP delivery.
+enum Completion {
+    Acknowledged {
+        sequence: Sequence,
+        dead_letter: bool,
+    },
+    TargetFailed {
+        sequence: Sequence,
+        error: String,
+        record: OwnedMessage,
+    },
+    DeadLetterFailed {
+        sequence: Sequence,
+        error: String,
+    },
+    Delivered {
+        sequence: Sequence,
+    },
+    DeliverFailed {
+        sequence: Sequence,
+        failure: DeliverFailure,
+        record: Box<DeliveredRecord>,
+    },
+}
+
+/// What a dead letter needs of a record sent over HTTP.
+struct DeliveredRecord {
+    key: Option<Vec<u8>>,
+    headers: Option<OwnedHeaders>,
+    request: DeliveryRequest,
+}
+
+type CompletionQueue = Arc<Mutex<Vec<Completion>>>;
+
+/// Records read back to back before delivery reports are served again.
+const BURST: usize = 256;
+
+fn push(queue: &CompletionQueue, completion: Completion) {
+    // A poisoned lock means a panic elsewhere already tore the run down; nothing to add then.
+    if let Ok(mut pending) = queue.lock() {
+        pending.push(completion);
+    }
+}
+
+/// The producer's context: turns delivery reports into completions.
+struct OutputReports {
+    completions: CompletionQueue,
+}
+
+impl ClientContext for OutputReports {}
+
+impl ProducerContext for OutputReports {
+    /// `sequence << 1 | 1` for a dead letter, `sequence << 1` for a republished record.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let sequence = (opaque >> 1) as Sequence;
+        let dead_letter = opaque & 1 == 1;
+        let completion = match result {
+            Ok(_) => Completion::Acknowledged {
+                sequence,
+                dead_letter,
+            },
+            Err((error, _)) if dead_letter => Completion::DeadLetterFailed {
+                sequence,
+                error: error.to_string(),
+            },
+            Err((error, message)) => Completion::TargetFailed {
+                sequence,
+                error: error.to_string(),
+                record: message.detach(),
+            },
+        };
+        push(&self.completions, completion);
+    }
+}
+
+fn opaque(sequence: Sequence, dead_letter: bool) -> usize {
+    ((sequence as usize) << 1) | usize::from(dead_letter)
+}
+
+/// The consumer's context: notes revocations, assignments and commit results, publishes lag.
+struct GroupWatch {
+    topic: String,
+    revoked: Mutex<Vec<i32>>,
+    any_revoked: AtomicBool,
+    assigned: AtomicBool,
+    tally: StreamTally,
+}
+
+impl ClientContext for GroupWatch {
+    fn stats(&self, statistics: Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.topic) {
+            for (partition, stats) in &topic.partitions {
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    self.tally.lag(*partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for GroupWatch {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            if let Ok(mut revoked) = self.revoked.lock() {
+                revoked.extend(partitions.elements().iter().map(|p| p.partition()));
+                self.any_revoked.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(_) = rebalance {
+            self.assigned.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Everything one run holds: the consumer, whose messages borrow it, and the rest.
+pub(crate) struct StreamRun<'r> {
+    consumer: BaseConsumer<GroupWatch>,
+    state: RunState<'r>,
+}
+
+/// The run's state apart from the consumer.
+struct RunState<'r> {
+    rule: &'r StreamRule,
+    options: &'r StreamOptions,
+    signal: &'r StopSignal,
+    tally: &'r StreamTally,
+    target_tally: Option<ProduceTally>,
+    deliverer: Option<Arc<Deliverer>>,
+    producer: BaseProducer<OutputReports>,
+    completions: CompletionQueue,
+    drained: Vec<Completion>,
+    tracker: OffsetTracker,
+    window: CommitWindow,
+    paused: bool,
+    evaluator: EventEvaluator,
+    last_commit: Instant,
+    consumed: u64,
+    filtered: u64,
+    produced: u64,
+}
+
+impl<'r> StreamRun<'r> {
+    /// Joins the group and subscribes.
+    pub(crate) fn start(
+        rule: &'r StreamRule,
+        base: &ClientConfig,
+        options: &'r StreamOptions,
+        signal: &'r StopSignal,
+        tally: &'r StreamTally,
+        deliverer: Option<Arc<Deliverer>>,
+    ) -> Result<Self, StreamRunError> {
+        let failed = |action: &'static str| {
+            let stream = rule.name.clone();
+            move |error: KafkaError| StreamRunError::Client {
+                stream,
+                action,
+                error: error.to_string(),
+            }
+        };
+        let consumer: BaseConsumer<GroupWatch> = base
+            .clone()
+            .set("group.id", &rule.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "10")
+            .set(
+                "session.timeout.ms",
+                options.session_timeout.as_millis().to_string(),
+            )
+            .set("statistics.interval.ms", "5000")
+            .create_with_context(GroupWatch {
+                topic: rule.source_topic.clone(),
+                revoked: Mutex::new(Vec::new()),
+                any_revoked: AtomicBool::new(false),
+                assigned: AtomicBool::new(false),
+                tally: tally.clone(),
+            })
+            .map_err(failed("creating the consumer"))?;
+        consumer
+            .subscribe(&[&rule.source_topic])
+            .map_err(failed("subscribing"))?;
+        let completions = CompletionQueue::default();
+        let producer: BaseProducer<OutputReports> = base
+            .clone()
+            .set("acks", "all")
+            .set("linger.ms", options.linger.as_millis().to_string())
+            .set(
+                "message.timeout.ms",
+                options.delivery_timeout.as_millis().max(1).to_string(),
+            )
+            .set("batch.num.messages", "10000")
+            .set(
+                "queue.buffering.max.messages",
+                (options.max_in_flight * 2 + 1_000).to_string(),
+            )
+            .set("reconnect.backoff.max.ms", "1000")
+            .create_with_context(OutputReports {
+                completions: Arc::clone(&completions),
+            })
+            .map_err(failed("creating the producer"))?;
+        let state = RunState {
+            rule,
+            options,
+            signal,
+            tally,
+            target_tally: rule
+                .target
+                .as_ref()
+                .map(|target| tally.produce_tally(&target.topic)),
+            deliverer,
+            producer,
+            completions,
+            drained: Vec::new(),
+            tracker: OffsetTracker::new(),
+            window: CommitWindow::new(options.uncommitted_limit()),
+            paused: false,
+            evaluator: EventEvaluator::default(),
+            last_commit: Instant::now(),
+            consumed: 0,
+            filtered: 0,
+            produced: 0,
+        };
+        Ok(StreamRun { consumer, state })
+    }
+
+    /// Runs until stopped (`Ok`) or until a record would be lost (`Err`).
+    pub(crate) fn run(self) -> Result<RunEnd, StreamRunError> {
+        let StreamRun {
+            consumer,
+            mut state,
+        } = self;
+        while !state.signal.is_stopping() {
+            state.settle(&consumer)?;
+            state.gate(&consumer);
+            if state.tracker.in_flight() >= state.options.max_in_flight {
+                state.producer.poll(Duration::from_millis(1));
+                continue;
+            }
+            let timeout = if state.tracker.in_flight() > 0 {
+                Duration::from_millis(1)
+            } else {
+                Duration::from_millis(100)
+            };
+            // Read a burst before serving reports: the per-record path stays short.
+            let mut wait = timeout;
+            for _ in 0..BURST {
+                match consumer.poll(wait) {
+                    Some(Ok(record)) => state.process(&record),
+                    Some(Err(error)) => {
+                        tracing::warn!(stream = %state.rule.name, %error, "consumer error");
+                        break;
+                    }
+                    None => break,
+                }
+                if state.tracker.in_flight() >= state.options.max_in_flight {
+                    break;
+                }
+                wait = Duration::ZERO;
+            }
+            state.producer.poll(Duration::ZERO);
+            state.commit_when_due(&consumer, false);
+        }
+        if state.signal.is_abandoning() {
+            return Ok(RunEnd::Abandoned);
+        }
+        state.drain(&consumer)?;
+        Ok(RunEnd::Stopped)
+    }
+}
+
+impl RunState<'_> {
+    /// Applies finished outputs and revocations to the tracker.
+    fn settle(&mut self, consumer: &BaseConsumer<GroupWatch>) -> Result<(), StreamRunError> {
+        if consumer.context().any_revoked.swap(false, Ordering::AcqRel) {
+            let revoked = consumer
+                .context()
+                .revoked
+                .lock()
+                .map(|mut revoked| std::mem::take(&mut *revoked))
+                .unwrap_or_default();
+            self.commit_when_due(consumer, true);
+            self.tracker.revoke(&revoked);
+            self.window.forget();
+        }
+        if let Ok(mut pending) = self.completions.lock() {
+            std::mem::swap(&mut *pending, &mut self.drained);
+        }
+        let mut drained = std::mem::take(&mut self.drained);
+        for completion in drained.drain(..) {
+            self.apply(completion)?;
+        }
+        self.drained = drained;
+        Ok(())
+    }
+
+    fn apply(&mut self, completion: Completion) -> Result<(), StreamRunError> {
+        match completion {
+            Completion::Acknowledged {
+                sequence,
+                dead_letter,
+            } => {
+                if !dead_letter {
+                    self.produced += 1;
+                }
+                self.tracker.complete(sequence);
+            }
+            Completion::Delivered { sequence } => self.tracker.complete(sequence),
+            Completion::TargetFailed {
+                sequence,
+                error,
+                record,
+            } => {
+                let headers = record.headers().map(|h| h.as_borrowed());
+                self.dead_letter(
+                    sequence,
+                    record.key(),
+                    record.payload(),
+                    headers,
+                    PRODUCE_FAILED,
+                    &error,
+                );
+            }
+            Completion::DeliverFailed {
+                sequence,
+                failure,
+                record,
+            } => {
+                let headers = record.headers.as_ref().map(OwnedHeaders::as_borrowed);
+                self.dead_letter(
+                    sequence,
+                    record.key.as_deref(),
+                    Some(&record.request.body[..]),
+                    headers,
+                    failure.reason(),
+                    &failure.to_string(),
+                );
+            }
+            Completion::DeadLetterFailed { sequence, error } => {
+                let (partition, offset) = self.tracker.source(sequence).unwrap_or((-1, -1));
+                return Err(StreamRunError::DeadLetter {
+                    stream: self.rule.name.clone(),
+                    topic: self.rule.source_topic.clone(),
+                    partition,
+                    offset,
+                    error,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses the source partitions while too many finished records are unconfirmed (commits
+    /// failing), and resumes them once a commit succeeds.
+    fn gate(&mut self, consumer: &BaseConsumer<GroupWatch>) {
+        let newly_assigned = consumer.context().assigned.swap(false, Ordering::AcqRel);
+        let full = self.window.is_full();
+        if full && (!self.paused || newly_assigned) {
+            self.set_paused(consumer, true);
+        } else if !full && self.paused {
+            self.set_paused(consumer, false);
+        }
+    }
+
+    fn set_paused(&mut self, consumer: &BaseConsumer<GroupWatch>, paused: bool) {
+        let outcome = consumer.assignment().and_then(|assignment| {
+            if paused {
+                consumer.pause(&assignment)
+            } else {
+                consumer.resume(&assignment)
+            }
+        });
+        match outcome {
+            Ok(()) => self.paused = paused,
+            Err(error) => {
+                tracing::warn!(stream = %self.rule.name, %error, paused, "pause/resume failed")
+            }
+        }
+        if paused {
+            tracing::warn!(
+                stream = %self.rule.name,
+                uncommitted = self.window.uncommitted(),
+                "offset commits are failing; reading paused until one succeeds"
+            );
+        }
+    }
+
+    /// Judges one record and sends its outputs.
+    fn process(&mut self, message: &BorrowedMessage<'_>) {
+        self.consumed += 1;
+        let view = RecordView {
+            topic: &self.rule.source_topic,
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key(),
+            value: message.payload(),
+            headers: message.headers(),
+            timestamp_ms: message.timestamp().to_millis(),
+        };
+        match self.rule.judge(&self.evaluator, &view) {
+            Verdict::Filtered => {
+                self.filtered += 1;
+                self.tracker.admit(view.partition, view.offset, 0);
+            }
+            Verdict::Failed(error) => {
+                let sequence = self.tracker.admit(view.partition, view.offset, 1);
+                self.dead_letter(
+                    sequence,
+                    view.key,
+                    view.value,
+                    view.headers,
+                    error.reason(),
+                    &error.to_string(),
+                );
+            }
+            Verdict::Pass { key, value } => {
+                let sequence = self
+                    .tracker
+                    .admit(view.partition, view.offset, self.rule.outputs());
+                let key = match &key {
+                    Reshaped::Keep => view.key,
+                    Reshaped::Replace(bytes) => bytes.as_deref(),
+                };
+                let value = match &value {
+                    Reshaped::Keep => view.value,
+                    Reshaped::Replace(bytes) => bytes.as_deref(),
+                };
+                if let Some(target) = &self.rule.target {
+                    let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(
+                        &target.topic,
+                        opaque(sequence, false),
+                    );
+                    record.key = key;
+                    record.payload = value;
+                    record.headers = view.headers.map(|headers| headers.detach());
+                    self.send(record);
+                }
+                if self.deliverer.is_some() {
+                    self.deliver(sequence, &view, key, value);
+                }
+            }
+        }
+    }
+
+    /// Sends a record, waiting (and serving reports) while the producer's queue is full.
+    fn send(&mut self, mut record: BaseRecord<'_, [u8], [u8], usize>) {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return,
+                Err((error, back))
+                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) =>
+                {
+                    self.producer.poll(Duration::from_millis(1));
+                    record = back;
+                }
+                Err((error, back)) => {
+                    // Not retriable (an invalid topic name, a record too large): report it like a
+                    // failed delivery so it reaches the dead letter.
+                    let sequence = (back.delivery_opaque >> 1) as Sequence;
+                    let dead_letter = back.delivery_opaque & 1 == 1;
+                    let completion = if dead_letter {
+                        Completion::DeadLetterFailed {
+                            sequence,
+                            error: error.to_string(),
+                        }
+                    } else {
+                        let mut owned = OwnedMessage::new(
+                            back.payload.map(<[u8]>::to_vec),
+                            back.key.map(<[u8]>::to_vec),
+                            back.topic.to_owned(),
+                            rdkafka::Timestamp::NotAvailable,
+                            -1,
+                            -1,
+                            None,
+                        );
+                        owned = owned.replace_headers(back.headers);
+                        Completion::TargetFailed {
+                            sequence,
+                            error: error.to_string(),
+                            record: owned,
+                        }
+                    };
+                    push(&self.completions, completion);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        sequence: Sequence,
+        view: &RecordView<'_>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) {
+        let Some(deliverer) = self.deliverer.clone() else {
+            return;
+        };
+        let permit = loop {
+            if let Some(permit) = deliverer.try_reserve() {
+                break permit;
+            }
+            // The service is at its concurrency limit: wait, still serving delivery reports.
+            self.producer.poll(Duration::from_millis(1));
+        };
+        let headers = view.headers.map(|headers| {
+            headers
+                .iter()
+                .map(|header| (header.key, header.value.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        });
+        let request = DeliveryRequest::from_record(
+            view.topic,
+            view.partition,
+            view.offset,
+            key,
+            value.unwrap_or_default(),
+            headers.iter().flatten().copied(),
+        );
+        let key = key.map(<[u8]>::to_vec);
+        let owned_headers = view.headers.map(|headers| headers.detach());
+        let completions = Arc::clone(&self.completions);
+        deliverer.spawn(permit, request, move |outcome, request| {
+            let completion = match outcome {
+                Ok(()) => Completion::Delivered { sequence },
+                Err(failure) => Completion::DeliverFailed {
+                    sequence,
+                    failure,
+                    record: Box::new(DeliveredRecord {
+                        key,
+                        headers: owned_headers,
+                        request,
+                    }),
+                },
+            };
+            push(&completions, completion);
+        });
+    }
+
+    /// Sends a failed record to the dead letter, or, without one, logs and drops it.
+    fn dead_letter(
+        &mut self,
+        sequence: Sequence,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Option<&rdkafka::message::BorrowedHeaders>,
+        reason: &str,
+        error: &str,
+    ) {
+        let (partition, offset) = self.tracker.source(sequence).unwrap_or((-1, -1));
+        let Some(topic) = &self.rule.dead_letter else {
+            tracing::warn!(
+                stream = %self.rule.name, partition, offset, reason, error,
+                "record dropped: the stream has no dead_letter topic"
+            );
+            self.tally.dead_lettered("", reason);
+            self.tracker.complete(sequence);
+            return;
+        };
+        self.tally.dead_lettered(topic, reason);
+        let cause = DeadLetterCause {
+            stream: &self.rule.name,
+            topic: &self.rule.source_topic,
+            partition,
+            offset,
+            reason,
+            error,
+        };
+        let mut record =
+            BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque(sequence, true));
+        record.key = key;
+        record.payload = value;
+        record.headers = Some(dead_letter_headers(headers, &cause));
+        self.send(record);
+    }
+
+    /// Commits acknowledged offsets when the interval or the batch size says so (or `force`).
+    fn commit_when_due(&mut self, consumer: &BaseConsumer<GroupWatch>, force: bool) {
+        let due = force
+            || self.last_commit.elapsed() >= self.options.commit_interval
+            || self.tracker.finished_since_commit() >= self.options.commit_every;
+        if !due {
+            return;
+        }
+        self.flush_counts();
+        self.last_commit = Instant::now();
+        let finished = self.tracker.finished_since_commit();
+        let offsets = match self.tracker.take_commit() {
+            Some(offsets) => offsets,
+            // Nothing new finished (reading is paused), but the last commits failed: retry them.
+            None if self.window.uncommitted() > 0 => self.tracker.current_offsets(),
+            None => return,
+        };
+        let succeeded = self.commit(consumer, &offsets);
+        self.window.committed(finished, succeeded);
+    }
+
+    /// Commits synchronously: librdkafka reports the result of an asynchronous manual commit
+    /// only through a callback rust-rdkafka does not expose, and the result decides whether
+    /// reading may go on. A local commit takes well under a millisecond, every commit interval.
+    fn commit(&self, consumer: &BaseConsumer<GroupWatch>, offsets: &[(i32, i64)]) -> bool {
+        let mut list = TopicPartitionList::with_capacity(offsets.len());
+        for (partition, offset) in offsets {
+            if let Err(error) = list.add_partition_offset(
+                &self.rule.source_topic,
+                *partition,
+                Offset::Offset(*offset),
+            ) {
+                tracing::warn!(stream = %self.rule.name, %error, "bad offset to commit");
+            }
+        }
+        match consumer.commit(&list, CommitMode::Sync) {
+            Ok(()) => true,
+            Err(error) => {
+                // Not fatal: the next commit carries the same or later offsets; at worst a
+                // restart re-reads the uncommitted records, and the window bounds how many.
+                tracing::debug!(stream = %self.rule.name, %error, "offset commit failed");
+                false
+            }
+        }
+    }
+
+    fn flush_counts(&mut self) {
+        self.tally.consumed(std::mem::take(&mut self.consumed));
+        self.tally.filtered(std::mem::take(&mut self.filtered));
+        let produced = std::mem::take(&mut self.produced);
+        if let Some(tally) = &self.target_tally {
+            tally.acknowledged_many(produced);
+        }
+    }
+
+    /// Waits for outputs in flight, then commits synchronously.
+    fn drain(&mut self, consumer: &BaseConsumer<GroupWatch>) -> Result<(), StreamRunError> {
+        let deadline = Instant::now() + self.options.drain_timeout;
+        while self.tracker.in_flight() > 0 && Instant::now() < deadline {
+            self.producer.poll(Duration::from_millis(5));
+            self.settle(consumer)?;
+        }
+        if self.tracker.in_flight() > 0 {
+            tracing::warn!(
+                stream = %self.rule.name,
+                in_flight = self.tracker.in_flight(),
+                "stopping with outputs unacknowledged; they will be read again"
+            );
+        }
+        self.flush_counts();
+        if let Some(offsets) = self.tracker.take_commit() {
+            self.commit(consumer, &offsets);
+        }
+        Ok(())
+    }
+}
