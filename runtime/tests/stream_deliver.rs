@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use meshd::stream::dead_letter::{REASON_HEADER, SOURCE_TOPIC_HEADER};
 use meshd::stream::{KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor};
 use stream_harness::bundles::{deliver_stream, empty, service, topic};
-use stream_harness::{produce_raw, read_topic, record_count, wait_until};
+use stream_harness::{produce_raw, read_topic, record_count, wait_until, RawRecord};
 
 /// What the upstream saw of one request it accepted.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ fn feed(bootstrap: &str, topic: &str, count: usize) {
     let values: Vec<String> = (0..count).map(|i| format!(r#"{{"order":{i}}}"#)).collect();
     let seqs: Vec<String> = (0..count).map(|i| i.to_string()).collect();
     let headers: Vec<[(&str, &[u8]); 1]> = seqs.iter().map(|s| [("x-seq", s.as_bytes())]).collect();
-    let records: Vec<(Option<&[u8]>, &[u8], &[(&str, &[u8])])> = (0..count)
+    let records: Vec<RawRecord<'_>> = (0..count)
         .map(|i| {
             (
                 Some(keys[i].as_bytes()),

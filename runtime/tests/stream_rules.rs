@@ -14,7 +14,7 @@ use meshd::stream::dead_letter::{
 use meshd::stream::{BrokerFault, KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor};
 use prometheus_client::registry::Registry;
 use stream_harness::bundles::{empty, filter_stream, topic};
-use stream_harness::{produce_raw, read_all, record_count, wait_until, ReadRecord};
+use stream_harness::{produce_raw, read_all, record_count, wait_until, RawRecord, ReadRecord};
 
 const RECORDS: usize = 10_000;
 const PARTITIONS: i32 = 3;
@@ -68,7 +68,7 @@ fn feed(bootstrap: &str, topic: &str, count: usize, value_of: impl Fn(usize) -> 
         .iter()
         .map(|seq| [("x-seq", seq.as_bytes())])
         .collect();
-    let records: Vec<(Option<&[u8]>, &[u8], &[(&str, &[u8])])> = (0..count)
+    let records: Vec<RawRecord<'_>> = (0..count)
         .map(|i| {
             (
                 Some(keys[i].as_bytes()),

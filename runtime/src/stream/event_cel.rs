@@ -246,16 +246,9 @@ impl EventError {
 
 /// The evaluation environment shared by every record of a stream (built once: the standard
 /// library's function registry is not free to create).
+#[derive(Default)]
 pub struct EventEvaluator {
     root: Context<'static, 'static>,
-}
-
-impl Default for EventEvaluator {
-    fn default() -> Self {
-        EventEvaluator {
-            root: Context::default(),
-        }
-    }
 }
 
 impl std::fmt::Debug for EventEvaluator {

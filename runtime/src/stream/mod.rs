@@ -8,11 +8,13 @@
 
 pub mod broker;
 pub mod commit_window;
+mod completion;
 pub mod consume;
 pub mod dead_letter;
 pub mod deliver;
 pub mod embedded_broker;
 pub mod event_cel;
+mod group_watch;
 pub mod json_cel;
 pub mod kafka_settings;
 pub mod metrics;

@@ -108,7 +108,7 @@ impl RecordHeaders {
 
     /// Appends one header.
     pub fn push(self, name: &str, value: &[u8]) -> Self {
-        let headers = self.0.unwrap_or_else(OwnedHeaders::new).insert(Header {
+        let headers = self.0.unwrap_or_default().insert(Header {
             key: name,
             value: Some(value),
         });

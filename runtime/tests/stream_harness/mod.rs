@@ -106,12 +106,11 @@ pub fn record_count(bootstrap: &str, topic: &str, partitions: i32) -> usize {
         .sum()
 }
 
+/// A record to write: key, value, headers.
+pub type RawRecord<'a> = (Option<&'a [u8]>, &'a [u8], &'a [(&'a str, &'a [u8])]);
+
 /// Writes records (key, value, headers) and waits until all are acknowledged.
-pub fn produce_raw(
-    bootstrap: &str,
-    topic: &str,
-    records: &[(Option<&[u8]>, &[u8], &[(&str, &[u8])])],
-) {
+pub fn produce_raw(bootstrap: &str, topic: &str, records: &[RawRecord<'_>]) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "5")
