@@ -2,6 +2,7 @@
 //! swap it atomically; in-flight requests finish on the state they started with.
 
 pub mod file_watch;
+pub mod memory_trim;
 pub mod reloader;
 pub mod state_cell;
 

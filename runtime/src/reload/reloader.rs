@@ -93,9 +93,13 @@ impl Reloader {
 
     /// Loads and builds a state without swapping it in.
     fn build(&self) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
-        let loaded = self.input.load(self.verify_key.as_ref())?;
-        let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics)?;
-        Ok((state, loaded.files, loaded.warnings))
+        let loaded = self.input.load(self.verify_key.as_ref());
+        let built = loaded.map_err(LoadFailure::from).and_then(|loaded| {
+            let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics)?;
+            Ok((state, loaded.files, loaded.warnings))
+        });
+        super::memory_trim::trim_heap();
+        built
     }
 
     /// The first load (blocking; called before serving starts).
