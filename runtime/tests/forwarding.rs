@@ -6,8 +6,14 @@ mod support;
 use support::*;
 
 fn service_block(name: &str, endpoints: &[&Upstream], extra: &str) -> String {
-    let list: Vec<String> = endpoints.iter().map(|u| format!("\"{}\"", u.address)).collect();
-    format!("service {name} {{ endpoints [{}] {extra} }}\n", list.join(", "))
+    let list: Vec<String> = endpoints
+        .iter()
+        .map(|u| format!("\"{}\"", u.address))
+        .collect();
+    format!(
+        "service {name} {{ endpoints [{}] {extra} }}\n",
+        list.join(", ")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +36,10 @@ gateway edge {{
     assert_eq!(stripped["path"], "/picard");
     assert_eq!(stripped["query"], "rank=captain");
     assert_eq!(get(edge, "/officers", &[]).await.json()["path"], "/");
-    assert_eq!(get(edge, "/v1/crew/riker", &[]).await.json()["path"], "/v2/people/riker");
+    assert_eq!(
+        get(edge, "/v1/crew/riker", &[]).await.json()["path"],
+        "/v2/people/riker"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +106,11 @@ async fn upstream_connections_are_kept_alive_and_reused() {
     }
     assert_eq!(upstream.requests(), 50);
     // One connection per worker at most, however many requests.
-    assert!(upstream.connections() <= 2, "{} connections", upstream.connections());
+    assert!(
+        upstream.connections() <= 2,
+        "{} connections",
+        upstream.connections()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +153,11 @@ async fn random_and_least_request_reach_every_endpoint() {
             assert_eq!(get(edge, "/", &[]).await.status, 200);
         }
         for upstream in &ups {
-            assert!(upstream.requests() >= 20, "{policy}: {} of 100", upstream.requests());
+            assert!(
+                upstream.requests() >= 20,
+                "{policy}: {} of 100",
+                upstream.requests()
+            );
         }
     }
 }
@@ -163,7 +180,11 @@ async fn hash_balancing_keeps_each_key_on_one_endpoint() {
     for user in ["picard", "riker", "data", "troi", "worf", "crusher"] {
         let first = get(edge, "/", &[("x-user", user)]).await.json()["upstream"].clone();
         for _ in 0..5 {
-            assert_eq!(get(edge, "/", &[("x-user", user)]).await.json()["upstream"], first, "{user}");
+            assert_eq!(
+                get(edge, "/", &[("x-user", user)]).await.json()["upstream"],
+                first,
+                "{user}"
+            );
         }
         homes.insert(first.to_string());
     }

@@ -42,7 +42,11 @@ async fn a_reset_on_the_first_endpoint_is_retried_on_the_second() {
 async fn a_reset_without_a_retry_is_a_502_with_a_reason() {
     let broken = Upstream::start("broken", Behaviour::Reset).await;
     let dir = TempDir::new("reset-502");
-    let source = format!("{}service crew {{ endpoints [\"{}\"] }}", gateway("crew"), broken.address);
+    let source = format!(
+        "{}service crew {{ endpoints [\"{}\"] }}",
+        gateway("crew"),
+        broken.address
+    );
     let server = start_mesh(&dir, &source).await;
     let answer = get(server.listener("edge").unwrap(), "/", &[]).await;
     assert_eq!(answer.status, 502);
@@ -91,11 +95,21 @@ async fn connect_failures_are_retried_and_exhausted_retries_give_502() {
         assert_eq!(get(edge, "/", &[]).await.json()["upstream"], "good");
     }
     let dir2 = TempDir::new("connect-dead");
-    let only_dead = format!("{}service gone {{ endpoints [\"{dead}\"] retry 2 on [connect_failure] backoff 1ms..2ms }}", gateway("gone"));
+    let only_dead = format!(
+        "{}service gone {{ endpoints [\"{dead}\"] retry 2 on [connect_failure] backoff 1ms..2ms }}",
+        gateway("gone")
+    );
     let server2 = start_mesh(&dir2, &only_dead).await;
     let answer = get(server2.listener("edge").unwrap(), "/", &[]).await;
     assert_eq!(answer.status, 502);
-    assert!(answer.json()["reason"].as_str().unwrap().contains("cannot connect"), "{}", answer.body);
+    assert!(
+        answer.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{}",
+        answer.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +142,11 @@ async fn a_slow_upstream_gets_a_504_after_the_route_timeout() {
     let started = std::time::Instant::now();
     let answer = get(server.listener("edge").unwrap(), "/", &[]).await;
     assert_eq!(answer.status, 504);
-    assert!(answer.json()["reason"].as_str().unwrap().contains("100ms"), "{}", answer.body);
+    assert!(
+        answer.json()["reason"].as_str().unwrap().contains("100ms"),
+        "{}",
+        answer.body
+    );
     assert!(started.elapsed() < std::time::Duration::from_millis(1_500));
 }
 
@@ -151,7 +169,10 @@ async fn consecutive_errors_eject_an_endpoint_from_balancing() {
             failures += 1;
         }
     }
-    assert_eq!(failures, 3, "the failing endpoint answered {failures} times");
+    assert_eq!(
+        failures, 3,
+        "the failing endpoint answered {failures} times"
+    );
     assert_eq!(failing.requests(), 3);
 }
 
@@ -218,7 +239,13 @@ async fn an_all_unhealthy_service_answers_503() {
     );
     let server = start_mesh(&dir, &source).await;
     let edge = server.listener("edge").unwrap();
-    eventually("the endpoint is marked unhealthy", async || get(edge, "/", &[]).await.status == 503).await;
+    eventually("the endpoint is marked unhealthy", async || {
+        get(edge, "/", &[]).await.status == 503
+    })
+    .await;
     let answer = get(edge, "/", &[]).await;
-    assert!(answer.json()["reason"].as_str().unwrap().contains("no available endpoint"));
+    assert!(answer.json()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no available endpoint"));
 }

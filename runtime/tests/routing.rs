@@ -27,8 +27,14 @@ service by_template {{ endpoints ["{b}"] }}
     let server = start_mesh(&dir, &source).await;
     let edge = server.listener("edge").unwrap();
     assert_eq!(get(edge, "/officers/picard", &[]).await.body, "exact");
-    assert_eq!(get(edge, "/officers/riker", &[]).await.json()["upstream"], "template");
-    assert_eq!(get(edge, "/officers/riker/log", &[]).await.json()["upstream"], "prefix");
+    assert_eq!(
+        get(edge, "/officers/riker", &[]).await.json()["upstream"],
+        "template"
+    );
+    assert_eq!(
+        get(edge, "/officers/riker/log", &[]).await.json()["upstream"],
+        "prefix"
+    );
     assert_eq!(get(edge, "/officersx", &[]).await.body, "catch-all");
 }
 
@@ -62,7 +68,8 @@ gateway edge {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_encoded_or_dotted_path_reaches_the_route_it_names_and_the_upstream_sees_it_normalized() {
+async fn an_encoded_or_dotted_path_reaches_the_route_it_names_and_the_upstream_sees_it_normalized()
+{
     let upstream = Upstream::start("admin", Behaviour::Answer).await;
     let dir = TempDir::new("normalize");
     let source = format!(
@@ -103,9 +110,22 @@ gateway edge {
     )
     .await;
     let edge = server.listener("edge").unwrap();
-    assert_eq!(get(edge, "/", &[("host", "API.starfleet.test:8080")]).await.body, "bridge");
-    assert_eq!(get(edge, "/", &[("host", "enterprise.starfleet.test")]).await.body, "ship");
-    assert_eq!(get(edge, "/", &[("host", "starfleet.test")]).await.body, "other");
+    assert_eq!(
+        get(edge, "/", &[("host", "API.starfleet.test:8080")])
+            .await
+            .body,
+        "bridge"
+    );
+    assert_eq!(
+        get(edge, "/", &[("host", "enterprise.starfleet.test")])
+            .await
+            .body,
+        "ship"
+    );
+    assert_eq!(
+        get(edge, "/", &[("host", "starfleet.test")]).await.body,
+        "other"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

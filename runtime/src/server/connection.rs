@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::forwarded_headers::ClientFacts;
+use super::framing_guard::{FramingGuard, FramingNotes};
 use super::request_handler::{handle, ConnectionContext, Shared};
 
 /// The largest request head accepted; a larger one gets 431.
@@ -66,7 +67,9 @@ pub async fn serve_connection(stream: TcpStream, listener: Arc<ListenerContext>)
     };
     let _ = stream.set_nodelay(true);
     let proto = if listener.tls { "https" } else { "http" };
+    let framing = Arc::new(FramingNotes::default());
     let connection = Arc::new(ConnectionContext {
+        framing: Arc::clone(&framing),
         shared: Arc::clone(&listener.shared),
         gateway: listener.gateway,
         remote,
@@ -80,7 +83,7 @@ pub async fn serve_connection(stream: TcpStream, listener: Arc<ListenerContext>)
     if !listener.tls {
         let _ = listener
             .http
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(FramingGuard::new(stream, framing)), service)
             .await;
         return;
     }
@@ -106,6 +109,6 @@ pub async fn serve_connection(stream: TcpStream, listener: Arc<ListenerContext>)
     // ALPN `h2` clients start with the HTTP/2 preface, which the builder detects like prior knowledge.
     let _ = listener
         .http
-        .serve_connection(TokioIo::new(tls), service)
+        .serve_connection(TokioIo::new(FramingGuard::new(tls, framing)), service)
         .await;
 }

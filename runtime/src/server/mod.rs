@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod error_response;
 pub mod forwarded_headers;
+pub mod framing_guard;
 pub mod listeners;
 pub mod request_handler;
 pub mod tls_config;

@@ -23,6 +23,7 @@ use crate::state::{AdmissionSlot, GatewayState, RouteAction};
 
 use super::error_response::{json_error, method_not_allowed};
 use super::forwarded_headers::{prepare_client_headers, prepare_upstream_headers, ClientFacts};
+use super::framing_guard::FramingNotes;
 
 /// What every connection of the process shares.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub struct ConnectionContext {
     pub remote: SocketAddr,
     /// The client facts written into `X-Forwarded-*`.
     pub client: ClientFacts,
+    /// What the framing guard noted about each HTTP/1 request head, in order.
+    pub framing: Arc<FramingNotes>,
 }
 
 /// What happened to a request, for metrics and the access log.
@@ -112,7 +115,8 @@ async fn route_request(
     body: Incoming,
     outcome: &mut Outcome,
 ) -> Response<ResponseBody> {
-    if has_ambiguous_framing(&head) {
+    let noted = connection.framing.next_is_ambiguous();
+    if noted || has_ambiguous_framing(&head) {
         return refuse(
             outcome,
             StatusCode::BAD_REQUEST,

@@ -79,15 +79,23 @@ impl Upstream {
                     h.fetch_add(1, Ordering::SeqCst);
                     // Read the request head, then drop the connection unanswered.
                     let mut buffer = [0u8; 4096];
-                    let _ = tokio::time::timeout(Duration::from_secs(1), tokio::io::AsyncReadExt::read(&mut stream, &mut buffer)).await;
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        tokio::io::AsyncReadExt::read(&mut stream, &mut buffer),
+                    )
+                    .await;
                     let _ = stream.shutdown().await;
                     continue;
                 }
-                let (name, h, hh, b, ok) = (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
+                let (name, h, hh, b, ok) =
+                    (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let (name, h, hh, b, ok) = (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
-                        async move { Ok::<_, Infallible>(respond(&name, request, &h, &hh, &b, &ok).await) }
+                        let (name, h, hh, b, ok) =
+                            (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
+                        async move {
+                            Ok::<_, Infallible>(respond(&name, request, &h, &hh, &b, &ok).await)
+                        }
                     });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -144,8 +152,15 @@ async fn respond(
     hits.fetch_add(1, Ordering::SeqCst);
     if request.uri().path() == "/healthz" {
         health_hits.fetch_add(1, Ordering::SeqCst);
-        let status = if healthy.load(Ordering::SeqCst) { 200 } else { 503 };
-        return Response::builder().status(status).body(Full::new(Bytes::from("health"))).unwrap();
+        let status = if healthy.load(Ordering::SeqCst) {
+            200
+        } else {
+            503
+        };
+        return Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::from("health")))
+            .unwrap();
     }
     let current = *behaviour.lock().unwrap();
     let status = match current {
@@ -164,7 +179,12 @@ async fn respond(
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let echo = serde_json::json!({
         "upstream": name,
         "method": method,
@@ -241,7 +261,9 @@ pub async fn start_with(options: RunOptions) -> RunningServer {
 /// Writes a bundle compiled from `source` to `path` (via the meshc library).
 pub fn compile_bundle(source: &str, path: &Path) {
     let compilation = meshc::compile_text("test.mesh", source);
-    let bundle = compilation.bundle.unwrap_or_else(|| panic!("does not compile: {:?}", compilation.diagnostics));
+    let bundle = compilation
+        .bundle
+        .unwrap_or_else(|| panic!("does not compile: {:?}", compilation.diagnostics));
     std::fs::write(path, bundle.to_pretty_json()).unwrap();
 }
 
@@ -275,7 +297,10 @@ pub async fn send(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     request: Request<Full<Bytes>>,
 ) -> Answer {
-    let response = client.request(request).await.expect("the request failed at the transport level");
+    let response = client
+        .request(request)
+        .await
+        .expect("the request failed at the transport level");
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -302,7 +327,12 @@ pub async fn raw_exchange(address: SocketAddr, bytes: &[u8]) -> String {
     let mut received = Vec::new();
     let mut buffer = [0u8; 8192];
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(&mut stream, &mut buffer)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut stream, &mut buffer),
+        )
+        .await
+        {
             Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
             Ok(Ok(n)) => {
                 received.extend_from_slice(&buffer[..n]);
@@ -315,14 +345,29 @@ pub async fn raw_exchange(address: SocketAddr, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&received).into_owned()
 }
 
+/// Sends raw bytes and reads everything until the server closes the connection.
+pub async fn raw_exchange_all(address: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut received),
+    )
+    .await;
+    String::from_utf8_lossy(&received).into_owned()
+}
+
 fn has_complete_body(received: &[u8]) -> bool {
     let text = String::from_utf8_lossy(received);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return false;
     };
-    let length = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)));
+    let length = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-length:")
+            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+    });
     match length {
         Some(n) => body.len() >= n,
         None => false,

@@ -1,0 +1,327 @@
+//! Request-smuggling guard for HTTP/1 connections.
+//!
+//! hyper resolves a request carrying both `Content-Length` and `Transfer-Encoding` the way
+//! RFC 9112 §6.3 allows (chunked wins, the length is dropped, the connection closes afterwards),
+//! but it removes the evidence, and meshd refuses such requests outright with 400 rather than
+//! guess. So the connection's bytes pass through [`FramingGuard`], which follows the HTTP/1 message
+//! framing (heads, fixed-length and chunked bodies) just enough to note, for each request head in
+//! order, whether it had both headers; the request handler takes those notes in the same order.
+//! On anything it does not follow (HTTP/2, upgrades, malformed chunking) it stops looking and
+//! hyper's own checks stand.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Per-head notes shared between the byte scanner and the request handler.
+#[derive(Debug, Default)]
+pub struct FramingNotes {
+    ambiguous: Mutex<VecDeque<bool>>,
+}
+
+impl FramingNotes {
+    /// Takes the note of the next request head: `true` when it had both framing headers.
+    pub fn next_is_ambiguous(&self) -> bool {
+        self.ambiguous
+            .lock()
+            .map(|mut notes| notes.pop_front().unwrap_or(false))
+            .unwrap_or(false)
+    }
+
+    fn push(&self, ambiguous: bool) {
+        if let Ok(mut notes) = self.ambiguous.lock() {
+            notes.push_back(ambiguous);
+        }
+    }
+}
+
+/// Where the scanner is in the byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a head's lines.
+    Head,
+    /// Skipping this many body bytes.
+    Fixed(u64),
+    /// Reading a chunk-size line.
+    ChunkSize,
+    /// Skipping this many chunk bytes.
+    ChunkData(u64),
+    /// Reading the empty line that ends a chunk's data.
+    ChunkEnd,
+    /// Reading trailer lines until the empty one.
+    Trailers,
+    /// No longer following the stream.
+    Off,
+}
+
+/// The header facts of the head being read.
+#[derive(Debug, Default, Clone, Copy)]
+struct HeadFacts {
+    lines: u32,
+    content_length: Option<u64>,
+    has_content_length: bool,
+    chunked: bool,
+    has_transfer_encoding: bool,
+    upgrade: bool,
+}
+
+/// Follows HTTP/1 framing over the bytes read.
+#[derive(Debug)]
+struct Scanner {
+    state: State,
+    line: Vec<u8>,
+    head: HeadFacts,
+    notes: Arc<FramingNotes>,
+}
+
+/// Only a line's start matters (header names, chunk sizes); longer lines are cut here.
+const KEPT_LINE_BYTES: usize = 128;
+
+impl Scanner {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.state {
+                State::Off => return,
+                State::Fixed(left) | State::ChunkData(left) => {
+                    let take = (bytes.len() as u64).min(left);
+                    bytes = &bytes[take as usize..];
+                    let left = left - take;
+                    self.state = match (self.state, left) {
+                        (State::Fixed(_), 0) => State::Head,
+                        (State::Fixed(_), n) => State::Fixed(n),
+                        (_, 0) => State::ChunkEnd,
+                        (_, n) => State::ChunkData(n),
+                    };
+                }
+                State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                    let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
+                        self.keep(bytes);
+                        return;
+                    };
+                    self.keep(&bytes[..end]);
+                    bytes = &bytes[end + 1..];
+                    let mut line = std::mem::take(&mut self.line);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    self.end_of_line(&line);
+                    line.clear();
+                    self.line = line;
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = KEPT_LINE_BYTES.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn end_of_line(&mut self, line: &[u8]) {
+        match self.state {
+            State::Head => self.head_line(line),
+            State::ChunkEnd => {
+                self.state = if line.is_empty() {
+                    State::ChunkSize
+                } else {
+                    State::Off
+                };
+            }
+            State::ChunkSize => {
+                let digits = line.split(|b| *b == b';').next().unwrap_or(b"");
+                let size = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| u64::from_str_radix(d.trim(), 16).ok());
+                self.state = match size {
+                    Some(0) => State::Trailers,
+                    Some(n) => State::ChunkData(n),
+                    None => State::Off,
+                };
+            }
+            State::Trailers => {
+                if line.is_empty() {
+                    self.state = State::Head;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn head_line(&mut self, line: &[u8]) {
+        if line.is_empty() {
+            if self.head.lines == 0 {
+                return; // Empty lines before a request line are ignored (RFC 9112 §2.2).
+            }
+            let head = std::mem::take(&mut self.head);
+            self.notes
+                .push(head.has_content_length && head.has_transfer_encoding);
+            self.state = if head.upgrade {
+                State::Off
+            } else if head.has_transfer_encoding {
+                if head.chunked {
+                    State::ChunkSize
+                } else {
+                    State::Off
+                }
+            } else {
+                match head.content_length {
+                    Some(0) | None => State::Head,
+                    Some(n) => State::Fixed(n),
+                }
+            };
+            return;
+        }
+        self.head.lines += 1;
+        if self.head.lines == 1 {
+            // The request line: HTTP/2's preface and CONNECT leave HTTP/1 framing.
+            if line.starts_with(b"PRI ") || line.starts_with(b"CONNECT ") {
+                self.head.upgrade = true;
+            }
+            return;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            return;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if name.eq_ignore_ascii_case(b"content-length") {
+            self.head.has_content_length = true;
+            self.head.content_length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.head.has_transfer_encoding = true;
+            self.head.chunked = value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            self.head.upgrade = true;
+        }
+    }
+}
+
+/// An I/O stream whose incoming bytes are followed by a framing scanner.
+#[derive(Debug)]
+pub struct FramingGuard<T> {
+    inner: T,
+    scanner: Scanner,
+}
+
+impl<T> FramingGuard<T> {
+    /// Wraps `inner`; notes go to `notes`.
+    pub fn new(inner: T, notes: Arc<FramingNotes>) -> Self {
+        FramingGuard {
+            inner,
+            scanner: Scanner {
+                state: State::Head,
+                line: Vec::new(),
+                head: HeadFacts::default(),
+                notes,
+            },
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            if this.scanner.state != State::Off {
+                this.scanner.feed(&buf.filled()[before..]);
+            }
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notes_for(chunks: &[&[u8]]) -> Vec<bool> {
+        let notes = Arc::new(FramingNotes::default());
+        let mut guard = FramingGuard::new((), Arc::clone(&notes));
+        for chunk in chunks {
+            guard.scanner.feed(chunk);
+        }
+        let mut out = Vec::new();
+        while let Ok(mut queue) = notes.ambiguous.lock() {
+            match queue.pop_front() {
+                Some(note) => out.push(note),
+                None => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_head_with_both_framing_headers_is_noted_in_order() {
+        let stream: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        assert_eq!(notes_for(&[stream]), [false, true]);
+    }
+
+    #[test]
+    fn bodies_are_skipped_even_when_they_look_like_heads() {
+        let body = b"X\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut stream =
+            format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        stream.extend_from_slice(body);
+        stream.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(notes_for(&[&stream]), [false, false]);
+    }
+
+    #[test]
+    fn chunked_bodies_split_anywhere_are_followed() {
+        let stream: &[u8] = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n3\r\n\r\n\n\r\n0\r\nTrailer: x\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        let pieces: Vec<&[u8]> = stream.chunks(3).collect();
+        assert_eq!(notes_for(&pieces), [false, true]);
+    }
+
+    #[test]
+    fn http2_and_upgrades_stop_the_scan() {
+        assert_eq!(
+            notes_for(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nContent-Length: 1\r\n"]),
+            [false]
+        );
+        let upgrade: &[u8] = b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(notes_for(&[upgrade]), [false]);
+    }
+}
