@@ -142,11 +142,7 @@ impl Scanner {
                     None => State::Off,
                 };
             }
-            State::Trailers => {
-                if line.is_empty() {
-                    self.state = State::Head;
-                }
-            }
+            State::Trailers if line.is_empty() => self.state = State::Head,
             _ => {}
         }
     }
