@@ -211,3 +211,104 @@ async fn a_weighted_split_sends_each_service_its_share() {
     // 20% of 400 is 80; binomial standard deviation 8, so 40..120 fails by chance about never.
     assert!((40..=120).contains(&share), "canary got {share} of 400");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_and_large_upstream_bodies_reach_the_client_whole() {
+    let upstream = Upstream::start("big", Behaviour::Chunked(300 * 1024)).await;
+    let dir = TempDir::new("chunked-response");
+    let source = format!(
+        "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward big }} }}\n{}",
+        service_block("big", &[&upstream], "")
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    for _ in 0..3 {
+        let answer = get(edge, "/", &[]).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body.len(), 300 * 1024);
+        assert!(answer.body.bytes().all(|b| b == b'x'));
+    }
+    // Bodies read to the end leave their connection reusable.
+    assert!(
+        upstream.connections() <= 2,
+        "{} connections",
+        upstream.connections()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_request_gets_headers_without_a_body() {
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("head");
+    let source = format!(
+        "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
+        service_block("crew", &[&upstream], "")
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    for _ in 0..3 {
+        let request = http::Request::head(format!("http://{edge}/x"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let answer = send(&client(), request).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("x-upstream"), Some("crew"));
+        assert!(answer.body.is_empty());
+    }
+    assert_eq!(
+        get(edge, "/after-head", &[]).await.json()["path"],
+        "/after-head"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_connection_the_upstream_closed_is_replaced_without_an_error() {
+    let (address, served, _task) = one_shot_upstream().await;
+    let dir = TempDir::new("stale");
+    let source = format!(
+        "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\nservice crew {{ endpoints [\"{address}\"] }}"
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    let client = client();
+    for n in 0..30 {
+        let request = http::Request::get(format!("http://{edge}/{n}"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let answer = send(&client, request).await;
+        assert_eq!(answer.status, 200, "request {n}: {}", answer.body);
+        assert_eq!(answer.body, "ok");
+    }
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_forwarded_with_their_length_or_chunked() {
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("request-body");
+    let source = format!(
+        "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
+        service_block("crew", &[&upstream], "")
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    let request = http::Request::post(format!("http://{edge}/log"))
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            "captain's log",
+        )))
+        .unwrap();
+    let echo = send(&client(), request).await.json();
+    assert_eq!(echo["body"], "captain's log");
+    assert_eq!(echo["headers"]["content-length"], "13");
+    let big = "y".repeat(200 * 1024);
+    let mut raw = format!("POST /chunked HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n", big.len()).into_bytes();
+    raw.extend_from_slice(big.as_bytes());
+    raw.extend_from_slice(b"\r\n0\r\n\r\n");
+    let answer = raw_exchange_all(edge, &raw).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    assert!(answer.contains(&format!("\"body\":\"{big}\"")));
+}

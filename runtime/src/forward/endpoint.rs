@@ -7,7 +7,8 @@ use std::sync::Arc;
 use prometheus_client::metrics::histogram::Histogram;
 
 use super::circuit_breaker::OutlierState;
-use super::pool::{ConnectionPool, Sender};
+use super::http1::UpstreamConn;
+use super::pool::ConnectionPool;
 
 /// An upstream `host:port` of a service.
 #[derive(Debug)]
@@ -60,17 +61,15 @@ impl Endpoint {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         Lease {
             endpoint: Arc::clone(self),
-            sender: None,
         }
     }
 }
 
-/// One request's hold on an endpoint: keeps it counted in flight and, once the response has been
-/// read to the end, returns the connection to the pool.
+/// One request's hold on an endpoint: keeps it counted in flight until the response has been
+/// read to the end (or abandoned).
 #[derive(Debug)]
 pub struct Lease {
     endpoint: Arc<Endpoint>,
-    sender: Option<Sender>,
 }
 
 impl Lease {
@@ -79,22 +78,14 @@ impl Lease {
         &self.endpoint
     }
 
-    /// Keeps the connection the response is being read from, to return it at the end.
-    pub fn hold(&mut self, sender: Sender) {
-        self.sender = Some(sender);
-    }
-
-    /// The response was read to the end: the connection can serve the next request.
-    pub fn finish(mut self) {
-        if let Some(sender) = self.sender.take() {
-            self.endpoint.pool.give_back(sender);
-        }
+    /// The response was read to the end on a connection that stays open: it serves the next request.
+    pub fn finish(self, conn: UpstreamConn) {
+        self.endpoint.pool.give_back(conn);
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // A connection still held here was abandoned mid-response: it is dropped, not reused.
         self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -14,8 +14,8 @@ use http::{Method, Request};
 use meshwork_bundle::HealthCheck;
 
 use super::endpoint::Endpoint;
-use super::pool::connect;
-use super::request_body::RequestBody;
+use super::http1::request_encoder::{encode_head, BodyFraming};
+use super::http1::{exchange, ExchangeRequest, UpstreamConn};
 use super::service_state::ServiceState;
 
 /// Starts the probes of every endpoint of `service` on `runtime` (no-op without a health check).
@@ -75,16 +75,25 @@ async fn probe(
     timeout: Duration,
 ) -> bool {
     let attempt = async {
-        let mut sender = connect(address, timeout).await.ok()?;
+        let mut conn = UpstreamConn::connect(address, timeout).await.ok()?;
         let request = Request::builder()
             .method(method.clone())
             .uri(path)
             .header(http::header::HOST, host)
             .header(http::header::USER_AGENT, "meshd-health-check")
-            .body(RequestBody::Empty)
+            .header(http::header::CONNECTION, "close")
+            .body(())
             .ok()?;
-        let response = sender.send_request(request).await.ok()?;
-        Some(response.status().is_success())
+        let mut head = Vec::new();
+        encode_head(&request.into_parts().0, BodyFraming::Empty, &mut head);
+        let request = ExchangeRequest {
+            head: &head,
+            body: None,
+            chunked: false,
+            head_request: *method == Method::HEAD,
+        };
+        let response = exchange(&mut conn, request).await.ok()?;
+        Some(response.status.is_success())
     };
     matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
 }

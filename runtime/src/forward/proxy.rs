@@ -1,21 +1,25 @@
 //! Sending one request to a service: choose an endpoint, reuse or open a connection, wait for the
 //! response head within the timeout, and retry what the service's policy allows.
 //!
-//! A request is only repeated when repeating is safe: always when it never left (a pooled
-//! connection turned out closed, or no connection could be made), and otherwise only for an
-//! idempotent method with an empty body, as the retry policy lists.
+//! A request is only repeated when repeating is safe: when it never left (no connection could be
+//! made), when a bodiless idempotent request met a keep-alive connection the upstream had just
+//! closed, and otherwise only for an idempotent method with an empty body, as the retry policy
+//! lists.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::header::CONTENT_LENGTH;
 use http::request::Parts;
-use http::{Request, Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::time::timeout_at;
 
 use super::endpoint::{Endpoint, Lease};
-use super::pool::connect;
-use super::request_body::RequestBody;
+use super::http1::body_decoder::BodyDecoder;
+use super::http1::request_encoder::{encode_head, BodyFraming};
+use super::http1::response_head::ResponseHead;
+use super::http1::{exchange, ExchangeError, ExchangeRequest, UpstreamConn};
 use super::response_body::{ResponseBody, UpstreamBody};
 use super::retry_policy::{is_idempotent, FailureKind};
 use super::service_state::ServiceState;
@@ -31,7 +35,7 @@ pub struct Forwarded {
     pub upstream_time: Duration,
 }
 
-/// Why forwarding failed, for the 502 / 503 / 504 answer.
+/// Why forwarding failed, for the 4xx / 5xx answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardFailure {
     /// What went wrong.
@@ -53,8 +57,12 @@ pub enum ForwardFailureKind {
     Connect,
     /// The connection broke before a response: 502.
     Reset,
+    /// The upstream's response head is malformed: 502.
+    BadResponse,
     /// No response within the timeout: 504.
     Timeout,
+    /// The client's request body could not be read: 400.
+    ClientBody,
 }
 
 impl ForwardFailure {
@@ -62,42 +70,58 @@ impl ForwardFailure {
     pub fn status(&self) -> StatusCode {
         match self.kind {
             ForwardFailureKind::NoEndpoint => StatusCode::SERVICE_UNAVAILABLE,
-            ForwardFailureKind::Connect | ForwardFailureKind::Reset => StatusCode::BAD_GATEWAY,
+            ForwardFailureKind::Connect
+            | ForwardFailureKind::Reset
+            | ForwardFailureKind::BadResponse => StatusCode::BAD_GATEWAY,
             ForwardFailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ForwardFailureKind::ClientBody => StatusCode::BAD_REQUEST,
         }
     }
 
     /// A sentence for the JSON body and the access log.
     pub fn reason(&self) -> String {
         let at = self.endpoint.as_deref().unwrap_or("-");
+        let service = &self.service;
+        let detail = &self.detail;
         match self.kind {
             ForwardFailureKind::NoEndpoint => {
-                format!("service {} has no available endpoint", self.service)
+                format!("service {service} has no available endpoint")
             }
-            ForwardFailureKind::Connect => {
-                format!("cannot connect to {} ({at}): {}", self.service, self.detail)
-            }
+            ForwardFailureKind::Connect => format!("cannot connect to {service} ({at}): {detail}"),
             ForwardFailureKind::Reset => {
-                format!(
-                    "{} ({at}) closed the connection before answering: {}",
-                    self.service, self.detail
-                )
+                format!("{service} ({at}) closed the connection before answering: {detail}")
+            }
+            ForwardFailureKind::BadResponse => {
+                format!("{service} ({at}) sent an invalid response: {detail}")
             }
             ForwardFailureKind::Timeout => {
-                format!(
-                    "{} ({at}) did not answer within {}",
-                    self.service, self.detail
-                )
+                format!("{service} ({at}) did not answer within {detail}")
             }
+            ForwardFailureKind::ClientBody => detail.clone(),
         }
     }
 }
 
-/// One failed attempt; `request` is handed back when it was never sent.
+/// One failed attempt.
 struct AttemptFailure {
     kind: FailureKind,
+    /// The failure is the client's body, not the upstream.
+    client_body: bool,
+    /// The response head was malformed.
+    bad_response: bool,
+    /// Whether the request may have reached the upstream.
+    sent: bool,
     detail: String,
-    request: Option<Request<RequestBody>>,
+}
+
+/// A request ready for the wire, kept so a bodiless one can be sent again.
+struct Outgoing {
+    head: Vec<u8>,
+    body: Option<Incoming>,
+    chunked: bool,
+    head_request: bool,
+    /// Idempotent and bodiless: safe to send again on a fresh connection after a stale one failed.
+    replay_on_stale: bool,
 }
 
 /// Forwards `head` + `body` (already prepared for the upstream) to `service`.
@@ -105,17 +129,28 @@ pub async fn forward(
     service: &ServiceState,
     timeout: Duration,
     key: Option<u64>,
-    head: Parts,
+    parts: Parts,
     body: Incoming,
 ) -> Result<Forwarded, ForwardFailure> {
-    let retry = service
-        .retry
-        .as_ref()
-        .filter(|_| is_idempotent(&head.method));
+    let has_body = !hyper::body::Body::is_end_stream(&body);
+    let framing = match (has_body, parts.headers.contains_key(CONTENT_LENGTH)) {
+        (false, _) => BodyFraming::Empty,
+        (true, true) => BodyFraming::Length,
+        (true, false) => BodyFraming::Chunked,
+    };
+    let idempotent = is_idempotent(&parts.method);
+    let mut outgoing = Outgoing {
+        head: Vec::with_capacity(512),
+        body: has_body.then_some(body),
+        chunked: framing == BodyFraming::Chunked,
+        head_request: parts.method == Method::HEAD,
+        replay_on_stale: idempotent && !has_body,
+    };
+    encode_head(&parts, framing, &mut outgoing.head);
+    drop(parts);
+    let retry = service.retry.as_ref().filter(|_| idempotent);
     // Only a bodiless request can be sent again once it has left.
-    let replayable = retry.is_some() && hyper::body::Body::is_end_stream(&body);
-    let spare_head = replayable.then(|| clone_head(&head));
-    let mut request = Some(Request::from_parts(head, RequestBody::Client(body)));
+    let replayable = retry.is_some() && !has_body;
     let mut retries_left = retry.map_or(0, |r| r.attempts);
     let mut retry_number = 0;
     let mut previous: Option<usize> = None;
@@ -130,59 +165,57 @@ pub async fn forward(
             return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
         };
         let endpoint = &service.endpoints[index];
-        // A request that left is only retried when replayable, so then a spare head exists.
-        let outgoing = match (request.take(), &spare_head) {
-            (Some(r), _) => r,
-            (None, Some(head)) => Request::from_parts(clone_head(head), RequestBody::Empty),
-            (None, None) => {
-                let detail = "the request cannot be repeated".to_string();
-                return Err(fail(ForwardFailureKind::Reset, Some(endpoint), detail));
-            }
-        };
-        let failure = match attempt(endpoint, outgoing, timeout).await {
-            Ok((response, lease, upstream_time)) => {
-                let status = response.status().as_u16();
-                let failed = status >= 500;
-                service.record(endpoint, failed);
+        match attempt(endpoint, &mut outgoing, timeout).await {
+            Ok((head, conn, lease, upstream_time)) => {
+                let status = head.status.as_u16();
+                service.record(endpoint, status >= 500);
                 let retry_it = replayable
                     && retries_left > 0
                     && retry.is_some_and(|r| r.retries_status(status));
                 if !retry_it {
-                    let (parts, incoming) = response.into_parts();
-                    let body = ResponseBody::Upstream(UpstreamBody::new(incoming, lease));
+                    let decoder = BodyDecoder::new(head.framing);
+                    let keep_alive = head.keep_alive;
+                    let body = UpstreamBody::new(conn, decoder, keep_alive, lease);
                     return Ok(Forwarded {
-                        response: Response::from_parts(parts, body),
+                        response: into_response(head, ResponseBody::Upstream(body)),
                         endpoint: endpoint.address.clone(),
                         upstream_time,
                     });
                 }
-                None
+                tracing::debug!(service = %service.name, endpoint = %endpoint.address, status, "retrying");
             }
             Err(failure) => {
-                service.record(endpoint, true);
-                let sent = failure.request.is_none();
-                let kind = failure.kind;
-                if let Some(back) = failure.request {
-                    request = Some(back);
+                if failure.client_body {
+                    return Err(fail(
+                        ForwardFailureKind::ClientBody,
+                        Some(endpoint),
+                        failure.detail,
+                    ));
                 }
-                let allowed = retry.is_some_and(|r| r.retries_failure(kind))
+                service.record(endpoint, true);
+                let allowed = retry.is_some_and(|r| r.retries_failure(failure.kind))
                     && retries_left > 0
-                    && (!sent || replayable);
+                    && (!failure.sent || replayable)
+                    && (outgoing.body.is_some() || !has_body);
                 if !allowed {
-                    let kind = match kind {
+                    let kind = match failure.kind {
+                        _ if failure.bad_response => ForwardFailureKind::BadResponse,
                         FailureKind::ConnectFailure => ForwardFailureKind::Connect,
                         FailureKind::Reset => ForwardFailureKind::Reset,
                         FailureKind::Timeout => ForwardFailureKind::Timeout,
                     };
                     return Err(fail(kind, Some(endpoint), failure.detail));
                 }
-                Some(failure.detail)
+                tracing::debug!(service = %service.name, endpoint = %endpoint.address, detail = %failure.detail, "retrying");
             }
-        };
-        if let Some(detail) = failure {
-            tracing::debug!(service = %service.name, endpoint = %endpoint.address, %detail, "retrying");
         }
-        let policy = retry.expect("a retry only happens under a retry policy");
+        let Some(policy) = retry else {
+            return Err(fail(
+                ForwardFailureKind::Reset,
+                Some(endpoint),
+                "no retry policy".into(),
+            ));
+        };
         retries_left -= 1;
         tokio::time::sleep(policy.backoff(retry_number)).await;
         retry_number += 1;
@@ -190,87 +223,93 @@ pub async fn forward(
     }
 }
 
-/// One attempt on one endpoint: a pooled connection when there is one (a stale one is replaced
-/// transparently, since the request never left), else a new one; then the response head.
+/// One attempt on one endpoint: a pooled connection when there is one, else a new one; then the
+/// response head. A pooled connection the upstream had closed is replaced once, transparently,
+/// when the request is safe to send again.
 async fn attempt(
     endpoint: &Arc<Endpoint>,
-    mut request: Request<RequestBody>,
+    outgoing: &mut Outgoing,
     timeout: Duration,
-) -> Result<(Response<Incoming>, Lease, Duration), AttemptFailure> {
+) -> Result<(ResponseHead, UpstreamConn, Lease, Duration), AttemptFailure> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut lease = endpoint.lease();
+    let lease = endpoint.lease();
+    let mut stale_replays = 0;
     loop {
-        let (mut sender, reused) = match endpoint.pool.take_idle() {
-            Some(sender) => (sender, true),
-            None => {
-                let connected = timeout_at(deadline, connect(endpoint.socket_addr, timeout)).await;
-                match connected {
-                    Ok(Ok(sender)) => (sender, false),
-                    Ok(Err(error)) => {
-                        return Err(AttemptFailure {
-                            kind: FailureKind::ConnectFailure,
-                            detail: error.to_string(),
-                            request: Some(request),
-                        })
-                    }
-                    Err(_) => {
-                        return Err(AttemptFailure {
-                            kind: FailureKind::ConnectFailure,
-                            detail: format!("connect timed out after {}", format_duration(timeout)),
-                            request: Some(request),
-                        })
-                    }
+        let mut conn = match endpoint.pool.take_idle() {
+            Some(conn) => conn,
+            None => match timeout_at(
+                deadline,
+                UpstreamConn::connect(endpoint.socket_addr, timeout),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(error)) => {
+                    return Err(failure(
+                        FailureKind::ConnectFailure,
+                        false,
+                        error.to_string(),
+                    ))
                 }
-            }
-        };
-        if sender.ready().await.is_err() {
-            if reused {
-                continue;
-            }
-            return Err(AttemptFailure {
-                kind: FailureKind::Reset,
-                detail: "the connection closed right after opening".to_string(),
-                request: Some(request),
-            });
-        }
-        let started = Instant::now();
-        match timeout_at(deadline, sender.try_send_request(request)).await {
-            Err(_) => {
-                return Err(AttemptFailure {
-                    kind: FailureKind::Timeout,
-                    detail: format_duration(timeout),
-                    request: None,
-                })
-            }
-            Ok(Ok(response)) => {
-                let upstream_time = started.elapsed();
-                endpoint.latency.observe(upstream_time.as_secs_f64());
-                lease.hold(sender);
-                return Ok((response, lease, upstream_time));
-            }
-            Ok(Err(mut error)) => match error.take_message() {
-                Some(unsent) if reused => request = unsent,
-                unsent => {
-                    return Err(AttemptFailure {
-                        kind: FailureKind::Reset,
-                        detail: error.into_error().to_string(),
-                        request: unsent,
-                    })
+                Err(_) => {
+                    let detail = format!("connect timed out after {}", format_duration(timeout));
+                    return Err(failure(FailureKind::ConnectFailure, false, detail));
                 }
             },
+        };
+        let started = Instant::now();
+        let request = ExchangeRequest {
+            head: &outgoing.head,
+            body: outgoing.body.take(),
+            chunked: outgoing.chunked,
+            head_request: outgoing.head_request,
+        };
+        match timeout_at(deadline, exchange(&mut conn, request)).await {
+            Err(_) => {
+                return Err(failure(
+                    FailureKind::Timeout,
+                    true,
+                    format_duration(timeout),
+                ))
+            }
+            Ok(Ok(head)) => {
+                let upstream_time = started.elapsed();
+                endpoint.latency.observe(upstream_time.as_secs_f64());
+                return Ok((head, conn, lease, upstream_time));
+            }
+            Ok(Err(error)) => {
+                if conn.reused
+                    && error.nothing_received()
+                    && outgoing.replay_on_stale
+                    && stale_replays < 2
+                {
+                    stale_replays += 1;
+                    continue;
+                }
+                let mut failed = failure(FailureKind::Reset, true, error.to_string());
+                failed.client_body = matches!(error, ExchangeError::ClientBody(_));
+                failed.bad_response = matches!(error, ExchangeError::Head(_));
+                return Err(failed);
+            }
         }
     }
 }
 
-fn clone_head(head: &Parts) -> Parts {
-    let mut request = Request::builder()
-        .method(head.method.clone())
-        .uri(head.uri.clone())
-        .version(head.version)
-        .body(())
-        .expect("a method, URI and version taken from a valid request build a valid request");
-    *request.headers_mut() = head.headers.clone();
-    request.into_parts().0
+fn failure(kind: FailureKind, sent: bool, detail: String) -> AttemptFailure {
+    AttemptFailure {
+        kind,
+        client_body: false,
+        bad_response: false,
+        sent,
+        detail,
+    }
+}
+
+fn into_response(head: ResponseHead, body: ResponseBody) -> Response<ResponseBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
+    response
 }
 
 fn format_duration(duration: Duration) -> String {

@@ -1,14 +1,16 @@
-//! The body sent back to the client: an upstream response streamed through (returning its
-//! connection to the pool at the end), a fixed body, or nothing.
+//! The body sent back to the client: an upstream response read straight from its connection
+//! (which goes back to the pool at the end), a fixed body, or nothing.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::endpoint::Lease;
+use super::http1::body_decoder::{BodyDecoder, Decoded};
+use super::http1::connection::READ_CHUNK;
+use super::http1::UpstreamConn;
 
 /// A response body.
 #[derive(Debug)]
@@ -31,69 +33,126 @@ impl ResponseBody {
     }
 }
 
-/// An upstream body and the lease to release when it ends.
+/// An upstream body being read from its connection.
 #[derive(Debug)]
 pub struct UpstreamBody {
-    inner: Incoming,
+    conn: Option<UpstreamConn>,
+    decoder: BodyDecoder,
+    keep_alive: bool,
     lease: Option<Lease>,
 }
 
 impl UpstreamBody {
-    /// Streams `inner`, finishing `lease` when it has been read to the end.
-    pub fn new(inner: Incoming, lease: Lease) -> Self {
+    /// Streams the body that follows a response head on `conn`.
+    pub fn new(conn: UpstreamConn, decoder: BodyDecoder, keep_alive: bool, lease: Lease) -> Self {
         let mut body = UpstreamBody {
-            inner,
+            conn: Some(conn),
+            decoder,
+            keep_alive,
             lease: Some(lease),
         };
-        body.finish_if_done();
+        if body.decoder.is_done() {
+            body.finish();
+        }
         body
     }
 
-    fn finish_if_done(&mut self) {
-        if self.inner.is_end_stream() {
-            if let Some(lease) = self.lease.take() {
-                lease.finish();
-            }
+    /// The body is complete: the connection goes back to the pool when it can serve again.
+    fn finish(&mut self) {
+        let (Some(conn), Some(lease)) = (self.conn.take(), self.lease.take()) else {
+            return;
+        };
+        if self.keep_alive && conn.read.is_empty() {
+            lease.finish(conn);
         }
+    }
+
+    /// The body failed: the connection is closed.
+    fn fail(
+        &mut self,
+        error: std::io::Error,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.conn = None;
+        self.lease = None;
+        Poll::Ready(Some(Err(error)))
     }
 }
 
 impl Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.finish_if_done(),
-            Poll::Ready(Some(Ok(_))) => this.finish_if_done(),
-            Poll::Ready(Some(Err(_))) => this.lease = None,
-            Poll::Pending => {}
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.decoder.decode(&mut conn.read) {
+                Err(error) => {
+                    return this.fail(std::io::Error::new(std::io::ErrorKind::InvalidData, error));
+                }
+                Ok(Decoded::Data(data)) => {
+                    if this.decoder.is_done() {
+                        this.finish();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Ok(Decoded::Done) => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                Ok(Decoded::NeedMore) => {
+                    conn.read.reserve(READ_CHUNK);
+                    let read = ready!(tokio_util::io::poll_read_buf(
+                        Pin::new(&mut conn.stream),
+                        cx,
+                        &mut conn.read
+                    ));
+                    match read {
+                        Ok(0) if this.decoder.ends_at_close() => {
+                            this.keep_alive = false;
+                            this.finish();
+                            return Poll::Ready(None);
+                        }
+                        Ok(0) => {
+                            let error = std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "the upstream closed the connection mid-body",
+                            );
+                            return this.fail(error);
+                        }
+                        Ok(_) => {}
+                        Err(error) => return this.fail(error),
+                    }
+                }
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.conn.is_none() || self.decoder.is_done()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match self.decoder.remaining_length() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
     }
 }
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),

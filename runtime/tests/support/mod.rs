@@ -33,6 +33,8 @@ pub enum Behaviour {
     Slow(u64),
     /// Answer with this status.
     Status(u16),
+    /// 200 with a body of this many bytes sent in 1 KiB frames (chunked on the wire).
+    Chunked(usize),
 }
 
 /// A real HTTP server on an ephemeral loopback port, answering with JSON that names it and echoes
@@ -141,6 +143,33 @@ impl Drop for Upstream {
     }
 }
 
+/// A body of `left` bytes of `b'x'` sent in 1 KiB frames, with no declared length.
+pub struct Frames {
+    left: usize,
+}
+
+impl hyper::body::Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(1024);
+        self.left -= n;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(vec![
+            b'x';
+            n
+        ])))))
+    }
+}
+
+type TestBody = http_body_util::Either<Full<Bytes>, Frames>;
+
 async fn respond(
     name: &str,
     request: Request<Incoming>,
@@ -148,7 +177,7 @@ async fn respond(
     health_hits: &AtomicUsize,
     behaviour: &Mutex<Behaviour>,
     healthy: &AtomicBool,
-) -> Response<Full<Bytes>> {
+) -> Response<TestBody> {
     hits.fetch_add(1, Ordering::SeqCst);
     if request.uri().path() == "/healthz" {
         health_hits.fetch_add(1, Ordering::SeqCst);
@@ -159,10 +188,18 @@ async fn respond(
         };
         return Response::builder()
             .status(status)
-            .body(Full::new(Bytes::from("health")))
+            .body(http_body_util::Either::Left(Full::new(Bytes::from(
+                "health",
+            ))))
             .unwrap();
     }
     let current = *behaviour.lock().unwrap();
+    if let Behaviour::Chunked(size) = current {
+        return Response::builder()
+            .header("x-upstream", name)
+            .body(http_body_util::Either::Right(Frames { left: size }))
+            .unwrap();
+    }
     let status = match current {
         Behaviour::Slow(ms) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -200,8 +237,45 @@ async fn respond(
         .header("x-upstream-secret", "hop")
         .header("keep-alive", "timeout=5")
         .header("x-upstream", name)
-        .body(Full::new(Bytes::from(echo.to_string())))
+        .body(http_body_util::Either::Left(Full::new(Bytes::from(
+            echo.to_string(),
+        ))))
         .unwrap()
+}
+
+/// A raw upstream that answers each connection's first request with a keep-alive response and
+/// then closes the connection at once, as an upstream with a short idle timeout would.
+pub async fn one_shot_upstream() -> (SocketAddr, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 8192];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tokio::io::AsyncReadExt::read(&mut stream, &mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-upstream: one-shot\r\n\r\nok",
+                    )
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (address, served, task)
 }
 
 /// A temporary directory removed at drop.
