@@ -134,7 +134,7 @@ fn framing(
     if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok(ResponseFraming::Empty);
     }
-    if let Some(coding) = headers.get_all(TRANSFER_ENCODING).iter().last() {
+    if let Some(coding) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
         let chunked = coding
             .as_bytes()
             .rsplit(|b| *b == b',')
