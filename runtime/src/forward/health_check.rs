@@ -14,7 +14,7 @@ use http::{Method, Request};
 use meshwork_bundle::HealthCheck;
 
 use super::endpoint::Endpoint;
-use super::http1::request_encoder::{encode_head, BodyFraming};
+use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use super::http1::{exchange, ExchangeRequest, UpstreamConn};
 use super::service_state::ServiceState;
 
@@ -85,7 +85,12 @@ async fn probe(
             .body(())
             .ok()?;
         let mut head = Vec::new();
-        encode_head(&request.into_parts().0, BodyFraming::Empty, &mut head);
+        encode_head(
+            &request.into_parts().0,
+            BodyFraming::Empty,
+            &ForwardedHeaders::none(),
+            &mut head,
+        );
         let request = ExchangeRequest {
             head: &head,
             body: None,

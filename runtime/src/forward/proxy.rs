@@ -17,7 +17,7 @@ use tokio::time::timeout_at;
 
 use super::endpoint::{Endpoint, Lease};
 use super::http1::body_decoder::BodyDecoder;
-use super::http1::request_encoder::{encode_head, BodyFraming};
+use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use super::http1::response_head::ResponseHead;
 use super::http1::{exchange, ExchangeError, ExchangeRequest, UpstreamConn};
 use super::response_body::{ResponseBody, UpstreamBody};
@@ -124,12 +124,14 @@ struct Outgoing {
     replay_on_stale: bool,
 }
 
-/// Forwards `head` + `body` (already prepared for the upstream) to `service`.
+/// Forwards `parts` + `body` (hop-by-hop headers already removed) to `service`, with the
+/// forwarding headers `forwarded`.
 pub async fn forward(
     service: &ServiceState,
     timeout: Duration,
     key: Option<u64>,
     parts: Parts,
+    forwarded: &ForwardedHeaders,
     body: Incoming,
 ) -> Result<Forwarded, ForwardFailure> {
     let has_body = !hyper::body::Body::is_end_stream(&body);
@@ -146,7 +148,7 @@ pub async fn forward(
         head_request: parts.method == Method::HEAD,
         replay_on_stale: idempotent && !has_body,
     };
-    encode_head(&parts, framing, &mut outgoing.head);
+    encode_head(&parts, framing, forwarded, &mut outgoing.head);
     drop(parts);
     let retry = service.retry.as_ref().filter(|_| idempotent);
     // Only a bodiless request can be sent again once it has left.
@@ -231,7 +233,8 @@ async fn attempt(
     outgoing: &mut Outgoing,
     timeout: Duration,
 ) -> Result<(ResponseHead, UpstreamConn, Lease, Duration), AttemptFailure> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let now = Instant::now();
+    let deadline = tokio::time::Instant::from_std(now) + timeout;
     let lease = endpoint.lease();
     let mut stale_replays = 0;
     loop {
@@ -257,7 +260,11 @@ async fn attempt(
                 }
             },
         };
-        let started = Instant::now();
+        let started = if stale_replays == 0 && conn.reused {
+            now
+        } else {
+            Instant::now()
+        };
         let request = ExchangeRequest {
             head: &outgoing.head,
             body: outgoing.body.take(),

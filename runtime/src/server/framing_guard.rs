@@ -102,15 +102,21 @@ impl Scanner {
                         self.keep(bytes);
                         return;
                     };
-                    self.keep(&bytes[..end]);
-                    bytes = &bytes[end + 1..];
-                    let mut line = std::mem::take(&mut self.line);
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
+                    if self.line.is_empty() {
+                        // The whole line is in this read: look at it in place.
+                        let line = &bytes[..end];
+                        self.end_of_line(line.strip_suffix(b"\r").unwrap_or(line));
+                    } else {
+                        self.keep(&bytes[..end]);
+                        let mut line = std::mem::take(&mut self.line);
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                        self.end_of_line(&line);
+                        line.clear();
+                        self.line = line;
                     }
-                    self.end_of_line(&line);
-                    line.clear();
-                    self.line = line;
+                    bytes = &bytes[end + 1..];
                 }
             }
         }

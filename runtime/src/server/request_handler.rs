@@ -22,7 +22,7 @@ use crate::reload::StateCell;
 use crate::state::{AdmissionSlot, GatewayState, RouteAction};
 
 use super::error_response::{json_error, method_not_allowed};
-use super::forwarded_headers::{prepare_client_headers, prepare_upstream_headers, ClientFacts};
+use super::forwarded_headers::{prepare_upstream_headers, ClientFacts};
 use super::framing_guard::FramingNotes;
 
 /// What every connection of the process shares.
@@ -65,7 +65,6 @@ pub async fn handle(
     request: Request<Incoming>,
     connection: Arc<ConnectionContext>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let started = Instant::now();
     let shared = &connection.shared;
     let Some(state) = shared.state.load() else {
         return Ok(json_error(
@@ -85,7 +84,7 @@ pub async fn handle(
     let logged = shared
         .access_log
         .enabled()
-        .then(|| (head.method.clone(), head.uri.clone()));
+        .then(|| (head.method.clone(), head.uri.clone(), Instant::now()));
     let mut outcome = Outcome::default();
     let response = route_request(gateway, &connection, head, body, &mut outcome).await;
     let status = response.status().as_u16();
@@ -94,7 +93,7 @@ pub async fn handle(
         .as_ref()
         .map_or(gateway.unmatched_metric_id, |(_, id)| *id);
     shared.metrics.requests.count(route_id, status, "");
-    if let Some((method, uri)) = logged {
+    if let Some((method, uri, started)) = logged {
         write_access_log(
             &shared.access_log,
             gateway,
@@ -205,15 +204,14 @@ async fn route_request(
                 head.uri = uri;
             }
             head.version = Version::HTTP_11;
-            prepare_upstream_headers(&mut head.headers, &connection.client, authority.as_ref());
+            let forwarding =
+                prepare_upstream_headers(&mut head.headers, &connection.client, authority);
             let timeout = plan.attempt_timeout(service);
-            match forward(service, timeout, key, head, body).await {
+            match forward(service, timeout, key, head, &forwarding, body).await {
                 Ok(forwarded) => {
                     outcome.upstream = Some(forwarded.endpoint);
                     outcome.upstream_time = Some(forwarded.upstream_time);
-                    let mut response = forwarded.response;
-                    prepare_client_headers(response.headers_mut());
-                    response
+                    forwarded.response
                 }
                 Err(failure) => {
                     let reason = failure.reason();
@@ -254,7 +252,10 @@ fn host_without_port(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
-    authority.split(':').next().unwrap_or(authority)
+    match authority.bytes().position(|b| b == b':') {
+        Some(colon) => &authority[..colon],
+        None => authority,
+    }
 }
 
 /// The upstream request target, or `None` to keep the client's as it is (origin form, already

@@ -46,9 +46,9 @@ pub fn normalize_host(host: &str) -> Cow<'_, str> {
     }
 }
 
-/// Whether some segment is `.` or `..`.
+/// Whether some segment is `.` or `..` (a substring search first: most paths have no `/.`).
 fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|s| s == "." || s == "..")
+    path.contains("/.") && path.split('/').any(|s| s == "." || s == "..")
 }
 
 fn is_unreserved(byte: u8) -> bool {

@@ -1,9 +1,14 @@
 //! Parsing a response head and deciding how its body is delimited and whether the connection can
 //! be reused afterwards (RFC 9112 §6.3).
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode, Version};
+use smallvec::SmallVec;
+
+use crate::forward::hop_by_hop::is_hop_by_hop;
 
 /// The largest response head accepted.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -30,7 +35,7 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The HTTP version the upstream spoke.
     pub version: Version,
-    /// The headers (values share the read buffer's memory).
+    /// The headers, without hop-by-hop ones (values share the read buffer's memory).
     pub headers: HeaderMap,
     /// How the body is delimited.
     pub framing: ResponseFraming,
@@ -71,9 +76,15 @@ pub enum HeadError {
 /// `head_request` says the request was `HEAD` (its response has no body).
 pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse, HeadError> {
     loop {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut slots);
-        let length = match response.parse(buffer)? {
+        // Uninitialized slots: zeroing 128 headers per response would cost more than parsing.
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buffer,
+            &mut slots,
+        )?;
+        let length = match parsed {
             httparse::Status::Partial if buffer.len() > MAX_HEAD_BYTES => {
                 return Err(HeadError::TooLarge)
             }
@@ -96,7 +107,7 @@ pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse
         let status = StatusCode::from_u16(code).map_err(|_| HeadError::Invalid("status"))?;
         // Offsets of each header, so values can share the frozen head's memory.
         let base = buffer.as_ptr() as usize;
-        let spans: Vec<(usize, usize, usize, usize)> = response
+        let spans: SmallVec<[(usize, usize, usize, usize); 24]> = response
             .headers
             .iter()
             .map(|h| {
@@ -107,15 +118,23 @@ pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse
             .collect();
         let head: Bytes = buffer.split_to(length).freeze();
         let mut headers = HeaderMap::with_capacity(spans.len());
+        let mut facts = FramingFacts::new(version);
         for (name_at, name_len, value_at, value_len) in spans {
             let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
                 .map_err(|_| HeadError::Invalid("header name"))?;
             let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
                 .map_err(|_| HeadError::Invalid("header value"))?;
-            headers.append(name, value);
+            facts.observe(&name, &value)?;
+            // Hop-by-hop headers describe this connection, not the response: never forwarded.
+            if !is_hop_by_hop(&name) {
+                headers.append(name, value);
+            }
         }
-        let framing = framing(status, head_request, &headers)?;
-        let keep_alive = keep_alive(version, &headers) && framing != ResponseFraming::UntilClose;
+        for named in facts.named_by_connection.drain(..) {
+            headers.remove(named);
+        }
+        let framing = facts.framing(status, head_request);
+        let keep_alive = facts.keep_alive() && framing != ResponseFraming::UntilClose;
         return Ok(HeadParse::Complete(ResponseHead {
             status,
             version,
@@ -126,60 +145,81 @@ pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse
     }
 }
 
-fn framing(
-    status: StatusCode,
-    head_request: bool,
-    headers: &HeaderMap,
-) -> Result<ResponseFraming, HeadError> {
-    if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-        return Ok(ResponseFraming::Empty);
-    }
-    if let Some(coding) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-        let chunked = coding
-            .as_bytes()
-            .rsplit(|b| *b == b',')
-            .next()
-            .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        return Ok(if chunked {
-            ResponseFraming::Chunked
-        } else {
-            ResponseFraming::UntilClose
-        });
-    }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for part in value.as_bytes().split(|b| *b == b',') {
-            let parsed = std::str::from_utf8(part.trim_ascii())
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok())
-                .ok_or(HeadError::BadLength)?;
-            if length.is_some_and(|l| l != parsed) {
-                return Err(HeadError::BadLength);
-            }
-            length = Some(parsed);
-        }
-    }
-    Ok(match length {
-        Some(0) => ResponseFraming::Empty,
-        Some(n) => ResponseFraming::Length(n),
-        None => ResponseFraming::UntilClose,
-    })
+/// What the framing headers of a response say, gathered in one pass.
+struct FramingFacts {
+    length: Option<u64>,
+    chunked: Option<bool>,
+    /// HTTP/1.1 keeps connections open unless told otherwise; HTTP/1.0 only when asked.
+    open_by_default: bool,
+    keep_alive_asked: bool,
+    close_asked: bool,
+    /// Other headers `Connection` names (hop-by-hop too).
+    named_by_connection: Vec<HeaderName>,
 }
 
-fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    let mut close = version == Version::HTTP_10;
-    for value in headers.get_all(CONNECTION) {
-        for token in value.as_bytes().split(|b| *b == b',') {
-            let token = token.trim_ascii();
-            if token.eq_ignore_ascii_case(b"close") {
-                return false;
-            }
-            if token.eq_ignore_ascii_case(b"keep-alive") {
-                close = false;
-            }
+impl FramingFacts {
+    fn new(version: Version) -> Self {
+        FramingFacts {
+            length: None,
+            chunked: None,
+            open_by_default: version != Version::HTTP_10,
+            keep_alive_asked: false,
+            close_asked: false,
+            named_by_connection: Vec::new(),
         }
     }
-    !close
+
+    fn keep_alive(&self) -> bool {
+        !self.close_asked && (self.open_by_default || self.keep_alive_asked)
+    }
+
+    fn observe(&mut self, name: &HeaderName, value: &HeaderValue) -> Result<(), HeadError> {
+        if name == CONTENT_LENGTH {
+            for part in value.as_bytes().split(|b| *b == b',') {
+                let parsed = std::str::from_utf8(part.trim_ascii())
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .ok_or(HeadError::BadLength)?;
+                if self.length.is_some_and(|l| l != parsed) {
+                    return Err(HeadError::BadLength);
+                }
+                self.length = Some(parsed);
+            }
+        } else if name == TRANSFER_ENCODING {
+            // The last coding decides (RFC 9112 §6.3).
+            self.chunked = Some(
+                value
+                    .as_bytes()
+                    .rsplit(|b| *b == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked")),
+            );
+        } else if name == CONNECTION {
+            for token in value.as_bytes().split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    self.close_asked = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive_asked = true;
+                } else if let Ok(named) = HeaderName::from_bytes(token) {
+                    self.named_by_connection.push(named);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn framing(&self, status: StatusCode, head_request: bool) -> ResponseFraming {
+        if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            return ResponseFraming::Empty;
+        }
+        match (self.chunked, self.length) {
+            (Some(true), _) => ResponseFraming::Chunked,
+            (Some(false), _) | (None, None) => ResponseFraming::UntilClose,
+            (None, Some(0)) => ResponseFraming::Empty,
+            (None, Some(n)) => ResponseFraming::Length(n),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +245,18 @@ mod tests {
         assert!(head.keep_alive);
         assert_eq!(head.headers["x-a"], "b");
         assert_eq!(&rest[..], b"hello");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
+        let (head, _) = parse(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, x-secret\r\nKeep-Alive: timeout=5\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 0\r\n\r\n",
+            false,
+        );
+        let mut names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["content-length", "x-kept"]);
+        assert!(head.keep_alive);
     }
 
     #[test]
