@@ -103,6 +103,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
             reload_on_sighup: true,
+            head_timeout: Duration::from_secs(30),
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),

@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub watch_interval: Duration,
     /// Whether SIGHUP reloads (the binary: yes; tests running several servers in one process: no).
     pub reload_on_sighup: bool,
+    /// How long a client may take to send a request head.
+    pub head_timeout: Duration,
 }
 
 impl RunOptions {
@@ -57,6 +59,7 @@ impl RunOptions {
             workers: 0,
             watch_interval: Duration::from_secs(1),
             reload_on_sighup: false,
+            head_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -255,7 +258,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         metrics: Arc::clone(&metrics),
         access_log: Arc::clone(&access_log),
     });
-    match spawn_workers(bound, &shared, workers, &shutdown_rx) {
+    match spawn_workers(bound, &shared, workers, options.head_timeout, &shutdown_rx) {
         Ok(worker_threads) => threads.extend(worker_threads),
         Err(error) => {
             stop_early(threads);

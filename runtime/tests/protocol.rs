@@ -214,3 +214,30 @@ async fn a_missing_certificate_file_is_a_load_error_naming_it() {
     let text = meshd::reload::error_chain(&error);
     assert!(text.contains("/nonexistent/cert.pem"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    let dir = TempDir::new("slowloris");
+    let file = dir.path("main.mesh");
+    std::fs::write(&file, "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }").unwrap();
+    let mut options = test_options(vec![file]);
+    options.head_timeout = std::time::Duration::from_millis(300);
+    let server = start_with(options).await;
+    let edge = server.listener("edge").unwrap();
+    let mut slow = tokio::net::TcpStream::connect(edge).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow, b"GET / HTTP/1.1\r\nHost: edge\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut buffer),
+    )
+    .await
+    .expect("the connection was left open");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    // A prompt client on another connection is served meanwhile.
+    assert_eq!(get(edge, "/", &[]).await.body, "x");
+}

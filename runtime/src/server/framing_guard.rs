@@ -8,22 +8,47 @@
 //! order, whether it had both headers; the request handler takes those notes in the same order.
 //! On anything it does not follow (HTTP/2, upgrades, malformed chunking) it stops looking and
 //! hyper's own checks stand.
+//!
+//! The same scanner notes when a request head started arriving, so a per-connection watchdog
+//! (see [`crate::server::workers`]) can close connections whose head takes too long (slowloris)
+//! without arming a timer per request.
 
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Per-head notes shared between the byte scanner and the request handler.
+use crate::forward::clock::now_ms;
+
+/// Per-head notes shared between the byte scanner, the request handler and the watchdog.
 #[derive(Debug, Default)]
 pub struct FramingNotes {
     ambiguous: Mutex<VecDeque<bool>>,
+    /// `clock::now_ms` when the head being read began arriving; 0 when no head is in progress.
+    head_started_ms: AtomicU64,
 }
 
 impl FramingNotes {
+    /// Whether a request head has been arriving for longer than `timeout_ms`.
+    pub fn head_overdue(&self, timeout_ms: u64) -> bool {
+        let started = self.head_started_ms.load(Ordering::Relaxed);
+        started != 0 && now_ms().saturating_sub(started) > timeout_ms
+    }
+
+    fn head_began(&self) {
+        if self.head_started_ms.load(Ordering::Relaxed) == 0 {
+            self.head_started_ms.store(now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    fn head_ended(&self) {
+        self.head_started_ms.store(0, Ordering::Relaxed);
+    }
+
     /// Takes the note of the next request head: `true` when it had both framing headers.
     pub fn next_is_ambiguous(&self) -> bool {
         self.ambiguous
@@ -83,6 +108,9 @@ const KEPT_LINE_BYTES: usize = 128;
 
 impl Scanner {
     fn feed(&mut self, mut bytes: &[u8]) {
+        if self.state == State::Head && !bytes.is_empty() {
+            self.notes.head_began();
+        }
         while !bytes.is_empty() {
             match self.state {
                 State::Off => return,
@@ -159,6 +187,7 @@ impl Scanner {
                 return; // Empty lines before a request line are ignored (RFC 9112 §2.2).
             }
             let head = std::mem::take(&mut self.head);
+            self.notes.head_ended();
             self.notes
                 .push(head.has_content_length && head.has_transfer_encoding);
             self.state = if head.upgrade {
@@ -315,6 +344,19 @@ mod tests {
         let stream: &[u8] = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n3\r\n\r\n\n\r\n0\r\nTrailer: x\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
         let pieces: Vec<&[u8]> = stream.chunks(3).collect();
         assert_eq!(notes_for(&pieces), [false, true]);
+    }
+
+    #[test]
+    fn a_head_in_progress_is_timed_and_a_complete_one_is_not() {
+        let notes = Arc::new(FramingNotes::default());
+        let mut guard = FramingGuard::new((), Arc::clone(&notes));
+        guard.scanner.feed(b"GET / HTTP/1.1\r\nHost:");
+        assert_ne!(notes.head_started_ms.load(Ordering::Relaxed), 0);
+        assert!(!notes.head_overdue(60_000));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(notes.head_overdue(5));
+        guard.scanner.feed(b" x\r\n\r\n");
+        assert!(!notes.head_overdue(0));
     }
 
     #[test]

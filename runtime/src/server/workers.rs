@@ -4,7 +4,7 @@
 //! `Arc` and the atomics of balancing and outlier detection.
 
 use std::net::TcpListener as StdListener;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,14 +14,17 @@ use tokio::sync::watch;
 use crate::forward::worker_slot::enter_worker;
 
 use super::connection::{serve_connection, ListenerContext};
+use super::framing_guard::FramingNotes;
 use super::listeners::BoundListener;
 use super::request_handler::Shared;
 
-/// Starts `workers` threads serving `listeners` until `shutdown` turns true.
+/// Starts `workers` threads serving `listeners` until `shutdown` turns true; a client that takes
+/// longer than `head_timeout` to send a request head is disconnected.
 pub fn spawn_workers(
     listeners: Vec<BoundListener>,
     shared: &Arc<Shared>,
     workers: usize,
+    head_timeout: Duration,
     shutdown: &watch::Receiver<bool>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let mut per_worker: Vec<Vec<(Arc<ListenerContext>, StdListener)>> =
@@ -32,6 +35,7 @@ pub fn spawn_workers(
             bound.gateway,
             bound.listener,
             bound.tls,
+            head_timeout,
         ));
         for (worker, socket) in bound.sockets.into_iter().enumerate() {
             per_worker[worker % workers].push((Arc::clone(&context), socket));
@@ -85,13 +89,42 @@ async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, Arc::clone(&context)));
+                let framing = Arc::new(FramingNotes::default());
+                let watched = Arc::downgrade(&framing);
+                let connection =
+                    tokio::spawn(serve_connection(stream, Arc::clone(&context), framing));
+                tokio::spawn(watchdog(
+                    watched,
+                    connection.abort_handle(),
+                    context.head_timeout,
+                ));
             }
             Err(error) => {
                 // Out of file descriptors and the like: back off briefly instead of spinning.
                 tracing::warn!(%error, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+        }
+    }
+}
+
+/// Closes a connection whose request head has been arriving for longer than `timeout`. It wakes
+/// a few times per timeout, not per request, and ends with the connection (when its notes go).
+async fn watchdog(
+    notes: Weak<FramingNotes>,
+    connection: tokio::task::AbortHandle,
+    timeout: Duration,
+) {
+    let period = (timeout / 6).max(Duration::from_millis(10));
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(notes) = notes.upgrade() else {
+            return;
+        };
+        if notes.head_overdue(timeout_ms) {
+            connection.abort();
+            return;
         }
     }
 }
