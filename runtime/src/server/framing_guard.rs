@@ -24,10 +24,23 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::forward::clock::now_ms;
 
+/// What the scanner noticed about one request head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadNote {
+    /// Both `Content-Length` and `Transfer-Encoding` were present.
+    pub ambiguous: bool,
+    /// The head was longer than [`MAX_HEAD_BYTES`].
+    pub oversized: bool,
+}
+
+/// The largest request head accepted (hyper only enforces its limit on heads that arrive in
+/// pieces, so the scanner enforces it for heads that arrive whole).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Per-head notes shared between the byte scanner, the request handler and the watchdog.
 #[derive(Debug, Default)]
 pub struct FramingNotes {
-    ambiguous: Mutex<VecDeque<bool>>,
+    ambiguous: Mutex<VecDeque<HeadNote>>,
     /// `clock::now_ms` when the head being read began arriving; 0 when no head is in progress.
     head_started_ms: AtomicU64,
 }
@@ -49,17 +62,17 @@ impl FramingNotes {
         self.head_started_ms.store(0, Ordering::Relaxed);
     }
 
-    /// Takes the note of the next request head: `true` when it had both framing headers.
-    pub fn next_is_ambiguous(&self) -> bool {
+    /// Takes the note of the next request head.
+    pub fn next_head(&self) -> HeadNote {
         self.ambiguous
             .lock()
-            .map(|mut notes| notes.pop_front().unwrap_or(false))
-            .unwrap_or(false)
+            .map(|mut notes| notes.pop_front().unwrap_or_default())
+            .unwrap_or_default()
     }
 
-    fn push(&self, ambiguous: bool) {
+    fn push(&self, note: HeadNote) {
         if let Ok(mut notes) = self.ambiguous.lock() {
-            notes.push_back(ambiguous);
+            notes.push_back(note);
         }
     }
 }
@@ -87,6 +100,7 @@ enum State {
 #[derive(Debug, Default, Clone, Copy)]
 struct HeadFacts {
     lines: u32,
+    bytes: usize,
     content_length: Option<u64>,
     has_content_length: bool,
     chunked: bool,
@@ -126,10 +140,17 @@ impl Scanner {
                     };
                 }
                 State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                    let head = self.state == State::Head;
                     let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
+                        if head {
+                            self.head.bytes += bytes.len();
+                        }
                         self.keep(bytes);
                         return;
                     };
+                    if head {
+                        self.head.bytes += end + 1;
+                    }
                     if self.line.is_empty() {
                         // The whole line is in this read: look at it in place.
                         let line = &bytes[..end];
@@ -188,8 +209,10 @@ impl Scanner {
             }
             let head = std::mem::take(&mut self.head);
             self.notes.head_ended();
-            self.notes
-                .push(head.has_content_length && head.has_transfer_encoding);
+            self.notes.push(HeadNote {
+                ambiguous: head.has_content_length && head.has_transfer_encoding,
+                oversized: head.bytes > MAX_HEAD_BYTES,
+            });
             self.state = if head.upgrade {
                 State::Off
             } else if head.has_transfer_encoding {
@@ -316,7 +339,7 @@ mod tests {
         let mut out = Vec::new();
         while let Ok(mut queue) = notes.ambiguous.lock() {
             match queue.pop_front() {
-                Some(note) => out.push(note),
+                Some(note) => out.push(note.ambiguous),
                 None => break,
             }
         }
@@ -357,6 +380,20 @@ mod tests {
         assert!(notes.head_overdue(5));
         guard.scanner.feed(b" x\r\n\r\n");
         assert!(!notes.head_overdue(0));
+    }
+
+    #[test]
+    fn a_head_over_the_limit_is_noted_however_it_arrives() {
+        let notes = Arc::new(FramingNotes::default());
+        let mut guard = FramingGuard::new((), Arc::clone(&notes));
+        let mut head = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', MAX_HEAD_BYTES));
+        head.extend_from_slice(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        for piece in head.chunks(7_000) {
+            guard.scanner.feed(piece);
+        }
+        assert!(notes.next_head().oversized);
+        assert!(!notes.next_head().oversized);
     }
 
     #[test]

@@ -114,8 +114,15 @@ async fn route_request(
     body: Incoming,
     outcome: &mut Outcome,
 ) -> Response<ResponseBody> {
-    let noted = connection.framing.next_is_ambiguous();
-    if noted || has_ambiguous_framing(&head) {
+    let note = connection.framing.next_head();
+    if note.oversized {
+        return refuse(
+            outcome,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "the request head is larger than 64 KiB",
+        );
+    }
+    if note.ambiguous || has_ambiguous_framing(&head) {
         return refuse(
             outcome,
             StatusCode::BAD_REQUEST,
