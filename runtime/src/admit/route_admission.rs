@@ -402,3 +402,6 @@ impl RouteAdmission {
         self.cors.as_ref().map(|(cors, _)| cors)
     }
 }
+
+#[cfg(test)]
+mod tests;
