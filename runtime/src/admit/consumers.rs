@@ -2,15 +2,16 @@
 //! gateway's routes: API key → consumer, basic user → consumer, JWT subject → consumer.
 //!
 //! Keys are found without scanning consumers and without comparing secret bytes in variable
-//! time: the index is keyed by the SHA-256 of each key, and the hit is confirmed with a
-//! constant-time comparison ([`subtle`]).
+//! time: the index is keyed by a hash of each key under a per-process random seed (so neither
+//! bucket nor timing tells an attacker anything about a key), and every comparison of key bytes
+//! is constant-time ([`subtle`]).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 use cel::common::types::{CelList, CelString};
 use cel::common::value::Val;
 use meshwork_bundle::{Credential, Gateway, SourceLocation};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{at, AdmitBuildError};
@@ -88,7 +89,8 @@ pub struct ConsumerDirectory {
     gateway: String,
     consumers: Vec<ConsumerEntry>,
     by_name: HashMap<String, ConsumerId>,
-    keys: HashMap<[u8; 32], Owned>,
+    key_seed: RandomState,
+    keys: HashMap<u64, Vec<Owned>>,
     basic: HashMap<String, Owned>,
     jwt_subjects: HashMap<String, ConsumerId>,
 }
@@ -101,6 +103,7 @@ impl ConsumerDirectory {
             gateway: gateway.name.clone(),
             consumers: Vec::with_capacity(gateway.consumers.len()),
             by_name: HashMap::new(),
+            key_seed: RandomState::new(),
             keys: HashMap::new(),
             basic: HashMap::new(),
             jwt_subjects: HashMap::new(),
@@ -150,15 +153,21 @@ impl ConsumerDirectory {
         let (kind, previous) = match credential {
             Credential::Key { secret } => {
                 let secret = secret_of(secret)?;
-                let digest: [u8; 32] = Sha256::digest(secret.expose()).into();
-                let previous = self.keys.insert(
-                    digest,
-                    Owned {
+                let bucket = self
+                    .keys
+                    .entry(self.key_seed.hash_one(secret.expose()))
+                    .or_default();
+                let previous = bucket
+                    .iter()
+                    .find(|o| o.secret.expose() == secret.expose())
+                    .map(|o| o.consumer);
+                if previous.is_none() {
+                    bucket.push(Owned {
                         consumer: id,
                         secret,
-                    },
-                );
-                ("API key", previous.map(|p| p.consumer))
+                    });
+                }
+                ("API key", previous)
             }
             Credential::Basic { user, password } => {
                 let secret = secret_of(password)?;
@@ -210,9 +219,14 @@ impl ConsumerDirectory {
 
     /// The consumer whose API key is `presented`.
     pub fn by_key(&self, presented: &[u8]) -> Option<&ConsumerEntry> {
-        let digest: [u8; 32] = Sha256::digest(presented).into();
-        let owned = self.keys.get(&digest)?;
-        bool::from(owned.secret.expose().ct_eq(presented)).then(|| self.get(owned.consumer))
+        let bucket = self.keys.get(&self.key_seed.hash_one(presented))?;
+        let mut found = None;
+        for owned in bucket {
+            if bool::from(owned.secret.expose().ct_eq(presented)) {
+                found = Some(owned.consumer);
+            }
+        }
+        found.map(|id| self.get(id))
     }
 
     /// The consumer whose basic credentials are `user` and `password`. An unknown user costs the
