@@ -19,6 +19,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Check and write the bundle.
     Build(BuildArgs),
+    /// Rewrite .mesh files in the canonical layout (`--check`: show the diff, write nothing).
+    Fmt(super::fmt_command::FmtArgs),
     /// Print the table of diagnostic codes.
     Codes {
         /// Print docs/diagnostics.md.
