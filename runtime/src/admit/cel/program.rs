@@ -323,6 +323,8 @@ mod tests {
         );
         assert!(condition("1 / 0 == 1", input).is_err());
         assert!(condition("nobody.knows", input).is_err());
+        assert!(condition(r#"request.headers["not a header name\n"] == """#, input).is_err());
+        assert!(condition(r#"request.headers[1] == """#, input).is_err());
         assert!(RequestCondition::compile("1 + ").is_err());
     }
 
