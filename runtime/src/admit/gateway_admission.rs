@@ -34,6 +34,33 @@ impl GatewayAdmission {
         Ok(GatewayAdmission { directory, routes })
     }
 
+    /// [`GatewayAdmission::build`] for a reload replacing `previous`: routes keep the local
+    /// buckets of their unchanged rate limits (matched by route name), so a reload never hands
+    /// out fresh tokens.
+    pub fn rebuild(
+        gateway: &Gateway,
+        secrets: &SecretStore,
+        options: &AdmitOptions,
+        previous: &GatewayAdmission,
+    ) -> Result<Self, AdmitBuildError> {
+        let directory = Arc::new(ConsumerDirectory::build(gateway, secrets)?);
+        let routes = gateway
+            .routes
+            .iter()
+            .map(|route| {
+                let before = previous.routes.iter().find(|r| r.route() == route.name);
+                RouteAdmission::rebuild_with(
+                    Arc::clone(&directory),
+                    route,
+                    secrets,
+                    options,
+                    before,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(GatewayAdmission { directory, routes })
+    }
+
     /// The admission of the route at `index` in `gateway.routes`.
     pub fn route(&self, index: usize) -> Option<&RouteAdmission> {
         self.routes.get(index)

@@ -9,6 +9,8 @@
 //!           let gateway_admission = GatewayAdmission::build(&gateway, &secrets,
 //!                                       &AdmitOptions { shared_store: store })?;
 //!           for w in gateway_admission.warnings() { log(w) }
+//! reload:   GatewayAdmission::rebuild(&gateway, &secrets, &options, &previous)  // keeps buckets
+//!           (open the SharedLimitStore once per process and pass the same Arc on every build)
 //! request:  let facts = RequestFacts::new(&method, path, &headers, remote)
 //!                           .with_query(query).with_host(host).with_params(&params);
 //!           let admission = gateway_admission.route(matched_index)?;

@@ -90,7 +90,28 @@ impl RouteAdmission {
         secrets: &SecretStore,
         options: &AdmitOptions,
     ) -> Result<Self, AdmitBuildError> {
+        Self::rebuild_with(directory, route, secrets, options, None)
+    }
+
+    /// [`RouteAdmission::build_with`] for a reload: `previous` is the same route in the bundle
+    /// being replaced, whose unchanged rate limits keep their buckets.
+    pub fn rebuild_with(
+        directory: Arc<ConsumerDirectory>,
+        route: &Route,
+        secrets: &SecretStore,
+        options: &AdmitOptions,
+        previous: Option<&RouteAdmission>,
+    ) -> Result<Self, AdmitBuildError> {
         let name = route.name.as_str();
+        let previous_limits: Vec<&RateLimitStep> = previous
+            .into_iter()
+            .flat_map(|p| &p.steps)
+            .filter_map(|step| match &step.check {
+                Check::RateLimit(limit) => Some(limit),
+                _ => None,
+            })
+            .collect();
+        let mut limits_seen = 0;
         let mut admission = RouteAdmission {
             route: route.name.clone(),
             directory: Arc::clone(&directory),
@@ -151,7 +172,9 @@ impl RouteAdmission {
                         },
                         &directory,
                         options.shared_store.as_ref(),
+                        previous_limits.get(limits_seen).copied(),
                     )?;
+                    limits_seen += 1;
                     if *shared && !step.is_shared() {
                         admission.warnings.push(format!(
                             "{}: route {name}: shared rate limit counted in this process (no --redis given)",
@@ -388,6 +411,14 @@ impl RouteAdmission {
         if let Some((cors, _)) = &self.cors {
             cors.write_response_headers(cors.allowed_origin(facts).as_ref(), headers);
         }
+    }
+
+    /// The route's rate limits, in bundle order.
+    pub fn rate_limits(&self) -> impl Iterator<Item = &RateLimitStep> {
+        self.steps.iter().filter_map(|step| match &step.check {
+            Check::RateLimit(limit) => Some(limit),
+            _ => None,
+        })
     }
 
     pub(crate) fn request_header_rules(&self) -> &[HeaderRule] {

@@ -2,7 +2,9 @@
 //! this process or, for `shared` limits, in Redis.
 //!
 //! `per consumer` on a request without a consumer (a public route) counts per client address.
-//! Buckets live as long as the loaded bundle: a reload starts them afresh.
+//! A reload keeps the local buckets of every limit whose rule did not change (same route, same
+//! place among the route's limits, same rate, key and consumers), so reloading never hands out
+//! fresh tokens.
 
 pub mod gcra;
 pub mod local;
@@ -50,13 +52,29 @@ struct SharedBuckets {
     prefix: String,
 }
 
+/// What makes two limits the same for carrying buckets over a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LimitIdentity {
+    gcra: Gcra,
+    per: RateLimitKey,
+    /// The gateway's consumers in directory order (per-consumer buckets are indexed by it).
+    consumers: Vec<String>,
+}
+
+/// The buckets of one limit in this process, with the clock their TATs are measured on.
+#[derive(Debug)]
+struct LocalState {
+    identity: LimitIdentity,
+    buckets: LocalBuckets,
+    clock: Clock,
+}
+
 /// One `rate_limit` rule, ready to run.
 #[derive(Debug)]
 pub struct RateLimitStep {
     gcra: Gcra,
-    local: LocalBuckets,
+    local: Arc<LocalState>,
     shared: Option<SharedBuckets>,
-    clock: Clock,
     policy: HeaderValue,
     reason: String,
 }
@@ -91,26 +109,36 @@ pub struct StepPlace<'a> {
 
 impl RateLimitStep {
     /// Prepares a limit. A `shared` limit with no store is counted locally (the caller is told
-    /// through [`RateLimitStep::is_shared`] and should warn).
+    /// through [`RateLimitStep::is_shared`] and should warn). With `previous`, the same limit of
+    /// the bundle being replaced, its local buckets are kept when the rule is unchanged.
     pub fn build(
         rule: RateLimitRule,
         place: StepPlace<'_>,
         directory: &ConsumerDirectory,
         store: Option<&Arc<SharedLimitStore>>,
+        previous: Option<&RateLimitStep>,
     ) -> Result<Self, AdmitBuildError> {
         let gcra = Gcra::new(rule.count, rule.period_ms, rule.burst)
             .map_err(|message| AdmitBuildError::invalid(place.route, place.source, message))?;
-        let local = match rule.per {
-            RateLimitKey::Route => LocalBuckets::Route(AtomicU64::new(0)),
-            RateLimitKey::Consumer => LocalBuckets::Consumer {
-                by_consumer: directory
+        let identity = LimitIdentity {
+            gcra,
+            per: rule.per,
+            consumers: match rule.per {
+                RateLimitKey::Consumer => directory
                     .consumers()
                     .iter()
-                    .map(|_| AtomicU64::new(0))
+                    .map(|c| c.name().to_string())
                     .collect(),
-                anonymous: KeyedBuckets::new(DEFAULT_MAX_KEYS),
+                _ => Vec::new(),
             },
-            RateLimitKey::Ip => LocalBuckets::Ip(KeyedBuckets::new(DEFAULT_MAX_KEYS)),
+        };
+        let local = match previous.filter(|p| p.local.identity == identity) {
+            Some(previous) => Arc::clone(&previous.local),
+            None => Arc::new(LocalState {
+                buckets: Self::fresh_buckets(rule.per, directory),
+                identity,
+                clock: Clock::start(),
+            }),
         };
         let per = match rule.per {
             RateLimitKey::Route => "route",
@@ -139,7 +167,6 @@ impl RateLimitStep {
             gcra,
             local,
             shared,
-            clock: Clock::start(),
             policy,
             reason: format!(
                 "rate limit of {} per {} per {per} exceeded",
@@ -147,6 +174,26 @@ impl RateLimitStep {
                 describe_period(rule.period_ms)
             ),
         })
+    }
+
+    fn fresh_buckets(per: RateLimitKey, directory: &ConsumerDirectory) -> LocalBuckets {
+        match per {
+            RateLimitKey::Route => LocalBuckets::Route(AtomicU64::new(0)),
+            RateLimitKey::Consumer => LocalBuckets::Consumer {
+                by_consumer: directory
+                    .consumers()
+                    .iter()
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                anonymous: KeyedBuckets::new(DEFAULT_MAX_KEYS),
+            },
+            RateLimitKey::Ip => LocalBuckets::Ip(KeyedBuckets::new(DEFAULT_MAX_KEYS)),
+        }
+    }
+
+    /// Whether this step kept the buckets of `other` (same limit across a reload).
+    pub fn shares_buckets_with(&self, other: &RateLimitStep) -> bool {
+        Arc::ptr_eq(&self.local, &other.local)
     }
 
     /// Whether the step counts in Redis.
@@ -165,8 +212,8 @@ impl RateLimitStep {
         facts: &RequestFacts<'_>,
         consumer: Option<&ConsumerEntry>,
     ) -> Verdict {
-        let now = self.clock.now_ns();
-        match &self.local {
+        let now = self.local.clock.now_ns();
+        match &self.local.buckets {
             LocalBuckets::Route(tat) => local::decide_atomic(&self.gcra, tat, now),
             LocalBuckets::Consumer {
                 by_consumer,
@@ -188,7 +235,7 @@ impl RateLimitStep {
         let Some(shared) = &self.shared else {
             return self.decide_local(facts, consumer);
         };
-        let key = match (&self.local, consumer) {
+        let key = match (&self.local.buckets, consumer) {
             (LocalBuckets::Route(_), _) => shared.prefix.clone(),
             (LocalBuckets::Consumer { .. }, Some(c)) => format!("{}:{}", shared.prefix, c.name()),
             _ => format!("{}:{}", shared.prefix, facts.client_ip()),

@@ -650,3 +650,38 @@ fn admit_future_can_move_between_threads() {
     let future = admission.admit(&facts);
     assert_send(&future);
 }
+
+#[tokio::test]
+async fn reload_keeps_the_buckets_of_unchanged_limits() {
+    let gateway = gateway(vec![route(vec![
+        key_auth(),
+        limit(2, RateLimitKey::Consumer, false),
+    ])]);
+    let before = GatewayAdmission::build(&gateway, &secrets(), &AdmitOptions::default()).unwrap();
+    let officers = before.route(0).unwrap();
+    assert!(admit(officers, &Request::get().key("engage")).await.is_ok());
+    assert!(admit(officers, &Request::get().key("engage")).await.is_ok());
+
+    let after =
+        GatewayAdmission::rebuild(&gateway, &secrets(), &AdmitOptions::default(), &before).unwrap();
+    let refused = admit(after.route(0).unwrap(), &Request::get().key("engage")).await;
+    assert_eq!(refused.unwrap_err().status, StatusCode::TOO_MANY_REQUESTS);
+
+    let changed = self::gateway(vec![route(vec![
+        key_auth(),
+        limit(3, RateLimitKey::Consumer, false),
+    ])]);
+    let fresh =
+        GatewayAdmission::rebuild(&changed, &secrets(), &AdmitOptions::default(), &after).unwrap();
+    assert!(
+        admit(fresh.route(0).unwrap(), &Request::get().key("engage"))
+            .await
+            .is_ok()
+    );
+    let kept = after.route(0).unwrap().rate_limits().next().unwrap();
+    let replaced = fresh.route(0).unwrap().rate_limits().next().unwrap();
+    assert!(
+        !replaced.shares_buckets_with(kept),
+        "a changed rate starts afresh"
+    );
+}
