@@ -7,7 +7,13 @@
 //! Redis is left alone for [`RETRY_AFTER_FAILURE`] before it is tried again. This is Kong's
 //! `fault_tolerant = true` (keep serving when the store fails) without dropping the limit
 //! altogether; [`SharedLimitStore::errors`] counts the failures for metrics.
+//!
+//! Each thread keeps its own connection: a multiplexed connection is driven by a task on the
+//! runtime that opened it, and meshd runs one single-threaded runtime per worker, so sharing one
+//! connection would make every worker wait on the one that opened it.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,11 +73,22 @@ pub enum SharedStoreError {
     Answer,
 }
 
-/// A connection to the Redis that holds shared buckets, reconnected on demand.
+/// One thread's connection to one store, opened on first use.
+type ConnectionSlot = Arc<Mutex<Option<MultiplexedConnection>>>;
+
+thread_local! {
+    /// This thread's connection slot per store (by [`SharedLimitStore::id`]).
+    static SLOTS: RefCell<HashMap<u64, ConnectionSlot>> = RefCell::new(HashMap::new());
+}
+
+/// Gives every store its own key in the per-thread slot tables.
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The Redis that holds shared buckets, connected per thread on demand.
 pub struct SharedLimitStore {
+    id: u64,
     client: Client,
     config: AsyncConnectionConfig,
-    connection: Mutex<Option<MultiplexedConnection>>,
     script: Script,
     clock: Clock,
     paused_until: AtomicU64,
@@ -114,11 +131,11 @@ impl SharedLimitStore {
             source,
         })?;
         Ok(Arc::new(SharedLimitStore {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             client,
             config: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout)),
-            connection: Mutex::new(None),
             script: Script::new(GCRA_SCRIPT),
             clock: Clock::start(),
             paused_until: AtomicU64::new(0),
@@ -186,12 +203,17 @@ impl SharedLimitStore {
         })
     }
 
+    fn slot(&self) -> ConnectionSlot {
+        SLOTS.with(|slots| Arc::clone(slots.borrow_mut().entry(self.id).or_default()))
+    }
+
     async fn connection(&self) -> Result<MultiplexedConnection, SharedStoreError> {
         if self.clock.now_ns() < self.paused_until.load(Ordering::Acquire) {
             return Err(SharedStoreError::Paused);
         }
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
+        let slot = self.slot();
+        let mut connection = slot.lock().await;
+        if let Some(connection) = connection.as_ref() {
             return Ok(connection.clone());
         }
         match self
@@ -199,24 +221,24 @@ impl SharedLimitStore {
             .get_multiplexed_async_connection_with_config(&self.config)
             .await
         {
-            Ok(connection) => {
-                *slot = Some(connection.clone());
-                Ok(connection)
+            Ok(opened) => {
+                *connection = Some(opened.clone());
+                Ok(opened)
             }
             Err(error) => {
-                drop(slot);
+                drop(connection);
                 Err(self.failed(error.into()).await)
             }
         }
     }
 
-    /// Records a failure: count it, drop the connection, pause Redis for a while.
+    /// Records a failure: count it, drop this thread's connection, pause Redis for a while.
     async fn failed(&self, error: SharedStoreError) -> SharedStoreError {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let pause = u64::try_from(RETRY_AFTER_FAILURE.as_nanos()).unwrap_or(u64::MAX);
         self.paused_until
             .store(self.clock.now_ns().saturating_add(pause), Ordering::Release);
-        *self.connection.lock().await = None;
+        *self.slot().lock().await = None;
         error
     }
 }
@@ -334,6 +356,39 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(passed, 4);
+    }
+
+    #[test]
+    fn a_store_outlives_the_worker_runtime_that_first_used_it() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let Some(redis) = runtime().block_on(TestRedis::start()) else {
+            return;
+        };
+        let store = SharedLimitStore::open(&redis.url).unwrap();
+        let gcra = Gcra::new(100, 60_000, None).unwrap();
+        let decide_on_a_new_worker = || {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                runtime()
+                    .block_on(store.decide("t:workers", &gcra))
+                    .map(|verdict| matches!(verdict, Verdict::Allow(_)))
+                    .map_err(|e| e.to_string())
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(decide_on_a_new_worker(), Ok(true));
+        assert_eq!(
+            decide_on_a_new_worker(),
+            Ok(true),
+            "the first worker's runtime is gone"
+        );
+        assert_eq!(store.errors(), 0);
     }
 
     #[tokio::test]
