@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use cel::common::types::{CelList, CelString};
 use cel::common::value::Val;
@@ -32,7 +33,7 @@ impl ConsumerId {
 #[derive(Debug)]
 pub struct ConsumerEntry {
     id: ConsumerId,
-    name: String,
+    name: Arc<str>,
     groups: Vec<String>,
     source: SourceLocation,
     cel_name: CelString<'static>,
@@ -47,6 +48,11 @@ impl ConsumerEntry {
 
     /// The consumer's name (`consumer.name`).
     pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The consumer's name, shared (for records that outlive the request).
+    pub fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 
@@ -119,7 +125,7 @@ impl ConsumerDirectory {
                 .collect();
             directory.consumers.push(ConsumerEntry {
                 id,
-                name: consumer.name.clone(),
+                name: consumer.name.as_str().into(),
                 groups,
                 source: consumer.source.clone(),
                 cel_name: CelString::from(consumer.name.clone()),
@@ -190,8 +196,8 @@ impl ConsumerDirectory {
                 at: at(source),
                 gateway: self.gateway.clone(),
                 kind,
-                first: self.consumers[first.0].name.clone(),
-                second: self.consumers[id.0].name.clone(),
+                first: self.consumers[first.0].name.to_string(),
+                second: self.consumers[id.0].name.to_string(),
             }),
             _ => Ok(()),
         }

@@ -98,6 +98,7 @@ pub struct Denial {
     /// CORS); `x-meshwork-denied-by` is added by [`Denial::response_headers`].
     pub headers: HeaderMap,
     site: Arc<StepSite>,
+    consumer: Option<Arc<str>>,
 }
 
 #[derive(Serialize)]
@@ -122,7 +123,19 @@ impl Denial {
             reason: reason.into(),
             headers: HeaderMap::new(),
             site: Arc::clone(site),
+            consumer: None,
         }
+    }
+
+    /// The same refusal, naming the consumer admission had identified (for the access log).
+    pub fn by_consumer(mut self, consumer: Option<&Arc<str>>) -> Self {
+        self.consumer = consumer.cloned();
+        self
+    }
+
+    /// The consumer the request was authenticated as before it was refused, if any.
+    pub fn consumer(&self) -> Option<&str> {
+        self.consumer.as_deref()
     }
 
     /// The step that refused.

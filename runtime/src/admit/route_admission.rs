@@ -391,7 +391,7 @@ impl RouteAdmission {
             };
             if let Some(mut denial) = refusal {
                 self.decorate_denial(facts, &mut denial.headers);
-                return Err(denial);
+                return Err(denial.by_consumer(consumer.map(ConsumerEntry::shared_name)));
             }
         }
         Ok(Admitted {

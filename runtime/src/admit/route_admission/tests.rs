@@ -189,6 +189,8 @@ async fn key_auth_admits_the_right_key_and_refuses_others() {
         "route=officers; step=auth; source=edge.mesh:8"
     );
 
+    assert_eq!(wrong.consumer(), None);
+
     let missing = admit(&admission, &Request::get()).await.unwrap_err();
     assert_eq!(
         missing.reason,
@@ -274,6 +276,7 @@ async fn allow_groups_refuses_consumers_outside_them_with_403() {
         .unwrap_err();
     assert_eq!(wesley.status, StatusCode::FORBIDDEN);
     assert_eq!(wesley.step(), StepKind::Access);
+    assert_eq!(wesley.consumer(), Some("wesley"));
     assert_eq!(wesley.source().line, 9);
 }
 
