@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+use http::header::{
+    HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
+    TRANSFER_ENCODING,
+};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
@@ -15,7 +18,7 @@ use meshwork_bundle::matcher::{normalize_path, HeaderLookup, MatchOutcome, Param
 use smallvec::SmallVec;
 
 use crate::access_log::{timestamp, AccessLog, AccessRecord, DenialRecord};
-use crate::admit::{Denial, RequestFacts};
+use crate::admit::{Denial, PreflightResponse, RequestFacts};
 use crate::forward::path_rewrite::strip_prefix;
 use crate::forward::request_view::RequestView;
 use crate::forward::{forward, ForwardPlan, ResponseBody};
@@ -149,6 +152,9 @@ async fn route_request<'g>(
     let (index, params) = match gateway.table.find(&target) {
         MatchOutcome::Matched { route, params } => (route, params),
         MatchOutcome::MethodNotAllowed { allow } => {
+            if let Some(answer) = preflight_of_other_method(gateway, connection, &head, &target) {
+                return answer.into_response(outcome);
+            }
             outcome.error = Some("method not allowed".into());
             return method_not_allowed(&allow);
         }
@@ -249,6 +255,62 @@ async fn route_request<'g>(
     };
     admitted.apply_response_headers(response.headers_mut());
     response
+}
+
+/// The answer to a CORS preflight for a route that does not match `OPTIONS` itself.
+struct OtherMethodPreflight {
+    route: (Arc<str>, u32),
+    answer: Result<PreflightResponse, Denial>,
+}
+
+impl OtherMethodPreflight {
+    fn into_response(self, outcome: &mut Outcome<'_>) -> Response<ResponseBody> {
+        outcome.route = Some(self.route);
+        match self.answer {
+            Ok(preflight) => preflight_response(preflight),
+            Err(denial) => deny(outcome, denial),
+        }
+    }
+}
+
+/// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered by
+/// the route that would serve the method it asks about, when that route has a CORS policy.
+fn preflight_of_other_method(
+    gateway: &GatewayState,
+    connection: &ConnectionContext,
+    head: &Parts,
+    target: &RequestTarget<'_>,
+) -> Option<OtherMethodPreflight> {
+    if head.method != http::Method::OPTIONS || !head.headers.contains_key(ORIGIN) {
+        return None;
+    }
+    let requested = head
+        .headers
+        .get(ACCESS_CONTROL_REQUEST_METHOD)?
+        .to_str()
+        .ok()?;
+    let asked = RequestTarget {
+        method: requested,
+        ..*target
+    };
+    let MatchOutcome::Matched {
+        route: index,
+        params,
+    } = gateway.table.find(&asked)
+    else {
+        return None;
+    };
+    let route = gateway.routes.get(index)?;
+    let admission = gateway.admission.route(index)?;
+    let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
+    let facts = RequestFacts::new(&head.method, target.path, &head.headers, connection.remote)
+        .with_query(head.uri.query())
+        .with_host(Some(target.host))
+        .with_params(&params);
+    Some(OtherMethodPreflight {
+        route: (Arc::clone(&route.name), route.metric_id),
+        answer: admission.preflight(&facts)?,
+    })
 }
 
 /// Records a denial and answers it.
