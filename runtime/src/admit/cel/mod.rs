@@ -11,8 +11,12 @@
 //!   [`RequestCondition::reads_body`]); an unparseable body is an evaluation error;
 //! - `consumer.name` (`""` when anonymous), `consumer.groups` (`[]` when anonymous);
 //! - `jwt.claims`: the verified token's claims (`{}` without a token).
+//!
+//! String comparisons of request fields (`request.headers["x"] != ""`, `&&`, `||`, `!`) and bare
+//! fields as values skip the interpreter ([`fast_path`]) with the same results.
 
 mod activation;
+pub mod fast_path;
 mod json_value;
 mod program;
 mod request_values;
@@ -20,4 +24,4 @@ mod request_values;
 pub use activation::CelInput;
 pub use json_value::{json_into_cel, json_to_cel};
 pub use program::{CelCompileError, CelEvalError, RequestCondition, RequestExpression};
-pub use request_values::query_param;
+pub use request_values::{header_text, query_param};

@@ -8,6 +8,7 @@ use cel::common::value::{CowVal, Val};
 use cel::{Context, Env, Program, Value};
 
 use super::activation::{Activation, BodyProblem, CelInput};
+use super::fast_path::{FastCondition, StringSource};
 
 /// The one CEL environment of request expressions: the standard library plus the strings
 /// extension (`lowerAscii`, `split`, …). Built once per process.
@@ -56,6 +57,15 @@ struct Compiled {
     reads_body: bool,
 }
 
+/// How a condition is evaluated.
+#[derive(Debug)]
+enum ConditionPlan {
+    /// Without the interpreter (see [`super::fast_path`]).
+    Fast(FastCondition),
+    /// By the interpreter.
+    Interpreted,
+}
+
 impl Compiled {
     fn compile(source: &str) -> Result<Self, CelCompileError> {
         let program = ENV.compile(source).map_err(|e| CelCompileError {
@@ -91,17 +101,28 @@ impl Compiled {
 
 /// A `when` condition: true admits, false or an error refuses.
 #[derive(Debug)]
-pub struct RequestCondition(Compiled);
+pub struct RequestCondition(Compiled, ConditionPlan);
 
 impl RequestCondition {
     /// Compiles `source`.
     pub fn compile(source: &str) -> Result<Self, CelCompileError> {
-        Compiled::compile(source).map(RequestCondition)
+        let compiled = Compiled::compile(source)?;
+        let plan = match FastCondition::from_expression(compiled.program.expression()) {
+            Some(fast) => ConditionPlan::Fast(fast),
+            None => ConditionPlan::Interpreted,
+        };
+        Ok(RequestCondition(compiled, plan))
     }
 
     /// The CEL source as written.
     pub fn source(&self) -> &str {
         &self.0.source
+    }
+
+    /// Whether the condition runs without the CEL interpreter (string comparisons of request
+    /// fields; see [`super::fast_path`]).
+    pub fn is_fast(&self) -> bool {
+        matches!(self.1, ConditionPlan::Fast(_))
     }
 
     /// Whether the expression may read `request.body` (the server must buffer the body first).
@@ -112,6 +133,14 @@ impl RequestCondition {
 
     /// Evaluates the condition.
     pub fn evaluate(&self, input: CelInput<'_>) -> Result<bool, CelEvalError> {
+        match &self.1 {
+            ConditionPlan::Fast(plan) => Ok(plan.evaluate(&input)?),
+            ConditionPlan::Interpreted => self.interpret(input),
+        }
+    }
+
+    /// Evaluates with the interpreter, whatever the plan.
+    fn interpret(&self, input: CelInput<'_>) -> Result<bool, CelEvalError> {
         self.0.evaluate(input, |value| {
             value
                 .downcast_ref::<CelBool>()
@@ -123,12 +152,19 @@ impl RequestCondition {
 
 /// A value expression: a Kafka record key, a `balance hash(…)` input.
 #[derive(Debug)]
-pub struct RequestExpression(Compiled);
+pub struct RequestExpression(Compiled, Option<StringSource>);
 
 impl RequestExpression {
     /// Compiles `source`.
     pub fn compile(source: &str) -> Result<Self, CelCompileError> {
-        Compiled::compile(source).map(RequestExpression)
+        let compiled = Compiled::compile(source)?;
+        let fast = StringSource::from_expression(compiled.program.expression());
+        Ok(RequestExpression(compiled, fast))
+    }
+
+    /// Whether the expression is a request field read without the CEL interpreter.
+    pub fn is_fast(&self) -> bool {
+        self.1.is_some()
     }
 
     /// The CEL source as written.
@@ -143,12 +179,29 @@ impl RequestExpression {
 
     /// Evaluates to an owned CEL value.
     pub fn evaluate(&self, input: CelInput<'_>) -> Result<Value, CelEvalError> {
+        if let Some(source) = &self.1 {
+            let text = source.read(&input)?;
+            return Ok(Value::String(Arc::new(text.into_owned())));
+        }
         self.0.evaluate(input, |value| Ok(Value::try_from(value)?))
     }
 
     /// Evaluates and passes the result's bytes to `use_bytes` without copying them: a string or
     /// bytes as they are, a number or bool as its decimal text, `null` as `None`.
     pub fn with_bytes<R>(
+        &self,
+        input: CelInput<'_>,
+        use_bytes: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, CelEvalError> {
+        if let Some(source) = &self.1 {
+            let text = source.read(&input)?;
+            return Ok(use_bytes(Some(text.as_bytes())));
+        }
+        self.interpret_bytes(input, use_bytes)
+    }
+
+    /// [`RequestExpression::with_bytes`] by the interpreter, whatever the plan.
+    fn interpret_bytes<R>(
         &self,
         input: CelInput<'_>,
         use_bytes: impl FnOnce(Option<&[u8]>) -> R,
@@ -400,5 +453,101 @@ mod tests {
             .with_bytes(input, |b| b.map(<[u8]>::len))
             .unwrap();
         assert_eq!(length, Some(14));
+    }
+
+    /// Requests the differential tests run every expression against.
+    fn requests() -> Vec<(HeaderMap, Option<&'static str>)> {
+        let mut with_everything = headers();
+        with_everything.insert("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        vec![
+            (with_everything, Some("v=2&who=jean%20luc&empty=")),
+            (HeaderMap::new(), None),
+            (
+                {
+                    let mut h = HeaderMap::new();
+                    h.insert("x-stardate", HeaderValue::from_static(""));
+                    h
+                },
+                Some("v=3"),
+            ),
+        ]
+    }
+
+    const DIFFERENTIAL: &[&str] = &[
+        r#"request.headers["x-stardate"] != """#,
+        r#"request.headers["X-Stardate"] == "47457.1""#,
+        r#"request.headers.host == "api.starfleet.test:8080""#,
+        r#""47457.1" == request.headers["x-stardate"]"#,
+        r#"request.headers["x-crew"] == "data, worf""#,
+        r#"request.headers["x-bytes"] == "caf\ufffd""#,
+        r#"request.method == "POST" && request.path == "/officers/1701""#,
+        r#"request.headers["x-missing"] == "1" && request.method == "GET""#,
+        r#"request.method == "GET" && request.headers["x-missing"] == "1""#,
+        r#"request.headers["x-missing"] == "1" || request.method == "POST""#,
+        r#"request.method == "POST" || request.headers["x-missing"] == "1""#,
+        r#"request.headers["x-missing"] == "1" || request.headers["x-other"] == "1""#,
+        r#"!(request.host == "api.starfleet.test")"#,
+        r#"request.query.v == "2" && request.query["who"] == "jean luc""#,
+        r#"request.query["empty"] == """#,
+        r#"request.params.id == "1701" || request.params["nope"] == "x""#,
+        r#"consumer.name == """#,
+    ];
+
+    #[test]
+    fn fast_conditions_agree_with_the_interpreter() {
+        for source in DIFFERENTIAL {
+            let condition = RequestCondition::compile(source).unwrap();
+            assert!(condition.is_fast(), "{source} should take the fast path");
+            for (headers, query) in requests() {
+                let facts = facts(&headers).with_query(query);
+                let input = CelInput::request(&facts);
+                let fast = condition.evaluate(input).map_err(|e| e.to_string());
+                let interpreted = condition.interpret(input).map_err(|e| e.to_string());
+                assert_eq!(fast, interpreted, "{source} on {headers:?} {query:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_the_interpreter() {
+        for source in [
+            r#"request.headers["x"].startsWith("a")"#,
+            r#"size(request.path) > 1"#,
+            r#"request.headers[request.path] == "x""#,
+            r#"has(request.headers.x)"#,
+            r#"request.body.x == "1""#,
+            r#""a" == "a""#,
+            r#"request.headers["x"] == 1"#,
+        ] {
+            assert!(
+                !RequestCondition::compile(source).unwrap().is_fast(),
+                "{source}"
+            );
+        }
+    }
+
+    #[test]
+    fn fast_keys_agree_with_the_interpreter() {
+        for source in [
+            r#"request.headers["x-stardate"]"#,
+            r#"request.headers["x-missing"]"#,
+            "request.params.id",
+            r#"request.query["who"]"#,
+            "request.method",
+            "consumer.name",
+        ] {
+            let expression = RequestExpression::compile(source).unwrap();
+            assert!(expression.is_fast(), "{source}");
+            for (headers, query) in requests() {
+                let facts = facts(&headers).with_query(query);
+                let input = CelInput::request(&facts);
+                let own = |b: Option<&[u8]>| b.map(<[u8]>::to_vec);
+                let fast = expression.with_bytes(input, own).map_err(|e| e.to_string());
+                let interpreted = expression
+                    .interpret_bytes(input, own)
+                    .map_err(|e| e.to_string());
+                assert_eq!(fast, interpreted, "{source} on {headers:?}");
+            }
+        }
     }
 }

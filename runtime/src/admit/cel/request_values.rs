@@ -149,15 +149,7 @@ impl<'a> HeadersVal<'a> {
     }
 
     fn lookup(&self, name: &str) -> Option<Cow<'a, str>> {
-        let mut values = self.headers.get_all(name).iter();
-        let first = values.next()?;
-        let mut text = header_text(first.as_bytes());
-        for value in values {
-            let joined = text.to_mut();
-            joined.push_str(", ");
-            joined.push_str(&header_text(value.as_bytes()));
-        }
-        Some(text)
+        header_text(self.headers, name)
     }
 
     fn key_list(&self) -> &[CelString<'a>] {
@@ -171,8 +163,17 @@ impl<'a> HeadersVal<'a> {
     }
 }
 
-fn header_text(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+/// Header `name` as CEL reads it: every value joined with `, `, each read as UTF-8 (lossily).
+pub fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut text = String::from_utf8_lossy(first.as_bytes());
+    for value in values {
+        let joined = text.to_mut();
+        joined.push_str(", ");
+        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+    }
+    Some(text)
 }
 
 lazy_map_val!(HeadersVal);

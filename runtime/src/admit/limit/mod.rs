@@ -75,6 +75,7 @@ pub struct RateLimitStep {
     gcra: Gcra,
     local: Arc<LocalState>,
     shared: Option<SharedBuckets>,
+    limit: HeaderValue,
     policy: HeaderValue,
     reason: String,
 }
@@ -164,6 +165,7 @@ impl RateLimitStep {
         let policy = HeaderValue::from_str(&format!("{};w={window_s}", rule.count))
             .map_err(|_| AdmitBuildError::invalid(place.route, place.source, "bad rate"))?;
         Ok(RateLimitStep {
+            limit: HeaderValue::from(gcra.burst()),
             gcra,
             local,
             shared,
@@ -248,7 +250,7 @@ impl RateLimitStep {
 
     /// The `RateLimit-*` headers for a decision.
     pub fn write_headers(&self, status: &RateLimitStatus, headers: &mut HeaderMap) {
-        headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(status.limit));
+        headers.insert(RATELIMIT_LIMIT.clone(), self.limit.clone());
         headers.insert(
             RATELIMIT_REMAINING.clone(),
             HeaderValue::from(status.remaining),
