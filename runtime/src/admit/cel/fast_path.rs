@@ -97,7 +97,7 @@ impl StringSource {
             StringSource::Path => Ok(Cow::Borrowed(facts.path)),
             StringSource::Host => Ok(Cow::Borrowed(facts.host_or_header())),
             StringSource::Header { name, key } => {
-                header_text(facts.headers, name.as_str()).ok_or_else(|| missing(key))
+                header_text(facts.headers, name).ok_or_else(|| missing(key))
             }
             StringSource::Query(name) => {
                 query_param(facts.query.unwrap_or(""), name).ok_or_else(|| missing(name))

@@ -9,6 +9,7 @@ use cel::common::traits::{Container, Indexer, Iterable, Iterator, Sizer};
 use cel::common::types::{self, CelInt, CelString, Type};
 use cel::common::value::{CowVal, Val};
 use cel::ExecutionError;
+use http::header::AsHeaderName;
 use http::HeaderMap;
 
 /// The key a CEL index or `in` names, or the error CEL raises for a non-string key.
@@ -164,7 +165,8 @@ impl<'a> HeadersVal<'a> {
 }
 
 /// Header `name` as CEL reads it: every value joined with `, `, each read as UTF-8 (lossily).
-pub fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+/// A [`http::HeaderName`] is found faster than a `&str`, which is parsed on every lookup.
+pub fn header_text<'a>(headers: &'a HeaderMap, name: impl AsHeaderName) -> Option<Cow<'a, str>> {
     let mut values = headers.get_all(name).iter();
     let first = values.next()?;
     let mut text = String::from_utf8_lossy(first.as_bytes());
