@@ -6,6 +6,6 @@ use crate::resolve::Program;
 crate::diagnostics::codes::codes! {}
 
 /// Runs every mesh check.
-pub fn check(_program: &Program) -> Vec<Diagnostic> {
+pub fn check(_program: &Program, _graph: &crate::graph::ProgramGraph) -> Vec<Diagnostic> {
     Vec::new()
 }
