@@ -34,7 +34,10 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 };
                 match first.get(&key) {
                     Some((owner, span)) => out.push(
-                        Diagnostic::error(&SHARED_CREDENTIAL, format!("{key} identifies both `{owner}` and `{}`", consumer.name.node))
+                        Diagnostic::error(
+                            &SHARED_CREDENTIAL,
+                            if *owner == consumer.name.node { format!("{key} is given twice to `{owner}`") } else { format!("{key} identifies both `{owner}` and `{}`", consumer.name.node) },
+                        )
                             .with_label(credential.span, "used again")
                             .with_label(*span, format!("first given to `{owner}`"))
                             .with_help("give each consumer its own credential"),
