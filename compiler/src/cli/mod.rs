@@ -1,8 +1,9 @@
-//! The `meshc` command line: `check`, `build`, `fmt`, `codes`.
+//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `codes`.
 
 pub mod args;
 pub mod build_command;
 pub mod check_command;
+pub mod graph_command;
 pub mod output;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check_command::run_check(&args),
         Command::Build(args) => build_command::run_build(&args),
+        Command::Graph(args) => graph_command::run_graph(&args),
         Command::Codes { markdown } => {
             print!("{}", crate::catalog::render_table(markdown));
             EXIT_OK

@@ -34,7 +34,7 @@ pub fn render_mermaid(graph: &Graph) -> String {
                 Some(label) => format!("{} {}", edge.kind.as_str(), escape(label)),
                 None => edge.kind.as_str().to_string(),
             };
-            let arrow = if edge.kind == EdgeKind::Denies { format!("-. \"{label}\" .->") } else { format!("-- \"{label}\" -->") };
+            let arrow = if edge.kind == EdgeKind::Denies { format!("-.->|\"{label}\"|") } else { format!("-->|\"{label}\"|") };
             out.push_str(&format!("  {} {arrow} {to}\n", short[node.id.as_str()]));
         }
     }
