@@ -19,6 +19,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Check and write the bundle.
     Build(BuildArgs),
+    /// Rewrite .mesh files in the canonical layout (`--check`: show the diff, write nothing).
+    Fmt(super::fmt_command::FmtArgs),
     /// Draw the verified graph (gateways, routes, services, topics, streams and their edges).
     Graph(GraphArgs),
     /// Print the table of diagnostic codes.

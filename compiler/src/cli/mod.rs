@@ -3,6 +3,7 @@
 pub mod args;
 pub mod build_command;
 pub mod check_command;
+pub mod fmt_command;
 pub mod graph_command;
 pub mod output;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check_command::run_check(&args),
         Command::Build(args) => build_command::run_build(&args),
+        Command::Fmt(args) => fmt_command::run_fmt(&args),
         Command::Graph(args) => graph_command::run_graph(&args),
         Command::Codes { markdown } => {
             print!("{}", crate::catalog::render_table(markdown));

@@ -36,6 +36,18 @@ pub struct LoadedProgram {
 /// Loads every path (directories recursively) and the files they include. The result does not
 /// depend on the order of `paths`.
 pub fn load_paths(paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
+    let roots = expand_paths(paths)?;
+    let mut loader = Loader::default();
+    for root in &roots {
+        let text = read_root(Path::new(root))?;
+        loader.load(root.clone(), text, &mut Vec::new());
+    }
+    Ok(loader.finish())
+}
+
+/// The files named by `paths`, a directory meaning every `.mesh` file under it: sorted, without
+/// duplicates, as shown to users.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<String>, InputError> {
     let mut roots = BTreeSet::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|source| InputError::Io { path: display_path(path), source })?;
@@ -49,12 +61,24 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
             roots.insert(display_path(path));
         }
     }
-    let mut loader = Loader::default();
-    for root in &roots {
-        let text = read_root(Path::new(root))?;
-        loader.load(root.clone(), text, &mut Vec::new());
-    }
-    Ok(loader.finish())
+    Ok(roots.into_iter().collect())
+}
+
+/// One file read from disk, not parsed and without its includes (what `meshc fmt` works on).
+#[derive(Debug)]
+pub struct ReadFile {
+    pub sources: SourceMap,
+    pub file: FileId,
+    /// Why the text cannot be used: too large, not UTF-8, or holding control characters.
+    pub problem: Option<Diagnostic>,
+}
+
+/// Reads `path` with the same checks as the compiler (size, UTF-8, control characters).
+pub fn read_file(path: &str) -> Result<ReadFile, InputError> {
+    let (text, problem) = decode(read_root(Path::new(path))?);
+    let mut sources = SourceMap::default();
+    let file = sources.add(path.to_string(), text);
+    Ok(ReadFile { sources, file, problem: problem.map(|p| p.diagnostic(file)) })
 }
 
 /// Loads one in-memory file and what it includes.
@@ -142,19 +166,7 @@ impl Loader {
         if let Some(id) = self.sources.find(&path) {
             return id;
         }
-        let (text, problem) = match bytes {
-            FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
-            FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => {
-                    let control = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
-                    (text, control.map(|(at, c)| Problem::Control(at, c)))
-                }
-                Err(error) => {
-                    let at = error.utf8_error().valid_up_to();
-                    (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(Problem::Utf8(at)))
-                }
-            },
-        };
+        let (text, problem) = decode(bytes);
         let id = self.sources.add(path.clone(), text);
         if let Some(problem) = problem {
             self.diagnostics.push(problem.diagnostic(id));
@@ -211,6 +223,24 @@ impl Loader {
         let sources = &self.sources;
         self.files.sort_by(|a, b| sources.file(a.0).path.cmp(&sources.file(b.0).path));
         LoadedProgram { sources: self.sources, files: self.files, diagnostics: self.diagnostics }
+    }
+}
+
+/// The text of a file, or the reason it cannot be compiled (with replacement characters so the
+/// diagnostic can still show it).
+fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
+    match bytes {
+        FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
+        FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => {
+                let control = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+                (text, control.map(|(at, c)| Problem::Control(at, c)))
+            }
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(Problem::Utf8(at)))
+            }
+        },
     }
 }
 

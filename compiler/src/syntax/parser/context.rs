@@ -62,19 +62,24 @@ impl<'s> Ctx<'s> {
 
     /// Turns a parser error into a diagnostic with its labels.
     pub fn to_diagnostic(&self, error: &PError) -> Diagnostic {
-        let start = self.src.len() - error.remaining.min(self.src.len());
-        let end = (start + error.len).min(self.src.len());
         let mut diagnostic = Diagnostic::error(error.code, error.message.clone())
-            .with_label(Span::new(self.file, start, end), error.label.clone());
+            .with_label(self.label_span(error.remaining, error.len), error.label.clone());
         if let Some((remaining, len, label)) = &error.secondary {
-            let start = self.src.len() - (*remaining).min(self.src.len());
-            let end = (start + len).min(self.src.len());
-            diagnostic = diagnostic.with_label(Span::new(self.file, start, end), label.clone());
+            diagnostic = diagnostic.with_label(self.label_span(*remaining, *len), label.clone());
         }
-        if let Some(help) = &error.help {
-            diagnostic = diagnostic.with_help(help.clone());
+        let help = error.help.clone().unwrap_or_else(|| "see the grammar in docs/language.md".to_string());
+        diagnostic.with_help(help)
+    }
+
+    /// The span of `len` bytes where `remaining` bytes of input were left. A point at the very
+    /// end of the file moves back to the end of its last line of text, where it can be shown.
+    fn label_span(&self, remaining: usize, len: usize) -> Span {
+        let mut start = self.src.len() - remaining.min(self.src.len());
+        if start == self.src.len() {
+            start = self.src.trim_end().len();
         }
-        diagnostic
+        let end = (start + len).min(self.src.len());
+        Span::new(self.file, start, end)
     }
 
     /// Hands over the comments (in source order) and diagnostics collected.

@@ -112,15 +112,40 @@ pub fn describe_token(input: &str) -> String {
     }
 }
 
-/// The byte length of the token at the start of `input`: a word, a number with its unit, or one character.
+/// The byte length of the token at the start of `input`: a word, a number with its unit, a
+/// string on its line, a run of operator characters (`=>`), or one character.
 pub fn token_len(input: &str) -> usize {
-    let word = input
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
-        .map(|(i, _)| i)
-        .unwrap_or(input.len());
-    if word > 0 {
-        return word;
+    const OPERATORS: &str = "=<>!&|-+*/%.:";
+    let Some(first) = input.chars().next() else {
+        return 0;
+    };
+    let run = |keep: &dyn Fn(char) -> bool| input.char_indices().find(|(_, c)| !keep(*c)).map(|(i, _)| i).unwrap_or(input.len());
+    if first.is_alphanumeric() || first == '_' {
+        return run(&|c| c.is_alphanumeric() || c == '_' || c == '-');
     }
-    input.chars().next().map(char::len_utf8).unwrap_or(0)
+    if first == '"' {
+        let line = input.find('\n').unwrap_or(input.len());
+        return input[1..line].find('"').map(|i| i + 2).unwrap_or(line);
+    }
+    if OPERATORS.contains(first) {
+        return run(&|c| OPERATORS.contains(c));
+    }
+    first.len_utf8()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_words_strings_operator_runs_or_one_character() {
+        assert_eq!(token_len("picard {"), 6);
+        assert_eq!(token_len("5/min"), 1);
+        assert_eq!(token_len("\"x-api\" rest"), 7);
+        assert_eq!(token_len("\"unclosed\nnext"), 9);
+        assert_eq!(token_len("=> picard"), 2);
+        assert_eq!(token_len("{ x"), 1);
+        assert_eq!(token_len("é"), 2);
+        assert_eq!(token_len(""), 0);
+    }
 }
