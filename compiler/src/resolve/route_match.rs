@@ -52,10 +52,14 @@ pub fn template_params(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// The parameters a route captures (empty for a route without a template or without `match`).
+/// The parameters a route captures: a template's `{name}` segments, or a regex's named groups
+/// (empty for other routes and regexes that do not compile).
 pub fn route_params(route: &ast::Route) -> Vec<String> {
     match route.matcher() {
         Some(m) if m.path.kind == ast::PathKind::Exact => template_params(&m.path.value.node),
+        Some(m) if m.path.kind == ast::PathKind::Regex => regex::Regex::new(&m.path.value.node)
+            .map(|r| r.capture_names().flatten().map(str::to_string).collect())
+            .unwrap_or_default(),
         _ => Vec::new(),
     }
 }

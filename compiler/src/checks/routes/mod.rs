@@ -50,8 +50,8 @@ crate::diagnostics::codes::codes! {
         "route r { match GET \"/items{id}\" public respond 200 \"x\" }";
     /// A match no request can satisfy.
     ROUTE_NEVER_MATCHES = "E0207", "route can never match",
-        "The path contains `?` or `#` (the query string and fragment are never part of the path a route sees), or one header or query parameter is required to equal two different values. No request can be chosen by this route.",
-        "Move query conditions to `query \"NAME\" \"VALUE\"`; keep one condition per header or parameter.",
+        "The path contains `?` or `#`: the query string and fragment are never part of the path a route sees, so no request can be chosen by this route.",
+        "Move query conditions to `query \"NAME\" \"VALUE\"`; drop the fragment.",
         "route r { match GET \"/search?q=warp\" public respond 200 \"x\" }";
     /// A route host no request can carry.
     INVALID_HOST = "E0208", "invalid route host",
