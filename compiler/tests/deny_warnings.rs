@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshc")).args(args).current_dir(cwd).output().expect("meshc runs")
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("meshc runs")
 }
 
 fn dir_with(name: &str, text: &str) -> PathBuf {
@@ -27,7 +31,10 @@ fn warnings_pass_without_the_flag_and_fail_with_it() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("W0600"));
     for format in ["human", "json", "sarif", "github"] {
-        let out = meshc(&["check", "--deny-warnings", "--format", format, "edge.mesh"], &dir);
+        let out = meshc(
+            &["check", "--deny-warnings", "--format", format, "edge.mesh"],
+            &dir,
+        );
         assert_eq!(out.status.code(), Some(1), "--format {format}");
     }
 }
@@ -35,13 +42,21 @@ fn warnings_pass_without_the_flag_and_fail_with_it() {
 #[test]
 fn a_clean_program_passes_with_the_flag() {
     let dir = dir_with("clean", CLEAN);
-    assert_eq!(meshc(&["check", "--deny-warnings", "edge.mesh"], &dir).status.code(), Some(0));
+    assert_eq!(
+        meshc(&["check", "--deny-warnings", "edge.mesh"], &dir)
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
 fn build_with_denied_warnings_writes_no_bundle() {
     let dir = dir_with("build", WARNS);
-    let out = meshc(&["build", "--deny-warnings", "edge.mesh", "-o", "bundle.json"], &dir);
+    let out = meshc(
+        &["build", "--deny-warnings", "edge.mesh", "-o", "bundle.json"],
+        &dir,
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.join("bundle.json").exists());
     let out = meshc(&["build", "edge.mesh", "-o", "bundle.json"], &dir);
@@ -54,5 +69,8 @@ fn github_format_annotates_warnings_as_warnings() {
     let dir = dir_with("github", WARNS);
     let out = meshc(&["check", "--format", "github", "edge.mesh"], &dir);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("::warning file=edge.mesh,line=3,col=9,"), "{text}");
+    assert!(
+        text.starts_with("::warning file=edge.mesh,line=3,col=9,"),
+        "{text}"
+    );
 }

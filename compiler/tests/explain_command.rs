@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshc")).args(args).current_dir(cwd).output().expect("meshc runs")
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("meshc runs")
 }
 
 const FLEET: &str = r#"gateway edge {
@@ -42,40 +46,96 @@ fn explain(dir: &Path, request: &str, headers: &[&str]) -> (Option<i32>, String)
         args.extend(["--header", h]);
     }
     let out = meshc(&args, dir);
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn the_winner_is_named_with_the_step_that_beat_each_other_match() {
     let dir = fleet_dir("winner");
-    let (code, text) = explain(&dir, "GET http://api.starfleet.test/officers/7", &["x-api-key: k", "x-stardate: 41153.7"]);
+    let (code, text) = explain(
+        &dir,
+        "GET http://api.starfleet.test/officers/7",
+        &["x-api-key: k", "x-stardate: 41153.7"],
+    );
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("route `officer` wins: GET \"/officers/{id}\""), "{text}");
+    assert!(
+        text.contains("route `officer` wins: GET \"/officers/{id}\""),
+        "{text}"
+    );
     assert!(text.contains("path parameters: id = \"7\""), "{text}");
-    assert!(text.contains("over `everything` (* prefix \"/\"): officer has the more specific path match type"), "{text}");
-    let admission = text.split("admission, in order").nth(1).expect("admission listed");
-    let order: Vec<usize> = ["auth: API key in header `x-api-key` (sent)", "access: allow only groups [captains]", "rate limit: 5 per minute per consumer", "condition: request.headers[\"x-stardate\"] != \"\""]
-        .iter()
-        .map(|step| admission.find(step).unwrap_or_else(|| panic!("{step} in {admission}")))
-        .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "admission in execution order: {admission}");
-    assert!(text.contains("forwarded to service `picard` (100% of requests)"), "{text}");
-    assert!(text.contains("retry 2 on [connect_failure, 503], backoff 25..250ms"), "{text}");
-    assert!(text.contains("mesh: `edge` → `picard` allowed by the rule at fleet.mesh:15:3"), "{text}");
+    assert!(
+        text.contains(
+            "over `everything` (* prefix \"/\"): officer has the more specific path match type"
+        ),
+        "{text}"
+    );
+    let admission = text
+        .split("admission, in order")
+        .nth(1)
+        .expect("admission listed");
+    let order: Vec<usize> = [
+        "auth: API key in header `x-api-key` (sent)",
+        "access: allow only groups [captains]",
+        "rate limit: 5 per minute per consumer",
+        "condition: request.headers[\"x-stardate\"] != \"\"",
+    ]
+    .iter()
+    .map(|step| {
+        admission
+            .find(step)
+            .unwrap_or_else(|| panic!("{step} in {admission}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "admission in execution order: {admission}"
+    );
+    assert!(
+        text.contains("forwarded to service `picard` (100% of requests)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("retry 2 on [connect_failure, 503], backoff 25..250ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mesh: `edge` → `picard` allowed by the rule at fleet.mesh:15:3"),
+        "{text}"
+    );
 }
 
 #[test]
 fn header_matches_host_and_exact_paths_decide_as_the_runtime_would() {
     let dir = fleet_dir("steps");
-    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers/7", &["x-beta: 1"]);
+    let (_, text) = explain(
+        &dir,
+        "GET http://api.starfleet.test/officers/7",
+        &["x-beta: 1"],
+    );
     assert!(text.contains("route `beta` wins"), "{text}");
-    assert!(text.contains("over `officer` (GET \"/officers/{id}\"): beta has more header matches"), "{text}");
-    assert!(text.contains("forwarded to service `riker` (20% of requests)"), "{text}");
-    assert!(text.contains("allowed by the rule at fleet.mesh:16:3 when request.method == \"GET\""), "{text}");
+    assert!(
+        text.contains("over `officer` (GET \"/officers/{id}\"): beta has more header matches"),
+        "{text}"
+    );
+    assert!(
+        text.contains("forwarded to service `riker` (20% of requests)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("allowed by the rule at fleet.mesh:16:3 when request.method == \"GET\""),
+        "{text}"
+    );
     let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers/me", &[]);
     assert!(text.contains("route `officer_me` wins") && text.contains("over `officer` (GET \"/officers/{id}\"): officer_me has the more specific path match type"), "{text}");
     let (_, text) = explain(&dir, "GET http://bridge.starfleet.test/officers/7", &[]);
-    assert!(text.contains("route `bridge_host` wins") && text.contains("bridge_host has the more specific host"), "{text}");
+    assert!(
+        text.contains("route `bridge_host` wins")
+            && text.contains("bridge_host has the more specific host"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -84,7 +144,10 @@ fn produce_routes_name_the_topic_and_unsent_credentials_are_flagged() {
     let (_, text) = explain(&dir, "POST http://127.0.0.1:8080/log", &[]);
     assert!(text.contains("route `log` wins"), "{text}");
     assert!(text.contains("not sent: this request gets 401"), "{text}");
-    assert!(text.contains("produced to Kafka topic \"captains-log\", acks all"), "{text}");
+    assert!(
+        text.contains("produced to Kafka topic \"captains-log\", acks all"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -95,7 +158,10 @@ fn method_mismatch_is_405_with_allow_and_no_match_is_404() {
     std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
     let (code, text) = explain(&dir, "DELETE /ping", &[]);
     assert_eq!(code, Some(0));
-    assert!(text.contains("405 Method Not Allowed (Allow: GET)"), "{text}");
+    assert!(
+        text.contains("405 Method Not Allowed (Allow: GET)"),
+        "{text}"
+    );
     let (_, text) = explain(&dir, "GET /pong", &[]);
     assert!(text.contains("404 Not Found"), "{text}");
     let (_, text) = explain(&dir, "GET /p%zzing", &[]);

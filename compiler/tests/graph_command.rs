@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshc")).args(args).current_dir(cwd).output().expect("meshc runs")
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("meshc runs")
 }
 
 fn program_dir(name: &str) -> PathBuf {
@@ -64,7 +68,10 @@ fn tokens(text: &str) -> Vec<String> {
             '{' | '}' | '[' | ']' | ';' | '=' | ',' => out.push(c.to_string()),
             c if c.is_ascii_alphanumeric() || c == '_' || c == '#' => {
                 let mut s = c.to_string();
-                while let Some(n) = chars.peek().filter(|n| n.is_ascii_alphanumeric() || **n == '_' || **n == '.') {
+                while let Some(n) = chars
+                    .peek()
+                    .filter(|n| n.is_ascii_alphanumeric() || **n == '_' || **n == '.')
+                {
                     s.push(*n);
                     chars.next();
                 }
@@ -76,10 +83,13 @@ fn tokens(text: &str) -> Vec<String> {
     out
 }
 
+/// `(key, value)` attributes of a statement.
+type Attributes = Vec<(String, String)>;
+
 /// A parsed DOT graph: node ids, and edges as (from, to, attributes).
 struct Dot {
     nodes: BTreeSet<String>,
-    edges: Vec<(String, String, Vec<(String, String)>)>,
+    edges: Vec<(String, String, Attributes)>,
 }
 
 /// Parses `digraph ID { (attr_stmt | node_stmt | edge_stmt) ; … }` strictly.
@@ -93,7 +103,10 @@ fn parse_dot(text: &str) -> Dot {
     assert_eq!(next(), "digraph");
     let _name = next();
     assert_eq!(next(), "{");
-    let mut dot = Dot { nodes: BTreeSet::new(), edges: Vec::new() };
+    let mut dot = Dot {
+        nodes: BTreeSet::new(),
+        edges: Vec::new(),
+    };
     loop {
         let first = next();
         if first == "}" {
@@ -146,36 +159,80 @@ fn parse_dot(text: &str) -> Dot {
 fn dot_output_is_one_digraph_whose_edges_join_declared_nodes() {
     let dir = program_dir("dot");
     let out = meshc(&["graph", "--format", "dot", "fleet.mesh"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("UTF-8");
     let dot = parse_dot(&text);
     for (from, to, _) in &dot.edges {
-        assert!(dot.nodes.contains(from) && dot.nodes.contains(to), "edge {from} -> {to} joins declared nodes");
+        assert!(
+            dot.nodes.contains(from) && dot.nodes.contains(to),
+            "edge {from} -> {to} joins declared nodes"
+        );
     }
-    for id in ["\"gateway:edge\"", "\"route:edge/officers\"", "\"service:picard\"", "\"topic:captains-log\"", "\"stream:red_alerts\"", "\"group:edge/captains\""] {
+    for id in [
+        "\"gateway:edge\"",
+        "\"route:edge/officers\"",
+        "\"service:picard\"",
+        "\"topic:captains-log\"",
+        "\"stream:red_alerts\"",
+        "\"group:edge/captains\"",
+    ] {
         assert!(dot.nodes.contains(id), "{id} drawn");
     }
-    let edge = |from: &str, to: &str| dot.edges.iter().find(|(f, t, _)| f == from && t == to).map(|(_, _, a)| a.clone());
+    let edge = |from: &str, to: &str| {
+        dot.edges
+            .iter()
+            .find(|(f, t, _)| f == from && t == to)
+            .map(|(_, _, a)| a.clone())
+    };
     let split = edge("\"route:edge/officers\"", "\"service:picard\"").expect("forward drawn");
-    assert!(split.contains(&("label".to_string(), "\"forwards 80%\"".to_string())), "{split:?}");
+    assert!(
+        split.contains(&("label".to_string(), "\"forwards 80%\"".to_string())),
+        "{split:?}"
+    );
     let deny = edge("\"service:picard\"", "\"service:riker\"").expect("mesh deny drawn");
-    assert!(deny.contains(&("style".to_string(), "dashed".to_string())), "denied mesh edges are dashed: {deny:?}");
+    assert!(
+        deny.contains(&("style".to_string(), "dashed".to_string())),
+        "denied mesh edges are dashed: {deny:?}"
+    );
     let allow = edge("\"gateway:edge\"", "\"service:picard\"").expect("mesh allow drawn");
-    assert!(!allow.iter().any(|(k, _)| k == "style"), "allowed edges are solid");
-    let colours: BTreeSet<&str> = text.lines().filter_map(|l| l.split("fillcolor=").nth(1)).collect();
-    assert!(colours.len() >= 6, "nodes are coloured by kind: {colours:?}");
+    assert!(
+        !allow.iter().any(|(k, _)| k == "style"),
+        "allowed edges are solid"
+    );
+    let colours: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split("fillcolor=").nth(1))
+        .collect();
+    assert!(
+        colours.len() >= 6,
+        "nodes are coloured by kind: {colours:?}"
+    );
 }
 
 #[test]
 fn mermaid_output_is_a_flowchart_with_dotted_denies() {
     let dir = program_dir("mermaid");
     let out = meshc(&["graph", "--format", "mermaid", "fleet.mesh"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("UTF-8");
     assert!(text.starts_with("flowchart"), "{text}");
     assert!(text.contains("-.->|\"denies\"|"), "{text}");
     assert!(text.contains("classDef stream fill:"), "{text}");
-    assert!(text.lines().any(|l| l.contains("[\"topic: captains-log\"]:::topic")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("[\"topic: captains-log\"]:::topic")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -25,8 +25,14 @@ pub fn run_explain(args: &ExplainArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    print_diagnostics(&compilation.sources, &compilation.diagnostics, Format::Human);
-    let Some(text) = explain(&compilation, &request) else { return EXIT_INPUT_ERRORS };
+    print_diagnostics(
+        &compilation.sources,
+        &compilation.diagnostics,
+        Format::Human,
+    );
+    let Some(text) = explain(&compilation, &request) else {
+        return EXIT_INPUT_ERRORS;
+    };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Ok(()) => EXIT_OK,
         Err(_) => EXIT_USAGE,

@@ -19,8 +19,14 @@ pub fn run_graph(args: &GraphArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    print_diagnostics(&compilation.sources, &compilation.diagnostics, Format::Human);
-    let Some(bundle) = &compilation.bundle else { return EXIT_INPUT_ERRORS };
+    print_diagnostics(
+        &compilation.sources,
+        &compilation.diagnostics,
+        Format::Human,
+    );
+    let Some(bundle) = &compilation.bundle else {
+        return EXIT_INPUT_ERRORS;
+    };
     let picture = match args.format {
         GraphFormat::Dot => render_dot(&bundle.graph),
         GraphFormat::Mermaid => render_mermaid(&bundle.graph),

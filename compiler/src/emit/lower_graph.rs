@@ -23,7 +23,12 @@ pub fn lower_graph(program_graph: &ProgramGraph) -> Graph {
                 .collect();
             edges.sort();
             edges.dedup();
-            GraphNode { id: node.id.clone(), kind: node.kind, name: node.name.clone(), edges }
+            GraphNode {
+                id: node.id.clone(),
+                kind: node.kind,
+                name: node.name.clone(),
+                edges,
+            }
         })
         .collect();
     nodes.sort_by(|a, b| a.id.cmp(&b.id));

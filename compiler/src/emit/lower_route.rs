@@ -4,8 +4,8 @@
 //! business); a route without `match` or without an action is reported and left out.
 
 use meshwork_bundle::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection,
-    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection, KeyLocation,
+    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, ValueFormat,
 };
 
 use super::context::EmitContext;

@@ -19,9 +19,17 @@ pub fn explain(compilation: &Compilation, request: &ExplainRequest) -> Option<St
     let mut out = format!(
         "request {} {}{}{}\n",
         request.method,
-        if request.host.is_empty() { String::new() } else { format!("host \"{}\" ", request.host) },
+        if request.host.is_empty() {
+            String::new()
+        } else {
+            format!("host \"{}\" ", request.host)
+        },
         request.path,
-        if request.query.is_empty() { String::new() } else { format!("?{}", request.query) }
+        if request.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", request.query)
+        }
     );
     let gateways = route_choice::gateways_for(&bundle.gateways, request);
     if gateways.is_empty() {

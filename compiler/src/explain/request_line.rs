@@ -56,14 +56,20 @@ impl ExplainRequest {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let path = if path.is_empty() { "/" } else { path };
         let (mut host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-                (h.to_string(), Some(p.parse::<u16>().map_err(|_| RequestLineError::Port(p.to_string()))?))
-            }
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+                h.to_string(),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| RequestLineError::Port(p.to_string()))?,
+                ),
+            ),
             _ => (authority.to_string(), None),
         };
         let mut pairs = Vec::new();
         for header in headers {
-            let (name, value) = header.split_once(':').ok_or_else(|| RequestLineError::Header(header.clone()))?;
+            let (name, value) = header
+                .split_once(':')
+                .ok_or_else(|| RequestLineError::Header(header.clone()))?;
             let name = name.trim();
             if name.is_empty() {
                 return Err(RequestLineError::Header(header.clone()));
@@ -73,7 +79,14 @@ impl ExplainRequest {
             }
             pairs.push((name.to_ascii_lowercase(), value.trim().to_string()));
         }
-        Ok(ExplainRequest { method: method.to_string(), host, port, path: path.to_string(), query: query.to_string(), headers: pairs })
+        Ok(ExplainRequest {
+            method: method.to_string(),
+            host,
+            port,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers: pairs,
+        })
     }
 }
 
@@ -83,23 +96,60 @@ mod tests {
 
     #[test]
     fn a_full_url_gives_host_port_path_and_query() {
-        let r = ExplainRequest::parse("GET http://api.starfleet.test:8080/officers/7?full=1", &["X-Api-Key: k".to_string()]).expect("parses");
-        assert_eq!((r.method.as_str(), r.host.as_str(), r.port, r.path.as_str(), r.query.as_str()), ("GET", "api.starfleet.test", Some(8080), "/officers/7", "full=1"));
+        let r = ExplainRequest::parse(
+            "GET http://api.starfleet.test:8080/officers/7?full=1",
+            &["X-Api-Key: k".to_string()],
+        )
+        .expect("parses");
+        assert_eq!(
+            (
+                r.method.as_str(),
+                r.host.as_str(),
+                r.port,
+                r.path.as_str(),
+                r.query.as_str()
+            ),
+            (
+                "GET",
+                "api.starfleet.test",
+                Some(8080),
+                "/officers/7",
+                "full=1"
+            )
+        );
         assert_eq!(r.headers, [("x-api-key".to_string(), "k".to_string())]);
     }
 
     #[test]
     fn a_bare_path_takes_its_host_from_the_host_header() {
-        let r = ExplainRequest::parse("POST /log", &["host: bridge.test:80".to_string()]).expect("parses");
+        let r = ExplainRequest::parse("POST /log", &["host: bridge.test:80".to_string()])
+            .expect("parses");
         assert_eq!((r.host.as_str(), r.path.as_str()), ("bridge.test", "/log"));
-        assert_eq!(ExplainRequest::parse("GET http://h", &[]).expect("parses").path, "/");
+        assert_eq!(
+            ExplainRequest::parse("GET http://h", &[])
+                .expect("parses")
+                .path,
+            "/"
+        );
     }
 
     #[test]
     fn malformed_lines_and_headers_are_refused() {
-        assert_eq!(ExplainRequest::parse("GET", &[]), Err(RequestLineError::Shape));
-        assert!(matches!(ExplainRequest::parse("get /", &[]), Err(RequestLineError::Method(_))));
-        assert!(matches!(ExplainRequest::parse("GET http://h:port/", &[]), Err(RequestLineError::Port(_))));
-        assert!(matches!(ExplainRequest::parse("GET /", &["nocolon".to_string()]), Err(RequestLineError::Header(_))));
+        assert_eq!(
+            ExplainRequest::parse("GET", &[]),
+            Err(RequestLineError::Shape)
+        );
+        assert!(matches!(
+            ExplainRequest::parse("get /", &[]),
+            Err(RequestLineError::Method(_))
+        ));
+        assert!(matches!(
+            ExplainRequest::parse("GET http://h:port/", &[]),
+            Err(RequestLineError::Port(_))
+        ));
+        assert!(matches!(
+            ExplainRequest::parse("GET /", &["nocolon".to_string()]),
+            Err(RequestLineError::Header(_))
+        ));
     }
 }

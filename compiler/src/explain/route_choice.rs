@@ -1,7 +1,9 @@
 //! Which route of a gateway a request reaches, through the shared matcher (the same code meshd
 //! routes with), and which precedence step put the winner before each other matching route.
 
-use meshwork_bundle::matcher::{normalize_path, HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
+use meshwork_bundle::matcher::{
+    normalize_path, HeaderPairs, MatchOutcome, RequestTarget, RouteTable,
+};
 use meshwork_bundle::{compare_routes, Gateway, PrecedenceStep, Route};
 
 use super::request_line::ExplainRequest;
@@ -10,7 +12,11 @@ use super::request_line::ExplainRequest;
 #[derive(Debug)]
 pub enum RouteChoice<'b> {
     /// `winner` takes the request; every other matching route, with the step that ranked the winner first.
-    Matched { winner: &'b Route, params: Vec<(String, String)>, beaten: Vec<(&'b Route, PrecedenceStep)> },
+    Matched {
+        winner: &'b Route,
+        params: Vec<(String, String)>,
+        beaten: Vec<(&'b Route, PrecedenceStep)>,
+    },
     /// Routes match all but the method: 405 with these methods in `Allow`.
     MethodNotAllowed(Vec<String>),
     /// No route matches: 404.
@@ -26,7 +32,14 @@ pub fn gateways_for<'b>(gateways: &'b [Gateway], request: &ExplainRequest) -> Ve
     let on_port: Vec<&Gateway> = match request.port {
         Some(port) => gateways
             .iter()
-            .filter(|g| g.listeners.iter().any(|l| l.address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()) == Some(port)))
+            .filter(|g| {
+                g.listeners.iter().any(|l| {
+                    l.address
+                        .rsplit_once(':')
+                        .and_then(|(_, p)| p.parse::<u16>().ok())
+                        == Some(port)
+                })
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -47,9 +60,15 @@ pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> Route
         Ok(path) => path.into_owned(),
         Err(error) => return RouteChoice::BadPath(error.to_string()),
     };
-    let headers: Vec<(&str, &str)> = request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let header_pairs = HeaderPairs(&headers);
-    let target = RequestTarget::new(&request.method, &request.host, &path).with_query(&request.query).with_headers(&header_pairs);
+    let target = RequestTarget::new(&request.method, &request.host, &path)
+        .with_query(&request.query)
+        .with_headers(&header_pairs);
     let outcome = table.find(&target);
     let choice = match outcome {
         MatchOutcome::Matched { route, params } => {
@@ -63,8 +82,15 @@ pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> Route
                     (loser, compare_routes(winner, loser).step)
                 })
                 .collect();
-            let params = params.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            RouteChoice::Matched { winner, params, beaten }
+            let params = params
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            RouteChoice::Matched {
+                winner,
+                params,
+                beaten,
+            }
         }
         MatchOutcome::MethodNotAllowed { allow } => RouteChoice::MethodNotAllowed(allow),
         MatchOutcome::NotFound => RouteChoice::NotFound,

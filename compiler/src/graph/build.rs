@@ -18,7 +18,12 @@ pub fn build_graph(program: &Program) -> ProgramGraph {
         add_service(&mut graph, service);
     }
     for topic in &program.topics {
-        graph.add_node(NodeKind::Topic, &topic.name.node, &topic.name.node, Some(topic.name.span));
+        graph.add_node(
+            NodeKind::Topic,
+            &topic.name.node,
+            &topic.name.node,
+            Some(topic.name.span),
+        );
     }
     for gateway in &program.gateways {
         add_gateway(&mut graph, gateway);
@@ -34,8 +39,17 @@ pub fn build_graph(program: &Program) -> ProgramGraph {
 fn add_service(graph: &mut ProgramGraph, service: &ast::Service) {
     let name = &service.name.node;
     let node = graph.add_node(NodeKind::Service, name, name, Some(service.name.span));
-    for endpoint in service.endpoints().map(|e| e.node.as_slice()).unwrap_or_default() {
-        let index = graph.add_node(NodeKind::Endpoint, &qualified(name, &endpoint.node), &endpoint.node, Some(endpoint.span));
+    for endpoint in service
+        .endpoints()
+        .map(|e| e.node.as_slice())
+        .unwrap_or_default()
+    {
+        let index = graph.add_node(
+            NodeKind::Endpoint,
+            &qualified(name, &endpoint.node),
+            &endpoint.node,
+            Some(endpoint.span),
+        );
         graph.add_edge(node, index, EdgeKind::Balances, None, Some(endpoint.span));
     }
 }
@@ -45,14 +59,35 @@ fn add_gateway(graph: &mut ProgramGraph, gateway: &ast::Gateway) {
     let node = graph.add_node(NodeKind::Gateway, name, name, Some(gateway.name.span));
     for listener in &gateway.listeners {
         let address = &listener.address;
-        let index = graph.add_node(NodeKind::Listener, &qualified(name, &address.node), &address.node, Some(address.span));
+        let index = graph.add_node(
+            NodeKind::Listener,
+            &qualified(name, &address.node),
+            &address.node,
+            Some(address.span),
+        );
         graph.add_edge(index, node, EdgeKind::Listens, None, Some(listener.span));
     }
     for consumer in &gateway.consumers {
-        let index = graph.add_node(NodeKind::Consumer, &qualified(name, &consumer.name.node), &consumer.name.node, Some(consumer.name.span));
+        let index = graph.add_node(
+            NodeKind::Consumer,
+            &qualified(name, &consumer.name.node),
+            &consumer.name.node,
+            Some(consumer.name.span),
+        );
         for group in &consumer.groups {
-            let group_index = graph.add_node(NodeKind::Group, &qualified(name, &group.node), &group.node, Some(group.span));
-            graph.add_edge(index, group_index, EdgeKind::MemberOf, None, Some(group.span));
+            let group_index = graph.add_node(
+                NodeKind::Group,
+                &qualified(name, &group.node),
+                &group.node,
+                Some(group.span),
+            );
+            graph.add_edge(
+                index,
+                group_index,
+                EdgeKind::MemberOf,
+                None,
+                Some(group.span),
+            );
         }
     }
     for route in &gateway.routes {
@@ -60,30 +95,66 @@ fn add_gateway(graph: &mut ProgramGraph, gateway: &ast::Gateway) {
     }
 }
 
-fn add_route(graph: &mut ProgramGraph, gateway: &ast::Gateway, gateway_node: NodeIndex, route: &ast::Route) {
+fn add_route(
+    graph: &mut ProgramGraph,
+    gateway: &ast::Gateway,
+    gateway_node: NodeIndex,
+    route: &ast::Route,
+) {
     let gateway_name = &gateway.name.node;
-    let node = graph.add_node(NodeKind::Route, &qualified(gateway_name, &route.name.node), &route.name.node, Some(route.name.span));
-    graph.add_edge(gateway_node, node, EdgeKind::Admits, None, Some(route.name.span));
+    let node = graph.add_node(
+        NodeKind::Route,
+        &qualified(gateway_name, &route.name.node),
+        &route.name.node,
+        Some(route.name.span),
+    );
+    graph.add_edge(
+        gateway_node,
+        node,
+        EdgeKind::Admits,
+        None,
+        Some(route.name.span),
+    );
     for statement in &route.statements {
         match statement {
             ast::RouteStatement::Forward(forward) => {
-                let labelled = forward.targets.len() > 1 || forward.targets.iter().any(|t| t.weight.is_some());
+                let labelled =
+                    forward.targets.len() > 1 || forward.targets.iter().any(|t| t.weight.is_some());
                 for (target, split) in forward.targets.iter().zip(split_weights(&forward.targets)) {
-                    if let Some(service) = graph.find_named(NodeKind::Service, &target.service.node) {
+                    if let Some(service) = graph.find_named(NodeKind::Service, &target.service.node)
+                    {
                         let label = labelled.then(|| format!("{}%", split.weight));
-                        graph.add_edge(node, service, EdgeKind::Forwards, label, Some(target.service.span));
+                        graph.add_edge(
+                            node,
+                            service,
+                            EdgeKind::Forwards,
+                            label,
+                            Some(target.service.span),
+                        );
                     }
                 }
             }
             ast::RouteStatement::Produce(produce) => match &produce.topic {
                 ast::TopicRef::Fixed(topic) => {
-                    let index = graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
+                    let index =
+                        graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
                     graph.add_edge(node, index, EdgeKind::Produces, None, Some(topic.span));
                 }
                 ast::TopicRef::Param { param, allow } => {
                     for topic in allow.iter().flatten() {
-                        let index = graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
-                        graph.add_edge(node, index, EdgeKind::Produces, Some(format!("param {}", param.node)), Some(topic.span));
+                        let index = graph.add_node(
+                            NodeKind::Topic,
+                            &topic.node,
+                            &topic.node,
+                            Some(topic.span),
+                        );
+                        graph.add_edge(
+                            node,
+                            index,
+                            EdgeKind::Produces,
+                            Some(format!("param {}", param.node)),
+                            Some(topic.span),
+                        );
                     }
                 }
             },
@@ -98,7 +169,9 @@ fn add_route(graph: &mut ProgramGraph, gateway: &ast::Gateway, gateway_node: Nod
                     ast::Effect::Deny => EdgeKind::Denies,
                 };
                 for name in names {
-                    if let Some(target) = graph.find_named(kind, &qualified(gateway_name, &name.node)) {
+                    if let Some(target) =
+                        graph.find_named(kind, &qualified(gateway_name, &name.node))
+                    {
                         graph.add_edge(node, target, edge, None, Some(name.span));
                     }
                 }
@@ -114,22 +187,47 @@ fn add_stream(graph: &mut ProgramGraph, program: &Program, stream: &ast::Stream)
     for statement in &stream.statements {
         match statement {
             ast::StreamStatement::From { topic, group, .. } => {
-                let index = graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
-                let group = group.as_ref().map_or_else(|| name.clone(), |g| g.node.clone());
-                graph.add_edge(index, node, EdgeKind::Consumes, Some(format!("group {group}")), Some(topic.span));
+                let index =
+                    graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
+                let group = group
+                    .as_ref()
+                    .map_or_else(|| name.clone(), |g| g.node.clone());
+                graph.add_edge(
+                    index,
+                    node,
+                    EdgeKind::Consumes,
+                    Some(format!("group {group}")),
+                    Some(topic.span),
+                );
             }
             ast::StreamStatement::To { topic, .. } => {
-                let index = graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
+                let index =
+                    graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
                 graph.add_edge(node, index, EdgeKind::Produces, None, Some(topic.span));
             }
             ast::StreamStatement::DeadLetter(topic) => {
-                let index = graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
-                graph.add_edge(node, index, EdgeKind::Produces, Some(DEAD_LETTER_LABEL.to_string()), Some(topic.span));
+                let index =
+                    graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
+                graph.add_edge(
+                    node,
+                    index,
+                    EdgeKind::Produces,
+                    Some(DEAD_LETTER_LABEL.to_string()),
+                    Some(topic.span),
+                );
             }
             ast::StreamStatement::Deliver(deliver) => {
                 if program.symbols.has_service(&deliver.service.node) {
-                    if let Some(service) = graph.find_named(NodeKind::Service, &deliver.service.node) {
-                        graph.add_edge(node, service, EdgeKind::Forwards, Some("deliver".to_string()), Some(deliver.service.span));
+                    if let Some(service) =
+                        graph.find_named(NodeKind::Service, &deliver.service.node)
+                    {
+                        graph.add_edge(
+                            node,
+                            service,
+                            EdgeKind::Forwards,
+                            Some("deliver".to_string()),
+                            Some(deliver.service.span),
+                        );
                     }
                 }
             }
@@ -154,7 +252,10 @@ fn add_mesh_rules(graph: &mut ProgramGraph, program: &Program) {
             ast::Effect::Deny => EdgeKind::Denies,
         };
         let sources: Vec<NodeIndex> = if rule.source.node == "*" {
-            callers.iter().filter_map(|(k, n)| graph.find_named(*k, n)).collect()
+            callers
+                .iter()
+                .filter_map(|(k, n)| graph.find_named(*k, n))
+                .collect()
         } else {
             graph
                 .find_named(NodeKind::Gateway, &rule.source.node)
@@ -165,7 +266,11 @@ fn add_mesh_rules(graph: &mut ProgramGraph, program: &Program) {
         let mut targets: Vec<NodeIndex> = Vec::new();
         for target in &rule.targets {
             if target.node == "*" {
-                targets.extend(services.iter().filter_map(|s| graph.find_named(NodeKind::Service, s)));
+                targets.extend(
+                    services
+                        .iter()
+                        .filter_map(|s| graph.find_named(NodeKind::Service, s)),
+                );
             } else {
                 targets.extend(graph.find_named(NodeKind::Service, &target.node));
             }
@@ -189,16 +294,33 @@ fn add_loopbacks(graph: &mut ProgramGraph, program: &Program) {
         .flat_map(|g| g.listeners.iter().map(move |l| (g, l)))
         .filter_map(|(g, l)| {
             let address = SocketAddress::parse(&l.address.node)?;
-            Some((address, graph.find_named(NodeKind::Listener, &qualified(&g.name.node, &l.address.node))?))
+            Some((
+                address,
+                graph.find_named(
+                    NodeKind::Listener,
+                    &qualified(&g.name.node, &l.address.node),
+                )?,
+            ))
         })
         .collect();
     if listeners.is_empty() {
         return;
     }
     for service in &program.services {
-        for endpoint in service.endpoints().map(|e| e.node.as_slice()).unwrap_or_default() {
-            let Some(address) = SocketAddress::parse(&endpoint.node) else { continue };
-            let Some(from) = graph.find_named(NodeKind::Endpoint, &qualified(&service.name.node, &endpoint.node)) else { continue };
+        for endpoint in service
+            .endpoints()
+            .map(|e| e.node.as_slice())
+            .unwrap_or_default()
+        {
+            let Some(address) = SocketAddress::parse(&endpoint.node) else {
+                continue;
+            };
+            let Some(from) = graph.find_named(
+                NodeKind::Endpoint,
+                &qualified(&service.name.node, &endpoint.node),
+            ) else {
+                continue;
+            };
             for (listener, to) in &listeners {
                 if address.reaches(listener) {
                     graph.add_edge(from, *to, EdgeKind::Reaches, None, Some(endpoint.span));

@@ -62,18 +62,36 @@ impl ProgramGraph {
     }
 
     /// Adds a node, or returns the existing one with the same id (keeping its first span).
-    pub fn add_node(&mut self, kind: NodeKind, qualified: &str, name: &str, span: Option<Span>) -> NodeIndex {
+    pub fn add_node(
+        &mut self,
+        kind: NodeKind,
+        qualified: &str,
+        name: &str,
+        span: Option<Span>,
+    ) -> NodeIndex {
         let id = node_id(kind, qualified);
         if let Some(index) = self.ids.get(&id) {
             return *index;
         }
-        let index = self.graph.add_node(Node { kind, id: id.clone(), name: name.to_string(), span });
+        let index = self.graph.add_node(Node {
+            kind,
+            id: id.clone(),
+            name: name.to_string(),
+            span,
+        });
         self.ids.insert(id, index);
         index
     }
 
     /// Adds an edge.
-    pub fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind, label: Option<String>, span: Option<Span>) {
+    pub fn add_edge(
+        &mut self,
+        from: NodeIndex,
+        to: NodeIndex,
+        kind: EdgeKind,
+        label: Option<String>,
+        span: Option<Span>,
+    ) {
         self.graph.add_edge(from, to, Edge { kind, label, span });
     }
 }

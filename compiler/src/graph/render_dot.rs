@@ -35,8 +35,17 @@ pub fn render_dot(graph: &Graph) -> String {
                 Some(label) => format!("{} {label}", edge.kind.as_str()),
                 None => edge.kind.as_str().to_string(),
             };
-            let style = if edge.kind == EdgeKind::Denies { ", style=dashed, color=\"#d62828\", fontcolor=\"#d62828\"" } else { "" };
-            out.push_str(&format!("  {} -> {} [label={}{style}];\n", quote(&node.id), quote(&edge.to), quote(&label)));
+            let style = if edge.kind == EdgeKind::Denies {
+                ", style=dashed, color=\"#d62828\", fontcolor=\"#d62828\""
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "  {} -> {} [label={}{style}];\n",
+                quote(&node.id),
+                quote(&edge.to),
+                quote(&label)
+            ));
         }
     }
     out.push_str("}\n");

@@ -22,31 +22,55 @@ const KINDS: [NodeKind; 9] = [
 /// Renders the graph as a `flowchart LR`.
 pub fn render_mermaid(graph: &Graph) -> String {
     // Mermaid ids must be plain words; node ids contain `:` and `/`, so number them.
-    let short: HashMap<&str, String> = graph.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), format!("n{i}"))).collect();
+    let short: HashMap<&str, String> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
+        .collect();
     let mut out = String::from("flowchart LR\n");
     for node in &graph.nodes {
-        out.push_str(&format!("  {}[\"{}: {}\"]:::{}\n", short[node.id.as_str()], node.kind.as_str(), escape(&node.name), node.kind.as_str()));
+        out.push_str(&format!(
+            "  {}[\"{}: {}\"]:::{}\n",
+            short[node.id.as_str()],
+            node.kind.as_str(),
+            escape(&node.name),
+            node.kind.as_str()
+        ));
     }
     for node in &graph.nodes {
         for edge in &node.edges {
-            let Some(to) = short.get(edge.to.as_str()) else { continue };
+            let Some(to) = short.get(edge.to.as_str()) else {
+                continue;
+            };
             let label = match &edge.label {
                 Some(label) => format!("{} {}", edge.kind.as_str(), escape(label)),
                 None => edge.kind.as_str().to_string(),
             };
-            let arrow = if edge.kind == EdgeKind::Denies { format!("-.->|\"{label}\"|") } else { format!("-->|\"{label}\"|") };
+            let arrow = if edge.kind == EdgeKind::Denies {
+                format!("-.->|\"{label}\"|")
+            } else {
+                format!("-->|\"{label}\"|")
+            };
             out.push_str(&format!("  {} {arrow} {to}\n", short[node.id.as_str()]));
         }
     }
     for kind in KINDS {
-        out.push_str(&format!("  classDef {} fill:{},stroke:#333\n", kind.as_str(), node_colour(kind)));
+        out.push_str(&format!(
+            "  classDef {} fill:{},stroke:#333\n",
+            kind.as_str(),
+            node_colour(kind)
+        ));
     }
     out
 }
 
 /// Mermaid labels are quoted; quotes and angle brackets become entity codes.
 fn escape(text: &str) -> String {
-    text.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;").replace('\n', " ")
+    text.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+        .replace('\n', " ")
 }
 
 #[cfg(test)]

@@ -18,8 +18,18 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     report_all(&mut out, "stream", &symbols.streams, |s| s.name.span);
     report_all(&mut out, "topic", &symbols.topics, |t| t.name.span);
     for (gateway, names) in &symbols.gateway_names {
-        report_all(&mut out, &format!("route of gateway `{gateway}`"), &names.routes, |r| r.name.span);
-        report_all(&mut out, &format!("consumer of gateway `{gateway}`"), &names.consumers, |c| c.name.span);
+        report_all(
+            &mut out,
+            &format!("route of gateway `{gateway}`"),
+            &names.routes,
+            |r| r.name.span,
+        );
+        report_all(
+            &mut out,
+            &format!("consumer of gateway `{gateway}`"),
+            &names.consumers,
+            |c| c.name.span,
+        );
     }
     for (name, services) in &symbols.services {
         if let Some(gateway) = symbols.gateways.get(name).and_then(|d| d.first()) {
@@ -35,9 +45,16 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     out
 }
 
-fn report_all<T>(out: &mut Vec<Diagnostic>, what: &str, map: &BTreeMap<&str, Vec<&T>>, name_span: impl Fn(&T) -> Span) {
+fn report_all<T>(
+    out: &mut Vec<Diagnostic>,
+    what: &str,
+    map: &BTreeMap<&str, Vec<&T>>,
+    name_span: impl Fn(&T) -> Span,
+) {
     for (name, definitions) in map {
-        let Some((first, rest)) = definitions.split_first() else { continue };
+        let Some((first, rest)) = definitions.split_first() else {
+            continue;
+        };
         for again in rest {
             out.push(duplicate(what, name, name_span(again), name_span(first)));
         }
@@ -45,10 +62,13 @@ fn report_all<T>(out: &mut Vec<Diagnostic>, what: &str, map: &BTreeMap<&str, Vec
 }
 
 fn duplicate(what: &str, name: &str, again: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(&DUPLICATE_DEFINITION, format!("{what} `{name}` is defined twice"))
-        .with_label(again, "defined again here")
-        .with_label(first, "first defined here")
-        .with_help("rename or remove one of the definitions")
+    Diagnostic::error(
+        &DUPLICATE_DEFINITION,
+        format!("{what} `{name}` is defined twice"),
+    )
+    .with_label(again, "defined again here")
+    .with_label(first, "first defined here")
+    .with_help("rename or remove one of the definitions")
 }
 
 /// `default` and `mtls` set in two different mesh blocks (twice in one block is a parse error).

@@ -46,7 +46,12 @@ impl<'a> Program<'a> {
                 }
             }
         }
-        program.symbols = Symbols::collect(&program.gateways, &program.services, &program.streams, &program.topics);
+        program.symbols = Symbols::collect(
+            &program.gateways,
+            &program.services,
+            &program.streams,
+            &program.topics,
+        );
         program
     }
 
@@ -57,7 +62,10 @@ impl<'a> Program<'a> {
 
     /// The first gateway named `name`.
     pub fn gateway(&self, name: &str) -> Option<&'a ast::Gateway> {
-        self.symbols.gateways.get(name).and_then(|d| d.first().copied())
+        self.symbols
+            .gateways
+            .get(name)
+            .and_then(|d| d.first().copied())
     }
 
     /// Every mesh rule of every mesh block, in program order.
@@ -72,22 +80,28 @@ impl<'a> Program<'a> {
 
     /// The mesh's default effect, if a mesh block states one.
     pub fn mesh_default(&self) -> Option<&'a Spanned<ast::Effect>> {
-        self.meshes.iter().flat_map(|m| m.statements.iter()).find_map(|s| match s {
-            ast::MeshStatement::Default(d) => Some(d),
-            _ => None,
-        })
+        self.meshes
+            .iter()
+            .flat_map(|m| m.statements.iter())
+            .find_map(|s| match s {
+                ast::MeshStatement::Default(d) => Some(d),
+                _ => None,
+            })
     }
 
     /// Every (gateway, route) pair, in program order.
     pub fn routes(&self) -> impl Iterator<Item = (&'a ast::Gateway, &'a ast::Route)> + '_ {
-        self.gateways.iter().flat_map(|g| g.routes.iter().map(move |r| (*g, r)))
+        self.gateways
+            .iter()
+            .flat_map(|g| g.routes.iter().map(move |r| (*g, r)))
     }
 
     /// The span of `len` bytes at byte `offset` of a string literal's value, when the literal is
     /// written without escapes (so value and source line up); otherwise the whole literal.
     pub fn span_in_string(&self, string: &Spanned<String>, offset: usize, len: usize) -> Span {
         let raw = self.text(string.span);
-        let plain = raw.len() == string.node.len() + 2 && raw.get(1..raw.len() - 1) == Some(string.node.as_str());
+        let plain = raw.len() == string.node.len() + 2
+            && raw.get(1..raw.len() - 1) == Some(string.node.as_str());
         if plain && offset + len <= string.node.len() {
             let start = string.span.start as usize + 1 + offset;
             Span::new(string.span.file, start, start + len)

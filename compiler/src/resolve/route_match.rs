@@ -11,13 +11,21 @@ pub fn lower_match(matcher: &ast::Match) -> RouteMatch {
     let pairs = |list: &[ast::KeyValueMatch], lowercase: bool| {
         list.iter()
             .map(|kv| NameValue {
-                name: if lowercase { kv.name.node.to_ascii_lowercase() } else { kv.name.node.clone() },
+                name: if lowercase {
+                    kv.name.node.to_ascii_lowercase()
+                } else {
+                    kv.name.node.clone()
+                },
                 value: kv.value.node.clone(),
             })
             .collect()
     };
     RouteMatch {
-        method: matcher.method.as_ref().filter(|m| m.node != "*").map(|m| m.node.to_ascii_uppercase()),
+        method: matcher
+            .method
+            .as_ref()
+            .filter(|m| m.node != "*")
+            .map(|m| m.node.to_ascii_uppercase()),
         path: lower_path(&matcher.path),
         host: matcher.host.as_ref().map(|h| h.node.to_ascii_lowercase()),
         headers: pairs(&matcher.headers, true),
@@ -40,7 +48,11 @@ pub fn lower_path(path: &ast::PathMatch) -> PathMatch {
             }
         }
     };
-    PathMatch { kind, value, params }
+    PathMatch {
+        kind,
+        value,
+        params,
+    }
 }
 
 /// The `{name}` segments of a path template, in order.

@@ -27,7 +27,11 @@ impl SocketAddress {
     pub fn parse(text: &str) -> Option<SocketAddress> {
         let (host, port) = text.rsplit_once(':')?;
         let port: u16 = port.parse().ok()?;
-        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host).to_ascii_lowercase();
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .to_ascii_lowercase();
         let host = match bare.parse::<IpAddr>() {
             Ok(ip) if ip.is_unspecified() => Host::Wildcard,
             Ok(ip) if ip.is_loopback() => Host::Loopback(ip.to_string()),
@@ -49,7 +53,9 @@ impl SocketAddress {
     pub fn clashes_with(&self, other: &SocketAddress) -> bool {
         self.port != 0
             && self.port == other.port
-            && (self.host == other.host || self.host == Host::Wildcard || other.host == Host::Wildcard)
+            && (self.host == other.host
+                || self.host == Host::Wildcard
+                || other.host == Host::Wildcard)
     }
 
     /// True when a connection to this endpoint certainly lands on `listener` (on this machine):
@@ -57,7 +63,8 @@ impl SocketAddress {
     pub fn reaches(&self, listener: &SocketAddress) -> bool {
         self.port == listener.port
             && listener.port != 0
-            && (self.host == listener.host || (self.is_loopback() && listener.host == Host::Wildcard))
+            && (self.host == listener.host
+                || (self.is_loopback() && listener.host == Host::Wildcard))
     }
 }
 
@@ -83,13 +90,20 @@ mod tests {
     fn loopback_endpoints_reach_wildcard_and_identical_listeners() {
         assert!(addr("127.0.0.1:8080").reaches(&addr("0.0.0.0:8080")));
         assert!(addr("localhost:8080").reaches(&addr("127.0.0.1:8080")));
-        assert!(!addr("10.0.0.5:8080").reaches(&addr("0.0.0.0:8080")), "another machine, as far as we know");
+        assert!(
+            !addr("10.0.0.5:8080").reaches(&addr("0.0.0.0:8080")),
+            "another machine, as far as we know"
+        );
         assert!(!addr("127.0.0.1:9101").reaches(&addr("0.0.0.0:8080")));
     }
 
     #[test]
     fn loopback_is_127_slash_8_ipv6_one_and_localhost() {
-        assert!(addr("127.1.2.3:1").is_loopback() && addr("[::1]:1").is_loopback() && addr("localhost:1").is_loopback());
+        assert!(
+            addr("127.1.2.3:1").is_loopback()
+                && addr("[::1]:1").is_loopback()
+                && addr("localhost:1").is_loopback()
+        );
         assert!(!addr("0.0.0.0:1").is_loopback() && !addr("api.test:1").is_loopback());
     }
 }

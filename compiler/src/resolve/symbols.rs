@@ -40,26 +40,50 @@ impl<'a> Symbols<'a> {
     ) -> Self {
         let mut symbols = Symbols::default();
         for gateway in gateways {
-            symbols.gateways.entry(&gateway.name.node).or_default().push(gateway);
+            symbols
+                .gateways
+                .entry(&gateway.name.node)
+                .or_default()
+                .push(gateway);
             let names = symbols.gateway_names.entry(&gateway.name.node).or_default();
             for route in &gateway.routes {
-                names.routes.entry(&route.name.node).or_default().push(route);
+                names
+                    .routes
+                    .entry(&route.name.node)
+                    .or_default()
+                    .push(route);
             }
             for consumer in &gateway.consumers {
-                names.consumers.entry(&consumer.name.node).or_default().push(consumer);
+                names
+                    .consumers
+                    .entry(&consumer.name.node)
+                    .or_default()
+                    .push(consumer);
                 for group in &consumer.groups {
                     names.groups.entry(&group.node).or_default().push(group);
                 }
             }
         }
         for service in services {
-            symbols.services.entry(&service.name.node).or_default().push(service);
+            symbols
+                .services
+                .entry(&service.name.node)
+                .or_default()
+                .push(service);
         }
         for stream in streams {
-            symbols.streams.entry(&stream.name.node).or_default().push(stream);
+            symbols
+                .streams
+                .entry(&stream.name.node)
+                .or_default()
+                .push(stream);
         }
         for topic in topics {
-            symbols.topics.entry(&topic.name.node).or_default().push(topic);
+            symbols
+                .topics
+                .entry(&topic.name.node)
+                .or_default()
+                .push(topic);
         }
         symbols
     }
@@ -81,6 +105,8 @@ impl<'a> Symbols<'a> {
 
     /// True when the topic is declared `external` (by any of its declarations).
     pub fn is_external_topic(&self, name: &str) -> bool {
-        self.topics.get(name).is_some_and(|d| d.iter().any(|t| t.external))
+        self.topics
+            .get(name)
+            .is_some_and(|d| d.iter().any(|t| t.external))
     }
 }

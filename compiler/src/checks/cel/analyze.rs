@@ -27,8 +27,27 @@ pub struct Analysis {
 
 /// Analyses `expression` (the parse of `cel`) evaluated in `context`; `params` are the route's
 /// path parameters where `request.params` is visible.
-pub fn analyze(cel: &ast::Cel, expression: &IdedExpr, info: &SourceInfo, context: CelContext, params: Option<&[String]>) -> Analysis {
-    let mut walker = Walker { cel, info, context, params, bound: Vec::new(), reported_roots: Vec::new(), analysis: Analysis { diagnostics: Vec::new(), ty: Ty::Dyn, consumer_use: None, jwt_use: None } };
+pub fn analyze(
+    cel: &ast::Cel,
+    expression: &IdedExpr,
+    info: &SourceInfo,
+    context: CelContext,
+    params: Option<&[String]>,
+) -> Analysis {
+    let mut walker = Walker {
+        cel,
+        info,
+        context,
+        params,
+        bound: Vec::new(),
+        reported_roots: Vec::new(),
+        analysis: Analysis {
+            diagnostics: Vec::new(),
+            ty: Ty::Dyn,
+            consumer_use: None,
+            jwt_use: None,
+        },
+    };
     let ty = walker.walk(expression);
     walker.analysis.ty = ty;
     walker.analysis
@@ -55,12 +74,19 @@ impl<'a> Walker<'a> {
     fn at(&self, start: usize, end: usize) -> Span {
         let len = self.cel.source.len();
         let base = self.cel.span.start as usize;
-        Span::new(self.cel.span.file, base + start.min(len), base + end.min(len))
+        Span::new(
+            self.cel.span.file,
+            base + start.min(len),
+            base + end.min(len),
+        )
     }
 
     /// The span of `field` in a selection whose node sits at the `.`.
     fn field_span(&self, select_id: u64, field: &str) -> Span {
-        let dot = self.info.offset_for(select_id).map_or(0, |(s, _)| s as usize);
+        let dot = self
+            .info
+            .offset_for(select_id)
+            .map_or(0, |(s, _)| s as usize);
         let after = self.cel.source.get(dot + 1..).unwrap_or("");
         let start = dot + 1 + (after.len() - after.trim_start().len());
         self.at(start, start + field.len())
@@ -79,9 +105,11 @@ impl<'a> Walker<'a> {
                     }
                 }
                 if let Some(params) = self.params {
-                    if is_request_params(&select.operand) && !params.iter().any(|p| *p == select.field) {
+                    if is_request_params(&select.operand) && !params.contains(&select.field) {
                         let span = self.field_span(e.id, &select.field);
-                        self.analysis.diagnostics.push(unknown_param(&select.field, span, params));
+                        self.analysis
+                            .diagnostics
+                            .push(unknown_param(&select.field, span, params));
                     }
                 }
                 let ty = self.walk(&select.operand);
@@ -107,7 +135,8 @@ impl<'a> Walker<'a> {
                 self.walk(&c.loop_cond);
                 self.walk(&c.loop_step);
                 let result = self.walk(&c.result);
-                self.bound.truncate(self.bound.len() - 2 - usize::from(c.iter_var2.is_some()));
+                self.bound
+                    .truncate(self.bound.len() - 2 - usize::from(c.iter_var2.is_some()));
                 match &c.result.expr {
                     Expr::Ident(name) if *name == c.accu_var => accumulator,
                     _ => result,
@@ -149,11 +178,22 @@ impl<'a> Walker<'a> {
         let span = self.span_of(id);
         if !ROOTS.contains(&name) {
             let roots = self.context.roots();
-            let mut d = Diagnostic::error(&UNKNOWN_CEL_VARIABLE, format!("`{name}` is not a CEL variable"))
-                .with_label(span, "unknown variable");
+            let mut d = Diagnostic::error(
+                &UNKNOWN_CEL_VARIABLE,
+                format!("`{name}` is not a CEL variable"),
+            )
+            .with_label(span, "unknown variable");
             d = match closest(name, roots.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`? {} can use {}", self.context.describe(), list(roots))),
-                None => d.with_help(format!("{} can use {}", self.context.describe(), list(roots))),
+                Some(s) => d.with_help(format!(
+                    "did you mean `{s}`? {} can use {}",
+                    self.context.describe(),
+                    list(roots)
+                )),
+                None => d.with_help(format!(
+                    "{} can use {}",
+                    self.context.describe(),
+                    list(roots)
+                )),
             };
             self.analysis.diagnostics.push(d);
             return Ty::Dyn;
@@ -166,16 +206,25 @@ impl<'a> Walker<'a> {
         if !self.context.roots().contains(&name) && !self.reported_roots.contains(&name) {
             self.reported_roots.push(name);
             let why = match (name, self.context.is_stream()) {
-                ("event", false) => "`event` is the Kafka record a stream reads; there is none here",
+                ("event", false) => {
+                    "`event` is the Kafka record a stream reads; there is none here"
+                }
                 (_, true) => "a stream sees only the Kafka record, as `event`",
                 ("source", _) => "`source` is the calling service, known only to mesh rules",
                 ("consumer" | "jwt", _) => "the caller's identity is known only in gateway routes",
                 _ => "it is not provided here",
             };
             self.analysis.diagnostics.push(
-                Diagnostic::error(&VARIABLE_OUT_OF_CONTEXT, format!("`{name}` is not available in {}", self.context.describe()))
-                    .with_label(span, why)
-                    .with_help(format!("{} can use {}", self.context.describe(), list(self.context.roots()))),
+                Diagnostic::error(
+                    &VARIABLE_OUT_OF_CONTEXT,
+                    format!("`{name}` is not available in {}", self.context.describe()),
+                )
+                .with_label(span, why)
+                .with_help(format!(
+                    "{} can use {}",
+                    self.context.describe(),
+                    list(self.context.roots())
+                )),
             );
         }
         Ty::Map
@@ -188,16 +237,30 @@ impl<'a> Walker<'a> {
         }
         let span = self.field_span(select_id, field);
         let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
-        let mut d = Diagnostic::error(&UNKNOWN_CEL_VARIABLE, format!("`{root}` has no field `{field}`")).with_label(span, "not in the contract");
+        let mut d = Diagnostic::error(
+            &UNKNOWN_CEL_VARIABLE,
+            format!("`{root}` has no field `{field}`"),
+        )
+        .with_label(span, "not in the contract");
         d = match closest(field, names.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{root}.{s}`? `{root}` has {}", list(&names))),
+            Some(s) => d.with_help(format!(
+                "did you mean `{root}.{s}`? `{root}` has {}",
+                list(&names)
+            )),
             None => d.with_help(format!("`{root}` has {}", list(&names))),
         };
         self.analysis.diagnostics.push(d);
         Ty::Dyn
     }
 
-    fn call(&mut self, id: u64, function: &str, target: Option<Ty>, args: &[Ty], arg_exprs: &[IdedExpr]) -> Ty {
+    fn call(
+        &mut self,
+        id: u64,
+        function: &str,
+        target: Option<Ty>,
+        args: &[Ty],
+        arg_exprs: &[IdedExpr],
+    ) -> Ty {
         match function {
             "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" => {
                 if let [a, b] = args {
@@ -217,11 +280,15 @@ impl<'a> Walker<'a> {
             }
             "_[_]" | "_[?_]" => {
                 if let (Some(params), [container, key]) = (self.params, arg_exprs) {
-                    if let (true, Expr::Literal(LiteralValue::String(name))) = (is_request_params(container), &key.expr) {
+                    if let (true, Expr::Literal(LiteralValue::String(name))) =
+                        (is_request_params(container), &key.expr)
+                    {
                         let name = name.to_string();
-                        if !params.iter().any(|p| *p == name) {
+                        if !params.contains(&name) {
                             let span = self.span_of(key.id);
-                            self.analysis.diagnostics.push(unknown_param(&name, span, params));
+                            self.analysis
+                                .diagnostics
+                                .push(unknown_param(&name, span, params));
                         }
                     }
                 }
@@ -241,7 +308,11 @@ impl<'a> Walker<'a> {
                 [a, b] if a == b && matches!(a, Ty::Int | Ty::Uint | Ty::Double) => *a,
                 _ => Ty::Dyn,
             },
-            "-_" => args.first().copied().filter(|a| matches!(a, Ty::Int | Ty::Double)).unwrap_or(Ty::Dyn),
+            "-_" => args
+                .first()
+                .copied()
+                .filter(|a| matches!(a, Ty::Int | Ty::Double))
+                .unwrap_or(Ty::Dyn),
             "size" => Ty::Int,
             "startsWith" | "endsWith" | "contains" | "matches" => Ty::Bool,
             "int" => Ty::Int,
@@ -287,5 +358,9 @@ fn literal_type(literal: &LiteralValue) -> Ty {
 }
 
 fn list(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

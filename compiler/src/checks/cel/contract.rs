@@ -28,7 +28,9 @@ impl CelContext {
         match self {
             CelContext::RouteCondition | CelContext::ProduceKey => &["request", "consumer", "jwt"],
             CelContext::MeshCondition | CelContext::BalanceHash => &["request", "source"],
-            CelContext::StreamCondition | CelContext::StreamKey | CelContext::StreamValue => &["event"],
+            CelContext::StreamCondition | CelContext::StreamKey | CelContext::StreamValue => {
+                &["event"]
+            }
         }
     }
 
@@ -47,7 +49,10 @@ impl CelContext {
 
     /// True for the contexts evaluated per Kafka record.
     pub fn is_stream(self) -> bool {
-        matches!(self, CelContext::StreamCondition | CelContext::StreamKey | CelContext::StreamValue)
+        matches!(
+            self,
+            CelContext::StreamCondition | CelContext::StreamKey | CelContext::StreamValue
+        )
     }
 }
 
@@ -83,4 +88,16 @@ pub fn fields(root: &str) -> &'static [(&'static str, Ty)] {
 }
 
 /// Identifiers CEL itself defines (type names usable in `type(x) == int`).
-pub const BUILTIN_IDENTS: [&str; 11] = ["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
+pub const BUILTIN_IDENTS: [&str; 11] = [
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
+];

@@ -56,7 +56,12 @@ impl<'a> ParseCache<'a> {
     fn get(&mut self, source: &'a str) -> Parsed {
         self.parsed
             .entry(source)
-            .or_insert_with(|| cel::parser::Parser::new().parse_with_source_info(source).ok().map(Rc::new))
+            .or_insert_with(|| {
+                cel::parser::Parser::new()
+                    .parse_with_source_info(source)
+                    .ok()
+                    .map(Rc::new)
+            })
             .clone()
     }
 }
@@ -70,29 +75,58 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         for statement in &route.statements {
             let (cel, context) = match statement {
                 ast::RouteStatement::When(cel) => (cel, CelContext::RouteCondition),
-                ast::RouteStatement::Produce(ast::Produce { key: Some(key), .. }) => (key, CelContext::ProduceKey),
+                ast::RouteStatement::Produce(ast::Produce { key: Some(key), .. }) => {
+                    (key, CelContext::ProduceKey)
+                }
                 _ => continue,
             };
             let params = params.get_or_insert_with(|| route_params(route));
-            out.extend(check_expression(&mut cache, cel, context, Some(params), Some(route)));
+            out.extend(check_expression(
+                &mut cache,
+                cel,
+                context,
+                Some(params),
+                Some(route),
+            ));
         }
     }
     for rule in program.mesh_rules() {
         if let Some(cel) = &rule.when {
-            out.extend(check_expression(&mut cache, cel, CelContext::MeshCondition, None, None));
+            out.extend(check_expression(
+                &mut cache,
+                cel,
+                CelContext::MeshCondition,
+                None,
+                None,
+            ));
         }
     }
     for service in &program.services {
         if let Some(ast::Balance::Hash(cel)) = service.balance().map(|b| &b.node) {
-            out.extend(check_expression(&mut cache, cel, CelContext::BalanceHash, None, None));
+            out.extend(check_expression(
+                &mut cache,
+                cel,
+                CelContext::BalanceHash,
+                None,
+                None,
+            ));
         }
     }
     for stream in &program.streams {
         for statement in &stream.statements {
             match statement {
-                ast::StreamStatement::When(cel) => out.extend(check_expression(&mut cache, cel, CelContext::StreamCondition, None, None)),
+                ast::StreamStatement::When(cel) => out.extend(check_expression(
+                    &mut cache,
+                    cel,
+                    CelContext::StreamCondition,
+                    None,
+                    None,
+                )),
                 ast::StreamStatement::To { key, value, .. } => {
-                    for (cel, context) in [(key, CelContext::StreamKey), (value, CelContext::StreamValue)] {
+                    for (cel, context) in [
+                        (key, CelContext::StreamKey),
+                        (value, CelContext::StreamValue),
+                    ] {
                         if let Some(cel) = cel {
                             out.extend(check_expression(&mut cache, cel, context, None, None));
                         }
@@ -105,23 +139,46 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     out
 }
 
-fn check_expression<'a>(cache: &mut ParseCache<'a>, cel: &'a ast::Cel, context: CelContext, params: Option<&[String]>, route: Option<&ast::Route>) -> Vec<Diagnostic> {
-    let Some(parsed) = cache.get(&cel.source) else { return Vec::new() };
+fn check_expression<'a>(
+    cache: &mut ParseCache<'a>,
+    cel: &'a ast::Cel,
+    context: CelContext,
+    params: Option<&[String]>,
+    route: Option<&ast::Route>,
+) -> Vec<Diagnostic> {
+    let Some(parsed) = cache.get(&cel.source) else {
+        return Vec::new();
+    };
     let analysis = analyze(cel, &parsed.0, &parsed.1, context, params);
     let mut out = analysis.diagnostics;
     if let Some(problem) = type_problem(context, analysis.ty) {
         out.push(
-            Diagnostic::error(&WRONG_EXPRESSION_TYPE, format!("{} is {}, not {problem}", context.describe(), analysis.ty.name()))
-                .with_label(cel.span, format!("{}", analysis.ty.name()))
-                .with_help(match context {
-                    CelContext::ProduceKey | CelContext::StreamKey => "convert it: `string(…)`".to_string(),
-                    CelContext::BalanceHash => "hash on a string or number, e.g. `request.headers[\"x-user\"]`".to_string(),
-                    _ => "write a comparison, e.g. `request.headers[\"x-ship\"] != \"\"`".to_string(),
-                }),
+            Diagnostic::error(
+                &WRONG_EXPRESSION_TYPE,
+                format!(
+                    "{} is {}, not {problem}",
+                    context.describe(),
+                    analysis.ty.name()
+                ),
+            )
+            .with_label(cel.span, analysis.ty.name().to_string())
+            .with_help(match context {
+                CelContext::ProduceKey | CelContext::StreamKey => {
+                    "convert it: `string(…)`".to_string()
+                }
+                CelContext::BalanceHash => {
+                    "hash on a string or number, e.g. `request.headers[\"x-user\"]`".to_string()
+                }
+                _ => "write a comparison, e.g. `request.headers[\"x-ship\"] != \"\"`".to_string(),
+            }),
         );
     }
     if let Some(route) = route {
-        out.extend(crate::checks::security::identity::cel_identity(route, analysis.consumer_use, analysis.jwt_use));
+        out.extend(crate::checks::security::identity::cel_identity(
+            route,
+            analysis.consumer_use,
+            analysis.jwt_use,
+        ));
     }
     out
 }
@@ -132,9 +189,17 @@ fn type_problem(context: CelContext, ty: Ty) -> Option<&'static str> {
         return None;
     }
     match context {
-        CelContext::RouteCondition | CelContext::MeshCondition | CelContext::StreamCondition => (ty != Ty::Bool).then_some("a bool"),
-        CelContext::ProduceKey | CelContext::StreamKey => (!matches!(ty, Ty::String | Ty::Bytes)).then_some("a string or bytes"),
-        CelContext::BalanceHash => matches!(ty, Ty::Bool | Ty::Null | Ty::List | Ty::StringList | Ty::Map | Ty::StringMap).then_some("a string or number"),
+        CelContext::RouteCondition | CelContext::MeshCondition | CelContext::StreamCondition => {
+            (ty != Ty::Bool).then_some("a bool")
+        }
+        CelContext::ProduceKey | CelContext::StreamKey => {
+            (!matches!(ty, Ty::String | Ty::Bytes)).then_some("a string or bytes")
+        }
+        CelContext::BalanceHash => matches!(
+            ty,
+            Ty::Bool | Ty::Null | Ty::List | Ty::StringList | Ty::Map | Ty::StringMap
+        )
+        .then_some("a string or number"),
         CelContext::StreamValue => None,
     }
 }

@@ -22,7 +22,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for stream in &program.streams {
         for statement in &stream.statements {
-            let ast::StreamStatement::From { topic, group, .. } = statement else { continue };
+            let ast::StreamStatement::From { topic, group, .. } = statement else {
+                continue;
+            };
             let (group_name, span) = match group {
                 Some(g) => (g.node.as_str(), g.span),
                 None => (stream.name.node.as_str(), stream.name.span),

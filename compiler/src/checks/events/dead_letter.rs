@@ -14,13 +14,25 @@ use super::DEAD_LETTER_IS_SOURCE;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for stream in &program.streams {
-        let (Some(source), Some(dead_letter)) = (stream.source_topic(), stream.dead_letter()) else { continue };
+        let (Some(source), Some(dead_letter)) = (stream.source_topic(), stream.dead_letter())
+        else {
+            continue;
+        };
         if source.node == dead_letter.node {
             out.push(
-                Diagnostic::error(&DEAD_LETTER_IS_SOURCE, format!("stream `{}` dead-letters into the topic it reads", stream.name.node))
-                    .with_label(dead_letter.span, "failed records would be read again")
-                    .with_label(source.span, "the source topic")
-                    .with_help(format!("use a topic of its own, e.g. \"{}-dlq\"", source.node)),
+                Diagnostic::error(
+                    &DEAD_LETTER_IS_SOURCE,
+                    format!(
+                        "stream `{}` dead-letters into the topic it reads",
+                        stream.name.node
+                    ),
+                )
+                .with_label(dead_letter.span, "failed records would be read again")
+                .with_label(source.span, "the source topic")
+                .with_help(format!(
+                    "use a topic of its own, e.g. \"{}-dlq\"",
+                    source.node
+                )),
             );
         }
     }

@@ -16,11 +16,18 @@ use super::INVALID_KAFKA_SETTING;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
-        let Some(produce) = route.produce() else { continue };
-        let sync = produce.mode.as_ref().is_none_or(|m| m.node == ast::ProduceMode::Sync);
+        let Some(produce) = route.produce() else {
+            continue;
+        };
+        let sync = produce
+            .mode
+            .as_ref()
+            .is_none_or(|m| m.node == ast::ProduceMode::Sync);
         if let (Some(acks), true) = (&produce.acks, sync) {
             if acks.node == ast::Acks::None {
-                let mut d = Diagnostic::error(&INVALID_KAFKA_SETTING, "a sync produce cannot use `acks 0`").with_label(acks.span, "the broker never acknowledges");
+                let mut d =
+                    Diagnostic::error(&INVALID_KAFKA_SETTING, "a sync produce cannot use `acks 0`")
+                        .with_label(acks.span, "the broker never acknowledges");
                 if let Some(mode) = &produce.mode {
                     d = d.with_label(mode.span, "sync: answer 200 after the broker acknowledges");
                 }
@@ -31,33 +38,48 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     for topic in &program.topics {
         if let Some(partitions) = topic.partitions.as_ref().filter(|p| p.node == 0) {
             out.push(
-                Diagnostic::error(&INVALID_KAFKA_SETTING, format!("topic \"{}\" cannot have 0 partitions", topic.name.node))
-                    .with_label(partitions.span, "Kafka needs at least one")
-                    .with_help("leave `partitions` out for the broker's default, or give 1 or more"),
+                Diagnostic::error(
+                    &INVALID_KAFKA_SETTING,
+                    format!("topic \"{}\" cannot have 0 partitions", topic.name.node),
+                )
+                .with_label(partitions.span, "Kafka needs at least one")
+                .with_help("leave `partitions` out for the broker's default, or give 1 or more"),
             );
         }
     }
     for stream in &program.streams {
         for statement in &stream.statements {
             match statement {
-                ast::StreamStatement::From { group: Some(group), .. } if group.node.is_empty() => out.push(
+                ast::StreamStatement::From {
+                    group: Some(group), ..
+                } if group.node.is_empty() => out.push(
                     Diagnostic::error(&INVALID_KAFKA_SETTING, "a consumer group cannot be empty")
                         .with_label(group.span, "empty group id")
-                        .with_help(format!("name the group, or leave `group` out to use the stream's name `{}`", stream.name.node)),
+                        .with_help(format!(
+                            "name the group, or leave `group` out to use the stream's name `{}`",
+                            stream.name.node
+                        )),
                 ),
                 ast::StreamStatement::Deliver(deliver) => {
-                    if let Some(concurrency) = deliver.concurrency.as_ref().filter(|c| c.node == 0) {
+                    if let Some(concurrency) = deliver.concurrency.as_ref().filter(|c| c.node == 0)
+                    {
                         out.push(
-                            Diagnostic::error(&INVALID_KAFKA_SETTING, "a delivery concurrency of 0 delivers nothing")
-                                .with_label(concurrency.span, "no record would ever be in flight")
-                                .with_help("use 1 (in order) or more"),
+                            Diagnostic::error(
+                                &INVALID_KAFKA_SETTING,
+                                "a delivery concurrency of 0 delivers nothing",
+                            )
+                            .with_label(concurrency.span, "no record would ever be in flight")
+                            .with_help("use 1 (in order) or more"),
                         );
                     }
                     if let Some(path) = deliver.path.as_ref().filter(|p| !p.node.starts_with('/')) {
                         out.push(
-                            Diagnostic::error(&INVALID_KAFKA_SETTING, format!("delivery path \"{}\" does not start with `/`", path.node))
-                                .with_label(path.span, "not a request path")
-                                .with_help(format!("write \"/{}\"", path.node)),
+                            Diagnostic::error(
+                                &INVALID_KAFKA_SETTING,
+                                format!("delivery path \"{}\" does not start with `/`", path.node),
+                            )
+                            .with_label(path.span, "not a request path")
+                            .with_help(format!("write \"/{}\"", path.node)),
                         );
                     }
                 }

@@ -15,7 +15,10 @@ use super::STREAM_CYCLE;
 
 /// One error per loop of streams through topics.
 pub fn check(graph: &ProgramGraph) -> Vec<Diagnostic> {
-    let follow = |e: &Edge| e.kind == EdgeKind::Consumes || (e.kind == EdgeKind::Produces && e.label.as_deref() != Some(DEAD_LETTER_LABEL));
+    let follow = |e: &Edge| {
+        e.kind == EdgeKind::Consumes
+            || (e.kind == EdgeKind::Produces && e.label.as_deref() != Some(DEAD_LETTER_LABEL))
+    };
     find_cycles(graph, follow, None)
         .into_iter()
         .filter(|cycle| cycle.nodes.iter().all(|n| matches!(graph.node(*n).kind, crate::graph::NodeKind::Topic | crate::graph::NodeKind::Stream)))

@@ -27,12 +27,21 @@ pub fn topic_name_problem(name: &str) -> Option<String> {
         return Some(format!("`{name}` is reserved"));
     }
     if name.len() > MAX_TOPIC_NAME {
-        return Some(format!("{} characters; Kafka allows at most {MAX_TOPIC_NAME}", name.chars().count()));
+        return Some(format!(
+            "{} characters; Kafka allows at most {MAX_TOPIC_NAME}",
+            name.chars().count()
+        ));
     }
-    let bad: BTreeSet<char> = name.chars().filter(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))).collect();
+    let bad: BTreeSet<char> = name
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .collect();
     if !bad.is_empty() {
         let shown: Vec<String> = bad.iter().map(|c| format!("{c:?}")).collect();
-        return Some(format!("Kafka topic names cannot contain {}", shown.join(", ")));
+        return Some(format!(
+            "Kafka topic names cannot contain {}",
+            shown.join(", ")
+        ));
     }
     None
 }
@@ -46,9 +55,12 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         let name = topic_use.name.node.as_str();
         if let Some(problem) = topic_name_problem(name) {
             out.push(
-                Diagnostic::error(&INVALID_TOPIC_NAME, format!("\"{name}\" is not a valid Kafka topic name"))
-                    .with_label(topic_use.name.span, problem)
-                    .with_help("use 1 to 249 letters, digits, `.`, `_` or `-`, e.g. \"captains-log\""),
+                Diagnostic::error(
+                    &INVALID_TOPIC_NAME,
+                    format!("\"{name}\" is not a valid Kafka topic name"),
+                )
+                .with_label(topic_use.name.span, problem)
+                .with_help("use 1 to 249 letters, digits, `.`, `_` or `-`, e.g. \"captains-log\""),
             );
             continue;
         }

@@ -30,13 +30,24 @@ pub struct TopicUse<'a> {
 pub fn topic_uses<'a>(program: &Program<'a>) -> Vec<TopicUse<'a>> {
     let mut uses = Vec::new();
     for topic in &program.topics {
-        uses.push(TopicUse { name: &topic.name, role: TopicRole::Declared });
+        uses.push(TopicUse {
+            name: &topic.name,
+            role: TopicRole::Declared,
+        });
     }
     for (_, route) in program.routes() {
         match route.produce().map(|p| &p.topic) {
-            Some(ast::TopicRef::Fixed(name)) => uses.push(TopicUse { name, role: TopicRole::ProducedByRoute }),
-            Some(ast::TopicRef::Param { allow: Some(list), .. }) => {
-                uses.extend(list.iter().map(|name| TopicUse { name, role: TopicRole::ProducedByRoute }));
+            Some(ast::TopicRef::Fixed(name)) => uses.push(TopicUse {
+                name,
+                role: TopicRole::ProducedByRoute,
+            }),
+            Some(ast::TopicRef::Param {
+                allow: Some(list), ..
+            }) => {
+                uses.extend(list.iter().map(|name| TopicUse {
+                    name,
+                    role: TopicRole::ProducedByRoute,
+                }));
             }
             _ => {}
         }

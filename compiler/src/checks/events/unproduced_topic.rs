@@ -19,10 +19,19 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let uses = topic_uses(program);
     let produced: BTreeSet<&str> = uses
         .iter()
-        .filter(|u| matches!(u.role, TopicRole::ProducedByRoute | TopicRole::ProducedByStream | TopicRole::DeadLetter))
+        .filter(|u| {
+            matches!(
+                u.role,
+                TopicRole::ProducedByRoute | TopicRole::ProducedByStream | TopicRole::DeadLetter
+            )
+        })
         .map(|u| u.name.node.as_str())
         .collect();
-    let known: BTreeSet<&str> = uses.iter().filter(|u| u.role != TopicRole::Consumed).map(|u| u.name.node.as_str()).collect();
+    let known: BTreeSet<&str> = uses
+        .iter()
+        .filter(|u| u.role != TopicRole::Consumed)
+        .map(|u| u.name.node.as_str())
+        .collect();
     let mut out = Vec::new();
     for consumed in uses.iter().filter(|u| u.role == TopicRole::Consumed) {
         let name = consumed.name.node.as_str();
@@ -34,9 +43,12 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             None => format!("if another system produces it, declare it: `topic \"{name}\" external`"),
         };
         out.push(
-            Diagnostic::warning(&TOPIC_NEVER_PRODUCED, format!("nothing in this program produces \"{name}\""))
-                .with_label(consumed.name.span, "this stream would wait forever")
-                .with_help(help),
+            Diagnostic::warning(
+                &TOPIC_NEVER_PRODUCED,
+                format!("nothing in this program produces \"{name}\""),
+            )
+            .with_label(consumed.name.span, "this stream would wait forever")
+            .with_help(help),
         );
     }
     out

@@ -35,13 +35,20 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 deny.effect == Effect::Deny
                     && deny.when.is_none()
                     && (deny.source.node == "*" || deny.source.node == allow.source.node)
-                    && deny.targets.iter().any(|t| t.node == "*" || t.node == target)
+                    && deny
+                        .targets
+                        .iter()
+                        .any(|t| t.node == "*" || t.node == target)
             })
         };
-        let denies: Option<Vec<&&MeshRule>> = allow.targets.iter().map(|t| covering(&t.node)).collect();
+        let denies: Option<Vec<&&MeshRule>> =
+            allow.targets.iter().map(|t| covering(&t.node)).collect();
         if let Some(denies) = denies {
-            let mut diagnostic = Diagnostic::warning(&MESH_ALLOW_NEVER_APPLIES, "this allow rule never applies: deny rules refuse every call it allows")
-                .with_label(allow.span, "never applies");
+            let mut diagnostic = Diagnostic::warning(
+                &MESH_ALLOW_NEVER_APPLIES,
+                "this allow rule never applies: deny rules refuse every call it allows",
+            )
+            .with_label(allow.span, "never applies");
             let mut seen: Vec<*const MeshRule> = Vec::new();
             for deny in denies {
                 if !seen.contains(&(*deny as *const MeshRule)) {
@@ -49,7 +56,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                     diagnostic = diagnostic.with_label(deny.span, "deny beats allow");
                 }
             }
-            out.push(diagnostic.with_help("narrow the deny rule, give it a `when` condition, or remove the allow"));
+            out.push(diagnostic.with_help(
+                "narrow the deny rule, give it a `when` condition, or remove the allow",
+            ));
         }
     }
     out

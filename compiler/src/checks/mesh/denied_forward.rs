@@ -19,14 +19,18 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut decisions: HashMap<(&str, &str), MeshDecision> = HashMap::new();
     let mut out = Vec::new();
     for (gateway, route) in program.routes() {
-        let Some(forward) = route.forward() else { continue };
+        let Some(forward) = route.forward() else {
+            continue;
+        };
         for target in &forward.targets {
             let service = target.service.node.as_str();
             if !program.symbols.has_service(service) {
                 continue;
             }
             let gateway_name = gateway.name.node.as_str();
-            let decision = *decisions.entry((gateway_name, service)).or_insert_with(|| decide(program, gateway_name, service));
+            let decision = *decisions
+                .entry((gateway_name, service))
+                .or_insert_with(|| decide(program, gateway_name, service));
             let diagnostic = match decision {
                 MeshDecision::DeniedByRule { deny, overridden } => {
                     let mut d = Diagnostic::error(&FORWARD_DENIED_BY_MESH, format!("route `{}` forwards to `{service}`, which the mesh denies to `{gateway_name}`", route.name.node))

@@ -17,7 +17,12 @@ use super::FORWARDING_CYCLE;
 /// The edges a request or record travels along.
 pub fn is_flow(edge: &Edge) -> bool {
     match edge.kind {
-        EdgeKind::Listens | EdgeKind::Admits | EdgeKind::Forwards | EdgeKind::Balances | EdgeKind::Reaches | EdgeKind::Consumes => true,
+        EdgeKind::Listens
+        | EdgeKind::Admits
+        | EdgeKind::Forwards
+        | EdgeKind::Balances
+        | EdgeKind::Reaches
+        | EdgeKind::Consumes => true,
         EdgeKind::Produces => edge.label.as_deref() != Some(DEAD_LETTER_LABEL),
         EdgeKind::Allows | EdgeKind::Denies | EdgeKind::MemberOf => false,
     }
@@ -29,7 +34,10 @@ pub fn check(graph: &ProgramGraph) -> Vec<Diagnostic> {
     find_cycles(graph, is_flow, Some(&through_listener))
         .into_iter()
         .map(|cycle| {
-            let mut diagnostic = Diagnostic::error(&FORWARDING_CYCLE, format!("forwarding cycle: {}", describe(graph, &cycle)));
+            let mut diagnostic = Diagnostic::error(
+                &FORWARDING_CYCLE,
+                format!("forwarding cycle: {}", describe(graph, &cycle)),
+            );
             for edge in cycle.edges.iter().rev() {
                 let weight = &graph.graph[*edge];
                 let Some(span) = weight.span else { continue };
@@ -42,7 +50,9 @@ pub fn check(graph: &ProgramGraph) -> Vec<Diagnostic> {
                 };
                 diagnostic = diagnostic.with_label(span, message);
             }
-            diagnostic.with_help("point the endpoint at the real upstream, not at a listener of this gateway")
+            diagnostic.with_help(
+                "point the endpoint at the real upstream, not at a listener of this gateway",
+            )
         })
         .collect()
 }

@@ -15,7 +15,10 @@ pub enum MeshDecision<'a> {
     /// Allowed because no rule matches and the default allows (`None`: no mesh block at all).
     AllowedByDefault(Option<&'a Spanned<Effect>>),
     /// Denied by this unconditional deny rule; `overridden` is an allow rule it beats, if any.
-    DeniedByRule { deny: &'a MeshRule, overridden: Option<&'a MeshRule> },
+    DeniedByRule {
+        deny: &'a MeshRule,
+        overridden: Option<&'a MeshRule>,
+    },
     /// Denied because no rule matches and the default denies.
     DeniedByDefault(&'a Spanned<Effect>),
 }
@@ -23,7 +26,10 @@ pub enum MeshDecision<'a> {
 impl MeshDecision<'_> {
     /// True when the call can never go through.
     pub fn is_denied(&self) -> bool {
-        matches!(self, MeshDecision::DeniedByRule { .. } | MeshDecision::DeniedByDefault(_))
+        matches!(
+            self,
+            MeshDecision::DeniedByRule { .. } | MeshDecision::DeniedByDefault(_)
+        )
     }
 }
 
@@ -52,13 +58,18 @@ pub fn decide<'a>(program: &Program<'a>, source: &str, target: &str) -> MeshDeci
         }
     }
     if let Some(deny) = deny {
-        return MeshDecision::DeniedByRule { deny, overridden: allow };
+        return MeshDecision::DeniedByRule {
+            deny,
+            overridden: allow,
+        };
     }
     if let Some(rule) = allow {
         return MeshDecision::AllowedByRule(rule);
     }
     match program.mesh_default() {
-        Some(default) if default.node == ast::Effect::Deny => MeshDecision::DeniedByDefault(default),
+        Some(default) if default.node == ast::Effect::Deny => {
+            MeshDecision::DeniedByDefault(default)
+        }
         default => MeshDecision::AllowedByDefault(default),
     }
 }

@@ -22,8 +22,17 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         .collect();
     let mut out = Vec::new();
     for (i, (gateway, listener, address)) in listeners.iter().enumerate() {
-        let Some((first_gateway, first, _)) = listeners[..i].iter().find(|(_, _, earlier)| earlier.clashes_with(address)) else { continue };
-        let owner = if first_gateway.name.node == gateway.name.node { "this gateway".to_string() } else { format!("gateway `{}`", first_gateway.name.node) };
+        let Some((first_gateway, first, _)) = listeners[..i]
+            .iter()
+            .find(|(_, _, earlier)| earlier.clashes_with(address))
+        else {
+            continue;
+        };
+        let owner = if first_gateway.name.node == gateway.name.node {
+            "this gateway".to_string()
+        } else {
+            format!("gateway `{}`", first_gateway.name.node)
+        };
         out.push(
             Diagnostic::error(&LISTENER_CLASH, format!("\"{}\" clashes with \"{}\" of {owner}", listener.address.node, first.address.node))
                 .with_label(listener.address.span, "cannot bind here")

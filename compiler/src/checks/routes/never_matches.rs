@@ -16,15 +16,32 @@ use super::ROUTE_NEVER_MATCHES;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
-        let Some(matcher) = route.matcher() else { continue };
+        let Some(matcher) = route.matcher() else {
+            continue;
+        };
         let path = &matcher.path.value;
         if matcher.path.kind != ast::PathKind::Regex {
             if let Some(at) = path.node.find(['?', '#']) {
-                let what = if path.node.as_bytes()[at] == b'?' { "query string" } else { "fragment" };
+                let what = if path.node.as_bytes()[at] == b'?' {
+                    "query string"
+                } else {
+                    "fragment"
+                };
                 out.push(
-                    Diagnostic::error(&ROUTE_NEVER_MATCHES, format!("route `{}` can never match: a request path has no {what}", route.name.node))
-                        .with_label(program.span_in_string(path, at, path.node.len() - at), format!("the {what} is not part of the path"))
-                        .with_help("match query parameters with `query \"NAME\" \"VALUE\"` after the path"),
+                    Diagnostic::error(
+                        &ROUTE_NEVER_MATCHES,
+                        format!(
+                            "route `{}` can never match: a request path has no {what}",
+                            route.name.node
+                        ),
+                    )
+                    .with_label(
+                        program.span_in_string(path, at, path.node.len() - at),
+                        format!("the {what} is not part of the path"),
+                    )
+                    .with_help(
+                        "match query parameters with `query \"NAME\" \"VALUE\"` after the path",
+                    ),
                 );
             }
         }

@@ -21,7 +21,9 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
-        let Some(matcher) = route.matcher() else { continue };
+        let Some(matcher) = route.matcher() else {
+            continue;
+        };
         let path = &matcher.path.value;
         match matcher.path.kind {
             ast::PathKind::Regex => out.extend(check_regex(path)),
@@ -51,14 +53,23 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
 
 /// Compiles a path regex the way the runtime does.
 pub fn compile_path_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build()
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
 }
 
 fn check_regex(path: &crate::source::Spanned<String>) -> Option<Diagnostic> {
     let error = compile_path_regex(&path.node).err()?;
     let reason = match &error {
-        regex::Error::Syntax(text) => text.lines().rev().find_map(|l| l.strip_prefix("error: ")).unwrap_or(text).to_string(),
-        regex::Error::CompiledTooBig(limit) => format!("the compiled expression exceeds {limit} bytes"),
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or(text)
+            .to_string(),
+        regex::Error::CompiledTooBig(limit) => {
+            format!("the compiled expression exceeds {limit} bytes")
+        }
         other => other.to_string(),
     };
     Some(
@@ -99,7 +110,10 @@ fn check_template(program: &Program, path: &crate::source::Spanned<String>) -> V
 
 fn is_param_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Why a route host can never equal a request's host (without port), if it cannot.
@@ -127,7 +141,9 @@ pub fn host_problem(host: &str) -> Option<String> {
             && !label.ends_with('-')
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !ok {
-            return Some(format!("`{label}` is not a DNS label (letters, digits and inner `-`, 1 to 63 characters)"));
+            return Some(format!(
+                "`{label}` is not a DNS label (letters, digits and inner `-`, 1 to 63 characters)"
+            ));
         }
     }
     None

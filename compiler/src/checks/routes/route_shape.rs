@@ -49,12 +49,24 @@ pub struct MatchShape<'a> {
 impl<'a> MatchShape<'a> {
     /// The shape of a `match`.
     pub fn of(matcher: &'a ast::Match) -> Self {
-        let mut headers: Vec<(String, &str)> = matcher.headers.iter().map(|kv| (kv.name.node.to_ascii_lowercase(), kv.value.node.as_str())).collect();
+        let mut headers: Vec<(String, &str)> = matcher
+            .headers
+            .iter()
+            .map(|kv| (kv.name.node.to_ascii_lowercase(), kv.value.node.as_str()))
+            .collect();
         headers.sort();
-        let mut query: Vec<(&str, &str)> = matcher.query.iter().map(|kv| (kv.name.node.as_str(), kv.value.node.as_str())).collect();
+        let mut query: Vec<(&str, &str)> = matcher
+            .query
+            .iter()
+            .map(|kv| (kv.name.node.as_str(), kv.value.node.as_str()))
+            .collect();
         query.sort();
         MatchShape {
-            method: matcher.method.as_ref().map(|m| m.node.as_str()).filter(|m| *m != "*"),
+            method: matcher
+                .method
+                .as_ref()
+                .map(|m| m.node.as_str())
+                .filter(|m| *m != "*"),
             host: host_shape(matcher.host.as_ref().map(|h| h.node.as_str())),
             path: path_shape(&matcher.path),
             headers,
@@ -87,7 +99,13 @@ pub fn exact_segments(path: &str) -> Vec<Segment<'_>> {
     path.strip_prefix('/')
         .unwrap_or(path)
         .split('/')
-        .map(|s| if s.len() > 2 && s.starts_with('{') && s.ends_with('}') { Segment::Param } else { Segment::Literal(s) })
+        .map(|s| {
+            if s.len() > 2 && s.starts_with('{') && s.ends_with('}') {
+                Segment::Param
+            } else {
+                Segment::Literal(s)
+            }
+        })
         .collect()
 }
 
@@ -114,7 +132,9 @@ pub fn host_covers(a: &HostShape, b: &HostShape) -> bool {
 
 /// `*.suffix` matches `host` when `host` ends with `.suffix` after at least one more label.
 pub fn wildcard_matches(suffix: &str, host: &str) -> bool {
-    host.len() > suffix.len() + 1 && host.ends_with(suffix) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+    host.len() > suffix.len() + 1
+        && host.ends_with(suffix)
+        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
 }
 
 /// True when `a`'s path condition accepts every path `b`'s accepts. Regular expressions are only covered by the prefix `/`.
@@ -123,7 +143,9 @@ pub fn path_covers(a: &PathShape, b: &PathShape) -> bool {
         (PathShape::Prefix(p), PathShape::Segments(s)) => {
             s.len() >= p.len() && p.iter().zip(s).all(|(p, s)| *s == Segment::Literal(p))
         }
-        (PathShape::Prefix(p), PathShape::Prefix(q)) => q.len() >= p.len() && p.iter().zip(q).all(|(p, q)| p == q),
+        (PathShape::Prefix(p), PathShape::Prefix(q)) => {
+            q.len() >= p.len() && p.iter().zip(q).all(|(p, q)| p == q)
+        }
         (PathShape::Prefix(p), PathShape::Regex(_)) => p.is_empty(),
         (PathShape::Segments(t), PathShape::Segments(s)) => {
             t.len() == s.len()
@@ -171,12 +193,27 @@ mod tests {
 
     #[test]
     fn templates_cover_literals_but_not_the_reverse() {
-        assert!(path_covers(&segments("/officers/{id}"), &segments("/officers/7")));
-        assert!(path_covers(&segments("/officers/{id}"), &segments("/officers/{name}")));
-        assert!(!path_covers(&segments("/officers/7"), &segments("/officers/{id}")));
-        assert!(!path_covers(&segments("/officers/{id}"), &segments("/officers/")), "a parameter needs a non-empty segment");
+        assert!(path_covers(
+            &segments("/officers/{id}"),
+            &segments("/officers/7")
+        ));
+        assert!(path_covers(
+            &segments("/officers/{id}"),
+            &segments("/officers/{name}")
+        ));
+        assert!(!path_covers(
+            &segments("/officers/7"),
+            &segments("/officers/{id}")
+        ));
+        assert!(
+            !path_covers(&segments("/officers/{id}"), &segments("/officers/")),
+            "a parameter needs a non-empty segment"
+        );
         assert!(!path_covers(&segments("/a/{id}"), &segments("/a/{id}/b")));
-        assert!(!path_covers(&prefix("/a"), &segments("/{x}/b")), "a parameter may be any segment");
+        assert!(
+            !path_covers(&prefix("/a"), &segments("/{x}/b")),
+            "a parameter may be any segment"
+        );
     }
 
     #[test]
@@ -184,7 +221,13 @@ mod tests {
         assert!(wildcard_matches("starfleet.test", "api.starfleet.test"));
         assert!(!wildcard_matches("starfleet.test", "starfleet.test"));
         assert!(!wildcard_matches("starfleet.test", "xstarfleet.test"));
-        assert!(host_covers(&HostShape::Wildcard("a.io".into()), &HostShape::Wildcard("x.a.io".into())));
-        assert!(!host_covers(&HostShape::Exact("a.io".into()), &HostShape::Any));
+        assert!(host_covers(
+            &HostShape::Wildcard("a.io".into()),
+            &HostShape::Wildcard("x.a.io".into())
+        ));
+        assert!(!host_covers(
+            &HostShape::Exact("a.io".into()),
+            &HostShape::Any
+        ));
     }
 }

@@ -18,7 +18,10 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use meshwork_bundle::{compare_routes, PrecedenceDecision, PrecedenceStep, Route as BundleRoute, RouteAction, SourceLocation};
+use meshwork_bundle::{
+    compare_routes, PrecedenceDecision, PrecedenceStep, Route as BundleRoute, RouteAction,
+    SourceLocation,
+};
 
 use crate::diagnostics::Diagnostic;
 use crate::resolve::route_match::lower_match;
@@ -40,7 +43,14 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut by_gateway: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
     for (gateway, route) in program.routes() {
         if let Some(matcher) = route.matcher() {
-            by_gateway.entry(&gateway.name.node).or_default().push(Entry { route, matcher, shape: MatchShape::of(matcher) });
+            by_gateway
+                .entry(&gateway.name.node)
+                .or_default()
+                .push(Entry {
+                    route,
+                    matcher,
+                    shape: MatchShape::of(matcher),
+                });
         }
     }
     let mut out = Vec::new();
@@ -65,7 +75,11 @@ fn check_gateway(program: &Program, entries: &[Entry], out: &mut Vec<Diagnostic>
         }
     }
     let index = RouteIndex::build(entries);
-    let mut precedence = PrecedenceCache { program, entries, routes: HashMap::new() };
+    let mut precedence = PrecedenceCache {
+        program,
+        entries,
+        routes: HashMap::new(),
+    };
     let mut candidates = Vec::new();
     for (b, entry) in entries.iter().enumerate() {
         if conflicting[b] {
@@ -83,7 +97,9 @@ fn check_gateway(program: &Program, entries: &[Entry], out: &mut Vec<Diagnostic>
                 continue;
             }
             // Name the covering route tried first: the one the runtime would pick instead.
-            if shadow.is_none_or(|(current, _)| precedence.compare(a, current).ordering == Ordering::Less) {
+            if shadow.is_none_or(|(current, _)| {
+                precedence.compare(a, current).ordering == Ordering::Less
+            }) {
                 shadow = Some((a, decision));
             }
         }
@@ -116,8 +132,16 @@ impl PrecedenceCache<'_, '_> {
                 matcher: lower_match(entry.matcher),
                 public: false,
                 admission: Vec::new(),
-                action: RouteAction::Respond { status: 200, body: String::new(), content_type: String::new() },
-                source: SourceLocation { file: sources.file(entry.route.span.file).path.clone(), line: at.line, column: at.column },
+                action: RouteAction::Respond {
+                    status: 200,
+                    body: String::new(),
+                    content_type: String::new(),
+                },
+                source: SourceLocation {
+                    file: sources.file(entry.route.span.file).path.clone(),
+                    line: at.line,
+                    column: at.column,
+                },
             },
         );
     }
@@ -167,15 +191,25 @@ struct RouteIndex<'e> {
 
 impl<'e> RouteIndex<'e> {
     fn build(entries: &'e [Entry<'e>]) -> Self {
-        let mut index = RouteIndex { any_host: SegmentTrie::default(), exact_hosts: HashMap::new(), wildcard_hosts: Vec::new() };
+        let mut index = RouteIndex {
+            any_host: SegmentTrie::default(),
+            exact_hosts: HashMap::new(),
+            wildcard_hosts: Vec::new(),
+        };
         for (i, entry) in entries.iter().enumerate() {
             let trie = match &entry.shape.host {
                 HostShape::Any => &mut index.any_host,
                 HostShape::Exact(h) => index.exact_hosts.entry(h.as_str()).or_default(),
-                HostShape::Wildcard(s) => match index.wildcard_hosts.iter().position(|(w, _)| *w == s.as_str()) {
+                HostShape::Wildcard(s) => match index
+                    .wildcard_hosts
+                    .iter()
+                    .position(|(w, _)| *w == s.as_str())
+                {
                     Some(at) => &mut index.wildcard_hosts[at].1,
                     None => {
-                        index.wildcard_hosts.push((s.as_str(), SegmentTrie::default()));
+                        index
+                            .wildcard_hosts
+                            .push((s.as_str(), SegmentTrie::default()));
                         let last = index.wildcard_hosts.len() - 1;
                         &mut index.wildcard_hosts[last].1
                     }
@@ -237,7 +271,9 @@ impl<'e> SegmentTrie<'e> {
                 self.ends.entry(node).or_default().push(route);
             }
             PathShape::Prefix(segments) => {
-                let node = segments.iter().fold(0, |node, s| self.child(node, Segment::Literal(s)));
+                let node = segments
+                    .iter()
+                    .fold(0, |node, s| self.child(node, Segment::Literal(s)));
                 self.prefixes.entry(node).or_default().push(route);
             }
             PathShape::Regex(_) => {}
@@ -264,7 +300,13 @@ impl<'e> SegmentTrie<'e> {
 
     /// Prefixes are only collected while the walk has followed literal edges (a prefix never
     /// sits below a parameter edge anyway, since prefixes have none).
-    fn walk_segments(&self, node: u32, rest: &[Segment], literal_so_far: bool, out: &mut Vec<usize>) {
+    fn walk_segments(
+        &self,
+        node: u32,
+        rest: &[Segment],
+        literal_so_far: bool,
+        out: &mut Vec<usize>,
+    ) {
         if literal_so_far {
             out.extend(self.prefixes.get(&node).into_iter().flatten());
         }

@@ -17,26 +17,38 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
         for statement in &route.statements {
-            let ast::RouteStatement::Respond(respond) = statement else { continue };
+            let ast::RouteStatement::Respond(respond) = statement else {
+                continue;
+            };
             let status = respond.status.node;
             if status < 200 {
                 out.push(
-                    Diagnostic::error(&UNUSABLE_STATUS, format!("{status} is an informational status, not a response"))
-                        .with_label(respond.status.span, "1xx cannot end a request")
-                        .with_help("answer with a 2xx to 5xx status"),
+                    Diagnostic::error(
+                        &UNUSABLE_STATUS,
+                        format!("{status} is an informational status, not a response"),
+                    )
+                    .with_label(respond.status.span, "1xx cannot end a request")
+                    .with_help("answer with a 2xx to 5xx status"),
                 );
             } else if let (204 | 304, Some(body)) = (status, &respond.body) {
                 out.push(
-                    Diagnostic::error(&UNUSABLE_STATUS, format!("a {status} response cannot have a body"))
-                        .with_label(body.span, "HTTP forbids a body here")
-                        .with_label(respond.status.span, "this status")
-                        .with_help(format!("remove the body, or answer 200 with it instead of {status}")),
+                    Diagnostic::error(
+                        &UNUSABLE_STATUS,
+                        format!("a {status} response cannot have a body"),
+                    )
+                    .with_label(body.span, "HTTP forbids a body here")
+                    .with_label(respond.status.span, "this status")
+                    .with_help(format!(
+                        "remove the body, or answer 200 with it instead of {status}"
+                    )),
                 );
             }
         }
     }
     for service in &program.services {
-        let Some(retry) = service.retry() else { continue };
+        let Some(retry) = service.retry() else {
+            continue;
+        };
         for on in &retry.on {
             if let ast::RetryOn::Status(status) = on.node {
                 if status < 400 {

@@ -17,8 +17,12 @@ use super::STRIP_PREFIX_NEVER_APPLIES;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
-        let (Some(matcher), Some(forward)) = (route.matcher(), route.forward()) else { continue };
-        let Some(strip) = &forward.strip_prefix else { continue };
+        let (Some(matcher), Some(forward)) = (route.matcher(), route.forward()) else {
+            continue;
+        };
+        let Some(strip) = &forward.strip_prefix else {
+            continue;
+        };
         let strip_segments = prefix_segments(&strip.node);
         let path = &matcher.path.value.node;
         let possible = match matcher.path.kind {
@@ -38,10 +42,21 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         };
         if !possible {
             out.push(
-                Diagnostic::warning(&STRIP_PREFIX_NEVER_APPLIES, format!("no request of route `{}` starts with \"{}\"", route.name.node, strip.node))
-                    .with_label(strip.span, "never stripped")
-                    .with_label(matcher.path.value.span, "the route only matches these paths")
-                    .with_help("strip a leading part of the matched path, e.g. the matched prefix itself"),
+                Diagnostic::warning(
+                    &STRIP_PREFIX_NEVER_APPLIES,
+                    format!(
+                        "no request of route `{}` starts with \"{}\"",
+                        route.name.node, strip.node
+                    ),
+                )
+                .with_label(strip.span, "never stripped")
+                .with_label(
+                    matcher.path.value.span,
+                    "the route only matches these paths",
+                )
+                .with_help(
+                    "strip a leading part of the matched path, e.g. the matched prefix itself",
+                ),
             );
         }
     }

@@ -18,9 +18,15 @@ use super::SHARED_CREDENTIAL;
 /// Every credential used twice within one gateway.
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (gateway, _) in &program.symbols.gateway_names {
+    for gateway in program.symbols.gateway_names.keys() {
         let mut first: BTreeMap<String, (&str, Span)> = BTreeMap::new();
-        let consumers = program.symbols.gateways.get(gateway).into_iter().flatten().flat_map(|g| g.consumers.iter());
+        let consumers = program
+            .symbols
+            .gateways
+            .get(gateway)
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g.consumers.iter());
         for consumer in consumers {
             for credential in &consumer.credentials {
                 let key = match &credential.node {
@@ -36,11 +42,18 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                     Some((owner, span)) => out.push(
                         Diagnostic::error(
                             &SHARED_CREDENTIAL,
-                            if *owner == consumer.name.node { format!("{key} is given twice to `{owner}`") } else { format!("{key} identifies both `{owner}` and `{}`", consumer.name.node) },
+                            if *owner == consumer.name.node {
+                                format!("{key} is given twice to `{owner}`")
+                            } else {
+                                format!(
+                                    "{key} identifies both `{owner}` and `{}`",
+                                    consumer.name.node
+                                )
+                            },
                         )
-                            .with_label(credential.span, "used again")
-                            .with_label(*span, format!("first given to `{owner}`"))
-                            .with_help("give each consumer its own credential"),
+                        .with_label(credential.span, "used again")
+                        .with_label(*span, format!("first given to `{owner}`"))
+                        .with_help("give each consumer its own credential"),
                     ),
                     None => {
                         first.insert(key, (consumer.name.node.as_str(), credential.span));

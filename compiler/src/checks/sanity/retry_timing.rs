@@ -37,7 +37,11 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     for service in &program.services {
         if let (Some(timeout), Some(backoff)) = (service.timeout(), first_backoff(service)) {
             if timeout.node.millis < backoff.0 {
-                out.push(too_short(timeout, backoff, &format!("service `{}`'s", service.name.node)));
+                out.push(too_short(
+                    timeout,
+                    backoff,
+                    &format!("service `{}`'s", service.name.node),
+                ));
             }
         }
         if let Some(backoff) = service.retry().and_then(|r| r.backoff.as_ref()) {
@@ -45,7 +49,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         }
     }
     for (_, route) in program.routes() {
-        let Some(forward) = route.forward() else { continue };
+        let Some(forward) = route.forward() else {
+            continue;
+        };
         let Some(timeout) = route.statements.iter().find_map(|s| match s {
             ast::RouteStatement::Timeout(t) => Some(t),
             _ => None,
@@ -53,10 +59,23 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             continue;
         };
         let mut seen = std::collections::HashSet::new();
-        for target in forward.targets.iter().filter(|t| seen.insert(t.service.node.as_str())) {
-            let Some(backoff) = program.service(&target.service.node).and_then(first_backoff) else { continue };
+        for target in forward
+            .targets
+            .iter()
+            .filter(|t| seen.insert(t.service.node.as_str()))
+        {
+            let Some(backoff) = program
+                .service(&target.service.node)
+                .and_then(first_backoff)
+            else {
+                continue;
+            };
             if timeout.node.millis < backoff.0 {
-                out.push(too_short(timeout, backoff, &format!("route `{}`'s", route.name.node)));
+                out.push(too_short(
+                    timeout,
+                    backoff,
+                    &format!("route `{}`'s", route.name.node),
+                ));
             }
         }
     }
@@ -70,9 +89,15 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
 
 fn reversed(backoff: &ast::Backoff) -> Option<Diagnostic> {
     (backoff.min.node.millis > backoff.max.node.millis).then(|| {
-        Diagnostic::error(&BACKOFF_REVERSED, format!("backoff minimum {}ms exceeds its maximum {}ms", backoff.min.node.millis, backoff.max.node.millis))
-            .with_label(backoff.min.span, "minimum")
-            .with_label(backoff.max.span, "maximum")
-            .with_help("write the bounds as MIN..MAX")
+        Diagnostic::error(
+            &BACKOFF_REVERSED,
+            format!(
+                "backoff minimum {}ms exceeds its maximum {}ms",
+                backoff.min.node.millis, backoff.max.node.millis
+            ),
+        )
+        .with_label(backoff.min.span, "minimum")
+        .with_label(backoff.max.span, "maximum")
+        .with_help("write the bounds as MIN..MAX")
     })
 }

@@ -18,18 +18,28 @@ use super::SPLIT_WEIGHTS;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
-        let Some(forward) = route.forward() else { continue };
+        let Some(forward) = route.forward() else {
+            continue;
+        };
         let mut seen = HashSet::new();
         for target in &forward.targets {
             if !seen.insert(target.service.node.as_str()) {
                 out.push(
-                    Diagnostic::error(&SPLIT_WEIGHTS, format!("`{}` appears twice in one split", target.service.node))
-                        .with_label(target.service.span, "again")
-                        .with_help("list each service once, with its whole weight"),
+                    Diagnostic::error(
+                        &SPLIT_WEIGHTS,
+                        format!("`{}` appears twice in one split", target.service.node),
+                    )
+                    .with_label(target.service.span, "again")
+                    .with_help("list each service once, with its whole weight"),
                 );
             }
         }
-        let weights: Vec<u32> = forward.targets.iter().filter_map(|t| t.weight.as_ref()).map(|w| u32::from(w.node.value)).collect();
+        let weights: Vec<u32> = forward
+            .targets
+            .iter()
+            .filter_map(|t| t.weight.as_ref())
+            .map(|w| u32::from(w.node.value))
+            .collect();
         if weights.is_empty() {
             continue;
         }
@@ -40,15 +50,25 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         } else if sum > 100 {
             Some(format!("the written weights already add up to {sum}%"))
         } else if unweighted > 0 && sum == 100 {
-            Some("the written weights add up to 100%, so the targets without one get 0%".to_string())
+            Some(
+                "the written weights add up to 100%, so the targets without one get 0%".to_string(),
+            )
         } else {
             None
         };
         if let Some(problem) = problem {
             out.push(
-                Diagnostic::error(&SPLIT_WEIGHTS, format!("route `{}` splits traffic inconsistently: {problem}", route.name.node))
-                    .with_label(forward.span, problem)
-                    .with_help("give weights that sum to 100 (targets without a weight share what is left)"),
+                Diagnostic::error(
+                    &SPLIT_WEIGHTS,
+                    format!(
+                        "route `{}` splits traffic inconsistently: {problem}",
+                        route.name.node
+                    ),
+                )
+                .with_label(forward.span, problem)
+                .with_help(
+                    "give weights that sum to 100 (targets without a weight share what is left)",
+                ),
             );
         }
     }

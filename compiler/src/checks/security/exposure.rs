@@ -18,7 +18,15 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
         let auth = route.auth();
-        if let Some(ast::Auth { kind: ast::AuthKind::Key { location: ast::KeyLocation::Query, name }, .. }) = auth {
+        if let Some(ast::Auth {
+            kind:
+                ast::AuthKind::Key {
+                    location: ast::KeyLocation::Query,
+                    name,
+                },
+            ..
+        }) = auth
+        {
             out.push(
                 Diagnostic::warning(&API_KEY_IN_QUERY, format!("route `{}` reads its API key from the query string", route.name.node))
                     .with_label(name.span, "URLs end up in access logs and browser history")
@@ -39,10 +47,16 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 ast::RouteStatement::Public(public) => {
                     if let Some(auth) = auth {
                         out.push(
-                            Diagnostic::error(&PUBLIC_WITH_AUTH, format!("route `{}` is both `public` and authenticated", route.name.node))
-                                .with_label(*public, "`public` means no auth on purpose")
-                                .with_label(auth.span, "but the route authenticates")
-                                .with_help("remove `public`, or remove the `auth` line"),
+                            Diagnostic::error(
+                                &PUBLIC_WITH_AUTH,
+                                format!(
+                                    "route `{}` is both `public` and authenticated",
+                                    route.name.node
+                                ),
+                            )
+                            .with_label(*public, "`public` means no auth on purpose")
+                            .with_label(auth.span, "but the route authenticates")
+                            .with_help("remove `public`, or remove the `auth` line"),
                         );
                     }
                 }

@@ -15,13 +15,23 @@ use crate::syntax::ast;
 use super::IDENTITY_NEVER_KNOWN;
 
 fn no_auth(route: &ast::Route, span: Span, what: &str) -> Diagnostic {
-    Diagnostic::warning(&IDENTITY_NEVER_KNOWN, format!("route `{}` uses {what} but does not authenticate", route.name.node))
-        .with_label(span, "never known here")
-        .with_help("add `auth key header \"x-api-key\"` (or basic, jwt) so the caller is known")
+    Diagnostic::warning(
+        &IDENTITY_NEVER_KNOWN,
+        format!(
+            "route `{}` uses {what} but does not authenticate",
+            route.name.node
+        ),
+    )
+    .with_label(span, "never known here")
+    .with_help("add `auth key header \"x-api-key\"` (or basic, jwt) so the caller is known")
 }
 
 /// Warnings for `consumer`/`jwt` uses found by the CEL checks in one of the route's expressions.
-pub fn cel_identity(route: &ast::Route, consumer_use: Option<Span>, jwt_use: Option<Span>) -> Vec<Diagnostic> {
+pub fn cel_identity(
+    route: &ast::Route,
+    consumer_use: Option<Span>,
+    jwt_use: Option<Span>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let auth = route.auth().map(|a| &a.kind);
     if let (Some(span), None) = (consumer_use, auth) {
@@ -32,9 +42,15 @@ pub fn cel_identity(route: &ast::Route, consumer_use: Option<Span>, jwt_use: Opt
             None => out.push(no_auth(route, span, "`jwt`")),
             Some(ast::AuthKind::Jwt(_)) => {}
             Some(_) => out.push(
-                Diagnostic::warning(&IDENTITY_NEVER_KNOWN, format!("route `{}` reads `jwt` but does not authenticate with a JWT", route.name.node))
-                    .with_label(span, "`jwt.claims` is empty here")
-                    .with_help("use `auth jwt …`, or read `consumer.*` instead"),
+                Diagnostic::warning(
+                    &IDENTITY_NEVER_KNOWN,
+                    format!(
+                        "route `{}` reads `jwt` but does not authenticate with a JWT",
+                        route.name.node
+                    ),
+                )
+                .with_label(span, "`jwt.claims` is empty here")
+                .with_help("use `auth jwt …`, or read `consumer.*` instead"),
             ),
         }
     }
@@ -53,7 +69,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 ast::RouteStatement::Access(rule) if rule.subject != ast::AccessSubject::Ips => {
                     out.push(no_auth(route, rule.span, "consumer or group rules"));
                 }
-                ast::RouteStatement::RateLimit(limit) if limit.key == ast::RateLimitKey::Consumer => {
+                ast::RouteStatement::RateLimit(limit)
+                    if limit.key == ast::RateLimitKey::Consumer =>
+                {
                     out.push(
                         no_auth(route, limit.span, "a per-consumer rate limit")
                             .with_help("add `auth …`, or count `per ip` or `per route`; without a consumer every caller shares one bucket"),

@@ -24,7 +24,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             for credential in &consumer.credentials {
                 match &credential.node {
                     ast::CredentialKind::Key(key) => secrets.push((key, "an API key")),
-                    ast::CredentialKind::Basic { password, .. } => secrets.push((password, "a password")),
+                    ast::CredentialKind::Basic { password, .. } => {
+                        secrets.push((password, "a password"))
+                    }
                     ast::CredentialKind::Jwt { .. } => {}
                 }
             }

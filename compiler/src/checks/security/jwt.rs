@@ -14,14 +14,19 @@ use crate::syntax::ast;
 use super::UNSAFE_JWT;
 
 /// The JWS algorithms meshd verifies.
-pub const JWT_ALGORITHMS: [&str; 12] = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+pub const JWT_ALGORITHMS: [&str; 12] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
 
 /// Every unsafe `auth jwt`.
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
         let Some(auth) = route.auth() else { continue };
-        let ast::AuthKind::Jwt(jwt) = &auth.kind else { continue };
+        let ast::AuthKind::Jwt(jwt) = &auth.kind else {
+            continue;
+        };
         let error = |message: String| Diagnostic::error(&UNSAFE_JWT, message);
         let problem = match &jwt.alg {
             Some(alg) if alg.node.eq_ignore_ascii_case("none") => Some(

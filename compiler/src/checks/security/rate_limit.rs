@@ -16,12 +16,19 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
         for statement in &route.statements {
-            let ast::RouteStatement::RateLimit(limit) = statement else { continue };
+            let ast::RouteStatement::RateLimit(limit) = statement else {
+                continue;
+            };
             if limit.rate.node.count == 0 {
                 out.push(
-                    Diagnostic::error(&ZERO_RATE_LIMIT, format!("rate limit of 0 on route `{}`", route.name.node))
-                        .with_label(limit.rate.span, "every request would get 429")
-                        .with_help("give a positive rate; to close a route, remove it or `respond 403`"),
+                    Diagnostic::error(
+                        &ZERO_RATE_LIMIT,
+                        format!("rate limit of 0 on route `{}`", route.name.node),
+                    )
+                    .with_label(limit.rate.span, "every request would get 429")
+                    .with_help(
+                        "give a positive rate; to close a route, remove it or `respond 403`",
+                    ),
                 );
             }
             if let Some(burst) = limit.burst.as_ref().filter(|b| b.node == 0) {

@@ -16,7 +16,10 @@ use super::UNAUTHENTICATED_ROUTE;
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for gateway in &program.gateways {
-        let exposed = gateway.listeners.iter().find(|l| SocketAddress::parse(&l.address.node).is_some_and(|a| !a.is_loopback()));
+        let exposed = gateway
+            .listeners
+            .iter()
+            .find(|l| SocketAddress::parse(&l.address.node).is_some_and(|a| !a.is_loopback()));
         let Some(exposed) = exposed else { continue };
         for route in &gateway.routes {
             if route.auth().is_none() && !route.is_public() {
