@@ -1,6 +1,9 @@
 //! Building the graph from the resolved program. References that did not resolve are left out
 //! (name resolution has reported them), so the graph only holds what exists.
 
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
 use meshwork_bundle::{EdgeKind, NodeKind};
 use petgraph::graph::NodeIndex;
 
@@ -14,8 +17,9 @@ use super::{qualified, ProgramGraph, DEAD_LETTER_LABEL};
 /// The graph of `program`: nodes for everything declared or used, edges for every relation.
 pub fn build_graph(program: &Program) -> ProgramGraph {
     let mut graph = ProgramGraph::default();
+    let mut services = ServiceNodes::default();
     for service in &program.services {
-        add_service(&mut graph, service);
+        services.insert(service.name.node.as_str(), add_service(&mut graph, service));
     }
     for topic in &program.topics {
         graph.add_node(
@@ -26,7 +30,7 @@ pub fn build_graph(program: &Program) -> ProgramGraph {
         );
     }
     for gateway in &program.gateways {
-        add_gateway(&mut graph, gateway);
+        add_gateway(&mut graph, &services, gateway);
     }
     for stream in &program.streams {
         add_stream(&mut graph, program, stream);
@@ -36,7 +40,10 @@ pub fn build_graph(program: &Program) -> ProgramGraph {
     graph
 }
 
-fn add_service(graph: &mut ProgramGraph, service: &ast::Service) {
+/// Service nodes by name, looked up once per forward (lookups only, so a fixed seed is fine).
+type ServiceNodes<'a> = HashMap<&'a str, NodeIndex, FixedState>;
+
+fn add_service(graph: &mut ProgramGraph, service: &ast::Service) -> NodeIndex {
     let name = &service.name.node;
     let node = graph.add_node(NodeKind::Service, name, name, Some(service.name.span));
     for endpoint in service
@@ -52,9 +59,10 @@ fn add_service(graph: &mut ProgramGraph, service: &ast::Service) {
         );
         graph.add_edge(node, index, EdgeKind::Balances, None, Some(endpoint.span));
     }
+    node
 }
 
-fn add_gateway(graph: &mut ProgramGraph, gateway: &ast::Gateway) {
+fn add_gateway(graph: &mut ProgramGraph, services: &ServiceNodes, gateway: &ast::Gateway) {
     let name = &gateway.name.node;
     let node = graph.add_node(NodeKind::Gateway, name, name, Some(gateway.name.span));
     for listener in &gateway.listeners {
@@ -91,12 +99,13 @@ fn add_gateway(graph: &mut ProgramGraph, gateway: &ast::Gateway) {
         }
     }
     for route in &gateway.routes {
-        add_route(graph, gateway, node, route);
+        add_route(graph, services, gateway, node, route);
     }
 }
 
 fn add_route(
     graph: &mut ProgramGraph,
+    services: &ServiceNodes,
     gateway: &ast::Gateway,
     gateway_node: NodeIndex,
     route: &ast::Route,
@@ -120,17 +129,11 @@ fn add_route(
             ast::RouteStatement::Forward(forward) => {
                 let labelled =
                     forward.targets.len() > 1 || forward.targets.iter().any(|t| t.weight.is_some());
-                for (target, split) in forward.targets.iter().zip(split_weights(&forward.targets)) {
-                    if let Some(service) = graph.find_named(NodeKind::Service, &target.service.node)
-                    {
-                        let label = labelled.then(|| format!("{}%", split.weight));
-                        graph.add_edge(
-                            node,
-                            service,
-                            EdgeKind::Forwards,
-                            label,
-                            Some(target.service.span),
-                        );
+                let split = if labelled { split_weights(&forward.targets) } else { Vec::new() };
+                for (i, target) in forward.targets.iter().enumerate() {
+                    if let Some(service) = services.get(target.service.node.as_str()) {
+                        let label = split.get(i).map(|s| format!("{}%", s.weight));
+                        graph.add_edge(node, *service, EdgeKind::Forwards, label, Some(target.service.span));
                     }
                 }
             }

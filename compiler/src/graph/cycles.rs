@@ -29,6 +29,13 @@ pub fn find_cycles(
     let filtered = EdgeFiltered::from_fn(g, |e| follow(e.weight()));
     let mut cycles = Vec::new();
     for component in tarjan_scc(&filtered) {
+        // Nearly every node is a component of its own: only a self-loop makes one a cycle.
+        if let [only] = component.as_slice() {
+            let self_loop = g.edges_directed(*only, Direction::Outgoing).any(|e| e.target() == *only && follow(e.weight()));
+            if !self_loop {
+                continue;
+            }
+        }
         let members: HashSet<NodeIndex> = component.iter().copied().collect();
         let inside = |e: &petgraph::graph::EdgeReference<Edge>| {
             follow(e.weight()) && members.contains(&e.source()) && members.contains(&e.target())

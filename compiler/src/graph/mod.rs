@@ -10,6 +10,7 @@ pub mod render_mermaid;
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use meshwork_bundle::{EdgeKind, NodeKind};
@@ -42,7 +43,8 @@ pub struct Edge {
 #[derive(Debug, Default)]
 pub struct ProgramGraph {
     pub graph: DiGraph<Node, Edge>,
-    ids: HashMap<String, NodeIndex>,
+    /// Lookups only (never iterated), so a fixed-seed fast hash is safe.
+    ids: HashMap<String, NodeIndex, FixedState>,
 }
 
 impl ProgramGraph {

@@ -18,6 +18,8 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
+use foldhash::fast::FixedState;
+
 use meshwork_bundle::{
     compare_routes, PrecedenceDecision, PrecedenceStep, Route as BundleRoute, RouteAction,
     SourceLocation,
@@ -61,7 +63,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
 }
 
 fn check_gateway(program: &Program, entries: &[Entry], out: &mut Vec<Diagnostic>) {
-    let mut first_with_shape: HashMap<&MatchShape, usize> = HashMap::with_capacity(entries.len());
+    let mut first_with_shape: FastMap<&MatchShape, usize> = FastMap::with_capacity_and_hasher(entries.len(), FixedState::default());
     let mut conflicting = vec![false; entries.len()];
     for (i, entry) in entries.iter().enumerate() {
         match first_with_shape.get(&entry.shape) {
@@ -185,7 +187,7 @@ fn unreachable(shadowing: &Entry, shadowed: &Entry, decision: PrecedenceDecision
 /// Where to look for the routes that might cover a route.
 struct RouteIndex<'e> {
     any_host: SegmentTrie<'e>,
-    exact_hosts: HashMap<&'e str, SegmentTrie<'e>>,
+    exact_hosts: FastMap<&'e str, SegmentTrie<'e>>,
     wildcard_hosts: Vec<(&'e str, SegmentTrie<'e>)>,
 }
 
@@ -193,7 +195,7 @@ impl<'e> RouteIndex<'e> {
     fn build(entries: &'e [Entry<'e>]) -> Self {
         let mut index = RouteIndex {
             any_host: SegmentTrie::default(),
-            exact_hosts: HashMap::new(),
+            exact_hosts: FastMap::default(),
             wildcard_hosts: Vec::new(),
         };
         for (i, entry) in entries.iter().enumerate() {
@@ -239,42 +241,60 @@ impl<'e> RouteIndex<'e> {
     }
 }
 
-/// A trie over path segments. Node 0 is the root.
+/// A fast, fixed-seed hash map: lookups only, never iterated, so the seed cannot leak into output.
+type FastMap<K, V> = HashMap<K, V, FixedState>;
+
+/// One trie node: its parameter child and the routes ending here.
 #[derive(Default)]
+struct TrieNode {
+    /// The child reached through a `{param}` segment (0: none; the root is never a child).
+    param: u32,
+    /// Routes whose exact path or template ends here.
+    ends: Vec<usize>,
+    /// Routes whose prefix ends here (regex routes are kept nowhere: they cover nothing).
+    prefixes: Vec<usize>,
+}
+
+/// A trie over path segments. Node 0 is the root.
 struct SegmentTrie<'e> {
-    literal: HashMap<(u32, &'e str), u32>,
-    param: HashMap<u32, u32>,
-    /// Routes whose exact path or template ends at a node.
-    ends: HashMap<u32, Vec<usize>>,
-    /// Routes whose prefix ends at a node (regex routes are kept nowhere: they cover nothing).
-    prefixes: HashMap<u32, Vec<usize>>,
-    nodes: u32,
+    literal: FastMap<(u32, &'e str), u32>,
+    nodes: Vec<TrieNode>,
+}
+
+impl Default for SegmentTrie<'_> {
+    fn default() -> Self {
+        SegmentTrie { literal: FastMap::default(), nodes: vec![TrieNode::default()] }
+    }
 }
 
 impl<'e> SegmentTrie<'e> {
     fn child(&mut self, node: u32, segment: Segment<'e>) -> u32 {
-        let next = self.nodes + 1;
-        let slot = match segment {
-            Segment::Literal(text) => self.literal.entry((node, text)).or_insert(next),
-            Segment::Param => self.param.entry(node).or_insert(next),
+        let next = self.nodes.len() as u32;
+        let child = match segment {
+            Segment::Literal(text) => *self.literal.entry((node, text)).or_insert(next),
+            Segment::Param => {
+                let slot = &mut self.nodes[node as usize].param;
+                if *slot == 0 {
+                    *slot = next;
+                }
+                *slot
+            }
         };
-        if *slot == next {
-            self.nodes = next;
+        if child == next {
+            self.nodes.push(TrieNode::default());
         }
-        *slot
+        child
     }
 
     fn insert(&mut self, route: usize, path: &PathShape<'e>) {
         match path {
             PathShape::Segments(segments) => {
                 let node = segments.iter().fold(0, |node, s| self.child(node, *s));
-                self.ends.entry(node).or_default().push(route);
+                self.nodes[node as usize].ends.push(route);
             }
             PathShape::Prefix(segments) => {
-                let node = segments
-                    .iter()
-                    .fold(0, |node, s| self.child(node, Segment::Literal(s)));
-                self.prefixes.entry(node).or_default().push(route);
+                let node = segments.iter().fold(0, |node, s| self.child(node, Segment::Literal(s)));
+                self.nodes[node as usize].prefixes.push(route);
             }
             PathShape::Regex(_) => {}
         }
@@ -287,14 +307,14 @@ impl<'e> SegmentTrie<'e> {
                 let mut node = Some(0);
                 for segment in segments.iter() {
                     let Some(at) = node else { break };
-                    out.extend(self.prefixes.get(&at).into_iter().flatten());
+                    out.extend(&self.nodes[at as usize].prefixes);
                     node = self.literal.get(&(at, *segment)).copied();
                 }
                 if let Some(at) = node {
-                    out.extend(self.prefixes.get(&at).into_iter().flatten());
+                    out.extend(&self.nodes[at as usize].prefixes);
                 }
             }
-            PathShape::Regex(_) => out.extend(self.prefixes.get(&0).into_iter().flatten()),
+            PathShape::Regex(_) => out.extend(&self.nodes[0].prefixes),
         }
     }
 
@@ -307,11 +327,12 @@ impl<'e> SegmentTrie<'e> {
         literal_so_far: bool,
         out: &mut Vec<usize>,
     ) {
+        let here = &self.nodes[node as usize];
         if literal_so_far {
-            out.extend(self.prefixes.get(&node).into_iter().flatten());
+            out.extend(&here.prefixes);
         }
         let Some((first, rest)) = rest.split_first() else {
-            out.extend(self.ends.get(&node).into_iter().flatten());
+            out.extend(&here.ends);
             return;
         };
         if let Segment::Literal(text) = first {
@@ -323,10 +344,8 @@ impl<'e> SegmentTrie<'e> {
             Segment::Literal(text) => !text.is_empty(),
             Segment::Param => true,
         };
-        if param_accepts {
-            if let Some(next) = self.param.get(&node) {
-                self.walk_segments(*next, rest, false, out);
-            }
+        if param_accepts && here.param != 0 {
+            self.walk_segments(here.param, rest, false, out);
         }
     }
 }

@@ -21,6 +21,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         let Some(forward) = route.forward() else {
             continue;
         };
+        if forward.targets.len() == 1 && forward.targets[0].weight.is_none() {
+            continue;
+        }
         let mut seen = HashSet::new();
         for target in &forward.targets {
             if !seen.insert(target.service.node.as_str()) {
