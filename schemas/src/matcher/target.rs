@@ -1,7 +1,8 @@
 //! What the matcher looks at in a request.
 
 /// Header access for the matcher, so it does not depend on an HTTP library's header map.
-pub trait HeaderLookup {
+/// `Sync` so a [`RequestTarget`] may live across an `.await` in a multi-threaded server.
+pub trait HeaderLookup: Sync {
     /// Whether some value of header `name` (given in lower case) equals `value` exactly.
     fn has_value(&self, name: &str, value: &str) -> bool;
 }
