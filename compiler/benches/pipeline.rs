@@ -1,5 +1,6 @@
 //! Whole-pipeline benchmark: parse + check + emit generated programs of 1k, 10k and 100k routes
-//! across 100 services. Run: `cargo bench -p meshc --bench pipeline`.
+//! across 100 services, and the resolve + graph + checks stage alone. Run:
+//! `cargo bench -p meshc --bench pipeline` (add `-- resolve_graph_check` for the checks only).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,9 +20,13 @@ fn generate_program(routes: usize) -> String {
             "  route r{i} {{\n    match GET \"/s{service}/items{i}/{{id}}\"\n    auth key header \"x-api-key\"\n    allow groups [captains]\n    rate_limit 100/min per consumer\n"
         ));
         if i % 10 == 0 {
-            out.push_str("    when request.headers[\"x-stardate\"] != \"\" && request.method == \"GET\"\n");
+            out.push_str(
+                "    when request.headers[\"x-stardate\"] != \"\" && request.method == \"GET\"\n",
+            );
         }
-        out.push_str(&format!("    forward svc{service} strip_prefix \"/s{service}\"\n  }}\n"));
+        out.push_str(&format!(
+            "    forward svc{service} strip_prefix \"/s{service}\"\n  }}\n"
+        ));
     }
     out.push_str("}\n\n");
     for s in 0..SERVICES {
@@ -41,16 +46,43 @@ fn pipeline(c: &mut Criterion) {
         group.throughput(Throughput::Elements(routes as u64));
         group.sample_size(if routes >= 100_000 { 10 } else { 20 });
         group.measurement_time(Duration::from_secs(if routes >= 100_000 { 20 } else { 8 }));
-        group.bench_with_input(BenchmarkId::from_parameter(routes), &program, |b, program| {
+        group.bench_with_input(
+            BenchmarkId::from_parameter(routes),
+            &program,
+            |b, program| {
+                b.iter(|| {
+                    let compilation = meshc::compile_text("bench.mesh", black_box(program));
+                    assert!(!compilation.has_errors());
+                    black_box(compilation.bundle)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+/// The verified-graph stage alone on already-parsed programs: resolve, build the graph and run
+/// every check (what `meshc check` adds to parsing), to keep the checks near-linear.
+fn checks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resolve_graph_check");
+    for routes in [10_000usize, 100_000] {
+        let loaded = meshc::input::loader::load_text("bench.mesh", &generate_program(routes));
+        group.throughput(Throughput::Elements(routes as u64));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(if routes >= 100_000 { 15 } else { 5 }));
+        group.bench_with_input(BenchmarkId::from_parameter(routes), &loaded, |b, loaded| {
             b.iter(|| {
-                let compilation = meshc::compile_text("bench.mesh", black_box(program));
-                assert!(!compilation.has_errors());
-                black_box(compilation.bundle)
+                let program = meshc::resolve::Program::new(&loaded.sources, &loaded.files);
+                let mut diagnostics = meshc::resolve::check_names(&program);
+                let graph = meshc::graph::build::build_graph(&program);
+                diagnostics.extend(meshc::checks::run_all(&program, &graph));
+                assert!(diagnostics.is_empty());
+                black_box(graph.graph.node_count())
             })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+criterion_group!(benches, pipeline, checks);
 criterion_main!(benches);
