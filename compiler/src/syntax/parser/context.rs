@@ -64,7 +64,7 @@ impl<'s> Ctx<'s> {
     pub fn to_diagnostic(&self, error: &PError) -> Diagnostic {
         let mut diagnostic = Diagnostic::error(error.code, error.message.clone())
             .with_label(self.label_span(error.remaining, error.len), error.label.clone());
-        if let Some((remaining, len, label)) = &error.secondary {
+        if let Some((remaining, len, label)) = error.secondary.as_deref() {
             diagnostic = diagnostic.with_label(self.label_span(*remaining, *len), label.clone());
         }
         let help = error.help.clone().unwrap_or_else(|| "see the grammar in docs/language.md".to_string());
