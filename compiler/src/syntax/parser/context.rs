@@ -55,6 +55,11 @@ impl<'s> Ctx<'s> {
         });
     }
 
+    /// How many diagnostics have been recorded with [`Ctx::report`].
+    pub fn reported(&self) -> usize {
+        self.diagnostics.borrow().len()
+    }
+
     /// Records a diagnostic that does not stop parsing.
     pub fn report(&self, diagnostic: Diagnostic) {
         self.diagnostics.borrow_mut().push(diagnostic);
