@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshc")).args(args).current_dir(cwd).output().expect("meshc runs")
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("meshc runs")
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -22,7 +26,10 @@ fn check_fails(dir: &Path, name: &str, text: &[u8]) -> Vec<serde_json::Value> {
     std::fs::write(dir.join(name), text).expect("write");
     let out = meshc(&["check", "--format", "json", name], dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked") && !stderr.contains("internal compiler error"), "{name}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal compiler error"),
+        "{name}: {stderr}"
+    );
     assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
     let diagnostics: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -30,8 +37,15 @@ fn check_fails(dir: &Path, name: &str, text: &[u8]) -> Vec<serde_json::Value> {
         .collect();
     assert!(!diagnostics.is_empty(), "{name}: no diagnostic");
     for d in &diagnostics {
-        assert_eq!(d["file"], name, "{name}: every diagnostic is located in the file");
-        assert!(d["line"].as_u64().is_some_and(|l| l >= 1) && d["column"].as_u64().is_some_and(|c| c >= 1), "{name}: {d}");
+        assert_eq!(
+            d["file"], name,
+            "{name}: every diagnostic is located in the file"
+        );
+        assert!(
+            d["line"].as_u64().is_some_and(|l| l >= 1)
+                && d["column"].as_u64().is_some_and(|c| c >= 1),
+            "{name}: {d}"
+        );
     }
     diagnostics
 }
@@ -53,7 +67,9 @@ fn random_bytes_are_a_located_error() {
     for round in 0..20 {
         let bytes: Vec<u8> = (0..4096)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (state >> 56) as u8
             })
             .collect();
@@ -65,14 +81,34 @@ fn random_bytes_are_a_located_error() {
 fn unterminated_strings_blocks_and_comments_point_at_where_they_open() {
     let dir = temp_dir("unterminated");
     let cases: [(&str, &str, (&str, u64, u64)); 4] = [
-        ("string.mesh", "gateway g {\n  listen \"127.0.0.1:8080\n}\n", ("E0002", 2, 10)),
-        ("block.mesh", "service s {\n  timeout 2s\n", ("E0003", 1, 11)),
-        ("list.mesh", "service s {\n  endpoints [\"127.0.0.1:1\",\n", ("E0003", 2, 13)),
-        ("comment.mesh", "service s { timeout 2s }\n/* never closed\nservice t {}\n", ("E0004", 2, 1)),
+        (
+            "string.mesh",
+            "gateway g {\n  listen \"127.0.0.1:8080\n}\n",
+            ("E0002", 2, 10),
+        ),
+        (
+            "block.mesh",
+            "service s {\n  timeout 2s\n",
+            ("E0003", 1, 11),
+        ),
+        (
+            "list.mesh",
+            "service s {\n  endpoints [\"127.0.0.1:1\",\n",
+            ("E0003", 2, 13),
+        ),
+        (
+            "comment.mesh",
+            "service s { timeout 2s }\n/* never closed\nservice t {}\n",
+            ("E0004", 2, 1),
+        ),
     ];
     for (name, text, (code, line, column)) in cases {
         let diagnostics = check_fails(&dir, name, text.as_bytes());
-        assert_eq!(first(&diagnostics), (code.to_string(), line, column), "{name}");
+        assert_eq!(
+            first(&diagnostics),
+            (code.to_string(), line, column),
+            "{name}"
+        );
     }
 }
 
@@ -80,22 +116,50 @@ fn unterminated_strings_blocks_and_comments_point_at_where_they_open() {
 fn numbers_and_ports_out_of_range_are_located_errors() {
     let dir = temp_dir("ranges");
     let cases: [(&str, &str, (&str, u64, u64)); 5] = [
-        ("overflow.mesh", "service s {\n  retry 99999999999999999999999\n}\n", ("E0009", 2, 9)),
-        ("port.mesh", "gateway g {\n  listen \"0.0.0.0:70000\"\n}\n", ("E0010", 2, 10)),
-        ("listen.mesh", "gateway g {\n  listen \"not an address\"\n}\n", ("E0010", 2, 10)),
-        ("endpoint.mesh", "service s {\n  endpoints [\"127.0.0.1:9101\", \"picard\"]\n}\n", ("E0010", 2, 32)),
-        ("endpoint_port.mesh", "service s { endpoints [\"127.0.0.1:65536\"] }\n", ("E0010", 1, 24)),
+        (
+            "overflow.mesh",
+            "service s {\n  retry 99999999999999999999999\n}\n",
+            ("E0009", 2, 9),
+        ),
+        (
+            "port.mesh",
+            "gateway g {\n  listen \"0.0.0.0:70000\"\n}\n",
+            ("E0010", 2, 10),
+        ),
+        (
+            "listen.mesh",
+            "gateway g {\n  listen \"not an address\"\n}\n",
+            ("E0010", 2, 10),
+        ),
+        (
+            "endpoint.mesh",
+            "service s {\n  endpoints [\"127.0.0.1:9101\", \"picard\"]\n}\n",
+            ("E0010", 2, 32),
+        ),
+        (
+            "endpoint_port.mesh",
+            "service s { endpoints [\"127.0.0.1:65536\"] }\n",
+            ("E0010", 1, 24),
+        ),
     ];
     for (name, text, (code, line, column)) in cases {
         let diagnostics = check_fails(&dir, name, text.as_bytes());
-        assert_eq!(first(&diagnostics), (code.to_string(), line, column), "{name}");
+        assert_eq!(
+            first(&diagnostics),
+            (code.to_string(), line, column),
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn ten_thousand_nested_brackets_in_a_list_or_cel_fail_cleanly() {
     let dir = temp_dir("nesting");
-    let list = format!("service s {{ endpoints {}\"a:1\"{} }}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let list = format!(
+        "service s {{ endpoints {}\"a:1\"{} }}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let diagnostics = check_fails(&dir, "list.mesh", list.as_bytes());
     assert_eq!(first(&diagnostics).0, "E0001");
     let cel = format!(
@@ -114,7 +178,12 @@ fn a_file_with_thousands_of_errors_reports_the_first_hundred_and_stops() {
     let diagnostics = check_fails(&dir, "many.mesh", text.as_bytes());
     assert_eq!(diagnostics.len(), 101);
     let last = diagnostics.last().expect("a last diagnostic");
-    assert!(last["message"].as_str().is_some_and(|m| m.contains("too many errors")), "{last}");
+    assert!(
+        last["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too many errors")),
+        "{last}"
+    );
     assert_eq!(last["line"], 101);
 }
 
@@ -128,7 +197,10 @@ fn a_file_over_the_size_limit_is_refused_without_being_read() {
     let out = meshc(&["check", "--format", "json", "huge.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("\"code\":\"E0018\"") && stdout.contains("\"file\":\"huge.mesh\""), "{stdout}");
+    assert!(
+        stdout.contains("\"code\":\"E0018\"") && stdout.contains("\"file\":\"huge.mesh\""),
+        "{stdout}"
+    );
 }
 
 #[cfg(unix)]
