@@ -1,6 +1,7 @@
 //! Whole-pipeline benchmark: parse + check + emit generated programs of 1k, 10k and 100k routes
-//! across 100 services, and the resolve + graph + checks stage alone. Run:
-//! `cargo bench -p meshc --bench pipeline` (add `-- resolve_graph_check` for the checks only).
+//! across 100 services; the resolve + graph + checks stage, the parser and the bundle's seal on
+//! their own. Run: `cargo bench -p meshc --bench pipeline` (add `-- resolve_graph_check` for the
+//! checks only, `-- parts` for the parser and the seal; figures in BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -84,5 +85,29 @@ fn checks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline, checks);
+/// The two largest parts of the pipeline on their own, to see where the time goes: the parser
+/// (text → syntax tree) and the bundle's seal (canonical JSON + SHA-256 digest).
+fn parts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parts");
+    for routes in [10_000usize, 100_000] {
+        let program = generate_program(routes);
+        group.throughput(Throughput::Elements(routes as u64));
+        group.sample_size(10);
+        group.bench_with_input(BenchmarkId::new("parse", routes), &program, |b, program| {
+            b.iter(|| black_box(meshc::syntax::parser::parse_file(meshc::source::FileId(0), black_box(program))))
+        });
+    }
+    let program = generate_program(10_000);
+    let bundle = meshc::compile_text("bench.mesh", &program).bundle.expect("the generated program compiles");
+    group.bench_function(BenchmarkId::new("seal", 10_000), |b| {
+        b.iter(|| {
+            let mut bundle = bundle.clone();
+            bundle.seal();
+            black_box(bundle.digest)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, checks, parts);
 criterion_main!(benches);
