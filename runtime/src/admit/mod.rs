@@ -34,7 +34,12 @@
 //! keys) is [`cel::RequestExpression`], evaluated with [`Admitted::cel_input`].
 //!
 //! Client addresses are the TCP peer's: `X-Forwarded-For` is not trusted by IP rules or per-IP
-//! limits.
+//! limits. `shared` limits count in Redis and fall back to local counting while Redis fails
+//! ([`limit::shared`]).
+//!
+//! In meshd the load side is [`crate::state`] (one [`GatewayAdmission`] per gateway state) and
+//! the request side is [`crate::server::request_handler`], which also sends a preflight for a
+//! route of another method to the route `Access-Control-Request-Method` names.
 
 pub mod access;
 pub mod admitted;
