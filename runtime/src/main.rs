@@ -41,6 +41,9 @@ enum Command {
         /// A librdkafka setting, passed through (repeatable).
         #[arg(long = "kafka", value_name = "KEY=VALUE", value_parser = key_value)]
         kafka: Vec<(String, String)>,
+        /// The Redis counting `shared` rate limits across meshd instances (redis://host:port/db).
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
         /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
         #[arg(long, value_name = "FILE")]
         verify_key: Option<PathBuf>,
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
             admin,
             brokers,
             kafka,
+            redis,
             verify_key,
             no_access_log,
             demo_upstreams,
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
             admin,
             brokers,
             kafka,
+            redis,
             verify_key,
             access_log: !no_access_log,
             demo_upstreams,

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
+use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreError};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::metrics::Metrics;
 use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub brokers: Option<String>,
     /// librdkafka settings (`key=value`), passed to the Kafka side untouched.
     pub kafka: Vec<(String, String)>,
+    /// The Redis that counts `shared` rate limits; without it they are counted per process.
+    pub redis: Option<String>,
     /// The public key bundles must be signed with.
     pub verify_key: Option<PathBuf>,
     /// Whether to write the access log.
@@ -53,6 +56,7 @@ impl RunOptions {
             admin: "127.0.0.1:9901".to_string(),
             brokers: None,
             kafka: Vec::new(),
+            redis: None,
             verify_key: None,
             access_log: true,
             demo_upstreams: false,
@@ -70,6 +74,9 @@ pub enum StartError {
     /// The inputs are not a bundle or sources.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The `--redis` URL is unusable.
+    #[error(transparent)]
+    Redis(#[from] SharedStoreError),
     /// The verification key cannot be read.
     #[error("the --verify-key file is unusable")]
     VerifyKey(#[source] SignatureError),
@@ -162,6 +169,19 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         .map(VerifyKey::read)
         .transpose()
         .map_err(StartError::VerifyKey)?;
+    let admission = AdmitOptions {
+        shared_store: options
+            .redis
+            .as_deref()
+            .map(SharedLimitStore::open)
+            .transpose()?,
+    };
+    if let Some(store) = &admission.shared_store {
+        tracing::info!(
+            redis = store.url(),
+            "shared rate limits are counted in Redis"
+        );
+    }
     let metrics = Metrics::new(workers);
     let cell = Arc::new(StateCell::default());
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
@@ -224,6 +244,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         Arc::clone(&metrics),
         Arc::clone(&cell),
         handle.clone(),
+        admission,
     ));
     let state = match reloader.load_initial() {
         Ok(state) => state,

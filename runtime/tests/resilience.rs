@@ -198,7 +198,7 @@ async fn health_checks_take_a_failing_endpoint_out_and_bring_it_back() {
     let steady = Upstream::start("steady", Behaviour::Answer).await;
     let dir = TempDir::new("health");
     let source = format!(
-        "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin health_check GET \"/healthz\" every 20ms timeout 500ms healthy 1 unhealthy 1 }}",
+        "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin health_check GET \"/healthz\" every 50ms timeout 40ms healthy 1 unhealthy 1 }}",
         gateway("crew"),
         flaky.address,
         steady.address
@@ -233,7 +233,7 @@ async fn an_all_unhealthy_service_answers_503() {
     sick.set_healthy(false);
     let dir = TempDir::new("all-sick");
     let source = format!(
-        "{}service crew {{ endpoints [\"{}\"] health_check GET \"/healthz\" every 20ms timeout 500ms healthy 1 unhealthy 1 }}",
+        "{}service crew {{ endpoints [\"{}\"] health_check GET \"/healthz\" every 50ms timeout 40ms healthy 1 unhealthy 1 }}",
         gateway("crew"),
         sick.address
     );

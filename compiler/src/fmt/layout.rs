@@ -29,6 +29,9 @@ pub struct Line {
     /// False when the statement may not share a line with its siblings in a folded block
     /// (it carries a CEL expression, whose end the parser finds by looking at what follows).
     pub foldable: bool,
+    /// True when the last part is a CEL expression: nothing but a `#` comment may follow it on
+    /// the line, since the parser would read a `/* */` comment as more CEL.
+    pub ends_with_cel: bool,
 }
 
 /// A piece of a line.
@@ -85,12 +88,14 @@ impl Line {
         Line {
             parts: Vec::new(),
             foldable: true,
+            ends_with_cel: false,
         }
     }
 
     /// Appends a text part.
     pub fn text(mut self, text: impl Into<String>) -> Self {
         self.parts.push(Part::Text(text.into()));
+        self.ends_with_cel = false;
         self
     }
 
@@ -106,12 +111,14 @@ impl Line {
     pub fn cel(mut self, source: &str) -> Self {
         self.parts.push(Part::Text(source.to_string()));
         self.foldable = false;
+        self.ends_with_cel = true;
         self
     }
 
     /// Appends a list part.
     pub fn part(mut self, part: Part) -> Self {
         self.parts.push(part);
+        self.ends_with_cel = false;
         self
     }
 

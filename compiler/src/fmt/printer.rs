@@ -134,19 +134,20 @@ impl Printer<'_> {
             vec![flat]
         };
         // Comments between the statement's own tokens: `#` comments go on their own lines
-        // above it (they end a line), `/* */` comments after it.
+        // above it (they end a line), `/* */` comments after it unless CEL ends the line.
         let inside = self.comments.range(entry.start, entry.end);
+        let (above, after): (Vec<_>, Vec<_>) = inside
+            .into_iter()
+            .partition(|c| c.is_line() || line.ends_with_cel);
         out.extend(
-            inside
+            above
                 .iter()
-                .filter(|c| c.is_line())
                 .map(|c| format!("{}{}", indent(depth), c.text())),
         );
-        let block_comments: Vec<_> = inside.into_iter().filter(|c| !c.is_line()).collect();
         let trailing = self.comments.trailing(entry.end, false);
         let end = trailing.last().map(Taken::end).unwrap_or(entry.end);
         if let Some(last) = lines.last_mut() {
-            append_comments(last, &block_comments);
+            append_comments(last, &after);
             append_comments(last, &trailing);
         }
         out.append(&mut lines);
@@ -200,13 +201,8 @@ impl Printer<'_> {
         out: &mut Vec<String>,
     ) -> usize {
         let pad = indent(depth);
-        if let Some(folded) = self.folded(block, entry, depth) {
-            let mut line = folded;
-            let trailing = self.comments.trailing(entry.end, false);
-            append_comments(&mut line, &trailing);
-            out.push(line);
-            return trailing.last().map(Taken::end).unwrap_or(entry.end);
-        }
+        // Comments between the head's words and `{`: `#` comments go above the block, `/* */`
+        // comments after its `{` (where the next run finds them inside the block).
         let head_comments = self.comments.range(entry.start, block.open);
         out.extend(
             head_comments
@@ -214,8 +210,16 @@ impl Printer<'_> {
                 .filter(|c| c.is_line())
                 .map(|c| format!("{pad}{}", c.text())),
         );
-        let mut head = format!("{pad}{} {{", block.head);
         let mut after_open: Vec<_> = head_comments.into_iter().filter(|c| !c.is_line()).collect();
+        if after_open.is_empty() {
+            if let Some(mut line) = self.folded(block, depth) {
+                let trailing = self.comments.trailing(entry.end, false);
+                append_comments(&mut line, &trailing);
+                out.push(line);
+                return trailing.last().map(Taken::end).unwrap_or(entry.end);
+            }
+        }
+        let mut head = format!("{pad}{} {{", block.head);
         let same_line = self.comments.trailing(block.open + 1, false);
         let last_end = same_line.last().map(Taken::end).unwrap_or(block.open + 1);
         after_open.extend(same_line);
@@ -237,8 +241,8 @@ impl Printer<'_> {
     }
 
     /// The block on one line, when it may be and nothing stops it.
-    fn folded(&self, block: &Block, entry: &Entry, depth: usize) -> Option<String> {
-        if self.comments.any_in(entry.start, block.close) {
+    fn folded(&self, block: &Block, depth: usize) -> Option<String> {
+        if self.comments.any_in(block.open, block.close) {
             return None;
         }
         if block.children.is_empty() {

@@ -134,3 +134,43 @@ fn the_seed_program_is_a_fixed_point_after_one_pass() {
         once.contains("  circuit_breaker { consecutive_errors 5  eject 30s  max_ejected 50% }\n")
     );
 }
+
+#[test]
+fn a_block_comment_after_cel_goes_above_the_statement() {
+    assert_formats(
+        "mesh {\n  allow /* why */ a -> b when request.method == \"GET\"\n}\n",
+        "mesh {\n  /* why */\n  allow a -> b when request.method == \"GET\"\n}\n",
+    );
+}
+
+#[test]
+fn a_comment_in_a_list_in_the_middle_of_a_line_breaks_only_that_list() {
+    assert_formats(
+        "gateway g {\n  listen \"127.0.0.1:1\"\n  route r {\n    match POST \"/s/{ship}\"\n    public\n    produce topic param \"ship\" allow [\"enterprise\", # flagship\n \"voyager\"] headers [\"x-ship\"] acks all\n  }\n}\n",
+        "gateway g {\n  listen \"127.0.0.1:1\"\n  route r {\n    match POST \"/s/{ship}\"\n    public\n    produce topic param \"ship\" allow [\n      \"enterprise\", # flagship\n      \"voyager\",\n    ] headers [\"x-ship\"] acks all\n  }\n}\n",
+    );
+}
+
+#[test]
+fn comments_in_a_cors_block_stay_with_their_settings() {
+    assert_formats(
+        "gateway g { listen \"127.0.0.1:1\" route r { match GET \"/\" public respond 200\n cors {\n # who\n origins [\"https://a.test\"]\n credentials # cookies too\n max_age 1h\n } } }\n",
+        "gateway g {\n  listen \"127.0.0.1:1\"\n  route r {\n    match GET \"/\"\n    public\n    respond 200\n    cors {\n      # who\n      origins [\"https://a.test\"]\n      credentials # cookies too\n      max_age 1h\n    }\n  }\n}\n",
+    );
+}
+
+#[test]
+fn windows_line_endings_become_newlines() {
+    assert_formats(
+        "# note\r\nservice s {\r\n  timeout 2s # two\r\n\r\n  retry 1\r\n}\r\n",
+        "# note\nservice s {\n  timeout 2s # two\n\n  retry 1\n}\n",
+    );
+}
+
+#[test]
+fn a_comment_between_a_blocks_name_and_brace_moves_to_a_stable_place() {
+    assert_formats(
+        "service s # upstream\n{ timeout 2s }\nservice t /* spare */ { timeout 1s }\n",
+        "# upstream\nservice s { timeout 2s }\n\nservice t { /* spare */\n  timeout 1s\n}\n",
+    );
+}

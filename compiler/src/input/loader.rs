@@ -114,12 +114,20 @@ enum FileBytes {
 }
 
 fn read_root(path: &Path) -> Result<FileBytes, InputError> {
+    use std::io::Read;
     let io = |source| InputError::Io { path: display_path(path), source };
-    let size = std::fs::metadata(path).map_err(io)?.len();
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
     if size > MAX_FILE_BYTES {
         return Ok(FileBytes::TooLarge(size));
     }
-    std::fs::read(path).map(FileBytes::Bytes).map_err(io)
+    // The size on disk can lie (`/dev/zero`, a file still growing): never read past the limit.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(FileBytes::TooLarge(bytes.len() as u64));
+    }
+    Ok(FileBytes::Bytes(bytes))
 }
 
 /// A path as shown to users: relative to the working directory when under it, `/` separators,
@@ -253,8 +261,8 @@ enum Problem {
 impl Problem {
     fn diagnostic(&self, file: FileId) -> Diagnostic {
         match self {
-            Problem::TooLarge(size) => Diagnostic::error(&codes::FILE_TOO_LARGE, format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
-                .with_label(Span::new(file, 0, 0), "this file")
+            Problem::TooLarge(size) => Diagnostic::error(&codes::FILE_TOO_LARGE, format!("file is larger than the limit of {MAX_FILE_BYTES} bytes"))
+                .with_label(Span::new(file, 0, 0), format!("{size} bytes or more"))
                 .with_help("split the program into several files"),
             Problem::Utf8(at) => Diagnostic::error(&codes::INVALID_UTF8, "file is not valid UTF-8")
                 .with_label(Span::new(file, *at, *at + 1), "invalid byte here")

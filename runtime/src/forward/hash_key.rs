@@ -1,101 +1,69 @@
-//! The key of `balance hash(<CEL>)`: a CEL expression over `request.*`, compiled at load and
-//! evaluated per request, hashed to a `u64`.
-//!
-//! TEMPORARY wiring: helper "admit" provides the compiled request-CEL type shared with `when`
-//! conditions; once it lands this module delegates to it. Until then it compiles with the same
-//! `cel` crate and builds the same `request` variables.
+//! The key of `balance hash(<CEL>)`: a request expression compiled at load by the admission
+//! engine's CEL support (fast for plain reads such as `request.headers["x-user"]`) and evaluated
+//! per request, its bytes hashed to a `u64`.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
-use cel::{Context, Program, Value};
+use crate::admit::cel::{CelCompileError, CelInput, RequestExpression};
+use crate::admit::RequestFacts;
 
 use super::request_view::RequestView;
 
 /// A compiled hash-key expression.
 #[derive(Debug)]
 pub struct HashKey {
-    source: String,
-    program: Program,
+    expression: RequestExpression,
 }
 
-/// A hash-key expression that does not parse.
+/// A hash-key expression that does not compile.
 #[derive(Debug, thiserror::Error)]
-#[error("balance hash({source_text}) does not parse: {message}")]
+#[error("balance hash({source_text}) does not compile: {message}")]
 pub struct HashKeyError {
     /// The CEL source.
     pub source_text: String,
-    /// The parser's message.
+    /// The compiler's message.
     pub message: String,
 }
 
 impl HashKey {
     /// Compiles the CEL source.
     pub fn compile(source: &str) -> Result<HashKey, HashKeyError> {
-        let program = Program::compile(source).map_err(|e| HashKeyError {
-            source_text: source.to_string(),
-            message: e.to_string(),
-        })?;
-        Ok(HashKey {
-            source: source.to_string(),
-            program,
-        })
+        let expression =
+            RequestExpression::compile(source).map_err(|e: CelCompileError| HashKeyError {
+                source_text: source.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(HashKey { expression })
     }
 
     /// The CEL source.
     pub fn source(&self) -> &str {
-        &self.source
+        self.expression.source()
     }
 
-    /// Evaluates the key for `request` and hashes it; `None` when evaluation fails (for example a
-    /// missing header), in which case the caller balances without the key.
+    /// Evaluates the key for `request` and hashes it; `None` when there is no key (a missing
+    /// header, `null`, an evaluation error), in which case the caller balances without it.
     pub fn hash(&self, request: &RequestView<'_>) -> Option<u64> {
-        let mut context = Context::default();
-        context.add_variable_from_value("request", request_value(request));
-        let value = self.program.execute(&context).ok()?;
-        let mut hasher = foldhash::fast::FixedState::with_seed(0x6d65_7368).build_hasher();
-        match value {
-            Value::String(s) => hasher.write(s.as_bytes()),
-            Value::Bytes(b) => hasher.write(&b),
-            Value::Int(i) => hasher.write_i64(i),
-            Value::UInt(u) => hasher.write_u64(u),
-            Value::Bool(b) => hasher.write_u8(u8::from(b)),
-            Value::Null => return None,
-            other => hasher.write(format!("{other:?}").as_bytes()),
-        }
-        Some(hasher.finish())
+        let facts = RequestFacts::new(
+            request.method,
+            request.path,
+            request.headers,
+            request.remote_addr,
+        )
+        .with_query(Some(request.query))
+        .with_host(Some(request.host));
+        self.expression
+            .with_bytes(CelInput::request(&facts), |bytes| {
+                bytes.map(|bytes| {
+                    let mut hasher =
+                        foldhash::fast::FixedState::with_seed(0x6d65_7368).build_hasher();
+                    hasher.write(bytes);
+                    hasher.finish()
+                })
+            })
+            .ok()
+            .flatten()
     }
-}
-
-/// `request` as a CEL map: method, path, host, headers (lower-case names, first value), query
-/// (first value per name) and remote_addr (the IP).
-fn request_value(request: &RequestView<'_>) -> Value {
-    let mut headers: HashMap<String, Value> = HashMap::new();
-    for (name, value) in request.headers {
-        if let Ok(text) = value.to_str() {
-            headers
-                .entry(name.as_str().to_string())
-                .or_insert_with(|| Value::from(text));
-        }
-    }
-    let mut query: HashMap<String, Value> = HashMap::new();
-    for pair in request.query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        query
-            .entry(name.to_string())
-            .or_insert_with(|| Value::from(value));
-    }
-    let mut fields: HashMap<String, Value> = HashMap::new();
-    fields.insert("method".into(), Value::from(request.method.as_str()));
-    fields.insert("path".into(), Value::from(request.path));
-    fields.insert("host".into(), Value::from(request.host));
-    fields.insert("headers".into(), Value::from(headers));
-    fields.insert("query".into(), Value::from(query));
-    fields.insert(
-        "remote_addr".into(),
-        Value::from(request.remote_addr.ip().to_string()),
-    );
-    Value::from(fields)
 }
 
 #[cfg(test)]

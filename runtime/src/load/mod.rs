@@ -3,6 +3,7 @@
 
 pub mod bundle_check;
 pub mod input;
+pub mod secrets;
 pub mod signature;
 pub mod tls_material;
 

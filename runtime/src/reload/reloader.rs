@@ -9,9 +9,10 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::admit::AdmitOptions;
 use crate::load::{InputError, ProgramInput, VerifyKey};
 use crate::metrics::Metrics;
-use crate::state::{RuntimeState, StateError};
+use crate::state::{AdmissionSetup, RuntimeState, StateError};
 
 use super::state_cell::StateCell;
 
@@ -55,12 +56,14 @@ pub struct Reloader {
     metrics: Arc<Metrics>,
     cell: Arc<StateCell>,
     control: tokio::runtime::Handle,
+    admission: AdmitOptions,
     files: Mutex<Vec<PathBuf>>,
     serial: tokio::sync::Mutex<()>,
 }
 
 impl Reloader {
-    /// A reloader for `input`; health checks run on `control`.
+    /// A reloader for `input`; health checks run on `control`; `admission` holds the process's
+    /// admission settings (`--redis`), the same for every bundle.
     pub fn new(
         input: ProgramInput,
         verify_key: Option<VerifyKey>,
@@ -68,6 +71,7 @@ impl Reloader {
         metrics: Arc<Metrics>,
         cell: Arc<StateCell>,
         control: tokio::runtime::Handle,
+        admission: AdmitOptions,
     ) -> Self {
         Reloader {
             input,
@@ -76,6 +80,7 @@ impl Reloader {
             metrics,
             cell,
             control,
+            admission,
             files: Mutex::new(Vec::new()),
             serial: tokio::sync::Mutex::new(()),
         }
@@ -95,8 +100,19 @@ impl Reloader {
     fn build(&self) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
         let loaded = self.input.load(self.verify_key.as_ref());
         let built = loaded.map_err(LoadFailure::from).and_then(|loaded| {
-            let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics)?;
-            Ok((state, loaded.files, loaded.warnings))
+            let setup = AdmissionSetup {
+                options: self.admission.clone(),
+                // `file("…")` secrets are relative to meshd's working directory (bundle contract).
+                secrets_dir: PathBuf::from("."),
+                previous: self.cell.load(),
+            };
+            let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics, &setup)?;
+            let mut warnings = loaded.warnings;
+            for warning in state.admission_warnings() {
+                warnings.push_str(&warning);
+                warnings.push('\n');
+            }
+            Ok((state, loaded.files, warnings))
         });
         super::memory_trim::trim_heap();
         built

@@ -1,6 +1,7 @@
 //! The HTTP side of the gateway: listeners, worker threads, connections (HTTP/1.1, HTTP/2, TLS)
 //! and the request path.
 
+pub mod admission_response;
 pub mod connection;
 pub mod error_response;
 pub mod forwarded_headers;

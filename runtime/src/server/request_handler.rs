@@ -6,21 +6,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+use http::header::{
+    HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
+    TRANSFER_ENCODING,
+};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use meshwork_bundle::matcher::{normalize_path, HeaderLookup, MatchOutcome, Params, RequestTarget};
+use smallvec::SmallVec;
 
-use crate::access_log::{timestamp, AccessLog, AccessRecord};
+use crate::access_log::{timestamp, AccessLog, AccessRecord, DenialRecord};
+use crate::admit::{Denial, PreflightResponse, RequestFacts};
 use crate::forward::path_rewrite::strip_prefix;
 use crate::forward::request_view::RequestView;
 use crate::forward::{forward, ForwardPlan, ResponseBody};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
-use crate::state::{AdmissionSlot, GatewayState, RouteAction};
+use crate::state::{GatewayState, RouteAction};
 
+use super::admission_response::{denial_response, preflight_response};
 use super::error_response::{json_error, method_not_allowed};
 use super::forwarded_headers::{prepare_upstream_headers, ClientFacts};
 use super::framing_guard::FramingNotes;
@@ -53,8 +59,10 @@ pub struct ConnectionContext {
 
 /// What happened to a request, for metrics and the access log.
 #[derive(Debug, Default)]
-struct Outcome {
+struct Outcome<'g> {
     route: Option<(Arc<str>, u32)>,
+    consumer: Option<&'g str>,
+    denial: Option<Denial>,
     upstream: Option<Arc<str>>,
     upstream_time: Option<Duration>,
     error: Option<String>,
@@ -92,7 +100,8 @@ pub async fn handle(
         .route
         .as_ref()
         .map_or(gateway.unmatched_metric_id, |(_, id)| *id);
-    shared.metrics.requests.count(route_id, status, "");
+    let denied_by = outcome.denial.as_ref().map_or("", |d| d.step().as_str());
+    shared.metrics.requests.count(route_id, status, denied_by);
     if let Some((method, uri, started)) = logged {
         write_access_log(
             &shared.access_log,
@@ -107,12 +116,12 @@ pub async fn handle(
     Ok(response)
 }
 
-async fn route_request(
-    gateway: &GatewayState,
+async fn route_request<'g>(
+    gateway: &'g GatewayState,
     connection: &ConnectionContext,
     mut head: Parts,
     body: Incoming,
-    outcome: &mut Outcome,
+    outcome: &mut Outcome<'g>,
 ) -> Response<ResponseBody> {
     let note = connection.framing.next_head();
     if note.oversized {
@@ -153,6 +162,9 @@ async fn route_request(
     let (index, params) = match gateway.table.find(&target) {
         MatchOutcome::Matched { route, params } => (route, params),
         MatchOutcome::MethodNotAllowed { allow } => {
+            if let Some(answer) = preflight_of_other_method(gateway, connection, &head, &target) {
+                return answer.into_response(outcome);
+            }
             outcome.error = Some("method not allowed".into());
             return method_not_allowed(&allow);
         }
@@ -166,12 +178,32 @@ async fn route_request(
     };
     let route = &gateway.routes[index];
     outcome.route = Some((Arc::clone(&route.name), route.metric_id));
-    if let AdmissionSlot::Unavailable { first_step } = route.admission {
-        let reason = format!("admission step `{first_step}` is not available in this build");
-        outcome.error = Some(reason.clone());
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, &reason, Some(&route.name));
-    }
-    match &route.action {
+    let Some(admission) = gateway.admission.route(index) else {
+        return refuse(
+            outcome,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the route has no admission",
+        );
+    };
+    let admitted = {
+        let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
+        let facts = RequestFacts::new(&head.method, &path, &head.headers, connection.remote)
+            .with_query(head.uri.query())
+            .with_host(Some(host))
+            .with_params(&params);
+        if let Some(answer) = admission.preflight(&facts) {
+            return match answer {
+                Ok(preflight) => preflight_response(preflight),
+                Err(denial) => deny(outcome, denial),
+            };
+        }
+        match admission.admit(&facts).await {
+            Ok(admitted) => admitted,
+            Err(denial) => return deny(outcome, denial),
+        }
+    };
+    outcome.consumer = admitted.consumer_name();
+    let mut response = match &route.action {
         RouteAction::Respond(fixed) => {
             let mut response = Response::new(ResponseBody::full(fixed.body.clone()));
             *response.status_mut() = fixed.status;
@@ -211,6 +243,7 @@ async fn route_request(
                 head.uri = uri;
             }
             head.version = Version::HTTP_11;
+            admitted.apply_request_headers(&mut head.headers);
             let forwarding =
                 prepare_upstream_headers(&mut head.headers, &connection.client, authority);
             let timeout = plan.attempt_timeout(service);
@@ -228,11 +261,76 @@ async fn route_request(
                 }
             }
         }
+    };
+    admitted.apply_response_headers(response.headers_mut());
+    response
+}
+
+/// The answer to a CORS preflight for a route that does not match `OPTIONS` itself.
+struct OtherMethodPreflight {
+    route: (Arc<str>, u32),
+    answer: Result<PreflightResponse, Denial>,
+}
+
+impl OtherMethodPreflight {
+    fn into_response(self, outcome: &mut Outcome<'_>) -> Response<ResponseBody> {
+        outcome.route = Some(self.route);
+        match self.answer {
+            Ok(preflight) => preflight_response(preflight),
+            Err(denial) => deny(outcome, denial),
+        }
     }
 }
 
+/// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered by
+/// the route that would serve the method it asks about, when that route has a CORS policy.
+fn preflight_of_other_method(
+    gateway: &GatewayState,
+    connection: &ConnectionContext,
+    head: &Parts,
+    target: &RequestTarget<'_>,
+) -> Option<OtherMethodPreflight> {
+    if head.method != http::Method::OPTIONS || !head.headers.contains_key(ORIGIN) {
+        return None;
+    }
+    let requested = head
+        .headers
+        .get(ACCESS_CONTROL_REQUEST_METHOD)?
+        .to_str()
+        .ok()?;
+    let asked = RequestTarget {
+        method: requested,
+        ..*target
+    };
+    let MatchOutcome::Matched {
+        route: index,
+        params,
+    } = gateway.table.find(&asked)
+    else {
+        return None;
+    };
+    let route = gateway.routes.get(index)?;
+    let admission = gateway.admission.route(index)?;
+    let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
+    let facts = RequestFacts::new(&head.method, target.path, &head.headers, connection.remote)
+        .with_query(head.uri.query())
+        .with_host(Some(target.host))
+        .with_params(&params);
+    Some(OtherMethodPreflight {
+        route: (Arc::clone(&route.name), route.metric_id),
+        answer: admission.preflight(&facts)?,
+    })
+}
+
+/// Records a denial and answers it.
+fn deny(outcome: &mut Outcome<'_>, denial: Denial) -> Response<ResponseBody> {
+    let response = denial_response(&denial);
+    outcome.denial = Some(denial);
+    response
+}
+
 /// Records the error and answers it.
-fn refuse(outcome: &mut Outcome, status: StatusCode, reason: &str) -> Response<ResponseBody> {
+fn refuse(outcome: &mut Outcome<'_>, status: StatusCode, reason: &str) -> Response<ResponseBody> {
     outcome.error = Some(reason.to_string());
     json_error(status, reason, None)
 }
@@ -310,22 +408,32 @@ fn write_access_log(
     uri: &Uri,
     status: u16,
     started: Instant,
-    outcome: &Outcome,
+    outcome: &Outcome<'_>,
 ) {
     let time = timestamp();
     let millis = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+    let denial_source = outcome.denial.as_ref().map_or_else(String::new, |denial| {
+        let source = denial.source();
+        format!("{}:{}:{}", source.file, source.line, source.column)
+    });
     log.write(&AccessRecord {
         time: &time,
         gateway: &gateway.name,
         route: outcome.route.as_ref().map(|(name, _)| &**name),
-        consumer: None,
+        consumer: outcome
+            .consumer
+            .or_else(|| outcome.denial.as_ref().and_then(Denial::consumer)),
         method: method.as_str(),
         path: uri.path(),
         status,
         duration_ms: millis(started.elapsed()),
         upstream: outcome.upstream.as_deref(),
         upstream_ms: outcome.upstream_time.map(millis),
-        denial: None,
+        denial: outcome.denial.as_ref().map(|denial| DenialRecord {
+            step: denial.step().as_str(),
+            source: &denial_source,
+            reason: &denial.reason,
+        }),
         error: outcome.error.as_deref(),
     });
 }

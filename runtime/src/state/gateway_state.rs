@@ -5,6 +5,7 @@ use std::sync::Arc;
 use meshwork_bundle::matcher::RouteTable;
 use tokio_rustls::rustls::ServerConfig;
 
+use crate::admit::GatewayAdmission;
 use crate::metrics::RouteId;
 
 use super::route_state::RouteState;
@@ -20,6 +21,8 @@ pub struct GatewayState {
     pub table: RouteTable,
     /// Its routes, in precedence order (indexes of `table`).
     pub routes: Vec<RouteState>,
+    /// Its routes' admission (indexes of `table`), sharing one consumer directory.
+    pub admission: GatewayAdmission,
     /// The counters' id for requests that matched no route.
     pub unmatched_metric_id: RouteId,
 }

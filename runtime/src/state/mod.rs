@@ -2,11 +2,11 @@
 //! services with their endpoints and pools, listener TLS. Requests read it through
 //! [`crate::reload::StateCell`]; a reload builds a new one and swaps it in whole.
 
-pub mod admission_slot;
 pub mod gateway_state;
 pub mod route_state;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,11 +15,12 @@ use http::{HeaderValue, StatusCode};
 use meshwork_bundle::matcher::{MatcherError, RouteTable};
 use meshwork_bundle::{Bundle, Gateway, Route};
 
+use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState};
+use crate::load::secrets::{SecretStore, SecretsError};
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
 
-pub use admission_slot::AdmissionSlot;
 pub use gateway_state::{GatewayState, ListenerState};
 pub use route_state::{FixedResponse, RouteAction, RouteState};
 
@@ -56,6 +57,17 @@ pub enum StateError {
         route: String,
         /// What is wrong.
         message: String,
+    },
+    /// Secrets (`env()`, `file()`) that cannot be read.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// A route's admission cannot be built.
+    #[error("gateway `{gateway}`: {source}")]
+    Admission {
+        /// The gateway.
+        gateway: String,
+        /// The admission error (boxed: it is large and rare).
+        source: Box<AdmitBuildError>,
     },
     /// A TLS listener's certificate or key.
     #[error("gateway `{gateway}`, listener {address}: {source}")]
@@ -95,13 +107,26 @@ pub struct RuntimeState {
     pub services: HashMap<String, Arc<ServiceState>>,
 }
 
+/// What admission needs to build a state: process settings and the state being replaced.
+#[derive(Debug, Clone, Default)]
+pub struct AdmissionSetup {
+    /// Settings of the process (`--redis`).
+    pub options: AdmitOptions,
+    /// The directory `file("…")` secrets are relative to.
+    pub secrets_dir: PathBuf,
+    /// The state being replaced, whose unchanged rate limits keep their buckets.
+    pub previous: Option<Arc<RuntimeState>>,
+}
+
 impl RuntimeState {
     /// Builds the state of `bundle` for `workers` worker threads.
     pub fn build(
         bundle: &Bundle,
         workers: usize,
         metrics: &Metrics,
+        admission: &AdmissionSetup,
     ) -> Result<RuntimeState, StateError> {
+        let secrets = SecretStore::load(bundle, &admission.secrets_dir)?;
         let mut services = HashMap::new();
         for service in &bundle.services {
             let state =
@@ -111,7 +136,7 @@ impl RuntimeState {
         let gateways = bundle
             .gateways
             .iter()
-            .map(|gateway| build_gateway(gateway, &services, metrics))
+            .map(|gateway| build_gateway(gateway, &services, metrics, &secrets, admission))
             .collect::<Result<_, _>>()?;
         Ok(RuntimeState {
             info: BundleInfo {
@@ -141,6 +166,14 @@ impl RuntimeState {
             .collect()
     }
 
+    /// What the operator should know about the admission of this state (logged at load).
+    pub fn admission_warnings(&self) -> Vec<String> {
+        self.gateways
+            .iter()
+            .flat_map(|g| g.admission.warnings().map(str::to_string))
+            .collect()
+    }
+
     /// Starts active health checks of every service that declares them.
     pub fn start_health_checks(&self, runtime: &tokio::runtime::Handle) {
         for service in self.services.values() {
@@ -153,7 +186,23 @@ fn build_gateway(
     gateway: &Gateway,
     services: &HashMap<String, Arc<ServiceState>>,
     metrics: &Metrics,
+    secrets: &SecretStore,
+    setup: &AdmissionSetup,
 ) -> Result<GatewayState, StateError> {
+    let previous = setup
+        .previous
+        .as_ref()
+        .and_then(|state| state.gateways.iter().find(|g| *g.name == *gateway.name));
+    let admission = match previous {
+        Some(previous) => {
+            GatewayAdmission::rebuild(gateway, secrets, &setup.options, &previous.admission)
+        }
+        None => GatewayAdmission::build(gateway, secrets, &setup.options),
+    }
+    .map_err(|source| StateError::Admission {
+        gateway: gateway.name.clone(),
+        source: Box::new(source),
+    })?;
     let table = RouteTable::new(&gateway.routes).map_err(|source| StateError::Routes {
         gateway: gateway.name.clone(),
         source,
@@ -186,6 +235,7 @@ fn build_gateway(
         listeners,
         table,
         routes,
+        admission,
         unmatched_metric_id: metrics.requests.route_id(&gateway.name, NO_ROUTE),
     })
 }
@@ -256,7 +306,6 @@ fn build_route(
         name: route.name.as_str().into(),
         source: source.into(),
         metric_id: metrics.requests.route_id(&gateway.name, &route.name),
-        admission: AdmissionSlot::build(route),
         action,
     })
 }

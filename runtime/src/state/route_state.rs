@@ -1,4 +1,5 @@
-//! A route as the runtime holds it: its admission and its compiled action.
+//! A route as the runtime holds it: its compiled action (its admission is in the gateway's
+//! [`crate::admit::GatewayAdmission`], at the same index).
 
 use std::sync::Arc;
 
@@ -7,8 +8,6 @@ use http::{HeaderValue, StatusCode};
 
 use crate::forward::ForwardPlan;
 use crate::metrics::RouteId;
-
-use super::admission_slot::AdmissionSlot;
 
 /// One route, compiled.
 #[derive(Debug)]
@@ -19,8 +18,6 @@ pub struct RouteState {
     pub source: Arc<str>,
     /// Its request counters' id.
     pub metric_id: RouteId,
-    /// Its admission.
-    pub admission: AdmissionSlot,
     /// What an admitted request turns into.
     pub action: RouteAction,
 }

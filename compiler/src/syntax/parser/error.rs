@@ -17,8 +17,9 @@ pub struct PError {
     pub message: String,
     pub label: String,
     pub help: Option<String>,
-    /// A second location (for example the unclosed `{`), as (remaining, len, label).
-    pub secondary: Option<(usize, usize, String)>,
+    /// A second location (for example the unclosed `{`), as (remaining, len, label); boxed
+    /// because it is rare and keeps every parser's `Result` small.
+    pub secondary: Option<Box<(usize, usize, String)>>,
     /// After this error the rest of the file cannot be read (an unclosed comment or block).
     pub fatal: bool,
 }
@@ -64,7 +65,7 @@ impl PError {
 
     /// Adds a second labelled location.
     pub fn secondary(mut self, input: &str, len: usize, label: impl Into<String>) -> Self {
-        self.secondary = Some((input.len(), len, label.into()));
+        self.secondary = Some(Box::new((input.len(), len, label.into())));
         self
     }
 

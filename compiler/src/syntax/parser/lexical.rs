@@ -70,9 +70,10 @@ fn ident_len(input: &str) -> usize {
     let mut i = 1;
     while i < bytes.len() {
         let b = bytes[i];
-        if b.is_ascii_alphanumeric() || b == b'_' {
-            i += 1;
-        } else if b == b'-' && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_') {
+        let word_char = b.is_ascii_alphanumeric() || b == b'_';
+        // A `-` joins two word characters (`captains-log`) but never ends a name.
+        let joining_dash = b == b'-' && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_');
+        if word_char || joining_dash {
             i += 1;
         } else {
             break;
