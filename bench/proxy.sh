@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reverse-proxy benchmark: one upstream, nginx as the reference proxy, meshd. Prints req/s and p99
-# for: the upstream direct, nginx, meshd plain forward, meshd with admission (when available), and
+# for: the upstream direct, nginx, meshd plain forward, meshd with admission (bench/admission.mesh), and
 # meshd's RSS with 10 000 routes loaded.
 #
 # Fairness on a 2-core machine: the proxy under test (nginx with one worker, or meshd with one
@@ -118,17 +118,17 @@ echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + 
 run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
 run_wrk "nginx proxy" "http://127.0.0.1:$NGINX_PORT/"
 run_wrk "meshd plain forward" "http://127.0.0.1:$MESHD_PORT/"
-if [ "${MESHD_ADMISSION_MESH:-}" != "" ]; then
-  # The admission slot: key auth + rate limit + one CEL condition (see bench/README or the lead's note).
-  sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" "$MESHD_ADMISSION_MESH" > "$WORK/admission.mesh"
-  BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>>"$WORK/meshd.log" & PIDS+=($!)
-  wait_for "http://127.0.0.1:$MESHD_AUTH_PORT/"
-  run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
-else
-  printf '%-34s %s\n' "meshd key auth + limit + CEL" "(slot: set MESHD_ADMISSION_MESH once admission is wired)"
-fi
+# Key auth + rate limit + one CEL condition (bench/admission.mesh), same upstream.
+sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" bench/admission.mesh > "$WORK/admission.mesh"
+BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>>"$WORK/meshd.log" & PIDS+=($!)
+for _ in $(seq 1 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$MESHD_AUTH_PORT/")" = 200 ] && break
+  sleep 0.05
+done
+run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
 awk -v n="$(cat "$WORK/rps-nginx_proxy")" -v m="$(cat "$WORK/rps-meshd_plain_forward")" \
-  'BEGIN { printf "meshd plain / nginx: %.2fx\n", m / n }'
+  -v a="$(cat "$WORK/rps-meshd_key_auth_+_limit_+_CEL")" \
+  'BEGIN { printf "meshd plain / nginx: %.2fx   meshd admission / meshd plain: %.2fx\n", m / n, a / m }'
 
 # RSS with 10 000 routes loaded (compiled in-process from generated sources).
 {

@@ -11,6 +11,7 @@ SECONDS_UNDER_LOAD=${SECONDS_UNDER_LOAD:-8}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18931}
 NGINX_PORT=${NGINX_PORT:-18932}
 MESHD_PORT=${MESHD_PORT:-18933}
+MESHD_AUTH_PORT=${MESHD_AUTH_PORT:-18934}
 
 for tool in nginx wrk valgrind; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk valgrind >/dev/null; break; }
@@ -53,6 +54,7 @@ gateway bench {
 service upstream { endpoints ["127.0.0.1:$UPSTREAM_PORT"] timeout 5s }
 MESH
 
+WRK_HEADERS=()
 nginx -c "$WORK/upstream.conf" & UPSTREAM_PID=$!
 sleep 0.5
 
@@ -64,7 +66,7 @@ total_instructions() {
   for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
   local requests=0
   if [ "$secs" != 0 ]; then
-    requests=$(wrk -t1 -c8 -d"${secs}s" "http://127.0.0.1:$port/" | awk '/requests in/ {print $1}')
+    requests=$(wrk -t1 -c8 -d"${secs}s" "${WRK_HEADERS[@]}" "http://127.0.0.1:$port/" | awk '/requests in/ {print $1}')
   fi
   kill -INT "$pid"; sleep 0.5; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   echo "$requests $(cat "$WORK/$name.cg"* | awk '/^summary:/ {s+=$2} /^totals:/ {t+=$2} END {print (s>0?s:t)}')"
@@ -79,3 +81,10 @@ per_request() { # label name port cmd...
 
 per_request "nginx proxy" nginx "$NGINX_PORT" nginx -c "$WORK/proxy.conf"
 per_request "meshd plain forward" meshd "$MESHD_PORT" "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0
+sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" bench/admission.mesh > "$WORK/admission.mesh"
+export BENCH_KEY=bench-key
+# The admission run needs a key and a stardate; the plain run with the same two headers is its
+# baseline (nginx pays for extra headers too, but less).
+WRK_HEADERS=(-H "x-api-key: bench-key" -H "x-stardate: 41153.7")
+per_request "meshd plain, 2 headers" meshd2 "$MESHD_PORT" "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0
+per_request "meshd auth+limit+CEL" admission "$MESHD_AUTH_PORT" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0
