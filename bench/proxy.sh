@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reverse-proxy benchmark: one upstream, nginx as the reference proxy, meshd. Prints req/s and p99
-# for: the upstream direct, nginx, meshd plain forward, meshd with admission (bench/admission.mesh), and
+# for: the upstream direct, nginx, meshd plain forward, meshd with admission (runtime/benches/admission_proxy.mesh), and
 # meshd's RSS with 10 000 routes loaded.
 #
 # Fairness on a 2-core machine: the proxy under test (nginx with one worker, or meshd with one
@@ -118,8 +118,8 @@ echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + 
 run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
 run_wrk "nginx proxy" "http://127.0.0.1:$NGINX_PORT/"
 run_wrk "meshd plain forward" "http://127.0.0.1:$MESHD_PORT/"
-# Key auth + rate limit + one CEL condition (bench/admission.mesh), same upstream.
-sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" bench/admission.mesh > "$WORK/admission.mesh"
+# Key auth + rate limit + one CEL condition (runtime/benches/admission_proxy.mesh), same upstream.
+sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/admission_proxy.mesh > "$WORK/admission.mesh"
 BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>>"$WORK/meshd.log" & PIDS+=($!)
 for _ in $(seq 1 200); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$MESHD_AUTH_PORT/")" = 200 ] && break

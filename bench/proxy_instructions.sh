@@ -81,7 +81,7 @@ per_request() { # label name port cmd...
 
 per_request "nginx proxy" nginx "$NGINX_PORT" nginx -c "$WORK/proxy.conf"
 per_request "meshd plain forward" meshd "$MESHD_PORT" "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0
-sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" bench/admission.mesh > "$WORK/admission.mesh"
+sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/admission_proxy.mesh > "$WORK/admission.mesh"
 export BENCH_KEY=bench-key
 # The admission run needs a key and a stardate; the plain run with the same two headers is its
 # baseline (nginx pays for extra headers too, but less).
