@@ -89,6 +89,21 @@ impl ProgramInput {
         Ok(ProgramInput::Sources(paths.to_vec()))
     }
 
+    /// The directory relative `file("…")` secrets are read from: the bundle file's directory, or
+    /// the first source directory (or the first source file's directory).
+    pub fn base_dir(&self) -> PathBuf {
+        let first = match self {
+            ProgramInput::Bundle(path) => path.parent(),
+            ProgramInput::Sources(paths) => paths
+                .first()
+                .map(|p| if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(p) }),
+        };
+        match first {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
     /// Produces the checked bundle, and the files it came from (for change detection).
     pub fn load(&self, verify_key: Option<&VerifyKey>) -> Result<LoadedInput, InputError> {
         match self {

@@ -1,11 +1,10 @@
 //! Loading a bundle: from a bundle file (schema, digest and optional signature checks) or from
-//! `.mesh` sources compiled in-process, plus the listener TLS material.
+//! `.mesh` sources compiled in-process, and the secrets they name.
 
 pub mod bundle_check;
 pub mod input;
 pub mod secrets;
 pub mod signature;
-pub mod tls_material;
 
 pub use bundle_check::{check_bundle_bytes, read_bundle_file, BundleError, SchemaViolation};
 pub use input::{InputError, LoadedInput, ProgramInput};

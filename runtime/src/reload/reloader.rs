@@ -102,8 +102,8 @@ impl Reloader {
         let built = loaded.map_err(LoadFailure::from).and_then(|loaded| {
             let setup = AdmissionSetup {
                 options: self.admission.clone(),
-                // `file("…")` secrets are relative to meshd's working directory (bundle contract).
-                secrets_dir: PathBuf::from("."),
+                // `file("…")` secrets are relative to the program's directory (bundle contract).
+                secrets_dir: self.input.base_dir(),
                 previous: self.cell.load(),
             };
             let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics, &setup)?;

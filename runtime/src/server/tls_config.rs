@@ -8,14 +8,14 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::ServerConfig;
 
-use crate::load::tls_material::{read_secret, SecretReadError};
+use crate::load::secrets::{describe_secret, SecretStore};
 
 /// Why a listener's TLS cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    /// The certificate or key cannot be read.
-    #[error(transparent)]
-    Secret(#[from] SecretReadError),
+    /// The certificate or key was not resolved at load (a bug: the store resolves every reference).
+    #[error("{0} was not resolved")]
+    Unresolved(String),
     /// The certificate chain holds no PEM certificate.
     #[error("the certificate holds no PEM certificate")]
     NoCertificate,
@@ -31,16 +31,25 @@ pub enum TlsSetupError {
 }
 
 /// Builds the server configuration: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`.
-pub fn server_config(tls: &ListenerTls) -> Result<Arc<ServerConfig>, TlsSetupError> {
-    let cert_pem = read_secret(&tls.cert)?;
-    let key_pem = read_secret(&tls.key)?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+pub fn server_config(
+    tls: &ListenerTls,
+    secrets: &SecretStore,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let read = |reference| {
+        secrets
+            .get(reference)
+            .map(|secret| secret.expose())
+            .ok_or_else(|| TlsSetupError::Unresolved(describe_secret(reference)))
+    };
+    let cert_pem = read(&tls.cert)?;
+    let key_pem = read(&tls.key)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsSetupError::BadCertificate(e.to_string()))?;
     if certs.is_empty() {
         return Err(TlsSetupError::NoCertificate);
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| TlsSetupError::BadKey(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()

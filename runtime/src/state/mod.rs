@@ -213,7 +213,7 @@ fn build_gateway(
         .map(|listener| {
             let tls = match &listener.tls {
                 None => None,
-                Some(tls) => Some(server_config(tls).map_err(|source| StateError::Tls {
+                Some(tls) => Some(server_config(tls, secrets).map_err(|source| StateError::Tls {
                     gateway: gateway.name.clone(),
                     address: listener.address.clone(),
                     source,

@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp "$EXAMPLE"/*.mesh "$WORK/"
+cp "$EXAMPLE"/*.mesh "$EXAMPLE"/*.json "$WORK/"
 sed -i \
   -e "s/127\.0\.0\.1:8080/127.0.0.1:$EDGE_PORT/" \
   -e "s/127\.0\.0\.1:9101/127.0.0.1:${UPSTREAM_PORTS[0]}/" \
@@ -32,7 +32,7 @@ sed -i \
   -e "s/127\.0\.0\.1:9104/127.0.0.1:${UPSTREAM_PORTS[3]}/" \
   "$WORK"/*.mesh
 
-export PICARD_KEY="picard-$RANDOM$RANDOM" RIKER_KEY="riker-$RANDOM$RANDOM" DATA_KEY="data-$RANDOM$RANDOM"
+export PICARD_KEY="picard-$RANDOM$RANDOM"
 "$MESHD" run "$WORK" --demo-upstreams --admin "127.0.0.1:$ADMIN_PORT" >"$WORK/access.log" 2>"$WORK/meshd.log" &
 MESHD_PID=$!
 

@@ -106,7 +106,8 @@ pub struct SourceLocation {
 pub enum SecretRef {
     /// `{"env": "NAME"}`: an environment variable.
     Env(String),
-    /// `{"file": "path"}`: a file, relative to the runtime's working directory.
+    /// `{"file": "path"}`: a file; a relative path is relative to the program's directory (the
+    /// directory of the bundle file, or of the sources `meshd run` was given).
     File(String),
 }
 
