@@ -1,5 +1,7 @@
 //! Whole-pipeline benchmark: parse + check + emit generated programs of 1k, 10k and 100k routes
-//! across 100 services. Run: `cargo bench -p meshc --bench pipeline`.
+//! across 100 services; the resolve + graph + checks stage, the parser and the bundle's seal on
+//! their own. Run: `cargo bench -p meshc --bench pipeline` (add `-- resolve_graph_check` for the
+//! checks only, `-- parts` for the parser and the seal; figures in BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,9 +21,13 @@ fn generate_program(routes: usize) -> String {
             "  route r{i} {{\n    match GET \"/s{service}/items{i}/{{id}}\"\n    auth key header \"x-api-key\"\n    allow groups [captains]\n    rate_limit 100/min per consumer\n"
         ));
         if i % 10 == 0 {
-            out.push_str("    when request.headers[\"x-stardate\"] != \"\" && request.method == \"GET\"\n");
+            out.push_str(
+                "    when request.headers[\"x-stardate\"] != \"\" && request.method == \"GET\"\n",
+            );
         }
-        out.push_str(&format!("    forward svc{service} strip_prefix \"/s{service}\"\n  }}\n"));
+        out.push_str(&format!(
+            "    forward svc{service} strip_prefix \"/s{service}\"\n  }}\n"
+        ));
     }
     out.push_str("}\n\n");
     for s in 0..SERVICES {
@@ -41,16 +47,67 @@ fn pipeline(c: &mut Criterion) {
         group.throughput(Throughput::Elements(routes as u64));
         group.sample_size(if routes >= 100_000 { 10 } else { 20 });
         group.measurement_time(Duration::from_secs(if routes >= 100_000 { 20 } else { 8 }));
-        group.bench_with_input(BenchmarkId::from_parameter(routes), &program, |b, program| {
+        group.bench_with_input(
+            BenchmarkId::from_parameter(routes),
+            &program,
+            |b, program| {
+                b.iter(|| {
+                    let compilation = meshc::compile_text("bench.mesh", black_box(program));
+                    assert!(!compilation.has_errors());
+                    black_box(compilation.bundle)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+/// The verified-graph stage alone on already-parsed programs: resolve, build the graph and run
+/// every check (what `meshc check` adds to parsing), to keep the checks near-linear.
+fn checks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resolve_graph_check");
+    for routes in [10_000usize, 100_000] {
+        let loaded = meshc::input::loader::load_text("bench.mesh", &generate_program(routes));
+        group.throughput(Throughput::Elements(routes as u64));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(if routes >= 100_000 { 15 } else { 5 }));
+        group.bench_with_input(BenchmarkId::from_parameter(routes), &loaded, |b, loaded| {
             b.iter(|| {
-                let compilation = meshc::compile_text("bench.mesh", black_box(program));
-                assert!(!compilation.has_errors());
-                black_box(compilation.bundle)
+                let program = meshc::resolve::Program::new(&loaded.sources, &loaded.files);
+                let mut diagnostics = meshc::resolve::check_names(&program);
+                let graph = meshc::graph::build::build_graph(&program);
+                diagnostics.extend(meshc::checks::run_all(&program, &graph));
+                assert!(diagnostics.is_empty());
+                black_box(graph.graph.node_count())
             })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// The two largest parts of the pipeline on their own, to see where the time goes: the parser
+/// (text → syntax tree) and the bundle's seal (canonical JSON + SHA-256 digest).
+fn parts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parts");
+    for routes in [10_000usize, 100_000] {
+        let program = generate_program(routes);
+        group.throughput(Throughput::Elements(routes as u64));
+        group.sample_size(10);
+        group.bench_with_input(BenchmarkId::new("parse", routes), &program, |b, program| {
+            b.iter(|| black_box(meshc::syntax::parser::parse_file(meshc::source::FileId(0), black_box(program))))
+        });
+    }
+    let program = generate_program(10_000);
+    let bundle = meshc::compile_text("bench.mesh", &program).bundle.expect("the generated program compiles");
+    group.bench_function(BenchmarkId::new("seal", 10_000), |b| {
+        b.iter(|| {
+            let mut bundle = bundle.clone();
+            bundle.seal();
+            black_box(bundle.digest)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, checks, parts);
 criterion_main!(benches);

@@ -6,6 +6,7 @@ pub mod checks;
 pub mod cli;
 pub mod diagnostics;
 pub mod emit;
+pub mod explain;
 pub mod fmt;
 pub mod graph;
 pub mod input;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use meshwork_bundle::Bundle;
 
 use crate::diagnostics::{sort_diagnostics, Diagnostic};
-use crate::input::loader::{load_paths, load_text, LoadedProgram};
 pub use crate::input::loader::InputError;
+use crate::input::loader::{load_paths, load_text, LoadedProgram};
 use crate::source::{FileId, SourceMap};
 use crate::syntax::ast;
 
@@ -46,23 +46,21 @@ fn finish(program: LoadedProgram) -> Compilation {
         files,
         mut diagnostics,
     } = program;
+    let mut bundle = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let program = crate::resolve::Program::new(&sources, &files);
         diagnostics.extend(crate::resolve::check_names(&program));
-        diagnostics.extend(crate::checks::run_all(&program));
-    }
-    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    let bundle = if has_errors {
-        None
-    } else {
-        let (bundle, emit_diagnostics) = crate::emit::emit_bundle(&sources, &files);
-        diagnostics.extend(emit_diagnostics);
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            None
-        } else {
-            Some(bundle)
+        let graph = crate::graph::build::build_graph(&program);
+        diagnostics.extend(crate::checks::run_all(&program, &graph));
+        if !diagnostics.iter().any(Diagnostic::is_error) {
+            let (emitted, emit_diagnostics) =
+                crate::emit::emit_bundle_with_graph(&sources, &files, &graph);
+            diagnostics.extend(emit_diagnostics);
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                bundle = Some(emitted);
+            }
         }
-    };
+    }
     sort_diagnostics(&mut diagnostics);
     Compilation {
         sources,

@@ -1,11 +1,13 @@
 //! The `meshd` command line. The work lives in the library; this file parses arguments,
 //! prints results and chooses the exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use meshd::load::{read_bundle_file, BundleError};
+use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::{start, RunOptions};
 
 /// The Meshwork runtime.
 #[derive(Debug, Parser)]
@@ -21,38 +23,233 @@ enum Command {
     Validate {
         /// The bundle file (JSON).
         bundle: PathBuf,
+        /// Also require `<bundle>.sig` to verify with this public key.
+        #[arg(long, value_name = "FILE")]
+        verify_key: Option<PathBuf>,
     },
+    /// Serve a bundle, or .mesh sources compiled in-process.
+    Run {
+        /// A bundle (.json), a directory of .mesh files, or .mesh files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
+        admin: String,
+        /// Kafka bootstrap servers; without it meshd starts an embedded broker.
+        #[arg(long, value_name = "LIST")]
+        brokers: Option<String>,
+        /// A librdkafka setting, passed through (repeatable).
+        #[arg(long = "kafka", value_name = "KEY=VALUE", value_parser = key_value)]
+        kafka: Vec<(String, String)>,
+        /// The Redis counting `shared` rate limits across meshd instances (redis://host:port/db).
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
+        /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
+        #[arg(long, value_name = "FILE")]
+        verify_key: Option<PathBuf>,
+        /// Do not write the access log (JSON lines on stdout).
+        #[arg(long)]
+        no_access_log: bool,
+        /// Start small JSON-answering servers on the services' loopback endpoints.
+        #[arg(long)]
+        demo_upstreams: bool,
+        /// Worker threads (default: one per CPU meshd may run on).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        workers: usize,
+        /// How often to check the program's files for changes, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        watch_interval_ms: u64,
+    },
+    /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
+    Keygen {
+        /// The path prefix of the two files.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+    /// Sign a bundle with a private key, writing `<bundle>.sig`.
+    Sign {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// The private key (from `meshd keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Validate { bundle } => validate(&bundle),
+        Command::Validate { bundle, verify_key } => validate(&bundle, verify_key.as_deref()),
+        Command::Run {
+            inputs,
+            admin,
+            brokers,
+            kafka,
+            redis,
+            verify_key,
+            no_access_log,
+            demo_upstreams,
+            workers,
+            watch_interval_ms,
+        } => run(RunOptions {
+            inputs,
+            admin,
+            brokers,
+            kafka,
+            redis,
+            verify_key,
+            access_log: !no_access_log,
+            demo_upstreams,
+            workers,
+            watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
+            reload_on_sighup: true,
+            head_timeout: Duration::from_secs(30),
+        }),
+        Command::Keygen { out } => keygen(&out),
+        Command::Sign { bundle, key } => sign(&bundle, &key),
     }
 }
 
-fn validate(path: &std::path::Path) -> ExitCode {
-    match read_bundle_file(path) {
-        Ok(bundle) => {
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MESHD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn run(options: RunOptions) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match start(options) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("error: {}", meshd::reload::error_chain(&error));
+            return ExitCode::FAILURE;
+        }
+    };
+    for listener in &server.listeners {
+        let scheme = if listener.tls { "https" } else { "http" };
+        tracing::info!(gateway = %listener.gateway, address = %listener.address, "listening ({scheme})");
+    }
+    tracing::info!(address = %server.admin, "admin listening");
+    tracing::info!(digest = %server.digest, "serving bundle");
+    runtime.block_on(wait_for_termination());
+    tracing::info!("shutting down");
+    server.shutdown();
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
+    let bundle = match read_bundle_file(path) {
+        Ok(bundle) => bundle,
+        Err(error) => {
+            let code = error.exit_code();
+            report(path, error);
+            return ExitCode::from(code);
+        }
+    };
+    if let Some(key_file) = verify_key {
+        let verified =
+            VerifyKey::read(key_file).and_then(|key| key.verify_bundle(path, &bundle.digest));
+        if let Err(error) = verified {
+            eprintln!("error: {} is refused: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    println!(
+        "ok: {} {} ({} gateways, {} routes, {} services, {} streams){}",
+        path.display(),
+        bundle.digest,
+        bundle.gateways.len(),
+        bundle.route_count(),
+        bundle.services.len(),
+        bundle.streams.len(),
+        if verify_key.is_some() {
+            ", signature verified"
+        } else {
+            ""
+        }
+    );
+    ExitCode::SUCCESS
+}
+
+fn keygen(prefix: &Path) -> ExitCode {
+    match generate_key_pair(prefix) {
+        Ok((private, public)) => {
             println!(
-                "ok: {} {} ({} gateways, {} routes, {} services, {} streams)",
-                path.display(),
-                bundle.digest,
-                bundle.gateways.len(),
-                bundle.route_count(),
-                bundle.services.len(),
-                bundle.streams.len()
+                "private key: {}\npublic key:  {}",
+                private.display(),
+                public.display()
             );
             ExitCode::SUCCESS
         }
         Err(error) => {
-            let code = error.exit_code();
-            report(path, error);
-            ExitCode::from(code)
+            eprintln!("error: {}", meshd::reload::error_chain(&error));
+            ExitCode::FAILURE
         }
     }
 }
 
-fn report(path: &std::path::Path, error: BundleError) {
+fn sign(bundle_path: &Path, key: &Path) -> ExitCode {
+    let bundle = match read_bundle_file(bundle_path) {
+        Ok(bundle) => bundle,
+        Err(error) => {
+            let code = error.exit_code();
+            report(bundle_path, error);
+            return ExitCode::from(code);
+        }
+    };
+    match sign_bundle(bundle_path, &bundle.digest, key) {
+        Ok(signature) => {
+            println!(
+                "signed {} ({}): {}",
+                bundle_path.display(),
+                bundle.digest,
+                signature.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {}", meshd::reload::error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(path: &Path, error: BundleError) {
     let violations = match &error {
         BundleError::Schema(violations) => violations.clone(),
         _ => Vec::new(),

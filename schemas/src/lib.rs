@@ -1,8 +1,10 @@
 //! The Meshwork bundle contract, shared by `meshc` (which writes it) and `meshd` (which runs it):
-//! the serde types, their JSON Schema, deterministic JSON, the digest and route precedence.
+//! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence and the
+//! route matcher.
 
 pub mod canonical_json;
 pub mod digest;
+pub mod matcher;
 pub mod precedence;
 pub mod sample;
 pub mod schema;
@@ -15,6 +17,7 @@ pub use types::bundle::{
     Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
 };
 pub use types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,

@@ -3,6 +3,7 @@
 
 use crate::types::bundle::{Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation};
 use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
@@ -247,6 +248,60 @@ fn services() -> Vec<Service> {
     ]
 }
 
+/// A corner of the verified graph: the edge gateway admitting a route that forwards to picard.
+fn graph() -> Graph {
+    let edge = |to: &str, kind: EdgeKind, label: Option<&str>| GraphEdge {
+        to: to.to_string(),
+        kind,
+        label: label.map(str::to_string),
+    };
+    let node = |id: &str, kind: NodeKind, name: &str, edges: Vec<GraphEdge>| GraphNode {
+        id: id.to_string(),
+        kind,
+        name: name.to_string(),
+        edges,
+    };
+    Graph {
+        nodes: vec![
+            node(
+                "endpoint:picard/127.0.0.1:9101",
+                NodeKind::Endpoint,
+                "127.0.0.1:9101",
+                vec![],
+            ),
+            node(
+                "gateway:edge",
+                NodeKind::Gateway,
+                "edge",
+                vec![
+                    edge("route:edge/officers", EdgeKind::Admits, None),
+                    edge(
+                        "service:picard",
+                        EdgeKind::Allows,
+                        Some("request.method == \"GET\""),
+                    ),
+                ],
+            ),
+            node(
+                "route:edge/officers",
+                NodeKind::Route,
+                "officers",
+                vec![edge("service:picard", EdgeKind::Forwards, Some("100%"))],
+            ),
+            node(
+                "service:picard",
+                NodeKind::Service,
+                "picard",
+                vec![edge(
+                    "endpoint:picard/127.0.0.1:9101",
+                    EdgeKind::Balances,
+                    None,
+                )],
+            ),
+        ],
+    }
+}
+
 /// A sealed bundle modelled on the `starfleet` example, using every kind of step, action and item.
 pub fn starfleet_bundle() -> Bundle {
     let mut bundle = Bundle::new(CompilerInfo {
@@ -299,6 +354,7 @@ pub fn starfleet_bundle() -> Bundle {
         dead_letter: Some("captains-log-dlq".to_string()),
         source: at(43, 1),
     }];
+    bundle.graph = graph();
     bundle.seal();
     bundle
 }

@@ -9,14 +9,15 @@ pub mod sanity;
 pub mod security;
 
 use crate::diagnostics::Diagnostic;
+use crate::graph::ProgramGraph;
 use crate::resolve::Program;
 
-/// Runs every area's checks over the program.
-pub fn run_all(program: &Program) -> Vec<Diagnostic> {
+/// Runs every area's checks over the program and its graph.
+pub fn run_all(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     diagnostics.extend(routes::check(program));
-    diagnostics.extend(mesh::check(program));
-    diagnostics.extend(events::check(program));
+    diagnostics.extend(mesh::check(program, graph));
+    diagnostics.extend(events::check(program, graph));
     diagnostics.extend(cel::check(program));
     diagnostics.extend(security::check(program));
     diagnostics.extend(sanity::check(program));

@@ -19,6 +19,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Check and write the bundle.
     Build(BuildArgs),
+    /// Rewrite .mesh files in the canonical layout (`--check`: show the diff, write nothing).
+    Fmt(super::fmt_command::FmtArgs),
+    /// Explain a request: which route wins and why, the admission steps, and where it goes.
+    Explain(ExplainArgs),
+    /// Draw the verified graph (gateways, routes, services, topics, streams and their edges).
+    Graph(GraphArgs),
     /// Print the table of diagnostic codes.
     Codes {
         /// Print docs/diagnostics.md.
@@ -69,4 +75,38 @@ pub struct BuildArgs {
     /// Where to write the bundle (`-` for standard output).
     #[arg(short, long, default_value = "bundle.json")]
     pub output: PathBuf,
+}
+
+/// The picture formats of `meshc graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`meshc graph … | dot -Tsvg > graph.svg`).
+    Dot,
+    /// A Mermaid flowchart (renders inside Markdown on GitHub).
+    Mermaid,
+}
+
+/// `meshc graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Picture format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+/// `meshc explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The request: "METHOD URL", e.g. "GET http://api.starfleet.test/officers/7".
+    #[arg(long)]
+    pub request: String,
+    /// A request header, `name:value` (repeatable).
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
 }

@@ -1,8 +1,11 @@
-//! The `meshc` command line: `check`, `build`, `fmt`, `codes`.
+//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `codes`.
 
 pub mod args;
 pub mod build_command;
 pub mod check_command;
+pub mod explain_command;
+pub mod fmt_command;
+pub mod graph_command;
 pub mod output;
 
 use std::process::ExitCode;
@@ -21,6 +24,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check_command::run_check(&args),
         Command::Build(args) => build_command::run_build(&args),
+        Command::Fmt(args) => fmt_command::run_fmt(&args),
+        Command::Explain(args) => explain_command::run_explain(&args),
+        Command::Graph(args) => graph_command::run_graph(&args),
         Command::Codes { markdown } => {
             print!("{}", crate::catalog::render_table(markdown));
             EXIT_OK

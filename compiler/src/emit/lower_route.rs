@@ -4,9 +4,8 @@
 //! business); a route without `match` or without an action is reported and left out.
 
 use meshwork_bundle::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, ForwardTarget, HeaderDirection,
-    KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
-    RouteAction, RouteMatch, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection, KeyLocation,
+    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, ValueFormat,
 };
 
 use super::context::EmitContext;
@@ -64,7 +63,7 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
     });
     Some(Route {
         name: route.name.node.clone(),
-        matcher: lower_match(matcher),
+        matcher: crate::resolve::route_match::lower_match(matcher),
         public: route
             .statements
             .iter()
@@ -73,63 +72,6 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
         action: lower_action(action_statement, timeout_ms)?,
         source: cx.location(route.span),
     })
-}
-
-fn lower_match(matcher: &ast::Match) -> RouteMatch {
-    let pairs = |list: &[ast::KeyValueMatch], lowercase: bool| {
-        list.iter()
-            .map(|kv| NameValue {
-                name: if lowercase {
-                    kv.name.node.to_ascii_lowercase()
-                } else {
-                    kv.name.node.clone()
-                },
-                value: kv.value.node.clone(),
-            })
-            .collect()
-    };
-    RouteMatch {
-        method: matcher
-            .method
-            .as_ref()
-            .filter(|m| m.node != "*")
-            .map(|m| m.node.to_ascii_uppercase()),
-        path: lower_path(&matcher.path),
-        host: matcher.host.as_ref().map(|h| h.node.to_ascii_lowercase()),
-        headers: pairs(&matcher.headers, true),
-        query: pairs(&matcher.query, false),
-    }
-}
-
-/// An exact path with `{name}` captures becomes a template listing its parameters.
-fn lower_path(path: &ast::PathMatch) -> PathMatch {
-    let value = path.value.node.clone();
-    let (kind, params) = match path.kind {
-        ast::PathKind::Prefix => (PathKind::Prefix, Vec::new()),
-        ast::PathKind::Regex => (PathKind::Regex, Vec::new()),
-        ast::PathKind::Exact => {
-            let params = template_params(&value);
-            if params.is_empty() {
-                (PathKind::Exact, params)
-            } else {
-                (PathKind::Template, params)
-            }
-        }
-    };
-    PathMatch {
-        kind,
-        value,
-        params,
-    }
-}
-
-/// The `{name}` segments of a path template, in order.
-pub fn template_params(path: &str) -> Vec<String> {
-    path.split('/')
-        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-        .filter(|name| !name.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The admission steps in execution order (auth → access → rate_limit → condition → cors →
@@ -283,7 +225,7 @@ fn lower_header(cx: &EmitContext, rule: &ast::HeaderRule) -> AdmissionStep {
 fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<RouteAction> {
     match statement {
         RouteStatement::Forward(forward) => Some(RouteAction::Forward {
-            targets: split_weights(&forward.targets),
+            targets: crate::resolve::traffic_split::split_weights(&forward.targets),
             strip_prefix: forward.strip_prefix.as_ref().map(|s| s.node.clone()),
             rewrite: forward.rewrite.as_ref().map(|s| s.node.clone()),
             timeout_ms,
@@ -304,39 +246,6 @@ fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<R
         }),
         _ => None,
     }
-}
-
-/// Targets without a weight share what the written weights leave of 100 evenly (earlier
-/// targets take the remainder), so `forward a, b` is 50/50 and `forward a` is 100.
-pub fn split_weights(targets: &[ast::ForwardTarget]) -> Vec<ForwardTarget> {
-    let written: u32 = targets
-        .iter()
-        .filter_map(|t| t.weight.as_ref())
-        .map(|w| u32::from(w.node.value))
-        .sum();
-    let unweighted = targets.iter().filter(|t| t.weight.is_none()).count() as u32;
-    let left = 100u32.saturating_sub(written);
-    let (share, mut remainder) = match unweighted {
-        0 => (0, 0),
-        n => (left / n, left % n),
-    };
-    targets
-        .iter()
-        .map(|target| {
-            let weight = match &target.weight {
-                Some(w) => w.node.value,
-                None => {
-                    let extra = u32::from(remainder > 0);
-                    remainder = remainder.saturating_sub(1);
-                    u8::try_from(share + extra).unwrap_or(100)
-                }
-            };
-            ForwardTarget {
-                service: target.service.node.clone(),
-                weight,
-            }
-        })
-        .collect()
 }
 
 fn lower_produce(produce: &ast::Produce) -> RouteAction {

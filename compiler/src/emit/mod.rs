@@ -6,6 +6,7 @@
 
 mod context;
 mod lower_gateway;
+mod lower_graph;
 mod lower_mesh;
 mod lower_route;
 mod lower_service;
@@ -24,7 +25,9 @@ use crate::source::{FileId, SourceMap};
 use crate::syntax::ast;
 use context::EmitContext;
 
-pub use lower_route::{split_weights, template_params, DEFAULT_RESPOND_CONTENT_TYPE};
+pub use crate::resolve::route_match::template_params;
+pub use crate::resolve::traffic_split::split_weights;
+pub use lower_route::DEFAULT_RESPOND_CONTENT_TYPE;
 pub use lower_service::{
     DEFAULT_BACKOFF_MS, DEFAULT_CIRCUIT_BREAKER, DEFAULT_HEALTH_THRESHOLDS,
     DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_RETRY_ON, DEFAULT_TIMEOUT_MS,
@@ -77,12 +80,23 @@ pub fn compiler_info() -> CompilerInfo {
     }
 }
 
-/// Builds the sealed bundle for a program that parsed without errors. Items with the same name
-/// are merged naively (duplicates are reported by a later check, not here); a block that cannot
-/// run (a route without an action, a stream without `from`, an inline secret) is reported.
+/// Builds the sealed bundle for a program that parsed without errors, deriving its graph.
 pub fn emit_bundle(
     sources: &SourceMap,
     files: &[(FileId, ast::File)],
+) -> (Bundle, Vec<Diagnostic>) {
+    let program = crate::resolve::Program::new(sources, files);
+    let graph = crate::graph::build::build_graph(&program);
+    emit_bundle_with_graph(sources, files, &graph)
+}
+
+/// Builds the sealed bundle for a program that parsed without errors. Items with the same name
+/// are merged naively (duplicates are reported by a later check, not here); a block that cannot
+/// run (a route without an action, a stream without `from`, an inline secret) is reported.
+pub fn emit_bundle_with_graph(
+    sources: &SourceMap,
+    files: &[(FileId, ast::File)],
+    graph: &crate::graph::ProgramGraph,
 ) -> (Bundle, Vec<Diagnostic>) {
     let program = ProgramItems::collect(sources, files);
     let mut cx = EmitContext::new(sources);
@@ -109,6 +123,7 @@ pub fn emit_bundle(
         .values()
         .filter_map(|decls| lower_stream::lower_stream(&mut cx, decls))
         .collect();
+    bundle.graph = lower_graph::lower_graph(graph);
     bundle.seal();
     (bundle, cx.diagnostics)
 }

@@ -36,6 +36,18 @@ pub struct LoadedProgram {
 /// Loads every path (directories recursively) and the files they include. The result does not
 /// depend on the order of `paths`.
 pub fn load_paths(paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
+    let roots = expand_paths(paths)?;
+    let mut loader = Loader::default();
+    for root in &roots {
+        let text = read_root(Path::new(root))?;
+        loader.load(root.clone(), text, &mut Vec::new());
+    }
+    Ok(loader.finish())
+}
+
+/// The files named by `paths`, a directory meaning every `.mesh` file under it: sorted, without
+/// duplicates, as shown to users.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<String>, InputError> {
     let mut roots = BTreeSet::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|source| InputError::Io { path: display_path(path), source })?;
@@ -49,12 +61,24 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
             roots.insert(display_path(path));
         }
     }
-    let mut loader = Loader::default();
-    for root in &roots {
-        let text = read_root(Path::new(root))?;
-        loader.load(root.clone(), text, &mut Vec::new());
-    }
-    Ok(loader.finish())
+    Ok(roots.into_iter().collect())
+}
+
+/// One file read from disk, not parsed and without its includes (what `meshc fmt` works on).
+#[derive(Debug)]
+pub struct ReadFile {
+    pub sources: SourceMap,
+    pub file: FileId,
+    /// Why the text cannot be used: too large, not UTF-8, or holding control characters.
+    pub problem: Option<Diagnostic>,
+}
+
+/// Reads `path` with the same checks as the compiler (size, UTF-8, control characters).
+pub fn read_file(path: &str) -> Result<ReadFile, InputError> {
+    let (text, problem) = decode(read_root(Path::new(path))?);
+    let mut sources = SourceMap::default();
+    let file = sources.add(path.to_string(), text);
+    Ok(ReadFile { sources, file, problem: problem.map(|p| p.diagnostic(file)) })
 }
 
 /// Loads one in-memory file and what it includes.
@@ -90,12 +114,20 @@ enum FileBytes {
 }
 
 fn read_root(path: &Path) -> Result<FileBytes, InputError> {
+    use std::io::Read;
     let io = |source| InputError::Io { path: display_path(path), source };
-    let size = std::fs::metadata(path).map_err(io)?.len();
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
     if size > MAX_FILE_BYTES {
         return Ok(FileBytes::TooLarge(size));
     }
-    std::fs::read(path).map(FileBytes::Bytes).map_err(io)
+    // The size on disk can lie (`/dev/zero`, a file still growing): never read past the limit.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(FileBytes::TooLarge(bytes.len() as u64));
+    }
+    Ok(FileBytes::Bytes(bytes))
 }
 
 /// A path as shown to users: relative to the working directory when under it, `/` separators,
@@ -142,19 +174,7 @@ impl Loader {
         if let Some(id) = self.sources.find(&path) {
             return id;
         }
-        let (text, problem) = match bytes {
-            FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
-            FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => {
-                    let control = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
-                    (text, control.map(|(at, c)| Problem::Control(at, c)))
-                }
-                Err(error) => {
-                    let at = error.utf8_error().valid_up_to();
-                    (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(Problem::Utf8(at)))
-                }
-            },
-        };
+        let (text, problem) = decode(bytes);
         let id = self.sources.add(path.clone(), text);
         if let Some(problem) = problem {
             self.diagnostics.push(problem.diagnostic(id));
@@ -214,6 +234,24 @@ impl Loader {
     }
 }
 
+/// The text of a file, or the reason it cannot be compiled (with replacement characters so the
+/// diagnostic can still show it).
+fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
+    match bytes {
+        FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
+        FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => {
+                let control = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+                (text, control.map(|(at, c)| Problem::Control(at, c)))
+            }
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(Problem::Utf8(at)))
+            }
+        },
+    }
+}
+
 enum Problem {
     TooLarge(u64),
     Utf8(usize),
@@ -223,8 +261,8 @@ enum Problem {
 impl Problem {
     fn diagnostic(&self, file: FileId) -> Diagnostic {
         match self {
-            Problem::TooLarge(size) => Diagnostic::error(&codes::FILE_TOO_LARGE, format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
-                .with_label(Span::new(file, 0, 0), "this file")
+            Problem::TooLarge(size) => Diagnostic::error(&codes::FILE_TOO_LARGE, format!("file is larger than the limit of {MAX_FILE_BYTES} bytes"))
+                .with_label(Span::new(file, 0, 0), format!("{size} bytes or more"))
                 .with_help("split the program into several files"),
             Problem::Utf8(at) => Diagnostic::error(&codes::INVALID_UTF8, "file is not valid UTF-8")
                 .with_label(Span::new(file, *at, *at + 1), "invalid byte here")

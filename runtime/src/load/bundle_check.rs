@@ -83,7 +83,11 @@ pub fn check_bundle_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
     if !violations.is_empty() {
         return Err(BundleError::Schema(violations));
     }
-    let bundle: Bundle = serde_json::from_value(document).map_err(BundleError::Shape)?;
+    // Parse again instead of converting the tree: the tree is several times the size of the
+    // text, and dropping it first lets the bundle's strings be allocated compactly (a long-lived
+    // process must not keep the load's peak).
+    drop(document);
+    let bundle: Bundle = serde_json::from_str(text).map_err(BundleError::Shape)?;
     bundle.verify_digest()?;
     Ok(bundle)
 }

@@ -1,5 +1,11 @@
-//! Loading a bundle: read it, check it against the schema and its digest, deserialize it.
+//! Loading a bundle: from a bundle file (schema, digest and optional signature checks) or from
+//! `.mesh` sources compiled in-process, and the secrets they name.
 
 pub mod bundle_check;
+pub mod input;
+pub mod secrets;
+pub mod signature;
 
 pub use bundle_check::{check_bundle_bytes, read_bundle_file, BundleError, SchemaViolation};
+pub use input::{InputError, LoadedInput, ProgramInput};
+pub use signature::{generate_key_pair, sign_bundle, signature_path, SignatureError, VerifyKey};

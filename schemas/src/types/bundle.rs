@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::gateway::Gateway;
+use super::graph::Graph;
 use super::mesh::Mesh;
 use super::service::Service;
 use super::stream::{Stream, Topic};
@@ -35,6 +36,8 @@ pub struct Bundle {
     pub topics: Vec<Topic>,
     /// Streams, sorted by name.
     pub streams: Vec<Stream>,
+    /// The verified graph of the program, for tools that draw or query it.
+    pub graph: Graph,
 }
 
 impl Bundle {
@@ -50,6 +53,7 @@ impl Bundle {
             mesh: Mesh::default(),
             topics: Vec::new(),
             streams: Vec::new(),
+            graph: Graph::default(),
         }
     }
 
@@ -102,7 +106,8 @@ pub struct SourceLocation {
 pub enum SecretRef {
     /// `{"env": "NAME"}`: an environment variable.
     Env(String),
-    /// `{"file": "path"}`: a file, relative to the runtime's working directory.
+    /// `{"file": "path"}`: a file; a relative path is relative to the program's directory (the
+    /// directory of the bundle file, or of the sources `meshd run` was given).
     File(String),
 }
 

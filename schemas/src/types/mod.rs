@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod gateway;
+pub mod graph;
 pub mod mesh;
 pub mod route;
 pub mod service;

@@ -18,7 +18,7 @@ pub fn block<'a>(
     input: &'a str,
     what: &str,
     keywords: &[&str],
-    mut statement: impl FnMut(&'a str, Spanned<String>, &'a str) -> PResult<'a, Option<()>>,
+    mut statement: impl FnMut(&'a str, &Spanned<String>, &'a str) -> PResult<'a, Option<()>>,
 ) -> PResult<'a, Span> {
     let Some(mut rest) = input.strip_prefix('{') else {
         return PError::expected(input, &format!("`{{` to open the {what}")).fail();
@@ -40,7 +40,7 @@ pub fn block<'a>(
             return unknown_statement(rest, what, keywords, None);
         };
         let after_ws = ws(cx, after_keyword)?.0;
-        match statement(start, keyword.clone(), after_ws)? {
+        match statement(start, &keyword, after_ws)? {
             (after, Some(())) => rest = after,
             (_, None) => return unknown_statement(start, what, keywords, Some(&keyword.node)),
         }

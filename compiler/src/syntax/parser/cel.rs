@@ -32,7 +32,7 @@ pub fn cel<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Cel> {
         }
     };
     let source = &input[..len];
-    if let Err(error) = parse_cel(source) {
+    if let Err(error) = cx.check_cel(source) {
         let at = error.offset.min(len);
         return PError::at(&input[at..], error_width(&input[at..len]), &codes::CEL_SYNTAX, format!("invalid CEL: {}", error.message), "here")
             .help("conditions are CEL expressions over the documented variables; see docs/language.md")
@@ -104,6 +104,18 @@ mod tests {
     #[test]
     fn valid_expressions_parse() {
         assert!(parse_cel("request.headers[\"x\"] != \"\" && request.method in [\"GET\"]").is_ok());
+    }
+
+    #[test]
+    fn a_repeated_invalid_condition_is_reported_at_each_place() {
+        // One gateway each: a block reports its first error only.
+        let route = |name: &str| format!("gateway {name} {{\n  listen \"127.0.0.1:1\"\n  route r {{\n    match GET \"/\"\n    when request.method ==\n    respond 200\n  }}\n}}\n");
+        let text = format!("{}{}", route("a"), route("b"));
+        let text = text.as_str();
+        let (_, diagnostics) = crate::syntax::parser::parse_file(crate::source::FileId(0), text);
+        let starts: Vec<u32> = diagnostics.iter().filter(|d| d.code.id == "E0012").map(|d| d.labels[0].span.start).collect();
+        assert_eq!(starts.len(), 2, "{diagnostics:?}");
+        assert_ne!(starts[0], starts[1]);
     }
 
     #[test]

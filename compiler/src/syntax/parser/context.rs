@@ -1,7 +1,7 @@
 //! Per-file parser state: the file, its text, the comments seen and the non-fatal diagnostics.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostics::Diagnostic;
 use crate::source::{FileId, Span};
@@ -17,6 +17,9 @@ pub struct Ctx<'s> {
     comments: RefCell<BTreeMap<usize, Comment>>,
     /// Problems that do not stop parsing (a duplicate setting, a missing one).
     diagnostics: RefCell<Vec<Diagnostic>>,
+    /// The CEL parser's verdict on each expression text seen: conditions repeat across routes,
+    /// and the CEL parser costs tens of microseconds per call.
+    cel_verdicts: RefCell<HashMap<String, Result<(), super::cel::CelError>>>,
 }
 
 impl<'s> Ctx<'s> {
@@ -27,6 +30,7 @@ impl<'s> Ctx<'s> {
             src,
             comments: RefCell::new(BTreeMap::new()),
             diagnostics: RefCell::new(Vec::new()),
+            cel_verdicts: RefCell::new(HashMap::new()),
         }
     }
 
@@ -55,6 +59,21 @@ impl<'s> Ctx<'s> {
         });
     }
 
+    /// How many diagnostics have been recorded with [`Ctx::report`].
+    pub fn reported(&self) -> usize {
+        self.diagnostics.borrow().len()
+    }
+
+    /// Parses the CEL expression `source`, once per distinct text.
+    pub fn check_cel(&self, source: &str) -> Result<(), super::cel::CelError> {
+        if let Some(verdict) = self.cel_verdicts.borrow().get(source) {
+            return verdict.clone();
+        }
+        let verdict = super::cel::parse_cel(source).map(|_| ());
+        self.cel_verdicts.borrow_mut().insert(source.to_string(), verdict.clone());
+        verdict
+    }
+
     /// Records a diagnostic that does not stop parsing.
     pub fn report(&self, diagnostic: Diagnostic) {
         self.diagnostics.borrow_mut().push(diagnostic);
@@ -62,19 +81,24 @@ impl<'s> Ctx<'s> {
 
     /// Turns a parser error into a diagnostic with its labels.
     pub fn to_diagnostic(&self, error: &PError) -> Diagnostic {
-        let start = self.src.len() - error.remaining.min(self.src.len());
-        let end = (start + error.len).min(self.src.len());
         let mut diagnostic = Diagnostic::error(error.code, error.message.clone())
-            .with_label(Span::new(self.file, start, end), error.label.clone());
-        if let Some((remaining, len, label)) = &error.secondary {
-            let start = self.src.len() - (*remaining).min(self.src.len());
-            let end = (start + len).min(self.src.len());
-            diagnostic = diagnostic.with_label(Span::new(self.file, start, end), label.clone());
+            .with_label(self.label_span(error.remaining, error.len), error.label.clone());
+        if let Some((remaining, len, label)) = error.secondary.as_deref() {
+            diagnostic = diagnostic.with_label(self.label_span(*remaining, *len), label.clone());
         }
-        if let Some(help) = &error.help {
-            diagnostic = diagnostic.with_help(help.clone());
+        let help = error.help.clone().unwrap_or_else(|| "see the grammar in docs/language.md".to_string());
+        diagnostic.with_help(help)
+    }
+
+    /// The span of `len` bytes where `remaining` bytes of input were left. A point at the very
+    /// end of the file moves back to the end of its last line of text, where it can be shown.
+    fn label_span(&self, remaining: usize, len: usize) -> Span {
+        let mut start = self.src.len() - remaining.min(self.src.len());
+        if start == self.src.len() {
+            start = self.src.trim_end().len();
         }
-        diagnostic
+        let end = (start + len).min(self.src.len());
+        Span::new(self.file, start, end)
     }
 
     /// Hands over the comments (in source order) and diagnostics collected.

@@ -17,8 +17,9 @@ pub struct PError {
     pub message: String,
     pub label: String,
     pub help: Option<String>,
-    /// A second location (for example the unclosed `{`), as (remaining, len, label).
-    pub secondary: Option<(usize, usize, String)>,
+    /// A second location (for example the unclosed `{`), as (remaining, len, label); boxed
+    /// because it is rare and keeps every parser's `Result` small.
+    pub secondary: Option<Box<(usize, usize, String)>>,
     /// After this error the rest of the file cannot be read (an unclosed comment or block).
     pub fatal: bool,
 }
@@ -64,7 +65,7 @@ impl PError {
 
     /// Adds a second labelled location.
     pub fn secondary(mut self, input: &str, len: usize, label: impl Into<String>) -> Self {
-        self.secondary = Some((input.len(), len, label.into()));
+        self.secondary = Some(Box::new((input.len(), len, label.into())));
         self
     }
 
@@ -112,15 +113,40 @@ pub fn describe_token(input: &str) -> String {
     }
 }
 
-/// The byte length of the token at the start of `input`: a word, a number with its unit, or one character.
+/// The byte length of the token at the start of `input`: a word, a number with its unit, a
+/// string on its line, a run of operator characters (`=>`), or one character.
 pub fn token_len(input: &str) -> usize {
-    let word = input
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
-        .map(|(i, _)| i)
-        .unwrap_or(input.len());
-    if word > 0 {
-        return word;
+    const OPERATORS: &str = "=<>!&|-+*/%.:";
+    let Some(first) = input.chars().next() else {
+        return 0;
+    };
+    let run = |keep: &dyn Fn(char) -> bool| input.char_indices().find(|(_, c)| !keep(*c)).map(|(i, _)| i).unwrap_or(input.len());
+    if first.is_alphanumeric() || first == '_' {
+        return run(&|c| c.is_alphanumeric() || c == '_' || c == '-');
     }
-    input.chars().next().map(char::len_utf8).unwrap_or(0)
+    if first == '"' {
+        let line = input.find('\n').unwrap_or(input.len());
+        return input[1..line].find('"').map(|i| i + 2).unwrap_or(line);
+    }
+    if OPERATORS.contains(first) {
+        return run(&|c| OPERATORS.contains(c));
+    }
+    first.len_utf8()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_words_strings_operator_runs_or_one_character() {
+        assert_eq!(token_len("picard {"), 6);
+        assert_eq!(token_len("5/min"), 1);
+        assert_eq!(token_len("\"x-api\" rest"), 7);
+        assert_eq!(token_len("\"unclosed\nnext"), 9);
+        assert_eq!(token_len("=> picard"), 2);
+        assert_eq!(token_len("{ x"), 1);
+        assert_eq!(token_len("é"), 2);
+        assert_eq!(token_len(""), 0);
+    }
 }

@@ -70,9 +70,10 @@ fn ident_len(input: &str) -> usize {
     let mut i = 1;
     while i < bytes.len() {
         let b = bytes[i];
-        if b.is_ascii_alphanumeric() || b == b'_' {
-            i += 1;
-        } else if b == b'-' && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_') {
+        let word_char = b.is_ascii_alphanumeric() || b == b'_';
+        // A `-` joins two word characters (`captains-log`) but never ends a name.
+        let joining_dash = b == b'-' && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_');
+        if word_char || joining_dash {
             i += 1;
         } else {
             break;
@@ -105,7 +106,9 @@ pub fn word<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
 /// A name where one is required: failing here is a syntax error naming `what`.
 pub fn ident<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Ident> {
     match word(cx, input) {
-        Err(nom::Err::Error(_)) => PError::expected(input, what).fail(),
+        Err(nom::Err::Error(_)) => PError::expected(input, what)
+            .help("a name starts with a letter or `_` and goes on with letters, digits, `_` or `-`")
+            .fail(),
         other => other,
     }
 }
@@ -136,7 +139,11 @@ pub fn symbol<'a>(input: &'a str, symbol: &str) -> PResult<'a, ()> {
 /// A double-quoted string on one line, with escapes `\" \\ \n \t \r \u{…}`.
 pub fn string<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<String>> {
     let Some(body) = input.strip_prefix('"') else {
-        return PError::expected(input, what).fail();
+        let error = PError::expected(input, what);
+        return match peek_word(input) {
+            Some(bare) => error.help(format!("write it in double quotes: \"{bare}\"")).fail(),
+            None => error.fail(),
+        };
     };
     let mut value = String::new();
     let mut chars = body.char_indices();
@@ -243,8 +250,9 @@ pub fn wrong_word<'a, T>(cx: &Ctx, found: &Ident, expected: &str, choices: &[&st
         format!("expected {expected}, found `{}`", found.node),
         format!("expected {expected}"),
     );
-    if let Some(s) = crate::diagnostics::suggest::closest(&found.node, choices.iter().copied()) {
-        error = error.help(format!("did you mean `{s}`?"));
-    }
+    error = match crate::diagnostics::suggest::closest(&found.node, choices.iter().copied()) {
+        Some(s) => error.help(format!("did you mean `{s}`?")),
+        None => error.help(format!("write {expected}")),
+    };
     error.fail()
 }

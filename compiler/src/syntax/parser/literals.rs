@@ -46,7 +46,9 @@ pub fn duration<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Duration>> 
     };
     let rest = &rest[unit.len()..];
     let Some(millis) = amount.node.checked_mul(scale) else {
-        return PError::at(input, cx.offset(rest) - cx.offset(input), &codes::NUMBER_OUT_OF_RANGE, "duration is too long", "too long").fail();
+        return PError::at(input, cx.offset(rest) - cx.offset(input), &codes::NUMBER_OUT_OF_RANGE, "duration is too long", "too long")
+            .help(format!("durations are at most {} ms (about 584 million years)", u64::MAX))
+            .fail();
     };
     Ok((rest, Spanned::new(Duration { millis }, cx.span(input, rest))))
 }
@@ -112,7 +114,9 @@ pub fn size<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Size>> {
     };
     let rest = &rest[unit.len()..];
     let Some(bytes) = amount.node.checked_mul(scale) else {
-        return PError::at(input, cx.offset(rest) - cx.offset(input), &codes::NUMBER_OUT_OF_RANGE, "size is too large", "too large").fail();
+        return PError::at(input, cx.offset(rest) - cx.offset(input), &codes::NUMBER_OUT_OF_RANGE, "size is too large", "too large")
+            .help(format!("sizes are at most {} bytes (16 EiB)", u64::MAX))
+            .fail();
     };
     Ok((rest, Spanned::new(Size { bytes }, cx.span(input, rest))))
 }
@@ -126,7 +130,9 @@ pub fn percent<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Percent>> {
             .fail();
     };
     if amount.node > 100 {
-        return PError::at(input, amount.span.len() + 1, &codes::NUMBER_OUT_OF_RANGE, "a percentage cannot exceed 100%", "over 100%").fail();
+        return PError::at(input, amount.span.len() + 1, &codes::NUMBER_OUT_OF_RANGE, "a percentage cannot exceed 100%", "over 100%")
+            .help("a percentage is between 0% and 100%")
+            .fail();
     }
     Ok((rest, Spanned::new(Percent { value: amount.node as u8 }, cx.span(input, rest))))
 }
@@ -158,7 +164,9 @@ pub fn secret<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<SecretSource>
         return PError::expected(input, "a secret: `env(\"NAME\")` or `file(\"path\")`").fail();
     };
     if function.node != "env" && function.node != "file" {
-        return PError::expected(input, "a secret: `env(\"NAME\")` or `file(\"path\")`").fail();
+        return PError::expected(input, "a secret: `env(\"NAME\")` or `file(\"path\")`")
+            .help("meshd reads secrets when it loads the bundle, from an environment variable or a file")
+            .fail();
     }
     let (rest, _) = ws(cx, after_word)?;
     let (rest, _) = symbol(rest, "(")?;
@@ -243,6 +251,7 @@ pub fn check_address(cx: &Ctx, address: &Spanned<String>, allow_zero: bool) -> R
                 && host.len() <= MAX_IDENT_LEN
                 && !host.contains(char::is_whitespace);
             match port.parse::<u32>() {
+                _ if host.is_empty() => Some("missing host before `:port`".to_string()),
                 _ if !host_ok => Some(format!("`{host}` is not a host name or address")),
                 Ok(0) if !allow_zero => Some("port 0 is not a reachable port".to_string()),
                 Ok(p) if p > 65_535 => Some(format!("port {p} is above 65535")),

@@ -29,13 +29,24 @@ use lexical::{peek_word, string, word, ws};
 /// The words that start a top-level item.
 pub const TOP_LEVEL_KEYWORDS: &[&str] = &["gateway", "service", "mesh", "stream", "topic", "include"];
 
-/// Parses one file. Always returns a tree (possibly partial) and every independent error found.
+/// The most errors reported for one file: past this the rest of the file is skipped, so a
+/// binary or generated file cannot bury the terminal (or take minutes to render).
+pub const MAX_ERRORS_PER_FILE: usize = 100;
+
+/// Parses one file. Always returns a tree (possibly partial) and every independent error found
+/// (up to [`MAX_ERRORS_PER_FILE`]).
 pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     let cx = Ctx::new(file, text);
     let mut items = Vec::new();
     let mut errors = Vec::new();
     let mut input = text;
+    let mut stopped = false;
     loop {
+        if errors.len() + cx.reported() >= MAX_ERRORS_PER_FILE {
+            errors.push(too_many_errors(&cx, input));
+            stopped = true;
+            break;
+        }
         let step = ws(&cx, input).and_then(|(rest, _)| {
             if rest.is_empty() {
                 Ok((rest, None))
@@ -65,7 +76,20 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     }
     let (comments, mut diagnostics) = cx.finish();
     diagnostics.extend(errors);
+    if diagnostics.len() > MAX_ERRORS_PER_FILE && !stopped {
+        // One block can report several problems; keep the count bounded all the same.
+        diagnostics.truncate(MAX_ERRORS_PER_FILE);
+        let at = diagnostics.last().and_then(|d| d.labels.first()).map(|l| l.span.end as usize).unwrap_or(0);
+        diagnostics.push(too_many_errors(&Ctx::new(file, text), &text[at.min(text.len())..]));
+    }
     (ast::File { items, comments }, diagnostics)
+}
+
+fn too_many_errors(cx: &Ctx, rest: &str) -> Diagnostic {
+    let at = cx.offset(rest);
+    Diagnostic::error(&crate::diagnostics::codes::SYNTAX, format!("too many errors; stopped after {MAX_ERRORS_PER_FILE}"))
+        .with_label(crate::source::Span::new(cx.file, at, at), "the rest of the file is not checked")
+        .with_help("fix the errors above and run again; is this the right file?")
 }
 
 /// The offset of the next line after `at` that starts with a top-level keyword, or with any

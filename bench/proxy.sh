@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Reverse-proxy benchmark: one upstream, nginx as the reference proxy, meshd. Prints req/s and p99
+# for: the upstream direct, nginx, meshd plain forward, meshd with admission (runtime/benches/admission_proxy.mesh), and
+# meshd's RSS with 10 000 routes loaded.
+#
+# Fairness on a 2-core machine: the proxy under test (nginx with one worker, or meshd with one
+# worker) is pinned alone on core 0; wrk and the upstream share core 1. Both proxies get the same
+# upstream, the same wrk settings, access logs off, upstream keep-alive, and the same
+# X-Forwarded-* headers. "upstream direct" runs wrk against the upstream on core 1 alone: the
+# ceiling of the load side. Run from the repository root:  bash bench/proxy.sh
+# Settings: DURATION (s, default 10), CONNECTIONS (default 64), PROXY_CORE (0), LOAD_CORE (1).
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+PROXY_CORE=${PROXY_CORE:-0}
+LOAD_CORE=${LOAD_CORE:-1}
+UPSTREAM_PORT=${UPSTREAM_PORT:-18901}
+NGINX_PORT=${NGINX_PORT:-18902}
+MESHD_PORT=${MESHD_PORT:-18903}
+MESHD_AUTH_PORT=${MESHD_AUTH_PORT:-18904}
+ROUTES_PORT=${ROUTES_PORT:-18905}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need nginx || ! need wrk; then
+  echo "installing nginx and wrk with apt" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
+fi
+need taskset || { echo "taskset (util-linux) is required" >&2; exit 1; }
+
+cargo build --release -q -p meshd
+MESHD="$(pwd)/target/release/meshd"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_for() { # url
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "$1"; then return 0; fi
+    sleep 0.05
+  done
+  echo "not ready: $1" >&2; exit 1
+}
+
+nginx_conf() { # name port body-of-server-block extra-http
+  mkdir -p "$WORK/$1"
+  cat > "$WORK/$1/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/$1;
+  proxy_temp_path $WORK/$1;
+  fastcgi_temp_path $WORK/$1;
+  uwsgi_temp_path $WORK/$1;
+  scgi_temp_path $WORK/$1;
+  keepalive_requests 1000000;
+  $4
+  server {
+    listen 127.0.0.1:$2 reuseport;
+    $3
+  }
+}
+CONF
+}
+
+# The upstream: nginx answering a small JSON body (fast enough not to be the bottleneck).
+nginx_conf upstream "$UPSTREAM_PORT" 'location / { default_type application/json; return 200 "{\"ok\":true,\"from\":\"upstream\"}"; }' ''
+taskset -c "$LOAD_CORE" nginx -c "$WORK/upstream/nginx.conf" & PIDS+=($!)
+
+# nginx as the reference reverse proxy, with upstream keep-alive and the same forwarded headers.
+nginx_conf proxy "$NGINX_PORT" 'location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }' "upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; keepalive_requests 1000000; }"
+taskset -c "$PROXY_CORE" nginx -c "$WORK/proxy/nginx.conf" & PIDS+=($!)
+
+cat > "$WORK/plain.mesh" <<MESH
+gateway bench {
+  listen "127.0.0.1:$MESHD_PORT"
+  route all { match * prefix "/" public forward upstream }
+}
+service upstream { endpoints ["127.0.0.1:$UPSTREAM_PORT"] timeout 5s }
+MESH
+taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>"$WORK/meshd.log" & PIDS+=($!)
+
+wait_for "http://127.0.0.1:$UPSTREAM_PORT/"
+wait_for "http://127.0.0.1:$NGINX_PORT/"
+wait_for "http://127.0.0.1:$MESHD_PORT/"
+
+run_wrk() { # label url [extra wrk args]
+  local label=$1 url=$2; shift 2
+  taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d2s "$@" "$url" >/dev/null 2>&1 # warm-up
+  local out
+  out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
+  local rps p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  printf '%-34s %12s req/s   p99 %8s   %s\n' "$label" "$rps" "$p99" "$errors"
+  echo "$rps" > "$WORK/rps-${label// /_}"
+}
+
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE"
+run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
+run_wrk "nginx proxy" "http://127.0.0.1:$NGINX_PORT/"
+run_wrk "meshd plain forward" "http://127.0.0.1:$MESHD_PORT/"
+# Key auth + rate limit + one CEL condition (runtime/benches/admission_proxy.mesh), same upstream.
+sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/admission_proxy.mesh > "$WORK/admission.mesh"
+BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>>"$WORK/meshd.log" & PIDS+=($!)
+for _ in $(seq 1 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$MESHD_AUTH_PORT/")" = 200 ] && break
+  sleep 0.05
+done
+run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
+awk -v n="$(cat "$WORK/rps-nginx_proxy")" -v m="$(cat "$WORK/rps-meshd_plain_forward")" \
+  -v a="$(cat "$WORK/rps-meshd_key_auth_+_limit_+_CEL")" \
+  'BEGIN { printf "meshd plain / nginx: %.2fx   meshd admission / meshd plain: %.2fx\n", m / n, a / m }'
+
+# RSS with 10 000 routes loaded (compiled in-process from generated sources).
+{
+  echo "gateway routes {"
+  echo "  listen \"127.0.0.1:$ROUTES_PORT\""
+  for i in $(seq 0 9999); do
+    echo "  route r$i { match GET \"/svc$((i % 100))/items$i/{id}\" public forward upstream }"
+  done
+  echo "}"
+  echo "service upstream { endpoints [\"127.0.0.1:$UPSTREAM_PORT\"] }"
+} > "$WORK/routes.mesh"
+"$MESHD" run "$WORK/routes.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>>"$WORK/meshd.log" & ROUTES_PID=$!; PIDS+=($ROUTES_PID)
+wait_for "http://127.0.0.1:$ROUTES_PORT/svc7/items9907/1"
+taskset -c "$LOAD_CORE" wrk -t1 -c16 -d2s "http://127.0.0.1:$ROUTES_PORT/svc7/items9907/1" >/dev/null
+printf 'meshd RSS with 10000 routes:        %s KiB\n' "$(awk '/VmRSS/ {print $2}' "/proc/$ROUTES_PID/status")"

@@ -1,0 +1,72 @@
+//! Route checks: conflicting and unreachable routes (Gateway API precedence), paths, hosts,
+//! listeners and status codes. One file per rule; the codes are documented here.
+
+pub mod listeners;
+pub mod never_matches;
+pub mod path_patterns;
+pub mod route_shape;
+pub mod shadowing;
+pub mod status_codes;
+pub mod strip_prefix;
+
+use crate::diagnostics::Diagnostic;
+use crate::resolve::Program;
+
+crate::diagnostics::codes::codes! {
+    /// Two routes of one gateway match exactly the same requests.
+    CONFLICTING_ROUTES = "E0200", "conflicting routes",
+        "Two routes of one gateway have the same method, host, path (templates compared without their parameter names, prefixes without a trailing `/`), headers and query conditions. Precedence cannot tell them apart, so the earlier one would take every request and the other none: almost always a copy-paste mistake.",
+        "Remove one route, or make them differ (another method, host, header or query condition).",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route a { match GET \"/officers/{id}\" public respond 200 \"a\" }\n  route b { match GET \"/officers/{name}\" public respond 200 \"b\" }\n}";
+    /// A route is fully covered by a route tried before it.
+    UNREACHABLE_ROUTE = "W0201", "unreachable route",
+        "Routes are tried in Kubernetes Gateway API precedence order (host, then exact path over template over prefix over regex, then longest prefix, method, header count, query count, then order in the program). A route tried earlier accepts every request this one accepts (its host, method, path, headers and query conditions are all as wide or wider; prefixes match whole segments), so this route is never chosen and its admission steps and target never apply. The warning names the shadowing route and the precedence step that puts it first.",
+        "Make the route more specific than the shadowing one, move the specific case first among equal templates, or remove it.",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route deck { match GET \"/{ship}/{deck}\" public respond 200 \"deck\" }\n  route bridge { match GET \"/{ship}/bridge\" public respond 200 \"bridge\" }\n}";
+    /// A path regex does not compile.
+    INVALID_PATH_REGEX = "E0202", "invalid path regex",
+        "A `match regex` pattern does not compile with the `regex` crate the runtime matcher uses (or compiles to more than 1 MiB). The bundle would be refused when meshd loads it.",
+        "Fix the expression; the label shows what the regex parser expected. Escape literal `.`, `+`, `(`.",
+        "route r { match regex \"^/v[0-9+/\" public respond 200 \"x\" }";
+    /// Two listeners cannot both bind.
+    LISTENER_CLASH = "E0203", "listener address clash",
+        "Two listeners use the same port on the same address, or one listens on a wildcard address (`0.0.0.0`, `[::]`), which takes the port on every address. The second bind fails when meshd starts.",
+        "Give one listener another port (port 0 picks a free one).",
+        "gateway a { listen \"0.0.0.0:8080\" }\ngateway b { listen \"127.0.0.1:8080\" }";
+    /// A status code cannot be used here.
+    UNUSABLE_STATUS = "E0204", "unusable status code",
+        "`respond` with a 1xx status (informational, never a final response), `respond 204` or `respond 304` with a body (HTTP forbids one; clients mis-frame the next response), or `retry on` a status below 400 (a retry repeats a request that succeeded).",
+        "Use a final status for `respond`, drop the body of 204/304, and retry only on failures (5xx, `connect_failure`, `reset`, `timeout`).",
+        "route r { match GET \"/\" public respond 204 \"done\" }";
+    /// A forward's strip_prefix never applies.
+    STRIP_PREFIX_NEVER_APPLIES = "W0205", "strip_prefix never applies",
+        "The prefix to strip does not start any path the route matches (segments compared whole; parameters match anything), so the upstream receives the path unchanged. This usually follows a renamed route path.",
+        "Strip a leading part of the matched path.",
+        "route r { match GET prefix \"/officers\" public forward picard strip_prefix \"/crew\" }";
+    /// A path template cannot be matched.
+    INVALID_PATH_TEMPLATE = "E0206", "invalid path template",
+        "A template parameter must be a whole segment `{name}` with a name of letters, digits and `_`, each name at most once; prefixes cannot capture. `/items{id}` or `/{a}/{a}` would not match what they seem to.",
+        "Capture whole segments with distinct names (`/ships/{ship}/crew/{id}`).",
+        "route r { match GET \"/items{id}\" public respond 200 \"x\" }";
+    /// A match no request can satisfy.
+    ROUTE_NEVER_MATCHES = "E0207", "route can never match",
+        "The path contains `?` or `#`: the query string and fragment are never part of the path a route sees, so no request can be chosen by this route.",
+        "Move query conditions to `query \"NAME\" \"VALUE\"`; drop the fragment.",
+        "route r { match GET \"/search?q=warp\" public respond 200 \"x\" }";
+    /// A route host no request can carry.
+    INVALID_HOST = "E0208", "invalid route host",
+        "Routes match the request's host name without its port. A host with a scheme, port or path, a `*` anywhere but as the whole first label, or a label that is not a DNS label can never equal a request's host.",
+        "Write a host name (`api.starfleet.test`) or a leading wildcard (`*.starfleet.test`).",
+        "route r { match GET \"/\" host \"api.starfleet.test:8080\" public respond 200 \"x\" }";
+}
+
+/// Runs every route check.
+pub fn check(program: &Program) -> Vec<Diagnostic> {
+    let mut out = shadowing::check(program);
+    out.extend(path_patterns::check(program));
+    out.extend(listeners::check(program));
+    out.extend(status_codes::check(program));
+    out.extend(strip_prefix::check(program));
+    out.extend(never_matches::check(program));
+    out
+}

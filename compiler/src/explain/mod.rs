@@ -1,0 +1,44 @@
+//! `meshc explain`: for one request, which route wins and why (each precedence step that ranked
+//! it before every other matching route), which admission steps run in order, and where the
+//! request goes. Route matching is the shared matcher of the bundle crate, so the answer is
+//! the runtime's.
+
+pub mod render;
+pub mod request_line;
+pub mod route_choice;
+
+use crate::pipeline::Compilation;
+use crate::resolve::Program;
+
+pub use request_line::{ExplainRequest, RequestLineError};
+
+/// The explanation as text, or `None` when the program has errors (there is no bundle to ask).
+pub fn explain(compilation: &Compilation, request: &ExplainRequest) -> Option<String> {
+    let bundle = compilation.bundle.as_ref()?;
+    let program = Program::new(&compilation.sources, &compilation.files);
+    let mut out = format!(
+        "request {} {}{}{}\n",
+        request.method,
+        if request.host.is_empty() {
+            String::new()
+        } else {
+            format!("host \"{}\" ", request.host)
+        },
+        request.path,
+        if request.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", request.query)
+        }
+    );
+    let gateways = route_choice::gateways_for(&bundle.gateways, request);
+    if gateways.is_empty() {
+        out.push_str("the program has no gateway\n");
+    }
+    for gateway in gateways {
+        out.push('\n');
+        let choice = route_choice::choose_route(gateway, request);
+        render::render_gateway(&mut out, &program, bundle, gateway, request, &choice);
+    }
+    Some(out)
+}

@@ -1,0 +1,473 @@
+//! The text `meshc explain` prints: the route chosen and why, the admission steps in order, and
+//! where the request goes.
+
+use std::fmt::Write;
+
+use meshwork_bundle::{
+    AccessSubject, AdmissionStep, AuthMethod, Balance, Bundle, Effect, Gateway, KeyLocation,
+    PathKind, ProduceTopic, RetryOn, Route, RouteAction, SourceLocation,
+};
+
+use crate::checks::mesh::policy::{decide, MeshDecision};
+use crate::resolve::Program;
+use crate::source::Span;
+
+use super::request_line::ExplainRequest;
+use super::route_choice::RouteChoice;
+
+fn at(location: &SourceLocation) -> String {
+    format!("{}:{}:{}", location.file, location.line, location.column)
+}
+
+fn at_span(program: &Program, span: Span) -> String {
+    let line_col = program.sources.line_col(span);
+    format!(
+        "{}:{}:{}",
+        program.sources.file(span.file).path,
+        line_col.line,
+        line_col.column
+    )
+}
+
+/// `GET "/officers/{id}" host "…" header "…" "…"`, as the route matches.
+pub fn describe_match(route: &Route) -> String {
+    let m = &route.matcher;
+    let mut text = m.method.clone().unwrap_or_else(|| "*".to_string());
+    let kind = match m.path.kind {
+        PathKind::Prefix => "prefix ",
+        PathKind::Regex => "regex ",
+        PathKind::Exact | PathKind::Template => "",
+    };
+    let _ = write!(text, " {kind}\"{}\"", m.path.value);
+    if let Some(host) = &m.host {
+        let _ = write!(text, " host \"{host}\"");
+    }
+    for h in &m.headers {
+        let _ = write!(text, " header \"{}\" \"{}\"", h.name, h.value);
+    }
+    for q in &m.query {
+        let _ = write!(text, " query \"{}\" \"{}\"", q.name, q.value);
+    }
+    text
+}
+
+/// One gateway's explanation.
+pub fn render_gateway(
+    out: &mut String,
+    program: &Program,
+    bundle: &Bundle,
+    gateway: &Gateway,
+    request: &ExplainRequest,
+    choice: &RouteChoice,
+) {
+    let listeners: Vec<&str> = gateway
+        .listeners
+        .iter()
+        .map(|l| l.address.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "gateway `{}` (listening on {})",
+        gateway.name,
+        listeners.join(", ")
+    );
+    match choice {
+        RouteChoice::BadTable(error) => {
+            let _ = writeln!(out, "  the gateway's routes do not compile: {error}");
+        }
+        RouteChoice::BadPath(error) => {
+            let _ = writeln!(out, "  400 Bad Request: {error}");
+        }
+        RouteChoice::NotFound => {
+            let _ = writeln!(
+                out,
+                "  no route matches {} {} (host \"{}\"): 404 Not Found",
+                request.method, request.path, request.host
+            );
+        }
+        RouteChoice::MethodNotAllowed(allow) => {
+            let _ = writeln!(
+                out,
+                "  routes match this path but not {}: 405 Method Not Allowed (Allow: {})",
+                request.method,
+                allow.join(", ")
+            );
+        }
+        RouteChoice::Matched {
+            winner,
+            params,
+            beaten,
+        } => {
+            let _ = writeln!(
+                out,
+                "\nroute `{}` wins: {}  ({})",
+                winner.name,
+                describe_match(winner),
+                at(&winner.source)
+            );
+            if !params.is_empty() {
+                let shown: Vec<String> = params
+                    .iter()
+                    .map(|(n, v)| format!("{n} = \"{v}\""))
+                    .collect();
+                let _ = writeln!(out, "  path parameters: {}", shown.join(", "));
+            }
+            if beaten.is_empty() {
+                let _ = writeln!(out, "  no other route matches this request");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  it also matches {} other route(s), tried later:",
+                    beaten.len()
+                );
+                for (loser, step) in beaten {
+                    let _ = writeln!(
+                        out,
+                        "    over `{}` ({}): {} has {}",
+                        loser.name,
+                        describe_match(loser),
+                        winner.name,
+                        step.describe()
+                    );
+                }
+            }
+            render_admission(out, winner, request);
+            render_action(out, program, bundle, gateway, winner);
+        }
+    }
+}
+
+fn render_admission(out: &mut String, route: &Route, request: &ExplainRequest) {
+    if route.admission.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nadmission: none{}",
+            if route.public {
+                " (the route is public)"
+            } else {
+                ""
+            }
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nadmission, in order (the first that refuses answers):"
+    );
+    for (i, step) in route.admission.iter().enumerate() {
+        let (text, source) = describe_step(step, request);
+        let _ = writeln!(out, "  {}. {text}  ({})", i + 1, at(source));
+    }
+}
+
+fn describe_step<'s>(
+    step: &'s AdmissionStep,
+    request: &ExplainRequest,
+) -> (String, &'s SourceLocation) {
+    match step {
+        AdmissionStep::Auth { method, source } => {
+            let text = match method {
+                AuthMethod::Key {
+                    location: KeyLocation::Header,
+                    name,
+                } => {
+                    let sent = request.headers.iter().any(|(n, _)| n == name);
+                    format!(
+                        "auth: API key in header `{name}` ({}) → 401 if missing or unknown",
+                        if sent {
+                            "sent"
+                        } else {
+                            "not sent: this request gets 401"
+                        }
+                    )
+                }
+                AuthMethod::Key {
+                    location: KeyLocation::Query,
+                    name,
+                } => {
+                    let sent = request
+                        .query
+                        .split('&')
+                        .any(|kv| kv.split('=').next() == Some(name));
+                    format!("auth: API key in query parameter `{name}` ({}) → 401 if missing or unknown", if sent { "sent" } else { "not sent: this request gets 401" })
+                }
+                AuthMethod::Basic { .. } => {
+                    let sent = request
+                        .headers
+                        .iter()
+                        .any(|(n, v)| n == "authorization" && v.starts_with("Basic "));
+                    format!(
+                        "auth: HTTP basic ({}) → 401 if missing or wrong",
+                        if sent {
+                            "credentials sent"
+                        } else {
+                            "no credentials sent: this request gets 401"
+                        }
+                    )
+                }
+                AuthMethod::Jwt { issuer, alg, .. } => {
+                    let sent = request
+                        .headers
+                        .iter()
+                        .any(|(n, v)| n == "authorization" && v.starts_with("Bearer "));
+                    format!(
+                        "auth: bearer JWT{}{} ({}) → 401 if missing or invalid",
+                        alg.as_ref().map(|a| format!(" {a}")).unwrap_or_default(),
+                        issuer
+                            .as_ref()
+                            .map(|i| format!(" from {i}"))
+                            .unwrap_or_default(),
+                        if sent {
+                            "token sent"
+                        } else {
+                            "no token sent: this request gets 401"
+                        }
+                    )
+                }
+            };
+            (text, source)
+        }
+        AdmissionStep::Access {
+            effect,
+            subject,
+            values,
+            source,
+        } => {
+            let verb = if *effect == Effect::Allow {
+                "allow only"
+            } else {
+                "deny"
+            };
+            let what = match subject {
+                AccessSubject::Consumers => "consumers",
+                AccessSubject::Groups => "groups",
+                AccessSubject::Ips => "client addresses",
+            };
+            (
+                format!(
+                    "access: {verb} {what} [{}] → 403 otherwise",
+                    values.join(", ")
+                ),
+                source,
+            )
+        }
+        AdmissionStep::RateLimit {
+            count,
+            period_ms,
+            per,
+            burst,
+            shared,
+            source,
+        } => (
+            format!(
+                "rate limit: {count} per {} per {per:?}{}{} → 429 when exceeded",
+                humane_ms(*period_ms),
+                burst.map(|b| format!(", burst {b}")).unwrap_or_default(),
+                if *shared {
+                    ", shared across meshd instances"
+                } else {
+                    ""
+                }
+            )
+            .replace("per Consumer", "per consumer")
+            .replace("per Ip", "per client address")
+            .replace("per Route", "for the whole route"),
+            source,
+        ),
+        AdmissionStep::Condition { cel, source } => {
+            (format!("condition: {cel} → 403 when false"), source)
+        }
+        AdmissionStep::Cors {
+            origins, source, ..
+        } => (
+            format!(
+                "CORS: origins [{}]; preflights answered here",
+                origins.join(", ")
+            ),
+            source,
+        ),
+        AdmissionStep::BodyLimit { max_bytes, source } => (
+            format!("body limit: {max_bytes} bytes → 413 when larger"),
+            source,
+        ),
+        AdmissionStep::Header {
+            direction,
+            name,
+            value,
+            source,
+        } => {
+            let whose = match direction {
+                meshwork_bundle::HeaderDirection::Request => "upstream request",
+                meshwork_bundle::HeaderDirection::Response => "response",
+            };
+            let text = match value {
+                Some(v) => format!("header: set `{name}: {v}` on the {whose}"),
+                None => format!("header: remove `{name}` from the {whose}"),
+            };
+            (text, source)
+        }
+    }
+}
+
+fn humane_ms(ms: u64) -> String {
+    match ms {
+        1_000 => "second".to_string(),
+        60_000 => "minute".to_string(),
+        3_600_000 => "hour".to_string(),
+        86_400_000 => "day".to_string(),
+        other => format!("{other}ms"),
+    }
+}
+
+fn render_action(
+    out: &mut String,
+    program: &Program,
+    bundle: &Bundle,
+    gateway: &Gateway,
+    route: &Route,
+) {
+    let _ = writeln!(out, "\ndestination:");
+    match &route.action {
+        RouteAction::Respond {
+            status,
+            body,
+            content_type,
+        } => {
+            let _ = writeln!(
+                out,
+                "  the gateway answers {status} ({content_type}): {body:?}"
+            );
+        }
+        RouteAction::Produce {
+            topic,
+            key,
+            acks,
+            mode,
+            ..
+        } => {
+            let topic = match topic {
+                ProduceTopic::Fixed { name } => format!("Kafka topic \"{name}\""),
+                ProduceTopic::Param { param, allow } => format!(
+                    "the Kafka topic named by path parameter `{param}` (one of {})",
+                    allow
+                        .as_ref()
+                        .map(|a| a.join(", "))
+                        .unwrap_or_else(|| "any".to_string())
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "  produced to {topic}{}, acks {}, {}",
+                key.as_ref()
+                    .map(|k| format!(" with key {k}"))
+                    .unwrap_or_default(),
+                serde_json::to_value(acks)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                match mode {
+                    meshwork_bundle::ProduceMode::Sync =>
+                        "answered 200 {topic, partition, offset} after the delivery report",
+                    meshwork_bundle::ProduceMode::Async => "answered 202 once queued",
+                }
+            );
+        }
+        RouteAction::Forward {
+            targets,
+            strip_prefix,
+            rewrite,
+            timeout_ms,
+        } => {
+            for target in targets {
+                let _ = writeln!(
+                    out,
+                    "  forwarded to service `{}` ({}% of requests)",
+                    target.service, target.weight
+                );
+                if let Some(service) = bundle.services.iter().find(|s| s.name == target.service) {
+                    let balance = match &service.balance {
+                        Balance::RoundRobin => "round_robin".to_string(),
+                        Balance::Random => "random".to_string(),
+                        Balance::LeastRequest => "least_request".to_string(),
+                        Balance::Hash { cel } => format!("hash({cel})"),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    endpoints {}; balance {balance}",
+                        service.endpoints.join(", ")
+                    );
+                    let _ = writeln!(
+                        out,
+                        "    timeout {}ms{}",
+                        timeout_ms.unwrap_or(service.timeout_ms),
+                        if timeout_ms.is_some() {
+                            " (the route's)"
+                        } else {
+                            ""
+                        }
+                    );
+                    if let Some(retry) = &service.retry {
+                        let on: Vec<String> = retry
+                            .on
+                            .iter()
+                            .map(|o| match o {
+                                RetryOn::Status(s) => s.to_string(),
+                                RetryOn::Condition(c) => serde_json::to_value(c)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(str::to_string))
+                                    .unwrap_or_default(),
+                            })
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "    retry {} on [{}], backoff {}..{}ms",
+                            retry.attempts,
+                            on.join(", "),
+                            retry.backoff_min_ms,
+                            retry.backoff_max_ms
+                        );
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "    mesh: {}",
+                    mesh_verdict(program, &gateway.name, &target.service)
+                );
+            }
+            if let Some(prefix) = strip_prefix {
+                let _ = writeln!(out, "  the prefix \"{prefix}\" is stripped from the path");
+            }
+            if let Some(rewrite) = rewrite {
+                let _ = writeln!(out, "  the path is rewritten to \"{rewrite}\"");
+            }
+        }
+    }
+}
+
+fn mesh_verdict(program: &Program, gateway: &str, service: &str) -> String {
+    match decide(program, gateway, service) {
+        MeshDecision::AllowedByRule(rule) => format!(
+            "`{gateway}` → `{service}` allowed by the rule at {}{}",
+            at_span(program, rule.span),
+            rule.when
+                .as_ref()
+                .map(|c| format!(" when {}", c.source))
+                .unwrap_or_default()
+        ),
+        MeshDecision::AllowedByDefault(Some(default)) => format!(
+            "`{gateway}` → `{service}` allowed by `default allow` at {}",
+            at_span(program, default.span)
+        ),
+        MeshDecision::AllowedByDefault(None) => {
+            format!("`{gateway}` → `{service}` allowed (the program has no mesh block)")
+        }
+        MeshDecision::DeniedByRule { deny, .. } => format!(
+            "`{gateway}` → `{service}` DENIED by the rule at {}",
+            at_span(program, deny.span)
+        ),
+        MeshDecision::DeniedByDefault(default) => format!(
+            "`{gateway}` → `{service}` DENIED by `default deny` at {}",
+            at_span(program, default.span)
+        ),
+    }
+}

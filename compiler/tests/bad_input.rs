@@ -1,0 +1,213 @@
+//! Hostile input through the real binary: each case exits 1 (2 for I/O) with a located
+//! diagnostic, never a panic, a stack overflow or a hang. (cli.rs covers non-UTF-8, NUL
+//! bytes, deep nesting, a 1 MB identifier, a 50 MB file, include cycles and missing files.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn meshc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("meshc runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshc-bad-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Checks `text` as `name` and returns the JSON diagnostics, asserting exit code 1 and that
+/// nothing panicked.
+fn check_fails(dir: &Path, name: &str, text: &[u8]) -> Vec<serde_json::Value> {
+    std::fs::write(dir.join(name), text).expect("write");
+    let out = meshc(&["check", "--format", "json", name], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal compiler error"),
+        "{name}: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+    let diagnostics: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    assert!(!diagnostics.is_empty(), "{name}: no diagnostic");
+    for d in &diagnostics {
+        assert_eq!(
+            d["file"], name,
+            "{name}: every diagnostic is located in the file"
+        );
+        assert!(
+            d["line"].as_u64().is_some_and(|l| l >= 1)
+                && d["column"].as_u64().is_some_and(|c| c >= 1),
+            "{name}: {d}"
+        );
+    }
+    diagnostics
+}
+
+fn first(diagnostics: &[serde_json::Value]) -> (String, u64, u64) {
+    let d = &diagnostics[0];
+    (
+        d["code"].as_str().expect("code").to_string(),
+        d["line"].as_u64().expect("line"),
+        d["column"].as_u64().expect("column"),
+    )
+}
+
+#[test]
+fn random_bytes_are_a_located_error() {
+    let dir = temp_dir("random");
+    // A fixed linear congruential generator: the same "random" bytes on every run.
+    let mut state: u64 = 0x5eed;
+    for round in 0..20 {
+        let bytes: Vec<u8> = (0..4096)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 56) as u8
+            })
+            .collect();
+        check_fails(&dir, &format!("random{round}.mesh"), &bytes);
+    }
+}
+
+#[test]
+fn unterminated_strings_blocks_and_comments_point_at_where_they_open() {
+    let dir = temp_dir("unterminated");
+    let cases: [(&str, &str, (&str, u64, u64)); 4] = [
+        (
+            "string.mesh",
+            "gateway g {\n  listen \"127.0.0.1:8080\n}\n",
+            ("E0002", 2, 10),
+        ),
+        (
+            "block.mesh",
+            "service s {\n  timeout 2s\n",
+            ("E0003", 1, 11),
+        ),
+        (
+            "list.mesh",
+            "service s {\n  endpoints [\"127.0.0.1:1\",\n",
+            ("E0003", 2, 13),
+        ),
+        (
+            "comment.mesh",
+            "service s { timeout 2s }\n/* never closed\nservice t {}\n",
+            ("E0004", 2, 1),
+        ),
+    ];
+    for (name, text, (code, line, column)) in cases {
+        let diagnostics = check_fails(&dir, name, text.as_bytes());
+        assert_eq!(
+            first(&diagnostics),
+            (code.to_string(), line, column),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn numbers_and_ports_out_of_range_are_located_errors() {
+    let dir = temp_dir("ranges");
+    let cases: [(&str, &str, (&str, u64, u64)); 5] = [
+        (
+            "overflow.mesh",
+            "service s {\n  retry 99999999999999999999999\n}\n",
+            ("E0009", 2, 9),
+        ),
+        (
+            "port.mesh",
+            "gateway g {\n  listen \"0.0.0.0:70000\"\n}\n",
+            ("E0010", 2, 10),
+        ),
+        (
+            "listen.mesh",
+            "gateway g {\n  listen \"not an address\"\n}\n",
+            ("E0010", 2, 10),
+        ),
+        (
+            "endpoint.mesh",
+            "service s {\n  endpoints [\"127.0.0.1:9101\", \"picard\"]\n}\n",
+            ("E0010", 2, 32),
+        ),
+        (
+            "endpoint_port.mesh",
+            "service s { endpoints [\"127.0.0.1:65536\"] }\n",
+            ("E0010", 1, 24),
+        ),
+    ];
+    for (name, text, (code, line, column)) in cases {
+        let diagnostics = check_fails(&dir, name, text.as_bytes());
+        assert_eq!(
+            first(&diagnostics),
+            (code.to_string(), line, column),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn ten_thousand_nested_brackets_in_a_list_or_cel_fail_cleanly() {
+    let dir = temp_dir("nesting");
+    let list = format!(
+        "service s {{ endpoints {}\"a:1\"{} }}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let diagnostics = check_fails(&dir, "list.mesh", list.as_bytes());
+    assert_eq!(first(&diagnostics).0, "E0001");
+    let cel = format!(
+        "gateway g {{ listen \"127.0.0.1:1\" route r {{ match GET \"/\" public when {}1{} respond 200 }} }}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let diagnostics = check_fails(&dir, "cel.mesh", cel.as_bytes());
+    assert_eq!(first(&diagnostics).0, "E0007");
+}
+
+#[test]
+fn a_file_with_thousands_of_errors_reports_the_first_hundred_and_stops() {
+    let dir = temp_dir("many");
+    let text = "servce broken {}\n".repeat(50_000);
+    let diagnostics = check_fails(&dir, "many.mesh", text.as_bytes());
+    assert_eq!(diagnostics.len(), 101);
+    let last = diagnostics.last().expect("a last diagnostic");
+    assert!(
+        last["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too many errors")),
+        "{last}"
+    );
+    assert_eq!(last["line"], 101);
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_without_being_read() {
+    let dir = temp_dir("sparse");
+    let file = std::fs::File::create(dir.join("huge.mesh")).expect("create");
+    // Sparse: 65 MiB on paper, nothing on disk.
+    file.set_len(65 * 1024 * 1024).expect("set_len");
+    drop(file);
+    let out = meshc(&["check", "--format", "json", "huge.mesh"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"code\":\"E0018\"") && stdout.contains("\"file\":\"huge.mesh\""),
+        "{stdout}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_device_is_cut_at_the_size_limit() {
+    let dir = temp_dir("device");
+    let out = meshc(&["check", "--format", "json", "/dev/zero"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"code\":\"E0018\""));
+}

@@ -1,0 +1,180 @@
+//! `meshc explain`: the route the shared matcher picks, the precedence step that put it before
+//! each other matching route, the admission steps in order and the destination; 404/405; and
+//! the exit codes for a bad request line or a broken program.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn meshc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("meshc runs")
+}
+
+const FLEET: &str = r#"gateway edge {
+  listen "127.0.0.1:8080"
+  consumer picard { key env("PICARD_KEY") groups [captains] }
+  route officer { match GET "/officers/{id}" auth key header "x-api-key" allow groups [captains] rate_limit 5/min per consumer when request.headers["x-stardate"] != "" forward picard }
+  route officer_me { match GET "/officers/me" public respond 200 "you" }
+  route beta { match GET "/officers/{id}" header "x-beta" "1" public forward picard 80%, riker }
+  route bridge_host { match prefix "/" host "bridge.starfleet.test" public respond 200 "bridge" }
+  route everything { match prefix "/" public respond 404 "nothing here" }
+  route log { match POST "/log" auth key header "x-api-key" produce topic "captains-log" acks all }
+}
+service picard { endpoints ["127.0.0.1:9101"] timeout 2s retry 2 on [connect_failure, 503] backoff 25ms..250ms }
+service riker { endpoints ["127.0.0.1:9103"] }
+mesh {
+  default deny
+  allow edge -> picard
+  allow edge -> riker when request.method == "GET"
+}
+"#;
+
+fn fleet_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("fleet.mesh"), FLEET).expect("write");
+    dir
+}
+
+fn explain(dir: &Path, request: &str, headers: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["explain", "fleet.mesh", "--request", request];
+    for h in headers {
+        args.extend(["--header", h]);
+    }
+    let out = meshc(&args, dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_winner_is_named_with_the_step_that_beat_each_other_match() {
+    let dir = fleet_dir("winner");
+    let (code, text) = explain(
+        &dir,
+        "GET http://api.starfleet.test/officers/7",
+        &["x-api-key: k", "x-stardate: 41153.7"],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("route `officer` wins: GET \"/officers/{id}\""),
+        "{text}"
+    );
+    assert!(text.contains("path parameters: id = \"7\""), "{text}");
+    assert!(
+        text.contains(
+            "over `everything` (* prefix \"/\"): officer has the more specific path match type"
+        ),
+        "{text}"
+    );
+    let admission = text
+        .split("admission, in order")
+        .nth(1)
+        .expect("admission listed");
+    let order: Vec<usize> = [
+        "auth: API key in header `x-api-key` (sent)",
+        "access: allow only groups [captains]",
+        "rate limit: 5 per minute per consumer",
+        "condition: request.headers[\"x-stardate\"] != \"\"",
+    ]
+    .iter()
+    .map(|step| {
+        admission
+            .find(step)
+            .unwrap_or_else(|| panic!("{step} in {admission}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "admission in execution order: {admission}"
+    );
+    assert!(
+        text.contains("forwarded to service `picard` (100% of requests)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("retry 2 on [connect_failure, 503], backoff 25..250ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mesh: `edge` → `picard` allowed by the rule at fleet.mesh:15:3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn header_matches_host_and_exact_paths_decide_as_the_runtime_would() {
+    let dir = fleet_dir("steps");
+    let (_, text) = explain(
+        &dir,
+        "GET http://api.starfleet.test/officers/7",
+        &["x-beta: 1"],
+    );
+    assert!(text.contains("route `beta` wins"), "{text}");
+    assert!(
+        text.contains("over `officer` (GET \"/officers/{id}\"): beta has more header matches"),
+        "{text}"
+    );
+    assert!(
+        text.contains("forwarded to service `riker` (20% of requests)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("allowed by the rule at fleet.mesh:16:3 when request.method == \"GET\""),
+        "{text}"
+    );
+    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers/me", &[]);
+    assert!(text.contains("route `officer_me` wins") && text.contains("over `officer` (GET \"/officers/{id}\"): officer_me has the more specific path match type"), "{text}");
+    let (_, text) = explain(&dir, "GET http://bridge.starfleet.test/officers/7", &[]);
+    assert!(
+        text.contains("route `bridge_host` wins")
+            && text.contains("bridge_host has the more specific host"),
+        "{text}"
+    );
+}
+
+#[test]
+fn produce_routes_name_the_topic_and_unsent_credentials_are_flagged() {
+    let dir = fleet_dir("produce");
+    let (_, text) = explain(&dir, "POST http://127.0.0.1:8080/log", &[]);
+    assert!(text.contains("route `log` wins"), "{text}");
+    assert!(text.contains("not sent: this request gets 401"), "{text}");
+    assert!(
+        text.contains("produced to Kafka topic \"captains-log\", acks all"),
+        "{text}"
+    );
+}
+
+#[test]
+fn method_mismatch_is_405_with_allow_and_no_match_is_404() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-404-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
+    let (code, text) = explain(&dir, "DELETE /ping", &[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.contains("405 Method Not Allowed (Allow: GET)"),
+        "{text}"
+    );
+    let (_, text) = explain(&dir, "GET /pong", &[]);
+    assert!(text.contains("404 Not Found"), "{text}");
+    let (_, text) = explain(&dir, "GET /p%zzing", &[]);
+    assert!(text.contains("400 Bad Request"), "{text}");
+}
+
+#[test]
+fn a_bad_request_line_is_a_usage_error_and_a_broken_program_exits_1() {
+    let dir = fleet_dir("usage");
+    assert_eq!(explain(&dir, "officers/7", &[]).0, Some(2));
+    assert_eq!(explain(&dir, "GET /", &["no-colon"]).0, Some(2));
+    std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public forward nowhere }\n}\n").expect("write");
+    let (code, text) = explain(&dir, "GET /", &[]);
+    assert_eq!(code, Some(1));
+    assert!(text.is_empty());
+}

@@ -1,0 +1,114 @@
+//! The admin endpoints: `/healthz`, `/readyz`, `/metrics`, `/bundle` and `POST /reload`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::reload::{error_chain, Reloader, StateCell};
+
+/// What the admin endpoints read.
+#[derive(Debug)]
+pub struct AdminContext {
+    /// The state being served.
+    pub state: Arc<StateCell>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Reloads (absent until the first load has been attempted).
+    pub reloader: std::sync::OnceLock<Arc<Reloader>>,
+}
+
+/// Answers one admin request.
+pub async fn answer<B>(
+    request: Request<B>,
+    admin: Arc<AdminContext>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let response = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n".into()),
+        (&Method::GET, "/readyz") => readiness(&admin),
+        (&Method::GET, "/metrics") => text(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            admin.metrics.encode(),
+        ),
+        (&Method::GET, "/bundle") => bundle(&admin),
+        (&Method::POST, "/reload") => reload(&admin).await,
+        (_, "/healthz" | "/readyz" | "/metrics" | "/bundle" | "/reload") => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"error": "method not allowed"}),
+        ),
+        _ => json(StatusCode::NOT_FOUND, json!({"error": "not found"})),
+    };
+    Ok(response)
+}
+
+fn readiness(admin: &AdminContext) -> Response<Full<Bytes>> {
+    match admin.state.load() {
+        Some(state) => json(
+            StatusCode::OK,
+            json!({"ready": true, "digest": state.info.digest}),
+        ),
+        None => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ready": false, "reason": "no bundle loaded yet"}),
+        ),
+    }
+}
+
+fn bundle(admin: &AdminContext) -> Response<Full<Bytes>> {
+    match admin.state.load() {
+        Some(state) => json(
+            StatusCode::OK,
+            json!({
+                "digest": state.info.digest,
+                "compiler": state.info.compiler,
+                "format_version": state.info.format_version,
+                "loaded_at": humantime::format_rfc3339_millis(state.info.loaded_at).to_string(),
+                "routes": state.info.routes,
+            }),
+        ),
+        None => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "no bundle loaded yet"}),
+        ),
+    }
+}
+
+async fn reload(admin: &AdminContext) -> Response<Full<Bytes>> {
+    let Some(reloader) = admin.reloader.get() else {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "the first load has not finished"}),
+        );
+    };
+    match reloader.reload("admin").await {
+        Ok(outcome) => json(
+            StatusCode::OK,
+            json!({"digest": outcome.digest, "changed": outcome.changed}),
+        ),
+        Err(failure) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": error_chain(&failure), "serving": admin.state.load().map(|s| s.info.digest.clone())}),
+        ),
+    }
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut body = value.to_string();
+    body.push('\n');
+    text(status, "application/json", body)
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,193 @@
+//! The generic cell rate algorithm (GCRA): a token bucket kept as one number per key, the
+//! theoretical arrival time (TAT) of the next request. `count` per `period` with a bucket of
+//! `burst` means: `burst` requests pass at once, then one every `period / count`.
+//!
+//! With `5/min` (burst 5), five requests at once pass and the sixth is refused with a retry
+//! after 12 s, when one token has come back.
+
+/// The verdict on one request, with what the `RateLimit-*` headers report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let through.
+    Allow(RateLimitStatus),
+    /// Refused; retry after this many nanoseconds.
+    Deny {
+        /// Time until one request would pass.
+        retry_after_ns: u64,
+        /// The bucket as it stands.
+        status: RateLimitStatus,
+    },
+}
+
+/// The state of a bucket after a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitStatus {
+    /// The bucket size (`RateLimit-Limit`).
+    pub limit: u64,
+    /// Requests that would pass right now (`RateLimit-Remaining`).
+    pub remaining: u64,
+    /// Nanoseconds until the bucket is full again (`RateLimit-Reset`, in seconds rounded up).
+    pub reset_ns: u64,
+}
+
+/// A rate: one request per `emission_ns`, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gcra {
+    emission_ns: u64,
+    burst: u64,
+}
+
+impl Gcra {
+    /// `count` requests per `period_ms`, a bucket of `burst` (default `count`). Refuses zeroes.
+    pub fn new(count: u64, period_ms: u64, burst: Option<u64>) -> Result<Self, String> {
+        if count == 0 || period_ms == 0 {
+            return Err(format!(
+                "rate {count} per {period_ms} ms admits nothing; use `deny` to refuse all"
+            ));
+        }
+        let burst = burst.unwrap_or(count);
+        if burst == 0 {
+            return Err("a burst of 0 admits nothing".to_string());
+        }
+        let period_ns = period_ms.saturating_mul(1_000_000);
+        Ok(Gcra {
+            emission_ns: (period_ns / count).max(1),
+            burst,
+        })
+    }
+
+    /// One request's worth of time.
+    pub fn emission_ns(&self) -> u64 {
+        self.emission_ns
+    }
+
+    /// The bucket size.
+    pub fn burst(&self) -> u64 {
+        self.burst
+    }
+
+    /// The time a full bucket spans (`emission × burst`).
+    pub fn tolerance_ns(&self) -> u64 {
+        self.emission_ns.saturating_mul(self.burst)
+    }
+
+    /// Decides a request arriving at `now` on a bucket whose TAT is `tat` (0 for a new key).
+    /// Returns the new TAT when the request passes.
+    pub fn decide(&self, tat: u64, now: u64) -> (Option<u64>, Verdict) {
+        let start = tat.max(now);
+        let new_tat = start.saturating_add(self.emission_ns);
+        let horizon = now.saturating_add(self.tolerance_ns());
+        if new_tat > horizon {
+            let status = RateLimitStatus {
+                limit: self.burst,
+                remaining: 0,
+                reset_ns: start - now,
+            };
+            return (
+                None,
+                Verdict::Deny {
+                    retry_after_ns: new_tat - horizon,
+                    status,
+                },
+            );
+        }
+        let status = RateLimitStatus {
+            limit: self.burst,
+            remaining: (horizon - new_tat) / self.emission_ns,
+            reset_ns: new_tat - now,
+        };
+        (Some(new_tat), Verdict::Allow(status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn run(gcra: &Gcra, tat: &mut u64, now: u64) -> Verdict {
+        let (next, verdict) = gcra.decide(*tat, now);
+        if let Some(next) = next {
+            *tat = next;
+        }
+        verdict
+    }
+
+    #[test]
+    fn sixth_request_in_a_minute_is_refused_with_five_per_minute() {
+        let gcra = Gcra::new(5, 60_000, None).unwrap();
+        let mut tat = 0;
+        let now = 1_000 * SECOND;
+        for expected_remaining in [4, 3, 2, 1, 0] {
+            match run(&gcra, &mut tat, now) {
+                Verdict::Allow(status) => {
+                    assert_eq!(status.limit, 5);
+                    assert_eq!(status.remaining, expected_remaining);
+                }
+                denied => panic!("request should pass: {denied:?}"),
+            }
+        }
+        match run(&gcra, &mut tat, now + SECOND) {
+            Verdict::Deny {
+                retry_after_ns,
+                status,
+            } => {
+                assert_eq!(retry_after_ns, 11 * SECOND);
+                assert_eq!(status.remaining, 0);
+            }
+            allowed => panic!("sixth request should be refused: {allowed:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_comes_back_after_one_emission_interval() {
+        let gcra = Gcra::new(5, 60_000, None).unwrap();
+        let mut tat = 0;
+        for _ in 0..5 {
+            run(&gcra, &mut tat, 0);
+        }
+        assert!(matches!(
+            run(&gcra, &mut tat, 12 * SECOND - 1),
+            Verdict::Deny { .. }
+        ));
+        assert!(matches!(
+            run(&gcra, &mut tat, 12 * SECOND),
+            Verdict::Allow(_)
+        ));
+        assert!(matches!(
+            run(&gcra, &mut tat, 12 * SECOND),
+            Verdict::Deny { .. }
+        ));
+    }
+
+    #[test]
+    fn reset_reports_when_the_bucket_is_full_again() {
+        let gcra = Gcra::new(10, 1_000, None).unwrap();
+        let mut tat = 0;
+        match run(&gcra, &mut tat, 0) {
+            Verdict::Allow(status) => {
+                assert_eq!(status.remaining, 9);
+                assert_eq!(status.reset_ns, SECOND / 10);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn burst_overrides_the_bucket_size() {
+        let gcra = Gcra::new(1, 1_000, Some(3)).unwrap();
+        let mut tat = 0;
+        let passed = (0..10)
+            .filter(|_| matches!(run(&gcra, &mut tat, 0), Verdict::Allow(_)))
+            .count();
+        assert_eq!(passed, 3);
+    }
+
+    #[test]
+    fn zero_rates_are_refused() {
+        assert!(Gcra::new(0, 1_000, None).is_err());
+        assert!(Gcra::new(1, 0, None).is_err());
+        assert!(Gcra::new(1, 1_000, Some(0)).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! Admission: whether a matched request may proceed, and what it carries when it does.
+//!
+//! Everything is prepared when a bundle loads and kept per route; a request costs a walk over
+//! its route's checks. The server uses it like this:
+//!
+//! ```text
+//! load:     let secrets = SecretStore::load(&bundle, base_dir)?;            // load/secrets.rs
+//!           let store = redis_url.map(SharedLimitStore::open).transpose()?;  // --redis URL
+//!           let gateway_admission = GatewayAdmission::build(&gateway, &secrets,
+//!                                       &AdmitOptions { shared_store: store })?;
+//!           for w in gateway_admission.warnings() { log(w) }
+//! reload:   GatewayAdmission::rebuild(&gateway, &secrets, &options, &previous)  // keeps buckets
+//!           (open the SharedLimitStore once per process and pass the same Arc on every build)
+//! request:  let facts = RequestFacts::new(&method, path, &headers, remote)
+//!                           .with_query(query).with_host(host).with_params(&params);
+//!           let admission = gateway_admission.route(matched_index)?;
+//!           if let Some(answer) = admission.preflight(&facts) { return 204 / 403 }
+//!           // if admission.needs_body(): buffer the body (≤ body_limit) into facts.body
+//!           match admission.admit(&facts).await {
+//!               Ok(admitted) => { admitted.apply_request_headers(&mut upstream_headers);
+//!                                 forward, enforcing admission.body_limit() while streaming
+//!                                 (admission.body_too_large() is the 413);
+//!                                 admitted.apply_response_headers(&mut response_headers) }
+//!               Err(denial)  => respond denial.status, denial.response_headers()
+//!                               (x-meshwork-denied-by included), denial.json_body();
+//!                               log/count denial.step(), denial.route(), denial.source(),
+//!                               denial.reason
+//!           }
+//! ```
+//!
+//! Checks run in bundle order: auth (401) → access (403) → rate limit (429) → condition (403)
+//! → body limit (413); CORS and header rules decorate. Every [`Denial`] names its route, step
+//! and source line. Request CEL for other parts of the runtime (`balance hash(…)`, produce
+//! keys) is [`cel::RequestExpression`], evaluated with [`Admitted::cel_input`].
+//!
+//! Client addresses are the TCP peer's: `X-Forwarded-For` is not trusted by IP rules or per-IP
+//! limits. `shared` limits count in Redis and fall back to local counting while Redis fails
+//! ([`limit::shared`]).
+//!
+//! In meshd the load side is [`crate::state`] (one [`GatewayAdmission`] per gateway state) and
+//! the request side is [`crate::server::request_handler`], which also sends a preflight for a
+//! route of another method to the route `Access-Control-Request-Method` names.
+
+pub mod access;
+pub mod admitted;
+pub mod auth;
+pub mod cel;
+pub mod claims;
+pub mod consumers;
+pub mod cors;
+pub mod denial;
+pub mod error;
+pub mod facts;
+pub mod gateway_admission;
+pub mod header_rules;
+pub mod limit;
+pub mod route_admission;
+
+pub use admitted::Admitted;
+pub use claims::JwtClaims;
+pub use consumers::{ConsumerDirectory, ConsumerEntry, ConsumerId};
+pub use denial::{Denial, StepKind, DENIED_BY};
+pub use error::AdmitBuildError;
+pub use facts::RequestFacts;
+pub use gateway_admission::GatewayAdmission;
+pub use limit::{RateLimitStatus, SharedLimitStore, SharedStoreError};
+pub use route_admission::{AdmitOptions, PreflightResponse, RouteAdmission};

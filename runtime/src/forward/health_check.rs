@@ -1,0 +1,104 @@
+//! Active health checks: every endpoint of a service that declares `health_check` is probed on
+//! its own schedule with a fresh connection; `unhealthy_threshold` failures in a row take it out
+//! of balancing and `healthy_threshold` successes bring it back. Endpoints start healthy, so a
+//! newly loaded bundle serves at once; the first probe runs immediately.
+//!
+//! A probe task holds only a weak reference to its endpoint and stops when the bundle that owns
+//! the endpoint is replaced and its last request finished.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use http::{Method, Request};
+use meshwork_bundle::HealthCheck;
+
+use super::endpoint::Endpoint;
+use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
+use super::http1::{exchange, ExchangeRequest, UpstreamConn};
+use super::service_state::ServiceState;
+
+/// Starts the probes of every endpoint of `service` on `runtime` (no-op without a health check).
+pub fn spawn_health_checks(service: &ServiceState, runtime: &tokio::runtime::Handle) {
+    let Some(check) = &service.health_check else {
+        return;
+    };
+    for endpoint in &service.endpoints {
+        let weak = Arc::downgrade(endpoint);
+        let check = check.clone();
+        let service = service.name.clone();
+        runtime.spawn(async move { probe_forever(weak, check, service).await });
+    }
+}
+
+async fn probe_forever(endpoint: Weak<Endpoint>, check: HealthCheck, service: Arc<str>) {
+    let interval = Duration::from_millis(check.interval_ms.max(1));
+    let timeout = Duration::from_millis(check.timeout_ms.max(1));
+    let method = Method::from_bytes(check.method.as_bytes()).unwrap_or(Method::GET);
+    let (mut successes, mut failures) = (0u64, 0u64);
+    loop {
+        let Some((address, host)) = endpoint
+            .upgrade()
+            .map(|e| (e.socket_addr, e.address.clone()))
+        else {
+            return;
+        };
+        let healthy = probe(address, &host, &method, &check.path, timeout).await;
+        let Some(endpoint) = endpoint.upgrade() else {
+            return;
+        };
+        if healthy {
+            successes += 1;
+            failures = 0;
+        } else {
+            failures += 1;
+            successes = 0;
+        }
+        if endpoint.is_healthy() && failures >= check.unhealthy_threshold.max(1) {
+            endpoint.set_healthy(false);
+            tracing::warn!(service = %service, endpoint = %endpoint.address, "endpoint failed its health check");
+        } else if !endpoint.is_healthy() && successes >= check.healthy_threshold.max(1) {
+            endpoint.set_healthy(true);
+            tracing::info!(service = %service, endpoint = %endpoint.address, "endpoint passed its health check");
+        }
+        drop(endpoint);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// One probe: a 2xx answer within the timeout is healthy.
+async fn probe(
+    address: SocketAddr,
+    host: &str,
+    method: &Method,
+    path: &str,
+    timeout: Duration,
+) -> bool {
+    let attempt = async {
+        let mut conn = UpstreamConn::connect(address, timeout).await.ok()?;
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(http::header::HOST, host)
+            .header(http::header::USER_AGENT, "meshd-health-check")
+            .header(http::header::CONNECTION, "close")
+            .body(())
+            .ok()?;
+        let mut head = Vec::new();
+        encode_head(
+            &request.into_parts().0,
+            BodyFraming::Empty,
+            &ForwardedHeaders::none(),
+            &mut head,
+        );
+        let request = ExchangeRequest {
+            head: &head,
+            body: None,
+            chunked: false,
+            head_request: *method == Method::HEAD,
+        };
+        let response = exchange(&mut conn, request).await.ok()?;
+        Some(response.status.is_success())
+    };
+    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+}

@@ -1,0 +1,25 @@
+//! Forwarding to upstream services: a lean per-worker connection pool, balancing, retries with
+//! backoff, outlier ejection, active health checks, path rewriting and hop-by-hop hygiene.
+
+pub mod balance;
+pub mod circuit_breaker;
+pub mod clock;
+pub mod endpoint;
+pub mod forward_plan;
+pub mod hash_key;
+pub mod health_check;
+pub mod hop_by_hop;
+pub mod http1;
+pub mod path_rewrite;
+pub mod pool;
+pub mod proxy;
+pub mod request_view;
+pub mod response_body;
+pub mod retry_policy;
+pub mod service_state;
+pub mod worker_slot;
+
+pub use forward_plan::ForwardPlan;
+pub use proxy::{forward, ForwardFailure, ForwardFailureKind, Forwarded};
+pub use response_body::ResponseBody;
+pub use service_state::{ServiceBuildError, ServiceState};

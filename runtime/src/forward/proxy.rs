@@ -1,0 +1,324 @@
+//! Sending one request to a service: choose an endpoint, reuse or open a connection, wait for the
+//! response head within the timeout, and retry what the service's policy allows.
+//!
+//! A request is only repeated when repeating is safe: when it never left (no connection could be
+//! made), when a bodiless idempotent request met a keep-alive connection the upstream had just
+//! closed, and otherwise only for an idempotent method with an empty body, as the retry policy
+//! lists.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+use hyper::body::Incoming;
+use tokio::time::timeout_at;
+
+use super::endpoint::{Endpoint, Lease};
+use super::http1::body_decoder::BodyDecoder;
+use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
+use super::http1::response_head::ResponseHead;
+use super::http1::{exchange, ExchangeError, ExchangeRequest, UpstreamConn};
+use super::response_body::{ResponseBody, UpstreamBody};
+use super::retry_policy::{is_idempotent, FailureKind};
+use super::service_state::ServiceState;
+
+/// An upstream response on its way back.
+#[derive(Debug)]
+pub struct Forwarded {
+    /// The response, its body streaming from the upstream connection.
+    pub response: Response<ResponseBody>,
+    /// The endpoint that answered.
+    pub endpoint: Arc<str>,
+    /// From sending the request to the response head, for the answering attempt.
+    pub upstream_time: Duration,
+}
+
+/// Why forwarding failed, for the 4xx / 5xx answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFailure {
+    /// What went wrong.
+    pub kind: ForwardFailureKind,
+    /// The service.
+    pub service: Arc<str>,
+    /// The endpoint of the last attempt, when one was chosen.
+    pub endpoint: Option<Arc<str>>,
+    /// The underlying error, for the reason text.
+    pub detail: String,
+}
+
+/// The kinds of forwarding failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardFailureKind {
+    /// No endpoint is available (all unhealthy or ejected): 503.
+    NoEndpoint,
+    /// No connection could be made: 502.
+    Connect,
+    /// The connection broke before a response: 502.
+    Reset,
+    /// The upstream's response head is malformed: 502.
+    BadResponse,
+    /// No response within the timeout: 504.
+    Timeout,
+    /// The client's request body could not be read: 400.
+    ClientBody,
+}
+
+impl ForwardFailure {
+    /// The status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            ForwardFailureKind::NoEndpoint => StatusCode::SERVICE_UNAVAILABLE,
+            ForwardFailureKind::Connect
+            | ForwardFailureKind::Reset
+            | ForwardFailureKind::BadResponse => StatusCode::BAD_GATEWAY,
+            ForwardFailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ForwardFailureKind::ClientBody => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A sentence for the JSON body and the access log.
+    pub fn reason(&self) -> String {
+        let at = self.endpoint.as_deref().unwrap_or("-");
+        let service = &self.service;
+        let detail = &self.detail;
+        match self.kind {
+            ForwardFailureKind::NoEndpoint => {
+                format!("service {service} has no available endpoint")
+            }
+            ForwardFailureKind::Connect => format!("cannot connect to {service} ({at}): {detail}"),
+            ForwardFailureKind::Reset => {
+                format!("{service} ({at}) closed the connection before answering: {detail}")
+            }
+            ForwardFailureKind::BadResponse => {
+                format!("{service} ({at}) sent an invalid response: {detail}")
+            }
+            ForwardFailureKind::Timeout => {
+                format!("{service} ({at}) did not answer within {detail}")
+            }
+            ForwardFailureKind::ClientBody => detail.clone(),
+        }
+    }
+}
+
+/// One failed attempt.
+struct AttemptFailure {
+    kind: FailureKind,
+    /// The failure is the client's body, not the upstream.
+    client_body: bool,
+    /// The response head was malformed.
+    bad_response: bool,
+    /// Whether the request may have reached the upstream.
+    sent: bool,
+    detail: String,
+}
+
+/// A request ready for the wire, kept so a bodiless one can be sent again.
+struct Outgoing {
+    head: Vec<u8>,
+    body: Option<Incoming>,
+    chunked: bool,
+    head_request: bool,
+    /// Idempotent and bodiless: safe to send again on a fresh connection after a stale one failed.
+    replay_on_stale: bool,
+}
+
+/// Forwards `parts` + `body` (hop-by-hop headers already removed) to `service`, with the
+/// forwarding headers `forwarded`.
+pub async fn forward(
+    service: &ServiceState,
+    timeout: Duration,
+    key: Option<u64>,
+    parts: Parts,
+    forwarded: &ForwardedHeaders,
+    body: Incoming,
+) -> Result<Forwarded, ForwardFailure> {
+    let has_body = !hyper::body::Body::is_end_stream(&body);
+    let framing = match (has_body, parts.headers.contains_key(CONTENT_LENGTH)) {
+        (false, _) => BodyFraming::Empty,
+        (true, true) => BodyFraming::Length,
+        (true, false) => BodyFraming::Chunked,
+    };
+    let idempotent = is_idempotent(&parts.method);
+    let mut outgoing = Outgoing {
+        head: Vec::with_capacity(512),
+        body: has_body.then_some(body),
+        chunked: framing == BodyFraming::Chunked,
+        head_request: parts.method == Method::HEAD,
+        replay_on_stale: idempotent && !has_body,
+    };
+    encode_head(&parts, framing, forwarded, &mut outgoing.head);
+    drop(parts);
+    let retry = service.retry.as_ref().filter(|_| idempotent);
+    // Only a bodiless request can be sent again once it has left.
+    let replayable = retry.is_some() && !has_body;
+    let mut retries_left = retry.map_or(0, |r| r.attempts);
+    let mut retry_number = 0;
+    let mut previous: Option<usize> = None;
+    loop {
+        let fail = |kind, endpoint: Option<&Endpoint>, detail: String| ForwardFailure {
+            kind,
+            service: service.name.clone(),
+            endpoint: endpoint.map(|e| e.address.clone()),
+            detail,
+        };
+        let Some(index) = service.pick(key, previous) else {
+            return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
+        };
+        let endpoint = &service.endpoints[index];
+        match attempt(endpoint, &mut outgoing, timeout).await {
+            Ok((head, conn, lease, upstream_time)) => {
+                let status = head.status.as_u16();
+                service.record(endpoint, status >= 500);
+                let retry_it = replayable
+                    && retries_left > 0
+                    && retry.is_some_and(|r| r.retries_status(status));
+                if !retry_it {
+                    let decoder = BodyDecoder::new(head.framing);
+                    let keep_alive = head.keep_alive;
+                    let body = UpstreamBody::new(conn, decoder, keep_alive, lease);
+                    return Ok(Forwarded {
+                        response: into_response(head, ResponseBody::Upstream(body)),
+                        endpoint: endpoint.address.clone(),
+                        upstream_time,
+                    });
+                }
+                tracing::debug!(service = %service.name, endpoint = %endpoint.address, status, "retrying");
+            }
+            Err(failure) => {
+                if failure.client_body {
+                    return Err(fail(
+                        ForwardFailureKind::ClientBody,
+                        Some(endpoint),
+                        failure.detail,
+                    ));
+                }
+                service.record(endpoint, true);
+                let allowed = retry.is_some_and(|r| r.retries_failure(failure.kind))
+                    && retries_left > 0
+                    && (!failure.sent || replayable)
+                    && (outgoing.body.is_some() || !has_body);
+                if !allowed {
+                    let kind = match failure.kind {
+                        _ if failure.bad_response => ForwardFailureKind::BadResponse,
+                        FailureKind::ConnectFailure => ForwardFailureKind::Connect,
+                        FailureKind::Reset => ForwardFailureKind::Reset,
+                        FailureKind::Timeout => ForwardFailureKind::Timeout,
+                    };
+                    return Err(fail(kind, Some(endpoint), failure.detail));
+                }
+                tracing::debug!(service = %service.name, endpoint = %endpoint.address, detail = %failure.detail, "retrying");
+            }
+        }
+        let Some(policy) = retry else {
+            return Err(fail(
+                ForwardFailureKind::Reset,
+                Some(endpoint),
+                "no retry policy".into(),
+            ));
+        };
+        retries_left -= 1;
+        tokio::time::sleep(policy.backoff(retry_number)).await;
+        retry_number += 1;
+        previous = Some(index);
+    }
+}
+
+/// One attempt on one endpoint: a pooled connection when there is one, else a new one; then the
+/// response head. A pooled connection the upstream had closed is replaced once, transparently,
+/// when the request is safe to send again.
+async fn attempt(
+    endpoint: &Arc<Endpoint>,
+    outgoing: &mut Outgoing,
+    timeout: Duration,
+) -> Result<(ResponseHead, UpstreamConn, Lease, Duration), AttemptFailure> {
+    let now = Instant::now();
+    let deadline = tokio::time::Instant::from_std(now) + timeout;
+    let lease = endpoint.lease();
+    let mut stale_replays = 0;
+    loop {
+        let mut conn = match endpoint.pool.take_idle() {
+            Some(conn) => conn,
+            None => match timeout_at(
+                deadline,
+                UpstreamConn::connect(endpoint.socket_addr, timeout),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(error)) => {
+                    return Err(failure(
+                        FailureKind::ConnectFailure,
+                        false,
+                        error.to_string(),
+                    ))
+                }
+                Err(_) => {
+                    let detail = format!("connect timed out after {}", format_duration(timeout));
+                    return Err(failure(FailureKind::ConnectFailure, false, detail));
+                }
+            },
+        };
+        let started = if stale_replays == 0 && conn.reused {
+            now
+        } else {
+            Instant::now()
+        };
+        let request = ExchangeRequest {
+            head: &outgoing.head,
+            body: outgoing.body.take(),
+            chunked: outgoing.chunked,
+            head_request: outgoing.head_request,
+        };
+        match timeout_at(deadline, exchange(&mut conn, request)).await {
+            Err(_) => {
+                return Err(failure(
+                    FailureKind::Timeout,
+                    true,
+                    format_duration(timeout),
+                ))
+            }
+            Ok(Ok(head)) => {
+                let upstream_time = started.elapsed();
+                endpoint.latency.observe(upstream_time.as_secs_f64());
+                return Ok((head, conn, lease, upstream_time));
+            }
+            Ok(Err(error)) => {
+                if conn.reused
+                    && error.nothing_received()
+                    && outgoing.replay_on_stale
+                    && stale_replays < 2
+                {
+                    stale_replays += 1;
+                    continue;
+                }
+                let mut failed = failure(FailureKind::Reset, true, error.to_string());
+                failed.client_body = matches!(error, ExchangeError::ClientBody(_));
+                failed.bad_response = matches!(error, ExchangeError::Head(_));
+                return Err(failed);
+            }
+        }
+    }
+}
+
+fn failure(kind: FailureKind, sent: bool, detail: String) -> AttemptFailure {
+    AttemptFailure {
+        kind,
+        client_body: false,
+        bad_response: false,
+        sent,
+        detail,
+    }
+}
+
+fn into_response(head: ResponseHead, body: ResponseBody) -> Response<ResponseBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
+    response
+}
+
+fn format_duration(duration: Duration) -> String {
+    format!("{}ms", duration.as_millis())
+}

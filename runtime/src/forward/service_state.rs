@@ -1,0 +1,163 @@
+//! A service as the runtime holds it: resolved endpoints and the policies that pick among them.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshwork_bundle::{Balance, HealthCheck, Service};
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::balance::Balancer;
+use super::circuit_breaker::{ejection_allowed, BreakerConfig};
+use super::clock::now_ms;
+use super::endpoint::Endpoint;
+use super::hash_key::{HashKey, HashKeyError};
+use super::request_view::RequestView;
+use super::retry_policy::RetryPolicy;
+
+/// Why a service cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceBuildError {
+    /// An endpoint that does not resolve to an address.
+    #[error("service `{service}`: endpoint `{endpoint}` does not resolve: {message}")]
+    Unresolvable {
+        /// The service.
+        service: String,
+        /// The endpoint as written.
+        endpoint: String,
+        /// Why.
+        message: String,
+    },
+    /// A hash-key expression that does not parse.
+    #[error("service `{service}`: {source}")]
+    HashKey {
+        /// The service.
+        service: String,
+        /// The parse error.
+        source: HashKeyError,
+    },
+}
+
+/// A service ready to take requests.
+#[derive(Debug)]
+pub struct ServiceState {
+    /// The service's name.
+    pub name: Arc<str>,
+    /// Its endpoints, in bundle order.
+    pub endpoints: Vec<Arc<Endpoint>>,
+    /// How an endpoint is chosen.
+    pub balancer: Balancer,
+    /// The per-attempt timeout.
+    pub timeout: Duration,
+    /// Retries, if any.
+    pub retry: Option<RetryPolicy>,
+    /// Outlier ejection, if any.
+    pub breaker: Option<BreakerConfig>,
+    /// Active health checking, if any.
+    pub health_check: Option<HealthCheck>,
+}
+
+impl ServiceState {
+    /// Builds a service: resolves every endpoint (a host name resolves once, here) and compiles
+    /// its balancing. `latency` gives each endpoint's latency histogram.
+    pub fn build(
+        service: &Service,
+        workers: usize,
+        latency: impl Fn(&str, &str) -> Histogram,
+    ) -> Result<ServiceState, ServiceBuildError> {
+        let mut endpoints = Vec::with_capacity(service.endpoints.len());
+        for address in &service.endpoints {
+            let socket_addr =
+                resolve(address).map_err(|message| ServiceBuildError::Unresolvable {
+                    service: service.name.clone(),
+                    endpoint: address.clone(),
+                    message,
+                })?;
+            endpoints.push(Arc::new(Endpoint::new(
+                address,
+                socket_addr,
+                workers,
+                latency(&service.name, address),
+            )));
+        }
+        let balancer = match &service.balance {
+            Balance::RoundRobin => Balancer::RoundRobin(AtomicUsize::new(0)),
+            Balance::Random => Balancer::Random,
+            Balance::LeastRequest => Balancer::LeastRequest,
+            Balance::Hash { cel } => Balancer::Hash(HashKey::compile(cel).map_err(|source| {
+                ServiceBuildError::HashKey {
+                    service: service.name.clone(),
+                    source,
+                }
+            })?),
+        };
+        Ok(ServiceState {
+            name: service.name.as_str().into(),
+            endpoints,
+            balancer,
+            timeout: Duration::from_millis(service.timeout_ms.max(1)),
+            retry: service.retry.as_ref().map(RetryPolicy::new),
+            breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
+            health_check: service.health_check.clone(),
+        })
+    }
+
+    /// The hashed balancing key of a request, when the service balances by hash.
+    pub fn hash_of(&self, request: &RequestView<'_>) -> Option<u64> {
+        self.balancer.hash_key().and_then(|key| key.hash(request))
+    }
+
+    /// Chooses an available endpoint (healthy, not ejected), avoiding `avoid` when possible.
+    pub fn pick(&self, key: Option<u64>, avoid: Option<usize>) -> Option<usize> {
+        if self.breaker.is_none() && self.health_check.is_none() {
+            return self.balancer.pick(&self.endpoints, |_| true, key, avoid);
+        }
+        let now = now_ms();
+        self.balancer.pick(
+            &self.endpoints,
+            |e| e.is_healthy() && !e.outlier.is_ejected_at(now),
+            key,
+            avoid,
+        )
+    }
+
+    /// Records an attempt's outcome for outlier detection.
+    pub fn record(&self, endpoint: &Endpoint, failed: bool) {
+        let Some(config) = &self.breaker else {
+            return;
+        };
+        if !failed {
+            endpoint.outlier.record_success();
+            return;
+        }
+        let ejected = endpoint.outlier.record_failure(config, || {
+            let now = now_ms();
+            let out = self
+                .endpoints
+                .iter()
+                .filter(|e| e.outlier.is_ejected_at(now))
+                .count();
+            ejection_allowed(config, out, self.endpoints.len())
+        });
+        if ejected {
+            tracing::warn!(
+                service = %self.name,
+                endpoint = %endpoint.address,
+                eject_ms = config.eject.as_millis() as u64,
+                "endpoint ejected after consecutive errors"
+            );
+        }
+    }
+}
+
+fn resolve(address: &str) -> Result<SocketAddr, String> {
+    if let Ok(parsed) = address.parse::<SocketAddr>() {
+        return Ok(parsed);
+    }
+    address
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| "no address".to_string())
+}

@@ -1,0 +1,247 @@
+//! What `meshd run` was given, and turning it into a checked bundle: a bundle file is checked
+//! (schema, digest, and signature when a key is given); `.mesh` sources are compiled in-process
+//! with the `meshc` library. Anything else is refused with a clear message.
+
+use std::path::{Path, PathBuf};
+
+use meshwork_bundle::Bundle;
+
+use super::bundle_check::{read_bundle_file, BundleError};
+use super::signature::{signature_path, SignatureError, VerifyKey};
+
+/// The program `meshd` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramInput {
+    /// A compiled bundle (`*.json`).
+    Bundle(PathBuf),
+    /// `.mesh` files and directories of them, compiled as one program.
+    Sources(Vec<PathBuf>),
+}
+
+/// Why the input cannot be turned into a bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// Nothing was given.
+    #[error("no input: give a bundle (.json), a directory of .mesh files, or .mesh files")]
+    Empty,
+    /// A path that does not exist.
+    #[error("{} does not exist", .0.display())]
+    Missing(PathBuf),
+    /// A file that is neither a bundle nor a `.mesh` source.
+    #[error("{} is neither a bundle (.json) nor a .mesh source", .0.display())]
+    Unsupported(PathBuf),
+    /// A bundle mixed with other inputs.
+    #[error("a bundle runs alone: {} cannot be combined with other inputs", .0.display())]
+    BundleNotAlone(PathBuf),
+    /// `--verify-key` given for sources, which carry no signature.
+    #[error("--verify-key needs a signed bundle, but the input is .mesh sources")]
+    SignatureNeedsBundle,
+    /// The bundle file fails its checks.
+    #[error("{} is not a usable bundle", path.display())]
+    Bundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// What failed.
+        source: BundleError,
+    },
+    /// The bundle's signature does not hold.
+    #[error("{} is refused", path.display())]
+    Signature {
+        /// The bundle file.
+        path: PathBuf,
+        /// What failed.
+        source: SignatureError,
+    },
+    /// The sources could not be read.
+    #[error("cannot read the sources")]
+    SourcesUnreadable(#[source] meshc::InputError),
+    /// The sources have errors; `report` holds the rendered diagnostics.
+    #[error("the sources do not compile ({errors} error(s))\n{report}")]
+    Compile {
+        /// The number of errors.
+        errors: usize,
+        /// The diagnostics as meshc prints them.
+        report: String,
+    },
+}
+
+impl ProgramInput {
+    /// Classifies command-line paths: one `.json` file is a bundle; directories and `.mesh` files are sources.
+    pub fn classify(paths: &[PathBuf]) -> Result<ProgramInput, InputError> {
+        if paths.is_empty() {
+            return Err(InputError::Empty);
+        }
+        for path in paths {
+            if !path.exists() {
+                return Err(InputError::Missing(path.clone()));
+            }
+            let is_bundle = path.is_file() && has_extension(path, "json");
+            if is_bundle && paths.len() > 1 {
+                return Err(InputError::BundleNotAlone(path.clone()));
+            }
+            if is_bundle {
+                return Ok(ProgramInput::Bundle(path.clone()));
+            }
+            if path.is_file() && !has_extension(path, "mesh") {
+                return Err(InputError::Unsupported(path.clone()));
+            }
+        }
+        Ok(ProgramInput::Sources(paths.to_vec()))
+    }
+
+    /// The directory relative `file("…")` secrets are read from: the bundle file's directory, or
+    /// the first source directory (or the first source file's directory).
+    pub fn base_dir(&self) -> PathBuf {
+        let first = match self {
+            ProgramInput::Bundle(path) => path.parent(),
+            ProgramInput::Sources(paths) => paths
+                .first()
+                .map(|p| if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(p) }),
+        };
+        match first {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Produces the checked bundle, and the files it came from (for change detection).
+    pub fn load(&self, verify_key: Option<&VerifyKey>) -> Result<LoadedInput, InputError> {
+        match self {
+            ProgramInput::Bundle(path) => {
+                let bundle = read_bundle_file(path).map_err(|source| InputError::Bundle {
+                    path: path.clone(),
+                    source,
+                })?;
+                let mut files = vec![path.clone()];
+                if let Some(key) = verify_key {
+                    key.verify_bundle(path, &bundle.digest).map_err(|source| {
+                        InputError::Signature {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?;
+                    files.push(signature_path(path));
+                }
+                Ok(LoadedInput {
+                    bundle,
+                    files,
+                    warnings: String::new(),
+                })
+            }
+            ProgramInput::Sources(paths) => {
+                if verify_key.is_some() {
+                    return Err(InputError::SignatureNeedsBundle);
+                }
+                compile_sources(paths)
+            }
+        }
+    }
+}
+
+/// A bundle ready to build runtime state from.
+#[derive(Debug)]
+pub struct LoadedInput {
+    /// The checked bundle.
+    pub bundle: Bundle,
+    /// The files read (bundle and signature, or every source including includes).
+    pub files: Vec<PathBuf>,
+    /// Compiler warnings, rendered (empty for bundles or clean sources).
+    pub warnings: String,
+}
+
+fn has_extension(path: &Path, extension: &str) -> bool {
+    path.extension().is_some_and(|e| e == extension)
+}
+
+fn compile_sources(paths: &[PathBuf]) -> Result<LoadedInput, InputError> {
+    let compilation = meshc::compile_paths(paths).map_err(InputError::SourcesUnreadable)?;
+    let report = meshc::diagnostics::render_human::render_report(
+        &compilation.sources,
+        &compilation.diagnostics,
+        false,
+    );
+    let files = compilation
+        .sources
+        .files()
+        .map(|(_, file)| PathBuf::from(&file.path))
+        .collect();
+    match compilation.bundle {
+        Some(bundle) if !compilation.has_errors() => Ok(LoadedInput {
+            bundle,
+            files,
+            warnings: report,
+        }),
+        _ => Err(InputError::Compile {
+            errors: compilation
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .count(),
+            report,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("meshd-input-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_json_file_is_a_bundle_and_mesh_files_or_directories_are_sources() {
+        let dir = temp_dir("classify");
+        let bundle = dir.join("b.json");
+        let source = dir.join("a.mesh");
+        std::fs::write(&bundle, "{}").unwrap();
+        std::fs::write(&source, "").unwrap();
+        assert_eq!(
+            ProgramInput::classify(std::slice::from_ref(&bundle)).unwrap(),
+            ProgramInput::Bundle(bundle.clone())
+        );
+        assert_eq!(
+            ProgramInput::classify(&[source.clone(), dir.clone()]).unwrap(),
+            ProgramInput::Sources(vec![source.clone(), dir.clone()])
+        );
+        assert!(matches!(
+            ProgramInput::classify(&[bundle.clone(), source.clone()]),
+            Err(InputError::BundleNotAlone(_))
+        ));
+    }
+
+    #[test]
+    fn other_files_and_missing_paths_are_refused() {
+        let dir = temp_dir("refuse");
+        let text = dir.join("notes.txt");
+        std::fs::write(&text, "").unwrap();
+        assert!(matches!(
+            ProgramInput::classify(&[text]),
+            Err(InputError::Unsupported(_))
+        ));
+        assert!(matches!(
+            ProgramInput::classify(&[dir.join("nope.json")]),
+            Err(InputError::Missing(_))
+        ));
+        assert!(matches!(
+            ProgramInput::classify(&[]),
+            Err(InputError::Empty)
+        ));
+    }
+
+    #[test]
+    fn sources_with_errors_are_refused_with_the_diagnostics() {
+        let dir = temp_dir("broken");
+        let source = dir.join("broken.mesh");
+        std::fs::write(&source, "gateway {").unwrap();
+        let error = ProgramInput::Sources(vec![source]).load(None).unwrap_err();
+        let InputError::Compile { errors, report } = error else {
+            panic!("expected a compile error, got {error:?}");
+        };
+        assert!(errors > 0);
+        assert!(report.contains("broken.mesh"), "{report}");
+    }
+}

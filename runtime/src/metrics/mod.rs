@@ -1,0 +1,125 @@
+//! Prometheus metrics: one registry for the whole process. Other parts (admission, Kafka) register
+//! their own families into it through [`Metrics::register`]; the admin listener encodes it.
+//!
+//! meshd's own families: `meshd_requests_total{gateway,route,status,denied_by}`,
+//! `meshd_upstream_duration_seconds{service,endpoint}` (send to response head),
+//! `meshd_bundle_info{digest,compiler_version}` (1 for the bundle being served) and
+//! `meshd_bundle_loads_total{result}` (`ok` or `refused`).
+
+pub mod request_counters;
+
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+pub use request_counters::{RequestCounters, RouteId, NO_ROUTE};
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Builds upstream latency histograms: 0.25 ms to about 16 s, doubling.
+#[derive(Debug, Clone, Copy)]
+pub struct LatencyBuckets;
+
+impl MetricConstructor<Histogram> for LatencyBuckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(exponential_buckets(0.000_25, 2.0, 17))
+    }
+}
+
+/// The process's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Request counts.
+    pub requests: Arc<RequestCounters>,
+    upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
+    bundle_info: Family<Labels, Gauge>,
+    bundle_loads: Family<Labels, Counter>,
+}
+
+impl Metrics {
+    /// A registry with meshd's families, for `workers` worker threads.
+    pub fn new(workers: usize) -> Arc<Metrics> {
+        let mut registry = Registry::default();
+        let requests = Arc::new(RequestCounters::new(workers));
+        registry.register_collector(Box::new(request_counters::RequestCountersCollector(
+            Arc::clone(&requests),
+        )));
+        let upstream_latency = Family::new_with_constructor(LatencyBuckets);
+        registry.register(
+            "meshd_upstream_duration_seconds",
+            "Time from sending a request upstream to its response head",
+            upstream_latency.clone(),
+        );
+        let bundle_info = Family::default();
+        registry.register(
+            "meshd_bundle_info",
+            "The bundle being served (value 1), labelled with its digest",
+            bundle_info.clone(),
+        );
+        let bundle_loads = Family::default();
+        registry.register(
+            "meshd_bundle_loads",
+            "Bundle loads and reloads by result (ok or refused)",
+            bundle_loads.clone(),
+        );
+        Arc::new(Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            upstream_latency,
+            bundle_info,
+            bundle_loads,
+        })
+    }
+
+    /// Lets another part of meshd register its families.
+    pub fn register(&self, add: impl FnOnce(&mut Registry)) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        add(&mut registry);
+    }
+
+    /// The latency histogram of one endpoint.
+    pub fn upstream_latency(&self, service: &str, endpoint: &str) -> Histogram {
+        self.upstream_latency
+            .get_or_create(&vec![
+                ("service", service.to_string()),
+                ("endpoint", endpoint.to_string()),
+            ])
+            .clone()
+    }
+
+    /// Records the bundle now served.
+    pub fn bundle_loaded(&self, digest: &str, compiler_version: &str) {
+        self.bundle_info.clear();
+        self.bundle_info
+            .get_or_create(&vec![
+                ("digest", digest.to_string()),
+                ("compiler_version", compiler_version.to_string()),
+            ])
+            .set(1);
+        self.count_load(true);
+    }
+
+    /// Counts a load attempt.
+    pub fn count_load(&self, ok: bool) {
+        let result = if ok { "ok" } else { "refused" };
+        self.bundle_loads
+            .get_or_create(&vec![("result", result.to_string())])
+            .inc();
+    }
+
+    /// The Prometheus (OpenMetrics) text of every family.
+    pub fn encode(&self) -> String {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut text = String::new();
+        if encode(&mut text, &registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}

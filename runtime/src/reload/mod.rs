@@ -1,0 +1,10 @@
+//! Hot reload: file changes, SIGHUP and `POST /reload` rebuild the state off the request path and
+//! swap it atomically; in-flight requests finish on the state they started with.
+
+pub mod file_watch;
+pub mod memory_trim;
+pub mod reloader;
+pub mod state_cell;
+
+pub use reloader::{error_chain, LoadFailure, ReloadOutcome, Reloader};
+pub use state_cell::StateCell;

@@ -1,0 +1,327 @@
+//! `meshd run`: load the program, bind the admin and gateway listeners, start the control thread
+//! (admin, reload triggers, health checks, access-log flushing, demo upstreams) and the workers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::access_log::AccessLog;
+use crate::admin::{serve_admin, AdminContext};
+use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreError};
+use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
+use crate::metrics::Metrics;
+use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
+use crate::server::listeners::{bind_listeners, BindError};
+use crate::server::workers::spawn_workers;
+use crate::server::Shared;
+
+/// Everything `meshd run` is told.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// A bundle file, or `.mesh` files and directories.
+    pub inputs: Vec<PathBuf>,
+    /// The admin listener's address.
+    pub admin: String,
+    /// Kafka bootstrap servers; `None` starts the embedded broker. Passed to the Kafka side untouched.
+    pub brokers: Option<String>,
+    /// librdkafka settings (`key=value`), passed to the Kafka side untouched.
+    pub kafka: Vec<(String, String)>,
+    /// The Redis that counts `shared` rate limits; without it they are counted per process.
+    pub redis: Option<String>,
+    /// The public key bundles must be signed with.
+    pub verify_key: Option<PathBuf>,
+    /// Whether to write the access log.
+    pub access_log: bool,
+    /// Whether to start demo upstreams on the services' loopback endpoints.
+    pub demo_upstreams: bool,
+    /// Worker threads; 0 means one per CPU this process may run on.
+    pub workers: usize,
+    /// How often the program's files are checked for changes.
+    pub watch_interval: Duration,
+    /// Whether SIGHUP reloads (the binary: yes; tests running several servers in one process: no).
+    pub reload_on_sighup: bool,
+    /// How long a client may take to send a request head.
+    pub head_timeout: Duration,
+}
+
+impl RunOptions {
+    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, 1 s polling.
+    pub fn new(inputs: Vec<PathBuf>) -> Self {
+        RunOptions {
+            inputs,
+            admin: "127.0.0.1:9901".to_string(),
+            brokers: None,
+            kafka: Vec::new(),
+            redis: None,
+            verify_key: None,
+            access_log: true,
+            demo_upstreams: false,
+            workers: 0,
+            watch_interval: Duration::from_secs(1),
+            reload_on_sighup: false,
+            head_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why meshd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The inputs are not a bundle or sources.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The `--redis` URL is unusable.
+    #[error(transparent)]
+    Redis(#[from] SharedStoreError),
+    /// The verification key cannot be read.
+    #[error("the --verify-key file is unusable")]
+    VerifyKey(#[source] SignatureError),
+    /// The program cannot be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadFailure),
+    /// A gateway listener cannot be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The admin listener cannot be bound.
+    #[error("cannot listen on the admin address {address}")]
+    Admin {
+        /// The address.
+        address: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A thread or runtime could not be started.
+    #[error("cannot start meshd's threads")]
+    Threads(#[source] std::io::Error),
+}
+
+/// A bound gateway listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerAddress {
+    /// The gateway.
+    pub gateway: String,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Whether it is TLS.
+    pub tls: bool,
+}
+
+/// A running meshd.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The gateway listeners.
+    pub listeners: Vec<ListenerAddress>,
+    /// The admin listener.
+    pub admin: SocketAddr,
+    /// Demo upstreams started (with `--demo-upstreams`).
+    pub demo_upstreams: Vec<SocketAddr>,
+    /// The digest of the bundle served at start.
+    pub digest: String,
+    access_log: Arc<AccessLog>,
+    shutdown: watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The address of the first listener of `gateway`.
+    pub fn listener(&self, gateway: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.gateway == gateway)
+            .map(|l| l.address)
+    }
+
+    /// Stops accepting, ends every thread and flushes the access log.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        self.access_log.flush();
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts meshd; returns once every listener is accepting.
+pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
+    let workers = if options.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.workers
+    };
+    let input = ProgramInput::classify(&options.inputs)?;
+    let verify_key = options
+        .verify_key
+        .as_deref()
+        .map(VerifyKey::read)
+        .transpose()
+        .map_err(StartError::VerifyKey)?;
+    let admission = AdmitOptions {
+        shared_store: options
+            .redis
+            .as_deref()
+            .map(SharedLimitStore::open)
+            .transpose()?,
+    };
+    if let Some(store) = &admission.shared_store {
+        tracing::info!(
+            redis = store.url(),
+            "shared rate limits are counted in Redis"
+        );
+    }
+    let metrics = Metrics::new(workers);
+    let cell = Arc::new(StateCell::default());
+    let access_log = Arc::new(AccessLog::new(workers, options.access_log));
+    let (shutdown, shutdown_rx) = watch::channel(false);
+
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Threads)?;
+    let handle = control.handle().clone();
+    let admin_listener = {
+        let _entered = handle.enter();
+        std::net::TcpListener::bind(&options.admin)
+            .and_then(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
+            })
+            .map_err(|source| StartError::Admin {
+                address: options.admin.clone(),
+                source,
+            })?
+    };
+    let admin_address = admin_listener
+        .local_addr()
+        .map_err(|source| StartError::Admin {
+            address: options.admin.clone(),
+            source,
+        })?;
+    let admin = Arc::new(AdminContext {
+        state: Arc::clone(&cell),
+        metrics: Arc::clone(&metrics),
+        reloader: std::sync::OnceLock::new(),
+    });
+    handle.spawn(serve_admin(admin_listener, Arc::clone(&admin)));
+    let mut control_shutdown = shutdown_rx.clone();
+    let control_thread = std::thread::Builder::new()
+        .name("meshd-control".into())
+        .spawn(move || {
+            control.block_on(async move {
+                while !*control_shutdown.borrow_and_update() {
+                    if control_shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+        })
+        .map_err(StartError::Threads)?;
+    let mut threads = vec![control_thread];
+    let stop_early = |threads: Vec<JoinHandle<()>>| {
+        let _ = shutdown.send(true);
+        for thread in threads {
+            let _ = thread.join();
+        }
+    };
+
+    let reloader = Arc::new(Reloader::new(
+        input,
+        verify_key,
+        workers,
+        Arc::clone(&metrics),
+        Arc::clone(&cell),
+        handle.clone(),
+        admission,
+    ));
+    let state = match reloader.load_initial() {
+        Ok(state) => state,
+        Err(failure) => {
+            stop_early(threads);
+            return Err(failure.into());
+        }
+    };
+    let _ = admin.reloader.set(Arc::clone(&reloader));
+    let demo_upstreams = if options.demo_upstreams {
+        crate::demo_upstreams::start_demo_upstreams(&state, &handle)
+    } else {
+        Vec::new()
+    };
+    let bound = match bind_listeners(&state, workers) {
+        Ok(bound) => bound,
+        Err(error) => {
+            stop_early(threads);
+            return Err(error.into());
+        }
+    };
+    let listeners: Vec<ListenerAddress> = bound
+        .iter()
+        .map(|b| ListenerAddress {
+            gateway: b.gateway_name.clone(),
+            address: b.address,
+            tls: b.tls,
+        })
+        .collect();
+    let shared = Arc::new(Shared {
+        state: Arc::clone(&cell),
+        metrics: Arc::clone(&metrics),
+        access_log: Arc::clone(&access_log),
+    });
+    match spawn_workers(bound, &shared, workers, options.head_timeout, &shutdown_rx) {
+        Ok(worker_threads) => threads.extend(worker_threads),
+        Err(error) => {
+            stop_early(threads);
+            return Err(StartError::Threads(error));
+        }
+    }
+    handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    if options.reload_on_sighup {
+        handle.spawn(reload_on_sighup(Arc::clone(&reloader)));
+    }
+    let flushing = Arc::clone(&access_log);
+    handle.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            flushing.flush();
+        }
+    });
+    Ok(RunningServer {
+        listeners,
+        admin: admin_address,
+        demo_upstreams,
+        digest: state.info.digest.clone(),
+        access_log,
+        shutdown,
+        threads,
+    })
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(reloader: Arc<Reloader>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!(
+            "cannot listen for SIGHUP; reload with POST /reload or by editing the files"
+        );
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let _ = reloader.reload("signal").await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_reloader: Arc<Reloader>) {}

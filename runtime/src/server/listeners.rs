@@ -1,0 +1,107 @@
+//! Binding the gateways' listeners: one socket per worker on the same address with
+//! `SO_REUSEPORT`, so the kernel spreads connections over workers like nginx's workers, with no
+//! shared accept queue. Port 0 is resolved by the first bind and reused by the others.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::state::RuntimeState;
+
+/// Why a listener cannot be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// The address does not parse or resolve.
+    #[error("gateway `{gateway}`: listener address {address} does not resolve")]
+    Unresolvable {
+        /// The gateway.
+        gateway: String,
+        /// The address as written.
+        address: String,
+    },
+    /// The socket cannot be bound.
+    #[error("gateway `{gateway}`: cannot listen on {address}")]
+    Io {
+        /// The gateway.
+        gateway: String,
+        /// The address.
+        address: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// One gateway listener, bound once per worker.
+#[derive(Debug)]
+pub struct BoundListener {
+    /// The gateway's index in the state (stable across reloads, which cannot change listeners).
+    pub gateway: usize,
+    /// The listener's index in the gateway.
+    pub listener: usize,
+    /// The gateway's name.
+    pub gateway_name: String,
+    /// The bound address (port 0 resolved).
+    pub address: SocketAddr,
+    /// Whether connections start with a TLS handshake.
+    pub tls: bool,
+    /// One socket per worker.
+    pub sockets: Vec<TcpListener>,
+}
+
+/// Binds every listener of every gateway, `workers` times.
+pub fn bind_listeners(
+    state: &RuntimeState,
+    workers: usize,
+) -> Result<Vec<BoundListener>, BindError> {
+    let mut bound = Vec::new();
+    for (g, gateway) in state.gateways.iter().enumerate() {
+        for (l, listener) in gateway.listeners.iter().enumerate() {
+            let io = |source| BindError::Io {
+                gateway: gateway.name.to_string(),
+                address: listener.address.clone(),
+                source,
+            };
+            let mut address = listener
+                .address
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| BindError::Unresolvable {
+                    gateway: gateway.name.to_string(),
+                    address: listener.address.clone(),
+                })?;
+            let mut sockets = Vec::with_capacity(workers);
+            for _ in 0..workers.max(1) {
+                let socket = reuse_port_listener(address).map_err(io)?;
+                address = socket.local_addr().map_err(io)?;
+                sockets.push(socket);
+            }
+            bound.push(BoundListener {
+                gateway: g,
+                listener: l,
+                gateway_name: gateway.name.to_string(),
+                address,
+                tls: listener.tls.is_some(),
+                sockets,
+            });
+        }
+    }
+    Ok(bound)
+}
+
+/// A non-blocking listening socket with `SO_REUSEADDR` and `SO_REUSEPORT`.
+pub fn reuse_port_listener(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}

@@ -1,0 +1,14 @@
+//! The HTTP side of the gateway: listeners, worker threads, connections (HTTP/1.1, HTTP/2, TLS)
+//! and the request path.
+
+pub mod admission_response;
+pub mod connection;
+pub mod error_response;
+pub mod forwarded_headers;
+pub mod framing_guard;
+pub mod listeners;
+pub mod request_handler;
+pub mod tls_config;
+pub mod workers;
+
+pub use request_handler::Shared;

@@ -1,0 +1,311 @@
+//! The runtime state built from one bundle, off the request path: route tables, compiled routes,
+//! services with their endpoints and pools, listener TLS. Requests read it through
+//! [`crate::reload::StateCell`]; a reload builds a new one and swaps it in whole.
+
+pub mod gateway_state;
+pub mod route_state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use meshwork_bundle::matcher::{MatcherError, RouteTable};
+use meshwork_bundle::{Bundle, Gateway, Route};
+
+use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
+use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState};
+use crate::load::secrets::{SecretStore, SecretsError};
+use crate::metrics::{Metrics, NO_ROUTE};
+use crate::server::tls_config::{server_config, TlsSetupError};
+
+pub use gateway_state::{GatewayState, ListenerState};
+pub use route_state::{FixedResponse, RouteAction, RouteState};
+
+/// Why a bundle cannot become runtime state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A gateway's routes cannot be matched.
+    #[error("gateway `{gateway}`: {source}")]
+    Routes {
+        /// The gateway.
+        gateway: String,
+        /// The matcher's error.
+        source: MatcherError,
+    },
+    /// A service cannot be built.
+    #[error(transparent)]
+    Service(#[from] ServiceBuildError),
+    /// A route forwards to a service the bundle does not define.
+    #[error("gateway `{gateway}`, route `{route}`: unknown service `{service}`")]
+    UnknownService {
+        /// The gateway.
+        gateway: String,
+        /// The route.
+        route: String,
+        /// The missing service.
+        service: String,
+    },
+    /// A `respond` route with an unusable status or content type.
+    #[error("gateway `{gateway}`, route `{route}`: {message}")]
+    BadResponse {
+        /// The gateway.
+        gateway: String,
+        /// The route.
+        route: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Secrets (`env()`, `file()`) that cannot be read.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// A route's admission cannot be built.
+    #[error("gateway `{gateway}`: {source}")]
+    Admission {
+        /// The gateway.
+        gateway: String,
+        /// The admission error (boxed: it is large and rare).
+        source: Box<AdmitBuildError>,
+    },
+    /// A TLS listener's certificate or key.
+    #[error("gateway `{gateway}`, listener {address}: {source}")]
+    Tls {
+        /// The gateway.
+        gateway: String,
+        /// The listener address.
+        address: String,
+        /// The TLS error.
+        source: TlsSetupError,
+    },
+}
+
+/// What the admin listener reports about the bundle being served.
+#[derive(Debug, Clone)]
+pub struct BundleInfo {
+    /// `sha256:…`.
+    pub digest: String,
+    /// The compiler's name and version.
+    pub compiler: String,
+    /// The bundle format version.
+    pub format_version: u32,
+    /// When this state was built.
+    pub loaded_at: SystemTime,
+    /// How many routes over all gateways.
+    pub routes: usize,
+}
+
+/// Everything requests need from one bundle.
+#[derive(Debug)]
+pub struct RuntimeState {
+    /// The bundle's identity.
+    pub info: BundleInfo,
+    /// Gateways, sorted by name (as in the bundle).
+    pub gateways: Vec<GatewayState>,
+    /// Services by name.
+    pub services: HashMap<String, Arc<ServiceState>>,
+}
+
+/// What admission needs to build a state: process settings and the state being replaced.
+#[derive(Debug, Clone, Default)]
+pub struct AdmissionSetup {
+    /// Settings of the process (`--redis`).
+    pub options: AdmitOptions,
+    /// The directory `file("…")` secrets are relative to.
+    pub secrets_dir: PathBuf,
+    /// The state being replaced, whose unchanged rate limits keep their buckets.
+    pub previous: Option<Arc<RuntimeState>>,
+}
+
+impl RuntimeState {
+    /// Builds the state of `bundle` for `workers` worker threads.
+    pub fn build(
+        bundle: &Bundle,
+        workers: usize,
+        metrics: &Metrics,
+        admission: &AdmissionSetup,
+    ) -> Result<RuntimeState, StateError> {
+        let secrets = SecretStore::load(bundle, &admission.secrets_dir)?;
+        let mut services = HashMap::new();
+        for service in &bundle.services {
+            let state =
+                ServiceState::build(service, workers, |s, e| metrics.upstream_latency(s, e))?;
+            services.insert(service.name.clone(), Arc::new(state));
+        }
+        let gateways = bundle
+            .gateways
+            .iter()
+            .map(|gateway| build_gateway(gateway, &services, metrics, &secrets, admission))
+            .collect::<Result<_, _>>()?;
+        Ok(RuntimeState {
+            info: BundleInfo {
+                digest: bundle.digest.clone(),
+                compiler: format!("{} {}", bundle.compiler.name, bundle.compiler.version),
+                format_version: bundle.format_version,
+                loaded_at: SystemTime::now(),
+                routes: bundle.route_count(),
+            },
+            gateways,
+            services,
+        })
+    }
+
+    /// Each gateway's listeners as `(gateway, [(address, is_tls)])`: what a reload may not change.
+    pub fn listener_layout(&self) -> Vec<(String, Vec<(String, bool)>)> {
+        self.gateways
+            .iter()
+            .map(|g| {
+                let listeners = g
+                    .listeners
+                    .iter()
+                    .map(|l| (l.address.clone(), l.tls.is_some()))
+                    .collect();
+                (g.name.to_string(), listeners)
+            })
+            .collect()
+    }
+
+    /// What the operator should know about the admission of this state (logged at load).
+    pub fn admission_warnings(&self) -> Vec<String> {
+        self.gateways
+            .iter()
+            .flat_map(|g| g.admission.warnings().map(str::to_string))
+            .collect()
+    }
+
+    /// Starts active health checks of every service that declares them.
+    pub fn start_health_checks(&self, runtime: &tokio::runtime::Handle) {
+        for service in self.services.values() {
+            crate::forward::health_check::spawn_health_checks(service, runtime);
+        }
+    }
+}
+
+fn build_gateway(
+    gateway: &Gateway,
+    services: &HashMap<String, Arc<ServiceState>>,
+    metrics: &Metrics,
+    secrets: &SecretStore,
+    setup: &AdmissionSetup,
+) -> Result<GatewayState, StateError> {
+    let previous = setup
+        .previous
+        .as_ref()
+        .and_then(|state| state.gateways.iter().find(|g| *g.name == *gateway.name));
+    let admission = match previous {
+        Some(previous) => {
+            GatewayAdmission::rebuild(gateway, secrets, &setup.options, &previous.admission)
+        }
+        None => GatewayAdmission::build(gateway, secrets, &setup.options),
+    }
+    .map_err(|source| StateError::Admission {
+        gateway: gateway.name.clone(),
+        source: Box::new(source),
+    })?;
+    let table = RouteTable::new(&gateway.routes).map_err(|source| StateError::Routes {
+        gateway: gateway.name.clone(),
+        source,
+    })?;
+    let listeners = gateway
+        .listeners
+        .iter()
+        .map(|listener| {
+            let tls = match &listener.tls {
+                None => None,
+                Some(tls) => Some(server_config(tls, secrets).map_err(|source| StateError::Tls {
+                    gateway: gateway.name.clone(),
+                    address: listener.address.clone(),
+                    source,
+                })?),
+            };
+            Ok(ListenerState {
+                address: listener.address.clone(),
+                tls,
+            })
+        })
+        .collect::<Result<_, StateError>>()?;
+    let routes = gateway
+        .routes
+        .iter()
+        .map(|route| build_route(gateway, route, services, metrics))
+        .collect::<Result<_, _>>()?;
+    Ok(GatewayState {
+        name: gateway.name.as_str().into(),
+        listeners,
+        table,
+        routes,
+        admission,
+        unmatched_metric_id: metrics.requests.route_id(&gateway.name, NO_ROUTE),
+    })
+}
+
+fn build_route(
+    gateway: &Gateway,
+    route: &Route,
+    services: &HashMap<String, Arc<ServiceState>>,
+    metrics: &Metrics,
+) -> Result<RouteState, StateError> {
+    use meshwork_bundle::RouteAction as Bundled;
+    let action = match &route.action {
+        Bundled::Forward {
+            targets,
+            strip_prefix,
+            rewrite,
+            timeout_ms,
+        } => {
+            let targets = targets
+                .iter()
+                .map(|t| {
+                    let service =
+                        services
+                            .get(&t.service)
+                            .ok_or_else(|| StateError::UnknownService {
+                                gateway: gateway.name.clone(),
+                                route: route.name.clone(),
+                                service: t.service.clone(),
+                            })?;
+                    Ok((Arc::clone(service), t.weight))
+                })
+                .collect::<Result<_, StateError>>()?;
+            RouteAction::Forward(ForwardPlan::new(
+                targets,
+                strip_prefix.as_deref(),
+                rewrite.as_deref(),
+                *timeout_ms,
+            ))
+        }
+        Bundled::Respond {
+            status,
+            body,
+            content_type,
+        } => {
+            let bad = |message: String| StateError::BadResponse {
+                gateway: gateway.name.clone(),
+                route: route.name.clone(),
+                message,
+            };
+            RouteAction::Respond(FixedResponse {
+                status: StatusCode::from_u16(*status)
+                    .map_err(|_| bad(format!("status {status} is not valid")))?,
+                body: Bytes::from(body.clone()),
+                content_type: HeaderValue::from_str(content_type).map_err(|_| {
+                    bad(format!(
+                        "content type {content_type:?} is not a valid header value"
+                    ))
+                })?,
+            })
+        }
+        Bundled::Produce { .. } => RouteAction::Produce,
+    };
+    let source = format!(
+        "{}:{}:{}",
+        route.source.file, route.source.line, route.source.column
+    );
+    Ok(RouteState {
+        name: route.name.as_str().into(),
+        source: source.into(),
+        metric_id: metrics.requests.route_id(&gateway.name, &route.name),
+        action,
+    })
+}

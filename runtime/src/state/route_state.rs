@@ -1,0 +1,48 @@
+//! A route as the runtime holds it: its compiled action (its admission is in the gateway's
+//! [`crate::admit::GatewayAdmission`], at the same index).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+use crate::forward::ForwardPlan;
+use crate::metrics::RouteId;
+
+/// One route, compiled.
+#[derive(Debug)]
+pub struct RouteState {
+    /// The route's name.
+    pub name: Arc<str>,
+    /// `file:line:column` of the route.
+    pub source: Arc<str>,
+    /// Its request counters' id.
+    pub metric_id: RouteId,
+    /// What an admitted request turns into.
+    pub action: RouteAction,
+}
+
+/// A route's action, compiled.
+#[derive(Debug)]
+pub enum RouteAction {
+    /// Proxy to services.
+    Forward(ForwardPlan),
+    /// Answer directly.
+    Respond(FixedResponse),
+    /// Write to Kafka.
+    ///
+    /// TEMPORARY: helper "kafka" plugs the producer in here; until then such a route answers
+    /// 503 "no Kafka producer configured".
+    Produce,
+}
+
+/// A `respond` answer, prepared once.
+#[derive(Debug, Clone)]
+pub struct FixedResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Bytes,
+    /// Its `Content-Type`.
+    pub content_type: HeaderValue,
+}

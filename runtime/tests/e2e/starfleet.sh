@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Drives the starfleet example through a real meshd with curl, the way the README tells a newcomer to.
+#
+#   bash runtime/tests/e2e/starfleet.sh [path/to/meshd]
+#
+# The example is copied to a temporary directory; EDGE_PORT, ADMIN_PORT and UPSTREAM_PORTS (four
+# ports for picard ×2, riker, data) move it off its usual ports when set, so the script can run
+# beside anything else. Prints one line per check and "N passed, M failed"; exits 1 on a failure.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
+MESHD="${1:-$ROOT/target/release/meshd}"
+EXAMPLE="${EXAMPLE:-$ROOT/examples/starfleet}"
+EDGE_PORT="${EDGE_PORT:-8080}"
+ADMIN_PORT="${ADMIN_PORT:-9901}"
+read -r -a UPSTREAM_PORTS <<< "${UPSTREAM_PORTS:-9101 9102 9103 9104}"
+
+WORK="$(mktemp -d)"
+MESHD_PID=""
+cleanup() {
+  if [ -n "$MESHD_PID" ]; then kill "$MESHD_PID" 2>/dev/null; wait "$MESHD_PID" 2>/dev/null; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cp "$EXAMPLE"/*.mesh "$EXAMPLE"/*.json "$WORK/"
+sed -i \
+  -e "s/127\.0\.0\.1:8080/127.0.0.1:$EDGE_PORT/" \
+  -e "s/127\.0\.0\.1:9101/127.0.0.1:${UPSTREAM_PORTS[0]}/" \
+  -e "s/127\.0\.0\.1:9102/127.0.0.1:${UPSTREAM_PORTS[1]}/" \
+  -e "s/127\.0\.0\.1:9103/127.0.0.1:${UPSTREAM_PORTS[2]}/" \
+  -e "s/127\.0\.0\.1:9104/127.0.0.1:${UPSTREAM_PORTS[3]}/" \
+  "$WORK"/*.mesh
+
+export PICARD_KEY="picard-$RANDOM$RANDOM"
+"$MESHD" run "$WORK" --demo-upstreams --admin "127.0.0.1:$ADMIN_PORT" >"$WORK/access.log" 2>"$WORK/meshd.log" &
+MESHD_PID=$!
+
+EDGE="http://127.0.0.1:$EDGE_PORT"
+ADMIN="http://127.0.0.1:$ADMIN_PORT"
+for _ in $(seq 1 200); do
+  curl -sf "$ADMIN/readyz" >/dev/null 2>&1 && break
+  if ! kill -0 "$MESHD_PID" 2>/dev/null; then echo "meshd exited:"; cat "$WORK/meshd.log"; exit 1; fi
+  sleep 0.05
+done
+
+PASSED=0
+FAILED=0
+BODY="$WORK/body"
+# check NAME EXPECTED_STATUS [BODY_SUBSTRING] -- CURL_ARGS...
+check() {
+  local name=$1 expected=$2 needle=""
+  shift 2
+  if [ "$1" != "--" ]; then needle=$1; shift; fi
+  shift
+  local status
+  status=$(curl -s -o "$BODY" -w '%{http_code}' "$@")
+  if [ "$status" = "$expected" ] && { [ -z "$needle" ] || grep -q -- "$needle" "$BODY"; }; then
+    PASSED=$((PASSED + 1)); echo "ok    $name"
+  else
+    FAILED=$((FAILED + 1)); echo "FAIL  $name: got $status $(head -c 300 "$BODY"), expected $expected ${needle:+containing $needle}"
+  fi
+}
+
+check "GET /ping answers pong" 200 "pong" -- "$EDGE/ping"
+check "an unknown path is a JSON 404" 404 '"status":404' -- "$EDGE/warp-core"
+check "a wrong method is a 405" 405 -- -X DELETE "$EDGE/ping"
+check "the admin says ready" 200 '"ready":true' -- "$ADMIN/readyz"
+check "the admin names the bundle" 200 '"digest":"sha256:' -- "$ADMIN/bundle"
+check "metrics count the ping" 200 'route="ping",status="200"' -- "$ADMIN/metrics"
+
+# Key auth in x-api-key, 5 requests a minute per consumer, forwarded to picard's demo upstream.
+check "no key is a 401" 401 -- "$EDGE/officers/1"
+check "a wrong key is a 401" 401 -- -H "x-api-key: wrong" "$EDGE/officers/1"
+for n in 1 2 3 4 5; do
+  check "picard's request $n reaches picard's service" 200 '"service":"picard"' -- -H "x-api-key: $PICARD_KEY" "$EDGE/officers/$n"
+done
+check "the 6th request in a minute is a 429" 429 -- -H "x-api-key: $PICARD_KEY" "$EDGE/officers/6"
+check "a denial says which step refused it" 401 -- -H "x-api-key: wrong" -D "$WORK/denied.headers" "$EDGE/officers/7"
+if grep -qi '^x-meshwork-denied-by: .*auth' "$WORK/denied.headers"; then
+  PASSED=$((PASSED + 1)); echo "ok    the denial header names the auth step"
+else
+  FAILED=$((FAILED + 1)); echo "FAIL  no x-meshwork-denied-by naming auth:"; cat "$WORK/denied.headers"
+fi
+
+check "POST /reload keeps serving the same bundle" 200 '"changed":false' -- -X POST "$ADMIN/reload"
+kill "$MESHD_PID" 2>/dev/null; wait "$MESHD_PID" 2>/dev/null; MESHD_PID=""
+if grep -q '"route":"ping","consumer":null,"method":"GET","path":"/ping","status":200' "$WORK/access.log"; then
+  PASSED=$((PASSED + 1)); echo "ok    the access log has the ping"
+else
+  FAILED=$((FAILED + 1)); echo "FAIL  the access log has no ping line:"; head -5 "$WORK/access.log"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
