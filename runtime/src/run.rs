@@ -18,6 +18,7 @@ use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
 use crate::server::listeners::{bind_listeners, BindError};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
+use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError};
 
 /// Everything `meshd run` is told.
 #[derive(Debug, Clone)]
@@ -94,6 +95,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The `--kafka` settings are refused.
+    #[error(transparent)]
+    Kafka(#[from] KafkaSettingError),
     /// A thread or runtime could not be started.
     #[error("cannot start meshd's threads")]
     Threads(#[source] std::io::Error),
@@ -122,6 +126,7 @@ pub struct RunningServer {
     /// The digest of the bundle served at start.
     pub digest: String,
     access_log: Arc<AccessLog>,
+    kafka: Arc<KafkaRuntime>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -135,12 +140,19 @@ impl RunningServer {
             .map(|l| l.address)
     }
 
+    /// The process's Kafka: its bootstrap servers, its streams, the embedded broker.
+    pub fn kafka(&self) -> &KafkaRuntime {
+        &self.kafka
+    }
+
     /// Stops accepting, ends every thread and flushes the access log.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
+        // Streams first: their HTTP deliveries run on the control thread stopped below.
+        self.kafka.shutdown();
         let _ = self.shutdown.send(true);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
@@ -182,6 +194,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             "shared rate limits are counted in Redis"
         );
     }
+    let kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
     let metrics = Metrics::new(workers);
     let cell = Arc::new(StateCell::default());
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
@@ -237,6 +250,13 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         }
     };
 
+    let mut kafka_metrics = None;
+    metrics.register(|registry| kafka_metrics = Some(KafkaMetrics::register(registry)));
+    let kafka = Arc::new(KafkaRuntime::new(
+        kafka_options,
+        kafka_metrics.unwrap_or_default(),
+        handle.clone(),
+    ));
     let reloader = Arc::new(Reloader::new(
         input,
         verify_key,
@@ -245,6 +265,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         Arc::clone(&cell),
         handle.clone(),
         admission,
+        Some(Arc::clone(&kafka)),
     ));
     let state = match reloader.load_initial() {
         Ok(state) => state,
@@ -304,6 +325,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         demo_upstreams,
         digest: state.info.digest.clone(),
         access_log,
+        kafka,
         shutdown,
         threads,
     })

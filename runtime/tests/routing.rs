@@ -127,24 +127,3 @@ gateway edge {
         "other"
     );
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_produce_route_answers_503_until_a_producer_is_configured() {
-    let dir = TempDir::new("produce");
-    let server = start_mesh(
-        &dir,
-        r#"
-gateway edge {
-  listen "127.0.0.1:0"
-  route log { match POST "/log" public produce topic "captains-log" }
-}
-"#,
-    )
-    .await;
-    let request = http::Request::post(format!("http://{}/log", server.listener("edge").unwrap()))
-        .body(http_body_util::Full::new(bytes::Bytes::from("{}")))
-        .unwrap();
-    let answer = send(&client(), request).await;
-    assert_eq!(answer.status, 503);
-    assert_eq!(answer.json()["reason"], "no Kafka producer configured");
-}

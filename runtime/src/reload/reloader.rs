@@ -13,6 +13,7 @@ use crate::admit::AdmitOptions;
 use crate::load::{InputError, ProgramInput, VerifyKey};
 use crate::metrics::Metrics;
 use crate::state::{AdmissionSetup, RuntimeState, StateError};
+use crate::stream::KafkaRuntime;
 
 use super::state_cell::StateCell;
 
@@ -57,6 +58,7 @@ pub struct Reloader {
     cell: Arc<StateCell>,
     control: tokio::runtime::Handle,
     admission: AdmitOptions,
+    kafka: Option<Arc<KafkaRuntime>>,
     files: Mutex<Vec<PathBuf>>,
     serial: tokio::sync::Mutex<()>,
 }
@@ -72,6 +74,7 @@ impl Reloader {
         cell: Arc<StateCell>,
         control: tokio::runtime::Handle,
         admission: AdmitOptions,
+        kafka: Option<Arc<KafkaRuntime>>,
     ) -> Self {
         Reloader {
             input,
@@ -81,6 +84,7 @@ impl Reloader {
             cell,
             control,
             admission,
+            kafka,
             files: Mutex::new(Vec::new()),
             serial: tokio::sync::Mutex::new(()),
         }
@@ -105,6 +109,7 @@ impl Reloader {
                 // `file("…")` secrets are relative to the program's directory (bundle contract).
                 secrets_dir: self.input.base_dir(),
                 previous: self.cell.load(),
+                kafka: self.kafka.clone(),
             };
             let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics, &setup)?;
             let mut warnings = loaded.warnings;
@@ -198,6 +203,9 @@ impl Reloader {
         }
         let state = Arc::new(state);
         state.start_health_checks(&self.control);
+        if let Some(kafka) = &self.kafka {
+            kafka.apply(&state.streams);
+        }
         self.metrics
             .bundle_loaded(&state.info.digest, &state.info.compiler);
         *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;

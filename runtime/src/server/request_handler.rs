@@ -25,6 +25,8 @@ use crate::forward::{forward, ForwardPlan, ResponseBody};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
 use crate::state::{GatewayState, RouteAction};
+use crate::stream::produce_route::read_body;
+use crate::stream::ProduceInput;
 
 use super::admission_response::{denial_response, preflight_response};
 use super::error_response::{json_error, method_not_allowed};
@@ -212,11 +214,40 @@ async fn route_request<'g>(
                 .insert(CONTENT_TYPE, fixed.content_type.clone());
             response
         }
-        RouteAction::Produce => {
-            // TEMPORARY until the Kafka producer is plugged in (helper "kafka").
-            let reason = "no Kafka producer configured";
-            outcome.error = Some(reason.into());
-            json_error(StatusCode::SERVICE_UNAVAILABLE, reason, Some(&route.name))
+        RouteAction::Produce(produce) => {
+            let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
+            let reply = match read_body(body, &head.headers, produce.max_body()).await {
+                Err(failure) => failure.reply(&route.name),
+                Ok(bytes) => {
+                    let submitted = {
+                        let facts = RequestFacts::new(
+                            &head.method,
+                            &path,
+                            &head.headers,
+                            connection.remote,
+                        )
+                        .with_query(head.uri.query())
+                        .with_host(Some(host))
+                        .with_params(&params)
+                        .with_body(Some(&bytes));
+                        produce.submit(ProduceInput {
+                            method: &head.method,
+                            path: &path,
+                            query: head.uri.query(),
+                            headers: &head.headers,
+                            params: &params,
+                            body: &bytes,
+                            cel: admitted.cel_input(&facts),
+                        })
+                    };
+                    match submitted {
+                        Ok(pending) => pending.reply(&route.name).await,
+                        Err(failure) => failure.reply(&route.name),
+                    }
+                }
+            };
+            outcome.error = reply.error;
+            produce_response(reply.status, reply.body, reply.retry_after)
         }
         RouteAction::Forward(plan) => {
             let Some(service) = plan.choose_service() else {
@@ -320,6 +351,22 @@ fn preflight_of_other_method(
         route: (Arc::clone(&route.name), route.metric_id),
         answer: admission.preflight(&facts)?,
     })
+}
+
+/// A produce route's JSON answer, with `Retry-After` on 503.
+fn produce_response(
+    status: StatusCode,
+    body: bytes::Bytes,
+    retry_after: Option<u64>,
+) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(seconds) = retry_after {
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// Records a denial and answers it.

@@ -20,6 +20,7 @@ use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
+use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan};
 
 pub use gateway_state::{GatewayState, ListenerState};
 pub use route_state::{FixedResponse, RouteAction, RouteState};
@@ -69,6 +70,19 @@ pub enum StateError {
         /// The admission error (boxed: it is large and rare).
         source: Box<AdmitBuildError>,
     },
+    /// Kafka cannot serve the bundle (broker, topics, a stream or a produce route).
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaLoadError),
+    /// A produce route in a process without Kafka.
+    #[error(
+        "gateway `{gateway}`, route `{route}`: produces to Kafka, which this process does not run"
+    )]
+    NoKafka {
+        /// The gateway.
+        gateway: String,
+        /// The route.
+        route: String,
+    },
     /// A TLS listener's certificate or key.
     #[error("gateway `{gateway}`, listener {address}: {source}")]
     Tls {
@@ -105,6 +119,8 @@ pub struct RuntimeState {
     pub gateways: Vec<GatewayState>,
     /// Services by name.
     pub services: HashMap<String, Arc<ServiceState>>,
+    /// The bundle's streams, checked; started when the state is installed.
+    pub streams: StreamPlan,
 }
 
 /// What admission needs to build a state: process settings and the state being replaced.
@@ -116,6 +132,8 @@ pub struct AdmissionSetup {
     pub secrets_dir: PathBuf,
     /// The state being replaced, whose unchanged rate limits keep their buckets.
     pub previous: Option<Arc<RuntimeState>>,
+    /// The process's Kafka (produce routes and streams), if it runs one.
+    pub kafka: Option<Arc<KafkaRuntime>>,
 }
 
 impl RuntimeState {
@@ -127,6 +145,10 @@ impl RuntimeState {
         admission: &AdmissionSetup,
     ) -> Result<RuntimeState, StateError> {
         let secrets = SecretStore::load(bundle, &admission.secrets_dir)?;
+        let streams = match &admission.kafka {
+            Some(kafka) => kafka.prepare(bundle)?,
+            None => StreamPlan::from_bundle(bundle).map_err(KafkaLoadError::from)?,
+        };
         let mut services = HashMap::new();
         for service in &bundle.services {
             let state =
@@ -148,6 +170,7 @@ impl RuntimeState {
             },
             gateways,
             services,
+            streams,
         })
     }
 
@@ -213,11 +236,15 @@ fn build_gateway(
         .map(|listener| {
             let tls = match &listener.tls {
                 None => None,
-                Some(tls) => Some(server_config(tls, secrets).map_err(|source| StateError::Tls {
-                    gateway: gateway.name.clone(),
-                    address: listener.address.clone(),
-                    source,
-                })?),
+                Some(tls) => {
+                    Some(
+                        server_config(tls, secrets).map_err(|source| StateError::Tls {
+                            gateway: gateway.name.clone(),
+                            address: listener.address.clone(),
+                            source,
+                        })?,
+                    )
+                }
             };
             Ok(ListenerState {
                 address: listener.address.clone(),
@@ -228,7 +255,12 @@ fn build_gateway(
     let routes = gateway
         .routes
         .iter()
-        .map(|route| build_route(gateway, route, services, metrics))
+        .enumerate()
+        .map(|(index, route)| {
+            let body_limit = admission.route(index).and_then(|a| a.body_limit());
+            let kafka = setup.kafka.as_deref().map(|kafka| (kafka, body_limit));
+            build_route(gateway, route, services, metrics, kafka)
+        })
         .collect::<Result<_, _>>()?;
     Ok(GatewayState {
         name: gateway.name.as_str().into(),
@@ -245,6 +277,7 @@ fn build_route(
     route: &Route,
     services: &HashMap<String, Arc<ServiceState>>,
     metrics: &Metrics,
+    kafka: Option<(&KafkaRuntime, Option<u64>)>,
 ) -> Result<RouteState, StateError> {
     use meshwork_bundle::RouteAction as Bundled;
     let action = match &route.action {
@@ -296,7 +329,28 @@ fn build_route(
                 })?,
             })
         }
-        Bundled::Produce { .. } => RouteAction::Produce,
+        Bundled::Produce {
+            topic,
+            key,
+            value,
+            headers,
+            acks,
+            mode,
+        } => {
+            let (kafka, body_limit) = kafka.ok_or_else(|| StateError::NoKafka {
+                gateway: gateway.name.clone(),
+                route: route.name.clone(),
+            })?;
+            let settings = ProduceSettings {
+                topic,
+                key: key.as_deref(),
+                value: *value,
+                headers,
+                acks: *acks,
+                mode: *mode,
+            };
+            RouteAction::Produce(kafka.produce_route(&route.name, settings, body_limit)?)
+        }
     };
     let source = format!(
         "{}:{}:{}",

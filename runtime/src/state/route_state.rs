@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode};
 
 use crate::forward::ForwardPlan;
 use crate::metrics::RouteId;
+use crate::stream::ProduceRoute;
 
 /// One route, compiled.
 #[derive(Debug)]
@@ -30,10 +31,7 @@ pub enum RouteAction {
     /// Answer directly.
     Respond(FixedResponse),
     /// Write to Kafka.
-    ///
-    /// TEMPORARY: helper "kafka" plugs the producer in here; until then such a route answers
-    /// 503 "no Kafka producer configured".
-    Produce,
+    Produce(ProduceRoute),
 }
 
 /// A `respond` answer, prepared once.

@@ -1,7 +1,8 @@
 //! Kafka in meshd: the embedded broker, the producer behind HTTP → Kafka routes, stream rules
 //! (consume, filter with CEL, republish, dead-letter) and Kafka → HTTP delivery.
 //!
-//! Reading order: [`broker`] (which cluster) → [`produce`] (HTTP → Kafka) → [`rule`] and
+//! Reading order: [`kafka_runtime`] (what the rest of meshd sees) → [`broker`] (which cluster) →
+//! [`produce`] and [`produce_route`] (HTTP → Kafka) → [`rule`] and
 //! [`event_cel`] (what a stream decides per record) → [`consume`] (one run of a stream, with
 //! [`offset_tracker`] and [`dead_letter`]) → [`deliver`] (Kafka → HTTP) → [`runner`] and
 //! [`supervisor`] (keeping streams running across failures and reloads) → [`metrics`].
@@ -16,10 +17,12 @@ pub mod embedded_broker;
 pub mod event_cel;
 mod group_watch;
 pub mod json_cel;
+pub mod kafka_runtime;
 pub mod kafka_settings;
 pub mod metrics;
 pub mod offset_tracker;
 pub mod produce;
+pub mod produce_route;
 pub mod rule;
 pub mod runner;
 pub mod supervisor;
@@ -28,12 +31,16 @@ pub use broker::{ClusterError, KafkaCluster};
 pub use consume::{StreamOptions, StreamRunError};
 pub use deliver::{DeliverFailure, Deliverer, DeliveryRequest};
 pub use embedded_broker::{BrokerFault, EmbeddedBroker, EmbeddedBrokerError};
+pub use kafka_runtime::{KafkaLoadError, KafkaOptions, KafkaRuntime};
 pub use kafka_settings::{KafkaSettingError, KafkaSettings};
 pub use metrics::{KafkaMetrics, ProduceTally, StreamTally};
 pub use produce::{
     Delivered, DeliveryWait, EventProducer, EventRecord, ProduceError, ProduceOutcome,
     ProducerOptions, RecordHeaders,
 };
+pub use produce_route::{
+    PendingProduce, ProduceFailure, ProduceInput, ProduceReply, ProduceRoute, ProduceSettings,
+};
 pub use rule::{RuleError, StreamRule};
 pub use runner::StreamHandle;
-pub use supervisor::{StreamLoadError, StreamSupervisor};
+pub use supervisor::{StreamLoadError, StreamPlan, StreamSupervisor};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use meshwork_bundle::{Bundle, Service, Stream};
+use meshwork_bundle::{Bundle, Service, Stream, Topic};
 use tokio::runtime::Handle;
 
 use super::broker::{ClusterError, KafkaCluster};
@@ -34,6 +34,49 @@ pub enum StreamLoadError {
         /// Why.
         error: String,
     },
+}
+
+/// A bundle's streams, checked: every stream compiles and its deliver service exists. Built off
+/// the request path while a bundle loads; applied once the bundle is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamPlan {
+    streams: Vec<Stream>,
+    services: Vec<Service>,
+    topics: Vec<Topic>,
+}
+
+impl StreamPlan {
+    /// Checks `bundle`'s streams.
+    pub fn from_bundle(bundle: &Bundle) -> Result<Self, RuleError> {
+        for stream in &bundle.streams {
+            StreamRule::compile(stream, &bundle.services)?;
+        }
+        let delivered: Vec<&str> = bundle
+            .streams
+            .iter()
+            .filter_map(|stream| stream.deliver.as_ref().map(|d| d.service.as_str()))
+            .collect();
+        Ok(StreamPlan {
+            streams: bundle.streams.clone(),
+            services: bundle
+                .services
+                .iter()
+                .filter(|service| delivered.contains(&service.name.as_str()))
+                .cloned()
+                .collect(),
+            topics: bundle.topics.clone(),
+        })
+    }
+
+    /// The declared topics.
+    pub fn topics(&self) -> &[Topic] {
+        &self.topics
+    }
+
+    /// Whether there is no stream.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
 }
 
 /// What a stream's behaviour depends on; equal definitions need no restart on reload.
@@ -85,14 +128,18 @@ impl StreamSupervisor {
     /// Makes the running streams those of `bundle`. A stream that does not compile, or topics that
     /// cannot be created, leave everything as it was.
     pub fn apply(&mut self, bundle: &Bundle) -> Result<(), StreamLoadError> {
-        let mut compiled = Vec::with_capacity(bundle.streams.len());
-        for stream in &bundle.streams {
-            let rule = StreamRule::compile(stream, &bundle.services)?;
+        self.apply_plan(&StreamPlan::from_bundle(bundle)?)
+    }
+
+    /// Makes the running streams those of `plan`.
+    pub fn apply_plan(&mut self, plan: &StreamPlan) -> Result<(), StreamLoadError> {
+        let mut compiled = Vec::with_capacity(plan.streams.len());
+        for stream in &plan.streams {
+            let rule = StreamRule::compile(stream, &plan.services)?;
             let definition = Definition {
                 stream: stream.clone(),
                 deliver_service: stream.deliver.as_ref().and_then(|deliver| {
-                    bundle
-                        .services
+                    plan.services
                         .iter()
                         .find(|service| service.name == deliver.service)
                         .cloned()
@@ -100,7 +147,7 @@ impl StreamSupervisor {
             };
             compiled.push((rule, definition));
         }
-        self.cluster.declare_topics(&bundle.topics)?;
+        self.cluster.declare_topics(&plan.topics)?;
 
         let unchanged = |name: &str, definition: &Definition| {
             self.running
@@ -111,7 +158,7 @@ impl StreamSupervisor {
             .into_iter()
             .filter(|(rule, definition)| !unchanged(&rule.name, definition))
             .collect();
-        let keep: Vec<String> = bundle
+        let keep: Vec<String> = plan
             .streams
             .iter()
             .map(|stream| stream.name.clone())
