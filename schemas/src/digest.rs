@@ -8,9 +8,16 @@
 //! To check by hand: `jq -cS '.digest=""' bundle.json | tr -d '\n' | sha256sum`
 //! (jq's escaping agrees with serde_json for the strings a bundle holds).
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::types::bundle::Bundle;
+use crate::canonical_json::{bundle_bytes, Layout};
+use crate::types::bundle::{Bundle, CompilerInfo, SourceDigest};
+use crate::types::gateway::Gateway;
+use crate::types::graph::Graph;
+use crate::types::mesh::Mesh;
+use crate::types::service::Service;
+use crate::types::stream::{Stream, Topic};
 
 /// The prefix of every digest; names the hash so it can change later.
 pub const DIGEST_PREFIX: &str = "sha256:";
@@ -31,11 +38,62 @@ pub enum DigestError {
     },
 }
 
+/// A bundle as the digest sees it: every field borrowed, `digest` empty. Serializing this view
+/// instead of a cleared copy saves cloning the whole bundle; it prints the same JSON because it
+/// has the same field names and the canonical form sorts keys whatever the field order.
+#[derive(Serialize)]
+struct UnsealedView<'a> {
+    format_version: u32,
+    compiler: &'a CompilerInfo,
+    digest: &'static str,
+    sources: &'a [SourceDigest],
+    gateways: &'a [Gateway],
+    services: &'a [Service],
+    mesh: &'a Mesh,
+    topics: &'a [Topic],
+    streams: &'a [Stream],
+    graph: &'a Graph,
+}
+
+impl<'a> UnsealedView<'a> {
+    fn of(bundle: &'a Bundle) -> Self {
+        // Exhaustive on purpose: a field added to `Bundle` fails to compile here until the view
+        // (and so the digest) covers it.
+        let Bundle {
+            format_version,
+            compiler,
+            digest: _,
+            sources,
+            gateways,
+            services,
+            mesh,
+            topics,
+            streams,
+            graph,
+        } = bundle;
+        UnsealedView {
+            format_version: *format_version,
+            compiler,
+            digest: "",
+            sources,
+            gateways,
+            services,
+            mesh,
+            topics,
+            streams,
+            graph,
+        }
+    }
+}
+
 /// Computes the digest of `bundle`'s content, ignoring whatever its `digest` field holds.
 pub fn compute_digest(bundle: &Bundle) -> String {
-    let mut unsealed = bundle.clone();
-    unsealed.digest = String::new();
-    let hash = Sha256::digest(unsealed.to_canonical_json().as_bytes());
+    let canonical = bundle_bytes(
+        &UnsealedView::of(bundle),
+        bundle.route_count(),
+        Layout::Compact,
+    );
+    let hash = Sha256::digest(&canonical);
     format!("{DIGEST_PREFIX}{}", hex::encode(hash))
 }
 
@@ -102,6 +160,17 @@ mod tests {
         let mut bundle = starfleet_bundle();
         bundle.digest.clear();
         assert_eq!(bundle.verify_digest(), Err(DigestError::Missing));
+    }
+
+    #[test]
+    fn the_unsealed_view_prints_like_a_copy_with_an_empty_digest() {
+        let bundle = starfleet_bundle();
+        let mut cleared = bundle.clone();
+        cleared.digest.clear();
+        let view =
+            crate::canonical_json::to_canonical_string(&UnsealedView::of(&bundle), Layout::Compact)
+                .unwrap();
+        assert_eq!(view, cleared.to_canonical_json());
     }
 
     #[test]
