@@ -7,6 +7,7 @@
 //! [`sort_keys`] still build such a tree for callers that want one (the JSON Schema is a `Value`);
 //! both paths print byte-identical text, which the tests check.
 
+mod bundle_view;
 #[cfg(test)]
 mod equivalence_tests;
 mod map_key;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::types::bundle::Bundle;
+use bundle_view::BundleView;
 use serializer::{Output, ValueSerializer};
 
 /// How canonical text is laid out; the keys are sorted either way.
@@ -115,18 +117,15 @@ pub fn to_pretty_text(value: &Value) -> String {
 /// Bytes of canonical JSON per route, measured on generated bundles; sizes the first allocation.
 const COMPACT_BYTES_PER_ROUTE: usize = 1_100;
 
-/// Writes `content` (a bundle, or the digest's view of one) as canonical bytes, with the first
-/// allocation sized from its `route_count`.
-pub(crate) fn bundle_bytes<T: Serialize>(
-    content: &T,
-    route_count: usize,
-    layout: Layout,
-) -> Vec<u8> {
+/// Writes `bundle` as canonical bytes with `digest` in place of its own digest, the first
+/// allocation sized from its route count.
+pub(crate) fn bundle_bytes(bundle: &Bundle, digest: &str, layout: Layout) -> Vec<u8> {
     let per_route = match layout {
         Layout::Compact => COMPACT_BYTES_PER_ROUTE,
         Layout::Pretty => 5 * COMPACT_BYTES_PER_ROUTE / 2,
     };
-    to_canonical_vec(content, layout, 4096 + route_count * per_route).expect(
+    let capacity = 4096 + bundle.route_count() * per_route;
+    to_canonical_vec(&BundleView::new(bundle, digest), layout, capacity).expect(
         "bundle types have string keys, 32-bit numbers and derived Serialize impls, so they always serialize",
     )
 }
@@ -134,13 +133,13 @@ pub(crate) fn bundle_bytes<T: Serialize>(
 impl Bundle {
     /// The canonical form: sorted keys at every level, no whitespace. The digest is taken over this.
     pub fn to_canonical_json(&self) -> String {
-        String::from_utf8(bundle_bytes(self, self.route_count(), Layout::Compact))
+        String::from_utf8(bundle_bytes(self, &self.digest, Layout::Compact))
             .expect("the canonical serializer writes only UTF-8")
     }
 
     /// The form written to disk: sorted keys, 2-space indentation, a trailing newline.
     pub fn to_pretty_json(&self) -> String {
-        let mut bytes = bundle_bytes(self, self.route_count(), Layout::Pretty);
+        let mut bytes = bundle_bytes(self, &self.digest, Layout::Pretty);
         bytes.push(b'\n');
         String::from_utf8(bytes).expect("the canonical serializer writes only UTF-8")
     }

@@ -225,21 +225,24 @@ impl ObjectWriter<'_> {
             // Stable, so among equal keys the last one written is last: that is the one a
             // `serde_json::Map` keeps.
             entries.sort_by(|a, b| a.key.cmp(&b.key));
-            out.scratch.clear();
-            out.scratch.extend_from_slice(&out.bytes[self.body_start..]);
-            out.bytes.truncate(self.body_start);
-            let mut first = true;
-            for (index, entry) in entries.iter().enumerate() {
-                let overwritten = entries
-                    .get(index + 1)
-                    .is_some_and(|next| next.key == entry.key);
-                if overwritten {
-                    continue;
-                }
-                push_separator(&mut out.bytes, out.layout, first, self.depth + 1);
-                first = false;
-                let range = entry.start - self.body_start..entry.end - self.body_start;
-                out.bytes.extend_from_slice(&out.scratch[range]);
+            let layout = out.layout;
+            if entries.windows(2).any(|pair| pair[0].key == pair[1].key) {
+                rewrite_keeping_last(
+                    &mut out.bytes,
+                    &mut out.scratch,
+                    entries,
+                    self.body_start,
+                    layout,
+                    self.depth + 1,
+                );
+            } else {
+                permute_in_place(
+                    &mut out.bytes,
+                    &mut out.scratch,
+                    entries,
+                    layout,
+                    self.depth + 1,
+                );
             }
         }
         let empty = entries.is_empty();
@@ -252,6 +255,89 @@ impl ObjectWriter<'_> {
             out.close_variant(self.depth - 1);
         }
         Ok(())
+    }
+}
+
+/// Puts an object's `entries` (sorted by key, no two alike; their contents at `depth`) in that
+/// order in `bytes`, where they were written in the order of their `start`.
+///
+/// Entries already in their final place at either end are left alone, so a gateway's routes (the
+/// bulk of a bundle, in the same place in both orders) are never copied. The others are rewritten
+/// within the bytes they already cover: each entry keeps its length, and every separator between
+/// two entries of one object is the same.
+fn permute_in_place(
+    bytes: &mut [u8],
+    scratch: &mut Vec<u8>,
+    entries: &[Entry],
+    layout: Layout,
+    depth: usize,
+) {
+    // Settled at the front: written before everything that sorts after it.
+    let mut first_moved = entries.len();
+    let mut earliest_after = usize::MAX;
+    for (index, entry) in entries.iter().enumerate().rev() {
+        if entry.start > earliest_after {
+            first_moved = index;
+        }
+        earliest_after = earliest_after.min(entry.start);
+    }
+    // Settled at the back: written after everything that sorts before it.
+    let mut last_moved = 0;
+    let mut latest_before = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        if index > 0 && entry.start < latest_before {
+            last_moved = index;
+        }
+        latest_before = latest_before.max(entry.start);
+    }
+    let Some(moved) = entries.get(first_moved..=last_moved) else {
+        return;
+    };
+    // The moved entries were written one after another, between the settled ones.
+    let region_start = moved.iter().map(|e| e.start).min().unwrap_or(0);
+    let region_end = moved.iter().map(|e| e.end).max().unwrap_or(0);
+    scratch.clear();
+    scratch.extend_from_slice(&bytes[region_start..region_end]);
+    let separator_at = scratch.len();
+    push_separator(scratch, layout, false, depth);
+    let mut at = region_start;
+    for (index, entry) in moved.iter().enumerate() {
+        let mut put = |piece: &[u8]| {
+            bytes[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        };
+        if index > 0 {
+            put(&scratch[separator_at..]);
+        }
+        put(&scratch[entry.start - region_start..entry.end - region_start]);
+    }
+    debug_assert_eq!(at, region_end, "a permutation keeps the object's length");
+}
+
+/// Rewrites an object's body (from `body_start`) with `entries` (sorted by key, some alike) in
+/// order, dropping every entry a later one with the same key overwrote.
+fn rewrite_keeping_last(
+    bytes: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    entries: &[Entry],
+    body_start: usize,
+    layout: Layout,
+    depth: usize,
+) {
+    scratch.clear();
+    scratch.extend_from_slice(&bytes[body_start..]);
+    bytes.truncate(body_start);
+    let mut first = true;
+    for (index, entry) in entries.iter().enumerate() {
+        let overwritten = entries
+            .get(index + 1)
+            .is_some_and(|next| next.key == entry.key);
+        if overwritten {
+            continue;
+        }
+        push_separator(bytes, layout, first, depth);
+        first = false;
+        bytes.extend_from_slice(&scratch[entry.start - body_start..entry.end - body_start]);
     }
 }
 
