@@ -36,9 +36,34 @@ pub(super) struct Output {
 /// One `"key":value` already written into [`Output::bytes`].
 struct Entry {
     key: Cow<'static, str>,
+    /// The key's first 8 bytes, big-endian and zero-padded: orders most pairs of keys without
+    /// comparing the strings (see [`Entry::cmp_keys`]).
+    key_prefix: u64,
     /// Byte range of the entry (key, colon and value; no separator or indentation).
     start: usize,
     end: usize,
+}
+
+impl Entry {
+    fn new(key: Cow<'static, str>, start: usize, end: usize) -> Self {
+        let mut prefix = [0u8; 8];
+        let head = &key.as_bytes()[..key.len().min(8)];
+        prefix[..head.len()].copy_from_slice(head);
+        Entry {
+            key_prefix: u64::from_be_bytes(prefix),
+            key,
+            start,
+            end,
+        }
+    }
+
+    /// Byte order of the keys. Two different prefixes order their keys the same way (padding
+    /// with zeros never inverts an order), so the strings are compared only on a tie.
+    fn cmp_keys(&self, other: &Entry) -> std::cmp::Ordering {
+        self.key_prefix
+            .cmp(&other.key_prefix)
+            .then_with(|| self.key.cmp(&other.key))
+    }
 }
 
 impl Output {
@@ -213,20 +238,25 @@ impl ObjectWriter<'_> {
             depth: self.depth + 1,
         })?;
         let end = self.out.bytes.len();
-        self.out.entries.push(Entry { key, start, end });
+        self.out.entries.push(Entry::new(key, start, end));
         Ok(())
     }
 
     fn finish(self) -> Result<(), CanonicalJsonError> {
         let out = self.out;
         let entries = &mut out.entries[self.entries_base..];
-        let sorted = entries.windows(2).all(|pair| pair[0].key < pair[1].key);
+        let sorted = entries
+            .windows(2)
+            .all(|pair| pair[0].cmp_keys(&pair[1]).is_lt());
         if !sorted {
             // Stable, so among equal keys the last one written is last: that is the one a
             // `serde_json::Map` keeps.
-            entries.sort_by(|a, b| a.key.cmp(&b.key));
+            entries.sort_by(Entry::cmp_keys);
             let layout = out.layout;
-            if entries.windows(2).any(|pair| pair[0].key == pair[1].key) {
+            if entries
+                .windows(2)
+                .any(|pair| pair[0].cmp_keys(&pair[1]).is_eq())
+            {
                 rewrite_keeping_last(
                     &mut out.bytes,
                     &mut out.scratch,
