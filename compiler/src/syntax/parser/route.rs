@@ -77,11 +77,11 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
     let (rest, statement) = match kw {
         "match" => {
             let (rest, m) = match_statement(cx, start, input)?;
-            (rest, RouteStatement::Match(m))
+            (rest, RouteStatement::Match(Box::new(m)))
         }
         "auth" => {
             let (rest, a) = auth(cx, start, input)?;
-            (rest, RouteStatement::Auth(a))
+            (rest, RouteStatement::Auth(Box::new(a)))
         }
         "public" => {
             let rest = &start[kw.len()..];
@@ -93,7 +93,7 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "rate_limit" => {
             let (rest, r) = rate_limit(cx, start, input)?;
-            (rest, RouteStatement::RateLimit(r))
+            (rest, RouteStatement::RateLimit(Box::new(r)))
         }
         "when" => {
             let (rest, condition) = cel(cx, input, "a CEL condition")?;
@@ -101,11 +101,11 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "set_header" | "set_response_header" | "remove_header" | "remove_response_header" => {
             let (rest, h) = header_rule(cx, start, kw, input)?;
-            (rest, RouteStatement::Header(h))
+            (rest, RouteStatement::Header(Box::new(h)))
         }
         "cors" => {
             let (rest, c) = cors(cx, start, input)?;
-            (rest, RouteStatement::Cors(c))
+            (rest, RouteStatement::Cors(Box::new(c)))
         }
         "body_limit" => {
             let (rest, s) = size(cx, input)?;
@@ -117,15 +117,15 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "forward" => {
             let (rest, f) = forward(cx, start, input)?;
-            (rest, RouteStatement::Forward(f))
+            (rest, RouteStatement::Forward(Box::new(f)))
         }
         "produce" => {
             let (rest, p) = produce(cx, start, input)?;
-            (rest, RouteStatement::Produce(p))
+            (rest, RouteStatement::Produce(Box::new(p)))
         }
         "respond" => {
             let (rest, r) = respond(cx, start, input)?;
-            (rest, RouteStatement::Respond(r))
+            (rest, RouteStatement::Respond(Box::new(r)))
         }
         _ => return Ok((input, None)),
     };
