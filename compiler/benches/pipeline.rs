@@ -1,7 +1,8 @@
 //! Whole-pipeline benchmark: parse + check + emit generated programs of 1k, 10k and 100k routes
-//! across 100 services; the resolve + graph + checks stage, the parser and the bundle's seal on
-//! their own. Run: `cargo bench -p meshc --bench pipeline` (add `-- resolve_graph_check` for the
-//! checks only, `-- parts` for the parser and the seal; figures in BENCHMARKS.md).
+//! across 100 services, then each stage on its own: the parser, resolve + graph + checks,
+//! lowering + seal, the seal alone (canonical JSON + SHA-256) and the pretty JSON `meshc build`
+//! writes. Run: `cargo bench -p meshc --bench pipeline` (add `-- parse_check_emit`,
+//! `-- resolve_graph_check` or `-- stages` for one group; figures in BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -62,15 +63,18 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
+/// The sizes every stage is measured at, with criterion's sample count and time for each.
+const SIZES: [(usize, usize, u64); 3] = [(1_000, 20, 5), (10_000, 10, 5), (100_000, 10, 15)];
+
 /// The verified-graph stage alone on already-parsed programs: resolve, build the graph and run
 /// every check (what `meshc check` adds to parsing), to keep the checks near-linear.
 fn checks(c: &mut Criterion) {
     let mut group = c.benchmark_group("resolve_graph_check");
-    for routes in [10_000usize, 100_000] {
+    for (routes, samples, seconds) in SIZES {
         let loaded = meshc::input::loader::load_text("bench.mesh", &generate_program(routes));
         group.throughput(Throughput::Elements(routes as u64));
-        group.sample_size(10);
-        group.measurement_time(Duration::from_secs(if routes >= 100_000 { 15 } else { 5 }));
+        group.sample_size(samples);
+        group.measurement_time(Duration::from_secs(seconds));
         group.bench_with_input(BenchmarkId::from_parameter(routes), &loaded, |b, loaded| {
             b.iter(|| {
                 let program = meshc::resolve::Program::new(&loaded.sources, &loaded.files);
@@ -85,29 +89,49 @@ fn checks(c: &mut Criterion) {
     group.finish();
 }
 
-/// The two largest parts of the pipeline on their own, to see where the time goes: the parser
-/// (text → syntax tree) and the bundle's seal (canonical JSON + SHA-256 digest).
-fn parts(c: &mut Criterion) {
-    let mut group = c.benchmark_group("parts");
-    for routes in [10_000usize, 100_000] {
+/// The other stages on their own, to see where the time goes: the parser (text → syntax tree),
+/// lowering + seal (syntax tree and graph → sealed bundle), the seal alone (canonical JSON +
+/// SHA-256 of a finished bundle) and the pretty JSON `meshc build` writes to disk.
+fn stages(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stages");
+    for (routes, samples, seconds) in SIZES {
         let program = generate_program(routes);
+        let loaded = meshc::input::loader::load_text("bench.mesh", &program);
+        let graph = meshc::graph::build::build_graph(&meshc::resolve::Program::new(
+            &loaded.sources,
+            &loaded.files,
+        ));
+        let bundle = meshc::compile_text("bench.mesh", &program)
+            .bundle
+            .expect("the generated program compiles");
         group.throughput(Throughput::Elements(routes as u64));
-        group.sample_size(10);
+        group.sample_size(samples);
+        group.measurement_time(Duration::from_secs(seconds));
         group.bench_with_input(BenchmarkId::new("parse", routes), &program, |b, program| {
-            b.iter(|| black_box(meshc::syntax::parser::parse_file(meshc::source::FileId(0), black_box(program))))
+            b.iter(|| {
+                black_box(meshc::syntax::parser::parse_file(
+                    meshc::source::FileId(0),
+                    black_box(program),
+                ))
+            })
+        });
+        group.bench_function(BenchmarkId::new("lower_and_seal", routes), |b| {
+            b.iter(|| {
+                let (bundle, diagnostics) =
+                    meshc::emit::emit_bundle_with_graph(&loaded.sources, &loaded.files, &graph);
+                assert!(diagnostics.is_empty());
+                black_box(bundle)
+            })
+        });
+        group.bench_function(BenchmarkId::new("seal", routes), |b| {
+            b.iter(|| black_box(meshwork_bundle::compute_digest(black_box(&bundle))))
+        });
+        group.bench_function(BenchmarkId::new("pretty_json", routes), |b| {
+            b.iter(|| black_box(black_box(&bundle).to_pretty_json()))
         });
     }
-    let program = generate_program(10_000);
-    let bundle = meshc::compile_text("bench.mesh", &program).bundle.expect("the generated program compiles");
-    group.bench_function(BenchmarkId::new("seal", 10_000), |b| {
-        b.iter(|| {
-            let mut bundle = bundle.clone();
-            bundle.seal();
-            black_box(bundle.digest)
-        })
-    });
     group.finish();
 }
 
-criterion_group!(benches, pipeline, checks, parts);
+criterion_group!(benches, pipeline, checks, stages);
 criterion_main!(benches);

@@ -59,6 +59,10 @@ enum Command {
         /// How often to check the program's files for changes, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         watch_interval_ms: u64,
+        /// Close client connections idle for this long between requests (like nginx's
+        /// keepalive_timeout), e.g. `60s`, `500ms`.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        idle_timeout: Duration,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
             demo_upstreams,
             workers,
             watch_interval_ms,
+            idle_timeout,
         } => run(RunOptions {
             inputs,
             admin,
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
+            idle_timeout,
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),

@@ -15,10 +15,15 @@ use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreError};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::metrics::Metrics;
 use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
+use crate::server::connection::ConnectionTimeouts;
 use crate::server::listeners::{bind_listeners, BindError};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
 use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError};
+
+/// How long a client connection may stay idle between requests by default: 60 s (nginx's
+/// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything `meshd run` is told.
 #[derive(Debug, Clone)]
@@ -47,10 +52,13 @@ pub struct RunOptions {
     pub reload_on_sighup: bool,
     /// How long a client may take to send a request head.
     pub head_timeout: Duration,
+    /// How long a client connection may stay idle between requests before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl RunOptions {
-    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, 1 s polling.
+    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, 1 s polling,
+    /// 30 s for a request head, 60 s idle between requests.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
             inputs,
@@ -65,6 +73,7 @@ impl RunOptions {
             watch_interval: Duration::from_secs(1),
             reload_on_sighup: false,
             head_timeout: Duration::from_secs(30),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -300,7 +309,11 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         metrics: Arc::clone(&metrics),
         access_log: Arc::clone(&access_log),
     });
-    match spawn_workers(bound, &shared, workers, options.head_timeout, &shutdown_rx) {
+    let timeouts = ConnectionTimeouts {
+        head: options.head_timeout,
+        idle: options.idle_timeout,
+    };
+    match spawn_workers(bound, &shared, workers, timeouts, &shutdown_rx) {
         Ok(worker_threads) => threads.extend(worker_threads),
         Err(error) => {
             stop_early(threads);

@@ -10,6 +10,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::canonical_json::{bundle_bytes, Layout};
 use crate::types::bundle::Bundle;
 
 /// The prefix of every digest; names the hash so it can change later.
@@ -33,9 +34,8 @@ pub enum DigestError {
 
 /// Computes the digest of `bundle`'s content, ignoring whatever its `digest` field holds.
 pub fn compute_digest(bundle: &Bundle) -> String {
-    let mut unsealed = bundle.clone();
-    unsealed.digest = String::new();
-    let hash = Sha256::digest(unsealed.to_canonical_json().as_bytes());
+    let canonical = bundle_bytes(bundle, "", Layout::Compact);
+    let hash = Sha256::digest(&canonical);
     format!("{DIGEST_PREFIX}{}", hex::encode(hash))
 }
 
@@ -102,6 +102,14 @@ mod tests {
         let mut bundle = starfleet_bundle();
         bundle.digest.clear();
         assert_eq!(bundle.verify_digest(), Err(DigestError::Missing));
+    }
+
+    #[test]
+    fn the_digest_ignores_what_the_digest_field_holds() {
+        let mut bundle = starfleet_bundle();
+        let sealed = compute_digest(&bundle);
+        bundle.digest = "sha256:anything".to_string();
+        assert_eq!(compute_digest(&bundle), sealed);
     }
 
     #[test]

@@ -37,27 +37,27 @@ fn matcher(
     path: crate::syntax::ast::PathMatch,
     span: Span,
 ) -> RouteStatement {
-    RouteStatement::Match(Match {
+    RouteStatement::Match(Box::new(Match {
         method: method.map(|m| s(m, span)),
         path,
         host: None,
         headers: Vec::new(),
         query: Vec::new(),
         span,
-    })
+    }))
 }
 
 fn respond(span: Span) -> RouteStatement {
-    RouteStatement::Respond(Respond {
+    RouteStatement::Respond(Box::new(Respond {
         status: Spanned::new(200, span),
         body: Some(s("ok", span)),
         content_type: None,
         span,
-    })
+    }))
 }
 
 fn forward(targets: &[(&str, Option<u8>)], span: Span) -> RouteStatement {
-    RouteStatement::Forward(Forward {
+    RouteStatement::Forward(Box::new(Forward {
         targets: targets
             .iter()
             .map(|(name, weight)| ForwardTarget {
@@ -68,7 +68,7 @@ fn forward(targets: &[(&str, Option<u8>)], span: Span) -> RouteStatement {
         strip_prefix: None,
         rewrite: None,
         span,
-    })
+    }))
 }
 
 fn route(name: &str, span: Span, statements: Vec<RouteStatement>) -> Route {
@@ -125,24 +125,24 @@ fn route_names(bundle: &b::Bundle) -> Vec<&str> {
 fn admission_steps_come_out_in_execution_order_whatever_the_line_order() {
     let map = sources(&["a.mesh"]);
     let statements = vec![
-        RouteStatement::Header(HeaderRule {
+        RouteStatement::Header(Box::new(HeaderRule {
             direction: HeaderDirection::Response,
             name: s("X-Out", at(0, 3)),
             value: None,
             span: at(0, 3),
-        }),
-        RouteStatement::Header(HeaderRule {
+        })),
+        RouteStatement::Header(Box::new(HeaderRule {
             direction: HeaderDirection::Request,
             name: s("X-In", at(0, 4)),
             value: Some(s("1", at(0, 4))),
             span: at(0, 4),
-        }),
+        })),
         RouteStatement::BodyLimit(Spanned::new(Size { bytes: 1024 }, at(0, 5))),
         RouteStatement::When(Cel {
             source: "request.method == \"GET\"".to_string(),
             span: at(0, 6),
         }),
-        RouteStatement::RateLimit(RateLimit {
+        RouteStatement::RateLimit(Box::new(RateLimit {
             rate: Spanned::new(
                 Rate {
                     count: 5,
@@ -154,20 +154,20 @@ fn admission_steps_come_out_in_execution_order_whatever_the_line_order() {
             burst: None,
             shared: false,
             span: at(0, 7),
-        }),
+        })),
         RouteStatement::Access(AccessRule {
             effect: Effect::Deny,
             subject: AccessSubject::Ips,
             values: vec![s("10.0.0.0/8", at(0, 8))],
             span: at(0, 8),
         }),
-        RouteStatement::Auth(Auth {
+        RouteStatement::Auth(Box::new(Auth {
             kind: AuthKind::Key {
                 location: KeyLocation::Header,
                 name: s("X-Api-Key", at(0, 9)),
             },
             span: at(0, 9),
-        }),
+        })),
         matcher(
             Some("GET"),
             path(PathKind::Exact, "/a", at(0, 10)),

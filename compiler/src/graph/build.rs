@@ -12,7 +12,7 @@ use crate::resolve::traffic_split::split_weights;
 use crate::resolve::Program;
 use crate::syntax::ast;
 
-use super::{qualified, ProgramGraph, DEAD_LETTER_LABEL};
+use super::{ProgramGraph, DEAD_LETTER_LABEL};
 
 /// The graph of `program`: nodes for everything declared or used, edges for every relation.
 pub fn build_graph(program: &Program) -> ProgramGraph {
@@ -51,9 +51,9 @@ fn add_service(graph: &mut ProgramGraph, service: &ast::Service) -> NodeIndex {
         .map(|e| e.node.as_slice())
         .unwrap_or_default()
     {
-        let index = graph.add_node(
+        let index = graph.add_owned_node(
             NodeKind::Endpoint,
-            &qualified(name, &endpoint.node),
+            name,
             &endpoint.node,
             Some(endpoint.span),
         );
@@ -67,28 +67,20 @@ fn add_gateway(graph: &mut ProgramGraph, services: &ServiceNodes, gateway: &ast:
     let node = graph.add_node(NodeKind::Gateway, name, name, Some(gateway.name.span));
     for listener in &gateway.listeners {
         let address = &listener.address;
-        let index = graph.add_node(
-            NodeKind::Listener,
-            &qualified(name, &address.node),
-            &address.node,
-            Some(address.span),
-        );
+        let index =
+            graph.add_owned_node(NodeKind::Listener, name, &address.node, Some(address.span));
         graph.add_edge(index, node, EdgeKind::Listens, None, Some(listener.span));
     }
     for consumer in &gateway.consumers {
-        let index = graph.add_node(
+        let index = graph.add_owned_node(
             NodeKind::Consumer,
-            &qualified(name, &consumer.name.node),
+            name,
             &consumer.name.node,
             Some(consumer.name.span),
         );
         for group in &consumer.groups {
-            let group_index = graph.add_node(
-                NodeKind::Group,
-                &qualified(name, &group.node),
-                &group.node,
-                Some(group.span),
-            );
+            let group_index =
+                graph.add_owned_node(NodeKind::Group, name, &group.node, Some(group.span));
             graph.add_edge(
                 index,
                 group_index,
@@ -111,9 +103,9 @@ fn add_route(
     route: &ast::Route,
 ) {
     let gateway_name = &gateway.name.node;
-    let node = graph.add_node(
+    let node = graph.add_owned_node(
         NodeKind::Route,
-        &qualified(gateway_name, &route.name.node),
+        gateway_name,
         &route.name.node,
         Some(route.name.span),
     );
@@ -172,9 +164,7 @@ fn add_route(
                     ast::Effect::Deny => EdgeKind::Denies,
                 };
                 for name in names {
-                    if let Some(target) =
-                        graph.find_named(kind, &qualified(gateway_name, &name.node))
-                    {
+                    if let Some(target) = graph.find_owned(kind, gateway_name, &name.node) {
                         graph.add_edge(node, target, edge, None, Some(name.span));
                     }
                 }
@@ -222,7 +212,7 @@ fn add_stream(graph: &mut ProgramGraph, program: &Program, stream: &ast::Stream)
             ast::StreamStatement::Deliver(deliver) => {
                 if program.symbols.has_service(&deliver.service.node) {
                     if let Some(service) =
-                        graph.find_named(NodeKind::Service, &deliver.service.node)
+                        graph.find_unowned(NodeKind::Service, &deliver.service.node)
                     {
                         graph.add_edge(
                             node,
@@ -257,12 +247,12 @@ fn add_mesh_rules(graph: &mut ProgramGraph, program: &Program) {
         let sources: Vec<NodeIndex> = if rule.source.node == "*" {
             callers
                 .iter()
-                .filter_map(|(k, n)| graph.find_named(*k, n))
+                .filter_map(|(k, n)| graph.find_unowned(*k, n))
                 .collect()
         } else {
             graph
                 .find_named(NodeKind::Gateway, &rule.source.node)
-                .or_else(|| graph.find_named(NodeKind::Service, &rule.source.node))
+                .or_else(|| graph.find_unowned(NodeKind::Service, &rule.source.node))
                 .into_iter()
                 .collect()
         };
@@ -272,10 +262,10 @@ fn add_mesh_rules(graph: &mut ProgramGraph, program: &Program) {
                 targets.extend(
                     services
                         .iter()
-                        .filter_map(|s| graph.find_named(NodeKind::Service, s)),
+                        .filter_map(|s| graph.find_unowned(NodeKind::Service, s)),
                 );
             } else {
-                targets.extend(graph.find_named(NodeKind::Service, &target.node));
+                targets.extend(graph.find_unowned(NodeKind::Service, &target.node));
             }
         }
         targets.sort();
@@ -299,10 +289,7 @@ fn add_loopbacks(graph: &mut ProgramGraph, program: &Program) {
             let address = SocketAddress::parse(&l.address.node)?;
             Some((
                 address,
-                graph.find_named(
-                    NodeKind::Listener,
-                    &qualified(&g.name.node, &l.address.node),
-                )?,
+                graph.find_owned(NodeKind::Listener, &g.name.node, &l.address.node)?,
             ))
         })
         .collect();
@@ -318,10 +305,9 @@ fn add_loopbacks(graph: &mut ProgramGraph, program: &Program) {
             let Some(address) = SocketAddress::parse(&endpoint.node) else {
                 continue;
             };
-            let Some(from) = graph.find_named(
-                NodeKind::Endpoint,
-                &qualified(&service.name.node, &endpoint.node),
-            ) else {
+            let Some(from) =
+                graph.find_owned(NodeKind::Endpoint, &service.name.node, &endpoint.node)
+            else {
                 continue;
             };
             for (listener, to) in &listeners {

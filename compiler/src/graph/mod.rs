@@ -45,6 +45,8 @@ pub struct ProgramGraph {
     pub graph: DiGraph<Node, Edge>,
     /// Lookups only (never iterated), so a fixed-seed fast hash is safe.
     ids: HashMap<String, NodeIndex, FixedState>,
+    /// Where ids are spelled for lookups while building, so finding a node allocates nothing.
+    scratch: String,
 }
 
 impl ProgramGraph {
@@ -71,10 +73,41 @@ impl ProgramGraph {
         name: &str,
         span: Option<Span>,
     ) -> NodeIndex {
-        let id = node_id(kind, qualified);
-        if let Some(index) = self.ids.get(&id) {
+        write_id(&mut self.scratch, kind, None, qualified);
+        self.add_spelled(kind, name, span)
+    }
+
+    /// [`ProgramGraph::add_node`] for a node owned by `owner` (`route:edge/officers`), without
+    /// building the qualified name first.
+    pub fn add_owned_node(
+        &mut self,
+        kind: NodeKind,
+        owner: &str,
+        name: &str,
+        span: Option<Span>,
+    ) -> NodeIndex {
+        write_id(&mut self.scratch, kind, Some(owner), name);
+        self.add_spelled(kind, name, span)
+    }
+
+    /// The node `kind:owner/name`, found without allocating.
+    pub fn find_owned(&mut self, kind: NodeKind, owner: &str, name: &str) -> Option<NodeIndex> {
+        write_id(&mut self.scratch, kind, Some(owner), name);
+        self.ids.get(self.scratch.as_str()).copied()
+    }
+
+    /// The node `kind:name`, found without allocating.
+    pub fn find_unowned(&mut self, kind: NodeKind, name: &str) -> Option<NodeIndex> {
+        write_id(&mut self.scratch, kind, None, name);
+        self.ids.get(self.scratch.as_str()).copied()
+    }
+
+    /// Adds the node whose id is spelled in `scratch`, unless it exists.
+    fn add_spelled(&mut self, kind: NodeKind, name: &str, span: Option<Span>) -> NodeIndex {
+        if let Some(index) = self.ids.get(self.scratch.as_str()) {
             return *index;
         }
+        let id = self.scratch.clone();
         let index = self.graph.add_node(Node {
             kind,
             id: id.clone(),
@@ -100,7 +133,21 @@ impl ProgramGraph {
 
 /// The id of a node: `kind:qualified` (`route:edge/officers`).
 pub fn node_id(kind: NodeKind, qualified: &str) -> String {
-    format!("{}:{qualified}", kind.as_str())
+    let mut id = String::new();
+    write_id(&mut id, kind, None, qualified);
+    id
+}
+
+/// Spells `kind:owner/name` (or `kind:name` without an owner) into `out`, replacing its text.
+fn write_id(out: &mut String, kind: NodeKind, owner: Option<&str>, name: &str) {
+    out.clear();
+    out.push_str(kind.as_str());
+    out.push(':');
+    if let Some(owner) = owner {
+        out.push_str(owner);
+        out.push('/');
+    }
+    out.push_str(name);
 }
 
 /// A name qualified by its owner (`edge/officers`).

@@ -199,22 +199,26 @@ pub struct Route {
 }
 
 /// One line of a route, in source order (admission runs in a fixed order chosen by the compiler).
+///
+/// The larger statements are boxed, so a statement is 48 bytes rather than 232: the parser moves
+/// each statement several times and every check scans a route's statements. On 100 000 routes
+/// this made parsing a quarter faster and the tree a quarter smaller (BENCHMARKS.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteStatement {
-    Match(Match),
-    Auth(Auth),
+    Match(Box<Match>),
+    Auth(Box<Auth>),
     /// `public`: no authentication on purpose.
     Public(Span),
     Access(AccessRule),
-    RateLimit(RateLimit),
+    RateLimit(Box<RateLimit>),
     When(Cel),
-    Header(HeaderRule),
-    Cors(Cors),
+    Header(Box<HeaderRule>),
+    Cors(Box<Cors>),
     BodyLimit(Spanned<Size>),
     Timeout(Spanned<Duration>),
-    Forward(Forward),
-    Produce(Produce),
-    Respond(Respond),
+    Forward(Box<Forward>),
+    Produce(Box<Produce>),
+    Respond(Box<Respond>),
 }
 
 impl RouteStatement {

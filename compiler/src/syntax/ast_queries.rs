@@ -7,7 +7,7 @@ impl Route {
     /// The route's `match` (the first, if it has several: that is a parse error already).
     pub fn matcher(&self) -> Option<&Match> {
         self.statements.iter().find_map(|s| match s {
-            RouteStatement::Match(m) => Some(m),
+            RouteStatement::Match(m) => Some(&**m),
             _ => None,
         })
     }
@@ -15,7 +15,7 @@ impl Route {
     /// The route's `auth`, if any.
     pub fn auth(&self) -> Option<&Auth> {
         self.statements.iter().find_map(|s| match s {
-            RouteStatement::Auth(a) => Some(a),
+            RouteStatement::Auth(a) => Some(&**a),
             _ => None,
         })
     }
@@ -28,7 +28,7 @@ impl Route {
     /// The route's `forward`, if it forwards.
     pub fn forward(&self) -> Option<&Forward> {
         self.statements.iter().find_map(|s| match s {
-            RouteStatement::Forward(f) => Some(f),
+            RouteStatement::Forward(f) => Some(&**f),
             _ => None,
         })
     }
@@ -36,7 +36,7 @@ impl Route {
     /// The route's `produce`, if it produces.
     pub fn produce(&self) -> Option<&Produce> {
         self.statements.iter().find_map(|s| match s {
-            RouteStatement::Produce(p) => Some(p),
+            RouteStatement::Produce(p) => Some(&**p),
             _ => None,
         })
     }

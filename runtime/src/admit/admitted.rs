@@ -1,12 +1,13 @@
 //! An admitted request: who the caller is, what its token said, and the headers admission adds
 //! to the upstream request and to the response.
 
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 
 use super::cel::CelInput;
 use super::claims::JwtClaims;
 use super::consumers::ConsumerEntry;
 use super::facts::RequestFacts;
+use super::header_sink::HeaderSink;
 use super::limit::{RateLimitStatus, RateLimitStep};
 use super::route_admission::RouteAdmission;
 
@@ -50,8 +51,13 @@ impl<'r> Admitted<'r> {
         }
     }
 
+    /// Whether the route's header rules change the request sent upstream.
+    pub fn changes_request_headers(&self) -> bool {
+        !self.route.request_header_rules().is_empty()
+    }
+
     /// Applies the route's request header rules to the request sent upstream.
-    pub fn apply_request_headers(&self, headers: &mut HeaderMap) {
+    pub fn apply_request_headers(&self, headers: &mut impl HeaderSink) {
         for rule in self.route.request_header_rules() {
             rule.apply(headers);
         }
@@ -59,7 +65,7 @@ impl<'r> Admitted<'r> {
 
     /// Decorates the response: the route's response header rules, then CORS and `RateLimit-*`
     /// headers (which rules cannot remove, since clients depend on them).
-    pub fn apply_response_headers(&self, headers: &mut HeaderMap) {
+    pub fn apply_response_headers(&self, headers: &mut impl HeaderSink) {
         for rule in self.route.response_header_rules() {
             rule.apply(headers);
         }

@@ -12,6 +12,8 @@ use http::header::{
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method};
+
+use super::header_sink::HeaderSink;
 use meshwork_bundle::SourceLocation;
 
 use super::error::AdmitBuildError;
@@ -133,15 +135,15 @@ impl CorsPolicy {
             })
     }
 
-    fn allow_origin(&self, origin: &HeaderValue, headers: &mut HeaderMap) {
+    fn allow_origin(&self, origin: &HeaderValue, headers: &mut impl HeaderSink) {
         let value = if self.any_origin && !self.credentials {
             HeaderValue::from_static("*")
         } else {
             origin.clone()
         };
-        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.set_header(ACCESS_CONTROL_ALLOW_ORIGIN, value);
         if self.credentials {
-            headers.insert(
+            headers.set_header(
                 ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
             );
@@ -226,15 +228,19 @@ impl CorsPolicy {
     }
 
     /// Decorates a response to a request whose allowed origin is `origin` (if any).
-    pub fn write_response_headers(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+    pub fn write_response_headers(
+        &self,
+        origin: Option<&HeaderValue>,
+        headers: &mut impl HeaderSink,
+    ) {
         if let Some(origin) = origin {
             self.allow_origin(origin, headers);
             if let Some(expose) = &self.expose {
-                headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+                headers.set_header(ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
             }
         }
         if !self.any_origin || self.credentials {
-            headers.append(VARY, HeaderValue::from_static("Origin"));
+            headers.append_header(VARY, HeaderValue::from_static("Origin"));
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `set_header` / `remove_header` on the request sent upstream and on the response, applied in
 //! bundle order. Names and values are checked at load.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use meshwork_bundle::SourceLocation;
 
 use super::error::AdmitBuildError;
+use super::header_sink::HeaderSink;
 
 /// One header rule.
 #[derive(Debug, Clone)]
@@ -38,14 +39,10 @@ impl HeaderRule {
     }
 
     /// Applies the rule: replaces every value of the header, or removes them all.
-    pub fn apply(&self, headers: &mut HeaderMap) {
+    pub fn apply(&self, headers: &mut impl HeaderSink) {
         match &self.value {
-            Some(value) => {
-                headers.insert(self.name.clone(), value.clone());
-            }
-            None => {
-                headers.remove(&self.name);
-            }
+            Some(value) => headers.set_header(self.name.clone(), value.clone()),
+            None => headers.remove_header(&self.name),
         }
     }
 }
@@ -53,6 +50,7 @@ impl HeaderRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
 
     fn loc() -> SourceLocation {
         SourceLocation {

@@ -53,6 +53,7 @@ pub mod error;
 pub mod facts;
 pub mod gateway_admission;
 pub mod header_rules;
+pub mod header_sink;
 pub mod limit;
 pub mod route_admission;
 
@@ -63,5 +64,6 @@ pub use denial::{Denial, StepKind, DENIED_BY};
 pub use error::AdmitBuildError;
 pub use facts::RequestFacts;
 pub use gateway_admission::GatewayAdmission;
+pub use header_sink::HeaderSink;
 pub use limit::{RateLimitStatus, SharedLimitStore, SharedStoreError};
 pub use route_admission::{AdmitOptions, PreflightResponse, RouteAdmission};

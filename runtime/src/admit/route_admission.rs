@@ -303,6 +303,26 @@ impl RouteAdmission {
         }
     }
 
+    /// Whether the route has nothing to check (no auth, access rule, rate limit, condition, body
+    /// limit or CORS policy). The server then admits with [`RouteAdmission::admit_open`] and
+    /// builds no [`RequestFacts`] at all; header rules still apply.
+    pub fn is_open(&self) -> bool {
+        self.steps.is_empty() && self.cors.is_none()
+    }
+
+    /// Admits a request on a route that [`RouteAdmission::is_open`]: anonymous, with the route's
+    /// header rules. Only for such routes: on a route with checks they would be skipped.
+    pub fn admit_open(&self) -> Admitted<'_> {
+        debug_assert!(self.is_open(), "admit_open on a route with checks");
+        Admitted {
+            route: self,
+            consumer: None,
+            claims: None,
+            rate_limit: None,
+            cors_origin: None,
+        }
+    }
+
     /// Runs the checks in bundle order. A shared rate limit awaits Redis; everything else is
     /// synchronous, so the future is ready at once for routes without one.
     pub async fn admit<'r>(&'r self, facts: &RequestFacts<'_>) -> Result<Admitted<'r>, Denial> {

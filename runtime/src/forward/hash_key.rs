@@ -1,13 +1,12 @@
-//! The key of `balance hash(<CEL>)`: a request expression compiled at load by the admission
-//! engine's CEL support (fast for plain reads such as `request.headers["x-user"]`) and evaluated
-//! per request, its bytes hashed to a `u64`.
+//! The key of `balance hash(<CEL>)`: a request expression compiled at load by admission's
+//! request CEL (the one implementation of request CEL in meshd; fast for plain reads such as
+//! `request.headers["x-user"]`) and evaluated per request over what admission saw
+//! ([`crate::admit::Admitted::cel_input`]: the request, the consumer, the JWT claims), its bytes
+//! hashed to a `u64`.
 
 use std::hash::{BuildHasher, Hasher};
 
 use crate::admit::cel::{CelCompileError, CelInput, RequestExpression};
-use crate::admit::RequestFacts;
-
-use super::request_view::RequestView;
 
 /// A compiled hash-key expression.
 #[derive(Debug)]
@@ -41,19 +40,11 @@ impl HashKey {
         self.expression.source()
     }
 
-    /// Evaluates the key for `request` and hashes it; `None` when there is no key (a missing
+    /// Evaluates the key over `input` and hashes it; `None` when there is no key (a missing
     /// header, `null`, an evaluation error), in which case the caller balances without it.
-    pub fn hash(&self, request: &RequestView<'_>) -> Option<u64> {
-        let facts = RequestFacts::new(
-            request.method,
-            request.path,
-            request.headers,
-            request.remote_addr,
-        )
-        .with_query(Some(request.query))
-        .with_host(Some(request.host));
+    pub fn hash(&self, input: CelInput<'_>) -> Option<u64> {
         self.expression
-            .with_bytes(CelInput::request(&facts), |bytes| {
+            .with_bytes(input, |bytes| {
                 bytes.map(|bytes| {
                     let mut hasher =
                         foldhash::fast::FixedState::with_seed(0x6d65_7368).build_hasher();
@@ -69,17 +60,12 @@ impl HashKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admit::RequestFacts;
     use http::{HeaderMap, HeaderValue, Method};
 
-    fn view<'a>(headers: &'a HeaderMap) -> RequestView<'a> {
-        RequestView {
-            method: &Method::GET,
-            path: "/a",
-            host: "h",
-            query: "",
-            headers,
-            remote_addr: "127.0.0.1:1".parse().unwrap(),
-        }
+    fn hash(key: &HashKey, headers: &HeaderMap) -> Option<u64> {
+        let facts = RequestFacts::new(&Method::GET, "/a", headers, "127.0.0.1:1".parse().unwrap());
+        key.hash(CelInput::request(&facts))
     }
 
     #[test]
@@ -89,14 +75,14 @@ mod tests {
         a.insert("x-user", HeaderValue::from_static("alice"));
         let mut b = HeaderMap::new();
         b.insert("x-user", HeaderValue::from_static("bob"));
-        assert_eq!(key.hash(&view(&a)), key.hash(&view(&a)));
-        assert_ne!(key.hash(&view(&a)), key.hash(&view(&b)));
+        assert_eq!(hash(&key, &a), hash(&key, &a));
+        assert_ne!(hash(&key, &a), hash(&key, &b));
     }
 
     #[test]
     fn a_missing_header_gives_no_key() {
         let key = HashKey::compile(r#"request.headers["x-user"]"#).unwrap();
-        assert_eq!(key.hash(&view(&HeaderMap::new())), None);
+        assert_eq!(hash(&key, &HeaderMap::new()), None);
     }
 
     #[test]

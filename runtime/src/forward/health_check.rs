@@ -10,12 +10,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use http::{Method, Request};
+use http::Method;
 use meshwork_bundle::HealthCheck;
 
 use super::endpoint::Endpoint;
 use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use super::http1::{exchange, ExchangeRequest, UpstreamConn};
+use super::message_headers::MessageHeaders;
 use super::service_state::ServiceState;
 
 /// Starts the probes of every endpoint of `service` on `runtime` (no-op without a health check).
@@ -76,17 +77,21 @@ async fn probe(
 ) -> bool {
     let attempt = async {
         let mut conn = UpstreamConn::connect(address, timeout).await.ok()?;
-        let request = Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header(http::header::HOST, host)
-            .header(http::header::USER_AGENT, "meshd-health-check")
-            .header(http::header::CONNECTION, "close")
-            .body(())
-            .ok()?;
+        let mut headers = http::HeaderMap::with_capacity(3);
+        headers.insert(http::header::HOST, http::HeaderValue::from_str(host).ok()?);
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static("meshd-health-check"),
+        );
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
         let mut head = Vec::new();
         encode_head(
-            &request.into_parts().0,
+            method,
+            path,
+            &MessageHeaders::from_map(headers),
             BodyFraming::Empty,
             &ForwardedHeaders::none(),
             &mut head,

@@ -9,26 +9,44 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::CONTENT_LENGTH;
-use http::request::Parts;
-use http::{Method, Response, StatusCode};
-use hyper::body::Incoming;
+use http::StatusCode;
 use tokio::time::timeout_at;
 
 use super::endpoint::{Endpoint, Lease};
 use super::http1::body_decoder::BodyDecoder;
-use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
+use super::http1::request_encoder::BodyFraming;
 use super::http1::response_head::ResponseHead;
 use super::http1::{exchange, ExchangeError, ExchangeRequest, UpstreamConn};
+use super::message_headers::MessageHeaders;
+use super::request_body::{BodyError, RequestBody};
 use super::response_body::{ResponseBody, UpstreamBody};
-use super::retry_policy::{is_idempotent, FailureKind};
+use super::retry_policy::FailureKind;
 use super::service_state::ServiceState;
+
+/// A request ready to go upstream.
+#[derive(Debug)]
+pub struct UpstreamRequest<'c> {
+    /// The encoded head ([`super::http1::request_encoder::encode_head`]).
+    pub head: Vec<u8>,
+    /// The client's body.
+    pub body: RequestBody<'c>,
+    /// How the head frames the body.
+    pub framing: BodyFraming,
+    /// Whether the method is idempotent (the request may then be retried).
+    pub idempotent: bool,
+    /// Whether the method is `HEAD` (the response then has no body).
+    pub head_request: bool,
+}
 
 /// An upstream response on its way back.
 #[derive(Debug)]
 pub struct Forwarded {
-    /// The response, its body streaming from the upstream connection.
-    pub response: Response<ResponseBody>,
+    /// The status.
+    pub status: StatusCode,
+    /// The headers as the upstream sent them, hop-by-hop ones removed.
+    pub headers: MessageHeaders,
+    /// The body, streaming from the upstream connection.
+    pub body: ResponseBody,
     /// The endpoint that answered.
     pub endpoint: Arc<str>,
     /// From sending the request to the response head, for the answering attempt.
@@ -63,6 +81,8 @@ pub enum ForwardFailureKind {
     Timeout,
     /// The client's request body could not be read: 400.
     ClientBody,
+    /// The client's request body grew past the route's limit: 413.
+    BodyTooLarge,
 }
 
 impl ForwardFailure {
@@ -75,6 +95,7 @@ impl ForwardFailure {
             | ForwardFailureKind::BadResponse => StatusCode::BAD_GATEWAY,
             ForwardFailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ForwardFailureKind::ClientBody => StatusCode::BAD_REQUEST,
+            ForwardFailureKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -97,7 +118,7 @@ impl ForwardFailure {
             ForwardFailureKind::Timeout => {
                 format!("{service} ({at}) did not answer within {detail}")
             }
-            ForwardFailureKind::ClientBody => detail.clone(),
+            ForwardFailureKind::ClientBody | ForwardFailureKind::BodyTooLarge => detail.clone(),
         }
     }
 }
@@ -106,7 +127,7 @@ impl ForwardFailure {
 struct AttemptFailure {
     kind: FailureKind,
     /// The failure is the client's body, not the upstream.
-    client_body: bool,
+    client_body: Option<BodyError>,
     /// The response head was malformed.
     bad_response: bool,
     /// Whether the request may have reached the upstream.
@@ -115,41 +136,31 @@ struct AttemptFailure {
 }
 
 /// A request ready for the wire, kept so a bodiless one can be sent again.
-struct Outgoing {
+struct Outgoing<'c> {
     head: Vec<u8>,
-    body: Option<Incoming>,
+    body: Option<RequestBody<'c>>,
     chunked: bool,
     head_request: bool,
     /// Idempotent and bodiless: safe to send again on a fresh connection after a stale one failed.
     replay_on_stale: bool,
 }
 
-/// Forwards `parts` + `body` (hop-by-hop headers already removed) to `service`, with the
-/// forwarding headers `forwarded`.
+/// Forwards `request` to `service`.
 pub async fn forward(
     service: &ServiceState,
     timeout: Duration,
     key: Option<u64>,
-    parts: Parts,
-    forwarded: &ForwardedHeaders,
-    body: Incoming,
+    request: UpstreamRequest<'_>,
 ) -> Result<Forwarded, ForwardFailure> {
-    let has_body = !hyper::body::Body::is_end_stream(&body);
-    let framing = match (has_body, parts.headers.contains_key(CONTENT_LENGTH)) {
-        (false, _) => BodyFraming::Empty,
-        (true, true) => BodyFraming::Length,
-        (true, false) => BodyFraming::Chunked,
-    };
-    let idempotent = is_idempotent(&parts.method);
+    let has_body = request.framing.has_body();
+    let idempotent = request.idempotent;
     let mut outgoing = Outgoing {
-        head: Vec::with_capacity(512),
-        body: has_body.then_some(body),
-        chunked: framing == BodyFraming::Chunked,
-        head_request: parts.method == Method::HEAD,
+        head: request.head,
+        body: has_body.then_some(request.body),
+        chunked: request.framing == BodyFraming::Chunked,
+        head_request: request.head_request,
         replay_on_stale: idempotent && !has_body,
     };
-    encode_head(&parts, framing, forwarded, &mut outgoing.head);
-    drop(parts);
     let retry = service.retry.as_ref().filter(|_| idempotent);
     // Only a bodiless request can be sent again once it has left.
     let replayable = retry.is_some() && !has_body;
@@ -179,7 +190,9 @@ pub async fn forward(
                     let keep_alive = head.keep_alive;
                     let body = UpstreamBody::new(conn, decoder, keep_alive, lease);
                     return Ok(Forwarded {
-                        response: into_response(head, ResponseBody::Upstream(body)),
+                        status: head.status,
+                        headers: MessageHeaders::from_raw(head.headers),
+                        body: ResponseBody::Upstream(body),
                         endpoint: endpoint.address.clone(),
                         upstream_time,
                     });
@@ -187,12 +200,12 @@ pub async fn forward(
                 tracing::debug!(service = %service.name, endpoint = %endpoint.address, status, "retrying");
             }
             Err(failure) => {
-                if failure.client_body {
-                    return Err(fail(
-                        ForwardFailureKind::ClientBody,
-                        Some(endpoint),
-                        failure.detail,
-                    ));
+                if let Some(error) = failure.client_body {
+                    let kind = match error {
+                        BodyError::TooLarge { .. } => ForwardFailureKind::BodyTooLarge,
+                        _ => ForwardFailureKind::ClientBody,
+                    };
+                    return Err(fail(kind, Some(endpoint), error.to_string()));
                 }
                 service.record(endpoint, true);
                 let allowed = retry.is_some_and(|r| r.retries_failure(failure.kind))
@@ -230,7 +243,7 @@ pub async fn forward(
 /// when the request is safe to send again.
 async fn attempt(
     endpoint: &Arc<Endpoint>,
-    outgoing: &mut Outgoing,
+    outgoing: &mut Outgoing<'_>,
     timeout: Duration,
 ) -> Result<(ResponseHead, UpstreamConn, Lease, Duration), AttemptFailure> {
     let now = Instant::now();
@@ -294,8 +307,10 @@ async fn attempt(
                     continue;
                 }
                 let mut failed = failure(FailureKind::Reset, true, error.to_string());
-                failed.client_body = matches!(error, ExchangeError::ClientBody(_));
                 failed.bad_response = matches!(error, ExchangeError::Head(_));
+                if let ExchangeError::ClientBody(body_error) = error {
+                    failed.client_body = Some(body_error);
+                }
                 return Err(failed);
             }
         }
@@ -305,18 +320,11 @@ async fn attempt(
 fn failure(kind: FailureKind, sent: bool, detail: String) -> AttemptFailure {
     AttemptFailure {
         kind,
-        client_body: false,
+        client_body: None,
         bad_response: false,
         sent,
         detail,
     }
-}
-
-fn into_response(head: ResponseHead, body: ResponseBody) -> Response<ResponseBody> {
-    let mut response = Response::new(body);
-    *response.status_mut() = head.status;
-    *response.headers_mut() = head.headers;
-    response
 }
 
 fn format_duration(duration: Duration) -> String {

@@ -13,8 +13,8 @@ use super::circuit_breaker::{ejection_allowed, BreakerConfig};
 use super::clock::now_ms;
 use super::endpoint::Endpoint;
 use super::hash_key::{HashKey, HashKeyError};
-use super::request_view::RequestView;
 use super::retry_policy::RetryPolicy;
+use crate::admit::cel::CelInput;
 
 /// Why a service cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -104,8 +104,8 @@ impl ServiceState {
     }
 
     /// The hashed balancing key of a request, when the service balances by hash.
-    pub fn hash_of(&self, request: &RequestView<'_>) -> Option<u64> {
-        self.balancer.hash_key().and_then(|key| key.hash(request))
+    pub fn hash_of(&self, input: CelInput<'_>) -> Option<u64> {
+        self.balancer.hash_key().and_then(|key| key.hash(input))
     }
 
     /// Chooses an available endpoint (healthy, not ejected), avoiding `avoid` when possible.

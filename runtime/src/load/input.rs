@@ -94,9 +94,13 @@ impl ProgramInput {
     pub fn base_dir(&self) -> PathBuf {
         let first = match self {
             ProgramInput::Bundle(path) => path.parent(),
-            ProgramInput::Sources(paths) => paths
-                .first()
-                .map(|p| if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(p) }),
+            ProgramInput::Sources(paths) => paths.first().map(|p| {
+                if p.is_dir() {
+                    p.as_path()
+                } else {
+                    p.parent().unwrap_or(p)
+                }
+            }),
         };
         match first {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

@@ -1,22 +1,23 @@
 //! Serving one accepted connection: TLS handshake when the listener has TLS (ALPN picks HTTP/2 or
 //! HTTP/1.1), otherwise HTTP/1.1 with keep-alive or HTTP/2 with prior knowledge, told apart once
-//! per connection by peeking at the first bytes (so HTTP/1.1 requests run on hyper's HTTP/1
-//! connection directly, without a protocol-detection layer on every read).
+//! per connection by peeking at the first bytes. HTTP/1 runs on meshd's own server
+//! ([`super::http1`]), HTTP/2 on hyper's ([`super::http2`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
-use hyper::server::conn::{http1, http2};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use hyper::server::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::connection_clock::ConnectionClock;
 use super::forwarded_headers::ClientFacts;
-use super::framing_guard::{FramingGuard, FramingNotes, MAX_HEAD_BYTES};
-use super::request_handler::{handle, ConnectionContext, Shared};
+use super::http1::request_head::MAX_HEAD_BYTES;
+use super::http1::serve_http1;
+use super::http2::serve_http2;
+use super::request_handler::{ConnectionContext, Shared};
 
 /// How long a TLS handshake may take.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,30 +33,30 @@ pub struct ListenerContext {
     pub listener: usize,
     /// Whether connections start with TLS.
     pub tls: bool,
-    /// How long a client may take to send a request head before the connection is closed.
-    pub head_timeout: Duration,
-    /// HTTP/1.1 settings.
-    pub http1: http1::Builder,
+    /// Connection timeouts, enforced by each connection's watchdog.
+    pub timeouts: ConnectionTimeouts,
     /// HTTP/2 settings.
     pub http2: http2::Builder<TokioExecutor>,
 }
 
+/// How long a client connection may spend waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    /// Sending a request head (slowloris).
+    pub head: Duration,
+    /// Idle between requests (keep-alive), like nginx's `keepalive_timeout`.
+    pub idle: Duration,
+}
+
 impl ListenerContext {
-    /// A listener context with meshd's HTTP settings. Slow request heads are cut off by the
-    /// connection watchdog rather than hyper's per-request header timer, which cost about 1 500
-    /// instructions per request.
+    /// A listener context with meshd's HTTP settings.
     pub fn new(
         shared: Arc<Shared>,
         gateway: usize,
         listener: usize,
         tls: bool,
-        head_timeout: Duration,
+        timeouts: ConnectionTimeouts,
     ) -> Self {
-        let mut http1 = http1::Builder::new();
-        http1
-            .keep_alive(true)
-            .max_buf_size(MAX_HEAD_BYTES)
-            .max_header_size(MAX_HEAD_BYTES);
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
@@ -65,19 +66,17 @@ impl ListenerContext {
             gateway,
             listener,
             tls,
-            head_timeout,
-            http1,
+            timeouts,
             http2,
         }
     }
 }
 
-/// Serves `stream` until the client closes it; `framing` is the connection's notes, shared with
-/// its watchdog.
+/// Serves `stream` until the client closes it (or the watchdog, which watches `clock`, ends it).
 pub async fn serve_connection(
     stream: TcpStream,
     listener: Arc<ListenerContext>,
-    framing: Arc<FramingNotes>,
+    clock: Arc<ConnectionClock>,
 ) {
     let Ok(remote) = stream.peer_addr() else {
         return;
@@ -85,7 +84,6 @@ pub async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let proto = if listener.tls { "https" } else { "http" };
     let connection = Arc::new(ConnectionContext {
-        framing: Arc::clone(&framing),
         shared: Arc::clone(&listener.shared),
         gateway: listener.gateway,
         remote,
@@ -95,10 +93,12 @@ pub async fn serve_connection(
             proto: HeaderValue::from_static(proto),
         },
     });
-    let service = service_fn(move |request| handle(request, Arc::clone(&connection)));
     if !listener.tls {
-        let h2 = starts_with_http2_preface(&stream).await;
-        serve(&listener, FramingGuard::new(stream, framing), h2, service).await;
+        if starts_with_http2_preface(&stream).await {
+            serve_http2(&listener.http2, stream, connection, clock).await;
+        } else {
+            serve_http1(stream, &connection, &clock).await;
+        }
         return;
     }
     let Some(config) = listener.shared.state.load().and_then(|state| {
@@ -120,34 +120,11 @@ pub async fn serve_connection(
     else {
         return;
     };
-    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    serve(&listener, FramingGuard::new(tls, framing), h2, service).await;
-}
-
-/// Serves HTTP/2 or HTTP/1.1 on `io` until it closes.
-async fn serve<I, S>(listener: &ListenerContext, io: I, h2: bool, service: S)
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<crate::forward::ResponseBody>,
-            Error = std::convert::Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    // A connection error is the client's (reset, malformed request): nothing to report.
-    let _ = if h2 {
-        listener
-            .http2
-            .serve_connection(TokioIo::new(io), service)
-            .await
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        serve_http2(&listener.http2, tls, connection, clock).await;
     } else {
-        listener
-            .http1
-            .serve_connection(TokioIo::new(io), service)
-            .await
-    };
+        serve_http1(tls, &connection, &clock).await;
+    }
 }
 
 /// The HTTP/2 connection preface begins with `PRI `; HTTP/1 has no `PRI` method. Waits for the

@@ -1,16 +1,20 @@
-//! The forwarding headers of an upstream request: hop-by-hop headers removed, and
-//! `X-Forwarded-For` (appended: the client's address is added to what earlier proxies wrote),
-//! `X-Forwarded-Proto` and `X-Forwarded-Host` (set: this gateway is the edge, so values sent by
-//! the client are replaced). Response headers lose their hop-by-hop headers when the upstream
-//! response is parsed ([`crate::forward::http1::response_head`]).
+//! The forwarding headers of an upstream request: `X-Forwarded-For` (appended: the client's
+//! address is added to what earlier proxies wrote), `X-Forwarded-Proto` and `X-Forwarded-Host`
+//! (set: this gateway is the edge, so values sent by the client are replaced). Hop-by-hop
+//! headers are left out by the request encoder, which knows each line's kind; response headers
+//! lose theirs when the upstream response is parsed
+//! ([`crate::forward::http1::response_head`]).
 //!
-//! The values are computed here and written by the request encoder, so the client's header map is
-//! not rehashed three times per request.
+//! The values are computed here and written by the request encoder, so the client's headers are
+//! not edited per request.
 
-use http::header::{HeaderMap, HeaderValue, HOST};
+use std::borrow::Cow;
 
-use crate::forward::hop_by_hop::remove_hop_by_hop;
+use http::header::HeaderValue;
+
+use crate::forward::http1::raw_headers::NameKind;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
+use crate::forward::MessageHeaders;
 
 /// What the gateway knows about the client connection.
 #[derive(Debug, Clone)]
@@ -21,30 +25,34 @@ pub struct ClientFacts {
     pub proto: HeaderValue,
 }
 
-/// Removes hop-by-hop headers and computes the forwarding headers. `authority` is the host the
-/// client addressed (the `Host` header, or the HTTP/2 `:authority`), sent as `Host` when missing.
-pub fn prepare_upstream_headers(
-    headers: &mut HeaderMap,
-    client: &ClientFacts,
-    authority: Option<HeaderValue>,
-) -> ForwardedHeaders {
-    remove_hop_by_hop(headers);
-    let forwarded_for = match headers.get(ForwardedHeaders::FOR) {
-        Some(earlier) => {
-            let mut joined = Vec::with_capacity(earlier.len() + 2 + client.ip.len());
-            joined.extend_from_slice(earlier.as_bytes());
+/// Computes the forwarding headers. `authority` is the host the client addressed (the target's
+/// authority or the `Host` header), also sent as `Host` when the request has none (HTTP/2).
+pub fn prepare_upstream_headers<'a>(
+    headers: &'a MessageHeaders,
+    client: &'a ClientFacts,
+    authority: Option<&'a [u8]>,
+) -> ForwardedHeaders<'a> {
+    let mut earlier = headers
+        .lines()
+        .filter(|(_, _, kind)| *kind == NameKind::ForwardedFor)
+        .map(|(_, value, _)| value)
+        .peekable();
+    let forwarded_for = if earlier.peek().is_none() {
+        Cow::Borrowed(client.ip.as_bytes())
+    } else {
+        let mut joined = Vec::with_capacity(64);
+        for value in earlier {
+            joined.extend_from_slice(value);
             joined.extend_from_slice(b", ");
-            joined.extend_from_slice(client.ip.as_bytes());
-            HeaderValue::from_bytes(&joined).unwrap_or_else(|_| client.ip.clone())
         }
-        None => client.ip.clone(),
+        joined.extend_from_slice(client.ip.as_bytes());
+        Cow::Owned(joined)
     };
-    let add_host = !headers.contains_key(HOST);
     ForwardedHeaders {
         forwarded_for,
-        proto: client.proto.clone(),
+        proto: client.proto.as_bytes(),
         host: authority,
-        add_host,
+        add_host: !headers.has_kind(NameKind::Host),
     }
 }
 
@@ -52,6 +60,7 @@ pub fn prepare_upstream_headers(
 mod tests {
     use super::*;
     use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
+    use crate::server::client_request::ClientRequest;
 
     fn client() -> ClientFacts {
         ClientFacts {
@@ -61,16 +70,19 @@ mod tests {
     }
 
     fn encoded(request: http::Request<()>) -> String {
-        let (mut parts, ()) = request.into_parts();
-        let authority = parts.headers.get(HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .map(|a| HeaderValue::from_str(a.as_str()).unwrap())
-        });
-        let forwarded = prepare_upstream_headers(&mut parts.headers, &client(), authority);
+        let (parts, ()) = request.into_parts();
+        let request = ClientRequest::from_parts(parts);
+        let client = client();
+        let forwarded = prepare_upstream_headers(&request.headers, &client, request.authority());
         let mut out = Vec::new();
-        encode_head(&parts, BodyFraming::Empty, &forwarded, &mut out);
+        encode_head(
+            &request.method,
+            request.target.as_str(),
+            &request.headers,
+            BodyFraming::Empty,
+            &forwarded,
+            &mut out,
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -81,7 +93,8 @@ mod tests {
                 .header("x-forwarded-for", "1.2.3.4")
                 .header("x-forwarded-proto", "gopher")
                 .header("x-forwarded-host", "evil")
-                .header(HOST, "api.test:8080")
+                .header("host", "api.test:8080")
+                .header("te", "trailers")
                 .body(())
                 .unwrap(),
         );
@@ -94,7 +107,10 @@ mod tests {
     #[test]
     fn an_http2_authority_becomes_the_host_header() {
         let text = encoded(http::Request::get("https://api.test/x").body(()).unwrap());
-        assert!(text.contains("\r\nhost: api.test\r\n"), "{text}");
+        assert!(
+            text.starts_with("GET /x HTTP/1.1\r\nhost: api.test\r\n"),
+            "{text}"
+        );
         assert!(text.contains("x-forwarded-for: 10.0.0.7\r\n"), "{text}");
     }
 }

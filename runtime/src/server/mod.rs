@@ -2,10 +2,15 @@
 //! and the request path.
 
 pub mod admission_response;
+pub mod body_buffer;
+pub mod client_request;
 pub mod connection;
+pub mod connection_clock;
 pub mod error_response;
 pub mod forwarded_headers;
-pub mod framing_guard;
+pub mod gateway_response;
+pub mod http1;
+pub mod http2;
 pub mod listeners;
 pub mod request_handler;
 pub mod tls_config;

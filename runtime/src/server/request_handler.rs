@@ -1,37 +1,39 @@
-//! The request path, one short chain: framing check → match → admission → action (forward,
-//! respond or produce) → metrics and access log. Everything it consults was compiled at load.
+//! The request path, one short chain: match → admission → action (forward, respond or
+//! produce) → metrics and access log. Everything it consults was compiled at load. The same
+//! chain serves HTTP/1 ([`crate::server::http1`]) and HTTP/2 (hyper) requests.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{
-    HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
-    TRANSFER_ENCODING,
-};
-use http::request::Parts;
-use http::uri::PathAndQuery;
-use http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
-use meshwork_bundle::matcher::{normalize_path, HeaderLookup, MatchOutcome, Params, RequestTarget};
+use bytes::Bytes;
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, ORIGIN};
+use http::{HeaderValue, Method, Response, StatusCode};
+use meshwork_bundle::matcher::{normalize_path, MatchOutcome, Params, RequestTarget};
 use smallvec::SmallVec;
 
 use crate::access_log::{timestamp, AccessLog, AccessRecord, DenialRecord};
-use crate::admit::{Denial, PreflightResponse, RequestFacts};
+use crate::admit::{Denial, PreflightResponse, RequestFacts, RouteAdmission};
+use crate::forward::http1::raw_headers::NameKind;
+use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
 use crate::forward::path_rewrite::strip_prefix;
-use crate::forward::request_view::RequestView;
-use crate::forward::{forward, ForwardPlan, ResponseBody};
+use crate::forward::retry_policy::is_idempotent;
+use crate::forward::{
+    forward, BodyError, ForwardFailureKind, ForwardPlan, MessageHeaders, RequestBody, ResponseBody,
+    UpstreamRequest,
+};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
 use crate::state::{GatewayState, RouteAction};
-use crate::stream::produce_route::read_body;
+use crate::stream::produce_route::ProduceFailure;
 use crate::stream::ProduceInput;
 
 use super::admission_response::{denial_response, preflight_response};
+use super::body_buffer::{buffer_body, DEFAULT_BUFFER_LIMIT};
+use super::client_request::ClientRequest;
 use super::error_response::{json_error, method_not_allowed};
 use super::forwarded_headers::{prepare_upstream_headers, ClientFacts};
-use super::framing_guard::FramingNotes;
+use super::gateway_response::GatewayResponse;
 
 /// What every connection of the process shares.
 #[derive(Debug)]
@@ -55,8 +57,6 @@ pub struct ConnectionContext {
     pub remote: SocketAddr,
     /// The client facts written into `X-Forwarded-*`.
     pub client: ClientFacts,
-    /// What the framing guard noted about each HTTP/1 request head, in order.
-    pub framing: Arc<FramingNotes>,
 }
 
 /// What happened to a request, for metrics and the access log.
@@ -70,105 +70,115 @@ struct Outcome<'g> {
     error: Option<String>,
 }
 
-/// Serves one request.
+/// Serves one request: the response (its body may still be streaming from the upstream), with
+/// the request counted and logged.
 pub async fn handle(
-    request: Request<Incoming>,
-    connection: Arc<ConnectionContext>,
-) -> Result<Response<ResponseBody>, Infallible> {
+    connection: &ConnectionContext,
+    request: &ClientRequest,
+    body: RequestBody<'_>,
+) -> GatewayResponse {
     let shared = &connection.shared;
     let Some(state) = shared.state.load() else {
-        return Ok(json_error(
+        return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no bundle is loaded yet",
             None,
-        ));
+        )
+        .into();
     };
     let Some(gateway) = state.gateways.get(connection.gateway) else {
-        return Ok(json_error(
+        return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "this listener's gateway is gone",
             None,
-        ));
+        )
+        .into();
     };
-    let (head, body) = request.into_parts();
-    let logged = shared
-        .access_log
-        .enabled()
-        .then(|| (head.method.clone(), head.uri.clone(), Instant::now()));
+    let started = shared.access_log.enabled().then(Instant::now);
     let mut outcome = Outcome::default();
-    let response = route_request(gateway, &connection, head, body, &mut outcome).await;
-    let status = response.status().as_u16();
+    let response = route_request(gateway, connection, request, body, &mut outcome).await;
+    let status = response.status.as_u16();
     let route_id = outcome
         .route
         .as_ref()
         .map_or(gateway.unmatched_metric_id, |(_, id)| *id);
     let denied_by = outcome.denial.as_ref().map_or("", |d| d.step().as_str());
     shared.metrics.requests.count(route_id, status, denied_by);
-    if let Some((method, uri, started)) = logged {
-        write_access_log(
-            &shared.access_log,
-            gateway,
-            &method,
-            &uri,
+    if let Some(started) = started {
+        let line = LogLine {
+            method: request.method.as_str(),
+            path: request.path(),
             status,
             started,
-            &outcome,
-        );
+        };
+        write_access_log(&shared.access_log, gateway, &line, &outcome);
     }
-    Ok(response)
+    response
+}
+
+/// The answer to a request head refused before it could be served (malformed, oversized,
+/// ambiguous framing), counted and logged like any other request without a route.
+pub fn refuse_head(
+    connection: &ConnectionContext,
+    status: StatusCode,
+    reason: &str,
+) -> GatewayResponse {
+    let shared = &connection.shared;
+    if let Some(state) = shared.state.load() {
+        if let Some(gateway) = state.gateways.get(connection.gateway) {
+            shared
+                .metrics
+                .requests
+                .count(gateway.unmatched_metric_id, status.as_u16(), "");
+            if shared.access_log.enabled() {
+                let outcome = Outcome {
+                    error: Some(reason.to_string()),
+                    ..Outcome::default()
+                };
+                let line = LogLine {
+                    method: "",
+                    path: "",
+                    status: status.as_u16(),
+                    started: Instant::now(),
+                };
+                write_access_log(&shared.access_log, gateway, &line, &outcome);
+            }
+        }
+    }
+    json_error(status, reason, None).into()
 }
 
 async fn route_request<'g>(
     gateway: &'g GatewayState,
     connection: &ConnectionContext,
-    mut head: Parts,
-    body: Incoming,
+    request: &ClientRequest,
+    body: RequestBody<'_>,
     outcome: &mut Outcome<'g>,
-) -> Response<ResponseBody> {
-    let note = connection.framing.next_head();
-    if note.oversized {
-        return refuse(
-            outcome,
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "the request head is larger than 64 KiB",
-        );
-    }
-    if note.ambiguous || has_ambiguous_framing(&head) {
-        return refuse(
-            outcome,
-            StatusCode::BAD_REQUEST,
-            "both Content-Length and Transfer-Encoding are present",
-        );
-    }
-    let authority = authority_of(&head);
-    let host = authority
-        .as_ref()
-        .and_then(|a| a.to_str().ok())
-        .map_or("", host_without_port);
-    let Ok(path) = normalize_path(head.uri.path()) else {
+) -> GatewayResponse {
+    let host = request.host();
+    let Ok(path) = normalize_path(request.path()) else {
         return refuse(
             outcome,
             StatusCode::BAD_REQUEST,
             "the request path is malformed",
         );
     };
-    let query = head.uri.query().unwrap_or("");
-    let lookup = HeaderMapLookup(&head.headers);
+    let query = request.query().unwrap_or("");
     let target = RequestTarget {
-        method: head.method.as_str(),
+        method: request.method.as_str(),
         host,
         path: &path,
         query,
-        headers: &lookup,
+        headers: &request.headers,
     };
     let (index, params) = match gateway.table.find(&target) {
         MatchOutcome::Matched { route, params } => (route, params),
         MatchOutcome::MethodNotAllowed { allow } => {
-            if let Some(answer) = preflight_of_other_method(gateway, connection, &head, &target) {
+            if let Some(answer) = preflight_of_other_method(gateway, connection, request, &target) {
                 return answer.into_response(outcome);
             }
             outcome.error = Some("method not allowed".into());
-            return method_not_allowed(&allow);
+            return method_not_allowed(&allow).into();
         }
         MatchOutcome::NotFound => {
             return refuse(
@@ -187,15 +197,31 @@ async fn route_request<'g>(
             "the route has no admission",
         );
     };
-    let admitted = {
-        let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
-        let facts = RequestFacts::new(&head.method, &path, &head.headers, connection.remote)
-            .with_query(head.uri.query())
-            .with_host(Some(host))
-            .with_params(&params);
+    let captures: SmallVec<[(&str, &str); 4]> = params.iter().collect();
+    let seen = RequestSeen {
+        request,
+        path: &path,
+        host,
+        params: &captures,
+        remote: connection.remote,
+    };
+    let mut body = body.with_limit(admission.body_limit());
+    let mut buffered: Option<Bytes> = None;
+    let admitted = if admission.is_open() {
+        // Nothing to check: no request facts are built.
+        admission.admit_open()
+    } else {
+        if admission.needs_body() {
+            let cap = admission.body_limit().unwrap_or(DEFAULT_BUFFER_LIMIT);
+            match buffer_body(&mut body, cap).await {
+                Ok(bytes) => buffered = Some(bytes),
+                Err(error) => return body_refused(admission, outcome, &error),
+            }
+        }
+        let facts = seen.facts(buffered.as_deref());
         if let Some(answer) = admission.preflight(&facts) {
             return match answer {
-                Ok(preflight) => preflight_response(preflight),
+                Ok(preflight) => preflight_response(preflight).into(),
                 Err(denial) => deny(outcome, denial),
             };
         }
@@ -204,38 +230,41 @@ async fn route_request<'g>(
             Err(denial) => return deny(outcome, denial),
         }
     };
+    if !matches!(route.action, RouteAction::Produce(_)) {
+        if let Some(bytes) = buffered.take() {
+            body.set_buffered(bytes);
+        }
+    }
     outcome.consumer = admitted.consumer_name();
-    let mut response = match &route.action {
+    let mut response: GatewayResponse = match &route.action {
         RouteAction::Respond(fixed) => {
             let mut response = Response::new(ResponseBody::full(fixed.body.clone()));
             *response.status_mut() = fixed.status;
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, fixed.content_type.clone());
-            response
+            response.into()
         }
         RouteAction::Produce(produce) => {
-            let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
-            let reply = match read_body(body, &head.headers, produce.max_body()).await {
-                Err(failure) => failure.reply(&route.name),
+            // A record needs the whole body; one already buffered for a condition is reused.
+            let bytes = match buffered.take() {
+                Some(bytes) => Ok(bytes),
+                None => buffer_body(&mut body, produce.max_body()).await,
+            };
+            let reply = match bytes {
+                Err(BodyError::TooLarge { limit }) => {
+                    ProduceFailure::BodyTooLarge(limit).reply(&route.name)
+                }
+                Err(other) => ProduceFailure::BodyUnreadable(other.to_string()).reply(&route.name),
                 Ok(bytes) => {
                     let submitted = {
-                        let facts = RequestFacts::new(
-                            &head.method,
-                            &path,
-                            &head.headers,
-                            connection.remote,
-                        )
-                        .with_query(head.uri.query())
-                        .with_host(Some(host))
-                        .with_params(&params)
-                        .with_body(Some(&bytes));
+                        let facts = seen.facts(Some(&bytes));
                         produce.submit(ProduceInput {
-                            method: &head.method,
+                            method: &request.method,
                             path: &path,
-                            query: head.uri.query(),
-                            headers: &head.headers,
-                            params: &params,
+                            query: request.query(),
+                            headers: request.header_map(),
+                            params: &captures,
                             body: &bytes,
                             cel: admitted.cel_input(&facts),
                         })
@@ -247,7 +276,7 @@ async fn route_request<'g>(
                 }
             };
             outcome.error = reply.error;
-            produce_response(reply.status, reply.body, reply.retry_after)
+            produce_response(reply.status, reply.body, reply.retry_after).into()
         }
         RouteAction::Forward(plan) => {
             let Some(service) = plan.choose_service() else {
@@ -257,44 +286,121 @@ async fn route_request<'g>(
                     "the route forwards nowhere",
                 );
             };
-            let key = service.balancer.hash_key().and_then(|_| {
-                service.hash_of(&RequestView {
-                    method: &head.method,
-                    path: &path,
-                    host,
-                    query,
-                    headers: &head.headers,
-                    remote_addr: connection.remote,
-                })
+            let key = service.balancer.hash_key().and_then(|hash| {
+                let facts = seen.facts(None);
+                hash.hash(admitted.cel_input(&facts))
             });
-            let upstream_uri = upstream_uri(plan, &head.uri, &path, query, &params);
-            drop(params);
-            drop(path);
-            if let Some(uri) = upstream_uri {
-                head.uri = uri;
-            }
-            head.version = Version::HTTP_11;
-            admitted.apply_request_headers(&mut head.headers);
+            let upstream_target = upstream_target(plan, request, &path, query, &params);
+            let edited;
+            let headers = if admitted.changes_request_headers() {
+                let mut headers = request.headers.clone();
+                admitted.apply_request_headers(&mut headers);
+                edited = headers;
+                &edited
+            } else {
+                &request.headers
+            };
             let forwarding =
-                prepare_upstream_headers(&mut head.headers, &connection.client, authority);
-            let timeout = plan.attempt_timeout(service);
-            match forward(service, timeout, key, head, &forwarding, body).await {
+                prepare_upstream_headers(headers, &connection.client, request.authority());
+            let framing = body_framing(&body, headers);
+            let mut head = Vec::with_capacity(512);
+            let target = upstream_target
+                .as_deref()
+                .unwrap_or_else(|| request.target.as_str());
+            encode_head(
+                &request.method,
+                target,
+                headers,
+                framing,
+                &forwarding,
+                &mut head,
+            );
+            let upstream = UpstreamRequest {
+                head,
+                body,
+                framing,
+                idempotent: is_idempotent(&request.method),
+                head_request: request.method == Method::HEAD,
+            };
+            match forward(service, plan.attempt_timeout(service), key, upstream).await {
                 Ok(forwarded) => {
                     outcome.upstream = Some(forwarded.endpoint);
                     outcome.upstream_time = Some(forwarded.upstream_time);
-                    forwarded.response
+                    GatewayResponse {
+                        status: forwarded.status,
+                        headers: forwarded.headers,
+                        body: forwarded.body,
+                    }
+                }
+                Err(failure) if failure.kind == ForwardFailureKind::BodyTooLarge => {
+                    let limit = admission.body_limit().unwrap_or(0);
+                    return body_refused(admission, outcome, &BodyError::TooLarge { limit });
                 }
                 Err(failure) => {
                     let reason = failure.reason();
                     outcome.upstream = failure.endpoint.clone();
                     outcome.error = Some(reason.clone());
-                    json_error(failure.status(), &reason, Some(&route.name))
+                    json_error(failure.status(), &reason, Some(&route.name)).into()
                 }
             }
         }
     };
-    admitted.apply_response_headers(response.headers_mut());
+    admitted.apply_response_headers(&mut response.headers);
     response
+}
+
+/// What admission and request CEL see of a request, gathered once it matched a route.
+struct RequestSeen<'a> {
+    request: &'a ClientRequest,
+    path: &'a str,
+    host: &'a str,
+    params: &'a [(&'a str, &'a str)],
+    remote: SocketAddr,
+}
+
+impl<'a> RequestSeen<'a> {
+    /// The request facts (building the request's header map on first use).
+    fn facts(&self, body: Option<&'a [u8]>) -> RequestFacts<'a> {
+        RequestFacts::new(
+            &self.request.method,
+            self.path,
+            self.request.header_map(),
+            self.remote,
+        )
+        .with_query(self.request.query())
+        .with_host(Some(self.host))
+        .with_params(self.params)
+        .with_body(body)
+    }
+}
+
+/// How the body goes upstream: its declared (or buffered) length when known, else chunked.
+fn body_framing(body: &RequestBody<'_>, headers: &MessageHeaders) -> BodyFraming {
+    let declared = body.is_buffered() || headers.has_kind(NameKind::ContentLength);
+    match body.remaining_length() {
+        Some(length) if declared => BodyFraming::Sized(length),
+        _ if body.is_end() => BodyFraming::Empty,
+        _ => BodyFraming::Chunked,
+    }
+}
+
+/// The 413 (or 400) for a body that could not be read.
+fn body_refused(
+    admission: &RouteAdmission,
+    outcome: &mut Outcome<'_>,
+    error: &BodyError,
+) -> GatewayResponse {
+    match error {
+        BodyError::TooLarge { limit } => match admission.body_too_large() {
+            Some(denial) => deny(outcome, denial),
+            None => refuse(
+                outcome,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the body is larger than the {limit} bytes meshd reads for a condition"),
+            ),
+        },
+        other => refuse(outcome, StatusCode::BAD_REQUEST, &other.to_string()),
+    }
 }
 
 /// The answer to a CORS preflight for a route that does not match `OPTIONS` itself.
@@ -304,10 +410,10 @@ struct OtherMethodPreflight {
 }
 
 impl OtherMethodPreflight {
-    fn into_response(self, outcome: &mut Outcome<'_>) -> Response<ResponseBody> {
+    fn into_response(self, outcome: &mut Outcome<'_>) -> GatewayResponse {
         outcome.route = Some(self.route);
         match self.answer {
-            Ok(preflight) => preflight_response(preflight),
+            Ok(preflight) => preflight_response(preflight).into(),
             Err(denial) => deny(outcome, denial),
         }
     }
@@ -318,17 +424,16 @@ impl OtherMethodPreflight {
 fn preflight_of_other_method(
     gateway: &GatewayState,
     connection: &ConnectionContext,
-    head: &Parts,
+    request: &ClientRequest,
     target: &RequestTarget<'_>,
 ) -> Option<OtherMethodPreflight> {
-    if head.method != http::Method::OPTIONS || !head.headers.contains_key(ORIGIN) {
+    if request.method != Method::OPTIONS || request.headers.get(ORIGIN.as_str()).is_none() {
         return None;
     }
-    let requested = head
+    let requested = request
         .headers
-        .get(ACCESS_CONTROL_REQUEST_METHOD)?
-        .to_str()
-        .ok()?;
+        .get(ACCESS_CONTROL_REQUEST_METHOD.as_str())?;
+    let requested = std::str::from_utf8(requested).ok()?;
     let asked = RequestTarget {
         method: requested,
         ..*target
@@ -343,13 +448,16 @@ fn preflight_of_other_method(
     let route = gateway.routes.get(index)?;
     let admission = gateway.admission.route(index)?;
     let params: SmallVec<[(&str, &str); 4]> = params.iter().collect();
-    let facts = RequestFacts::new(&head.method, target.path, &head.headers, connection.remote)
-        .with_query(head.uri.query())
-        .with_host(Some(target.host))
-        .with_params(&params);
+    let seen = RequestSeen {
+        request,
+        path: target.path,
+        host: target.host,
+        params: &params,
+        remote: connection.remote,
+    };
     Some(OtherMethodPreflight {
         route: (Arc::clone(&route.name), route.metric_id),
-        answer: admission.preflight(&facts)?,
+        answer: admission.preflight(&seen.facts(None))?,
     })
 }
 
@@ -370,62 +478,33 @@ fn produce_response(
 }
 
 /// Records a denial and answers it.
-fn deny(outcome: &mut Outcome<'_>, denial: Denial) -> Response<ResponseBody> {
+fn deny(outcome: &mut Outcome<'_>, denial: Denial) -> GatewayResponse {
     let response = denial_response(&denial);
     outcome.denial = Some(denial);
-    response
+    response.into()
 }
 
 /// Records the error and answers it.
-fn refuse(outcome: &mut Outcome<'_>, status: StatusCode, reason: &str) -> Response<ResponseBody> {
+fn refuse(outcome: &mut Outcome<'_>, status: StatusCode, reason: &str) -> GatewayResponse {
     outcome.error = Some(reason.to_string());
-    json_error(status, reason, None)
-}
-
-/// An HTTP/1 request with both `Content-Length` and `Transfer-Encoding` could be framed two ways
-/// by two servers (request smuggling); it is refused, never forwarded.
-fn has_ambiguous_framing(head: &Parts) -> bool {
-    head.version <= Version::HTTP_11
-        && head.headers.contains_key(TRANSFER_ENCODING)
-        && head.headers.contains_key(CONTENT_LENGTH)
-}
-
-/// The host the client addressed: the `Host` header, or the URI authority (HTTP/2, absolute form).
-fn authority_of(head: &Parts) -> Option<HeaderValue> {
-    head.headers.get(HOST).cloned().or_else(|| {
-        head.uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    })
-}
-
-/// `host[:port]` or `[v6]:port` without the port.
-fn host_without_port(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match authority.bytes().position(|b| b == b':') {
-        Some(colon) => &authority[..colon],
-        None => authority,
-    }
+    json_error(status, reason, None).into()
 }
 
 /// The upstream request target, or `None` to keep the client's as it is (origin form, already
 /// normalized, no rewriting).
-fn upstream_uri(
+fn upstream_target(
     plan: &ForwardPlan,
-    uri: &Uri,
+    request: &ClientRequest,
     path: &str,
     query: &str,
     params: &Params<'_>,
-) -> Option<Uri> {
+) -> Option<String> {
     let rewritten: Option<String> = match (&plan.rewrite, &plan.strip_prefix) {
         (Some(rewrite), _) => Some(rewrite.render(params)),
         (None, Some(prefix)) => strip_prefix(path, prefix).map(str::to_string),
         (None, None) => None,
     };
-    let unchanged = rewritten.is_none() && path == uri.path() && uri.authority().is_none();
-    if unchanged {
+    if rewritten.is_none() && path == request.path() {
         return None;
     }
     let mut target = rewritten.unwrap_or_else(|| path.to_string());
@@ -433,28 +512,21 @@ fn upstream_uri(
         target.push('?');
         target.push_str(query);
     }
-    PathAndQuery::try_from(target).ok().map(Uri::from)
+    Some(target)
 }
 
-/// Header lookups for the matcher.
-struct HeaderMapLookup<'a>(&'a HeaderMap);
-
-impl HeaderLookup for HeaderMapLookup<'_> {
-    fn has_value(&self, name: &str, value: &str) -> bool {
-        self.0
-            .get_all(name)
-            .iter()
-            .any(|v| v.as_bytes() == value.as_bytes())
-    }
+/// The request line of an access log record.
+struct LogLine<'a> {
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    started: Instant,
 }
 
 fn write_access_log(
     log: &AccessLog,
     gateway: &GatewayState,
-    method: &http::Method,
-    uri: &Uri,
-    status: u16,
-    started: Instant,
+    line: &LogLine<'_>,
     outcome: &Outcome<'_>,
 ) {
     let time = timestamp();
@@ -470,10 +542,10 @@ fn write_access_log(
         consumer: outcome
             .consumer
             .or_else(|| outcome.denial.as_ref().and_then(Denial::consumer)),
-        method: method.as_str(),
-        path: uri.path(),
-        status,
-        duration_ms: millis(started.elapsed()),
+        method: line.method,
+        path: line.path,
+        status: line.status,
+        duration_ms: millis(line.started.elapsed()),
         upstream: outcome.upstream.as_deref(),
         upstream_ms: outcome.upstream_time.map(millis),
         denial: outcome.denial.as_ref().map(|denial| DenialRecord {
@@ -483,16 +555,4 @@ fn write_access_log(
         }),
         error: outcome.error.as_deref(),
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_are_dropped_from_hosts_including_ipv6() {
-        assert_eq!(host_without_port("api.test:8080"), "api.test");
-        assert_eq!(host_without_port("api.test"), "api.test");
-        assert_eq!(host_without_port("[::1]:8080"), "::1");
-    }
 }

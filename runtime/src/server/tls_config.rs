@@ -49,8 +49,8 @@ pub fn server_config(
     if certs.is_empty() {
         return Err(TlsSetupError::NoCertificate);
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| TlsSetupError::BadKey(e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsSetupError::BadKey(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError::Refused(e.to_string()))?

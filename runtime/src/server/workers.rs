@@ -13,18 +13,19 @@ use tokio::sync::watch;
 
 use crate::forward::worker_slot::enter_worker;
 
-use super::connection::{serve_connection, ListenerContext};
-use super::framing_guard::FramingNotes;
+use super::connection::{serve_connection, ConnectionTimeouts, ListenerContext};
+use super::connection_clock::{ConnectionClock, Verdict};
 use super::listeners::BoundListener;
 use super::request_handler::Shared;
 
 /// Starts `workers` threads serving `listeners` until `shutdown` turns true; a client that takes
-/// longer than `head_timeout` to send a request head is disconnected.
+/// longer than `timeouts.head` to send a request head, or stays idle longer than
+/// `timeouts.idle`, is disconnected.
 pub fn spawn_workers(
     listeners: Vec<BoundListener>,
     shared: &Arc<Shared>,
     workers: usize,
-    head_timeout: Duration,
+    timeouts: ConnectionTimeouts,
     shutdown: &watch::Receiver<bool>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let mut per_worker: Vec<Vec<(Arc<ListenerContext>, StdListener)>> =
@@ -35,7 +36,7 @@ pub fn spawn_workers(
             bound.gateway,
             bound.listener,
             bound.tls,
-            head_timeout,
+            timeouts,
         ));
         for (worker, socket) in bound.sockets.into_iter().enumerate() {
             per_worker[worker % workers].push((Arc::clone(&context), socket));
@@ -89,14 +90,14 @@ async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                let framing = Arc::new(FramingNotes::default());
-                let watched = Arc::downgrade(&framing);
+                let clock = Arc::new(ConnectionClock::new());
+                let watched = Arc::downgrade(&clock);
                 let connection =
-                    tokio::spawn(serve_connection(stream, Arc::clone(&context), framing));
+                    tokio::spawn(serve_connection(stream, Arc::clone(&context), clock));
                 tokio::spawn(watchdog(
                     watched,
                     connection.abort_handle(),
-                    context.head_timeout,
+                    context.timeouts,
                 ));
             }
             Err(error) => {
@@ -108,23 +109,34 @@ async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>) {
     }
 }
 
-/// Closes a connection whose request head has been arriving for longer than `timeout`. It wakes
-/// a few times per timeout, not per request, and ends with the connection (when its notes go).
+/// Closes a connection whose request head has been arriving for longer than the head timeout,
+/// or that has been idle longer than the idle timeout (an HTTP/2 one is first asked to close
+/// gracefully). It wakes a few times per timeout, not per request, and ends with the connection
+/// (when its clock goes).
 async fn watchdog(
-    notes: Weak<FramingNotes>,
+    clock: Weak<ConnectionClock>,
     connection: tokio::task::AbortHandle,
-    timeout: Duration,
+    timeouts: ConnectionTimeouts,
 ) {
-    let period = (timeout / 6).max(Duration::from_millis(10));
-    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let period = (timeouts.head.min(timeouts.idle) / 6).max(Duration::from_millis(10));
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let (head_ms, idle_ms) = (millis(timeouts.head), millis(timeouts.idle));
+    let mut asked_to_close = false;
     loop {
         tokio::time::sleep(period).await;
-        let Some(notes) = notes.upgrade() else {
+        let Some(clock) = clock.upgrade() else {
             return;
         };
-        if notes.head_overdue(timeout_ms) {
-            connection.abort();
-            return;
+        match clock.verdict(head_ms, idle_ms) {
+            Verdict::Fine => asked_to_close = false,
+            Verdict::Idle if clock.is_http2() && !asked_to_close => {
+                clock.ask_to_close();
+                asked_to_close = true;
+            }
+            Verdict::Idle | Verdict::SlowHead => {
+                connection.abort();
+                return;
+            }
         }
     }
 }

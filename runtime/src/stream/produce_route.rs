@@ -391,31 +391,6 @@ impl ProduceRoute {
     }
 }
 
-/// Reads a request body of at most `max` bytes (413 past it, checked against `Content-Length`
-/// before reading anything).
-pub async fn read_body<B>(body: B, headers: &HeaderMap, max: u64) -> Result<Bytes, ProduceFailure>
-where
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    use http_body_util::BodyExt;
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max) {
-        return Err(ProduceFailure::BodyTooLarge(max));
-    }
-    let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(ProduceFailure::BodyTooLarge(max))
-        }
-        Err(error) => Err(ProduceFailure::BodyUnreadable(error.to_string())),
-    }
-}
-
 /// `{method, path, headers, query, body}`: headers and query as objects (sorted; repeated headers
 /// joined with ", ", the first of repeated query parameters), the body as JSON when it is JSON,
 /// as a string when it is UTF-8, else base64 with `"body_encoding": "base64"`.

@@ -75,9 +75,10 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         for statement in &route.statements {
             let (cel, context) = match statement {
                 ast::RouteStatement::When(cel) => (cel, CelContext::RouteCondition),
-                ast::RouteStatement::Produce(ast::Produce { key: Some(key), .. }) => {
-                    (key, CelContext::ProduceKey)
-                }
+                ast::RouteStatement::Produce(produce) => match &produce.key {
+                    Some(key) => (key, CelContext::ProduceKey),
+                    None => continue,
+                },
                 _ => continue,
             };
             let params = params.get_or_insert_with(|| route_params(route));

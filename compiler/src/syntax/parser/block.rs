@@ -8,7 +8,7 @@ use crate::source::{Span, Spanned};
 
 use super::context::Ctx;
 use super::error::{PError, PResult};
-use super::lexical::{word, ws};
+use super::lexical::{word_ref, ws};
 
 /// Parses `{ … }`: for each statement, reads its keyword and calls `statement` with the input
 /// after it. `statement` returns `Ok(None)` for a keyword it does not know. Returns the span of
@@ -18,7 +18,7 @@ pub fn block<'a>(
     input: &'a str,
     what: &str,
     keywords: &[&str],
-    mut statement: impl FnMut(&'a str, &Spanned<String>, &'a str) -> PResult<'a, Option<()>>,
+    mut statement: impl FnMut(&'a str, &Spanned<&'a str>, &'a str) -> PResult<'a, Option<()>>,
 ) -> PResult<'a, Span> {
     let Some(mut rest) = input.strip_prefix('{') else {
         return PError::expected(input, &format!("`{{` to open the {what}")).fail();
@@ -36,13 +36,13 @@ pub fn block<'a>(
                 .fail();
         }
         let start = rest;
-        let Ok((after_keyword, keyword)) = word(cx, rest) else {
+        let Ok((after_keyword, keyword)) = word_ref(cx, rest) else {
             return unknown_statement(rest, what, keywords, None);
         };
         let after_ws = ws(cx, after_keyword)?.0;
         match statement(start, &keyword, after_ws)? {
             (after, Some(())) => rest = after,
-            (_, None) => return unknown_statement(start, what, keywords, Some(&keyword.node)),
+            (_, None) => return unknown_statement(start, what, keywords, Some(keyword.node)),
         }
     }
 }

@@ -21,7 +21,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
     let (rest, _) = block(cx, rest, "gateway", GATEWAY_STATEMENTS, |start, kw, input| {
-        match kw.node.as_str() {
+        match kw.node {
             "listen" => {
                 let (rest, l) = listen(cx, start, input)?;
                 listeners.push(l);
@@ -71,7 +71,7 @@ fn consumer<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Consume
     let mut credentials = Vec::new();
     let mut groups = Vec::new();
     let (rest, _) = block(cx, rest, "consumer", CONSUMER_STATEMENTS, |start, kw, input| {
-        let (rest, credential) = match kw.node.as_str() {
+        let (rest, credential) = match kw.node {
             "key" => {
                 let (rest, key) = secret(cx, input)?;
                 (rest, CredentialKind::Key(key))

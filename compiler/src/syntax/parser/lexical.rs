@@ -84,6 +84,13 @@ fn ident_len(input: &str) -> usize {
 
 /// A keyword or name: `[A-Za-z_][A-Za-z0-9_]*`, with single `-` allowed between word characters.
 pub fn word<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
+    let (rest, word) = word_ref(cx, input)?;
+    Ok((rest, Spanned::new(word.node.to_string(), word.span)))
+}
+
+/// [`word`] borrowed from the source, for words that are only compared (statement keywords,
+/// option names): most words of a program are, and copying each one cost an allocation.
+pub fn word_ref<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<&'a str>> {
     let len = ident_len(input);
     if len == 0 {
         return Err(nom::Err::Error(PError::expected(input, "a name")));
@@ -100,12 +107,18 @@ pub fn word<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
         .fail();
     }
     let span = cx.span_len(input, len);
-    Ok((&input[len..], Spanned::new(input[..len].to_string(), span)))
+    Ok((&input[len..], Spanned::new(&input[..len], span)))
 }
 
 /// A name where one is required: failing here is a syntax error naming `what`.
 pub fn ident<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Ident> {
-    match word(cx, input) {
+    let (rest, word) = ident_ref(cx, input, what)?;
+    Ok((rest, Spanned::new(word.node.to_string(), word.span)))
+}
+
+/// [`ident`] borrowed from the source, for a required word that is only compared.
+pub fn ident_ref<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<&'a str>> {
+    match word_ref(cx, input) {
         Err(nom::Err::Error(_)) => PError::expected(input, what)
             .help("a name starts with a letter or `_` and goes on with letters, digits, `_` or `-`")
             .fail(),
@@ -241,7 +254,7 @@ pub fn integer<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<
 }
 
 /// Fails at the word `found` with "expected EXPECTED, found `…`" and a did-you-mean among `choices`.
-pub fn wrong_word<'a, T>(cx: &Ctx, found: &Ident, expected: &str, choices: &[&str]) -> PResult<'a, T> {
+pub fn wrong_word<'a, T>(cx: &Ctx, found: &Spanned<&str>, expected: &str, choices: &[&str]) -> PResult<'a, T> {
     let at = &cx.src[found.span.start as usize..];
     let mut error = PError::at(
         at,
@@ -250,7 +263,7 @@ pub fn wrong_word<'a, T>(cx: &Ctx, found: &Ident, expected: &str, choices: &[&st
         format!("expected {expected}, found `{}`", found.node),
         format!("expected {expected}"),
     );
-    error = match crate::diagnostics::suggest::closest(&found.node, choices.iter().copied()) {
+    error = match crate::diagnostics::suggest::closest(found.node, choices.iter().copied()) {
         Some(s) => error.help(format!("did you mean `{s}`?")),
         None => error.help(format!("write {expected}")),
     };

@@ -7,7 +7,7 @@ use super::block::{block, report_duplicates};
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::{PError, PResult};
-use super::lexical::{ident, peek_word, symbol, word, wrong_word, ws, ws_inline};
+use super::lexical::{ident_ref, peek_word, symbol, word, wrong_word, ws, ws_inline};
 use super::literals::list;
 
 const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls"];
@@ -16,10 +16,10 @@ const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls"];
 pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
     let mut statements = Vec::new();
     let (rest, _) = block(cx, input, "mesh block", MESH_STATEMENTS, |start, kw, input| {
-        let (rest, statement) = match kw.node.as_str() {
+        let (rest, statement) = match kw.node {
             "default" => {
-                let (r, w) = ident(cx, input, "`allow` or `deny`")?;
-                let effect = match w.node.as_str() {
+                let (r, w) = ident_ref(cx, input, "`allow` or `deny`")?;
+                let effect = match w.node {
                     "allow" => Effect::Allow,
                     "deny" => Effect::Deny,
                     _ => return wrong_word(cx, &w, "`allow` or `deny`", &["allow", "deny"]),
@@ -27,12 +27,12 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
                 (r, MeshStatement::Default(Spanned::new(effect, cx.span(start, r))))
             }
             "allow" | "deny" => {
-                let (r, rule) = rule(cx, start, &kw.node, input)?;
+                let (r, rule) = rule(cx, start, kw.node, input)?;
                 (r, MeshStatement::Rule(rule))
             }
             "mtls" => {
-                let (r, w) = ident(cx, input, "`strict` or `permissive`")?;
-                let mode = match w.node.as_str() {
+                let (r, w) = ident_ref(cx, input, "`strict` or `permissive`")?;
+                let mode = match w.node {
                     "strict" => MtlsMode::Strict,
                     "permissive" => MtlsMode::Permissive,
                     _ => return wrong_word(cx, &w, "`strict` or `permissive`", &["strict", "permissive"]),

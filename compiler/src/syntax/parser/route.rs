@@ -10,7 +10,7 @@ use super::block::{block, report_duplicates, report_missing};
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::{PError, PResult};
-use super::lexical::{ident, keyword, peek_word, string, word, wrong_word, ws, ws_inline};
+use super::lexical::{ident, ident_ref, keyword, peek_word, string, word_ref, wrong_word, ws, ws_inline};
 use super::literals::{duration, ident_list, percent, rate, secret, size, status, string_list};
 
 const ROUTE_STATEMENTS: &[&str] = &[
@@ -27,7 +27,7 @@ pub fn route<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Route>
     let (rest, _) = ws(cx, rest)?;
     let mut statements = Vec::new();
     let (rest, _) = block(cx, rest, "route", ROUTE_STATEMENTS, |start, kw, input| {
-        match statement(cx, start, &kw.node, input)? {
+        match statement(cx, start, kw.node, input)? {
             (rest, Some(s)) => {
                 statements.push(s);
                 Ok((rest, Some(())))
@@ -77,11 +77,11 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
     let (rest, statement) = match kw {
         "match" => {
             let (rest, m) = match_statement(cx, start, input)?;
-            (rest, RouteStatement::Match(m))
+            (rest, RouteStatement::Match(Box::new(m)))
         }
         "auth" => {
             let (rest, a) = auth(cx, start, input)?;
-            (rest, RouteStatement::Auth(a))
+            (rest, RouteStatement::Auth(Box::new(a)))
         }
         "public" => {
             let rest = &start[kw.len()..];
@@ -93,7 +93,7 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "rate_limit" => {
             let (rest, r) = rate_limit(cx, start, input)?;
-            (rest, RouteStatement::RateLimit(r))
+            (rest, RouteStatement::RateLimit(Box::new(r)))
         }
         "when" => {
             let (rest, condition) = cel(cx, input, "a CEL condition")?;
@@ -101,11 +101,11 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "set_header" | "set_response_header" | "remove_header" | "remove_response_header" => {
             let (rest, h) = header_rule(cx, start, kw, input)?;
-            (rest, RouteStatement::Header(h))
+            (rest, RouteStatement::Header(Box::new(h)))
         }
         "cors" => {
             let (rest, c) = cors(cx, start, input)?;
-            (rest, RouteStatement::Cors(c))
+            (rest, RouteStatement::Cors(Box::new(c)))
         }
         "body_limit" => {
             let (rest, s) = size(cx, input)?;
@@ -117,15 +117,15 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "forward" => {
             let (rest, f) = forward(cx, start, input)?;
-            (rest, RouteStatement::Forward(f))
+            (rest, RouteStatement::Forward(Box::new(f)))
         }
         "produce" => {
             let (rest, p) = produce(cx, start, input)?;
-            (rest, RouteStatement::Produce(p))
+            (rest, RouteStatement::Produce(Box::new(p)))
         }
         "respond" => {
             let (rest, r) = respond(cx, start, input)?;
-            (rest, RouteStatement::Respond(r))
+            (rest, RouteStatement::Respond(Box::new(r)))
         }
         _ => return Ok((input, None)),
     };
@@ -235,12 +235,12 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
 }
 
 fn auth<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Auth> {
-    let (rest, kind) = ident(cx, input, "an auth method (key, basic or jwt)")?;
-    let (rest, kind) = match kind.node.as_str() {
+    let (rest, kind) = ident_ref(cx, input, "an auth method (key, basic or jwt)")?;
+    let (rest, kind) = match kind.node {
         "key" => {
             let (r, _) = ws(cx, rest)?;
-            let (r, location) = ident(cx, r, "`header` or `query`")?;
-            let location = match location.node.as_str() {
+            let (r, location) = ident_ref(cx, r, "`header` or `query`")?;
+            let location = match location.node {
                 "header" => KeyLocation::Header,
                 "query" => KeyLocation::Query,
                 _ => return wrong_word(cx, &location, "`header` or `query`", &["header", "query"]),
@@ -316,9 +316,9 @@ fn jwt<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, JwtAuth> {
 
 fn access<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, AccessRule> {
     let effect = if kw == "allow" { Effect::Allow } else { Effect::Deny };
-    let (rest, subject) = ident(cx, input, "`consumers`, `groups` or `ips`")?;
+    let (rest, subject) = ident_ref(cx, input, "`consumers`, `groups` or `ips`")?;
     let (r, _) = ws(cx, rest)?;
-    let (rest, subject, values) = match subject.node.as_str() {
+    let (rest, subject, values) = match subject.node {
         "consumers" | "groups" => {
             let (r, list) = ident_list(cx, r, if subject.node == "groups" { "group names" } else { "consumer names" })?;
             let which = if subject.node == "groups" { AccessSubject::Groups } else { AccessSubject::Consumers };
@@ -343,8 +343,8 @@ fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, RateL
         match peek_word(after_ws) {
             Some("per") => {
                 let (r, _) = ws(cx, &after_ws[3..])?;
-                let (r, k) = ident(cx, r, "`consumer`, `ip` or `route`")?;
-                key = match k.node.as_str() {
+                let (r, k) = ident_ref(cx, r, "`consumer`, `ip` or `route`")?;
+                key = match k.node {
                     "consumer" => RateLimitKey::Consumer,
                     "ip" => RateLimitKey::Ip,
                     "route" => RateLimitKey::Route,
@@ -397,7 +397,7 @@ fn cors<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Cors> {
     let mut cors = Cors { origins: vec![], methods: vec![], headers: vec![], expose: vec![], credentials: false, max_age: None, span: cx.span(start, input) };
     let keywords = ["origins", "methods", "headers", "expose", "credentials", "max_age"];
     let (rest, _) = block(cx, input, "cors block", &keywords, |start, kw, input| {
-        let rest = match kw.node.as_str() {
+        let rest = match kw.node {
             "origins" => {
                 let (r, l) = string_list(cx, input, "origins in quotes")?;
                 cors.origins = l.node;
@@ -510,8 +510,8 @@ fn produce<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Produce>
                 r
             }
             "value" => {
-                let (r, w) = ident(cx, r, "`raw` or `envelope`")?;
-                let format = match w.node.as_str() {
+                let (r, w) = ident_ref(cx, r, "`raw` or `envelope`")?;
+                let format = match w.node {
                     "raw" => ValueFormat::Raw,
                     "envelope" => ValueFormat::Envelope,
                     _ => return wrong_word(cx, &w, "`raw` or `envelope`", &["raw", "envelope"]),
@@ -530,8 +530,8 @@ fn produce<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Produce>
                 r
             }
             _ => {
-                let (r, w) = ident(cx, r, "`sync` or `async`")?;
-                let mode = match w.node.as_str() {
+                let (r, w) = ident_ref(cx, r, "`sync` or `async`")?;
+                let mode = match w.node {
                     "sync" => ProduceMode::Sync,
                     "async" => ProduceMode::Async,
                     _ => return wrong_word(cx, &w, "`sync` or `async`", &["sync", "async"]),
@@ -546,7 +546,7 @@ fn produce<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Produce>
 }
 
 fn acks<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Acks>> {
-    if let Ok((r, w)) = word(cx, input) {
+    if let Ok((r, w)) = word_ref(cx, input) {
         if w.node == "all" {
             return Ok((r, Spanned::new(Acks::All, w.span)));
         }

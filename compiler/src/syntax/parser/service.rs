@@ -7,7 +7,7 @@ use super::block::{block, report_duplicates};
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::PResult;
-use super::lexical::{ident, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline};
+use super::lexical::{ident, ident_ref, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline};
 use super::literals::{check_address, duration, list, percent, status, string_list};
 use super::route::method;
 
@@ -20,7 +20,7 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
     let (rest, _) = ws(cx, rest)?;
     let mut statements = Vec::new();
     let (rest, _) = block(cx, rest, "service", SERVICE_STATEMENTS, |start, kw, input| {
-        let (rest, statement) = match kw.node.as_str() {
+        let (rest, statement) = match kw.node {
             "endpoints" => {
                 let (r, endpoints) = string_list(cx, input, "endpoint addresses in quotes")?;
                 for endpoint in &endpoints.node {
@@ -77,8 +77,8 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
 }
 
 fn balance<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Balance> {
-    let (rest, policy) = ident(cx, input, "a balancing policy (round_robin, random, least_request or hash(…))")?;
-    match policy.node.as_str() {
+    let (rest, policy) = ident_ref(cx, input, "a balancing policy (round_robin, random, least_request or hash(…))")?;
+    match policy.node {
         "round_robin" => Ok((rest, Balance::RoundRobin)),
         "random" => Ok((rest, Balance::Random)),
         "least_request" => Ok((rest, Balance::LeastRequest)),
@@ -107,8 +107,8 @@ fn retry_on<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<RetryOn>> {
         let (r, code) = status(cx, input)?;
         return Ok((r, Spanned::new(RetryOn::Status(code.node), code.span)));
     }
-    let (r, w) = ident(cx, input, "a retry condition (connect_failure, reset, timeout or a status code)")?;
-    let on = match w.node.as_str() {
+    let (r, w) = ident_ref(cx, input, "a retry condition (connect_failure, reset, timeout or a status code)")?;
+    let on = match w.node {
         "connect_failure" => RetryOn::ConnectFailure,
         "reset" => RetryOn::Reset,
         "timeout" => RetryOn::Timeout,
@@ -146,7 +146,7 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
     let mut breaker = CircuitBreaker { consecutive_errors: None, eject: None, max_ejected: None, span: cx.span(start, input) };
     let keywords = ["consecutive_errors", "eject", "max_ejected"];
     let (rest, _) = block(cx, input, "circuit_breaker block", &keywords, |_, kw, input| {
-        let rest = match kw.node.as_str() {
+        let rest = match kw.node {
             "consecutive_errors" => {
                 let (r, n) = integer(cx, input, "a number of errors")?;
                 breaker.consecutive_errors = Some(n);

@@ -19,7 +19,7 @@ pub fn stream<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Strea
     let (rest, _) = ws(cx, rest)?;
     let mut statements = Vec::new();
     let (rest, _) = block(cx, rest, "stream", STREAM_STATEMENTS, |start, kw, input| {
-        let (rest, statement) = match kw.node.as_str() {
+        let (rest, statement) = match kw.node {
             "from" => {
                 let (r, _) = keyword(input, "topic")?;
                 let (r, _) = ws(cx, r)?;
@@ -161,7 +161,7 @@ pub fn topic<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Topic>
     }
     let (after_ws, _) = ws_inline(cx, rest)?;
     if after_ws.starts_with('{') {
-        let (r, _) = block(cx, after_ws, "topic", &["partitions", "external"], |start, kw, input| match kw.node.as_str() {
+        let (r, _) = block(cx, after_ws, "topic", &["partitions", "external"], |start, kw, input| match kw.node {
             "partitions" => {
                 let (r, n) = integer(cx, input, "a number of partitions")?;
                 topic.partitions = Some(n);

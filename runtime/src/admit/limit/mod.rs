@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use meshwork_bundle::{RateLimitKey, SourceLocation};
 
 pub use gcra::{Gcra, RateLimitStatus, Verdict};
@@ -24,6 +24,7 @@ pub use shared::{SharedLimitStore, SharedStoreError};
 use super::consumers::{ConsumerDirectory, ConsumerEntry};
 use super::error::AdmitBuildError;
 use super::facts::RequestFacts;
+use super::header_sink::HeaderSink;
 
 /// `RateLimit-Limit` (IETF draft `ratelimit-headers`).
 pub static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -249,17 +250,17 @@ impl RateLimitStep {
     }
 
     /// The `RateLimit-*` headers for a decision.
-    pub fn write_headers(&self, status: &RateLimitStatus, headers: &mut HeaderMap) {
-        headers.insert(RATELIMIT_LIMIT.clone(), self.limit.clone());
-        headers.insert(
+    pub fn write_headers(&self, status: &RateLimitStatus, headers: &mut impl HeaderSink) {
+        headers.set_header(RATELIMIT_LIMIT.clone(), self.limit.clone());
+        headers.set_header(
             RATELIMIT_REMAINING.clone(),
             HeaderValue::from(status.remaining),
         );
-        headers.insert(
+        headers.set_header(
             RATELIMIT_RESET.clone(),
             HeaderValue::from(seconds_up(status.reset_ns)),
         );
-        headers.insert(RATELIMIT_POLICY.clone(), self.policy.clone());
+        headers.set_header(RATELIMIT_POLICY.clone(), self.policy.clone());
     }
 }
 

@@ -1,5 +1,5 @@
-//! Cutting a response body out of the connection's read buffer: by length, by chunks, or until
-//! the connection closes.
+//! Cutting a body out of a connection's read buffer: by length, by chunks, or until the
+//! connection closes. Upstream responses and client requests share it.
 
 use bytes::{Bytes, BytesMut};
 
@@ -7,6 +7,8 @@ use super::response_head::ResponseFraming;
 
 /// The most bytes a chunk-size line (with extensions) may take.
 const MAX_CHUNK_LINE: usize = 4096;
+/// The most bytes the trailer section of a chunked body may take (trailers are not forwarded).
+const MAX_TRAILER_BYTES: usize = 64 * 1024;
 
 /// Where the decoder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +45,11 @@ pub enum Decoded {
 #[error("malformed chunked body")]
 pub struct ChunkError;
 
-/// Decodes one response body.
+/// Decodes one body.
 #[derive(Debug)]
 pub struct BodyDecoder {
     stage: Stage,
+    trailer_bytes: usize,
 }
 
 impl BodyDecoder {
@@ -58,7 +61,25 @@ impl BodyDecoder {
             ResponseFraming::Chunked => Stage::ChunkSize,
             ResponseFraming::UntilClose => Stage::UntilClose,
         };
-        BodyDecoder { stage }
+        BodyDecoder {
+            stage,
+            trailer_bytes: 0,
+        }
+    }
+
+    /// A decoder for a body of exactly `length` bytes.
+    pub fn with_length(length: u64) -> Self {
+        Self::new(ResponseFraming::Length(length))
+    }
+
+    /// A decoder for a chunked body.
+    pub fn chunked() -> Self {
+        Self::new(ResponseFraming::Chunked)
+    }
+
+    /// A decoder for no body.
+    pub fn empty() -> Self {
+        Self::new(ResponseFraming::Empty)
     }
 
     /// Whether the body is complete.
@@ -113,6 +134,14 @@ impl BodyDecoder {
                         }
                         return Ok(Decoded::NeedMore);
                     };
+                    if self.stage == Stage::Trailers {
+                        self.trailer_bytes += end + 1;
+                        if self.trailer_bytes > MAX_TRAILER_BYTES {
+                            return Err(ChunkError);
+                        }
+                    } else if end > MAX_CHUNK_LINE {
+                        return Err(ChunkError);
+                    }
                     let line = buffer.split_to(end + 1);
                     let line = line.strip_suffix(b"\n").unwrap_or(&line);
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -129,16 +158,21 @@ impl BodyDecoder {
             Stage::Trailers if line.is_empty() => Ok(Stage::Done),
             Stage::Trailers => Ok(Stage::Trailers),
             _ => {
+                // chunk-size [ BWS ";" chunk-ext ]: hexadecimal digits only (no sign, at most 16).
                 let digits = line
                     .split(|b| *b == b';')
                     .next()
                     .unwrap_or(b"")
                     .trim_ascii();
-                let size = std::str::from_utf8(digits)
-                    .ok()
-                    .filter(|d| !d.is_empty())
-                    .and_then(|d| u64::from_str_radix(d, 16).ok())
-                    .ok_or(ChunkError)?;
+                if digits.is_empty()
+                    || digits.len() > 16
+                    || !digits.iter().all(u8::is_ascii_hexdigit)
+                {
+                    return Err(ChunkError);
+                }
+                let size = digits
+                    .iter()
+                    .fold(0u64, |size, d| (size << 4) | u64::from(hex_value(*d)));
                 Ok(if size == 0 {
                     Stage::Trailers
                 } else {
@@ -146,6 +180,14 @@ impl BodyDecoder {
                 })
             }
         }
+    }
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
     }
 }
 
@@ -194,13 +236,37 @@ mod tests {
 
     #[test]
     fn malformed_chunks_are_errors() {
-        let mut decoder = BodyDecoder::new(ResponseFraming::Chunked);
-        let mut buffer = BytesMut::from("zz\r\n");
-        assert!(decoder.decode(&mut buffer).is_err());
+        for bad in [
+            "zz\r\n",
+            "+5\r\n",
+            "\r\n",
+            "11111111111111111\r\n",
+            "-1\r\n",
+        ] {
+            let mut decoder = BodyDecoder::chunked();
+            let mut buffer = BytesMut::from(bad);
+            assert!(decoder.decode(&mut buffer).is_err(), "{bad:?}");
+        }
         let mut decoder = BodyDecoder::new(ResponseFraming::Chunked);
         let mut buffer = BytesMut::from("1\r\nab\r\n");
         let _ = decoder.decode(&mut buffer).unwrap();
         assert!(decoder.decode(&mut buffer).is_err());
+    }
+
+    #[test]
+    fn endless_trailers_are_refused() {
+        let mut decoder = BodyDecoder::chunked();
+        let mut buffer = BytesMut::from("0\r\n");
+        assert_eq!(decoder.decode(&mut buffer).unwrap(), Decoded::NeedMore);
+        let mut refused = false;
+        for _ in 0..10_000 {
+            buffer.extend_from_slice(b"X-Trailer: 0123456789\r\n");
+            if decoder.decode(&mut buffer).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
     }
 
     #[test]

@@ -2,24 +2,26 @@
 //! until the response head is complete. The response body stays on the connection for
 //! [`crate::forward::response_body::UpstreamBody`] to stream.
 
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use std::future::poll_fn;
+use std::task::Poll;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connection::{UpstreamConn, READ_CHUNK};
 use super::request_encoder::{encode_chunk, LAST_CHUNK};
 use super::response_head::{parse_head, HeadError, HeadParse, ResponseHead};
+use crate::forward::request_body::{BodyError, RequestBody};
 
 /// Body bytes are written in pieces of at most this much.
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// What to send.
 #[derive(Debug)]
-pub struct ExchangeRequest<'a> {
+pub struct ExchangeRequest<'a, 'c> {
     /// The encoded request head (kept by the caller so a bodiless request can be sent again).
     pub head: &'a [u8],
     /// The client's body, when there is one.
-    pub body: Option<Incoming>,
+    pub body: Option<RequestBody<'c>>,
     /// Whether the body goes out chunked.
     pub chunked: bool,
     /// Whether the method is HEAD (the response then has no body).
@@ -44,9 +46,10 @@ pub enum ExchangeError {
     /// The response head is unusable.
     #[error(transparent)]
     Head(#[from] HeadError),
-    /// The client's body could not be read (the client went away or sent a malformed body).
+    /// The client's body could not be read (the client went away, sent a malformed body or one
+    /// over the route's limit).
     #[error("the request body could not be read: {0}")]
-    ClientBody(hyper::Error),
+    ClientBody(BodyError),
 }
 
 impl ExchangeError {
@@ -62,7 +65,7 @@ impl ExchangeError {
 /// Sends `request` on `conn` and reads the response head.
 pub async fn exchange(
     conn: &mut UpstreamConn,
-    request: ExchangeRequest<'_>,
+    request: ExchangeRequest<'_, '_>,
 ) -> Result<ResponseHead, ExchangeError> {
     match request.body {
         None => conn
@@ -75,38 +78,62 @@ pub async fn exchange(
     read_head(conn, request.head_request).await
 }
 
+/// What the body offers next: a piece, or nothing at once (time to send what is gathered).
+enum Step {
+    Piece(Option<Result<bytes::Bytes, BodyError>>),
+    Flush,
+}
+
+/// Writes the head and the body as it arrives: pieces already at hand are gathered into one
+/// write, and what is gathered is sent whenever the client's next piece is not there yet, so the
+/// upstream receives a slow upload as it comes (and a fast one in few writes).
 async fn write_with_body(
     conn: &mut UpstreamConn,
     head: &[u8],
-    mut body: Incoming,
+    mut body: RequestBody<'_>,
     chunked: bool,
 ) -> Result<(), ExchangeError> {
     let mut out = Vec::with_capacity(head.len() + 4096);
     out.extend_from_slice(head);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(ExchangeError::ClientBody)?;
-        if let Ok(data) = frame.into_data() {
-            if chunked {
-                encode_chunk(&data, &mut out);
-            } else {
-                out.extend_from_slice(&data);
+    loop {
+        let step = poll_fn(|cx| match body.poll_next(cx) {
+            Poll::Pending if !out.is_empty() => Poll::Ready(Step::Flush),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(piece) => Poll::Ready(Step::Piece(piece)),
+        })
+        .await;
+        match step {
+            Step::Flush => {
+                write_out(conn, &mut out).await?;
+                continue;
+            }
+            Step::Piece(None) => break,
+            Step::Piece(Some(Err(error))) => return Err(ExchangeError::ClientBody(error)),
+            Step::Piece(Some(Ok(data))) => {
+                if chunked {
+                    encode_chunk(&data, &mut out);
+                } else {
+                    out.extend_from_slice(&data);
+                }
             }
         }
         if out.len() >= WRITE_BATCH {
-            conn.stream
-                .write_all(&out)
-                .await
-                .map_err(ExchangeError::Write)?;
-            out.clear();
+            write_out(conn, &mut out).await?;
         }
     }
     if chunked {
         out.extend_from_slice(LAST_CHUNK);
     }
+    write_out(conn, &mut out).await
+}
+
+async fn write_out(conn: &mut UpstreamConn, out: &mut Vec<u8>) -> Result<(), ExchangeError> {
     conn.stream
-        .write_all(&out)
+        .write_all(out)
         .await
-        .map_err(ExchangeError::Write)
+        .map_err(ExchangeError::Write)?;
+    out.clear();
+    Ok(())
 }
 
 async fn read_head(

@@ -11,6 +11,7 @@
 pub mod body_decoder;
 pub mod connection;
 pub mod exchange;
+pub mod raw_headers;
 pub mod request_encoder;
 pub mod response_head;
 

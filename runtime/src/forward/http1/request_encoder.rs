@@ -1,35 +1,32 @@
 //! Writing a request head: `METHOD target HTTP/1.1`, the headers, and the framing of the body.
 
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, EXPECT};
-use http::request::Parts;
+use std::borrow::Cow;
+
+use http::Method;
+
+use super::raw_headers::NameKind;
+use crate::forward::message_headers::MessageHeaders;
 
 /// The forwarding headers written after the client's own (which are skipped when they carry these
 /// names).
 #[derive(Debug, Clone)]
-pub struct ForwardedHeaders {
+pub struct ForwardedHeaders<'a> {
     /// `X-Forwarded-For`.
-    pub forwarded_for: HeaderValue,
+    pub forwarded_for: Cow<'a, [u8]>,
     /// `X-Forwarded-Proto`.
-    pub proto: HeaderValue,
+    pub proto: &'a [u8],
     /// The host the client addressed: `X-Forwarded-Host`, and `Host` when `add_host`.
-    pub host: Option<HeaderValue>,
+    pub host: Option<&'a [u8]>,
     /// Whether the request has no `Host` header of its own (HTTP/2).
     pub add_host: bool,
 }
 
-impl ForwardedHeaders {
-    /// `x-forwarded-for`.
-    pub const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    /// `x-forwarded-proto`.
-    pub const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    /// `x-forwarded-host`.
-    pub const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
+impl ForwardedHeaders<'_> {
     /// Headers with no forwarding headers (health checks).
     pub fn none() -> Self {
         ForwardedHeaders {
-            forwarded_for: HeaderValue::from_static(""),
-            proto: HeaderValue::from_static(""),
+            forwarded_for: Cow::Borrowed(b""),
+            proto: b"",
             host: None,
             add_host: false,
         }
@@ -40,14 +37,6 @@ impl ForwardedHeaders {
     }
 }
 
-fn is_forwarding_header(name: &HeaderName) -> bool {
-    // Custom names: a length check rules most headers out before comparing bytes.
-    matches!(name.as_str().len(), 15..=17)
-        && (name == ForwardedHeaders::FOR
-            || name == ForwardedHeaders::PROTO
-            || name == ForwardedHeaders::HOST)
-}
-
 fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
@@ -55,57 +44,83 @@ fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// How the request body is framed on the upstream connection.
+/// How the request body is framed on the upstream connection. The client's own framing headers
+/// are never copied: the gateway states what it knows of the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFraming {
-    /// No body.
+    /// No body and no length.
     Empty,
-    /// `Content-Length` bytes (the client's header is kept).
-    Length,
+    /// A body of exactly this many bytes (declared by the client, or read whole by the gateway).
+    Sized(u64),
     /// Chunked (the client's body has no declared length).
     Chunked,
 }
 
-/// Encodes the request head; `framing` decides whether `Transfer-Encoding: chunked` is added.
-/// `Expect` is dropped: meshd reads the client's body itself, so the upstream need not ask for it.
+impl BodyFraming {
+    /// Whether a body is sent (a declared length of 0 sends none).
+    pub fn has_body(self) -> bool {
+        !matches!(self, BodyFraming::Empty | BodyFraming::Sized(0))
+    }
+}
+
+/// Encodes the request head: the request line, the client's headers without hop-by-hop and
+/// framing ones (and without `Expect`: meshd reads the client's body itself, so the upstream need not ask for
+/// it), the forwarding headers, and the body's framing.
 pub fn encode_head(
-    parts: &Parts,
+    method: &Method,
+    target: &str,
+    headers: &MessageHeaders,
     framing: BodyFraming,
-    forwarded: &ForwardedHeaders,
+    forwarded: &ForwardedHeaders<'_>,
     out: &mut Vec<u8>,
 ) {
     let replace_forwarding = !forwarded.is_empty();
     out.clear();
-    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    match parts.uri.path_and_query() {
-        Some(target) => out.extend_from_slice(target.as_str().as_bytes()),
-        None => out.push(b'/'),
+    if target.is_empty() {
+        out.push(b'/');
+    } else {
+        out.extend_from_slice(target.as_bytes());
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if forwarded.add_host {
         if let Some(host) = &forwarded.host {
-            write_header(out, b"host", host.as_bytes());
+            write_header(out, b"host", host);
         }
     }
-    for (name, value) in &parts.headers {
-        if name == EXPECT
-            || (framing == BodyFraming::Chunked && name == CONTENT_LENGTH)
-            || (replace_forwarding && is_forwarding_header(name))
-        {
-            continue;
+    for (name, value, kind) in headers.lines() {
+        let skip = match kind {
+            NameKind::Other | NameKind::Host | NameKind::Date => false,
+            NameKind::ForwardedFor | NameKind::ForwardedProto | NameKind::ForwardedHost => {
+                replace_forwarding
+            }
+            // The body's framing is written below, from what the gateway knows of the body.
+            NameKind::ContentLength
+            | NameKind::Expect
+            | NameKind::TransferEncoding
+            | NameKind::Connection
+            | NameKind::HopByHop
+            | NameKind::NamedByConnection => true,
+        };
+        if !skip {
+            write_header(out, name, value);
         }
-        write_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
     if replace_forwarding {
-        write_header(out, b"x-forwarded-for", forwarded.forwarded_for.as_bytes());
-        write_header(out, b"x-forwarded-proto", forwarded.proto.as_bytes());
-        if let Some(host) = &forwarded.host {
-            write_header(out, b"x-forwarded-host", host.as_bytes());
+        write_header(out, b"x-forwarded-for", &forwarded.forwarded_for);
+        write_header(out, b"x-forwarded-proto", forwarded.proto);
+        if let Some(host) = forwarded.host {
+            write_header(out, b"x-forwarded-host", host);
         }
     }
-    if framing == BodyFraming::Chunked {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    match framing {
+        BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        BodyFraming::Sized(length) => {
+            let mut digits = itoa::Buffer::new();
+            write_header(out, b"content-length", digits.format(length).as_bytes());
+        }
+        BodyFraming::Empty => {}
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -115,9 +130,25 @@ pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
     if data.is_empty() {
         return;
     }
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    let mut size = [0u8; 16];
+    let digits = hex_digits(data.len(), &mut size);
+    out.extend_from_slice(digits);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in lower-case hexadecimal, written at the end of `buffer`.
+fn hex_digits(mut n: usize, buffer: &mut [u8; 16]) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            return &buffer[at..];
+        }
+    }
 }
 
 /// The last chunk.
@@ -126,22 +157,23 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::Request;
+    use http::{HeaderMap, HeaderValue};
 
-    fn parts(request: Request<()>) -> Parts {
-        request.into_parts().0
+    fn headers(pairs: &[(&'static str, &'static str)]) -> MessageHeaders {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        MessageHeaders::from_map(map)
     }
 
     #[test]
     fn a_head_has_the_request_line_headers_and_a_blank_line() {
-        let request = Request::get("/a?b=1")
-            .header("host", "api")
-            .header("expect", "100-continue")
-            .body(())
-            .unwrap();
         let mut out = Vec::new();
         encode_head(
-            &parts(request),
+            &Method::GET,
+            "/a?b=1",
+            &headers(&[("host", "api"), ("expect", "100-continue")]),
             BodyFraming::Empty,
             &ForwardedHeaders::none(),
             &mut out,
@@ -153,24 +185,54 @@ mod tests {
     }
 
     #[test]
-    fn a_chunked_body_replaces_any_content_length() {
-        let request = Request::post("/")
-            .header("content-length", "3")
-            .body(())
-            .unwrap();
+    fn a_chunked_body_replaces_any_content_length_and_a_declared_one_is_restated() {
         let mut out = Vec::new();
         encode_head(
-            &parts(request),
+            &Method::POST,
+            "/",
+            &headers(&[("content-length", "3")]),
             BodyFraming::Chunked,
             &ForwardedHeaders::none(),
             &mut out,
         );
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8_lossy(&out),
             "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"
         );
         let mut chunk = Vec::new();
         encode_chunk(b"hello", &mut chunk);
         assert_eq!(chunk, b"5\r\nhello\r\n");
+        encode_head(
+            &Method::POST,
+            "/",
+            &headers(&[("content-length", "3, 3")]),
+            BodyFraming::Sized(3),
+            &ForwardedHeaders::none(),
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\n"
+        );
+        chunk.clear();
+        encode_chunk(&[b'x'; 0x1a2], &mut chunk);
+        assert!(chunk.starts_with(b"1a2\r\n"));
+    }
+
+    #[test]
+    fn a_body_read_whole_gets_its_own_length() {
+        let mut out = Vec::new();
+        encode_head(
+            &Method::POST,
+            "/",
+            &headers(&[("transfer-encoding", "chunked"), ("x-a", "1")]),
+            BodyFraming::Sized(11),
+            &ForwardedHeaders::none(),
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST / HTTP/1.1\r\nx-a: 1\r\ncontent-length: 11\r\n\r\n"
+        );
     }
 }

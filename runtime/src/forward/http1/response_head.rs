@@ -3,12 +3,10 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, StatusCode, Version};
-use smallvec::SmallVec;
+use bytes::BytesMut;
+use http::{StatusCode, Version};
 
-use crate::forward::hop_by_hop::is_hop_by_hop;
+use super::raw_headers::{NameKind, RawHeaders, RawHeadersBuilder};
 
 /// The largest response head accepted.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -35,8 +33,8 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The HTTP version the upstream spoke.
     pub version: Version,
-    /// The headers, without hop-by-hop ones (values share the read buffer's memory).
-    pub headers: HeaderMap,
+    /// The header lines as received, without hop-by-hop ones (sharing the read buffer's memory).
+    pub headers: RawHeaders,
     /// How the body is delimited.
     pub framing: ResponseFraming,
     /// Whether the connection may serve another request after this body.
@@ -45,6 +43,8 @@ pub struct ResponseHead {
 
 /// What parsing found in the buffer.
 #[derive(Debug)]
+// Returned once per response and consumed at once: boxing the head would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum HeadParse {
     /// A complete head, removed from the buffer.
     Complete(ResponseHead),
@@ -105,34 +105,22 @@ pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse
             continue;
         }
         let status = StatusCode::from_u16(code).map_err(|_| HeadError::Invalid("status"))?;
-        // Offsets of each header, so values can share the frozen head's memory.
-        let base = buffer.as_ptr() as usize;
-        let spans: SmallVec<[(usize, usize, usize, usize); 24]> = response
-            .headers
-            .iter()
-            .map(|h| {
-                let name = h.name.as_ptr() as usize - base;
-                let value = h.value.as_ptr() as usize - base;
-                (name, h.name.len(), value, h.value.len())
-            })
-            .collect();
-        let head: Bytes = buffer.split_to(length).freeze();
-        let mut headers = HeaderMap::with_capacity(spans.len());
+        let mut lines = RawHeadersBuilder::new(buffer.as_ptr(), response.headers.len());
         let mut facts = FramingFacts::new(version);
-        for (name_at, name_len, value_at, value_len) in spans {
-            let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
-                .map_err(|_| HeadError::Invalid("header name"))?;
-            let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
-                .map_err(|_| HeadError::Invalid("header value"))?;
-            facts.observe(&name, &value)?;
-            // Hop-by-hop headers describe this connection, not the response: never forwarded.
-            if !is_hop_by_hop(&name) {
-                headers.append(name, value);
-            }
+        for header in response.headers.iter() {
+            let kind = lines.push(header.name.as_bytes(), header.value);
+            facts.observe(kind, header.value)?;
         }
-        for named in facts.named_by_connection.drain(..) {
-            headers.remove(named);
+        let mut headers = lines.finish(buffer.split_to(length).freeze());
+        if facts.names_others {
+            headers.mark_named_by_connection();
         }
+        // Hop-by-hop headers describe this connection, not the response: never forwarded. A
+        // length that Transfer-Encoding overrides is dropped too (RFC 9112 §6.3).
+        let length_overridden = facts.chunked.is_some();
+        headers.retain(|_, kind| {
+            !(kind.is_hop_by_hop() || length_overridden && kind == NameKind::ContentLength)
+        });
         let framing = facts.framing(status, head_request);
         let keep_alive = facts.keep_alive() && framing != ResponseFraming::UntilClose;
         return Ok(HeadParse::Complete(ResponseHead {
@@ -153,8 +141,8 @@ struct FramingFacts {
     open_by_default: bool,
     keep_alive_asked: bool,
     close_asked: bool,
-    /// Other headers `Connection` names (hop-by-hop too).
-    named_by_connection: Vec<HeaderName>,
+    /// Whether `Connection` names other headers (hop-by-hop too).
+    names_others: bool,
 }
 
 impl FramingFacts {
@@ -165,7 +153,7 @@ impl FramingFacts {
             open_by_default: version != Version::HTTP_10,
             keep_alive_asked: false,
             close_asked: false,
-            named_by_connection: Vec::new(),
+            names_others: false,
         }
     }
 
@@ -173,9 +161,9 @@ impl FramingFacts {
         !self.close_asked && (self.open_by_default || self.keep_alive_asked)
     }
 
-    fn observe(&mut self, name: &HeaderName, value: &HeaderValue) -> Result<(), HeadError> {
-        if name == CONTENT_LENGTH {
-            for part in value.as_bytes().split(|b| *b == b',') {
+    fn observe(&mut self, kind: NameKind, value: &[u8]) -> Result<(), HeadError> {
+        if kind == NameKind::ContentLength {
+            for part in value.split(|b| *b == b',') {
                 let parsed = std::str::from_utf8(part.trim_ascii())
                     .ok()
                     .and_then(|t| t.parse::<u64>().ok())
@@ -185,24 +173,23 @@ impl FramingFacts {
                 }
                 self.length = Some(parsed);
             }
-        } else if name == TRANSFER_ENCODING {
+        } else if kind == NameKind::TransferEncoding {
             // The last coding decides (RFC 9112 §6.3).
             self.chunked = Some(
                 value
-                    .as_bytes()
                     .rsplit(|b| *b == b',')
                     .next()
                     .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked")),
             );
-        } else if name == CONNECTION {
-            for token in value.as_bytes().split(|b| *b == b',') {
+        } else if kind == NameKind::Connection {
+            for token in value.split(|b| *b == b',') {
                 let token = token.trim_ascii();
                 if token.eq_ignore_ascii_case(b"close") {
                     self.close_asked = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     self.keep_alive_asked = true;
-                } else if let Ok(named) = HeaderName::from_bytes(token) {
-                    self.named_by_connection.push(named);
+                } else if !token.is_empty() {
+                    self.names_others = true;
                 }
             }
         }
@@ -243,7 +230,7 @@ mod tests {
         assert_eq!(head.status, 200);
         assert_eq!(head.framing, ResponseFraming::Length(5));
         assert!(head.keep_alive);
-        assert_eq!(head.headers["x-a"], "b");
+        assert_eq!(head.headers.get(b"x-a"), Some(&b"b"[..]));
         assert_eq!(&rest[..], b"hello");
     }
 
@@ -253,9 +240,8 @@ mod tests {
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, x-secret\r\nKeep-Alive: timeout=5\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 0\r\n\r\n",
             false,
         );
-        let mut names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
-        names.sort();
-        assert_eq!(names, ["content-length", "x-kept"]);
+        let names: Vec<&[u8]> = head.headers.iter().map(|(n, _, _)| n).collect();
+        assert_eq!(names, [&b"X-Kept"[..], &b"Content-Length"[..]]);
         assert!(head.keep_alive);
     }
 

@@ -1,0 +1,129 @@
+//! meshd's own HTTP/1.1 server, for plain and TLS connections that do not speak HTTP/2 (which
+//! hyper serves). A proxy's server side is a loop: read a head, serve it, write the response,
+//! repeat. Written for that loop alone it does far less than a general server: no connection
+//! task with channels to the request, no header map per message (lines are copied as they
+//! came), one write per small response. That halves the user-space work per proxied request
+//! (see BENCHMARKS.md, "meshd").
+//!
+//! Requests are served one after the other (pipelined requests wait in the read buffer and are
+//! answered in order). The framing rules that keep one request from being read as two are in
+//! [`request_head`]; bodies are read as the request path asks for them ([`client_body`]);
+//! responses are framed by what the gateway knows of the body ([`response_writer`]).
+
+pub mod client_body;
+pub mod http_date;
+pub mod request_head;
+pub mod response_writer;
+
+use http::{Method, Version};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use self::client_body::{ClientBody, ClientConn, READ_CHUNK};
+use self::request_head::{parse_request_head, Refusal, RequestHead};
+use self::response_writer::{write_response, ResponseContext};
+use super::client_request::ClientRequest;
+use super::connection_clock::ConnectionClock;
+use super::request_handler::{handle, refuse_head, ConnectionContext};
+use crate::forward::{MessageHeaders, RequestBody};
+
+/// What reading the next request head came to.
+// Returned once per request and consumed at once: boxing the head would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+enum NextHead {
+    Head(RequestHead),
+    /// The client closed the connection (or it failed) between requests.
+    Closed,
+    Refused(Refusal),
+}
+
+/// Serves HTTP/1.x requests on `io` until the client or the gateway closes the connection.
+pub async fn serve_http1<I>(io: I, connection: &ConnectionContext, clock: &ConnectionClock)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut conn = ClientConn::new(io);
+    loop {
+        let head = match next_head(&mut conn, clock).await {
+            NextHead::Head(head) => head,
+            NextHead::Closed => return,
+            NextHead::Refused(refusal) => {
+                clock.busy();
+                let response = refuse_head(connection, refusal.status, refusal.reason);
+                let context = ResponseContext {
+                    head_request: false,
+                    version: Version::HTTP_11,
+                    keep_alive: false,
+                };
+                let _ = write_response(&mut conn.io, &mut conn.write, response, context).await;
+                let _ = conn.io.shutdown().await;
+                return;
+            }
+        };
+        clock.busy();
+        if !serve_one(&mut conn, connection, head).await {
+            let _ = conn.io.shutdown().await;
+            return;
+        }
+        clock.idle();
+    }
+}
+
+/// Reads until the buffer holds a complete head.
+async fn next_head<I: AsyncRead + Unpin>(
+    conn: &mut ClientConn<I>,
+    clock: &ConnectionClock,
+) -> NextHead {
+    loop {
+        if !conn.read.is_empty() {
+            match parse_request_head(&mut conn.read) {
+                Ok(Some(head)) => return NextHead::Head(head),
+                Ok(None) => clock.head_started(),
+                Err(refusal) => return NextHead::Refused(refusal),
+            }
+        }
+        conn.read.reserve(READ_CHUNK);
+        match conn.io.read_buf(&mut conn.read).await {
+            Ok(0) | Err(_) => return NextHead::Closed,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Serves one request; true when the connection can serve another.
+async fn serve_one<I>(
+    conn: &mut ClientConn<I>,
+    connection: &ConnectionContext,
+    head: RequestHead,
+) -> bool
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let context = ResponseContext {
+        head_request: head.method == Method::HEAD,
+        version: head.version,
+        keep_alive: head.keep_alive,
+    };
+    let request = ClientRequest::new(
+        head.method,
+        head.version,
+        head.target,
+        head.target_authority,
+        MessageHeaders::from_raw(head.headers),
+    );
+    let (response, body_complete) = {
+        let mut body = ClientBody::new(conn, head.framing, head.expect_continue);
+        let response = handle(connection, &request, RequestBody::wire(&mut body)).await;
+        (response, body.finish_buffered())
+    };
+    // The head's memory goes back to the read buffer before the next read.
+    drop(request);
+    let context = ResponseContext {
+        // A request whose body was not read whole ends the connection: what is left of it
+        // would be taken for the next request.
+        keep_alive: context.keep_alive && body_complete,
+        ..context
+    };
+    write_response(&mut conn.io, &mut conn.write, response, context)
+        .await
+        .unwrap_or(false)
+}

@@ -1,0 +1,202 @@
+//! Writing a response to an HTTP/1 client: the status line, the headers as received from the
+//! upstream (or set by the gateway), the framing the gateway chooses from what it knows of the
+//! body, then the body as it streams in. A small response goes out in one write; a streamed
+//! body is sent whenever its next piece is not there yet, so the client receives it as the
+//! upstream produces it, and the upstream is read no faster than the client takes it.
+//!
+//! Framing (RFC 9112 §6): no body for `HEAD`, 1xx, 204 and 304 (their `Content-Length`, which
+//! describes the representation, is passed on, except on 204); `Content-Length` when the body's
+//! size is known; otherwise chunked for HTTP/1.1 clients and close-delimited for HTTP/1.0 ones.
+//! Framing headers received from the upstream are never copied as they are.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
+
+use http::{StatusCode, Version};
+use http_body::Body;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::http_date::write_date_header;
+use crate::forward::http1::raw_headers::NameKind;
+use crate::forward::http1::request_encoder::{encode_chunk, LAST_CHUNK};
+use crate::forward::ResponseBody;
+use crate::server::gateway_response::GatewayResponse;
+
+/// Body bytes gathered before a write.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// What the request said that shapes the response.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseContext {
+    /// The request was `HEAD`.
+    pub head_request: bool,
+    /// The client's protocol version.
+    pub version: Version,
+    /// Whether the connection stays open after this response (if the body's framing allows).
+    pub keep_alive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body is sent.
+    None,
+    /// `Content-Length`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// The body ends when the connection closes.
+    Close,
+}
+
+/// Writes `response`; returns whether the connection may serve another request (false also when
+/// the body could not be sent whole).
+pub async fn write_response<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut Vec<u8>,
+    response: GatewayResponse,
+    context: ResponseContext,
+) -> std::io::Result<bool> {
+    let GatewayResponse {
+        status,
+        headers,
+        body,
+    } = response;
+    let bodiless = context.head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let framing = match body.size_hint().exact() {
+        _ if bodiless => Framing::None,
+        Some(length) => Framing::Length(length),
+        None if context.version == Version::HTTP_11 => Framing::Chunked,
+        None => Framing::Close,
+    };
+    let keep_alive = context.keep_alive && framing != Framing::Close;
+
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut has_date = false;
+    let mut has_length = false;
+    for (name, value, kind) in headers.lines() {
+        match kind {
+            NameKind::ContentLength => {
+                // Passed on only where no body is sent (HEAD, 304), where it describes what a
+                // GET would have returned; 204 must not have one (RFC 9110 §8.6).
+                if framing != Framing::None || status == StatusCode::NO_CONTENT {
+                    continue;
+                }
+                has_length = true;
+            }
+            NameKind::TransferEncoding
+            | NameKind::Connection
+            | NameKind::HopByHop
+            | NameKind::NamedByConnection => continue,
+            NameKind::Date => has_date = true,
+            _ => {}
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_date {
+        write_date_header(out);
+    }
+    let mut digits = itoa::Buffer::new();
+    match framing {
+        Framing::Length(length) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(digits.format(length).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::None => {
+            // A gateway answer to HEAD states the length a GET would have had.
+            let own_length = body.size_hint().exact().filter(|_| context.head_request);
+            if let (false, Some(length)) = (has_length, own_length) {
+                if status != StatusCode::NOT_MODIFIED && !matches!(body, ResponseBody::Upstream(_))
+                {
+                    out.extend_from_slice(b"content-length: ");
+                    out.extend_from_slice(digits.format(length).as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        Framing::Close => {}
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if context.version == Version::HTTP_10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+
+    if framing == Framing::None {
+        // An upstream body here is empty (HEAD, 204, 304) and already back in its pool.
+        drop(body);
+        io.write_all(out).await?;
+        return Ok(keep_alive);
+    }
+    let complete = write_body(io, out, body, framing == Framing::Chunked).await?;
+    Ok(keep_alive && complete)
+}
+
+/// What the body offers next: a frame, or nothing at once (time to send what is gathered).
+enum Step {
+    Frame(Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>),
+    Flush,
+}
+
+/// Streams the body after the head in `out`; false when it failed midway (the client then sees
+/// a truncated body and the connection closes).
+async fn write_body<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut Vec<u8>,
+    mut body: ResponseBody,
+    chunked: bool,
+) -> std::io::Result<bool> {
+    loop {
+        let step = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+            Poll::Pending if !out.is_empty() => Poll::Ready(Step::Flush),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(frame) => Poll::Ready(Step::Frame(frame)),
+        })
+        .await;
+        match step {
+            Step::Flush => {
+                io.write_all(out).await?;
+                out.clear();
+            }
+            Step::Frame(None) => break,
+            Step::Frame(Some(Err(_))) => {
+                // The upstream failed mid-body: send what arrived, without the end of the body.
+                io.write_all(out).await?;
+                return Ok(false);
+            }
+            Step::Frame(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if chunked {
+                        encode_chunk(&data, out);
+                    } else {
+                        out.extend_from_slice(&data);
+                    }
+                }
+                if out.len() >= WRITE_BATCH {
+                    io.write_all(out).await?;
+                    out.clear();
+                }
+            }
+        }
+    }
+    if chunked {
+        out.extend_from_slice(LAST_CHUNK);
+    }
+    io.write_all(out).await?;
+    out.clear();
+    Ok(true)
+}

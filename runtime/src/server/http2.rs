@@ -1,0 +1,103 @@
+//! HTTP/2 connections, served by hyper: each stream becomes a [`ClientRequest`] for the shared
+//! request path, and its response an `http::Response`. The connection counts its open streams
+//! on its clock, so the watchdog can close it (gracefully, with GOAWAY) once it has been idle
+//! longer than the idle timeout.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::client_request::ClientRequest;
+use super::connection_clock::ConnectionClock;
+use super::request_handler::{handle, ConnectionContext};
+use crate::forward::{RequestBody, ResponseBody};
+
+/// Counts a stream as open on its connection's clock until dropped.
+#[derive(Debug)]
+struct OpenStream(Arc<ConnectionClock>);
+
+impl OpenStream {
+    fn new(clock: Arc<ConnectionClock>) -> Self {
+        clock.stream_started();
+        OpenStream(clock)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.stream_ended();
+    }
+}
+
+/// A response body that keeps its stream counted as open until it has been sent (or dropped).
+#[derive(Debug)]
+pub struct StreamBody {
+    body: ResponseBody,
+    _open: OpenStream,
+}
+
+impl Body for StreamBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Serves HTTP/2 on `io` until it closes, or until the watchdog asks it to close.
+pub async fn serve_http2<I>(
+    builder: &http2::Builder<TokioExecutor>,
+    io: I,
+    connection: Arc<ConnectionContext>,
+    clock: Arc<ConnectionClock>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    clock.mark_http2();
+    let streams = Arc::clone(&clock);
+    let service = service_fn(move |request: http::Request<Incoming>| {
+        let connection = Arc::clone(&connection);
+        let open = OpenStream::new(Arc::clone(&streams));
+        async move {
+            let (parts, body) = request.into_parts();
+            let request = ClientRequest::from_parts(parts);
+            let response = handle(&connection, &request, RequestBody::hyper(body)).await;
+            Ok::<_, Infallible>(
+                response
+                    .into_http()
+                    .map(|body| StreamBody { body, _open: open }),
+            )
+        }
+    });
+    let served = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(served);
+    // A connection error is the client's (reset, protocol error): nothing to report.
+    tokio::select! {
+        _ = served.as_mut() => {}
+        () = clock.close_asked() => {
+            served.as_mut().graceful_shutdown();
+            let _ = served.await;
+        }
+    }
+}
