@@ -107,3 +107,116 @@ fn keygen_sign_and_validate_with_a_key_round_trip() {
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("signature verified"));
 }
+
+/// Runs `meshd run` on `source` and returns its stderr lines up to the first containing `needle`
+/// (or panics after 30 s), with the child to stop.
+fn run_until_line(name: &str, source: &str, needle: &str) -> (std::process::Child, Vec<String>) {
+    use std::io::BufRead;
+    let dir = temp_dir(name);
+    let file = dir.join("main.mesh");
+    std::fs::write(&file, source).unwrap();
+    let mut child = meshd()
+        .arg("run")
+        .arg(&file)
+        .args(["--admin", "127.0.0.1:0", "--no-access-log"])
+        .env("MESHD_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (found, wait) = std::sync::mpsc::channel();
+    let needle = needle.to_owned();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            let last = line.contains(&needle);
+            seen.push(line);
+            if last {
+                let _ = found.send(std::mem::take(&mut seen));
+            }
+        }
+    });
+    match wait.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(lines) => (child, lines),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("meshd never logged a line with {name:?}");
+        }
+    }
+}
+
+#[test]
+fn run_without_brokers_starts_the_embedded_broker_and_logs_its_bootstrap_address() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let (mut child, lines) = run_until_line(
+        "bootstrap",
+        r#"
+gateway edge {
+  listen "127.0.0.1:0"
+  route log { match POST "/log" public produce topic "captains-log" acks all mode sync }
+}
+topic "captains-log" { partitions 3 }
+"#,
+        "bootstrap",
+    );
+    let line = lines.last().unwrap();
+    let address = line
+        .split_whitespace()
+        .skip_while(|word| !word.ends_with("bootstrap"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address after `bootstrap` in {line:?}"))
+        .to_owned();
+    assert!(address.starts_with("127.0.0.1:"), "{line}");
+    // A real Kafka client finds the bundle's topic there, with its declared partitions.
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &address)
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some("captains-log"), std::time::Duration::from_secs(10))
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(metadata.topics()[0].partitions().len(), 3);
+}
+
+#[test]
+fn run_without_kafka_in_the_bundle_starts_no_broker() {
+    let (mut child, lines) = run_until_line(
+        "no-kafka",
+        "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }",
+        "serving bundle",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().all(|line| !line.contains("bootstrap")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn run_refuses_a_kafka_setting_it_does_not_pass_through() {
+    let dir = temp_dir("kafka-setting");
+    let file = dir.join("main.mesh");
+    std::fs::write(
+        &file,
+        "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let stderr = run_and_fail(&[path, "--kafka", "enable.idempotence=false"]);
+    assert!(
+        stderr.contains("enable.idempotence")
+            && stderr.contains("security.protocol, sasl.*, ssl.*"),
+        "{stderr}"
+    );
+    let stderr = run_and_fail(&[path, "--kafka", "security.protocol=carrier-pigeon"]);
+    assert!(
+        stderr.contains("librdkafka refuses") && stderr.contains("security.protocol"),
+        "{stderr}"
+    );
+}
