@@ -166,6 +166,7 @@ impl RunningServer {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        self.kafka.close();
         self.access_log.flush();
     }
 }

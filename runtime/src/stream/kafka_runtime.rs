@@ -68,11 +68,12 @@ impl KafkaOptions {
     }
 }
 
-/// The started parts.
+/// The started parts. Fields drop in order: the clients before the cluster, so an embedded
+/// broker never vanishes under a connected client (which would log a spurious outage).
 struct Started {
-    cluster: Arc<KafkaCluster>,
     producer: EventProducer,
     supervisor: Mutex<StreamSupervisor>,
+    cluster: Arc<KafkaCluster>,
 }
 
 /// Kafka for one meshd process.
@@ -218,9 +219,11 @@ impl KafkaRuntime {
         started.cluster.embedded_broker().map(inspect)
     }
 
-    /// Stops the streams (draining and committing) and flushes the producer.
+    /// Stops the streams (draining and committing) and flushes the producer. The clients and
+    /// the cluster stay until [`KafkaRuntime::close`], so produce routes still being served
+    /// answer 503 rather than see the broker vanish.
     pub fn shutdown(&self) {
-        let started = self.started.lock().ok().and_then(|mut s| s.take());
+        let started = self.started.lock().ok().and_then(|s| s.clone());
         if let Some(started) = started {
             started
                 .supervisor
@@ -231,5 +234,12 @@ impl KafkaRuntime {
                 tracing::warn!(%error, "queued Kafka records not flushed at shutdown");
             }
         }
+    }
+
+    /// Releases the clients and then the cluster (an embedded broker stops once the last route
+    /// holding a producer is gone too). Call after the servers stopped.
+    pub fn close(&self) {
+        let started = self.started.lock().ok().and_then(|mut s| s.take());
+        drop(started);
     }
 }
