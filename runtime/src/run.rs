@@ -267,16 +267,18 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         kafka_metrics.unwrap_or_default(),
         handle.clone(),
     ));
-    let reloader = Arc::new(Reloader::new(
-        input,
-        verify_key,
-        workers,
-        Arc::clone(&metrics),
-        Arc::clone(&cell),
-        handle.clone(),
-        admission,
-        Some(Arc::clone(&kafka)),
-    ));
+    let reloader = Arc::new(
+        Reloader::new(
+            input,
+            verify_key,
+            workers,
+            Arc::clone(&metrics),
+            Arc::clone(&cell),
+            handle.clone(),
+            admission,
+        )
+        .with_kafka(Arc::clone(&kafka)),
+    );
     let state = match reloader.load_initial() {
         Ok(state) => state,
         Err(failure) => {

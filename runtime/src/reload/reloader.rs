@@ -74,7 +74,6 @@ impl Reloader {
         cell: Arc<StateCell>,
         control: tokio::runtime::Handle,
         admission: AdmitOptions,
-        kafka: Option<Arc<KafkaRuntime>>,
     ) -> Self {
         Reloader {
             input,
@@ -84,10 +83,17 @@ impl Reloader {
             cell,
             control,
             admission,
-            kafka,
+            kafka: None,
             files: Mutex::new(Vec::new()),
             serial: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Bundles are served with this process's Kafka (produce routes and streams); without it a
+    /// bundle that uses Kafka is refused.
+    pub fn with_kafka(mut self, kafka: Arc<KafkaRuntime>) -> Self {
+        self.kafka = Some(kafka);
+        self
     }
 
     /// The program input.

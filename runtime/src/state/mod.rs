@@ -349,7 +349,11 @@ fn build_route(
                 acks: *acks,
                 mode: *mode,
             };
-            RouteAction::Produce(kafka.produce_route(&route.name, settings, body_limit)?)
+            RouteAction::Produce(Box::new(kafka.produce_route(
+                &route.name,
+                settings,
+                body_limit,
+            )?))
         }
     };
     let source = format!(
