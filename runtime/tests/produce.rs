@@ -371,3 +371,16 @@ topic "captains-log" external
     assert_eq!(records[0].value, b"to the real cluster");
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_for_kafka_is_refused_with_413_not_503() {
+    let dir = TempDir::new("produce-too-large");
+    let server = start_mesh(&dir, LOG_PROGRAM).await;
+    // Within the 1 MiB a produce route reads by default, past librdkafka's 1 000 000-byte records.
+    let body = vec![b'x'; 1_040_000];
+    let answer = post(&server, "/log", &[("x-ship", "enterprise")], &body).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert_eq!(answer.header("retry-after"), None);
+    assert_eq!(count(&bootstrap(&server), "captains-log", 3).await, 0);
+    server.shutdown();
+}

@@ -52,6 +52,9 @@ pub enum ProduceError {
     /// No acknowledgement within the delivery timeout (broker unreachable or too slow).
     #[error("no acknowledgement from Kafka within {0:?}")]
     Timeout(Duration),
+    /// The record is larger than Kafka takes (`message.max.bytes`): retrying cannot help.
+    #[error("the record is larger than Kafka accepts: {0}")]
+    TooLarge(String),
     /// The broker refused the record or the connection failed for good.
     #[error("Kafka did not accept the record: {0}")]
     Broker(String),
@@ -186,6 +189,7 @@ fn delivery_error(error: &KafkaError, timeout: Duration) -> ProduceError {
         Some(RDKafkaErrorCode::PurgeQueue) | Some(RDKafkaErrorCode::PurgeInflight) => {
             ProduceError::Closed
         }
+        Some(RDKafkaErrorCode::MessageSizeTooLarge) => ProduceError::TooLarge(error.to_string()),
         _ => ProduceError::Broker(error.to_string()),
     }
 }
@@ -276,6 +280,9 @@ impl EventProducer {
                 }
                 Err(match error.rdkafka_error_code() {
                     Some(RDKafkaErrorCode::QueueFull) => ProduceError::QueueFull,
+                    Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
+                        ProduceError::TooLarge(error.to_string())
+                    }
                     _ => ProduceError::Broker(error.to_string()),
                 })
             }

@@ -146,7 +146,7 @@ pub enum ProduceFailure {
     /// The key expression failed on this request.
     #[error("the record key could not be computed: {0}")]
     Key(String),
-    /// The broker did not take the record.
+    /// The broker did not take the record (503, except a record too large for Kafka: 413).
     #[error(transparent)]
     Unavailable(#[from] ProduceError),
 }
@@ -168,7 +168,10 @@ impl ProduceFailure {
     /// The HTTP status of this failure.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProduceFailure::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProduceFailure::BodyTooLarge(_)
+            | ProduceFailure::Unavailable(ProduceError::TooLarge(_)) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ProduceFailure::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
             ProduceFailure::TopicNotAllowed(_) => StatusCode::NOT_FOUND,
             ProduceFailure::BadTopic(_) | ProduceFailure::Key(_) => StatusCode::BAD_REQUEST,
@@ -190,6 +193,7 @@ impl ProduceFailure {
             status,
             body: Bytes::from(body.to_string()),
             retry_after: match self {
+                ProduceFailure::Unavailable(ProduceError::TooLarge(_)) => None,
                 ProduceFailure::Unavailable(error) => Some(error.retry_after().as_secs().max(1)),
                 _ => None,
             },
