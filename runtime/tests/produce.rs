@@ -34,6 +34,11 @@ gateway edge {
     public
     produce topic "envelopes" value envelope acks all mode sync
   }
+  route log_by_body {
+    match POST "/log/by-body"
+    public
+    produce topic "captains-log" key request.body.ship acks all mode sync
+  }
   route ship_log {
     match POST "/ships/{ship}/log"
     public
@@ -382,5 +387,25 @@ async fn a_record_too_large_for_kafka_is_refused_with_413_not_503() {
     assert_eq!(answer.status, 413, "{}", answer.body);
     assert_eq!(answer.header("retry-after"), None);
     assert_eq!(count(&bootstrap(&server), "captains-log", 3).await, 0);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_from_a_json_body_field_keys_the_record_and_a_body_without_it_is_400() {
+    let dir = TempDir::new("produce-body-key");
+    let server = start_mesh(&dir, LOG_PROGRAM).await;
+    let body = br#"{"ship":"defiant","entry":"Dominion fleet sighted"}"#;
+    let answer = post(&server, "/log/by-body", &[], body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let records = read_back(&bootstrap(&server), "captains-log", 3, 1).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].key.as_deref(), Some(&b"defiant"[..]));
+    assert_eq!(records[0].value, body);
+
+    for unkeyed in [&b"not json"[..], br#"{"entry":"no ship"}"#] {
+        let refused = post(&server, "/log/by-body", &[], unkeyed).await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+    }
+    assert_eq!(count(&bootstrap(&server), "captains-log", 3).await, 1);
     server.shutdown();
 }

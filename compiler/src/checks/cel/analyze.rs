@@ -231,12 +231,13 @@ impl<'a> Walker<'a> {
     }
 
     fn root_field(&mut self, select_id: u64, root: &str, field: &str) -> Ty {
-        let known = fields(root);
-        if let Some((_, ty)) = known.iter().find(|(name, _)| *name == field) {
+        let extra = self.context.extra_fields(root);
+        let known = || fields(root).iter().chain(extra);
+        if let Some((_, ty)) = known().find(|(name, _)| *name == field) {
             return *ty;
         }
         let span = self.field_span(select_id, field);
-        let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = known().map(|(n, _)| *n).collect();
         let mut d = Diagnostic::error(
             &UNKNOWN_CEL_VARIABLE,
             format!("`{root}` has no field `{field}`"),

@@ -47,6 +47,15 @@ impl CelContext {
         }
     }
 
+    /// Fields a variable has only in this context: a produce key also sees `request.body`, the
+    /// request body parsed as JSON (the route reads the whole body for the record anyway).
+    pub fn extra_fields(self, root: &str) -> &'static [(&'static str, Ty)] {
+        match (self, root) {
+            (CelContext::ProduceKey, "request") => &[("body", Ty::Dyn)],
+            _ => &[],
+        }
+    }
+
     /// True for the contexts evaluated per Kafka record.
     pub fn is_stream(self) -> bool {
         matches!(
