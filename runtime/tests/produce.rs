@@ -409,3 +409,39 @@ async fn a_key_from_a_json_body_field_keys_the_record_and_a_body_without_it_is_4
     assert_eq!(count(&bootstrap(&server), "captains-log", 3).await, 1);
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_starts_when_a_reloaded_bundle_first_produces() {
+    let dir = TempDir::new("produce-reload");
+    let server = start_mesh(
+        &dir,
+        r#"gateway edge { listen "127.0.0.1:0" route ping { match GET "/ping" public respond 200 "pong" } }"#,
+    )
+    .await;
+    assert_eq!(
+        server.kafka().bootstrap_servers(),
+        None,
+        "no Kafka until a bundle needs it"
+    );
+    // The same listen line: a reload may not move a listener.
+    std::fs::write(
+        dir.path("main.mesh"),
+        r#"
+gateway edge {
+  listen "127.0.0.1:0"
+  route ping { match GET "/ping" public respond 200 "pong" }
+  route log { match POST "/log" public produce topic "captains-log" acks all mode sync }
+}
+topic "captains-log"
+"#,
+    )
+    .unwrap();
+    support::eventually("the produce route is served", async || {
+        post(&server, "/log", &[], b"after reload").await.status == 200
+    })
+    .await;
+    let records = read_back(&bootstrap(&server), "captains-log", 3, 1).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].value, b"after reload");
+    server.shutdown();
+}
