@@ -1,11 +1,13 @@
 //! The headers of a message passing through the gateway: the lines as they arrived on an HTTP/1
 //! connection, plus the gateway's own changes (header rules, CORS, `RateLimit-*`) kept beside
 //! them. Writing the message copies the received lines that were not replaced, then the
-//! gateway's; nothing is rehashed unless an HTTP/2 peer needs an `http::HeaderMap`.
+//! gateway's; nothing is rehashed unless an HTTP/2 peer needs an `http::HeaderMap`. The
+//! gateway's changes to received lines are a few per message (`RateLimit-*`, CORS, header
+//! rules), so they are kept in a short list rather than a map, which would cost a hash and an
+//! allocation per message.
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use meshwork_bundle::matcher::HeaderLookup;
-use smallvec::SmallVec;
 
 use super::http1::raw_headers::{classify, NameKind, RawHeaders};
 use crate::admit::HeaderSink;
@@ -16,9 +18,13 @@ pub struct MessageHeaders {
     /// The lines as received (empty for HTTP/2 and for the gateway's own answers).
     raw: RawHeaders,
     /// Names whose received lines are not sent: set or removed by the gateway.
-    replaced: SmallVec<[HeaderName; 2]>,
-    /// Headers the gateway sets (all of them for HTTP/2 messages and the gateway's answers).
+    replaced: Vec<HeaderName>,
+    /// All the headers of a message held in a map (HTTP/2, the gateway's answers), and the
+    /// gateway's changes to it; empty for a message received as lines.
     own: HeaderMap,
+    /// The gateway's changes to a message received as lines, grouped by name in the order the
+    /// names were first set (as a map would iterate them).
+    edits: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl MessageHeaders {
@@ -26,8 +32,9 @@ impl MessageHeaders {
     pub fn from_raw(raw: RawHeaders) -> Self {
         MessageHeaders {
             raw,
-            replaced: SmallVec::new(),
+            replaced: Vec::new(),
             own: HeaderMap::new(),
+            edits: Vec::new(),
         }
     }
 
@@ -35,8 +42,9 @@ impl MessageHeaders {
     pub fn from_map(own: HeaderMap) -> Self {
         MessageHeaders {
             raw: RawHeaders::default(),
-            replaced: SmallVec::new(),
+            replaced: Vec::new(),
             own,
+            edits: Vec::new(),
         }
     }
 
@@ -45,9 +53,19 @@ impl MessageHeaders {
         &self.raw
     }
 
-    /// The headers the gateway set.
+    /// The headers of a message held in a map (empty for a message received as lines).
     pub fn own(&self) -> &HeaderMap {
         &self.own
+    }
+
+    /// Whether these are received lines exactly as they came, without the gateway's changes.
+    pub fn is_as_received(&self) -> bool {
+        !self.raw.is_empty() && self.edits.is_empty() && self.replaced.is_empty()
+    }
+
+    /// Whether the headers are held in a map rather than as received lines.
+    fn is_map(&self) -> bool {
+        self.raw.is_empty()
     }
 
     fn is_replaced(&self, name: &[u8]) -> bool {
@@ -65,7 +83,11 @@ impl MessageHeaders {
             .raw
             .iter()
             .filter(|(name, _, _)| !self.is_replaced(name));
-        let own = self.own.iter().map(|(name, value)| {
+        let own = self
+            .own
+            .iter()
+            .chain(self.edits.iter().map(|(n, v)| (n, v)));
+        let own = own.map(|(name, value)| {
             let name = name.as_str().as_bytes();
             (name, value.as_bytes(), classify(name))
         });
@@ -74,10 +96,13 @@ impl MessageHeaders {
 
     /// The first value of `name` (given in lower case).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        if let Some(value) = self.own.get(name) {
+        if self.is_map() {
+            return self.own.get(name).map(HeaderValue::as_bytes);
+        }
+        if let Some((_, value)) = self.edits.iter().find(|(n, _)| n.as_str() == name) {
             return Some(value.as_bytes());
         }
-        if self.raw.is_empty() || self.is_replaced(name.as_bytes()) {
+        if self.is_replaced(name.as_bytes()) {
             return None;
         }
         self.raw.get(name.as_bytes())
@@ -97,7 +122,7 @@ impl MessageHeaders {
         for name in &self.replaced {
             map.remove(name);
         }
-        for (name, value) in &self.own {
+        for (name, value) in &self.edits {
             map.append(name.clone(), value.clone());
         }
         map
@@ -112,30 +137,66 @@ impl MessageHeaders {
     }
 }
 
-impl HeaderSink for MessageHeaders {
-    fn set_header(&mut self, name: HeaderName, value: HeaderValue) {
-        if !self.raw.is_empty() && !self.replaced.contains(&name) {
+impl MessageHeaders {
+    /// Stops sending the received lines of `name`, if there are any. (A name the message did not
+    /// bring, like `RateLimit-*` on most responses, is not recorded: nothing to hide.)
+    fn replace_received(&mut self, name: &HeaderName) {
+        if self.raw.get(name.as_str().as_bytes()).is_some() && !self.replaced.contains(name) {
             self.replaced.push(name.clone());
         }
-        self.own.insert(name, value);
+    }
+}
+
+impl HeaderSink for MessageHeaders {
+    fn set_header(&mut self, name: HeaderName, value: HeaderValue) {
+        if self.is_map() {
+            self.own.insert(name, value);
+            return;
+        }
+        self.replace_received(&name);
+        match self.edits.iter().position(|(n, _)| *n == name) {
+            Some(first) => {
+                self.edits[first].1 = value;
+                let mut index = 0;
+                self.edits.retain(|(n, _)| {
+                    index += 1;
+                    index - 1 <= first || *n != name
+                });
+            }
+            None => self.edits.push((name, value)),
+        }
     }
 
     fn append_header(&mut self, name: HeaderName, value: HeaderValue) {
-        self.own.append(name, value);
+        if self.is_map() {
+            self.own.append(name, value);
+            return;
+        }
+        match self.edits.iter().rposition(|(n, _)| *n == name) {
+            Some(last) => self.edits.insert(last + 1, (name, value)),
+            None => self.edits.push((name, value)),
+        }
     }
 
     fn remove_header(&mut self, name: &HeaderName) {
-        if !self.raw.is_empty() && !self.replaced.contains(name) {
-            self.replaced.push(name.clone());
+        if self.is_map() {
+            self.own.remove(name);
+            return;
         }
-        self.own.remove(name);
+        self.replace_received(name);
+        self.edits.retain(|(n, _)| n != name);
     }
 }
 
 impl HeaderLookup for MessageHeaders {
     fn has_value(&self, name: &str, value: &str) -> bool {
         let value = value.as_bytes();
-        self.own.get_all(name).iter().any(|v| v.as_bytes() == value)
+        if self.is_map() {
+            return self.own.get_all(name).iter().any(|v| v.as_bytes() == value);
+        }
+        self.edits
+            .iter()
+            .any(|(n, v)| n.as_str() == name && v.as_bytes() == value)
             || (!self.is_replaced(name.as_bytes())
                 && self.raw.get_all(name.as_bytes()).any(|v| v == value))
     }
@@ -187,6 +248,46 @@ mod tests {
         let map = headers.to_header_map();
         assert_eq!(map.get_all("vary").iter().count(), 2);
         assert!(map.get("x-id").is_none());
+    }
+
+    #[test]
+    fn the_gateways_own_changes_read_like_a_map() {
+        let mut headers = received();
+        let limit = HeaderName::from_static("ratelimit-limit");
+        let policy = HeaderName::from_static("ratelimit-policy");
+        headers.set_header(limit.clone(), HeaderValue::from_static("5"));
+        headers.set_header(policy.clone(), HeaderValue::from_static("5;w=60"));
+        headers.append_header(limit.clone(), HeaderValue::from_static("6"));
+        headers.set_header(
+            HeaderName::from_static("x-id"),
+            HeaderValue::from_static("9"),
+        );
+        assert_eq!(
+            sent(&headers),
+            [
+                "Server: up",
+                "Vary: Accept",
+                "ratelimit-limit: 5",
+                "ratelimit-limit: 6",
+                "ratelimit-policy: 5;w=60",
+                "x-id: 9"
+            ]
+        );
+        headers.set_header(limit.clone(), HeaderValue::from_static("7"));
+        headers.remove_header(&policy);
+        assert_eq!(headers.get("ratelimit-limit"), Some(&b"7"[..]));
+        assert_eq!(headers.get("ratelimit-policy"), None);
+        assert_eq!(
+            sent(&headers),
+            [
+                "Server: up",
+                "Vary: Accept",
+                "ratelimit-limit: 7",
+                "x-id: 9"
+            ]
+        );
+        assert!(!headers.is_as_received());
+        assert!(received().is_as_received());
     }
 
     #[test]

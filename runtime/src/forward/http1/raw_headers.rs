@@ -186,6 +186,20 @@ impl RawHeaders {
             .map(|line| self.value_of(line))
     }
 
+    /// The first value of header `name` (any case), sharing the head's memory.
+    pub fn get_shared(&self, name: &[u8]) -> Option<Bytes> {
+        self.lines
+            .iter()
+            .find(|line| {
+                line.name_len as usize == name.len()
+                    && self.name_of(line).eq_ignore_ascii_case(name)
+            })
+            .map(|line| {
+                let at = line.value_at as usize;
+                self.head.slice(at..at + line.value_len as usize)
+            })
+    }
+
     /// The first value of the header of `kind` (for kinds other than `Other`).
     pub fn get_kind(&self, kind: NameKind) -> Option<&[u8]> {
         self.lines
