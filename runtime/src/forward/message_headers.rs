@@ -2,13 +2,12 @@
 //! connection, plus the gateway's own changes (header rules, CORS, `RateLimit-*`) kept beside
 //! them. Writing the message copies the received lines that were not replaced, then the
 //! gateway's; nothing is rehashed unless an HTTP/2 peer needs an `http::HeaderMap`. The
-//! gateway's changes to received lines are a few per message (`RateLimit-*`, CORS, header
-//! rules), so they are kept in a short list rather than a map, which would cost a hash and an
-//! allocation per message.
+//! gateway's changes to received lines are kept in a short list ([`HeaderEdits`]).
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use meshwork_bundle::matcher::HeaderLookup;
 
+use super::header_edits::HeaderEdits;
 use super::http1::raw_headers::{classify, NameKind, RawHeaders};
 use crate::admit::HeaderSink;
 
@@ -22,9 +21,8 @@ pub struct MessageHeaders {
     /// All the headers of a message held in a map (HTTP/2, the gateway's answers), and the
     /// gateway's changes to it; empty for a message received as lines.
     own: HeaderMap,
-    /// The gateway's changes to a message received as lines, grouped by name in the order the
-    /// names were first set (as a map would iterate them).
-    edits: Vec<(HeaderName, HeaderValue)>,
+    /// The gateway's changes to a message received as lines.
+    edits: HeaderEdits,
 }
 
 impl MessageHeaders {
@@ -34,7 +32,7 @@ impl MessageHeaders {
             raw,
             replaced: Vec::new(),
             own: HeaderMap::new(),
-            edits: Vec::new(),
+            edits: HeaderEdits::default(),
         }
     }
 
@@ -44,7 +42,7 @@ impl MessageHeaders {
             raw: RawHeaders::default(),
             replaced: Vec::new(),
             own,
-            edits: Vec::new(),
+            edits: HeaderEdits::default(),
         }
     }
 
@@ -86,10 +84,11 @@ impl MessageHeaders {
         let own = self
             .own
             .iter()
-            .chain(self.edits.iter().map(|(n, v)| (n, v)));
+            .map(|(name, value)| (name, value.as_bytes()))
+            .chain(self.edits.iter());
         let own = own.map(|(name, value)| {
             let name = name.as_str().as_bytes();
-            (name, value.as_bytes(), classify(name))
+            (name, value, classify(name))
         });
         received.chain(own)
     }
@@ -99,8 +98,8 @@ impl MessageHeaders {
         if self.is_map() {
             return self.own.get(name).map(HeaderValue::as_bytes);
         }
-        if let Some((_, value)) = self.edits.iter().find(|(n, _)| n.as_str() == name) {
-            return Some(value.as_bytes());
+        if let Some(value) = self.edits.get(name) {
+            return Some(value);
         }
         if self.is_replaced(name.as_bytes()) {
             return None;
@@ -122,8 +121,8 @@ impl MessageHeaders {
         for name in &self.replaced {
             map.remove(name);
         }
-        for (name, value) in &self.edits {
-            map.append(name.clone(), value.clone());
+        for (name, value) in self.edits.header_values() {
+            map.append(name.clone(), value);
         }
         map
     }
@@ -154,17 +153,16 @@ impl HeaderSink for MessageHeaders {
             return;
         }
         self.replace_received(&name);
-        match self.edits.iter().position(|(n, _)| *n == name) {
-            Some(first) => {
-                self.edits[first].1 = value;
-                let mut index = 0;
-                self.edits.retain(|(n, _)| {
-                    index += 1;
-                    index - 1 <= first || *n != name
-                });
-            }
-            None => self.edits.push((name, value)),
+        self.edits.set(name, value);
+    }
+
+    fn set_number(&mut self, name: HeaderName, value: u64) {
+        if self.is_map() {
+            self.own.insert(name, HeaderValue::from(value));
+            return;
         }
+        self.replace_received(&name);
+        self.edits.set_number(name, value);
     }
 
     fn append_header(&mut self, name: HeaderName, value: HeaderValue) {
@@ -172,10 +170,7 @@ impl HeaderSink for MessageHeaders {
             self.own.append(name, value);
             return;
         }
-        match self.edits.iter().rposition(|(n, _)| *n == name) {
-            Some(last) => self.edits.insert(last + 1, (name, value)),
-            None => self.edits.push((name, value)),
-        }
+        self.edits.append(name, value);
     }
 
     fn remove_header(&mut self, name: &HeaderName) {
@@ -184,7 +179,7 @@ impl HeaderSink for MessageHeaders {
             return;
         }
         self.replace_received(name);
-        self.edits.retain(|(n, _)| n != name);
+        self.edits.remove(name);
     }
 }
 
@@ -196,7 +191,7 @@ impl HeaderLookup for MessageHeaders {
         }
         self.edits
             .iter()
-            .any(|(n, v)| n.as_str() == name && v.as_bytes() == value)
+            .any(|(n, v)| n.as_str() == name && v == value)
             || (!self.is_replaced(name.as_bytes())
                 && self.raw.get_all(name.as_bytes()).any(|v| v == value))
     }

@@ -179,21 +179,25 @@ impl RawHeaders {
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
         self.lines
             .iter()
-            .find(|line| {
-                line.name_len as usize == name.len()
-                    && self.name_of(line).eq_ignore_ascii_case(name)
-            })
+            .find(|line| self.is_named(line, name))
             .map(|line| self.value_of(line))
+    }
+
+    /// Whether `line` has the name `name` (any case). Names are most often sent as they are
+    /// looked up (lower case), so a plain comparison settles most lines.
+    fn is_named(&self, line: &Line, name: &[u8]) -> bool {
+        if line.name_len as usize != name.len() {
+            return false;
+        }
+        let received = self.name_of(line);
+        received == name || received.eq_ignore_ascii_case(name)
     }
 
     /// The first value of header `name` (any case), sharing the head's memory.
     pub fn get_shared(&self, name: &[u8]) -> Option<Bytes> {
         self.lines
             .iter()
-            .find(|line| {
-                line.name_len as usize == name.len()
-                    && self.name_of(line).eq_ignore_ascii_case(name)
-            })
+            .find(|line| self.is_named(line, name))
             .map(|line| {
                 let at = line.value_at as usize;
                 self.head.slice(at..at + line.value_len as usize)
