@@ -74,13 +74,15 @@ pub fn classify(name: &[u8]) -> NameKind {
     }
 }
 
-/// One header line: where its name and value are in the head.
+/// One header line: where its name and value are in the head. Heads are at most 64 KiB (both
+/// parsers refuse larger ones), so 16 bits hold every offset and length: a line takes 10 bytes,
+/// which keeps [`RawHeaders`] small enough to move cheaply (it moves with every message).
 #[derive(Debug, Clone, Copy)]
 struct Line {
-    name_at: u32,
-    name_len: u32,
-    value_at: u32,
-    value_len: u32,
+    name_at: u16,
+    name_len: u16,
+    value_at: u16,
+    value_len: u16,
     kind: NameKind,
 }
 
@@ -116,15 +118,22 @@ impl RawHeadersBuilder {
 
     /// Adds a line already classified.
     pub fn push_kind(&mut self, name: &[u8], value: &[u8], kind: NameKind) {
-        // Heads are at most 64 KiB, so offsets fit in u32.
-        let offset = |slice: &[u8]| (slice.as_ptr() as usize - self.base) as u32;
-        self.lines.push(Line {
-            name_at: offset(name),
-            name_len: name.len() as u32,
-            value_at: offset(value),
-            value_len: value.len() as u32,
-            kind,
-        });
+        let place = |slice: &[u8]| {
+            let at = u16::try_from(slice.as_ptr() as usize - self.base).ok()?;
+            Some((at, u16::try_from(slice.len()).ok()?))
+        };
+        // Always both: the parsers refuse heads over 64 KiB before lines are pushed.
+        if let (Some((name_at, name_len)), Some((value_at, value_len))) =
+            (place(name), place(value))
+        {
+            self.lines.push(Line {
+                name_at,
+                name_len,
+                value_at,
+                value_len,
+                kind,
+            });
+        }
     }
 
     /// The lines, now pointing into `head` (the buffer the slices came from, frozen).
