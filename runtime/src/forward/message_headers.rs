@@ -107,9 +107,38 @@ impl MessageHeaders {
         self.raw.get(name.as_bytes())
     }
 
+    /// Calls `f` with every header to send, in the order of [`MessageHeaders::lines`]. For the
+    /// encoders, which visit every line of every message: a loop per part costs less than a
+    /// chained iterator per line.
+    pub fn for_each_line(&self, mut f: impl FnMut(&[u8], &[u8], NameKind)) {
+        let any_replaced = !self.replaced.is_empty();
+        for (name, value, kind) in self.raw.iter() {
+            if !(any_replaced && self.is_replaced(name)) {
+                f(name, value, kind);
+            }
+        }
+        for (name, value) in &self.own {
+            let name = name.as_str().as_bytes();
+            f(name, value.as_bytes(), classify(name));
+        }
+        for (name, value) in self.edits.iter() {
+            let name = name.as_str().as_bytes();
+            f(name, value, classify(name));
+        }
+    }
+
     /// Whether a header of `kind` will be sent.
     pub fn has_kind(&self, kind: NameKind) -> bool {
-        self.lines().any(|(_, _, k)| k == kind)
+        let received = self
+            .raw
+            .iter()
+            .any(|(name, _, k)| k == kind && !self.is_replaced(name));
+        received
+            || self
+                .own
+                .keys()
+                .chain(self.edits.iter().map(|(name, _)| name))
+                .any(|name| classify(name.as_str().as_bytes()) == kind)
     }
 
     /// Everything as an `http::HeaderMap`.
@@ -283,6 +312,32 @@ mod tests {
         );
         assert!(!headers.is_as_received());
         assert!(received().is_as_received());
+    }
+
+    #[test]
+    fn every_way_of_walking_the_lines_agrees() {
+        let mut headers = received();
+        headers.set_header(
+            HeaderName::from_static("server"),
+            HeaderValue::from_static("meshd"),
+        );
+        headers.set_number(HeaderName::from_static("ratelimit-remaining"), 4);
+        let mut walked = Vec::new();
+        headers.for_each_line(|name, value, kind| {
+            walked.push((name.to_vec(), value.to_vec(), kind));
+        });
+        let listed: Vec<_> = headers
+            .lines()
+            .map(|(name, value, kind)| (name.to_vec(), value.to_vec(), kind))
+            .collect();
+        assert_eq!(walked, listed);
+        assert_eq!(walked.len(), 4);
+        assert!(!headers.has_kind(NameKind::Host));
+        headers.set_header(http::header::HOST, HeaderValue::from_static("h"));
+        assert!(headers.has_kind(NameKind::Host));
+        let map = MessageHeaders::from_map(headers.to_header_map());
+        assert!(map.has_kind(NameKind::Host));
+        assert!(!map.has_kind(NameKind::ContentLength));
     }
 
     #[test]

@@ -103,20 +103,20 @@ fn encode_response_head(
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
     let mut has_length = false;
-    for (name, value, kind) in headers.lines() {
+    headers.for_each_line(|name, value, kind| {
         match kind {
             NameKind::ContentLength => {
                 // Passed on only where no body is sent (HEAD, 304), where it describes what a
                 // GET would have returned; 204 must not have one (RFC 9110 §8.6).
                 if framing != Framing::None || status == StatusCode::NO_CONTENT {
-                    continue;
+                    return;
                 }
                 has_length = true;
             }
             NameKind::TransferEncoding
             | NameKind::Connection
             | NameKind::HopByHop
-            | NameKind::NamedByConnection => continue,
+            | NameKind::NamedByConnection => return,
             NameKind::Date => has_date = true,
             _ => {}
         }
@@ -124,7 +124,7 @@ fn encode_response_head(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
+    });
     if !has_date {
         write_date_header(out);
     }
