@@ -174,13 +174,13 @@ impl RawHeaders {
     }
 
     /// The values of header `name` (any case), in order.
-    pub fn get_all<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'s [u8]> + 's {
+    pub fn get_all<'s, 'n>(
+        &'s self,
+        name: &'n [u8],
+    ) -> impl Iterator<Item = &'s [u8]> + use<'s, 'n> {
         self.lines
             .iter()
-            .filter(move |line| {
-                line.name_len as usize == name.len()
-                    && self.name_of(line).eq_ignore_ascii_case(name)
-            })
+            .filter(move |line| self.is_named(line, name))
             .map(|line| self.value_of(line))
     }
 
