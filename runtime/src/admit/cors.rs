@@ -157,12 +157,12 @@ impl CorsPolicy {
             return Preflight::NotPreflight;
         }
         let (Some(origin), Some(requested)) = (
-            facts.headers.get(ORIGIN),
-            facts.headers.get(ACCESS_CONTROL_REQUEST_METHOD),
+            facts.headers.value(&ORIGIN),
+            facts.headers.value(&ACCESS_CONTROL_REQUEST_METHOD),
         ) else {
             return Preflight::NotPreflight;
         };
-        if !self.origin_allowed(origin) {
+        if !self.origin_allowed(&origin) {
             return Preflight::Refused(format!(
                 "CORS origin {} is not allowed",
                 String::from_utf8_lossy(origin.as_bytes())
@@ -176,8 +176,8 @@ impl CorsPolicy {
                 String::from_utf8_lossy(requested.as_bytes())
             ));
         }
-        let asked_headers = facts.headers.get(ACCESS_CONTROL_REQUEST_HEADERS);
-        if let Some(asked) = asked_headers.and_then(|v| v.to_str().ok()) {
+        let asked_headers = facts.headers.value(&ACCESS_CONTROL_REQUEST_HEADERS);
+        if let Some(asked) = asked_headers.as_ref().and_then(|v| v.to_str().ok()) {
             let refused = asked
                 .split(',')
                 .map(|h| h.trim().to_ascii_lowercase())
@@ -192,16 +192,14 @@ impl CorsPolicy {
             }
         }
         let mut headers = HeaderMap::new();
-        self.allow_origin(origin, &mut headers);
+        self.allow_origin(&origin, &mut headers);
         headers.insert(
             ACCESS_CONTROL_ALLOW_METHODS,
-            self.methods_value
-                .clone()
-                .unwrap_or_else(|| requested.clone()),
+            self.methods_value.clone().unwrap_or(requested),
         );
         let allow_headers = match (&self.headers_value, asked_headers) {
             (Some(configured), _) => Some(configured.clone()),
-            (None, asked) => asked.cloned(),
+            (None, asked) => asked,
         };
         if let Some(allow_headers) = allow_headers {
             headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
@@ -222,9 +220,8 @@ impl CorsPolicy {
     pub fn allowed_origin(&self, facts: &RequestFacts<'_>) -> Option<HeaderValue> {
         facts
             .headers
-            .get(ORIGIN)
+            .value(&ORIGIN)
             .filter(|origin| self.origin_allowed(origin))
-            .cloned()
     }
 
     /// Decorates a response to a request whose allowed origin is `origin` (if any).

@@ -2,9 +2,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::{HeaderMap, Method};
+use http::Method;
 
-/// One request as admission and request CEL see it. The server fills it from its hyper request
+use super::request_headers::RequestHeaders;
+
+/// One request as admission and request CEL see it. The server fills it from its request head
 /// and the matcher's captures; every field borrows.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
@@ -16,8 +18,8 @@ pub struct RequestFacts<'a> {
     pub query: Option<&'a str>,
     /// The host without port (from `Host` or `:authority`), if any.
     pub host: Option<&'a str>,
-    /// The request headers.
-    pub headers: &'a HeaderMap,
+    /// The request headers (HTTP/1 lines as received, or a map).
+    pub headers: RequestHeaders<'a>,
     /// The peer of the TCP connection. `X-Forwarded-For` is never trusted for admission.
     pub remote: SocketAddr,
     /// Path template parameters captured by the matcher, in template order.
@@ -33,12 +35,12 @@ impl<'a> RequestFacts<'a> {
     pub fn new(
         method: &'a Method,
         path: &'a str,
-        headers: &'a HeaderMap,
+        headers: impl Into<RequestHeaders<'a>>,
         remote: SocketAddr,
     ) -> Self {
+        let headers = headers.into();
         let content_length = headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
+            .get_str(&http::header::CONTENT_LENGTH)
             .and_then(|v| v.trim().parse().ok());
         RequestFacts {
             method,
@@ -94,11 +96,7 @@ impl<'a> RequestFacts<'a> {
         if let Some(host) = self.host {
             return host;
         }
-        let header = self
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let header = self.headers.get_str(&http::header::HOST).unwrap_or("");
         strip_port(header)
     }
 }
@@ -120,6 +118,7 @@ fn strip_port(authority: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
 
     #[test]
     fn content_length_is_read_from_the_header() {

@@ -8,6 +8,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 pub trait HeaderSink {
     /// Replaces every value of `name` with `value`.
     fn set_header(&mut self, name: HeaderName, value: HeaderValue);
+    /// Replaces every value of `name` with the decimal `value` (`RateLimit-*`): a sink that can
+    /// write it without a `HeaderValue` spares an allocation.
+    fn set_number(&mut self, name: HeaderName, value: u64) {
+        self.set_header(name, HeaderValue::from(value));
+    }
     /// Adds a value of `name`, keeping the others.
     fn append_header(&mut self, name: HeaderName, value: HeaderValue);
     /// Removes every value of `name`.

@@ -55,6 +55,7 @@ pub mod gateway_admission;
 pub mod header_rules;
 pub mod header_sink;
 pub mod limit;
+pub mod request_headers;
 pub mod route_admission;
 
 pub use admitted::Admitted;
@@ -66,4 +67,5 @@ pub use facts::RequestFacts;
 pub use gateway_admission::GatewayAdmission;
 pub use header_sink::HeaderSink;
 pub use limit::{RateLimitStatus, SharedLimitStore, SharedStoreError};
+pub use request_headers::RequestHeaders;
 pub use route_admission::{AdmitOptions, PreflightResponse, RouteAdmission};

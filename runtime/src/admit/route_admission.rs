@@ -352,7 +352,9 @@ impl RouteAdmission {
                     .map(|reason| Denial::new(&step.site, StatusCode::FORBIDDEN, reason)),
                 Check::RateLimit(limit) => {
                     let verdict = if limit.is_shared() {
-                        limit.decide(facts, consumer).await
+                        // Boxed: the Redis round trip's future is kilobytes, and held inline it
+                        // would be copied with every request's futures, shared limit or not.
+                        Box::pin(limit.decide(facts, consumer)).await
                     } else {
                         limit.decide_local(facts, consumer)
                     };

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod endpoint;
 pub mod forward_plan;
 pub mod hash_key;
+pub mod header_edits;
 pub mod health_check;
 pub mod http1;
 pub mod message_headers;

@@ -1,6 +1,6 @@
 //! A client's request as the request path sees it, whichever protocol brought it: the method,
-//! the target, and the headers (kept as received lines for HTTP/1; an `http::HeaderMap` is built
-//! only when admission or request CEL needs one).
+//! the target, and the headers (kept as received lines for HTTP/1, which admission and request
+//! CEL read in place).
 
 use std::sync::OnceLock;
 
@@ -8,6 +8,7 @@ use http::request::Parts;
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, Method, Version};
 
+use crate::admit::RequestHeaders;
 use crate::forward::http1::raw_headers::NameKind;
 use crate::forward::MessageHeaders;
 
@@ -96,13 +97,18 @@ impl ClientRequest {
             .map_or("", host_without_port)
     }
 
-    /// The headers as an `http::HeaderMap`, built on first use (for admission and request CEL).
-    pub fn header_map(&self) -> &HeaderMap {
-        if self.headers.raw().is_empty() {
-            return self.headers.own();
+    /// The headers as admission and request CEL read them: HTTP/1 lines in place, else the
+    /// map. (A request's headers are either received lines or a map, until the gateway edits a
+    /// copy for the upstream; should both ever be present, a merged map is built once.)
+    pub fn header_view(&self) -> RequestHeaders<'_> {
+        let raw = self.headers.raw();
+        if raw.is_empty() {
+            return RequestHeaders::Map(self.headers.own());
         }
-        self.header_map
-            .get_or_init(|| self.headers.raw().to_header_map())
+        if self.headers.is_as_received() {
+            return RequestHeaders::Lines(raw);
+        }
+        RequestHeaders::Map(self.header_map.get_or_init(|| self.headers.to_header_map()))
     }
 }
 
@@ -142,6 +148,9 @@ mod tests {
         assert_eq!(request.host(), "named.test");
         assert_eq!(request.path(), "/a");
         assert_eq!(request.query(), Some("b=1"));
-        assert_eq!(request.header_map().get("host").unwrap(), "other");
+        assert_eq!(
+            request.header_view().get(&http::header::HOST),
+            Some(&b"other"[..])
+        );
     }
 }

@@ -32,21 +32,20 @@ pub fn prepare_upstream_headers<'a>(
     client: &'a ClientFacts,
     authority: Option<&'a [u8]>,
 ) -> ForwardedHeaders<'a> {
-    let mut earlier = headers
-        .lines()
-        .filter(|(_, _, kind)| *kind == NameKind::ForwardedFor)
-        .map(|(_, value, _)| value)
-        .peekable();
-    let forwarded_for = if earlier.peek().is_none() {
-        Cow::Borrowed(client.ip.as_bytes())
-    } else {
-        let mut joined = Vec::with_capacity(64);
-        for value in earlier {
+    let mut earlier: Option<Vec<u8>> = None;
+    headers.for_each_line(|_, value, kind| {
+        if kind == NameKind::ForwardedFor {
+            let joined = earlier.get_or_insert_with(|| Vec::with_capacity(64));
             joined.extend_from_slice(value);
             joined.extend_from_slice(b", ");
         }
-        joined.extend_from_slice(client.ip.as_bytes());
-        Cow::Owned(joined)
+    });
+    let forwarded_for = match earlier {
+        None => Cow::Borrowed(client.ip.as_bytes()),
+        Some(mut joined) => {
+            joined.extend_from_slice(client.ip.as_bytes());
+            Cow::Owned(joined)
+        }
     };
     ForwardedHeaders {
         forwarded_for,

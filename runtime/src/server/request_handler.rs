@@ -359,12 +359,12 @@ struct RequestSeen<'a> {
 }
 
 impl<'a> RequestSeen<'a> {
-    /// The request facts (building the request's header map on first use).
+    /// The request facts (reading the headers where the request holds them).
     fn facts(&self, body: Option<&'a [u8]>) -> RequestFacts<'a> {
         RequestFacts::new(
             &self.request.method,
             self.path,
-            self.request.header_map(),
+            self.request.header_view(),
             self.remote,
         )
         .with_query(self.request.query())

@@ -65,7 +65,7 @@ impl KeyAuth {
         directory: &'d ConsumerDirectory,
     ) -> Result<Authenticated<'d>, AuthFailure> {
         let presented: Option<Cow<'_, [u8]>> = match &self.source {
-            KeyFrom::Header(name) => facts.headers.get(name).map(|v| Cow::Borrowed(v.as_bytes())),
+            KeyFrom::Header(name) => facts.headers.get(name).map(Cow::Borrowed),
             KeyFrom::Query(name) => {
                 facts
                     .query

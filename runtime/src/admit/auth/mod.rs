@@ -143,11 +143,7 @@ fn challenge(
 /// The credentials of an `Authorization: <scheme> <credentials>` header, if it uses `scheme`
 /// (compared case-insensitively).
 fn authorization<'a>(facts: &RequestFacts<'a>, scheme: &str) -> Option<&'a str> {
-    let value = facts
-        .headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = facts.headers.get_str(&http::header::AUTHORIZATION)?;
     let (given, credentials) = value.trim_start().split_once(' ')?;
     given
         .eq_ignore_ascii_case(scheme)

@@ -1,6 +1,6 @@
 //! CEL maps over the request's own data, read on access: `request.headers`, `request.query`,
 //! `request.params`. Nothing is copied into a CEL map up front; `request.headers["x"]` looks one
-//! header up in the `http::HeaderMap` and borrows its value.
+//! header up where the request holds it and borrows its value.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -10,7 +10,8 @@ use cel::common::types::{self, CelInt, CelString, Type};
 use cel::common::value::{CowVal, Val};
 use cel::ExecutionError;
 use http::header::AsHeaderName;
-use http::HeaderMap;
+
+use crate::admit::request_headers::RequestHeaders;
 
 /// The key a CEL index or `in` names, or the error CEL raises for a non-string key.
 fn string_key(key: &dyn Val) -> Result<&str, ExecutionError> {
@@ -132,13 +133,13 @@ macro_rules! lazy_map_val {
 /// values joined with `, ` (RFC 9110 §5.3); a value that is not visible ASCII reads lossily.
 #[derive(Debug)]
 pub struct HeadersVal<'a> {
-    headers: &'a HeaderMap,
+    headers: RequestHeaders<'a>,
     keys: OnceLock<Vec<CelString<'a>>>,
 }
 
 impl<'a> HeadersVal<'a> {
     /// A view of `headers`.
-    pub fn new(headers: &'a HeaderMap) -> Self {
+    pub fn new(headers: RequestHeaders<'a>) -> Self {
         HeadersVal {
             headers,
             keys: OnceLock::new(),
@@ -155,10 +156,10 @@ impl<'a> HeadersVal<'a> {
 
     fn key_list(&self) -> &[CelString<'a>] {
         self.keys.get_or_init(|| {
-            let headers: &'a HeaderMap = self.headers;
-            headers
-                .keys()
-                .map(|k| CelString::from(k.as_str()))
+            self.headers
+                .names()
+                .into_iter()
+                .map(CelString::from)
                 .collect()
         })
     }
@@ -166,16 +167,11 @@ impl<'a> HeadersVal<'a> {
 
 /// Header `name` as CEL reads it: every value joined with `, `, each read as UTF-8 (lossily).
 /// A [`http::HeaderName`] is found faster than a `&str`, which is parsed on every lookup.
-pub fn header_text<'a>(headers: &'a HeaderMap, name: impl AsHeaderName) -> Option<Cow<'a, str>> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next()?;
-    let mut text = String::from_utf8_lossy(first.as_bytes());
-    for value in values {
-        let joined = text.to_mut();
-        joined.push_str(", ");
-        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-    }
-    Some(text)
+pub fn header_text<'a, N: AsHeaderName + AsRef<str>>(
+    headers: RequestHeaders<'a>,
+    name: N,
+) -> Option<Cow<'a, str>> {
+    headers.text(name)
 }
 
 lazy_map_val!(HeadersVal);

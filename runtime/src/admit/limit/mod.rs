@@ -252,14 +252,8 @@ impl RateLimitStep {
     /// The `RateLimit-*` headers for a decision.
     pub fn write_headers(&self, status: &RateLimitStatus, headers: &mut impl HeaderSink) {
         headers.set_header(RATELIMIT_LIMIT.clone(), self.limit.clone());
-        headers.set_header(
-            RATELIMIT_REMAINING.clone(),
-            HeaderValue::from(status.remaining),
-        );
-        headers.set_header(
-            RATELIMIT_RESET.clone(),
-            HeaderValue::from(seconds_up(status.reset_ns)),
-        );
+        headers.set_number(RATELIMIT_REMAINING.clone(), status.remaining);
+        headers.set_number(RATELIMIT_RESET.clone(), seconds_up(status.reset_ns));
         headers.set_header(RATELIMIT_POLICY.clone(), self.policy.clone());
     }
 }

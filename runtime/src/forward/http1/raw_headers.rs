@@ -74,13 +74,15 @@ pub fn classify(name: &[u8]) -> NameKind {
     }
 }
 
-/// One header line: where its name and value are in the head.
+/// One header line: where its name and value are in the head. Heads are at most 64 KiB (both
+/// parsers refuse larger ones), so 16 bits hold every offset and length: a line takes 10 bytes,
+/// which keeps [`RawHeaders`] small enough to move cheaply (it moves with every message).
 #[derive(Debug, Clone, Copy)]
 struct Line {
-    name_at: u32,
-    name_len: u32,
-    value_at: u32,
-    value_len: u32,
+    name_at: u16,
+    name_len: u16,
+    value_at: u16,
+    value_len: u16,
     kind: NameKind,
 }
 
@@ -116,15 +118,22 @@ impl RawHeadersBuilder {
 
     /// Adds a line already classified.
     pub fn push_kind(&mut self, name: &[u8], value: &[u8], kind: NameKind) {
-        // Heads are at most 64 KiB, so offsets fit in u32.
-        let offset = |slice: &[u8]| (slice.as_ptr() as usize - self.base) as u32;
-        self.lines.push(Line {
-            name_at: offset(name),
-            name_len: name.len() as u32,
-            value_at: offset(value),
-            value_len: value.len() as u32,
-            kind,
-        });
+        let place = |slice: &[u8]| {
+            let at = u16::try_from(slice.as_ptr() as usize - self.base).ok()?;
+            Some((at, u16::try_from(slice.len()).ok()?))
+        };
+        // Always both: the parsers refuse heads over 64 KiB before lines are pushed.
+        if let (Some((name_at, name_len)), Some((value_at, value_len))) =
+            (place(name), place(value))
+        {
+            self.lines.push(Line {
+                name_at,
+                name_len,
+                value_at,
+                value_len,
+                kind,
+            });
+        }
     }
 
     /// The lines, now pointing into `head` (the buffer the slices came from, frozen).
@@ -165,13 +174,13 @@ impl RawHeaders {
     }
 
     /// The values of header `name` (any case), in order.
-    pub fn get_all<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'s [u8]> + 's {
+    pub fn get_all<'s, 'n>(
+        &'s self,
+        name: &'n [u8],
+    ) -> impl Iterator<Item = &'s [u8]> + use<'s, 'n> {
         self.lines
             .iter()
-            .filter(move |line| {
-                line.name_len as usize == name.len()
-                    && self.name_of(line).eq_ignore_ascii_case(name)
-            })
+            .filter(move |line| self.is_named(line, name))
             .map(|line| self.value_of(line))
     }
 
@@ -179,11 +188,29 @@ impl RawHeaders {
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
         self.lines
             .iter()
-            .find(|line| {
-                line.name_len as usize == name.len()
-                    && self.name_of(line).eq_ignore_ascii_case(name)
-            })
+            .find(|line| self.is_named(line, name))
             .map(|line| self.value_of(line))
+    }
+
+    /// Whether `line` has the name `name` (any case). Names are most often sent as they are
+    /// looked up (lower case), so a plain comparison settles most lines.
+    fn is_named(&self, line: &Line, name: &[u8]) -> bool {
+        if line.name_len as usize != name.len() {
+            return false;
+        }
+        let received = self.name_of(line);
+        received == name || received.eq_ignore_ascii_case(name)
+    }
+
+    /// The first value of header `name` (any case), sharing the head's memory.
+    pub fn get_shared(&self, name: &[u8]) -> Option<Bytes> {
+        self.lines
+            .iter()
+            .find(|line| self.is_named(line, name))
+            .map(|line| {
+                let at = line.value_at as usize;
+                self.head.slice(at..at + line.value_len as usize)
+            })
     }
 
     /// The first value of the header of `kind` (for kinds other than `Other`).

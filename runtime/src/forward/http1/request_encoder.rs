@@ -89,7 +89,7 @@ pub fn encode_head(
             write_header(out, b"host", host);
         }
     }
-    for (name, value, kind) in headers.lines() {
+    headers.for_each_line(|name, value, kind| {
         let skip = match kind {
             NameKind::Other | NameKind::Host | NameKind::Date => false,
             NameKind::ForwardedFor | NameKind::ForwardedProto | NameKind::ForwardedHost => {
@@ -106,7 +106,7 @@ pub fn encode_head(
         if !skip {
             write_header(out, name, value);
         }
-    }
+    });
     if replace_forwarding {
         write_header(out, b"x-forwarded-for", &forwarded.forwarded_for);
         write_header(out, b"x-forwarded-proto", forwarded.proto);

@@ -89,6 +89,9 @@ pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse
                 return Err(HeadError::TooLarge)
             }
             httparse::Status::Partial => return Ok(HeadParse::Partial),
+            httparse::Status::Complete(length) if length > MAX_HEAD_BYTES => {
+                return Err(HeadError::TooLarge)
+            }
             httparse::Status::Complete(length) => length,
         };
         let code = response.code.ok_or(HeadError::Invalid("status"))?;
@@ -306,6 +309,19 @@ mod tests {
         assert!(matches!(
             parse_head(&mut buffer, false),
             Err(HeadError::Upgrade)
+        ));
+    }
+
+    #[test]
+    fn a_complete_head_over_64_kib_is_refused_even_in_one_read() {
+        let big = format!(
+            "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 0\r\n\r\n",
+            "a".repeat(MAX_HEAD_BYTES)
+        );
+        let mut buffer = BytesMut::from(big.as_str());
+        assert!(matches!(
+            parse_head(&mut buffer, false),
+            Err(HeadError::TooLarge)
         ));
     }
 }

@@ -60,7 +60,37 @@ where
             }
         };
         clock.busy();
-        if !serve_one(&mut conn, connection, head).await {
+        // Served here rather than in a function of its own: a request's future would be built
+        // on the stack and copied into this one's, kilobytes per request.
+        let context = ResponseContext {
+            head_request: head.method == Method::HEAD,
+            version: head.version,
+            keep_alive: head.keep_alive,
+        };
+        let request = ClientRequest::new(
+            head.method,
+            head.version,
+            head.target,
+            head.target_authority,
+            MessageHeaders::from_raw(head.headers),
+        );
+        let (response, body_complete) = {
+            let mut body = ClientBody::new(&mut conn, head.framing, head.expect_continue);
+            let response = handle(connection, &request, RequestBody::wire(&mut body)).await;
+            (response, body.finish_buffered())
+        };
+        // The head's memory goes back to the read buffer before the next read.
+        drop(request);
+        let context = ResponseContext {
+            // A request whose body was not read whole ends the connection: what is left of it
+            // would be taken for the next request.
+            keep_alive: context.keep_alive && body_complete,
+            ..context
+        };
+        let keep_alive = write_response(&mut conn.io, &mut conn.write, response, context)
+            .await
+            .unwrap_or(false);
+        if !keep_alive {
             let _ = conn.io.shutdown().await;
             return;
         }
@@ -87,43 +117,4 @@ async fn next_head<I: AsyncRead + Unpin>(
             Ok(_) => {}
         }
     }
-}
-
-/// Serves one request; true when the connection can serve another.
-async fn serve_one<I>(
-    conn: &mut ClientConn<I>,
-    connection: &ConnectionContext,
-    head: RequestHead,
-) -> bool
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send,
-{
-    let context = ResponseContext {
-        head_request: head.method == Method::HEAD,
-        version: head.version,
-        keep_alive: head.keep_alive,
-    };
-    let request = ClientRequest::new(
-        head.method,
-        head.version,
-        head.target,
-        head.target_authority,
-        MessageHeaders::from_raw(head.headers),
-    );
-    let (response, body_complete) = {
-        let mut body = ClientBody::new(conn, head.framing, head.expect_continue);
-        let response = handle(connection, &request, RequestBody::wire(&mut body)).await;
-        (response, body.finish_buffered())
-    };
-    // The head's memory goes back to the read buffer before the next read.
-    drop(request);
-    let context = ResponseContext {
-        // A request whose body was not read whole ends the connection: what is left of it
-        // would be taken for the next request.
-        keep_alive: context.keep_alive && body_complete,
-        ..context
-    };
-    write_response(&mut conn.io, &mut conn.write, response, context)
-        .await
-        .unwrap_or(false)
 }

@@ -9,7 +9,7 @@
 //! size is known; otherwise chunked for HTTP/1.1 clients and close-delimited for HTTP/1.0 ones.
 //! Framing headers received from the upstream are never copied as they are.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -20,7 +20,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use super::http_date::write_date_header;
 use crate::forward::http1::raw_headers::NameKind;
 use crate::forward::http1::request_encoder::{encode_chunk, LAST_CHUNK};
-use crate::forward::ResponseBody;
+use crate::forward::{MessageHeaders, ResponseBody};
 use crate::server::gateway_response::GatewayResponse;
 
 /// Body bytes gathered before a write.
@@ -49,19 +49,40 @@ enum Framing {
     Close,
 }
 
-/// Writes `response`; returns whether the connection may serve another request (false also when
-/// the body could not be sent whole).
-pub async fn write_response<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    out: &mut Vec<u8>,
+/// Writes `response`; the future says whether the connection may serve another request (false
+/// also when the body could not be sent whole). The head is encoded into `out` at once, so the
+/// future holds only the body: a response is not copied into it.
+pub fn write_response<'a, W: AsyncWrite + Unpin>(
+    io: &'a mut W,
+    out: &'a mut Vec<u8>,
     response: GatewayResponse,
     context: ResponseContext,
-) -> std::io::Result<bool> {
+) -> impl Future<Output = std::io::Result<bool>> + 'a {
     let GatewayResponse {
         status,
         headers,
         body,
     } = response;
+    let framing = encode_response_head(out, status, &headers, &body, context);
+    drop(headers);
+    send(io, out, body, framing)
+}
+
+/// How the body follows a head, and whether the connection stays open after it.
+#[derive(Debug, Clone, Copy)]
+struct HeadWritten {
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// Writes the status line and headers into `out` (cleared first).
+fn encode_response_head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &MessageHeaders,
+    body: &ResponseBody,
+    context: ResponseContext,
+) -> HeadWritten {
     let bodiless = context.head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -82,20 +103,20 @@ pub async fn write_response<W: AsyncWrite + Unpin>(
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
     let mut has_length = false;
-    for (name, value, kind) in headers.lines() {
+    headers.for_each_line(|name, value, kind| {
         match kind {
             NameKind::ContentLength => {
                 // Passed on only where no body is sent (HEAD, 304), where it describes what a
                 // GET would have returned; 204 must not have one (RFC 9110 §8.6).
                 if framing != Framing::None || status == StatusCode::NO_CONTENT {
-                    continue;
+                    return;
                 }
                 has_length = true;
             }
             NameKind::TransferEncoding
             | NameKind::Connection
             | NameKind::HopByHop
-            | NameKind::NamedByConnection => continue,
+            | NameKind::NamedByConnection => return,
             NameKind::Date => has_date = true,
             _ => {}
         }
@@ -103,7 +124,7 @@ pub async fn write_response<W: AsyncWrite + Unpin>(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
+    });
     if !has_date {
         write_date_header(out);
     }
@@ -135,15 +156,27 @@ pub async fn write_response<W: AsyncWrite + Unpin>(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+    HeadWritten {
+        framing,
+        keep_alive,
+    }
+}
 
-    if framing == Framing::None {
+/// Sends the head in `out`, then the body.
+async fn send<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut Vec<u8>,
+    body: ResponseBody,
+    head: HeadWritten,
+) -> std::io::Result<bool> {
+    if head.framing == Framing::None {
         // An upstream body here is empty (HEAD, 204, 304) and already back in its pool.
         drop(body);
         io.write_all(out).await?;
-        return Ok(keep_alive);
+        return Ok(head.keep_alive);
     }
-    let complete = write_body(io, out, body, framing == Framing::Chunked).await?;
-    Ok(keep_alive && complete)
+    let complete = write_body(io, out, body, head.framing == Framing::Chunked).await?;
+    Ok(head.keep_alive && complete)
 }
 
 /// What the body offers next: a frame, or nothing at once (time to send what is gathered).
