@@ -509,8 +509,9 @@ async fn a_chunked_body_over_the_route_limit_is_cut_off_with_413() {
     let answer = within.response(false).await;
     assert_eq!(answer.json()["body"], "0123456789");
     let mut over = Wire::connect(edge).await;
-    over.send(b"POST /limited HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n").await;
-    over.send(b"a\r\n0123456789\r\n").await;
+    // Both chunks in one write, so meshd sees the body outgrow the limit before it has anything
+    // to send upstream (a body that outgrows it later is cut off mid-stream instead).
+    over.send(b"POST /limited HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\na\r\n0123456789\r\n").await;
     let answer = over.response(false).await;
     assert_eq!(answer.status, 413);
     assert!(answer
