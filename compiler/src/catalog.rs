@@ -55,8 +55,16 @@ mod tests {
             assert_ne!(pair[0].id, pair[1].id, "duplicate code id");
         }
         for code in &all {
-            assert!(code.id.len() == 5 && (code.id.starts_with('E') || code.id.starts_with('W')), "{}", code.id);
-            assert!(!code.explanation.is_empty() && !code.fix.is_empty() && !code.example.is_empty(), "{} undocumented", code.id);
+            assert!(
+                code.id.len() == 5 && (code.id.starts_with('E') || code.id.starts_with('W')),
+                "{}",
+                code.id
+            );
+            assert!(
+                !code.explanation.is_empty() && !code.fix.is_empty() && !code.example.is_empty(),
+                "{} undocumented",
+                code.id
+            );
         }
         assert_eq!(code_by_id("E0001").map(|c| c.title), Some("syntax error"));
     }

@@ -28,7 +28,12 @@ fn check_exits_0_on_a_valid_program() {
     let dir = temp_dir("ok");
     std::fs::write(dir.join("edge.mesh"), GOOD).expect("write");
     let out = meshc(&["check", "edge.mesh"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stderr.is_empty());
 }
 
@@ -39,10 +44,19 @@ fn check_exits_1_and_reports_every_broken_block() {
     let out = meshc(&["check", "bad.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("E0011") && stderr.contains("[bad.mesh:2:11]"), "{stderr}");
-    assert!(stderr.contains("E0001") && stderr.contains("did you mean `service`?"), "{stderr}");
+    assert!(
+        stderr.contains("E0011") && stderr.contains("[bad.mesh:2:11]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("E0001") && stderr.contains("did you mean `service`?"),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 errors, 0 warnings"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "no colour when stderr is not a terminal");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour when stderr is not a terminal"
+    );
 }
 
 #[test]
@@ -52,7 +66,10 @@ fn json_format_prints_one_object_per_diagnostic() {
     let out = meshc(&["check", "--format", "json", "bad.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stdout).expect("UTF-8");
-    let objects: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let objects: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
     assert_eq!(objects.len(), 2);
     assert_eq!(objects[0]["code"], "E0011");
     assert_eq!(objects[0]["file"], "bad.mesh");
@@ -69,7 +86,11 @@ fn missing_file_and_empty_directory_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.mesh"));
     std::fs::create_dir_all(dir.join("empty")).expect("mkdir");
     assert_eq!(meshc(&["check", "empty"], &dir).status.code(), Some(2));
-    assert_eq!(meshc(&["check"], &dir).status.code(), Some(2), "usage error");
+    assert_eq!(
+        meshc(&["check"], &dir).status.code(),
+        Some(2),
+        "usage error"
+    );
 }
 
 #[test]
@@ -90,7 +111,12 @@ fn build_is_byte_identical_whatever_the_argument_order() {
     std::fs::write(dir.join("a.mesh"), GOOD).expect("write");
     std::fs::write(dir.join("b.mesh"), SERVICES).expect("write");
     let first = meshc(&["build", "a.mesh", "b.mesh", "-o", "first.json"], &dir);
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let second = meshc(&["build", "b.mesh", "a.mesh", "-o", "second.json"], &dir);
     assert_eq!(second.status.code(), Some(0));
     let a = std::fs::read(dir.join("first.json")).expect("bundle written");
@@ -113,11 +139,20 @@ fn non_utf8_and_nul_bytes_are_located_errors() {
     let dir = temp_dir("bytes");
     std::fs::write(dir.join("latin1.mesh"), b"service caf\xe9 {}\n").expect("write");
     std::fs::write(dir.join("nul.mesh"), b"service a {\n\0}\n").expect("write");
-    let out = meshc(&["check", "--format", "json", "latin1.mesh", "nul.mesh"], &dir);
+    let out = meshc(
+        &["check", "--format", "json", "latin1.mesh", "nul.mesh"],
+        &dir,
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stdout);
-    assert!(stderr.contains("\"code\":\"E0005\"") && stderr.contains("\"column\":12"), "{stderr}");
-    assert!(stderr.contains("\"code\":\"E0006\"") && stderr.contains("\"line\":2"), "{stderr}");
+    assert!(
+        stderr.contains("\"code\":\"E0005\"") && stderr.contains("\"column\":12"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"code\":\"E0006\"") && stderr.contains("\"line\":2"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -126,13 +161,24 @@ fn huge_inputs_fail_cleanly_without_overflowing_the_stack() {
     let deep = format!("gateway g {{ listen \"127.0.0.1:1\" route r {{ match GET \"/\" public when {}true{} respond 200 }} }}", "(".repeat(10_000), ")".repeat(10_000));
     std::fs::write(dir.join("deep.mesh"), deep).expect("write");
     std::fs::write(dir.join("braces.mesh"), "{".repeat(10_000)).expect("write");
-    std::fs::write(dir.join("ident.mesh"), format!("service {} {{}}", "a".repeat(1_000_000))).expect("write");
-    for (file, code) in [("deep.mesh", "E0007"), ("braces.mesh", "E0001"), ("ident.mesh", "E0008")] {
+    std::fs::write(
+        dir.join("ident.mesh"),
+        format!("service {} {{}}", "a".repeat(1_000_000)),
+    )
+    .expect("write");
+    for (file, code) in [
+        ("deep.mesh", "E0007"),
+        ("braces.mesh", "E0001"),
+        ("ident.mesh", "E0008"),
+    ] {
         let out = meshc(&["check", file], &dir);
         assert_eq!(out.status.code(), Some(1), "{file}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(code), "{file}: {stderr}");
-        assert!(stderr.len() < 10_000, "{file}: the diagnostic must not quote the whole input");
+        assert!(
+            stderr.len() < 10_000,
+            "{file}: the diagnostic must not quote the whole input"
+        );
     }
 }
 
@@ -155,18 +201,31 @@ fn a_50_megabyte_file_is_checked_without_trouble() {
 fn include_cycles_and_missing_includes_are_reported_at_the_include() {
     let dir = temp_dir("include");
     std::fs::write(dir.join("a.mesh"), "include \"b.mesh\"\n").expect("write");
-    std::fs::write(dir.join("b.mesh"), "include \"a.mesh\"\ninclude \"gone.mesh\"\n").expect("write");
+    std::fs::write(
+        dir.join("b.mesh"),
+        "include \"a.mesh\"\ninclude \"gone.mesh\"\n",
+    )
+    .expect("write");
     let out = meshc(&["check", "--format", "json", "a.mesh"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stdout);
-    assert!(stderr.contains("E0014") && stderr.contains("a.mesh → b.mesh → a.mesh"), "{stderr}");
-    assert!(stderr.contains("E0013") && stderr.contains("gone.mesh"), "{stderr}");
+    assert!(
+        stderr.contains("E0014") && stderr.contains("a.mesh → b.mesh → a.mesh"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("E0013") && stderr.contains("gone.mesh"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn docs_diagnostics_md_is_generated_from_the_code_table() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
-    let committed = std::fs::read_to_string(root.join("docs/diagnostics.md")).expect("docs/diagnostics.md exists");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let committed = std::fs::read_to_string(root.join("docs/diagnostics.md"))
+        .expect("docs/diagnostics.md exists");
     let out = meshc(&["codes", "--markdown"], root);
     assert_eq!(
         committed,

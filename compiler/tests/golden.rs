@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use meshc::diagnostics::render_human::render_report;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("compiler/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("compiler/ has a parent")
+        .to_path_buf()
 }
 
 /// Every case, by path relative to the workspace root (`golden-tests/_includes/` holds only
@@ -41,7 +44,11 @@ fn run_case(case: &Path) -> CaseOutput {
     if let Some(json) = &bundle_json {
         text.push_str(json);
     }
-    CaseOutput { text, has_errors: compilation.has_errors(), bundle_json }
+    CaseOutput {
+        text,
+        has_errors: compilation.has_errors(),
+        bundle_json,
+    }
 }
 
 fn diff(expected: &str, actual: &str) -> String {
@@ -53,10 +60,14 @@ fn diff(expected: &str, actual: &str) -> String {
 }
 
 fn schema_problems(bundle_json: &str) -> Vec<String> {
-    let schema: serde_json::Value = serde_json::from_str(meshwork_bundle::BUNDLE_SCHEMA).expect("schema is JSON");
+    let schema: serde_json::Value =
+        serde_json::from_str(meshwork_bundle::BUNDLE_SCHEMA).expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let instance: serde_json::Value = serde_json::from_str(bundle_json).expect("bundle is JSON");
-    validator.iter_errors(&instance).map(|e| format!("{}: {e}", e.instance_path())).collect()
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 #[test]
@@ -67,10 +78,17 @@ fn golden_cases_match_their_expected_output() {
     let cases = cases();
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_stem().and_then(|s| s.to_str()).expect("UTF-8 case name").to_string();
+        let name = case
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("UTF-8 case name")
+            .to_string();
         let output = run_case(case);
         if name.starts_with("valid_") && (output.has_errors || output.bundle_json.is_none()) {
-            failures.push(format!("{name}: a valid_ case must compile without errors\n{}", output.text));
+            failures.push(format!(
+                "{name}: a valid_ case must compile without errors\n{}",
+                output.text
+            ));
         }
         if name.starts_with("invalid_") && !output.has_errors {
             failures.push(format!("{name}: an invalid_ case must report an error"));
@@ -78,7 +96,10 @@ fn golden_cases_match_their_expected_output() {
         if let Some(json) = &output.bundle_json {
             let problems = schema_problems(json);
             if !problems.is_empty() {
-                failures.push(format!("{name}: bundle violates the schema:\n{}", problems.join("\n")));
+                failures.push(format!(
+                    "{name}: bundle violates the schema:\n{}",
+                    problems.join("\n")
+                ));
             }
         }
         let expected_path = workspace_root().join(case.with_extension("expected"));
@@ -88,17 +109,39 @@ fn golden_cases_match_their_expected_output() {
         }
         match std::fs::read_to_string(&expected_path) {
             Ok(expected) if expected == output.text => {}
-            Ok(expected) => failures.push(format!("{name}: output differs\n{}", diff(&expected, &output.text))),
-            Err(_) => failures.push(format!("{name}: missing {} (bless with MESHC_BLESS=1)", expected_path.display())),
+            Ok(expected) => failures.push(format!(
+                "{name}: output differs\n{}",
+                diff(&expected, &output.text)
+            )),
+            Err(_) => failures.push(format!(
+                "{name}: missing {} (bless with MESHC_BLESS=1)",
+                expected_path.display()
+            )),
         }
     }
-    assert!(failures.is_empty(), "{} golden case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
 fn golden_cases_cover_enough_ground() {
     let cases = cases();
-    assert!(cases.len() >= 40, "expected at least 40 golden cases, found {}", cases.len());
-    let invalid = cases.iter().filter(|c| c.to_string_lossy().contains("/invalid_")).count();
-    assert!(invalid * 2 >= cases.len(), "at least half the cases must be invalid ({invalid} of {})", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 golden cases, found {}",
+        cases.len()
+    );
+    let invalid = cases
+        .iter()
+        .filter(|c| c.to_string_lossy().contains("/invalid_"))
+        .count();
+    assert!(
+        invalid * 2 >= cases.len(),
+        "at least half the cases must be invalid ({invalid} of {})",
+        cases.len()
+    );
 }

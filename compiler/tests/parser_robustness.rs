@@ -18,12 +18,40 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let tokens = prop::sample::select(vec![
-        "{", "}", "[", "]", "(", ")", "\"", "#", "/*", "*/", "\n", ",", "->", "..", "%", "/min", "ms",
-        "route", "gateway", "when", "==", "&&", "9999999999999999999999", "env(", "\\", "é", "\u{0}",
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        "\"",
+        "#",
+        "/*",
+        "*/",
+        "\n",
+        ",",
+        "->",
+        "..",
+        "%",
+        "/min",
+        "ms",
+        "route",
+        "gateway",
+        "when",
+        "==",
+        "&&",
+        "9999999999999999999999",
+        "env(",
+        "\\",
+        "é",
+        "\u{0}",
     ]);
     prop_oneof![
         (any::<usize>(), 1usize..40).prop_map(|(at, len)| Edit::Delete { at, len }),
-        (any::<usize>(), tokens).prop_map(|(at, t)| Edit::Insert { at, text: t.to_string() }),
+        (any::<usize>(), tokens).prop_map(|(at, t)| Edit::Insert {
+            at,
+            text: t.to_string()
+        }),
         (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Edit::Replace { at, byte }),
         (any::<usize>(), 1usize..200).prop_map(|(at, len)| Edit::Duplicate { at, len }),
         any::<usize>().prop_map(|at| Edit::Truncate { at }),
@@ -67,9 +95,17 @@ fn assert_spans_inside(text: &str, edits: &[Edit]) {
     let (file, diagnostics) = parse_file(FileId(0), text);
     for diagnostic in &diagnostics {
         for label in &diagnostic.labels {
-            assert!(label.span.end as usize <= text.len(), "label {:?} outside input of {} bytes ({edits:?})", label.span, text.len());
+            assert!(
+                label.span.end as usize <= text.len(),
+                "label {:?} outside input of {} bytes ({edits:?})",
+                label.span,
+                text.len()
+            );
             assert!(label.span.start <= label.span.end);
-            assert!(text.is_char_boundary(label.span.start as usize), "label starts inside a character");
+            assert!(
+                text.is_char_boundary(label.span.start as usize),
+                "label starts inside a character"
+            );
         }
     }
     for item in &file.items {

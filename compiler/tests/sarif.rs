@@ -34,7 +34,11 @@ fn drop_pattern(value: &mut serde_json::Value, pattern: &str) -> usize {
                 map.remove("pattern");
                 removed += 1;
             }
-            removed + map.values_mut().map(|v| drop_pattern(v, pattern)).sum::<usize>()
+            removed
+                + map
+                    .values_mut()
+                    .map(|v| drop_pattern(v, pattern))
+                    .sum::<usize>()
         }
         serde_json::Value::Array(items) => items.iter_mut().map(|v| drop_pattern(v, pattern)).sum(),
         _ => 0,
@@ -60,26 +64,51 @@ fn temp_dir(name: &str) -> PathBuf {
 fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     let schema_text = std::fs::read_to_string(sarif_schema_path()).expect("schema readable");
     let mut schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema is JSON");
-    assert_eq!(schema["title"], "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema");
+    assert_eq!(
+        schema["title"],
+        "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
+    );
     // The official schema's `language` pattern ("…[a-zA-Z]{2}]?$") has a stray `]` that the
     // validator's regex check refuses. meshc never emits a `language`, so drop that pattern.
-    assert!(drop_pattern(&mut schema, LANGUAGE_PATTERN) >= 1, "schema layout changed");
+    assert!(
+        drop_pattern(&mut schema, LANGUAGE_PATTERN) >= 1,
+        "schema layout changed"
+    );
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
 
     let dir = temp_dir("valid");
     broken_program(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_meshc")).args(["check", "--format", "sarif", "bad.mesh"]).current_dir(&dir).output().expect("meshc runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(["check", "--format", "sarif", "bad.mesh"])
+        .current_dir(&dir)
+        .output()
+        .expect("meshc runs");
     assert_eq!(out.status.code(), Some(1));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
-    let errors: Vec<String> = validator.iter_errors(&log).map(|e| format!("{}: {e}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "SARIF violates the schema:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "SARIF violates the schema:\n{}",
+        errors.join("\n")
+    );
 
     let results = log["runs"][0]["results"].as_array().expect("results");
     assert_eq!(results.len(), 3);
     assert_eq!(results[0]["ruleId"], "E0011");
-    assert_eq!(results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "bad.mesh");
-    assert_eq!(results[0]["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
-    let rules = log["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "bad.mesh"
+    );
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+    let rules = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
     for result in results {
         let index = result["ruleIndex"].as_u64().expect("index") as usize;
         assert_eq!(rules[index]["id"], result["ruleId"]);
@@ -89,8 +118,16 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
 #[test]
 fn a_clean_program_gives_an_empty_but_valid_sarif_log() {
     let dir = temp_dir("clean");
-    std::fs::write(dir.join("ok.mesh"), "service a { endpoints [\"127.0.0.1:9000\"] }\n").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_meshc")).args(["check", "--format", "sarif", "ok.mesh"]).current_dir(&dir).output().expect("meshc runs");
+    std::fs::write(
+        dir.join("ok.mesh"),
+        "service a { endpoints [\"127.0.0.1:9000\"] }\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(["check", "--format", "sarif", "ok.mesh"])
+        .current_dir(&dir)
+        .output()
+        .expect("meshc runs");
     assert_eq!(out.status.code(), Some(0));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
     assert_eq!(log["version"], "2.1.0");
@@ -101,13 +138,25 @@ fn a_clean_program_gives_an_empty_but_valid_sarif_log() {
 fn github_format_prints_one_annotation_per_diagnostic() {
     let dir = temp_dir("github");
     broken_program(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_meshc")).args(["check", "--format", "github", "bad.mesh"]).current_dir(&dir).output().expect("meshc runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(["check", "--format", "github", "bad.mesh"])
+        .current_dir(&dir)
+        .output()
+        .expect("meshc runs");
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).expect("UTF-8");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(lines[0].starts_with("::error file=bad.mesh,line=2,col=11,"), "{}", lines[0]);
-    assert!(lines[0].contains("::E0011: a duration needs a unit%0Ahelp: "), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("::error file=bad.mesh,line=2,col=11,"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("::E0011: a duration needs a unit%0Ahelp: "),
+        "{}",
+        lines[0]
+    );
 }
 
 #[test]
@@ -120,13 +169,21 @@ fn deny_warnings_turns_a_warning_only_run_into_a_failure() {
         "gateway edge {\n  listen \"0.0.0.0:8080\"\n  route ping { match GET \"/ping\" respond 200 \"pong\" }\n}\n",
     )
     .expect("write");
-    let plain = Command::new(env!("CARGO_BIN_EXE_meshc")).args(["check", "--format", "json", "open.mesh"]).current_dir(&dir).output().expect("runs");
+    let plain = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(["check", "--format", "json", "open.mesh"])
+        .current_dir(&dir)
+        .output()
+        .expect("runs");
     let warnings = String::from_utf8_lossy(&plain.stdout).lines().count();
     if warnings == 0 {
         // Without any warning this test would prove nothing: fail loudly instead.
         panic!("expected a warning for a route without auth on 0.0.0.0");
     }
     assert_eq!(plain.status.code(), Some(0));
-    let denied = Command::new(env!("CARGO_BIN_EXE_meshc")).args(["check", "--deny-warnings", "open.mesh"]).current_dir(&dir).output().expect("runs");
+    let denied = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(["check", "--deny-warnings", "open.mesh"])
+        .current_dir(&dir)
+        .output()
+        .expect("runs");
     assert_eq!(denied.status.code(), Some(1));
 }

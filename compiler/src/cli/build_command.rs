@@ -17,8 +17,15 @@ pub fn run_build(args: &BuildArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    print_diagnostics(&compilation.sources, &compilation.diagnostics, args.input.format);
-    let bundle = match (&compilation.bundle, fails(&compilation.diagnostics, args.input.deny_warnings)) {
+    print_diagnostics(
+        &compilation.sources,
+        &compilation.diagnostics,
+        args.input.format,
+    );
+    let bundle = match (
+        &compilation.bundle,
+        fails(&compilation.diagnostics, args.input.deny_warnings),
+    ) {
         (Some(bundle), false) => bundle,
         _ => return EXIT_INPUT_ERRORS,
     };

@@ -15,7 +15,11 @@ pub fn run_check(args: &CheckArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    print_diagnostics(&compilation.sources, &compilation.diagnostics, args.input.format);
+    print_diagnostics(
+        &compilation.sources,
+        &compilation.diagnostics,
+        args.input.format,
+    );
     if fails(&compilation.diagnostics, args.input.deny_warnings) {
         EXIT_INPUT_ERRORS
     } else {

@@ -2,8 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::diagnostics::render_human::{render_report, render_summary};
 use crate::diagnostics::render_github::render_github;
+use crate::diagnostics::render_human::{render_report, render_summary};
 use crate::diagnostics::render_json::render_json_lines;
 use crate::diagnostics::render_sarif::render_sarif;
 use crate::diagnostics::Diagnostic;
@@ -20,7 +20,11 @@ pub fn print_diagnostics(sources: &SourceMap, diagnostics: &[Diagnostic], format
                 return;
             }
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let text = format!("{}{}\n", render_report(sources, diagnostics, color), render_summary(diagnostics));
+            let text = format!(
+                "{}{}\n",
+                render_report(sources, diagnostics, color),
+                render_summary(diagnostics)
+            );
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
             return;
         }

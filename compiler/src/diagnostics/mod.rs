@@ -3,8 +3,8 @@
 
 pub mod codes;
 pub mod diagnostic;
-pub mod render_human;
 pub mod render_github;
+pub mod render_human;
 pub mod render_json;
 pub mod render_sarif;
 pub mod suggest;

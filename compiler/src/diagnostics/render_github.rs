@@ -13,7 +13,10 @@ pub fn render_github(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String 
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut properties = vec![format!("title={}", escape_property(&format!("{} {}", diagnostic.code.id, diagnostic.code.title)))];
+        let mut properties = vec![format!(
+            "title={}",
+            escape_property(&format!("{} {}", diagnostic.code.id, diagnostic.code.title))
+        )];
         if let Some(span) = diagnostic.primary_span() {
             let file = sources.file(span.file);
             let start = file.line_col(span.start);
@@ -28,14 +31,20 @@ pub fn render_github(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String 
         if let Some(help) = &diagnostic.help {
             message = format!("{message}\nhelp: {help}");
         }
-        out.push_str(&format!("::{level} {}::{}\n", properties.join(","), escape_data(&message)));
+        out.push_str(&format!(
+            "::{level} {}::{}\n",
+            properties.join(","),
+            escape_data(&message)
+        ));
     }
     out
 }
 
 /// Escapes a command's message (`%`, CR, LF).
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a property value (also `:` and `,`, which delimit properties).

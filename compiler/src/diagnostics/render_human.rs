@@ -16,10 +16,19 @@ const WIDTH: usize = 100;
 
 /// Renders diagnostics as text; `color` only when writing to a terminal.
 pub fn render_report(sources: &SourceMap, diagnostics: &[Diagnostic], color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(WIDTH).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(WIDTH)
+        .with_links(false);
     let mut out = String::new();
-    let texts: Vec<Arc<str>> = sources.files().map(|(_, f)| Arc::from(f.text.as_str())).collect();
+    let texts: Vec<Arc<str>> = sources
+        .files()
+        .map(|(_, f)| Arc::from(f.text.as_str()))
+        .collect();
     for diagnostic in diagnostics {
         let report = Report::new(sources, &texts, diagnostic);
         if handler.render_report(&mut out, &report).is_err() {
@@ -35,7 +44,11 @@ pub fn render_summary(diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
 }
 
 /// One diagnostic in miette's terms.
@@ -62,18 +75,29 @@ impl Report {
             labels: Vec::new(),
             related: Vec::new(),
         };
-        let Some(primary) = primary else { return report };
+        let Some(primary) = primary else {
+            return report;
+        };
         let file = sources.file(primary.file);
         if longest_line_around(&file.text, primary.range()) > MAX_QUOTED_LINE {
             let at = sources.line_col(primary);
-            report.message = format!("{}\n  at {}:{}:{}", report.message, file.path, at.line, at.column);
+            report.message = format!(
+                "{}\n  at {}:{}:{}",
+                report.message, file.path, at.line, at.column
+            );
             return report;
         }
-        report.source = Some(NamedSource::new(file.path.clone(), texts[primary.file.0 as usize].clone()).with_language("mesh"));
+        report.source = Some(
+            NamedSource::new(file.path.clone(), texts[primary.file.0 as usize].clone())
+                .with_language("mesh"),
+        );
         for label in &diagnostic.labels {
             if label.span.file == primary.file {
                 let span = SourceSpan::new((label.span.start as usize).into(), label.span.len());
-                report.labels.push(LabeledSpan::new_with_span(Some(label.message.clone()), span));
+                report.labels.push(LabeledSpan::new_with_span(
+                    Some(label.message.clone()),
+                    span,
+                ));
             } else {
                 let other = Diagnostic {
                     code: diagnostic.code,
@@ -90,9 +114,19 @@ impl Report {
 }
 
 fn longest_line_around(text: &str, range: std::ops::Range<usize>) -> usize {
-    let start = text[..range.start.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let end = text[range.end.min(text.len())..].find('\n').map(|i| range.end + i).unwrap_or(text.len());
-    text[start..end].split('\n').map(str::len).max().unwrap_or(0)
+    let start = text[..range.start.min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let end = text[range.end.min(text.len())..]
+        .find('\n')
+        .map(|i| range.end + i)
+        .unwrap_or(text.len());
+    text[start..end]
+        .split('\n')
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 impl fmt::Display for Report {
@@ -116,7 +150,9 @@ impl miette::Diagnostic for Report {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -135,7 +171,9 @@ impl miette::Diagnostic for Report {
         if self.related.is_empty() {
             None
         } else {
-            Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
         }
     }
 }

@@ -18,7 +18,8 @@ pub fn render_sarif(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
     for diagnostic in diagnostics {
         rules.insert(diagnostic.code.id, diagnostic.code);
     }
-    let rule_index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, id)| (*id, i)).collect();
+    let rule_index: BTreeMap<&str, usize> =
+        rules.keys().enumerate().map(|(i, id)| (*id, i)).collect();
     let rules_json: Vec<Value> = rules.values().map(|code| rule(code)).collect();
     let results: Vec<Value> = diagnostics
         .iter()
@@ -61,7 +62,10 @@ fn pascal_case(title: &str) -> String {
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut chars = w.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }

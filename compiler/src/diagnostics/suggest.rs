@@ -37,7 +37,10 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_keyword_for_a_typo() {
-        assert_eq!(closest("rate_limt", ["rate_limit", "respond"]), Some("rate_limit"));
+        assert_eq!(
+            closest("rate_limt", ["rate_limit", "respond"]),
+            Some("rate_limit")
+        );
         assert_eq!(closest("gatewya", ["gateway", "service"]), Some("gateway"));
     }
 

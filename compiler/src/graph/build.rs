@@ -121,11 +121,21 @@ fn add_route(
             ast::RouteStatement::Forward(forward) => {
                 let labelled =
                     forward.targets.len() > 1 || forward.targets.iter().any(|t| t.weight.is_some());
-                let split = if labelled { split_weights(&forward.targets) } else { Vec::new() };
+                let split = if labelled {
+                    split_weights(&forward.targets)
+                } else {
+                    Vec::new()
+                };
                 for (i, target) in forward.targets.iter().enumerate() {
                     if let Some(service) = services.get(target.service.node.as_str()) {
                         let label = split.get(i).map(|s| format!("{}%", s.weight));
-                        graph.add_edge(node, *service, EdgeKind::Forwards, label, Some(target.service.span));
+                        graph.add_edge(
+                            node,
+                            *service,
+                            EdgeKind::Forwards,
+                            label,
+                            Some(target.service.span),
+                        );
                     }
                 }
             }

@@ -31,7 +31,9 @@ pub fn find_cycles(
     for component in tarjan_scc(&filtered) {
         // Nearly every node is a component of its own: only a self-loop makes one a cycle.
         if let [only] = component.as_slice() {
-            let self_loop = g.edges_directed(*only, Direction::Outgoing).any(|e| e.target() == *only && follow(e.weight()));
+            let self_loop = g
+                .edges_directed(*only, Direction::Outgoing)
+                .any(|e| e.target() == *only && follow(e.weight()));
             if !self_loop {
                 continue;
             }

@@ -19,7 +19,10 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: no .mesh files found")]
     Empty { path: String },
 }
@@ -50,12 +53,17 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadedProgram, InputError> {
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<String>, InputError> {
     let mut roots = BTreeSet::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|source| InputError::Io { path: display_path(path), source })?;
+        let metadata = std::fs::metadata(path).map_err(|source| InputError::Io {
+            path: display_path(path),
+            source,
+        })?;
         if metadata.is_dir() {
             let before = roots.len();
             collect_mesh_files(path, &mut roots)?;
             if roots.len() == before {
-                return Err(InputError::Empty { path: display_path(path) });
+                return Err(InputError::Empty {
+                    path: display_path(path),
+                });
             }
         } else {
             roots.insert(display_path(path));
@@ -78,26 +86,43 @@ pub fn read_file(path: &str) -> Result<ReadFile, InputError> {
     let (text, problem) = decode(read_root(Path::new(path))?);
     let mut sources = SourceMap::default();
     let file = sources.add(path.to_string(), text);
-    Ok(ReadFile { sources, file, problem: problem.map(|p| p.diagnostic(file)) })
+    Ok(ReadFile {
+        sources,
+        file,
+        problem: problem.map(|p| p.diagnostic(file)),
+    })
 }
 
 /// Loads one in-memory file and what it includes.
 pub fn load_text(path: &str, text: &str) -> LoadedProgram {
     let mut loader = Loader::default();
-    loader.load(display_path(Path::new(path)), FileBytes::Bytes(text.as_bytes().to_vec()), &mut Vec::new());
+    loader.load(
+        display_path(Path::new(path)),
+        FileBytes::Bytes(text.as_bytes().to_vec()),
+        &mut Vec::new(),
+    );
     loader.finish()
 }
 
 /// Every `.mesh` file under `dir`, recursively (hidden entries skipped).
 fn collect_mesh_files(dir: &Path, out: &mut BTreeSet<String>) -> Result<(), InputError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| InputError::Io { path: display_path(dir), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| InputError::Io {
+        path: display_path(dir),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| InputError::Io { path: display_path(dir), source })?;
+        let entry = entry.map_err(|source| InputError::Io {
+            path: display_path(dir),
+            source,
+        })?;
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let file_type = entry.file_type().map_err(|source| InputError::Io { path: display_path(&path), source })?;
+        let file_type = entry.file_type().map_err(|source| InputError::Io {
+            path: display_path(&path),
+            source,
+        })?;
         if file_type.is_dir() {
             collect_mesh_files(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "mesh") {
@@ -115,7 +140,10 @@ enum FileBytes {
 
 fn read_root(path: &Path) -> Result<FileBytes, InputError> {
     use std::io::Read;
-    let io = |source| InputError::Io { path: display_path(path), source };
+    let io = |source| InputError::Io {
+        path: display_path(path),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     if size > MAX_FILE_BYTES {
@@ -123,7 +151,9 @@ fn read_root(path: &Path) -> Result<FileBytes, InputError> {
     }
     // The size on disk can lie (`/dev/zero`, a file still growing): never read past the limit.
     let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Ok(FileBytes::TooLarge(bytes.len() as u64));
     }
@@ -136,11 +166,16 @@ pub fn display_path(path: &Path) -> String {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
     };
     let normal = normalize(&absolute);
     let shown = match std::env::current_dir() {
-        Ok(cwd) => normal.strip_prefix(normalize(&cwd)).map(Path::to_path_buf).unwrap_or(normal),
+        Ok(cwd) => normal
+            .strip_prefix(normalize(&cwd))
+            .map(Path::to_path_buf)
+            .unwrap_or(normal),
         Err(_) => normal,
     };
     shown.to_string_lossy().replace('\\', "/")
@@ -178,7 +213,13 @@ impl Loader {
         let id = self.sources.add(path.clone(), text);
         if let Some(problem) = problem {
             self.diagnostics.push(problem.diagnostic(id));
-            self.files.push((id, ast::File { items: vec![], comments: vec![] }));
+            self.files.push((
+                id,
+                ast::File {
+                    items: vec![],
+                    comments: vec![],
+                },
+            ));
             return id;
         }
         let (file, diagnostics) = parse_file(id, &self.sources.file(id).text);
@@ -198,7 +239,12 @@ impl Loader {
         let base = Path::new(from).parent().unwrap_or(Path::new(""));
         let target = display_path(&base.join(&include.path.node));
         if let Some(position) = stack.iter().position(|p| *p == target) {
-            let chain = stack[position..].iter().chain([&target]).cloned().collect::<Vec<_>>().join(" → ");
+            let chain = stack[position..]
+                .iter()
+                .chain([&target])
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" → ");
             self.diagnostics.push(
                 Diagnostic::error(&codes::INCLUDE_CYCLE, format!("include cycle: {chain}"))
                     .with_label(include.path.span, "this include leads back here")
@@ -219,9 +265,12 @@ impl Loader {
                     InputError::Empty { .. } => "no .mesh files".to_string(),
                 };
                 self.diagnostics.push(
-                    Diagnostic::error(&codes::INCLUDE_NOT_FOUND, format!("cannot include \"{}\": {reason}", include.path.node))
-                        .with_label(include.path.span, format!("looked for {target}"))
-                        .with_help("include paths are relative to the including file"),
+                    Diagnostic::error(
+                        &codes::INCLUDE_NOT_FOUND,
+                        format!("cannot include \"{}\": {reason}", include.path.node),
+                    )
+                    .with_label(include.path.span, format!("looked for {target}"))
+                    .with_help("include paths are relative to the including file"),
                 );
             }
         }
@@ -229,8 +278,13 @@ impl Loader {
 
     fn finish(mut self) -> LoadedProgram {
         let sources = &self.sources;
-        self.files.sort_by(|a, b| sources.file(a.0).path.cmp(&sources.file(b.0).path));
-        LoadedProgram { sources: self.sources, files: self.files, diagnostics: self.diagnostics }
+        self.files
+            .sort_by(|a, b| sources.file(a.0).path.cmp(&sources.file(b.0).path));
+        LoadedProgram {
+            sources: self.sources,
+            files: self.files,
+            diagnostics: self.diagnostics,
+        }
     }
 }
 
@@ -241,12 +295,17 @@ fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
         FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
         FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
             Ok(text) => {
-                let control = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+                let control = text
+                    .char_indices()
+                    .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
                 (text, control.map(|(at, c)| Problem::Control(at, c)))
             }
             Err(error) => {
                 let at = error.utf8_error().valid_up_to();
-                (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(Problem::Utf8(at)))
+                (
+                    String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                    Some(Problem::Utf8(at)),
+                )
             }
         },
     }
@@ -261,15 +320,21 @@ enum Problem {
 impl Problem {
     fn diagnostic(&self, file: FileId) -> Diagnostic {
         match self {
-            Problem::TooLarge(size) => Diagnostic::error(&codes::FILE_TOO_LARGE, format!("file is larger than the limit of {MAX_FILE_BYTES} bytes"))
-                .with_label(Span::new(file, 0, 0), format!("{size} bytes or more"))
-                .with_help("split the program into several files"),
+            Problem::TooLarge(size) => Diagnostic::error(
+                &codes::FILE_TOO_LARGE,
+                format!("file is larger than the limit of {MAX_FILE_BYTES} bytes"),
+            )
+            .with_label(Span::new(file, 0, 0), format!("{size} bytes or more"))
+            .with_help("split the program into several files"),
             Problem::Utf8(at) => Diagnostic::error(&codes::INVALID_UTF8, "file is not valid UTF-8")
                 .with_label(Span::new(file, *at, *at + 1), "invalid byte here")
                 .with_help("save the file as UTF-8"),
-            Problem::Control(at, c) => Diagnostic::error(&codes::CONTROL_CHARACTER, format!("control character U+{:04X} in source", *c as u32))
-                .with_label(Span::new(file, *at, *at + c.len_utf8()), "here")
-                .with_help("remove it; is this a binary file?"),
+            Problem::Control(at, c) => Diagnostic::error(
+                &codes::CONTROL_CHARACTER,
+                format!("control character U+{:04X} in source", *c as u32),
+            )
+            .with_label(Span::new(file, *at, *at + c.len_utf8()), "here")
+            .with_help("remove it; is this a binary file?"),
         }
     }
 }

@@ -182,7 +182,10 @@ pub enum CredentialKind {
     /// `key SECRET`: an API key.
     Key(Secret),
     /// `basic user "NAME" password SECRET`.
-    Basic { user: Spanned<String>, password: Secret },
+    Basic {
+        user: Spanned<String>,
+        password: Secret,
+    },
     /// `jwt subject "SUB"`: a JWT whose `sub` claim equals this.
     Jwt { subject: Spanned<String> },
 }
@@ -291,7 +294,10 @@ pub struct Auth {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthKind {
     /// `auth key header "x-api-key"` or `auth key query "apikey"`.
-    Key { location: KeyLocation, name: Spanned<String> },
+    Key {
+        location: KeyLocation,
+        name: Spanned<String>,
+    },
     /// `auth basic [realm "R"]`.
     Basic { realm: Option<Spanned<String>> },
     /// `auth jwt [issuer "I"] [audience "A"] [alg ALG] (keys SECRET | secret SECRET)`.

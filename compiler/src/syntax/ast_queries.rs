@@ -22,7 +22,9 @@ impl Route {
 
     /// True when the route is marked `public`.
     pub fn is_public(&self) -> bool {
-        self.statements.iter().any(|s| matches!(s, RouteStatement::Public(_)))
+        self.statements
+            .iter()
+            .any(|s| matches!(s, RouteStatement::Public(_)))
     }
 
     /// The route's `forward`, if it forwards.
@@ -57,7 +59,9 @@ impl Route {
 
 impl Service {
     /// The endpoints, if the service lists them.
-    pub fn endpoints(&self) -> Option<&crate::source::Spanned<Vec<crate::source::Spanned<String>>>> {
+    pub fn endpoints(
+        &self,
+    ) -> Option<&crate::source::Spanned<Vec<crate::source::Spanned<String>>>> {
         self.statements.iter().find_map(|s| match s {
             ServiceStatement::Endpoints(e) => Some(e),
             _ => None,

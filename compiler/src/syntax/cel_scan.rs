@@ -91,8 +91,10 @@ pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
                 }
                 let word = &input[start..i];
                 // String prefixes: r"…", b'…', rb"…".
-                if matches!(word, "r" | "R" | "b" | "B" | "rb" | "br" | "Rb" | "bR" | "RB" | "BR" | "rB" | "Br")
-                    && matches!(bytes.get(i), Some(b'"') | Some(b'\''))
+                if matches!(
+                    word,
+                    "r" | "R" | "b" | "B" | "rb" | "br" | "Rb" | "bR" | "RB" | "BR" | "rB" | "Br"
+                ) && matches!(bytes.get(i), Some(b'"') | Some(b'\''))
                 {
                     if after_operand && depth == 0 {
                         break;
@@ -177,8 +179,14 @@ fn skip_number(bytes: &[u8], start: usize) -> usize {
     let mut i = start;
     while i < bytes.len() {
         let c = bytes[i];
-        let exponent_sign = (c == b'+' || c == b'-') && i > start && matches!(bytes[i - 1], b'e' | b'E') && !bytes[start..i].contains(&b'x');
-        if c.is_ascii_alphanumeric() || c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) || exponent_sign {
+        let exponent_sign = (c == b'+' || c == b'-')
+            && i > start
+            && matches!(bytes[i - 1], b'e' | b'E')
+            && !bytes[start..i].contains(&b'x');
+        if c.is_ascii_alphanumeric()
+            || c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+            || exponent_sign
+        {
             i += 1;
         } else {
             break;
@@ -198,13 +206,19 @@ mod tests {
 
     #[test]
     fn ends_at_a_word_after_a_complete_operand() {
-        assert_eq!(expr(r#"request.headers["x-ship"] acks all"#), r#"request.headers["x-ship"]"#);
+        assert_eq!(
+            expr(r#"request.headers["x-ship"] acks all"#),
+            r#"request.headers["x-ship"]"#
+        );
         assert_eq!(expr("event.key value event.value"), "event.key");
     }
 
     #[test]
     fn continues_after_binary_operators_and_in() {
-        assert_eq!(expr("a == \"b\" && c in [1, 2] # note"), "a == \"b\" && c in [1, 2]");
+        assert_eq!(
+            expr("a == \"b\" && c in [1, 2] # note"),
+            "a == \"b\" && c in [1, 2]"
+        );
     }
 
     #[test]
@@ -215,7 +229,10 @@ mod tests {
 
     #[test]
     fn ends_at_newline_and_unbalanced_brace() {
-        assert_eq!(expr("request.method == \"GET\"\n  forward x"), "request.method == \"GET\"");
+        assert_eq!(
+            expr("request.method == \"GET\"\n  forward x"),
+            "request.method == \"GET\""
+        );
         assert_eq!(expr("true }"), "true");
         assert_eq!(expr("request.headers[\"x\"])"), "request.headers[\"x\"]");
     }
@@ -229,14 +246,23 @@ mod tests {
 
     #[test]
     fn numbers_with_exponents_and_suffixes() {
-        assert_eq!(expr("size > 1e+3 && n < 10u next"), "size > 1e+3 && n < 10u");
+        assert_eq!(
+            expr("size > 1e+3 && n < 10u next"),
+            "size > 1e+3 && n < 10u"
+        );
     }
 
     #[test]
     fn reports_unterminated_strings_and_deep_nesting() {
-        assert_eq!(scan_expression("a == \"open\nb"), Err(ScanError::UnterminatedString { at: 5 }));
+        assert_eq!(
+            scan_expression("a == \"open\nb"),
+            Err(ScanError::UnterminatedString { at: 5 })
+        );
         let deep = "(".repeat(MAX_DEPTH + 1);
-        assert_eq!(scan_expression(&deep), Err(ScanError::TooDeep { at: MAX_DEPTH }));
+        assert_eq!(
+            scan_expression(&deep),
+            Err(ScanError::TooDeep { at: MAX_DEPTH })
+        );
         assert_eq!(scan_expression("   \n"), Err(ScanError::Empty));
     }
 }

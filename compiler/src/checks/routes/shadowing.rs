@@ -63,7 +63,8 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
 }
 
 fn check_gateway(program: &Program, entries: &[Entry], out: &mut Vec<Diagnostic>) {
-    let mut first_with_shape: FastMap<&MatchShape, usize> = FastMap::with_capacity_and_hasher(entries.len(), FixedState::default());
+    let mut first_with_shape: FastMap<&MatchShape, usize> =
+        FastMap::with_capacity_and_hasher(entries.len(), FixedState::default());
     let mut conflicting = vec![false; entries.len()];
     for (i, entry) in entries.iter().enumerate() {
         match first_with_shape.get(&entry.shape) {
@@ -263,7 +264,10 @@ struct SegmentTrie<'e> {
 
 impl Default for SegmentTrie<'_> {
     fn default() -> Self {
-        SegmentTrie { literal: FastMap::default(), nodes: vec![TrieNode::default()] }
+        SegmentTrie {
+            literal: FastMap::default(),
+            nodes: vec![TrieNode::default()],
+        }
     }
 }
 
@@ -293,7 +297,9 @@ impl<'e> SegmentTrie<'e> {
                 self.nodes[node as usize].ends.push(route);
             }
             PathShape::Prefix(segments) => {
-                let node = segments.iter().fold(0, |node, s| self.child(node, Segment::Literal(s)));
+                let node = segments
+                    .iter()
+                    .fold(0, |node, s| self.child(node, Segment::Literal(s)));
                 self.nodes[node as usize].prefixes.push(route);
             }
             PathShape::Regex(_) => {}

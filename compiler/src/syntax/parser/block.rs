@@ -29,11 +29,17 @@ pub fn block<'a>(
             return Ok((after, cx.span(input, after)));
         }
         if rest.is_empty() {
-            return PError::at(input, 1, &codes::UNTERMINATED_BLOCK, format!("unclosed {what}"), "this `{` is never closed")
-                .secondary(rest, 0, "the file ends here")
-                .help("add the missing `}`")
-                .fatal()
-                .fail();
+            return PError::at(
+                input,
+                1,
+                &codes::UNTERMINATED_BLOCK,
+                format!("unclosed {what}"),
+                "this `{` is never closed",
+            )
+            .secondary(rest, 0, "the file ends here")
+            .help("add the missing `}`")
+            .fatal()
+            .fail();
         }
         let start = rest;
         let Ok((after_keyword, keyword)) = word_ref(cx, rest) else {
@@ -47,12 +53,19 @@ pub fn block<'a>(
     }
 }
 
-fn unknown_statement<'a, T>(input: &'a str, what: &str, keywords: &[&str], keyword: Option<&str>) -> PResult<'a, T> {
+fn unknown_statement<'a, T>(
+    input: &'a str,
+    what: &str,
+    keywords: &[&str],
+    keyword: Option<&str>,
+) -> PResult<'a, T> {
     let found = match keyword {
         Some(k) => format!("unknown statement `{k}` in {what}"),
         None => format!("expected a statement or `}}` in {what}"),
     };
-    let len = keyword.map(str::len).unwrap_or_else(|| super::error::token_len(input));
+    let len = keyword
+        .map(str::len)
+        .unwrap_or_else(|| super::error::token_len(input));
     let mut error = PError::at(input, len, &codes::SYNTAX, found, "not allowed here");
     let suggestion = keyword.and_then(|k| closest(k, keywords.iter().copied()));
     error = match suggestion {
@@ -64,7 +77,12 @@ fn unknown_statement<'a, T>(input: &'a str, what: &str, keywords: &[&str], keywo
 
 /// Reports the first duplicate among statements that may appear once: `key` names a statement
 /// (`None` for those that may repeat).
-pub fn report_duplicates<S>(cx: &Ctx, statements: &[S], key: impl Fn(&S) -> Option<&'static str>, span: impl Fn(&S) -> Span) {
+pub fn report_duplicates<S>(
+    cx: &Ctx,
+    statements: &[S],
+    key: impl Fn(&S) -> Option<&'static str>,
+    span: impl Fn(&S) -> Span,
+) {
     let mut seen: Vec<(&'static str, Span)> = Vec::new();
     for statement in statements {
         if let Some(name) = key(statement) {
@@ -85,8 +103,11 @@ pub fn report_duplicates<S>(cx: &Ctx, statements: &[S], key: impl Fn(&S) -> Opti
 /// Reports a required setting that is missing, at the block's name.
 pub fn report_missing(cx: &Ctx, at: Span, what: &str, setting: &str, help: &str) {
     cx.report(
-        Diagnostic::error(&codes::MISSING_SETTING, format!("{what} has no `{setting}`"))
-            .with_label(at, format!("this {what} needs `{setting}`"))
-            .with_help(help.to_string()),
+        Diagnostic::error(
+            &codes::MISSING_SETTING,
+            format!("{what} has no `{setting}`"),
+        )
+        .with_label(at, format!("this {what} needs `{setting}`"))
+        .with_help(help.to_string()),
     );
 }

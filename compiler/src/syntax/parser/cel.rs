@@ -16,30 +16,60 @@ pub fn cel<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Cel> {
         Err(ScanError::UnterminatedString { at }) => {
             let rest = &input[at..];
             let line = rest.find('\n').unwrap_or(rest.len());
-            return PError::at(rest, line, &codes::UNTERMINATED_STRING, "unterminated string in CEL expression", "this string is never closed")
-                .help("add the closing quote")
-                .fail();
+            return PError::at(
+                rest,
+                line,
+                &codes::UNTERMINATED_STRING,
+                "unterminated string in CEL expression",
+                "this string is never closed",
+            )
+            .help("add the closing quote")
+            .fail();
         }
         Err(ScanError::TooDeep { at }) => {
-            return PError::at(&input[at..], 1, &codes::NESTING_TOO_DEEP, format!("CEL expression nests deeper than {MAX_DEPTH} levels"), "too deep")
-                .help("flatten the expression")
-                .fail()
+            return PError::at(
+                &input[at..],
+                1,
+                &codes::NESTING_TOO_DEEP,
+                format!("CEL expression nests deeper than {MAX_DEPTH} levels"),
+                "too deep",
+            )
+            .help("flatten the expression")
+            .fail()
         }
         Err(ScanError::TooLong { at }) => {
-            return PError::at(&input[at..], 1, &codes::NESTING_TOO_DEEP, format!("CEL expression has more than {MAX_TOKENS} tokens"), "too long")
-                .help("split the condition; conditions are meant to be short")
-                .fail()
+            return PError::at(
+                &input[at..],
+                1,
+                &codes::NESTING_TOO_DEEP,
+                format!("CEL expression has more than {MAX_TOKENS} tokens"),
+                "too long",
+            )
+            .help("split the condition; conditions are meant to be short")
+            .fail()
         }
     };
     let source = &input[..len];
     if let Err(error) = cx.check_cel(source) {
         let at = error.offset.min(len);
-        return PError::at(&input[at..], error_width(&input[at..len]), &codes::CEL_SYNTAX, format!("invalid CEL: {}", error.message), "here")
-            .help("conditions are CEL expressions over the documented variables; see docs/language.md")
-            .fail();
+        return PError::at(
+            &input[at..],
+            error_width(&input[at..len]),
+            &codes::CEL_SYNTAX,
+            format!("invalid CEL: {}", error.message),
+            "here",
+        )
+        .help("conditions are CEL expressions over the documented variables; see docs/language.md")
+        .fail();
     }
     let rest = &input[len..];
-    Ok((rest, Cel { source: source.to_string(), span: cx.span(input, rest) }))
+    Ok((
+        rest,
+        Cel {
+            source: source.to_string(),
+            span: cx.span(input, rest),
+        },
+    ))
 }
 
 fn error_width(rest: &str) -> usize {
@@ -60,7 +90,9 @@ pub fn parse_cel(source: &str) -> Result<cel::IdedExpr, CelError> {
         Err(errors) => {
             let first = errors.errors.first();
             let (line, column) = first.map(|e| e.pos).unwrap_or((1, 0));
-            let message = first.map(|e| plain_message(&e.msg)).unwrap_or_else(|| "unknown error".to_string());
+            let message = first
+                .map(|e| plain_message(&e.msg))
+                .unwrap_or_else(|| "unknown error".to_string());
             Err(CelError {
                 offset: offset_of(source, line, column),
                 message,
@@ -76,7 +108,9 @@ fn plain_message(message: &str) -> String {
         Some(i) => &message[..i],
         None => message,
     };
-    message.replace("mismatched input '<EOF>'", "the expression ends too early").replace("'<EOF>'", "the end of the expression")
+    message
+        .replace("mismatched input '<EOF>'", "the expression ends too early")
+        .replace("'<EOF>'", "the end of the expression")
 }
 
 /// Converts the CEL parser's (1-based line, 0-based character column) into a byte offset.
@@ -109,11 +143,17 @@ mod tests {
     #[test]
     fn a_repeated_invalid_condition_is_reported_at_each_place() {
         // One gateway each: a block reports its first error only.
-        let route = |name: &str| format!("gateway {name} {{\n  listen \"127.0.0.1:1\"\n  route r {{\n    match GET \"/\"\n    when request.method ==\n    respond 200\n  }}\n}}\n");
+        let route = |name: &str| {
+            format!("gateway {name} {{\n  listen \"127.0.0.1:1\"\n  route r {{\n    match GET \"/\"\n    when request.method ==\n    respond 200\n  }}\n}}\n")
+        };
         let text = format!("{}{}", route("a"), route("b"));
         let text = text.as_str();
         let (_, diagnostics) = crate::syntax::parser::parse_file(crate::source::FileId(0), text);
-        let starts: Vec<u32> = diagnostics.iter().filter(|d| d.code.id == "E0012").map(|d| d.labels[0].span.start).collect();
+        let starts: Vec<u32> = diagnostics
+            .iter()
+            .filter(|d| d.code.id == "E0012")
+            .map(|d| d.labels[0].span.start)
+            .collect();
         assert_eq!(starts.len(), 2, "{diagnostics:?}");
         assert_ne!(starts[0], starts[1]);
     }

@@ -53,10 +53,13 @@ impl<'s> Ctx<'s> {
     /// Remembers a comment found at `rest` with byte length `len`.
     pub fn add_comment(&self, rest: &str, len: usize) {
         let start = self.offset(rest);
-        self.comments.borrow_mut().entry(start).or_insert_with(|| Comment {
-            text: rest[..len].to_string(),
-            span: Span::new(self.file, start, start + len),
-        });
+        self.comments
+            .borrow_mut()
+            .entry(start)
+            .or_insert_with(|| Comment {
+                text: rest[..len].to_string(),
+                span: Span::new(self.file, start, start + len),
+            });
     }
 
     /// How many diagnostics have been recorded with [`Ctx::report`].
@@ -70,7 +73,9 @@ impl<'s> Ctx<'s> {
             return verdict.clone();
         }
         let verdict = super::cel::parse_cel(source).map(|_| ());
-        self.cel_verdicts.borrow_mut().insert(source.to_string(), verdict.clone());
+        self.cel_verdicts
+            .borrow_mut()
+            .insert(source.to_string(), verdict.clone());
         verdict
     }
 
@@ -81,12 +86,17 @@ impl<'s> Ctx<'s> {
 
     /// Turns a parser error into a diagnostic with its labels.
     pub fn to_diagnostic(&self, error: &PError) -> Diagnostic {
-        let mut diagnostic = Diagnostic::error(error.code, error.message.clone())
-            .with_label(self.label_span(error.remaining, error.len), error.label.clone());
+        let mut diagnostic = Diagnostic::error(error.code, error.message.clone()).with_label(
+            self.label_span(error.remaining, error.len),
+            error.label.clone(),
+        );
         if let Some((remaining, len, label)) = error.secondary.as_deref() {
             diagnostic = diagnostic.with_label(self.label_span(*remaining, *len), label.clone());
         }
-        let help = error.help.clone().unwrap_or_else(|| "see the grammar in docs/language.md".to_string());
+        let help = error
+            .help
+            .clone()
+            .unwrap_or_else(|| "see the grammar in docs/language.md".to_string());
         diagnostic.with_help(help)
     }
 

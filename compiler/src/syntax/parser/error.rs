@@ -44,7 +44,13 @@ impl PError {
     }
 
     /// An error of `code` covering `len` bytes at the start of `input`.
-    pub fn at(input: &str, len: usize, code: &'static Code, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn at(
+        input: &str,
+        len: usize,
+        code: &'static Code,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         PError {
             remaining: input.len(),
             len,
@@ -120,7 +126,13 @@ pub fn token_len(input: &str) -> usize {
     let Some(first) = input.chars().next() else {
         return 0;
     };
-    let run = |keep: &dyn Fn(char) -> bool| input.char_indices().find(|(_, c)| !keep(*c)).map(|(i, _)| i).unwrap_or(input.len());
+    let run = |keep: &dyn Fn(char) -> bool| {
+        input
+            .char_indices()
+            .find(|(_, c)| !keep(*c))
+            .map(|(i, _)| i)
+            .unwrap_or(input.len())
+    };
     if first.is_alphanumeric() || first == '_' {
         return run(&|c| c.is_alphanumeric() || c == '_' || c == '-');
     }

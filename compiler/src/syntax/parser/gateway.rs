@@ -20,8 +20,12 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
-    let (rest, _) = block(cx, rest, "gateway", GATEWAY_STATEMENTS, |start, kw, input| {
-        match kw.node {
+    let (rest, _) = block(
+        cx,
+        rest,
+        "gateway",
+        GATEWAY_STATEMENTS,
+        |start, kw, input| match kw.node {
             "listen" => {
                 let (rest, l) = listen(cx, start, input)?;
                 listeners.push(l);
@@ -38,12 +42,27 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 Ok((rest, Some(())))
             }
             _ => Ok((input, None)),
-        }
-    })?;
+        },
+    )?;
     if listeners.is_empty() {
-        report_missing(cx, name.span, "gateway", "listen", "add `listen \"127.0.0.1:8080\"`");
+        report_missing(
+            cx,
+            name.span,
+            "gateway",
+            "listen",
+            "add `listen \"127.0.0.1:8080\"`",
+        );
     }
-    Ok((rest, Gateway { name, listeners, consumers, routes, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Gateway {
+            name,
+            listeners,
+            consumers,
+            routes,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn listen<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Listener> {
@@ -51,7 +70,14 @@ fn listen<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Listener>
     check_address(cx, &address, true).map_err(nom::Err::Failure)?;
     let (after_ws, _) = ws_inline(cx, rest)?;
     if peek_word(after_ws) != Some("tls") {
-        return Ok((rest, Listener { address, tls: None, span: cx.span(start, rest) }));
+        return Ok((
+            rest,
+            Listener {
+                address,
+                tls: None,
+                span: cx.span(start, rest),
+            },
+        ));
     }
     let (r, _) = keyword(after_ws, "tls")?;
     let (r, _) = ws(cx, r)?;
@@ -62,7 +88,14 @@ fn listen<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Listener>
     let (r, _) = keyword(r, "key")?;
     let (r, _) = ws(cx, r)?;
     let (rest, key) = secret(cx, r)?;
-    Ok((rest, Listener { address, tls: Some(ListenerTls { cert, key }), span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Listener {
+            address,
+            tls: Some(ListenerTls { cert, key }),
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn consumer<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Consumer> {
@@ -70,37 +103,51 @@ fn consumer<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Consume
     let (rest, _) = ws(cx, rest)?;
     let mut credentials = Vec::new();
     let mut groups = Vec::new();
-    let (rest, _) = block(cx, rest, "consumer", CONSUMER_STATEMENTS, |start, kw, input| {
-        let (rest, credential) = match kw.node {
-            "key" => {
-                let (rest, key) = secret(cx, input)?;
-                (rest, CredentialKind::Key(key))
-            }
-            "basic" => {
-                let (r, _) = keyword(input, "user")?;
-                let (r, _) = ws(cx, r)?;
-                let (r, user) = string(cx, r, "the user name in quotes")?;
-                let (r, _) = ws(cx, r)?;
-                let (r, _) = keyword(r, "password")?;
-                let (r, _) = ws(cx, r)?;
-                let (rest, password) = secret(cx, r)?;
-                (rest, CredentialKind::Basic { user, password })
-            }
-            "jwt" => {
-                let (r, _) = keyword(input, "subject")?;
-                let (r, _) = ws(cx, r)?;
-                let (rest, subject) = string(cx, r, "the JWT subject in quotes")?;
-                (rest, CredentialKind::Jwt { subject })
-            }
-            "groups" => {
-                let (rest, list) = ident_list(cx, input, "group names")?;
-                groups.extend(list.node);
-                return Ok((rest, Some(())));
-            }
-            _ => return Ok((input, None)),
-        };
-        credentials.push(Spanned::new(credential, cx.span(start, rest)));
-        Ok((rest, Some(())))
-    })?;
-    Ok((rest, Consumer { name, credentials, groups, span: cx.span(start, rest) }))
+    let (rest, _) = block(
+        cx,
+        rest,
+        "consumer",
+        CONSUMER_STATEMENTS,
+        |start, kw, input| {
+            let (rest, credential) = match kw.node {
+                "key" => {
+                    let (rest, key) = secret(cx, input)?;
+                    (rest, CredentialKind::Key(key))
+                }
+                "basic" => {
+                    let (r, _) = keyword(input, "user")?;
+                    let (r, _) = ws(cx, r)?;
+                    let (r, user) = string(cx, r, "the user name in quotes")?;
+                    let (r, _) = ws(cx, r)?;
+                    let (r, _) = keyword(r, "password")?;
+                    let (r, _) = ws(cx, r)?;
+                    let (rest, password) = secret(cx, r)?;
+                    (rest, CredentialKind::Basic { user, password })
+                }
+                "jwt" => {
+                    let (r, _) = keyword(input, "subject")?;
+                    let (r, _) = ws(cx, r)?;
+                    let (rest, subject) = string(cx, r, "the JWT subject in quotes")?;
+                    (rest, CredentialKind::Jwt { subject })
+                }
+                "groups" => {
+                    let (rest, list) = ident_list(cx, input, "group names")?;
+                    groups.extend(list.node);
+                    return Ok((rest, Some(())));
+                }
+                _ => return Ok((input, None)),
+            };
+            credentials.push(Spanned::new(credential, cx.span(start, rest)));
+            Ok((rest, Some(())))
+        },
+    )?;
+    Ok((
+        rest,
+        Consumer {
+            name,
+            credentials,
+            groups,
+            span: cx.span(start, rest),
+        },
+    ))
 }

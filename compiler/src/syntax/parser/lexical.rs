@@ -72,7 +72,10 @@ fn ident_len(input: &str) -> usize {
         let b = bytes[i];
         let word_char = b.is_ascii_alphanumeric() || b == b'_';
         // A `-` joins two word characters (`captains-log`) but never ends a name.
-        let joining_dash = b == b'-' && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_');
+        let joining_dash = b == b'-'
+            && bytes
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'_');
         if word_char || joining_dash {
             i += 1;
         } else {
@@ -154,7 +157,9 @@ pub fn string<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<S
     let Some(body) = input.strip_prefix('"') else {
         let error = PError::expected(input, what);
         return match peek_word(input) {
-            Some(bare) => error.help(format!("write it in double quotes: \"{bare}\"")).fail(),
+            Some(bare) => error
+                .help(format!("write it in double quotes: \"{bare}\""))
+                .fail(),
             None => error.fail(),
         };
     };
@@ -176,9 +181,15 @@ pub fn string<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<S
                 Some((j, 'u')) => {
                     let escape = &body[j + 1..];
                     let Some(ch) = unicode_escape(escape) else {
-                        return PError::at(&body[i..], 2, &codes::SYNTAX, "invalid unicode escape", "expected `\\u{HEX}`")
-                            .help("write a code point as `\\u{1F596}`")
-                            .fail();
+                        return PError::at(
+                            &body[i..],
+                            2,
+                            &codes::SYNTAX,
+                            "invalid unicode escape",
+                            "expected `\\u{HEX}`",
+                        )
+                        .help("write a code point as `\\u{1F596}`")
+                        .fail();
                     };
                     value.push(ch);
                     let close = escape.find('}').unwrap_or(0);
@@ -220,12 +231,15 @@ fn unicode_escape(escape: &str) -> Option<char> {
     if close == 0 || close > 6 {
         return None;
     }
-    u32::from_str_radix(&inner[..close], 16).ok().and_then(char::from_u32)
+    u32::from_str_radix(&inner[..close], 16)
+        .ok()
+        .and_then(char::from_u32)
 }
 
 /// A decimal integer (digits and `_`), checked for overflow.
 pub fn integer<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<u64>> {
-    let digits: PResult<'a, &'a str> = take_while1(|c: char| c.is_ascii_digit() || c == '_').parse(input);
+    let digits: PResult<'a, &'a str> =
+        take_while1(|c: char| c.is_ascii_digit() || c == '_').parse(input);
     let Ok((rest, digits)) = digits else {
         return PError::expected(input, what).fail();
     };
@@ -254,7 +268,12 @@ pub fn integer<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<
 }
 
 /// Fails at the word `found` with "expected EXPECTED, found `…`" and a did-you-mean among `choices`.
-pub fn wrong_word<'a, T>(cx: &Ctx, found: &Spanned<&str>, expected: &str, choices: &[&str]) -> PResult<'a, T> {
+pub fn wrong_word<'a, T>(
+    cx: &Ctx,
+    found: &Spanned<&str>,
+    expected: &str,
+    choices: &[&str],
+) -> PResult<'a, T> {
     let at = &cx.src[found.span.start as usize..];
     let mut error = PError::at(
         at,

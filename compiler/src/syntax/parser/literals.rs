@@ -28,9 +28,18 @@ pub fn duration<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Duration>> 
         "h" => 3_600_000,
         "d" => 86_400_000,
         "" => {
-            return PError::at(input, amount.span.len(), &codes::INVALID_LITERAL, "a duration needs a unit", "no unit")
-                .help(format!("write `{}s` or `{}ms`; units are ms, s, m, h, d", amount.node, amount.node))
-                .fail()
+            return PError::at(
+                input,
+                amount.span.len(),
+                &codes::INVALID_LITERAL,
+                "a duration needs a unit",
+                "no unit",
+            )
+            .help(format!(
+                "write `{}s` or `{}ms`; units are ms, s, m, h, d",
+                amount.node, amount.node
+            ))
+            .fail()
         }
         other => {
             return PError::at(
@@ -46,20 +55,41 @@ pub fn duration<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Duration>> 
     };
     let rest = &rest[unit.len()..];
     let Some(millis) = amount.node.checked_mul(scale) else {
-        return PError::at(input, cx.offset(rest) - cx.offset(input), &codes::NUMBER_OUT_OF_RANGE, "duration is too long", "too long")
-            .help(format!("durations are at most {} ms (about 584 million years)", u64::MAX))
-            .fail();
+        return PError::at(
+            input,
+            cx.offset(rest) - cx.offset(input),
+            &codes::NUMBER_OUT_OF_RANGE,
+            "duration is too long",
+            "too long",
+        )
+        .help(format!(
+            "durations are at most {} ms (about 584 million years)",
+            u64::MAX
+        ))
+        .fail();
     };
-    Ok((rest, Spanned::new(Duration { millis }, cx.span(input, rest))))
+    Ok((
+        rest,
+        Spanned::new(Duration { millis }, cx.span(input, rest)),
+    ))
 }
 
 /// `100/min`, `5/s`, `1000/h`, `10/d`.
 pub fn rate<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Rate>> {
     let (rest, count) = integer(cx, input, "a rate such as `100/min`")?;
     let Some(after_slash) = rest.strip_prefix('/') else {
-        return PError::at(input, count.span.len(), &codes::INVALID_LITERAL, "a rate needs a period", "no period")
-            .help(format!("write `{}/s`, `{}/min`, `{}/h` or `{}/d`", count.node, count.node, count.node, count.node))
-            .fail();
+        return PError::at(
+            input,
+            count.span.len(),
+            &codes::INVALID_LITERAL,
+            "a rate needs a period",
+            "no period",
+        )
+        .help(format!(
+            "write `{}/s`, `{}/min`, `{}/h` or `{}/d`",
+            count.node, count.node, count.node, count.node
+        ))
+        .fail();
     };
     let unit = unit_suffix(after_slash);
     let period = match unit {
@@ -80,7 +110,16 @@ pub fn rate<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Rate>> {
         }
     };
     let rest = &after_slash[unit.len()..];
-    Ok((rest, Spanned::new(Rate { count: count.node, period }, cx.span(input, rest))))
+    Ok((
+        rest,
+        Spanned::new(
+            Rate {
+                count: count.node,
+                period,
+            },
+            cx.span(input, rest),
+        ),
+    ))
 }
 
 /// `512B`, `64KiB`, `1MiB`, `2GB`.
@@ -96,9 +135,15 @@ pub fn size<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Size>> {
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
         "" => {
-            return PError::at(input, amount.span.len(), &codes::INVALID_LITERAL, "a size needs a unit", "no unit")
-                .help("size units are B, KB, MB, GB, KiB, MiB, GiB")
-                .fail()
+            return PError::at(
+                input,
+                amount.span.len(),
+                &codes::INVALID_LITERAL,
+                "a size needs a unit",
+                "no unit",
+            )
+            .help("size units are B, KB, MB, GB, KiB, MiB, GiB")
+            .fail()
         }
         other => {
             return PError::at(
@@ -114,9 +159,15 @@ pub fn size<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Size>> {
     };
     let rest = &rest[unit.len()..];
     let Some(bytes) = amount.node.checked_mul(scale) else {
-        return PError::at(input, cx.offset(rest) - cx.offset(input), &codes::NUMBER_OUT_OF_RANGE, "size is too large", "too large")
-            .help(format!("sizes are at most {} bytes (16 EiB)", u64::MAX))
-            .fail();
+        return PError::at(
+            input,
+            cx.offset(rest) - cx.offset(input),
+            &codes::NUMBER_OUT_OF_RANGE,
+            "size is too large",
+            "too large",
+        )
+        .help(format!("sizes are at most {} bytes (16 EiB)", u64::MAX))
+        .fail();
     };
     Ok((rest, Spanned::new(Size { bytes }, cx.span(input, rest))))
 }
@@ -125,16 +176,36 @@ pub fn size<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Size>> {
 pub fn percent<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Percent>> {
     let (rest, amount) = integer(cx, input, "a percentage such as `50%`")?;
     let Some(rest) = rest.strip_prefix('%') else {
-        return PError::at(input, amount.span.len(), &codes::INVALID_LITERAL, "a percentage needs `%`", "no `%`")
-            .help(format!("write `{}%`", amount.node))
-            .fail();
+        return PError::at(
+            input,
+            amount.span.len(),
+            &codes::INVALID_LITERAL,
+            "a percentage needs `%`",
+            "no `%`",
+        )
+        .help(format!("write `{}%`", amount.node))
+        .fail();
     };
     if amount.node > 100 {
-        return PError::at(input, amount.span.len() + 1, &codes::NUMBER_OUT_OF_RANGE, "a percentage cannot exceed 100%", "over 100%")
-            .help("a percentage is between 0% and 100%")
-            .fail();
+        return PError::at(
+            input,
+            amount.span.len() + 1,
+            &codes::NUMBER_OUT_OF_RANGE,
+            "a percentage cannot exceed 100%",
+            "over 100%",
+        )
+        .help("a percentage is between 0% and 100%")
+        .fail();
     }
-    Ok((rest, Spanned::new(Percent { value: amount.node as u8 }, cx.span(input, rest))))
+    Ok((
+        rest,
+        Spanned::new(
+            Percent {
+                value: amount.node as u8,
+            },
+            cx.span(input, rest),
+        ),
+    ))
 }
 
 /// An HTTP status code, 100–599.
@@ -158,7 +229,10 @@ pub fn status<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<u16>> {
 pub fn secret<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<SecretSource>> {
     if input.starts_with('"') {
         let (rest, literal) = string(cx, input, "a secret")?;
-        return Ok((rest, Spanned::new(SecretSource::Inline(literal.node), literal.span)));
+        return Ok((
+            rest,
+            Spanned::new(SecretSource::Inline(literal.node), literal.span),
+        ));
     }
     let Ok((after_word, function)) = word(cx, input) else {
         return PError::expected(input, "a secret: `env(\"NAME\")` or `file(\"path\")`").fail();
@@ -175,7 +249,9 @@ pub fn secret<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<SecretSource>
     let (rest, _) = ws(cx, rest)?;
     let (rest, _) = symbol(rest, ")").map_err(|_| {
         nom::Err::Failure(
-            PError::expected(rest, "`)`").secondary(after_word, 1, "to close this `(`").help(format!("write `{}(\"{}\")`", function.node, argument.node)),
+            PError::expected(rest, "`)`")
+                .secondary(after_word, 1, "to close this `(`")
+                .help(format!("write `{}(\"{}\")`", function.node, argument.node)),
         )
     })?;
     let source = if function.node == "env" {
@@ -206,7 +282,9 @@ pub fn list<'a, T>(
             return unclosed_list(input, rest);
         }
         if rest.starts_with('[') {
-            return PError::expected(rest, what).help("lists cannot be nested").fail();
+            return PError::expected(rest, what)
+                .help("lists cannot be nested")
+                .fail();
         }
         let (after_item, value) = item(cx, rest)?;
         items.push(value);
@@ -217,17 +295,25 @@ pub fn list<'a, T>(
             if rest.is_empty() {
                 return unclosed_list(input, rest);
             }
-            return PError::expected(rest, "`,` or `]`").secondary(input, 1, "in the list that starts here").fail();
+            return PError::expected(rest, "`,` or `]`")
+                .secondary(input, 1, "in the list that starts here")
+                .fail();
         }
     }
 }
 
 fn unclosed_list<'a, T>(open: &'a str, end: &'a str) -> PResult<'a, T> {
-    PError::at(open, 1, &codes::UNTERMINATED_BLOCK, "unclosed list", "this `[` is never closed")
-        .secondary(end, 0, "the file ends here")
-        .help("add the missing `]`")
-        .fatal()
-        .fail()
+    PError::at(
+        open,
+        1,
+        &codes::UNTERMINATED_BLOCK,
+        "unclosed list",
+        "this `[` is never closed",
+    )
+    .secondary(end, 0, "the file ends here")
+    .help("add the missing `]`")
+    .fatal()
+    .fail()
 }
 
 /// A list of names.
@@ -236,7 +322,11 @@ pub fn ident_list<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spann
 }
 
 /// A list of strings.
-pub fn string_list<'a>(cx: &Ctx, input: &'a str, what: &str) -> PResult<'a, Spanned<Vec<Spanned<String>>>> {
+pub fn string_list<'a>(
+    cx: &Ctx,
+    input: &'a str,
+    what: &str,
+) -> PResult<'a, Spanned<Vec<Spanned<String>>>> {
     list(cx, input, what, |cx, i| string(cx, i, what))
 }
 

@@ -15,35 +15,54 @@ const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls"];
 /// The rest of a mesh block after its keyword; `start` is the keyword.
 pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
     let mut statements = Vec::new();
-    let (rest, _) = block(cx, input, "mesh block", MESH_STATEMENTS, |start, kw, input| {
-        let (rest, statement) = match kw.node {
-            "default" => {
-                let (r, w) = ident_ref(cx, input, "`allow` or `deny`")?;
-                let effect = match w.node {
-                    "allow" => Effect::Allow,
-                    "deny" => Effect::Deny,
-                    _ => return wrong_word(cx, &w, "`allow` or `deny`", &["allow", "deny"]),
-                };
-                (r, MeshStatement::Default(Spanned::new(effect, cx.span(start, r))))
-            }
-            "allow" | "deny" => {
-                let (r, rule) = rule(cx, start, kw.node, input)?;
-                (r, MeshStatement::Rule(rule))
-            }
-            "mtls" => {
-                let (r, w) = ident_ref(cx, input, "`strict` or `permissive`")?;
-                let mode = match w.node {
-                    "strict" => MtlsMode::Strict,
-                    "permissive" => MtlsMode::Permissive,
-                    _ => return wrong_word(cx, &w, "`strict` or `permissive`", &["strict", "permissive"]),
-                };
-                (r, MeshStatement::Mtls(Spanned::new(mode, cx.span(start, r))))
-            }
-            _ => return Ok((input, None)),
-        };
-        statements.push(statement);
-        Ok((rest, Some(())))
-    })?;
+    let (rest, _) = block(
+        cx,
+        input,
+        "mesh block",
+        MESH_STATEMENTS,
+        |start, kw, input| {
+            let (rest, statement) = match kw.node {
+                "default" => {
+                    let (r, w) = ident_ref(cx, input, "`allow` or `deny`")?;
+                    let effect = match w.node {
+                        "allow" => Effect::Allow,
+                        "deny" => Effect::Deny,
+                        _ => return wrong_word(cx, &w, "`allow` or `deny`", &["allow", "deny"]),
+                    };
+                    (
+                        r,
+                        MeshStatement::Default(Spanned::new(effect, cx.span(start, r))),
+                    )
+                }
+                "allow" | "deny" => {
+                    let (r, rule) = rule(cx, start, kw.node, input)?;
+                    (r, MeshStatement::Rule(rule))
+                }
+                "mtls" => {
+                    let (r, w) = ident_ref(cx, input, "`strict` or `permissive`")?;
+                    let mode = match w.node {
+                        "strict" => MtlsMode::Strict,
+                        "permissive" => MtlsMode::Permissive,
+                        _ => {
+                            return wrong_word(
+                                cx,
+                                &w,
+                                "`strict` or `permissive`",
+                                &["strict", "permissive"],
+                            )
+                        }
+                    };
+                    (
+                        r,
+                        MeshStatement::Mtls(Spanned::new(mode, cx.span(start, r))),
+                    )
+                }
+                _ => return Ok((input, None)),
+            };
+            statements.push(statement);
+            Ok((rest, Some(())))
+        },
+    )?;
     report_duplicates(
         cx,
         &statements,
@@ -58,7 +77,13 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
             MeshStatement::Rule(r) => r.span,
         },
     );
-    Ok((rest, Mesh { statements, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Mesh {
+            statements,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn name_or_star<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
@@ -67,13 +92,19 @@ fn name_or_star<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
     }
     match word(cx, input) {
         Ok(ok) => Ok(ok),
-        Err(nom::Err::Error(_)) => PError::expected(input, "a gateway or service name, or `*`").fail(),
+        Err(nom::Err::Error(_)) => {
+            PError::expected(input, "a gateway or service name, or `*`").fail()
+        }
         Err(e) => Err(e),
     }
 }
 
 fn rule<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, MeshRule> {
-    let effect = if kw == "allow" { Effect::Allow } else { Effect::Deny };
+    let effect = if kw == "allow" {
+        Effect::Allow
+    } else {
+        Effect::Deny
+    };
     let (r, source) = name_or_star(cx, input)?;
     let (r, _) = ws(cx, r)?;
     let (r, _) = symbol(r, "->")?;
@@ -93,5 +124,14 @@ fn rule<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, M
         when = Some(condition);
         rest = r;
     }
-    Ok((rest, MeshRule { effect, source, targets, when, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        MeshRule {
+            effect,
+            source,
+            targets,
+            when,
+            span: cx.span(start, rest),
+        },
+    ))
 }

@@ -27,7 +27,8 @@ use error::{PError, PResult};
 use lexical::{peek_word, string, word, ws};
 
 /// The words that start a top-level item.
-pub const TOP_LEVEL_KEYWORDS: &[&str] = &["gateway", "service", "mesh", "stream", "topic", "include"];
+pub const TOP_LEVEL_KEYWORDS: &[&str] =
+    &["gateway", "service", "mesh", "stream", "topic", "include"];
 
 /// The most errors reported for one file: past this the rest of the file is skipped, so a
 /// binary or generated file cannot bury the terminal (or take minutes to render).
@@ -79,17 +80,30 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     if diagnostics.len() > MAX_ERRORS_PER_FILE && !stopped {
         // One block can report several problems; keep the count bounded all the same.
         diagnostics.truncate(MAX_ERRORS_PER_FILE);
-        let at = diagnostics.last().and_then(|d| d.labels.first()).map(|l| l.span.end as usize).unwrap_or(0);
-        diagnostics.push(too_many_errors(&Ctx::new(file, text), &text[at.min(text.len())..]));
+        let at = diagnostics
+            .last()
+            .and_then(|d| d.labels.first())
+            .map(|l| l.span.end as usize)
+            .unwrap_or(0);
+        diagnostics.push(too_many_errors(
+            &Ctx::new(file, text),
+            &text[at.min(text.len())..],
+        ));
     }
     (ast::File { items, comments }, diagnostics)
 }
 
 fn too_many_errors(cx: &Ctx, rest: &str) -> Diagnostic {
     let at = cx.offset(rest);
-    Diagnostic::error(&crate::diagnostics::codes::SYNTAX, format!("too many errors; stopped after {MAX_ERRORS_PER_FILE}"))
-        .with_label(crate::source::Span::new(cx.file, at, at), "the rest of the file is not checked")
-        .with_help("fix the errors above and run again; is this the right file?")
+    Diagnostic::error(
+        &crate::diagnostics::codes::SYNTAX,
+        format!("too many errors; stopped after {MAX_ERRORS_PER_FILE}"),
+    )
+    .with_label(
+        crate::source::Span::new(cx.file, at, at),
+        "the rest of the file is not checked",
+    )
+    .with_help("fix the errors above and run again; is this the right file?")
 }
 
 /// The offset of the next line after `at` that starts with a top-level keyword, or with any
@@ -119,7 +133,13 @@ fn item<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, ast::Item> {
     match keyword.node.as_str() {
         "include" => {
             let (after, path) = string(cx, rest, "a file path in quotes")?;
-            Ok((after, ast::Item::Include(ast::Include { path, span: cx.span(input, after) })))
+            Ok((
+                after,
+                ast::Item::Include(ast::Include {
+                    path,
+                    span: cx.span(input, after),
+                }),
+            ))
         }
         "gateway" => gateway::gateway(cx, input, rest).map(|(r, g)| (r, ast::Item::Gateway(g))),
         "service" => service::service(cx, input, rest).map(|(r, s)| (r, ast::Item::Service(s))),
@@ -131,8 +151,13 @@ fn item<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, ast::Item> {
 }
 
 fn unknown_item<'a, T>(input: &'a str, keyword: Option<&Spanned<String>>) -> PResult<'a, T> {
-    let mut error = PError::expected(input, "a declaration (gateway, service, mesh, stream, topic or include)");
-    if let Some(suggestion) = keyword.and_then(|k| closest(&k.node, TOP_LEVEL_KEYWORDS.iter().copied())) {
+    let mut error = PError::expected(
+        input,
+        "a declaration (gateway, service, mesh, stream, topic or include)",
+    );
+    if let Some(suggestion) =
+        keyword.and_then(|k| closest(&k.node, TOP_LEVEL_KEYWORDS.iter().copied()))
+    {
         error = error.help(format!("did you mean `{suggestion}`?"));
     } else {
         error = error.help("a .mesh file is a list of `gateway`, `service`, `mesh`, `stream`, `topic` and `include` declarations");

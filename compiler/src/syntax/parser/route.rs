@@ -10,33 +10,63 @@ use super::block::{block, report_duplicates, report_missing};
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::{PError, PResult};
-use super::lexical::{ident, ident_ref, keyword, peek_word, string, word_ref, wrong_word, ws, ws_inline};
+use super::lexical::{
+    ident, ident_ref, keyword, peek_word, string, word_ref, wrong_word, ws, ws_inline,
+};
 use super::literals::{duration, ident_list, percent, rate, secret, size, status, string_list};
 
 const ROUTE_STATEMENTS: &[&str] = &[
-    "match", "auth", "public", "allow", "deny", "rate_limit", "when", "set_header", "remove_header",
-    "set_response_header", "remove_response_header", "cors", "body_limit", "timeout", "forward", "produce", "respond",
+    "match",
+    "auth",
+    "public",
+    "allow",
+    "deny",
+    "rate_limit",
+    "when",
+    "set_header",
+    "remove_header",
+    "set_response_header",
+    "remove_response_header",
+    "cors",
+    "body_limit",
+    "timeout",
+    "forward",
+    "produce",
+    "respond",
 ];
 
 /// The HTTP methods a route may match.
-pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+pub const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
 
 /// The rest of a route after its keyword; `start` is the keyword.
 pub fn route<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Route> {
     let (rest, name) = ident(cx, input, "the route's name")?;
     let (rest, _) = ws(cx, rest)?;
     let mut statements = Vec::new();
-    let (rest, _) = block(cx, rest, "route", ROUTE_STATEMENTS, |start, kw, input| {
-        match statement(cx, start, kw.node, input)? {
+    let (rest, _) = block(
+        cx,
+        rest,
+        "route",
+        ROUTE_STATEMENTS,
+        |start, kw, input| match statement(cx, start, kw.node, input)? {
             (rest, Some(s)) => {
                 statements.push(s);
                 Ok((rest, Some(())))
             }
             (rest, None) => Ok((rest, None)),
-        }
-    })?;
+        },
+    )?;
     check_route(cx, &name, &statements);
-    Ok((rest, Route { name, statements, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Route {
+            name,
+            statements,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
@@ -54,12 +84,28 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
         },
         RouteStatement::span,
     );
-    if !statements.iter().any(|s| matches!(s, RouteStatement::Match(_))) {
-        report_missing(cx, name.span, "route", "match", "add e.g. `match GET \"/path\"`");
+    if !statements
+        .iter()
+        .any(|s| matches!(s, RouteStatement::Match(_)))
+    {
+        report_missing(
+            cx,
+            name.span,
+            "route",
+            "match",
+            "add e.g. `match GET \"/path\"`",
+        );
     }
     let actions: Vec<_> = statements
         .iter()
-        .filter(|s| matches!(s, RouteStatement::Forward(_) | RouteStatement::Produce(_) | RouteStatement::Respond(_)))
+        .filter(|s| {
+            matches!(
+                s,
+                RouteStatement::Forward(_)
+                    | RouteStatement::Produce(_)
+                    | RouteStatement::Respond(_)
+            )
+        })
         .collect();
     match actions.as_slice() {
         [] => report_missing(cx, name.span, "route", "forward`, `produce` or `respond", "say where the request goes: `forward SERVICE`, `produce topic \"T\"` or `respond 200 \"…\"`"),
@@ -73,7 +119,12 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
     }
 }
 
-fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, Option<RouteStatement>> {
+fn statement<'a>(
+    cx: &Ctx,
+    start: &'a str,
+    kw: &str,
+    input: &'a str,
+) -> PResult<'a, Option<RouteStatement>> {
     let (rest, statement) = match kw {
         "match" => {
             let (rest, m) = match_statement(cx, start, input)?;
@@ -109,11 +160,17 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
         }
         "body_limit" => {
             let (rest, s) = size(cx, input)?;
-            (rest, RouteStatement::BodyLimit(Spanned::new(s.node, cx.span(start, rest))))
+            (
+                rest,
+                RouteStatement::BodyLimit(Spanned::new(s.node, cx.span(start, rest))),
+            )
         }
         "timeout" => {
             let (rest, d) = duration(cx, input)?;
-            (rest, RouteStatement::Timeout(Spanned::new(d.node, cx.span(start, rest))))
+            (
+                rest,
+                RouteStatement::Timeout(Spanned::new(d.node, cx.span(start, rest))),
+            )
         }
         "forward" => {
             let (rest, f) = forward(cx, start, input)?;
@@ -136,10 +193,18 @@ fn statement<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<
 pub fn method<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<String>> {
     let (rest, m) = ident(cx, input, "an HTTP method")?;
     if !METHODS.contains(&m.node.as_str()) {
-        let mut error = PError::at(input, m.node.len(), &codes::INVALID_HTTP, format!("unknown HTTP method `{}`", m.node), "not an HTTP method");
+        let mut error = PError::at(
+            input,
+            m.node.len(),
+            &codes::INVALID_HTTP,
+            format!("unknown HTTP method `{}`", m.node),
+            "not an HTTP method",
+        );
         let upper = m.node.to_ascii_uppercase();
         error = match closest(&upper, METHODS.iter().copied()) {
-            Some(s) => error.help(format!("did you mean `{s}`? methods are written in upper case")),
+            Some(s) => error.help(format!(
+                "did you mean `{s}`? methods are written in upper case"
+            )),
             None => error.help(format!("methods are {}", METHODS.join(", "))),
         };
         return error.fail();
@@ -150,9 +215,15 @@ pub fn method<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<String>> {
 fn check_path(cx: &Ctx, path: &Spanned<String>, kind: PathKind) -> Result<(), nom::Err<PError>> {
     let at = &cx.src[path.span.start as usize..];
     if kind != PathKind::Regex && !path.node.starts_with('/') {
-        return PError::at(at, path.span.len(), &codes::INVALID_HTTP, format!("path \"{}\" does not start with `/`", path.node), "paths start with `/`")
-            .help(format!("write \"/{}\"", path.node))
-            .fail();
+        return PError::at(
+            at,
+            path.span.len(),
+            &codes::INVALID_HTTP,
+            format!("path \"{}\" does not start with `/`", path.node),
+            "paths start with `/`",
+        )
+        .help(format!("write \"/{}\"", path.node))
+        .fail();
     }
     if kind == PathKind::Exact {
         let mut open = false;
@@ -171,15 +242,27 @@ fn check_path(cx: &Ctx, path: &Spanned<String>, kind: PathKind) -> Result<(), no
                 _ => false,
             };
             if bad {
-                return PError::at(at, path.span.len(), &codes::INVALID_HTTP, format!("malformed path template \"{}\"", path.node), "unbalanced `{` or `}`")
-                    .help("a template captures a segment as `{name}`, e.g. \"/officers/{id}\"")
-                    .fail();
+                return PError::at(
+                    at,
+                    path.span.len(),
+                    &codes::INVALID_HTTP,
+                    format!("malformed path template \"{}\"", path.node),
+                    "unbalanced `{` or `}`",
+                )
+                .help("a template captures a segment as `{name}`, e.g. \"/officers/{id}\"")
+                .fail();
             }
         }
         if open {
-            return PError::at(at, path.span.len(), &codes::INVALID_HTTP, format!("malformed path template \"{}\"", path.node), "`{` is never closed")
-                .help("a template captures a segment as `{name}`, e.g. \"/officers/{id}\"")
-                .fail();
+            return PError::at(
+                at,
+                path.span.len(),
+                &codes::INVALID_HTTP,
+                format!("malformed path template \"{}\"", path.node),
+                "`{` is never closed",
+            )
+            .help("a template captures a segment as `{name}`, e.g. \"/officers/{id}\"")
+            .fail();
         }
     }
     Ok(())
@@ -219,7 +302,11 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
                 let (r, name) = string(cx, r, &format!("the {which} name in quotes"))?;
                 let (r, _) = ws(cx, r)?;
                 let (r, value) = string(cx, r, &format!("the {which} value in quotes"))?;
-                let pair = KeyValueMatch { name, value, span: cx.span(after_ws, r) };
+                let pair = KeyValueMatch {
+                    name,
+                    value,
+                    span: cx.span(after_ws, r),
+                };
                 if which == "header" {
                     headers.push(pair);
                 } else {
@@ -231,7 +318,17 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         }
     }
     let path = PathMatch { kind, value: path };
-    Ok((rest, Match { method: method_value, path, host, headers, query, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Match {
+            method: method_value,
+            path,
+            host,
+            headers,
+            query,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn auth<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Auth> {
@@ -265,12 +362,24 @@ fn auth<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Auth> {
         }
         other => {
             let at = &cx.src[kind.span.start as usize..];
-            return PError::at(at, other.len(), &codes::SYNTAX, format!("unknown auth method `{other}`"), "expected key, basic or jwt")
-                .help("write `auth key header \"x-api-key\"`, `auth basic` or `auth jwt …`")
-                .fail();
+            return PError::at(
+                at,
+                other.len(),
+                &codes::SYNTAX,
+                format!("unknown auth method `{other}`"),
+                "expected key, basic or jwt",
+            )
+            .help("write `auth key header \"x-api-key\"`, `auth basic` or `auth jwt …`")
+            .fail();
         }
     };
-    Ok((rest, Auth { kind, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Auth {
+            kind,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn jwt<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, JwtAuth> {
@@ -278,7 +387,9 @@ fn jwt<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, JwtAuth> {
     let mut rest = input;
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
-        let Some(option) = peek_word(after_ws) else { break };
+        let Some(option) = peek_word(after_ws) else {
+            break;
+        };
         if !matches!(option, "issuer" | "audience" | "alg" | "keys" | "secret") {
             break;
         }
@@ -315,22 +426,53 @@ fn jwt<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, JwtAuth> {
 }
 
 fn access<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, AccessRule> {
-    let effect = if kw == "allow" { Effect::Allow } else { Effect::Deny };
+    let effect = if kw == "allow" {
+        Effect::Allow
+    } else {
+        Effect::Deny
+    };
     let (rest, subject) = ident_ref(cx, input, "`consumers`, `groups` or `ips`")?;
     let (r, _) = ws(cx, rest)?;
     let (rest, subject, values) = match subject.node {
         "consumers" | "groups" => {
-            let (r, list) = ident_list(cx, r, if subject.node == "groups" { "group names" } else { "consumer names" })?;
-            let which = if subject.node == "groups" { AccessSubject::Groups } else { AccessSubject::Consumers };
+            let (r, list) = ident_list(
+                cx,
+                r,
+                if subject.node == "groups" {
+                    "group names"
+                } else {
+                    "consumer names"
+                },
+            )?;
+            let which = if subject.node == "groups" {
+                AccessSubject::Groups
+            } else {
+                AccessSubject::Consumers
+            };
             (r, which, list.node)
         }
         "ips" => {
             let (r, list) = string_list(cx, r, "addresses or CIDR blocks in quotes")?;
             (r, AccessSubject::Ips, list.node)
         }
-        _ => return wrong_word(cx, &subject, "`consumers`, `groups` or `ips`", &["consumers", "groups", "ips"]),
+        _ => {
+            return wrong_word(
+                cx,
+                &subject,
+                "`consumers`, `groups` or `ips`",
+                &["consumers", "groups", "ips"],
+            )
+        }
     };
-    Ok((rest, AccessRule { effect, subject, values, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        AccessRule {
+            effect,
+            subject,
+            values,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, RateLimit> {
@@ -348,7 +490,14 @@ fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, RateL
                     "consumer" => RateLimitKey::Consumer,
                     "ip" => RateLimitKey::Ip,
                     "route" => RateLimitKey::Route,
-                    _ => return wrong_word(cx, &k, "`consumer`, `ip` or `route`", &["consumer", "ip", "route"]),
+                    _ => {
+                        return wrong_word(
+                            cx,
+                            &k,
+                            "`consumer`, `ip` or `route`",
+                            &["consumer", "ip", "route"],
+                        )
+                    }
                 };
                 rest = r;
             }
@@ -365,11 +514,24 @@ fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, RateL
             _ => break,
         }
     }
-    Ok((rest, RateLimit { rate: rate_value, key, burst, shared, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        RateLimit {
+            rate: rate_value,
+            key,
+            burst,
+            shared,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn header_rule<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, HeaderRule> {
-    let direction = if kw.contains("response") { HeaderDirection::Response } else { HeaderDirection::Request };
+    let direction = if kw.contains("response") {
+        HeaderDirection::Response
+    } else {
+        HeaderDirection::Request
+    };
     let (rest, name) = string(cx, input, "a header name in quotes")?;
     check_header_name(cx, &name)?;
     let (rest, value) = if kw.starts_with("set") {
@@ -379,23 +541,52 @@ fn header_rule<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResul
     } else {
         (rest, None)
     };
-    Ok((rest, HeaderRule { direction, name, value, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        HeaderRule {
+            direction,
+            name,
+            value,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn check_header_name(cx: &Ctx, name: &Spanned<String>) -> Result<(), nom::Err<PError>> {
     let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.node.is_empty() || !name.node.chars().all(is_token) {
         let at = &cx.src[name.span.start as usize..];
-        return PError::at(at, name.span.len(), &codes::INVALID_HTTP, format!("\"{}\" is not a valid header name", name.node), "not an HTTP token")
-            .help("header names are letters, digits and !#$%&'*+-.^_`|~")
-            .fail();
+        return PError::at(
+            at,
+            name.span.len(),
+            &codes::INVALID_HTTP,
+            format!("\"{}\" is not a valid header name", name.node),
+            "not an HTTP token",
+        )
+        .help("header names are letters, digits and !#$%&'*+-.^_`|~")
+        .fail();
     }
     Ok(())
 }
 
 fn cors<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Cors> {
-    let mut cors = Cors { origins: vec![], methods: vec![], headers: vec![], expose: vec![], credentials: false, max_age: None, span: cx.span(start, input) };
-    let keywords = ["origins", "methods", "headers", "expose", "credentials", "max_age"];
+    let mut cors = Cors {
+        origins: vec![],
+        methods: vec![],
+        headers: vec![],
+        expose: vec![],
+        credentials: false,
+        max_age: None,
+        span: cx.span(start, input),
+    };
+    let keywords = [
+        "origins",
+        "methods",
+        "headers",
+        "expose",
+        "credentials",
+        "max_age",
+    ];
     let (rest, _) = block(cx, input, "cors block", &keywords, |start, kw, input| {
         let rest = match kw.node {
             "origins" => {
@@ -474,7 +665,15 @@ fn forward<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Forward>
             _ => break,
         }
     }
-    Ok((rest, Forward { targets, strip_prefix, rewrite, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Forward {
+            targets,
+            strip_prefix,
+            rewrite,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn produce<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Produce> {
@@ -487,7 +686,13 @@ fn produce<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Produce>
         if peek_word(after_ws) == Some("allow") {
             let (r, _) = ws(cx, &after_ws[5..])?;
             let (r, list) = string_list(cx, r, "topic names in quotes")?;
-            (r, TopicRef::Param { param, allow: Some(list.node) })
+            (
+                r,
+                TopicRef::Param {
+                    param,
+                    allow: Some(list.node),
+                },
+            )
         } else {
             (r, TopicRef::Param { param, allow: None })
         }
@@ -495,10 +700,20 @@ fn produce<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Produce>
         let (r, name) = string(cx, r, "a topic name in quotes (or `param \"name\"`)")?;
         (r, TopicRef::Fixed(name))
     };
-    let mut produce = Produce { topic, key: None, value: None, headers: vec![], acks: None, mode: None, span: cx.span(start, rest) };
+    let mut produce = Produce {
+        topic,
+        key: None,
+        value: None,
+        headers: vec![],
+        acks: None,
+        mode: None,
+        span: cx.span(start, rest),
+    };
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
-        let Some(option) = peek_word(after_ws) else { break };
+        let Some(option) = peek_word(after_ws) else {
+            break;
+        };
         if !matches!(option, "key" | "value" | "headers" | "acks" | "mode") {
             break;
         }
@@ -556,9 +771,15 @@ fn acks<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<Acks>> {
         0 => Acks::None,
         1 => Acks::Leader,
         other => {
-            return PError::at(input, n.span.len(), &codes::NUMBER_OUT_OF_RANGE, format!("acks {other} is not a Kafka acknowledgement level"), "expected 0, 1 or all")
-                .help("acks is 0 (fire and forget), 1 (leader) or all (every in-sync replica)")
-                .fail()
+            return PError::at(
+                input,
+                n.span.len(),
+                &codes::NUMBER_OUT_OF_RANGE,
+                format!("acks {other} is not a Kafka acknowledgement level"),
+                "expected 0, 1 or all",
+            )
+            .help("acks is 0 (fire and forget), 1 (leader) or all (every in-sync replica)")
+            .fail()
         }
     };
     Ok((r, Spanned::new(acks, n.span)))
@@ -581,5 +802,13 @@ fn respond<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Respond>
         content_type = Some(t);
         rest = r;
     }
-    Ok((rest, Respond { status: code, body, content_type, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Respond {
+            status: code,
+            body,
+            content_type,
+            span: cx.span(start, rest),
+        },
+    ))
 }

@@ -7,11 +7,21 @@ use super::block::{block, report_duplicates};
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::PResult;
-use super::lexical::{ident, ident_ref, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline};
+use super::lexical::{
+    ident, ident_ref, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline,
+};
 use super::literals::{check_address, duration, list, percent, status, string_list};
 use super::route::method;
 
-const SERVICE_STATEMENTS: &[&str] = &["endpoints", "balance", "timeout", "retry", "circuit_breaker", "health_check", "identity"];
+const SERVICE_STATEMENTS: &[&str] = &[
+    "endpoints",
+    "balance",
+    "timeout",
+    "retry",
+    "circuit_breaker",
+    "health_check",
+    "identity",
+];
 const BALANCES: &[&str] = &["round_robin", "random", "least_request", "hash"];
 
 /// The rest of a service after its keyword; `start` is the keyword.
@@ -19,44 +29,66 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
     let (rest, name) = ident(cx, input, "the service's name")?;
     let (rest, _) = ws(cx, rest)?;
     let mut statements = Vec::new();
-    let (rest, _) = block(cx, rest, "service", SERVICE_STATEMENTS, |start, kw, input| {
-        let (rest, statement) = match kw.node {
-            "endpoints" => {
-                let (r, endpoints) = string_list(cx, input, "endpoint addresses in quotes")?;
-                for endpoint in &endpoints.node {
-                    check_address(cx, endpoint, false).map_err(nom::Err::Failure)?;
+    let (rest, _) = block(
+        cx,
+        rest,
+        "service",
+        SERVICE_STATEMENTS,
+        |start, kw, input| {
+            let (rest, statement) = match kw.node {
+                "endpoints" => {
+                    let (r, endpoints) = string_list(cx, input, "endpoint addresses in quotes")?;
+                    for endpoint in &endpoints.node {
+                        check_address(cx, endpoint, false).map_err(nom::Err::Failure)?;
+                    }
+                    (
+                        r,
+                        ServiceStatement::Endpoints(Spanned::new(
+                            endpoints.node,
+                            cx.span(start, r),
+                        )),
+                    )
                 }
-                (r, ServiceStatement::Endpoints(Spanned::new(endpoints.node, cx.span(start, r))))
-            }
-            "balance" => {
-                let (r, b) = balance(cx, input)?;
-                (r, ServiceStatement::Balance(Spanned::new(b, cx.span(start, r))))
-            }
-            "timeout" => {
-                let (r, d) = duration(cx, input)?;
-                (r, ServiceStatement::Timeout(Spanned::new(d.node, cx.span(start, r))))
-            }
-            "retry" => {
-                let (r, retry) = retry(cx, start, input)?;
-                (r, ServiceStatement::Retry(retry))
-            }
-            "circuit_breaker" => {
-                let (r, c) = circuit_breaker(cx, start, input)?;
-                (r, ServiceStatement::CircuitBreaker(c))
-            }
-            "health_check" => {
-                let (r, h) = health_check(cx, start, input)?;
-                (r, ServiceStatement::HealthCheck(h))
-            }
-            "identity" => {
-                let (r, id) = string(cx, input, "an identity in quotes, e.g. \"spiffe://starfleet/picard\"")?;
-                (r, ServiceStatement::Identity(id))
-            }
-            _ => return Ok((input, None)),
-        };
-        statements.push(statement);
-        Ok((rest, Some(())))
-    })?;
+                "balance" => {
+                    let (r, b) = balance(cx, input)?;
+                    (
+                        r,
+                        ServiceStatement::Balance(Spanned::new(b, cx.span(start, r))),
+                    )
+                }
+                "timeout" => {
+                    let (r, d) = duration(cx, input)?;
+                    (
+                        r,
+                        ServiceStatement::Timeout(Spanned::new(d.node, cx.span(start, r))),
+                    )
+                }
+                "retry" => {
+                    let (r, retry) = retry(cx, start, input)?;
+                    (r, ServiceStatement::Retry(retry))
+                }
+                "circuit_breaker" => {
+                    let (r, c) = circuit_breaker(cx, start, input)?;
+                    (r, ServiceStatement::CircuitBreaker(c))
+                }
+                "health_check" => {
+                    let (r, h) = health_check(cx, start, input)?;
+                    (r, ServiceStatement::HealthCheck(h))
+                }
+                "identity" => {
+                    let (r, id) = string(
+                        cx,
+                        input,
+                        "an identity in quotes, e.g. \"spiffe://starfleet/picard\"",
+                    )?;
+                    (r, ServiceStatement::Identity(id))
+                }
+                _ => return Ok((input, None)),
+            };
+            statements.push(statement);
+            Ok((rest, Some(())))
+        },
+    )?;
     report_duplicates(
         cx,
         &statements,
@@ -73,11 +105,22 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
         },
         ServiceStatement::span,
     );
-    Ok((rest, Service { name, statements, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Service {
+            name,
+            statements,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn balance<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Balance> {
-    let (rest, policy) = ident_ref(cx, input, "a balancing policy (round_robin, random, least_request or hash(…))")?;
+    let (rest, policy) = ident_ref(
+        cx,
+        input,
+        "a balancing policy (round_robin, random, least_request or hash(…))",
+    )?;
     match policy.node {
         "round_robin" => Ok((rest, Balance::RoundRobin)),
         "random" => Ok((rest, Balance::Random)),
@@ -91,7 +134,12 @@ fn balance<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Balance> {
             let (r, _) = symbol(r, ")")?;
             Ok((r, Balance::Hash(expression)))
         }
-        _ => wrong_word(cx, &policy, "round_robin, random, least_request or hash(…)", BALANCES),
+        _ => wrong_word(
+            cx,
+            &policy,
+            "round_robin, random, least_request or hash(…)",
+            BALANCES,
+        ),
     }
 }
 
@@ -107,12 +155,23 @@ fn retry_on<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<RetryOn>> {
         let (r, code) = status(cx, input)?;
         return Ok((r, Spanned::new(RetryOn::Status(code.node), code.span)));
     }
-    let (r, w) = ident_ref(cx, input, "a retry condition (connect_failure, reset, timeout or a status code)")?;
+    let (r, w) = ident_ref(
+        cx,
+        input,
+        "a retry condition (connect_failure, reset, timeout or a status code)",
+    )?;
     let on = match w.node {
         "connect_failure" => RetryOn::ConnectFailure,
         "reset" => RetryOn::Reset,
         "timeout" => RetryOn::Timeout,
-        _ => return wrong_word(cx, &w, "connect_failure, reset, timeout or a status code", &["connect_failure", "reset", "timeout"]),
+        _ => {
+            return wrong_word(
+                cx,
+                &w,
+                "connect_failure, reset, timeout or a status code",
+                &["connect_failure", "reset", "timeout"],
+            )
+        }
     };
     Ok((r, Spanned::new(on, w.span)))
 }
@@ -139,33 +198,52 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
             _ => break,
         }
     }
-    Ok((rest, Retry { attempts, on, backoff: backoff_value, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Retry {
+            attempts,
+            on,
+            backoff: backoff_value,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, CircuitBreaker> {
-    let mut breaker = CircuitBreaker { consecutive_errors: None, eject: None, max_ejected: None, span: cx.span(start, input) };
+    let mut breaker = CircuitBreaker {
+        consecutive_errors: None,
+        eject: None,
+        max_ejected: None,
+        span: cx.span(start, input),
+    };
     let keywords = ["consecutive_errors", "eject", "max_ejected"];
-    let (rest, _) = block(cx, input, "circuit_breaker block", &keywords, |_, kw, input| {
-        let rest = match kw.node {
-            "consecutive_errors" => {
-                let (r, n) = integer(cx, input, "a number of errors")?;
-                breaker.consecutive_errors = Some(n);
-                r
-            }
-            "eject" => {
-                let (r, d) = duration(cx, input)?;
-                breaker.eject = Some(d);
-                r
-            }
-            "max_ejected" => {
-                let (r, p) = percent(cx, input)?;
-                breaker.max_ejected = Some(p);
-                r
-            }
-            _ => return Ok((input, None)),
-        };
-        Ok((rest, Some(())))
-    })?;
+    let (rest, _) = block(
+        cx,
+        input,
+        "circuit_breaker block",
+        &keywords,
+        |_, kw, input| {
+            let rest = match kw.node {
+                "consecutive_errors" => {
+                    let (r, n) = integer(cx, input, "a number of errors")?;
+                    breaker.consecutive_errors = Some(n);
+                    r
+                }
+                "eject" => {
+                    let (r, d) = duration(cx, input)?;
+                    breaker.eject = Some(d);
+                    r
+                }
+                "max_ejected" => {
+                    let (r, p) = percent(cx, input)?;
+                    breaker.max_ejected = Some(p);
+                    r
+                }
+                _ => return Ok((input, None)),
+            };
+            Ok((rest, Some(())))
+        },
+    )?;
     breaker.span = cx.span(start, rest);
     Ok((rest, breaker))
 }
@@ -182,7 +260,15 @@ fn health_check<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Hea
     let (r, _) = keyword(r, "every")?;
     let (r, _) = ws(cx, r)?;
     let (mut rest, every) = duration(cx, r)?;
-    let mut check = HealthCheck { method: method_value, path, every, timeout: None, healthy: None, unhealthy: None, span: cx.span(start, rest) };
+    let mut check = HealthCheck {
+        method: method_value,
+        path,
+        every,
+        timeout: None,
+        healthy: None,
+        unhealthy: None,
+        span: cx.span(start, rest),
+    };
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
         match peek_word(after_ws) {

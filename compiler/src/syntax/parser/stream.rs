@@ -32,7 +32,14 @@ pub fn stream<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Strea
                     group = Some(g);
                     rest = r;
                 }
-                (rest, StreamStatement::From { topic, group, span: cx.span(start, rest) })
+                (
+                    rest,
+                    StreamStatement::From {
+                        topic,
+                        group,
+                        span: cx.span(start, rest),
+                    },
+                )
             }
             "when" => {
                 let (r, condition) = cel(cx, input, "a CEL condition")?;
@@ -60,7 +67,15 @@ pub fn stream<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Strea
                         _ => break,
                     }
                 }
-                (rest, StreamStatement::To { topic, key, value, span: cx.span(start, rest) })
+                (
+                    rest,
+                    StreamStatement::To {
+                        topic,
+                        key,
+                        value,
+                        span: cx.span(start, rest),
+                    },
+                )
             }
             "deliver" => {
                 let (r, d) = deliver(cx, start, input)?;
@@ -76,7 +91,14 @@ pub fn stream<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Strea
         Ok((rest, Some(())))
     })?;
     check_stream(cx, &name, &statements);
-    Ok((rest, Stream { name, statements, span: cx.span(start, rest) }))
+    Ok((
+        rest,
+        Stream {
+            name,
+            statements,
+            span: cx.span(start, rest),
+        },
+    ))
 }
 
 fn check_stream(cx: &Ctx, name: &Ident, statements: &[StreamStatement]) {
@@ -94,18 +116,42 @@ fn check_stream(cx: &Ctx, name: &Ident, statements: &[StreamStatement]) {
         },
         StreamStatement::span,
     );
-    if !statements.iter().any(|s| matches!(s, StreamStatement::From { .. })) {
-        report_missing(cx, name.span, "stream", "from", "add `from topic \"NAME\" group \"GROUP\"`");
+    if !statements
+        .iter()
+        .any(|s| matches!(s, StreamStatement::From { .. }))
+    {
+        report_missing(
+            cx,
+            name.span,
+            "stream",
+            "from",
+            "add `from topic \"NAME\" group \"GROUP\"`",
+        );
     }
-    let to = statements.iter().find(|s| matches!(s, StreamStatement::To { .. }));
-    let deliver = statements.iter().find(|s| matches!(s, StreamStatement::Deliver(_)));
+    let to = statements
+        .iter()
+        .find(|s| matches!(s, StreamStatement::To { .. }));
+    let deliver = statements
+        .iter()
+        .find(|s| matches!(s, StreamStatement::Deliver(_)));
     match (to, deliver) {
-        (None, None) => report_missing(cx, name.span, "stream", "to` or `deliver", "say where matching records go: `to topic \"T\"` or `deliver SERVICE`"),
+        (None, None) => report_missing(
+            cx,
+            name.span,
+            "stream",
+            "to` or `deliver",
+            "say where matching records go: `to topic \"T\"` or `deliver SERVICE`",
+        ),
         (Some(to), Some(deliver)) => cx.report(
-            Diagnostic::error(&codes::CONFLICTING_ACTIONS, format!("stream `{}` has both `to` and `deliver`", name.node))
-                .with_label(deliver.span(), "second action")
-                .with_label(to.span(), "first action")
-                .with_help("a stream writes to a topic or delivers to a service; split it into two streams"),
+            Diagnostic::error(
+                &codes::CONFLICTING_ACTIONS,
+                format!("stream `{}` has both `to` and `deliver`", name.node),
+            )
+            .with_label(deliver.span(), "second action")
+            .with_label(to.span(), "first action")
+            .with_help(
+                "a stream writes to a topic or delivers to a service; split it into two streams",
+            ),
         ),
         _ => {}
     }
@@ -113,10 +159,19 @@ fn check_stream(cx: &Ctx, name: &Ident, statements: &[StreamStatement]) {
 
 fn deliver<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Deliver> {
     let (mut rest, service) = ident(cx, input, "a service name")?;
-    let mut deliver = Deliver { service, path: None, concurrency: None, retry: None, backoff: None, span: cx.span(start, rest) };
+    let mut deliver = Deliver {
+        service,
+        path: None,
+        concurrency: None,
+        retry: None,
+        backoff: None,
+        span: cx.span(start, rest),
+    };
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
-        let Some(option) = peek_word(after_ws) else { break };
+        let Some(option) = peek_word(after_ws) else {
+            break;
+        };
         if !matches!(option, "path" | "concurrency" | "retry" | "backoff") {
             break;
         }
@@ -153,7 +208,12 @@ fn deliver<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Deliver>
 /// The rest of a topic declaration after its keyword; `start` is the keyword.
 pub fn topic<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Topic> {
     let (mut rest, name) = string(cx, input, "the topic name in quotes")?;
-    let mut topic = Topic { name, external: false, partitions: None, span: cx.span(start, rest) };
+    let mut topic = Topic {
+        name,
+        external: false,
+        partitions: None,
+        span: cx.span(start, rest),
+    };
     let (after_ws, _) = ws_inline(cx, rest)?;
     if peek_word(after_ws) == Some("external") {
         topic.external = true;
@@ -161,18 +221,24 @@ pub fn topic<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Topic>
     }
     let (after_ws, _) = ws_inline(cx, rest)?;
     if after_ws.starts_with('{') {
-        let (r, _) = block(cx, after_ws, "topic", &["partitions", "external"], |start, kw, input| match kw.node {
-            "partitions" => {
-                let (r, n) = integer(cx, input, "a number of partitions")?;
-                topic.partitions = Some(n);
-                Ok((r, Some(())))
-            }
-            "external" => {
-                topic.external = true;
-                Ok((&start[8..], Some(())))
-            }
-            _ => Ok((input, None)),
-        })?;
+        let (r, _) = block(
+            cx,
+            after_ws,
+            "topic",
+            &["partitions", "external"],
+            |start, kw, input| match kw.node {
+                "partitions" => {
+                    let (r, n) = integer(cx, input, "a number of partitions")?;
+                    topic.partitions = Some(n);
+                    Ok((r, Some(())))
+                }
+                "external" => {
+                    topic.external = true;
+                    Ok((&start[8..], Some(())))
+                }
+                _ => Ok((input, None)),
+            },
+        )?;
         rest = r;
     }
     topic.span = cx.span(start, rest);
