@@ -110,6 +110,15 @@ impl ClientRequest {
         }
         RequestHeaders::Map(self.header_map.get_or_init(|| self.headers.to_header_map()))
     }
+
+    /// The headers as one map, built once on first use: what a produce route's envelope and
+    /// record headers read (the forward path never needs it).
+    pub fn header_map(&self) -> &HeaderMap {
+        if self.headers.raw().is_empty() {
+            return self.headers.own();
+        }
+        self.header_map.get_or_init(|| self.headers.to_header_map())
+    }
 }
 
 /// `host[:port]` or `[v6]:port` without the port.
