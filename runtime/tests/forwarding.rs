@@ -177,9 +177,13 @@ async fn hash_balancing_keeps_each_key_on_one_endpoint() {
     let server = start_mesh(&dir, &source).await;
     let edge = server.listener("edge").unwrap();
     let mut homes = std::collections::BTreeSet::new();
-    for user in ["picard", "riker", "data", "troi", "worf", "crusher"] {
+    // Endpoints are hashed by address and the ports change every run: with 24 keys, the chance
+    // that all land on one of three endpoints is 3 × 3⁻²⁴, so the spread assertion cannot flake.
+    for n in 0..24 {
+        let user = format!("officer-{n}");
+        let user = user.as_str();
         let first = get(edge, "/", &[("x-user", user)]).await.json()["upstream"].clone();
-        for _ in 0..5 {
+        for _ in 0..3 {
             assert_eq!(
                 get(edge, "/", &[("x-user", user)]).await.json()["upstream"],
                 first,
