@@ -8,44 +8,9 @@
 # beside anything else. Prints one line per check and "N passed, M failed"; exits 1 on a failure.
 set -uo pipefail
 
-ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
-MESHD="${1:-$ROOT/target/release/meshd}"
-EXAMPLE="${EXAMPLE:-$ROOT/examples/starfleet}"
-EDGE_PORT="${EDGE_PORT:-8080}"
-ADMIN_PORT="${ADMIN_PORT:-9901}"
-read -r -a UPSTREAM_PORTS <<< "${UPSTREAM_PORTS:-9101 9102 9103 9104}"
+source "$(dirname "$0")/serve_example.sh"
+serve_example "${1:-}"
 
-WORK="$(mktemp -d)"
-MESHD_PID=""
-cleanup() {
-  if [ -n "$MESHD_PID" ]; then kill "$MESHD_PID" 2>/dev/null; wait "$MESHD_PID" 2>/dev/null; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-cp "$EXAMPLE"/*.mesh "$EXAMPLE"/*.json "$WORK/"
-sed -i \
-  -e "s/127\.0\.0\.1:8080/127.0.0.1:$EDGE_PORT/" \
-  -e "s/127\.0\.0\.1:9101/127.0.0.1:${UPSTREAM_PORTS[0]}/" \
-  -e "s/127\.0\.0\.1:9102/127.0.0.1:${UPSTREAM_PORTS[1]}/" \
-  -e "s/127\.0\.0\.1:9103/127.0.0.1:${UPSTREAM_PORTS[2]}/" \
-  -e "s/127\.0\.0\.1:9104/127.0.0.1:${UPSTREAM_PORTS[3]}/" \
-  "$WORK"/*.mesh
-
-export PICARD_KEY="picard-$RANDOM$RANDOM"
-"$MESHD" run "$WORK" --demo-upstreams --admin "127.0.0.1:$ADMIN_PORT" >"$WORK/access.log" 2>"$WORK/meshd.log" &
-MESHD_PID=$!
-
-EDGE="http://127.0.0.1:$EDGE_PORT"
-ADMIN="http://127.0.0.1:$ADMIN_PORT"
-for _ in $(seq 1 200); do
-  curl -sf "$ADMIN/readyz" >/dev/null 2>&1 && break
-  if ! kill -0 "$MESHD_PID" 2>/dev/null; then echo "meshd exited:"; cat "$WORK/meshd.log"; exit 1; fi
-  sleep 0.05
-done
-
-PASSED=0
-FAILED=0
 BODY="$WORK/body"
 # check NAME EXPECTED_STATUS [BODY_SUBSTRING] -- CURL_ARGS...
 check() {

@@ -1,0 +1,53 @@
+//! Runs the end-to-end scripts in `tests/e2e/` against the real binary, on free ports: the
+//! starfleet example driven with curl, and its Kafka side posted to with curl and read and
+//! written with kcat against the embedded broker. A script is skipped, with the reason printed,
+//! only when a tool it drives is not installed (`.ci/run` installs them).
+
+use std::net::TcpListener;
+use std::process::Command;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `tests/e2e/<script>` on the example, moved to free ports; fails with its output.
+fn run_script(script: &str, tools: &[(&str, &str)]) {
+    for (tool, version_flag) in tools {
+        if Command::new(tool).arg(version_flag).output().is_err() {
+            println!("SKIP {script}: {tool} is not installed (.ci/run installs it; apt-get install {tool})");
+            return;
+        }
+    }
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
+    let output = Command::new("bash")
+        .arg(format!("{manifest}/tests/e2e/{script}"))
+        .arg(env!("CARGO_BIN_EXE_meshd"))
+        .env("EXAMPLE", format!("{manifest}/../examples/starfleet"))
+        .env("EDGE_PORT", &ports[0])
+        .env("ADMIN_PORT", &ports[1])
+        .env("UPSTREAM_PORTS", ports[2..].join(" "))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_starfleet_example_behaves_as_documented_under_curl() {
+    run_script("starfleet.sh", &[("curl", "--version")]);
+}
+
+#[test]
+fn the_starfleet_log_reaches_its_topics_as_kcat_sees_them() {
+    run_script("kafka_kcat.sh", &[("curl", "--version"), ("kcat", "-V")]);
+}
