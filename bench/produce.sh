@@ -29,31 +29,7 @@ PRODUCE_PORT=${PRODUCE_PORT:-18913}
 EMBEDDED_PORT=${EMBEDDED_PORT:-18914}
 BROKER_PORT=${BROKER_PORT:-18915}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need wrk; then
-  echo "installing nginx and wrk with apt" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
-fi
-need taskset || { echo "taskset (util-linux) is required" >&2; exit 1; }
-
-cargo build --release -q -p meshd
-MESHD="$(pwd)/target/release/meshd"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_for() { # url
-  for _ in $(seq 1 200); do
-    if curl -s -o /dev/null "$1"; then return 0; fi
-    sleep 0.05
-  done
-  echo "not ready: $1" >&2; exit 1
-}
+source "$(dirname "$0")/bench_setup.sh"
 
 bootstrap_of() { # log file: the address meshd logs on its "bootstrap" line
   for _ in $(seq 1 200); do

@@ -160,9 +160,13 @@ gateway edge {
 }
 topic "captains-log" { partitions 3 }
 "#,
-        "bootstrap",
+        // Not the bootstrap line itself: the bundle's topics exist once meshd serves it.
+        "serving bundle",
     );
-    let line = lines.last().unwrap();
+    let line = lines
+        .iter()
+        .find(|line| line.contains("bootstrap"))
+        .unwrap_or_else(|| panic!("no bootstrap line in {lines:#?}"));
     let address = line
         .split_whitespace()
         .skip_while(|word| !word.ends_with("bootstrap"))

@@ -44,8 +44,9 @@ impl KafkaCluster {
     pub fn embedded() -> Result<Self, ClusterError> {
         let broker = EmbeddedBroker::start()?;
         let bootstrap = broker.bootstrap_servers().to_owned();
+        // The address is in the message (not a field) so that the line reads
+        // "…; bootstrap 127.0.0.1:PORT", which is what users and the end-to-end script look for.
         tracing::info!(
-            bootstrap = %bootstrap,
             "embedded Kafka broker (librdkafka mock cluster) listening; bootstrap {bootstrap}"
         );
         Ok(KafkaCluster {
