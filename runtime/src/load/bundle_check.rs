@@ -98,7 +98,18 @@ pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
         path: path.to_path_buf(),
         source,
     })?;
-    check_bundle_bytes(&bytes)
+    // The check runs on a thread of its own so that its temporaries (the JSON tree, then the
+    // bundle itself) come from another glibc arena than the long-lived state built from the
+    // bundle: once the bundle is dropped that arena is wholly free and the heap trim after the
+    // load gives it all back, instead of keeping pages pinned by state allocated among them.
+    // The validator is built here first: it lives for the whole process.
+    schema_validator();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| check_bundle_bytes(&bytes))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 #[cfg(test)]
