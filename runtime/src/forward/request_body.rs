@@ -174,23 +174,26 @@ fn poll_hyper(body: &mut Incoming, cx: &mut Context<'_>) -> Poll<Option<Result<B
     }
 }
 
+/// A wire body that hands over fixed pieces, one per poll, for tests of body readers.
+#[cfg(test)]
+pub(crate) struct Pieces(pub Vec<&'static [u8]>);
+
+#[cfg(test)]
+impl WireBody for Pieces {
+    fn poll_data(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+        Poll::Ready((!self.0.is_empty()).then(|| Ok(Bytes::from_static(self.0.remove(0)))))
+    }
+    fn is_end(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn remaining_length(&self) -> Option<u64> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Pieces(Vec<&'static [u8]>);
-
-    impl WireBody for Pieces {
-        fn poll_data(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
-            Poll::Ready((!self.0.is_empty()).then(|| Ok(Bytes::from_static(self.0.remove(0)))))
-        }
-        fn is_end(&self) -> bool {
-            self.0.is_empty()
-        }
-        fn remaining_length(&self) -> Option<u64> {
-            None
-        }
-    }
 
     #[tokio::test]
     async fn a_body_growing_past_its_limit_is_cut_off() {

@@ -41,22 +41,7 @@ pub async fn buffer_body(body: &mut RequestBody<'_>, limit: u64) -> Result<Bytes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forward::WireBody;
-    use std::task::{Context, Poll};
-
-    struct Pieces(Vec<&'static [u8]>);
-
-    impl WireBody for Pieces {
-        fn poll_data(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
-            Poll::Ready((!self.0.is_empty()).then(|| Ok(Bytes::from_static(self.0.remove(0)))))
-        }
-        fn is_end(&self) -> bool {
-            self.0.is_empty()
-        }
-        fn remaining_length(&self) -> Option<u64> {
-            None
-        }
-    }
+    use crate::forward::request_body::Pieces;
 
     #[tokio::test]
     async fn pieces_are_gathered_into_one_body() {
