@@ -400,7 +400,7 @@ fn body_larger_than_the_limit_gets_413() {
 #[test]
 fn shared_limit_is_counted_once_across_two_meshd_instances() {
     let net = Net::new();
-    let Some(redis) = TestRedis::start(&net) else {
+    let Some(redis) = TestRedis::start() else {
         return;
     };
     let upstream = net.echo_upstream();

@@ -92,13 +92,18 @@ impl ConnectionClock {
 
     /// Whether the connection has overstayed its phase.
     pub fn verdict(&self, head_timeout_ms: u64, idle_timeout_ms: u64) -> Verdict {
+        self.verdict_at(now_ms(), head_timeout_ms, idle_timeout_ms)
+    }
+
+    /// [`Self::verdict`] at the given time (milliseconds on [`now_ms`]'s clock).
+    fn verdict_at(&self, now_ms: u64, head_timeout_ms: u64, idle_timeout_ms: u64) -> Verdict {
         let limit = match self.phase.load(Ordering::Relaxed) {
             IDLE => idle_timeout_ms,
             HEAD => head_timeout_ms,
             _ => return Verdict::Fine,
         };
         let since = self.since_ms.load(Ordering::Relaxed);
-        if now_ms().saturating_sub(since) <= limit {
+        if now_ms.saturating_sub(since) <= limit {
             return Verdict::Fine;
         }
         if self.phase.load(Ordering::Relaxed) == HEAD {
@@ -123,18 +128,28 @@ impl ConnectionClock {
 mod tests {
     use super::*;
 
+    fn since(clock: &ConnectionClock) -> u64 {
+        clock.since_ms.load(Ordering::Relaxed)
+    }
+
     #[test]
     fn only_idle_and_head_phases_time_out() {
         let clock = ConnectionClock::new();
-        assert_eq!(clock.verdict(60_000, 60_000), Verdict::Fine);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert_eq!(clock.verdict(60_000, 1), Verdict::Idle);
+        let idle_since = since(&clock);
+        assert_eq!(
+            clock.verdict_at(idle_since + 5, 60_000, 60_000),
+            Verdict::Fine
+        );
+        assert_eq!(clock.verdict_at(idle_since + 5, 60_000, 1), Verdict::Idle);
         clock.head_started();
-        assert_eq!(clock.verdict(60_000, 1), Verdict::Fine);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert_eq!(clock.verdict(1, 60_000), Verdict::SlowHead);
+        let head_since = since(&clock);
+        assert_eq!(clock.verdict_at(head_since + 5, 60_000, 1), Verdict::Fine);
+        assert_eq!(
+            clock.verdict_at(head_since + 5, 1, 60_000),
+            Verdict::SlowHead
+        );
         clock.busy();
-        assert_eq!(clock.verdict(0, 0), Verdict::Fine);
+        assert_eq!(clock.verdict_at(head_since + 60_000, 0, 0), Verdict::Fine);
     }
 
     #[test]
@@ -143,10 +158,11 @@ mod tests {
         clock.stream_started();
         clock.stream_started();
         clock.stream_ended();
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert_eq!(clock.verdict(0, 0), Verdict::Fine);
+        assert_eq!(
+            clock.verdict_at(since(&clock) + 60_000, 0, 0),
+            Verdict::Fine
+        );
         clock.stream_ended();
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert_eq!(clock.verdict(0, 1), Verdict::Idle);
+        assert_eq!(clock.verdict_at(since(&clock) + 5, 0, 1), Verdict::Idle);
     }
 }

@@ -172,11 +172,6 @@ impl Net {
     pub fn get(&self, to: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.send(to, Method::GET, path, headers, b"")
     }
-
-    /// Runs a future on the test runtime.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
 }
 
 /// meshd serving `mesh` (a `.mesh` file), in this process, on ephemeral ports.
@@ -199,7 +194,7 @@ pub struct TestRedis {
 
 impl TestRedis {
     /// Starts one, or says why not (no binary) and returns `None`.
-    pub fn start(net: &Net) -> Option<TestRedis> {
+    pub fn start() -> Option<TestRedis> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -216,31 +211,37 @@ impl TestRedis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let redis = TestRedis {
+        let mut redis = TestRedis {
             child,
             url: format!("redis://127.0.0.1:{port}/"),
         };
-        let client = redis::Client::open(redis.url.as_str()).unwrap();
-        let ready = net.block_on(async {
-            for _ in 0..500 {
-                if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-                    let pong: Result<String, _> =
-                        redis::cmd("PING").query_async(&mut connection).await;
-                    if pong.is_ok() {
-                        return true;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            false
-        });
-        assert!(ready, "redis-server did not answer on {}", redis.url);
+        assert!(
+            wait_until_ready(&mut redis.child),
+            "redis-server on {} exited before it was ready",
+            redis.url
+        );
         Some(redis)
     }
+}
+
+/// Waits for redis-server's "Ready to accept connections" line (a signal, not a poll), then
+/// drains the rest of its output on a thread so that its pipe never fills. False if it exited.
+fn wait_until_ready(child: &mut Child) -> bool {
+    use std::io::BufRead;
+    let Some(stdout) = child.stdout.take() else {
+        return false;
+    };
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("Ready to accept connections"));
+    std::thread::spawn(move || lines.for_each(drop));
+    ready
 }
 
 impl Drop for TestRedis {

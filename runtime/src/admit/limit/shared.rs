@@ -277,26 +277,37 @@ pub(crate) mod tests {
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            let redis = TestRedis {
+            let mut redis = TestRedis {
                 child,
                 url: format!("redis://127.0.0.1:{port}/"),
             };
-            let client = Client::open(redis.url.as_str()).unwrap();
-            for _ in 0..500 {
-                if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut c).await;
-                    if pong.is_ok() {
-                        return Some(redis);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            panic!("redis-server did not answer on {}", redis.url);
+            assert!(
+                wait_until_ready(&mut redis.child),
+                "redis-server on {} exited before it was ready",
+                redis.url
+            );
+            Some(redis)
         }
+    }
+
+    /// Waits for redis-server's "Ready to accept connections" line (a signal, not a poll), then
+    /// drains the rest of its output on a thread so that its pipe never fills. False if it exited.
+    fn wait_until_ready(child: &mut Child) -> bool {
+        use std::io::BufRead;
+        let Some(stdout) = child.stdout.take() else {
+            return false;
+        };
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let ready = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("Ready to accept connections"));
+        std::thread::spawn(move || lines.for_each(drop));
+        ready
     }
 
     impl Drop for TestRedis {
