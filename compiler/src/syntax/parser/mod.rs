@@ -12,6 +12,8 @@ mod lexical;
 mod literals;
 mod mesh;
 mod route;
+mod route_action;
+mod route_admission;
 mod service;
 mod stream;
 
