@@ -116,11 +116,16 @@ pub fn init_ca(
         }
     }
     let key = algorithm.generate()?;
+    let serial = random_serial()?;
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("{trust_domain} mesh root CA"));
+    // Two CAs of one trust domain must not share a name: chain building matches issuers by name,
+    // and a foreign certificate should read as "unknown CA", not as a bad signature.
+    let tag = hex::encode(&serial.to_bytes()[..4]);
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("{trust_domain} mesh root CA {tag}"),
+    );
     params
         .distinguished_name
         .push(DnType::OrganizationName, "Meshwork");
@@ -138,7 +143,7 @@ pub fn init_ca(
         KeyUsagePurpose::DigitalSignature,
     ];
     set_validity(&mut params, ttl)?;
-    params.serial_number = Some(random_serial()?);
+    params.serial_number = Some(serial);
     let cert = params.self_signed(&key)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();

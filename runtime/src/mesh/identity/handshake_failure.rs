@@ -127,6 +127,20 @@ fn of_certificate(error: &CertificateError) -> HandshakeFailure {
     }
 }
 
+/// A log line's worth of why a handshake failed. rustls shows errors of our verifiers through
+/// their `Debug`; this shows their message instead.
+pub fn explain_handshake_error(error: &io::Error) -> String {
+    let inner = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TlsError>());
+    match inner {
+        Some(TlsError::InvalidCertificate(CertificateError::Other(other))) => {
+            format!("invalid peer certificate: {}", other.0)
+        }
+        _ => error.to_string(),
+    }
+}
+
 /// The identity mismatch inside a failed outbound handshake, if that is why it failed: the caller
 /// answers 502 and counts an impostor rather than a generic TLS failure.
 pub fn identity_mismatch(error: &io::Error) -> Option<&IdentityMismatch> {
@@ -191,6 +205,11 @@ mod tests {
         let io = io::Error::new(io::ErrorKind::InvalidData, tls);
         assert_eq!(HandshakeFailure::of_io(&io), HandshakeFailure::BadIdentity);
         assert_eq!(identity_mismatch(&io), Some(&mismatch));
+        assert_eq!(
+            explain_handshake_error(&io),
+            "invalid peer certificate: the server is not spiffe://starfleet/riker: its \
+             certificate names spiffe://starfleet/data"
+        );
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(HandshakeFailure::of_io(&reset), HandshakeFailure::Io);
         assert_eq!(identity_mismatch(&reset), None);

@@ -23,7 +23,7 @@ pub mod workload_cert;
 pub mod x509_facts;
 
 pub use cert_watch::{watch_cert_dir, CertWatchOptions, CertWatcher};
-pub use handshake_failure::{identity_mismatch, HandshakeFailure};
+pub use handshake_failure::{explain_handshake_error, identity_mismatch, HandshakeFailure};
 pub use identity_metrics::{Direction, IdentityMetrics};
 pub use identity_store::IdentityStore;
 pub use inbound::{inbound_server_config, peer_identity, PeerAuthentication, PeerIdentityError};

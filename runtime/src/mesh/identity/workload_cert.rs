@@ -303,6 +303,11 @@ fn explain_chain_error(error: &TlsError) -> String {
         TlsError::InvalidCertificate(CertificateError::UnknownIssuer) => {
             "it was issued by a CA the bundle does not hold".to_string()
         }
+        TlsError::InvalidCertificate(CertificateError::BadSignature) => {
+            "its issuer's signature does not verify with the bundle's CA of that name (another \
+             CA with the same name issued it)"
+                .to_string()
+        }
         TlsError::InvalidCertificate(CertificateError::InvalidPurpose)
         | TlsError::InvalidCertificate(CertificateError::InvalidPurposeContext { .. }) => {
             "it is not allowed for both TLS client and server authentication (extended key usage)"
