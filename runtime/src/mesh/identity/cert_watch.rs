@@ -65,7 +65,16 @@ pub fn watch_cert_dir(
     metrics: IdentityMetrics,
     options: CertWatchOptions,
 ) -> Result<CertWatcher, CertWatchError> {
-    let dir = store.current().paths.dir.clone();
+    let current = store.current();
+    let dir = current.paths.dir.clone();
+    tracing::info!(
+        identity = %current.identity,
+        serial = %current.facts.serial,
+        expires_in_s = current.facts.seconds_until_expiry(SystemTime::now()) as i64,
+        files = current.paths.names.writer,
+        "workload certificate in force; watching {} for rotation",
+        dir.display()
+    );
     let (events, changes) = channel::<()>();
     let notify_events = events.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
