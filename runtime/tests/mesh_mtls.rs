@@ -177,6 +177,56 @@ async fn strict_refuses_a_caller_without_a_certificate_and_plaintext() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_of_our_ca_without_a_spiffe_id_is_refused_at_the_handshake() {
+    let mesh = Mesh::new("no-spiffe-client");
+    let picard = MeshServer::start(&mesh.workload("picard"), PeerAuthentication::Permissive).await;
+    // Signed by the mesh CA, valid in every other way, but naming a host instead of a workload:
+    // meshd's own loader refuses it, so present it with a bare rustls client.
+    let dir = mesh.temp.path("hostname-only");
+    mesh.ca.forge("spiffe://starfleet/riker", &dir, |params| {
+        params.subject_alt_names = vec![rcgen::SanType::DnsName(
+            "riker.starfleet.test".try_into().unwrap(),
+        )];
+    });
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("tls.crt"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key =
+        tokio_rustls::rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("tls.key")).unwrap();
+    let config = Arc::new(
+        anonymous_builder(&mesh.ca.cert_pem())
+            .with_client_auth_cert(chain, key)
+            .unwrap(),
+    );
+    let tcp = tokio::net::TcpStream::connect(picard.address)
+        .await
+        .unwrap();
+    let name = meshd::mesh::identity::endpoint_server_name(picard.address);
+    let outcome = match tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+    {
+        Ok(mut tls) => {
+            let _ = tls.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
+            let mut buffer = Vec::new();
+            tls.read_to_end(&mut buffer).await.map(|_| buffer)
+        }
+        Err(error) => Err(error),
+    };
+    assert!(
+        outcome.is_err() || outcome.as_ref().unwrap().is_empty(),
+        "{outcome:?}"
+    );
+    eventually(
+        "the server counts a certificate without identity",
+        async || picard.failures(HandshakeFailure::BadIdentity) == 1,
+    )
+    .await;
+    assert_eq!(picard.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permissive_admits_a_caller_without_a_certificate_as_unauthenticated() {
     let mesh = Mesh::new("permissive");
     let picard = MeshServer::start(&mesh.workload("picard"), PeerAuthentication::Permissive).await;
@@ -403,26 +453,30 @@ async fn the_metrics_export_expiry_and_failures_by_reason() {
 }
 
 fn anonymous_client(bundle_pem: &str) -> Arc<ClientConfig> {
+    Arc::new(anonymous_builder(bundle_pem).with_no_client_auth())
+}
+
+/// A client config builder that checks the server's chain only (the mesh SANs are not host
+/// names), still to be told its client certificate.
+fn anonymous_builder(
+    bundle_pem: &str,
+) -> tokio_rustls::rustls::ConfigBuilder<ClientConfig, tokio_rustls::rustls::client::WantsClientCert>
+{
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(bundle_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
-    // No client certificate, and a server check by chain only (the mesh SANs are not host names).
     let verifier = tokio_rustls::rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(roots),
         meshd::mesh::identity::crypto_provider::crypto_provider(),
     )
     .build()
     .unwrap();
-    let config = ClientConfig::builder_with_provider(
-        meshd::mesh::identity::crypto_provider::crypto_provider(),
-    )
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
-    .with_no_client_auth();
-    Arc::new(config)
+    ClientConfig::builder_with_provider(meshd::mesh::identity::crypto_provider::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
 }
 
 /// Accepts a server whose chain verifies, whatever its name (a test client without SPIFFE).
