@@ -4,6 +4,8 @@
 //! outbound configs.
 #![allow(dead_code)]
 
+pub mod chain_only_client;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
