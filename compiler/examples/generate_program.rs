@@ -1,7 +1,10 @@
 //! Writes the generated benchmark program (see `benches/support/generated_program.rs`) to standard output.
 //!
-//! `cargo run --release -p meshc --example generate_program -- ROUTES [--listen ADDR] [--upstream ADDR]`
-//! `--upstream` points every service at one address (for runs that forward for real).
+//! `cargo run --release -p meshc --example generate_program -- ROUTES [--listen ADDR]
+//! [--upstream ADDR] [--rate RATE] [--timeout DURATION]`
+//! `--upstream` points every service at one address (for runs that forward for real); `--rate`
+//! replaces `100/min` (a load run needs more); `--timeout` replaces the services' `2s` (two
+//! bundles of the same routes for reload runs).
 
 #[path = "../benches/support/generated_program.rs"]
 mod generated_program;
@@ -13,7 +16,7 @@ use generated_program::{generate_program, ProgramShape};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: generate_program ROUTES [--listen ADDR] [--upstream ADDR]";
+    let usage = "usage: generate_program ROUTES [--listen ADDR] [--upstream ADDR] [--rate RATE] [--timeout DURATION]";
     let Some(routes) = args.next().and_then(|n| n.parse().ok()) else {
         eprintln!("{usage}");
         return ExitCode::from(2);
@@ -23,6 +26,8 @@ fn main() -> ExitCode {
         match (flag.as_str(), args.next()) {
             ("--listen", Some(address)) => shape.listen = address,
             ("--upstream", Some(address)) => shape.upstream = Some(address),
+            ("--rate", Some(rate)) => shape.rate = rate,
+            ("--timeout", Some(timeout)) => shape.timeout = timeout,
             _ => {
                 eprintln!("{usage}");
                 return ExitCode::from(2);

@@ -18,6 +18,10 @@ pub struct ProgramShape {
     pub listen: String,
     /// One endpoint for every service, or `None` for `127.0.0.1:10000 + n` (service `n`).
     pub upstream: Option<String>,
+    /// Every route's rate limit (`100/min` unless a run needs more requests than that).
+    pub rate: String,
+    /// Every service's timeout (`2s`; another value makes a different bundle of the same routes).
+    pub timeout: String,
 }
 
 impl ProgramShape {
@@ -27,6 +31,8 @@ impl ProgramShape {
             routes,
             listen: "0.0.0.0:8080".to_string(),
             upstream: None,
+            rate: "100/min".to_string(),
+            timeout: "2s".to_string(),
         }
     }
 }
@@ -40,7 +46,8 @@ pub fn generate_program(shape: &ProgramShape) -> String {
         let service = i % SERVICES;
         let _ = write!(
             out,
-            "  route r{i} {{\n    match GET \"/s{service}/items{i}/{{id}}\"\n    auth key header \"x-api-key\"\n    allow groups [captains]\n    rate_limit 100/min per consumer\n"
+            "  route r{i} {{\n    match GET \"/s{service}/items{i}/{{id}}\"\n    auth key header \"x-api-key\"\n    allow groups [captains]\n    rate_limit {} per consumer\n",
+            shape.rate
         );
         if i % 10 == 0 {
             out.push_str(
@@ -60,7 +67,8 @@ pub fn generate_program(shape: &ProgramShape) -> String {
         };
         let _ = write!(
             out,
-            "service svc{s} {{\n  endpoints [\"{endpoint}\"]\n  timeout 2s\n  retry 2 on [connect_failure, 503] backoff 25ms..250ms\n}}\n"
+            "service svc{s} {{\n  endpoints [\"{endpoint}\"]\n  timeout {}\n  retry 2 on [connect_failure, 503] backoff 25ms..250ms\n}}\n",
+            shape.timeout
         );
     }
     out.push_str("mesh {\n  default deny\n  allow edge -> *\n}\n");
