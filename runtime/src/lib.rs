@@ -7,10 +7,12 @@
 pub mod access_log;
 pub mod admin;
 pub mod admit;
+pub mod ca;
 pub mod crypto_provider;
 pub mod demo_upstreams;
 pub mod forward;
 pub mod load;
+pub mod mesh;
 pub mod metrics;
 pub mod reload;
 pub mod run;
