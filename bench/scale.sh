@@ -67,9 +67,9 @@ printf '%-8s %-34s %10s %10s %10s %10s %8s\n' routes step "cpu ms" "peak KiB" "s
 for routes in $ROUTES_LIST; do
   "$GENERATE" "$routes" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
     > "$WORK/routes$routes.mesh"
-  out=$( { /usr/bin/time -f "%e %U %S %M" "$MESHC" build "$WORK/routes$routes.mesh" \
-    -o "$WORK/routes$routes.json.zst" 2>/dev/null; } 2>&1 | tail -1)
-  read -r elapsed user sys maxrss <<<"$out"
+  /usr/bin/time -o "$WORK/time.txt" -f "%e %U %S %M" "$MESHC" build "$WORK/routes$routes.mesh" \
+    -o "$WORK/routes$routes.json.zst" 2>/dev/null
+  read -r elapsed user sys maxrss < "$WORK/time.txt"
   cpu=$(echo "($user + $sys) * 1000 / 1" | bc)
   printf '%-8s %-34s %10s %10s %10s %10s %8s\n' "$routes" "source (.mesh)" - - - \
     $(( $(stat -c %s "$WORK/routes$routes.mesh") / 1024 )) -
