@@ -295,6 +295,7 @@ fn stream(count: usize) {
             topic: "red".into(),
             key: None,
             value: None,
+            exactly_once: false,
         }),
         deliver: None,
         dead_letter: Some("dlq".into()),

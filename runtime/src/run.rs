@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
-use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreError};
+use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreCollector, SharedStoreError};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::metrics::Metrics;
 use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
@@ -206,6 +206,10 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     }
     let kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
     let metrics = Metrics::new(workers);
+    if let Some(store) = &admission.shared_store {
+        let collector = SharedStoreCollector(Arc::clone(store));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
     let cell = Arc::new(StateCell::default());
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -230,6 +230,7 @@ mod tests {
                 topic: "red-alerts".into(),
                 key: key.map(str::to_owned),
                 value: None,
+                exactly_once: false,
             }),
             deliver: None,
             dead_letter: Some("captains-log-dlq".into()),
