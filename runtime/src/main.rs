@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
 use meshd::{start, RunOptions};
 
@@ -27,9 +28,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         verify_key: Option<PathBuf>,
     },
-    /// Serve a bundle, or .mesh sources compiled in-process.
+    /// Serve a bundle, a bundle URL (polled), or .mesh sources compiled in-process.
     Run {
-        /// A bundle (.json), a directory of .mesh files, or .mesh files.
+        /// A bundle (.json), an http(s):// bundle URL, a directory of .mesh files, or .mesh files.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
@@ -63,6 +64,8 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             idle_timeout,
+            source,
         } => run(RunOptions {
             inputs,
             admin,
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            source: source.into(),
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),

@@ -12,9 +12,12 @@ use tokio::sync::watch;
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
 use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreCollector, SharedStoreError};
+use crate::load::remote::{FetchStatusCollector, RemoteSetupError, RemoteSource, SourceOptions};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::metrics::Metrics;
-use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
+use crate::reload::{
+    file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
+};
 use crate::server::connection::ConnectionTimeouts;
 use crate::server::listeners::{bind_listeners, BindError};
 use crate::server::workers::spawn_workers;
@@ -54,6 +57,8 @@ pub struct RunOptions {
     pub head_timeout: Duration,
     /// How long a client connection may stay idle between requests before it is closed.
     pub idle_timeout: Duration,
+    /// Polling, caching and rollback settings for bundles (a bundle URL).
+    pub source: SourceOptions,
 }
 
 impl RunOptions {
@@ -74,6 +79,7 @@ impl RunOptions {
             reload_on_sighup: false,
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            source: SourceOptions::default(),
         }
     }
 }
@@ -84,6 +90,9 @@ pub enum StartError {
     /// The inputs are not a bundle or sources.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The bundle URL cannot be polled (TLS set-up, cache directory).
+    #[error(transparent)]
+    Remote(#[from] RemoteSetupError),
     /// The `--redis` URL is unusable.
     #[error(transparent)]
     Redis(#[from] SharedStoreError),
@@ -271,18 +280,38 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         kafka_metrics.unwrap_or_default(),
         handle.clone(),
     ));
-    let reloader = Arc::new(
-        Reloader::new(
-            input,
-            verify_key,
-            workers,
-            Arc::clone(&metrics),
-            Arc::clone(&cell),
-            handle.clone(),
-            admission,
-        )
-        .with_kafka(Arc::clone(&kafka)),
-    );
+    let remote = match &input {
+        ProgramInput::Remote(url) => {
+            let remote = RemoteSource::new(url.clone(), &options.source, verify_key.is_some());
+            match remote {
+                Ok(remote) => Some(remote),
+                Err(error) => {
+                    stop_early(threads);
+                    return Err(error.into());
+                }
+            }
+        }
+        _ => None,
+    };
+    if let Some(remote) = &remote {
+        let collector = FetchStatusCollector(Arc::clone(&remote.status));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
+    let mut reloader = Reloader::new(
+        input,
+        verify_key,
+        workers,
+        Arc::clone(&metrics),
+        Arc::clone(&cell),
+        handle.clone(),
+        admission,
+    )
+    .with_kafka(Arc::clone(&kafka))
+    .allowing_rollback(options.source.allow_rollback);
+    if let Some(remote) = remote {
+        reloader = reloader.with_remote(remote);
+    }
+    let reloader = Arc::new(reloader);
     let state = match reloader.load_initial() {
         Ok(state) => state,
         Err(failure) => {
@@ -327,7 +356,11 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             return Err(StartError::Threads(error));
         }
     }
-    handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    if reloader.remote().is_some() {
+        handle.spawn(poll_url(Arc::clone(&reloader)));
+    } else {
+        handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    }
     if options.reload_on_sighup {
         handle.spawn(reload_on_sighup(Arc::clone(&reloader)));
     }

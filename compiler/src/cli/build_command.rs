@@ -37,7 +37,10 @@ pub fn run_build(args: &BuildArgs) -> u8 {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Some(text),
             Err(error) => {
-                eprintln!("error: cannot read the signing key {}: {error}", path.display());
+                eprintln!(
+                    "error: cannot read the signing key {}: {error}",
+                    path.display()
+                );
                 return EXIT_USAGE;
             }
         },

@@ -19,7 +19,8 @@ use super::error::{at, AdmitBuildError};
 use super::facts::RequestFacts;
 use super::header_rules::HeaderRule;
 use super::limit::{
-    seconds_up, LimitDecision, RateLimitRule, RateLimitStatus, RateLimitStep, SharedLimitStore, StepPlace, Verdict,
+    seconds_up, LimitDecision, RateLimitRule, RateLimitStatus, RateLimitStep, SharedLimitStore,
+    StepPlace, Verdict,
 };
 use crate::load::secrets::SecretStore;
 
@@ -377,28 +378,29 @@ impl RouteAdmission {
                     match verdict {
                         Err(denial) => Some(denial),
                         Ok(verdict) => match verdict {
-                        Verdict::Allow(status) => {
-                            if limited.is_none_or(|(kept, _)| status.remaining < kept.remaining) {
-                                limited = Some((status, limit));
+                            Verdict::Allow(status) => {
+                                if limited.is_none_or(|(kept, _)| status.remaining < kept.remaining)
+                                {
+                                    limited = Some((status, limit));
+                                }
+                                None
                             }
-                            None
-                        }
-                        Verdict::Deny {
-                            retry_after_ns,
-                            status,
-                        } => {
-                            let mut denial = Denial::new(
-                                &step.site,
-                                StatusCode::TOO_MANY_REQUESTS,
-                                limit.reason().to_string(),
-                            );
-                            denial.headers.insert(
-                                RETRY_AFTER,
-                                HeaderValue::from(seconds_up(retry_after_ns).max(1)),
-                            );
-                            limit.write_headers(&status, &mut denial.headers);
-                            Some(denial)
-                        }
+                            Verdict::Deny {
+                                retry_after_ns,
+                                status,
+                            } => {
+                                let mut denial = Denial::new(
+                                    &step.site,
+                                    StatusCode::TOO_MANY_REQUESTS,
+                                    limit.reason().to_string(),
+                                );
+                                denial.headers.insert(
+                                    RETRY_AFTER,
+                                    HeaderValue::from(seconds_up(retry_after_ns).max(1)),
+                                );
+                                limit.write_headers(&status, &mut denial.headers);
+                                Some(denial)
+                            }
                         },
                     }
                 }

@@ -132,9 +132,8 @@ pub struct VerifyKey {
 impl VerifyKey {
     /// Reads an `ed25519-public` key file.
     pub fn read(path: &Path) -> Result<VerifyKey, SignatureError> {
-        let key = PublicKey::parse(&read_text(path)?).map_err(|error| {
-            SignatureError::from_check(path, error)
-        })?;
+        let key = PublicKey::parse(&read_text(path)?)
+            .map_err(|error| SignatureError::from_check(path, error))?;
         Ok(VerifyKey { key })
     }
 

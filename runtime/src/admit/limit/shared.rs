@@ -174,8 +174,17 @@ impl SharedLimitStore {
 
     /// Requests decided without Redis since start, by fail mode.
     pub fn fallbacks(&self) -> [(StoreFailure, u64); 3] {
-        [StoreFailure::Local, StoreFailure::Open, StoreFailure::Closed]
-            .map(|mode| (mode, self.fallbacks[fallback_index(mode)].load(Ordering::Relaxed)))
+        [
+            StoreFailure::Local,
+            StoreFailure::Open,
+            StoreFailure::Closed,
+        ]
+        .map(|mode| {
+            (
+                mode,
+                self.fallbacks[fallback_index(mode)].load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// Whether the last call failed and Redis is being left alone for now.

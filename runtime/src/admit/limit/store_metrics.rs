@@ -34,7 +34,8 @@ impl Collector for SharedStoreCollector {
             MetricType::Counter,
         )?;
         for (mode, count) in store.fallbacks() {
-            ConstCounter::new(count).encode(fallbacks.encode_family(&[("mode", mode.as_str())])?)?;
+            ConstCounter::new(count)
+                .encode(fallbacks.encode_family(&[("mode", mode.as_str())])?)?;
         }
         let up = encoder.encode_descriptor(
             "meshd_rate_limit_redis_up",
