@@ -204,9 +204,15 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
         shelf.publish("edge.json", &stale, Some(&private))
     });
     assert!(reason.contains("refused as a rollback"), "{reason}");
+    // Arbitrary bytes.
+    let reason = refused_by_all(&fleet, &v2.digest, || {
+        let noise: String = (0..4096).map(|_| fastrand::char(..)).collect();
+        shelf.publish_text("edge.json", &noise, Some("ed25519-signature 00"));
+    });
+    assert!(reason.contains("not a usable bundle"), "{reason}");
     assert_all_answer(&fleet, "v2");
     for meshd in &fleet {
-        assert!(meshd.metric("meshd_bundle_loads_total{result=\"refused\"}") >= 4.0);
+        assert!(meshd.metric("meshd_bundle_loads_total{result=\"refused\"}") >= 5.0);
     }
 
     // The good bundle again (a new file, the same content): a success ends the refusals' backoff.
@@ -309,4 +315,46 @@ fn a_rollback_is_accepted_only_when_allowed() {
     let restarted = MeshdProcess::start(&meshd_args(&url, &key, &scratch.join("strict")));
     restarted.wait_for_line(|l| l.contains("refused as a rollback"));
     assert_eq!(restarted.digest(), new.digest);
+}
+
+#[test]
+fn https_bundle_urls_need_a_trusted_certificate() {
+    if !nginx_installed() {
+        eprintln!("skipped: nginx is not installed (apt-get install -y nginx)");
+        return;
+    }
+    let scratch = Scratch::new("https");
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (scratch.join("cert.pem"), scratch.join("key.pem"));
+    std::fs::write(&cert, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+    let mut shelf = Shelf::new(&scratch.join("www"));
+    let bundle = build(scratch.path(), &ping_program("over tls"), 1);
+    shelf.publish("edge.json", &bundle, None);
+    let nginx = Nginx::start_tls(&scratch.join("nginx"), &shelf.root, &cert, &key);
+    let url = nginx.url("edge.json");
+    let args = |extra: &[&str]| -> Vec<String> {
+        [
+            "run",
+            &url,
+            "--admin",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-access-log",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+
+    let trusted = MeshdProcess::start(&args(&["--bundle-ca", &cert.display().to_string()]));
+    assert_eq!(trusted.digest(), bundle.digest);
+    assert_eq!(trusted.gateway_get("/ping"), (200, "over tls".to_owned()));
+
+    // The system's roots do not include this certificate: the handshake fails, nothing to serve.
+    let (status, log) = run_meshd_to_exit(&args(&[]));
+    assert!(!status.success());
+    assert!(log.contains("TLS with localhost failed"), "{log}");
 }

@@ -12,6 +12,8 @@ pub struct Nginx {
     root: PathBuf,
     /// Where it listens.
     pub address: SocketAddr,
+    /// The certificate and key (PEM files) when it serves HTTPS.
+    tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
 }
 
@@ -23,6 +25,15 @@ pub fn nginx_installed() -> bool {
 impl Nginx {
     /// Starts nginx serving `root` on a free loopback port; its files live in `dir`.
     pub fn start(dir: &Path, root: &Path) -> Nginx {
+        Self::start_with(dir, root, None)
+    }
+
+    /// Starts nginx serving `root` over HTTPS with this certificate and key (PEM files).
+    pub fn start_tls(dir: &Path, root: &Path, cert: &Path, key: &Path) -> Nginx {
+        Self::start_with(dir, root, Some((cert.to_path_buf(), key.to_path_buf())))
+    }
+
+    fn start_with(dir: &Path, root: &Path, tls: Option<(PathBuf, PathBuf)>) -> Nginx {
         std::fs::create_dir_all(dir).unwrap();
         for attempt in 0..20 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -34,6 +45,7 @@ impl Nginx {
                 dir: dir.to_path_buf(),
                 root: root.to_path_buf(),
                 address: SocketAddr::from(([127, 0, 0, 1], port)),
+                tls: tls.clone(),
                 child: None,
             };
             if nginx.try_start() {
@@ -47,9 +59,12 @@ impl Nginx {
         );
     }
 
-    /// The URL of a file it serves.
+    /// The URL of a file it serves (`https://localhost:…` when it serves HTTPS).
     pub fn url(&self, file: &str) -> String {
-        format!("http://{}/{file}", self.address)
+        match self.tls {
+            Some(_) => format!("https://localhost:{}/{file}", self.address.port()),
+            None => format!("http://{}/{file}", self.address),
+        }
     }
 
     /// Stops nginx (connections refused from now on).
@@ -77,6 +92,15 @@ impl Nginx {
     fn try_start(&mut self) -> bool {
         let config = self.dir.join("nginx.conf");
         let dir = self.dir.display();
+        let listen = match &self.tls {
+            Some((cert, key)) => format!(
+                "listen {} ssl; ssl_certificate {}; ssl_certificate_key {};",
+                self.address,
+                cert.display(),
+                key.display()
+            ),
+            None => format!("listen {};", self.address),
+        };
         std::fs::write(
             &config,
             format!(
@@ -85,8 +109,7 @@ impl Nginx {
                  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  \
                  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  \
                  scgi_temp_path {dir}/scgi;\n  types {{ application/json json; }}\n  \
-                 default_type text/plain;\n  server {{ listen {}; root {}; }}\n}}\n",
-                self.address,
+                 default_type text/plain;\n  server {{ {listen} root {}; }}\n}}\n",
                 self.root.display()
             ),
         )
