@@ -17,7 +17,7 @@ pub struct MeshdProcess {
     /// The first gateway listener, when the bundle has one.
     pub gateway: Option<SocketAddr>,
     lines: Arc<Mutex<Vec<String>>>,
-    news: mpsc::Receiver<String>,
+    news: Mutex<mpsc::Receiver<String>>,
 }
 
 /// How long a test waits for a process to say something.
@@ -63,12 +63,14 @@ impl MeshdProcess {
             admin: "0.0.0.0:0".parse().unwrap(),
             gateway: None,
             lines,
-            news,
+            news: Mutex::new(news),
         };
         let deadline = Instant::now() + PATIENCE;
         loop {
             let line = process
                 .news
+                .lock()
+                .unwrap()
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| {
                     panic!(
@@ -100,6 +102,8 @@ impl MeshdProcess {
         loop {
             match self
                 .news
+                .lock()
+                .unwrap()
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
                 Ok(line) if want(&line) => return line,

@@ -5,6 +5,7 @@
 pub mod meshd_process;
 pub mod nginx;
 pub mod publish;
+pub mod redis_server;
 
 use std::path::{Path, PathBuf};
 
