@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::stream::StreamArgs;
 use meshd::{start, RunOptions};
 
 /// The Meshwork runtime.
@@ -66,6 +67,8 @@ enum Command {
         idle_timeout: Duration,
         #[command(flatten)]
         source: SourceArgs,
+        #[command(flatten)]
+        streams: StreamArgs,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             watch_interval_ms,
             idle_timeout,
             source,
+            streams,
         } => run(RunOptions {
             inputs,
             admin,
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
             head_timeout: Duration::from_secs(30),
             idle_timeout,
             source: source.into(),
+            streams: streams.into(),
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),

@@ -22,7 +22,7 @@ use crate::server::connection::ConnectionTimeouts;
 use crate::server::listeners::{bind_listeners, BindError};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
-use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError};
+use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub idle_timeout: Duration,
     /// Polling, caching and rollback settings for bundles (a bundle URL).
     pub source: SourceOptions,
+    /// Stream tuning (commit window, session and transaction timeouts).
+    pub streams: StreamOptions,
 }
 
 impl RunOptions {
@@ -80,6 +82,7 @@ impl RunOptions {
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             source: SourceOptions::default(),
+            streams: StreamOptions::default(),
         }
     }
 }
@@ -213,7 +216,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             "shared rate limits are counted in Redis"
         );
     }
-    let kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
+    let mut kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
+    kafka_options.streams = options.streams.clone();
     let metrics = Metrics::new(workers);
     if let Some(store) = &admission.shared_store {
         let collector = SharedStoreCollector(Arc::clone(store));

@@ -6,6 +6,11 @@
 //! HTTP deliveries land in a small completion queue that the loop drains, so the offset tracker
 //! needs no lock. A failure that would lose a record (its dead letter not acknowledged) ends the
 //! run with an error; the runner starts a fresh one, which resumes from the last commit.
+//!
+//! An `exactly_once` stream commits differently: at each commit point it waits for every output
+//! of the records read so far, then commits them and the source offsets in one Kafka transaction
+//! (see [`super::transaction`]). A failed commit aborts the transaction and ends the run; a
+//! revocation aborts it (the partitions' next owner starts from the last committed transaction).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,6 +34,9 @@ use super::group_watch::GroupWatch;
 use super::metrics::{ProduceTally, StreamTally};
 use super::offset_tracker::{OffsetTracker, Sequence};
 use super::rule::{Reshaped, StreamRule, Verdict};
+use super::transaction::{
+    rewind_to_committed, transactional_settings, StreamTransaction, DEFAULT_TRANSACTION_TIMEOUT,
+};
 
 /// How a stream batches, commits and waits.
 #[derive(Debug, Clone)]
@@ -50,6 +58,9 @@ pub struct StreamOptions {
     /// How long the group waits for a silent member (a crashed meshd) before moving its
     /// partitions to the others.
     pub session_timeout: Duration,
+    /// How long an `exactly_once` stream's transaction may stay open before the broker aborts
+    /// it (a crashed member's partitions wait this long for their last transaction to end).
+    pub transaction_timeout: Duration,
 }
 
 impl StreamOptions {
@@ -71,14 +82,15 @@ impl StreamOptions {
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
-            max_in_flight: 20_000,
-            commit_interval: Duration::from_millis(200),
-            commit_every: 10_000,
+            max_in_flight: 5_000,
+            commit_interval: Duration::from_millis(100),
+            commit_every: 1_000,
             delivery_timeout: Duration::from_secs(30),
             linger: Duration::from_millis(5),
             drain_timeout: Duration::from_secs(10),
             restart_backoff: Duration::from_secs(1),
             session_timeout: Duration::from_secs(10),
+            transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
         }
     }
 }
@@ -94,6 +106,15 @@ pub enum StreamRunError {
         /// What was being done.
         action: &'static str,
         /// librdkafka's explanation.
+        error: String,
+    },
+    /// An `exactly_once` stream's transaction could not commit; it was aborted and the run ends,
+    /// so the next one resumes from the last committed transaction.
+    #[error("stream `{stream}`: transaction aborted: {error}")]
+    Transaction {
+        /// The stream.
+        stream: String,
+        /// Why.
         error: String,
     },
     /// A dead letter was not acknowledged: the record cannot be given up on, so the run stops
@@ -153,6 +174,16 @@ impl StopSignal {
     }
 }
 
+/// How long an output may wait for its acknowledgement; inside a transaction, no longer than the
+/// transaction may stay open (librdkafka refuses the configuration otherwise).
+fn message_timeout(rule: &StreamRule, options: &StreamOptions) -> Duration {
+    if rule.exactly_once {
+        options.delivery_timeout.min(options.transaction_timeout)
+    } else {
+        options.delivery_timeout
+    }
+}
+
 /// Records read back to back before completions are settled again.
 const BURST: usize = 256;
 
@@ -176,6 +207,10 @@ struct RunState<'r> {
     tracker: OffsetTracker,
     window: CommitWindow,
     paused: bool,
+    /// The open transaction of an `exactly_once` stream.
+    transaction: Option<StreamTransaction>,
+    /// Completions of records read before this sequence belong to an aborted transaction.
+    stale_below: Sequence,
     evaluator: EventEvaluator,
     last_commit: Instant,
     consumed: u64,
@@ -207,6 +242,8 @@ impl<'r> StreamRun<'r> {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // Never read an upstream producer's aborted or still-open transactions.
+            .set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "100")
             // With a backlog the prefetch queue fills, and librdkafka then pauses fetching for
             // fetch.queue.backoff.ms (1 s by default) while the stream drains it in a fraction of
@@ -223,13 +260,19 @@ impl<'r> StreamRun<'r> {
             .subscribe(&[&rule.source_topic])
             .map_err(failed("subscribing"))?;
         let completions = Arc::new(CompletionQueue::default());
-        let producer: ThreadedProducer<OutputReports> = base
-            .clone()
+        let mut producer_config = base.clone();
+        if rule.exactly_once {
+            transactional_settings(&mut producer_config, rule, options.transaction_timeout);
+        }
+        let producer: ThreadedProducer<OutputReports> = producer_config
             .set("acks", "all")
             .set("linger.ms", options.linger.as_millis().to_string())
             .set(
                 "message.timeout.ms",
-                options.delivery_timeout.as_millis().max(1).to_string(),
+                message_timeout(rule, options)
+                    .as_millis()
+                    .max(1)
+                    .to_string(),
             )
             .set("batch.num.messages", "10000")
             .set(
@@ -241,6 +284,14 @@ impl<'r> StreamRun<'r> {
                 completions: Arc::clone(&completions),
             })
             .map_err(failed("creating the producer"))?;
+        let transaction = if rule.exactly_once {
+            Some(
+                StreamTransaction::start(&producer, options.delivery_timeout)
+                    .map_err(failed("starting transactions"))?,
+            )
+        } else {
+            None
+        };
         let state = RunState {
             rule,
             options,
@@ -257,6 +308,8 @@ impl<'r> StreamRun<'r> {
             tracker: OffsetTracker::new(),
             window: CommitWindow::new(options.uncommitted_limit()),
             paused: false,
+            transaction,
+            stale_below: 0,
             evaluator: EventEvaluator::default(),
             last_commit: Instant::now(),
             consumed: 0,
@@ -300,7 +353,7 @@ impl<'r> StreamRun<'r> {
                 }
                 wait = Duration::ZERO;
             }
-            state.commit_when_due(&consumer, false);
+            state.commit_when_due(&consumer, false)?;
         }
         if state.signal.is_abandoning() {
             return Ok(RunEnd::Abandoned);
@@ -315,9 +368,13 @@ impl RunState<'_> {
     fn settle(&mut self, consumer: &BaseConsumer<GroupWatch>) -> Result<(), StreamRunError> {
         let revoked = consumer.context().take_revoked();
         if !revoked.is_empty() {
-            self.commit_when_due(consumer, true);
-            self.tracker.revoke(&revoked);
-            self.window.forget();
+            if self.transaction.is_some() {
+                self.abort_transaction(consumer, &revoked)?;
+            } else {
+                self.commit_when_due(consumer, true)?;
+                self.tracker.revoke(&revoked);
+                self.window.forget();
+            }
         }
         self.completions.take_into(&mut self.drained);
         let mut drained = std::mem::take(&mut self.drained);
@@ -329,6 +386,10 @@ impl RunState<'_> {
     }
 
     fn apply(&mut self, completion: Completion) -> Result<(), StreamRunError> {
+        if completion.sequence() < self.stale_below {
+            // An output of an aborted transaction: its record will be read and processed again.
+            return Ok(());
+        }
         match completion {
             Completion::Acknowledged {
                 sequence,
@@ -385,13 +446,15 @@ impl RunState<'_> {
     }
 
     /// Pauses the source partitions while too many finished records are unconfirmed (commits
-    /// failing), and resumes them once a commit succeeds.
+    /// failing), and resumes them once a commit succeeds. A new assignment gets the current state
+    /// explicitly: librdkafka keeps a partition's pause across a revocation, so a partition paused
+    /// before a rebalance and assigned back would otherwise never be read again.
     fn gate(&mut self, consumer: &BaseConsumer<GroupWatch>) {
         let newly_assigned = consumer.context().take_assigned();
         let full = self.window.is_full();
         if full && (!self.paused || newly_assigned) {
             self.set_paused(consumer, true);
-        } else if !full && self.paused {
+        } else if !full && (self.paused || newly_assigned) {
             self.set_paused(consumer, false);
         }
     }
@@ -422,6 +485,9 @@ impl RunState<'_> {
     /// Judges one record and sends its outputs.
     fn process(&mut self, message: &BorrowedMessage<'_>) {
         self.consumed += 1;
+        if let Some(transaction) = &mut self.transaction {
+            transaction.touched();
+        }
         let view = RecordView {
             topic: &self.rule.source_topic,
             partition: message.partition(),
@@ -610,12 +676,19 @@ impl RunState<'_> {
     }
 
     /// Commits acknowledged offsets when the interval or the batch size says so (or `force`).
-    fn commit_when_due(&mut self, consumer: &BaseConsumer<GroupWatch>, force: bool) {
+    fn commit_when_due(
+        &mut self,
+        consumer: &BaseConsumer<GroupWatch>,
+        force: bool,
+    ) -> Result<(), StreamRunError> {
         let due = force
             || self.last_commit.elapsed() >= self.options.commit_interval
             || self.tracker.finished_since_commit() >= self.options.commit_every;
         if !due {
-            return;
+            return Ok(());
+        }
+        if self.transaction.is_some() {
+            return self.commit_transaction(consumer);
         }
         self.flush_counts();
         self.last_commit = Instant::now();
@@ -624,10 +697,106 @@ impl RunState<'_> {
             Some(offsets) => offsets,
             // Nothing new finished (reading is paused), but the last commits failed: retry them.
             None if self.window.uncommitted() > 0 => self.tracker.current_offsets(),
-            None => return,
+            None => return Ok(()),
         };
         let succeeded = self.commit(consumer, &offsets);
         self.window.committed(finished, succeeded);
+        Ok(())
+    }
+
+    /// Commits an `exactly_once` stream's transaction: waits until every output of the records
+    /// read so far is acknowledged (dead letters of failed ones are sent inside the same
+    /// transaction), then commits them with the source offsets. A failure aborts and ends the run.
+    fn commit_transaction(
+        &mut self,
+        consumer: &BaseConsumer<GroupWatch>,
+    ) -> Result<(), StreamRunError> {
+        self.last_commit = Instant::now();
+        if !self
+            .transaction
+            .as_ref()
+            .is_some_and(StreamTransaction::is_dirty)
+        {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.options.delivery_timeout;
+        while self.tracker.in_flight() > 0 {
+            if Instant::now() >= deadline {
+                return self.transaction_failed("outputs not acknowledged in time".to_string());
+            }
+            let _ = rdkafka::producer::Producer::flush(&self.producer, Duration::from_millis(100));
+            self.settle(consumer)?;
+            if !self
+                .transaction
+                .as_ref()
+                .is_some_and(StreamTransaction::is_dirty)
+            {
+                // A revocation aborted the transaction meanwhile.
+                return Ok(());
+            }
+        }
+        self.flush_counts();
+        let _ = self.tracker.take_commit();
+        let offsets = self.tracker.current_offsets();
+        let committed = match &mut self.transaction {
+            Some(transaction) => transaction.commit(
+                &self.producer,
+                consumer,
+                &self.rule.source_topic,
+                &offsets,
+                self.tally,
+            ),
+            None => return Ok(()),
+        };
+        match committed {
+            Ok(()) => Ok(()),
+            Err(error) => self.transaction_failed(error.to_string()),
+        }
+    }
+
+    /// Aborts the open transaction and ends the run with `error`.
+    fn transaction_failed(&mut self, error: String) -> Result<(), StreamRunError> {
+        if let Some(transaction) = &mut self.transaction {
+            if let Err(abort) = transaction.abort(&self.producer, self.tally) {
+                tracing::warn!(stream = %self.rule.name, error = %abort, "transaction abort failed");
+            }
+        }
+        Err(StreamRunError::Transaction {
+            stream: self.rule.name.clone(),
+            error,
+        })
+    }
+
+    /// A revocation under `exactly_once`: abort what the transaction holds (the partitions' next
+    /// owner, maybe this member again, re-reads from the last committed transaction) and forget
+    /// the records in flight.
+    fn abort_transaction(
+        &mut self,
+        consumer: &BaseConsumer<GroupWatch>,
+        revoked: &[i32],
+    ) -> Result<(), StreamRunError> {
+        let Some(transaction) = &mut self.transaction else {
+            return Ok(());
+        };
+        if transaction.is_dirty() {
+            if let Err(error) = transaction.abort(&self.producer, self.tally) {
+                return Err(StreamRunError::Transaction {
+                    stream: self.rule.name.clone(),
+                    error: error.to_string(),
+                });
+            }
+            tracing::info!(stream = %self.rule.name, ?revoked, "partitions revoked: open transaction aborted");
+        }
+        self.stale_below = self.tracker.next_sequence();
+        self.tracker.forget_all();
+        self.window.forget();
+        // Partitions still (or newly) assigned resume from the last committed transaction.
+        rewind_to_committed(consumer, self.options.delivery_timeout).map_err(|error| {
+            StreamRunError::Transaction {
+                stream: self.rule.name.clone(),
+                error: format!("cannot rewind to the committed offsets: {error}"),
+            }
+        })
     }
 
     /// Commits synchronously: librdkafka reports the result of an asynchronous manual commit
@@ -677,6 +846,9 @@ impl RunState<'_> {
                 in_flight = self.tracker.in_flight(),
                 "stopping with outputs unacknowledged; they will be read again"
             );
+        }
+        if self.transaction.is_some() {
+            return self.commit_transaction(consumer);
         }
         self.flush_counts();
         if let Some(offsets) = self.tracker.take_commit() {

@@ -36,7 +36,10 @@ fn address_after(line: &str, key: &str) -> Option<SocketAddr> {
 pub fn spawn_meshd(args: &[String]) -> (Child, Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshd"))
         .args(args)
-        .env("MESHD_LOG", "info")
+        .env(
+            "MESHD_LOG",
+            std::env::var("TEST_MESHD_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
