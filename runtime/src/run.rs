@@ -218,9 +218,14 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     }
     let mut kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
     kafka_options.streams = options.streams.clone();
+    let remote = RemoteSource::for_input(&input, &options.source, verify_key.is_some())?;
     let metrics = Metrics::new(workers);
     if let Some(store) = &admission.shared_store {
         let collector = SharedStoreCollector(Arc::clone(store));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
+    if let Some(remote) = &remote {
+        let collector = FetchStatusCollector(Arc::clone(&remote.status));
         metrics.register(|registry| registry.register_collector(Box::new(collector)));
     }
     let cell = Arc::new(StateCell::default());
@@ -284,38 +289,20 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         kafka_metrics.unwrap_or_default(),
         handle.clone(),
     ));
-    let remote = match &input {
-        ProgramInput::Remote(url) => {
-            let remote = RemoteSource::new(url.clone(), &options.source, verify_key.is_some());
-            match remote {
-                Ok(remote) => Some(remote),
-                Err(error) => {
-                    stop_early(threads);
-                    return Err(error.into());
-                }
-            }
-        }
-        _ => None,
-    };
-    if let Some(remote) = &remote {
-        let collector = FetchStatusCollector(Arc::clone(&remote.status));
-        metrics.register(|registry| registry.register_collector(Box::new(collector)));
-    }
-    let mut reloader = Reloader::new(
-        input,
-        verify_key,
-        workers,
-        Arc::clone(&metrics),
-        Arc::clone(&cell),
-        handle.clone(),
-        admission,
-    )
-    .with_kafka(Arc::clone(&kafka))
-    .allowing_rollback(options.source.allow_rollback);
-    if let Some(remote) = remote {
-        reloader = reloader.with_remote(remote);
-    }
-    let reloader = Arc::new(reloader);
+    let reloader = Arc::new(
+        Reloader::new(
+            input,
+            verify_key,
+            workers,
+            Arc::clone(&metrics),
+            Arc::clone(&cell),
+            handle.clone(),
+            admission,
+        )
+        .with_kafka(Arc::clone(&kafka))
+        .with_remote(remote)
+        .allowing_rollback(options.source.allow_rollback),
+    );
     let state = match reloader.load_initial() {
         Ok(state) => state,
         Err(failure) => {

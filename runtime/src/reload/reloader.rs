@@ -122,9 +122,9 @@ impl Reloader {
         }
     }
 
-    /// Bundles come from this URL (the input is [`ProgramInput::Remote`]).
-    pub fn with_remote(mut self, remote: RemoteSource) -> Self {
-        self.remote = Some(remote);
+    /// Bundles come from this URL (when the input is [`ProgramInput::Remote`]).
+    pub fn with_remote(mut self, remote: Option<RemoteSource>) -> Self {
+        self.remote = remote;
         self
     }
 

@@ -35,7 +35,7 @@ pub use poll_schedule::PollSchedule;
 pub use source_options::{SourceArgs, SourceOptions};
 
 use super::bundle_check::check_bundle_bytes;
-use super::input::InputError;
+use super::input::{InputError, ProgramInput};
 use super::signature::{SignatureError, VerifyKey};
 
 /// Why a bundle URL cannot be polled.
@@ -65,6 +65,18 @@ pub struct RemoteSource {
 }
 
 impl RemoteSource {
+    /// Polling for `input` when it is a bundle URL, else `None`.
+    pub fn for_input(
+        input: &ProgramInput,
+        options: &SourceOptions,
+        want_signature: bool,
+    ) -> Result<Option<RemoteSource>, RemoteSetupError> {
+        match input {
+            ProgramInput::Remote(url) => Self::new(url.clone(), options, want_signature).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Sets up polling of `url`; `want_signature` fetches `<url>.sig` with each new bundle.
     pub fn new(
         url: BundleUrl,

@@ -55,9 +55,13 @@ impl RunState<'_> {
         consumer: &BaseConsumer<GroupWatch>,
         force: bool,
     ) -> Result<(), StreamRunError> {
-        let due = force
-            || self.last_commit.elapsed() >= self.options.commit_interval
-            || self.tracker.finished_since_commit() >= self.options.commit_every;
+        // A transaction costs a few round trips to the coordinator whatever it holds, so an
+        // `exactly_once` stream commits on the interval only (as Kafka Streams does): committing
+        // every `commit_every` records would make each transaction tiny. Its replay window does
+        // not matter: aborted outputs are never seen.
+        let batch_full = self.transaction.is_none()
+            && self.tracker.finished_since_commit() >= self.options.commit_every;
+        let due = force || batch_full || self.last_commit.elapsed() >= self.options.commit_interval;
         if !due {
             return Ok(());
         }
@@ -98,7 +102,10 @@ impl RunState<'_> {
             if Instant::now() >= deadline {
                 return self.transaction_failed("outputs not acknowledged in time".to_string());
             }
-            let _ = rdkafka::producer::Producer::flush(&self.producer, Duration::from_millis(100));
+            // Not `flush`: a transactional producer's queue always holds coordinator requests,
+            // so flush would wait out its whole timeout every time. The delivery reports are
+            // what this waits for.
+            self.completions.wait(Duration::from_millis(1));
             self.settle(consumer)?;
             if !self
                 .transaction
