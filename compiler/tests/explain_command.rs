@@ -178,3 +178,36 @@ fn a_bad_request_line_is_a_usage_error_and_a_broken_program_exits_1() {
     assert_eq!(code, Some(1));
     assert!(text.is_empty());
 }
+
+#[test]
+fn paths_are_normalized_under_the_gateway_policy_as_meshd_does() {
+    let dir = fleet_dir("paths");
+    // Merged slashes and dot segments reach the route they name, and explain says so.
+    for raw in ["//officers/7", "/x/../officers/7", "/%6Ffficers/7"] {
+        let (code, text) = explain(&dir, &format!("GET http://api.starfleet.test{raw}"), &[]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains("the path is normalized to \"/officers/7\"")
+                && text.contains("route `officer` wins"),
+            "{raw}: {text}"
+        );
+    }
+    // An encoded slash gets the runtime's 400 under the default policy ...
+    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers%2F7", &[]);
+    assert!(
+        text.contains("400 Bad Request: the path has an encoded slash"),
+        "{text}"
+    );
+    // ... and is decoded first under `escaped_slashes unescape`.
+    let program = FLEET.replacen(
+        "listen \"127.0.0.1:8080\"",
+        "listen \"127.0.0.1:8080\"\n  escaped_slashes unescape",
+        1,
+    );
+    std::fs::write(dir.join("fleet.mesh"), program).expect("write");
+    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers%2F7", &[]);
+    assert!(
+        text.contains("normalized to \"/officers/7\"") && text.contains("route `officer` wins"),
+        "{text}"
+    );
+}

@@ -78,11 +78,11 @@ pub fn render_gateway(
         RouteChoice::BadPath(error) => {
             let _ = writeln!(out, "  400 Bad Request: {error}");
         }
-        RouteChoice::NotFound => {
+        RouteChoice::NotFound { path } => {
             let _ = writeln!(
                 out,
-                "  no route matches {} {} (host \"{}\"): 404 Not Found",
-                request.method, request.path, request.host
+                "  no route matches {} {path} (host \"{}\"): 404 Not Found",
+                request.method, request.host
             );
         }
         RouteChoice::MethodNotAllowed(allow) => {
@@ -97,7 +97,14 @@ pub fn render_gateway(
             winner,
             params,
             beaten,
+            path,
         } => {
+            if *path != request.path {
+                let _ = writeln!(
+                    out,
+                    "  the path is normalized to {path:?}: that is what routes match and what goes upstream"
+                );
+            }
             let _ = writeln!(
                 out,
                 "\nroute `{}` wins: {}  ({})",

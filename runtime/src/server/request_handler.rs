@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, ORIGIN};
 use http::{HeaderValue, Method, Response, StatusCode};
-use meshwork_bundle::matcher::{normalize_path, MatchOutcome, Params, RequestTarget};
+use meshwork_bundle::matcher::{MatchOutcome, Params, RequestTarget};
 use smallvec::SmallVec;
 
 use crate::access_log::{timestamp, AccessLog, AccessRecord, DenialRecord};
@@ -156,12 +156,11 @@ async fn route_request<'g>(
     outcome: &mut Outcome<'g>,
 ) -> GatewayResponse {
     let host = request.host();
-    let Ok(path) = normalize_path(request.path()) else {
-        return refuse(
-            outcome,
-            StatusCode::BAD_REQUEST,
-            "the request path is malformed",
-        );
+    // Normalized once under the gateway's path policy: matched, seen by admission and CEL, and
+    // forwarded (see `upstream_target`), so the upstream sees the path that was judged.
+    let path = match gateway.table.normalize(request.path()) {
+        Ok(path) => path,
+        Err(error) => return refuse(outcome, StatusCode::BAD_REQUEST, &error.to_string()),
     };
     let query = request.query().unwrap_or("");
     let target = RequestTarget {

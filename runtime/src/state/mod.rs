@@ -226,10 +226,13 @@ fn build_gateway(
         gateway: gateway.name.clone(),
         source: Box::new(source),
     })?;
-    let table = RouteTable::new(&gateway.routes).map_err(|source| StateError::Routes {
-        gateway: gateway.name.clone(),
-        source,
-    })?;
+    let table =
+        RouteTable::with_path_policy(&gateway.routes, &gateway.path_policy).map_err(|source| {
+            StateError::Routes {
+                gateway: gateway.name.clone(),
+                source,
+            }
+        })?;
     let listeners = gateway
         .listeners
         .iter()
