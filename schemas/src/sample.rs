@@ -140,6 +140,7 @@ fn log_route() -> Route {
             headers: strings(&["x-ship"]),
             acks: Acks::All,
             mode: ProduceMode::Sync,
+            timeout_ms: None,
         },
         source: at(17, 3),
     }

@@ -321,7 +321,7 @@ async fn route_request<'g>(
                 idempotent: is_idempotent(&request.method),
                 head_request: request.method == Method::HEAD,
             };
-            match forward(service, plan.attempt_timeout(service), key, upstream).await {
+            match forward(service, plan.budget(service), key, upstream).await {
                 Ok(forwarded) => {
                     outcome.upstream = Some(forwarded.endpoint);
                     outcome.upstream_time = Some(forwarded.upstream_time);

@@ -339,6 +339,7 @@ fn build_route(
             headers,
             acks,
             mode,
+            timeout_ms,
         } => {
             let (kafka, body_limit) = kafka.ok_or_else(|| StateError::NoKafka {
                 gateway: gateway.name.clone(),
@@ -351,6 +352,7 @@ fn build_route(
                 headers,
                 acks: *acks,
                 mode: *mode,
+                timeout: timeout_ms.map(std::time::Duration::from_millis),
             };
             RouteAction::Produce(Box::new(kafka.produce_route(
                 &route.name,
