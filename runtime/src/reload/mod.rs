@@ -5,6 +5,7 @@ pub mod file_watch;
 pub mod memory_trim;
 pub mod reloader;
 pub mod state_cell;
+pub mod watched_files;
 
 pub use reloader::{error_chain, LoadFailure, ReloadOutcome, Reloader};
 pub use state_cell::StateCell;
