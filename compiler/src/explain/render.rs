@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use meshwork_bundle::{
-    AccessSubject, AdmissionStep, AuthMethod, Balance, Bundle, Effect, Gateway, KeyLocation,
-    PathKind, ProduceTopic, RetryOn, Route, RouteAction, SourceLocation, StoreFailure,
+    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, Gateway, KeyLocation, PathKind,
+    Route, SourceLocation, StoreFailure,
 };
 
 use crate::resolve::Program;

@@ -68,6 +68,8 @@ impl WatchedFiles {
                     }
                 }
             }
+            // A bundle URL is polled, not watched: no local file belongs to it.
+            ProgramInput::Remote(_) => {}
         }
         WatchedFiles { files, source_dirs }
     }
