@@ -151,19 +151,31 @@ fn produce_routes_name_the_topic_and_unsent_credentials_are_flagged() {
 }
 
 #[test]
-fn method_mismatch_is_405_with_allow_and_no_match_is_404() {
+fn method_mismatch_is_a_404_naming_the_route_and_no_match_is_404() {
     let dir = std::env::temp_dir().join(format!("meshc-explain-404-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
     let (code, text) = explain(&dir, "DELETE /ping", &[]);
     assert_eq!(code, Some(0));
+    assert!(text.contains("no route matches DELETE /ping"), "{text}");
+    assert!(text.contains("404 Not Found"), "{text}");
+    assert!(
+        text.contains(
+            "route `ping` would match but for the method: GET \"/ping\"  (fleet.mesh:3:3)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("405 Method Not Allowed"), "{text}");
+    std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  method_mismatch 405\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
+    let (_, text) = explain(&dir, "DELETE /ping", &[]);
     assert!(
         text.contains("405 Method Not Allowed (Allow: GET)"),
         "{text}"
     );
     let (_, text) = explain(&dir, "GET /pong", &[]);
     assert!(text.contains("404 Not Found"), "{text}");
+    assert!(!text.contains("would match"), "{text}");
     let (_, text) = explain(&dir, "GET /p%zzing", &[]);
     assert!(text.contains("400 Bad Request"), "{text}");
 }

@@ -52,6 +52,7 @@ fn gateway(consumers: usize) -> Gateway {
             })
             .collect(),
         routes: Vec::new(),
+        method_mismatch: Default::default(),
         source: at(1),
     }
 }

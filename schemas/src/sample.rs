@@ -2,7 +2,7 @@
 //! (the runtime must not depend on the compiler, so it cannot compile one).
 
 use crate::types::bundle::{Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation};
-use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch};
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
@@ -196,6 +196,7 @@ fn edge_gateway() -> Gateway {
             },
         ],
         routes: vec![officers_route(), log_route(), ping_route()],
+        method_mismatch: MethodMismatch::NotFound,
         source: at(1, 1),
     }
 }

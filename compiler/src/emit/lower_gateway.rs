@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use meshwork_bundle::{sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls};
+use meshwork_bundle::{
+    sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch,
+};
 
 use super::context::EmitContext;
 use super::lower_route::lower_route;
@@ -23,11 +25,16 @@ pub fn lower_gateway(cx: &mut EmitContext, declarations: &[&ast::Gateway]) -> Op
     listeners.sort_by(|a, b| (&a.address, &a.source).cmp(&(&b.address, &b.source)));
     consumers.sort_by(|a, b| (&a.name, &a.source).cmp(&(&b.name, &b.source)));
     sort_by_precedence(&mut routes);
+    let method_mismatch = match declarations.iter().find_map(|g| g.method_mismatch.as_ref()) {
+        Some(answer) if answer.node == 405 => MethodMismatch::MethodNotAllowed,
+        _ => MethodMismatch::NotFound,
+    };
     Some(Gateway {
         name: first.name.node.clone(),
         listeners,
         consumers,
         routes,
+        method_mismatch,
         source: cx.location(first.span),
     })
 }

@@ -4,7 +4,7 @@
 use meshwork_bundle::matcher::{
     normalize_path, HeaderPairs, MatchOutcome, RequestTarget, RouteTable,
 };
-use meshwork_bundle::{compare_routes, Gateway, PrecedenceStep, Route};
+use meshwork_bundle::{compare_routes, Gateway, MethodMismatch, PrecedenceStep, Route};
 
 use super::request_line::ExplainRequest;
 
@@ -17,8 +17,13 @@ pub enum RouteChoice<'b> {
         params: Vec<(String, String)>,
         beaten: Vec<(&'b Route, PrecedenceStep)>,
     },
-    /// Routes match all but the method: 405 with these methods in `Allow`.
-    MethodNotAllowed(Vec<String>),
+    /// No route matches, but these would if the method were one of `allow`: a 404, or a 405
+    /// with `allow` in `Allow` when the gateway says `method_mismatch 405`.
+    MethodMismatch {
+        routes: Vec<&'b Route>,
+        allow: Vec<String>,
+        answer: MethodMismatch,
+    },
     /// No route matches: 404.
     NotFound,
     /// The path cannot be normalized: 400.
@@ -92,7 +97,11 @@ pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> Route
                 beaten,
             }
         }
-        MatchOutcome::MethodNotAllowed { allow } => RouteChoice::MethodNotAllowed(allow),
+        MatchOutcome::MethodMismatch { allow, routes } => RouteChoice::MethodMismatch {
+            routes: routes.into_iter().map(|r| &gateway.routes[r]).collect(),
+            allow,
+            answer: gateway.method_mismatch,
+        },
         MatchOutcome::NotFound => RouteChoice::NotFound,
     };
     choice

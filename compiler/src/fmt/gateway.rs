@@ -1,4 +1,5 @@
-//! `gateway NAME { listen … consumer … route … }`: listeners, consumers and routes in source order.
+//! `gateway NAME { listen … consumer … route … method_mismatch … }`: listeners, consumers, routes
+//! and settings in source order.
 
 use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener};
 
@@ -13,6 +14,12 @@ pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
     children.extend(gateway.listeners.iter().map(listener));
     children.extend(gateway.consumers.iter().map(|c| consumer(source, c)));
     children.extend(gateway.routes.iter().map(|r| route(source, r)));
+    children.extend(gateway.method_mismatch.iter().map(|m| {
+        Line::new()
+            .text("method_mismatch")
+            .text(m.node.to_string())
+            .at(m.span.start as usize, m.span.end as usize)
+    }));
     // The tree keeps each kind apart; the source order is what the author wrote.
     children.sort_by_key(|entry| entry.start);
     Block {

@@ -149,6 +149,9 @@ pub struct Gateway {
     pub listeners: Vec<Listener>,
     pub consumers: Vec<Consumer>,
     pub routes: Vec<Route>,
+    /// `method_mismatch 404|405`: the answer when a path matches but no route takes the method
+    /// (404 when not written, as in the Gateway API). The span covers the whole statement.
+    pub method_mismatch: Option<Spanned<u16>>,
     pub span: Span,
 }
 

@@ -305,6 +305,7 @@ mod tests {
             listeners: Vec::new(),
             consumers,
             routes: Vec::new(),
+            method_mismatch: Default::default(),
             source: loc(),
         }
     }

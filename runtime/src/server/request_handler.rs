@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, ORIGIN};
 use http::{HeaderValue, Method, Response, StatusCode};
 use meshwork_bundle::matcher::{normalize_path, MatchOutcome, Params, RequestTarget};
+use meshwork_bundle::MethodMismatch;
 use smallvec::SmallVec;
 
 use crate::access_log::{timestamp, AccessLog, AccessRecord, DenialRecord};
@@ -173,12 +174,22 @@ async fn route_request<'g>(
     };
     let (index, params) = match gateway.table.find(&target) {
         MatchOutcome::Matched { route, params } => (route, params),
-        MatchOutcome::MethodNotAllowed { allow } => {
+        MatchOutcome::MethodMismatch { allow, .. } => {
             if let Some(answer) = preflight_of_other_method(gateway, connection, request, &target) {
                 return answer.into_response(outcome);
             }
-            outcome.error = Some("method not allowed".into());
-            return method_not_allowed(&allow).into();
+            if gateway.method_mismatch == MethodMismatch::MethodNotAllowed {
+                outcome.error = Some("method not allowed".into());
+                return method_not_allowed(&allow).into();
+            }
+            // As in the Gateway API: a route whose method differs does not match. The log says
+            // which methods the path takes; the client sees the same 404 as for any other miss.
+            let reason = format!(
+                "no route matches this request (the path takes {})",
+                allow.join(", ")
+            );
+            outcome.error = Some(reason);
+            return json_error(StatusCode::NOT_FOUND, "no route matches this request", None).into();
         }
         MatchOutcome::NotFound => {
             return refuse(

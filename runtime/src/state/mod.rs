@@ -269,6 +269,7 @@ fn build_gateway(
         routes,
         admission,
         unmatched_metric_id: metrics.requests.route_id(&gateway.name, NO_ROUTE),
+        method_mismatch: gateway.method_mismatch,
     })
 }
 

@@ -18,8 +18,22 @@ pub struct Gateway {
     pub consumers: Vec<Consumer>,
     /// Routes in match order: most specific first (see [`crate::precedence`]).
     pub routes: Vec<Route>,
+    /// The answer when a request's host and path match some route but its method matches none.
+    pub method_mismatch: MethodMismatch,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,
+}
+
+/// What a gateway answers when a route would match a request but for its method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodMismatch {
+    /// 404, as the Kubernetes Gateway API, Envoy and Kong answer: a route whose method differs
+    /// does not match.
+    #[default]
+    NotFound,
+    /// 405 Method Not Allowed, with `Allow` listing the methods the path takes (RFC 9110 §15.5.6).
+    MethodNotAllowed,
 }
 
 /// One listening socket.

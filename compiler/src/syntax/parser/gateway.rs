@@ -1,16 +1,17 @@
-//! `gateway NAME { listen … consumer … route … }`.
+//! `gateway NAME { listen … consumer … route … method_mismatch … }`.
 
+use crate::diagnostics::codes;
 use crate::source::Spanned;
 use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, ListenerTls};
 
-use super::block::{block, report_missing};
+use super::block::{block, report_duplicates, report_missing};
 use super::context::Ctx;
-use super::error::PResult;
+use super::error::{PError, PResult};
 use super::lexical::{ident, keyword, peek_word, string, ws, ws_inline};
-use super::literals::{check_address, ident_list, secret};
+use super::literals::{check_address, ident_list, secret, status};
 use super::route::route;
 
-const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route"];
+const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route", "method_mismatch"];
 const CONSUMER_STATEMENTS: &[&str] = &["key", "basic", "jwt", "groups"];
 
 /// The rest of a gateway after its keyword; `start` is the keyword.
@@ -20,6 +21,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
+    let mut method_mismatch: Vec<Spanned<u16>> = Vec::new();
     let (rest, _) = block(
         cx,
         rest,
@@ -41,9 +43,20 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 routes.push(r);
                 Ok((rest, Some(())))
             }
+            "method_mismatch" => {
+                let (rest, answer) = mismatch_status(cx, input)?;
+                method_mismatch.push(Spanned::new(answer.node, cx.span(start, rest)));
+                Ok((rest, Some(())))
+            }
             _ => Ok((input, None)),
         },
     )?;
+    report_duplicates(
+        cx,
+        &method_mismatch,
+        |_| Some("method_mismatch"),
+        |m| m.span,
+    );
     if listeners.is_empty() {
         report_missing(
             cx,
@@ -60,9 +73,28 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             listeners,
             consumers,
             routes,
+            method_mismatch: method_mismatch.into_iter().next(),
             span: cx.span(start, rest),
         },
     ))
+}
+
+/// `404` (the default: a route whose method differs does not match) or `405` (answer
+/// `405 Method Not Allowed` with `Allow` listing the methods the path takes).
+fn mismatch_status<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<u16>> {
+    let (rest, answer) = status(cx, input)?;
+    if !matches!(answer.node, 404 | 405) {
+        return PError::at(
+            input,
+            answer.span.len(),
+            &codes::SYNTAX,
+            format!("`method_mismatch {}` is not an answer meshd gives", answer.node),
+            "expected 404 or 405",
+        )
+        .help("`method_mismatch 404` (the default, as in the Gateway API) or `method_mismatch 405` (405 with `Allow`)")
+        .fail();
+    }
+    Ok((rest, answer))
 }
 
 fn listen<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Listener> {
