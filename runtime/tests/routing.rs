@@ -180,3 +180,37 @@ gateway edge {
         "other"
     );
 }
+
+const REPEATED: &str = r#"
+gateway edge {
+  listen "127.0.0.1:0"
+  route both { match GET "/h" header "x-ship" "enterprise, voyager" public respond 200 "both" }
+  route one { match GET "/h" header "x-ship" "enterprise" public respond 200 "one" }
+  route first { match GET "/q" query "v" "1" public respond 200 "first" }
+  route when_both { match GET "/w" public when request.headers["x-ship"] == "enterprise, voyager" respond 200 "when" }
+}
+"#;
+
+/// Gateway API `HTTPHeaderMatch.Name` ("proxies should follow the guidance from the RFC" for a
+/// header repeated in the request) and `HTTPQueryParamMatch.Name` ("match against the first value
+/// of the param"), over a real HTTP/1.1 connection; a `match` and a CEL condition read a repeated
+/// header the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_request_header_is_one_joined_value_and_a_repeated_query_parameter_its_first() {
+    let dir = TempDir::new("repeated");
+    let server = start_mesh(&dir, REPEATED).await;
+    let edge = server.listener("edge").unwrap();
+    let ask = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: edge\r\n{headers}Connection: close\r\n\r\n")
+    };
+    let twice = "X-Ship: enterprise\r\nx-ship: voyager\r\n";
+    let answer = raw_exchange(edge, ask("/h", twice).as_bytes()).await;
+    assert!(answer.ends_with("both"), "{answer}");
+    let answer = raw_exchange(edge, ask("/h", "x-ship: enterprise\r\n").as_bytes()).await;
+    assert!(answer.ends_with("one"), "{answer}");
+    let answer = raw_exchange(edge, ask("/w", twice).as_bytes()).await;
+    assert!(answer.ends_with("when"), "{answer}");
+
+    assert_eq!(get(edge, "/q?v=1&v=2", &[]).await.body, "first");
+    assert_eq!(get(edge, "/q?v=2&v=1", &[]).await.status, 404);
+}

@@ -232,11 +232,11 @@ fn only_the_first_of_two_equivalent_header_names_counts() {
 
 /// `HTTPHeaderMatch.Name`: "When a header is repeated in an HTTP request, […] proxies should
 /// follow the guidance from the RFC" (RFC 7230 §3.2.2, now RFC 9110 §5.3): the lines are one
-/// value joined by commas, so two lines `a` and `b` are `a,b` (as Envoy compares them).
+/// value joined by commas, so two lines `a` and `b` are `a, b` (as CEL conditions read them).
 #[test]
 fn a_header_repeated_in_the_request_is_its_comma_joined_value() {
     let g = Gateway::new(&[
-        rule("ab", "/").headers(&[("x", "a,b")]),
+        rule("ab", "/").headers(&[("x", "a, b")]),
         rule("a", "/").headers(&[("x", "a")]),
     ]);
     expect(

@@ -30,8 +30,9 @@
 //!   become parameters.
 //! - **Method** is compared exactly (methods are case-sensitive); a route without one matches any.
 //! - **Headers**: names case-insensitively, values exactly. A header sent on several lines is
-//!   compared as one value, the lines joined by `,` (RFC 9110 §5.3). When one match names a header
-//!   twice (in any case), only the first entry counts (Gateway API `HTTPHeaderMatch.Name`).
+//!   compared as one value, the lines joined by `, ` (RFC 9110 §5.3; CEL's `request.headers` reads
+//!   it the same way). When one match names a header twice (in any case), only the first entry
+//!   counts (Gateway API `HTTPHeaderMatch.Name`).
 //! - **Query**: parameter names and values are compared exactly after percent-decoding (`+` is
 //!   not a space); a parameter repeated in the request counts with its first value, and when one
 //!   match names a parameter twice, only the first entry counts (`HTTPQueryParamMatch.Name`).
@@ -60,4 +61,7 @@ mod tests;
 
 pub use path_normalize::{normalize_host, normalize_path, PathError};
 pub use route_table::{MatchOutcome, MatcherError, MatcherErrorKind, Params, RouteTable};
-pub use target::{combined_value_equals, HeaderLookup, HeaderPairs, NoHeaders, RequestTarget};
+pub use target::{
+    combined_value_equals, HeaderLookup, HeaderPairs, NoHeaders, RequestTarget,
+    HEADER_VALUE_SEPARATOR,
+};

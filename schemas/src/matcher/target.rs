@@ -5,13 +5,19 @@
 pub trait HeaderLookup: Sync {
     /// Whether header `name` (given in lower case) is present and its combined value equals
     /// `value` exactly. A header sent on several lines is one value: the lines' values in order,
-    /// joined by `,` (RFC 9110 §5.3), as the Gateway API asks for repeated request headers and as
-    /// Envoy matches them. Implementations can use [`combined_value_equals`].
+    /// joined by [`HEADER_VALUE_SEPARATOR`] (RFC 9110 §5.3), as the Gateway API asks for repeated
+    /// request headers, and as CEL conditions read `request.headers`, so a match and a condition
+    /// on the same header agree. Implementations can use [`combined_value_equals`].
     fn has_value(&self, name: &str, value: &str) -> bool;
 }
 
-/// Whether the values of one header's lines, in order, joined by `,`, equal `expected`, without
-/// building the joined value. No lines is no value (never equal, even to `""`).
+/// How the values of a header sent on several lines are joined into one (RFC 9110 §5.3: a comma;
+/// the space is the list syntax's optional whitespace, written as CEL's `request.headers` does).
+pub const HEADER_VALUE_SEPARATOR: &[u8] = b", ";
+
+/// Whether the values of one header's lines, in order, joined by [`HEADER_VALUE_SEPARATOR`],
+/// equal `expected`, without building the joined value. No lines is no value (never equal, even
+/// to `""`).
 pub fn combined_value_equals<'v>(
     mut values: impl Iterator<Item = &'v [u8]>,
     expected: &[u8],
@@ -23,7 +29,10 @@ pub fn combined_value_equals<'v>(
         return false;
     };
     for value in values {
-        match rest.strip_prefix(b",").and_then(|r| r.strip_prefix(value)) {
+        match rest
+            .strip_prefix(HEADER_VALUE_SEPARATOR)
+            .and_then(|r| r.strip_prefix(value))
+        {
             Some(after) => rest = after,
             None => return false,
         }
@@ -116,12 +125,13 @@ mod tests {
     #[test]
     fn repeated_lines_are_one_comma_joined_value() {
         assert!(combined(&["one"], "one"));
-        assert!(combined(&["a", "b"], "a,b"));
+        assert!(combined(&["a", "b"], "a, b"));
+        assert!(!combined(&["a", "b"], "a,b"));
         assert!(!combined(&["a", "b"], "a"));
         assert!(!combined(&["a", "b"], "b"));
-        assert!(!combined(&["a", "b"], "a,b,"));
-        assert!(!combined(&["a"], "a,b"));
-        assert!(combined(&["", ""], ","));
+        assert!(!combined(&["a", "b"], "a, b, "));
+        assert!(!combined(&["a"], "a, b"));
+        assert!(combined(&["", ""], ", "));
         assert!(combined(&[""], ""));
         assert!(!combined(&[], ""));
     }
