@@ -348,14 +348,23 @@ mod tests {
     }
 
     #[test]
-    fn lookups_for_matching_see_received_and_own_values() {
+    fn lookups_for_matching_see_received_and_own_values_as_one_joined_value() {
         let mut headers = received();
         assert!(headers.has_value("x-id", "7"));
         headers.append_header(
             HeaderName::from_static("x-id"),
             HeaderValue::from_static("8"),
         );
-        assert!(headers.has_value("x-id", "8"));
-        assert!(!headers.has_value("x-id", "9"));
+        assert!(headers.has_value("x-id", "7, 8"));
+        assert!(!headers.has_value("x-id", "8"));
+        headers.set_header(
+            HeaderName::from_static("x-id"),
+            HeaderValue::from_static("9"),
+        );
+        assert!(headers.has_value("x-id", "9"));
+        assert!(!headers.has_value("x-id", "7, 9"));
+        let map = MessageHeaders::from_map(received().to_header_map());
+        assert!(map.has_value("x-id", "7"));
+        assert!(!map.has_value("x-missing", ""));
     }
 }
