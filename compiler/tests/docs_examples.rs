@@ -23,6 +23,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "cors",
     "body_limit",
     "timeout",
+    "idempotent",
     "forward",
     "produce",
     "respond",

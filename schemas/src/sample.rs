@@ -111,6 +111,7 @@ fn officers_route() -> Route {
             strip_prefix: Some("/officers".to_string()),
             rewrite: None,
             timeout_ms: Some(2_000),
+            idempotent: false,
         },
         source: at(7, 3),
     }

@@ -407,6 +407,7 @@ fn render_action(
             strip_prefix,
             rewrite,
             timeout_ms,
+            idempotent,
         } => {
             for target in targets {
                 let _ = writeln!(
@@ -450,11 +451,16 @@ fn render_action(
                             .collect();
                         let _ = writeln!(
                             out,
-                            "    retry {} on [{}], backoff {}..{}ms",
+                            "    retry {} on [{}], backoff {}..{}ms{}",
                             retry.attempts,
                             on.join(", "),
                             retry.backoff_min_ms,
-                            retry.backoff_max_ms
+                            retry.backoff_max_ms,
+                            if *idempotent {
+                                "; the route is `idempotent`: every method is retried"
+                            } else {
+                                "; POST, PATCH and other non-idempotent methods only on connect_failure"
+                            }
                         );
                     }
                 }

@@ -215,6 +215,9 @@ pub enum RouteStatement {
     Auth(Box<Auth>),
     /// `public`: no authentication on purpose.
     Public(Span),
+    /// `idempotent`: the route's requests may be repeated whatever their method (the upstream
+    /// deduplicates them), so the service's retries apply to POST and PATCH too.
+    Idempotent(Span),
     Access(AccessRule),
     RateLimit(Box<RateLimit>),
     When(Cel),
@@ -234,6 +237,7 @@ impl RouteStatement {
             RouteStatement::Match(m) => m.span,
             RouteStatement::Auth(a) => a.span,
             RouteStatement::Public(s) => *s,
+            RouteStatement::Idempotent(s) => *s,
             RouteStatement::Access(a) => a.span,
             RouteStatement::RateLimit(r) => r.span,
             RouteStatement::When(c) => c.span,

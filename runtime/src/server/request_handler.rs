@@ -18,7 +18,6 @@ use crate::admit::{Denial, PreflightResponse, RequestFacts, RouteAdmission};
 use crate::forward::http1::raw_headers::NameKind;
 use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
 use crate::forward::path_rewrite::strip_prefix;
-use crate::forward::retry_policy::is_idempotent;
 use crate::forward::{
     forward, BodyError, ForwardFailureKind, ForwardPlan, MessageHeaders, RequestBody, ResponseBody,
     UpstreamRequest,
@@ -330,7 +329,7 @@ async fn route_request<'g>(
                 head,
                 body,
                 framing,
-                idempotent: is_idempotent(&request.method),
+                idempotent: plan.repeatable(&request.method),
                 head_request: request.method == Method::HEAD,
             };
             match forward(service, plan.attempt_timeout(service), key, upstream).await {

@@ -287,6 +287,7 @@ fn build_route(
             strip_prefix,
             rewrite,
             timeout_ms,
+            idempotent,
         } => {
             let targets = targets
                 .iter()
@@ -302,12 +303,14 @@ fn build_route(
                     Ok((Arc::clone(service), t.weight))
                 })
                 .collect::<Result<_, StateError>>()?;
-            RouteAction::Forward(ForwardPlan::new(
+            let mut plan = ForwardPlan::new(
                 targets,
                 strip_prefix.as_deref(),
                 rewrite.as_deref(),
                 *timeout_ms,
-            ))
+            );
+            plan.idempotent = *idempotent;
+            RouteAction::Forward(plan)
         }
         Bundled::Respond {
             status,

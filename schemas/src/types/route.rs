@@ -268,6 +268,11 @@ pub enum RouteAction {
         rewrite: Option<String>,
         /// The route's own timeout in milliseconds, or `null` for the service's.
         timeout_ms: Option<u64>,
+        /// `true` when the route says its requests may be repeated whatever their method
+        /// (`idempotent`): the service's retries then apply to POST and PATCH too. Otherwise a
+        /// request with a non-idempotent method is only retried when it never reached the
+        /// upstream (a connection failure).
+        idempotent: bool,
     },
     /// Write the request to a Kafka topic.
     Produce {
