@@ -8,6 +8,7 @@ pub mod matcher;
 pub mod precedence;
 pub mod sample;
 pub mod schema;
+pub mod spiffe_id;
 pub mod types;
 
 pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
