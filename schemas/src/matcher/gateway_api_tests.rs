@@ -131,8 +131,11 @@ impl Gateway {
     }
 }
 
+/// Request headers as `(name, value)` pairs.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
 /// Asserts every `(request, headers, expected)` case against `gateway`.
-fn expect(gateway: &Gateway, cases: &[(&str, &[(&str, &str)], &str)]) {
+fn expect(gateway: &Gateway, cases: &[(&str, Headers, &str)]) {
     for (target, headers, expected) in cases {
         assert_eq!(
             gateway.send(target, headers),
