@@ -64,32 +64,39 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
 }
 
 fn check_gateway(entries: &[Entry], out: &mut Vec<Diagnostic>) {
-    // Wildcard routes by their first path segment (`None`: a parameter, `/` or a regex), so a
-    // hosted route meets only the wildcard routes whose path could overlap its own.
-    let mut wildcards: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+    // Wildcard routes by suffix and first path segment (`None`: a parameter, `/` or a regex),
+    // so a hosted route meets only the wildcard routes whose host covers its own and whose path
+    // could overlap it.
+    let mut wildcards: HashMap<(&str, Option<&str>), Vec<usize>> = HashMap::new();
     for (i, entry) in entries.iter().enumerate() {
-        if matches!(entry.shape.host, HostShape::Wildcard(_)) {
+        if let (HostShape::Wildcard(suffix), Some(_)) = (&entry.shape.host, &entry.destination) {
             wildcards
-                .entry(first_literal(&entry.shape.path))
+                .entry((suffix.as_str(), first_literal(&entry.shape.path)))
                 .or_default()
                 .push(i);
         }
     }
-    for (b, narrow) in entries.iter().enumerate() {
-        let mut candidates: Vec<usize> = wildcards.get(&None).cloned().unwrap_or_default();
-        match first_literal(&narrow.shape.path) {
-            Some(first) => candidates.extend(wildcards.get(&Some(first)).into_iter().flatten()),
-            None => candidates.extend(wildcards.values().flatten()),
+    let mut candidates: Vec<usize> = Vec::new();
+    for narrow in entries.iter().filter(|e| e.destination.is_some()) {
+        candidates.clear();
+        let first = first_literal(&narrow.shape.path);
+        for suffix in covering_suffixes(&narrow.shape.host) {
+            candidates.extend(wildcards.get(&(suffix, None)).into_iter().flatten());
+            match first {
+                Some(_) => candidates.extend(wildcards.get(&(suffix, first)).into_iter().flatten()),
+                None => candidates.extend(
+                    wildcards
+                        .iter()
+                        .filter(|((s, f), _)| *s == suffix && f.is_some())
+                        .flat_map(|(_, routes)| routes),
+                ),
+            }
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let split = candidates.into_iter().find(|&a| {
+        let split = candidates.iter().copied().find(|&a| {
             let wide = &entries[a];
-            a != b
-                && wide.shape.host != narrow.shape.host
-                && host_covers(&wide.shape.host, &narrow.shape.host)
-                && wide.destination.is_some()
-                && narrow.destination.is_some()
+            host_covers(&wide.shape.host, &narrow.shape.host)
                 && wide.destination != narrow.destination
                 && filters_overlap(&wide.shape, &narrow.shape)
                 && paths_overlap(&wide.shape.path, &narrow.shape.path) == Some(true)
@@ -98,6 +105,20 @@ fn check_gateway(entries: &[Entry], out: &mut Vec<Diagnostic>) {
             out.push(diagnostic(&entries[a], narrow));
         }
     }
+}
+
+/// The suffixes a wildcard covering `host` could have: for `a.b.c` or `*.a.b.c`, `b.c` and `c`
+/// (a wildcard matches at least one label more than its suffix, so never the name itself).
+fn covering_suffixes(host: &HostShape) -> Vec<&str> {
+    let name = match host {
+        HostShape::Exact(h) => h.as_str(),
+        HostShape::Wildcard(s) => s.as_str(),
+        HostShape::Any => return Vec::new(),
+    };
+    name.match_indices('.')
+        .map(|(dot, _)| &name[dot + 1..])
+        .filter(|suffix| !suffix.is_empty())
+        .collect()
 }
 
 /// The first segment when it is literal (a parameter or the root prefix could be anything).
@@ -192,4 +213,18 @@ fn diagnostic(wide: &Entry, narrow: &Entry) -> Diagnostic {
         "which service answers depends on the Host a client writes; if {narrow_host} should not be special, send both to the same place; if it should, give route `{}` a path, method or header the wildcard route does not take",
         narrow.route.name.node
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn covering_wildcards_are_strictly_shorter_suffixes() {
+        let exact = HostShape::Exact("api.starfleet.test".into());
+        assert_eq!(covering_suffixes(&exact), ["starfleet.test", "test"]);
+        let wildcard = HostShape::Wildcard("eu.starfleet.test".into());
+        assert_eq!(covering_suffixes(&wildcard), ["starfleet.test", "test"]);
+        assert!(covering_suffixes(&HostShape::Any).is_empty());
+    }
 }
