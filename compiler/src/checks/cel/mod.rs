@@ -118,6 +118,13 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 None,
                 None,
             ));
+            if rule.effect == ast::Effect::Allow {
+                out.extend(crate::checks::mesh::dead_allow::contradictory_condition(
+                    program,
+                    rule,
+                    cache.get(&cel.source).as_deref(),
+                ));
+            }
         }
     }
     for service in &program.services {

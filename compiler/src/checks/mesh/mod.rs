@@ -22,8 +22,8 @@ crate::diagnostics::codes::codes! {
         "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public forward picard }\n}\nservice picard { endpoints [\"127.0.0.1:9101\"] }\nmesh { default deny }";
     /// A mesh allow rule never changes a decision.
     MESH_ALLOW_NEVER_APPLIES = "W0301", "mesh allow never applies",
-        "Deny beats allow. Under `default allow`, an allow rule never changes a decision; otherwise this rule's every caller → service pair is also named by an unconditional deny rule, so it grants nothing. The real policy is elsewhere.",
-        "Remove the rule, narrow the deny rule (or give it a `when`), or make the default `deny`.",
+        "Deny beats allow. Under `default allow`, an allow rule never changes a decision; otherwise this rule's every caller → service pair is also named by an unconditional deny rule, or its `when` can never hold (two methods required at once, a header required present and absent: the terms the compiler can decide, as for routes), so it grants nothing. The real policy is elsewhere.",
+        "Remove the rule, narrow the deny rule (or give it a `when`), make the default `deny`, or make the condition's terms agree.",
         "mesh {\n  default deny\n  deny * -> riker\n  allow edge -> riker\n}";
     /// A mesh block states no default.
     MESH_DEFAULT_MISSING = "E0302", "mesh default missing",

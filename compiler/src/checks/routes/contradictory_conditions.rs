@@ -28,11 +28,61 @@ struct Stated<T> {
     text: String,
 }
 
+/// Why no request satisfies a set of conditions: a sentence, and the spans that say it.
+#[derive(Debug, Clone)]
+pub struct Contradiction {
+    /// "no method satisfies … and …" or "header `x` cannot satisfy both … and …".
+    pub reason: String,
+    /// The condition that made the set unsatisfiable, with its label.
+    pub last: (Span, String),
+    /// The conditions it contradicts, with their labels.
+    pub earlier: Vec<(Span, String)>,
+    /// How to resolve it.
+    pub help: String,
+}
+
+impl Contradiction {
+    /// The diagnostic of `code` with `message`, labelled and helped.
+    pub fn into_diagnostic(
+        self,
+        code: &'static crate::diagnostics::Code,
+        message: String,
+        warning: bool,
+    ) -> Diagnostic {
+        let mut d = if warning {
+            Diagnostic::warning(code, message)
+        } else {
+            Diagnostic::error(code, message)
+        };
+        d = d.with_label(self.last.0, self.last.1);
+        for (span, label) in self.earlier {
+            d = d.with_label(span, label);
+        }
+        d.with_help(self.help)
+    }
+}
+
 /// Contradictions between `route`'s match and the requirements of its `when` conditions.
 pub fn check_route(route: &ast::Route, conjuncts: &[(Conjunct, String)]) -> Vec<Diagnostic> {
+    contradictions(route.matcher(), conjuncts)
+        .into_iter()
+        .map(|c| {
+            let message = format!(
+                "route `{}` refuses every request it matches: {}",
+                route.name.node, c.reason
+            );
+            c.into_diagnostic(&CONTRADICTORY_CONDITIONS, message, false)
+        })
+        .collect()
+}
+
+/// Every contradiction among `matcher`'s conditions (if any) and `conjuncts`.
+pub fn contradictions(
+    matcher: Option<&ast::Match>,
+    conjuncts: &[(Conjunct, String)],
+) -> Vec<Contradiction> {
     let mut out = Vec::new();
-    let matcher = route.matcher();
-    out.extend(method_contradiction(route, matcher, conjuncts));
+    out.extend(method_contradiction(matcher, conjuncts));
     let mut fields: BTreeMap<(FieldKind, String), Vec<Stated<FieldCondition>>> = BTreeMap::new();
     if let Some(matcher) = matcher {
         for (kind, entries) in [
@@ -75,7 +125,7 @@ pub fn check_route(route: &ast::Route, conjuncts: &[(Conjunct, String)]) -> Vec<
         }
     }
     for ((kind, name), stated) in &fields {
-        out.extend(field_contradiction(route, *kind, name, stated));
+        out.extend(field_contradiction(*kind, name, stated));
     }
     out
 }
@@ -106,10 +156,9 @@ fn effective(kind: FieldKind, entries: &[ast::KeyValueMatch]) -> Vec<&ast::KeyVa
 }
 
 fn method_contradiction(
-    route: &ast::Route,
     matcher: Option<&ast::Match>,
     conjuncts: &[(Conjunct, String)],
-) -> Option<Diagnostic> {
+) -> Option<Contradiction> {
     // `allowed`: `None` is every method; `excluded` applies on top of it.
     let mut allowed: Option<Vec<String>> = None;
     let mut excluded: Vec<String> = Vec::new();
@@ -139,57 +188,43 @@ fn method_contradiction(
             .is_some_and(|a| a.iter().all(|m| excluded.contains(m)));
         if empty {
             let (span, last) = stated.last().cloned()?;
-            let earlier: Vec<&str> = stated[..stated.len() - 1]
-                .iter()
-                .map(|(_, t)| t.as_str())
-                .collect();
-            let mut d = Diagnostic::error(
-                &CONTRADICTORY_CONDITIONS,
-                format!(
-                    "route `{}` refuses every request it matches: no method satisfies {} and {last}",
-                    route.name.node,
-                    earlier.join(" and ")
-                ),
-            )
-            .with_label(span, "no request method satisfies this too");
-            for (span, _) in &stated[..stated.len() - 1] {
-                d = d.with_label(*span, "the method is constrained here");
-            }
-            return Some(d.with_help(
-                "make the method conditions agree, or split the route in two, one per method",
-            ));
+            let earlier = &stated[..stated.len() - 1];
+            let texts: Vec<&str> = earlier.iter().map(|(_, t)| t.as_str()).collect();
+            return Some(Contradiction {
+                reason: format!("no method satisfies {} and {last}", texts.join(" and ")),
+                last: (span, "no request method satisfies this too".to_string()),
+                earlier: earlier
+                    .iter()
+                    .map(|(span, _)| (*span, "the method is constrained here".to_string()))
+                    .collect(),
+                help: "make the method conditions agree, or split the route in two, one per method"
+                    .to_string(),
+            });
         }
     }
     None
 }
 
 fn field_contradiction(
-    route: &ast::Route,
     kind: FieldKind,
     name: &str,
     stated: &[Stated<FieldCondition>],
-) -> Option<Diagnostic> {
+) -> Option<Contradiction> {
     for (i, later) in stated.iter().enumerate() {
         let Some(earlier) = stated[..i].iter().find(|e| conflicts(&e.what, &later.what)) else {
             continue;
         };
-        return Some(
-            Diagnostic::error(
-                &CONTRADICTORY_CONDITIONS,
-                format!(
-                    "route `{}` refuses every request it matches: {} `{name}` cannot satisfy both {} and {}",
-                    route.name.node,
-                    kind.describe(),
-                    earlier.text,
-                    later.text
-                ),
-            )
-            .with_label(later.span, "cannot hold together with…")
-            .with_label(earlier.span, "…this condition")
-            .with_help(format!(
-                "keep one of the two conditions on `{name}`, or split the route in two"
-            )),
-        );
+        return Some(Contradiction {
+            reason: format!(
+                "{} `{name}` cannot satisfy both {} and {}",
+                kind.describe(),
+                earlier.text,
+                later.text
+            ),
+            last: (later.span, "cannot hold together with…".to_string()),
+            earlier: vec![(earlier.span, "…this condition".to_string())],
+            help: format!("keep one of the two conditions on `{name}`, or split the route in two"),
+        });
     }
     None
 }
