@@ -99,7 +99,7 @@ pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> Route
         }
         MatchOutcome::MethodMismatch { allow, routes } => RouteChoice::MethodMismatch {
             routes: routes.into_iter().map(|r| &gateway.routes[r]).collect(),
-            allow,
+            allow: allow.into_iter().map(str::to_string).collect(),
             answer: gateway.method_mismatch,
         },
         MatchOutcome::NotFound => RouteChoice::NotFound,

@@ -65,8 +65,9 @@ pub enum MatchOutcome<'a> {
     /// 405 on purpose (`method_mismatch 405`); it is told apart so tools can say which routes
     /// would have matched.
     MethodMismatch {
-        /// Those routes' methods, sorted and without duplicates (the `Allow` of a 405).
-        allow: Vec<String>,
+        /// Those routes' methods, sorted and without duplicates (the `Allow` of a 405), borrowed
+        /// from the table: a miss allocates no strings.
+        allow: Vec<&'a str>,
         /// Those routes, in precedence order.
         routes: Vec<usize>,
     },
@@ -245,9 +246,9 @@ impl RouteTable {
             return MatchOutcome::NotFound;
         }
         routes.sort_unstable();
-        let mut allow: Vec<String> = routes
+        let mut allow: Vec<&str> = routes
             .iter()
-            .filter_map(|route| self.filters[*route].method.as_deref().map(str::to_string))
+            .filter_map(|route| self.filters[*route].method.as_deref())
             .collect();
         allow.sort();
         allow.dedup();
