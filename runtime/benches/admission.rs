@@ -52,6 +52,7 @@ fn gateway(consumers: usize) -> Gateway {
             })
             .collect(),
         routes: Vec::new(),
+        identity: None,
         source: at(1),
     }
 }

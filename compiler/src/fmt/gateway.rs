@@ -1,4 +1,4 @@
-//! `gateway NAME { listen … consumer … route … }`: listeners, consumers and routes in source order.
+//! `gateway NAME { listen … consumer … route … identity … }`: in source order.
 
 use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener};
 
@@ -13,6 +13,12 @@ pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
     children.extend(gateway.listeners.iter().map(listener));
     children.extend(gateway.consumers.iter().map(|c| consumer(source, c)));
     children.extend(gateway.routes.iter().map(|r| route(source, r)));
+    children.extend(gateway.identity.iter().map(|identity| {
+        Line::new()
+            .text("identity")
+            .text(string(&identity.node))
+            .at(identity.span.start as usize, identity.span.end as usize)
+    }));
     // The tree keeps each kind apart; the source order is what the author wrote.
     children.sort_by_key(|entry| entry.start);
     Block {

@@ -149,6 +149,9 @@ pub struct Gateway {
     pub listeners: Vec<Listener>,
     pub consumers: Vec<Consumer>,
     pub routes: Vec<Route>,
+    /// `identity "spiffe://…"`: the mTLS identity the gateway presents when it forwards into the
+    /// mesh (derived from the mesh's `trust_domain` when absent).
+    pub identity: Option<Spanned<String>>,
     pub span: Span,
 }
 
@@ -585,6 +588,13 @@ pub enum MeshStatement {
     Rule(MeshRule),
     /// `mtls strict|permissive`.
     Mtls(Spanned<MtlsMode>),
+    /// `trust_domain "starfleet"`: the SPIFFE trust domain identities are derived in.
+    TrustDomain {
+        /// The domain as written.
+        domain: Spanned<String>,
+        /// The whole statement.
+        span: Span,
+    },
 }
 
 /// A service-to-service permission.

@@ -152,6 +152,7 @@ mod tests {
                 consumer("wesley", "ensigns"),
             ],
             routes: Vec::new(),
+            identity: None,
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

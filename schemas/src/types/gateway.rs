@@ -18,6 +18,9 @@ pub struct Gateway {
     pub consumers: Vec<Consumer>,
     /// Routes in match order: most specific first (see [`crate::precedence`]).
     pub routes: Vec<Route>,
+    /// The mTLS identity the gateway presents when it forwards into the mesh (`spiffe://…`):
+    /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
+    pub identity: Option<String>,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,
 }

@@ -1,11 +1,12 @@
-//! Mesh checks: what the service-to-service policy allows, and loops through it. One file per
-//! rule; the codes are documented here.
+//! Mesh checks: what the service-to-service policy allows, loops through it, and its identities.
+//! One file per rule; the codes are documented here.
 
 pub mod dead_allow;
 pub mod denied_forward;
 pub mod explicit_default;
 pub mod forwarding_cycle;
 pub mod policy;
+pub mod trust_domain;
 
 use crate::diagnostics::Diagnostic;
 use crate::graph::ProgramGraph;
@@ -32,6 +33,11 @@ crate::diagnostics::codes::codes! {
         "A service's endpoint is one of this program's own listeners, and following routes, forwards and streams from that listener leads back to the service. Every request would loop until it times out. The error lists the loop.",
         "Point the endpoint at the real upstream address.",
         "gateway edge {\n  listen \"0.0.0.0:8080\"\n  route r { match GET \"/\" public forward self }\n}\nservice self { endpoints [\"127.0.0.1:8080\"] }";
+    /// The trust domain is not a SPIFFE trust domain name.
+    TRUST_DOMAIN_INVALID = "E0350", "invalid trust domain",
+        "`trust_domain` names the SPIFFE trust domain identities are derived in (`spiffe://<trust_domain>/<name>` for every service and gateway without an `identity`). A trust domain name has only lower-case letters, digits, `.`, `-` and `_`; anything else (a scheme, a path, upper case) yields identities no certificate authority issues and no peer presents.",
+        "Write the domain name alone, in lower case.",
+        "mesh {\n  default deny\n  trust_domain \"spiffe://Starfleet\"\n}";
 }
 
 /// Runs every mesh check.
@@ -39,6 +45,7 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     let mut out = explicit_default::check(program);
     out.extend(denied_forward::check(program));
     out.extend(dead_allow::check(program));
+    out.extend(trust_domain::check(program));
     out.extend(forwarding_cycle::check(graph));
     out
 }

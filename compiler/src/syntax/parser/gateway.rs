@@ -1,16 +1,16 @@
-//! `gateway NAME { listen … consumer … route … }`.
+//! `gateway NAME { listen … consumer … route … identity … }`.
 
 use crate::source::Spanned;
 use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, ListenerTls};
 
-use super::block::{block, report_missing};
+use super::block::{block, report_duplicates, report_missing};
 use super::context::Ctx;
 use super::error::PResult;
 use super::lexical::{ident, keyword, peek_word, string, ws, ws_inline};
 use super::literals::{check_address, ident_list, secret};
 use super::route::route;
 
-const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route"];
+const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route", "identity"];
 const CONSUMER_STATEMENTS: &[&str] = &["key", "basic", "jwt", "groups"];
 
 /// The rest of a gateway after its keyword; `start` is the keyword.
@@ -20,6 +20,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
+    let mut identity: Option<Spanned<String>> = None;
     let (rest, _) = block(
         cx,
         rest,
@@ -41,6 +42,24 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 routes.push(r);
                 Ok((rest, Some(())))
             }
+            "identity" => {
+                let (rest, id) = string(
+                    cx,
+                    input,
+                    "an identity in quotes, e.g. \"spiffe://starfleet/edge\"",
+                )?;
+                let statement = Spanned::new(id.node, cx.span(start, rest));
+                match &identity {
+                    Some(first) => report_duplicates(
+                        cx,
+                        &[first.span, statement.span],
+                        |_| Some("identity"),
+                        |span| *span,
+                    ),
+                    None => identity = Some(statement),
+                }
+                Ok((rest, Some(())))
+            }
             _ => Ok((input, None)),
         },
     )?;
@@ -60,6 +79,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             listeners,
             consumers,
             routes,
+            identity,
             span: cx.span(start, rest),
         },
     ))

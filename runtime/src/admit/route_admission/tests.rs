@@ -49,6 +49,7 @@ fn gateway(routes: Vec<Route>) -> Gateway {
             consumer("wesley", "WESLEY_KEY", &["ensigns"]),
         ],
         routes,
+        identity: None,
         source: at(1),
     }
 }

@@ -37,6 +37,7 @@ fn directory() -> ConsumerDirectory {
             source: loc(),
         }],
         routes: Vec::new(),
+        identity: None,
         source: loc(),
     };
     ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()
