@@ -53,6 +53,7 @@ fn gateway(consumers: usize) -> Gateway {
             .collect(),
         routes: Vec::new(),
         method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     }
 }

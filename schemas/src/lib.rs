@@ -1,10 +1,11 @@
 //! The Meshwork bundle contract, shared by `meshc` (which writes it) and `meshd` (which runs it):
-//! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence and the
-//! route matcher.
+//! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence, the
+//! route matcher and the mesh policy's decision.
 
 pub mod canonical_json;
 pub mod digest;
 pub mod matcher;
+pub mod mesh_policy;
 pub mod precedence;
 pub mod sample;
 pub mod schema;

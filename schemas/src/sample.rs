@@ -198,6 +198,7 @@ fn edge_gateway() -> Gateway {
         ],
         routes: vec![officers_route(), log_route(), ping_route()],
         method_mismatch: MethodMismatch::NotFound,
+        identity: Some("spiffe://starfleet/edge".to_string()),
         source: at(1, 1),
     }
 }
@@ -233,7 +234,7 @@ fn services() -> Vec<Service> {
                 healthy_threshold: 1,
                 unhealthy_threshold: 3,
             }),
-            identity: Some("spiffe://starfleet.test/picard".to_string()),
+            identity: Some("spiffe://starfleet/picard".to_string()),
             source: at(26, 1),
         },
         Service {
@@ -244,7 +245,7 @@ fn services() -> Vec<Service> {
             retry: None,
             circuit_breaker: None,
             health_check: None,
-            identity: None,
+            identity: Some("spiffe://starfleet/riker".to_string()),
             source: at(34, 1),
         },
     ]
@@ -318,7 +319,9 @@ pub fn starfleet_bundle() -> Bundle {
     bundle.services = services();
     bundle.mesh = Mesh {
         default: Effect::Deny,
+        default_source: Some(at(37, 3)),
         mtls: MtlsMode::Strict,
+        trust_domain: Some("starfleet".to_string()),
         rules: vec![MeshRule {
             effect: Effect::Allow,
             from: "edge".to_string(),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use meshwork_bundle::mesh_policy::derived_identity;
 use meshwork_bundle::{
     sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch,
 };
@@ -11,8 +12,13 @@ use super::lower_route::lower_route;
 use crate::syntax::ast;
 
 /// Lowers the declarations of one gateway (in program order) into one gateway, merged naively:
-/// listeners, consumers and routes of every declaration are put together.
-pub fn lower_gateway(cx: &mut EmitContext, declarations: &[&ast::Gateway]) -> Option<Gateway> {
+/// listeners, consumers and routes of every declaration are put together; the first `identity`
+/// wins, else the identity derived from `trust_domain`.
+pub fn lower_gateway(
+    cx: &mut EmitContext,
+    declarations: &[&ast::Gateway],
+    trust_domain: Option<&str>,
+) -> Option<Gateway> {
     let first = declarations.first()?;
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
@@ -35,6 +41,10 @@ pub fn lower_gateway(cx: &mut EmitContext, declarations: &[&ast::Gateway]) -> Op
         consumers,
         routes,
         method_mismatch,
+        identity: declarations
+            .iter()
+            .find_map(|g| g.identity.as_ref().map(|id| id.node.clone()))
+            .or_else(|| trust_domain.map(|domain| derived_identity(domain, &first.name.node))),
         source: cx.location(first.span),
     })
 }

@@ -90,6 +90,7 @@ fn gateway(name: &str, span: Span, routes: Vec<Route>) -> Item {
         consumers: Vec::new(),
         routes,
         method_mismatch: None,
+        identity: None,
         span,
     })
 }

@@ -1,5 +1,5 @@
-//! `gateway NAME { listen … consumer … route … method_mismatch … }`: listeners, consumers, routes
-//! and settings in source order.
+//! `gateway NAME { listen … consumer … route … identity … method_mismatch … }`: listeners,
+//! consumers, routes and settings in source order.
 
 use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener};
 
@@ -19,6 +19,12 @@ pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
             .text("method_mismatch")
             .text(m.node.to_string())
             .at(m.span.start as usize, m.span.end as usize)
+    }));
+    children.extend(gateway.identity.iter().map(|identity| {
+        Line::new()
+            .text("identity")
+            .text(string(&identity.node))
+            .at(identity.span.start as usize, identity.span.end as usize)
     }));
     // The tree keeps each kind apart; the source order is what the author wrote.
     children.sort_by_key(|entry| entry.start);

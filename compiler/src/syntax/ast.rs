@@ -152,6 +152,9 @@ pub struct Gateway {
     /// `method_mismatch 404|405`: the answer when a path matches but no route takes the method
     /// (404 when not written, as in the Gateway API). The span covers the whole statement.
     pub method_mismatch: Option<Spanned<u16>>,
+    /// `identity "spiffe://…"`: the mTLS identity the gateway presents when it forwards into the
+    /// mesh (derived from the mesh's `trust_domain` when absent).
+    pub identity: Option<Spanned<String>>,
     pub span: Span,
 }
 
@@ -592,6 +595,13 @@ pub enum MeshStatement {
     Rule(MeshRule),
     /// `mtls strict|permissive`.
     Mtls(Spanned<MtlsMode>),
+    /// `trust_domain "starfleet"`: the SPIFFE trust domain identities are derived in.
+    TrustDomain {
+        /// The domain as written.
+        domain: Spanned<String>,
+        /// The whole statement.
+        span: Span,
+    },
 }
 
 /// A service-to-service permission.

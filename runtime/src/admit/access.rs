@@ -153,6 +153,7 @@ mod tests {
             ],
             routes: Vec::new(),
             method_mismatch: Default::default(),
+            identity: None,
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -306,6 +306,7 @@ mod tests {
             consumers,
             routes: Vec::new(),
             method_mismatch: Default::default(),
+            identity: None,
             source: loc(),
         }
     }

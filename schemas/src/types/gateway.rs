@@ -20,6 +20,9 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The answer when a request's host and path match some route but its method matches none.
     pub method_mismatch: MethodMismatch,
+    /// The mTLS identity the gateway presents when it forwards into the mesh (`spiffe://…`):
+    /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
+    pub identity: Option<String>,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,
 }

@@ -23,7 +23,8 @@ pub struct Service {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// Active health checking, or `null` for none.
     pub health_check: Option<HealthCheck>,
-    /// The mTLS identity the service presents (`spiffe://…`), or `null`.
+    /// The mTLS identity the service presents (`spiffe://…`): its own `identity`, or derived
+    /// from the mesh's trust domain; `null` when neither is set.
     pub identity: Option<String>,
     /// Where the service was declared (the first declaration when merged).
     pub source: SourceLocation,

@@ -1,4 +1,4 @@
-//! `gateway NAME { listen … consumer … route … method_mismatch … }`.
+//! `gateway NAME { listen … consumer … route … identity … method_mismatch … }`.
 
 use crate::diagnostics::codes;
 use crate::source::Spanned;
@@ -11,7 +11,7 @@ use super::lexical::{ident, keyword, peek_word, string, ws, ws_inline};
 use super::literals::{check_address, ident_list, secret, status};
 use super::route::route;
 
-const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route", "method_mismatch"];
+const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route", "identity", "method_mismatch"];
 const CONSUMER_STATEMENTS: &[&str] = &["key", "basic", "jwt", "groups"];
 
 /// The rest of a gateway after its keyword; `start` is the keyword.
@@ -22,6 +22,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
     let mut method_mismatch: Vec<Spanned<u16>> = Vec::new();
+    let mut identity: Option<Spanned<String>> = None;
     let (rest, _) = block(
         cx,
         rest,
@@ -46,6 +47,24 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             "method_mismatch" => {
                 let (rest, answer) = mismatch_status(cx, input)?;
                 method_mismatch.push(Spanned::new(answer.node, cx.span(start, rest)));
+                Ok((rest, Some(())))
+            }
+            "identity" => {
+                let (rest, id) = string(
+                    cx,
+                    input,
+                    "an identity in quotes, e.g. \"spiffe://starfleet/edge\"",
+                )?;
+                let statement = Spanned::new(id.node, cx.span(start, rest));
+                match &identity {
+                    Some(first) => report_duplicates(
+                        cx,
+                        &[first.span, statement.span],
+                        |_| Some("identity"),
+                        |span| *span,
+                    ),
+                    None => identity = Some(statement),
+                }
                 Ok((rest, Some(())))
             }
             _ => Ok((input, None)),
@@ -74,6 +93,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             consumers,
             routes,
             method_mismatch: method_mismatch.into_iter().next(),
+            identity,
             span: cx.span(start, rest),
         },
     ))

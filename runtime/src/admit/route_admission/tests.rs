@@ -50,6 +50,7 @@ fn gateway(routes: Vec<Route>) -> Gateway {
         ],
         routes,
         method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     }
 }

@@ -38,6 +38,7 @@ fn directory() -> ConsumerDirectory {
         }],
         routes: Vec::new(),
         method_mismatch: Default::default(),
+        identity: None,
         source: loc(),
     };
     ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -96,6 +96,7 @@ fn consumer_and_claims_are_visible_when_known() {
         }],
         routes: Vec::new(),
         method_mismatch: Default::default(),
+        identity: None,
         source,
     };
     let directory = ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap();
