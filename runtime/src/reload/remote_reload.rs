@@ -58,7 +58,8 @@ impl Reloader {
             Ok(Fetch::Fresh(fresh)) => match self.build_fetched(&fresh, usable.as_ref()) {
                 Ok((state, warnings)) => {
                     let etag = fresh.validators.etag.clone();
-                    let (installed, _) = self.install(state, Vec::new(), &warnings, etag.as_deref());
+                    let (installed, _) =
+                        self.install(state, Vec::new(), &warnings, etag.as_deref());
                     self.fetched_accepted(remote, &fresh, &installed, FetchOutcome::Updated);
                     return Ok(installed);
                 }
