@@ -207,12 +207,19 @@ impl ProduceFailure {
 pub struct PendingProduce {
     topic: Arc<str>,
     wait: DeliveryWait,
+    last_call: tokio_util::sync::CancellationToken,
 }
 
 impl PendingProduce {
-    /// Waits for the broker (sync) or returns at once (async) and builds the answer.
+    /// Waits for the broker (sync) or returns at once (async) and builds the answer; a drain's
+    /// last call ends the wait with a 503.
     pub async fn reply(self, route: &str) -> ProduceReply {
-        match self.wait.await {
+        let outcome = tokio::select! {
+            biased;
+            outcome = self.wait => outcome,
+            () = self.last_call.cancelled() => Err(ProduceError::ShuttingDown),
+        };
+        match outcome {
             Ok(ProduceOutcome::Delivered(delivered)) => ProduceReply {
                 status: StatusCode::OK,
                 body: Bytes::from(
@@ -351,7 +358,11 @@ impl ProduceRoute {
                 .with_bytes(input.cel, send)
                 .map_err(|error| ProduceFailure::Key(error.to_string()))?,
         }?;
-        Ok(PendingProduce { topic, wait })
+        Ok(PendingProduce {
+            topic,
+            wait,
+            last_call: self.producer.last_call_token(),
+        })
     }
 
     fn topic_of(
