@@ -7,7 +7,16 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
+use meshd::server::drain::DrainPlan;
 use meshd::{start, RunOptions};
+
+mod stop_signals;
+
+use stop_signals::{StopSignal, StopSignals};
+
+/// The exit status of a drain that had to cut requests or connections (timeout or second signal).
+const EXIT_DRAIN_CUT: u8 = 3;
 
 /// The Meshwork runtime.
 #[derive(Debug, Parser)]
@@ -63,6 +72,19 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+        /// After SIGTERM, keep accepting for this long (for load balancers to stop sending) while
+        /// /readyz answers 503 and responses close their connections; then close the listeners.
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
+        drain_delay: humantime::Duration,
+        /// From the stop signal, how long requests in flight may take; what is left then is cut
+        /// (and meshd exits with status 3).
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_TIMEOUT.into())]
+        drain_timeout: humantime::Duration,
+        /// A unix socket for restarts and upgrades without a refused connection: meshd takes the
+        /// listening sockets of the meshd answering there (which then drains), and answers there
+        /// for the next one. Give every instance on a host the same path.
+        #[arg(long, value_name = "PATH")]
+        handover_socket: Option<PathBuf>,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -101,6 +123,9 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             idle_timeout,
+            drain_delay,
+            drain_timeout,
+            handover_socket,
         } => run(RunOptions {
             inputs,
             admin,
@@ -115,6 +140,11 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            drain: DrainPlan {
+                delay: drain_delay.into(),
+                timeout: drain_timeout.into(),
+            },
+            handover_socket,
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),
@@ -134,6 +164,14 @@ fn init_tracing() {
 
 fn run(options: RunOptions) -> ExitCode {
     init_tracing();
+    if options.drain.delay >= options.drain.timeout {
+        eprintln!(
+            "error: --drain-delay ({}) must be shorter than --drain-timeout ({})",
+            humantime::format_duration(options.drain.delay),
+            humantime::format_duration(options.drain.timeout)
+        );
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -141,6 +179,14 @@ fn run(options: RunOptions) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Installed before anything starts, so a stop signal during start-up is not lost.
+    let mut signals = match runtime.block_on(async { StopSignals::install() }) {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("error: cannot listen for stop signals: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -157,25 +203,45 @@ fn run(options: RunOptions) -> ExitCode {
     }
     tracing::info!(address = %server.admin, "admin listening");
     tracing::info!(digest = %server.digest, "serving bundle");
-    runtime.block_on(wait_for_termination());
-    tracing::info!("shutting down");
-    server.shutdown();
-    ExitCode::SUCCESS
-}
 
-async fn wait_for_termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
+    let plan = runtime.block_on(async {
+        tokio::select! {
+            signal = signals.next() => {
+                tracing::info!(signal = signal.name(), "stopping; a second signal stops at once");
+                match signal {
+                    StopSignal::Terminate => server.drain_plan(),
+                    StopSignal::Interrupt | StopSignal::Quit => server.drain_plan().without_delay(),
+                }
             }
-            return;
+            // The new meshd said so in the log already.
+            _ = server.handed_over() => server.drain_plan(),
         }
+    });
+    let report = runtime.block_on(server.drain_connections(plan, async {
+        let again = signals.next().await;
+        tracing::warn!(signal = again.name(), "second signal: stopping now");
+    }));
+    let code = if report.is_clean() { 0 } else { EXIT_DRAIN_CUT };
+    if report.interrupted {
+        // At once: no waiting for threads, streams or Kafka.
+        server.flush_access_log();
+        std::process::exit(i32::from(code));
     }
-    let _ = tokio::signal::ctrl_c().await;
+    // Streams commit and Kafka flushes off this thread, so a second signal can still cut it short.
+    let stopping = std::thread::spawn(move || server.shutdown());
+    let finished = runtime.block_on(async {
+        tokio::select! {
+            finished = tokio::task::spawn_blocking(move || stopping.join()) => finished.is_ok(),
+            again = signals.next() => {
+                tracing::warn!(signal = again.name(), "second signal: stopping now");
+                false
+            }
+        }
+    });
+    if finished {
+        tracing::info!("stopped");
+    }
+    ExitCode::from(code)
 }
 
 fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {

@@ -62,6 +62,33 @@ impl DrainReport {
     pub fn is_clean(&self) -> bool {
         self.cut_requests == 0 && self.cut_connections == 0
     }
+
+    /// Says in the log how the drain went: what was cut, if anything.
+    pub fn log(&self) {
+        if self.is_clean() {
+            tracing::info!(elapsed = ?self.elapsed, "drained: every request was answered");
+        } else {
+            tracing::warn!(
+                elapsed = ?self.elapsed,
+                cut_requests = self.cut_requests,
+                cut_connections = self.cut_connections,
+                "drain {}: {} requests in flight and {} connections cut",
+                if self.interrupted {
+                    "ended by a second signal"
+                } else {
+                    "timed out"
+                },
+                self.cut_requests,
+                self.cut_connections,
+            );
+        }
+        if self.idle_outbound_closed > 0 {
+            tracing::info!(
+                connections = self.idle_outbound_closed,
+                "idle outbound connections the app left open were closed"
+            );
+        }
+    }
 }
 
 /// Whether nothing is left: inbound has no connection, and the app has no request in flight

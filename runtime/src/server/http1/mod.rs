@@ -23,6 +23,7 @@ use self::request_head::{parse_request_head, Refusal, RequestHead};
 use self::response_writer::{write_response, ResponseContext};
 use super::client_request::ClientRequest;
 use super::connection_clock::ConnectionClock;
+use super::drain::ConnectionDrain;
 use super::request_handler::{handle, refuse_head, ConnectionContext};
 use crate::forward::{MessageHeaders, RequestBody};
 
@@ -33,12 +34,20 @@ enum NextHead {
     Head(RequestHead),
     /// The client closed the connection (or it failed) between requests.
     Closed,
+    /// The connection was idle when the watchdog asked it to close (its listener closed).
+    CloseAsked,
     Refused(Refusal),
 }
 
-/// Serves HTTP/1.x requests on `io` until the client or the gateway closes the connection.
-pub async fn serve_http1<I>(io: I, connection: &ConnectionContext, clock: &ConnectionClock)
-where
+/// Serves HTTP/1.x requests on `io` until the client or the gateway closes the connection. Once
+/// a drain has begun, each response says `Connection: close` and ends the connection; an idle
+/// connection closes when the watchdog asks (its listener has closed).
+pub async fn serve_http1<I>(
+    io: I,
+    connection: &ConnectionContext,
+    clock: &ConnectionClock,
+    drain: &ConnectionDrain<'_>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut conn = ClientConn::new(io);
@@ -46,6 +55,10 @@ where
         let head = match next_head(&mut conn, clock).await {
             NextHead::Head(head) => head,
             NextHead::Closed => return,
+            NextHead::CloseAsked => {
+                let _ = conn.io.shutdown().await;
+                return;
+            }
             NextHead::Refused(refusal) => {
                 clock.busy();
                 let response = refuse_head(connection, refusal.status, refusal.reason);
@@ -60,6 +73,7 @@ where
             }
         };
         clock.busy();
+        let in_flight = drain.requests().start();
         // Served here rather than in a function of its own: a request's future would be built
         // on the stack and copied into this one's, kilobytes per request.
         let context = ResponseContext {
@@ -83,13 +97,15 @@ where
         drop(request);
         let context = ResponseContext {
             // A request whose body was not read whole ends the connection: what is left of it
-            // would be taken for the next request.
-            keep_alive: context.keep_alive && body_complete,
+            // would be taken for the next request. A drain ends it too (the client reconnects,
+            // to a listener that is not going away).
+            keep_alive: context.keep_alive && body_complete && drain.keep_alive(),
             ..context
         };
         let keep_alive = write_response(&mut conn.io, &mut conn.write, response, context)
             .await
             .unwrap_or(false);
+        drop(in_flight);
         if !keep_alive {
             let _ = conn.io.shutdown().await;
             return;
@@ -98,7 +114,8 @@ where
     }
 }
 
-/// Reads until the buffer holds a complete head.
+/// Reads until the buffer holds a complete head. A connection asked to close while nothing of a
+/// next request has arrived closes; bytes already there are served first.
 async fn next_head<I: AsyncRead + Unpin>(
     conn: &mut ClientConn<I>,
     clock: &ConnectionClock,
@@ -112,7 +129,13 @@ async fn next_head<I: AsyncRead + Unpin>(
             }
         }
         conn.read.reserve(READ_CHUNK);
-        match conn.io.read_buf(&mut conn.read).await {
+        let idle = conn.read.is_empty();
+        let read = tokio::select! {
+            biased;
+            read = conn.io.read_buf(&mut conn.read) => read,
+            () = clock.close_asked(), if idle => return NextHead::CloseAsked,
+        };
+        match read {
             Ok(0) | Err(_) => return NextHead::Closed,
             Ok(_) => {}
         }
