@@ -19,7 +19,9 @@ use crate::forward::worker_slot::enter_worker;
 
 use super::connection::{serve_connection, ConnectionTimeouts, ListenerContext};
 use super::connection_clock::{ConnectionClock, Verdict};
-use super::drain::{DrainPhase, DrainState, ListenerBehaviour, OpenConnection, Side, WorkerLoad};
+use super::drain::{
+    DrainPhase, DrainState, ListenerBehaviour, OpenConnection, OpenListener, Side, WorkerLoad,
+};
 use super::listeners::BoundListener;
 use super::request_handler::Shared;
 
@@ -35,8 +37,7 @@ pub fn spawn_workers(
     shutdown: &watch::Receiver<bool>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let workers = workers.max(1);
-    let mut per_worker: Vec<Vec<(Arc<ListenerContext>, StdListener)>> =
-        (0..workers).map(|_| Vec::new()).collect();
+    let mut per_worker: Vec<Vec<WorkerSocket>> = (0..workers).map(|_| Vec::new()).collect();
     for bound in listeners {
         let context = Arc::new(ListenerContext::new(
             Arc::clone(shared),
@@ -48,7 +49,14 @@ pub fn spawn_workers(
             bound.side,
         ));
         for (worker, socket) in bound.sockets.into_iter().enumerate() {
-            per_worker[worker % workers].push((Arc::clone(&context), socket));
+            let worker = worker % workers;
+            // Counted from now on, so a drain that starts at once still waits for it to close.
+            let open = OpenListener::new(drain.load().worker(worker), bound.side);
+            per_worker[worker].push(WorkerSocket {
+                context: Arc::clone(&context),
+                socket,
+                open,
+            });
         }
     }
     let mut threads = Vec::with_capacity(workers);
@@ -63,9 +71,16 @@ pub fn spawn_workers(
     Ok(threads)
 }
 
+/// A listening socket given to a worker, counted as open until the worker closes it.
+struct WorkerSocket {
+    context: Arc<ListenerContext>,
+    socket: StdListener,
+    open: OpenListener,
+}
+
 fn run_worker(
     index: usize,
-    sockets: Vec<(Arc<ListenerContext>, StdListener)>,
+    sockets: Vec<WorkerSocket>,
     load: Arc<WorkerLoad>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -81,10 +96,15 @@ fn run_worker(
         }
     };
     runtime.block_on(async move {
-        for (context, socket) in sockets {
+        for WorkerSocket {
+            context,
+            socket,
+            open,
+        } in sockets
+        {
             match TcpListener::from_std(socket) {
                 Ok(listener) => {
-                    tokio::spawn(accept_loop(listener, context, Arc::clone(&load)));
+                    tokio::spawn(accept_loop(listener, context, Arc::clone(&load), open));
                 }
                 Err(error) => tracing::error!(worker = index, %error, "cannot register a listener"),
             }
@@ -97,7 +117,12 @@ fn run_worker(
     });
 }
 
-async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>, load: Arc<WorkerLoad>) {
+async fn accept_loop(
+    listener: TcpListener,
+    context: Arc<ListenerContext>,
+    load: Arc<WorkerLoad>,
+    open: OpenListener,
+) {
     let mut phase = context.drain.watch();
     let side = context.side;
     loop {
@@ -116,6 +141,7 @@ async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>, load:
         }
     }
     close_listener(listener, &context, &load);
+    drop(open);
 }
 
 /// Takes every connection the kernel has already queued on the socket, then closes it. Linux

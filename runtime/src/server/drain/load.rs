@@ -24,6 +24,7 @@ impl Counter {
 /// One worker's counts, by side.
 #[derive(Debug, Default)]
 pub struct WorkerLoad {
+    listeners: [Counter; 2],
     connections: [Counter; 2],
     requests: [Counter; 2],
 }
@@ -44,6 +45,9 @@ pub struct ConnectionLoad {
 /// The counts added up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadTotals {
+    /// Inbound listening sockets still open (a drain is not over while one may still take a
+    /// connection).
+    pub inbound_listeners: u64,
     /// Open inbound client connections.
     pub inbound_connections: u64,
     /// Inbound requests being served.
@@ -87,11 +91,33 @@ impl ConnectionLoad {
             u64::try_from(total).unwrap_or(0)
         };
         LoadTotals {
+            inbound_listeners: sum(|w| &w.listeners[0]),
             inbound_connections: sum(|w| &w.connections[0]),
             inbound_requests: sum(|w| &w.requests[0]),
             outbound_connections: sum(|w| &w.connections[1]),
             outbound_requests: sum(|w| &w.requests[1]),
         }
+    }
+}
+
+/// A listening socket, counted as open until dropped (when its worker has closed it).
+#[derive(Debug)]
+pub struct OpenListener {
+    load: Arc<WorkerLoad>,
+    side: Side,
+}
+
+impl OpenListener {
+    /// Counts a listening socket on `side` of the worker owning `load`.
+    pub fn new(load: Arc<WorkerLoad>, side: Side) -> Self {
+        load.listeners[index(side)].add(1);
+        OpenListener { load, side }
+    }
+}
+
+impl Drop for OpenListener {
+    fn drop(&mut self) {
+        self.load.listeners[index(self.side)].add(-1);
     }
 }
 
@@ -172,9 +198,11 @@ mod tests {
         let second = OpenConnection::new(load.worker(7), Side::Outbound);
         let request = first.requests().start();
         let other = second.requests().start();
+        let listener = OpenListener::new(load.worker(1), Side::Inbound);
         assert_eq!(
             load.totals(),
             LoadTotals {
+                inbound_listeners: 1,
                 inbound_connections: 1,
                 inbound_requests: 1,
                 outbound_connections: 1,
@@ -183,6 +211,7 @@ mod tests {
         );
         drop(request);
         drop(first);
+        drop(listener);
         assert_eq!(load.totals().inbound_connections, 0);
         assert_eq!(load.totals().inbound_requests, 0);
         drop((other, second));

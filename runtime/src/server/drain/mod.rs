@@ -27,7 +27,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use load::{
-    ConnectionLoad, LoadTotals, OpenConnection, RequestCounter, RequestInFlight, WorkerLoad,
+    ConnectionLoad, LoadTotals, OpenConnection, OpenListener, RequestCounter, RequestInFlight,
+    WorkerLoad,
 };
 pub use metrics::DrainCollector;
 pub use sequence::{run_drain, DrainHooks, DrainPlan, DrainReport};

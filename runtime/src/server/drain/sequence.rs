@@ -91,10 +91,12 @@ impl DrainReport {
     }
 }
 
-/// Whether nothing is left: inbound has no connection, and the app has no request in flight
-/// and no connection open on the outbound side.
+/// Whether nothing is left: inbound listeners are closed (none can take a connection any more)
+/// and have no connection, and the app has no request in flight and no connection open on the
+/// outbound side.
 fn settled(totals: &LoadTotals) -> bool {
-    totals.inbound_connections == 0
+    totals.inbound_listeners == 0
+        && totals.inbound_connections == 0
         && totals.outbound_requests == 0
         && totals.outbound_connections == 0
 }
@@ -182,7 +184,7 @@ pub async fn run_drain<C: FnOnce(), L: FnOnce()>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::drain::{OpenConnection, Side};
+    use crate::server::drain::{OpenConnection, OpenListener, Side};
 
     fn hooks<L: FnOnce()>(last_call: L) -> DrainHooks<fn(), L> {
         DrainHooks {
@@ -196,6 +198,25 @@ mod tests {
             delay: Duration::from_millis(delay_ms),
             timeout: Duration::from_millis(timeout_ms),
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_drain_waits_for_the_listeners_to_close() {
+        let state = DrainState::new(1);
+        let listener = OpenListener::new(state.load().worker(0), Side::Inbound);
+        let drain = run_drain(
+            &state,
+            plan(0, 10_000),
+            hooks(|| {}),
+            std::future::pending(),
+        );
+        tokio::pin!(drain);
+        tokio::select! {
+            _ = &mut drain => panic!("drained while a listener was still open"),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        drop(listener);
+        assert!(drain.await.is_clean());
     }
 
     #[tokio::test(start_paused = true)]

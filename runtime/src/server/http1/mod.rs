@@ -51,8 +51,9 @@ pub async fn serve_http1<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut conn = ClientConn::new(io);
+    let mut served_one = false;
     loop {
-        let head = match next_head(&mut conn, clock).await {
+        let head = match next_head(&mut conn, clock, served_one).await {
             NextHead::Head(head) => head,
             NextHead::Closed => return,
             NextHead::CloseAsked => {
@@ -106,6 +107,7 @@ pub async fn serve_http1<I>(
             .await
             .unwrap_or(false);
         drop(in_flight);
+        served_one = true;
         if !keep_alive {
             let _ = conn.io.shutdown().await;
             return;
@@ -115,10 +117,12 @@ pub async fn serve_http1<I>(
 }
 
 /// Reads until the buffer holds a complete head. A connection asked to close while nothing of a
-/// next request has arrived closes; bytes already there are served first.
+/// next request has arrived closes; bytes already there are served first. A new connection is
+/// not idle: its client connected to send a request, which may still be on its way.
 async fn next_head<I: AsyncRead + Unpin>(
     conn: &mut ClientConn<I>,
     clock: &ConnectionClock,
+    served_one: bool,
 ) -> NextHead {
     loop {
         if !conn.read.is_empty() {
@@ -129,7 +133,7 @@ async fn next_head<I: AsyncRead + Unpin>(
             }
         }
         conn.read.reserve(READ_CHUNK);
-        let idle = conn.read.is_empty();
+        let idle = served_one && conn.read.is_empty();
         let read = tokio::select! {
             biased;
             read = conn.io.read_buf(&mut conn.read) => read,
