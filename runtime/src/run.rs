@@ -36,9 +36,10 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// sleep).
 pub const DEFAULT_DRAIN_DELAY: Duration = Duration::from_secs(5);
 
-/// How long a drain may take from the signal by default: 25 s, so that meshd is done within
-/// Kubernetes' default 30 s `terminationGracePeriodSeconds`, with time left to flush Kafka.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+/// How long a drain may take from the signal by default: 20 s. Kafka's flush and the streams'
+/// last commits follow (at most 5 s), so meshd is done within Kubernetes' default 30 s
+/// `terminationGracePeriodSeconds`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Everything `meshd run` is told.
 #[derive(Debug, Clone)]
@@ -78,7 +79,7 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, 1 s polling,
-    /// 30 s for a request head, 60 s idle between requests, drains of 5 s delay and 25 s timeout.
+    /// 30 s for a request head, 60 s idle between requests, drains of 5 s delay and 20 s timeout.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
             inputs,
