@@ -175,3 +175,36 @@ impl<'a> ConnectionDrain<'a> {
         self.side == Side::Outbound || !self.state.is_draining()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_closes_after_the_delay_and_outbound_serves_until_the_cut() {
+        use DrainPhase::*;
+        use ListenerBehaviour::*;
+        let inbound: Vec<_> = [Serving, Draining, Closing, Cutting]
+            .map(|phase| Side::Inbound.behaviour(phase))
+            .into();
+        assert_eq!(inbound, [Serve, CloseAfterResponse, Closed, Closed]);
+        let outbound: Vec<_> = [Serving, Draining, Closing, Cutting]
+            .map(|phase| Side::Outbound.behaviour(phase))
+            .into();
+        assert_eq!(outbound, [Serve, Serve, Serve, Closed]);
+    }
+
+    #[test]
+    fn only_inbound_responses_close_their_connection_once_draining() {
+        let state = DrainState::new(1);
+        let inbound = OpenConnection::new(state.load().worker(0), Side::Inbound);
+        let outbound = OpenConnection::new(state.load().worker(0), Side::Outbound);
+        assert!(ConnectionDrain::new(&state, &inbound).keep_alive());
+        state.advance(DrainPhase::Draining);
+        assert!(!ConnectionDrain::new(&state, &inbound).keep_alive());
+        assert!(ConnectionDrain::new(&state, &outbound).keep_alive());
+        // Phases never go back.
+        state.advance(DrainPhase::Serving);
+        assert_eq!(state.phase(), DrainPhase::Draining);
+    }
+}
