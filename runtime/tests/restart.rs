@@ -2,6 +2,13 @@
 //! on the same port (`SO_REUSEPORT`) while the old one drains, and the same through the
 //! hand-over socket (the new one takes the old one's listening sockets), for a restart and for a
 //! binary upgrade, under a keep-alive load and a trickle of slow requests.
+//!
+//! Linux resets the connections queued on a `SO_REUSEPORT` socket that closes (meshd empties the
+//! queue in the same breath as the close, which leaves microseconds: bench/drain.sh measured 4
+//! resets in 70 restarts under full connection churn) unless `net.ipv4.tcp_migrate_req` is 1. The
+//! `SO_REUSEPORT` restart therefore runs in a network namespace of its own with that setting
+//! (as root with `unshare`, from util-linux, and `ip`, from iproute2); the hand-over restarts need
+//! nothing of the kernel and run everywhere.
 
 mod drain_support;
 mod support;
@@ -49,8 +56,49 @@ fn assert_nothing_failed(tally: Tally, slow: &[Result<Reply, Failure>], first: O
     );
 }
 
+/// Runs [`same_port_restart_in_this_namespace`] in a network namespace of its own with
+/// `net.ipv4.tcp_migrate_req=1`; skipped, with the reason printed, where no namespace can be made.
+#[test]
+fn a_new_meshd_on_the_same_port_takes_over_while_the_old_one_drains() {
+    let probe = std::process::Command::new("unshare")
+        .args(["--net", "--", "ip", "link", "set", "lo", "up"])
+        .output();
+    if !probe.as_ref().is_ok_and(|output| output.status.success()) {
+        println!(
+            "SKIP: cannot make a network namespace (needs root, unshare and ip): {probe:?}; the \
+             hand-over restarts below need none"
+        );
+        return;
+    }
+    let output = std::process::Command::new("unshare")
+        .args(["--net", "--", "sh", "-c"])
+        .arg(r#"ip link set lo up && sysctl -qw net.ipv4.tcp_migrate_req=1 && exec "$0" "$@""#)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "same_port_restart_in_this_namespace",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_meshd_on_the_same_port_takes_over_while_the_old_one_drains() {
+#[ignore = "run by a_new_meshd_on_the_same_port_takes_over_while_the_old_one_drains"]
+async fn same_port_restart_in_this_namespace() {
+    let migrate = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").unwrap_or_default();
+    assert_eq!(
+        migrate.trim(),
+        "1",
+        "run through the test that sets up its namespace"
+    );
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;
     let dir = TempDir::new("restart-reuseport");
     let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
