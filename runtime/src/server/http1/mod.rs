@@ -15,6 +15,9 @@ pub mod http_date;
 pub mod request_head;
 pub mod response_writer;
 
+use std::future::{poll_fn, Future};
+use std::task::Poll;
+
 use http::{Method, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -134,10 +137,16 @@ async fn next_head<I: AsyncRead + Unpin>(
         }
         conn.read.reserve(READ_CHUNK);
         let idle = served_one && conn.read.is_empty();
-        let read = tokio::select! {
-            biased;
-            read = conn.io.read_buf(&mut conn.read) => read,
-            () = clock.close_asked(), if idle => return NextHead::CloseAsked,
+        // The read first: bytes already there are served even when a close was asked.
+        let mut reading = std::pin::pin!(conn.io.read_buf(&mut conn.read));
+        let read = poll_fn(|cx| match reading.as_mut().poll(cx) {
+            Poll::Ready(read) => Poll::Ready(Some(read)),
+            Poll::Pending if idle => clock.poll_close_asked(cx).map(|()| None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let Some(read) = read else {
+            return NextHead::CloseAsked;
         };
         match read {
             Ok(0) | Err(_) => return NextHead::Closed,
