@@ -7,9 +7,11 @@
 pub mod access_log;
 pub mod admin;
 pub mod admit;
+pub mod ca;
 pub mod demo_upstreams;
 pub mod forward;
 pub mod load;
+pub mod mesh;
 pub mod metrics;
 pub mod reload;
 pub mod run;

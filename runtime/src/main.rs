@@ -92,6 +92,9 @@ enum Command {
         #[arg(long, value_name = "PREFIX")]
         out: PathBuf,
     },
+    /// A small mesh CA for development and tests: init, issue, check.
+    #[command(subcommand)]
+    Ca(meshd::ca::CaCommand),
     /// Sign a bundle with a private key, writing `<bundle>.sig`.
     Sign {
         /// The bundle file.
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),
+        Command::Ca(command) => meshd::ca::run_ca_command(command),
     }
 }
 
