@@ -11,12 +11,9 @@ use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
 use meshd::server::drain::DrainPlan;
 use meshd::{start, RunOptions};
 
-mod stop_signals;
+mod stop;
 
-use stop_signals::{StopSignal, StopSignals};
-
-/// The exit status of a drain that had to cut requests or connections (timeout or second signal).
-const EXIT_DRAIN_CUT: u8 = 3;
+use stop::{serve_until_stopped, StopSignals};
 
 /// The Meshwork runtime.
 #[derive(Debug, Parser)]
@@ -208,44 +205,7 @@ fn run(options: RunOptions) -> ExitCode {
     tracing::info!(address = %server.admin, "admin listening");
     tracing::info!(digest = %server.digest, "serving bundle");
 
-    let plan = runtime.block_on(async {
-        tokio::select! {
-            signal = signals.next() => {
-                tracing::info!(signal = signal.name(), "stopping; a second signal stops at once");
-                match signal {
-                    StopSignal::Terminate => server.drain_plan(),
-                    StopSignal::Interrupt | StopSignal::Quit => server.drain_plan().without_delay(),
-                }
-            }
-            // The new meshd said so in the log already.
-            _ = server.handed_over() => server.drain_plan(),
-        }
-    });
-    let report = runtime.block_on(server.drain_connections(plan, async {
-        let again = signals.next().await;
-        tracing::warn!(signal = again.name(), "second signal: stopping now");
-    }));
-    let code = if report.is_clean() { 0 } else { EXIT_DRAIN_CUT };
-    if report.interrupted {
-        // At once: no waiting for threads, streams or Kafka.
-        server.flush_access_log();
-        std::process::exit(i32::from(code));
-    }
-    // Streams commit and Kafka flushes off this thread, so a second signal can still cut it short.
-    let stopping = std::thread::spawn(move || server.shutdown());
-    let finished = runtime.block_on(async {
-        tokio::select! {
-            finished = tokio::task::spawn_blocking(move || stopping.join()) => finished.is_ok(),
-            again = signals.next() => {
-                tracing::warn!(signal = again.name(), "second signal: stopping now");
-                false
-            }
-        }
-    });
-    if finished {
-        tracing::info!("stopped");
-    }
-    ExitCode::from(code)
+    serve_until_stopped(&runtime, &mut signals, server)
 }
 
 fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
