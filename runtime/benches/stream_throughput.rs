@@ -302,6 +302,7 @@ fn stream(label: &str, count: usize, exactly_once: bool, options: StreamOptions)
             name: (*name).into(),
             external: false,
             partitions: Some(PARTITIONS as u64),
+            schema: None,
             source: location(),
         })
         .collect();

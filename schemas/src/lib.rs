@@ -12,11 +12,13 @@ pub mod sample;
 pub mod schema;
 pub mod signature;
 pub mod spiffe_id;
+pub mod topic_schema;
 pub mod types;
 
 pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
 pub use precedence::{compare_routes, sort_by_precedence, PrecedenceDecision, PrecedenceStep};
 pub use schema::{generate_schema, generate_schema_text, BUNDLE_SCHEMA};
+pub use topic_schema::{CompiledTopicSchema, TopicSchemaError, Violation};
 pub use types::bundle::{
     Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
 };
@@ -34,4 +36,4 @@ pub use types::route::{
 pub use types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
 };
-pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic};
+pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic, TopicSchema};

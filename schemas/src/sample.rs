@@ -339,6 +339,7 @@ pub fn starfleet_bundle() -> Bundle {
         name: "captains-log".to_string(),
         external: false,
         partitions: Some(3),
+        schema: None,
         source: at(41, 1),
     }];
     bundle.streams = vec![Stream {

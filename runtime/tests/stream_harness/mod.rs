@@ -187,6 +187,7 @@ pub mod bundles {
             name: name.into(),
             external: false,
             partitions: Some(partitions),
+            schema: None,
             source: location(),
         }
     }

@@ -16,8 +16,23 @@ pub struct Topic {
     /// The partition count, or `null` for the broker's default.
     #[serde(deserialize_with = "super::bounded::present")]
     pub partitions: Option<u64>,
+    /// The JSON Schema (draft 2020-12) every record value must satisfy, absent when the topic
+    /// names none (bundles from before topic schemas load unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<TopicSchema>,
     /// Where the topic was declared.
     pub source: SourceLocation,
+}
+
+/// A topic's value schema, carried whole so meshd needs no file beside the bundle and the
+/// bundle digest covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSchema {
+    /// The schema file as the compiler read it (for messages).
+    pub path: String,
+    /// The JSON Schema document (draft 2020-12 unless its `$schema` says otherwise).
+    pub document: serde_json::Value,
 }
 
 /// A rule over Kafka records: consume, filter, then republish and/or deliver over HTTP.
