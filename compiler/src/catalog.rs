@@ -12,6 +12,7 @@ pub fn all_codes() -> Vec<&'static Code> {
         crate::checks::routes::CODES,
         crate::checks::mesh::CODES,
         crate::checks::events::CODES,
+        crate::topic_schema::CODES,
         crate::checks::cel::CODES,
         crate::checks::security::CODES,
         crate::checks::sanity::CODES,

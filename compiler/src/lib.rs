@@ -14,5 +14,6 @@ pub mod pipeline;
 pub mod resolve;
 pub mod source;
 pub mod syntax;
+pub mod topic_schema;
 
 pub use pipeline::{compile_bytes, compile_paths, compile_text, Compilation, InputError};

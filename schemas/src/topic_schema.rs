@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(violation.pointer, "/severity");
         assert_eq!(violation.keyword, "enum");
         let missing = schema.first_violation(&json!({"stardate": 1})).unwrap();
-        assert_eq!((missing.pointer.as_str(), missing.keyword.as_str()), ("", "required"));
+        assert_eq!(
+            (missing.pointer.as_str(), missing.keyword.as_str()),
+            ("", "required")
+        );
     }
 
     #[test]

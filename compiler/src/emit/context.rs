@@ -22,6 +22,11 @@ impl<'a> EmitContext<'a> {
         }
     }
 
+    /// The sources being lowered.
+    pub fn sources(&self) -> &'a SourceMap {
+        self.sources
+    }
+
     /// The bundle location (path, 1-based line and column) where `span` starts.
     pub fn location(&self, span: Span) -> SourceLocation {
         let line_col = self.sources.line_col(span);

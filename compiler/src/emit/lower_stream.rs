@@ -1,10 +1,11 @@
 //! Kafka topics and streams.
 
-use meshwork_bundle::{Deliver, Stream, StreamSink, StreamSource, Topic};
+use meshwork_bundle::{Deliver, Stream, StreamSink, StreamSource, Topic, TopicSchema};
 
 use super::context::EmitContext;
 use super::lower_service::backoff_bounds;
 use crate::syntax::ast::{self, StreamStatement};
+use crate::topic_schema::schema_path;
 
 /// The delivery path when `deliver` names none.
 pub const DEFAULT_DELIVER_PATH: &str = "/";
@@ -15,15 +16,24 @@ pub const DEFAULT_DELIVER_RETRY: u64 = 3;
 /// Delivery backoff bounds when none are written.
 pub const DEFAULT_DELIVER_BACKOFF_MS: (u64, u64) = (100, 5_000);
 
-/// Lowers the declarations of one topic: external if any says so, the first partition count.
+/// Lowers the declarations of one topic: external if any says so, the first partition count,
+/// the schema the declarations name (the checks refused two different ones).
 pub fn lower_topic(cx: &EmitContext, declarations: &[&ast::Topic]) -> Option<Topic> {
     let first = declarations.first()?;
+    let schema = declarations.iter().find_map(|topic| {
+        let declared = topic.schema.as_ref()?;
+        let path = schema_path(cx.sources(), topic, declared);
+        let file = cx.sources().find(&path)?;
+        let document = serde_json::from_str(&cx.sources().file(file).text).ok()?;
+        Some(TopicSchema { path, document })
+    });
     Some(Topic {
         name: first.name.node.clone(),
         external: declarations.iter().any(|t| t.external),
         partitions: declarations
             .iter()
             .find_map(|t| t.partitions.as_ref().map(|p| p.node)),
+        schema,
         source: cx.location(first.span),
     })
 }

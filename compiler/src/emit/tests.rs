@@ -305,6 +305,7 @@ fn program() -> (SourceMap, Vec<(u32, File)>) {
             name: s("t", at(1, 4)),
             external: true,
             partitions: None,
+            schema: None,
             span: at(1, 4),
         }),
     ]);

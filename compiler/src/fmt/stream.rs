@@ -74,7 +74,8 @@ fn statement(statement: &StreamStatement) -> Entry {
     line.at(span.start as usize, span.end as usize)
 }
 
-/// `topic "NAME" [external] [{ partitions N }]`: `external` is always written after the name.
+/// `topic "NAME" [external] [{ partitions N  schema "FILE" }]`: `external` is always written
+/// after the name; the block's settings keep their order.
 pub fn topic(source: &SourceText<'_>, topic: &Topic) -> Entry {
     let start = topic.span.start as usize;
     let end = topic.span.end as usize;
@@ -83,28 +84,41 @@ pub fn topic(source: &SourceText<'_>, topic: &Topic) -> Entry {
         string(&topic.name.node),
         if topic.external { " external" } else { "" }
     );
-    let Some(partitions) = &topic.partitions else {
+    if topic.partitions.is_none() && topic.schema.is_none() {
         return Line::new().text(head).at(start, end);
-    };
+    }
     let mut open = source.skip_trivia(topic.name.span.end as usize);
     if source.text[open..].starts_with("external") {
         open = source.skip_trivia(open + "external".len());
     }
-    let partitions_start = source
-        .find_word(open, partitions.span.start as usize, "partitions")
-        .map(|(s, _)| s);
-    let child = Line::new()
-        .text("partitions")
-        .text(partitions.node.to_string())
-        .at(
-            partitions_start.unwrap_or(partitions.span.start as usize),
-            partitions.span.end as usize,
-        );
+    let setting = |word: &str, value: String, span: crate::source::Span| {
+        let keyword_start = source
+            .find_word(open, span.start as usize, word)
+            .map_or(span.start as usize, |(s, _)| s);
+        Line::new()
+            .text(word)
+            .text(value)
+            .at(keyword_start, span.end as usize)
+    };
+    let mut children = Vec::new();
+    if let Some(partitions) = &topic.partitions {
+        children.push((
+            partitions.span.start,
+            setting("partitions", partitions.node.to_string(), partitions.span),
+        ));
+    }
+    if let Some(schema) = &topic.schema {
+        children.push((
+            schema.span.start,
+            setting("schema", string(&schema.node), schema.span),
+        ));
+    }
+    children.sort_by_key(|(position, _)| *position);
     Block {
         head,
         open,
         close: end - 1,
-        children: vec![child],
+        children: children.into_iter().map(|(_, child)| child).collect(),
         fold: Fold::UpTo(usize::MAX),
     }
     .at(start)

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::diagnostics::{codes, Diagnostic};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{FileId, SourceMap, Span, Spanned};
 use crate::syntax::ast;
 use crate::syntax::parser::parse_file;
 
@@ -167,6 +167,13 @@ fn read_root(path: &Path) -> Result<FileBytes, InputError> {
     Ok(FileBytes::Bytes(bytes))
 }
 
+/// The file `path` names relative to the file `from` (includes and topic schemas), as shown
+/// to users.
+pub fn path_beside(from: &str, path: &str) -> String {
+    let base = Path::new(from).parent().unwrap_or(Path::new(""));
+    display_path(&base.join(path))
+}
+
 /// A path as shown to users: relative to the working directory when under it, `/` separators,
 /// `.` and `..` folded.
 pub fn display_path(path: &Path) -> String {
@@ -233,8 +240,13 @@ impl Loader {
         self.diagnostics.extend(diagnostics);
         stack.push(path.clone());
         for item in &file.items {
-            if let ast::Item::Include(include) = item {
-                self.include(&path, include, stack);
+            match item {
+                ast::Item::Include(include) => self.include(&path, include, stack),
+                ast::Item::Topic(ast::Topic {
+                    schema: Some(schema),
+                    ..
+                }) => self.schema(&path, schema),
+                _ => {}
             }
         }
         stack.pop();
@@ -242,9 +254,41 @@ impl Loader {
         id
     }
 
+    /// Reads a topic's JSON Schema file into the source map (so diagnostics can point inside
+    /// it); `crate::topic_schema` parses it. A file read before (two topics sharing a schema)
+    /// is read once.
+    fn schema(&mut self, from: &str, schema: &Spanned<String>) {
+        let target = path_beside(from, &schema.node);
+        if self.sources.find(&target).is_some() {
+            return;
+        }
+        match read_root(Path::new(&target)) {
+            Ok(bytes) => {
+                let (text, problem) = decode(bytes);
+                let id = self.sources.add(target, text);
+                if let Some(problem) = problem {
+                    self.diagnostics.push(problem.diagnostic(id));
+                }
+            }
+            Err(error) => {
+                let reason = match &error {
+                    InputError::Io { source, .. } => source.to_string(),
+                    InputError::Empty { .. } => "not a file".to_string(),
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        &crate::topic_schema::SCHEMA_UNREADABLE,
+                        format!("cannot read the schema \"{}\": {reason}", schema.node),
+                    )
+                    .with_label(schema.span, format!("looked for {target}"))
+                    .with_help("schema paths are relative to the file that declares the topic"),
+                );
+            }
+        }
+    }
+
     fn include(&mut self, from: &str, include: &ast::Include, stack: &mut Vec<String>) {
-        let base = Path::new(from).parent().unwrap_or(Path::new(""));
-        let target = display_path(&base.join(&include.path.node));
+        let target = path_beside(from, &include.path.node);
         if let Some(position) = stack.iter().position(|p| *p == target) {
             let chain = stack[position..]
                 .iter()

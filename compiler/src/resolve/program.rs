@@ -3,6 +3,7 @@
 
 use crate::source::{FileId, SourceMap, Span, Spanned};
 use crate::syntax::ast;
+use crate::topic_schema::TopicSchemas;
 
 use super::symbols::Symbols;
 
@@ -16,6 +17,8 @@ pub struct Program<'a> {
     pub topics: Vec<&'a ast::Topic>,
     /// The names of everything above.
     pub symbols: Symbols<'a>,
+    /// The JSON Schemas topics name, parsed and compiled.
+    pub schemas: TopicSchemas,
 }
 
 impl<'a> Program<'a> {
@@ -31,6 +34,7 @@ impl<'a> Program<'a> {
             streams: vec![],
             topics: vec![],
             symbols: Symbols::default(),
+            schemas: TopicSchemas::default(),
         };
         for (_, file) in ordered {
             let mut items: Vec<&ast::Item> = file.items.iter().collect();
@@ -46,6 +50,7 @@ impl<'a> Program<'a> {
                 }
             }
         }
+        program.schemas = TopicSchemas::collect(sources, &program.topics);
         program.symbols = Symbols::collect(
             &program.gateways,
             &program.services,

@@ -734,12 +734,15 @@ pub struct Deliver {
     pub span: Span,
 }
 
-/// `topic "NAME" [external] [{ partitions N  external }]`: declares a Kafka topic.
+/// `topic "NAME" [external] [{ partitions N  external  schema "FILE" }]`: declares a Kafka topic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Topic {
     pub name: Spanned<String>,
     /// Produced by something outside this program, so nothing here needs to produce it.
     pub external: bool,
     pub partitions: Option<Spanned<u64>>,
+    /// `schema "FILE"`: a JSON Schema file, relative to the declaring `.mesh` file, that every
+    /// record value must satisfy.
+    pub schema: Option<Spanned<String>>,
     pub span: Span,
 }

@@ -59,5 +59,6 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     out.extend(topic_names::check(program));
     out.extend(kafka_settings::check(program));
     out.extend(consumer_groups::check(program));
+    out.extend(program.schemas.diagnostics.iter().cloned());
     out
 }

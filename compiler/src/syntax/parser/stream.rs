@@ -218,6 +218,7 @@ pub fn topic<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Topic>
         name,
         external: false,
         partitions: None,
+        schema: None,
         span: cx.span(start, rest),
     };
     let (after_ws, _) = ws_inline(cx, rest)?;
@@ -231,7 +232,7 @@ pub fn topic<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Topic>
             cx,
             after_ws,
             "topic",
-            &["partitions", "external"],
+            &["partitions", "external", "schema"],
             |start, kw, input| match kw.node {
                 "partitions" => {
                     let (r, n) = integer(cx, input, "a number of partitions")?;
@@ -241,6 +242,11 @@ pub fn topic<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Topic>
                 "external" => {
                     topic.external = true;
                     Ok((&start[8..], Some(())))
+                }
+                "schema" => {
+                    let (r, path) = string(cx, input, "the JSON Schema file in quotes")?;
+                    topic.schema = Some(path);
+                    Ok((r, Some(())))
                 }
                 _ => Ok((input, None)),
             },
