@@ -20,7 +20,7 @@ use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
-use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan};
+use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan, TopicSchemas};
 
 pub use gateway_state::{GatewayState, ListenerState};
 pub use route_state::{FixedResponse, RouteAction, RouteState};
@@ -151,6 +151,8 @@ impl RuntimeState {
             Some(kafka) => kafka.prepare(bundle)?,
             None => StreamPlan::from_bundle(bundle).map_err(KafkaLoadError::from)?,
         };
+        let schemas =
+            Arc::new(TopicSchemas::compile(&bundle.topics).map_err(KafkaLoadError::from)?);
         let mut services = HashMap::new();
         for service in &bundle.services {
             let state =
@@ -160,7 +162,9 @@ impl RuntimeState {
         let gateways = bundle
             .gateways
             .iter()
-            .map(|gateway| build_gateway(gateway, &services, metrics, &secrets, admission))
+            .map(|gateway| {
+                build_gateway(gateway, &services, metrics, &secrets, admission, &schemas)
+            })
             .collect::<Result<_, _>>()?;
         Ok(RuntimeState {
             info: BundleInfo {
@@ -214,6 +218,7 @@ fn build_gateway(
     metrics: &Metrics,
     secrets: &SecretStore,
     setup: &AdmissionSetup,
+    schemas: &Arc<TopicSchemas>,
 ) -> Result<GatewayState, StateError> {
     let previous = setup
         .previous
@@ -262,7 +267,10 @@ fn build_gateway(
         .enumerate()
         .map(|(index, route)| {
             let body_limit = admission.route(index).and_then(|a| a.body_limit());
-            let kafka = setup.kafka.as_deref().map(|kafka| (kafka, body_limit));
+            let kafka = setup
+                .kafka
+                .as_deref()
+                .map(|kafka| (kafka, body_limit, schemas));
             build_route(gateway, route, services, metrics, kafka)
         })
         .collect::<Result<_, _>>()?;
@@ -282,7 +290,7 @@ fn build_route(
     route: &Route,
     services: &HashMap<String, Arc<ServiceState>>,
     metrics: &Metrics,
-    kafka: Option<(&KafkaRuntime, Option<u64>)>,
+    kafka: Option<(&KafkaRuntime, Option<u64>, &Arc<TopicSchemas>)>,
 ) -> Result<RouteState, StateError> {
     use meshwork_bundle::RouteAction as Bundled;
     let action = match &route.action {
@@ -346,7 +354,7 @@ fn build_route(
             mode,
             timeout_ms,
         } => {
-            let (kafka, body_limit) = kafka.ok_or_else(|| StateError::NoKafka {
+            let (kafka, body_limit, schemas) = kafka.ok_or_else(|| StateError::NoKafka {
                 gateway: gateway.name.clone(),
                 route: route.name.clone(),
             })?;
@@ -363,6 +371,7 @@ fn build_route(
                 &route.name,
                 settings,
                 body_limit,
+                schemas,
             )?))
         }
     };

@@ -476,6 +476,18 @@ impl RunState<'_> {
                     &error.to_string(),
                 );
             }
+            Verdict::Refused(rejection) => {
+                self.tally.schema_rejected();
+                let sequence = self.tracker.admit(view.partition, view.offset, 1);
+                self.dead_letter(
+                    sequence,
+                    view.key,
+                    view.value,
+                    view.headers,
+                    super::rule::SCHEMA_VIOLATION,
+                    &rejection.to_string(),
+                );
+            }
             Verdict::Pass { key, value } => {
                 let sequence = self
                     .tracker

@@ -22,6 +22,7 @@ use super::produce::{EventProducer, ProduceError, ProducerOptions};
 use super::produce_route::{ProduceRoute, ProduceRouteError, ProduceSettings};
 use super::rule::RuleError;
 use super::supervisor::{StreamPlan, StreamSupervisor};
+use super::topic_schemas::{TopicSchemaLoadError, TopicSchemas};
 
 /// Why Kafka could not serve a bundle.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,9 @@ pub enum KafkaLoadError {
     /// A produce route does not compile.
     #[error(transparent)]
     Route(#[from] ProduceRouteError),
+    /// A topic's schema does not compile.
+    #[error(transparent)]
+    Schema(#[from] TopicSchemaLoadError),
 }
 
 /// The process's Kafka settings, from the command line.
@@ -160,12 +164,14 @@ impl KafkaRuntime {
         Ok(plan)
     }
 
-    /// Compiles a route's `produce` action (after [`KafkaRuntime::prepare`]).
+    /// Compiles a route's `produce` action (after [`KafkaRuntime::prepare`]); `schemas` are the
+    /// bundle's topic schemas, compiled once for all its routes.
     pub fn produce_route(
         &self,
         route: &str,
         settings: ProduceSettings<'_>,
         body_limit: Option<u64>,
+        schemas: &Arc<TopicSchemas>,
     ) -> Result<ProduceRoute, KafkaLoadError> {
         let started = self.start()?;
         Ok(ProduceRoute::build(
@@ -174,6 +180,7 @@ impl KafkaRuntime {
             body_limit,
             &started.producer,
             &self.metrics,
+            schemas,
         )?)
     }
 

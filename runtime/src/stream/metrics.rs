@@ -64,6 +64,7 @@ fn latency_histogram() -> Histogram {
 pub struct KafkaMetrics {
     produced: Family<TopicRule, Counter>,
     produce_failed: Family<TopicRule, Counter>,
+    schema_rejected: Family<TopicRule, Counter>,
     consumed: Family<TopicRule, Counter>,
     filtered: Family<TopicRule, Counter>,
     dead_lettered: Family<DeadLetterLabels, Counter>,
@@ -83,6 +84,7 @@ impl Default for KafkaMetrics {
         KafkaMetrics {
             produced: Family::default(),
             produce_failed: Family::default(),
+            schema_rejected: Family::default(),
             consumed: Family::default(),
             filtered: Family::default(),
             dead_lettered: Family::default(),
@@ -107,6 +109,12 @@ impl KafkaMetrics {
             "produce_failures",
             "Records the broker did not acknowledge (timeout, refusal, full queue), by topic and rule",
             metrics.produce_failed.clone(),
+        );
+        kafka.register(
+            "schema_rejections",
+            "Records refused by their topic's schema, by topic and rule: produce requests answered \
+             400/422 (never produced) and stream inputs sent to the dead letter",
+            metrics.schema_rejected.clone(),
         );
         kafka.register(
             "consumed_records",
@@ -150,6 +158,7 @@ impl KafkaMetrics {
         ProduceTally(Arc::new(ProduceHandles {
             produced: self.produced.get_or_create_owned(&labels),
             failed: self.produce_failed.get_or_create_owned(&labels),
+            schema_rejected: self.schema_rejected.get_or_create_owned(&labels),
             latency: self.delivery_latency.get_or_create_owned(&LatencyLabels {
                 rule: rule.to_owned(),
                 sink: "kafka".to_owned(),
@@ -165,6 +174,7 @@ impl KafkaMetrics {
         };
         StreamTally {
             consumed: self.consumed.get_or_create_owned(&labels),
+            schema_rejected: self.schema_rejected.get_or_create_owned(&labels),
             filtered: self.filtered.get_or_create_owned(&labels),
             http_latency: self.delivery_latency.get_or_create_owned(&LatencyLabels {
                 rule: stream.to_owned(),
@@ -180,6 +190,7 @@ impl KafkaMetrics {
 struct ProduceHandles {
     produced: Counter,
     failed: Counter,
+    schema_rejected: Counter,
     latency: Histogram,
 }
 
@@ -204,6 +215,11 @@ impl ProduceTally {
         self.0.failed.inc();
     }
 
+    /// Counts a record its topic's schema refused (never produced).
+    pub fn schema_rejected(&self) {
+        self.0.schema_rejected.inc();
+    }
+
     /// Records acknowledged so far (tests and benchmarks read it).
     pub fn acknowledged_count(&self) -> u64 {
         self.0.produced.get()
@@ -220,6 +236,7 @@ impl std::fmt::Debug for ProduceTally {
 #[derive(Clone)]
 pub struct StreamTally {
     consumed: Counter,
+    schema_rejected: Counter,
     filtered: Counter,
     http_latency: Histogram,
     metrics: KafkaMetrics,
@@ -231,6 +248,11 @@ impl StreamTally {
     /// Counts records read (added in batches by the stream loop).
     pub fn consumed(&self, records: u64) {
         self.consumed.inc_by(records);
+    }
+
+    /// Counts a source record its topic's schema refused (sent to the dead letter).
+    pub fn schema_rejected(&self) {
+        self.schema_rejected.inc();
     }
 
     /// Counts records the condition dropped.

@@ -28,6 +28,7 @@ pub mod rule;
 pub mod runner;
 pub mod stream_flags;
 pub mod supervisor;
+pub mod topic_schemas;
 mod transaction;
 
 pub use broker::{ClusterError, KafkaCluster};
@@ -48,3 +49,4 @@ pub use rule::{RuleError, StreamRule};
 pub use runner::StreamHandle;
 pub use stream_flags::StreamArgs;
 pub use supervisor::{StreamLoadError, StreamPlan, StreamSupervisor};
+pub use topic_schemas::{SchemaRejection, TopicSchemaLoadError, TopicSchemas};

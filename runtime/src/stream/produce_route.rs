@@ -20,6 +20,7 @@ use super::metrics::{KafkaMetrics, ProduceTally};
 use super::produce::{
     DeliveryWait, EventProducer, EventRecord, ProduceError, ProduceOutcome, RecordHeaders,
 };
+use super::topic_schemas::{check_value, SchemaRejection, TopicSchemas};
 use crate::admit::cel::{CelInput, RequestExpression};
 
 /// The largest body a produce route takes when its admission sets no `body_limit`: librdkafka's
@@ -82,6 +83,9 @@ pub struct ProduceRoute {
     max_body: u64,
     producer: EventProducer,
     metrics: KafkaMetrics,
+    /// The bundle's topic schemas, compiled once per bundle; a record for a topic with one is
+    /// checked before it is produced.
+    schemas: Arc<TopicSchemas>,
 }
 
 impl std::fmt::Debug for ProduceRoute {
@@ -150,6 +154,14 @@ pub enum ProduceFailure {
     /// The key expression failed on this request.
     #[error("the record key could not be computed: {0}")]
     Key(String),
+    /// The record value does not pass the topic's schema (never produced).
+    #[error("topic `{topic}` refuses the record: {rejection}")]
+    Schema {
+        /// The topic.
+        topic: String,
+        /// Why.
+        rejection: SchemaRejection,
+    },
     /// The broker did not take the record (503, except a record too large for Kafka: 413).
     #[error(transparent)]
     Unavailable(#[from] ProduceError),
@@ -179,6 +191,11 @@ impl ProduceFailure {
             ProduceFailure::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
             ProduceFailure::TopicNotAllowed(_) => StatusCode::NOT_FOUND,
             ProduceFailure::BadTopic(_) | ProduceFailure::Key(_) => StatusCode::BAD_REQUEST,
+            ProduceFailure::Schema {
+                rejection: SchemaRejection::NotJson(_),
+                ..
+            } => StatusCode::BAD_REQUEST,
+            ProduceFailure::Schema { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ProduceFailure::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -187,12 +204,19 @@ impl ProduceFailure {
     pub fn reply(&self, route: &str) -> ProduceReply {
         let status = self.status();
         let reason = self.to_string();
-        let body = json!({
+        let mut body = json!({
             "status": status.as_u16(),
             "error": status.canonical_reason().unwrap_or("Error"),
             "reason": reason,
             "route": route,
         });
+        if let ProduceFailure::Schema { topic, rejection } = self {
+            body["topic"] = json!(topic);
+            if let SchemaRejection::Violation(violation) = rejection {
+                body["pointer"] = json!(violation.pointer);
+                body["keyword"] = json!(violation.keyword);
+            }
+        }
         ProduceReply {
             status,
             body: Bytes::from(body.to_string()),
@@ -270,6 +294,7 @@ impl ProduceRoute {
         body_limit: Option<u64>,
         producer: &EventProducer,
         metrics: &KafkaMetrics,
+        schemas: &Arc<TopicSchemas>,
     ) -> Result<Self, ProduceRouteError> {
         let bad_topic = |reason: String| ProduceRouteError::Topic {
             route: route.to_owned(),
@@ -336,6 +361,7 @@ impl ProduceRoute {
             max_body: body_limit.unwrap_or(DEFAULT_MAX_BODY),
             producer: producer.clone(),
             metrics: metrics.clone(),
+            schemas: Arc::clone(schemas),
         })
     }
 
@@ -361,6 +387,15 @@ impl ProduceRoute {
                 &envelope
             }
         };
+        if let Some(schema) = self.schemas.get(&topic) {
+            if let Err(rejection) = check_value(schema, value) {
+                tally.schema_rejected();
+                return Err(ProduceFailure::Schema {
+                    topic: topic.to_string(),
+                    rejection,
+                });
+            }
+        }
         let send = |key: Option<&[u8]>| {
             let record = EventRecord {
                 topic: &topic,

@@ -1,11 +1,17 @@
 //! A bundle `stream` compiled for the runtime: its CEL compiled once, its deliver service
 //! resolved, and the per-record decision ([`StreamRule::judge`]) free of any Kafka I/O.
 
-use meshwork_bundle::{Deliver, Service, Stream};
+use std::sync::Arc;
+
+use meshwork_bundle::{CompiledTopicSchema, Deliver, Service, Stream};
 
 use super::event_cel::{
     EventCelError, EventError, EventEvaluator, EventExpression, EventFields, RecordView,
 };
+use super::topic_schemas::{check_value, SchemaRejection};
+
+/// The dead-letter reason of a source record its topic's schema refuses.
+pub const SCHEMA_VIOLATION: &str = "schema_violation";
 
 /// Why a stream cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +37,16 @@ pub enum RuleError {
     ExactlyOnceWithDeliver {
         /// The stream.
         stream: String,
+    },
+    /// The source topic's schema does not compile.
+    #[error("stream `{stream}`: the schema of topic `{topic}` cannot be used: {error}")]
+    Schema {
+        /// The stream.
+        stream: String,
+        /// The source topic.
+        topic: String,
+        /// Why.
+        error: meshwork_bundle::TopicSchemaError,
     },
     /// `deliver` names a service with no endpoints.
     #[error("stream `{stream}` delivers to service `{service}`, which has no endpoints")]
@@ -83,6 +99,9 @@ pub struct StreamRule {
     pub dead_letter: Option<String>,
     /// Outputs and source offsets commit in one Kafka transaction (topic → topic only).
     pub exactly_once: bool,
+    /// The source topic's schema: a record that does not pass it is refused before the
+    /// condition runs.
+    pub input_schema: Option<Arc<CompiledTopicSchema>>,
     fields: EventFields,
 }
 
@@ -109,6 +128,9 @@ pub enum Verdict {
     },
     /// An expression failed: the record goes to the dead letter.
     Failed(EventError),
+    /// The source topic's schema refuses the record: it goes to the dead letter
+    /// (reason [`SCHEMA_VIOLATION`]).
+    Refused(SchemaRejection),
 }
 
 impl StreamRule {
@@ -157,8 +179,15 @@ impl StreamRule {
             deliver,
             dead_letter: stream.dead_letter.clone(),
             exactly_once,
+            input_schema: None,
             fields,
         })
+    }
+
+    /// The rule checking every source record against `schema` (its topic's) first.
+    pub fn with_input_schema(mut self, schema: Option<Arc<CompiledTopicSchema>>) -> Self {
+        self.input_schema = schema;
+        self
     }
 
     /// How many outputs a passing record has (republish and/or deliver).
@@ -168,6 +197,11 @@ impl StreamRule {
 
     /// Decides what happens to one record.
     pub fn judge(&self, evaluator: &EventEvaluator, record: &RecordView<'_>) -> Verdict {
+        if let Some(schema) = &self.input_schema {
+            if let Err(rejection) = check_value(schema, record.value.unwrap_or_default()) {
+                return Verdict::Refused(rejection);
+            }
+        }
         let needs_scope = self.condition.is_some()
             || self
                 .target

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use meshwork_bundle::{Bundle, Service, Stream, Topic};
+use meshwork_bundle::{Bundle, CompiledTopicSchema, Service, Stream, Topic, TopicSchema};
 use tokio::runtime::Handle;
 
 use super::broker::{ClusterError, KafkaCluster};
@@ -49,7 +49,7 @@ impl StreamPlan {
     /// Checks `bundle`'s streams.
     pub fn from_bundle(bundle: &Bundle) -> Result<Self, RuleError> {
         for stream in &bundle.streams {
-            StreamRule::compile(stream, &bundle.services)?;
+            compile_rule(stream, &bundle.services, &bundle.topics)?;
         }
         let delivered: Vec<&str> = bundle
             .streams
@@ -84,6 +84,8 @@ impl StreamPlan {
 struct Definition {
     stream: Stream,
     deliver_service: Option<Service>,
+    /// The source topic's schema: a new schema restarts the stream like a new definition.
+    input_schema: Option<TopicSchema>,
 }
 
 struct Running {
@@ -135,8 +137,9 @@ impl StreamSupervisor {
     pub fn apply_plan(&mut self, plan: &StreamPlan) -> Result<(), StreamLoadError> {
         let mut compiled = Vec::with_capacity(plan.streams.len());
         for stream in &plan.streams {
-            let rule = StreamRule::compile(stream, &plan.services)?;
+            let rule = compile_rule(stream, &plan.services, &plan.topics)?;
             let definition = Definition {
+                input_schema: input_schema(stream, &plan.topics).cloned(),
                 stream: stream.clone(),
                 deliver_service: stream.deliver.as_ref().and_then(|deliver| {
                     plan.services
@@ -238,4 +241,31 @@ fn stop_all(streams: Vec<Running>) {
     for running in streams {
         running.handle.stop();
     }
+}
+
+/// The schema of the topic `stream` reads, if it has one.
+fn input_schema<'t>(stream: &Stream, topics: &'t [Topic]) -> Option<&'t TopicSchema> {
+    topics
+        .iter()
+        .find(|topic| topic.name == stream.from.topic)
+        .and_then(|topic| topic.schema.as_ref())
+}
+
+/// Compiles `stream` with its source topic's schema.
+fn compile_rule(
+    stream: &Stream,
+    services: &[Service],
+    topics: &[Topic],
+) -> Result<StreamRule, RuleError> {
+    let schema = match input_schema(stream, topics) {
+        None => None,
+        Some(schema) => Some(Arc::new(
+            CompiledTopicSchema::compile(&schema.document).map_err(|error| RuleError::Schema {
+                stream: stream.name.clone(),
+                topic: stream.from.topic.clone(),
+                error,
+            })?,
+        )),
+    };
+    Ok(StreamRule::compile(stream, services)?.with_input_schema(schema))
 }
