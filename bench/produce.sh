@@ -3,7 +3,9 @@
 #   1. meshd plain forward  (route forwards to an nginx upstream), and
 #   2. meshd produce         (route produces each body to a topic: mode sync, acks all, so every
 #                             200 waits for the broker's acknowledgement),
-# and prints both req/s and the ratio produce / plain forward.
+#   3. meshd produce + schema (the same route, its topic carrying a JSON Schema the body passes:
+#                             every request is parsed and validated before it is produced),
+# and prints req/s, the ratio produce / plain forward and the ratio produce+schema / produce.
 #
 # The broker is librdkafka's mock cluster, the embedded broker meshd starts without --brokers.
 # Two placements are measured:
@@ -28,6 +30,7 @@ FORWARD_PORT=${FORWARD_PORT:-18912}
 PRODUCE_PORT=${PRODUCE_PORT:-18913}
 EMBEDDED_PORT=${EMBEDDED_PORT:-18914}
 BROKER_PORT=${BROKER_PORT:-18915}
+SCHEMA_PORT=${SCHEMA_PORT:-18916}
 
 source "$(dirname "$0")/bench_setup.sh"
 
@@ -85,15 +88,19 @@ MESH
 taskset -c "$LOAD_CORE" "$MESHD" run "$WORK/broker.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>"$WORK/broker.log" & PIDS+=($!)
 BROKER="$(bootstrap_of "$WORK/broker.log")"
 
-produce_mesh() { # port
+produce_mesh() { # port [topic settings]
   cat <<MESH
 gateway bench {
   listen "127.0.0.1:$1"
   route log { match POST prefix "/" public produce topic "bench-log" acks all mode sync }
 }
-topic "bench-log" { partitions 3 }
+topic "bench-log" { partitions 3 ${2:-} }
 MESH
 }
+# The captain's log schema of examples/starfleet: an object, three required typed fields.
+cp "$(dirname "$0")/../examples/starfleet/captains-log.schema.json" "$WORK/bench-log.schema.json"
+produce_mesh "$SCHEMA_PORT" 'schema "bench-log.schema.json"' > "$WORK/schema.mesh"
+taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/schema.mesh" --brokers "$BROKER" --no-access-log --workers 1 --admin 127.0.0.1:0 2>"$WORK/schema.log" & PIDS+=($!)
 produce_mesh "$PRODUCE_PORT" > "$WORK/produce.mesh"
 taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/produce.mesh" --brokers "$BROKER" --no-access-log --workers 1 --admin 127.0.0.1:0 2>"$WORK/produce.log" & PIDS+=($!)
 produce_mesh "$EMBEDDED_PORT" > "$WORK/embedded.mesh"
@@ -103,6 +110,7 @@ wait_for "http://127.0.0.1:$UPSTREAM_PORT/"
 wait_for "http://127.0.0.1:$FORWARD_PORT/"
 wait_for "http://127.0.0.1:$PRODUCE_PORT/"
 wait_for "http://127.0.0.1:$EMBEDDED_PORT/"
+wait_for "http://127.0.0.1:$SCHEMA_PORT/"
 
 # 100-byte JSON bodies, POSTed.
 BODY='{"stardate":41153.7,"severity":"green","entry":"All quiet on the bridge; tea, Earl Grey, hot.     "}'
@@ -112,7 +120,7 @@ wrk.method = "POST"
 wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-for port in "$FORWARD_PORT" "$PRODUCE_PORT" "$EMBEDDED_PORT"; do
+for port in "$FORWARD_PORT" "$PRODUCE_PORT" "$EMBEDDED_PORT" "$SCHEMA_PORT"; do
   status=$(curl -s -o "$WORK/answer" -w '%{http_code}' -X POST -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$port/log")
   [ "$status" = 200 ] || { echo "POST to port $port answered $status: $(cat "$WORK/answer")" >&2; exit 1; }
 done
@@ -133,5 +141,8 @@ echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, POST 100-byte bodies; meshd on core
 run_wrk "meshd plain forward (nginx upstream)" "http://127.0.0.1:$FORWARD_PORT/log" forward
 run_wrk "meshd produce, sync acks all (broker core $LOAD_CORE)" "http://127.0.0.1:$PRODUCE_PORT/log" produce
 run_wrk "meshd produce, sync acks all (broker embedded)" "http://127.0.0.1:$EMBEDDED_PORT/log" embedded
+run_wrk "meshd produce + schema (broker core $LOAD_CORE)" "http://127.0.0.1:$SCHEMA_PORT/log" schema
 awk -v f="$(cat "$WORK/rps-forward")" -v p="$(cat "$WORK/rps-produce")" -v e="$(cat "$WORK/rps-embedded")" \
   'BEGIN { printf "produce / plain forward: %.2fx (broker on the load core)   %.2fx (broker embedded)\n", p / f, e / f }'
+awk -v p="$(cat "$WORK/rps-produce")" -v s="$(cat "$WORK/rps-schema")" \
+  'BEGIN { printf "produce + schema / produce: %.2fx (target >= 0.90x)\n", s / p }'

@@ -121,7 +121,10 @@ async fn a_body_the_schema_refuses_gets_422_with_pointer_and_keyword_and_is_neve
     .await;
     assert_eq!(wrong_type.status, 422, "{}", wrong_type.body);
     assert_eq!(
-        (wrong_type.json()["pointer"].clone(), wrong_type.json()["keyword"].clone()),
+        (
+            wrong_type.json()["pointer"].clone(),
+            wrong_type.json()["keyword"].clone()
+        ),
         (serde_json::json!("/stardate"), serde_json::json!("type"))
     );
 
@@ -132,7 +135,11 @@ async fn a_body_the_schema_refuses_gets_422_with_pointer_and_keyword_and_is_neve
 
     let not_json = post(&server, "/log", "Captain's log, stardate 41153.7").await;
     assert_eq!(not_json.status, 400, "{}", not_json.body);
-    assert!(not_json.json().get("pointer").is_none(), "{}", not_json.body);
+    assert!(
+        not_json.json().get("pointer").is_none(),
+        "{}",
+        not_json.body
+    );
 
     // Only the accepted record reached the topic.
     assert_eq!(count(&bootstrap(&server), "captains-log").await, 1);
@@ -201,7 +208,10 @@ async fn a_stream_dead_letters_source_records_that_break_the_schema_with_the_rea
     assert_eq!(dead[0].key.as_deref(), Some(&b"2"[..]));
     assert_eq!(dead[0].header(REASON_HEADER), Some("schema_violation"));
     let error = dead[0].header(ERROR_HEADER).unwrap();
-    assert!(error.contains("\"/severity\"") && error.contains("enum"), "{error}");
+    assert!(
+        error.contains("\"/severity\"") && error.contains("enum"),
+        "{error}"
+    );
 
     let alerts = read("red-alerts").await.unwrap();
     assert_eq!(alerts.len(), 1);
@@ -214,7 +224,10 @@ async fn a_stream_dead_letters_source_records_that_break_the_schema_with_the_rea
         if sample(&metrics, metric) == Some(1.0) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{metric} in\n{metrics}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{metric} in\n{metrics}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -484,7 +484,7 @@ impl RunState<'_> {
                     view.key,
                     view.value,
                     view.headers,
-                    super::rule::SCHEMA_VIOLATION,
+                    rejection.reason(),
                     &rejection.to_string(),
                 );
             }

@@ -32,6 +32,17 @@ pub enum SchemaRejection {
     Violation(Violation),
 }
 
+impl SchemaRejection {
+    /// The dead-letter reason: `invalid_json` (as for a stream without a schema) or
+    /// `schema_violation`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SchemaRejection::NotJson(_) => "invalid_json",
+            SchemaRejection::Violation(_) => super::rule::SCHEMA_VIOLATION,
+        }
+    }
+}
+
 /// The compiled schemas of a bundle's topics, by topic name.
 #[derive(Debug, Default)]
 pub struct TopicSchemas {

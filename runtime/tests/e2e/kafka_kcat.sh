@@ -57,32 +57,44 @@ expect_records() {
 KEY=(-H "x-api-key: $PICARD_KEY" -H "content-type: application/json")
 post "POST /log without a key is 401" 401 '"status":401' "$EDGE/log" -d '{"severity":"red"}'
 post "POST /log (red) answers 200 with where it landed" 200 '"topic":"captains-log"' \
-  "${KEY[@]}" "$EDGE/log" -d '{"severity":"red","entry":"Borg cube sighted"}'
+  "${KEY[@]}" "$EDGE/log" -d '{"stardate":41153.7,"severity":"red","entry":"Borg cube sighted"}'
 grep -q '"partition":[0-9]' "$BODY" && grep -q '"offset":[0-9]' "$BODY" \
   && pass "the 200 names partition and offset" || fail "no partition/offset in $(cat "$BODY")"
 post "POST /log (green) answers 200" 200 '"offset"' \
-  "${KEY[@]}" "$EDGE/log" -d '{"severity":"green","entry":"Tea, Earl Grey, hot"}'
-post "POST /log (not JSON) is still logged" 200 '"offset"' \
+  "${KEY[@]}" "$EDGE/log" -d '{"stardate":41153.8,"severity":"green","entry":"Tea, Earl Grey, hot"}'
+post "POST /log with a severity the schema does not know is 422 with its pointer" 422 '"pointer":"/severity"' \
+  "${KEY[@]}" "$EDGE/log" -d '{"stardate":41153.9,"severity":"plaid","entry":"Tribbles"}'
+grep -q '"keyword":"enum"' "$BODY" && pass "the 422 names the schema keyword" || fail "no keyword in $(cat "$BODY")"
+post "POST /log (not JSON) is 400 and never logged" 400 '"status":400' \
   "${KEY[@]}" "$EDGE/log" -d 'static on all channels'
 
 kcat -b "$BOOTSTRAP" -L -t captains-log 2>>"$WORK/kcat.log" | grep -q '3 partitions' \
   && pass "kcat sees captains-log with its 3 partitions" || fail "kcat -L: no captains-log with 3 partitions"
-expect_records "captains-log holds the three posted entries" captains-log 3 \
-  'Borg cube sighted' 'Earl Grey' 'static on all channels'
+expect_records "captains-log holds only the two accepted entries" captains-log 2 \
+  'Borg cube sighted' 'Earl Grey'
 expect_records "red-alerts holds only the red entry" red-alerts 1 'Borg cube sighted'
-expect_records "captains-log-dlq holds the unparseable entry, with why and where from" captains-log-dlq 1 \
-  'static on all channels' 'meshwork-dead-letter-reason=invalid_json' 'meshwork-source-topic=captains-log'
 
-# Records produced straight into the topic with kcat go through the same stream.
-printf '%s\n' '{"severity":"red","entry":"Romulan warbird decloaking"}' \
+# Records produced straight into the topic with kcat go through the same stream, which checks
+# them against the topic's schema.
+printf '%s\n' '{"stardate":41154.1,"severity":"red","entry":"Romulan warbird decloaking"}' \
   | kcat -b "$BOOTSTRAP" -P -t captains-log -k enterprise 2>>"$WORK/kcat.log" \
   && pass "kcat produces into captains-log" || fail "kcat -P into captains-log failed"
 expect_records "a red record from kcat reaches red-alerts with its key" red-alerts 2 \
-  'Borg cube sighted' 'enterprise|{"severity":"red","entry":"Romulan warbird decloaking"}'
+  'Borg cube sighted' 'enterprise|{"stardate":41154.1,"severity":"red","entry":"Romulan warbird decloaking"}'
+printf '%s\n' '{"severity":"red","entry":"no stardate"}' 'static on all channels' \
+  | kcat -b "$BOOTSTRAP" -P -t captains-log -k voyager 2>>"$WORK/kcat.log" \
+  && pass "kcat writes two bad records around the gateway" || fail "kcat -P of bad records failed"
+expect_records "captains-log-dlq holds both, with why and where from" captains-log-dlq 2 \
+  'meshwork-dead-letter-reason=schema_violation' 'meshwork-dead-letter-reason=invalid_json' \
+  'static on all channels' 'meshwork-source-topic=captains-log'
 
 curl -s "$ADMIN/metrics" > "$WORK/metrics"
-grep -q 'kafka_produced_records_total{topic="captains-log",rule="captains_log"} 3' "$WORK/metrics" \
-  && pass "metrics count the three produced records" || fail "metrics: $(grep kafka_produced "$WORK/metrics")"
+grep -q 'kafka_produced_records_total{topic="captains-log",rule="captains_log"} 2' "$WORK/metrics" \
+  && pass "metrics count the two produced records" || fail "metrics: $(grep kafka_produced "$WORK/metrics")"
+grep -q 'kafka_schema_rejections_total{topic="captains-log",rule="captains_log"} 2' "$WORK/metrics" \
+  && pass "metrics count the two refused posts" || fail "metrics: $(grep kafka_schema "$WORK/metrics")"
+grep -q 'kafka_schema_rejections_total{topic="captains-log",rule="red_alerts"} 2' "$WORK/metrics" \
+  && pass "metrics count the two records the stream refused" || fail "metrics: $(grep kafka_schema "$WORK/metrics")"
 
 echo "$PASSED passed, $FAILED failed"
 if [ "$FAILED" -ne 0 ]; then
