@@ -14,6 +14,7 @@ pub fn all_codes() -> Vec<&'static Code> {
         crate::checks::events::CODES,
         crate::topic_schema::CODES,
         crate::checks::cel::CODES,
+        crate::checks::cel::schema_fields::CODES,
         crate::checks::security::CODES,
         crate::checks::sanity::CODES,
     ];

@@ -68,6 +68,10 @@ fn strip_locations(value: &mut Value) {
             map.remove("default_source");
             map.remove("sources");
             map.remove("digest");
+            if map.contains_key("document") {
+                // A topic schema: the file it was read from moves with the copy.
+                map.remove("path");
+            }
             map.values_mut().for_each(strip_locations);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_locations),
@@ -95,6 +99,14 @@ fn source_text(file: &Path) -> Option<String> {
 }
 
 fn format_tree(from: &Path, to: &Path) {
+    // Files the program reads beside its sources (topic schemas) are copied as they are.
+    for entry in std::fs::read_dir(from).expect("readable dir").flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::create_dir_all(to).expect("mkdir");
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
+        }
+    }
     for file in mesh_files(from) {
         let Some(text) = source_text(&file) else {
             continue;

@@ -4,6 +4,7 @@
 //! stages ask [`TopicSchemas::get`] for a topic's document and where its keywords are written.
 
 pub mod json_location;
+pub mod shape;
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod contract;
 pub mod requirements;
+pub mod schema_fields;
 pub mod types;
 
 use std::collections::HashMap;
@@ -102,6 +103,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 Some(params),
                 Some(route),
             ));
+            if let ast::RouteStatement::Produce(produce) = statement {
+                out.extend(produce_key_against_schema(program, &mut cache, produce));
+            }
         }
         if !conjuncts.is_empty() {
             out.extend(
@@ -139,30 +143,72 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         }
     }
     for stream in &program.streams {
+        let source = stream.statements.iter().find_map(|s| match s {
+            ast::StreamStatement::From { topic, .. } => Some(topic.node.as_str()),
+            _ => None,
+        });
+        let schema = source.and_then(|topic| Some((topic, program.schemas.get(topic)?)));
         for statement in &stream.statements {
-            match statement {
-                ast::StreamStatement::When(cel) => out.extend(check_expression(
-                    &mut cache,
-                    cel,
-                    CelContext::StreamCondition,
-                    None,
-                    None,
-                )),
-                ast::StreamStatement::To { key, value, .. } => {
-                    for (cel, context) in [
-                        (key, CelContext::StreamKey),
-                        (value, CelContext::StreamValue),
-                    ] {
-                        if let Some(cel) = cel {
-                            out.extend(check_expression(&mut cache, cel, context, None, None));
-                        }
-                    }
+            let checked: Vec<(&ast::Cel, CelContext)> = match statement {
+                ast::StreamStatement::When(cel) => vec![(cel, CelContext::StreamCondition)],
+                ast::StreamStatement::To { key, value, .. } => [
+                    (key, CelContext::StreamKey),
+                    (value, CelContext::StreamValue),
+                ]
+                .into_iter()
+                .filter_map(|(cel, context)| Some((cel.as_ref()?, context)))
+                .collect(),
+                _ => Vec::new(),
+            };
+            for (cel, context) in checked {
+                out.extend(check_expression(&mut cache, cel, context, None, None));
+                if let (Some((topic, schema)), Some(parsed)) = (schema, cache.get(&cel.source)) {
+                    out.extend(schema_fields::check(
+                        program.sources,
+                        cel,
+                        &parsed.0,
+                        &parsed.1,
+                        schema_fields::EVENT_VALUE,
+                        topic,
+                        schema,
+                    ));
                 }
-                _ => {}
             }
         }
     }
     out
+}
+
+/// A produce key reading `request.body` of a route that produces the raw body to a topic with a
+/// schema: the body is the record, so its fields are the schema's.
+fn produce_key_against_schema<'a>(
+    program: &Program<'a>,
+    cache: &mut ParseCache<'a>,
+    produce: &'a ast::Produce,
+) -> Vec<Diagnostic> {
+    let (Some(key), ast::TopicRef::Fixed(topic)) = (&produce.key, &produce.topic) else {
+        return Vec::new();
+    };
+    if produce
+        .value
+        .as_ref()
+        .is_some_and(|v| v.node == ast::ValueFormat::Envelope)
+    {
+        return Vec::new();
+    }
+    let (Some(schema), Some(parsed)) = (program.schemas.get(&topic.node), cache.get(&key.source))
+    else {
+        return Vec::new();
+    };
+    schema_fields::check(
+        program.sources,
+        key,
+        &parsed.0,
+        &parsed.1,
+        schema_fields::REQUEST_BODY,
+        &topic.node,
+        schema,
+    )
 }
 
 fn check_expression<'a>(
