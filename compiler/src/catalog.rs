@@ -15,6 +15,7 @@ pub fn all_codes() -> Vec<&'static Code> {
         crate::topic_schema::CODES,
         crate::checks::cel::CODES,
         crate::checks::cel::schema_fields::CODES,
+        crate::checks::cel::stream_output::CODES,
         crate::checks::security::CODES,
         crate::checks::sanity::CODES,
     ];

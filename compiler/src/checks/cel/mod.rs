@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod contract;
 pub mod requirements;
 pub mod schema_fields;
+pub mod stream_output;
 pub mod types;
 
 use std::collections::HashMap;
@@ -160,6 +161,28 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 .collect(),
                 _ => Vec::new(),
             };
+            if let ast::StreamStatement::To {
+                topic, value, span, ..
+            } = statement
+            {
+                if let Some(destination_schema) = program.schemas.get(&topic.node) {
+                    let parsed = value
+                        .as_ref()
+                        .and_then(|v| Some((v, cache.get(&v.source)?)));
+                    let output = stream_output::Output {
+                        stream,
+                        destination: &topic.node,
+                        destination_schema,
+                        to_span: *span,
+                        source: schema,
+                        value: parsed.as_ref().map(|(cel, p)| (*cel, &p.0, &p.1)),
+                    };
+                    // A value that does not parse was reported (E0012): nothing to compare.
+                    if value.is_none() || parsed.is_some() {
+                        out.extend(stream_output::check(program.sources, &output));
+                    }
+                }
+            }
             for (cel, context) in checked {
                 out.extend(check_expression(&mut cache, cel, context, None, None));
                 if let (Some((topic, schema)), Some(parsed)) = (schema, cache.get(&cel.source)) {
