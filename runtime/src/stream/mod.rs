@@ -2,7 +2,8 @@
 //! (consume, filter with CEL, republish, dead-letter) and Kafka → HTTP delivery.
 //!
 //! Reading order: [`kafka_runtime`] (what the rest of meshd sees) → [`broker`] (which cluster) →
-//! [`produce`] and [`produce_route`] (HTTP → Kafka) → [`rule`] and
+//! [`produce`] and [`produce_route`] (HTTP → Kafka; [`topic_schemas`] checks record values against
+//! their topic's JSON Schema) → [`rule`] and
 //! [`event_cel`] (what a stream decides per record) → [`consume`] (one run of a stream, with
 //! [`offset_tracker`] and [`dead_letter`]) → [`deliver`] (Kafka → HTTP) → [`runner`] and
 //! [`supervisor`] (keeping streams running across failures and reloads) → [`metrics`].

@@ -45,8 +45,8 @@ pub enum RuleError {
         stream: String,
         /// The source topic.
         topic: String,
-        /// Why.
-        error: meshwork_bundle::TopicSchemaError,
+        /// Why (boxed: rule errors travel up through every reload result).
+        error: Box<meshwork_bundle::TopicSchemaError>,
     },
     /// `deliver` names a service with no endpoints.
     #[error("stream `{stream}` delivers to service `{service}`, which has no endpoints")]

@@ -263,7 +263,7 @@ fn compile_rule(
             CompiledTopicSchema::compile(&schema.document).map_err(|error| RuleError::Schema {
                 stream: stream.name.clone(),
                 topic: stream.from.topic.clone(),
-                error,
+                error: Box::new(error),
             })?,
         )),
     };

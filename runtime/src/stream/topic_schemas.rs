@@ -17,8 +17,8 @@ pub struct TopicSchemaLoadError {
     pub topic: String,
     /// The schema file the compiler read.
     pub path: String,
-    /// Why.
-    pub error: TopicSchemaError,
+    /// Why (boxed: load errors travel up through every reload result).
+    pub error: Box<TopicSchemaError>,
 }
 
 /// Why a record value does not pass its topic's schema.
@@ -61,7 +61,7 @@ impl TopicSchemas {
                 TopicSchemaLoadError {
                     topic: topic.name.clone(),
                     path: schema.path.clone(),
-                    error,
+                    error: Box::new(error),
                 }
             })?;
             by_topic.insert(topic.name.clone(), Arc::new(compiled));
