@@ -259,3 +259,70 @@ fn an_endless_device_is_cut_at_the_size_limit() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"code\":\"E0018\""));
 }
+
+/// Checks `main.mesh` naming `schema.json` (holding `schema`) and returns the diagnostics,
+/// asserting exit code 1, no panic, and that each one is located in the schema file or the
+/// `.mesh` file.
+fn check_schema_fails(dir: &Path, schema: &[u8]) -> Vec<serde_json::Value> {
+    std::fs::write(dir.join("schema.json"), schema).expect("write");
+    std::fs::write(
+        dir.join("main.mesh"),
+        "topic \"captains-log\" { schema \"schema.json\" }\n",
+    )
+    .expect("write");
+    let out = meshc(&["check", "--format", "json", "main.mesh"], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let diagnostics: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    assert!(!diagnostics.is_empty(), "no diagnostic");
+    for d in &diagnostics {
+        assert!(
+            d["file"] == "schema.json" || d["file"] == "main.mesh",
+            "located: {d}"
+        );
+        assert!(d["line"].as_u64().is_some_and(|l| l >= 1), "{d}");
+    }
+    diagnostics
+}
+
+#[test]
+fn arbitrary_bytes_as_a_topic_schema_are_located_diagnostics() {
+    let dir = temp_dir("schema-bytes");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("E0005", vec![0x7b, 0xff, 0xfe, 0x7d]),
+        ("E0006", b"{\"type\": \"object\"\0}".to_vec()),
+        ("E0411", b"{\"type\": \"object\",}".to_vec()),
+        ("E0411", b"".to_vec()),
+        ("E0411", deep.into_bytes()),
+        (
+            "E0412",
+            br#"{"properties": {"a": {"minLength": -1}}}"#.to_vec(),
+        ),
+        ("E0412", br#"{"required": "stardate"}"#.to_vec()),
+        ("E0414", br##"{"$ref": "#/$defs/missing"}"##.to_vec()),
+    ];
+    for (code, bytes) in cases {
+        let diagnostics = check_schema_fails(&dir, &bytes);
+        assert_eq!(
+            first(&diagnostics).0,
+            code,
+            "{:?}: {diagnostics:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+        );
+    }
+    // A schema that is fine, for contrast: the program checks clean.
+    std::fs::write(dir.join("schema.json"), br#"{"type": "object"}"#).unwrap();
+    let out = meshc(&["check", "main.mesh"], &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

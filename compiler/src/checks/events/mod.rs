@@ -6,6 +6,7 @@ pub mod dead_letter;
 pub mod kafka_settings;
 pub mod stream_cycle;
 pub mod topic_names;
+pub mod topic_shapes;
 pub mod topic_uses;
 pub mod unproduced_topic;
 
@@ -44,6 +45,11 @@ crate::diagnostics::codes::codes! {
         "`acks 0` on a sync produce (sync answers 200 with the record's offset after the broker acknowledges; with `acks 0` it never does), a topic with 0 partitions, an empty consumer group, a `deliver` with concurrency 0 or a path without a leading `/`.",
         "Use `acks 1`/`acks all` or `mode async`; give at least one partition and a named group; deliver with concurrency 1 or more to a path starting with `/`.",
         "route r { match POST \"/log\" auth key header \"k\" produce topic \"log\" acks 0 }";
+    /// Producers of one topic write differently shaped values.
+    MIXED_TOPIC_SHAPES = "W0411", "topic written in two shapes",
+        "Two producers of a topic write record values whose shapes visibly differ: a route writing the request `envelope` beside one writing the raw body or a stream's `value {…}` map, or two streams writing maps with different keys. Every consumer of the topic, and its schema, must then read two kinds of records; usually one producer was missed when the format changed.",
+        "Write one shape to the topic, or give each shape its own topic.",
+        "route a { match POST \"/a\" public produce topic \"log\" value envelope }\nroute b { match POST \"/b\" public produce topic \"log\" }";
     /// Two streams share a consumer group on one topic.
     SHARED_CONSUMER_GROUP = "E0406", "shared consumer group",
         "Two streams read the same topic in the same consumer group (a stream's group defaults to its own name). Kafka splits the partitions between the group's members, so each stream would see only part of the records, and which part changes at every rebalance.",
@@ -59,6 +65,7 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     out.extend(topic_names::check(program));
     out.extend(kafka_settings::check(program));
     out.extend(consumer_groups::check(program));
+    out.extend(topic_shapes::check(program));
     out.extend(program.schemas.diagnostics.iter().cloned());
     out
 }
