@@ -13,7 +13,7 @@ use http_body_util::Full;
 use meshd::stream::dead_letter::{ERROR_HEADER, REASON_HEADER};
 use meshd::RunningServer;
 use stream_harness::{produce_raw, read_topic, record_count, RawRecord};
-use support::{admin_get, client, send, start_mesh, Answer, TempDir};
+use support::{admin_get, client, eventually, send, start_mesh, Answer, TempDir};
 
 const SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -230,4 +230,31 @@ async fn a_stream_dead_letters_source_records_that_break_the_schema_with_the_rea
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_schema_file_is_reloaded_and_a_broken_one_is_refused() {
+    let (dir, server) = start("schema-reload").await;
+    let plaid = r#"{"stardate": 41153.8, "severity": "plaid", "entry": "Tribbles."}"#;
+    assert_eq!(post(&server, "/log", plaid).await.status, 422);
+
+    std::fs::write(
+        dir.path("captains-log.schema.json"),
+        SCHEMA.replace(r#""red"]"#, r#""red", "plaid"]"#),
+    )
+    .unwrap();
+    eventually("the widened schema is served", async || {
+        post(&server, "/log", plaid).await.status == 200
+    })
+    .await;
+
+    std::fs::write(dir.path("captains-log.schema.json"), "{\"type\": ").unwrap();
+    let request = http::Request::post(format!("http://{}/reload", server.admin))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let refused = send(&client(), request).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("E0411"), "{}", refused.body);
+    // The bundle before the broken edit keeps serving.
+    assert_eq!(post(&server, "/log", plaid).await.status, 200);
 }
