@@ -174,3 +174,15 @@ fn a_comment_between_a_blocks_name_and_brace_moves_to_a_stable_place() {
         "# upstream\nservice s { timeout 2s }\n\nservice t { /* spare */\n  timeout 1s\n}\n",
     );
 }
+
+#[test]
+fn a_topic_schema_keeps_its_place_among_the_topic_settings() {
+    assert_formats(
+        "topic   \"log\" external {schema \"log.schema.json\"\npartitions 3}\n",
+        "topic \"log\" external { schema \"log.schema.json\"  partitions 3 }\n",
+    );
+    assert_formats(
+        "topic \"log\" {\n  partitions 3  # three\n  schema \"log.schema.json\"\n}\n",
+        "topic \"log\" {\n  partitions 3 # three\n  schema \"log.schema.json\"\n}\n",
+    );
+}
