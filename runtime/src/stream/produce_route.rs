@@ -607,4 +607,32 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
     }
+
+    #[test]
+    fn a_schema_refusal_is_422_with_pointer_and_keyword_and_not_json_is_400() {
+        let violation = ProduceFailure::Schema {
+            topic: "captains-log".into(),
+            rejection: SchemaRejection::Violation(meshwork_bundle::Violation {
+                pointer: "/severity".into(),
+                keyword: "enum".into(),
+                message: "\"plaid\" is not one of the values".into(),
+            }),
+        }
+        .reply("log");
+        assert_eq!(violation.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(violation.retry_after, None);
+        let body: serde_json::Value = serde_json::from_slice(&violation.body).unwrap();
+        assert_eq!(
+            (&body["pointer"], &body["keyword"], &body["topic"]),
+            (&json!("/severity"), &json!("enum"), &json!("captains-log"))
+        );
+        let not_json = ProduceFailure::Schema {
+            topic: "captains-log".into(),
+            rejection: SchemaRejection::NotJson("expected value".into()),
+        }
+        .reply("log");
+        assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = serde_json::from_slice(&not_json.body).unwrap();
+        assert!(body.get("pointer").is_none());
+    }
 }

@@ -327,6 +327,34 @@ mod tests {
     }
 
     #[test]
+    fn the_input_schema_refuses_records_before_the_condition_runs() {
+        let schema = CompiledTopicSchema::compile(&serde_json::json!({
+            "type": "object",
+            "required": ["severity"],
+            "properties": {"severity": {"enum": ["red", "green"]}}
+        }))
+        .unwrap();
+        // No condition and no reshaping: the fast path still checks the schema.
+        let rule = StreamRule::compile(&stream(None, None), &[])
+            .unwrap()
+            .with_input_schema(Some(Arc::new(schema)));
+        let evaluator = EventEvaluator::default();
+        assert!(matches!(
+            rule.judge(&evaluator, &view(br#"{"severity":"red"}"#)),
+            Verdict::Pass { .. }
+        ));
+        let Verdict::Refused(rejection) = rule.judge(&evaluator, &view(br#"{"severity":"blue"}"#))
+        else {
+            panic!("a record outside the enum passed");
+        };
+        assert_eq!(rejection.reason(), SCHEMA_VIOLATION);
+        let Verdict::Refused(garbage) = rule.judge(&evaluator, &view(b"garbage")) else {
+            panic!("garbage passed");
+        };
+        assert_eq!(garbage.reason(), "invalid_json");
+    }
+
+    #[test]
     fn a_key_expression_replaces_the_key() {
         let rule = StreamRule::compile(&stream(None, Some("event.value.ship")), &[]).unwrap();
         let verdict = rule.judge(&EventEvaluator::default(), &view(br#"{"ship":"defiant"}"#));
