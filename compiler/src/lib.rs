@@ -11,8 +11,10 @@ pub mod fmt;
 pub mod graph;
 pub mod input;
 pub mod pipeline;
+pub mod reach;
 pub mod resolve;
 pub mod source;
 pub mod syntax;
+pub mod who_can;
 
 pub use pipeline::{compile_paths, compile_text, Compilation, InputError};

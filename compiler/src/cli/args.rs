@@ -25,6 +25,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Draw the verified graph (gateways, routes, services, topics, streams and their edges).
     Graph(GraphArgs),
+    /// Answer whole-topology questions: who can reach a service or route, produce or consume a topic.
+    WhoCan(super::who_can_command::WhoCanArgs),
     /// Print the table of diagnostic codes.
     Codes {
         /// Print docs/diagnostics.md.

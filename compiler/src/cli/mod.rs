@@ -1,4 +1,4 @@
-//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `codes`.
+//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `who-can`, `codes`.
 
 pub mod args;
 pub mod build_command;
@@ -7,6 +7,8 @@ pub mod explain_command;
 pub mod fmt_command;
 pub mod graph_command;
 pub mod output;
+pub mod program_input;
+pub mod who_can_command;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Fmt(args) => fmt_command::run_fmt(&args),
         Command::Explain(args) => explain_command::run_explain(&args),
         Command::Graph(args) => graph_command::run_graph(&args),
+        Command::WhoCan(args) => who_can_command::run_who_can(&args),
         Command::Codes { markdown } => {
             print!("{}", crate::catalog::render_table(markdown));
             EXIT_OK
