@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod checks;
 pub mod cli;
 pub mod diagnostics;
+pub mod diff;
 pub mod emit;
 pub mod explain;
 pub mod fmt;

@@ -27,6 +27,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// Answer whole-topology questions: who can reach a service or route, produce or consume a topic.
     WhoCan(super::who_can_command::WhoCanArgs),
+    /// Compare two programs (files, directories or bundles) in behaviour: routes, auth, limits, mesh, events, services.
+    Diff(super::diff_command::DiffArgs),
     /// Print the table of diagnostic codes.
     Codes {
         /// Print docs/diagnostics.md.

@@ -1,8 +1,9 @@
-//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `who-can`, `codes`.
+//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `who-can`, `diff`, `codes`.
 
 pub mod args;
 pub mod build_command;
 pub mod check_command;
+pub mod diff_command;
 pub mod explain_command;
 pub mod fmt_command;
 pub mod graph_command;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => explain_command::run_explain(&args),
         Command::Graph(args) => graph_command::run_graph(&args),
         Command::WhoCan(args) => who_can_command::run_who_can(&args),
+        Command::Diff(args) => diff_command::run_diff(&args),
         Command::Codes { markdown } => {
             print!("{}", crate::catalog::render_table(markdown));
             EXIT_OK
