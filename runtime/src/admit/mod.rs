@@ -38,7 +38,8 @@
 //! ([`limit::shared`]).
 //!
 //! In meshd the load side is [`crate::state`] (one [`GatewayAdmission`] per gateway state) and
-//! the request side is [`crate::server::request_handler`], which also sends a preflight for a
+//! the request side is the gateway chain's admission stage ([`crate::server::stages::admission`]);
+//! its match stage ([`crate::server::stages::route_match`]) also sends a preflight for a
 //! route of another method to the route `Access-Control-Request-Method` names.
 
 pub mod access;

@@ -8,11 +8,13 @@ pub mod connection;
 pub mod connection_clock;
 pub mod error_response;
 pub mod forwarded_headers;
+pub mod gateway_chain;
 pub mod gateway_response;
 pub mod http1;
 pub mod http2;
 pub mod listeners;
 pub mod request_handler;
+pub mod stages;
 pub mod tls_config;
 pub mod workers;
 

@@ -1,0 +1,44 @@
+//! What happened to one request, filled in by the stages as they run and read once at the end
+//! by the record stage (metrics and access log).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::admit::Denial;
+use crate::server::admission_response::denial_response;
+use crate::server::error_response::json_error;
+use crate::server::gateway_response::GatewayResponse;
+
+/// The facts of a request the record stage needs.
+#[derive(Debug, Default)]
+pub struct Outcome<'g> {
+    /// The matched route's name and metric id.
+    pub route: Option<(Arc<str>, u32)>,
+    /// The authenticated consumer.
+    pub consumer: Option<&'g str>,
+    /// The admission denial, when admission refused the request.
+    pub denial: Option<Denial>,
+    /// The upstream endpoint that answered (or was last tried).
+    pub upstream: Option<Arc<str>>,
+    /// The upstream's time to response head.
+    pub upstream_time: Option<Duration>,
+    /// Why the gateway answered an error itself.
+    pub error: Option<String>,
+}
+
+impl Outcome<'_> {
+    /// Records a denial and answers it.
+    pub fn deny(&mut self, denial: Denial) -> GatewayResponse {
+        let response = denial_response(&denial);
+        self.denial = Some(denial);
+        response.into()
+    }
+
+    /// Records the error and answers it with a JSON body.
+    pub fn refuse(&mut self, status: StatusCode, reason: &str) -> GatewayResponse {
+        self.error = Some(reason.to_string());
+        json_error(status, reason, None).into()
+    }
+}
