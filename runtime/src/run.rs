@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
-use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreError};
+use crate::admit::{AdmitOptions, SharedCounter, SharedLimitStore, SharedStoreError};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::metrics::Metrics;
 use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
@@ -191,19 +191,21 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         .map(VerifyKey::read)
         .transpose()
         .map_err(StartError::VerifyKey)?;
-    let admission = AdmitOptions {
-        shared_store: options
-            .redis
-            .as_deref()
-            .map(SharedLimitStore::open)
-            .transpose()?,
-    };
-    if let Some(store) = &admission.shared_store {
+    let redis = options
+        .redis
+        .as_deref()
+        .map(SharedLimitStore::open)
+        .transpose()?;
+    if let Some(store) = &redis {
         tracing::info!(
             redis = store.url(),
             "shared rate limits are counted in Redis"
         );
     }
+    let admission = AdmitOptions {
+        shared_store: redis.map(|store| store as Arc<dyn SharedCounter>),
+        ..AdmitOptions::default()
+    };
     let kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
     let metrics = Metrics::new(workers);
     let cell = Arc::new(StateCell::default());

@@ -3,7 +3,7 @@
 
 use meshwork_bundle::SourceLocation;
 
-use crate::load::secrets::SecretError;
+use crate::secrets::SecretError;
 
 /// `file:line:column` of a rule.
 pub fn at(source: &SourceLocation) -> String {

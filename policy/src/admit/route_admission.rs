@@ -12,6 +12,7 @@ use super::access::AccessRule;
 use super::admitted::Admitted;
 use super::auth::Authenticator;
 use super::cel::{CelInput, RequestCondition};
+use super::clock::AdmitClock;
 use super::consumers::{ConsumerDirectory, ConsumerEntry};
 use super::cors::{CorsPolicy, CorsRule, Preflight};
 use super::denial::{Denial, StepKind, StepSite};
@@ -19,15 +20,22 @@ use super::error::{at, AdmitBuildError};
 use super::facts::RequestFacts;
 use super::header_rules::HeaderRule;
 use super::limit::{
-    seconds_up, RateLimitRule, RateLimitStatus, RateLimitStep, SharedLimitStore, StepPlace, Verdict,
+    seconds_up, RateLimitRule, RateLimitStatus, RateLimitStep, SharedCounter, StepPlace, Verdict,
 };
-use crate::load::secrets::SecretStore;
+use crate::secrets::SecretStore;
+
+/// The most of a body read for a condition on `request.body` when the route sets no
+/// `body_limit` (larger bodies get 413).
+pub const BODY_BUFFER_LIMIT: u64 = 1024 * 1024;
 
 /// Settings of the process that admission needs at build.
 #[derive(Debug, Clone, Default)]
 pub struct AdmitOptions {
-    /// Where `shared` rate limits are counted (`--redis URL`); without it they count locally.
-    pub shared_store: Option<Arc<SharedLimitStore>>,
+    /// Where `shared` rate limits are counted (meshd's `--redis URL`); without it they count
+    /// locally.
+    pub shared_store: Option<Arc<dyn SharedCounter>>,
+    /// The time limits and tokens are judged at.
+    pub clock: AdmitClock,
 }
 
 /// The answer to a CORS preflight, sent by the gateway without calling upstream.
@@ -173,6 +181,7 @@ impl RouteAdmission {
                         &directory,
                         options.shared_store.as_ref(),
                         previous_limits.get(limits_seen).copied(),
+                        &options.clock.limit_clock(),
                     )?;
                     limits_seen += 1;
                     if *shared && !step.is_shared() {

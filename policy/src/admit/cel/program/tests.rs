@@ -4,7 +4,7 @@ use super::*;
 use crate::admit::consumers::ConsumerDirectory;
 use crate::admit::facts::RequestFacts;
 use crate::admit::JwtClaims;
-use crate::load::secrets::SecretStore;
+use crate::secrets::SecretStore;
 use http::{HeaderMap, HeaderValue, Method};
 use meshwork_bundle::{Consumer, Credential, Gateway, SourceLocation};
 

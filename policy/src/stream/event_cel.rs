@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use cel::common::ast::{EntryExpr, Expr};
 use cel::common::types::{CelBool, CelInt, CelMap, CelMapKey, CelNull, CelString};
 use cel::{Context, IdedExpr, Program, Value};
-use rdkafka::message::{BorrowedHeaders, Headers};
 
 use super::json_cel::{parse_json, record_bytes, text_or_bytes, BoxedVal};
 
@@ -175,6 +174,13 @@ fn collect_fields(expr: &IdedExpr, fields: &mut EventFields) {
     }
 }
 
+/// A record's headers, however the consumer holds them (meshd: librdkafka's borrowed headers;
+/// `meshc test`: the test's). Read only when an expression reads `event.headers`.
+pub trait EventHeaders {
+    /// Calls `visit` with every header's name and value (`None` for a null value), in order.
+    fn each<'a>(&'a self, visit: &mut dyn FnMut(&'a str, Option<&'a [u8]>));
+}
+
 /// One record as stream expressions see it (everything borrowed from the consumer's message).
 #[derive(Clone, Copy)]
 pub struct RecordView<'a> {
@@ -189,7 +195,7 @@ pub struct RecordView<'a> {
     /// The value, if any.
     pub value: Option<&'a [u8]>,
     /// The headers, if any.
-    pub headers: Option<&'a BorrowedHeaders>,
+    pub headers: Option<&'a dyn EventHeaders>,
     /// Milliseconds since the Unix epoch, if the record has a timestamp.
     pub timestamp_ms: Option<i64>,
 }
@@ -316,12 +322,12 @@ fn optional_bytes(bytes: Option<&[u8]>) -> BoxedVal<'_> {
     }
 }
 
-fn headers_map<'a>(headers: Option<&'a BorrowedHeaders>) -> BoxedVal<'a> {
+fn headers_map<'a>(headers: Option<&'a dyn EventHeaders>) -> BoxedVal<'a> {
     let mut map: HashMap<CelMapKey<'a>, BoxedVal<'a>> = HashMap::new();
     if let Some(headers) = headers {
-        for header in headers.iter() {
-            map.insert(CelMapKey::from(header.key), optional_bytes(header.value));
-        }
+        headers.each(&mut |key, value| {
+            map.insert(CelMapKey::from(key), optional_bytes(value));
+        });
     }
     Box::new(CelMap::from(map))
 }
@@ -382,9 +388,19 @@ impl EventScope<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdkafka::message::{Header, OwnedHeaders};
 
-    fn record<'a>(value: &'a [u8], headers: Option<&'a BorrowedHeaders>) -> RecordView<'a> {
+    /// Headers as a list of pairs.
+    struct Pairs(Vec<(&'static str, &'static [u8])>);
+
+    impl EventHeaders for Pairs {
+        fn each<'a>(&'a self, visit: &mut dyn FnMut(&'a str, Option<&'a [u8]>)) {
+            for (name, value) in &self.0 {
+                visit(name, Some(value));
+            }
+        }
+    }
+
+    fn record<'a>(value: &'a [u8], headers: Option<&'a dyn EventHeaders>) -> RecordView<'a> {
         RecordView {
             topic: "captains-log",
             partition: 2,
@@ -442,10 +458,7 @@ mod tests {
 
     #[test]
     fn every_event_field_is_available() {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "x-ship",
-            value: Some("enterprise"),
-        });
+        let headers = Pairs(vec![("x-ship", b"enterprise")]);
         let expression = EventExpression::compile(
             r#"event.topic == "captains-log" && event.partition == 2 && event.offset == 41
                && event.key == "picard" && event.headers["x-ship"] == "enterprise"
@@ -453,7 +466,7 @@ mod tests {
         )
         .unwrap();
         let evaluator = EventEvaluator::default();
-        let view = record(b"plain text", Some(headers.as_borrowed()));
+        let view = record(b"plain text", Some(&headers));
         let scope = evaluator.scope(&view, expression.fields());
         assert_eq!(scope.condition(&expression), Ok(true));
     }

@@ -1,15 +1,16 @@
 //! Tests of JWT authentication.
 
 use super::*;
-use crate::load::secrets::Secret;
+use crate::secrets::Secret;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use meshwork_bundle::{Consumer, Credential, Gateway};
 use serde_json::json;
 
-const RSA: &str = include_str!("../../../../tests/admission_fixtures/rsa_private.pem");
-const RSA_OTHER: &str = include_str!("../../../../tests/admission_fixtures/rsa_other_private.pem");
-const EC: &str = include_str!("../../../../tests/admission_fixtures/ec_private.pem");
+const RSA: &str = include_str!("../../../../../runtime/tests/admission_fixtures/rsa_private.pem");
+const RSA_OTHER: &str =
+    include_str!("../../../../../runtime/tests/admission_fixtures/rsa_other_private.pem");
+const EC: &str = include_str!("../../../../../runtime/tests/admission_fixtures/ec_private.pem");
 const HMAC: &[u8] = b"a shared secret of the bridge crew";
 
 fn loc() -> SourceLocation {

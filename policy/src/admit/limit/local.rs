@@ -9,26 +9,34 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::gcra::{Gcra, Verdict};
 
-/// A monotonic nanosecond clock starting near zero.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock(Instant);
+/// A monotonic nanosecond clock starting near zero, or one a test sets.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    /// Time since this instant.
+    Since(Instant),
+    /// Whatever a test stored (nanoseconds; see [`super::super::AdmitClock`]).
+    Manual(Arc<AtomicU64>),
+}
 
 impl Clock {
     /// A clock starting now.
     pub fn start() -> Self {
-        Clock(Instant::now())
+        Clock::Since(Instant::now())
     }
 
     /// Nanoseconds since the start (never 0, so a TAT of 0 always means "unused").
     pub fn now_ns(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_nanos())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1)
+        match self {
+            Clock::Since(start) => u64::try_from(start.elapsed().as_nanos())
+                .unwrap_or(u64::MAX)
+                .saturating_add(1),
+            Clock::Manual(now) => now.load(Ordering::Acquire).max(1),
+        }
     }
 }
 

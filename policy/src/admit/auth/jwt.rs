@@ -20,7 +20,7 @@ use crate::admit::claims::JwtClaims;
 use crate::admit::consumers::ConsumerDirectory;
 use crate::admit::error::{at, AdmitBuildError};
 use crate::admit::facts::RequestFacts;
-use crate::load::secrets::{describe_secret, SecretStore};
+use crate::secrets::{describe_secret, SecretStore};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 30;

@@ -13,10 +13,9 @@ use meshwork_bundle::{
 };
 
 use super::*;
-use crate::admit::limit::shared::tests::TestRedis;
 use crate::admit::limit::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 use crate::admit::{GatewayAdmission, DENIED_BY};
-use crate::load::secrets::Secret;
+use crate::secrets::Secret;
 
 fn at(line: u32) -> SourceLocation {
     SourceLocation {
@@ -375,16 +374,41 @@ async fn per_ip_and_per_route_limits_count_what_they_say() {
         .is_err());
 }
 
+/// A shared store that counts in memory, standing in for Redis: admission must use it for
+/// shared limits and fall back to local counting when it fails.
+#[derive(Debug, Default)]
+struct MemoryCounter {
+    tats: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl crate::admit::limit::SharedCounter for MemoryCounter {
+    fn decide<'a>(
+        &'a self,
+        key: &'a str,
+        gcra: &'a crate::admit::limit::Gcra,
+    ) -> crate::admit::limit::CountFuture<'a> {
+        Box::pin(async move {
+            if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(crate::admit::limit::SharedCountError("down".into()));
+            }
+            let mut tats = self.tats.lock().unwrap();
+            let tat = tats.get(key).copied().unwrap_or(0);
+            let (next, verdict) = gcra.decide(tat, 1_000_000_000);
+            if let Some(next) = next {
+                tats.insert(key.to_string(), next);
+            }
+            Ok(verdict)
+        })
+    }
+}
+
 #[tokio::test]
 async fn shared_limit_is_one_bucket_across_instances() {
-    let Some(redis) = TestRedis::start().await else {
-        return;
-    };
+    let store: Arc<dyn crate::admit::limit::SharedCounter> = Arc::new(MemoryCounter::default());
     let options = AdmitOptions {
-        shared_store: Some(SharedLimitStore::open(&redis.url).unwrap()),
-    };
-    let other = AdmitOptions {
-        shared_store: Some(SharedLimitStore::open(&redis.url).unwrap()),
+        shared_store: Some(Arc::clone(&store)),
+        ..AdmitOptions::default()
     };
     let first = build_with(
         vec![key_auth(), limit(3, RateLimitKey::Consumer, true)],
@@ -392,7 +416,7 @@ async fn shared_limit_is_one_bucket_across_instances() {
     );
     let second = build_with(
         vec![key_auth(), limit(3, RateLimitKey::Consumer, true)],
-        &other,
+        &options,
     );
     assert!(first.has_shared_limit());
     let mut passed = 0;
@@ -411,14 +435,14 @@ async fn shared_limit_is_one_bucket_across_instances() {
 }
 
 #[tokio::test]
-async fn shared_limit_counts_locally_when_redis_is_down_or_absent() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+async fn shared_limit_counts_locally_when_the_store_fails_or_is_absent() {
+    let store = Arc::new(MemoryCounter::default());
+    store
+        .failing
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let down = AdmitOptions {
-        shared_store: Some(SharedLimitStore::open(&format!("redis://127.0.0.1:{port}/")).unwrap()),
+        shared_store: Some(store),
+        ..AdmitOptions::default()
     };
     let admission = build_with(
         vec![key_auth(), limit(2, RateLimitKey::Consumer, true)],
@@ -428,7 +452,7 @@ async fn shared_limit_counts_locally_when_redis_is_down_or_absent() {
     assert_eq!(
         outcomes,
         [true, true, false, false],
-        "still limited while Redis is down"
+        "still limited while the store is down"
     );
 
     let absent = build(vec![key_auth(), limit(2, RateLimitKey::Consumer, true)]);

@@ -123,7 +123,7 @@ fn parse_network(value: &str) -> Result<IpNet, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::secrets::SecretStore;
+    use crate::secrets::SecretStore;
     use http::{HeaderMap, Method};
     use meshwork_bundle::{Consumer, Credential, Gateway};
 

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use http::header::AsHeaderName;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::forward::http1::raw_headers::RawHeaders;
+use crate::wire::raw_headers::RawHeaders;
 
 /// A borrowed view of a request's headers.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +119,7 @@ pub fn visible_ascii(bytes: &[u8]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forward::http1::raw_headers::RawHeadersBuilder;
+    use crate::wire::raw_headers::RawHeadersBuilder;
     use bytes::Bytes;
 
     fn lines(text: &'static str) -> RawHeaders {

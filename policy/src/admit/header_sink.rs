@@ -1,6 +1,6 @@
 //! Where admission writes headers (header rules, CORS, `RateLimit-*`): an `http::HeaderMap`, or
 //! the proxy's message headers, which keep the upstream's lines as they arrived and record the
-//! gateway's changes beside them ([`crate::forward::message_headers::MessageHeaders`]).
+//! gateway's changes beside them (meshd's `forward::message_headers::MessageHeaders`).
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 

@@ -20,7 +20,7 @@ use super::claims::JwtClaims;
 use super::consumers::{ConsumerDirectory, ConsumerEntry};
 use super::error::AdmitBuildError;
 use super::facts::RequestFacts;
-use crate::load::secrets::SecretStore;
+use crate::secrets::SecretStore;
 
 /// A caller that proved who it is.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use meshwork_bundle::{Credential, Gateway, SourceLocation};
 use subtle::ConstantTimeEq;
 
 use super::error::{at, AdmitBuildError};
-use crate::load::secrets::{describe_secret, Secret, SecretStore};
+use crate::secrets::{describe_secret, Secret, SecretStore};
 
 /// The index of a consumer in its gateway's directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,7 +7,7 @@ use meshwork_bundle::Gateway;
 use super::consumers::ConsumerDirectory;
 use super::error::AdmitBuildError;
 use super::route_admission::{AdmitOptions, RouteAdmission};
-use crate::load::secrets::SecretStore;
+use crate::secrets::SecretStore;
 
 /// The admission of a gateway's routes, indexed like `gateway.routes` (match order).
 #[derive(Debug)]
