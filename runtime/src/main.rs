@@ -29,7 +29,7 @@ enum Command {
     },
     /// Serve a bundle, or .mesh sources compiled in-process.
     Run {
-        /// A bundle (.json), a directory of .mesh files, or .mesh files.
+        /// A bundle (.json or .json.zst), a directory of .mesh files, or .mesh files.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).

@@ -2,6 +2,7 @@
 //! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence and the
 //! route matcher.
 
+pub mod bundle_file;
 pub mod canonical_json;
 pub mod digest;
 pub mod matcher;

@@ -76,7 +76,9 @@ pub struct CheckArgs {
 pub struct BuildArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Where to write the bundle (`-` for standard output).
+    /// Where to write the bundle (`-` for standard output). A name ending in `.zst`
+    /// (`bundle.json.zst`) gets the compact canonical JSON compressed with zstd, about 50×
+    /// smaller; any other name gets pretty JSON.
     #[arg(short, long, default_value = "bundle.json")]
     pub output: PathBuf,
 }

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use meshwork_bundle::bundle_file::{encode, BundleEncoding};
+
 use crate::pipeline::compile_paths;
 
 use super::args::BuildArgs;
@@ -29,11 +31,13 @@ pub fn run_build(args: &BuildArgs) -> u8 {
         (Some(bundle), false) => bundle,
         _ => return EXIT_INPUT_ERRORS,
     };
-    let json = bundle.to_pretty_json();
     let written = if args.output.as_os_str() == "-" {
-        std::io::stdout().lock().write_all(json.as_bytes())
+        std::io::stdout()
+            .lock()
+            .write_all(bundle.to_pretty_json().as_bytes())
     } else {
-        std::fs::write(&args.output, json.as_bytes())
+        let encoding = BundleEncoding::for_path(&args.output);
+        std::fs::write(&args.output, encode(bundle, encoding))
     };
     match written {
         Ok(()) => {

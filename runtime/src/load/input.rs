@@ -12,7 +12,7 @@ use super::signature::{signature_path, SignatureError, VerifyKey};
 /// The program `meshd` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProgramInput {
-    /// A compiled bundle (`*.json`).
+    /// A compiled bundle (`*.json`, or `*.json.zst` compressed).
     Bundle(PathBuf),
     /// `.mesh` files and directories of them, compiled as one program.
     Sources(Vec<PathBuf>),
@@ -22,13 +22,15 @@ pub enum ProgramInput {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// Nothing was given.
-    #[error("no input: give a bundle (.json), a directory of .mesh files, or .mesh files")]
+    #[error(
+        "no input: give a bundle (.json or .json.zst), a directory of .mesh files, or .mesh files"
+    )]
     Empty,
     /// A path that does not exist.
     #[error("{} does not exist", .0.display())]
     Missing(PathBuf),
     /// A file that is neither a bundle nor a `.mesh` source.
-    #[error("{} is neither a bundle (.json) nor a .mesh source", .0.display())]
+    #[error("{} is neither a bundle (.json, .json.zst) nor a .mesh source", .0.display())]
     Unsupported(PathBuf),
     /// A bundle mixed with other inputs.
     #[error("a bundle runs alone: {} cannot be combined with other inputs", .0.display())]
@@ -66,7 +68,8 @@ pub enum InputError {
 }
 
 impl ProgramInput {
-    /// Classifies command-line paths: one `.json` file is a bundle; directories and `.mesh` files are sources.
+    /// Classifies command-line paths: one `.json` or `.zst` file is a bundle; directories and
+    /// `.mesh` files are sources.
     pub fn classify(paths: &[PathBuf]) -> Result<ProgramInput, InputError> {
         if paths.is_empty() {
             return Err(InputError::Empty);
@@ -75,7 +78,8 @@ impl ProgramInput {
             if !path.exists() {
                 return Err(InputError::Missing(path.clone()));
             }
-            let is_bundle = path.is_file() && has_extension(path, "json");
+            let is_bundle =
+                path.is_file() && (has_extension(path, "json") || has_extension(path, "zst"));
             if is_bundle && paths.len() > 1 {
                 return Err(InputError::BundleNotAlone(path.clone()));
             }

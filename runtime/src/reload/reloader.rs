@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::admit::AdmitOptions;
 use crate::load::{InputError, ProgramInput, VerifyKey};
@@ -132,7 +133,7 @@ impl Reloader {
     /// The first load (blocking; called before serving starts).
     pub fn load_initial(&self) -> Result<Arc<RuntimeState>, LoadFailure> {
         match self.build() {
-            Ok((state, files, warnings)) => Ok(self.install(state, files, &warnings)),
+            Ok((state, files, warnings)) => Ok(self.install(state, files, &warnings).0),
             Err(failure) => {
                 self.metrics.count_load(false);
                 Err(failure)
@@ -153,6 +154,12 @@ impl Reloader {
             .and_then(|built| built);
         let result =
             built.and_then(|(state, files, warnings)| self.accept(state, files, &warnings));
+        let result = result.map(|(outcome, replaced)| {
+            if let Some(replaced) = replaced {
+                tokio::spawn(release_when_unused(replaced));
+            }
+            outcome
+        });
         match &result {
             Ok(outcome) if outcome.changed => {
                 tracing::info!(trigger, digest = %outcome.digest, "bundle reloaded");
@@ -168,13 +175,14 @@ impl Reloader {
         result
     }
 
-    /// Checks a freshly built state against the served one and swaps it in.
+    /// Checks a freshly built state against the served one and swaps it in; returns the state
+    /// it replaced.
     fn accept(
         &self,
         state: RuntimeState,
         files: Vec<PathBuf>,
         warnings: &str,
-    ) -> Result<ReloadOutcome, LoadFailure> {
+    ) -> Result<(ReloadOutcome, Option<Arc<RuntimeState>>), LoadFailure> {
         if let Some(current) = self.cell.load() {
             let (now, new) = (current.listener_layout(), state.listener_layout());
             if now != new {
@@ -185,25 +193,32 @@ impl Reloader {
             }
             if current.info.digest == state.info.digest {
                 *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;
-                return Ok(ReloadOutcome {
-                    digest: state.info.digest,
-                    changed: false,
-                });
+                return Ok((
+                    ReloadOutcome {
+                        digest: state.info.digest,
+                        changed: false,
+                    },
+                    None,
+                ));
             }
         }
-        let installed = self.install(state, files, warnings);
-        Ok(ReloadOutcome {
-            digest: installed.info.digest.clone(),
-            changed: true,
-        })
+        let (installed, replaced) = self.install(state, files, warnings);
+        Ok((
+            ReloadOutcome {
+                digest: installed.info.digest.clone(),
+                changed: true,
+            },
+            replaced,
+        ))
     }
 
+    /// Serves `state`; returns it and the state it replaced.
     fn install(
         &self,
         state: RuntimeState,
         files: Vec<PathBuf>,
         warnings: &str,
-    ) -> Arc<RuntimeState> {
+    ) -> (Arc<RuntimeState>, Option<Arc<RuntimeState>>) {
         if !warnings.trim().is_empty() {
             tracing::warn!("the program compiled with warnings:\n{warnings}");
         }
@@ -215,9 +230,32 @@ impl Reloader {
         self.metrics
             .bundle_loaded(&state.info.digest, &state.info.compiler);
         *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;
-        self.cell.swap(Arc::clone(&state));
-        state
+        let replaced = self.cell.swap(Arc::clone(&state));
+        (state, replaced)
     }
+}
+
+/// How often a replaced state is looked at until the requests that started on it finish.
+const RELEASE_POLL: Duration = Duration::from_millis(20);
+/// After this long the replaced state is let go anyway (the last request frees it).
+const RELEASE_WAIT: Duration = Duration::from_secs(120);
+
+/// Drops a replaced state once no request holds it any more, then gives its memory back to the
+/// system: glibc keeps freed pages, and without this trim every reload would leave the process
+/// at the size of two states (RSS 2.2× the first load after ten reloads of 10 000 routes).
+async fn release_when_unused(replaced: Arc<RuntimeState>) {
+    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+    while Arc::strong_count(&replaced) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(RELEASE_POLL).await;
+    }
+    // Freeing and trimming hundreds of megabytes takes a while: off the runtime's workers.
+    tokio::task::spawn_blocking(move || {
+        let last = Arc::strong_count(&replaced) == 1;
+        drop(replaced);
+        if last {
+            super::memory_trim::trim_heap();
+        }
+    });
 }
 
 /// An error and its causes on one line.

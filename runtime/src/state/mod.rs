@@ -236,15 +236,13 @@ fn build_gateway(
         .map(|listener| {
             let tls = match &listener.tls {
                 None => None,
-                Some(tls) => {
-                    Some(
-                        server_config(tls, secrets).map_err(|source| StateError::Tls {
-                            gateway: gateway.name.clone(),
-                            address: listener.address.clone(),
-                            source,
-                        })?,
-                    )
-                }
+                Some(tls) => Some(server_config(&listener.address, tls, secrets).map_err(
+                    |source| StateError::Tls {
+                        gateway: gateway.name.clone(),
+                        address: listener.address.clone(),
+                        source,
+                    },
+                )?),
             };
             Ok(ListenerState {
                 address: listener.address.clone(),

@@ -18,11 +18,13 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Bundle {
     /// Always [`FORMAT_VERSION`].
     #[schemars(range(min = 1, max = 1))]
+    #[serde(deserialize_with = "super::bounded::format_version")]
     pub format_version: u32,
     /// The compiler that wrote the bundle.
     pub compiler: CompilerInfo,
     /// `sha256:<64 lower-case hex digits>`, see [`crate::digest`]; empty before [`Bundle::seal`].
     #[schemars(regex(pattern = r"^(sha256:[0-9a-f]{64})?$"))]
+    #[serde(deserialize_with = "super::bounded::digest_text")]
     pub digest: String,
     /// The source files, sorted by path.
     pub sources: Vec<SourceDigest>,
@@ -81,6 +83,7 @@ pub struct SourceDigest {
     pub path: String,
     /// Lower-case hex SHA-256 of the file's UTF-8 text.
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    #[serde(deserialize_with = "super::bounded::sha256_hex")]
     pub sha256: String,
 }
 
@@ -94,9 +97,11 @@ pub struct SourceLocation {
     pub file: String,
     /// 1-based line.
     #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "super::bounded::at_least_one")]
     pub line: u32,
     /// 1-based column, counted in characters.
     #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "super::bounded::at_least_one")]
     pub column: u32,
 }
 

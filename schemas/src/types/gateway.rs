@@ -29,6 +29,7 @@ pub struct Listener {
     /// `host:port`.
     pub address: String,
     /// TLS settings, or `null` for plain HTTP.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub tls: Option<ListenerTls>,
     /// Where the listener was declared.
     pub source: SourceLocation,

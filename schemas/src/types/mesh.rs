@@ -49,6 +49,7 @@ pub struct MeshRule {
     /// The called services (`*` for any), in source order.
     pub to: Vec<String>,
     /// A CEL condition, or `null` for always.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub when: Option<String>,
     /// Where the rule was written.
     pub source: SourceLocation,

@@ -29,10 +29,12 @@ pub struct Route {
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
     /// An upper-case HTTP method, or `null` for any.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub method: Option<String>,
     /// The path condition.
     pub path: PathMatch,
     /// The `Host` (without port), `*.` wildcards allowed, or `null` for any.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub host: Option<String>,
     /// Headers that must be present with these exact values, in source order.
     pub headers: Vec<NameValue>,
@@ -107,6 +109,7 @@ pub enum AdmissionStep {
         /// What the bucket is kept per.
         per: RateLimitKey,
         /// The bucket size, or `null` for `count`.
+        #[serde(deserialize_with = "super::bounded::present")]
         burst: Option<u64>,
         /// `true` when counted cluster-wide (Redis) instead of per process.
         shared: bool,
@@ -133,6 +136,7 @@ pub enum AdmissionStep {
         /// Whether credentials are allowed.
         credentials: bool,
         /// Preflight cache lifetime in milliseconds, or `null` for none.
+        #[serde(deserialize_with = "super::bounded::present")]
         max_age_ms: Option<u64>,
         /// Where the rule was written.
         source: SourceLocation,
@@ -151,6 +155,7 @@ pub enum AdmissionStep {
         /// The header name.
         name: String,
         /// The value to set, or `null` to remove the header.
+        #[serde(deserialize_with = "super::bounded::present")]
         value: Option<String>,
         /// Where the rule was written.
         source: SourceLocation,
@@ -171,19 +176,25 @@ pub enum AuthMethod {
     /// HTTP basic authentication against the consumers' `basic` credentials.
     Basic {
         /// The realm announced in `WWW-Authenticate`, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         realm: Option<String>,
     },
     /// A bearer JWT; its `sub` claim names the consumer.
     Jwt {
         /// The required `iss`, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         issuer: Option<String>,
         /// The required `aud`, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         audience: Option<String>,
         /// The pinned algorithm (`RS256`, `HS256`, …), or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         alg: Option<String>,
         /// A JWKS document, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         keys: Option<SecretRef>,
         /// A shared HMAC secret, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         secret: Option<SecretRef>,
     },
 }
@@ -241,10 +252,13 @@ pub enum RouteAction {
         /// Services with traffic-split weights summing to 100.
         targets: Vec<ForwardTarget>,
         /// A path prefix removed before forwarding, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         strip_prefix: Option<String>,
         /// A path (template parameters allowed) replacing the request path, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         rewrite: Option<String>,
         /// The route's own timeout in milliseconds, or `null` for the service's.
+        #[serde(deserialize_with = "super::bounded::present")]
         timeout_ms: Option<u64>,
     },
     /// Write the request to a Kafka topic.
@@ -252,6 +266,7 @@ pub enum RouteAction {
         /// The topic written to.
         topic: ProduceTopic,
         /// A CEL expression for the record key, or `null` for none.
+        #[serde(deserialize_with = "super::bounded::present")]
         key: Option<String>,
         /// How the record value is built.
         value: ValueFormat,
@@ -266,6 +281,7 @@ pub enum RouteAction {
     Respond {
         /// The HTTP status.
         #[schemars(range(min = 100, max = 599))]
+        #[serde(deserialize_with = "super::bounded::http_status")]
         status: u16,
         /// The response body (possibly empty).
         body: String,
@@ -282,6 +298,7 @@ pub struct ForwardTarget {
     pub service: String,
     /// Percentage of requests, 0–100.
     #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
     pub weight: u8,
 }
 
@@ -299,6 +316,7 @@ pub enum ProduceTopic {
         /// The path parameter.
         param: String,
         /// The topics the parameter may name, or `null` for any.
+        #[serde(deserialize_with = "super::bounded::present")]
         allow: Option<Vec<String>>,
     },
 }
