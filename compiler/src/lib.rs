@@ -16,6 +16,7 @@ pub mod reach;
 pub mod resolve;
 pub mod source;
 pub mod syntax;
+pub mod test_runner;
 pub mod who_can;
 
 pub use pipeline::{compile_paths, compile_text, Compilation, InputError};

@@ -29,6 +29,8 @@ pub enum Command {
     WhoCan(super::who_can_command::WhoCanArgs),
     /// Compare two programs (files, directories or bundles) in behaviour: routes, auth, limits, mesh, events, services.
     Diff(super::diff_command::DiffArgs),
+    /// Run the program's tests (`*.test.mesh`) with the runtime's decision code.
+    Test(super::test_command::TestArgs),
     /// Print the table of diagnostic codes.
     Codes {
         /// Print docs/diagnostics.md.

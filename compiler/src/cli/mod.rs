@@ -1,4 +1,4 @@
-//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `who-can`, `diff`, `codes`.
+//! The `meshc` command line: `check`, `build`, `fmt`, `graph`, `explain`, `who-can`, `diff`, `test`, `codes`.
 
 pub mod args;
 pub mod build_command;
@@ -9,6 +9,7 @@ pub mod fmt_command;
 pub mod graph_command;
 pub mod output;
 pub mod program_input;
+pub mod test_command;
 pub mod who_can_command;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Graph(args) => graph_command::run_graph(&args),
         Command::WhoCan(args) => who_can_command::run_who_can(&args),
         Command::Diff(args) => diff_command::run_diff(&args),
+        Command::Test(args) => test_command::run_test(&args),
         Command::Codes { markdown } => {
             print!("{}", crate::catalog::render_table(markdown));
             EXIT_OK
