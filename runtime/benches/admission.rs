@@ -148,6 +148,7 @@ fn limit(per: RateLimitKey) -> AdmissionStep {
         per,
         burst: Some(u64::MAX / 2),
         shared: false,
+        on_store_failure: meshwork_bundle::StoreFailure::Local,
         source: at(10),
     }
 }

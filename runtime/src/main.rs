@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::stream::StreamArgs;
 use meshd::{start, RunOptions};
 
 /// The Meshwork runtime.
@@ -17,6 +19,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start; boxing the large `run` variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a bundle against the schema and its digest without running it.
@@ -27,9 +31,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         verify_key: Option<PathBuf>,
     },
-    /// Serve a bundle, or .mesh sources compiled in-process.
+    /// Serve a bundle, a bundle URL (polled), or .mesh sources compiled in-process.
     Run {
-        /// A bundle (.json or .json.zst), a directory of .mesh files, or .mesh files.
+        /// A bundle (.json or .json.zst), an http(s):// bundle URL, a directory of .mesh files, or
+        /// .mesh files.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
@@ -63,6 +68,10 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        streams: StreamArgs,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -104,6 +113,8 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             idle_timeout,
+            source,
+            streams,
         } => run(RunOptions {
             inputs,
             admin,
@@ -118,6 +129,8 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            source: source.into(),
+            streams: streams.into(),
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),

@@ -11,15 +11,20 @@ use tokio::sync::watch;
 
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
-use crate::admit::{AdmitOptions, SharedCounter, SharedLimitStore, SharedStoreError};
+use crate::admit::{
+    AdmitOptions, SharedCounter, SharedLimitStore, SharedStoreCollector, SharedStoreError,
+};
+use crate::load::remote::{FetchStatusCollector, RemoteSetupError, RemoteSource, SourceOptions};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::metrics::Metrics;
-use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
+use crate::reload::{
+    file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
+};
 use crate::server::connection::ConnectionTimeouts;
 use crate::server::listeners::{bind_listeners, BindError};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
-use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError};
+use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
@@ -54,6 +59,10 @@ pub struct RunOptions {
     pub head_timeout: Duration,
     /// How long a client connection may stay idle between requests before it is closed.
     pub idle_timeout: Duration,
+    /// Polling, caching and rollback settings for bundles (a bundle URL).
+    pub source: SourceOptions,
+    /// Stream tuning (commit window, session and transaction timeouts).
+    pub streams: StreamOptions,
 }
 
 impl RunOptions {
@@ -74,6 +83,8 @@ impl RunOptions {
             reload_on_sighup: false,
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            source: SourceOptions::default(),
+            streams: StreamOptions::default(),
         }
     }
 }
@@ -84,6 +95,9 @@ pub enum StartError {
     /// The inputs are not a bundle or sources.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The bundle URL cannot be polled (TLS set-up, cache directory).
+    #[error(transparent)]
+    Remote(#[from] RemoteSetupError),
     /// The `--redis` URL is unusable.
     #[error(transparent)]
     Redis(#[from] SharedStoreError),
@@ -202,12 +216,22 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             "shared rate limits are counted in Redis"
         );
     }
+    let mut kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
+    kafka_options.streams = options.streams.clone();
+    let remote = RemoteSource::for_input(&input, &options.source, verify_key.is_some())?;
+    let metrics = Metrics::new(workers);
+    if let Some(store) = &redis {
+        let collector = SharedStoreCollector(Arc::clone(store));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
     let admission = AdmitOptions {
         shared_store: redis.map(|store| store as Arc<dyn SharedCounter>),
         ..AdmitOptions::default()
     };
-    let kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
-    let metrics = Metrics::new(workers);
+    if let Some(remote) = &remote {
+        let collector = FetchStatusCollector(Arc::clone(&remote.status));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
     let cell = Arc::new(StateCell::default());
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -279,7 +303,9 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             handle.clone(),
             admission,
         )
-        .with_kafka(Arc::clone(&kafka)),
+        .with_kafka(Arc::clone(&kafka))
+        .with_remote(remote)
+        .allowing_rollback(options.source.allow_rollback),
     );
     let state = match reloader.load_initial() {
         Ok(state) => state,
@@ -325,7 +351,11 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             return Err(StartError::Threads(error));
         }
     }
-    handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    if reloader.remote().is_some() {
+        handle.spawn(poll_url(Arc::clone(&reloader)));
+    } else {
+        handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    }
     if options.reload_on_sighup {
         handle.spawn(reload_on_sighup(Arc::clone(&reloader)));
     }

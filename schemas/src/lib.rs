@@ -9,6 +9,7 @@ pub mod matcher;
 pub mod precedence;
 pub mod sample;
 pub mod schema;
+pub mod signature;
 pub mod types;
 
 pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
@@ -23,7 +24,7 @@ pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
     NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, ValueFormat,
+    RouteMatch, StoreFailure, ValueFormat,
 };
 pub use types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,

@@ -8,7 +8,7 @@ use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
     NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, ValueFormat,
+    RouteMatch, StoreFailure, ValueFormat,
 };
 use crate::types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
@@ -77,6 +77,7 @@ fn officers_route() -> Route {
                 per: RateLimitKey::Consumer,
                 burst: None,
                 shared: false,
+                on_store_failure: StoreFailure::Local,
                 source: at(10, 5),
             },
             AdmissionStep::Condition {
@@ -342,6 +343,7 @@ pub fn starfleet_bundle() -> Bundle {
             topic: "red-alerts".to_string(),
             key: Some("event.key".to_string()),
             value: None,
+            exactly_once: false,
         }),
         deliver: Some(Deliver {
             service: "riker".to_string(),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use meshwork_bundle::{AdmissionStep, AuthMethod, Effect, Gateway, Route};
+use meshwork_bundle::{AdmissionStep, AuthMethod, Effect, Gateway, Route, StoreFailure};
 
 use crate::reach::route_callers::describe_rate;
 use crate::reach::{route_callers, Callers, Qualifier, RouteCallers};
@@ -306,19 +306,35 @@ struct Rate {
     period_ms: u64,
     burst: u64,
     shared: bool,
+    /// What a shared limit does when Redis cannot answer.
+    on_store_failure: StoreFailure,
+}
+
+/// How strictly a fail mode limits while Redis is down (open lets everything through).
+fn failure_strictness(mode: StoreFailure) -> u8 {
+    match mode {
+        StoreFailure::Open => 0,
+        StoreFailure::Local => 1,
+        StoreFailure::Closed => 2,
+    }
 }
 
 impl Rate {
     fn describe(&self, per: meshwork_bundle::RateLimitKey) -> String {
         format!(
-            "{}{}{}",
+            "{}{}{}{}",
             describe_rate(self.count, self.period_ms, per),
             if self.burst != self.count {
                 format!(" (burst {})", self.burst)
             } else {
                 String::new()
             },
-            if self.shared { " across instances" } else { "" }
+            if self.shared { " across instances" } else { "" },
+            if self.shared && !self.on_store_failure.is_local() {
+                format!(" (fails {} without Redis)", self.on_store_failure.as_str())
+            } else {
+                String::new()
+            }
         )
     }
 
@@ -327,7 +343,11 @@ impl Rate {
         let faster = u128::from(self.count) * u128::from(other.period_ms)
             > u128::from(other.count) * u128::from(self.period_ms);
         // A limit counted per instance lets each of N instances admit the whole rate.
-        faster || self.burst > other.burst || (other.shared && !self.shared)
+        // A shared limit that fails more openly admits more while Redis is down.
+        let opener = self.shared
+            && other.shared
+            && failure_strictness(self.on_store_failure) < failure_strictness(other.on_store_failure);
+        faster || self.burst > other.burst || (other.shared && !self.shared) || opener
     }
 }
 
@@ -342,6 +362,7 @@ fn rates(callers: &RouteCallers) -> Vec<(meshwork_bundle::RateLimitKey, Rate)> {
                 per,
                 burst,
                 shared,
+                on_store_failure,
                 ..
             } => Some((
                 *per,
@@ -350,6 +371,7 @@ fn rates(callers: &RouteCallers) -> Vec<(meshwork_bundle::RateLimitKey, Rate)> {
                     period_ms: *period_ms,
                     burst: burst.unwrap_or(*count),
                     shared: *shared,
+                    on_store_failure: *on_store_failure,
                 },
             )),
             _ => None,

@@ -5,7 +5,7 @@
 
 use meshwork_bundle::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection, KeyLocation,
-    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, ValueFormat,
+    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure, ValueFormat,
 };
 
 use super::context::EmitContext;
@@ -192,6 +192,11 @@ fn lower_rate_limit(cx: &EmitContext, limit: &ast::RateLimit) -> AdmissionStep {
         },
         burst: limit.burst.as_ref().map(|b| b.node),
         shared: limit.shared,
+        on_store_failure: match limit.fail {
+            None | Some(ast::StoreFailure::Local) => StoreFailure::Local,
+            Some(ast::StoreFailure::Open) => StoreFailure::Open,
+            Some(ast::StoreFailure::Closed) => StoreFailure::Closed,
+        },
         source: cx.location(limit.span),
     }
 }

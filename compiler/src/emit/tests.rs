@@ -153,6 +153,7 @@ fn admission_steps_come_out_in_execution_order_whatever_the_line_order() {
             key: RateLimitKey::Consumer,
             burst: None,
             shared: false,
+            fail: None,
             span: at(0, 7),
         })),
         RouteStatement::Access(AccessRule {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use meshwork_bundle::{
     AccessSubject, AdmissionStep, AuthMethod, Balance, Bundle, Effect, Gateway, KeyLocation,
-    PathKind, ProduceTopic, RetryOn, Route, RouteAction, SourceLocation,
+    PathKind, ProduceTopic, RetryOn, Route, RouteAction, SourceLocation, StoreFailure,
 };
 
 use crate::checks::mesh::policy::{decide, MeshDecision};
@@ -257,6 +257,7 @@ fn describe_step<'s>(
             per,
             burst,
             shared,
+            on_store_failure,
             source,
         } => (
             format!(
@@ -264,9 +265,16 @@ fn describe_step<'s>(
                 humane_ms(*period_ms),
                 burst.map(|b| format!(", burst {b}")).unwrap_or_default(),
                 if *shared {
-                    ", shared across meshd instances"
+                    format!(
+                        ", shared across meshd instances (Redis down: {})",
+                        match on_store_failure {
+                            StoreFailure::Local => "counted per instance",
+                            StoreFailure::Open => "let through",
+                            StoreFailure::Closed => "503",
+                        }
+                    )
                 } else {
-                    ""
+                    String::new()
                 }
             )
             .replace("per Consumer", "per consumer")

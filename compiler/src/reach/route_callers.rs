@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use meshwork_bundle::{
     AccessSubject, AdmissionStep, AuthMethod, Consumer, Credential, Effect, Gateway, RateLimitKey,
-    Route, SourceLocation,
+    Route, SourceLocation, StoreFailure,
 };
 
 /// The callers a route lets through its identity checks.
@@ -62,6 +62,8 @@ pub enum Qualifier {
         per: RateLimitKey,
         burst: Option<u64>,
         shared: bool,
+        /// What a shared limit does when Redis cannot answer.
+        on_store_failure: StoreFailure,
         source: SourceLocation,
     },
     /// Bodies up to `max_bytes`.
@@ -228,6 +230,7 @@ pub fn route_callers(gateway: &Gateway, route: &Route) -> RouteCallers {
                 per,
                 burst,
                 shared,
+                on_store_failure,
                 source,
             } => qualifiers.push(Qualifier::RateLimit {
                 count: *count,
@@ -235,6 +238,7 @@ pub fn route_callers(gateway: &Gateway, route: &Route) -> RouteCallers {
                 per: *per,
                 burst: *burst,
                 shared: *shared,
+                on_store_failure: *on_store_failure,
                 source: source.clone(),
             }),
             AdmissionStep::Condition { cel, source } => qualifiers.push(Qualifier::Condition {

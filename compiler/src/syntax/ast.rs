@@ -349,7 +349,7 @@ pub enum AccessSubject {
     Ips,
 }
 
-/// `rate_limit RATE [per consumer|ip|route] [burst N] [shared]`.
+/// `rate_limit RATE [per consumer|ip|route] [burst N] [shared [fail local|open|closed]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimit {
     pub rate: Spanned<Rate>,
@@ -357,7 +357,17 @@ pub struct RateLimit {
     pub burst: Option<Spanned<u64>>,
     /// `shared`: counted cluster-wide through Redis instead of per process.
     pub shared: bool,
+    /// `fail …` after `shared`: what the limit does when Redis cannot answer.
+    pub fail: Option<StoreFailure>,
     pub span: Span,
+}
+
+/// What a shared limit does when Redis cannot decide: `fail local|open|closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFailure {
+    Local,
+    Open,
+    Closed,
 }
 
 /// What a rate limit counts per.
@@ -633,6 +643,8 @@ pub enum StreamStatement {
         topic: Spanned<String>,
         key: Option<Cel>,
         value: Option<Cel>,
+        /// `exactly_once`: republish in Kafka transactions with the source offsets.
+        exactly_once: bool,
         span: Span,
     },
     /// `deliver SERVICE [path "P"] [concurrency N] [retry N [backoff MIN..MAX]]`.

@@ -64,6 +64,6 @@ pub use error::AdmitBuildError;
 pub use facts::RequestFacts;
 pub use gateway_admission::GatewayAdmission;
 pub use header_sink::HeaderSink;
-pub use limit::{RateLimitStatus, SharedCountError, SharedCounter};
+pub use limit::{LimitDecision, RateLimitStatus, SharedCountError, SharedCounter};
 pub use request_headers::RequestHeaders;
 pub use route_admission::{AdmitOptions, PreflightResponse, RouteAdmission, BODY_BUFFER_LIMIT};

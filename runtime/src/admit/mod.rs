@@ -42,4 +42,4 @@ pub use meshwork_policy::admit::*;
 
 pub mod limit;
 
-pub use limit::{SharedLimitStore, SharedStoreError};
+pub use limit::{SharedLimitStore, SharedStoreCollector, SharedStoreError};

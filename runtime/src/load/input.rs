@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use meshwork_bundle::Bundle;
 
 use super::bundle_check::{read_bundle_file, BundleError};
+use super::remote::{BundleUrl, BundleUrlError};
 use super::signature::{signature_path, SignatureError, VerifyKey};
 
 /// The program `meshd` runs.
@@ -16,6 +17,8 @@ pub enum ProgramInput {
     Bundle(PathBuf),
     /// `.mesh` files and directories of them, compiled as one program.
     Sources(Vec<PathBuf>),
+    /// A bundle served over HTTP(S), polled (see [`super::remote`]).
+    Remote(BundleUrl),
 }
 
 /// Why the input cannot be turned into a bundle.
@@ -35,6 +38,12 @@ pub enum InputError {
     /// A bundle mixed with other inputs.
     #[error("a bundle runs alone: {} cannot be combined with other inputs", .0.display())]
     BundleNotAlone(PathBuf),
+    /// A bundle URL that cannot be used.
+    #[error(transparent)]
+    Url(#[from] BundleUrlError),
+    /// A bundle URL is loaded by fetching it (the reloader does), not read like a file.
+    #[error("{0} is fetched over HTTP, not read from disk")]
+    RemoteNotReadable(String),
     /// `--verify-key` given for sources, which carry no signature.
     #[error("--verify-key needs a signed bundle, but the input is .mesh sources")]
     SignatureNeedsBundle,
@@ -74,6 +83,17 @@ impl ProgramInput {
         if paths.is_empty() {
             return Err(InputError::Empty);
         }
+        if let Some(url) = paths
+            .iter()
+            .find(|p| p.to_str().is_some_and(BundleUrl::is_url))
+        {
+            if paths.len() > 1 {
+                return Err(InputError::BundleNotAlone(url.clone()));
+            }
+            return Ok(ProgramInput::Remote(BundleUrl::parse(
+                url.to_str().unwrap_or_default(),
+            )?));
+        }
         for path in paths {
             if !path.exists() {
                 return Err(InputError::Missing(path.clone()));
@@ -94,9 +114,11 @@ impl ProgramInput {
     }
 
     /// The directory relative `file("…")` secrets are read from: the bundle file's directory, or
-    /// the first source directory (or the first source file's directory).
+    /// the first source directory (or the first source file's directory); for a bundle URL,
+    /// meshd's working directory.
     pub fn base_dir(&self) -> PathBuf {
         let first = match self {
+            ProgramInput::Remote(_) => None,
             ProgramInput::Bundle(path) => path.parent(),
             ProgramInput::Sources(paths) => paths.first().map(|p| {
                 if p.is_dir() {
@@ -142,6 +164,21 @@ impl ProgramInput {
                 }
                 compile_sources(paths)
             }
+            ProgramInput::Remote(url) => Err(InputError::RemoteNotReadable(url.to_string())),
+        }
+    }
+
+    /// How the input is named in logs, metrics and the admin endpoint: the URL, the bundle
+    /// file, or the source paths.
+    pub fn describe(&self) -> String {
+        match self {
+            ProgramInput::Remote(url) => url.to_string(),
+            ProgramInput::Bundle(path) => path.display().to_string(),
+            ProgramInput::Sources(paths) => paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }

@@ -104,6 +104,8 @@ pub struct BundleInfo {
     pub compiler: String,
     /// The bundle format version.
     pub format_version: u32,
+    /// The bundle's serial (0: none); a lower one is refused unless rollbacks are allowed.
+    pub serial: u64,
     /// When this state was built.
     pub loaded_at: SystemTime,
     /// How many routes over all gateways.
@@ -165,6 +167,7 @@ impl RuntimeState {
                 digest: bundle.digest.clone(),
                 compiler: format!("{} {}", bundle.compiler.name, bundle.compiler.version),
                 format_version: bundle.format_version,
+                serial: bundle.serial,
                 loaded_at: SystemTime::now(),
                 routes: bundle.route_count(),
             },

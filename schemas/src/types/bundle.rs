@@ -22,6 +22,11 @@ pub struct Bundle {
     pub format_version: u32,
     /// The compiler that wrote the bundle.
     pub compiler: CompilerInfo,
+    /// Orders bundles of one program over time so a fleet never rolls back by accident: meshd
+    /// refuses a bundle whose serial is lower than the one it serves. `meshc build --serial N`
+    /// (or `SOURCE_DATE_EPOCH`) sets it; absent means 0, no claim.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub serial: u64,
     /// `sha256:<64 lower-case hex digits>`, see [`crate::digest`]; empty before [`Bundle::seal`].
     #[schemars(regex(pattern = r"^(sha256:[0-9a-f]{64})?$"))]
     #[serde(deserialize_with = "super::bounded::digest_text")]
@@ -48,6 +53,7 @@ impl Bundle {
         Bundle {
             format_version: FORMAT_VERSION,
             compiler,
+            serial: 0,
             digest: String::new(),
             sources: Vec::new(),
             gateways: Vec::new(),
@@ -63,6 +69,10 @@ impl Bundle {
     pub fn route_count(&self) -> usize {
         self.gateways.iter().map(|g| g.routes.len()).sum()
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The name and version of the compiler that wrote a bundle.

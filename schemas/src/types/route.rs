@@ -113,6 +113,9 @@ pub enum AdmissionStep {
         burst: Option<u64>,
         /// `true` when counted cluster-wide (Redis) instead of per process.
         shared: bool,
+        /// What a `shared` limit does when Redis cannot answer; absent means `local`.
+        #[serde(default, skip_serializing_if = "StoreFailure::is_local")]
+        on_store_failure: StoreFailure,
         /// Where the rule was written.
         source: SourceLocation,
     },
@@ -231,6 +234,36 @@ pub enum RateLimitKey {
     Ip,
     /// One bucket for the whole route.
     Route,
+}
+
+/// What a `shared` rate limit does when Redis cannot decide a request (down, erroring, or
+/// slower than the timeout): `fail local|open|closed` in the language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreFailure {
+    /// Count the request in this process instead (each instance limits on its own).
+    #[default]
+    Local,
+    /// Let the request through unlimited.
+    Open,
+    /// Refuse the request (503): nothing passes that Redis has not counted.
+    Closed,
+}
+
+impl StoreFailure {
+    /// Whether this is the default (`local`), which bundles leave out.
+    pub fn is_local(&self) -> bool {
+        *self == StoreFailure::Local
+    }
+
+    /// The word the language and metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreFailure::Local => "local",
+            StoreFailure::Open => "open",
+            StoreFailure::Closed => "closed",
+        }
+    }
 }
 
 /// Whether a header rule applies to the upstream request or to the response.

@@ -66,6 +66,14 @@ pub struct StreamSink {
     /// A CEL expression for the new value, or `null` to keep the record's value.
     #[serde(deserialize_with = "super::bounded::present")]
     pub value: Option<String>,
+    /// Read-process-write in Kafka transactions: the outputs and the source offsets commit
+    /// together, so `read_committed` readers see each record once. Absent means at least once.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exactly_once: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Kafka → HTTP delivery to a service.

@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use meshwork_bundle::StoreFailure;
+
 use super::gcra::{Gcra, Verdict};
 
 /// Why the store did not decide a request (the limit then falls back, see [`super`]).
@@ -21,4 +23,8 @@ pub type CountFuture<'a> =
 pub trait SharedCounter: std::fmt::Debug + Send + Sync {
     /// Decides a request on bucket `key` with the rate `gcra`.
     fn decide<'a>(&'a self, key: &'a str, gcra: &'a Gcra) -> CountFuture<'a>;
+
+    /// Told of each request a shared limit decided without the store, by its `fail` mode (for
+    /// metrics); nothing by default.
+    fn count_fallback(&self, _mode: StoreFailure) {}
 }

@@ -110,6 +110,7 @@ fn limit(count: u64, per: RateLimitKey, shared: bool) -> AdmissionStep {
         per,
         burst: None,
         shared,
+        on_store_failure: meshwork_bundle::StoreFailure::Local,
         source: at(10),
     }
 }
