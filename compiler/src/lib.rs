@@ -19,4 +19,4 @@ pub mod syntax;
 pub mod test_runner;
 pub mod who_can;
 
-pub use pipeline::{compile_paths, compile_text, Compilation, InputError};
+pub use pipeline::{compile_bytes, compile_paths, compile_text, Compilation, InputError};

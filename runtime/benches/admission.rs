@@ -52,6 +52,7 @@ fn gateway(consumers: usize) -> Gateway {
             })
             .collect(),
         routes: Vec::new(),
+        path_policy: Default::default(),
         source: at(1),
     }
 }

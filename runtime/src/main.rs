@@ -61,7 +61,8 @@ enum Command {
         /// Worker threads (default: one per CPU meshd may run on).
         #[arg(long, value_name = "N", default_value_t = 0)]
         workers: usize,
-        /// How often to check the program's files for changes, in milliseconds.
+        /// Changes to the program's files are seen at once (inotify); this is how often their size
+        /// and times are also compared, for file systems inotify cannot watch (NFS), in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         watch_interval_ms: u64,
         /// Close client connections idle for this long between requests (like nginx's

@@ -51,7 +51,8 @@ pub struct RunOptions {
     pub demo_upstreams: bool,
     /// Worker threads; 0 means one per CPU this process may run on.
     pub workers: usize,
-    /// How often the program's files are checked for changes.
+    /// How often the program's files' metadata is compared (the safety net beside inotify, which
+    /// sees changes at once; see [`crate::reload::file_watch`]).
     pub watch_interval: Duration,
     /// Whether SIGHUP reloads (the binary: yes; tests running several servers in one process: no).
     pub reload_on_sighup: bool,
@@ -66,7 +67,8 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, 1 s polling,
+    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, a 1 s
+    /// safety-net poll beside the file watcher,
     /// 30 s for a request head, 60 s idle between requests.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {

@@ -133,12 +133,15 @@ async fn a_source_edit_that_does_not_compile_is_refused_and_the_old_bundle_keeps
     assert!(refused.is_some_and(|n| n >= 1), "{metrics}");
 }
 
-/// A bundle file compiled from `source`, its digest edited without resealing.
+/// A bundle file compiled from `source`, its content edited without resealing. Compiled beside
+/// `path` and renamed over it, so the file watcher never sees the valid bundle in between.
 fn tampered(source: &str, path: &std::path::Path) {
-    compile_bundle(source, path);
-    let mut bundle = Bundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let staged = path.with_extension("staged");
+    compile_bundle(source, &staged);
+    let mut bundle = Bundle::from_json(&std::fs::read_to_string(&staged).unwrap()).unwrap();
     bundle.services[0].timeout_ms += 1;
-    std::fs::write(path, bundle.to_pretty_json()).unwrap();
+    std::fs::write(&staged, bundle.to_pretty_json()).unwrap();
+    std::fs::rename(&staged, path).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,9 @@ pub use schema::{generate_schema, generate_schema_text, BUNDLE_SCHEMA};
 pub use types::bundle::{
     Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
 };
-pub use types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+pub use types::gateway::{
+    Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, PathPolicy,
+};
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{

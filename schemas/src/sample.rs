@@ -2,7 +2,7 @@
 //! (the runtime must not depend on the compiler, so it cannot compile one).
 
 use crate::types::bundle::{Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation};
-use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy};
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
@@ -141,6 +141,7 @@ fn log_route() -> Route {
             headers: strings(&["x-ship"]),
             acks: Acks::All,
             mode: ProduceMode::Sync,
+            timeout_ms: None,
         },
         source: at(17, 3),
     }
@@ -197,6 +198,7 @@ fn edge_gateway() -> Gateway {
             },
         ],
         routes: vec![officers_route(), log_route(), ping_route()],
+        path_policy: PathPolicy::default(),
         source: at(1, 1),
     }
 }

@@ -346,7 +346,8 @@ impl Rate {
         // A shared limit that fails more openly admits more while Redis is down.
         let opener = self.shared
             && other.shared
-            && failure_strictness(self.on_store_failure) < failure_strictness(other.on_store_failure);
+            && failure_strictness(self.on_store_failure)
+                < failure_strictness(other.on_store_failure);
         faster || self.burst > other.burst || (other.shared && !self.shared) || opener
     }
 }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use meshwork_bundle::{sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls};
+use meshwork_bundle::{
+    sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy,
+};
 
 use super::context::EmitContext;
 use super::lower_route::lower_route;
@@ -15,7 +17,11 @@ pub fn lower_gateway(cx: &mut EmitContext, declarations: &[&ast::Gateway]) -> Op
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
+    let mut path_policy = PathPolicy::default();
     for gateway in declarations {
+        for setting in &gateway.path_settings {
+            crate::checks::paths::apply(&mut path_policy, setting.node);
+        }
         listeners.extend(gateway.listeners.iter().map(|l| lower_listener(cx, l)));
         consumers.extend(gateway.consumers.iter().map(|c| lower_consumer(cx, c)));
         routes.extend(gateway.routes.iter().filter_map(|r| lower_route(cx, r)));
@@ -28,6 +34,7 @@ pub fn lower_gateway(cx: &mut EmitContext, declarations: &[&ast::Gateway]) -> Op
         listeners,
         consumers,
         routes,
+        path_policy,
         source: cx.location(first.span),
     })
 }

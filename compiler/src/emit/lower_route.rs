@@ -235,7 +235,7 @@ fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<R
             rewrite: forward.rewrite.as_ref().map(|s| s.node.clone()),
             timeout_ms,
         }),
-        RouteStatement::Produce(produce) => Some(lower_produce(produce)),
+        RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {
             status: respond.status.node,
             body: respond
@@ -253,7 +253,7 @@ fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<R
     }
 }
 
-fn lower_produce(produce: &ast::Produce) -> RouteAction {
+fn lower_produce(produce: &ast::Produce, timeout_ms: Option<u64>) -> RouteAction {
     RouteAction::Produce {
         topic: match &produce.topic {
             ast::TopicRef::Fixed(name) => ProduceTopic::Fixed {
@@ -285,5 +285,6 @@ fn lower_produce(produce: &ast::Produce) -> RouteAction {
             Some(ast::ProduceMode::Async) => ProduceMode::Async,
             Some(ast::ProduceMode::Sync) | None => ProduceMode::Sync,
         },
+        timeout_ms,
     }
 }

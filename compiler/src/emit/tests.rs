@@ -89,6 +89,7 @@ fn gateway(name: &str, span: Span, routes: Vec<Route>) -> Item {
         }],
         consumers: Vec::new(),
         routes,
+        path_settings: Vec::new(),
         span,
     })
 }

@@ -3,9 +3,11 @@
 //! request goes. Route matching is the shared matcher of the bundle crate, so the answer is
 //! the runtime's.
 
+pub mod destination;
 pub mod render;
 pub mod request_line;
 pub mod route_choice;
+pub mod time_budget;
 
 use crate::pipeline::Compilation;
 use crate::resolve::Program;

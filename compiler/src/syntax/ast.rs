@@ -149,7 +149,47 @@ pub struct Gateway {
     pub listeners: Vec<Listener>,
     pub consumers: Vec<Consumer>,
     pub routes: Vec<Route>,
+    /// `merge_slashes …` and `escaped_slashes …` lines, in source order.
+    pub path_settings: Vec<Spanned<PathSetting>>,
     pub span: Span,
+}
+
+/// How a gateway normalizes request paths (the defaults hold when no line says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathSetting {
+    /// `merge_slashes on|off`.
+    MergeSlashes(bool),
+    /// `escaped_slashes reject|keep|unescape`.
+    EscapedSlashes(EscapedSlashes),
+}
+
+/// What a gateway does with `%2F`, `%5C` and `\` in a request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscapedSlashes {
+    Reject,
+    Keep,
+    Unescape,
+}
+
+impl PathSetting {
+    /// The statement's keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            PathSetting::MergeSlashes(_) => "merge_slashes",
+            PathSetting::EscapedSlashes(_) => "escaped_slashes",
+        }
+    }
+
+    /// The statement's value as written canonically.
+    pub fn value(&self) -> &'static str {
+        match self {
+            PathSetting::MergeSlashes(true) => "on",
+            PathSetting::MergeSlashes(false) => "off",
+            PathSetting::EscapedSlashes(EscapedSlashes::Reject) => "reject",
+            PathSetting::EscapedSlashes(EscapedSlashes::Keep) => "keep",
+            PathSetting::EscapedSlashes(EscapedSlashes::Unescape) => "unescape",
+        }
+    }
 }
 
 /// `listen "ADDR" [tls cert SECRET key SECRET]`.

@@ -152,6 +152,7 @@ mod tests {
                 consumer("wesley", "ensigns"),
             ],
             routes: Vec::new(),
+            path_policy: Default::default(),
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

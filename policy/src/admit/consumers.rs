@@ -305,6 +305,7 @@ mod tests {
             listeners: Vec::new(),
             consumers,
             routes: Vec::new(),
+            path_policy: Default::default(),
             source: loc(),
         }
     }

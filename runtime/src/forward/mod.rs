@@ -18,6 +18,7 @@ pub mod request_body;
 pub mod response_body;
 pub mod retry_policy;
 pub mod service_state;
+pub mod time_budget;
 pub mod worker_slot;
 
 pub use forward_plan::ForwardPlan;
@@ -26,3 +27,4 @@ pub use proxy::{forward, ForwardFailure, ForwardFailureKind, Forwarded, Upstream
 pub use request_body::{BodyError, RequestBody, WireBody};
 pub use response_body::ResponseBody;
 pub use service_state::{ServiceBuildError, ServiceState};
+pub use time_budget::TimeBudget;

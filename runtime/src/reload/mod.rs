@@ -7,6 +7,7 @@ pub mod poll_url;
 pub mod reloader;
 mod remote_reload;
 pub mod state_cell;
+pub mod watched_files;
 
 pub use reloader::{error_chain, LoadFailure, ReloadOutcome, Reloader};
 pub use state_cell::StateCell;

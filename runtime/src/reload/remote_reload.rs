@@ -16,7 +16,7 @@ use crate::load::remote::{
 use crate::load::LoadedInput;
 use crate::state::RuntimeState;
 
-use super::reloader::{error_chain, LoadFailure, ReloadOutcome, Reloader};
+use super::reloader::{error_chain, release_when_unused, LoadFailure, ReloadOutcome, Reloader};
 
 /// A cached bundle that passed its checks.
 struct UsableCache {
@@ -58,7 +58,8 @@ impl Reloader {
             Ok(Fetch::Fresh(fresh)) => match self.build_fetched(&fresh, usable.as_ref()) {
                 Ok((state, warnings)) => {
                     let etag = fresh.validators.etag.clone();
-                    let installed = self.install(state, Vec::new(), &warnings, etag.as_deref());
+                    let (installed, _) =
+                        self.install(state, Vec::new(), &warnings, etag.as_deref());
                     self.fetched_accepted(remote, &fresh, &installed, FetchOutcome::Updated);
                     return Ok(installed);
                 }
@@ -146,8 +147,14 @@ impl Reloader {
             .map_err(|e| LoadFailure::Task(e.to_string()))
             .and_then(|built| built);
         let etag = fresh.validators.etag.as_deref();
-        let result =
-            built.and_then(|(state, warnings)| self.accept(state, Vec::new(), &warnings, etag));
+        let result = built
+            .and_then(|(state, warnings)| self.accept(state, Vec::new(), &warnings, etag))
+            .map(|(outcome, replaced)| {
+                if let Some(replaced) = replaced {
+                    tokio::spawn(release_when_unused(replaced));
+                }
+                outcome
+            });
         match &result {
             Ok(outcome) => {
                 let outcome_kind = if outcome.changed {
@@ -255,7 +262,7 @@ impl Reloader {
         from_cache: bool,
     ) -> Arc<RuntimeState> {
         let record = &usable.cached.record;
-        let installed = self.install(
+        let (installed, _) = self.install(
             usable.state,
             Vec::new(),
             &usable.warnings,

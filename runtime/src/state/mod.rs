@@ -229,10 +229,13 @@ fn build_gateway(
         gateway: gateway.name.clone(),
         source: Box::new(source),
     })?;
-    let table = RouteTable::new(&gateway.routes).map_err(|source| StateError::Routes {
-        gateway: gateway.name.clone(),
-        source,
-    })?;
+    let table =
+        RouteTable::with_path_policy(&gateway.routes, &gateway.path_policy).map_err(|source| {
+            StateError::Routes {
+                gateway: gateway.name.clone(),
+                source,
+            }
+        })?;
     let listeners = gateway
         .listeners
         .iter()
@@ -337,6 +340,7 @@ fn build_route(
             headers,
             acks,
             mode,
+            timeout_ms,
         } => {
             let (kafka, body_limit) = kafka.ok_or_else(|| StateError::NoKafka {
                 gateway: gateway.name.clone(),
@@ -349,6 +353,7 @@ fn build_route(
                 headers,
                 acks: *acks,
                 mode: *mode,
+                timeout: timeout_ms.map(std::time::Duration::from_millis),
             };
             RouteAction::Produce(Box::new(kafka.produce_route(
                 &route.name,

@@ -309,6 +309,11 @@ pub enum RouteAction {
         acks: Acks,
         /// When the client is answered.
         mode: ProduceMode,
+        /// The route's timeout in milliseconds: how long a sync route waits for the broker's
+        /// acknowledgement before answering 503. Omitted when the route sets none (the producer's
+        /// delivery timeout applies), so bundles without it keep their digest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Answer directly.
     Respond {

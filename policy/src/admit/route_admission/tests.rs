@@ -48,6 +48,7 @@ fn gateway(routes: Vec<Route>) -> Gateway {
             consumer("wesley", "WESLEY_KEY", &["ensigns"]),
         ],
         routes,
+        path_policy: Default::default(),
         source: at(1),
     }
 }

@@ -95,6 +95,7 @@ fn consumer_and_claims_are_visible_when_known() {
             source: source.clone(),
         }],
         routes: Vec::new(),
+        path_policy: Default::default(),
         source,
     };
     let directory = ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap();
