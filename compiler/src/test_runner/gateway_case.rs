@@ -8,9 +8,7 @@ use std::net::SocketAddr;
 
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use meshwork_bundle::matcher::{
-    normalize_path, HeaderPairs, MatchOutcome, RequestTarget, RouteTable,
-};
+use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
 use meshwork_bundle::{AdmissionStep, Gateway, Route, RouteAction};
 use meshwork_policy::admit::{
     Admitted, Denial, GatewayAdmission, RequestFacts, RouteAdmission, BODY_BUFFER_LIMIT,
@@ -29,6 +27,7 @@ pub struct GatewayRun<'b> {
 }
 
 /// The request as the test sends it, after credentials are added.
+#[derive(Debug, Clone)]
 pub struct SentRequest {
     pub method: Method,
     pub host: String,
@@ -138,7 +137,7 @@ fn find(table: &RouteTable, request: &SentRequest, path: &str, method: &str) -> 
 /// The route `as CONSUMER` must authenticate on: the one the request reaches without
 /// credentials (a credential header almost never changes which route matches).
 pub fn route_for_credentials<'b>(run: &GatewayRun<'b>, request: &SentRequest) -> Option<&'b Route> {
-    let path = normalize_path(&request.path).ok()?;
+    let path = run.table.normalize(&request.path).ok()?;
     let Routing::Matched { index, .. } = find(run.table, request, &path, request.method.as_str())
     else {
         return None;
@@ -256,7 +255,8 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
         gateway: Some(run.gateway.name.clone()),
         ..Outcome::default()
     };
-    let Ok(path) = normalize_path(&request.path) else {
+    // The gateway's own path policy (merge_slashes, escaped_slashes), as meshd applies it.
+    let Ok(path) = run.table.normalize(&request.path) else {
         outcome.status = Some(400);
         outcome.routing_error = Some("the request path is malformed".to_string());
         return outcome;

@@ -53,7 +53,7 @@ impl<'b> TestBed<'b> {
         let keys = TestKeys::generate()?;
         let mut tables = BTreeMap::new();
         for gateway in &bundle.gateways {
-            let table = RouteTable::new(&gateway.routes)
+            let table = RouteTable::with_path_policy(&gateway.routes, &gateway.path_policy)
                 .map_err(|e| format!("gateway `{}`: {e}", gateway.name))?;
             tables.insert(gateway.name.clone(), table);
         }
@@ -90,6 +90,11 @@ impl<'b> TestBed<'b> {
 
     /// Runs one planned test to its outcome.
     fn run_request(&self, plan: &CasePlan<'_>) -> Result<Outcome, String> {
+        self.send_request(plan).map(|(_, outcome)| outcome)
+    }
+
+    /// Runs one planned request: what was sent (with its credential) and what happened.
+    fn send_request(&self, plan: &CasePlan<'_>) -> Result<(SentRequest, Outcome), String> {
         let gateway = self.gateway_for(plan)?;
         let clock = AdmitClock::manual(plan.at);
         let options = AdmitOptions {
@@ -116,7 +121,7 @@ impl<'b> TestBed<'b> {
         reached.dedup();
         outcome.steps_reached = reached;
         record_case::follow_produced(self.bundle, plan, &mut outcome)?;
-        Ok(outcome)
+        Ok((request, outcome))
     }
 
     fn run_plan(&self, plan: &CasePlan<'_>) -> Result<Outcome, String> {
@@ -188,6 +193,57 @@ fn location(sources: &SourceMap, span: crate::source::Span) -> (String, u32, u32
         line_col.line,
         line_col.column,
     )
+}
+
+/// A gateway test as `meshc test` sends and decides it, to send the same to a live meshd and
+/// check that it decides the same (runtime/tests/meshc_test_agreement.rs does).
+#[derive(Debug, Clone)]
+pub struct ReplayCase {
+    /// The test's name.
+    pub name: String,
+    /// The request as sent, with the credential `as CONSUMER` made.
+    pub request: SentRequest,
+    /// How many times it is sent (the outcome is the last one's).
+    pub repeat: u64,
+    /// What meshc test decided.
+    pub outcome: Outcome,
+}
+
+/// Every test of `files` that sends an HTTP request at one instant (no `every`), sent and
+/// decided. The secrets the requests carry are [`credentials::synthetic_secret`]'s values: give
+/// a live meshd the same (`env("NAME")` holds `meshc-test-env-NAME`).
+pub fn replay_cases(
+    bundle: &Bundle,
+    files: &[(crate::source::FileId, TestFile)],
+) -> Result<Vec<ReplayCase>, String> {
+    let bed = TestBed::new(bundle)?;
+    let mut cases = Vec::new();
+    for (_, file) in files {
+        for test in &file.tests {
+            let plan = plan_case(bundle, test).map_err(|found| {
+                format!(
+                    "test \"{}\" does not fit the program: {}",
+                    test.name.node,
+                    found
+                        .iter()
+                        .map(|d| d.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+            if !matches!(plan.subject, Subject::Request) || !plan.every.is_zero() {
+                continue;
+            }
+            let (request, outcome) = bed.send_request(&plan)?;
+            cases.push(ReplayCase {
+                name: test.name.node.clone(),
+                request,
+                repeat: plan.repeat,
+                outcome,
+            });
+        }
+    }
+    Ok(cases)
 }
 
 /// The result of running every test of `files`; `Err` holds the diagnostics of tests that do not

@@ -1,0 +1,441 @@
+//! `meshc test` and a live meshd decide the same. The same test cases (a `*.test.mesh` file) are
+//! decided by `meshc test`'s runner (the shared decision code, no network) and sent, request
+//! for request, to a separate meshd process in front of two real upstreams; the status, the
+//! refusing step and route, the service forwarded to, the headers sent upstream and the
+//! answer's headers must agree. The secrets are the values `meshc test` gives them
+//! (`env("NAME")` holds `meshc-test-env-NAME`), handed to meshd in its environment.
+
+mod fleet_support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fleet_support::meshd_process::MeshdProcess;
+use fleet_support::Scratch;
+use meshc::input::test_files::load_tests;
+use meshc::test_runner::{replay_cases, ReplayCase};
+
+/// The cases, sent in this order: each route's buckets are used by one case only, so a live
+/// meshd (whose buckets outlive a case) and `meshc test` (fresh buckets per case) see the same.
+const TESTS: &str = r#"
+test "status answers itself" {
+  request GET "/status"
+  expect status 200
+  expect body "all systems nominal"
+}
+
+test "no route" {
+  request GET "/warp-core"
+  expect status 404
+}
+
+test "wrong method" {
+  request DELETE "/status"
+  expect status 405
+}
+
+test "the helm needs a key" {
+  request POST "/helm/bajor"
+  expect denied auth
+}
+
+test "a wrong key" {
+  request POST "/helm/bajor"
+  header "x-api-key" "q-was-here"
+  expect denied auth
+}
+
+test "an ensign may not steer" {
+  request POST "/helm/risa"
+  as wesley
+  expect denied access
+}
+
+test "a captain without a stardate" {
+  request POST "/helm/risa"
+  as picard
+  expect denied condition
+}
+
+test "a captain sets a course" {
+  request POST "/helm/bajor"
+  as picard
+  header "x-stardate" "41153.7"
+  header "cookie" "tribble=1"
+  expect forward conn
+  expect header "x-helm" "manual"
+  expect no_header "cookie"
+}
+
+test "the third jump in a minute" {
+  request POST "/warp"
+  as wesley
+  repeat 3
+  expect denied rate_limit
+}
+
+test "a first jump" {
+  request POST "/warp"
+  as picard
+  expect forward autopilot
+  expect response_header "ratelimit-remaining" "1"
+}
+
+test "a scan too large" {
+  request PUT "/scan"
+  body_size 2KiB
+  expect denied body_limit
+}
+
+test "a small scan" {
+  request PUT "/scan"
+  body "{\"range\": \"short\"}"
+  expect forward conn
+}
+
+test "dot segments are normalized before matching" {
+  request GET "/a/../status"
+  expect status 200
+}
+"#;
+
+fn program(conn: SocketAddr, autopilot: SocketAddr) -> String {
+    format!(
+        r#"
+gateway edge {{
+  listen "127.0.0.1:0"
+  consumer picard {{ key env("MESHC_AGREE_PICARD")  groups [captains] }}
+  consumer wesley {{ key env("MESHC_AGREE_WESLEY")  groups [ensigns] }}
+
+  route helm {{
+    match POST "/helm/{{course}}"
+    auth key header "x-api-key"
+    allow groups [captains]
+    when request.headers["x-stardate"] != ""
+    set_header "x-helm" "manual"
+    remove_header "cookie"
+    forward conn
+  }}
+
+  route warp {{
+    match POST "/warp"
+    auth key header "x-api-key"
+    rate_limit 2/min per consumer
+    forward autopilot
+  }}
+
+  route scan {{ match PUT "/scan"  public  body_limit 1KiB  forward conn }}
+
+  route status {{ match GET "/status"  public  respond 200 "all systems nominal" }}
+}}
+
+service conn {{ endpoints ["{conn}"] }}
+service autopilot {{ endpoints ["{autopilot}"] }}
+"#
+    )
+}
+
+/// A request an upstream received.
+#[derive(Debug, Clone)]
+struct Received {
+    service: String,
+    headers: Vec<(String, String)>,
+}
+
+/// A plain HTTP/1.1 upstream on an ephemeral port: answers 200 with its name and records what
+/// it was sent.
+fn upstream(name: &'static str, log: Arc<Mutex<Vec<Received>>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || serve_upstream(name, stream, &log));
+        }
+    });
+    address
+}
+
+fn serve_upstream(name: &str, stream: TcpStream, log: &Mutex<Vec<Received>>) {
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = header.split_once(':') {
+                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        log.lock().unwrap().push(Received {
+            service: name.to_string(),
+            headers,
+        });
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{name}",
+            name.len()
+        );
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// What meshd answered.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// Sends the case's request to the gateway over a fresh connection.
+fn send(gateway: SocketAddr, case: &ReplayCase) -> Answer {
+    let request = &case.request;
+    let target = if request.query.is_empty() {
+        request.path.clone()
+    } else {
+        format!("{}?{}", request.path, request.query)
+    };
+    let mut head = format!("{} {target} HTTP/1.1\r\n", request.method);
+    if !request.headers.contains_key(http::header::HOST) {
+        head.push_str(&format!("host: {gateway}\r\n"));
+    }
+    for (name, value) in &request.headers {
+        head.push_str(&format!(
+            "{name}: {}\r\n",
+            value.to_str().expect("test headers are text")
+        ));
+    }
+    if !request.headers.contains_key(http::header::CONTENT_LENGTH) {
+        head.push_str(&format!("content-length: {}\r\n", request.body.len()));
+    }
+    head.push_str("connection: close\r\n\r\n");
+    let mut stream = TcpStream::connect(gateway).expect("connect to meshd");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    // meshd may refuse before reading a large body (413): a failed write is its answer.
+    let _ = stream.write_all(&request.body);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{}: no answer head from meshd", case.name));
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: bytes[split + 4..].to_vec(),
+    }
+}
+
+/// Every difference between what meshc test decided and what meshd did, for one case.
+fn disagreements(case: &ReplayCase, answer: &Answer, received: Option<&Received>) -> Vec<String> {
+    let outcome = &case.outcome;
+    let mut found = Vec::new();
+    match (&outcome.forward, outcome.status) {
+        (Some(targets), _) => {
+            if answer.status != 200 {
+                found.push(format!(
+                    "meshc test forwards to {targets:?}; meshd answered {}",
+                    answer.status
+                ));
+            }
+            match received {
+                Some(got) if targets.iter().any(|(s, _)| *s == got.service) => {
+                    for (name, value) in &outcome.upstream_headers {
+                        if !got.headers.iter().any(|(n, v)| n == name && v == value) {
+                            found.push(format!(
+                                "meshc test sends {name}: {value} upstream; the upstream got {:?}",
+                                got.headers
+                            ));
+                        }
+                    }
+                    // A header the client sent that meshc test does not send upstream (a
+                    // `remove_header`) must not reach the upstream either.
+                    for (name, _) in &case.request.headers {
+                        let name = name.as_str();
+                        let hop = matches!(name, "host" | "connection" | "content-length");
+                        let kept = outcome.upstream_headers.iter().any(|(n, _)| n == name);
+                        if !hop && !kept && got.headers.iter().any(|(n, _)| n == name) {
+                            found.push(format!("meshc test removes {name}; the upstream got it"));
+                        }
+                    }
+                }
+                Some(got) => found.push(format!(
+                    "meshc test forwards to {targets:?}; meshd forwarded to {}",
+                    got.service
+                )),
+                None => found.push(format!(
+                    "meshc test forwards to {targets:?}; no upstream got the request"
+                )),
+            }
+        }
+        (None, Some(status)) => {
+            if answer.status != status {
+                found.push(format!(
+                    "meshc test answers {status}; meshd answered {}",
+                    answer.status
+                ));
+            }
+            if received.is_some() {
+                found.push("meshd forwarded a request meshc test answers itself".to_string());
+            }
+            if let Some(body) = &outcome.body {
+                if outcome.refusal.is_none() && &answer.body != body {
+                    found.push(format!(
+                        "meshc test answers {:?}; meshd answered {:?}",
+                        String::from_utf8_lossy(body),
+                        String::from_utf8_lossy(&answer.body)
+                    ));
+                }
+            }
+        }
+        (None, None) => found.push("meshc test decided neither an answer nor a forward".into()),
+    }
+    let denied_by = answer.headers.get("x-meshwork-denied-by");
+    match (&outcome.refusal, denied_by) {
+        (Some(refusal), Some(header)) => {
+            let route = outcome.route.as_ref().map_or("", |(r, _)| r.as_str());
+            let want = format!("route={route}; step={}", refusal.step);
+            if !header.starts_with(&want) {
+                found.push(format!("meshc test refuses at {want}; meshd says {header}"));
+            }
+            if let Some(source) = &refusal.source {
+                if !header.ends_with(&format!("{}:{}", source.file, source.line)) {
+                    found.push(format!(
+                        "meshc test names the rule at {}:{}; meshd says {header}",
+                        source.file, source.line
+                    ));
+                }
+            }
+        }
+        (Some(refusal), None) => found.push(format!(
+            "meshc test refuses by {}; meshd did not refuse",
+            refusal.step
+        )),
+        (None, Some(header)) => found.push(format!("meshd refused ({header}); meshc test did not")),
+        (None, None) => {}
+    }
+    for (name, value) in &outcome.response_headers {
+        if name == "x-meshwork-denied-by" {
+            continue;
+        }
+        match answer.headers.get(name) {
+            Some(got) if got == value => {}
+            // Seconds left count down while the live requests are sent (meshc test's clock
+            // stands still): a slow machine may see a second or two less.
+            Some(got)
+                if matches!(name.as_str(), "retry-after" | "ratelimit-reset") && {
+                    let (want, got) = (value.parse::<u64>(), got.parse::<u64>());
+                    matches!((want, got), (Ok(w), Ok(g)) if g <= w && g + 5 >= w)
+                } => {}
+            got => found.push(format!(
+                "meshc test answers {name}: {value}; meshd answered {got:?}"
+            )),
+        }
+    }
+    found
+}
+
+#[test]
+fn meshc_test_and_a_live_meshd_decide_the_same() {
+    let scratch = Scratch::new("meshc-test-agreement");
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let conn = upstream("conn", Arc::clone(&received));
+    let autopilot = upstream("autopilot", Arc::clone(&received));
+    let program_path = scratch.join("bridge.mesh");
+    std::fs::write(&program_path, program(conn, autopilot)).unwrap();
+    let tests_path = scratch.join("bridge.test.mesh");
+    std::fs::write(&tests_path, TESTS).unwrap();
+
+    let compilation = meshc::compile_paths(std::slice::from_ref(&program_path)).expect("readable");
+    let bundle = compilation.bundle.unwrap_or_else(|| {
+        panic!(
+            "the program compiles: {:?}",
+            compilation
+                .diagnostics
+                .iter()
+                .map(|d| &d.message)
+                .collect::<Vec<_>>()
+        )
+    });
+    let tests = load_tests(&[tests_path.display().to_string()]).expect("readable tests");
+    assert!(tests.diagnostics.is_empty(), "{:?}", tests.diagnostics);
+    let cases = replay_cases(&bundle, &tests.files).expect("every case is decided");
+    assert_eq!(cases.len(), 13, "every case is sent");
+
+    // meshd resolves env("MESHC_AGREE_…") from its environment: the values meshc test used.
+    // SAFETY: this file's only test; nothing else reads the environment concurrently here.
+    unsafe {
+        std::env::set_var("MESHC_AGREE_PICARD", "meshc-test-env-MESHC_AGREE_PICARD");
+        std::env::set_var("MESHC_AGREE_WESLEY", "meshc-test-env-MESHC_AGREE_WESLEY");
+    }
+    let meshd = MeshdProcess::start(&[
+        "run".to_string(),
+        program_path.display().to_string(),
+        "--admin".to_string(),
+        "127.0.0.1:0".to_string(),
+        "--workers".to_string(),
+        "1".to_string(),
+        "--no-access-log".to_string(),
+    ]);
+    let gateway = meshd.gateway.expect("meshd logs its gateway listener");
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let mut answer = None;
+        let mut got = None;
+        for _ in 0..case.repeat {
+            let before = received.lock().unwrap().len();
+            answer = Some(send(gateway, case));
+            got = received.lock().unwrap().get(before).cloned();
+        }
+        let answer = answer.expect("repeat is at least 1");
+        for problem in disagreements(case, &answer, got.as_ref()) {
+            failures.push(format!("{}: {problem}", case.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "meshc test and meshd disagree:\n{}\nmeshd said:\n{}",
+        failures.join("\n"),
+        meshd.log().join("\n")
+    );
+}
