@@ -32,7 +32,8 @@ pub struct Coverage {
     pub mesh_rules: Tally,
     pub admission_steps: Tally,
     pub streams: Tally,
-    /// Everything no test reached, in program order.
+    /// Everything no test reached: each gateway's routes (with their steps) as written, then
+    /// mesh rules, then streams.
     pub not_reached: Vec<Decider>,
 }
 
@@ -129,7 +130,16 @@ pub fn coverage(bundle: &Bundle, reached: &Reached) -> Coverage {
     };
     let (mut routes, mut steps, mut mesh_rules, mut streams) = (empty, empty, empty, empty);
     for gateway in &bundle.gateways {
-        for route in &gateway.routes {
+        // The bundle keeps routes in precedence order; people read them as written.
+        let mut written: Vec<&meshwork_bundle::Route> = gateway.routes.iter().collect();
+        written.sort_by(|a, b| {
+            (&a.source.file, a.source.line, a.source.column).cmp(&(
+                &b.source.file,
+                b.source.line,
+                b.source.column,
+            ))
+        });
+        for route in written {
             let key = (gateway.name.clone(), route.name.clone());
             let name = format!("{}/{}", gateway.name, route.name);
             tally(
