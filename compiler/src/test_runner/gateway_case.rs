@@ -182,6 +182,8 @@ pub fn add_credentials(
 }
 
 /// Polls admission once: without a shared store (tests never have one) it is ready at once.
+// `Denial` is meshd's own refusal, passed on as admission returns it.
+#[allow(clippy::result_large_err)]
 fn admit_now<'r>(
     admission: &'r RouteAdmission,
     facts: &RequestFacts<'_>,
