@@ -151,19 +151,31 @@ fn produce_routes_name_the_topic_and_unsent_credentials_are_flagged() {
 }
 
 #[test]
-fn method_mismatch_is_405_with_allow_and_no_match_is_404() {
+fn method_mismatch_is_a_404_naming_the_route_and_no_match_is_404() {
     let dir = std::env::temp_dir().join(format!("meshc-explain-404-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
     let (code, text) = explain(&dir, "DELETE /ping", &[]);
     assert_eq!(code, Some(0));
+    assert!(text.contains("no route matches DELETE /ping"), "{text}");
+    assert!(text.contains("404 Not Found"), "{text}");
+    assert!(
+        text.contains(
+            "route `ping` would match but for the method: GET \"/ping\"  (fleet.mesh:3:3)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("405 Method Not Allowed"), "{text}");
+    std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  method_mismatch 405\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
+    let (_, text) = explain(&dir, "DELETE /ping", &[]);
     assert!(
         text.contains("405 Method Not Allowed (Allow: GET)"),
         "{text}"
     );
     let (_, text) = explain(&dir, "GET /pong", &[]);
     assert!(text.contains("404 Not Found"), "{text}");
+    assert!(!text.contains("would match"), "{text}");
     let (_, text) = explain(&dir, "GET /p%zzing", &[]);
     assert!(text.contains("400 Bad Request"), "{text}");
 }
@@ -245,4 +257,128 @@ topic "captains-log"
         text.contains("503 with Retry-After when Kafka has not acknowledged within 1000ms"),
         "{text}"
     );
+}
+const MESH_CALLS: &str = r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route reports { match GET "/reports" public forward riker }
+}
+service picard { endpoints ["127.0.0.1:9101"] }
+service riker { endpoints ["127.0.0.1:9103"] }
+service data { endpoints ["127.0.0.1:9104"] }
+mesh {
+  default deny
+  trust_domain "starfleet"
+  mtls strict
+  allow edge -> [riker, data]
+  allow picard -> riker when request.method == "GET" && source.identity == "spiffe://starfleet/picard"
+  deny * -> data when request.headers["x-alert"] == "red"
+  allow * -> data
+}
+"#;
+
+fn explain_call(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let dir =
+        std::env::temp_dir().join(format!("meshc-explain-call-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("mesh.mesh"), MESH_CALLS).expect("write");
+    let mut all = vec!["explain", "mesh.mesh"];
+    all.extend(args);
+    let out = meshc(&all, &dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_mesh_call_allowed_by_a_condition_names_the_rule_and_the_callers_identity() {
+    let (code, text, _) = explain_call("get", &["--from", "picard", "GET http://riker/reports/7"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("mesh call `picard` → `riker`"), "{text}");
+    assert!(
+        text.contains("identity spiffe://starfleet/picard"),
+        "{text}"
+    );
+    assert!(text.contains("→ condition holds"), "{text}");
+    assert!(text.contains("ALLOWED"), "{text}");
+    assert!(
+        text.contains("decided by mesh=riker; rule=allow picard -> riker when request.method == \"GET\" && source.identity == \"spiffe://starfleet/picard\"; source=mesh.mesh:13"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_mesh_call_the_condition_refuses_falls_to_the_default_deny() {
+    let (code, text, _) = explain_call(
+        "post",
+        &["--from", "picard", "--request", "POST http://riker/reports"],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("→ condition is false"), "{text}");
+    assert!(text.contains("DENIED: the sidecar answers 403"), "{text}");
+    assert!(
+        text.contains("rule=default deny; source=mesh.mesh:9"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_deny_whose_condition_holds_beats_the_allow_and_an_unevaluable_one_fails_closed() {
+    let (_, text, _) = explain_call(
+        "deny",
+        &[
+            "--from",
+            "edge",
+            "--header",
+            "x-alert: red",
+            "GET http://data/scan",
+        ],
+    );
+    assert!(text.contains("DENIED"), "{text}");
+    assert!(
+        text.contains(
+            "rule=deny * -> data when request.headers[\"x-alert\"] == \"red\"; source=mesh.mesh:14"
+        ),
+        "{text}"
+    );
+    let (_, calm, _) = explain_call(
+        "calm",
+        &[
+            "--from",
+            "edge",
+            "--header",
+            "x-alert: green",
+            "GET http://data/scan",
+        ],
+    );
+    assert!(calm.contains("ALLOWED"), "{calm}");
+    assert!(
+        calm.contains("rule=allow edge -> [riker, data]; source=mesh.mesh:12"),
+        "{calm}"
+    );
+    assert!(calm.contains("mTLS strict"), "{calm}");
+    // Without the header the condition cannot be evaluated: an error never lets a call through.
+    let (_, missing, _) = explain_call("missing", &["--from", "edge", "GET http://data/scan"]);
+    assert!(
+        missing.contains("cannot be evaluated") && missing.contains("the deny applies"),
+        "{missing}"
+    );
+    assert!(missing.contains("DENIED"), "{missing}");
+}
+
+#[test]
+fn an_unknown_caller_or_service_is_a_usage_error_with_a_suggestion() {
+    let (code, _, stderr) = explain_call("caller", &["--from", "pikard", "GET http://riker/"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("did you mean `picard`?"), "{stderr}");
+    let (code, _, stderr) = explain_call("service", &["--from", "picard", "GET http://rikr/"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("names no service") && stderr.contains("`riker`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = explain_call("none", &["--from", "picard"]);
+    assert_eq!(code, Some(2), "{stderr}");
 }

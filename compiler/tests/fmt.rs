@@ -68,6 +68,7 @@ fn strip_locations(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.remove("source");
+            map.remove("default_source");
             map.remove("sources");
             map.remove("digest");
             map.values_mut().for_each(strip_locations);

@@ -53,6 +53,8 @@ fn gateway(consumers: usize) -> Gateway {
             .collect(),
         routes: Vec::new(),
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     }
 }

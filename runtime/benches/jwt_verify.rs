@@ -60,6 +60,8 @@ fn admission(alg: &str) -> RouteAdmission {
         }],
         routes: Vec::new(),
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     };
     let mut secrets = SecretStore::new();

@@ -1,15 +1,17 @@
 //! The Meshwork bundle contract, shared by `meshc` (which writes it) and `meshd` (which runs it):
-//! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence and the
-//! route matcher.
+//! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence, the
+//! route matcher and the mesh policy's decision.
 
 pub mod bundle_file;
 pub mod canonical_json;
 pub mod digest;
 pub mod matcher;
+pub mod mesh_policy;
 pub mod precedence;
 pub mod sample;
 pub mod schema;
 pub mod signature;
+pub mod spiffe_id;
 pub mod types;
 
 pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
@@ -19,7 +21,8 @@ pub use types::bundle::{
     Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
 };
 pub use types::gateway::{
-    Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, PathPolicy,
+    Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, MethodMismatch,
+    PathPolicy,
 };
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshRule, MtlsMode};

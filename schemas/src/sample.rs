@@ -2,7 +2,9 @@
 //! (the runtime must not depend on the compiler, so it cannot compile one).
 
 use crate::types::bundle::{Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation};
-use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy};
+use crate::types::gateway::{
+    Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch, PathPolicy,
+};
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
@@ -112,6 +114,7 @@ fn officers_route() -> Route {
             strip_prefix: Some("/officers".to_string()),
             rewrite: None,
             timeout_ms: Some(2_000),
+            idempotent: false,
         },
         source: at(7, 3),
     }
@@ -199,6 +202,8 @@ fn edge_gateway() -> Gateway {
         ],
         routes: vec![officers_route(), log_route(), ping_route()],
         path_policy: PathPolicy::default(),
+        method_mismatch: MethodMismatch::NotFound,
+        identity: Some("spiffe://starfleet/edge".to_string()),
         source: at(1, 1),
     }
 }
@@ -234,7 +239,7 @@ fn services() -> Vec<Service> {
                 healthy_threshold: 1,
                 unhealthy_threshold: 3,
             }),
-            identity: Some("spiffe://starfleet.test/picard".to_string()),
+            identity: Some("spiffe://starfleet/picard".to_string()),
             source: at(26, 1),
         },
         Service {
@@ -245,7 +250,7 @@ fn services() -> Vec<Service> {
             retry: None,
             circuit_breaker: None,
             health_check: None,
-            identity: None,
+            identity: Some("spiffe://starfleet/riker".to_string()),
             source: at(34, 1),
         },
     ]
@@ -319,7 +324,9 @@ pub fn starfleet_bundle() -> Bundle {
     bundle.services = services();
     bundle.mesh = Mesh {
         default: Effect::Deny,
+        default_source: Some(at(37, 3)),
         mtls: MtlsMode::Strict,
+        trust_domain: Some("starfleet".to_string()),
         rules: vec![MeshRule {
             effect: Effect::Allow,
             from: "edge".to_string(),

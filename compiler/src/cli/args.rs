@@ -64,6 +64,10 @@ pub struct InputArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Accept the warnings of this code on purpose (repeatable, e.g. `--allow W0211`): they are
+    /// neither shown nor failed by `--deny-warnings`. Errors cannot be allowed.
+    #[arg(long = "allow", value_name = "CODE")]
+    pub allow: Vec<String>,
 }
 
 /// `meshc check`.
@@ -115,12 +119,17 @@ pub struct GraphArgs {
 /// `meshc explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Files or directories.
+    /// Files or directories (then the request, when `--request` is not given).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The request: "METHOD URL", e.g. "GET http://api.starfleet.test/officers/7".
+    /// The request: "METHOD URL", e.g. "GET http://api.starfleet.test/officers/7". It may also
+    /// be given last, after the files.
     #[arg(long)]
-    pub request: String,
+    pub request: Option<String>,
+    /// Explain a call inside the mesh from this service or gateway: the URL's host names the
+    /// called service ("GET http://riker/reports").
+    #[arg(long, value_name = "NAME")]
+    pub from: Option<String>,
     /// A request header, `name:value` (repeatable).
     #[arg(long = "header", value_name = "NAME:VALUE")]
     pub headers: Vec<String>,

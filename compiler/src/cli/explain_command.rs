@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use crate::explain::{explain, ExplainRequest};
+use std::path::PathBuf;
+
+use crate::explain::{explain, explain_call, ExplainRequest};
 use crate::pipeline::compile_paths;
 
 use super::args::{ExplainArgs, Format};
@@ -11,14 +13,20 @@ use super::{EXIT_INPUT_ERRORS, EXIT_OK, EXIT_USAGE};
 
 /// Runs `explain`; returns the exit code.
 pub fn run_explain(args: &ExplainArgs) -> u8 {
-    let request = match ExplainRequest::parse(&args.request, &args.headers) {
+    let Some((line, paths)) = request_and_paths(args) else {
+        eprintln!(
+            "error: no request: give --request \"METHOD URL\" (or the request after the files)"
+        );
+        return EXIT_USAGE;
+    };
+    let request = match ExplainRequest::parse(line, &args.headers) {
         Ok(request) => request,
         Err(error) => {
             eprintln!("error: --request: {error}");
             return EXIT_USAGE;
         }
     };
-    let compilation = match compile_paths(&args.paths) {
+    let compilation = match compile_paths(paths) {
         Ok(c) => c,
         Err(error) => {
             eprintln!("error: {error}");
@@ -30,11 +38,38 @@ pub fn run_explain(args: &ExplainArgs) -> u8 {
         &compilation.diagnostics,
         Format::Human,
     );
-    let Some(text) = explain(&compilation, &request) else {
+    let text = match &args.from {
+        None => explain(&compilation, &request),
+        Some(from) => match explain_call(&compilation, &request, from) {
+            None => None,
+            Some(Ok(text)) => Some(text),
+            Some(Err(error)) => {
+                eprintln!("error: {error}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let Some(text) = text else {
         return EXIT_INPUT_ERRORS;
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Ok(()) => EXIT_OK,
         Err(_) => EXIT_USAGE,
     }
+}
+
+/// The request line and the program's paths: `--request`, or else the last positional argument
+/// when it reads as "METHOD URL" (a path never holds a space after an upper-case word).
+fn request_and_paths(args: &ExplainArgs) -> Option<(&str, &[PathBuf])> {
+    if let Some(line) = &args.request {
+        return Some((line, &args.paths));
+    }
+    let (last, paths) = args.paths.split_last()?;
+    let line = last.to_str()?;
+    let (method, rest) = line.split_once(' ')?;
+    let looks_like_request = !method.is_empty()
+        && method.bytes().all(|b| b.is_ascii_uppercase())
+        && !rest.trim().is_empty()
+        && !paths.is_empty();
+    looks_like_request.then_some((line, paths))
 }

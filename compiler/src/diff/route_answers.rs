@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use meshwork_bundle::matcher::{
-    normalize_path, HeaderPairs, MatchOutcome, RequestTarget, RouteTable,
-};
-use meshwork_bundle::{Gateway, Route};
+use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
+use meshwork_bundle::{Gateway, MethodMismatch, Route};
 
 use super::sample_requests::{samples, SampleRequest};
 
@@ -46,7 +44,7 @@ impl<'b> GatewayRouting<'b> {
     pub fn new(gateway: &'b Gateway) -> Self {
         GatewayRouting {
             gateway,
-            table: RouteTable::new(&gateway.routes).ok(),
+            table: RouteTable::with_path_policy(&gateway.routes, &gateway.path_policy).ok(),
         }
     }
 
@@ -60,7 +58,8 @@ impl<'b> GatewayRouting<'b> {
         let Some(table) = &self.table else {
             return (RoutingAnswer::NotFound, Vec::new());
         };
-        let Ok(path) = normalize_path(&request.path) else {
+        // The gateway's own path policy, as meshd normalizes.
+        let Ok(path) = table.normalize(&request.path) else {
             return (RoutingAnswer::BadPath, Vec::new());
         };
         let pairs: Vec<(&str, &str)> = request
@@ -81,7 +80,14 @@ impl<'b> GatewayRouting<'b> {
             MatchOutcome::Matched { route, .. } => {
                 RoutingAnswer::Route(self.gateway.routes[route].name.clone())
             }
-            MatchOutcome::MethodNotAllowed { allow } => RoutingAnswer::MethodNotAllowed(allow),
+            // As in the Gateway API, a route of another method does not match: 404, unless the
+            // gateway answers 405 on purpose.
+            MatchOutcome::MethodMismatch { allow, .. } => match self.gateway.method_mismatch {
+                MethodMismatch::MethodNotAllowed => {
+                    RoutingAnswer::MethodNotAllowed(allow.into_iter().map(str::to_string).collect())
+                }
+                MethodMismatch::NotFound => RoutingAnswer::NotFound,
+            },
             MatchOutcome::NotFound => RoutingAnswer::NotFound,
         };
         (answer, matching)

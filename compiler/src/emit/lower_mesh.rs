@@ -6,18 +6,19 @@ use super::context::EmitContext;
 use super::lower_route::lower_effect;
 use crate::syntax::ast::{self, MeshStatement};
 
-/// Lowers all mesh blocks (in program order). The first `default` and `mtls` win; without
-/// them every call is allowed and mTLS is permissive (see [`Mesh::default`]).
+/// Lowers all mesh blocks (in program order). The first `default`, `mtls` and `trust_domain`
+/// win; without them every call is allowed, mTLS is permissive and identities are only those
+/// written (see [`Mesh::default`]).
 pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
     let statements = || blocks.iter().flat_map(|m| m.statements.iter());
     let fallback = Mesh::default();
+    let default = statements().find_map(|s| match s {
+        MeshStatement::Default(effect) => Some(effect),
+        _ => None,
+    });
     Mesh {
-        default: statements()
-            .find_map(|s| match s {
-                MeshStatement::Default(effect) => Some(lower_effect(effect.node)),
-                _ => None,
-            })
-            .unwrap_or(fallback.default),
+        default: default.map_or(fallback.default, |effect| lower_effect(effect.node)),
+        default_source: default.map(|effect| cx.location(effect.span)),
         mtls: statements()
             .find_map(|s| match s {
                 MeshStatement::Mtls(mode) => Some(match mode.node {
@@ -27,6 +28,10 @@ pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
                 _ => None,
             })
             .unwrap_or(fallback.mtls),
+        trust_domain: statements().find_map(|s| match s {
+            MeshStatement::TrustDomain { domain, .. } => Some(domain.node.clone()),
+            _ => None,
+        }),
         rules: statements()
             .filter_map(|s| match s {
                 MeshStatement::Rule(rule) => Some(lower_rule(cx, rule)),

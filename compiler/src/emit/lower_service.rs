@@ -7,6 +7,8 @@ use meshwork_bundle::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
 };
 
+use meshwork_bundle::mesh_policy::derived_identity;
+
 use super::context::EmitContext;
 use crate::syntax::ast::{self, ServiceStatement};
 
@@ -24,8 +26,13 @@ pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 1_000;
 /// Health-check thresholds when none are written: successes to mark healthy, failures to mark unhealthy.
 pub const DEFAULT_HEALTH_THRESHOLDS: (u64, u64) = (1, 3);
 
-/// Lowers the declarations of one service (in program order) into one service.
-pub fn lower_service(cx: &EmitContext, declarations: &[&ast::Service]) -> Option<Service> {
+/// Lowers the declarations of one service (in program order) into one service; without an
+/// `identity` it gets the one derived from `trust_domain`, if any.
+pub fn lower_service(
+    cx: &EmitContext,
+    declarations: &[&ast::Service],
+    trust_domain: Option<&str>,
+) -> Option<Service> {
     let first = declarations.first()?;
     let statements: Vec<&ServiceStatement> = declarations
         .iter()
@@ -64,10 +71,13 @@ pub fn lower_service(cx: &EmitContext, declarations: &[&ast::Service]) -> Option
             ServiceStatement::HealthCheck(h) => Some(lower_health_check(h)),
             _ => None,
         }),
-        identity: statements.iter().find_map(|s| match s {
-            ServiceStatement::Identity(i) => Some(i.node.clone()),
-            _ => None,
-        }),
+        identity: statements
+            .iter()
+            .find_map(|s| match s {
+                ServiceStatement::Identity(i) => Some(i.node.clone()),
+                _ => None,
+            })
+            .or_else(|| trust_domain.map(|domain| derived_identity(domain, &first.name.node))),
         source: cx.location(first.span),
     })
 }

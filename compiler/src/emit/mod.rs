@@ -102,17 +102,19 @@ pub fn emit_bundle_with_graph(
     let mut cx = EmitContext::new(sources);
     let mut bundle = Bundle::new(compiler_info());
     bundle.sources = source_digest::source_digests(sources, files);
+    // The mesh first: its trust domain gives identities to the gateways and services.
+    bundle.mesh = lower_mesh::lower_mesh(&cx, &program.meshes);
+    let trust_domain = bundle.mesh.trust_domain.as_deref();
     bundle.gateways = program
         .gateways
         .values()
-        .filter_map(|decls| lower_gateway::lower_gateway(&mut cx, decls))
+        .filter_map(|decls| lower_gateway::lower_gateway(&mut cx, decls, trust_domain))
         .collect();
     bundle.services = program
         .services
         .values()
-        .filter_map(|decls| lower_service::lower_service(&cx, decls))
+        .filter_map(|decls| lower_service::lower_service(&cx, decls, trust_domain))
         .collect();
-    bundle.mesh = lower_mesh::lower_mesh(&cx, &program.meshes);
     bundle.topics = program
         .topics
         .values()

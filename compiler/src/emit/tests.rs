@@ -90,6 +90,8 @@ fn gateway(name: &str, span: Span, routes: Vec<Route>) -> Item {
         consumers: Vec::new(),
         routes,
         path_settings: Vec::new(),
+        method_mismatch: None,
+        identity: None,
         span,
     })
 }

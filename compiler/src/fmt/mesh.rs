@@ -1,9 +1,9 @@
-//! `mesh { default …  allow A -> B [when CEL]  mtls … }`: one statement per line.
+//! `mesh { default …  allow A -> B [when CEL]  mtls …  trust_domain "…" }`: one statement per line.
 
 use crate::syntax::ast::{Effect, Mesh, MeshStatement, MtlsMode};
 
 use super::layout::{Block, Entry, Fold, Line};
-use super::literals::list;
+use super::literals::{list, string};
 use super::source_scan::SourceText;
 
 /// The mesh block.
@@ -47,6 +47,10 @@ fn statement(source: &SourceText<'_>, statement: &MeshStatement) -> Entry {
                 .text(mode_text)
                 .at(mode.span.start as usize, mode.span.end as usize)
         }
+        MeshStatement::TrustDomain { domain, span } => Line::new()
+            .text("trust_domain")
+            .text(string(&domain.node))
+            .at(span.start as usize, span.end as usize),
         MeshStatement::Rule(rule) => {
             let line = Line::new()
                 .text(effect(rule.effect))

@@ -116,7 +116,9 @@ mod tests {
     fn mesh(default: Effect, rules: Vec<MeshRule>) -> Mesh {
         Mesh {
             default,
+            default_source: None,
             mtls: MtlsMode::Permissive,
+            trust_domain: None,
             rules,
         }
     }

@@ -89,6 +89,17 @@ impl<'a> Program<'a> {
             })
     }
 
+    /// The mesh's trust domain, if a mesh block states one.
+    pub fn mesh_trust_domain(&self) -> Option<&'a Spanned<String>> {
+        self.meshes
+            .iter()
+            .flat_map(|m| m.statements.iter())
+            .find_map(|s| match s {
+                ast::MeshStatement::TrustDomain { domain, .. } => Some(domain),
+                _ => None,
+            })
+    }
+
     /// Every (gateway, route) pair, in program order.
     pub fn routes(&self) -> impl Iterator<Item = (&'a ast::Gateway, &'a ast::Route)> + '_ {
         self.gateways

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
-use meshwork_bundle::{AdmissionStep, Gateway, Route, RouteAction};
+use meshwork_bundle::{AdmissionStep, Gateway, MethodMismatch, Route, RouteAction};
 use meshwork_policy::admit::{
     Admitted, Denial, GatewayAdmission, RequestFacts, RouteAdmission, BODY_BUFFER_LIMIT,
 };
@@ -101,7 +101,8 @@ enum Routing {
         index: usize,
         params: Vec<(String, String)>,
     },
-    MethodNotAllowed(Vec<String>),
+    /// Routes of the path take other methods (these).
+    MethodMismatch(Vec<String>),
     NotFound,
 }
 
@@ -128,7 +129,9 @@ fn find(table: &RouteTable, request: &SentRequest, path: &str, method: &str) -> 
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
         },
-        MatchOutcome::MethodNotAllowed { allow } => Routing::MethodNotAllowed(allow),
+        MatchOutcome::MethodMismatch { allow, .. } => {
+            Routing::MethodMismatch(allow.into_iter().map(str::to_string).collect())
+        }
         MatchOutcome::NotFound => Routing::NotFound,
     };
     routing
@@ -265,13 +268,22 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
     };
     let (index, params) = match find(run.table, request, &path, request.method.as_str()) {
         Routing::Matched { index, params } => (index, params),
-        Routing::MethodNotAllowed(allow) => {
+        Routing::MethodMismatch(allow) => {
             if let Some(answer) = preflight_of_other_method(run, request, &path, &mut outcome) {
                 return answer;
             }
-            outcome.status = Some(405);
-            outcome.routing_error = Some(format!("this path accepts {}", allow.join(", ")));
-            outcome.response_headers = vec![("allow".to_string(), allow.join(", "))];
+            if run.gateway.method_mismatch == MethodMismatch::MethodNotAllowed {
+                outcome.status = Some(405);
+                outcome.routing_error = Some(format!("this path accepts {}", allow.join(", ")));
+                outcome.response_headers = vec![("allow".to_string(), allow.join(", "))];
+            } else {
+                // As in the Gateway API (and meshd): a route of another method does not match.
+                outcome.status = Some(404);
+                outcome.routing_error = Some(format!(
+                    "no route matches this request (the path takes {})",
+                    allow.join(", ")
+                ));
+            }
             return outcome;
         }
         Routing::NotFound => {

@@ -1,15 +1,14 @@
-//! A call through the mesh: may `source` (a gateway or service) call `destination`? The rules
-//! name the pair; a rule's `when` is request CEL, evaluated by the runtime's request CEL
-//! (`meshwork-policy`) on the call's method, path and headers. An unconditional deny wins;
-//! then a conditional deny whose condition holds; then the first allow whose condition holds;
-//! then the default. A condition that fails to evaluate refuses (fail closed).
+//! A call through the mesh: may `source` (a gateway or service, presenting its identity) call
+//! `destination`? Decided by the one mesh decision (`meshwork_bundle::mesh_policy::decide`: deny
+//! beats allow, then the default), with each rule's `when` evaluated by the runtime's request
+//! CEL (`meshwork-policy`) on the call's method, path and headers. A condition that fails to
+//! evaluate fails closed.
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use meshwork_bundle::{Bundle, Effect, MeshRule};
+use meshwork_bundle::mesh_policy::{decide, describe_rule, Condition, DecidedBy, MeshSource};
+use meshwork_bundle::{Bundle, MeshRule};
 use meshwork_policy::admit::cel::{CelInput, RequestCondition};
 use meshwork_policy::admit::RequestFacts;
-
-use crate::reach::mesh_verdict::rule_applies;
 
 use super::case_plan::CasePlan;
 use super::outcome::{Outcome, Refusal};
@@ -46,56 +45,63 @@ pub fn decide_call(
     let facts = RequestFacts::new(&method, &request.path, &headers, plan.client)
         .with_host(host)
         .with_query(query);
-    let rules: Vec<&MeshRule> = bundle
-        .mesh
-        .rules
+    let identity = bundle
+        .services
         .iter()
-        .filter(|rule| rule_applies(rule, source, destination))
-        .collect();
-    let refuse = |rule: Option<&MeshRule>, reason: String| Outcome {
+        .find(|s| s.name == source)
+        .and_then(|s| s.identity.as_deref())
+        .or_else(|| {
+            bundle
+                .gateways
+                .iter()
+                .find(|g| g.name == source)
+                .and_then(|g| g.identity.as_deref())
+        });
+    let caller = MeshSource::member(source, identity);
+    // The one mesh decision (meshwork_bundle::mesh_policy), each `when` run by meshd's request CEL.
+    let decision = decide(
+        &bundle.mesh,
+        &caller,
+        destination,
+        |_, rule| match condition_holds(rule, &facts) {
+            Ok(true) => Condition::Holds,
+            Ok(false) => Condition::Fails,
+            Err(error) => Condition::Error(error),
+        },
+    );
+    let rule_source = match decision.decided_by {
+        DecidedBy::Rule { rule, .. } => Some(rule.source.clone()),
+        DecidedBy::Default { .. } => None,
+    };
+    if decision.is_allowed() {
+        return Ok(Outcome {
+            allowed: true,
+            mesh_rule: rule_source,
+            ..Outcome::default()
+        });
+    }
+    let pair = format!("`{source}` → `{destination}`");
+    let reason = match (&decision.decided_by, &decision.condition_error) {
+        (DecidedBy::Rule { index, .. }, Some((failed, error))) if index == failed => error.clone(),
+        (DecidedBy::Rule { rule, .. }, _) => {
+            format!("{pair} is denied by `{}`", describe_rule(rule))
+        }
+        (DecidedBy::Default { .. }, _) => {
+            format!("{pair} is not allowed by any mesh rule and the mesh denies by default")
+        }
+    };
+    let source_location = match decision.decided_by {
+        DecidedBy::Rule { rule, .. } => Some(rule.source.clone()),
+        DecidedBy::Default { source } => source.cloned(),
+    };
+    Ok(Outcome {
         status: Some(403),
         refusal: Some(Refusal {
             step: "mesh".to_string(),
             reason,
-            source: rule.map(|r| r.source.clone()),
+            source: source_location,
         }),
-        mesh_rule: rule.map(|r| r.source.clone()),
+        mesh_rule: rule_source,
         ..Outcome::default()
-    };
-    let pair = format!("`{source}` → `{destination}`");
-    for rule in rules.iter().filter(|r| r.effect == Effect::Deny) {
-        match condition_holds(rule, &facts) {
-            Ok(true) => {
-                return Ok(refuse(
-                    Some(rule),
-                    format!("{pair} is denied by a mesh rule"),
-                ))
-            }
-            Ok(false) => {}
-            Err(error) => return Ok(refuse(Some(rule), error)),
-        }
-    }
-    for rule in rules.iter().filter(|r| r.effect == Effect::Allow) {
-        match condition_holds(rule, &facts) {
-            Ok(true) => {
-                return Ok(Outcome {
-                    allowed: true,
-                    mesh_rule: Some(rule.source.clone()),
-                    ..Outcome::default()
-                })
-            }
-            Ok(false) => {}
-            Err(error) => return Ok(refuse(Some(rule), error)),
-        }
-    }
-    Ok(match bundle.mesh.default {
-        Effect::Allow => Outcome {
-            allowed: true,
-            ..Outcome::default()
-        },
-        Effect::Deny => refuse(
-            None,
-            format!("{pair} is not allowed by any mesh rule and the mesh denies by default"),
-        ),
     })
 }

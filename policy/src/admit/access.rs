@@ -153,6 +153,8 @@ mod tests {
             ],
             routes: Vec::new(),
             path_policy: Default::default(),
+            method_mismatch: Default::default(),
+            identity: None,
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -306,6 +306,8 @@ mod tests {
             consumers,
             routes: Vec::new(),
             path_policy: Default::default(),
+            method_mismatch: Default::default(),
+            identity: None,
             source: loc(),
         }
     }

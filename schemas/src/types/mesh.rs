@@ -11,8 +11,15 @@ use super::bundle::{Effect, SourceLocation};
 pub struct Mesh {
     /// What happens to a call no rule matches.
     pub default: Effect,
+    /// Where the `default` was written, or `null` when the program states none.
+    #[serde(deserialize_with = "super::bounded::present")]
+    pub default_source: Option<SourceLocation>,
     /// Whether mesh traffic must use mutual TLS.
     pub mtls: MtlsMode,
+    /// The SPIFFE trust domain (`trust_domain "starfleet"`), or `null`. When set, a service or
+    /// gateway without an `identity` of its own is `spiffe://<trust_domain>/<name>`.
+    #[serde(deserialize_with = "super::bounded::present")]
+    pub trust_domain: Option<String>,
     /// Rules in source order (files sorted by path).
     pub rules: Vec<MeshRule>,
 }
@@ -22,7 +29,9 @@ impl Default for Mesh {
     fn default() -> Self {
         Mesh {
             default: Effect::Allow,
+            default_source: None,
             mtls: MtlsMode::Permissive,
+            trust_domain: None,
             rules: Vec::new(),
         }
     }

@@ -26,7 +26,8 @@ pub struct Service {
     /// Active health checking, or `null` for none.
     #[serde(deserialize_with = "super::bounded::present")]
     pub health_check: Option<HealthCheck>,
-    /// The mTLS identity the service presents (`spiffe://…`), or `null`.
+    /// The mTLS identity the service presents (`spiffe://…`): its own `identity`, or derived
+    /// from the mesh's trust domain; `null` when neither is set.
     #[serde(deserialize_with = "super::bounded::present")]
     pub identity: Option<String>,
     /// Where the service was declared (the first declaration when merged).

@@ -82,7 +82,7 @@ pub fn fields(root: &str) -> &'static [(&'static str, Ty)] {
         ],
         "consumer" => &[("name", Ty::String), ("groups", Ty::StringList)],
         "jwt" => &[("claims", Ty::Map)],
-        "source" => &[("service", Ty::String)],
+        "source" => &[("service", Ty::String), ("identity", Ty::String)],
         "event" => &[
             ("topic", Ty::String),
             ("partition", Ty::Int),

@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use crate::diagnostics::Diagnostic;
 use crate::resolve::Program;
 
-use super::policy::{decide, MeshDecision};
+use super::policy::{bundle_mesh, decide_in, MeshDecision};
 use super::FORWARD_DENIED_BY_MESH;
 
 /// Every forward target the mesh denies.
 pub fn check(program: &Program) -> Vec<Diagnostic> {
+    let mesh = bundle_mesh(program);
     let mut decisions: HashMap<(&str, &str), MeshDecision> = HashMap::new();
     let mut out = Vec::new();
     for (gateway, route) in program.routes() {
@@ -30,7 +31,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             let gateway_name = gateway.name.node.as_str();
             let decision = *decisions
                 .entry((gateway_name, service))
-                .or_insert_with(|| decide(program, gateway_name, service));
+                .or_insert_with(|| decide_in(program, &mesh, gateway_name, service));
             let diagnostic = match decision {
                 MeshDecision::DeniedByRule { deny, overridden } => {
                     let mut d = Diagnostic::error(&FORWARD_DENIED_BY_MESH, format!("route `{}` forwards to `{service}`, which the mesh denies to `{gateway_name}`", route.name.node))

@@ -1,23 +1,28 @@
-//! The mesh policy's decision for one call, as the runtime makes it: an unconditional deny rule
-//! that matches wins (deny beats allow); otherwise a matching allow rule lets the call through
-//! (perhaps only when its condition holds); otherwise the default decides (allow when the
-//! program has no mesh block). Shared by the checks and `meshc explain`.
+//! The mesh policy's answer for one call at compile time: can it ever pass? The answer comes from
+//! the bundle crate's decision ([`meshwork_bundle::mesh_policy::decide`]), the function meshd's
+//! sidecars run per request and `meshc explain --from` prints, asked with the conditions read
+//! statically: an allow rule's `when` may hold and a deny rule's `when` may not, so only an
+//! unconditional deny or the default refuses a call for good. Shared by the checks and
+//! `meshc explain`'s gateway view.
+
+use meshwork_bundle::mesh_policy::{self, Condition, DecidedBy, MeshSource};
+use meshwork_bundle::{Mesh, MeshRule, SourceLocation};
 
 use crate::resolve::Program;
 use crate::source::Spanned;
-use crate::syntax::ast::{self, Effect, MeshRule};
+use crate::syntax::ast::{self, Effect};
 
 /// Why a call is allowed or denied.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MeshDecision<'a> {
     /// Allowed by this rule (`when` conditions may still refuse some calls).
-    AllowedByRule(&'a MeshRule),
+    AllowedByRule(&'a ast::MeshRule),
     /// Allowed because no rule matches and the default allows (`None`: no mesh block at all).
     AllowedByDefault(Option<&'a Spanned<Effect>>),
     /// Denied by this unconditional deny rule; `overridden` is an allow rule it beats, if any.
     DeniedByRule {
-        deny: &'a MeshRule,
-        overridden: Option<&'a MeshRule>,
+        deny: &'a ast::MeshRule,
+        overridden: Option<&'a ast::MeshRule>,
     },
     /// Denied because no rule matches and the default denies.
     DeniedByDefault(&'a Spanned<Effect>),
@@ -33,43 +38,86 @@ impl MeshDecision<'_> {
     }
 }
 
-/// True when `pattern` (a name or `*`) names `name`.
-fn names(pattern: &str, name: &str) -> bool {
-    pattern == "*" || pattern == name
+/// The program's mesh rules as the bundle holds them (the order of [`Program::mesh_rules`]), so
+/// the shared decision can run over them before any bundle exists.
+pub fn bundle_mesh(program: &Program) -> Mesh {
+    let nowhere = SourceLocation {
+        file: String::new(),
+        line: 1,
+        column: 1,
+    };
+    let mut mesh = Mesh::default();
+    if let Some(default) = program.mesh_default() {
+        mesh.default = lower_effect(default.node);
+    }
+    mesh.rules = program
+        .mesh_rules()
+        .map(|rule| MeshRule {
+            effect: lower_effect(rule.effect),
+            from: rule.source.node.clone(),
+            to: rule.targets.iter().map(|t| t.node.clone()).collect(),
+            when: rule.when.as_ref().map(|c| c.source.clone()),
+            source: nowhere.clone(),
+        })
+        .collect();
+    mesh
 }
 
-/// True when the rule applies to calls from `source` to `target`.
-pub fn rule_matches(rule: &MeshRule, source: &str, target: &str) -> bool {
-    names(&rule.source.node, source) && rule.targets.iter().any(|t| names(&t.node, target))
+fn lower_effect(effect: Effect) -> meshwork_bundle::Effect {
+    match effect {
+        Effect::Allow => meshwork_bundle::Effect::Allow,
+        Effect::Deny => meshwork_bundle::Effect::Deny,
+    }
+}
+
+/// Conditions read statically: an allow's may hold, a deny's may not.
+pub fn possibly(_: usize, rule: &MeshRule) -> Condition {
+    match rule.effect {
+        meshwork_bundle::Effect::Allow => Condition::Holds,
+        meshwork_bundle::Effect::Deny => Condition::Fails,
+    }
 }
 
 /// The decision for a call from gateway or service `source` to service `target`.
 pub fn decide<'a>(program: &Program<'a>, source: &str, target: &str) -> MeshDecision<'a> {
-    let mut allow = None;
-    let mut deny = None;
-    for rule in program.mesh_rules() {
-        if !rule_matches(rule, source, target) {
-            continue;
+    decide_in(program, &bundle_mesh(program), source, target)
+}
+
+/// [`decide`] over a [`bundle_mesh`] built once for many calls.
+pub fn decide_in<'a>(
+    program: &Program<'a>,
+    mesh: &Mesh,
+    source: &str,
+    target: &str,
+) -> MeshDecision<'a> {
+    let caller = MeshSource::member(source, None);
+    let decision = mesh_policy::decide(mesh, &caller, target, possibly);
+    let rule_at = |index: usize| program.mesh_rules().nth(index);
+    match decision.decided_by {
+        DecidedBy::Rule { index, rule } => {
+            let Some(written) = rule_at(index) else {
+                return MeshDecision::AllowedByDefault(program.mesh_default());
+            };
+            if rule.effect == meshwork_bundle::Effect::Allow {
+                return MeshDecision::AllowedByRule(written);
+            }
+            // The first allow this deny beats, for the diagnostic.
+            let overridden = mesh
+                .rules
+                .iter()
+                .position(|r| {
+                    r.effect == meshwork_bundle::Effect::Allow
+                        && mesh_policy::rule_names(r, &caller, target)
+                })
+                .and_then(rule_at);
+            MeshDecision::DeniedByRule {
+                deny: written,
+                overridden,
+            }
         }
-        match rule.effect {
-            Effect::Deny if rule.when.is_none() && deny.is_none() => deny = Some(rule),
-            Effect::Allow if allow.is_none() => allow = Some(rule),
-            _ => {}
-        }
-    }
-    if let Some(deny) = deny {
-        return MeshDecision::DeniedByRule {
-            deny,
-            overridden: allow,
-        };
-    }
-    if let Some(rule) = allow {
-        return MeshDecision::AllowedByRule(rule);
-    }
-    match program.mesh_default() {
-        Some(default) if default.node == ast::Effect::Deny => {
-            MeshDecision::DeniedByDefault(default)
-        }
-        default => MeshDecision::AllowedByDefault(default),
+        DecidedBy::Default { .. } => match program.mesh_default() {
+            Some(default) if default.node == Effect::Deny => MeshDecision::DeniedByDefault(default),
+            default => MeshDecision::AllowedByDefault(default),
+        },
     }
 }

@@ -1,4 +1,4 @@
-//! `mesh { default … allow A -> B [when …] deny … mtls … }`.
+//! `mesh { default … allow A -> B [when …] deny … mtls … trust_domain "…" }`.
 
 use crate::source::Spanned;
 use crate::syntax::ast::*;
@@ -7,10 +7,10 @@ use super::block::{block, report_duplicates};
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::{PError, PResult};
-use super::lexical::{ident_ref, peek_word, symbol, word, wrong_word, ws, ws_inline};
+use super::lexical::{ident_ref, peek_word, string, symbol, word, wrong_word, ws, ws_inline};
 use super::literals::list;
 
-const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls"];
+const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls", "trust_domain"];
 
 /// The rest of a mesh block after its keyword; `start` is the keyword.
 pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
@@ -57,6 +57,12 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
                         MeshStatement::Mtls(Spanned::new(mode, cx.span(start, r))),
                     )
                 }
+                "trust_domain" => {
+                    let (r, domain) =
+                        string(cx, input, "a trust domain in quotes, e.g. \"starfleet\"")?;
+                    let span = cx.span(start, r);
+                    (r, MeshStatement::TrustDomain { domain, span })
+                }
                 _ => return Ok((input, None)),
             };
             statements.push(statement);
@@ -69,11 +75,13 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
         |s| match s {
             MeshStatement::Default(_) => Some("default"),
             MeshStatement::Mtls(_) => Some("mtls"),
+            MeshStatement::TrustDomain { .. } => Some("trust_domain"),
             MeshStatement::Rule(_) => None,
         },
         |s| match s {
             MeshStatement::Default(d) => d.span,
             MeshStatement::Mtls(m) => m.span,
+            MeshStatement::TrustDomain { span, .. } => *span,
             MeshStatement::Rule(r) => r.span,
         },
     );

@@ -49,6 +49,8 @@ fn gateway(routes: Vec<Route>) -> Gateway {
         ],
         routes,
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     }
 }

@@ -39,6 +39,8 @@ fn directory() -> ConsumerDirectory {
         }],
         routes: Vec::new(),
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: loc(),
     };
     ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

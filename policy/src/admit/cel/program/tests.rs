@@ -96,6 +96,8 @@ fn consumer_and_claims_are_visible_when_known() {
         }],
         routes: Vec::new(),
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source,
     };
     let directory = ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap();
