@@ -30,9 +30,12 @@ pub enum TestStatement {
         url: Spanned<String>,
         span: Span,
     },
-    /// `call SOURCE -> DESTINATION`: a call through the mesh from a gateway or service.
+    /// `call SOURCE -> DESTINATION`: a call through the mesh from a gateway or service, or from
+    /// whoever presents a verified identity (`call "spiffe://starfleet/picard" -> riker`).
     Call {
         source: Ident,
+        /// The source is written as an identity in quotes, not a name.
+        by_identity: bool,
         destination: Ident,
         span: Span,
     },

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
+use meshwork_bundle::mesh_policy::SPIFFE_SCHEME;
 use meshwork_bundle::Bundle;
 
 use crate::diagnostics::codes::{DUPLICATE_SETTING, INVALID_LITERAL, MISSING_SETTING, SYNTAX};
@@ -21,7 +22,12 @@ pub enum Subject {
     /// An HTTP request to a gateway.
     Request,
     /// A call through the mesh from `source` (gateway or service) to `destination`.
-    Call { source: String, destination: String },
+    Call {
+        source: String,
+        /// `source` is a verified identity (`spiffe://…`), not a name.
+        by_identity: bool,
+        destination: String,
+    },
     /// A Kafka record on `topic`.
     Record { topic: String },
 }
@@ -198,15 +204,31 @@ pub fn plan_case<'t>(bundle: &Bundle, test: &'t TestCase) -> Result<CasePlan<'t>
             }
             TestStatement::Call {
                 source,
+                by_identity,
                 destination,
                 span,
             } => {
-                let mut callers = planner.gateways();
-                callers.extend(planner.services());
-                planner.check_name("gateway or service", source, callers);
+                if *by_identity {
+                    if !source.node.starts_with(SPIFFE_SCHEME) {
+                        planner.error(
+                            &INVALID_LITERAL,
+                            source.span,
+                            format!("`{}` is not a SPIFFE identity", source.node),
+                            "a caller's identity",
+                            format!(
+                                "write `{SPIFFE_SCHEME}<trust domain>/<name>`, or the caller's name without quotes"
+                            ),
+                        );
+                    }
+                } else {
+                    let mut callers = planner.gateways();
+                    callers.extend(planner.services());
+                    planner.check_name("gateway or service", source, callers);
+                }
                 planner.check_name("service", destination, planner.services());
                 let call = Subject::Call {
                     source: source.node.clone(),
+                    by_identity: *by_identity,
                     destination: destination.node.clone(),
                 };
                 match &subject {

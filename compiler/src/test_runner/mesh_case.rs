@@ -5,7 +5,9 @@
 //! evaluate fails closed.
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use meshwork_bundle::mesh_policy::{decide, describe_rule, Condition, DecidedBy, MeshSource};
+use meshwork_bundle::mesh_policy::{
+    decide, describe_rule, Condition, DecidedBy, IdentityDirectory, MeshSource,
+};
 use meshwork_bundle::{Bundle, MeshRule};
 use meshwork_policy::admit::cel::{CelInput, RequestCondition};
 use meshwork_policy::admit::RequestFacts;
@@ -29,6 +31,7 @@ pub fn decide_call(
     bundle: &Bundle,
     plan: &CasePlan<'_>,
     source: &str,
+    by_identity: bool,
     destination: &str,
 ) -> Result<Outcome, String> {
     let request = &plan.request;
@@ -45,19 +48,30 @@ pub fn decide_call(
     let facts = RequestFacts::new(&method, &request.path, &headers, plan.client)
         .with_host(host)
         .with_query(query);
-    let identity = bundle
-        .services
-        .iter()
-        .find(|s| s.name == source)
-        .and_then(|s| s.identity.as_deref())
-        .or_else(|| {
-            bundle
-                .gateways
-                .iter()
-                .find(|g| g.name == source)
-                .and_then(|g| g.identity.as_deref())
-        });
-    let caller = MeshSource::member(source, identity);
+    // As meshd's sidecar knows a caller: by the identity its certificate proves. A name stands
+    // for the member presenting its own identity; an identity no member has names nobody (only
+    // rules from `*` and the default can let it in).
+    let directory = IdentityDirectory::build(bundle);
+    let caller = if by_identity {
+        MeshSource {
+            name: directory.member(source).map(|m| m.name.as_str()),
+            identity: Some(source),
+        }
+    } else {
+        let identity = bundle
+            .services
+            .iter()
+            .find(|s| s.name == source)
+            .and_then(|s| s.identity.as_deref())
+            .or_else(|| {
+                bundle
+                    .gateways
+                    .iter()
+                    .find(|g| g.name == source)
+                    .and_then(|g| g.identity.as_deref())
+            });
+        MeshSource::member(source, identity)
+    };
     // The one mesh decision (meshwork_bundle::mesh_policy), each `when` run by meshd's request CEL.
     let decision = decide(
         &bundle.mesh,

@@ -129,8 +129,9 @@ impl<'b> TestBed<'b> {
             Subject::Request => self.run_request(plan),
             Subject::Call {
                 source,
+                by_identity,
                 destination,
-            } => mesh_case::decide_call(self.bundle, plan, source, destination),
+            } => mesh_case::decide_call(self.bundle, plan, source, *by_identity, destination),
             Subject::Record { topic } => record_case::decide_record(self.bundle, plan, topic),
         }
     }

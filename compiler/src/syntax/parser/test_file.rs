@@ -139,7 +139,12 @@ fn test_case<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, TestCase> {
                 (r, TestStatement::Request { method, url, span })
             }
             "call" => {
-                let (r, source) = ident(cx, input, "the calling gateway or service")?;
+                let by_identity = input.starts_with('"');
+                let (r, source) = if by_identity {
+                    string(cx, input, "the caller's identity in quotes")?
+                } else {
+                    ident(cx, input, "the calling gateway or service")?
+                };
                 let (r, _) = ws_inline(cx, r)?;
                 let (r, _) = symbol(r, "->")?;
                 let (r, _) = ws_inline(cx, r)?;
@@ -149,6 +154,7 @@ fn test_case<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, TestCase> {
                     r,
                     TestStatement::Call {
                         source,
+                        by_identity,
                         destination,
                         span,
                     },
