@@ -2,8 +2,10 @@
 //! decided by `meshc test`'s runner (the shared decision code, no network) and sent, request
 //! for request, to a separate meshd process in front of two real upstreams; the status, the
 //! refusing step and route, the service forwarded to, the headers sent upstream and the
-//! answer's headers must agree. The secrets are the values `meshc test` gives them
-//! (`env("NAME")` holds `meshc-test-env-NAME`), handed to meshd in its environment.
+//! answer's headers and the topic a produce route writes to (meshd's embedded broker) must
+//! agree. The secrets are the values `meshc test` gives them (`env("NAME")` holds
+//! `meshc-test-env-NAME`), handed to meshd in its environment; the JWT key set is the one
+//! `meshc test` signed its tokens with, written where the route reads it.
 
 mod fleet_support;
 
@@ -96,19 +98,54 @@ test "a small scan" {
   expect forward conn
 }
 
+test "data scans with his token" {
+  request GET "/sensors/long-range"
+  as data
+  expect forward conn
+}
+
+test "riker's token is good but he is no scientist" {
+  request GET "/sensors/long-range"
+  as riker
+  expect denied access
+}
+
+test "an expired token" {
+  request GET "/sensors/long-range"
+  as data claims "{\"exp\": 1700000000}"
+  expect denied auth
+}
+
+test "a token for another audience" {
+  request GET "/sensors/long-range"
+  as data claims "{\"aud\": \"defiant\"}"
+  expect denied auth
+}
+
+test "a log entry becomes a record" {
+  request POST "/log"
+  as picard
+  body "{\"entry\": \"engage\"}"
+  expect status 200
+  expect produce "captains-log"
+}
+
 test "dot segments are normalized before matching" {
   request GET "/a/../status"
   expect status 200
 }
 "#;
 
-fn program(conn: SocketAddr, autopilot: SocketAddr) -> String {
+fn program(conn: SocketAddr, autopilot: SocketAddr, jwks: &std::path::Path) -> String {
+    let jwks = jwks.display();
     format!(
         r#"
 gateway edge {{
   listen "127.0.0.1:0"
   consumer picard {{ key env("MESHC_AGREE_PICARD")  groups [captains] }}
   consumer wesley {{ key env("MESHC_AGREE_WESLEY")  groups [ensigns] }}
+  consumer data {{ jwt subject "data"  groups [science] }}
+  consumer riker {{ jwt subject "riker"  groups [officers] }}
 
   route helm {{
     match POST "/helm/{{course}}"
@@ -130,7 +167,22 @@ gateway edge {{
   route scan {{ match PUT "/scan"  public  body_limit 1KiB  forward conn }}
 
   route status {{ match GET "/status"  public  respond 200 "all systems nominal" }}
+
+  route sensors {{
+    match GET prefix "/sensors"
+    auth jwt issuer "https://id.starfleet.test" audience "enterprise" alg ES256 keys file("{jwks}")
+    allow groups [science]
+    forward conn
+  }}
+
+  route log {{
+    match POST "/log"
+    auth key header "x-api-key"
+    produce topic "captains-log" value raw acks all mode sync
+  }}
 }}
+
+topic "captains-log"
 
 service conn {{ endpoints ["{conn}"] }}
 service autopilot {{ endpoints ["{autopilot}"] }}
@@ -317,6 +369,16 @@ fn disagreements(case: &ReplayCase, answer: &Answer, received: Option<&Received>
             if received.is_some() {
                 found.push("meshd forwarded a request meshc test answers itself".to_string());
             }
+            if let Some(produced) = &outcome.produced {
+                let answer: serde_json::Value =
+                    serde_json::from_slice(&answer.body).unwrap_or_default();
+                if answer["topic"] != produced.topic.as_str() {
+                    found.push(format!(
+                        "meshc test produces to {}; meshd answered {answer}",
+                        produced.topic
+                    ));
+                }
+            }
             if let Some(body) = &outcome.body {
                 if outcome.refusal.is_none() && &answer.body != body {
                     found.push(format!(
@@ -381,7 +443,8 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
     let conn = upstream("conn", Arc::clone(&received));
     let autopilot = upstream("autopilot", Arc::clone(&received));
     let program_path = scratch.join("bridge.mesh");
-    std::fs::write(&program_path, program(conn, autopilot)).unwrap();
+    let jwks_path = scratch.join("jwks.json");
+    std::fs::write(&program_path, program(conn, autopilot, &jwks_path)).unwrap();
     let tests_path = scratch.join("bridge.test.mesh");
     std::fs::write(&tests_path, TESTS).unwrap();
 
@@ -398,8 +461,11 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
     });
     let tests = load_tests(&[tests_path.display().to_string()]).expect("readable tests");
     assert!(tests.diagnostics.is_empty(), "{:?}", tests.diagnostics);
-    let cases = replay_cases(&bundle, &tests.files).expect("every case is decided");
-    assert_eq!(cases.len(), 13, "every case is sent");
+    let replay = replay_cases(&bundle, &tests.files).expect("every case is decided");
+    let cases = replay.cases;
+    assert_eq!(cases.len(), 18, "every case is sent");
+    // The key set meshc test signed its tokens with, where the route reads its keys.
+    std::fs::write(&jwks_path, &replay.jwks).unwrap();
 
     // meshd resolves env("MESHC_AGREE_…") from its environment: the values meshc test used.
     // SAFETY: this file's only test; nothing else reads the environment concurrently here.

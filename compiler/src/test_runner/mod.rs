@@ -210,13 +210,25 @@ pub struct ReplayCase {
     pub outcome: Outcome,
 }
 
+/// The gateway tests of a program as sent and decided, with what a live meshd needs to decide
+/// them the same.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The tests, in file order.
+    pub cases: Vec<ReplayCase>,
+    /// The JWKS document every JWT key set of the program stood for in the run: serve it to
+    /// meshd as the key set's file.
+    pub jwks: String,
+}
+
 /// Every test of `files` that sends an HTTP request at one instant (no `every`), sent and
 /// decided. The secrets the requests carry are [`credentials::synthetic_secret`]'s values: give
-/// a live meshd the same (`env("NAME")` holds `meshc-test-env-NAME`).
+/// a live meshd the same (`env("NAME")` holds `meshc-test-env-NAME`), and [`Replay::jwks`] as
+/// every JWT key set.
 pub fn replay_cases(
     bundle: &Bundle,
     files: &[(crate::source::FileId, TestFile)],
-) -> Result<Vec<ReplayCase>, String> {
+) -> Result<Replay, String> {
     let bed = TestBed::new(bundle)?;
     let mut cases = Vec::new();
     for (_, file) in files {
@@ -244,7 +256,10 @@ pub fn replay_cases(
             });
         }
     }
-    Ok(cases)
+    Ok(Replay {
+        cases,
+        jwks: bed.keys.jwks(),
+    })
 }
 
 /// The result of running every test of `files`; `Err` holds the diagnostics of tests that do not
