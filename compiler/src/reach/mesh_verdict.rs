@@ -1,8 +1,10 @@
 //! The mesh policy's standing verdict on a pair (caller → service), over the bundle's rules,
-//! with the same precedence as the compiler's checks and `meshc explain`: an unconditional deny
-//! that names the pair wins; otherwise the first allow that names it (perhaps only `when` its
-//! condition holds); otherwise the default. Conditional denies are kept as exceptions.
+//! with the precedence of the one mesh decision (`meshwork_bundle::mesh_policy::decide`): an
+//! unconditional deny that names the pair wins; otherwise the first allow that names it
+//! (perhaps only `when` its condition holds); otherwise the default. Conditions stay symbolic
+//! (who-can and diff answer for every request): conditional denies are kept as exceptions.
 
+use meshwork_bundle::mesh_policy::{rule_names, MeshSource};
 use meshwork_bundle::{Effect, Mesh, MeshRule};
 
 /// Whether calls from a gateway or service to a service go through, and which rule says so.
@@ -54,13 +56,10 @@ impl MeshVerdict<'_> {
     }
 }
 
-fn names(pattern: &str, name: &str) -> bool {
-    pattern == "*" || pattern == name
-}
-
-/// Whether `rule` is about calls from `caller` to `service`.
+/// Whether `rule` is about calls from `caller` to `service` (the one mesh decision's reading of
+/// a rule's names).
 pub fn rule_applies(rule: &MeshRule, caller: &str, service: &str) -> bool {
-    names(&rule.from, caller) && rule.to.iter().any(|t| names(t, service))
+    rule_names(rule, &MeshSource::member(caller, None), service)
 }
 
 /// The verdict on calls from `caller` (a gateway or service) to `service`.
