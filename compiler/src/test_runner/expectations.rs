@@ -381,3 +381,6 @@ pub fn check(expectation: &Expectation, outcome: &Outcome) -> Option<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
