@@ -1,5 +1,6 @@
 //! `meshd run`: load the program, bind the admin and gateway listeners, start the control thread
-//! (admin, reload triggers, health checks, access-log flushing, demo upstreams) and the workers.
+//! (admin, reload triggers, health checks, access-log flushing, demo upstreams) and the workers;
+//! at the end, drain ([`RunningServer::drain_connections`]) and stop ([`RunningServer::shutdown`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +22,12 @@ use crate::reload::{
     file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
 };
 use crate::server::connection::ConnectionTimeouts;
-use crate::server::listeners::{bind_listeners, BindError};
+use crate::server::drain::{
+    run_drain, DrainCollector, DrainHooks, DrainPlan, DrainReport, DrainState,
+};
+use crate::server::listeners::handover::give::{answer_handovers, offered_sockets, Giver};
+use crate::server::listeners::handover::take::take_over;
+use crate::server::listeners::{bind_listeners, BindError, InheritedSockets};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
 use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
@@ -29,6 +35,16 @@ use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError,
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long inbound listeners keep accepting after SIGTERM by default: 5 s, for load balancers
+/// and Kubernetes endpoints to stop sending (Istio's default drain duration; a common preStop
+/// sleep).
+pub const DEFAULT_DRAIN_DELAY: Duration = Duration::from_secs(5);
+
+/// How long a drain may take from the signal by default: 20 s. Kafka's flush and the streams'
+/// last commits follow (at most 5 s), so meshd is done within Kubernetes' default 30 s
+/// `terminationGracePeriodSeconds`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Everything `meshd run` is told.
 #[derive(Debug, Clone)]
@@ -64,12 +80,17 @@ pub struct RunOptions {
     pub source: SourceOptions,
     /// Stream tuning (commit window, session and transaction timeouts).
     pub streams: StreamOptions,
+    /// How a drain runs (SIGTERM; SIGINT and SIGQUIT drain without the delay).
+    pub drain: DrainPlan,
+    /// The unix socket through which a new meshd takes this one's listening sockets (and this
+    /// one takes those of the meshd already answering there).
+    pub handover_socket: Option<PathBuf>,
 }
 
 impl RunOptions {
     /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, a 1 s
-    /// safety-net poll beside the file watcher,
-    /// 30 s for a request head, 60 s idle between requests.
+    /// safety-net poll beside the file watcher, 30 s for a request head, 60 s idle between
+    /// requests, drains of 5 s delay and 20 s timeout.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
             inputs,
@@ -87,6 +108,11 @@ impl RunOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             source: SourceOptions::default(),
             streams: StreamOptions::default(),
+            drain: DrainPlan {
+                delay: DEFAULT_DRAIN_DELAY,
+                timeout: DEFAULT_DRAIN_TIMEOUT,
+            },
+            handover_socket: None,
         }
     }
 }
@@ -126,6 +152,14 @@ pub enum StartError {
     /// A thread or runtime could not be started.
     #[error("cannot start meshd's threads")]
     Threads(#[source] std::io::Error),
+    /// The hand-over socket cannot be listened on.
+    #[error("cannot listen on the hand-over socket {path}")]
+    Handover {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// A bound gateway listener.
@@ -152,6 +186,10 @@ pub struct RunningServer {
     pub digest: String,
     access_log: Arc<AccessLog>,
     kafka: Arc<KafkaRuntime>,
+    drain: Arc<DrainState>,
+    drain_plan: DrainPlan,
+    handover: Option<Giver>,
+    handed_over: watch::Receiver<Option<u32>>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -170,7 +208,61 @@ impl RunningServer {
         &self.kafka
     }
 
-    /// Stops accepting, ends every thread and flushes the access log.
+    /// The drain state its listeners and connections follow.
+    pub fn drain_state(&self) -> &Arc<DrainState> {
+        &self.drain
+    }
+
+    /// The drain plan it was started with.
+    pub fn drain_plan(&self) -> DrainPlan {
+        self.drain_plan
+    }
+
+    /// Resolves once a new meshd has taken the listening sockets over and serves: this one
+    /// should drain now. Returns the new process's id.
+    pub async fn handed_over(&self) -> u32 {
+        let mut handed_over = self.handed_over.clone();
+        loop {
+            if let Some(pid) = *handed_over.borrow_and_update() {
+                return pid;
+            }
+            if handed_over.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Drains the connections by `plan` (see [`crate::server::drain`]): `/readyz` turns 503 at
+    /// once, inbound listeners close after the delay, requests in flight run until the timeout,
+    /// or until `interrupt` resolves (a second signal). Shortly before the timeout, produce
+    /// requests still waiting for Kafka are answered 503. Call [`Self::shutdown`] after it.
+    pub async fn drain_connections(
+        &self,
+        plan: DrainPlan,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> DrainReport {
+        let kafka = Arc::clone(&self.kafka);
+        let offer = self.handover.as_ref().map(Giver::offer);
+        let hooks = DrainHooks {
+            before_close: move || {
+                if let Some(offer) = offer {
+                    offer.withdraw();
+                }
+            },
+            last_call: move || kafka.last_call(),
+        };
+        let report = run_drain(&self.drain, plan, hooks, interrupt).await;
+        report.log();
+        report
+    }
+
+    /// Flushes the access log now (before an exit that skips [`Self::shutdown`]).
+    pub fn flush_access_log(&self) {
+        self.access_log.flush();
+    }
+
+    /// Stops: streams stop and commit, the producer flushes, every thread ends, the access log
+    /// is flushed. Connections still open are dropped: drain them first.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -183,6 +275,9 @@ impl RunningServer {
             let _ = thread.join();
         }
         self.kafka.close();
+        if let Some(giver) = self.handover.take() {
+            giver.close();
+        }
         self.access_log.flush();
     }
 }
@@ -234,6 +329,10 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         let collector = FetchStatusCollector(Arc::clone(&remote.status));
         metrics.register(|registry| registry.register_collector(Box::new(collector)));
     }
+    let drain = DrainState::new(workers);
+    metrics.register(|registry| {
+        registry.register_collector(Box::new(DrainCollector(Arc::clone(&drain))));
+    });
     let cell = Arc::new(StateCell::default());
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -243,30 +342,36 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         .build()
         .map_err(StartError::Threads)?;
     let handle = control.handle().clone();
+    // Before binding anything: the sockets of the meshd this one replaces, if one answers.
+    let mut taken = options.handover_socket.as_deref().and_then(take_over);
+    let mut inherited = taken
+        .as_mut()
+        .map(|taken| std::mem::take(&mut taken.sockets))
+        .unwrap_or_else(InheritedSockets::none);
+    let admin_error = |source| StartError::Admin {
+        address: options.admin.clone(),
+        source,
+    };
+    let admin_socket = match inherited.take_admin(&options.admin) {
+        Some(socket) => socket,
+        None => std::net::TcpListener::bind(&options.admin).map_err(admin_error)?,
+    };
+    let admin_copy = admin_socket.try_clone().map_err(admin_error)?;
     let admin_listener = {
         let _entered = handle.enter();
-        std::net::TcpListener::bind(&options.admin)
-            .and_then(|l| {
-                l.set_nonblocking(true)?;
-                tokio::net::TcpListener::from_std(l)
-            })
-            .map_err(|source| StartError::Admin {
-                address: options.admin.clone(),
-                source,
-            })?
+        admin_socket
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(admin_socket))
+            .map_err(admin_error)?
     };
-    let admin_address = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Admin {
-            address: options.admin.clone(),
-            source,
-        })?;
+    let admin_address = admin_listener.local_addr().map_err(admin_error)?;
     let admin = Arc::new(AdminContext {
         state: Arc::clone(&cell),
         metrics: Arc::clone(&metrics),
         reloader: std::sync::OnceLock::new(),
+        drain: Arc::clone(&drain),
     });
-    handle.spawn(serve_admin(admin_listener, Arc::clone(&admin)));
+    let admin_task = handle.spawn(serve_admin(admin_listener, Arc::clone(&admin)));
     let mut control_shutdown = shutdown_rx.clone();
     let control_thread = std::thread::Builder::new()
         .name("meshd-control".into())
@@ -322,11 +427,29 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     } else {
         Vec::new()
     };
-    let bound = match bind_listeners(&state, workers) {
+    let bound = match bind_listeners(&state, workers, &mut inherited) {
         Ok(bound) => bound,
         Err(error) => {
             stop_early(threads);
             return Err(error.into());
+        }
+    };
+    if !inherited.is_empty() {
+        tracing::info!(
+            sockets = inherited.len(),
+            "handed-over sockets this program does not listen on are left to the old meshd"
+        );
+    }
+    drop(inherited);
+    let offered = match options.handover_socket {
+        Some(_) => offered_sockets((&options.admin, admin_address, admin_copy), &bound),
+        None => Ok(Vec::new()),
+    };
+    let offered = match offered {
+        Ok(offered) => offered,
+        Err(source) => {
+            stop_early(threads);
+            return Err(StartError::Threads(source));
         }
     };
     let listeners: Vec<ListenerAddress> = bound
@@ -346,11 +469,40 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         head: options.head_timeout,
         idle: options.idle_timeout,
     };
-    match spawn_workers(bound, &shared, workers, timeouts, &shutdown_rx) {
+    match spawn_workers(bound, &shared, workers, timeouts, &drain, &shutdown_rx) {
         Ok(worker_threads) => threads.extend(worker_threads),
         Err(error) => {
             stop_early(threads);
             return Err(StartError::Threads(error));
+        }
+    }
+    let (handed_over_tx, handed_over) = watch::channel(None);
+    let handover = match &options.handover_socket {
+        None => None,
+        Some(path) => {
+            let admin_accepting = admin_task.abort_handle();
+            let handed_over = move |pid| {
+                // The new meshd serves the admin socket from now on.
+                admin_accepting.abort();
+                tracing::info!(pid, "a new meshd took the listening sockets over; draining");
+                let _ = handed_over_tx.send(Some(pid));
+            };
+            match answer_handovers(path, offered, &handle, handed_over) {
+                Ok(giver) => Some(giver),
+                Err(source) => {
+                    stop_early(threads);
+                    return Err(StartError::Handover {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+    };
+    if let Some(taken) = taken {
+        match taken.finish() {
+            Ok(pid) => tracing::info!(pid, "took the listening sockets over; the old meshd drains"),
+            Err(error) => tracing::warn!(%error, "the old meshd did not confirm it drains"),
         }
     }
     if reloader.remote().is_some() {
@@ -376,6 +528,10 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         digest: state.info.digest.clone(),
         access_log,
         kafka,
+        drain,
+        drain_plan: options.drain,
+        handover,
+        handed_over,
         shutdown,
         threads,
     })

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::connection_clock::ConnectionClock;
+use super::drain::{ConnectionDrain, DrainState, OpenConnection, Side};
 use super::forwarded_headers::ClientFacts;
 use super::http1::request_head::MAX_HEAD_BYTES;
 use super::http1::serve_http1;
@@ -37,6 +38,10 @@ pub struct ListenerContext {
     pub timeouts: ConnectionTimeouts,
     /// HTTP/2 settings.
     pub http2: http2::Builder<TokioExecutor>,
+    /// The process's drain, which connections follow.
+    pub drain: Arc<DrainState>,
+    /// Whose traffic the listener takes, which decides how it drains.
+    pub side: Side,
 }
 
 /// How long a client connection may spend waiting.
@@ -56,6 +61,8 @@ impl ListenerContext {
         listener: usize,
         tls: bool,
         timeouts: ConnectionTimeouts,
+        drain: Arc<DrainState>,
+        side: Side,
     ) -> Self {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
@@ -68,15 +75,19 @@ impl ListenerContext {
             tls,
             timeouts,
             http2,
+            drain,
+            side,
         }
     }
 }
 
-/// Serves `stream` until the client closes it (or the watchdog, which watches `clock`, ends it).
+/// Serves `stream` until the client closes it (or the watchdog, which watches `clock`, ends it);
+/// `open` counts it as open until then.
 pub async fn serve_connection(
     stream: TcpStream,
     listener: Arc<ListenerContext>,
     clock: Arc<ConnectionClock>,
+    open: OpenConnection,
 ) {
     let Ok(remote) = stream.peer_addr() else {
         return;
@@ -93,11 +104,12 @@ pub async fn serve_connection(
             proto: HeaderValue::from_static(proto),
         },
     });
+    let drain = ConnectionDrain::new(&listener.drain, &open);
     if !listener.tls {
         if starts_with_http2_preface(&stream).await {
-            serve_http2(&listener.http2, stream, connection, clock).await;
+            serve_http2(&listener.http2, stream, connection, clock, open.requests()).await;
         } else {
-            serve_http1(stream, &connection, &clock).await;
+            serve_http1(stream, &connection, &clock, &drain).await;
         }
         return;
     }
@@ -121,9 +133,9 @@ pub async fn serve_connection(
         return;
     };
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-        serve_http2(&listener.http2, tls, connection, clock).await;
+        serve_http2(&listener.http2, tls, connection, clock, open.requests()).await;
     } else {
-        serve_http1(tls, &connection, &clock).await;
+        serve_http1(tls, &connection, &clock, &drain).await;
     }
 }
 

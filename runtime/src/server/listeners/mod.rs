@@ -1,12 +1,21 @@
 //! Binding the gateways' listeners: one socket per worker on the same address with
 //! `SO_REUSEPORT`, so the kernel spreads connections over workers like nginx's workers, with no
 //! shared accept queue. Port 0 is resolved by the first bind and reused by the others.
+//!
+//! Sockets handed over by the meshd this one replaces ([`handover`]) are used first: the same
+//! sockets, with the connections already queued on them, so an upgrade refuses nothing.
+
+pub mod handover;
+pub mod inherited;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::drain::Side;
 use crate::state::RuntimeState;
+
+pub use inherited::{InheritedSockets, SocketRole};
 
 /// Why a listener cannot be bound.
 #[derive(Debug, thiserror::Error)]
@@ -44,14 +53,20 @@ pub struct BoundListener {
     pub address: SocketAddr,
     /// Whether connections start with a TLS handshake.
     pub tls: bool,
-    /// One socket per worker.
+    /// Whose traffic it takes, which decides how it drains.
+    pub side: Side,
+    /// The address as the program writes it (a hand-over matches listeners by it).
+    pub configured: String,
+    /// One socket per worker (or more, when more were handed over).
     pub sockets: Vec<TcpListener>,
 }
 
-/// Binds every listener of every gateway, `workers` times.
+/// Binds every listener of every gateway, `workers` times, taking handed-over sockets for the
+/// same address first.
 pub fn bind_listeners(
     state: &RuntimeState,
     workers: usize,
+    inherited: &mut InheritedSockets,
 ) -> Result<Vec<BoundListener>, BindError> {
     let mut bound = Vec::new();
     for (g, gateway) in state.gateways.iter().enumerate() {
@@ -70,8 +85,11 @@ pub fn bind_listeners(
                     gateway: gateway.name.to_string(),
                     address: listener.address.clone(),
                 })?;
-            let mut sockets = Vec::with_capacity(workers);
-            for _ in 0..workers.max(1) {
+            let mut sockets = inherited.take_gateway(&listener.address, address);
+            if let Some(first) = sockets.first() {
+                address = first.local_addr().map_err(io)?;
+            }
+            while sockets.len() < workers.max(1) {
                 let socket = reuse_port_listener(address).map_err(io)?;
                 address = socket.local_addr().map_err(io)?;
                 sockets.push(socket);
@@ -82,6 +100,8 @@ pub fn bind_listeners(
                 gateway_name: gateway.name.to_string(),
                 address,
                 tls: listener.tls.is_some(),
+                side: Side::Inbound,
+                configured: listener.address.clone(),
                 sockets,
             });
         }
