@@ -29,6 +29,22 @@ pub struct TestArgs {
     /// Also list the routes, mesh rules, admission steps and streams no test reached.
     #[arg(long)]
     pub coverage: bool,
+    /// Exit 1 when the tests reach less than this share (in percent) of the routes, mesh rules,
+    /// admission steps and streams, as `opa test --threshold` does (implies --coverage).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub coverage_min: Option<f64>,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 100"))
+    }
 }
 
 /// How results are printed.
@@ -90,7 +106,8 @@ pub fn run_test(args: &TestArgs) -> u8 {
         print_diagnostics(&tests.sources, &diagnostics, Format::Human);
         return EXIT_INPUT_ERRORS;
     }
-    let report = match run_tests(bundle, &tests.sources, &tests.files, args.coverage) {
+    let with_coverage = args.coverage || args.coverage_min.is_some();
+    let report = match run_tests(bundle, &tests.sources, &tests.files, with_coverage) {
         Ok(report) => report,
         Err(mut diagnostics) => {
             sort_diagnostics(&mut diagnostics);
@@ -106,7 +123,17 @@ pub fn run_test(args: &TestArgs) -> u8 {
     if std::io::stdout().lock().write_all(text.as_bytes()).is_err() {
         return EXIT_USAGE;
     }
-    if report.succeeded() {
+    let below_minimum = match (args.coverage_min, &report.coverage) {
+        (Some(minimum), Some(coverage)) if coverage.percent() < minimum => {
+            eprintln!(
+                "meshc test: coverage {:.1}% is below the minimum {minimum}%",
+                coverage.percent()
+            );
+            true
+        }
+        _ => false,
+    };
+    if report.succeeded() && !below_minimum {
         EXIT_OK
     } else {
         EXIT_INPUT_ERRORS

@@ -37,6 +37,26 @@ pub struct Coverage {
     pub not_reached: Vec<Decider>,
 }
 
+impl Coverage {
+    /// The share of everything counted that some test reached, in percent (100 for a program
+    /// with nothing to reach).
+    pub fn percent(&self) -> f64 {
+        let tallies = [
+            self.routes,
+            self.mesh_rules,
+            self.admission_steps,
+            self.streams,
+        ];
+        let reached: usize = tallies.iter().map(|t| t.reached).sum();
+        let total: usize = tallies.iter().map(|t| t.total).sum();
+        if total == 0 {
+            100.0
+        } else {
+            reached as f64 * 100.0 / total as f64
+        }
+    }
+}
+
 /// How many of one kind were reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Tally {
