@@ -18,7 +18,7 @@ use std::time::Duration;
 use fleet_support::meshd_process::MeshdProcess;
 use fleet_support::Scratch;
 use meshc::input::test_files::load_tests;
-use meshc::test_runner::{replay_cases, ReplayCase};
+use meshc::test_runner::{replay_cases, run_tests, ReplayCase};
 
 /// The cases, sent in this order: each route's buckets are used by one case only, so a live
 /// meshd (whose buckets outlive a case) and `meshc test` (fresh buckets per case) see the same.
@@ -130,6 +130,35 @@ test "a log entry becomes a record" {
   expect produce "captains-log"
 }
 
+test "the viewscreen answers a preflight from the bridge" {
+  request OPTIONS "/viewscreen"
+  header "origin" "https://bridge.starfleet.test"
+  header "access-control-request-method" "POST"
+  expect status 204
+  expect response_header "access-control-allow-origin" "https://bridge.starfleet.test"
+}
+
+test "the viewscreen refuses a preflight from elsewhere" {
+  request OPTIONS "/viewscreen"
+  header "origin" "https://borg.example"
+  header "access-control-request-method" "POST"
+  expect denied cors
+}
+
+test "the viewscreen shows the bridge" {
+  request POST "/viewscreen"
+  header "origin" "https://bridge.starfleet.test"
+  from "127.0.0.1:40000"
+  expect forward conn
+  expect response_header "access-control-allow-origin" "https://bridge.starfleet.test"
+}
+
+test "a client from a refused address" {
+  request POST "/viewscreen"
+  from "127.0.0.9:40000"
+  expect denied access
+}
+
 test "dot segments are normalized before matching" {
   request GET "/a/../status"
   expect status 200
@@ -172,6 +201,17 @@ gateway edge {{
     match GET prefix "/sensors"
     auth jwt issuer "https://id.starfleet.test" audience "enterprise" alg ES256 keys file("{jwks}")
     allow groups [science]
+    forward conn
+  }}
+
+  route viewscreen {{
+    match POST "/viewscreen"
+    public
+    deny ips ["127.0.0.9/32"]
+    cors {{
+      origins ["https://bridge.starfleet.test"]
+      methods [POST]
+    }}
     forward conn
   }}
 
@@ -286,7 +326,13 @@ fn send(gateway: SocketAddr, case: &ReplayCase) -> Answer {
         head.push_str(&format!("content-length: {}\r\n", request.body.len()));
     }
     head.push_str("connection: close\r\n\r\n");
-    let mut stream = TcpStream::connect(gateway).expect("connect to meshd");
+    // From the client address the test names: any 127/8 address is this host's loopback.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    let from = SocketAddr::new(request.client.ip(), 0);
+    socket.bind(&from.into()).expect("bind the client address");
+    socket.connect(&gateway.into()).expect("connect to meshd");
+    let mut stream: TcpStream = socket.into();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -461,9 +507,16 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
     });
     let tests = load_tests(&[tests_path.display().to_string()]).expect("readable tests");
     assert!(tests.diagnostics.is_empty(), "{:?}", tests.diagnostics);
+    // The cases say what they mean: meshc test passes them all.
+    let report = run_tests(&bundle, &tests.sources, &tests.files, false).expect("the cases fit");
+    assert!(
+        report.succeeded(),
+        "meshc test fails its own cases:\n{}",
+        meshc::test_runner::render::render_human(&report)
+    );
     let replay = replay_cases(&bundle, &tests.files).expect("every case is decided");
     let cases = replay.cases;
-    assert_eq!(cases.len(), 18, "every case is sent");
+    assert_eq!(cases.len(), 22, "every case is sent");
     // The key set meshc test signed its tokens with, where the route reads its keys.
     std::fs::write(&jwks_path, &replay.jwks).unwrap();
 
