@@ -35,7 +35,7 @@ use case_plan::{plan_case, CasePlan, Subject};
 use coverage::{coverage, Reached};
 use credentials::{synthetic_secret, TestKeys};
 use expectations::{check, describe_outcome};
-use gateway_case::{add_credentials, decide_request, GatewayRun, SentRequest};
+use gateway_case::{add_credentials, decide_request, GatewayRun, LazyAdmission, SentRequest};
 use outcome::Outcome;
 use report::{CaseResult, CaseStatus, FailedExpectation, TestReport};
 
@@ -45,6 +45,8 @@ pub struct TestBed<'b> {
     tables: BTreeMap<String, RouteTable>,
     secrets: SecretStore,
     keys: TestKeys,
+    /// Gateways whose admission meshd would refuse to build, with why.
+    refused: BTreeMap<String, String>,
 }
 
 impl<'b> TestBed<'b> {
@@ -57,11 +59,24 @@ impl<'b> TestBed<'b> {
                 .map_err(|e| format!("gateway `{}`: {e}", gateway.name))?;
             tables.insert(gateway.name.clone(), table);
         }
+        let secrets = test_secrets(bundle, &keys);
+        // Whether meshd accepts each gateway's admission, once (tests build routes lazily).
+        let mut refused = BTreeMap::new();
+        for gateway in &bundle.gateways {
+            if let Err(error) = GatewayAdmission::build(gateway, &secrets, &AdmitOptions::default())
+            {
+                refused.insert(
+                    gateway.name.clone(),
+                    format!("meshd would refuse this program: {error}"),
+                );
+            }
+        }
         Ok(TestBed {
             bundle,
             tables,
-            secrets: test_secrets(bundle, &keys),
+            secrets,
             keys,
+            refused,
         })
     }
 
@@ -101,8 +116,10 @@ impl<'b> TestBed<'b> {
             shared_store: None,
             clock: clock.clone(),
         };
-        let admission = GatewayAdmission::build(gateway, &self.secrets, &options)
-            .map_err(|e| format!("meshd would refuse this program: {e}"))?;
+        if let Some(error) = self.refused.get(&gateway.name) {
+            return Err(error.clone());
+        }
+        let admission = LazyAdmission::new(gateway, &self.secrets, options)?;
         let run = GatewayRun {
             gateway,
             table: &self.tables[&gateway.name],
