@@ -3,23 +3,18 @@
 //! meshd runs, from `meshwork-policy`), then the route's action. Nothing is sent anywhere: a
 //! forward is reported with its services and the headers the upstream would get.
 
-use std::cell::OnceCell;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
 use meshwork_bundle::{AdmissionStep, Gateway, MethodMismatch, Route, RouteAction};
-use meshwork_policy::admit::{
-    AdmitOptions, Admitted, ConsumerDirectory, Denial, RequestFacts, RouteAdmission,
-    BODY_BUFFER_LIMIT,
-};
-use meshwork_policy::secrets::SecretStore;
+use meshwork_policy::admit::{Admitted, Denial, RequestFacts, RouteAdmission, BODY_BUFFER_LIMIT};
 
 use super::case_plan::CasePlan;
 use super::credentials::{credential_for, CredentialPlace, TestKeys};
+use super::lazy_admission::LazyAdmission;
 use super::outcome::{Outcome, Refusal};
 use super::produce_case::produce;
 
@@ -28,54 +23,6 @@ pub struct GatewayRun<'b> {
     pub gateway: &'b Gateway,
     pub table: &'b RouteTable,
     pub admission: LazyAdmission<'b>,
-}
-
-/// A gateway's admission as meshd builds it, each route's built when the test first reaches it:
-/// a test touches a route or two, and building every route of a large gateway for each test
-/// would cost more than the test. (Whether meshd accepts the whole gateway is checked once.)
-pub struct LazyAdmission<'b> {
-    gateway: &'b Gateway,
-    directory: Arc<ConsumerDirectory>,
-    secrets: &'b SecretStore,
-    options: AdmitOptions,
-    routes: Vec<OnceCell<Option<Box<RouteAdmission>>>>,
-}
-
-impl<'b> LazyAdmission<'b> {
-    /// Fresh admission for `gateway` (new buckets, the test's clock in `options`).
-    pub fn new(
-        gateway: &'b Gateway,
-        secrets: &'b SecretStore,
-        options: AdmitOptions,
-    ) -> Result<Self, String> {
-        let directory = ConsumerDirectory::build(gateway, secrets)
-            .map_err(|e| format!("meshd would refuse this program: {e}"))?;
-        Ok(LazyAdmission {
-            gateway,
-            directory: Arc::new(directory),
-            secrets,
-            options,
-            routes: (0..gateway.routes.len()).map(|_| OnceCell::new()).collect(),
-        })
-    }
-
-    /// The admission of the route at `index` in `gateway.routes`.
-    pub fn route(&self, index: usize) -> Option<&RouteAdmission> {
-        self.routes
-            .get(index)?
-            .get_or_init(|| {
-                let route = self.gateway.routes.get(index)?;
-                RouteAdmission::build_with(
-                    Arc::clone(&self.directory),
-                    route,
-                    self.secrets,
-                    &self.options,
-                )
-                .ok()
-                .map(Box::new)
-            })
-            .as_deref()
-    }
 }
 
 /// The request as the test sends it, after credentials are added.

@@ -12,6 +12,7 @@ pub mod coverage;
 pub mod credentials;
 pub mod expectations;
 pub mod gateway_case;
+pub mod lazy_admission;
 pub mod mesh_case;
 pub mod outcome;
 pub mod produce_case;
@@ -35,7 +36,8 @@ use case_plan::{plan_case, CasePlan, Subject};
 use coverage::{coverage, Reached};
 use credentials::{synthetic_secret, TestKeys};
 use expectations::{check, describe_outcome};
-use gateway_case::{add_credentials, decide_request, GatewayRun, LazyAdmission, SentRequest};
+use gateway_case::{add_credentials, decide_request, GatewayRun, SentRequest};
+use lazy_admission::LazyAdmission;
 use outcome::Outcome;
 use report::{CaseResult, CaseStatus, FailedExpectation, TestReport};
 
