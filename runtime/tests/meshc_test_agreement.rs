@@ -9,15 +9,18 @@
 
 mod agreement_support;
 mod fleet_support;
+mod stream_harness;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use agreement_support::stream_output::{expected_stream_output, stream_disagreements};
 use agreement_support::{send, upstream, Answer, Received};
 use fleet_support::meshd_process::MeshdProcess;
 use fleet_support::Scratch;
 use meshc::input::test_files::load_tests;
 use meshc::test_runner::{replay_cases, run_tests, ReplayCase};
+use stream_harness::produce_raw;
 
 /// The cases, sent in this order: each route's buckets are used by one case only, so a live
 /// meshd (whose buckets outlive a case) and `meshc test` (fresh buckets per case) see the same.
@@ -158,6 +161,27 @@ test "a client from a refused address" {
   expect denied access
 }
 
+test "a red record is raised as an alert" {
+  record "captains-log"
+  key "enterprise"
+  body "{\"severity\": \"red\", \"entry\": \"Borg cube sighted\"}"
+  expect emit "red-alerts" key "enterprise"
+}
+
+test "a calm record raises nothing" {
+  record "captains-log"
+  key "calm"
+  body "{\"severity\": \"blue\", \"entry\": \"tea, Earl Grey, hot\"}"
+  expect filtered red_alerts
+}
+
+test "static is dead-lettered" {
+  record "captains-log"
+  key "static"
+  body "static on all frequencies"
+  expect dead_letter "captains-log-dlq" reason "invalid_json"
+}
+
 test "dot segments are normalized before matching" {
   request GET "/a/../status"
   expect status 200
@@ -221,7 +245,16 @@ gateway edge {{
   }}
 }}
 
-topic "captains-log"
+topic "captains-log" {{ partitions 1 }}
+topic "red-alerts" {{ partitions 1 }}
+topic "captains-log-dlq" {{ partitions 1 }}
+
+stream red_alerts {{
+  from topic "captains-log" group "alerts"
+  when event.value.severity == "red"
+  to topic "red-alerts" key event.key
+  dead_letter "captains-log-dlq"
+}}
 
 service conn {{ endpoints ["{conn}"] }}
 service autopilot {{ endpoints ["{autopilot}"] }}
@@ -383,6 +416,7 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
     let replay = replay_cases(&bundle, &tests.files).expect("every case is decided");
     let cases = replay.cases;
     assert_eq!(cases.len(), 22, "every case is sent");
+    assert_eq!(replay.records.len(), 3, "every record is sent");
     // The key set meshc test signed its tokens with, where the route reads its keys.
     std::fs::write(&jwks_path, &replay.jwks).unwrap();
 
@@ -402,6 +436,13 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
         "--no-access-log".to_string(),
     ]);
     let gateway = meshd.gateway.expect("meshd logs its gateway listener");
+    let bootstrap_line = meshd.wait_for_line(|line| line.contains("bootstrap "));
+    let bootstrap = bootstrap_line
+        .split("bootstrap ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the embedded broker's address")
+        .to_string();
 
     let mut failures = Vec::new();
     for case in &cases {
@@ -416,6 +457,43 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
         for problem in disagreements(case, &answer, got.as_ref()) {
             failures.push(format!("{}: {problem}", case.name));
         }
+    }
+    for record in &replay.records {
+        let headers: Vec<(&str, &[u8])> = record
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        produce_raw(
+            &bootstrap,
+            &record.topic,
+            &[(
+                record.key.as_deref().map(str::as_bytes),
+                record.value.as_bytes(),
+                &headers,
+            )],
+        );
+    }
+    // Every record a stream read, from a produce route or a record test, and what it must write.
+    let produced = cases.iter().map(|c| {
+        let read = c.outcome.produced.as_ref();
+        (&c.outcome, read.map(|p| (p.key.clone(), p.value.clone())))
+    });
+    let recorded = replay.records.iter().map(|r| {
+        let key = r.key.as_ref().map(|k| k.as_bytes().to_vec());
+        (&r.outcome, Some((key, r.value.as_bytes().to_vec())))
+    });
+    let mut expected = expected_stream_output(produced.chain(recorded));
+    // Topics the streams write but the cases expect nothing on must stay empty.
+    for topic in ["red-alerts", "captains-log-dlq"] {
+        expected.entry(topic.to_string()).or_default();
+    }
+    assert!(
+        expected.values().map(Vec::len).sum::<usize>() >= 3,
+        "the cases make the stream emit and dead-letter: {expected:?}"
+    );
+    for (topic, records) in &expected {
+        failures.extend(stream_disagreements(&bootstrap, topic, records));
     }
     assert!(
         failures.is_empty(),

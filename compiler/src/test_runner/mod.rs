@@ -229,12 +229,28 @@ pub struct ReplayCase {
     pub outcome: Outcome,
 }
 
-/// The gateway tests of a program as sent and decided, with what a live meshd needs to decide
-/// them the same.
+/// A record test as `meshc test` sends and decides it.
+#[derive(Debug, Clone)]
+pub struct ReplayRecord {
+    /// The test's name.
+    pub name: String,
+    /// The topic the record is written to.
+    pub topic: String,
+    pub key: Option<String>,
+    pub value: String,
+    pub headers: Vec<(String, String)>,
+    /// What meshc test decided: each stream's verdict.
+    pub outcome: Outcome,
+}
+
+/// The gateway and record tests of a program as sent and decided, with what a live meshd needs
+/// to decide them the same.
 #[derive(Debug, Clone)]
 pub struct Replay {
-    /// The tests, in file order.
+    /// The request tests, in file order.
     pub cases: Vec<ReplayCase>,
+    /// The record tests, in file order.
+    pub records: Vec<ReplayRecord>,
     /// The JWKS document every JWT key set of the program stood for in the run: serve it to
     /// meshd as the key set's file.
     pub jwks: String,
@@ -250,6 +266,7 @@ pub fn replay_cases(
 ) -> Result<Replay, String> {
     let bed = TestBed::new(bundle)?;
     let mut cases = Vec::new();
+    let mut records = Vec::new();
     for (_, file) in files {
         for test in &file.tests {
             let plan = plan_case(bundle, test).map_err(|found| {
@@ -263,7 +280,21 @@ pub fn replay_cases(
                         .join("; ")
                 )
             })?;
-            if !matches!(plan.subject, Subject::Request) || !plan.every.is_zero() {
+            if !plan.every.is_zero() {
+                continue;
+            }
+            if let Subject::Record { topic } = &plan.subject {
+                records.push(ReplayRecord {
+                    name: test.name.node.clone(),
+                    topic: topic.clone(),
+                    key: plan.key.clone(),
+                    value: plan.body.clone().unwrap_or_default(),
+                    headers: plan.request.headers.clone(),
+                    outcome: bed.run_plan(&plan)?,
+                });
+                continue;
+            }
+            if !matches!(plan.subject, Subject::Request) {
                 continue;
             }
             let (request, outcome) = bed.send_request(&plan)?;
@@ -277,6 +308,7 @@ pub fn replay_cases(
     }
     Ok(Replay {
         cases,
+        records,
         jwks: bed.keys.jwks(),
     })
 }

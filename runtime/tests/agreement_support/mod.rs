@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use meshc::test_runner::ReplayCase;
 
+pub mod stream_output;
+
 /// A request an upstream received.
 #[derive(Debug, Clone)]
 pub struct Received {
