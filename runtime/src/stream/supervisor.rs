@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use meshwork_bundle::{Bundle, CompiledTopicSchema, Service, Stream, Topic, TopicSchema};
+use meshwork_bundle::{Bundle, Service, Stream, Topic, TopicSchema};
 use tokio::runtime::Handle;
 
 use super::broker::{ClusterError, KafkaCluster};
@@ -257,15 +257,5 @@ fn compile_rule(
     services: &[Service],
     topics: &[Topic],
 ) -> Result<StreamRule, RuleError> {
-    let schema = match input_schema(stream, topics) {
-        None => None,
-        Some(schema) => Some(Arc::new(
-            CompiledTopicSchema::compile(&schema.document).map_err(|error| RuleError::Schema {
-                stream: stream.name.clone(),
-                topic: stream.from.topic.clone(),
-                error: Box::new(error),
-            })?,
-        )),
-    };
-    Ok(StreamRule::compile(stream, services)?.with_input_schema(schema))
+    StreamRule::compile_with_topics(stream, services, topics)
 }

@@ -222,11 +222,9 @@ mod tests {
         assert!(parse_edited(|_| {}).is_ok());
     }
 
-    /// One change to the sample bundle's JSON.
-    type Edit = Box<dyn FnOnce(&mut Value)>;
-
     #[test]
     fn each_out_of_range_value_is_refused_by_the_typed_parse() {
+        type Edit = Box<dyn FnOnce(&mut Value)>;
         let edits: Vec<(&str, Edit)> = vec![
             (
                 "format_version",
