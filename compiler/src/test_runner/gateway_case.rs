@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
-use meshwork_bundle::{AdmissionStep, Gateway, MethodMismatch, Route, RouteAction};
+use meshwork_bundle::{AdmissionStep, Gateway, MethodMismatch, Route, RouteAction, Topic};
 use meshwork_policy::admit::{Admitted, Denial, RequestFacts, RouteAdmission, BODY_BUFFER_LIMIT};
 
 use super::case_plan::CasePlan;
@@ -21,6 +21,8 @@ use super::produce_case::produce;
 /// A gateway with its compiled route table and admission, fresh for each test.
 pub struct GatewayRun<'b> {
     pub gateway: &'b Gateway,
+    /// The bundle's topics (a produce checks the record against its topic's schema).
+    pub topics: &'b [Topic],
     pub table: &'b RouteTable,
     pub admission: LazyAdmission<'b>,
 }
@@ -388,6 +390,7 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
         RouteAction::Produce { .. } => {
             produce(
                 route,
+                run.topics,
                 &admitted,
                 &facts,
                 request,

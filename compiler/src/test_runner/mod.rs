@@ -124,6 +124,7 @@ impl<'b> TestBed<'b> {
         let admission = LazyAdmission::new(gateway, &self.secrets, options)?;
         let run = GatewayRun {
             gateway,
+            topics: &self.bundle.topics,
             table: &self.tables[&gateway.name],
             admission,
         };
