@@ -382,3 +382,36 @@ fn an_unknown_caller_or_service_is_a_usage_error_with_a_suggestion() {
     let (code, _, stderr) = explain_call("none", &["--from", "picard"]);
     assert_eq!(code, Some(2), "{stderr}");
 }
+
+#[test]
+fn explain_lists_a_routes_faults_with_their_share_effect_and_condition() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-fault-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers {
+    match GET "/officers" public
+    fault abort 10% 503 when request.headers["x-chaos"] == "on"
+    fault delay 25% 2s
+    forward picard
+  }
+}
+service picard { endpoints ["127.0.0.1:9101"] }
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &["x-chaos:on"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("fault: abort 10% of requests with 503 (the upstream is not called), only when request.headers[\"x-chaos\"] == \"on\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("fault: delay 25% of requests by 2000 ms, for every caller"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

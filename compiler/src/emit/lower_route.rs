@@ -4,7 +4,7 @@
 //! business); a route without `match` or without an action is reported and left out.
 
 use meshwork_bundle::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection, KeyLocation,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection, KeyLocation,
     ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure, ValueFormat,
 };
 
@@ -75,7 +75,7 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
 }
 
 /// The admission steps in execution order (auth → access → rate_limit → condition → cors →
-/// body_limit → request headers → response headers), each kind keeping source order.
+/// body_limit → fault → request headers → response headers), each kind keeping source order.
 fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<AdmissionStep> {
     let mut steps = Vec::new();
     if let Some(auth) = statements.iter().find_map(|s| match s {
@@ -120,6 +120,11 @@ fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<A
             source: cx.location(limit.span),
         });
     }
+    for statement in statements {
+        if let RouteStatement::Fault(fault) = statement {
+            steps.push(lower_fault(cx, fault));
+        }
+    }
     for direction in [
         ast::HeaderDirection::Request,
         ast::HeaderDirection::Response,
@@ -133,6 +138,24 @@ fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<A
         }
     }
     steps
+}
+
+/// A `fault` line: delays before aborts is the runtime's business; here each keeps its line.
+fn lower_fault(cx: &mut EmitContext, fault: &ast::Fault) -> AdmissionStep {
+    let action = match &fault.kind {
+        ast::FaultKind::Abort(status) => FaultAction::Abort {
+            status: status.node,
+        },
+        ast::FaultKind::Delay(delay) => FaultAction::Delay {
+            delay_ms: delay.node.millis,
+        },
+    };
+    AdmissionStep::Fault {
+        action,
+        percent: fault.percent.node.value,
+        when: fault.when.as_ref().map(|c| c.source.clone()),
+        source: cx.location(fault.span),
+    }
 }
 
 fn lower_auth(cx: &mut EmitContext, auth: &ast::AuthKind) -> AuthMethod {

@@ -43,11 +43,29 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
         RouteStatement::Timeout(timeout) => {
             Line::new().text("timeout").text(duration(timeout.node))
         }
+        RouteStatement::Fault(f) => fault_line(f),
         RouteStatement::Forward(f) => forward_line(f),
         RouteStatement::Produce(p) => produce_line(source, p),
         RouteStatement::Respond(r) => respond_line(r),
     };
     line.at(span.start as usize, span.end as usize)
+}
+
+/// `fault abort PERCENT STATUS [when CEL]` or `fault delay PERCENT DURATION [when CEL]`.
+fn fault_line(f: &Fault) -> Line {
+    let effect = match &f.kind {
+        FaultKind::Abort(status) => status.node.to_string(),
+        FaultKind::Delay(delay) => duration(delay.node),
+    };
+    let line = Line::new()
+        .text("fault")
+        .text(f.kind.keyword())
+        .text(percent(f.percent.node))
+        .text(effect);
+    match &f.when {
+        Some(condition) => line.text("when").cel(&condition.source),
+        None => line,
+    }
 }
 
 /// `match [METHOD|*] PATH [host "H"] [header "K" "V"]… [query "K" "V"]…`.

@@ -268,6 +268,8 @@ pub enum RouteStatement {
     Cors(Box<Cors>),
     BodyLimit(Spanned<Size>),
     Timeout(Spanned<Duration>),
+    /// `fault abort|delay …`: injected failures for resilience testing.
+    Fault(Box<Fault>),
     Forward(Box<Forward>),
     Produce(Box<Produce>),
     Respond(Box<Respond>),
@@ -288,6 +290,7 @@ impl RouteStatement {
             RouteStatement::Cors(c) => c.span,
             RouteStatement::BodyLimit(b) => b.span,
             RouteStatement::Timeout(t) => t.span,
+            RouteStatement::Fault(f) => f.span,
             RouteStatement::Forward(f) => f.span,
             RouteStatement::Produce(p) => p.span,
             RouteStatement::Respond(r) => r.span,
@@ -455,6 +458,37 @@ pub struct Cors {
     pub credentials: bool,
     pub max_age: Option<Spanned<Duration>>,
     pub span: Span,
+}
+
+/// `fault abort PERCENT STATUS [when CEL]` or `fault delay PERCENT DURATION [when CEL]`: a
+/// share of the route's admitted requests is answered with `STATUS` without reaching the
+/// upstream, or held for `DURATION` before it goes on (Istio's `fault`, Kuma's
+/// MeshFaultInjection).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub percent: Spanned<Percent>,
+    pub when: Option<Cel>,
+    pub span: Span,
+}
+
+/// What a fault does to the requests it picks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// Answer with this status, never reaching the upstream.
+    Abort(Spanned<u16>),
+    /// Hold the request this long before it goes on.
+    Delay(Spanned<Duration>),
+}
+
+impl FaultKind {
+    /// `abort` or `delay`, as written.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            FaultKind::Abort(_) => "abort",
+            FaultKind::Delay(_) => "delay",
+        }
+    }
 }
 
 /// `forward TARGET [WEIGHT%], … [strip_prefix "P"] [rewrite "P"]`.

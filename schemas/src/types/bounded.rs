@@ -146,7 +146,9 @@ mod tests {
         // The bounds the reader enforces, by schema location: a bound added to the schema must be
         // added here with a deserializer above (and a refused value below).
         let enforced = [
+            "/$defs/AdmissionStep/oneOf/6/properties/percent",
             "/$defs/CircuitBreaker/properties/max_ejected_percent",
+            "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",
             "/$defs/RetryOn/anyOf/1",
             "/$defs/RouteAction/oneOf/2/properties/status",
@@ -157,6 +159,23 @@ mod tests {
             "/properties/format_version",
         ];
         assert_eq!(schema_bounds(), enforced);
+    }
+
+    #[test]
+    fn fault_percent_and_status_out_of_range_are_refused() {
+        let step = |percent: u64, status: u64| {
+            serde_json::from_value::<crate::AdmissionStep>(serde_json::json!({
+                "step": "fault",
+                "action": { "kind": "abort", "status": status },
+                "percent": percent,
+                "when": null,
+                "source": { "file": "a.mesh", "line": 1, "column": 1 },
+            }))
+        };
+        assert!(step(100, 503).is_ok());
+        assert!(step(101, 503).is_err());
+        assert!(step(10, 99).is_err());
+        assert!(step(10, 600).is_err());
     }
 
     /// The sample bundle as a JSON tree, `edit` applied, parsed back with the typed reader.

@@ -16,7 +16,7 @@ pub struct Route {
     pub matcher: RouteMatch,
     /// `true` when the route is deliberately unauthenticated.
     pub public: bool,
-    /// Admission steps in execution order: auth, access, rate_limit, condition, cors, body_limit, header.
+    /// Admission steps in execution order: auth, access, rate_limit, condition, cors, body_limit, fault, header.
     pub admission: Vec<AdmissionStep>,
     /// What happens to an admitted request.
     pub action: RouteAction,
@@ -173,6 +173,22 @@ pub enum AdmissionStep {
         /// Where the rule was written.
         source: SourceLocation,
     },
+    /// Injected failure for resilience testing (`fault abort|delay …`): `percent` of the
+    /// admitted requests for which `when` holds are aborted with a status or delayed. Runs after
+    /// the checks, so refused requests are never faulted.
+    Fault {
+        /// What the fault does.
+        action: FaultAction,
+        /// The share of matching requests faulted, 0–100.
+        #[schemars(range(max = 100))]
+        #[serde(deserialize_with = "super::bounded::percent")]
+        percent: u8,
+        /// A CEL condition a request must meet to be faulted, or `null` for every request.
+        #[serde(deserialize_with = "super::bounded::present")]
+        when: Option<String>,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
     /// Set or remove a header on the upstream request or on the response.
     Header {
         /// Request (sent upstream) or response (sent back).
@@ -184,6 +200,24 @@ pub enum AdmissionStep {
         value: Option<String>,
         /// Where the rule was written.
         source: SourceLocation,
+    },
+}
+
+/// What an injected fault does to the requests it picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Answer with `status` without calling the upstream.
+    Abort {
+        /// The status sent back, 100–599.
+        #[schemars(range(min = 100, max = 599))]
+        #[serde(deserialize_with = "super::bounded::http_status")]
+        status: u16,
+    },
+    /// Hold the request for `delay_ms` before it goes on.
+    Delay {
+        /// The delay in milliseconds.
+        delay_ms: u64,
     },
 }
 
