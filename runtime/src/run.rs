@@ -83,6 +83,8 @@ pub struct RunOptions {
     /// The unix socket through which a new meshd takes this one's listening sockets (and this
     /// one takes those of the meshd already answering there).
     pub handover_socket: Option<PathBuf>,
+    /// Seeds routes' `fault` draws (`--fault-seed`): the same seed faults the same requests.
+    pub fault_seed: Option<u64>,
 }
 
 impl RunOptions {
@@ -111,6 +113,7 @@ impl RunOptions {
                 timeout: DEFAULT_DRAIN_TIMEOUT,
             },
             handover_socket: None,
+            fault_seed: None,
         }
     }
 }
@@ -306,6 +309,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             .as_deref()
             .map(SharedLimitStore::open)
             .transpose()?,
+        fault_seed: options.fault_seed,
     };
     if let Some(store) = &admission.shared_store {
         tracing::info!(

@@ -4,8 +4,9 @@
 //! business); a route without `match` or without an action is reported and left out.
 
 use meshwork_bundle::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection, KeyLocation,
-    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection,
+    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure,
+    ValueFormat,
 };
 
 use super::context::EmitContext;

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use meshwork_bundle::{
-    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, FaultAction, Gateway, KeyLocation, MethodMismatch,
-    PathKind, Route, SourceLocation, StoreFailure,
+    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, FaultAction, Gateway, KeyLocation,
+    MethodMismatch, PathKind, Route, SourceLocation, StoreFailure,
 };
 
 use crate::resolve::Program;
@@ -363,7 +363,9 @@ fn describe_step<'s>(
 fn describe_fault(action: &FaultAction, percent: u8, when: Option<&str>) -> String {
     let what = match action {
         FaultAction::Abort { status } => {
-            format!("fault: abort {percent}% of requests with {status} (the upstream is not called)")
+            format!(
+                "fault: abort {percent}% of requests with {status} (the upstream is not called)"
+            )
         }
         FaultAction::Delay { delay_ms } => {
             format!("fault: delay {percent}% of requests by {delay_ms} ms")

@@ -29,6 +29,9 @@ use crate::load::secrets::SecretStore;
 pub struct AdmitOptions {
     /// Where `shared` rate limits are counted (`--redis URL`); without it they count locally.
     pub shared_store: Option<Arc<SharedLimitStore>>,
+    /// Seeds the draws of routes' `fault` rules (`--fault-seed`), so a test's sequence of
+    /// faulted requests is reproducible; without it each load draws from a random seed.
+    pub fault_seed: Option<u64>,
 }
 
 /// The answer to a CORS preflight, sent by the gateway without calling upstream.
@@ -234,6 +237,8 @@ impl RouteAdmission {
                     ));
                     continue;
                 }
+                // Faults are not checks: the route's `FaultInjection` runs them after admission.
+                AdmissionStep::Fault { .. } => continue,
                 AdmissionStep::Header {
                     direction,
                     name: header,

@@ -5,7 +5,8 @@
 //! `meshd_upstream_duration_seconds{service,endpoint}` (send to response head),
 //! `meshd_bundle_info{digest,compiler_version,serial,source,etag}` (1 for the bundle being served:
 //! which instances run which bundle, from where) and
-//! `meshd_bundle_loads_total{result}` (`ok` or `refused`).
+//! `meshd_bundle_loads_total{result}` (`ok` or `refused`) and
+//! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`).
 
 pub mod request_counters;
 
@@ -41,6 +42,7 @@ pub struct Metrics {
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
+    faults_injected: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -69,12 +71,19 @@ impl Metrics {
             "Bundle loads and reloads by result (ok or refused)",
             bundle_loads.clone(),
         );
+        let faults_injected = Family::default();
+        registry.register(
+            "meshd_faults_injected",
+            "Faults injected by routes' `fault` rules, by gateway, route and fault (abort or delay)",
+            faults_injected.clone(),
+        );
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
             upstream_latency,
             bundle_info,
             bundle_loads,
+            faults_injected,
         })
     }
 
@@ -90,6 +99,17 @@ impl Metrics {
             .get_or_create(&vec![
                 ("service", service.to_string()),
                 ("endpoint", endpoint.to_string()),
+            ])
+            .clone()
+    }
+
+    /// The counter of one route's injected faults of one kind (`abort` or `delay`).
+    pub fn fault_counter(&self, gateway: &str, route: &str, fault: &'static str) -> Counter {
+        self.faults_injected
+            .get_or_create(&vec![
+                ("gateway", gateway.to_string()),
+                ("route", route.to_string()),
+                ("fault", fault.to_string()),
             ])
             .clone()
     }

@@ -1,5 +1,5 @@
-//! The gateway's chain of stages: match the route → admit the caller → act (respond, produce or
-//! forward). The record stage runs after it, in [`super::request_handler::handle`].
+//! The gateway's chain of stages: match the route → admit the caller → inject the route's faults
+//! → act (respond, produce or forward). The record stage runs after it, in [`super::request_handler::handle`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -25,6 +25,7 @@ use super::stages::admission::{
     admit_open, admitted, body_refused, preflight, read_body_for_conditions, AdmittedRequest,
     RequestSeen,
 };
+use super::stages::fault::{decide_faults, fault_aborted};
 use super::stages::forward::{forward_failed, forwarded, upstream_request, UpstreamCall};
 use super::stages::outcome::Outcome;
 use super::stages::produce::produce;
@@ -84,8 +85,20 @@ pub async fn serve<'g>(
             }
         }
     };
-    // act
+    // faults (after admission: a refused request is never faulted)
     let route = matched.route;
+    if let Some(faults) = &route.faults {
+        let decision = decide_faults(faults, &seen, &admitted, outcome);
+        if let Some(delay) = decision.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(status) = decision.abort {
+            let mut response = fault_aborted(status, &route.name, outcome);
+            admitted.apply_response_headers(&mut response.headers);
+            return response;
+        }
+    }
+    // act
     let mut response = match &route.action {
         RouteAction::Respond(fixed) => respond(fixed),
         RouteAction::Produce(route_produce) => {

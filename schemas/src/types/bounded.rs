@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn each_out_of_range_value_is_refused_by_the_typed_parse() {
-        let edits: Vec<(&str, Box<dyn FnOnce(&mut Value)>)> = vec![
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let edits: Vec<(&str, Edit)> = vec![
             (
                 "format_version",
                 Box::new(|d| d["format_version"] = 2.into()),

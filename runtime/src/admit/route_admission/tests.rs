@@ -386,9 +386,11 @@ async fn shared_limit_is_one_bucket_across_instances() {
     };
     let options = AdmitOptions {
         shared_store: Some(SharedLimitStore::open(&redis.url).unwrap()),
+        ..AdmitOptions::default()
     };
     let other = AdmitOptions {
         shared_store: Some(SharedLimitStore::open(&redis.url).unwrap()),
+        ..AdmitOptions::default()
     };
     let first = build_with(
         vec![key_auth(), limit(3, RateLimitKey::Consumer, true)],
@@ -423,6 +425,7 @@ async fn shared_limit_counts_locally_when_redis_is_down_or_absent() {
         .port();
     let down = AdmitOptions {
         shared_store: Some(SharedLimitStore::open(&format!("redis://127.0.0.1:{port}/")).unwrap()),
+        ..AdmitOptions::default()
     };
     let admission = build_with(
         vec![key_auth(), limit(2, RateLimitKey::Consumer, true)],

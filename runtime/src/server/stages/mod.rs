@@ -5,6 +5,7 @@
 //! request itself, and writes what happened into the request's [`outcome::Outcome`].
 
 pub mod admission;
+pub mod fault;
 pub mod forward;
 pub mod outcome;
 pub mod produce;
