@@ -415,3 +415,27 @@ service picard { endpoints ["127.0.0.1:9101"] }
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_shows_a_retry_budgets_bound_on_an_outage() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-budget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers { match GET "/officers" public forward picard }
+}
+service picard { endpoints ["127.0.0.1:9101"] retry 3 on [503] budget 20% min 5/s window 30s }
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("retry budget: over 30000ms, retries at most 20% of requests + 5 per 1000ms (an outage multiplies the load by at most 1.20, not 4)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

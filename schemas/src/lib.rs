@@ -32,6 +32,6 @@ pub use types::route::{
     RouteAction, RouteMatch, StoreFailure, ValueFormat,
 };
 pub use types::service::{
-    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+    Balance, CircuitBreaker, HealthCheck, Retry, RetryBudget, RetryCondition, RetryOn, Service,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic};

@@ -225,6 +225,7 @@ fn services() -> Vec<Service> {
                 ],
                 backoff_min_ms: 25,
                 backoff_max_ms: 250,
+                budget: None,
             }),
             circuit_breaker: Some(CircuitBreaker {
                 consecutive_errors: 5,

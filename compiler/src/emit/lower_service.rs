@@ -4,7 +4,7 @@
 //! single-valued settings the first one in program order wins.
 
 use meshwork_bundle::{
-    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+    Balance, CircuitBreaker, HealthCheck, Retry, RetryBudget, RetryCondition, RetryOn, Service,
 };
 
 use meshwork_bundle::mesh_policy::derived_identity;
@@ -118,6 +118,27 @@ fn lower_retry(retry: &ast::Retry) -> Retry {
         on,
         backoff_min_ms,
         backoff_max_ms,
+        budget: retry.budget.as_ref().map(lower_retry_budget),
+    }
+}
+
+/// Linkerd's defaults for what a budget line leaves out: 10 retries a second, a 10 s window.
+pub const DEFAULT_BUDGET_MIN: (u64, u64) = (10, 1_000);
+/// How long a budget remembers requests and retries when `window` is not written.
+pub const DEFAULT_BUDGET_WINDOW_MS: u64 = 10_000;
+
+fn lower_retry_budget(budget: &ast::RetryBudget) -> RetryBudget {
+    let (min_retries, min_period_ms) = budget.min.as_ref().map_or(DEFAULT_BUDGET_MIN, |m| {
+        (m.node.count, m.node.period.millis())
+    });
+    RetryBudget {
+        percent: budget.percent.node.value,
+        min_retries,
+        min_period_ms,
+        window_ms: budget
+            .window
+            .as_ref()
+            .map_or(DEFAULT_BUDGET_WINDOW_MS, |w| w.node.millis.max(1)),
     }
 }
 

@@ -127,6 +127,18 @@ pub fn render_destination(
                                 "; POST, PATCH and other non-idempotent methods only on connect_failure"
                             }
                         );
+                        if let Some(b) = &retry.budget {
+                            let _ = writeln!(
+                                out,
+                                "    retry budget: over {}ms, retries at most {}% of requests + {} per {}ms (an outage multiplies the load by at most {:.2}, not {})",
+                                b.window_ms,
+                                b.percent,
+                                b.min_retries,
+                                b.min_period_ms,
+                                1.0 + f64::from(b.percent) / 100.0,
+                                retry.attempts + 1
+                            );
+                        }
                     }
                     let budget = TimeBudget::of(service, *timeout_ms);
                     for line in budget.describe() {

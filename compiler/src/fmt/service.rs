@@ -4,7 +4,7 @@
 use crate::syntax::ast::*;
 
 use super::layout::{Block, Entry, Fold, Line};
-use super::literals::{backoff, duration, list, percent, string};
+use super::literals::{backoff, duration, list, percent, rate, string};
 use super::source_scan::SourceText;
 
 /// The service block.
@@ -54,7 +54,7 @@ fn statement(source: &SourceText<'_>, statement: &ServiceStatement) -> Entry {
     line.at(span.start as usize, span.end as usize)
 }
 
-/// `retry N [on […]] [backoff MIN..MAX]`.
+/// `retry N [on […]] [backoff MIN..MAX] [budget P% [min RATE] [window D]]`.
 fn retry_line(source: &SourceText<'_>, retry: &Retry) -> Line {
     let mut line = Line::new()
         .text("retry")
@@ -79,6 +79,19 @@ fn retry_line(source: &SourceText<'_>, retry: &Retry) -> Line {
             .as_ref()
             .map(|b| format!("backoff {}", backoff(b))),
     )
+    .maybe(retry.budget.as_ref().map(retry_budget))
+}
+
+/// `budget P% [min RATE] [window D]`.
+fn retry_budget(budget: &RetryBudget) -> String {
+    let mut text = format!("budget {}", percent(budget.percent.node));
+    if let Some(min) = &budget.min {
+        text.push_str(&format!(" min {}", rate(min.node)));
+    }
+    if let Some(window) = &budget.window {
+        text.push_str(&format!(" window {}", duration(window.node)));
+    }
+    text
 }
 
 /// `circuit_breaker { consecutive_errors N  eject D  max_ejected P% }`, on one line when it fits.

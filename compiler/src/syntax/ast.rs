@@ -621,6 +621,17 @@ pub struct Retry {
     pub attempts: Spanned<u64>,
     pub on: Vec<Spanned<RetryOn>>,
     pub backoff: Option<Backoff>,
+    pub budget: Option<RetryBudget>,
+    pub span: Span,
+}
+
+/// `budget P% [min RATE] [window D]` on a retry line (Linkerd's retry budget): over the window,
+/// retries may add at most P% to the requests, plus `min` retries per period whatever the traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryBudget {
+    pub percent: Spanned<Percent>,
+    pub min: Option<Spanned<Rate>>,
+    pub window: Option<Spanned<Duration>>,
     pub span: Span,
 }
 

@@ -17,6 +17,7 @@ pub mod pool;
 pub mod proxy;
 pub mod request_body;
 pub mod response_body;
+pub mod retry_budget;
 pub mod retry_policy;
 pub mod service_state;
 pub mod time_budget;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshwork_bundle::{Balance, HealthCheck, Service};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use super::balance::Balancer;
@@ -13,6 +14,7 @@ use super::circuit_breaker::{ejection_allowed, BreakerConfig};
 use super::clock::now_ms;
 use super::endpoint::Endpoint;
 use super::hash_key::{HashKey, HashKeyError};
+use super::retry_budget::RetryBudget;
 use super::retry_policy::RetryPolicy;
 use crate::admit::cel::CelInput;
 
@@ -52,6 +54,8 @@ pub struct ServiceState {
     pub timeout: Duration,
     /// Retries, if any.
     pub retry: Option<RetryPolicy>,
+    /// The retry budget across requests, if the retry line has one.
+    pub retry_budget: Option<RetryBudget>,
     /// Outlier ejection, if any.
     pub breaker: Option<BreakerConfig>,
     /// Active health checking, if any.
@@ -60,11 +64,13 @@ pub struct ServiceState {
 
 impl ServiceState {
     /// Builds a service: resolves every endpoint (a host name resolves once, here) and compiles
-    /// its balancing. `latency` gives each endpoint's latency histogram.
+    /// its balancing. `latency` gives each endpoint's latency histogram, `budget_exhausted` the
+    /// service's counter of retries its budget refused.
     pub fn build(
         service: &Service,
         workers: usize,
         latency: impl Fn(&str, &str) -> Histogram,
+        budget_exhausted: impl Fn(&str) -> Counter,
     ) -> Result<ServiceState, ServiceBuildError> {
         let mut endpoints = Vec::with_capacity(service.endpoints.len());
         for address in &service.endpoints {
@@ -98,6 +104,11 @@ impl ServiceState {
             balancer,
             timeout: Duration::from_millis(service.timeout_ms.max(1)),
             retry: service.retry.as_ref().map(RetryPolicy::new),
+            retry_budget: service
+                .retry
+                .as_ref()
+                .and_then(|r| r.budget.as_ref())
+                .map(|b| RetryBudget::new(b, budget_exhausted(&service.name))),
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
             health_check: service.health_check.clone(),
         })

@@ -5,8 +5,9 @@
 //! `meshd_upstream_duration_seconds{service,endpoint}` (send to response head),
 //! `meshd_bundle_info{digest,compiler_version,serial,source,etag}` (1 for the bundle being served:
 //! which instances run which bundle, from where) and
-//! `meshd_bundle_loads_total{result}` (`ok` or `refused`) and
-//! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`).
+//! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
+//! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`) and
+//! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused).
 
 pub mod request_counters;
 
@@ -43,6 +44,7 @@ pub struct Metrics {
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
     faults_injected: Family<Labels, Counter>,
+    retry_budget_exhausted: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -77,6 +79,12 @@ impl Metrics {
             "Faults injected by routes' `fault` rules, by gateway, route and fault (abort or delay)",
             faults_injected.clone(),
         );
+        let retry_budget_exhausted = Family::default();
+        registry.register(
+            "meshd_retry_budget_exhausted",
+            "Retries a service's retry budget refused (the failure was answered instead)",
+            retry_budget_exhausted.clone(),
+        );
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -84,6 +92,7 @@ impl Metrics {
             bundle_info,
             bundle_loads,
             faults_injected,
+            retry_budget_exhausted,
         })
     }
 
@@ -111,6 +120,13 @@ impl Metrics {
                 ("route", route.to_string()),
                 ("fault", fault.to_string()),
             ])
+            .clone()
+    }
+
+    /// The counter of retries `service`'s retry budget refused.
+    pub fn retry_budget_exhausted(&self, service: &str) -> Counter {
+        self.retry_budget_exhausted
+            .get_or_create(&vec![("service", service.to_string())])
             .clone()
     }
 

@@ -162,8 +162,12 @@ impl RuntimeState {
         };
         let mut services = HashMap::new();
         for service in &bundle.services {
-            let state =
-                ServiceState::build(service, workers, |s, e| metrics.upstream_latency(s, e))?;
+            let state = ServiceState::build(
+                service,
+                workers,
+                |s, e| metrics.upstream_latency(s, e),
+                |s| metrics.retry_budget_exhausted(s),
+            )?;
             services.insert(service.name.clone(), Arc::new(state));
         }
         let gateways = bundle

@@ -10,7 +10,7 @@ use super::error::PResult;
 use super::lexical::{
     ident, ident_ref, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline,
 };
-use super::literals::{check_address, duration, list, percent, status, string_list};
+use super::literals::{check_address, duration, list, percent, rate, status, string_list};
 use super::route::method;
 
 const SERVICE_STATEMENTS: &[&str] = &[
@@ -180,6 +180,7 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
     let (mut rest, attempts) = integer(cx, input, "the number of retries")?;
     let mut on = Vec::new();
     let mut backoff_value = None;
+    let mut budget = None;
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
         match peek_word(after_ws) {
@@ -195,6 +196,11 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
                 backoff_value = Some(b);
                 rest = r;
             }
+            Some("budget") => {
+                let (r, b) = retry_budget(cx, after_ws)?;
+                budget = Some(b);
+                rest = r;
+            }
             _ => break,
         }
     }
@@ -204,6 +210,42 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
             attempts,
             on,
             backoff: backoff_value,
+            budget,
+            span: cx.span(start, rest),
+        },
+    ))
+}
+
+/// `budget P% [min RATE] [window D]`; `start` is the `budget` keyword.
+fn retry_budget<'a>(cx: &Ctx, start: &'a str) -> PResult<'a, RetryBudget> {
+    let (r, _) = ws(cx, &start["budget".len()..])?;
+    let (mut rest, share) = percent(cx, r)?;
+    let mut min = None;
+    let mut window = None;
+    loop {
+        let (after_ws, _) = ws_inline(cx, rest)?;
+        match peek_word(after_ws) {
+            Some("min") => {
+                let (r, _) = ws(cx, &after_ws[3..])?;
+                let (r, value) = rate(cx, r)?;
+                min = Some(value);
+                rest = r;
+            }
+            Some("window") => {
+                let (r, _) = ws(cx, &after_ws[6..])?;
+                let (r, value) = duration(cx, r)?;
+                window = Some(value);
+                rest = r;
+            }
+            _ => break,
+        }
+    }
+    Ok((
+        rest,
+        RetryBudget {
+            percent: share,
+            min,
+            window,
             span: cx.span(start, rest),
         },
     ))
