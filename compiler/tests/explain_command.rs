@@ -439,3 +439,28 @@ service picard { endpoints ["127.0.0.1:9101"] retry 3 on [503] budget 20% min 5/
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_shows_a_routes_mirror_and_its_bounds() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-mirror-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers { match GET "/officers" public mirror picard_v2 10% max_body 1KiB queue 8 forward picard }
+}
+service picard { endpoints ["127.0.0.1:9101"] }
+service picard_v2 { endpoints ["127.0.0.1:9102"] }
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("mirrored to service `picard_v2` (10% of requests, fire and forget: its answer is dropped; Host gets `-shadow`; bodies up to 1024 bytes; at most 8 copies in flight, more are dropped)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,7 +29,7 @@ pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
-    RouteAction, RouteMatch, StoreFailure, ValueFormat,
+    RouteAction, RouteMatch, RouteMirror, StoreFailure, ValueFormat,
 };
 pub use types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryBudget, RetryCondition, RetryOn, Service,

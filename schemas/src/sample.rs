@@ -107,6 +107,7 @@ fn officers_route() -> Route {
             },
         ],
         action: RouteAction::Forward {
+            mirror: None,
             targets: vec![ForwardTarget {
                 service: "picard".to_string(),
                 weight: 100,

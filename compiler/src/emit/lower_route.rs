@@ -5,8 +5,8 @@
 
 use meshwork_bundle::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection,
-    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure,
-    ValueFormat,
+    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror,
+    StoreFailure, ValueFormat,
 };
 
 use super::context::EmitContext;
@@ -141,6 +141,27 @@ fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<A
     steps
 }
 
+/// Istio's and Envoy's defaults are "every request, whole body"; a gateway must bound both.
+/// The largest body copied when `max_body` is not written.
+pub const DEFAULT_MIRROR_MAX_BODY: u64 = 64 * 1024;
+/// The copies in flight when `queue` is not written.
+pub const DEFAULT_MIRROR_QUEUE: u64 = 64;
+
+fn lower_mirror(mirror: &ast::Mirror) -> RouteMirror {
+    RouteMirror {
+        service: mirror.service.node.clone(),
+        percent: mirror.percent.as_ref().map_or(100, |p| p.node.value),
+        max_body_bytes: mirror
+            .max_body
+            .as_ref()
+            .map_or(DEFAULT_MIRROR_MAX_BODY, |s| s.node.bytes),
+        queue: mirror
+            .queue
+            .as_ref()
+            .map_or(DEFAULT_MIRROR_QUEUE, |q| q.node),
+    }
+}
+
 /// A `fault` line: delays before aborts is the runtime's business; here each keeps its line.
 fn lower_fault(cx: &mut EmitContext, fault: &ast::Fault) -> AdmissionStep {
     let action = match &fault.kind {
@@ -263,6 +284,7 @@ fn lower_action(
             rewrite: forward.rewrite.as_ref().map(|s| s.node.clone()),
             timeout_ms,
             idempotent: route.is_idempotent(),
+            mirror: route.mirror().map(lower_mirror),
         }),
         RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {

@@ -83,6 +83,7 @@ pub fn render_destination(
             rewrite,
             timeout_ms,
             idempotent,
+            mirror,
         } => {
             for target in targets {
                 let _ = writeln!(
@@ -156,6 +157,18 @@ pub fn render_destination(
             }
             if let Some(rewrite) = rewrite {
                 let _ = writeln!(out, "  the path is rewritten to \"{rewrite}\"");
+            }
+            if let Some(m) = mirror {
+                let _ = writeln!(
+                    out,
+                    "  mirrored to service `{}` ({}% of requests, fire and forget: its answer is dropped; Host gets `-shadow`; bodies up to {} bytes; at most {} copies in flight, more are dropped)",
+                    m.service, m.percent, m.max_body_bytes, m.queue
+                );
+                let _ = writeln!(
+                    out,
+                    "    mesh: {}",
+                    mesh_verdict(program, &gateway.name, &m.service)
+                );
             }
         }
     }

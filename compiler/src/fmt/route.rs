@@ -44,6 +44,7 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
             Line::new().text("timeout").text(duration(timeout.node))
         }
         RouteStatement::Fault(f) => fault_line(f),
+        RouteStatement::Mirror(m) => mirror_line(m),
         RouteStatement::Forward(f) => forward_line(f),
         RouteStatement::Produce(p) => produce_line(source, p),
         RouteStatement::Respond(r) => respond_line(r),
@@ -66,6 +67,20 @@ fn fault_line(f: &Fault) -> Line {
         Some(condition) => line.text("when").cel(&condition.source),
         None => line,
     }
+}
+
+/// `mirror SERVICE [P%] [max_body SIZE] [queue N]`.
+fn mirror_line(m: &Mirror) -> Line {
+    Line::new()
+        .text("mirror")
+        .text(m.service.node.clone())
+        .maybe(m.percent.as_ref().map(|p| percent(p.node)))
+        .maybe(
+            m.max_body
+                .as_ref()
+                .map(|s| format!("max_body {}", size(s.node))),
+        )
+        .maybe(m.queue.as_ref().map(|q| format!("queue {}", q.node)))
 }
 
 /// `match [METHOD|*] PATH [host "H"] [header "K" "V"]… [query "K" "V"]…`.

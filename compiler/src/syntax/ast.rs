@@ -270,6 +270,8 @@ pub enum RouteStatement {
     Timeout(Spanned<Duration>),
     /// `fault abort|delay …`: injected failures for resilience testing.
     Fault(Box<Fault>),
+    /// `mirror SERVICE [P%] [max_body SIZE] [queue N]`: fire-and-forget copies.
+    Mirror(Box<Mirror>),
     Forward(Box<Forward>),
     Produce(Box<Produce>),
     Respond(Box<Respond>),
@@ -291,6 +293,7 @@ impl RouteStatement {
             RouteStatement::BodyLimit(b) => b.span,
             RouteStatement::Timeout(t) => t.span,
             RouteStatement::Fault(f) => f.span,
+            RouteStatement::Mirror(m) => m.span,
             RouteStatement::Forward(f) => f.span,
             RouteStatement::Produce(p) => p.span,
             RouteStatement::Respond(r) => r.span,
@@ -469,6 +472,17 @@ pub struct Fault {
     pub kind: FaultKind,
     pub percent: Spanned<Percent>,
     pub when: Option<Cel>,
+    pub span: Span,
+}
+
+/// `mirror SERVICE [P%] [max_body SIZE] [queue N]`: a share of the forwarded requests is copied to
+/// another service whose answer is thrown away (Istio's `mirror`, Envoy's request mirroring).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mirror {
+    pub service: Ident,
+    pub percent: Option<Spanned<Percent>>,
+    pub max_body: Option<Spanned<Size>>,
+    pub queue: Option<Spanned<u64>>,
     pub span: Span,
 }
 

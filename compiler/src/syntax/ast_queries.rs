@@ -50,6 +50,14 @@ impl Route {
         })
     }
 
+    /// The route's `mirror`, if it mirrors.
+    pub fn mirror(&self) -> Option<&Mirror> {
+        self.statements.iter().find_map(|s| match s {
+            RouteStatement::Mirror(m) => Some(&**m),
+            _ => None,
+        })
+    }
+
     /// The route's `produce`, if it produces.
     pub fn produce(&self) -> Option<&Produce> {
         self.statements.iter().find_map(|s| match s {

@@ -12,6 +12,7 @@ pub mod header_edits;
 pub mod health_check;
 pub mod http1;
 pub mod message_headers;
+pub mod mirror;
 pub mod path_rewrite;
 pub mod pool;
 pub mod proxy;

@@ -27,6 +27,7 @@ use super::stages::admission::{
 };
 use super::stages::fault::{decide_faults, fault_aborted};
 use super::stages::forward::{forward_failed, forwarded, upstream_request, UpstreamCall};
+use super::stages::mirror::{mirror_body, send_copy};
 use super::stages::outcome::Outcome;
 use super::stages::produce::produce;
 use super::stages::respond::respond;
@@ -118,6 +119,14 @@ pub async fn serve<'g>(
             if let Some(bytes) = buffered.take() {
                 body.set_buffered(bytes);
             }
+            // mirror: the copy's body is read before the primary streams it
+            let copy_body = match &plan.mirror {
+                Some(mirror) => match mirror_body(mirror, &mut body).await {
+                    Ok(copy) => copy,
+                    Err(error) => return body_refused(matched.admission, outcome, &error),
+                },
+                None => None,
+            };
             let routed = Routed {
                 matched: &matched,
                 line: &line,
@@ -128,6 +137,11 @@ pub async fn serve<'g>(
                 Ok(step) => step,
                 Err(answered) => return *answered,
             };
+            if let (Some(mirror), Some(copy)) = (&plan.mirror, copy_body) {
+                let target = upstream_target(plan, request, &line, &matched.params);
+                let target = target.as_deref().unwrap_or_else(|| request.target.as_str());
+                send_copy(mirror, connection, request, &admitted, target, copy);
+            }
             match forward(step.service, step.budget, step.key, step.request).await {
                 Ok(done) => forwarded(done, outcome),
                 Err(failure) => match forward_failure(&failure, &routed, outcome) {

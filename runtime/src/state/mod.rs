@@ -17,6 +17,7 @@ use meshwork_bundle::{Bundle, Gateway, Route};
 
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
+use crate::forward::mirror::Mirror;
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::metrics::{Metrics, NO_ROUTE};
@@ -313,6 +314,7 @@ fn build_route(
             rewrite,
             timeout_ms,
             idempotent,
+            mirror,
         } => {
             let targets = targets
                 .iter()
@@ -335,6 +337,21 @@ fn build_route(
                 *timeout_ms,
             );
             plan.idempotent = *idempotent;
+            if let Some(bundled) = mirror {
+                let service =
+                    services
+                        .get(&bundled.service)
+                        .ok_or_else(|| StateError::UnknownService {
+                            gateway: gateway.name.clone(),
+                            route: route.name.clone(),
+                            service: bundled.service.clone(),
+                        })?;
+                plan.mirror = Some(Mirror::new(
+                    bundled,
+                    Arc::clone(service),
+                    metrics.mirror_counters(&gateway.name, &route.name, &bundled.service),
+                ));
+            }
             RouteAction::Forward(plan)
         }
         Bundled::Respond {

@@ -160,6 +160,7 @@ mod tests {
             "/$defs/RetryBudget/properties/window_ms",
             "/$defs/RetryOn/anyOf/1",
             "/$defs/RouteAction/oneOf/2/properties/status",
+            "/$defs/RouteMirror/properties/percent",
             "/$defs/SourceDigest/properties/sha256",
             "/$defs/SourceLocation/properties/column",
             "/$defs/SourceLocation/properties/line",

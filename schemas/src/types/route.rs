@@ -203,6 +203,23 @@ pub enum AdmissionStep {
     },
 }
 
+/// A forward's mirror (`mirror SERVICE …`): copies of a share of the requests go to `service`,
+/// whose answers, latency and failures never touch the client's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMirror {
+    /// The service that receives the copies.
+    pub service: String,
+    /// The share of forwarded requests copied, 0–100.
+    #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
+    pub percent: u8,
+    /// The largest request body copied; a request with a larger (or undeclared) body is not.
+    pub max_body_bytes: u64,
+    /// The most copies in flight at once; a copy beyond it is dropped and counted.
+    pub queue: u64,
+}
+
 /// What an injected fault does to the requests it picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -354,6 +371,10 @@ pub enum RouteAction {
         /// request with a non-idempotent method is only retried when it never reached the
         /// upstream (a connection failure).
         idempotent: bool,
+        /// Fire-and-forget copies to another service, or absent for none (so bundles without
+        /// one keep their digest).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mirror: Option<RouteMirror>,
     },
     /// Write the request to a Kafka topic.
     Produce {

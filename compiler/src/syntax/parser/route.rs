@@ -14,7 +14,7 @@ use super::lexical::{ident, peek_word, string, ws, ws_inline};
 use super::literals::{duration, size};
 use super::route_action::{forward, produce, respond};
 use super::route_admission::{access, auth, cors, header_rule, rate_limit};
-use super::route_fault::fault;
+use super::route_fault::{fault, mirror};
 
 const ROUTE_STATEMENTS: &[&str] = &[
     "match",
@@ -32,6 +32,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "body_limit",
     "timeout",
     "fault",
+    "mirror",
     "idempotent",
     "forward",
     "produce",
@@ -84,6 +85,7 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
             RouteStatement::BodyLimit(_) => Some("body_limit"),
             RouteStatement::Timeout(_) => Some("timeout"),
             RouteStatement::Idempotent(_) => Some("idempotent"),
+            RouteStatement::Mirror(_) => Some("mirror"),
             RouteStatement::Fault(f) => Some(match f.kind {
                 FaultKind::Abort(_) => "fault abort",
                 FaultKind::Delay(_) => "fault delay",
@@ -183,6 +185,10 @@ fn statement<'a>(
                 rest,
                 RouteStatement::Timeout(Spanned::new(d.node, cx.span(start, rest))),
             )
+        }
+        "mirror" => {
+            let (rest, m) = mirror(cx, start, input)?;
+            (rest, RouteStatement::Mirror(Box::new(m)))
         }
         "fault" => {
             let (rest, f) = fault(cx, start, input)?;

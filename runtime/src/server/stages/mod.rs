@@ -7,6 +7,7 @@
 pub mod admission;
 pub mod fault;
 pub mod forward;
+pub mod mirror;
 pub mod outcome;
 pub mod produce;
 pub mod record;
