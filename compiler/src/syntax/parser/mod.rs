@@ -14,7 +14,7 @@ mod mesh;
 mod route;
 mod route_action;
 mod route_admission;
-mod route_fault;
+mod route_traffic;
 mod service;
 mod stream;
 

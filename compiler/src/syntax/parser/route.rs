@@ -14,7 +14,7 @@ use super::lexical::{ident, peek_word, string, ws, ws_inline};
 use super::literals::{duration, size};
 use super::route_action::{forward, produce, respond};
 use super::route_admission::{access, auth, cors, header_rule, rate_limit};
-use super::route_fault::{fault, mirror};
+use super::route_traffic::{fault, mirror};
 
 const ROUTE_STATEMENTS: &[&str] = &[
     "match",
