@@ -464,3 +464,30 @@ service picard_v2 { endpoints ["127.0.0.1:9102"] }
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_shows_the_circuit_breakers_detectors() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-breaker-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers { match GET "/officers" public forward picard }
+}
+service picard {
+  endpoints ["127.0.0.1:9101", "127.0.0.1:9102"]
+  circuit_breaker { consecutive_errors 5 eject 30s max_ejected 50% failure_percentage 50% min_requests 20 interval 10s }
+}
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("circuit breaker: an endpoint is ejected after 5 errors in a row, or 50% failures of at least 20 requests per 10000ms, for 30000ms times its ejections so far (up to 300s); at most 50% of endpoints out"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,6 +32,7 @@ pub use types::route::{
     RouteAction, RouteMatch, RouteMirror, StoreFailure, ValueFormat,
 };
 pub use types::service::{
-    Balance, CircuitBreaker, HealthCheck, Retry, RetryBudget, RetryCondition, RetryOn, Service,
+    Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,
+    RetryOn, Service, SuccessRate,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic};

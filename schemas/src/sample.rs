@@ -232,6 +232,9 @@ fn services() -> Vec<Service> {
                 consecutive_errors: 5,
                 eject_ms: 30_000,
                 max_ejected_percent: 50,
+                failure_percentage: None,
+                success_rate: None,
+                interval_ms: None,
             }),
             health_check: Some(HealthCheck {
                 method: "GET".to_string(),

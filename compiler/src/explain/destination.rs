@@ -141,6 +141,33 @@ pub fn render_destination(
                             );
                         }
                     }
+                    if let Some(b) = &service.circuit_breaker {
+                        let mut detectors =
+                            vec![format!("{} errors in a row", b.consecutive_errors)];
+                        if let Some(f) = &b.failure_percentage {
+                            detectors.push(format!(
+                                "{}% failures of at least {} requests per {}ms",
+                                f.percent,
+                                f.min_requests,
+                                b.interval_ms.unwrap_or_default()
+                            ));
+                        }
+                        if let Some(s) = &b.success_rate {
+                            detectors.push(format!(
+                                "a success rate 1.9 standard deviations below its peers' (5+ endpoints with {} requests per {}ms)",
+                                s.min_requests,
+                                b.interval_ms.unwrap_or_default()
+                            ));
+                        }
+                        let _ = writeln!(
+                            out,
+                            "    circuit breaker: an endpoint is ejected after {}, for {}ms{}; at most {}% of endpoints out",
+                            detectors.join(", or "),
+                            b.eject_ms,
+                            if b.interval_ms.is_some() { " times its ejections so far (up to 300s)" } else { "" },
+                            b.max_ejected_percent
+                        );
+                    }
                     let budget = TimeBudget::of(service, *timeout_ms);
                     for line in budget.describe() {
                         let _ = writeln!(out, "    {line}");

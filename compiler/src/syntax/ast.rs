@@ -671,6 +671,14 @@ pub struct CircuitBreaker {
     pub consecutive_errors: Option<Spanned<u64>>,
     pub eject: Option<Spanned<Duration>>,
     pub max_ejected: Option<Spanned<Percent>>,
+    /// `failure_percentage P% [min_requests N]`: eject an endpoint failing P% or more of its
+    /// requests over an interval (Envoy's failure-percentage detector).
+    pub failure_percentage: Option<(Spanned<Percent>, Option<Spanned<u64>>)>,
+    /// `success_rate [min_requests N]`: eject an endpoint whose success rate falls well below
+    /// its peers' (Envoy's success-rate detector).
+    pub success_rate: Option<(Span, Option<Spanned<u64>>)>,
+    /// `interval D`: how often the two detectors above judge the endpoints.
+    pub interval: Option<Spanned<Duration>>,
     pub span: Span,
 }
 

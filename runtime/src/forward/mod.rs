@@ -13,6 +13,7 @@ pub mod health_check;
 pub mod http1;
 pub mod message_headers;
 pub mod mirror;
+pub mod outlier_sweep;
 pub mod path_rewrite;
 pub mod pool;
 pub mod proxy;

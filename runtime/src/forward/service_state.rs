@@ -1,7 +1,7 @@
 //! A service as the runtime holds it: resolved endpoints and the policies that pick among them.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use super::circuit_breaker::{ejection_allowed, BreakerConfig};
 use super::clock::now_ms;
 use super::endpoint::Endpoint;
 use super::hash_key::{HashKey, HashKeyError};
+use super::outlier_sweep::sweep_when_due;
 use super::retry_budget::RetryBudget;
 use super::retry_policy::RetryPolicy;
 use crate::admit::cel::CelInput;
@@ -60,6 +61,9 @@ pub struct ServiceState {
     pub breaker: Option<BreakerConfig>,
     /// Active health checking, if any.
     pub health_check: Option<HealthCheck>,
+    /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
+    /// the first request).
+    outlier_sweep_at: AtomicU64,
 }
 
 impl ServiceState {
@@ -111,6 +115,7 @@ impl ServiceState {
                 .map(|b| RetryBudget::new(b, budget_exhausted(&service.name))),
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
             health_check: service.health_check.clone(),
+            outlier_sweep_at: AtomicU64::new(0),
         })
     }
 
@@ -138,6 +143,16 @@ impl ServiceState {
         let Some(config) = &self.breaker else {
             return;
         };
+        if config.interval.is_some() {
+            endpoint.outlier.count(failed);
+            sweep_when_due(
+                &self.name,
+                config,
+                &self.endpoints,
+                &self.outlier_sweep_at,
+                now_ms(),
+            );
+        }
         if !failed {
             endpoint.outlier.record_success();
             return;

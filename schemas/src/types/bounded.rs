@@ -153,6 +153,7 @@ mod tests {
         let enforced = [
             "/$defs/AdmissionStep/oneOf/6/properties/percent",
             "/$defs/CircuitBreaker/properties/max_ejected_percent",
+            "/$defs/FailurePercentage/properties/percent",
             "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",
             "/$defs/RetryBudget/properties/min_period_ms",

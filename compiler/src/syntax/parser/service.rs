@@ -251,21 +251,63 @@ fn retry_budget<'a>(cx: &Ctx, start: &'a str) -> PResult<'a, RetryBudget> {
     ))
 }
 
+/// An optional `min_requests N` on the same line.
+fn min_requests<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Option<Spanned<u64>>> {
+    let (after_ws, _) = ws_inline(cx, input)?;
+    if peek_word(after_ws) != Some("min_requests") {
+        return Ok((input, None));
+    }
+    let (r, _) = ws(cx, &after_ws["min_requests".len()..])?;
+    let (r, n) = integer(
+        cx,
+        r,
+        "the requests an endpoint needs in an interval to be judged",
+    )?;
+    Ok((r, Some(n)))
+}
+
 fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, CircuitBreaker> {
     let mut breaker = CircuitBreaker {
         consecutive_errors: None,
         eject: None,
         max_ejected: None,
+        failure_percentage: None,
+        success_rate: None,
+        interval: None,
         span: cx.span(start, input),
     };
-    let keywords = ["consecutive_errors", "eject", "max_ejected"];
+    let keywords = [
+        "consecutive_errors",
+        "eject",
+        "max_ejected",
+        "failure_percentage",
+        "success_rate",
+        "interval",
+    ];
     let (rest, _) = block(
         cx,
         input,
         "circuit_breaker block",
         &keywords,
-        |_, kw, input| {
+        |start, kw, input| {
             let rest = match kw.node {
+                "failure_percentage" => {
+                    let (r, p) = percent(cx, input)?;
+                    let (r, min) = min_requests(cx, r)?;
+                    breaker.failure_percentage = Some((p, min));
+                    r
+                }
+                "success_rate" => {
+                    let after = &start[kw.node.len()..];
+                    let (r, min) = min_requests(cx, after)?;
+                    breaker.success_rate = Some((kw.span, min));
+                    r
+                }
+                "interval" => {
+                    let (r, d) = duration(cx, input)?;
+                    breaker.interval = Some(d);
+                    r
+                }
                 "consecutive_errors" => {
                     let (r, n) = integer(cx, input, "a number of errors")?;
                     breaker.consecutive_errors = Some(n);
