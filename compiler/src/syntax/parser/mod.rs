@@ -17,6 +17,7 @@ mod route_admission;
 mod route_traffic;
 mod service;
 mod stream;
+pub mod test_file;
 
 pub use cel::{parse_cel, CelError};
 
