@@ -2,6 +2,7 @@
 //! outlier detection as they arrive). Codes W0250–W0269 / E0250–E0269. One file per rule.
 
 pub mod empty_retry_budget;
+pub mod mirror_mesh;
 pub mod mirror_target;
 pub mod unconditional_fault;
 
@@ -29,6 +30,11 @@ crate::diagnostics::codes::codes! {
         "A route mirrors to a service it also forwards to. That service receives each copied request twice, once answered and once dropped, doubling the writes and the load on the service the clients depend on. Mirroring is for showing a second service (a new version) real traffic.",
         "Mirror to the new version of the service, not to the one that answers.",
         "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public mirror picard forward picard }\n}\nservice picard { endpoints [\"127.0.0.1:9101\"] }";
+    /// A mirror the mesh would refuse.
+    MIRROR_DENIED_BY_MESH = "W0254", "mirror denied by the mesh",
+        "A route mirrors to a service that the mesh policy denies to the route's gateway (a deny rule applies, or no rule allows the call under `default deny`). Every copy would be refused with 403 at the mirror, and since copies are fire and forget nobody would see it: the new version just looks idle. (A forward the mesh denies is E0300.)",
+        "Allow the gateway to call the mirror's service in the mesh block, or remove the mirror.",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public mirror picard_v2 forward picard }\n}\nservice picard { endpoints [\"127.0.0.1:9101\"] }\nservice picard_v2 { endpoints [\"127.0.0.1:9102\"] }\nmesh {\n  default deny\n  allow edge -> picard\n}";
 }
 
 /// Every traffic-management check.
@@ -36,5 +42,6 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = unconditional_fault::check(program);
     out.extend(empty_retry_budget::check(program));
     out.extend(mirror_target::check(program));
+    out.extend(mirror_mesh::check(program));
     out
 }
