@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::mesh::sidecar::SidecarOptions;
 use meshd::{start, RunOptions};
 
 /// The Meshwork runtime.
@@ -50,9 +51,14 @@ enum Command {
         /// Do not write the access log (JSON lines on stdout).
         #[arg(long)]
         no_access_log: bool,
-        /// Start small JSON-answering servers on the services' loopback endpoints.
+        /// Start demo apps for the services: on their loopback endpoints, or, when the mesh has
+        /// a trust_domain, behind a sidecar on each endpoint with a throwaway CA.
         #[arg(long)]
         demo_upstreams: bool,
+        /// The gateway's workload certificate directory (tls.crt, tls.key, ca.crt): forwards to
+        /// services that have an identity go over mutual TLS with it.
+        #[arg(long, value_name = "DIR")]
+        mesh_certs: Option<PathBuf>,
         /// Worker threads (default: one per CPU meshd may run on).
         #[arg(long, value_name = "N", default_value_t = 0)]
         workers: usize,
@@ -63,6 +69,43 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+    },
+    /// Run beside one instance of a service: mTLS inbound listener at its endpoint, the mesh's
+    /// rules, the local app behind it, and a loopback outbound listener for the app's calls.
+    Sidecar {
+        /// A bundle (.json), a directory of .mesh files, or .mesh files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The service this sidecar stands beside.
+        #[arg(long, value_name = "NAME")]
+        service: String,
+        /// The local app (plain HTTP), e.g. 127.0.0.1:8081.
+        #[arg(long, value_name = "ADDR")]
+        app: String,
+        /// The workload certificate directory (tls.crt, tls.key, ca.crt; or SPIRE's file names).
+        #[arg(long, value_name = "DIR")]
+        certs: PathBuf,
+        /// The inbound listener (default: the service's only endpoint; required when it has several).
+        #[arg(long, value_name = "ADDR")]
+        inbound: Option<String>,
+        /// The outbound listener for the app's calls (Host names the service).
+        #[arg(long, value_name = "ADDR", default_value = meshd::mesh::sidecar::DEFAULT_OUTBOUND)]
+        outbound: String,
+        /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4191")]
+        admin: String,
+        /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
+        #[arg(long, value_name = "FILE")]
+        verify_key: Option<PathBuf>,
+        /// Do not write the access log (JSON lines on stdout).
+        #[arg(long)]
+        no_access_log: bool,
+        /// Worker threads (default: one per CPU meshd may run on).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        workers: usize,
+        /// How often to check the program's files for changes, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        watch_interval_ms: u64,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -101,6 +144,7 @@ fn main() -> ExitCode {
             verify_key,
             no_access_log,
             demo_upstreams,
+            mesh_certs,
             workers,
             watch_interval_ms,
             idle_timeout,
@@ -118,6 +162,36 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            mesh_certs,
+            sidecar: None,
+        }),
+        Command::Sidecar {
+            inputs,
+            service,
+            app,
+            certs,
+            inbound,
+            outbound,
+            admin,
+            verify_key,
+            no_access_log,
+            workers,
+            watch_interval_ms,
+        } => run(RunOptions {
+            admin,
+            verify_key,
+            access_log: !no_access_log,
+            workers,
+            watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
+            reload_on_sighup: true,
+            sidecar: Some(SidecarOptions {
+                service,
+                app,
+                certs,
+                inbound,
+                outbound,
+            }),
+            ..RunOptions::new(inputs)
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),
@@ -157,7 +231,14 @@ fn run(options: RunOptions) -> ExitCode {
     };
     for listener in &server.listeners {
         let scheme = if listener.tls { "https" } else { "http" };
-        tracing::info!(gateway = %listener.gateway, address = %listener.address, "listening ({scheme})");
+        match listener.kind {
+            "gateway" => {
+                tracing::info!(gateway = %listener.gateway, address = %listener.address, "listening ({scheme})")
+            }
+            kind => {
+                tracing::info!(service = %listener.gateway, address = %listener.address, "sidecar {kind} listening ({scheme})")
+            }
+        }
     }
     tracing::info!(address = %server.admin, "admin listening");
     tracing::info!(digest = %server.digest, "serving bundle");

@@ -1,5 +1,6 @@
 //! Forwarding to upstream services: a lean per-worker connection pool, balancing, retries with
-//! backoff, outlier ejection, active health checks, path rewriting and hop-by-hop hygiene.
+//! backoff, outlier ejection, active health checks, path rewriting, hop-by-hop hygiene, and
+//! mutual TLS to services that are mesh workloads ([`upstream_tls`]).
 
 pub mod balance;
 pub mod circuit_breaker;
@@ -18,6 +19,7 @@ pub mod request_body;
 pub mod response_body;
 pub mod retry_policy;
 pub mod service_state;
+pub mod upstream_tls;
 pub mod worker_slot;
 
 pub use forward_plan::ForwardPlan;
@@ -26,3 +28,4 @@ pub use proxy::{forward, ForwardFailure, ForwardFailureKind, Forwarded, Upstream
 pub use request_body::{BodyError, RequestBody, WireBody};
 pub use response_body::ResponseBody;
 pub use service_state::{ServiceBuildError, ServiceState};
+pub use upstream_tls::{HandshakeError, UpstreamTls};

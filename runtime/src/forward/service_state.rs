@@ -14,6 +14,7 @@ use super::clock::now_ms;
 use super::endpoint::Endpoint;
 use super::hash_key::{HashKey, HashKeyError};
 use super::retry_policy::RetryPolicy;
+use super::upstream_tls::UpstreamTls;
 use crate::admit::cel::CelInput;
 
 /// Why a service cannot be built.
@@ -56,6 +57,8 @@ pub struct ServiceState {
     pub breaker: Option<BreakerConfig>,
     /// Active health checking, if any.
     pub health_check: Option<HealthCheck>,
+    /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
+    pub tls: Option<UpstreamTls>,
 }
 
 impl ServiceState {
@@ -65,6 +68,16 @@ impl ServiceState {
         service: &Service,
         workers: usize,
         latency: impl Fn(&str, &str) -> Histogram,
+    ) -> Result<ServiceState, ServiceBuildError> {
+        Self::build_with_tls(service, workers, latency, None)
+    }
+
+    /// [`ServiceState::build`] for a service called over mutual TLS with `tls`.
+    pub fn build_with_tls(
+        service: &Service,
+        workers: usize,
+        latency: impl Fn(&str, &str) -> Histogram,
+        tls: Option<UpstreamTls>,
     ) -> Result<ServiceState, ServiceBuildError> {
         let mut endpoints = Vec::with_capacity(service.endpoints.len());
         for address in &service.endpoints {
@@ -100,6 +113,7 @@ impl ServiceState {
             retry: service.retry.as_ref().map(RetryPolicy::new),
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
             health_check: service.health_check.clone(),
+            tls,
         })
     }
 

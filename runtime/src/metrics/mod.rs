@@ -4,7 +4,8 @@
 //! meshd's own families: `meshd_requests_total{gateway,route,status,denied_by}`,
 //! `meshd_upstream_duration_seconds{service,endpoint}` (send to response head),
 //! `meshd_bundle_info{digest,compiler_version}` (1 for the bundle being served) and
-//! `meshd_bundle_loads_total{result}` (`ok` or `refused`).
+//! `meshd_bundle_loads_total{result}` (`ok` or `refused`); the mesh's families are
+//! [`crate::mesh::mesh_metrics`] and [`crate::mesh::identity::IdentityMetrics`].
 
 pub mod request_counters;
 
@@ -18,6 +19,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 pub use request_counters::{RequestCounters, RouteId, NO_ROUTE};
+
+use crate::mesh::mesh_metrics::MeshMetrics;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -37,6 +40,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// Request counts.
     pub requests: Arc<RequestCounters>,
+    /// Mesh call counts (a sidecar's; families stay empty in a gateway).
+    pub mesh: Arc<MeshMetrics>,
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
@@ -50,6 +55,8 @@ impl Metrics {
         registry.register_collector(Box::new(request_counters::RequestCountersCollector(
             Arc::clone(&requests),
         )));
+        let mesh = MeshMetrics::new(workers);
+        mesh.register(&mut registry);
         let upstream_latency = Family::new_with_constructor(LatencyBuckets);
         registry.register(
             "meshd_upstream_duration_seconds",
@@ -71,6 +78,7 @@ impl Metrics {
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
+            mesh,
             upstream_latency,
             bundle_info,
             bundle_loads,

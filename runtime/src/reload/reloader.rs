@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::admit::AdmitOptions;
 use crate::load::{InputError, ProgramInput, VerifyKey};
 use crate::metrics::Metrics;
-use crate::state::{AdmissionSetup, RuntimeState, StateError};
+use crate::state::{AdmissionSetup, MeshTlsSetup, RuntimeState, StateError, StateScope};
 use crate::stream::KafkaRuntime;
 
 use super::state_cell::StateCell;
@@ -59,6 +59,8 @@ pub struct Reloader {
     control: tokio::runtime::Handle,
     admission: AdmitOptions,
     kafka: Option<Arc<KafkaRuntime>>,
+    scope: StateScope,
+    mesh_tls: Option<MeshTlsSetup>,
     files: Mutex<Vec<PathBuf>>,
     serial: tokio::sync::Mutex<()>,
 }
@@ -84,6 +86,8 @@ impl Reloader {
             control,
             admission,
             kafka: None,
+            scope: StateScope::Gateways,
+            mesh_tls: None,
             files: Mutex::new(Vec::new()),
             serial: tokio::sync::Mutex::new(()),
         }
@@ -93,6 +97,19 @@ impl Reloader {
     /// bundle that uses Kafka is refused.
     pub fn with_kafka(mut self, kafka: Arc<KafkaRuntime>) -> Self {
         self.kafka = Some(kafka);
+        self
+    }
+
+    /// Bundles are served for `scope` (a sidecar's service instead of the gateways); a bundle
+    /// without the sidecar's service is refused.
+    pub fn with_scope(mut self, scope: StateScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Services that are mesh workloads are called over mutual TLS with this setup.
+    pub fn with_mesh_tls(mut self, mesh_tls: Option<MeshTlsSetup>) -> Self {
+        self.mesh_tls = mesh_tls;
         self
     }
 
@@ -111,6 +128,8 @@ impl Reloader {
         let loaded = self.input.load(self.verify_key.as_ref());
         let built = loaded.map_err(LoadFailure::from).and_then(|loaded| {
             let setup = AdmissionSetup {
+                scope: self.scope.clone(),
+                mesh_tls: self.mesh_tls.clone(),
                 options: self.admission.clone(),
                 // `file("…")` secrets are relative to the program's directory (bundle contract).
                 secrets_dir: self.input.base_dir(),

@@ -1,4 +1,4 @@
-//! Binding the gateways' listeners: one socket per worker on the same address with
+//! Binding listeners (the gateways', a sidecar's): one socket per worker on the same address with
 //! `SO_REUSEPORT`, so the kernel spreads connections over workers like nginx's workers, with no
 //! shared accept queue. Port 0 is resolved by the first bind and reused by the others.
 
@@ -7,6 +7,8 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::state::RuntimeState;
+
+use super::listener_role::ListenerRole;
 
 /// Why a listener cannot be bound.
 #[derive(Debug, thiserror::Error)]
@@ -31,21 +33,33 @@ pub enum BindError {
     },
 }
 
-/// One gateway listener, bound once per worker.
+/// One listener, bound once per worker.
 #[derive(Debug)]
 pub struct BoundListener {
-    /// The gateway's index in the state (stable across reloads, which cannot change listeners).
-    pub gateway: usize,
-    /// The listener's index in the gateway.
-    pub listener: usize,
-    /// The gateway's name.
-    pub gateway_name: String,
+    /// What it serves.
+    pub role: ListenerRole,
+    /// Whose it is: the gateway's or the sidecar's service's name.
+    pub name: String,
     /// The bound address (port 0 resolved).
     pub address: SocketAddr,
     /// Whether connections start with a TLS handshake.
     pub tls: bool,
     /// One socket per worker.
     pub sockets: Vec<TcpListener>,
+}
+
+/// Binds `address` once per worker (port 0 is resolved by the first bind and reused).
+pub fn bind_sockets(
+    mut address: SocketAddr,
+    workers: usize,
+) -> std::io::Result<(SocketAddr, Vec<TcpListener>)> {
+    let mut sockets = Vec::with_capacity(workers.max(1));
+    for _ in 0..workers.max(1) {
+        let socket = reuse_port_listener(address)?;
+        address = socket.local_addr()?;
+        sockets.push(socket);
+    }
+    Ok((address, sockets))
 }
 
 /// Binds every listener of every gateway, `workers` times.
@@ -61,7 +75,7 @@ pub fn bind_listeners(
                 address: listener.address.clone(),
                 source,
             };
-            let mut address = listener
+            let address = listener
                 .address
                 .to_socket_addrs()
                 .ok()
@@ -70,18 +84,17 @@ pub fn bind_listeners(
                     gateway: gateway.name.to_string(),
                     address: listener.address.clone(),
                 })?;
-            let mut sockets = Vec::with_capacity(workers);
-            for _ in 0..workers.max(1) {
-                let socket = reuse_port_listener(address).map_err(io)?;
-                address = socket.local_addr().map_err(io)?;
-                sockets.push(socket);
-            }
+            let (address, sockets) = bind_sockets(address, workers).map_err(io)?;
+            let tls = listener.tls.is_some();
             bound.push(BoundListener {
-                gateway: g,
-                listener: l,
-                gateway_name: gateway.name.to_string(),
+                role: ListenerRole::Gateway {
+                    gateway: g,
+                    listener: l,
+                    tls,
+                },
+                name: gateway.name.to_string(),
                 address,
-                tls: listener.tls.is_some(),
+                tls,
                 sockets,
             });
         }

@@ -33,9 +33,7 @@ pub fn spawn_workers(
     for bound in listeners {
         let context = Arc::new(ListenerContext::new(
             Arc::clone(shared),
-            bound.gateway,
-            bound.listener,
-            bound.tls,
+            bound.role,
             timeouts,
         ));
         for (worker, socket) in bound.sockets.into_iter().enumerate() {
