@@ -4,41 +4,17 @@
 //! writes. Run: `cargo bench -p meshc --bench pipeline` (add `-- parse_check_emit`,
 //! `-- resolve_graph_check` or `-- stages` for one group; figures in BENCHMARKS.md).
 
+#[path = "support/generated_program.rs"]
+mod generated_program;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// A program with `routes` routes on one gateway, forwarding to 100 services; every tenth route
-/// carries a CEL condition, as real gateways do.
+/// The generated program of `routes` routes (`generated_program.rs`, shared with the bench/ scripts).
 fn generate_program(routes: usize) -> String {
-    const SERVICES: usize = 100;
-    let mut out = String::with_capacity(routes * 260);
-    out.push_str("gateway edge {\n  listen \"0.0.0.0:8080\"\n");
-    out.push_str("  consumer picard { key env(\"PICARD_KEY\") groups [captains] }\n");
-    for i in 0..routes {
-        let service = i % SERVICES;
-        out.push_str(&format!(
-            "  route r{i} {{\n    match GET \"/s{service}/items{i}/{{id}}\"\n    auth key header \"x-api-key\"\n    allow groups [captains]\n    rate_limit 100/min per consumer\n"
-        ));
-        if i % 10 == 0 {
-            out.push_str(
-                "    when request.headers[\"x-stardate\"] != \"\" && request.method == \"GET\"\n",
-            );
-        }
-        out.push_str(&format!(
-            "    forward svc{service} strip_prefix \"/s{service}\"\n  }}\n"
-        ));
-    }
-    out.push_str("}\n\n");
-    for s in 0..SERVICES {
-        out.push_str(&format!(
-            "service svc{s} {{\n  endpoints [\"127.0.0.1:{}\"]\n  timeout 2s\n  retry 2 on [connect_failure, 503] backoff 25ms..250ms\n}}\n",
-            10_000 + s
-        ));
-    }
-    out.push_str("mesh {\n  default deny\n  allow edge -> *\n}\n");
-    out
+    generated_program::generate_program(&generated_program::ProgramShape::new(routes))
 }
 
 fn pipeline(c: &mut Criterion) {

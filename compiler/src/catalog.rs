@@ -8,6 +8,7 @@ pub fn all_codes() -> Vec<&'static Code> {
     let stages: &[&[&'static Code]] = &[
         crate::diagnostics::codes::CODES,
         crate::resolve::CODES,
+        crate::checks::paths::CODES,
         crate::checks::routes::CODES,
         crate::checks::mesh::CODES,
         crate::checks::events::CODES,

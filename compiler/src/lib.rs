@@ -15,4 +15,4 @@ pub mod resolve;
 pub mod source;
 pub mod syntax;
 
-pub use pipeline::{compile_paths, compile_text, Compilation, InputError};
+pub use pipeline::{compile_bytes, compile_paths, compile_text, Compilation, InputError};

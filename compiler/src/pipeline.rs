@@ -6,7 +6,7 @@ use meshwork_bundle::Bundle;
 
 use crate::diagnostics::{sort_diagnostics, Diagnostic};
 pub use crate::input::loader::InputError;
-use crate::input::loader::{load_paths, load_text, LoadedProgram};
+use crate::input::loader::{load_bytes, load_paths, load_text, LoadedProgram};
 use crate::source::{FileId, SourceMap};
 use crate::syntax::ast;
 
@@ -38,6 +38,12 @@ pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, InputError> {
 /// Compiles one in-memory source (includes are still read from disk, relative to `path`).
 pub fn compile_text(path: &str, text: &str) -> Compilation {
     finish(load_text(path, text))
+}
+
+/// Compiles one in-memory file given as bytes, checked as a file read from disk would be (not
+/// UTF-8, control characters and oversize are located diagnostics).
+pub fn compile_bytes(path: &str, bytes: &[u8]) -> Compilation {
+    finish(load_bytes(path, bytes))
 }
 
 fn finish(program: LoadedProgram) -> Compilation {

@@ -59,21 +59,69 @@ fn first(diagnostics: &[serde_json::Value]) -> (String, u64, u64) {
     )
 }
 
+/// A fixed linear congruential generator: the same "random" bytes on every run.
+fn random_bytes(state: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*state >> 56) as u8
+        })
+        .collect()
+}
+
+/// Runs `meshc check --format FORMAT name` and asserts exit 1, no panic, and output that names
+/// the file with a line and column (the human report on standard error, the others on stdout).
+fn check_fails_in(dir: &Path, name: &str, format: &str) {
+    let out = meshc(&["check", "--format", format, name], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal compiler error"),
+        "{name} as {format}: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{name} as {format}: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let located = match format {
+        "human" => stderr.contains(&format!("[{name}:")),
+        "json" => stdout.contains(&format!("\"file\":\"{name}\"")),
+        "sarif" => stdout.contains(&format!("\"uri\": \"{name}\"")),
+        _ => stdout.contains(&format!("file={name},line=")),
+    };
+    assert!(located, "{name} as {format}: {stdout}{stderr}");
+}
+
 #[test]
 fn random_bytes_are_a_located_error() {
     let dir = temp_dir("random");
-    // A fixed linear congruential generator: the same "random" bytes on every run.
     let mut state: u64 = 0x5eed;
     for round in 0..20 {
-        let bytes: Vec<u8> = (0..4096)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (state >> 56) as u8
-            })
-            .collect();
+        let bytes = random_bytes(&mut state, 4096);
         check_fails(&dir, &format!("random{round}.mesh"), &bytes);
+    }
+}
+
+#[test]
+fn random_bytes_give_a_located_error_in_every_format() {
+    let dir = temp_dir("random-formats");
+    let mut state: u64 = 0xfeed;
+    let seed = include_bytes!("fixtures/seed_program.mesh");
+    for round in 0..6 {
+        // Pure noise, and a valid program with a few random bytes written into it.
+        let noise = random_bytes(&mut state, 512);
+        let mut spliced = seed.to_vec();
+        let at = (state as usize) % seed.len();
+        spliced.splice(at..at, random_bytes(&mut state, 3));
+        for (kind, bytes) in [("noise", noise), ("spliced", spliced)] {
+            let name = format!("{kind}{round}.mesh");
+            std::fs::write(dir.join(&name), &bytes).expect("write");
+            if meshc(&["check", &name], &dir).status.code() == Some(0) {
+                continue; // the random bytes landed inside a comment or a string
+            }
+            for format in ["human", "json", "sarif", "github"] {
+                check_fails_in(&dir, &name, format);
+            }
+        }
     }
 }
 

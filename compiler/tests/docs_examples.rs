@@ -7,7 +7,13 @@ use meshc::fmt::format_source;
 use meshc::source::FileId;
 use meshc::syntax::parser::{parse_file, TOP_LEVEL_KEYWORDS};
 
-const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route"];
+const GATEWAY_STATEMENTS: &[&str] = &[
+    "listen",
+    "consumer",
+    "route",
+    "merge_slashes",
+    "escaped_slashes",
+];
 const ROUTE_STATEMENTS: &[&str] = &[
     "match",
     "auth",

@@ -53,6 +53,7 @@ fn gateway(consumers: usize) -> Gateway {
             .collect(),
         routes: Vec::new(),
         identity: None,
+        path_policy: Default::default(),
         source: at(1),
     }
 }
@@ -149,6 +150,7 @@ fn limit(per: RateLimitKey) -> AdmissionStep {
         per,
         burst: Some(u64::MAX / 2),
         shared: false,
+        on_store_failure: meshwork_bundle::StoreFailure::Local,
         source: at(10),
     }
 }

@@ -23,6 +23,7 @@ fn rule(when: &str) -> StreamRule {
                 topic: "red".into(),
                 key: None,
                 value: None,
+                exactly_once: false,
             }),
             deliver: None,
             dead_letter: None,

@@ -5,7 +5,9 @@
 //!   route uses it (sync: 512 concurrent waiters, each answered after its delivery report).
 //! - `consume`: a bare `BaseConsumer` in a group reading 100-byte records: the read ceiling.
 //! - `stream`: a stream filtering 100-byte JSON records with
-//!   `event.value.severity == "red"` (half match) and republishing the matches.
+//!   `event.value.severity == "red"` (half match) and republishing the matches, at least once
+//!   with the default commit window; `stream-wide-window`: the same with the wider window meshd
+//!   used before; `stream-exactly-once`: the same stream in Kafka transactions.
 //!
 //! Run: `cargo bench -p meshd --bench stream_throughput [-- SCENARIO…]`. Figures go to stdout.
 
@@ -49,7 +51,26 @@ fn main() {
         consume_only(1_000_000);
     }
     if wants("stream") {
-        stream(1_000_000);
+        stream("stream", 1_000_000, false, StreamOptions::default());
+    }
+    if wants("stream-wide-window") {
+        // The defaults before the at-least-once window was shrunk: 20 000 in flight, commits
+        // every 10 000 records or 200 ms.
+        let wide = StreamOptions {
+            max_in_flight: 20_000,
+            commit_every: 10_000,
+            commit_interval: Duration::from_millis(200),
+            ..StreamOptions::default()
+        };
+        stream("stream-wide-window", 1_000_000, false, wide);
+    }
+    if wants("stream-exactly-once") {
+        stream(
+            "stream-exactly-once",
+            1_000_000,
+            true,
+            StreamOptions::default(),
+        );
     }
 }
 
@@ -258,7 +279,7 @@ fn location() -> SourceLocation {
     }
 }
 
-fn stream(count: usize) {
+fn stream(label: &str, count: usize, exactly_once: bool, options: StreamOptions) {
     let cluster = Arc::new(cluster_with(&[
         ("log", PARTITIONS),
         ("red", PARTITIONS),
@@ -295,6 +316,7 @@ fn stream(count: usize) {
             topic: "red".into(),
             key: None,
             value: None,
+            exactly_once,
         }),
         deliver: None,
         dead_letter: Some("dlq".into()),
@@ -310,7 +332,7 @@ fn stream(count: usize) {
     let mut supervisor = StreamSupervisor::new(
         Arc::clone(&cluster),
         metrics,
-        StreamOptions::default(),
+        options,
         runtime.handle().clone(),
     );
     supervisor.apply(&bundle).expect("stream");
@@ -344,5 +366,5 @@ fn stream(count: usize) {
     }
     let elapsed = started.elapsed();
     supervisor.shutdown();
-    report("stream", count - first, elapsed);
+    report(label, count - first, elapsed);
 }

@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod admin;
 pub mod admit;
 pub mod ca;
+pub mod crypto_provider;
 pub mod demo_upstreams;
 pub mod forward;
 pub mod load;

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
 use meshd::mesh::sidecar::SidecarOptions;
+use meshd::stream::StreamArgs;
 use meshd::{start, RunOptions};
 
 /// The Meshwork runtime.
@@ -18,6 +20,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start; boxing the large `run` variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a bundle against the schema and its digest without running it.
@@ -28,9 +32,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         verify_key: Option<PathBuf>,
     },
-    /// Serve a bundle, or .mesh sources compiled in-process.
+    /// Serve a bundle, a bundle URL (polled), or .mesh sources compiled in-process.
     Run {
-        /// A bundle (.json), a directory of .mesh files, or .mesh files.
+        /// A bundle (.json or .json.zst), an http(s):// bundle URL, a directory of .mesh files, or
+        /// .mesh files.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
@@ -62,13 +67,18 @@ enum Command {
         /// Worker threads (default: one per CPU meshd may run on).
         #[arg(long, value_name = "N", default_value_t = 0)]
         workers: usize,
-        /// How often to check the program's files for changes, in milliseconds.
+        /// Changes to the program's files are seen at once (inotify); this is how often their size
+        /// and times are also compared, for file systems inotify cannot watch (NFS), in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         watch_interval_ms: u64,
         /// Close client connections idle for this long between requests (like nginx's
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        streams: StreamArgs,
     },
     /// Run beside one instance of a service: mTLS inbound listener at its endpoint, the mesh's
     /// rules, the local app behind it, and a loopback outbound listener for the app's calls.
@@ -148,6 +158,8 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             idle_timeout,
+            source,
+            streams,
         } => run(RunOptions {
             inputs,
             admin,
@@ -164,6 +176,8 @@ fn main() -> ExitCode {
             idle_timeout,
             mesh_certs,
             sidecar: None,
+            source: source.into(),
+            streams: streams.into(),
         }),
         Command::Sidecar {
             inputs,

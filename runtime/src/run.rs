@@ -13,19 +13,22 @@ use tokio::sync::watch;
 
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
-use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreError};
+use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreCollector, SharedStoreError};
+use crate::load::remote::{FetchStatusCollector, RemoteSetupError, RemoteSource, SourceOptions};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::mesh::demo_mesh::{DemoMesh, DemoPlan};
 use crate::mesh::sidecar::{bind_sidecar, SidecarContext, SidecarError, SidecarOptions};
 use crate::mesh::workload_identity::{WorkloadIdentity, WorkloadIdentityError};
 use crate::metrics::Metrics;
-use crate::reload::{file_watch::watch_files, LoadFailure, Reloader, StateCell};
+use crate::reload::{
+    file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
+};
 use crate::server::connection::ConnectionTimeouts;
 use crate::server::listeners::{bind_listeners, BindError};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
 use crate::state::{RuntimeState, StateScope};
-use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError};
+use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
 use meshwork_bundle::MtlsMode;
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
@@ -53,7 +56,8 @@ pub struct RunOptions {
     pub demo_upstreams: bool,
     /// Worker threads; 0 means one per CPU this process may run on.
     pub workers: usize,
-    /// How often the program's files are checked for changes.
+    /// How often the program's files' metadata is compared (the safety net beside inotify, which
+    /// sees changes at once; see [`crate::reload::file_watch`]).
     pub watch_interval: Duration,
     /// Whether SIGHUP reloads (the binary: yes; tests running several servers in one process: no).
     pub reload_on_sighup: bool,
@@ -66,10 +70,15 @@ pub struct RunOptions {
     pub mesh_certs: Option<PathBuf>,
     /// Run as one service's sidecar instead of the gateways (`meshd sidecar`).
     pub sidecar: Option<SidecarOptions>,
+    /// Polling, caching and rollback settings for bundles (a bundle URL).
+    pub source: SourceOptions,
+    /// Stream tuning (commit window, session and transaction timeouts).
+    pub streams: StreamOptions,
 }
 
 impl RunOptions {
-    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, 1 s polling,
+    /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, a 1 s
+    /// safety-net poll beside the file watcher,
     /// 30 s for a request head, 60 s idle between requests.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
@@ -88,6 +97,8 @@ impl RunOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             mesh_certs: None,
             sidecar: None,
+            source: SourceOptions::default(),
+            streams: StreamOptions::default(),
         }
     }
 }
@@ -98,6 +109,9 @@ pub enum StartError {
     /// The inputs are not a bundle or sources.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The bundle URL cannot be polled (TLS set-up, cache directory).
+    #[error(transparent)]
+    Remote(#[from] RemoteSetupError),
     /// The `--redis` URL is unusable.
     #[error(transparent)]
     Redis(#[from] SharedStoreError),
@@ -255,8 +269,18 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             "shared rate limits are counted in Redis"
         );
     }
-    let kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
+    let mut kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
+    kafka_options.streams = options.streams.clone();
+    let remote = RemoteSource::for_input(&input, &options.source, verify_key.is_some())?;
     let metrics = Metrics::new(workers);
+    if let Some(store) = &admission.shared_store {
+        let collector = SharedStoreCollector(Arc::clone(store));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
+    if let Some(remote) = &remote {
+        let collector = FetchStatusCollector(Arc::clone(&remote.status));
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
     // A mesh program's demo needs a throwaway CA before the gateway's state is built: the
     // gateway calls the demo's sidecars with a certificate issued here.
     let demo_plan = match (&options.sidecar, options.demo_upstreams) {
@@ -351,7 +375,9 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         admission,
     )
     .with_scope(scope)
-    .with_mesh_tls(identity.as_ref().map(|identity| identity.tls.clone()));
+    .with_mesh_tls(identity.as_ref().map(|identity| identity.tls.clone()))
+    .with_remote(remote)
+    .allowing_rollback(options.source.allow_rollback);
     if options.sidecar.is_none() {
         // A sidecar serves no produce route and runs no stream: its Kafka never starts.
         reloader = reloader.with_kafka(Arc::clone(&kafka));
@@ -419,7 +445,11 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             return Err(StartError::Threads(error));
         }
     }
-    handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    if reloader.remote().is_some() {
+        handle.spawn(poll_url(Arc::clone(&reloader)));
+    } else {
+        handle.spawn(watch_files(Arc::clone(&reloader), options.watch_interval));
+    }
     if options.reload_on_sighup {
         handle.spawn(reload_on_sighup(Arc::clone(&reloader)));
     }

@@ -44,7 +44,7 @@ fn run_refuses_what_is_neither_a_bundle_nor_sources() {
     std::fs::write(&notes, "hello").unwrap();
     let stderr = run_and_fail(&[notes.to_str().unwrap()]);
     assert!(
-        stderr.contains("neither a bundle (.json) nor a .mesh source"),
+        stderr.contains("neither a bundle (.json, .json.zst) nor a .mesh source"),
         "{stderr}"
     );
     let stderr = run_and_fail(&[dir.join("missing.json").to_str().unwrap()]);

@@ -197,6 +197,85 @@ async fn a_tls_listener_serves_http1_and_http2_by_alpn_and_says_https_upstream()
     assert_eq!(echo["headers"]["x-forwarded-proto"], "https");
 }
 
+/// Opens a TLS connection with `config`, sends one HTTP/1.1 request (which also delivers the
+/// server's session tickets) and returns how the handshake went.
+async fn handshake_and_request(
+    address: std::net::SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+) -> Option<rustls::HandshakeKind> {
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let kind = tls.get_ref().1.handshake_kind();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("/secure")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+    kind
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_tls_client_resumes_its_session_without_a_full_handshake() {
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("tls-resume");
+    let (root, listen) = certificate(&dir);
+    let server = forwarding_gateway(&dir, &upstream, &listen).await;
+    let edge = server.listener("edge").unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_root_certificates(roots.clone())
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = Arc::new(config);
+    assert_eq!(
+        handshake_and_request(edge, &config).await,
+        Some(rustls::HandshakeKind::Full)
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            handshake_and_request(edge, &config).await,
+            Some(rustls::HandshakeKind::Resumed),
+            "a TLS 1.3 ticket from the last connection must resume"
+        );
+    }
+    // TLS 1.2 resumes by session id, from the listener's session cache.
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.resumption = config
+        .resumption
+        .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOnly);
+    let config = Arc::new(config);
+    assert_eq!(
+        handshake_and_request(edge, &config).await,
+        Some(rustls::HandshakeKind::Full)
+    );
+    assert_eq!(
+        handshake_and_request(edge, &config).await,
+        Some(rustls::HandshakeKind::Resumed)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_certificate_file_is_a_load_error_naming_it() {
     let dir = TempDir::new("tls-missing");

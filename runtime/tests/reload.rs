@@ -133,12 +133,15 @@ async fn a_source_edit_that_does_not_compile_is_refused_and_the_old_bundle_keeps
     assert!(refused.is_some_and(|n| n >= 1), "{metrics}");
 }
 
-/// A bundle file compiled from `source`, its digest edited without resealing.
+/// A bundle file compiled from `source`, its content edited without resealing. Compiled beside
+/// `path` and renamed over it, so the file watcher never sees the valid bundle in between.
 fn tampered(source: &str, path: &std::path::Path) {
-    compile_bundle(source, path);
-    let mut bundle = Bundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let staged = path.with_extension("staged");
+    compile_bundle(source, &staged);
+    let mut bundle = Bundle::from_json(&std::fs::read_to_string(&staged).unwrap()).unwrap();
     bundle.services[0].timeout_ms += 1;
-    std::fs::write(path, bundle.to_pretty_json()).unwrap();
+    std::fs::write(&staged, bundle.to_pretty_json()).unwrap();
+    std::fs::rename(&staged, path).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,4 +258,61 @@ async fn signed_bundles_load_and_a_bad_signature_is_refused_at_start_and_on_relo
     meshd::load::sign_bundle(&bundle, &digest(&bundle), &ops_key).unwrap();
     assert_eq!(post_reload(&server).await.status, 200);
     assert_eq!(get(edge, "/version", &[]).await.body, "v2");
+}
+
+/// Writes a bundle compiled from `source` with `serial` to `path`.
+fn compile_with_serial(source: &str, serial: u64, path: &std::path::Path) {
+    let mut bundle = meshc::compile_text("test.mesh", source).bundle.unwrap();
+    bundle.serial = serial;
+    bundle.seal();
+    std::fs::write(path, bundle.to_pretty_json()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_file_with_a_lower_serial_is_refused_unless_rollbacks_are_allowed() {
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("reload-serial");
+    let strict_file = dir.path("strict.json");
+    let lenient_file = dir.path("lenient.json");
+    compile_with_serial(&versioned(1, &upstream), 5, &strict_file);
+    compile_with_serial(&versioned(1, &upstream), 5, &lenient_file);
+    let strict = start_with(test_options(vec![strict_file.clone()])).await;
+    let mut options = test_options(vec![lenient_file.clone()]);
+    options.source.allow_rollback = true;
+    let lenient = start_with(options).await;
+
+    compile_with_serial(&versioned(2, &upstream), 4, &strict_file);
+    compile_with_serial(&versioned(2, &upstream), 4, &lenient_file);
+    let refused = post_reload(&strict).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("refused as a rollback"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        get(strict.listener("edge").unwrap(), "/version", &[])
+            .await
+            .body,
+        "v1"
+    );
+    let accepted = post_reload(&lenient).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(
+        get(lenient.listener("edge").unwrap(), "/version", &[])
+            .await
+            .body,
+        "v2"
+    );
+    assert_eq!(admin_get(&lenient, "/bundle").await.json()["serial"], 4);
+
+    // A higher serial moves forward on both.
+    compile_with_serial(&versioned(3, &upstream), 6, &strict_file);
+    assert_eq!(post_reload(&strict).await.status, 200);
+    assert_eq!(
+        get(strict.listener("edge").unwrap(), "/version", &[])
+            .await
+            .body,
+        "v3"
+    );
 }

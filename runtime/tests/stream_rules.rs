@@ -405,3 +405,62 @@ fn a_bundle_with_a_broken_stream_is_refused_and_the_running_stream_keeps_going()
     );
     supervisor.shutdown();
 }
+
+#[test]
+fn an_exactly_once_stream_writes_every_record_once_in_committed_transactions() {
+    let runtime = runtime();
+    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let bootstrap = cluster.bootstrap_servers().to_owned();
+    let mut bundle = empty();
+    bundle.topics = vec![
+        topic("eo-log", PARTITIONS as u64),
+        topic("eo-dlq", 1),
+        topic("eo-red", PARTITIONS as u64),
+    ];
+    let mut stream = filter_stream(
+        "eo",
+        "eo-log",
+        r#"event.value.severity == "red""#,
+        "eo-red",
+        "eo-dlq",
+    );
+    stream.to.as_mut().unwrap().exactly_once = true;
+    bundle.streams = vec![stream];
+    cluster.declare_topics(&bundle.topics).unwrap();
+    feed(&bootstrap, "eo-log", RECORDS, value);
+
+    let mut registry = Registry::default();
+    let metrics = KafkaMetrics::register(&mut registry);
+    let mut supervisor = StreamSupervisor::new(
+        Arc::clone(&cluster),
+        metrics,
+        StreamOptions::default(),
+        runtime.handle().clone(),
+    );
+    supervisor.apply(&bundle).unwrap();
+    let expected_red = (0..RECORDS).filter(|&i| kind(i) == Kind::Red).count();
+    let expected_dead = (0..RECORDS)
+        .filter(|&i| matches!(kind(i), Kind::Malformed | Kind::NoSeverity))
+        .count();
+    let done = wait_until(Duration::from_secs(60), || {
+        record_count(&bootstrap, "eo-red", PARTITIONS) >= expected_red
+            && record_count(&bootstrap, "eo-dlq", 1) >= expected_dead
+    });
+    supervisor.shutdown();
+    assert!(done, "the stream did not get through the feed");
+    let red = keys_of(&read_all(&bootstrap, "eo-red", PARTITIONS));
+    assert_eq!(red.len(), expected_red, "duplicates or extras");
+    assert_eq!(red.iter().collect::<BTreeSet<_>>().len(), expected_red);
+    assert_eq!(record_count(&bootstrap, "eo-dlq", 1), expected_dead);
+
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        metric(
+            &text,
+            r#"kafka_stream_transactions_total{rule="eo",outcome="committed"}"#
+        ) >= 1,
+        "{text}"
+    );
+    assert!(!text.contains(r#"outcome="aborted""#), "{text}");
+}

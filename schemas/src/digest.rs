@@ -7,6 +7,12 @@
 //! characters; other characters as raw UTF-8), integers in plain decimal.
 //! To check by hand: `jq -cS '.digest=""' bundle.json | tr -d '\n' | sha256sum`
 //! (jq's escaping agrees with serde_json for the strings a bundle holds).
+//!
+//! A reader given the compact canonical text itself (a `*.json.zst` bundle decompressed) checks
+//! the digest on those bytes, the digest's value left out, instead of printing the bundle again:
+//! see [`Bundle::verify_digest_of_text`].
+
+use std::ops::Range;
 
 use sha2::{Digest, Sha256};
 
@@ -62,6 +68,77 @@ impl Bundle {
     }
 }
 
+impl Bundle {
+    /// [`Bundle::verify_digest`] for a bundle parsed from `text`. When `text` is laid out as the
+    /// compact canonical form (it starts `{"compiler":{…},"digest":"`), the digest is checked
+    /// over `text` with its value emptied, which is the canonical form if the text is canonical,
+    /// and costs one pass of SHA-256. Bytes that hash to the recorded digest are the bytes that
+    /// were sealed (and signed), whatever their layout. Any other text, or a mismatch, falls
+    /// back to printing the canonical form, which also names the digest the content has.
+    pub fn verify_digest_of_text(&self, text: &[u8]) -> Result<(), DigestError> {
+        if self.digest.is_empty() {
+            return Err(DigestError::Missing);
+        }
+        if let Some(value) = compact_digest_value(text) {
+            if text[value.clone()] == *self.digest.as_bytes() {
+                let mut hasher = Sha256::new();
+                hasher.update(&text[..value.start]);
+                hasher.update(&text[value.end..]);
+                let hash = hasher.finalize();
+                if self.digest[DIGEST_PREFIX.len()..] == hex::encode(hash) {
+                    return Ok(());
+                }
+            }
+        }
+        self.verify_digest()
+    }
+}
+
+/// Where the digest's value sits in `text` if it begins as compact canonical JSON does: the
+/// `compiler` object first, then `"digest":"…"`.
+fn compact_digest_value(text: &[u8]) -> Option<Range<usize>> {
+    const OPEN: &[u8] = b"{\"compiler\":";
+    const KEY: &[u8] = b",\"digest\":\"";
+    let compiler_end = OPEN.len() + object_length(text.get(OPEN.len()..)?)?;
+    let start = compiler_end + KEY.len();
+    if !text.get(compiler_end..)?.starts_with(KEY) {
+        return None;
+    }
+    let length = text.get(start..)?.iter().position(|&b| b == b'"')?;
+    Some(start..start + length)
+}
+
+/// The length of the JSON object `bytes` begin with, through its closing brace.
+fn object_length(bytes: &[u8]) -> Option<usize> {
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &byte) in bytes.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +187,45 @@ mod tests {
         let sealed = compute_digest(&bundle);
         bundle.digest = "sha256:anything".to_string();
         assert_eq!(compute_digest(&bundle), sealed);
+    }
+
+    #[test]
+    fn the_digest_holds_over_the_compact_text_and_the_pretty_text() {
+        let bundle = starfleet_bundle();
+        let compact = bundle.to_canonical_json();
+        assert!(compact_digest_value(compact.as_bytes()).is_some());
+        assert_eq!(bundle.verify_digest_of_text(compact.as_bytes()), Ok(()));
+        let pretty = bundle.to_pretty_json();
+        assert!(compact_digest_value(pretty.as_bytes()).is_none());
+        assert_eq!(bundle.verify_digest_of_text(pretty.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn an_edited_compact_text_fails_with_the_digest_of_its_content() {
+        let bundle = starfleet_bundle();
+        let edited =
+            bundle
+                .to_canonical_json()
+                .replacen("\"timeout_ms\":2000", "\"timeout_ms\":2001", 1);
+        let parsed = Bundle::from_json(&edited).unwrap();
+        assert_ne!(parsed, bundle, "the edit must change the content");
+        let Err(DigestError::Mismatch { computed, .. }) =
+            parsed.verify_digest_of_text(edited.as_bytes())
+        else {
+            panic!("an edited bundle must not verify");
+        };
+        assert_eq!(computed, compute_digest(&parsed));
+    }
+
+    #[test]
+    fn the_compiler_object_is_skipped_whatever_its_strings_hold() {
+        let mut bundle = starfleet_bundle();
+        bundle.compiler.name = r#"m{e"s\h}c","digest":""#.to_string();
+        bundle.seal();
+        let compact = bundle.to_canonical_json();
+        let value = compact_digest_value(compact.as_bytes()).unwrap();
+        assert_eq!(&compact[value], bundle.digest);
+        assert_eq!(bundle.verify_digest_of_text(compact.as_bytes()), Ok(()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the serde types, their JSON Schema, deterministic JSON, the digest, route precedence, the
 //! route matcher and the mesh policy's decision.
 
+pub mod bundle_file;
 pub mod canonical_json;
 pub mod digest;
 pub mod matcher;
@@ -9,6 +10,7 @@ pub mod mesh_policy;
 pub mod precedence;
 pub mod sample;
 pub mod schema;
+pub mod signature;
 pub mod types;
 
 pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
@@ -17,13 +19,15 @@ pub use schema::{generate_schema, generate_schema_text, BUNDLE_SCHEMA};
 pub use types::bundle::{
     Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
 };
-pub use types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+pub use types::gateway::{
+    Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, PathPolicy,
+};
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
     NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, ValueFormat,
+    RouteMatch, StoreFailure, ValueFormat,
 };
 pub use types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,

@@ -2,13 +2,13 @@
 //! (the runtime must not depend on the compiler, so it cannot compile one).
 
 use crate::types::bundle::{Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation};
-use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls};
+use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy};
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
     NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, ValueFormat,
+    RouteMatch, StoreFailure, ValueFormat,
 };
 use crate::types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
@@ -77,6 +77,7 @@ fn officers_route() -> Route {
                 per: RateLimitKey::Consumer,
                 burst: None,
                 shared: false,
+                on_store_failure: StoreFailure::Local,
                 source: at(10, 5),
             },
             AdmissionStep::Condition {
@@ -140,6 +141,7 @@ fn log_route() -> Route {
             headers: strings(&["x-ship"]),
             acks: Acks::All,
             mode: ProduceMode::Sync,
+            timeout_ms: None,
         },
         source: at(17, 3),
     }
@@ -197,6 +199,7 @@ fn edge_gateway() -> Gateway {
         ],
         routes: vec![officers_route(), log_route(), ping_route()],
         identity: Some("spiffe://starfleet/edge".to_string()),
+        path_policy: PathPolicy::default(),
         source: at(1, 1),
     }
 }
@@ -345,6 +348,7 @@ pub fn starfleet_bundle() -> Bundle {
             topic: "red-alerts".to_string(),
             key: Some("event.key".to_string()),
             value: None,
+            exactly_once: false,
         }),
         deliver: Some(Deliver {
             service: "riker".to_string(),

@@ -4,6 +4,7 @@
 pub mod cel;
 pub mod events;
 pub mod mesh;
+pub mod paths;
 pub mod routes;
 pub mod sanity;
 pub mod security;
@@ -16,6 +17,7 @@ use crate::resolve::Program;
 pub fn run_all(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     diagnostics.extend(routes::check(program));
+    diagnostics.extend(paths::check(program));
     diagnostics.extend(mesh::check(program, graph));
     diagnostics.extend(events::check(program, graph));
     diagnostics.extend(cel::check(program));

@@ -72,9 +72,18 @@ pub struct CheckArgs {
 pub struct BuildArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Where to write the bundle (`-` for standard output).
+    /// Where to write the bundle (`-` for standard output); a file is replaced atomically. A
+    /// name ending in `.zst` (`bundle.json.zst`) gets the compact canonical JSON compressed with
+    /// zstd, about 50× smaller; any other name gets pretty JSON.
     #[arg(short, long, default_value = "bundle.json")]
     pub output: PathBuf,
+    /// The bundle's serial: meshd refuses a bundle with a lower serial than the one it serves
+    /// (no silent rollback). Default: `SOURCE_DATE_EPOCH` when set, else 0 (no claim).
+    #[arg(long, value_name = "N")]
+    pub serial: Option<u64>,
+    /// Sign the bundle with this private key (`meshd keygen`), writing `<output>.sig` first.
+    #[arg(long, value_name = "KEY_FILE")]
+    pub sign: Option<PathBuf>,
 }
 
 /// The picture formats of `meshc graph`.

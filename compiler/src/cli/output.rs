@@ -14,25 +14,37 @@ use super::args::Format;
 /// Prints diagnostics: for people on standard error (with a summary line), for machines on
 /// standard output (so `meshc check --format sarif > results.sarif` works).
 pub fn print_diagnostics(sources: &SourceMap, diagnostics: &[Diagnostic], format: Format) {
-    let text = match format {
-        Format::Human => {
-            if diagnostics.is_empty() {
-                return;
-            }
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let text = format!(
-                "{}{}\n",
-                render_report(sources, diagnostics, color),
-                render_summary(diagnostics)
-            );
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
-            return;
+    let color = format == Format::Human
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let text = render_diagnostics(sources, diagnostics, format, color);
+    let _ = match format {
+        Format::Human => std::io::stderr().lock().write_all(text.as_bytes()),
+        Format::Json | Format::Sarif | Format::Github => {
+            std::io::stdout().lock().write_all(text.as_bytes())
         }
+    };
+}
+
+/// The text [`print_diagnostics`] writes: for `Human`, the reports and a summary line (nothing
+/// when there are no diagnostics); for the machine formats, their documents.
+pub fn render_diagnostics(
+    sources: &SourceMap,
+    diagnostics: &[Diagnostic],
+    format: Format,
+    color: bool,
+) -> String {
+    match format {
+        Format::Human if diagnostics.is_empty() => String::new(),
+        Format::Human => format!(
+            "{}{}\n",
+            render_report(sources, diagnostics, color),
+            render_summary(diagnostics)
+        ),
         Format::Json => render_json_lines(sources, diagnostics),
         Format::Sarif => render_sarif(sources, diagnostics),
         Format::Github => render_github(sources, diagnostics),
-    };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
 }
 
 /// True when the diagnostics fail the run: any error, or any warning under `--deny-warnings`.

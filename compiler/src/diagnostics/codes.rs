@@ -50,7 +50,7 @@ codes! {
         "/* service a { }";
     /// The file is not valid UTF-8.
     INVALID_UTF8 = "E0005", "invalid UTF-8",
-        "`.mesh` files must be UTF-8. The byte at this position does not start a valid UTF-8 sequence.",
+        "`.mesh` files must be UTF-8. The first byte that is not part of a valid UTF-8 sequence is reported with its value and byte offset, and the label points at it (shown as U+FFFD, the replacement character); the rest of the file is not checked.",
         "Re-save the file as UTF-8.",
         "(a file containing the byte 0xFF)";
     /// A NUL or other control character appears in the source.

@@ -1,6 +1,7 @@
 //! Human diagnostics through miette: code, `file:line:col`, the source line with labels, help.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
@@ -79,7 +80,9 @@ impl Report {
             return report;
         };
         let file = sources.file(primary.file);
-        if longest_line_around(&file.text, primary.range()) > MAX_QUOTED_LINE {
+        if longest_line_around(&file.text, char_aligned(&file.text, primary.range()))
+            > MAX_QUOTED_LINE
+        {
             let at = sources.line_col(primary);
             report.message = format!(
                 "{}\n  at {}:{}:{}",
@@ -93,7 +96,8 @@ impl Report {
         );
         for label in &diagnostic.labels {
             if label.span.file == primary.file {
-                let span = SourceSpan::new((label.span.start as usize).into(), label.span.len());
+                let range = char_aligned(&file.text, label.span.range());
+                let span = SourceSpan::new(range.start.into(), range.len());
                 report.labels.push(LabeledSpan::new_with_span(
                     Some(label.message.clone()),
                     span,
@@ -113,12 +117,25 @@ impl Report {
     }
 }
 
-fn longest_line_around(text: &str, range: std::ops::Range<usize>) -> usize {
-    let start = text[..range.start.min(text.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let end = text[range.end.min(text.len())..]
+/// `range` widened to whole characters of `text` and clamped to it. Spans are byte offsets and
+/// may point inside a character of the text as shown (an invalid byte shown as U+FFFD, or a
+/// label computed on different text); slicing or quoting there must not panic.
+fn char_aligned(text: &str, range: Range<usize>) -> Range<usize> {
+    let mut start = range.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = range.end.clamp(start, text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+/// The length of the longest line `range` touches; `range` lies on character boundaries.
+fn longest_line_around(text: &str, range: Range<usize>) -> usize {
+    let start = text[..range.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let end = text[range.end..]
         .find('\n')
         .map(|i| range.end + i)
         .unwrap_or(text.len());

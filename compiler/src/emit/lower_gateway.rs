@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use meshwork_bundle::mesh_policy::derived_identity;
-use meshwork_bundle::{sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls};
+use meshwork_bundle::{
+    sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy,
+};
 
 use super::context::EmitContext;
 use super::lower_route::lower_route;
@@ -21,7 +23,11 @@ pub fn lower_gateway(
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
+    let mut path_policy = PathPolicy::default();
     for gateway in declarations {
+        for setting in &gateway.path_settings {
+            crate::checks::paths::apply(&mut path_policy, setting.node);
+        }
         listeners.extend(gateway.listeners.iter().map(|l| lower_listener(cx, l)));
         consumers.extend(gateway.consumers.iter().map(|c| lower_consumer(cx, c)));
         routes.extend(gateway.routes.iter().filter_map(|r| lower_route(cx, r)));
@@ -38,6 +44,7 @@ pub fn lower_gateway(
             .iter()
             .find_map(|g| g.identity.as_ref().map(|id| id.node.clone()))
             .or_else(|| trust_domain.map(|domain| derived_identity(domain, &first.name.node))),
+        path_policy,
         source: cx.location(first.span),
     })
 }

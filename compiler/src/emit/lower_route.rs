@@ -5,7 +5,7 @@
 
 use meshwork_bundle::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection, KeyLocation,
-    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, ValueFormat,
+    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure, ValueFormat,
 };
 
 use super::context::EmitContext;
@@ -192,6 +192,11 @@ fn lower_rate_limit(cx: &EmitContext, limit: &ast::RateLimit) -> AdmissionStep {
         },
         burst: limit.burst.as_ref().map(|b| b.node),
         shared: limit.shared,
+        on_store_failure: match limit.fail {
+            None | Some(ast::StoreFailure::Local) => StoreFailure::Local,
+            Some(ast::StoreFailure::Open) => StoreFailure::Open,
+            Some(ast::StoreFailure::Closed) => StoreFailure::Closed,
+        },
         source: cx.location(limit.span),
     }
 }
@@ -230,7 +235,7 @@ fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<R
             rewrite: forward.rewrite.as_ref().map(|s| s.node.clone()),
             timeout_ms,
         }),
-        RouteStatement::Produce(produce) => Some(lower_produce(produce)),
+        RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {
             status: respond.status.node,
             body: respond
@@ -248,7 +253,7 @@ fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<R
     }
 }
 
-fn lower_produce(produce: &ast::Produce) -> RouteAction {
+fn lower_produce(produce: &ast::Produce, timeout_ms: Option<u64>) -> RouteAction {
     RouteAction::Produce {
         topic: match &produce.topic {
             ast::TopicRef::Fixed(name) => ProduceTopic::Fixed {
@@ -280,5 +285,6 @@ fn lower_produce(produce: &ast::Produce) -> RouteAction {
             Some(ast::ProduceMode::Async) => ProduceMode::Async,
             Some(ast::ProduceMode::Sync) | None => ProduceMode::Sync,
         },
+        timeout_ms,
     }
 }

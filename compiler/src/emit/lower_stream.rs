@@ -57,11 +57,16 @@ pub fn lower_stream(cx: &mut EmitContext, declarations: &[&ast::Stream]) -> Opti
         }),
         to: statements.iter().find_map(|s| match s {
             StreamStatement::To {
-                topic, key, value, ..
+                topic,
+                key,
+                value,
+                exactly_once,
+                ..
             } => Some(StreamSink {
                 topic: topic.node.clone(),
                 key: key.as_ref().map(|k| k.source.clone()),
                 value: value.as_ref().map(|v| v.source.clone()),
+                exactly_once: *exactly_once,
             }),
             _ => None,
         }),

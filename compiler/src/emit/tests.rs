@@ -90,6 +90,7 @@ fn gateway(name: &str, span: Span, routes: Vec<Route>) -> Item {
         consumers: Vec::new(),
         routes,
         identity: None,
+        path_settings: Vec::new(),
         span,
     })
 }
@@ -154,6 +155,7 @@ fn admission_steps_come_out_in_execution_order_whatever_the_line_order() {
             key: RateLimitKey::Consumer,
             burst: None,
             shared: false,
+            fail: None,
             span: at(0, 7),
         })),
         RouteStatement::Access(AccessRule {

@@ -4,10 +4,12 @@
 //! the runtime's. With `--from`, the request is a call inside the mesh, decided by the bundle
 //! crate's mesh decision ([`mesh_call`]), the one meshd's sidecars run.
 
+pub mod destination;
 pub mod mesh_call;
 pub mod render;
 pub mod request_line;
 pub mod route_choice;
+pub mod time_budget;
 
 use crate::pipeline::Compilation;
 use crate::resolve::Program;

@@ -4,22 +4,21 @@
 use std::fmt::Write;
 
 use meshwork_bundle::{
-    AccessSubject, AdmissionStep, AuthMethod, Balance, Bundle, Effect, Gateway, KeyLocation,
-    PathKind, ProduceTopic, RetryOn, Route, RouteAction, SourceLocation,
+    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, Gateway, KeyLocation, PathKind,
+    Route, SourceLocation, StoreFailure,
 };
 
-use crate::checks::mesh::policy::{decide, MeshDecision};
 use crate::resolve::Program;
 use crate::source::Span;
 
 use super::request_line::ExplainRequest;
 use super::route_choice::RouteChoice;
 
-fn at(location: &SourceLocation) -> String {
+pub(super) fn at(location: &SourceLocation) -> String {
     format!("{}:{}:{}", location.file, location.line, location.column)
 }
 
-fn at_span(program: &Program, span: Span) -> String {
+pub(super) fn at_span(program: &Program, span: Span) -> String {
     let line_col = program.sources.line_col(span);
     format!(
         "{}:{}:{}",
@@ -78,11 +77,11 @@ pub fn render_gateway(
         RouteChoice::BadPath(error) => {
             let _ = writeln!(out, "  400 Bad Request: {error}");
         }
-        RouteChoice::NotFound => {
+        RouteChoice::NotFound { path } => {
             let _ = writeln!(
                 out,
-                "  no route matches {} {} (host \"{}\"): 404 Not Found",
-                request.method, request.path, request.host
+                "  no route matches {} {path} (host \"{}\"): 404 Not Found",
+                request.method, request.host
             );
         }
         RouteChoice::MethodNotAllowed(allow) => {
@@ -97,7 +96,14 @@ pub fn render_gateway(
             winner,
             params,
             beaten,
+            path,
         } => {
+            if *path != request.path {
+                let _ = writeln!(
+                    out,
+                    "  the path is normalized to {path:?}: that is what routes match and what goes upstream"
+                );
+            }
             let _ = writeln!(
                 out,
                 "\nroute `{}` wins: {}  ({})",
@@ -132,7 +138,7 @@ pub fn render_gateway(
                 }
             }
             render_admission(out, winner, request);
-            render_action(out, program, bundle, gateway, winner);
+            super::destination::render_destination(out, program, bundle, gateway, winner);
         }
     }
 }
@@ -257,6 +263,7 @@ fn describe_step<'s>(
             per,
             burst,
             shared,
+            on_store_failure,
             source,
         } => (
             format!(
@@ -264,9 +271,16 @@ fn describe_step<'s>(
                 humane_ms(*period_ms),
                 burst.map(|b| format!(", burst {b}")).unwrap_or_default(),
                 if *shared {
-                    ", shared across meshd instances"
+                    format!(
+                        ", shared across meshd instances (Redis down: {})",
+                        match on_store_failure {
+                            StoreFailure::Local => "counted per instance",
+                            StoreFailure::Open => "let through",
+                            StoreFailure::Closed => "503",
+                        }
+                    )
                 } else {
-                    ""
+                    String::new()
                 }
             )
             .replace("per Consumer", "per consumer")
@@ -316,158 +330,5 @@ fn humane_ms(ms: u64) -> String {
         3_600_000 => "hour".to_string(),
         86_400_000 => "day".to_string(),
         other => format!("{other}ms"),
-    }
-}
-
-fn render_action(
-    out: &mut String,
-    program: &Program,
-    bundle: &Bundle,
-    gateway: &Gateway,
-    route: &Route,
-) {
-    let _ = writeln!(out, "\ndestination:");
-    match &route.action {
-        RouteAction::Respond {
-            status,
-            body,
-            content_type,
-        } => {
-            let _ = writeln!(
-                out,
-                "  the gateway answers {status} ({content_type}): {body:?}"
-            );
-        }
-        RouteAction::Produce {
-            topic,
-            key,
-            acks,
-            mode,
-            ..
-        } => {
-            let topic = match topic {
-                ProduceTopic::Fixed { name } => format!("Kafka topic \"{name}\""),
-                ProduceTopic::Param { param, allow } => format!(
-                    "the Kafka topic named by path parameter `{param}` (one of {})",
-                    allow
-                        .as_ref()
-                        .map(|a| a.join(", "))
-                        .unwrap_or_else(|| "any".to_string())
-                ),
-            };
-            let _ = writeln!(
-                out,
-                "  produced to {topic}{}, acks {}, {}",
-                key.as_ref()
-                    .map(|k| format!(" with key {k}"))
-                    .unwrap_or_default(),
-                serde_json::to_value(acks)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                match mode {
-                    meshwork_bundle::ProduceMode::Sync =>
-                        "answered 200 {topic, partition, offset} after the delivery report",
-                    meshwork_bundle::ProduceMode::Async => "answered 202 once queued",
-                }
-            );
-        }
-        RouteAction::Forward {
-            targets,
-            strip_prefix,
-            rewrite,
-            timeout_ms,
-        } => {
-            for target in targets {
-                let _ = writeln!(
-                    out,
-                    "  forwarded to service `{}` ({}% of requests)",
-                    target.service, target.weight
-                );
-                if let Some(service) = bundle.services.iter().find(|s| s.name == target.service) {
-                    let balance = match &service.balance {
-                        Balance::RoundRobin => "round_robin".to_string(),
-                        Balance::Random => "random".to_string(),
-                        Balance::LeastRequest => "least_request".to_string(),
-                        Balance::Hash { cel } => format!("hash({cel})"),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "    endpoints {}; balance {balance}",
-                        service.endpoints.join(", ")
-                    );
-                    let _ = writeln!(
-                        out,
-                        "    timeout {}ms{}",
-                        timeout_ms.unwrap_or(service.timeout_ms),
-                        if timeout_ms.is_some() {
-                            " (the route's)"
-                        } else {
-                            ""
-                        }
-                    );
-                    if let Some(retry) = &service.retry {
-                        let on: Vec<String> = retry
-                            .on
-                            .iter()
-                            .map(|o| match o {
-                                RetryOn::Status(s) => s.to_string(),
-                                RetryOn::Condition(c) => serde_json::to_value(c)
-                                    .ok()
-                                    .and_then(|v| v.as_str().map(str::to_string))
-                                    .unwrap_or_default(),
-                            })
-                            .collect();
-                        let _ = writeln!(
-                            out,
-                            "    retry {} on [{}], backoff {}..{}ms",
-                            retry.attempts,
-                            on.join(", "),
-                            retry.backoff_min_ms,
-                            retry.backoff_max_ms
-                        );
-                    }
-                }
-                let _ = writeln!(
-                    out,
-                    "    mesh: {}",
-                    mesh_verdict(program, &gateway.name, &target.service)
-                );
-            }
-            if let Some(prefix) = strip_prefix {
-                let _ = writeln!(out, "  the prefix \"{prefix}\" is stripped from the path");
-            }
-            if let Some(rewrite) = rewrite {
-                let _ = writeln!(out, "  the path is rewritten to \"{rewrite}\"");
-            }
-        }
-    }
-}
-
-fn mesh_verdict(program: &Program, gateway: &str, service: &str) -> String {
-    match decide(program, gateway, service) {
-        MeshDecision::AllowedByRule(rule) => format!(
-            "`{gateway}` → `{service}` allowed by the rule at {}{}",
-            at_span(program, rule.span),
-            rule.when
-                .as_ref()
-                .map(|c| format!(" when {}", c.source))
-                .unwrap_or_default()
-        ),
-        MeshDecision::AllowedByDefault(Some(default)) => format!(
-            "`{gateway}` → `{service}` allowed by `default allow` at {}",
-            at_span(program, default.span)
-        ),
-        MeshDecision::AllowedByDefault(None) => {
-            format!("`{gateway}` → `{service}` allowed (the program has no mesh block)")
-        }
-        MeshDecision::DeniedByRule { deny, .. } => format!(
-            "`{gateway}` → `{service}` DENIED by the rule at {}",
-            at_span(program, deny.span)
-        ),
-        MeshDecision::DeniedByDefault(default) => format!(
-            "`{gateway}` → `{service}` DENIED by `default deny` at {}",
-            at_span(program, default.span)
-        ),
     }
 }

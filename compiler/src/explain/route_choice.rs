@@ -1,9 +1,7 @@
 //! Which route of a gateway a request reaches, through the shared matcher (the same code meshd
 //! routes with), and which precedence step put the winner before each other matching route.
 
-use meshwork_bundle::matcher::{
-    normalize_path, HeaderPairs, MatchOutcome, RequestTarget, RouteTable,
-};
+use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
 use meshwork_bundle::{compare_routes, Gateway, PrecedenceStep, Route};
 
 use super::request_line::ExplainRequest;
@@ -16,11 +14,13 @@ pub enum RouteChoice<'b> {
         winner: &'b Route,
         params: Vec<(String, String)>,
         beaten: Vec<(&'b Route, PrecedenceStep)>,
+        /// The path as normalized: what was matched, and what goes upstream.
+        path: String,
     },
     /// Routes match all but the method: 405 with these methods in `Allow`.
     MethodNotAllowed(Vec<String>),
-    /// No route matches: 404.
-    NotFound,
+    /// No route matches the (normalized) path: 404.
+    NotFound { path: String },
     /// The path cannot be normalized: 400.
     BadPath(String),
     /// The gateway's routes do not compile (only for bundles not made by a checked compile).
@@ -52,11 +52,12 @@ pub fn gateways_for<'b>(gateways: &'b [Gateway], request: &ExplainRequest) -> Ve
 
 /// Runs the request through the gateway's route table.
 pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> RouteChoice<'b> {
-    let table = match RouteTable::new(&gateway.routes) {
+    let table = match RouteTable::with_path_policy(&gateway.routes, &gateway.path_policy) {
         Ok(table) => table,
         Err(error) => return RouteChoice::BadTable(error.to_string()),
     };
-    let path = match normalize_path(&request.path) {
+    // The runtime's own normalization under the gateway's policy: what is matched and forwarded.
+    let path = match table.normalize(&request.path) {
         Ok(path) => path.into_owned(),
         Err(error) => return RouteChoice::BadPath(error.to_string()),
     };
@@ -90,10 +91,11 @@ pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> Route
                 winner,
                 params,
                 beaten,
+                path: path.clone(),
             }
         }
         MatchOutcome::MethodNotAllowed { allow } => RouteChoice::MethodNotAllowed(allow),
-        MatchOutcome::NotFound => RouteChoice::NotFound,
+        MatchOutcome::NotFound => RouteChoice::NotFound { path: path.clone() },
     };
     choice
 }

@@ -1,6 +1,8 @@
-//! `gateway NAME { listen … consumer … route … identity … }`: in source order.
+//! `gateway NAME { listen … consumer … route … identity … }`: listeners, path settings, consumers,
+//! routes and the identity in source order.
 
-use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener};
+use crate::source::Spanned;
+use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, PathSetting};
 
 use super::layout::{Block, Entry, Fold, Line};
 use super::literals::{list, secret, string};
@@ -11,6 +13,7 @@ use super::source_scan::SourceText;
 pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
     let mut children: Vec<Entry> = Vec::new();
     children.extend(gateway.listeners.iter().map(listener));
+    children.extend(gateway.path_settings.iter().map(path_setting));
     children.extend(gateway.consumers.iter().map(|c| consumer(source, c)));
     children.extend(gateway.routes.iter().map(|r| route(source, r)));
     children.extend(gateway.identity.iter().map(|identity| {
@@ -45,6 +48,14 @@ fn listener(listener: &Listener) -> Entry {
         .text(string(&listener.address.node))
         .maybe(tls)
         .at(listener.span.start as usize, listener.span.end as usize)
+}
+
+/// `merge_slashes on|off`, `escaped_slashes reject|keep|unescape`.
+fn path_setting(setting: &Spanned<PathSetting>) -> Entry {
+    Line::new()
+        .text(setting.node.keyword())
+        .text(setting.node.value())
+        .at(setting.span.start as usize, setting.span.end as usize)
 }
 
 /// `consumer NAME { credentials…  groups […] }`, on one line when it fits.

@@ -146,7 +146,7 @@ fn access_line(source: &SourceText<'_>, access: &AccessRule) -> Line {
     Line::new().text(effect).text(subject).part(values)
 }
 
-/// `rate_limit RATE per KEY [burst N] [shared]`; `per` is always written out.
+/// `rate_limit RATE per KEY [burst N] [shared [fail MODE]]`; `per` is always written out.
 fn rate_limit_line(limit: &RateLimit) -> Line {
     let per = match limit.key {
         RateLimitKey::Consumer => "consumer",
@@ -159,6 +159,16 @@ fn rate_limit_line(limit: &RateLimit) -> Line {
         .text(format!("per {per}"))
         .maybe(limit.burst.as_ref().map(|b| format!("burst {}", b.node)))
         .maybe(limit.shared.then(|| "shared".to_string()))
+        .maybe(limit.fail.map(|mode| {
+            format!(
+                "fail {}",
+                match mode {
+                    StoreFailure::Local => "local",
+                    StoreFailure::Open => "open",
+                    StoreFailure::Closed => "closed",
+                }
+            )
+        }))
 }
 
 /// `set_header "K" "V"`, `remove_header "K"` and their `_response_` forms.

@@ -27,7 +27,11 @@ fn statement(statement: &StreamStatement) -> Entry {
             .maybe(group.as_ref().map(|g| format!("group {}", string(&g.node)))),
         StreamStatement::When(condition) => Line::new().text("when").cel(&condition.source),
         StreamStatement::To {
-            topic, key, value, ..
+            topic,
+            key,
+            value,
+            exactly_once,
+            ..
         } => {
             let mut line = Line::new().text("to topic").text(string(&topic.node));
             if let Some(key) = key {
@@ -35,6 +39,9 @@ fn statement(statement: &StreamStatement) -> Entry {
             }
             if let Some(value) = value {
                 line = line.text("value").cel(&value.source);
+            }
+            if *exactly_once {
+                line = line.text("exactly_once");
             }
             line
         }

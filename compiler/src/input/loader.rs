@@ -95,12 +95,19 @@ pub fn read_file(path: &str) -> Result<ReadFile, InputError> {
 
 /// Loads one in-memory file and what it includes.
 pub fn load_text(path: &str, text: &str) -> LoadedProgram {
+    load_bytes(path, text.as_bytes())
+}
+
+/// Loads one in-memory file given as bytes (checked like a file read from disk: size, UTF-8,
+/// control characters) and what it includes.
+pub fn load_bytes(path: &str, bytes: &[u8]) -> LoadedProgram {
     let mut loader = Loader::default();
-    loader.load(
-        display_path(Path::new(path)),
-        FileBytes::Bytes(text.as_bytes().to_vec()),
-        &mut Vec::new(),
-    );
+    let content = if bytes.len() as u64 > MAX_FILE_BYTES {
+        FileBytes::TooLarge(bytes.len() as u64)
+    } else {
+        FileBytes::Bytes(bytes.to_vec())
+    };
+    loader.load(display_path(Path::new(path)), content, &mut Vec::new());
     loader.finish()
 }
 
@@ -301,10 +308,13 @@ fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
                 (text, control.map(|(at, c)| Problem::Control(at, c)))
             }
             Err(error) => {
+                // Everything before the first invalid byte is the same in the shown text, so
+                // `at` is an offset into both; the byte itself is shown as U+FFFD.
                 let at = error.utf8_error().valid_up_to();
+                let byte = error.as_bytes()[at];
                 (
                     String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                    Some(Problem::Utf8(at)),
+                    Some(Problem::Utf8 { at, byte }),
                 )
             }
         },
@@ -313,7 +323,11 @@ fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
 
 enum Problem {
     TooLarge(u64),
-    Utf8(usize),
+    /// The first invalid byte: its offset and value.
+    Utf8 {
+        at: usize,
+        byte: u8,
+    },
     Control(usize, char),
 }
 
@@ -326,9 +340,15 @@ impl Problem {
             )
             .with_label(Span::new(file, 0, 0), format!("{size} bytes or more"))
             .with_help("split the program into several files"),
-            Problem::Utf8(at) => Diagnostic::error(&codes::INVALID_UTF8, "file is not valid UTF-8")
-                .with_label(Span::new(file, *at, *at + 1), "invalid byte here")
-                .with_help("save the file as UTF-8"),
+            Problem::Utf8 { at, byte } => Diagnostic::error(
+                &codes::INVALID_UTF8,
+                format!("file is not valid UTF-8: byte 0x{byte:02X} at offset {at}"),
+            )
+            .with_label(
+                Span::new(file, *at, *at + char::REPLACEMENT_CHARACTER.len_utf8()),
+                "invalid byte here (shown as U+FFFD)",
+            )
+            .with_help("save the file as UTF-8"),
             Problem::Control(at, c) => Diagnostic::error(
                 &codes::CONTROL_CHARACTER,
                 format!("control character U+{:04X} in source", *c as u32),

@@ -152,7 +152,47 @@ pub struct Gateway {
     /// `identity "spiffe://…"`: the mTLS identity the gateway presents when it forwards into the
     /// mesh (derived from the mesh's `trust_domain` when absent).
     pub identity: Option<Spanned<String>>,
+    /// `merge_slashes …` and `escaped_slashes …` lines, in source order.
+    pub path_settings: Vec<Spanned<PathSetting>>,
     pub span: Span,
+}
+
+/// How a gateway normalizes request paths (the defaults hold when no line says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathSetting {
+    /// `merge_slashes on|off`.
+    MergeSlashes(bool),
+    /// `escaped_slashes reject|keep|unescape`.
+    EscapedSlashes(EscapedSlashes),
+}
+
+/// What a gateway does with `%2F`, `%5C` and `\` in a request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscapedSlashes {
+    Reject,
+    Keep,
+    Unescape,
+}
+
+impl PathSetting {
+    /// The statement's keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            PathSetting::MergeSlashes(_) => "merge_slashes",
+            PathSetting::EscapedSlashes(_) => "escaped_slashes",
+        }
+    }
+
+    /// The statement's value as written canonically.
+    pub fn value(&self) -> &'static str {
+        match self {
+            PathSetting::MergeSlashes(true) => "on",
+            PathSetting::MergeSlashes(false) => "off",
+            PathSetting::EscapedSlashes(EscapedSlashes::Reject) => "reject",
+            PathSetting::EscapedSlashes(EscapedSlashes::Keep) => "keep",
+            PathSetting::EscapedSlashes(EscapedSlashes::Unescape) => "unescape",
+        }
+    }
 }
 
 /// `listen "ADDR" [tls cert SECRET key SECRET]`.
@@ -352,7 +392,7 @@ pub enum AccessSubject {
     Ips,
 }
 
-/// `rate_limit RATE [per consumer|ip|route] [burst N] [shared]`.
+/// `rate_limit RATE [per consumer|ip|route] [burst N] [shared [fail local|open|closed]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimit {
     pub rate: Spanned<Rate>,
@@ -360,7 +400,17 @@ pub struct RateLimit {
     pub burst: Option<Spanned<u64>>,
     /// `shared`: counted cluster-wide through Redis instead of per process.
     pub shared: bool,
+    /// `fail …` after `shared`: what the limit does when Redis cannot answer.
+    pub fail: Option<StoreFailure>,
     pub span: Span,
+}
+
+/// What a shared limit does when Redis cannot decide: `fail local|open|closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFailure {
+    Local,
+    Open,
+    Closed,
 }
 
 /// What a rate limit counts per.
@@ -643,6 +693,8 @@ pub enum StreamStatement {
         topic: Spanned<String>,
         key: Option<Cel>,
         value: Option<Cel>,
+        /// `exactly_once`: republish in Kafka transactions with the source offsets.
+        exactly_once: bool,
         span: Span,
     },
     /// `deliver SERVICE [path "P"] [concurrency N] [retry N [backoff MIN..MAX]]`.

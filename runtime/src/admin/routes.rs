@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
@@ -9,6 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::json;
 
+use crate::load::remote::{FetchOutcome, FetchSnapshot};
 use crate::metrics::Metrics;
 use crate::reload::{error_chain, Reloader, StateCell};
 
@@ -62,21 +64,46 @@ fn readiness(admin: &AdminContext) -> Response<Full<Bytes>> {
 
 fn bundle(admin: &AdminContext) -> Response<Full<Bytes>> {
     match admin.state.load() {
-        Some(state) => json(
-            StatusCode::OK,
-            json!({
+        Some(state) => {
+            let mut body = json!({
                 "digest": state.info.digest,
+                "serial": state.info.serial,
                 "compiler": state.info.compiler,
                 "format_version": state.info.format_version,
                 "loaded_at": humantime::format_rfc3339_millis(state.info.loaded_at).to_string(),
                 "routes": state.info.routes,
-            }),
-        ),
+            });
+            if let Some(reloader) = admin.reloader.get() {
+                body["source"] = reloader.input().describe().into();
+                if let Some(remote) = reloader.remote() {
+                    body["fetch"] = fetch_json(&remote.status.snapshot());
+                }
+            }
+            json(StatusCode::OK, body)
+        }
         None => json(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": "no bundle loaded yet"}),
         ),
     }
+}
+
+/// A bundle URL's status: where, what was served with which validators, how the last poll went.
+fn fetch_json(status: &FetchSnapshot) -> serde_json::Value {
+    let time = |at: Option<SystemTime>| at.map(|t| humantime::format_rfc3339_millis(t).to_string());
+    json!({
+        "url": status.url,
+        "etag": status.etag,
+        "last_modified": status.last_modified,
+        "last_fetch_at": time(status.last_fetch_at),
+        "last_outcome": status.last_outcome.map(FetchOutcome::as_str),
+        "last_error": status.last_error,
+        "last_success_at": time(status.last_success_at),
+        "consecutive_failures": status.consecutive_failures,
+        "next_poll_at": time(status.next_poll_at),
+        "serving_cache": status.serving_cache,
+        "cache_dir": status.cache_dir,
+    })
 }
 
 async fn reload(admin: &AdminContext) -> Response<Full<Bytes>> {

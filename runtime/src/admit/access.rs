@@ -153,6 +153,7 @@ mod tests {
             ],
             routes: Vec::new(),
             identity: None,
+            path_policy: Default::default(),
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -306,6 +306,7 @@ mod tests {
             consumers,
             routes: Vec::new(),
             identity: None,
+            path_policy: Default::default(),
             source: loc(),
         }
     }

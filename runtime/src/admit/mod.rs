@@ -67,6 +67,8 @@ pub use error::AdmitBuildError;
 pub use facts::RequestFacts;
 pub use gateway_admission::GatewayAdmission;
 pub use header_sink::HeaderSink;
-pub use limit::{RateLimitStatus, SharedLimitStore, SharedStoreError};
+pub use limit::{
+    LimitDecision, RateLimitStatus, SharedLimitStore, SharedStoreCollector, SharedStoreError,
+};
 pub use request_headers::RequestHeaders;
 pub use route_admission::{AdmitOptions, PreflightResponse, RouteAdmission};

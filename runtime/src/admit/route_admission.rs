@@ -19,7 +19,8 @@ use super::error::{at, AdmitBuildError};
 use super::facts::RequestFacts;
 use super::header_rules::HeaderRule;
 use super::limit::{
-    seconds_up, RateLimitRule, RateLimitStatus, RateLimitStep, SharedLimitStore, StepPlace, Verdict,
+    seconds_up, LimitDecision, RateLimitRule, RateLimitStatus, RateLimitStep, SharedLimitStore,
+    StepPlace, Verdict,
 };
 use crate::load::secrets::SecretStore;
 
@@ -154,6 +155,7 @@ impl RouteAdmission {
                     per,
                     burst,
                     shared,
+                    on_store_failure,
                     source,
                 } => {
                     let step = RateLimitStep::build(
@@ -163,6 +165,7 @@ impl RouteAdmission {
                             per: *per,
                             burst: *burst,
                             shared: *shared,
+                            on_store_failure: *on_store_failure,
                         },
                         StepPlace {
                             gateway: directory.gateway(),
@@ -351,36 +354,54 @@ impl RouteAdmission {
                     .err()
                     .map(|reason| Denial::new(&step.site, StatusCode::FORBIDDEN, reason)),
                 Check::RateLimit(limit) => {
-                    let verdict = if limit.is_shared() {
+                    let decision = if limit.is_shared() {
                         // Boxed: the Redis round trip's future is kilobytes, and held inline it
                         // would be copied with every request's futures, shared limit or not.
                         Box::pin(limit.decide(facts, consumer)).await
                     } else {
-                        limit.decide_local(facts, consumer)
+                        LimitDecision::Counted(limit.decide_local(facts, consumer))
                     };
-                    match verdict {
-                        Verdict::Allow(status) => {
-                            if limited.is_none_or(|(kept, _)| status.remaining < kept.remaining) {
-                                limited = Some((status, limit));
-                            }
-                            None
-                        }
-                        Verdict::Deny {
-                            retry_after_ns,
-                            status,
-                        } => {
+                    let verdict = match decision {
+                        LimitDecision::Counted(verdict) => Ok(verdict),
+                        LimitDecision::StoreDown => {
                             let mut denial = Denial::new(
                                 &step.site,
-                                StatusCode::TOO_MANY_REQUESTS,
-                                limit.reason().to_string(),
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "the shared rate limit cannot be counted (Redis is unavailable) \
+                                 and fails closed"
+                                    .to_string(),
                             );
-                            denial.headers.insert(
-                                RETRY_AFTER,
-                                HeaderValue::from(seconds_up(retry_after_ns).max(1)),
-                            );
-                            limit.write_headers(&status, &mut denial.headers);
-                            Some(denial)
+                            denial.headers.insert(RETRY_AFTER, HeaderValue::from(1u64));
+                            Err(denial)
                         }
+                    };
+                    match verdict {
+                        Err(denial) => Some(denial),
+                        Ok(verdict) => match verdict {
+                            Verdict::Allow(status) => {
+                                if limited.is_none_or(|(kept, _)| status.remaining < kept.remaining)
+                                {
+                                    limited = Some((status, limit));
+                                }
+                                None
+                            }
+                            Verdict::Deny {
+                                retry_after_ns,
+                                status,
+                            } => {
+                                let mut denial = Denial::new(
+                                    &step.site,
+                                    StatusCode::TOO_MANY_REQUESTS,
+                                    limit.reason().to_string(),
+                                );
+                                denial.headers.insert(
+                                    RETRY_AFTER,
+                                    HeaderValue::from(seconds_up(retry_after_ns).max(1)),
+                                );
+                                limit.write_headers(&status, &mut denial.headers);
+                                Some(denial)
+                            }
+                        },
                     }
                 }
                 Check::Condition(condition) => {

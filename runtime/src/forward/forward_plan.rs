@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::path_rewrite::RewriteTemplate;
 use super::service_state::ServiceState;
+use super::time_budget::TimeBudget;
 
 /// Where a route forwards to and how.
 #[derive(Debug)]
@@ -16,7 +17,7 @@ pub struct ForwardPlan {
     pub strip_prefix: Option<Box<str>>,
     /// A template replacing the path.
     pub rewrite: Option<RewriteTemplate>,
-    /// The route's timeout, overriding the service's.
+    /// The route's timeout: the whole request's deadline, across every try.
     pub timeout: Option<Duration>,
 }
 
@@ -61,8 +62,12 @@ impl ForwardPlan {
         }
     }
 
-    /// The timeout of one attempt against `service`.
-    pub fn attempt_timeout(&self, service: &ServiceState) -> Duration {
-        self.timeout.unwrap_or(service.timeout)
+    /// The time limits of a request to `service`: the service's timeout per try, the route's
+    /// over all of them.
+    pub fn budget(&self, service: &ServiceState) -> TimeBudget {
+        TimeBudget {
+            per_try: service.timeout,
+            overall: self.timeout,
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod request_body;
 pub mod response_body;
 pub mod retry_policy;
 pub mod service_state;
+pub mod time_budget;
 pub mod upstream_tls;
 pub mod worker_slot;
 
@@ -28,4 +29,5 @@ pub use proxy::{forward, ForwardFailure, ForwardFailureKind, Forwarded, Upstream
 pub use request_body::{BodyError, RequestBody, WireBody};
 pub use response_body::ResponseBody;
 pub use service_state::{ServiceBuildError, ServiceState};
+pub use time_budget::TimeBudget;
 pub use upstream_tls::{HandshakeError, UpstreamTls};

@@ -4,13 +4,14 @@
 //! A request is only repeated when repeating is safe: when it never left (no connection could be
 //! made), when a bodiless idempotent request met a keep-alive connection the upstream had just
 //! closed, and otherwise only for an idempotent method with an empty body, as the retry policy
-//! lists.
+//! lists. Each try is bounded by the service's timeout and the whole by the route's
+//! ([`TimeBudget`]): a retry whose backoff would end past the route's deadline is not made.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
-use tokio::time::timeout_at;
+use tokio::time::{timeout_at, Instant};
 
 use super::endpoint::{Endpoint, Lease};
 use super::http1::body_decoder::BodyDecoder;
@@ -20,8 +21,9 @@ use super::http1::{exchange, ConnectError, ExchangeError, ExchangeRequest, Upstr
 use super::message_headers::MessageHeaders;
 use super::request_body::{BodyError, RequestBody};
 use super::response_body::{ResponseBody, UpstreamBody};
-use super::retry_policy::FailureKind;
+use super::retry_policy::{FailureKind, RetryPolicy};
 use super::service_state::ServiceState;
+use super::time_budget::{TimeBudget, TryLimit};
 
 /// A request ready to go upstream.
 #[derive(Debug)]
@@ -151,13 +153,14 @@ struct Outgoing<'c> {
     replay_on_stale: bool,
 }
 
-/// Forwards `request` to `service`.
+/// Forwards `request` to `service` within `budget`.
 pub async fn forward(
     service: &ServiceState,
-    timeout: Duration,
+    budget: TimeBudget,
     key: Option<u64>,
     request: UpstreamRequest<'_>,
 ) -> Result<Forwarded, ForwardFailure> {
+    let deadline = budget.start(Instant::now());
     let has_body = request.framing.has_body();
     let idempotent = request.idempotent;
     let mut outgoing = Outgoing {
@@ -184,13 +187,21 @@ pub async fn forward(
             return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
         };
         let endpoint = &service.endpoints[index];
-        match attempt(endpoint, service, &mut outgoing, timeout).await {
+        let (until, limit) = deadline.try_limit(Instant::now());
+        // The wait before a retry, drawn only when one is wanted, so that the route's deadline
+        // can be checked against it.
+        let mut backoff = Duration::ZERO;
+        let mut retry_fits = |policy: &RetryPolicy| {
+            backoff = policy.backoff(retry_number);
+            deadline.retry_fits(Instant::now(), backoff)
+        };
+        match attempt(endpoint, service, &mut outgoing, until, limit).await {
             Ok((head, conn, lease, upstream_time)) => {
                 let status = head.status.as_u16();
                 service.record(endpoint, status >= 500);
                 let retry_it = replayable
                     && retries_left > 0
-                    && retry.is_some_and(|r| r.retries_status(status));
+                    && retry.is_some_and(|r| r.retries_status(status) && retry_fits(r));
                 if !retry_it {
                     let decoder = BodyDecoder::new(head.framing);
                     let keep_alive = head.keep_alive;
@@ -214,10 +225,10 @@ pub async fn forward(
                     return Err(fail(kind, Some(endpoint), error.to_string()));
                 }
                 service.record(endpoint, true);
-                let allowed = retry.is_some_and(|r| r.retries_failure(failure.kind))
-                    && retries_left > 0
+                let allowed = retries_left > 0
                     && (!failure.sent || replayable)
-                    && (outgoing.body.is_some() || !has_body);
+                    && (outgoing.body.is_some() || !has_body)
+                    && retry.is_some_and(|r| r.retries_failure(failure.kind) && retry_fits(r));
                 if !allowed {
                     let kind = match failure.kind {
                         _ if failure.bad_response => ForwardFailureKind::BadResponse,
@@ -231,31 +242,32 @@ pub async fn forward(
                 tracing::debug!(service = %service.name, endpoint = %endpoint.address, detail = %failure.detail, "retrying");
             }
         }
-        let Some(policy) = retry else {
+        if retry.is_none() {
             return Err(fail(
                 ForwardFailureKind::Reset,
                 Some(endpoint),
                 "no retry policy".into(),
             ));
-        };
+        }
         retries_left -= 1;
-        tokio::time::sleep(policy.backoff(retry_number)).await;
+        tokio::time::sleep(backoff).await;
         retry_number += 1;
         previous = Some(index);
     }
 }
 
 /// One attempt on one endpoint: a pooled connection when there is one, else a new one; then the
-/// response head. A pooled connection the upstream had closed is replaced once, transparently,
-/// when the request is safe to send again.
+/// response head, by `deadline` (set by `limit`). A pooled connection the upstream had closed is
+/// replaced once, transparently, when the request is safe to send again.
 async fn attempt(
     endpoint: &Arc<Endpoint>,
     service: &ServiceState,
     outgoing: &mut Outgoing<'_>,
-    timeout: Duration,
+    deadline: Instant,
+    limit: TryLimit,
 ) -> Result<(ResponseHead, UpstreamConn, Lease, Duration), AttemptFailure> {
     let now = Instant::now();
-    let deadline = tokio::time::Instant::from_std(now) + timeout;
+    let timeout = deadline.saturating_duration_since(now);
     let lease = endpoint.lease();
     let mut stale_replays = 0;
     loop {
@@ -281,7 +293,7 @@ async fn attempt(
                     ))
                 }
                 Err(_) => {
-                    let detail = format!("connect timed out after {}", format_duration(timeout));
+                    let detail = format!("connect timed out after {}", limit.describe());
                     return Err(failure(FailureKind::ConnectFailure, false, detail));
                 }
             },
@@ -298,13 +310,7 @@ async fn attempt(
             head_request: outgoing.head_request,
         };
         match timeout_at(deadline, exchange(&mut conn, request)).await {
-            Err(_) => {
-                return Err(failure(
-                    FailureKind::Timeout,
-                    true,
-                    format_duration(timeout),
-                ))
-            }
+            Err(_) => return Err(failure(FailureKind::Timeout, true, limit.describe())),
             Ok(Ok(head)) => {
                 let upstream_time = started.elapsed();
                 endpoint.latency.observe(upstream_time.as_secs_f64());
@@ -339,8 +345,4 @@ fn failure(kind: FailureKind, sent: bool, detail: String) -> AttemptFailure {
         sent,
         detail,
     }
-}
-
-fn format_duration(duration: Duration) -> String {
-    format!("{}ms", duration.as_millis())
 }

@@ -1,9 +1,15 @@
-//! The checks a bundle must pass before anything runs it: UTF-8, JSON, the committed JSON Schema
-//! (embedded in `meshwork_bundle`), the typed shape, and the digest.
+//! The checks a bundle must pass before anything runs it: decompression (a `*.json.zst` file),
+//! UTF-8, JSON, the committed JSON Schema (embedded in `meshwork_bundle`), and the digest.
+//!
+//! The schema is checked by the typed parse: the bundle types refuse exactly what the schema
+//! refuses (`meshwork_bundle`'s tests hold them to it), so an accepted bundle never becomes a
+//! JSON tree, which for 100 000 routes would be over a gigabyte. Only a refused bundle is
+//! validated again against the schema itself, to list every violation with its JSON pointer.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use meshwork_bundle::bundle_file::{self, BundleFileError};
 use meshwork_bundle::{Bundle, DigestError, BUNDLE_SCHEMA};
 use serde_json::Value;
 
@@ -27,6 +33,9 @@ pub enum BundleError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A compressed bundle that does not decompress.
+    #[error("the bundle cannot be decompressed")]
+    Compressed(#[from] BundleFileError),
     /// The bytes are not UTF-8.
     #[error("the bundle is not UTF-8")]
     NotUtf8(#[from] std::str::Utf8Error),
@@ -75,21 +84,38 @@ pub fn schema_violations(document: &Value) -> Vec<SchemaViolation> {
         .collect()
 }
 
-/// Checks bundle bytes and returns the bundle when every check holds.
+/// The largest refused bundle whose violations are listed from a JSON tree (about ten times
+/// the text); a larger one is reported by the parser's first error, with its line and column.
+const MAX_TEXT_FOR_VIOLATIONS: usize = 32 << 20;
+
+/// Checks bundle bytes (JSON, or JSON compressed with zstd) and returns the bundle when every
+/// check holds.
 pub fn check_bundle_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
-    let text = std::str::from_utf8(bytes)?;
-    let document: Value = serde_json::from_str(text).map_err(BundleError::MalformedJson)?;
-    let violations = schema_violations(&document);
-    if !violations.is_empty() {
-        return Err(BundleError::Schema(violations));
-    }
-    // Parse again instead of converting the tree: the tree is several times the size of the
-    // text, and dropping it first lets the bundle's strings be allocated compactly (a long-lived
-    // process must not keep the load's peak).
-    drop(document);
-    let bundle: Bundle = serde_json::from_str(text).map_err(BundleError::Shape)?;
-    bundle.verify_digest()?;
+    let text = bundle_file::decode(bytes)?;
+    let text = std::str::from_utf8(&text)?;
+    let bundle: Bundle = match serde_json::from_str(text) {
+        Ok(bundle) => bundle,
+        Err(error) if error.is_syntax() || error.is_eof() => {
+            return Err(BundleError::MalformedJson(error))
+        }
+        Err(error) => return Err(refusal(text, error)),
+    };
+    bundle.verify_digest_of_text(text.as_bytes())?;
     Ok(bundle)
+}
+
+/// Why the typed parse refused `text`: every schema violation when the text is small enough to
+/// hold as a tree, else the parser's own error.
+fn refusal(text: &str, error: serde_json::Error) -> BundleError {
+    if text.len() <= MAX_TEXT_FOR_VIOLATIONS {
+        if let Ok(document) = serde_json::from_str::<Value>(text) {
+            let violations = schema_violations(&document);
+            if !violations.is_empty() {
+                return BundleError::Schema(violations);
+            }
+        }
+    }
+    BundleError::Shape(error)
 }
 
 /// Reads and checks the bundle at `path`.
@@ -98,12 +124,10 @@ pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
         path: path.to_path_buf(),
         source,
     })?;
-    // The check runs on a thread of its own so that its temporaries (the JSON tree, then the
-    // bundle itself) come from another glibc arena than the long-lived state built from the
-    // bundle: once the bundle is dropped that arena is wholly free and the heap trim after the
-    // load gives it all back, instead of keeping pages pinned by state allocated among them.
-    // The validator is built here first: it lives for the whole process.
-    schema_validator();
+    // The check runs on a thread of its own so that its temporaries (the text, then the bundle
+    // itself) come from another glibc arena than the long-lived state built from the bundle:
+    // once the bundle is dropped that arena is wholly free and the heap trim after the load
+    // gives it all back, instead of keeping pages pinned by state allocated among them.
     std::thread::scope(|scope| {
         scope
             .spawn(|| check_bundle_bytes(&bytes))
@@ -122,6 +146,47 @@ mod tests {
         let bundle = starfleet_bundle();
         let checked = check_bundle_bytes(bundle.to_pretty_json().as_bytes()).unwrap();
         assert_eq!(checked, bundle);
+    }
+
+    #[test]
+    fn a_compressed_bundle_passes_every_check() {
+        let bundle = starfleet_bundle();
+        let bytes = bundle_file::encode(&bundle, bundle_file::BundleEncoding::Zstd);
+        assert_eq!(check_bundle_bytes(&bytes).unwrap(), bundle);
+    }
+
+    #[test]
+    fn a_corrupt_compressed_bundle_is_refused() {
+        let bytes = bundle_file::encode(&starfleet_bundle(), bundle_file::BundleEncoding::Zstd);
+        assert!(matches!(
+            check_bundle_bytes(&bytes[..bytes.len() - 9]),
+            Err(BundleError::Compressed(_))
+        ));
+    }
+
+    #[test]
+    fn a_tampered_compressed_bundle_fails_the_digest() {
+        let mut bundle = starfleet_bundle();
+        bundle.services[0].timeout_ms += 1;
+        let bytes = bundle_file::compress(bundle.to_canonical_json().as_bytes());
+        assert!(matches!(
+            check_bundle_bytes(&bytes),
+            Err(BundleError::Digest(DigestError::Mismatch { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_missing_null_is_a_schema_violation() {
+        let text = starfleet_bundle()
+            .to_canonical_json()
+            .replacen("\"host\":null,", "", 1);
+        let Err(BundleError::Schema(violations)) = check_bundle_bytes(text.as_bytes()) else {
+            panic!("expected a schema error");
+        };
+        assert!(
+            violations.iter().any(|v| v.message.contains("host")),
+            "{violations:?}"
+        );
     }
 
     #[test]

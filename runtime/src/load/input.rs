@@ -7,32 +7,43 @@ use std::path::{Path, PathBuf};
 use meshwork_bundle::Bundle;
 
 use super::bundle_check::{read_bundle_file, BundleError};
+use super::remote::{BundleUrl, BundleUrlError};
 use super::signature::{signature_path, SignatureError, VerifyKey};
 
 /// The program `meshd` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProgramInput {
-    /// A compiled bundle (`*.json`).
+    /// A compiled bundle (`*.json`, or `*.json.zst` compressed).
     Bundle(PathBuf),
     /// `.mesh` files and directories of them, compiled as one program.
     Sources(Vec<PathBuf>),
+    /// A bundle served over HTTP(S), polled (see [`super::remote`]).
+    Remote(BundleUrl),
 }
 
 /// Why the input cannot be turned into a bundle.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// Nothing was given.
-    #[error("no input: give a bundle (.json), a directory of .mesh files, or .mesh files")]
+    #[error(
+        "no input: give a bundle (.json or .json.zst), a directory of .mesh files, or .mesh files"
+    )]
     Empty,
     /// A path that does not exist.
     #[error("{} does not exist", .0.display())]
     Missing(PathBuf),
     /// A file that is neither a bundle nor a `.mesh` source.
-    #[error("{} is neither a bundle (.json) nor a .mesh source", .0.display())]
+    #[error("{} is neither a bundle (.json, .json.zst) nor a .mesh source", .0.display())]
     Unsupported(PathBuf),
     /// A bundle mixed with other inputs.
     #[error("a bundle runs alone: {} cannot be combined with other inputs", .0.display())]
     BundleNotAlone(PathBuf),
+    /// A bundle URL that cannot be used.
+    #[error(transparent)]
+    Url(#[from] BundleUrlError),
+    /// A bundle URL is loaded by fetching it (the reloader does), not read like a file.
+    #[error("{0} is fetched over HTTP, not read from disk")]
+    RemoteNotReadable(String),
     /// `--verify-key` given for sources, which carry no signature.
     #[error("--verify-key needs a signed bundle, but the input is .mesh sources")]
     SignatureNeedsBundle,
@@ -66,16 +77,29 @@ pub enum InputError {
 }
 
 impl ProgramInput {
-    /// Classifies command-line paths: one `.json` file is a bundle; directories and `.mesh` files are sources.
+    /// Classifies command-line paths: one `.json` or `.zst` file is a bundle; directories and
+    /// `.mesh` files are sources.
     pub fn classify(paths: &[PathBuf]) -> Result<ProgramInput, InputError> {
         if paths.is_empty() {
             return Err(InputError::Empty);
+        }
+        if let Some(url) = paths
+            .iter()
+            .find(|p| p.to_str().is_some_and(BundleUrl::is_url))
+        {
+            if paths.len() > 1 {
+                return Err(InputError::BundleNotAlone(url.clone()));
+            }
+            return Ok(ProgramInput::Remote(BundleUrl::parse(
+                url.to_str().unwrap_or_default(),
+            )?));
         }
         for path in paths {
             if !path.exists() {
                 return Err(InputError::Missing(path.clone()));
             }
-            let is_bundle = path.is_file() && has_extension(path, "json");
+            let is_bundle =
+                path.is_file() && (has_extension(path, "json") || has_extension(path, "zst"));
             if is_bundle && paths.len() > 1 {
                 return Err(InputError::BundleNotAlone(path.clone()));
             }
@@ -90,9 +114,11 @@ impl ProgramInput {
     }
 
     /// The directory relative `file("…")` secrets are read from: the bundle file's directory, or
-    /// the first source directory (or the first source file's directory).
+    /// the first source directory (or the first source file's directory); for a bundle URL,
+    /// meshd's working directory.
     pub fn base_dir(&self) -> PathBuf {
         let first = match self {
+            ProgramInput::Remote(_) => None,
             ProgramInput::Bundle(path) => path.parent(),
             ProgramInput::Sources(paths) => paths.first().map(|p| {
                 if p.is_dir() {
@@ -138,6 +164,21 @@ impl ProgramInput {
                 }
                 compile_sources(paths)
             }
+            ProgramInput::Remote(url) => Err(InputError::RemoteNotReadable(url.to_string())),
+        }
+    }
+
+    /// How the input is named in logs, metrics and the admin endpoint: the URL, the bundle
+    /// file, or the source paths.
+    pub fn describe(&self) -> String {
+        match self {
+            ProgramInput::Remote(url) => url.to_string(),
+            ProgramInput::Bundle(path) => path.display().to_string(),
+            ProgramInput::Sources(paths) => paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }

@@ -1,8 +1,10 @@
-//! Loading a bundle: from a bundle file (schema, digest and optional signature checks) or from
-//! `.mesh` sources compiled in-process, and the secrets they name.
+//! Loading a bundle: from a bundle file (schema, digest and optional signature checks), from a
+//! URL polled over HTTP ([`remote`]) or from `.mesh` sources compiled in-process, and the
+//! secrets they name.
 
 pub mod bundle_check;
 pub mod input;
+pub mod remote;
 pub mod secrets;
 pub mod signature;
 

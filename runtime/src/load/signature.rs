@@ -1,22 +1,15 @@
-//! Detached ed25519 bundle signatures.
+//! Detached ed25519 bundle signatures on disk: key and signature files, read and written here;
+//! the format and the cryptography live in [`meshwork_bundle::signature`], shared with
+//! `meshc build --sign`.
 //!
-//! A signature lives beside the bundle in `<bundle>.sig` (so the bundle's bytes, schema and digest
-//! stay exactly as the compiler wrote them). It signs the message
-//! `"meshwork bundle signature v1\n" + digest`; the digest already covers every byte of content, so
-//! a bundle whose digest holds and whose signature verifies is the bundle that was signed.
-//!
-//! Key and signature files are one line of text: `ed25519-private <hex seed>`,
-//! `ed25519-public <hex key>` and `ed25519-signature <hex signature>`.
+//! A signature lives beside the bundle in `<bundle>.sig`; a bundle fetched over HTTP has its
+//! signature fetched from `<url>.sig` and checked with [`VerifyKey::verify_text`].
 
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-
-/// The domain-separation prefix of the signed message.
-const MESSAGE_PREFIX: &str = "meshwork bundle signature v1\n";
-const PRIVATE_TAG: &str = "ed25519-private";
-const PUBLIC_TAG: &str = "ed25519-public";
-const SIGNATURE_TAG: &str = "ed25519-signature";
+use meshwork_bundle::signature::{
+    key_pair_texts, sign_digest, PublicKey, SignatureCheckError, SignatureText,
+};
 
 /// Why a key or signature cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +28,7 @@ pub enum SignatureError {
         /// The file.
         path: PathBuf,
         /// What it should have been.
-        expected: &'static str,
+        expected: SignatureText,
     },
     /// The signature file is missing.
     #[error("the bundle is not signed: {} does not exist", path.display())]
@@ -46,12 +39,26 @@ pub enum SignatureError {
     /// The signature does not verify with the given key.
     #[error("the signature in {} does not verify with the given key", path.display())]
     BadSignature {
-        /// The signature file.
+        /// The signature file (or URL).
         path: PathBuf,
     },
     /// The operating system could not provide randomness for a new key.
     #[error("cannot generate a key: {0}")]
     Random(String),
+}
+
+impl SignatureError {
+    fn from_check(path: &Path, error: SignatureCheckError) -> Self {
+        match error {
+            SignatureCheckError::Malformed(expected) => SignatureError::Malformed {
+                path: path.to_path_buf(),
+                expected,
+            },
+            SignatureCheckError::BadSignature => SignatureError::BadSignature {
+                path: path.to_path_buf(),
+            },
+        }
+    }
 }
 
 /// The signature file of a bundle: `<bundle>.sig`.
@@ -66,30 +73,11 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn message(digest: &str) -> Vec<u8> {
-    format!("{MESSAGE_PREFIX}{digest}").into_bytes()
-}
-
-fn read_tagged<const N: usize>(
-    path: &Path,
-    tag: &str,
-    expected: &'static str,
-) -> Result<[u8; N], SignatureError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SignatureError::Io {
+fn read_text(path: &Path) -> Result<String, SignatureError> {
+    std::fs::read_to_string(path).map_err(|source| SignatureError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let malformed = || SignatureError::Malformed {
-        path: path.to_path_buf(),
-        expected,
-    };
-    let hex_text = text
-        .trim()
-        .strip_prefix(tag)
-        .map(str::trim)
-        .ok_or_else(malformed)?;
-    let bytes = hex::decode(hex_text).map_err(|_| malformed())?;
-    bytes.try_into().map_err(|_| malformed())
+    })
 }
 
 fn write_file(path: &Path, text: &str, private: bool) -> Result<(), SignatureError> {
@@ -114,22 +102,11 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), SignatureErr
 pub fn generate_key_pair(prefix: &Path) -> Result<(PathBuf, PathBuf), SignatureError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| SignatureError::Random(e.to_string()))?;
-    let key = SigningKey::from_bytes(&seed);
+    let (private_text, public_text) = key_pair_texts(seed);
     let private = with_suffix(prefix, ".key");
     let public = with_suffix(prefix, ".pub");
-    write_file(
-        &private,
-        &format!("{PRIVATE_TAG} {}\n", hex::encode(seed)),
-        true,
-    )?;
-    write_file(
-        &public,
-        &format!(
-            "{PUBLIC_TAG} {}\n",
-            hex::encode(key.verifying_key().to_bytes())
-        ),
-        false,
-    )?;
+    write_file(&private, &private_text, true)?;
+    write_file(&public, &public_text, false)?;
     Ok((private, public))
 }
 
@@ -139,31 +116,24 @@ pub fn sign_bundle(
     digest: &str,
     key_file: &Path,
 ) -> Result<PathBuf, SignatureError> {
-    let seed: [u8; 32] = read_tagged(key_file, PRIVATE_TAG, "private key")?;
-    let signature = SigningKey::from_bytes(&seed).sign(&message(digest));
+    let signature = sign_digest(&read_text(key_file)?, digest)
+        .map_err(|error| SignatureError::from_check(key_file, error))?;
     let path = signature_path(bundle);
-    write_file(
-        &path,
-        &format!("{SIGNATURE_TAG} {}\n", hex::encode(signature.to_bytes())),
-        false,
-    )?;
+    write_file(&path, &signature, false)?;
     Ok(path)
 }
 
 /// A public key that bundles must be signed with.
 #[derive(Debug, Clone)]
 pub struct VerifyKey {
-    key: VerifyingKey,
+    key: PublicKey,
 }
 
 impl VerifyKey {
     /// Reads an `ed25519-public` key file.
     pub fn read(path: &Path) -> Result<VerifyKey, SignatureError> {
-        let bytes: [u8; 32] = read_tagged(path, PUBLIC_TAG, "public key")?;
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| SignatureError::Malformed {
-            path: path.to_path_buf(),
-            expected: "public key",
-        })?;
+        let key = PublicKey::parse(&read_text(path)?)
+            .map_err(|error| SignatureError::from_check(path, error))?;
         Ok(VerifyKey { key })
     }
 
@@ -173,11 +143,19 @@ impl VerifyKey {
         if !path.exists() {
             return Err(SignatureError::Unsigned { path });
         }
-        let bytes: [u8; 64] = read_tagged(&path, SIGNATURE_TAG, "signature")?;
-        let signature = Signature::from_bytes(&bytes);
+        self.verify_text(&path, digest, &read_text(&path)?)
+    }
+
+    /// Checks a signature's text, read from `origin` (a file or a URL, for messages).
+    pub fn verify_text(
+        &self,
+        origin: &Path,
+        digest: &str,
+        signature: &str,
+    ) -> Result<(), SignatureError> {
         self.key
-            .verify_strict(&message(digest), &signature)
-            .map_err(|_| SignatureError::BadSignature { path })
+            .verify(digest, signature)
+            .map_err(|error| SignatureError::from_check(origin, error))
     }
 }
 

@@ -13,7 +13,7 @@ use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
 use crate::forward::http1::request_encoder::ForwardedHeaders;
-use crate::forward::{forward, MessageHeaders, RequestBody};
+use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
@@ -78,7 +78,11 @@ pub async fn serve(
                     .services
                     .get(&*side.service)
                     .map_or(side.app.timeout, |service| service.timeout);
-                match forward(&side.app, timeout, None, upstream_request(call)).await {
+                let budget = TimeBudget {
+                    per_try: timeout,
+                    overall: None,
+                };
+                match forward(&side.app, budget, None, upstream_request(call)).await {
                     Ok(forwarded) => {
                         outcome.upstream = Some(forwarded.endpoint);
                         outcome.upstream_time = Some(forwarded.upstream_time);

@@ -10,7 +10,7 @@ use http::StatusCode;
 use crate::admit::cel::{CelInput, MeshCaller};
 use crate::admit::RequestFacts;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
-use crate::forward::{forward, RequestBody};
+use crate::forward::{forward, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
@@ -70,7 +70,11 @@ pub async fn serve(
                 forwarding: ForwardedHeaders::none(),
                 body,
             };
-            match forward(service, service.timeout, key, upstream_request(call)).await {
+            let budget = TimeBudget {
+                per_try: service.timeout,
+                overall: None,
+            };
+            match forward(service, budget, key, upstream_request(call)).await {
                 Ok(forwarded) => {
                     outcome.upstream = Some(forwarded.endpoint);
                     outcome.upstream_time = Some(forwarded.upstream_time);

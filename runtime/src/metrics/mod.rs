@@ -3,7 +3,8 @@
 //!
 //! meshd's own families: `meshd_requests_total{gateway,route,status,denied_by}`,
 //! `meshd_upstream_duration_seconds{service,endpoint}` (send to response head),
-//! `meshd_bundle_info{digest,compiler_version}` (1 for the bundle being served) and
+//! `meshd_bundle_info{digest,compiler_version,serial,source,etag}` (1 for the bundle being served:
+//! which instances run which bundle, from where) and
 //! `meshd_bundle_loads_total{result}` (`ok` or `refused`); the mesh's families are
 //! [`crate::mesh::mesh_metrics`] and [`crate::mesh::identity::IdentityMetrics`].
 
@@ -101,13 +102,24 @@ impl Metrics {
             .clone()
     }
 
-    /// Records the bundle now served.
-    pub fn bundle_loaded(&self, digest: &str, compiler_version: &str) {
+    /// Records the bundle now served: its digest, compiler, serial, where it came from (a URL,
+    /// a file, source paths) and its HTTP `ETag` when it was fetched.
+    pub fn bundle_loaded(
+        &self,
+        digest: &str,
+        compiler_version: &str,
+        serial: u64,
+        source: &str,
+        etag: Option<&str>,
+    ) {
         self.bundle_info.clear();
         self.bundle_info
             .get_or_create(&vec![
                 ("digest", digest.to_string()),
                 ("compiler_version", compiler_version.to_string()),
+                ("serial", serial.to_string()),
+                ("source", label_text(source)),
+                ("etag", label_text(etag.unwrap_or_default())),
             ])
             .set(1);
         self.count_load(true);
@@ -129,5 +141,44 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+/// A label value the text encoder prints as is: it does not escape `"`, `\` or newlines, so an
+/// `ETag` (`"6b15-89e"`) or a path would break the exposition. Quotes become `'`.
+fn label_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_info_labels_stay_valid_exposition_text() {
+        let metrics = Metrics::new(1);
+        metrics.bundle_loaded(
+            "sha256:ab",
+            "meshc 0.1.0",
+            7,
+            "C:\\b\"x\".json",
+            Some("\"6b15-89e\""),
+        );
+        let text = metrics.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("meshd_bundle_info{"))
+            .unwrap();
+        assert!(
+            line.contains(r#"serial="7",source="C:/b'x'.json",etag="'6b15-89e'""#),
+            "{line}"
+        );
     }
 }

@@ -5,12 +5,18 @@
 //! Listener addresses (and whether a listener is TLS) are fixed for the life of the process: a
 //! bundle that adds, removes or moves a listener is refused on reload (restart meshd to change
 //! them). Everything else may change, including TLS certificates, which new connections pick up.
+//!
+//! No silent rollback: a bundle whose serial is lower than the served one's is refused unless the
+//! process allows rollbacks (`--allow-rollback`). A bundle URL is fetched rather than read; that
+//! path lives in `remote_reload`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::admit::AdmitOptions;
-use crate::load::{InputError, ProgramInput, VerifyKey};
+use crate::load::remote::{CacheError, FetchError, RemoteSource};
+use crate::load::{InputError, LoadedInput, ProgramInput, VerifyKey};
 use crate::metrics::Metrics;
 use crate::state::{AdmissionSetup, MeshTlsSetup, RuntimeState, StateError, StateScope};
 use crate::stream::KafkaRuntime;
@@ -37,6 +43,30 @@ pub enum LoadFailure {
     /// The build task failed.
     #[error("the load task failed: {0}")]
     Task(String),
+    /// The bundle is older than the one served.
+    #[error("the bundle's serial {offered} is lower than the served bundle's {serving}: refused as a rollback (meshd --allow-rollback accepts it; or rebuild with a higher --serial)")]
+    Rollback {
+        /// The serial served.
+        serving: u64,
+        /// The serial refused.
+        offered: u64,
+    },
+    /// The bundle URL could not be fetched.
+    #[error("cannot fetch the bundle")]
+    Fetch(#[from] FetchError),
+    /// At start: no bundle from the server and none in the cache.
+    #[error("no bundle to start with: {url} gave none ({fetch}) and {cache}")]
+    NothingToServe {
+        /// The bundle URL.
+        url: String,
+        /// What the fetch gave.
+        fetch: String,
+        /// What the cache gave.
+        cache: String,
+    },
+    /// The cache could not be read.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// The result of a successful reload.
@@ -54,15 +84,17 @@ pub struct Reloader {
     input: ProgramInput,
     verify_key: Option<VerifyKey>,
     workers: usize,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
     cell: Arc<StateCell>,
     control: tokio::runtime::Handle,
     admission: AdmitOptions,
     kafka: Option<Arc<KafkaRuntime>>,
     scope: StateScope,
     mesh_tls: Option<MeshTlsSetup>,
+    pub(super) remote: Option<RemoteSource>,
+    allow_rollback: bool,
     files: Mutex<Vec<PathBuf>>,
-    serial: tokio::sync::Mutex<()>,
+    pub(super) one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl Reloader {
@@ -88,9 +120,28 @@ impl Reloader {
             kafka: None,
             scope: StateScope::Gateways,
             mesh_tls: None,
+            remote: None,
+            allow_rollback: false,
             files: Mutex::new(Vec::new()),
-            serial: tokio::sync::Mutex::new(()),
+            one_at_a_time: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Bundles come from this URL (when the input is [`ProgramInput::Remote`]).
+    pub fn with_remote(mut self, remote: Option<RemoteSource>) -> Self {
+        self.remote = remote;
+        self
+    }
+
+    /// Whether a bundle with a lower serial than the served one may replace it.
+    pub fn allowing_rollback(mut self, allow: bool) -> Self {
+        self.allow_rollback = allow;
+        self
+    }
+
+    /// The bundle URL being polled, if the input is one.
+    pub fn remote(&self) -> Option<&RemoteSource> {
+        self.remote.as_ref()
     }
 
     /// Bundles are served with this process's Kafka (produce routes and streams); without it a
@@ -123,10 +174,33 @@ impl Reloader {
         self.files.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
+    /// The key bundles must be signed with.
+    pub(super) fn verify_key(&self) -> Option<&VerifyKey> {
+        self.verify_key.as_ref()
+    }
+
+    /// The state being served.
+    pub(super) fn cell(&self) -> &StateCell {
+        &self.cell
+    }
+
+    /// The control runtime.
+    pub(super) fn control(&self) -> &tokio::runtime::Handle {
+        &self.control
+    }
+
     /// Loads and builds a state without swapping it in.
     fn build(&self) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
         let loaded = self.input.load(self.verify_key.as_ref());
-        let built = loaded.map_err(LoadFailure::from).and_then(|loaded| {
+        self.build_loaded(loaded.map_err(LoadFailure::from))
+    }
+
+    /// Builds a state from a checked bundle, without swapping it in.
+    pub(super) fn build_loaded(
+        &self,
+        loaded: Result<LoadedInput, LoadFailure>,
+    ) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
+        let built = loaded.and_then(|loaded| {
             let setup = AdmissionSetup {
                 scope: self.scope.clone(),
                 mesh_tls: self.mesh_tls.clone(),
@@ -150,8 +224,11 @@ impl Reloader {
 
     /// The first load (blocking; called before serving starts).
     pub fn load_initial(&self) -> Result<Arc<RuntimeState>, LoadFailure> {
+        if self.remote.is_some() {
+            return self.load_initial_remote();
+        }
         match self.build() {
-            Ok((state, files, warnings)) => Ok(self.install(state, files, &warnings)),
+            Ok((state, files, warnings)) => Ok(self.install(state, files, &warnings, None).0),
             Err(failure) => {
                 self.metrics.count_load(false);
                 Err(failure)
@@ -164,14 +241,23 @@ impl Reloader {
         self: &Arc<Self>,
         trigger: &'static str,
     ) -> Result<ReloadOutcome, LoadFailure> {
-        let _one_at_a_time = self.serial.lock().await;
+        if self.remote.is_some() {
+            return self.reload_remote(trigger).await;
+        }
+        let _one_at_a_time = self.one_at_a_time.lock().await;
         let this = Arc::clone(self);
         let built = tokio::task::spawn_blocking(move || this.build())
             .await
             .map_err(|e| LoadFailure::Task(e.to_string()))
             .and_then(|built| built);
         let result =
-            built.and_then(|(state, files, warnings)| self.accept(state, files, &warnings));
+            built.and_then(|(state, files, warnings)| self.accept(state, files, &warnings, None));
+        let result = result.map(|(outcome, replaced)| {
+            if let Some(replaced) = replaced {
+                tokio::spawn(release_when_unused(replaced));
+            }
+            outcome
+        });
         match &result {
             Ok(outcome) if outcome.changed => {
                 tracing::info!(trigger, digest = %outcome.digest, "bundle reloaded");
@@ -187,14 +273,17 @@ impl Reloader {
         result
     }
 
-    /// Checks a freshly built state against the served one and swaps it in.
-    fn accept(
+    /// Checks a freshly built state against the served one and swaps it in; `etag` is the
+    /// bundle's HTTP `ETag` when it was fetched. Returns the state it replaced.
+    pub(super) fn accept(
         &self,
         state: RuntimeState,
         files: Vec<PathBuf>,
         warnings: &str,
-    ) -> Result<ReloadOutcome, LoadFailure> {
+        etag: Option<&str>,
+    ) -> Result<(ReloadOutcome, Option<Arc<RuntimeState>>), LoadFailure> {
         if let Some(current) = self.cell.load() {
+            self.check_serial(current.info.serial, state.info.serial)?;
             let (now, new) = (current.listener_layout(), state.listener_layout());
             if now != new {
                 return Err(LoadFailure::ListenersChanged {
@@ -204,25 +293,48 @@ impl Reloader {
             }
             if current.info.digest == state.info.digest {
                 *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;
-                return Ok(ReloadOutcome {
-                    digest: state.info.digest,
-                    changed: false,
-                });
+                return Ok((
+                    ReloadOutcome {
+                        digest: state.info.digest,
+                        changed: false,
+                    },
+                    None,
+                ));
             }
         }
-        let installed = self.install(state, files, warnings);
-        Ok(ReloadOutcome {
-            digest: installed.info.digest.clone(),
-            changed: true,
-        })
+        let (installed, replaced) = self.install(state, files, warnings, etag);
+        Ok((
+            ReloadOutcome {
+                digest: installed.info.digest.clone(),
+                changed: true,
+            },
+            replaced,
+        ))
     }
 
-    fn install(
+    /// Refuses a serial lower than `serving` unless rollbacks are allowed.
+    pub(super) fn check_serial(&self, serving: u64, offered: u64) -> Result<(), LoadFailure> {
+        if offered < serving && !self.allow_rollback {
+            return Err(LoadFailure::Rollback { serving, offered });
+        }
+        if offered < serving {
+            tracing::warn!(
+                serving,
+                offered,
+                "rolling back to a bundle with a lower serial (--allow-rollback)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Serves `state`; returns it and the state it replaced.
+    pub(super) fn install(
         &self,
         state: RuntimeState,
         files: Vec<PathBuf>,
         warnings: &str,
-    ) -> Arc<RuntimeState> {
+        etag: Option<&str>,
+    ) -> (Arc<RuntimeState>, Option<Arc<RuntimeState>>) {
         if !warnings.trim().is_empty() {
             tracing::warn!("the program compiled with warnings:\n{warnings}");
         }
@@ -231,12 +343,40 @@ impl Reloader {
         if let Some(kafka) = &self.kafka {
             kafka.apply(&state.streams);
         }
-        self.metrics
-            .bundle_loaded(&state.info.digest, &state.info.compiler);
+        self.metrics.bundle_loaded(
+            &state.info.digest,
+            &state.info.compiler,
+            state.info.serial,
+            &self.input.describe(),
+            etag,
+        );
         *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;
-        self.cell.swap(Arc::clone(&state));
-        state
+        let replaced = self.cell.swap(Arc::clone(&state));
+        (state, replaced)
     }
+}
+
+/// How often a replaced state is looked at until the requests that started on it finish.
+const RELEASE_POLL: Duration = Duration::from_millis(20);
+/// After this long the replaced state is let go anyway (the last request frees it).
+const RELEASE_WAIT: Duration = Duration::from_secs(120);
+
+/// Drops a replaced state once no request holds it any more, then gives its memory back to the
+/// system: glibc keeps freed pages, and without this trim every reload would leave the process
+/// at the size of two states (RSS 2.2× the first load after ten reloads of 10 000 routes).
+pub(super) async fn release_when_unused(replaced: Arc<RuntimeState>) {
+    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+    while Arc::strong_count(&replaced) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(RELEASE_POLL).await;
+    }
+    // Freeing and trimming hundreds of megabytes takes a while: off the runtime's workers.
+    tokio::task::spawn_blocking(move || {
+        let last = Arc::strong_count(&replaced) == 1;
+        drop(replaced);
+        if last {
+            super::memory_trim::trim_heap();
+        }
+    });
 }
 
 /// An error and its causes on one line.

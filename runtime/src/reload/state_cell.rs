@@ -24,8 +24,9 @@ impl StateCell {
         self.current.load().is_some()
     }
 
-    /// Serves `state` from now on.
-    pub fn swap(&self, state: Arc<RuntimeState>) {
-        self.current.store(Some(state));
+    /// Serves `state` from now on; returns the state it replaces, which requests that started on
+    /// it may still hold.
+    pub fn swap(&self, state: Arc<RuntimeState>) -> Option<Arc<RuntimeState>> {
+        self.current.swap(Some(state))
     }
 }

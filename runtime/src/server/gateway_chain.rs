@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use meshwork_bundle::matcher::Params;
@@ -13,7 +12,7 @@ use crate::admit::Admitted;
 use crate::forward::path_rewrite::strip_prefix;
 use crate::forward::{
     forward, BodyError, ForwardFailure, ForwardFailureKind, ForwardPlan, RequestBody, ServiceState,
-    UpstreamRequest,
+    TimeBudget, UpstreamRequest,
 };
 use crate::state::{GatewayState, RouteAction};
 
@@ -42,7 +41,7 @@ pub async fn serve<'g>(
     outcome: &mut Outcome<'g>,
 ) -> GatewayResponse {
     // match
-    let line = match RequestLine::read(request, outcome) {
+    let line = match RequestLine::read(gateway, request, outcome) {
         Ok(line) => line,
         Err(answered) => return *answered,
     };
@@ -116,7 +115,7 @@ pub async fn serve<'g>(
                 Ok(step) => step,
                 Err(answered) => return *answered,
             };
-            match forward(step.service, step.timeout, step.key, step.request).await {
+            match forward(step.service, step.budget, step.key, step.request).await {
                 Ok(done) => forwarded(done, outcome),
                 Err(failure) => match forward_failure(&failure, &routed, outcome) {
                     Ok(response) => response,
@@ -141,7 +140,7 @@ struct Routed<'s, 'g, 'p> {
 /// A request ready to leave for one of the route's services.
 struct ForwardStep<'s, 'c> {
     service: &'s Arc<ServiceState>,
-    timeout: Duration,
+    budget: TimeBudget,
     key: Option<u64>,
     request: UpstreamRequest<'c>,
 }
@@ -188,7 +187,7 @@ fn forward_step<'s, 'c>(
     };
     Ok(ForwardStep {
         service,
-        timeout: plan.attempt_timeout(service),
+        budget: plan.budget(service),
         key,
         request: upstream_request(call),
     })

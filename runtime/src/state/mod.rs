@@ -169,6 +169,8 @@ pub struct BundleInfo {
     pub compiler: String,
     /// The bundle format version.
     pub format_version: u32,
+    /// The bundle's serial (0: none); a lower one is refused unless rollbacks are allowed.
+    pub serial: u64,
     /// When this state was built.
     pub loaded_at: SystemTime,
     /// How many routes over all gateways.
@@ -256,6 +258,7 @@ impl RuntimeState {
                 digest: bundle.digest.clone(),
                 compiler: format!("{} {}", bundle.compiler.name, bundle.compiler.version),
                 format_version: bundle.format_version,
+                serial: bundle.serial,
                 loaded_at: SystemTime::now(),
                 routes: bundle.route_count(),
             },
@@ -353,25 +356,26 @@ fn build_gateway(
         gateway: gateway.name.clone(),
         source: Box::new(source),
     })?;
-    let table = RouteTable::new(&gateway.routes).map_err(|source| StateError::Routes {
-        gateway: gateway.name.clone(),
-        source,
-    })?;
+    let table =
+        RouteTable::with_path_policy(&gateway.routes, &gateway.path_policy).map_err(|source| {
+            StateError::Routes {
+                gateway: gateway.name.clone(),
+                source,
+            }
+        })?;
     let listeners = gateway
         .listeners
         .iter()
         .map(|listener| {
             let tls = match &listener.tls {
                 None => None,
-                Some(tls) => {
-                    Some(
-                        server_config(tls, secrets).map_err(|source| StateError::Tls {
-                            gateway: gateway.name.clone(),
-                            address: listener.address.clone(),
-                            source,
-                        })?,
-                    )
-                }
+                Some(tls) => Some(server_config(&listener.address, tls, secrets).map_err(
+                    |source| StateError::Tls {
+                        gateway: gateway.name.clone(),
+                        address: listener.address.clone(),
+                        source,
+                    },
+                )?),
             };
             Ok(ListenerState {
                 address: listener.address.clone(),
@@ -464,6 +468,7 @@ fn build_route(
             headers,
             acks,
             mode,
+            timeout_ms,
         } => {
             let (kafka, body_limit) = kafka.ok_or_else(|| StateError::NoKafka {
                 gateway: gateway.name.clone(),
@@ -476,6 +481,7 @@ fn build_route(
                 headers,
                 acks: *acks,
                 mode: *mode,
+                timeout: timeout_ms.map(std::time::Duration::from_millis),
             };
             RouteAction::Produce(Box::new(kafka.produce_route(
                 &route.name,

@@ -41,6 +41,19 @@ pub(crate) enum Completion {
     },
 }
 
+impl Completion {
+    /// The record the completion is about.
+    pub(crate) fn sequence(&self) -> Sequence {
+        match self {
+            Completion::Acknowledged { sequence, .. }
+            | Completion::TargetFailed { sequence, .. }
+            | Completion::DeadLetterFailed { sequence, .. }
+            | Completion::Delivered { sequence }
+            | Completion::DeliverFailed { sequence, .. } => *sequence,
+        }
+    }
+}
+
 /// What a dead letter needs of a record sent over HTTP.
 pub(crate) struct DeliveredRecord {
     pub(crate) key: Option<Vec<u8>>,

@@ -6,17 +6,24 @@
 //! HTTP deliveries land in a small completion queue that the loop drains, so the offset tracker
 //! needs no lock. A failure that would lose a record (its dead letter not acknowledged) ends the
 //! run with an error; the runner starts a fresh one, which resumes from the last commit.
+//!
+//! An `exactly_once` stream commits differently: at each commit point it waits for every output
+//! of the records read so far, then commits them and the source offsets in one Kafka transaction
+//! (see [`super::transaction`]). A failed commit aborts the transaction and ends the run; a
+//! revocation aborts it (the partitions' next owner starts from the last committed transaction).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+
+mod commit;
 
 use super::commit_window::CommitWindow;
 use super::completion::{
@@ -29,6 +36,7 @@ use super::group_watch::GroupWatch;
 use super::metrics::{ProduceTally, StreamTally};
 use super::offset_tracker::{OffsetTracker, Sequence};
 use super::rule::{Reshaped, StreamRule, Verdict};
+use super::transaction::{transactional_settings, StreamTransaction, DEFAULT_TRANSACTION_TIMEOUT};
 
 /// How a stream batches, commits and waits.
 #[derive(Debug, Clone)]
@@ -50,6 +58,9 @@ pub struct StreamOptions {
     /// How long the group waits for a silent member (a crashed meshd) before moving its
     /// partitions to the others.
     pub session_timeout: Duration,
+    /// How long an `exactly_once` stream's transaction may stay open before the broker aborts
+    /// it (a crashed member's partitions wait this long for their last transaction to end).
+    pub transaction_timeout: Duration,
 }
 
 impl StreamOptions {
@@ -71,14 +82,15 @@ impl StreamOptions {
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
-            max_in_flight: 20_000,
-            commit_interval: Duration::from_millis(200),
-            commit_every: 10_000,
+            max_in_flight: 5_000,
+            commit_interval: Duration::from_millis(100),
+            commit_every: 1_000,
             delivery_timeout: Duration::from_secs(30),
             linger: Duration::from_millis(5),
             drain_timeout: Duration::from_secs(10),
             restart_backoff: Duration::from_secs(1),
             session_timeout: Duration::from_secs(10),
+            transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
         }
     }
 }
@@ -94,6 +106,15 @@ pub enum StreamRunError {
         /// What was being done.
         action: &'static str,
         /// librdkafka's explanation.
+        error: String,
+    },
+    /// An `exactly_once` stream's transaction could not commit; it was aborted and the run ends,
+    /// so the next one resumes from the last committed transaction.
+    #[error("stream `{stream}`: transaction aborted: {error}")]
+    Transaction {
+        /// The stream.
+        stream: String,
+        /// Why.
         error: String,
     },
     /// A dead letter was not acknowledged: the record cannot be given up on, so the run stops
@@ -153,6 +174,16 @@ impl StopSignal {
     }
 }
 
+/// How long an output may wait for its acknowledgement; inside a transaction, no longer than the
+/// transaction may stay open (librdkafka refuses the configuration otherwise).
+fn message_timeout(rule: &StreamRule, options: &StreamOptions) -> Duration {
+    if rule.exactly_once {
+        options.delivery_timeout.min(options.transaction_timeout)
+    } else {
+        options.delivery_timeout
+    }
+}
+
 /// Records read back to back before completions are settled again.
 const BURST: usize = 256;
 
@@ -176,6 +207,10 @@ struct RunState<'r> {
     tracker: OffsetTracker,
     window: CommitWindow,
     paused: bool,
+    /// The open transaction of an `exactly_once` stream.
+    transaction: Option<StreamTransaction>,
+    /// Completions of records read before this sequence belong to an aborted transaction.
+    stale_below: Sequence,
     evaluator: EventEvaluator,
     last_commit: Instant,
     consumed: u64,
@@ -207,6 +242,8 @@ impl<'r> StreamRun<'r> {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // Never read an upstream producer's aborted or still-open transactions.
+            .set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "100")
             // With a backlog the prefetch queue fills, and librdkafka then pauses fetching for
             // fetch.queue.backoff.ms (1 s by default) while the stream drains it in a fraction of
@@ -223,13 +260,19 @@ impl<'r> StreamRun<'r> {
             .subscribe(&[&rule.source_topic])
             .map_err(failed("subscribing"))?;
         let completions = Arc::new(CompletionQueue::default());
-        let producer: ThreadedProducer<OutputReports> = base
-            .clone()
+        let mut producer_config = base.clone();
+        if rule.exactly_once {
+            transactional_settings(&mut producer_config, rule, options.transaction_timeout);
+        }
+        let producer: ThreadedProducer<OutputReports> = producer_config
             .set("acks", "all")
             .set("linger.ms", options.linger.as_millis().to_string())
             .set(
                 "message.timeout.ms",
-                options.delivery_timeout.as_millis().max(1).to_string(),
+                message_timeout(rule, options)
+                    .as_millis()
+                    .max(1)
+                    .to_string(),
             )
             .set("batch.num.messages", "10000")
             .set(
@@ -241,6 +284,14 @@ impl<'r> StreamRun<'r> {
                 completions: Arc::clone(&completions),
             })
             .map_err(failed("creating the producer"))?;
+        let transaction = if rule.exactly_once {
+            Some(
+                StreamTransaction::start(&producer, options.delivery_timeout)
+                    .map_err(failed("starting transactions"))?,
+            )
+        } else {
+            None
+        };
         let state = RunState {
             rule,
             options,
@@ -257,6 +308,8 @@ impl<'r> StreamRun<'r> {
             tracker: OffsetTracker::new(),
             window: CommitWindow::new(options.uncommitted_limit()),
             paused: false,
+            transaction,
+            stale_below: 0,
             evaluator: EventEvaluator::default(),
             last_commit: Instant::now(),
             consumed: 0,
@@ -300,7 +353,7 @@ impl<'r> StreamRun<'r> {
                 }
                 wait = Duration::ZERO;
             }
-            state.commit_when_due(&consumer, false);
+            state.commit_when_due(&consumer, false)?;
         }
         if state.signal.is_abandoning() {
             return Ok(RunEnd::Abandoned);
@@ -315,9 +368,13 @@ impl RunState<'_> {
     fn settle(&mut self, consumer: &BaseConsumer<GroupWatch>) -> Result<(), StreamRunError> {
         let revoked = consumer.context().take_revoked();
         if !revoked.is_empty() {
-            self.commit_when_due(consumer, true);
-            self.tracker.revoke(&revoked);
-            self.window.forget();
+            if self.transaction.is_some() {
+                self.abort_transaction(consumer, &revoked)?;
+            } else {
+                self.commit_when_due(consumer, true)?;
+                self.tracker.revoke(&revoked);
+                self.window.forget();
+            }
         }
         self.completions.take_into(&mut self.drained);
         let mut drained = std::mem::take(&mut self.drained);
@@ -329,6 +386,10 @@ impl RunState<'_> {
     }
 
     fn apply(&mut self, completion: Completion) -> Result<(), StreamRunError> {
+        if completion.sequence() < self.stale_below {
+            // An output of an aborted transaction: its record will be read and processed again.
+            return Ok(());
+        }
         match completion {
             Completion::Acknowledged {
                 sequence,
@@ -384,44 +445,12 @@ impl RunState<'_> {
         Ok(())
     }
 
-    /// Pauses the source partitions while too many finished records are unconfirmed (commits
-    /// failing), and resumes them once a commit succeeds.
-    fn gate(&mut self, consumer: &BaseConsumer<GroupWatch>) {
-        let newly_assigned = consumer.context().take_assigned();
-        let full = self.window.is_full();
-        if full && (!self.paused || newly_assigned) {
-            self.set_paused(consumer, true);
-        } else if !full && self.paused {
-            self.set_paused(consumer, false);
-        }
-    }
-
-    fn set_paused(&mut self, consumer: &BaseConsumer<GroupWatch>, paused: bool) {
-        let outcome = consumer.assignment().and_then(|assignment| {
-            if paused {
-                consumer.pause(&assignment)
-            } else {
-                consumer.resume(&assignment)
-            }
-        });
-        match outcome {
-            Ok(()) => self.paused = paused,
-            Err(error) => {
-                tracing::warn!(stream = %self.rule.name, %error, paused, "pause/resume failed")
-            }
-        }
-        if paused {
-            tracing::warn!(
-                stream = %self.rule.name,
-                uncommitted = self.window.uncommitted(),
-                "offset commits are failing; reading paused until one succeeds"
-            );
-        }
-    }
-
     /// Judges one record and sends its outputs.
     fn process(&mut self, message: &BorrowedMessage<'_>) {
         self.consumed += 1;
+        if let Some(transaction) = &mut self.transaction {
+            transaction.touched();
+        }
         let view = RecordView {
             topic: &self.rule.source_topic,
             partition: message.partition(),
@@ -607,81 +636,5 @@ impl RunState<'_> {
         record.payload = value;
         record.headers = Some(dead_letter_headers(headers, &cause));
         self.send(record);
-    }
-
-    /// Commits acknowledged offsets when the interval or the batch size says so (or `force`).
-    fn commit_when_due(&mut self, consumer: &BaseConsumer<GroupWatch>, force: bool) {
-        let due = force
-            || self.last_commit.elapsed() >= self.options.commit_interval
-            || self.tracker.finished_since_commit() >= self.options.commit_every;
-        if !due {
-            return;
-        }
-        self.flush_counts();
-        self.last_commit = Instant::now();
-        let finished = self.tracker.finished_since_commit();
-        let offsets = match self.tracker.take_commit() {
-            Some(offsets) => offsets,
-            // Nothing new finished (reading is paused), but the last commits failed: retry them.
-            None if self.window.uncommitted() > 0 => self.tracker.current_offsets(),
-            None => return,
-        };
-        let succeeded = self.commit(consumer, &offsets);
-        self.window.committed(finished, succeeded);
-    }
-
-    /// Commits synchronously: librdkafka reports the result of an asynchronous manual commit
-    /// only through a callback rust-rdkafka does not expose, and the result decides whether
-    /// reading may go on. A local commit takes well under a millisecond, every commit interval.
-    fn commit(&self, consumer: &BaseConsumer<GroupWatch>, offsets: &[(i32, i64)]) -> bool {
-        let mut list = TopicPartitionList::with_capacity(offsets.len());
-        for (partition, offset) in offsets {
-            if let Err(error) = list.add_partition_offset(
-                &self.rule.source_topic,
-                *partition,
-                Offset::Offset(*offset),
-            ) {
-                tracing::warn!(stream = %self.rule.name, %error, "bad offset to commit");
-            }
-        }
-        match consumer.commit(&list, CommitMode::Sync) {
-            Ok(()) => true,
-            Err(error) => {
-                // Not fatal: the next commit carries the same or later offsets; at worst a
-                // restart re-reads the uncommitted records, and the window bounds how many.
-                tracing::debug!(stream = %self.rule.name, %error, "offset commit failed");
-                false
-            }
-        }
-    }
-
-    fn flush_counts(&mut self) {
-        self.tally.consumed(std::mem::take(&mut self.consumed));
-        self.tally.filtered(std::mem::take(&mut self.filtered));
-        let produced = std::mem::take(&mut self.produced);
-        if let Some(tally) = &self.target_tally {
-            tally.acknowledged_many(produced);
-        }
-    }
-
-    /// Waits for outputs in flight, then commits synchronously.
-    fn drain(&mut self, consumer: &BaseConsumer<GroupWatch>) -> Result<(), StreamRunError> {
-        let deadline = Instant::now() + self.options.drain_timeout;
-        while self.tracker.in_flight() > 0 && Instant::now() < deadline {
-            self.completions.wait(Duration::from_millis(5));
-            self.settle(consumer)?;
-        }
-        if self.tracker.in_flight() > 0 {
-            tracing::warn!(
-                stream = %self.rule.name,
-                in_flight = self.tracker.in_flight(),
-                "stopping with outputs unacknowledged; they will be read again"
-            );
-        }
-        self.flush_counts();
-        if let Some(offsets) = self.tracker.take_commit() {
-            self.commit(consumer, &offsets);
-        }
-        Ok(())
     }
 }

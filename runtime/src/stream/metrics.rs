@@ -37,6 +37,13 @@ struct LatencyLabels {
     sink: String,
 }
 
+/// A stream's transactions by how they ended (`committed` or `aborted`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransactionLabels {
+    rule: String,
+    outcome: String,
+}
+
 /// One partition a stream reads.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LagLabels {
@@ -62,6 +69,7 @@ pub struct KafkaMetrics {
     dead_lettered: Family<DeadLetterLabels, Counter>,
     delivery_latency: LatencyFamily,
     consumer_lag: Family<LagLabels, Gauge>,
+    transactions: Family<TransactionLabels, Counter>,
 }
 
 impl std::fmt::Debug for KafkaMetrics {
@@ -80,6 +88,7 @@ impl Default for KafkaMetrics {
             dead_lettered: Family::default(),
             delivery_latency: Family::new_with_constructor(latency_histogram),
             consumer_lag: Family::default(),
+            transactions: Family::default(),
         }
     }
 }
@@ -123,6 +132,11 @@ impl KafkaMetrics {
             "consumer_lag",
             "Records between a stream's position and the partition's high watermark",
             metrics.consumer_lag.clone(),
+        );
+        kafka.register(
+            "stream_transactions",
+            "Transactions of exactly_once streams, by stream and outcome (committed, aborted)",
+            metrics.transactions.clone(),
         );
         metrics
     }
@@ -251,6 +265,17 @@ impl StreamTally {
                 partition,
             })
             .set(records);
+    }
+
+    /// Counts a transaction of an `exactly_once` stream that `outcome` (`committed`, `aborted`).
+    pub fn transaction(&self, outcome: &str) {
+        self.metrics
+            .transactions
+            .get_or_create(&TransactionLabels {
+                rule: self.stream.clone(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// The produce handles for this stream writing to `topic`.

@@ -6,6 +6,7 @@
 //! [`event_cel`] (what a stream decides per record) → [`consume`] (one run of a stream, with
 //! [`offset_tracker`] and [`dead_letter`]) → [`deliver`] (Kafka → HTTP) → [`runner`] and
 //! [`supervisor`] (keeping streams running across failures and reloads) → [`metrics`].
+//! `exactly_once` streams run their outputs and offsets in Kafka transactions (`transaction`).
 
 pub mod broker;
 pub mod commit_window;
@@ -25,7 +26,9 @@ pub mod produce;
 pub mod produce_route;
 pub mod rule;
 pub mod runner;
+pub mod stream_flags;
 pub mod supervisor;
+mod transaction;
 
 pub use broker::{ClusterError, KafkaCluster};
 pub use consume::{StreamOptions, StreamRunError};
@@ -43,4 +46,5 @@ pub use produce_route::{
 };
 pub use rule::{RuleError, StreamRule};
 pub use runner::StreamHandle;
+pub use stream_flags::StreamArgs;
 pub use supervisor::{StreamLoadError, StreamPlan, StreamSupervisor};

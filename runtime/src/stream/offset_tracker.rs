@@ -68,6 +68,12 @@ impl OffsetTracker {
             .map(|entry| (entry.partition, entry.offset))
     }
 
+    /// The sequence the next admitted record gets: completions of records admitted before it
+    /// can be told apart (after a transaction abort, they are stale).
+    pub fn next_sequence(&self) -> Sequence {
+        self.first + self.window.len() as Sequence
+    }
+
     /// Records read but not yet fully acknowledged (or waiting behind one that is not).
     pub fn in_flight(&self) -> usize {
         self.window.len()
@@ -105,6 +111,19 @@ impl OffsetTracker {
         for partition in partitions {
             self.committable.remove(partition);
         }
+        self.advance();
+    }
+
+    /// Forgets every record in flight and every committable offset: after a transaction abort,
+    /// the records will be read again from the last committed transaction's offsets.
+    pub fn forget_all(&mut self) {
+        for entry in &mut self.window {
+            entry.void = true;
+            entry.pending = 0;
+        }
+        self.committable.clear();
+        self.dirty = false;
+        self.finished_since_commit = 0;
         self.advance();
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
@@ -77,6 +78,7 @@ pub struct ProduceRoute {
     headers: Vec<HeaderName>,
     acks: Acks,
     mode: ProduceMode,
+    timeout: Option<Duration>,
     max_body: u64,
     producer: EventProducer,
     metrics: KafkaMetrics,
@@ -107,6 +109,8 @@ pub struct ProduceSettings<'a> {
     pub acks: Acks,
     /// When the client is answered.
     pub mode: ProduceMode,
+    /// The route's timeout: the longest a sync route waits for the acknowledgement.
+    pub timeout: Option<Duration>,
 }
 
 /// The request as the produce action needs it (borrowed from the server's request).
@@ -207,12 +211,22 @@ impl ProduceFailure {
 pub struct PendingProduce {
     topic: Arc<str>,
     wait: DeliveryWait,
+    /// The route's timeout, from when the record was handed over.
+    timeout: Option<Duration>,
 }
 
 impl PendingProduce {
-    /// Waits for the broker (sync) or returns at once (async) and builds the answer.
+    /// Waits for the broker (sync; at most the route's timeout) or returns at once (async) and
+    /// builds the answer. A record not acknowledged in time is a 503: the broker may still take it
+    /// later (at-least-once), but the client is never told it was written when that is not known.
     pub async fn reply(self, route: &str) -> ProduceReply {
-        match self.wait.await {
+        let outcome = match self.timeout {
+            Some(timeout) => tokio::time::timeout(timeout, self.wait)
+                .await
+                .unwrap_or(Err(ProduceError::Timeout(timeout))),
+            None => self.wait.await,
+        };
+        match outcome {
             Ok(ProduceOutcome::Delivered(delivered)) => ProduceReply {
                 status: StatusCode::OK,
                 body: Bytes::from(
@@ -307,6 +321,7 @@ impl ProduceRoute {
             headers,
             acks: settings.acks,
             mode: settings.mode,
+            timeout: settings.timeout,
             max_body: body_limit.unwrap_or(DEFAULT_MAX_BODY),
             producer: producer.clone(),
             metrics: metrics.clone(),
@@ -351,7 +366,11 @@ impl ProduceRoute {
                 .with_bytes(input.cel, send)
                 .map_err(|error| ProduceFailure::Key(error.to_string()))?,
         }?;
-        Ok(PendingProduce { topic, wait })
+        Ok(PendingProduce {
+            topic,
+            wait,
+            timeout: self.timeout,
+        })
     }
 
     fn topic_of(

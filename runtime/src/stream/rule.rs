@@ -26,6 +26,12 @@ pub enum RuleError {
         /// The service.
         service: String,
     },
+    /// `exactly_once` on a stream that also delivers over HTTP, which no transaction covers.
+    #[error("stream `{stream}`: exactly_once needs a topic output only; an HTTP delivery cannot be rolled back")]
+    ExactlyOnceWithDeliver {
+        /// The stream.
+        stream: String,
+    },
     /// `deliver` names a service with no endpoints.
     #[error("stream `{stream}` delivers to service `{service}`, which has no endpoints")]
     NoEndpoints {
@@ -75,6 +81,8 @@ pub struct StreamRule {
     pub deliver: Option<DeliverTarget>,
     /// Where failed records go, if anywhere.
     pub dead_letter: Option<String>,
+    /// Outputs and source offsets commit in one Kafka transaction (topic → topic only).
+    pub exactly_once: bool,
     fields: EventFields,
 }
 
@@ -125,6 +133,12 @@ impl StreamRule {
             None => None,
             Some(settings) => Some(resolve_deliver(&stream.name, settings, services)?),
         };
+        let exactly_once = stream.to.as_ref().is_some_and(|sink| sink.exactly_once);
+        if exactly_once && deliver.is_some() {
+            return Err(RuleError::ExactlyOnceWithDeliver {
+                stream: stream.name.clone(),
+            });
+        }
         let mut fields = EventFields::default();
         let expressions = condition.iter().chain(
             target
@@ -142,6 +156,7 @@ impl StreamRule {
             target,
             deliver,
             dead_letter: stream.dead_letter.clone(),
+            exactly_once,
             fields,
         })
     }
@@ -230,6 +245,7 @@ mod tests {
                 topic: "red-alerts".into(),
                 key: key.map(str::to_owned),
                 value: None,
+                exactly_once: false,
             }),
             deliver: None,
             dead_letter: Some("captains-log-dlq".into()),

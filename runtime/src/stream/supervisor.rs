@@ -180,6 +180,14 @@ impl StreamSupervisor {
 
         for (rule, definition) in to_start {
             let name = rule.name.clone();
+            if rule.exactly_once && self.cluster.embedded_broker().is_some() {
+                tracing::warn!(
+                    stream = %name,
+                    "exactly_once on the embedded broker is only at least once: librdkafka's mock \
+                     cluster answers transactions but keeps neither their offsets nor their abort \
+                     markers, so a restart reads the topic again; use --brokers with a Kafka cluster"
+                );
+            }
             let tally = self.metrics.stream_tally(&name, &rule.source_topic);
             let handle = StreamHandle::start(
                 rule,

@@ -25,11 +25,11 @@ pub fn anonymous_builder(
     }
     let verifier = tokio_rustls::rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(roots),
-        meshd::mesh::identity::crypto_provider::crypto_provider(),
+        meshd::crypto_provider::crypto_provider(),
     )
     .build()
     .unwrap();
-    ClientConfig::builder_with_provider(meshd::mesh::identity::crypto_provider::crypto_provider())
+    ClientConfig::builder_with_provider(meshd::crypto_provider::crypto_provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()

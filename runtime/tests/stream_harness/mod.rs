@@ -210,6 +210,7 @@ pub mod bundles {
                 topic: to.into(),
                 key: None,
                 value: None,
+                exactly_once: false,
             }),
             deliver: None,
             dead_letter: Some(dead_letter.into()),

@@ -33,6 +33,8 @@ pub enum Behaviour {
     Slow(u64),
     /// Answer with this status.
     Status(u16),
+    /// Answer with this status after this many milliseconds.
+    SlowStatus(u64, u16),
     /// 200 with a body of this many bytes sent in 1 KiB frames (chunked on the wire).
     Chunked(usize),
 }
@@ -206,6 +208,10 @@ async fn respond(
             200
         }
         Behaviour::Status(status) => status,
+        Behaviour::SlowStatus(ms, status) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            status
+        }
         _ => 200,
     };
     let headers: BTreeMap<String, String> = request

@@ -23,6 +23,8 @@ pub(crate) struct BundleView<'a> {
     gateways: &'a [Gateway],
     graph: &'a Graph,
     mesh: &'a Mesh,
+    #[serde(skip_serializing_if = "is_zero")]
+    serial: u64,
     services: &'a [Service],
     sources: &'a [SourceDigest],
     streams: &'a [Stream],
@@ -37,6 +39,7 @@ impl<'a> BundleView<'a> {
         let Bundle {
             format_version,
             compiler,
+            serial,
             digest: _,
             sources,
             gateways,
@@ -53,12 +56,17 @@ impl<'a> BundleView<'a> {
             gateways,
             graph,
             mesh,
+            serial: *serial,
             services,
             sources,
             streams,
             topics,
         }
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 #[cfg(test)]

@@ -47,6 +47,6 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use path_normalize::{normalize_host, normalize_path, PathError};
+pub use path_normalize::{normalize_host, normalize_path, normalize_request_path, PathError};
 pub use route_table::{MatchOutcome, MatcherError, MatcherErrorKind, Params, RouteTable};
 pub use target::{HeaderLookup, HeaderPairs, NoHeaders, RequestTarget};

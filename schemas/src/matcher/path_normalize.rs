@@ -1,9 +1,19 @@
-//! Path and host normalization, applied to request paths before matching and to route paths when
-//! the table is built (see the policy in [`super`]).
+//! Path and host normalization, applied to request paths before matching (the runtime then
+//! forwards the normalized path) and to route paths when the table is built, under the
+//! gateway's [`PathPolicy`] (see the policy in [`super`]).
+//!
+//! In order: percent escapes are checked, `%2F` / `%5C` / `\` are refused, kept or unescaped as
+//! the policy says, `%00` is refused, unreserved characters are decoded and the hex digits of
+//! other escapes upper-cased (RFC 3986 §6.2.2.1–2), runs of `/` are merged (unless the policy
+//! keeps them), and `.` / `..` segments are removed (RFC 3986 §5.2.4). Merging before removing
+//! dot segments is what nginx does (`/a//../b` is `/b`). The result is a fixed point: normalizing
+//! it again changes nothing, so an upstream that normalizes too sees the path that was matched.
 
 use std::borrow::Cow;
 
-/// A request path the matcher cannot normalize.
+use crate::types::gateway::{EscapedSlashes, PathPolicy};
+
+/// A request path the matcher refuses (the runtime answers 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
     /// The path does not start with `/` (for example `*` or `a/b`).
@@ -12,28 +22,50 @@ pub enum PathError {
     /// A `%` not followed by two hex digits.
     #[error("the path has a malformed percent escape at byte {0}")]
     BadEscape(usize),
+    /// `%2F` or `%5C` under the `reject` policy.
+    #[error("the path has an encoded slash or backslash (%2F or %5C) at byte {0}, which this gateway refuses")]
+    EscapedSlash(usize),
+    /// A raw `\` under the `reject` policy.
+    #[error("the path has a backslash at byte {0}, which this gateway refuses")]
+    Backslash(usize),
+    /// `%00`, which servers that decode it may read as the end of the path.
+    #[error("the path has an encoded NUL (%00) at byte {0}")]
+    EncodedNul(usize),
 }
 
-/// Normalizes a path: decodes percent-encoded unreserved characters, upper-cases the hex digits of
-/// the other escapes and removes `.` and `..` segments. Borrows when nothing changes (the usual case).
+/// Normalizes a path under the default policy (merge slashes, refuse escaped slashes).
 pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, PathError> {
+    normalize_request_path(path, &PathPolicy::default())
+}
+
+/// Normalizes a path under `policy`. Borrows when nothing changes (the usual case: one scan of
+/// the bytes, no allocation).
+pub fn normalize_request_path<'p>(
+    path: &'p str,
+    policy: &PathPolicy,
+) -> Result<Cow<'p, str>, PathError> {
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
-    let needs_decode = path.contains('%');
-    if !needs_decode && !has_dot_segment(path) {
+    if is_normal(path, policy) {
         return Ok(Cow::Borrowed(path));
     }
-    let decoded = if needs_decode {
-        Cow::Owned(decode_unreserved(path)?)
+    let decoded = decode(path, policy.escaped_slashes)?;
+    let merged = if policy.merge_slashes {
+        merge_slashes(&decoded)
     } else {
-        Cow::Borrowed(path)
+        decoded
     };
-    if has_dot_segment(&decoded) {
-        Ok(Cow::Owned(remove_dot_segments(&decoded)))
+    let normal = if has_dot_segment(&merged) {
+        remove_dot_segments(&merged)
     } else {
-        Ok(decoded)
-    }
+        merged
+    };
+    Ok(if normal == path {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(normal)
+    })
 }
 
 /// Lower-cases a host and drops a trailing dot; borrows when nothing changes.
@@ -46,11 +78,86 @@ pub fn normalize_host(host: &str) -> Cow<'_, str> {
     }
 }
 
-/// Whether some segment is `.` or `..` (a substring search first: most paths have no `/.`).
-fn has_dot_segment(path: &str) -> bool {
-    path.contains("/.") && path.split('/').any(|s| s == "." || s == "..")
+/// Whether `path` is already normal: no escape, no backslash, no `//` (when merging) and no dot
+/// segment. One pass over the bytes.
+fn is_normal(path: &str, policy: &PathPolicy) -> bool {
+    let bytes = path.as_bytes();
+    for (i, byte) in bytes.iter().enumerate() {
+        match byte {
+            b'%' | b'\\' => return false,
+            b'/' => match (
+                bytes.get(i + 1).copied(),
+                bytes.get(i + 2).copied(),
+                bytes.get(i + 3).copied(),
+            ) {
+                (Some(b'/'), _, _) if policy.merge_slashes => return false,
+                (Some(b'.'), None | Some(b'/'), _) => return false,
+                (Some(b'.'), Some(b'.'), None | Some(b'/')) => return false,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    true
 }
 
+/// Checks and rewrites escapes and backslashes (see the module comment).
+fn decode(path: &str, escaped_slashes: EscapedSlashes) -> Result<String, PathError> {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let (Some(hi), Some(lo)) = (
+                    bytes.get(i + 1).copied().and_then(hex_value),
+                    bytes.get(i + 2).copied().and_then(hex_value),
+                ) else {
+                    return Err(PathError::BadEscape(i));
+                };
+                match hi * 16 + lo {
+                    0 => return Err(PathError::EncodedNul(i)),
+                    b'/' | b'\\' => match escaped_slashes {
+                        EscapedSlashes::Reject => return Err(PathError::EscapedSlash(i)),
+                        EscapedSlashes::Keep => push_escape(&mut out, hi, lo),
+                        EscapedSlashes::Unescape => out.push('/'),
+                    },
+                    value if is_unreserved(value) => out.push(char::from(value)),
+                    _ => push_escape(&mut out, hi, lo),
+                }
+                i += 3;
+            }
+            b'\\' => {
+                match escaped_slashes {
+                    EscapedSlashes::Reject => return Err(PathError::Backslash(i)),
+                    EscapedSlashes::Keep => out.push_str("%5C"),
+                    EscapedSlashes::Unescape => out.push('/'),
+                }
+                i += 1;
+            }
+            _ => {
+                // Copy the run up to the next escape or backslash in one go (ASCII cuts keep it
+                // on character boundaries).
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| matches!(b, b'%' | b'\\'))
+                    .map_or(bytes.len(), |n| i + n);
+                out.push_str(&path[i..end]);
+                i = end;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push_escape(out: &mut String, hi: u8, lo: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(hi)]));
+    out.push(char::from(HEX[usize::from(lo)]));
+}
+
+/// RFC 3986 §2.3: `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
 fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
@@ -64,36 +171,23 @@ fn hex_value(byte: u8) -> Option<u8> {
     }
 }
 
-fn decode_unreserved(path: &str) -> Result<String, PathError> {
-    let bytes = path.as_bytes();
+/// Every run of `/` becomes one `/`.
+fn merge_slashes(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        if byte != b'%' {
-            // Copy the run up to the next escape in one go (it is valid UTF-8 as a slice of `path`).
-            let end = path[i..].find('%').map_or(bytes.len(), |n| i + n);
-            out.push_str(&path[i..end]);
-            i = end;
+    let mut previous_slash = false;
+    for c in path.chars() {
+        if c == '/' && previous_slash {
             continue;
         }
-        let (Some(hi), Some(lo)) = (
-            bytes.get(i + 1).copied().and_then(hex_value),
-            bytes.get(i + 2).copied().and_then(hex_value),
-        ) else {
-            return Err(PathError::BadEscape(i));
-        };
-        let value = hi * 16 + lo;
-        if is_unreserved(value) {
-            out.push(char::from(value));
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(hi)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(lo)]));
-        }
-        i += 3;
+        previous_slash = c == '/';
+        out.push(c);
     }
-    Ok(out)
+    out
+}
+
+/// Whether some segment is `.` or `..`.
+fn has_dot_segment(path: &str) -> bool {
+    path.contains("/.") && path.split('/').any(|s| s == "." || s == "..")
 }
 
 /// RFC 3986 §5.2.4 for an absolute path: `.` segments vanish, `..` removes the previous segment
@@ -130,65 +224,4 @@ fn remove_dot_segments(path: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn norm(path: &str) -> String {
-        normalize_path(path).unwrap().into_owned()
-    }
-
-    #[test]
-    fn a_plain_path_is_borrowed_unchanged() {
-        assert!(matches!(
-            normalize_path("/a/b/"),
-            Ok(Cow::Borrowed("/a/b/"))
-        ));
-        assert!(matches!(normalize_path("/a..b/.c"), Ok(Cow::Borrowed(_))));
-    }
-
-    #[test]
-    fn unreserved_escapes_are_decoded_and_others_upper_cased() {
-        assert_eq!(norm("/%61dmin"), "/admin");
-        assert_eq!(norm("/a%7Eb%2d"), "/a~b-");
-        assert_eq!(norm("/a%2fb"), "/a%2Fb");
-        assert_eq!(norm("/caf%c3%a9"), "/caf%C3%A9");
-        assert_eq!(norm("/sp%20ace"), "/sp%20ace");
-    }
-
-    #[test]
-    fn dot_segments_are_removed_without_climbing_above_the_root() {
-        assert_eq!(norm("/a/./b"), "/a/b");
-        assert_eq!(norm("/a/../admin"), "/admin");
-        assert_eq!(norm("/../../etc"), "/etc");
-        assert_eq!(norm("/a/b/.."), "/a/");
-        assert_eq!(norm("/a/."), "/a/");
-        assert_eq!(norm("/.."), "/");
-        assert_eq!(norm("/."), "/");
-    }
-
-    #[test]
-    fn encoded_dots_are_removed_too() {
-        assert_eq!(norm("/x/%2e%2E/admin"), "/admin");
-        assert_eq!(norm("/x/%2e/y"), "/x/y");
-    }
-
-    #[test]
-    fn malformed_escapes_and_relative_paths_are_errors() {
-        assert_eq!(normalize_path("/a%zz"), Err(PathError::BadEscape(2)));
-        assert_eq!(normalize_path("/a%4"), Err(PathError::BadEscape(2)));
-        assert_eq!(normalize_path("/a%"), Err(PathError::BadEscape(2)));
-        assert_eq!(normalize_path("*"), Err(PathError::NotAbsolute));
-        assert_eq!(normalize_path(""), Err(PathError::NotAbsolute));
-    }
-
-    #[test]
-    fn multibyte_text_between_escapes_survives() {
-        assert_eq!(norm("/é%41/ü"), "/éA/ü");
-    }
-
-    #[test]
-    fn hosts_are_lower_cased_without_trailing_dot() {
-        assert_eq!(normalize_host("API.Example.com."), "api.example.com");
-        assert!(matches!(normalize_host("a.io"), Cow::Borrowed("a.io")));
-    }
-}
+mod tests;

@@ -2,11 +2,12 @@
 
 use smallvec::SmallVec;
 
+use crate::types::gateway::PathPolicy;
 use crate::types::route::{PathKind, Route};
 
 use super::compiled_route::RouteFilters;
 use super::host_table::{HostKey, HostTable};
-use super::path_normalize::{normalize_host, normalize_path, PathError};
+use super::path_normalize::{normalize_host, normalize_request_path, PathError};
 use super::path_trie::{prefix_segments, template_segments, Candidates, PathTrie, TemplateSegment};
 use super::regex_routes::RegexRoutes;
 use super::target::RequestTarget;
@@ -129,12 +130,22 @@ struct PathIndex {
 pub struct RouteTable {
     filters: Vec<RouteFilters>,
     hosts: HostTable<PathIndex>,
+    path_policy: PathPolicy,
 }
 
 impl RouteTable {
     /// Compiles `routes`, given in precedence order (the bundle's order): when several match a
-    /// request, the one earliest in the slice wins.
+    /// request, the one earliest in the slice wins. Paths are normalized under the default policy.
     pub fn new(routes: &[Route]) -> Result<RouteTable, MatcherError> {
+        Self::with_path_policy(routes, &PathPolicy::default())
+    }
+
+    /// Compiles `routes` for a gateway whose paths are normalized under `policy`: route paths go
+    /// through the same normalization as request paths ([`RouteTable::normalize`]).
+    pub fn with_path_policy(
+        routes: &[Route],
+        policy: &PathPolicy,
+    ) -> Result<RouteTable, MatcherError> {
         let mut hosts: HostTable<PathIndex> = HostTable::default();
         let mut regexes: HostTable<Vec<(u32, &str)>> = HostTable::default();
         let mut filters = Vec::with_capacity(routes.len());
@@ -154,16 +165,22 @@ impl RouteTable {
             let trie = &mut hosts.bucket_mut(key.clone()).trie;
             match path.kind {
                 PathKind::Regex => regexes.bucket_mut(key).push((index, path.value.as_str())),
-                PathKind::Exact => insert_exact(trie, &path.value, index).map_err(fail)?,
-                PathKind::Template => insert_template(trie, &path.value, index).map_err(fail)?,
+                PathKind::Exact => insert_exact(trie, &path.value, policy, index).map_err(fail)?,
+                PathKind::Template => {
+                    insert_template(trie, &path.value, policy, index).map_err(fail)?
+                }
                 PathKind::Prefix => {
-                    let normalized = normalized_route_path(&path.value).map_err(fail)?;
+                    let normalized = normalized_route_path(&path.value, policy).map_err(fail)?;
                     trie.insert_prefix(&prefix_segments(&normalized), index);
                 }
             }
             filters.push(RouteFilters::new(&route.matcher));
         }
-        let mut table = RouteTable { filters, hosts };
+        let mut table = RouteTable {
+            filters,
+            hosts,
+            path_policy: *policy,
+        };
         table.add_regexes(routes, regexes)?;
         for bucket in table.hosts.buckets_mut() {
             bucket.trie.finish();
@@ -195,6 +212,17 @@ impl RouteTable {
             self.hosts.bucket_mut(key).regexes = compiled;
         }
         Ok(())
+    }
+
+    /// A request path normalized as this table's route paths were: what to match with
+    /// ([`RequestTarget::path`]) and what to forward.
+    pub fn normalize<'p>(&self, path: &'p str) -> Result<std::borrow::Cow<'p, str>, PathError> {
+        normalize_request_path(path, &self.path_policy)
+    }
+
+    /// The policy paths are normalized under.
+    pub fn path_policy(&self) -> &PathPolicy {
+        &self.path_policy
     }
 
     /// The number of routes.
@@ -290,16 +318,24 @@ fn split_segments(path: &str) -> Option<SmallVec<[&str; 16]>> {
 }
 
 /// A route path after the same normalization as request paths.
-fn normalized_route_path(value: &str) -> Result<std::borrow::Cow<'_, str>, MatcherErrorKind> {
-    normalize_path(value).map_err(|error| MatcherErrorKind::BadPath {
+fn normalized_route_path<'v>(
+    value: &'v str,
+    policy: &PathPolicy,
+) -> Result<std::borrow::Cow<'v, str>, MatcherErrorKind> {
+    normalize_request_path(value, policy).map_err(|error| MatcherErrorKind::BadPath {
         path: value.to_string(),
         error,
     })
 }
 
 /// Adds an exact path: every segment literal, braces included.
-fn insert_exact(trie: &mut PathTrie, value: &str, route: u32) -> Result<(), MatcherErrorKind> {
-    let normalized = normalized_route_path(value)?;
+fn insert_exact(
+    trie: &mut PathTrie,
+    value: &str,
+    policy: &PathPolicy,
+    route: u32,
+) -> Result<(), MatcherErrorKind> {
+    let normalized = normalized_route_path(value, policy)?;
     let segments: Vec<TemplateSegment<'_>> = normalized[1..]
         .split('/')
         .map(TemplateSegment::Literal)
@@ -309,8 +345,13 @@ fn insert_exact(trie: &mut PathTrie, value: &str, route: u32) -> Result<(), Matc
 }
 
 /// Adds a template, refusing one that captures the same name twice.
-fn insert_template(trie: &mut PathTrie, value: &str, route: u32) -> Result<(), MatcherErrorKind> {
-    let normalized = normalized_route_path(value)?;
+fn insert_template(
+    trie: &mut PathTrie,
+    value: &str,
+    policy: &PathPolicy,
+    route: u32,
+) -> Result<(), MatcherErrorKind> {
+    let normalized = normalized_route_path(value, policy)?;
     let segments = template_segments(&normalized);
     let mut seen: Vec<&str> = Vec::new();
     for segment in &segments {

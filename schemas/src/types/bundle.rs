@@ -18,11 +18,18 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Bundle {
     /// Always [`FORMAT_VERSION`].
     #[schemars(range(min = 1, max = 1))]
+    #[serde(deserialize_with = "super::bounded::format_version")]
     pub format_version: u32,
     /// The compiler that wrote the bundle.
     pub compiler: CompilerInfo,
+    /// Orders bundles of one program over time so a fleet never rolls back by accident: meshd
+    /// refuses a bundle whose serial is lower than the one it serves. `meshc build --serial N`
+    /// (or `SOURCE_DATE_EPOCH`) sets it; absent means 0, no claim.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub serial: u64,
     /// `sha256:<64 lower-case hex digits>`, see [`crate::digest`]; empty before [`Bundle::seal`].
     #[schemars(regex(pattern = r"^(sha256:[0-9a-f]{64})?$"))]
+    #[serde(deserialize_with = "super::bounded::digest_text")]
     pub digest: String,
     /// The source files, sorted by path.
     pub sources: Vec<SourceDigest>,
@@ -46,6 +53,7 @@ impl Bundle {
         Bundle {
             format_version: FORMAT_VERSION,
             compiler,
+            serial: 0,
             digest: String::new(),
             sources: Vec::new(),
             gateways: Vec::new(),
@@ -61,6 +69,10 @@ impl Bundle {
     pub fn route_count(&self) -> usize {
         self.gateways.iter().map(|g| g.routes.len()).sum()
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The name and version of the compiler that wrote a bundle.
@@ -81,6 +93,7 @@ pub struct SourceDigest {
     pub path: String,
     /// Lower-case hex SHA-256 of the file's UTF-8 text.
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    #[serde(deserialize_with = "super::bounded::sha256_hex")]
     pub sha256: String,
 }
 
@@ -94,9 +107,11 @@ pub struct SourceLocation {
     pub file: String,
     /// 1-based line.
     #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "super::bounded::at_least_one")]
     pub line: u32,
     /// 1-based column, counted in characters.
     #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "super::bounded::at_least_one")]
     pub column: u32,
 }
 

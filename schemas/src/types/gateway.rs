@@ -20,9 +20,64 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The mTLS identity the gateway presents when it forwards into the mesh (`spiffe://…`):
     /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub identity: Option<String>,
+    /// How request paths are normalized before matching and forwarding; omitted when it is the
+    /// default (merge slashes, refuse escaped slashes), so bundles without it keep their digest.
+    #[serde(default, skip_serializing_if = "PathPolicy::is_default")]
+    pub path_policy: PathPolicy,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,
+}
+
+/// How a gateway normalizes request paths (see [`crate::matcher::normalize_request_path`]). Dot
+/// segments are always removed and unreserved escapes always decoded; these are the choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathPolicy {
+    /// Merge runs of slashes into one (`//admin` is `/admin`), as nginx does. Default true.
+    #[serde(default = "merge_slashes_default")]
+    pub merge_slashes: bool,
+    /// What to do with `%2F`, `%5C` and `\` in a path. Default `reject`.
+    #[serde(default)]
+    pub escaped_slashes: EscapedSlashes,
+}
+
+fn merge_slashes_default() -> bool {
+    true
+}
+
+impl Default for PathPolicy {
+    fn default() -> Self {
+        PathPolicy {
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::Reject,
+        }
+    }
+}
+
+impl PathPolicy {
+    /// Whether this is the default policy (and so is left out of the bundle).
+    pub fn is_default(&self) -> bool {
+        *self == PathPolicy::default()
+    }
+}
+
+/// What a gateway does with an encoded slash or backslash (`%2F`, `%2f`, `%5C`, `%5c`) or a raw
+/// backslash in a request path, which the matcher would see as part of one segment while an
+/// upstream that decodes them (or treats `\` as `/`, as Windows servers do) sees a separator.
+/// Envoy's `path_with_escaped_slashes_action` makes the same choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscapedSlashes {
+    /// 400 Bad Request (the default).
+    #[default]
+    Reject,
+    /// Match and forward them encoded (`\` becomes `%5C`): for upstreams that keep `%2F` inside
+    /// one segment, such as object-store keys.
+    Keep,
+    /// Decode them to `/` before matching, and forward the decoded path.
+    Unescape,
 }
 
 /// One listening socket.
@@ -32,6 +87,7 @@ pub struct Listener {
     /// `host:port`.
     pub address: String,
     /// TLS settings, or `null` for plain HTTP.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub tls: Option<ListenerTls>,
     /// Where the listener was declared.
     pub source: SourceLocation,

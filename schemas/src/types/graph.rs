@@ -39,6 +39,7 @@ pub struct GraphEdge {
     /// What the edge means.
     pub kind: EdgeKind,
     /// Detail worth drawing (a split weight, a mesh rule's CEL condition, `dead letter`), or `null`.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub label: Option<String>,
 }
 

@@ -12,11 +12,13 @@ pub struct Mesh {
     /// What happens to a call no rule matches.
     pub default: Effect,
     /// Where the `default` was written, or `null` when the program states none.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub default_source: Option<SourceLocation>,
     /// Whether mesh traffic must use mutual TLS.
     pub mtls: MtlsMode,
     /// The SPIFFE trust domain (`trust_domain "starfleet"`), or `null`. When set, a service or
     /// gateway without an `identity` of its own is `spiffe://<trust_domain>/<name>`.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub trust_domain: Option<String>,
     /// Rules in source order (files sorted by path).
     pub rules: Vec<MeshRule>,
@@ -56,6 +58,7 @@ pub struct MeshRule {
     /// The called services (`*` for any), in source order.
     pub to: Vec<String>,
     /// A CEL condition, or `null` for always.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub when: Option<String>,
     /// Where the rule was written.
     pub source: SourceLocation,

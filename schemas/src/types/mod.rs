@@ -1,5 +1,6 @@
 //! The serde types of the bundle, one file per part of the program.
 
+pub(crate) mod bounded;
 pub mod bundle;
 pub mod gateway;
 pub mod graph;

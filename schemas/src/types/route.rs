@@ -29,10 +29,12 @@ pub struct Route {
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
     /// An upper-case HTTP method, or `null` for any.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub method: Option<String>,
     /// The path condition.
     pub path: PathMatch,
     /// The `Host` (without port), `*.` wildcards allowed, or `null` for any.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub host: Option<String>,
     /// Headers that must be present with these exact values, in source order.
     pub headers: Vec<NameValue>,
@@ -107,9 +109,13 @@ pub enum AdmissionStep {
         /// What the bucket is kept per.
         per: RateLimitKey,
         /// The bucket size, or `null` for `count`.
+        #[serde(deserialize_with = "super::bounded::present")]
         burst: Option<u64>,
         /// `true` when counted cluster-wide (Redis) instead of per process.
         shared: bool,
+        /// What a `shared` limit does when Redis cannot answer; absent means `local`.
+        #[serde(default, skip_serializing_if = "StoreFailure::is_local")]
+        on_store_failure: StoreFailure,
         /// Where the rule was written.
         source: SourceLocation,
     },
@@ -133,6 +139,7 @@ pub enum AdmissionStep {
         /// Whether credentials are allowed.
         credentials: bool,
         /// Preflight cache lifetime in milliseconds, or `null` for none.
+        #[serde(deserialize_with = "super::bounded::present")]
         max_age_ms: Option<u64>,
         /// Where the rule was written.
         source: SourceLocation,
@@ -151,6 +158,7 @@ pub enum AdmissionStep {
         /// The header name.
         name: String,
         /// The value to set, or `null` to remove the header.
+        #[serde(deserialize_with = "super::bounded::present")]
         value: Option<String>,
         /// Where the rule was written.
         source: SourceLocation,
@@ -171,19 +179,25 @@ pub enum AuthMethod {
     /// HTTP basic authentication against the consumers' `basic` credentials.
     Basic {
         /// The realm announced in `WWW-Authenticate`, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         realm: Option<String>,
     },
     /// A bearer JWT; its `sub` claim names the consumer.
     Jwt {
         /// The required `iss`, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         issuer: Option<String>,
         /// The required `aud`, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         audience: Option<String>,
         /// The pinned algorithm (`RS256`, `HS256`, …), or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         alg: Option<String>,
         /// A JWKS document, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         keys: Option<SecretRef>,
         /// A shared HMAC secret, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         secret: Option<SecretRef>,
     },
 }
@@ -222,6 +236,36 @@ pub enum RateLimitKey {
     Route,
 }
 
+/// What a `shared` rate limit does when Redis cannot decide a request (down, erroring, or
+/// slower than the timeout): `fail local|open|closed` in the language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreFailure {
+    /// Count the request in this process instead (each instance limits on its own).
+    #[default]
+    Local,
+    /// Let the request through unlimited.
+    Open,
+    /// Refuse the request (503): nothing passes that Redis has not counted.
+    Closed,
+}
+
+impl StoreFailure {
+    /// Whether this is the default (`local`), which bundles leave out.
+    pub fn is_local(&self) -> bool {
+        *self == StoreFailure::Local
+    }
+
+    /// The word the language and metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreFailure::Local => "local",
+            StoreFailure::Open => "open",
+            StoreFailure::Closed => "closed",
+        }
+    }
+}
+
 /// Whether a header rule applies to the upstream request or to the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -241,10 +285,13 @@ pub enum RouteAction {
         /// Services with traffic-split weights summing to 100.
         targets: Vec<ForwardTarget>,
         /// A path prefix removed before forwarding, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         strip_prefix: Option<String>,
         /// A path (template parameters allowed) replacing the request path, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
         rewrite: Option<String>,
         /// The route's own timeout in milliseconds, or `null` for the service's.
+        #[serde(deserialize_with = "super::bounded::present")]
         timeout_ms: Option<u64>,
     },
     /// Write the request to a Kafka topic.
@@ -252,6 +299,7 @@ pub enum RouteAction {
         /// The topic written to.
         topic: ProduceTopic,
         /// A CEL expression for the record key, or `null` for none.
+        #[serde(deserialize_with = "super::bounded::present")]
         key: Option<String>,
         /// How the record value is built.
         value: ValueFormat,
@@ -261,11 +309,17 @@ pub enum RouteAction {
         acks: Acks,
         /// When the client is answered.
         mode: ProduceMode,
+        /// The route's timeout in milliseconds: how long a sync route waits for the broker's
+        /// acknowledgement before answering 503. Omitted when the route sets none (the producer's
+        /// delivery timeout applies), so bundles without it keep their digest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Answer directly.
     Respond {
         /// The HTTP status.
         #[schemars(range(min = 100, max = 599))]
+        #[serde(deserialize_with = "super::bounded::http_status")]
         status: u16,
         /// The response body (possibly empty).
         body: String,
@@ -282,6 +336,7 @@ pub struct ForwardTarget {
     pub service: String,
     /// Percentage of requests, 0–100.
     #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
     pub weight: u8,
 }
 
@@ -299,6 +354,7 @@ pub enum ProduceTopic {
         /// The path parameter.
         param: String,
         /// The topics the parameter may name, or `null` for any.
+        #[serde(deserialize_with = "super::bounded::present")]
         allow: Option<Vec<String>>,
     },
 }

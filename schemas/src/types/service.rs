@@ -18,20 +18,24 @@ pub struct Service {
     /// The per-attempt timeout in milliseconds.
     pub timeout_ms: u64,
     /// Retries, or `null` for none.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub retry: Option<Retry>,
     /// Outlier ejection, or `null` for none.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub circuit_breaker: Option<CircuitBreaker>,
     /// Active health checking, or `null` for none.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub health_check: Option<HealthCheck>,
     /// The mTLS identity the service presents (`spiffe://…`): its own `identity`, or derived
     /// from the mesh's trust domain; `null` when neither is set.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub identity: Option<String>,
     /// Where the service was declared (the first declaration when merged).
     pub source: SourceLocation,
 }
 
 /// The load-balancing policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Balance {
     /// Each endpoint in turn.
@@ -45,6 +49,28 @@ pub enum Balance {
         /// The CEL source as written.
         cel: String,
     },
+}
+
+/// [`Balance`] as it is read: serde ignores unknown fields beside the tag of a unit variant, so
+/// the unit policies are read as empty structs, which refuse them as the schema does.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum BalanceOnTheWire {
+    RoundRobin {},
+    Random {},
+    LeastRequest {},
+    Hash { cel: String },
+}
+
+impl<'de> Deserialize<'de> for Balance {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match BalanceOnTheWire::deserialize(deserializer)? {
+            BalanceOnTheWire::RoundRobin {} => Balance::RoundRobin,
+            BalanceOnTheWire::Random {} => Balance::Random,
+            BalanceOnTheWire::LeastRequest {} => Balance::LeastRequest,
+            BalanceOnTheWire::Hash { cel } => Balance::Hash { cel },
+        })
+    }
 }
 
 /// When and how often a failed attempt is retried.
@@ -68,7 +94,11 @@ pub enum RetryOn {
     /// A transport-level failure.
     Condition(RetryCondition),
     /// An upstream response status.
-    Status(#[schemars(range(min = 100, max = 599))] u16),
+    Status(
+        #[schemars(range(min = 100, max = 599))]
+        #[serde(deserialize_with = "super::bounded::http_status")]
+        u16,
+    ),
 }
 
 /// Transport-level failures a retry can fire on.
@@ -93,6 +123,7 @@ pub struct CircuitBreaker {
     pub eject_ms: u64,
     /// At most this percentage of endpoints is ejected at once.
     #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
     pub max_ejected_percent: u8,
 }
 

@@ -14,6 +14,7 @@ pub struct Topic {
     /// Produced outside this program.
     pub external: bool,
     /// The partition count, or `null` for the broker's default.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub partitions: Option<u64>,
     /// Where the topic was declared.
     pub source: SourceLocation,
@@ -28,12 +29,16 @@ pub struct Stream {
     /// Where records are read.
     pub from: StreamSource,
     /// A CEL filter over `event`, or `null` for every record.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub when: Option<String>,
     /// Where matching records are republished, or `null`.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub to: Option<StreamSink>,
     /// Where matching records are delivered over HTTP, or `null`.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub deliver: Option<Deliver>,
     /// The topic failed records go to, or `null`.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub dead_letter: Option<String>,
     /// Where the stream was declared.
     pub source: SourceLocation,
@@ -56,9 +61,19 @@ pub struct StreamSink {
     /// The topic.
     pub topic: String,
     /// A CEL expression for the new key, or `null` to keep the record's key.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub key: Option<String>,
     /// A CEL expression for the new value, or `null` to keep the record's value.
+    #[serde(deserialize_with = "super::bounded::present")]
     pub value: Option<String>,
+    /// Read-process-write in Kafka transactions: the outputs and the source offsets commit
+    /// together, so `read_committed` readers see each record once. Absent means at least once.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exactly_once: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Kafka → HTTP delivery to a service.

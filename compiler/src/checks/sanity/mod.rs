@@ -14,9 +14,9 @@ use crate::resolve::Program;
 crate::diagnostics::codes::codes! {
     /// A timeout shorter than the first retry backoff.
     TIMEOUT_SHORTER_THAN_BACKOFF = "E0700", "timeout shorter than retry backoff",
-        "Retries run within the timeout. A service's `timeout`, or the `timeout` of a route forwarding to it, is shorter than the smallest wait before a retry (`backoff MIN..MAX`; 25ms..250ms when not written), so no retry can ever start: the `retry` line is dead, or the units are mixed up.",
-        "Lengthen the timeout, shorten the backoff, or drop the retry.",
-        "service picard {\n  endpoints [\"127.0.0.1:9101\"]\n  timeout 20ms\n  retry 3 backoff 25ms..250ms\n}";
+        "A route's `timeout` is the whole request's deadline, across every retry (the service's `timeout` bounds each try, as in Envoy), and a retry whose backoff would end past the deadline is not made. A route timeout shorter than the smallest wait before a retry of the service it forwards to (`backoff MIN..MAX`; 25ms..250ms when not written) leaves room for no retry at all: the service's `retry` line is dead for this route, or the units are mixed up.",
+        "Lengthen the route's timeout, shorten the backoff, or drop the retry.",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route officers { match GET \"/officers\" public forward picard timeout 20ms }\n}\nservice picard {\n  endpoints [\"127.0.0.1:9101\"]\n  retry 3 backoff 25ms..250ms\n}";
     /// Backoff bounds in the wrong order.
     BACKOFF_REVERSED = "E0701", "backoff bounds reversed",
         "A `backoff MIN..MAX` (of a service's retry or a stream's deliver) has a minimum above its maximum; exponential backoff cannot start above where it is capped.",

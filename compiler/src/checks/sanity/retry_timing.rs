@@ -1,11 +1,13 @@
 //! Timeouts shorter than the retry backoff (E0700) and backoff bounds in the wrong order (E0701).
 //!
-//! *What*: a service's `timeout`, or the `timeout` of a route forwarding to it, is shorter than
-//! the smallest wait before a retry (`backoff MIN..MAX`, 25ms..250ms by default); a backoff
-//! whose minimum exceeds its maximum (services and `deliver`).
-//! *Why*: retries run within the timeout, so no retry can ever start: the `retry` line is dead
-//! and failures go straight to the client — or the units are mixed up (`250ms` vs `250s`).
-//! *Example*: `service picard { timeout 20ms retry 3 backoff 25ms..250ms }`.
+//! *What*: the `timeout` of a route is shorter than the smallest wait before a retry of a service
+//! it forwards to (`backoff MIN..MAX`, 25ms..250ms by default); a backoff whose minimum exceeds
+//! its maximum (services and `deliver`).
+//! *Why*: the route's timeout is the whole request's deadline and a retry that cannot start
+//! before it is not made, so no retry ever runs for this route: the `retry` line is dead and
+//! failures go straight to the client — or the units are mixed up (`250ms` vs `250s`). A
+//! service's own `timeout` bounds each try only, so it may be shorter than the backoff.
+//! *Example*: `route r { … forward picard timeout 20ms }` with `service picard { retry 3 backoff 25ms..250ms }`.
 
 use crate::diagnostics::Diagnostic;
 use crate::emit::DEFAULT_BACKOFF_MS;
@@ -28,22 +30,13 @@ fn too_short(timeout: &Spanned<ast::Duration>, backoff: (u64, Span), whose: &str
     Diagnostic::error(&TIMEOUT_SHORTER_THAN_BACKOFF, format!("{whose} timeout ({}ms) is shorter than the first retry backoff ({}ms)", timeout.node.millis, backoff.0))
         .with_label(timeout.span, "the request gives up here")
         .with_label(backoff.1, "before the first retry may start")
-        .with_help("retries run within the timeout: lengthen the timeout or shorten the backoff (check the units)")
+        .with_help("the route's timeout bounds every retry: lengthen it or shorten the backoff (check the units)")
 }
 
 /// Every timeout no retry fits into, and every reversed backoff.
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for service in &program.services {
-        if let (Some(timeout), Some(backoff)) = (service.timeout(), first_backoff(service)) {
-            if timeout.node.millis < backoff.0 {
-                out.push(too_short(
-                    timeout,
-                    backoff,
-                    &format!("service `{}`'s", service.name.node),
-                ));
-            }
-        }
         if let Some(backoff) = service.retry().and_then(|r| r.backoff.as_ref()) {
             out.extend(reversed(backoff));
         }

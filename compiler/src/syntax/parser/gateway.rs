@@ -1,16 +1,25 @@
-//! `gateway NAME { listen … consumer … route … identity … }`.
+//! `gateway NAME { listen … consumer … route … merge_slashes … escaped_slashes … identity … }`.
 
 use crate::source::Spanned;
-use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, ListenerTls};
+use crate::syntax::ast::{
+    Consumer, CredentialKind, EscapedSlashes, Gateway, Listener, ListenerTls, PathSetting,
+};
 
 use super::block::{block, report_duplicates, report_missing};
 use super::context::Ctx;
 use super::error::PResult;
-use super::lexical::{ident, keyword, peek_word, string, ws, ws_inline};
+use super::lexical::{ident, ident_ref, keyword, peek_word, string, wrong_word, ws, ws_inline};
 use super::literals::{check_address, ident_list, secret};
 use super::route::route;
 
-const GATEWAY_STATEMENTS: &[&str] = &["listen", "consumer", "route", "identity"];
+const GATEWAY_STATEMENTS: &[&str] = &[
+    "listen",
+    "consumer",
+    "route",
+    "merge_slashes",
+    "escaped_slashes",
+    "identity",
+];
 const CONSUMER_STATEMENTS: &[&str] = &["key", "basic", "jwt", "groups"];
 
 /// The rest of a gateway after its keyword; `start` is the keyword.
@@ -21,6 +30,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
     let mut identity: Option<Spanned<String>> = None;
+    let mut path_settings = Vec::new();
     let (rest, _) = block(
         cx,
         rest,
@@ -60,9 +70,15 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 }
                 Ok((rest, Some(())))
             }
+            "merge_slashes" | "escaped_slashes" => {
+                let (rest, setting) = path_setting(cx, kw.node, input)?;
+                path_settings.push(Spanned::new(setting, cx.span(start, rest)));
+                Ok((rest, Some(())))
+            }
             _ => Ok((input, None)),
         },
     )?;
+    report_duplicates(cx, &path_settings, |s| Some(s.node.keyword()), |s| s.span);
     if listeners.is_empty() {
         report_missing(
             cx,
@@ -80,9 +96,38 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             consumers,
             routes,
             identity,
+            path_settings,
             span: cx.span(start, rest),
         },
     ))
+}
+
+/// The value of `merge_slashes on|off` or `escaped_slashes reject|keep|unescape`.
+fn path_setting<'a>(cx: &Ctx, keyword: &str, input: &'a str) -> PResult<'a, PathSetting> {
+    let choices: &[&str] = if keyword == "merge_slashes" {
+        &["on", "off"]
+    } else {
+        &["reject", "keep", "unescape"]
+    };
+    let expected = choices
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let (rest, word) = ident_ref(cx, input, &expected)?;
+    let setting = match word.node {
+        "on" if keyword == "merge_slashes" => PathSetting::MergeSlashes(true),
+        "off" if keyword == "merge_slashes" => PathSetting::MergeSlashes(false),
+        "reject" if keyword == "escaped_slashes" => {
+            PathSetting::EscapedSlashes(EscapedSlashes::Reject)
+        }
+        "keep" if keyword == "escaped_slashes" => PathSetting::EscapedSlashes(EscapedSlashes::Keep),
+        "unescape" if keyword == "escaped_slashes" => {
+            PathSetting::EscapedSlashes(EscapedSlashes::Unescape)
+        }
+        _ => return wrong_word(cx, &word, &expected, choices),
+    };
+    Ok((rest, setting))
 }
 
 fn listen<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Listener> {

@@ -166,6 +166,7 @@ pub(super) fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResul
     let mut key = RateLimitKey::Consumer;
     let mut burst = None;
     let mut shared = false;
+    let mut fail = None;
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
         match peek_word(after_ws) {
@@ -196,6 +197,25 @@ pub(super) fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResul
             Some("shared") => {
                 shared = true;
                 rest = &after_ws[6..];
+                let (after_ws, _) = ws_inline(cx, rest)?;
+                if peek_word(after_ws) == Some("fail") {
+                    let (r, _) = ws(cx, &after_ws[4..])?;
+                    let (r, mode) = ident_ref(cx, r, "`local`, `open` or `closed`")?;
+                    fail = Some(match mode.node {
+                        "local" => StoreFailure::Local,
+                        "open" => StoreFailure::Open,
+                        "closed" => StoreFailure::Closed,
+                        _ => {
+                            return wrong_word(
+                                cx,
+                                &mode,
+                                "`local`, `open` or `closed`",
+                                &["local", "open", "closed"],
+                            )
+                        }
+                    });
+                    rest = r;
+                }
             }
             _ => break,
         }
@@ -207,6 +227,7 @@ pub(super) fn rate_limit<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResul
             key,
             burst,
             shared,
+            fail,
             span: cx.span(start, rest),
         },
     ))

@@ -51,9 +51,14 @@ pub fn stream<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Strea
                 let (mut rest, topic) = string(cx, r, "the target topic in quotes")?;
                 let mut key = None;
                 let mut value = None;
+                let mut exactly_once = false;
                 loop {
                     let (after_ws, _) = ws_inline(cx, rest)?;
                     match peek_word(after_ws) {
+                        Some("exactly_once") => {
+                            exactly_once = true;
+                            rest = &after_ws["exactly_once".len()..];
+                        }
                         Some(option @ ("key" | "value")) => {
                             let (r, _) = ws(cx, &after_ws[option.len()..])?;
                             let (r, expression) = cel(cx, r, "a CEL expression")?;
@@ -73,6 +78,7 @@ pub fn stream<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Strea
                         topic,
                         key,
                         value,
+                        exactly_once,
                         span: cx.span(start, rest),
                     },
                 )

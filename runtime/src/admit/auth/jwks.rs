@@ -1,7 +1,10 @@
-//! JWT verification keys: a JWKS document (RFC 7517) or a PEM public key, loaded at build.
+//! JWT verification keys: a JWKS document (RFC 7517) or a PEM public key, loaded at build, each
+//! also prepared for ring ([`SignatureKey`]), which checks the signatures.
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+
+use super::jwt_signature::SignatureKey;
 
 /// One key a token may be verified with.
 pub struct VerifyKey {
@@ -11,8 +14,8 @@ pub struct VerifyKey {
     pub alg: Option<Algorithm>,
     /// The key's family (RSA, EC, Ed, HMAC).
     pub family: AlgorithmFamily,
-    /// The key.
-    pub key: DecodingKey,
+    /// The key, in ring's terms.
+    pub signature: SignatureKey,
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -26,6 +29,16 @@ impl std::fmt::Debug for VerifyKey {
 }
 
 impl VerifyKey {
+    /// An HMAC secret (`auth jwt secret …`), used for HS256/384/512 or only `alg` when pinned.
+    pub fn hmac(secret: &[u8], alg: Option<Algorithm>) -> Self {
+        VerifyKey {
+            kid: None,
+            alg: alg.filter(|a| a.family() == AlgorithmFamily::Hmac),
+            family: AlgorithmFamily::Hmac,
+            signature: SignatureKey::hmac(secret),
+        }
+    }
+
     /// Whether a token signed with `alg` may be checked with this key.
     pub fn fits(&self, alg: Algorithm) -> bool {
         alg.family() == self.family && self.alg.is_none_or(|own| own == alg)
@@ -77,15 +90,16 @@ pub fn load_keys(bytes: &[u8], pinned: Option<Algorithm>) -> Result<Vec<VerifyKe
             ),
             None => None,
         };
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| {
-            let kid = jwk.common.key_id.as_deref().unwrap_or("(no kid)");
-            format!("key {kid} is not usable: {e}")
-        })?;
+        let kid = jwk.common.key_id.as_deref().unwrap_or("(no kid)");
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|e| format!("key {kid} is not usable: {e}"))?;
+        let signature =
+            SignatureKey::public(&key).map_err(|e| format!("key {kid} is not usable: {e}"))?;
         keys.push(VerifyKey {
             kid: jwk.common.key_id.clone(),
             alg,
             family,
-            key,
+            signature,
         });
     }
     Ok(keys)
@@ -100,10 +114,11 @@ fn load_pem(bytes: &[u8], pinned: Option<Algorithm>) -> Result<VerifyKey, String
         AlgorithmFamily::Hmac => return Err("an HMAC key belongs in `secret`".to_string()),
     }
     .map_err(|e| format!("not a PEM public key for {alg:?}: {e}"))?;
+    let signature = SignatureKey::public(&key)?;
     Ok(VerifyKey {
         kid: None,
         alg: Some(alg),
         family: alg.family(),
-        key,
+        signature,
     })
 }

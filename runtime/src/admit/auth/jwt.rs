@@ -1,20 +1,27 @@
-//! Bearer JWT authentication: signature (HS from `secret`, RS/ES/EdDSA from `keys`), `exp`,
-//! `nbf`, `iss` and `aud` with a small leeway, the algorithm pinned, and `sub` naming the
-//! consumer through its `jwt subject` credential.
+//! Bearer JWT authentication: signature (HS from `secret`, RS/PS/ES/EdDSA from `keys`, checked
+//! with ring: [`super::jwt_signature`]), `exp`, `nbf`, `iss` and `aud` with a small leeway (checked
+//! by the JWT library), the algorithm pinned, and `sub` naming the consumer through its
+//! `jwt subject` credential.
 //!
 //! A token whose header names another algorithm than the route allows, or `none`, is refused
 //! before any key is tried; an HMAC secret is never used to check an RS/ES token (the classic
-//! algorithm-confusion attack) because keys only verify algorithms of their own family.
+//! algorithm-confusion attack) because keys only verify algorithms of their own family. A token
+//! with a `kid` is checked with the keys of that `kid` (and keys without one); a token without a
+//! `kid` only when exactly one key could verify it (by family and pinned algorithm), so that it
+//! is never tried against a whole key set.
 
 use std::borrow::Cow;
 
+use base64::Engine;
 use http::HeaderValue;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{decode, decode_header, Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use jsonwebtoken::{decode_header, Algorithm};
 use meshwork_bundle::{SecretRef, SourceLocation};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use super::jwks::{load_keys, VerifyKey};
+use super::jwt_claims::{decode_payload, ClaimRules};
 use super::{authorization, challenge, quoted, AuthFailure, Authenticated};
 use crate::admit::claims::JwtClaims;
 use crate::admit::consumers::ConsumerDirectory;
@@ -46,11 +53,7 @@ pub struct JwtSettings<'a> {
 pub struct JwtAuth {
     keys: Vec<VerifyKey>,
     allowed: Vec<Algorithm>,
-    /// One per allowed algorithm: the JWT library checks every listed algorithm against the
-    /// key's family, so algorithms of different families cannot share a `Validation`.
-    validations: Vec<Validation>,
-    issuer: Option<String>,
-    audience: Option<String>,
+    claims: ClaimRules,
     challenge: HeaderValue,
     invalid_challenge: HeaderValue,
 }
@@ -83,12 +86,7 @@ impl JwtAuth {
         };
         let mut keys = Vec::new();
         if let Some(secret) = settings.secret {
-            keys.push(VerifyKey {
-                kid: None,
-                alg: pinned.filter(|a| a.family() == AlgorithmFamily::Hmac),
-                family: AlgorithmFamily::Hmac,
-                key: DecodingKey::from_secret(secret_of(secret)?.expose()),
-            });
+            keys.push(VerifyKey::hmac(secret_of(secret)?.expose(), pinned));
         }
         if let Some(reference) = settings.keys {
             let loaded = load_keys(secret_of(reference)?.expose(), pinned)
@@ -118,33 +116,15 @@ impl JwtAuth {
                 }
             )));
         }
-        let mut required = vec!["exp"];
-        required.extend(settings.issuer.map(|_| "iss"));
-        required.extend(settings.audience.map(|_| "aud"));
-        let validations = allowed
-            .iter()
-            .map(|alg| {
-                let mut validation = Validation::new(*alg);
-                validation.leeway = LEEWAY_SECONDS;
-                validation.validate_nbf = true;
-                if let Some(issuer) = settings.issuer {
-                    validation.set_issuer(&[issuer]);
-                }
-                match settings.audience {
-                    Some(audience) => validation.set_audience(&[audience]),
-                    None => validation.validate_aud = false,
-                }
-                validation.set_required_spec_claims(&required);
-                validation
-            })
-            .collect();
         let realm = quoted(settings.realm);
         Ok(JwtAuth {
             keys,
             allowed,
-            validations,
-            issuer: settings.issuer.map(str::to_string),
-            audience: settings.audience.map(str::to_string),
+            claims: ClaimRules {
+                issuer: settings.issuer.map(str::to_string),
+                audience: settings.audience.map(str::to_string),
+                leeway: LEEWAY_SECONDS,
+            },
             challenge: challenge(format!("Bearer realm={realm}"), route, source)?,
             invalid_challenge: challenge(
                 format!("Bearer realm={realm}, error=\"invalid_token\""),
@@ -193,11 +173,17 @@ impl JwtAuth {
 
     /// The verified claims, or why the token is refused.
     fn verify(&self, token: &str) -> Result<Map<String, Value>, Cow<'static, str>> {
+        let mut parts = token.split('.');
+        let (Some(_), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("malformed token: not three base64url parts".into());
+        };
         let header = decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::Json(_) if token_alg_is_none(token) => Cow::Borrowed("alg none is refused"),
             _ => Cow::Owned(format!("malformed token: {e}")),
         })?;
-        let Some(position) = self.allowed.iter().position(|alg| *alg == header.alg) else {
+        if !self.allowed.contains(&header.alg) {
             return Err(format!(
                 "alg {:?} is not allowed here (expected {})",
                 header.alg,
@@ -208,59 +194,51 @@ impl JwtAuth {
                     .join(" or ")
             )
             .into());
-        };
-        let validation = &self.validations[position];
-        let candidates = self.keys.iter().filter(|k| {
-            k.fits(header.alg)
-                && match (&header.kid, &k.kid) {
-                    (Some(wanted), Some(own)) => wanted == own,
-                    _ => true,
-                }
-        });
-        let mut tried = false;
-        for candidate in candidates {
-            tried = true;
-            match decode::<Map<String, Value>>(token, &candidate.key, validation) {
-                Ok(data) => return Ok(data.claims),
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
-                Err(e) => return Err(self.explain(e.kind())),
-            }
         }
-        Err(if tried {
-            "signature does not verify".into()
-        } else {
-            match header.kid {
-                Some(kid) => format!("no key with kid {kid:?}").into(),
-                None => "no key for this algorithm".into(),
+        let candidates: SmallVec<[&VerifyKey; 4]> = self
+            .keys
+            .iter()
+            .filter(|k| {
+                k.fits(header.alg)
+                    && match (&header.kid, &k.kid) {
+                        (Some(wanted), Some(own)) => wanted == own,
+                        _ => true,
+                    }
+            })
+            .collect();
+        match (&header.kid, candidates.len()) {
+            (Some(kid), 0) => return Err(format!("no key with kid {kid:?}").into()),
+            (None, 0) => return Err("no key for this algorithm".into()),
+            (None, many) if many > 1 => {
+                return Err(format!(
+                    "the token has no kid and {many} keys could verify it; a kid must say which"
+                )
+                .into())
             }
-        })
-    }
-
-    fn explain(&self, kind: &ErrorKind) -> Cow<'static, str> {
-        match kind {
-            ErrorKind::ExpiredSignature => "token has expired".into(),
-            ErrorKind::ImmatureSignature => "token is not valid yet (nbf)".into(),
-            ErrorKind::InvalidIssuer => format!(
-                "issuer is not {:?}",
-                self.issuer.as_deref().unwrap_or_default()
-            )
-            .into(),
-            ErrorKind::InvalidAudience => format!(
-                "audience is not {:?}",
-                self.audience.as_deref().unwrap_or_default()
-            )
-            .into(),
-            ErrorKind::MissingRequiredClaim(claim) => format!("no {claim} claim").into(),
-            ErrorKind::InvalidClaimFormat(claim) => format!("claim {claim} is malformed").into(),
-            other => format!("{other:?}").into(),
+            _ => {}
         }
+        // The signed message is `header.payload`: everything before the last dot.
+        let message = &token[..token.len() - signature.len() - 1];
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| Cow::Borrowed("malformed token: the signature is not base64url"))?;
+        if !candidates.iter().any(|k| {
+            k.signature
+                .verify(header.alg, message.as_bytes(), &signature)
+        }) {
+            return Err("signature does not verify".into());
+        }
+        let claims = decode_payload(payload).map_err(|e| Cow::Owned(e.to_string()))?;
+        self.claims
+            .check(&claims, jsonwebtoken::get_current_timestamp())
+            .map_err(|e| Cow::Owned(e.to_string()))?;
+        Ok(claims)
     }
 }
 
 /// Whether the token's header says `"alg": "none"` (which the JWT library cannot even parse),
 /// so the refusal can say so plainly.
 fn token_alg_is_none(token: &str) -> bool {
-    use base64::Engine;
     let Some(header) = token.split('.').next() else {
         return false;
     };

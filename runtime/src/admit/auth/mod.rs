@@ -5,6 +5,8 @@
 mod basic;
 mod jwks;
 mod jwt;
+mod jwt_claims;
+mod jwt_signature;
 mod key;
 
 use std::borrow::Cow;

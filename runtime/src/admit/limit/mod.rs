@@ -2,6 +2,9 @@
 //! this process or, for `shared` limits, in Redis.
 //!
 //! `per consumer` on a request without a consumer (a public route) counts per client address.
+//! When Redis cannot decide a `shared` limit, the limit's `fail` mode says what happens: `local`
+//! (the default) counts in this process, `open` lets the request through, `closed` refuses it
+//! with 503 ([`LimitDecision::StoreDown`]); each such decision is counted by mode.
 //! A reload keeps the local buckets of every limit whose rule did not change (same route, same
 //! place among the route's limits, same rate, key and consumers), so reloading never hands out
 //! fresh tokens.
@@ -9,17 +12,19 @@
 pub mod gcra;
 pub mod local;
 pub mod shared;
+pub mod store_metrics;
 
 use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
-use meshwork_bundle::{RateLimitKey, SourceLocation};
+use meshwork_bundle::{RateLimitKey, SourceLocation, StoreFailure};
 
 pub use gcra::{Gcra, RateLimitStatus, Verdict};
 pub use local::{Clock, KeyedBuckets, DEFAULT_MAX_KEYS};
 pub use shared::{SharedLimitStore, SharedStoreError};
+pub use store_metrics::SharedStoreCollector;
 
 use super::consumers::{ConsumerDirectory, ConsumerEntry};
 use super::error::AdmitBuildError;
@@ -46,11 +51,21 @@ enum LocalBuckets {
     Ip(KeyedBuckets<IpAddr>),
 }
 
-/// Where a shared limit keeps its buckets.
+/// Where a shared limit keeps its buckets, and what it does when Redis cannot answer.
 #[derive(Debug)]
 struct SharedBuckets {
     store: Arc<SharedLimitStore>,
     prefix: String,
+    on_failure: StoreFailure,
+}
+
+/// How a limit decided a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitDecision {
+    /// The bucket (local or in Redis) decided.
+    Counted(Verdict),
+    /// Redis could not answer and the limit fails closed: refuse with 503.
+    StoreDown,
 }
 
 /// What makes two limits the same for carrying buckets over a reload.
@@ -94,6 +109,8 @@ pub struct RateLimitRule {
     pub burst: Option<u64>,
     /// Counted in Redis.
     pub shared: bool,
+    /// What a shared limit does when Redis cannot answer.
+    pub on_store_failure: StoreFailure,
 }
 
 /// Where a step sits, to name its Redis buckets uniquely and stably across instances.
@@ -159,6 +176,7 @@ impl RateLimitStep {
                     rule.period_ms,
                     per
                 ),
+                on_failure: rule.on_store_failure,
             }),
             _ => None,
         };
@@ -229,14 +247,15 @@ impl RateLimitStep {
         }
     }
 
-    /// Decides a request: in Redis for a shared limit (locally if Redis fails), else locally.
+    /// Decides a request: in Redis for a shared limit (by the limit's `fail` mode when Redis
+    /// cannot answer), else locally.
     pub async fn decide(
         &self,
         facts: &RequestFacts<'_>,
         consumer: Option<&ConsumerEntry>,
-    ) -> Verdict {
+    ) -> LimitDecision {
         let Some(shared) = &self.shared else {
-            return self.decide_local(facts, consumer);
+            return LimitDecision::Counted(self.decide_local(facts, consumer));
         };
         let key = match (&self.local.buckets, consumer) {
             (LocalBuckets::Route(_), _) => shared.prefix.clone(),
@@ -244,8 +263,21 @@ impl RateLimitStep {
             _ => format!("{}:{}", shared.prefix, facts.client_ip()),
         };
         match shared.store.decide(&key, &self.gcra).await {
-            Ok(verdict) => verdict,
-            Err(_) => self.decide_local(facts, consumer),
+            Ok(verdict) => LimitDecision::Counted(verdict),
+            Err(_) => {
+                shared.store.count_fallback(shared.on_failure);
+                match shared.on_failure {
+                    StoreFailure::Local => {
+                        LimitDecision::Counted(self.decide_local(facts, consumer))
+                    }
+                    StoreFailure::Open => LimitDecision::Counted(Verdict::Allow(RateLimitStatus {
+                        limit: self.gcra.burst(),
+                        remaining: self.gcra.burst(),
+                        reset_ns: 0,
+                    })),
+                    StoreFailure::Closed => LimitDecision::StoreDown,
+                }
+            }
         }
     }
 

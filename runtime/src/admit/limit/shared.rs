@@ -2,11 +2,12 @@
 //! bucket. One atomic Lua script runs the same GCRA as the local buckets, on Redis' own clock
 //! (`TIME`), so the instances' clocks do not matter.
 //!
-//! When Redis is unreachable, errors or answers slower than the timeout, the limit is counted in
-//! this process instead (each instance then limits on its own: looser, but never unlimited), and
-//! Redis is left alone for [`RETRY_AFTER_FAILURE`] before it is tried again. This is Kong's
-//! `fault_tolerant = true` (keep serving when the store fails) without dropping the limit
-//! altogether; [`SharedLimitStore::errors`] counts the failures for metrics.
+//! When Redis is unreachable, errors or answers slower than the timeout, the call fails fast and
+//! Redis is left alone for [`RETRY_AFTER_FAILURE`] before it is tried again; meanwhile each
+//! request is decided by its limit's `fail` mode (see [`super::LimitDecision`]): `local` counts in
+//! this process (Kong's `fault_tolerant = true` without dropping the limit: each instance limits
+//! on its own), `open` lets it through, `closed` refuses it. [`SharedLimitStore::errors`] counts
+//! the failed calls and [`SharedLimitStore::fallbacks`] the requests decided without Redis.
 //!
 //! Each thread keeps its own connection: a multiplexed connection is driven by a task on the
 //! runtime that opened it, and meshd runs one single-threaded runtime per worker, so sharing one
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshwork_bundle::StoreFailure;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script};
 use tokio::sync::Mutex;
@@ -93,6 +95,8 @@ pub struct SharedLimitStore {
     clock: Clock,
     paused_until: AtomicU64,
     errors: AtomicU64,
+    /// Requests decided without Redis, by fail mode (local, open, closed).
+    fallbacks: [AtomicU64; 3],
     url: String,
 }
 
@@ -101,6 +105,14 @@ impl std::fmt::Debug for SharedLimitStore {
         f.debug_struct("SharedLimitStore")
             .field("url", &self.url)
             .finish_non_exhaustive()
+    }
+}
+
+fn fallback_index(mode: StoreFailure) -> usize {
+    match mode {
+        StoreFailure::Local => 0,
+        StoreFailure::Open => 1,
+        StoreFailure::Closed => 2,
     }
 }
 
@@ -140,6 +152,7 @@ impl SharedLimitStore {
             clock: Clock::start(),
             paused_until: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            fallbacks: Default::default(),
             url: redact(url),
         }))
     }
@@ -152,6 +165,31 @@ impl SharedLimitStore {
     /// Failed Redis calls since start (each one decided a request locally).
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request decided without Redis by `mode`.
+    pub fn count_fallback(&self, mode: StoreFailure) {
+        self.fallbacks[fallback_index(mode)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests decided without Redis since start, by fail mode.
+    pub fn fallbacks(&self) -> [(StoreFailure, u64); 3] {
+        [
+            StoreFailure::Local,
+            StoreFailure::Open,
+            StoreFailure::Closed,
+        ]
+        .map(|mode| {
+            (
+                mode,
+                self.fallbacks[fallback_index(mode)].load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Whether the last call failed and Redis is being left alone for now.
+    pub fn is_paused(&self) -> bool {
+        self.clock.now_ns() < self.paused_until.load(Ordering::Acquire)
     }
 
     /// Checks that Redis answers (for a startup log line or readiness).

@@ -50,6 +50,7 @@ fn gateway(routes: Vec<Route>) -> Gateway {
         ],
         routes,
         identity: None,
+        path_policy: Default::default(),
         source: at(1),
     }
 }
@@ -112,6 +113,7 @@ fn limit(count: u64, per: RateLimitKey, shared: bool) -> AdmissionStep {
         per,
         burst: None,
         shared,
+        on_store_failure: meshwork_bundle::StoreFailure::Local,
         source: at(10),
     }
 }

@@ -3,10 +3,15 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::chunk_line::{parse_chunk_line, strip_crlf};
 use super::response_head::ResponseFraming;
 
 /// The most bytes a chunk-size line (with extensions) may take.
 const MAX_CHUNK_LINE: usize = 4096;
+/// The most bytes of chunk extensions one body may carry. Extensions are skipped, not forwarded,
+/// and do not count against a route's body limit: without a bound, a body of 1-byte chunks could
+/// carry gigabytes of them under a 1 MiB limit.
+const MAX_EXTENSION_BYTES: usize = 16 * 1024;
 /// The most bytes the trailer section of a chunked body may take (trailers are not forwarded).
 const MAX_TRAILER_BYTES: usize = 64 * 1024;
 
@@ -50,6 +55,7 @@ pub struct ChunkError;
 pub struct BodyDecoder {
     stage: Stage,
     trailer_bytes: usize,
+    extension_bytes: usize,
 }
 
 impl BodyDecoder {
@@ -64,6 +70,7 @@ impl BodyDecoder {
         BodyDecoder {
             stage,
             trailer_bytes: 0,
+            extension_bytes: 0,
         }
     }
 
@@ -143,51 +150,37 @@ impl BodyDecoder {
                         return Err(ChunkError);
                     }
                     let line = buffer.split_to(end + 1);
-                    let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    self.stage = self.after_line(line)?;
+                    self.stage = self.after_line(&line)?;
                 }
             }
         }
     }
 
-    fn after_line(&self, line: &[u8]) -> Result<Stage, ChunkError> {
+    /// The stage after `line` (which ends with its LF, and must end with CRLF).
+    fn after_line(&mut self, line: &[u8]) -> Result<Stage, ChunkError> {
         match self.stage {
-            Stage::ChunkEnd if line.is_empty() => Ok(Stage::ChunkSize),
-            Stage::ChunkEnd => Err(ChunkError),
-            Stage::Trailers if line.is_empty() => Ok(Stage::Done),
-            Stage::Trailers => Ok(Stage::Trailers),
+            Stage::ChunkEnd | Stage::Trailers => {
+                let content = strip_crlf(line).map_err(|_| ChunkError)?;
+                Ok(match (self.stage, content.is_empty()) {
+                    (Stage::ChunkEnd, true) => Stage::ChunkSize,
+                    (Stage::ChunkEnd, false) => return Err(ChunkError),
+                    (_, true) => Stage::Done,
+                    (_, false) => Stage::Trailers,
+                })
+            }
             _ => {
-                // chunk-size [ BWS ";" chunk-ext ]: hexadecimal digits only (no sign, at most 16).
-                let digits = line
-                    .split(|b| *b == b';')
-                    .next()
-                    .unwrap_or(b"")
-                    .trim_ascii();
-                if digits.is_empty()
-                    || digits.len() > 16
-                    || !digits.iter().all(u8::is_ascii_hexdigit)
-                {
+                let chunk = parse_chunk_line(line).map_err(|_| ChunkError)?;
+                self.extension_bytes += chunk.extension_bytes;
+                if self.extension_bytes > MAX_EXTENSION_BYTES {
                     return Err(ChunkError);
                 }
-                let size = digits
-                    .iter()
-                    .fold(0u64, |size, d| (size << 4) | u64::from(hex_value(*d)));
-                Ok(if size == 0 {
+                Ok(if chunk.size == 0 {
                     Stage::Trailers
                 } else {
-                    Stage::ChunkData(size)
+                    Stage::ChunkData(chunk.size)
                 })
             }
         }
-    }
-}
-
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
     }
 }
 
@@ -251,6 +244,55 @@ mod tests {
         let mut buffer = BytesMut::from("1\r\nab\r\n");
         let _ = decoder.decode(&mut buffer).unwrap();
         assert!(decoder.decode(&mut buffer).is_err());
+    }
+
+    #[test]
+    fn bare_line_feeds_anywhere_in_the_framing_are_refused() {
+        for bad in [
+            "5\nhello\r\n0\r\n\r\n",
+            "5\r\nhello\n0\r\n\r\n",
+            "5\r\nhello\r\n0\n\r\n",
+            "5\r\nhello\r\n0\r\nX-T: 1\n\r\n",
+            "5\r\nhello\r\n0\r\n\n",
+        ] {
+            let mut decoder = BodyDecoder::chunked();
+            let mut buffer = BytesMut::from(bad);
+            let refused = std::iter::from_fn(|| Some(decoder.decode(&mut buffer)))
+                .take(10)
+                .any(|step| step.is_err());
+            assert!(refused, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_huge_chunk_size_is_refused_before_any_data_is_awaited() {
+        let mut decoder = BodyDecoder::chunked();
+        let mut buffer = BytesMut::from("ffffffffffffffff\r\nhello\r\n0\r\n\r\n");
+        assert!(decoder.decode(&mut buffer).is_err());
+    }
+
+    #[test]
+    fn chunk_extensions_are_bounded_per_body() {
+        let mut decoder = BodyDecoder::chunked();
+        let extension = format!(";e={}", "x".repeat(1000));
+        let mut buffer = BytesMut::new();
+        let mut accepted = 0;
+        'chunks: for _ in 0..100 {
+            buffer.extend_from_slice(format!("1{extension}\r\na\r\n").as_bytes());
+            loop {
+                match decoder.decode(&mut buffer) {
+                    Ok(Decoded::Data(data)) => {
+                        assert_eq!(data, Bytes::from("a"));
+                        accepted += 1;
+                    }
+                    Ok(Decoded::NeedMore) => break,
+                    Ok(Decoded::Done) => panic!("no last chunk was sent"),
+                    Err(_) => break 'chunks,
+                }
+            }
+        }
+        // 16 KiB of extensions at 1002 bytes a chunk: the 17th chunk is refused.
+        assert_eq!(accepted, 16);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! Protocol upgrades are not forwarded.
 
 pub mod body_decoder;
+pub mod chunk_line;
 pub mod connection;
 pub mod exchange;
 pub mod raw_headers;

@@ -9,16 +9,15 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio_rustls::rustls::crypto::ring::Ticketer;
 use tokio_rustls::rustls::version::TLS13;
 use tokio_rustls::rustls::{CommonState, Error as TlsError, ServerConfig};
 
 use super::cert_resolver::CurrentCert;
-use super::crypto_provider::crypto_provider;
 use super::identity_store::IdentityStore;
 use super::peer_cert_verifier::PeerCertVerifier;
 use super::spiffe_id::SpiffeId;
 use super::x509_facts::{CertFacts, SanError};
+use crate::crypto_provider::{crypto_provider, session_ticketer};
 
 /// Whether callers must present a certificate (Istio's PeerAuthentication modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +39,7 @@ pub fn inbound_server_config(
         .with_protocol_versions(&[&TLS13])?
         .with_client_cert_verifier(Arc::new(verifier))
         .with_cert_resolver(Arc::new(CurrentCert(store.clone())));
-    config.ticketer = Ticketer::new()?;
+    config.ticketer = session_ticketer()?;
     config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     Ok(Arc::new(config))
 }

@@ -10,7 +10,6 @@
 pub mod cert_files;
 pub mod cert_resolver;
 pub mod cert_watch;
-pub mod crypto_provider;
 pub mod handshake_failure;
 pub mod identity_metrics;
 pub mod identity_store;

@@ -21,10 +21,10 @@ use tokio_rustls::rustls::version::TLS13;
 use tokio_rustls::rustls::{ClientConfig, Error as TlsError};
 
 use super::cert_resolver::CurrentCert;
-use super::crypto_provider::crypto_provider;
 use super::identity_store::IdentityStore;
 use super::server_identity_verifier::ServerIdentityVerifier;
 use super::spiffe_id::SpiffeId;
+use crate::crypto_provider::crypto_provider;
 
 /// Server names (endpoints) remembered for resumption per destination identity.
 const RESUMPTION_ENDPOINTS: usize = 64;

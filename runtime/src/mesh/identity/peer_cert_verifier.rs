@@ -16,9 +16,9 @@ use tokio_rustls::rustls::{
     SignatureScheme,
 };
 
-use super::crypto_provider::crypto_provider;
 use super::identity_store::IdentityStore;
 use super::x509_facts::spiffe_id_of;
+use crate::crypto_provider::crypto_provider;
 
 /// Client certificate verification against the store's current bundle.
 #[derive(Debug)]

@@ -19,10 +19,10 @@ use tokio_rustls::rustls::{
     CertificateError, DigitallySignedStruct, Error as TlsError, OtherError, SignatureScheme,
 };
 
-use super::crypto_provider::crypto_provider;
 use super::identity_store::IdentityStore;
 use super::spiffe_id::SpiffeId;
 use super::x509_facts::{spiffe_id_of, SanError};
+use crate::crypto_provider::crypto_provider;
 
 /// A server with a valid chain presented another identity than the one expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,9 +17,9 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{CertificateError, Error as TlsError, RootCertStore};
 
 use super::cert_files::{CertPaths, MissingCertFiles};
-use super::crypto_provider::crypto_provider;
 use super::spiffe_id::SpiffeId;
 use super::x509_facts::{CertFacts, SanError};
+use crate::crypto_provider::crypto_provider;
 
 /// Why a workload certificate directory is refused.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,9 @@
 //!
 //! Refused with 400: `Content-Length` together with `Transfer-Encoding`, differing or malformed
 //! `Content-Length` values, a `Transfer-Encoding` whose final coding is not `chunked` (or any in
-//! HTTP/1.0), obsolete line folding, a missing or repeated `Host` in HTTP/1.1, a malformed
-//! request line or header. With 431: a head over [`MAX_HEAD_BYTES`] or with more than
+//! HTTP/1.0), obsolete line folding, a line ending in a bare LF instead of CRLF, a missing or
+//! repeated `Host` in HTTP/1.1, a malformed request line or header (chunk-size lines are checked
+//! as strictly, in [`crate::forward::http1::chunk_line`]). With 431: a head over [`MAX_HEAD_BYTES`] or with more than
 //! [`MAX_HEADERS`] lines. With 501: `CONNECT`, transfer codings other than `chunked`. With 505:
 //! versions other than HTTP/1.0 and 1.1. With 417: expectations other than `100-continue`.
 
@@ -108,6 +109,7 @@ pub fn parse_request_head(buffer: &mut BytesMut) -> Result<Option<RequestHead>, 
     } else {
         Version::HTTP_11
     };
+    check_line_endings(buffer, length, method, request.headers)?;
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| refuse(StatusCode::BAD_REQUEST, "the method is malformed"))?;
     if method == Method::CONNECT {
@@ -166,6 +168,40 @@ pub fn parse_request_head(buffer: &mut BytesMut) -> Result<Option<RequestHead>, 
         keep_alive,
         expect_continue,
     }))
+}
+
+/// Every line of the head (`length` bytes at the start of `buffer`) ends in CRLF: httparse also
+/// accepts a bare LF, which RFC 9112 §2.2 lets a recipient refuse and a proxy must, since a
+/// neighbour that splits lines differently reads different headers. Checked per line from the
+/// slices httparse returns (each header line follows a CRLF, the head ends with an empty CRLF
+/// line, and any empty lines before the request line are CRLFs) rather than by scanning the head.
+fn check_line_endings(
+    buffer: &[u8],
+    length: usize,
+    method: &str,
+    headers: &[httparse::Header<'_>],
+) -> Result<(), Refusal> {
+    let bare_lf = || {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "a line of the request head ends in a bare LF, not CRLF",
+        )
+    };
+    let base = buffer.as_ptr() as usize;
+    let leading = &buffer[..method.as_ptr() as usize - base];
+    if !leading.chunks(2).all(|pair| pair == b"\r\n") {
+        return Err(bare_lf());
+    }
+    for header in headers {
+        let at = header.name.as_ptr() as usize - base;
+        if at < 2 || &buffer[at - 2..at] != b"\r\n" {
+            return Err(bare_lf());
+        }
+    }
+    if !buffer[..length].ends_with(b"\r\n\r\n") {
+        return Err(bare_lf());
+    }
+    Ok(())
 }
 
 /// `http://host/path` (what a client talking to a proxy may send) or `*` (`OPTIONS *`).
@@ -370,6 +406,27 @@ mod tests {
         assert_eq!(status(folded), 400);
         let space_before_colon = "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n";
         assert_eq!(status(space_before_colon), 400);
+    }
+
+    #[test]
+    fn a_bare_line_feed_ending_any_line_of_the_head_is_refused() {
+        // RFC 9112 §2.2: a recipient MAY recognize a bare LF as a line terminator; a proxy does
+        // not, because the server behind it may not either.
+        for bad in [
+            "GET / HTTP/1.1\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\n\n",
+            "GET / HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\n\r\n",
+            "GET / HTTP/1.0\n\n",
+            "GET / HTTP/1.0\r\n\n",
+            "\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        ] {
+            let refusal = parse(bad).unwrap_err();
+            assert_eq!(refusal.status, 400, "{bad:?}");
+        }
+        assert!(parse("\r\n\r\nGET / HTTP/1.0\r\n\r\n").is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{Method, StatusCode};
-use meshwork_bundle::matcher::{normalize_path, MatchOutcome, Params, RequestTarget};
+use meshwork_bundle::matcher::{MatchOutcome, Params, RequestTarget};
 use smallvec::SmallVec;
 
 use crate::admit::RouteAdmission;
@@ -34,13 +34,21 @@ pub struct RequestLine<'r> {
 }
 
 impl<'r> RequestLine<'r> {
-    /// Reads the request line; a path that cannot be normalized is a 400.
+    /// Reads the request line, the path normalized under the gateway's path policy (the route
+    /// table's: the one its route paths went through); a path the policy refuses is a 400.
     #[inline(always)]
-    pub fn read(request: &'r ClientRequest, outcome: &mut Outcome<'_>) -> Result<Self, Answered> {
-        let Ok(path) = normalize_path(request.path()) else {
-            return Err(Box::new(
-                outcome.refuse(StatusCode::BAD_REQUEST, "the request path is malformed"),
-            ));
+    pub fn read(
+        gateway: &GatewayState,
+        request: &'r ClientRequest,
+        outcome: &mut Outcome<'_>,
+    ) -> Result<Self, Answered> {
+        let path = match gateway.table.normalize(request.path()) {
+            Ok(path) => path,
+            Err(error) => {
+                return Err(Box::new(
+                    outcome.refuse(StatusCode::BAD_REQUEST, &error.to_string()),
+                ))
+            }
         };
         Ok(RequestLine {
             path,

@@ -38,6 +38,7 @@ fn directory() -> ConsumerDirectory {
         }],
         routes: Vec::new(),
         identity: None,
+        path_policy: Default::default(),
         source: loc(),
     };
     ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()
@@ -352,6 +353,173 @@ fn a_pinned_alg_without_a_fitting_key_is_a_build_error() {
     .unwrap_err();
     assert!(
         error.to_string().contains("\"XX999\" is not supported"),
+        "{error}"
+    );
+}
+
+/// A route verifying `alg` (when pinned) with the keys of `set`.
+fn auth_with_keys(alg: Option<&str>, set: Vec<Jwk>) -> Result<JwtAuth, AdmitBuildError> {
+    let keys_ref = SecretRef::File("jwks.json".into());
+    let mut store = SecretStore::new();
+    store.insert(
+        &keys_ref,
+        Secret::new(serde_json::to_vec(&JwkSet { keys: set }).unwrap()),
+    );
+    JwtAuth::build(
+        JwtSettings {
+            issuer: Some("https://id.starfleet.test"),
+            audience: Some("edge"),
+            alg,
+            keys: Some(&keys_ref),
+            secret: None,
+            realm: "edge",
+        },
+        "captains_log",
+        &loc(),
+        &store,
+    )
+}
+
+fn jwk(key: &EncodingKey, alg: Algorithm, kid: Option<&str>, restrict: bool) -> Jwk {
+    let mut jwk = Jwk::from_encoding_key(key, alg).unwrap();
+    jwk.common.key_id = kid.map(str::to_string);
+    if !restrict {
+        jwk.common.key_algorithm = None;
+    }
+    jwk
+}
+
+fn signed_with(key: &EncodingKey, alg: Algorithm, kid: Option<&str>) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_string);
+    encode(&header, &claims(), key).unwrap()
+}
+
+#[test]
+fn a_token_without_kid_is_refused_when_several_keys_could_verify_it() {
+    let rsa = EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap();
+    let other = EncodingKey::from_rsa_pem(RSA_OTHER.as_bytes()).unwrap();
+    let auth = auth_with_keys(
+        Some("RS256"),
+        vec![
+            jwk(&rsa, Algorithm::RS256, Some("rsa-1"), false),
+            jwk(&other, Algorithm::RS256, Some("rsa-2"), false),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        reason(run(&auth, &signed_with(&other, Algorithm::RS256, None))),
+        "invalid token: the token has no kid and 2 keys could verify it; a kid must say which"
+    );
+    // With a kid, only that key is tried, and the same token verifies.
+    assert_eq!(
+        run(&auth, &signed_with(&other, Algorithm::RS256, Some("rsa-2"))).unwrap(),
+        "riker"
+    );
+    assert_eq!(
+        reason(run(
+            &auth,
+            &signed_with(&other, Algorithm::RS256, Some("rsa-1"))
+        )),
+        "invalid token: signature does not verify"
+    );
+}
+
+#[test]
+fn a_token_without_kid_is_accepted_when_exactly_one_key_fits_its_alg_and_family() {
+    let rsa = EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap();
+    let other = EncodingKey::from_rsa_pem(RSA_OTHER.as_bytes()).unwrap();
+    let ec = EncodingKey::from_ec_pem(EC.as_bytes()).unwrap();
+    // The other RSA key is restricted to RS512 and the EC key is another family: for an RS256
+    // token only one key could verify it.
+    let auth = auth_with_keys(
+        None,
+        vec![
+            jwk(&rsa, Algorithm::RS256, Some("rsa-1"), true),
+            jwk(&other, Algorithm::RS512, Some("rsa-512"), true),
+            jwk(&ec, Algorithm::ES256, Some("ec-1"), true),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        run(&auth, &signed_with(&rsa, Algorithm::RS256, None)).unwrap(),
+        "riker"
+    );
+    assert_eq!(
+        run(&auth, &signed_with(&ec, Algorithm::ES256, None)).unwrap(),
+        "riker"
+    );
+    assert_eq!(
+        run(&auth, &signed_with(&other, Algorithm::RS512, None)).unwrap(),
+        "riker"
+    );
+}
+
+#[test]
+fn ps256_es384_and_eddsa_verify_through_ring() {
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let random = SystemRandom::new();
+    let p384 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &random).unwrap();
+    let ed = Ed25519KeyPair::generate_pkcs8(&random).unwrap();
+    let cases = [
+        (
+            EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap(),
+            Algorithm::PS256,
+        ),
+        (EncodingKey::from_ec_der(p384.as_ref()), Algorithm::ES384),
+        (EncodingKey::from_ed_der(ed.as_ref()), Algorithm::EdDSA),
+    ];
+    for (key, alg) in cases {
+        let name = format!("{alg:?}");
+        // The JWT library cannot make an Ed25519 JWK; it is written by hand (RFC 8037).
+        let public = if alg == Algorithm::EdDSA {
+            use base64::Engine;
+            use ring::signature::KeyPair;
+            let pair = Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap();
+            let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key());
+            serde_json::from_value(json!({"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": x}))
+                .unwrap()
+        } else {
+            jwk(&key, alg, Some("k"), true)
+        };
+        let auth = auth_with_keys(Some(&name), vec![public]).unwrap();
+        assert_eq!(
+            run(&auth, &signed_with(&key, alg, Some("k"))).unwrap(),
+            "riker",
+            "{name}"
+        );
+        let mut tampered = signed_with(&key, alg, Some("k"));
+        let at = tampered.rfind('.').unwrap() + 5;
+        let flipped = if &tampered[at..at + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        tampered.replace_range(at..at + 1, flipped);
+        assert_eq!(
+            reason(run(&auth, &tampered)),
+            "invalid token: signature does not verify",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_rsa_key_under_2048_bits_is_refused_at_load() {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let weak: Jwk = serde_json::from_value(json!({
+        "kty": "RSA",
+        "kid": "weak",
+        "n": b64(&[0xc5; 128]),
+        "e": b64(&[1, 0, 1]),
+    }))
+    .unwrap();
+    let error = auth_with_keys(Some("RS256"), vec![weak]).unwrap_err();
+    assert!(
+        error.to_string().contains("key weak is not usable")
+            && error.to_string().contains("1024 bits"),
         "{error}"
     );
 }

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Scale benchmark: the generated program (compiler/benches/support/generated_program.rs: key
+# auth, group allow, rate limit, a CEL condition on every tenth route, 100 services) at 1k, 10k
+# and 100k routes, end to end:
+#   1. `meshc build` of the compressed bundle: CPU (user + sys), peak RSS, sizes of the source,
+#      the compressed bundle and the pretty JSON;
+#   2. `meshd run` on the bundle and on the sources: CPU until the listener answers, peak RSS
+#      (VmHWM) and steady RSS (VmRSS a second later), and the ratio peak / steady;
+#   3. reloads of the largest bundle under load: wrk through a route while the bundle file is
+#      swapped between two versions RELOADS times (POST /reload after each), then wrk's count
+#      of non-2xx answers and socket errors (must be 0) and meshd's RSS.
+# CPU time and RSS do not depend on what else runs on the machine; elapsed times do, so they
+# are printed only for reference. Run from the repository root:  bash bench/scale.sh
+# Settings: ROUTES_LIST ("1000 10000 100000"), RELOADS (6), DURATION of the reload run (30 s),
+# PROXY_CORE (0), LOAD_CORE (1).
+set -euo pipefail
+
+ROUTES_LIST=${ROUTES_LIST:-"1000 10000 100000"}
+RELOADS=${RELOADS:-6}
+DURATION=${DURATION:-30}
+PROXY_CORE=${PROXY_CORE:-0}
+LOAD_CORE=${LOAD_CORE:-1}
+LISTEN_PORT=${LISTEN_PORT:-18950}
+UPSTREAM_PORT=${UPSTREAM_PORT:-18951}
+ADMIN_PORT=${ADMIN_PORT:-18952}
+
+source "$(dirname "$0")/bench_setup.sh"
+cargo build --release -q -p meshc --bin meshc --example generate_program
+MESHC="$(pwd)/target/release/meshc"
+GENERATE="$(pwd)/target/release/examples/generate_program"
+export PICARD_KEY=bench-key
+
+cpu_ms() { # pid: user + sys CPU time so far, in ms
+  awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"
+}
+status_kib() { # pid field
+  awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
+}
+
+# Starts meshd on $1 (more args follow), waits until the listener answers; sets MESHD_PID and
+# prints "cpu_ms peak_kib steady_kib elapsed_s".
+serve_and_measure() {
+  local start end
+  start=$(date +%s.%N)
+  taskset -c "$PROXY_CORE" "$MESHD" run "$@" --no-access-log --workers 1 \
+    --admin "127.0.0.1:$ADMIN_PORT" >>"$WORK/meshd.log" 2>&1 &
+  MESHD_PID=$!
+  PIDS+=("$MESHD_PID")
+  until curl -s -o /dev/null "http://127.0.0.1:$LISTEN_PORT/"; do
+    kill -0 "$MESHD_PID" 2>/dev/null || { tail -5 "$WORK/meshd.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  end=$(date +%s.%N)
+  local cpu peak
+  cpu=$(cpu_ms "$MESHD_PID")
+  sleep 1
+  peak=$(status_kib "$MESHD_PID" VmHWM)
+  echo "$cpu $peak $(status_kib "$MESHD_PID" VmRSS) $(echo "$end - $start" | bc)"
+}
+
+stop_meshd() {
+  kill "$MESHD_PID" 2>/dev/null || true
+  wait "$MESHD_PID" 2>/dev/null || true
+}
+
+printf '%-8s %-34s %10s %10s %10s %10s %8s\n' routes step "cpu ms" "peak KiB" "steady KiB" "size KiB" "elapsed"
+for routes in $ROUTES_LIST; do
+  "$GENERATE" "$routes" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
+    > "$WORK/routes$routes.mesh"
+  /usr/bin/time -o "$WORK/time.txt" -f "%e %U %S %M" "$MESHC" build "$WORK/routes$routes.mesh" \
+    -o "$WORK/routes$routes.json.zst" 2>/dev/null
+  read -r elapsed user sys maxrss < "$WORK/time.txt"
+  cpu=$(echo "($user + $sys) * 1000 / 1" | bc)
+  printf '%-8s %-34s %10s %10s %10s %10s %8s\n' "$routes" "source (.mesh)" - - - \
+    $(( $(stat -c %s "$WORK/routes$routes.mesh") / 1024 )) -
+  printf '%-8s %-34s %10s %10s %10s %10s %8s\n' "$routes" "meshc build -o x.json.zst" "$cpu" "$maxrss" - \
+    $(( $(stat -c %s "$WORK/routes$routes.json.zst") / 1024 )) "$elapsed"
+  "$MESHC" build "$WORK/routes$routes.mesh" -o "$WORK/routes$routes.json" 2>/dev/null
+  printf '%-8s %-34s %10s %10s %10s %10s %8s\n' "$routes" "(pretty JSON, for comparison)" - - - \
+    $(( $(stat -c %s "$WORK/routes$routes.json") / 1024 )) -
+  rm -f "$WORK/routes$routes.json"
+  for input in "routes$routes.json.zst" "routes$routes.mesh"; do
+    read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/$input")
+    stop_meshd
+    printf '%-8s %-34s %10s %10s %10s %10s %8s   peak/steady %s\n' "$routes" "meshd ready on $input" \
+      "$cpu" "$peak" "$steady" - "$elapsed" "$(echo "scale=2; $peak / $steady" | bc)"
+  done
+done
+
+# Reloads of the largest bundle under load: two versions of the same routes (service timeout
+# 2s or 3s), swapped RELOADS times while wrk sends a request through one route without pause.
+routes=${ROUTES_LIST##* }
+cat > "$WORK/upstream.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/upstream.pid;
+error_log $WORK/upstream-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK;
+  uwsgi_temp_path $WORK; scgi_temp_path $WORK;
+  server { listen 127.0.0.1:$UPSTREAM_PORT; location / { return 200 "ok"; } }
+}
+CONF
+taskset -c "$LOAD_CORE" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
+wait_for "http://127.0.0.1:$UPSTREAM_PORT/"
+# The load run needs more than 100 requests a minute per consumer: the limit is raised in this
+# program only (every request still pays for the limit's bookkeeping).
+for timeout in 2s 3s; do
+  "$GENERATE" "$routes" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
+    --rate 1000000/s --timeout "$timeout" > "$WORK/reload-$timeout.mesh"
+  "$MESHC" build "$WORK/reload-$timeout.mesh" -o "$WORK/reload-$timeout.json.zst" 2>/dev/null
+done
+cp "$WORK/reload-2s.json.zst" "$WORK/serving.json.zst"
+read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/serving.json.zst")
+first_rss=$steady
+url="http://127.0.0.1:$LISTEN_PORT/s1/items1/7"
+taskset -c "$LOAD_CORE" wrk -t1 -c16 -d"${DURATION}s" -H "x-api-key: $PICARD_KEY" "$url" > "$WORK/wrk.txt" &
+WRK_PID=$!
+for i in $(seq 1 "$RELOADS"); do
+  version=$([ $((i % 2)) = 1 ] && echo 3s || echo 2s)
+  cp "$WORK/reload-$version.json.zst" "$WORK/serving.json.zst.new"
+  mv "$WORK/serving.json.zst.new" "$WORK/serving.json.zst"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN_PORT/reload")
+  echo "reload $i ($version): HTTP $code, meshd RSS $(status_kib "$MESHD_PID" VmRSS) KiB, peak $(status_kib "$MESHD_PID" VmHWM) KiB"
+done
+wait "$WRK_PID"
+requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
+failures=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$WORK/wrk.txt")
+echo "reloads of $routes routes under load: $requests requests, $failures non-2xx or socket errors;" \
+  "RSS first $first_rss KiB, after $RELOADS reloads $(status_kib "$MESHD_PID" VmRSS) KiB, peak $(status_kib "$MESHD_PID" VmHWM) KiB"
+stop_meshd

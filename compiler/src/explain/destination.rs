@@ -1,0 +1,172 @@
+//! The destination part of `meshc explain`: what the route does with an admitted request — the
+//! fixed answer, the Kafka topic, or the services it forwards to with their balancing, retries,
+//! mesh verdict and time budget.
+
+use std::fmt::Write;
+
+use meshwork_bundle::{Balance, Bundle, Gateway, ProduceTopic, RetryOn, Route, RouteAction};
+
+use crate::checks::mesh::policy::{decide, MeshDecision};
+use crate::resolve::Program;
+
+use super::render::at_span;
+use super::time_budget::TimeBudget;
+
+/// Where the route sends the request, with each service's settings and time budget.
+pub fn render_destination(
+    out: &mut String,
+    program: &Program,
+    bundle: &Bundle,
+    gateway: &Gateway,
+    route: &Route,
+) {
+    let _ = writeln!(out, "\ndestination:");
+    match &route.action {
+        RouteAction::Respond {
+            status,
+            body,
+            content_type,
+        } => {
+            let _ = writeln!(
+                out,
+                "  the gateway answers {status} ({content_type}): {body:?}"
+            );
+        }
+        RouteAction::Produce {
+            topic,
+            key,
+            acks,
+            mode,
+            timeout_ms,
+            ..
+        } => {
+            let topic = match topic {
+                ProduceTopic::Fixed { name } => format!("Kafka topic \"{name}\""),
+                ProduceTopic::Param { param, allow } => format!(
+                    "the Kafka topic named by path parameter `{param}` (one of {})",
+                    allow
+                        .as_ref()
+                        .map(|a| a.join(", "))
+                        .unwrap_or_else(|| "any".to_string())
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "  produced to {topic}{}, acks {}, {}",
+                key.as_ref()
+                    .map(|k| format!(" with key {k}"))
+                    .unwrap_or_default(),
+                serde_json::to_value(acks)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                match mode {
+                    meshwork_bundle::ProduceMode::Sync =>
+                        "answered 200 {topic, partition, offset} after the delivery report",
+                    meshwork_bundle::ProduceMode::Async => "answered 202 once queued",
+                }
+            );
+            if *mode == meshwork_bundle::ProduceMode::Sync {
+                let _ = writeln!(
+                    out,
+                    "  time budget: 503 with Retry-After when Kafka has not acknowledged {}",
+                    match timeout_ms {
+                        Some(ms) => format!("within {ms}ms (the route's timeout)"),
+                        None => "within the producer's delivery timeout (5s)".to_string(),
+                    }
+                );
+            }
+        }
+        RouteAction::Forward {
+            targets,
+            strip_prefix,
+            rewrite,
+            timeout_ms,
+        } => {
+            for target in targets {
+                let _ = writeln!(
+                    out,
+                    "  forwarded to service `{}` ({}% of requests)",
+                    target.service, target.weight
+                );
+                if let Some(service) = bundle.services.iter().find(|s| s.name == target.service) {
+                    let balance = match &service.balance {
+                        Balance::RoundRobin => "round_robin".to_string(),
+                        Balance::Random => "random".to_string(),
+                        Balance::LeastRequest => "least_request".to_string(),
+                        Balance::Hash { cel } => format!("hash({cel})"),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    endpoints {}; balance {balance}",
+                        service.endpoints.join(", ")
+                    );
+                    if let Some(retry) = &service.retry {
+                        let on: Vec<String> = retry
+                            .on
+                            .iter()
+                            .map(|o| match o {
+                                RetryOn::Status(s) => s.to_string(),
+                                RetryOn::Condition(c) => serde_json::to_value(c)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(str::to_string))
+                                    .unwrap_or_default(),
+                            })
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "    retry {} on [{}], backoff {}..{}ms",
+                            retry.attempts,
+                            on.join(", "),
+                            retry.backoff_min_ms,
+                            retry.backoff_max_ms
+                        );
+                    }
+                    let budget = TimeBudget::of(service, *timeout_ms);
+                    for line in budget.describe() {
+                        let _ = writeln!(out, "    {line}");
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "    mesh: {}",
+                    mesh_verdict(program, &gateway.name, &target.service)
+                );
+            }
+            if let Some(prefix) = strip_prefix {
+                let _ = writeln!(out, "  the prefix \"{prefix}\" is stripped from the path");
+            }
+            if let Some(rewrite) = rewrite {
+                let _ = writeln!(out, "  the path is rewritten to \"{rewrite}\"");
+            }
+        }
+    }
+}
+
+fn mesh_verdict(program: &Program, gateway: &str, service: &str) -> String {
+    match decide(program, gateway, service) {
+        MeshDecision::AllowedByRule(rule) => format!(
+            "`{gateway}` → `{service}` allowed by the rule at {}{}",
+            at_span(program, rule.span),
+            rule.when
+                .as_ref()
+                .map(|c| format!(" when {}", c.source))
+                .unwrap_or_default()
+        ),
+        MeshDecision::AllowedByDefault(Some(default)) => format!(
+            "`{gateway}` → `{service}` allowed by `default allow` at {}",
+            at_span(program, default.span)
+        ),
+        MeshDecision::AllowedByDefault(None) => {
+            format!("`{gateway}` → `{service}` allowed (the program has no mesh block)")
+        }
+        MeshDecision::DeniedByRule { deny, .. } => format!(
+            "`{gateway}` → `{service}` DENIED by the rule at {}",
+            at_span(program, deny.span)
+        ),
+        MeshDecision::DeniedByDefault(default) => format!(
+            "`{gateway}` → `{service}` DENIED by `default deny` at {}",
+            at_span(program, default.span)
+        ),
+    }
+}

@@ -1,0 +1,247 @@
+//! meshd as a separate process (the real binary): started with arguments, its log lines read
+//! back to learn its addresses, its admin endpoint queried, killed with SIGKILL when a test needs
+//! a crash.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running meshd process; killed when dropped.
+pub struct MeshdProcess {
+    child: Child,
+    /// The admin listener.
+    pub admin: SocketAddr,
+    /// The first gateway listener, when the bundle has one.
+    pub gateway: Option<SocketAddr>,
+    lines: Arc<Mutex<Vec<String>>>,
+    news: Mutex<mpsc::Receiver<String>>,
+}
+
+/// How long a test waits for a process to say something.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+fn address_after(line: &str, key: &str) -> Option<SocketAddr> {
+    line.split(key)
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Starts the meshd binary with `args` (`run …` and flags); does not wait for anything.
+pub fn spawn_meshd(args: &[String]) -> (Child, Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshd"))
+        .args(args)
+        .env(
+            "MESHD_LOG",
+            std::env::var("TEST_MESHD_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshd starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (sender, news) = mpsc::channel();
+    let kept = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push(line.clone());
+            let _ = sender.send(line);
+        }
+    });
+    (child, lines, news)
+}
+
+impl MeshdProcess {
+    /// Starts meshd and waits until its admin listener (and gateway, if any) is up.
+    pub fn start(args: &[String]) -> MeshdProcess {
+        let (child, lines, news) = spawn_meshd(args);
+        let mut process = MeshdProcess {
+            child,
+            admin: "0.0.0.0:0".parse().unwrap(),
+            gateway: None,
+            lines,
+            news: Mutex::new(news),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let line = process
+                .news
+                .lock()
+                .unwrap()
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "meshd did not come up; it said:\n{}",
+                        process.log().join("\n")
+                    )
+                });
+            if line.contains("listening (http)") && process.gateway.is_none() {
+                process.gateway = address_after(&line, "address=");
+            }
+            if line.contains("admin listening") {
+                process.admin = address_after(&line, "address=").expect("admin address");
+                return process;
+            }
+        }
+    }
+
+    /// Every line logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a logged line (past or future) satisfies `want`; returns it.
+    pub fn wait_for_line(&self, want: impl Fn(&str) -> bool) -> String {
+        if let Some(line) = self.log().into_iter().find(|l| want(l)) {
+            return line;
+        }
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self
+                .news
+                .lock()
+                .unwrap()
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if want(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "meshd never logged the expected line; it said:\n{}",
+                    self.log().join("\n")
+                ),
+            }
+        }
+    }
+
+    /// `GET path` on the admin listener: (status, body).
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        http_get(self.admin, path).unwrap_or_else(|e| panic!("admin {path}: {e}"))
+    }
+
+    /// `/bundle` as JSON.
+    pub fn bundle(&self) -> serde_json::Value {
+        let (status, body) = self.admin_get("/bundle");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The digest served.
+    pub fn digest(&self) -> String {
+        self.bundle()["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// A metric's value (first line starting with `prefix`), 0 when absent.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let (_, text) = self.admin_get("/metrics");
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// `GET path` on the gateway: (status, body).
+    pub fn gateway_get(&self, path: &str) -> (u16, String) {
+        let gateway = self.gateway.expect("the bundle has a gateway listener");
+        http_get(gateway, path).unwrap_or_else(|e| panic!("gateway {path}: {e}"))
+    }
+
+    /// SIGKILL: no drain, no commit, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for MeshdProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs meshd to completion (for start-up failures): its exit status and log.
+pub fn run_meshd_to_exit(args: &[String]) -> (ExitStatus, String) {
+    let (mut child, lines, _news) = spawn_meshd(args);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            // Let the reader thread take the last lines.
+            std::thread::sleep(Duration::from_millis(50));
+            return (status, lines.lock().unwrap().join("\n"));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "meshd did not exit; it said:\n{}",
+                lines.lock().unwrap().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A one-shot HTTP/1.1 GET (`Connection: close`): (status, body).
+pub fn http_get(to: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&to, Duration::from_secs(10))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after [`PATIENCE`].
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
