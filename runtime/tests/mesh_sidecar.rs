@@ -529,3 +529,60 @@ impl Mesh {
         .collect()
     }
 }
+
+#[test]
+fn a_sidecar_refuses_to_start_for_an_unknown_service_or_with_another_services_certificate() {
+    let temp = TempDir::new("sidecar-refused");
+    let ca = TestCa::init(temp.path("ca"), "starfleet");
+    ca.issue("worf", &temp.path("worf"), &[]);
+    ca.issue("riker", &temp.path("riker"), &[]);
+    let program = temp.path("program");
+    std::fs::create_dir_all(&program).unwrap();
+    let endpoints = [("picard", "127.0.0.1:1".parse().unwrap())];
+    std::fs::write(
+        program.join("services.mesh"),
+        services_source(&endpoints, "127.0.0.1:1".parse().unwrap()),
+    )
+    .unwrap();
+    std::fs::write(
+        program.join("mesh.mesh"),
+        "mesh {\n  default deny\n  trust_domain \"starfleet\"\n  allow edge -> [picard]\n}\n",
+    )
+    .unwrap();
+    let sidecar = |service: &str, certs: &str| -> Vec<String> {
+        [
+            "sidecar",
+            program.to_str().unwrap(),
+            "--service",
+            service,
+            "--app",
+            "127.0.0.1:1",
+            "--certs",
+            temp.path(certs).to_str().unwrap(),
+            "--inbound",
+            "127.0.0.1:0",
+            "--outbound",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let (status, log) = meshd_process::run_meshd_to_exit(&sidecar("worf", "worf"));
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the bundle has no service `worf`") && log.contains("picard"),
+        "{log}"
+    );
+    let (status, log) = meshd_process::run_meshd_to_exit(&sidecar("picard", "riker"));
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains(
+            "is for spiffe://starfleet/riker, but service `picard` is spiffe://starfleet/picard"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -220,11 +220,6 @@ impl RuntimeState {
         metrics: &Metrics,
         admission: &AdmissionSetup,
     ) -> Result<RuntimeState, StateError> {
-        let secrets = SecretStore::load(bundle, &admission.secrets_dir)?;
-        let streams = match &admission.kafka {
-            Some(kafka) => kafka.prepare(bundle)?,
-            None => StreamPlan::from_bundle(bundle).map_err(KafkaLoadError::from)?,
-        };
         if let StateScope::Sidecar { service } = &admission.scope {
             if !bundle.services.iter().any(|s| &s.name == service) {
                 return Err(StateError::SidecarServiceMissing {
@@ -233,6 +228,16 @@ impl RuntimeState {
                 });
             }
         }
+        // Secrets belong to gateways (keys, JWT keys, listener certificates): a sidecar builds
+        // none, so it neither needs nor holds them.
+        let secrets = match admission.scope {
+            StateScope::Gateways => SecretStore::load(bundle, &admission.secrets_dir)?,
+            StateScope::Sidecar { .. } => SecretStore::new(),
+        };
+        let streams = match &admission.kafka {
+            Some(kafka) => kafka.prepare(bundle)?,
+            None => StreamPlan::from_bundle(bundle).map_err(KafkaLoadError::from)?,
+        };
         let mesh = MeshState::build(bundle, &metrics.mesh)?;
         let mut services = HashMap::new();
         for service in &bundle.services {
