@@ -216,7 +216,7 @@ impl Mesh {
 
     /// What `meshc explain --from` says of the call: (allowed, the `x-meshwork-denied-by` value).
     fn explain(&self, from: &str, line: &str, headers: &[String]) -> (bool, String) {
-        let compilation = meshc::compile_paths(&[self.program.clone()]).unwrap();
+        let compilation = meshc::compile_paths(std::slice::from_ref(&self.program)).unwrap();
         let bundle = compilation.bundle.expect("the program compiles");
         let request = meshc::explain::request_line::ExplainRequest::parse(line, headers).unwrap();
         let call = meshc::explain::mesh_call::decide_call(&bundle, &request, from).unwrap();
