@@ -586,3 +586,80 @@ fn a_sidecar_refuses_to_start_for_an_unknown_service_or_with_another_services_ce
     );
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_rotate_under_a_steady_stream_of_calls_without_a_failure() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let mesh = Arc::new(Mesh::start("rotate").await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let callers: Vec<_> = (0..2)
+        .map(|_| {
+            let (mesh, stop, served, failures) = (
+                Arc::clone(&mesh),
+                Arc::clone(&stop),
+                Arc::clone(&served),
+                Arc::clone(&failures),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let answer = mesh.call("picard", "GET", "riker", "/reports", &[]).await;
+                    if answer.status == 200 {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: {}", answer.status, answer.body));
+                    }
+                }
+            })
+        })
+        .collect();
+    support::eventually("calls flow", async || served.load(Ordering::SeqCst) > 20).await;
+
+    // Both ends rotate, each by `meshd ca issue` in its own process, while calls keep flowing.
+    let mut serials = Vec::new();
+    for service in ["riker", "picard"] {
+        let (ca_dir, out) = (mesh.ca.dir.clone(), mesh.temp.path(service));
+        let serial =
+            tokio::task::spawn_blocking(move || TestCa { dir: ca_dir }.issue(service, &out, &[]))
+                .await
+                .unwrap();
+        serials.push((service, serial));
+    }
+    for (service, serial) in &serials {
+        let process = &mesh.sidecar(service).process;
+        let serial = serial.clone();
+        tokio::task::block_in_place(|| {
+            process.wait_for_line(|l| {
+                l.contains("workload certificate rotated") && l.contains(&serial)
+            })
+        });
+    }
+    let after_rotation = served.load(Ordering::SeqCst);
+    support::eventually("calls keep flowing after the rotation", async || {
+        served.load(Ordering::SeqCst) > after_rotation + 20
+    })
+    .await;
+    stop.store(true, Ordering::SeqCst);
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    assert_eq!(failures.lock().unwrap().clone(), Vec::<String>::new());
+
+    // A new handshake meets riker's new certificate.
+    let picard_copy = mesh.temp.path("picard-client");
+    mesh.ca.issue("picard", &picard_copy, &[]);
+    let connection = connect(
+        &workload(&picard_copy),
+        &id("spiffe://starfleet/riker"),
+        mesh.sidecar("riker").inbound,
+    )
+    .await
+    .unwrap();
+    assert_eq!(connection.server_serial, serials[0].1);
+}
