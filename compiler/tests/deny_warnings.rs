@@ -74,3 +74,43 @@ fn github_format_annotates_warnings_as_warnings() {
         "{text}"
     );
 }
+
+#[test]
+fn an_allowed_warning_code_is_neither_shown_nor_denied() {
+    let dir = dir_with("allow", WARNS);
+    let out = meshc(
+        &["check", "--deny-warnings", "--allow", "W0600", "edge.mesh"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("W0600"));
+    let out = meshc(
+        &[
+            "build",
+            "--deny-warnings",
+            "--allow",
+            "W0600",
+            "edge.mesh",
+            "-o",
+            "bundle.json",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.join("bundle.json").exists());
+    let out = meshc(
+        &["check", "--deny-warnings", "--allow", "W0211", "edge.mesh"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "another code stays denied");
+}
+
+#[test]
+fn allowing_an_error_or_an_unknown_code_is_a_usage_error() {
+    let dir = dir_with("allow-error", WARNS);
+    for code in ["E0200", "W9999"] {
+        let out = meshc(&["check", "--allow", code, "edge.mesh"], &dir);
+        assert_eq!(out.status.code(), Some(2), "{code}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(code));
+    }
+}

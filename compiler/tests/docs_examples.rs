@@ -13,6 +13,7 @@ const GATEWAY_STATEMENTS: &[&str] = &[
     "route",
     "merge_slashes",
     "escaped_slashes",
+    "method_mismatch",
 ];
 const ROUTE_STATEMENTS: &[&str] = &[
     "match",
@@ -29,6 +30,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "cors",
     "body_limit",
     "timeout",
+    "idempotent",
     "forward",
     "produce",
     "respond",

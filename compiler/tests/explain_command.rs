@@ -151,19 +151,31 @@ fn produce_routes_name_the_topic_and_unsent_credentials_are_flagged() {
 }
 
 #[test]
-fn method_mismatch_is_405_with_allow_and_no_match_is_404() {
+fn method_mismatch_is_a_404_naming_the_route_and_no_match_is_404() {
     let dir = std::env::temp_dir().join(format!("meshc-explain-404-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
     let (code, text) = explain(&dir, "DELETE /ping", &[]);
     assert_eq!(code, Some(0));
+    assert!(text.contains("no route matches DELETE /ping"), "{text}");
+    assert!(text.contains("404 Not Found"), "{text}");
+    assert!(
+        text.contains(
+            "route `ping` would match but for the method: GET \"/ping\"  (fleet.mesh:3:3)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("405 Method Not Allowed"), "{text}");
+    std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  method_mismatch 405\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
+    let (_, text) = explain(&dir, "DELETE /ping", &[]);
     assert!(
         text.contains("405 Method Not Allowed (Allow: GET)"),
         "{text}"
     );
     let (_, text) = explain(&dir, "GET /pong", &[]);
     assert!(text.contains("404 Not Found"), "{text}");
+    assert!(!text.contains("would match"), "{text}");
     let (_, text) = explain(&dir, "GET /p%zzing", &[]);
     assert!(text.contains("400 Bad Request"), "{text}");
 }
@@ -179,6 +191,73 @@ fn a_bad_request_line_is_a_usage_error_and_a_broken_program_exits_1() {
     assert!(text.is_empty());
 }
 
+#[test]
+fn paths_are_normalized_under_the_gateway_policy_as_meshd_does() {
+    let dir = fleet_dir("paths");
+    // Merged slashes and dot segments reach the route they name, and explain says so.
+    for raw in ["//officers/7", "/x/../officers/7", "/%6Ffficers/7"] {
+        let (code, text) = explain(&dir, &format!("GET http://api.starfleet.test{raw}"), &[]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains("the path is normalized to \"/officers/7\"")
+                && text.contains("route `officer` wins"),
+            "{raw}: {text}"
+        );
+    }
+    // An encoded slash gets the runtime's 400 under the default policy ...
+    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers%2F7", &[]);
+    assert!(
+        text.contains("400 Bad Request: the path has an encoded slash"),
+        "{text}"
+    );
+    // ... and is decoded first under `escaped_slashes unescape`.
+    let program = FLEET.replacen(
+        "listen \"127.0.0.1:8080\"",
+        "listen \"127.0.0.1:8080\"\n  escaped_slashes unescape",
+        1,
+    );
+    std::fs::write(dir.join("fleet.mesh"), program).expect("write");
+    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers%2F7", &[]);
+    assert!(
+        text.contains("normalized to \"/officers/7\"") && text.contains("route `officer` wins"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_time_budget_shows_per_try_retries_and_the_route_deadline() {
+    let dir = fleet_dir("budget");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route roomy { match GET "/roomy" public timeout 3s forward crew }
+  route tight { match GET "/tight" public timeout 1500ms forward slow }
+  route log { match POST "/log" public timeout 1s produce topic "captains-log" acks all mode sync }
+}
+service crew { endpoints ["127.0.0.1:9101"] timeout 400ms retry 2 on [timeout] backoff 25ms..50ms }
+service slow { endpoints ["127.0.0.1:9102"] timeout 600ms retry 5 on [timeout] backoff 20ms..20ms }
+topic "captains-log"
+"#,
+    )
+    .expect("write");
+    let (_, text) = explain(&dir, "GET http://a.test/roomy", &[]);
+    assert!(
+        text.contains("each try 400ms (the service's timeout), the whole request 3000ms")
+            && text.contains("all 3 tries fit even when every one times out (1275ms at most)"),
+        "{text}"
+    );
+    let (_, text) = explain(&dir, "GET http://a.test/tight", &[]);
+    assert!(
+        text.contains("at most 3 of the 6 tries start before the deadline"),
+        "{text}"
+    );
+    let (_, text) = explain(&dir, "POST http://a.test/log", &[]);
+    assert!(
+        text.contains("503 with Retry-After when Kafka has not acknowledged within 1000ms"),
+        "{text}"
+    );
+}
 const MESH_CALLS: &str = r#"gateway edge {
   listen "127.0.0.1:8080"
   route reports { match GET "/reports" public forward riker }
@@ -302,71 +381,4 @@ fn an_unknown_caller_or_service_is_a_usage_error_with_a_suggestion() {
     );
     let (code, _, stderr) = explain_call("none", &["--from", "picard"]);
     assert_eq!(code, Some(2), "{stderr}");
-}
-#[test]
-fn paths_are_normalized_under_the_gateway_policy_as_meshd_does() {
-    let dir = fleet_dir("paths");
-    // Merged slashes and dot segments reach the route they name, and explain says so.
-    for raw in ["//officers/7", "/x/../officers/7", "/%6Ffficers/7"] {
-        let (code, text) = explain(&dir, &format!("GET http://api.starfleet.test{raw}"), &[]);
-        assert_eq!(code, Some(0), "{text}");
-        assert!(
-            text.contains("the path is normalized to \"/officers/7\"")
-                && text.contains("route `officer` wins"),
-            "{raw}: {text}"
-        );
-    }
-    // An encoded slash gets the runtime's 400 under the default policy ...
-    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers%2F7", &[]);
-    assert!(
-        text.contains("400 Bad Request: the path has an encoded slash"),
-        "{text}"
-    );
-    // ... and is decoded first under `escaped_slashes unescape`.
-    let program = FLEET.replacen(
-        "listen \"127.0.0.1:8080\"",
-        "listen \"127.0.0.1:8080\"\n  escaped_slashes unescape",
-        1,
-    );
-    std::fs::write(dir.join("fleet.mesh"), program).expect("write");
-    let (_, text) = explain(&dir, "GET http://api.starfleet.test/officers%2F7", &[]);
-    assert!(
-        text.contains("normalized to \"/officers/7\"") && text.contains("route `officer` wins"),
-        "{text}"
-    );
-}
-
-#[test]
-fn the_time_budget_shows_per_try_retries_and_the_route_deadline() {
-    let dir = fleet_dir("budget");
-    std::fs::write(
-        dir.join("fleet.mesh"),
-        r#"gateway edge {
-  listen "127.0.0.1:8080"
-  route roomy { match GET "/roomy" public timeout 3s forward crew }
-  route tight { match GET "/tight" public timeout 1500ms forward slow }
-  route log { match POST "/log" public timeout 1s produce topic "captains-log" acks all mode sync }
-}
-service crew { endpoints ["127.0.0.1:9101"] timeout 400ms retry 2 on [timeout] backoff 25ms..50ms }
-service slow { endpoints ["127.0.0.1:9102"] timeout 600ms retry 5 on [timeout] backoff 20ms..20ms }
-topic "captains-log"
-"#,
-    )
-    .expect("write");
-    let (_, text) = explain(&dir, "GET http://a.test/roomy", &[]);
-    assert!(
-        text.contains("each try 400ms (the service's timeout), the whole request 3000ms")
-            && text.contains("all 3 tries fit even when every one times out (1275ms at most)"),
-        "{text}"
-    );
-    let (_, text) = explain(&dir, "GET http://a.test/tight", &[]);
-    assert!(
-        text.contains("at most 3 of the 6 tries start before the deadline"),
-        "{text}"
-    );
-    let (_, text) = explain(&dir, "POST http://a.test/log", &[]);
-    assert!(
-        text.contains("503 with Retry-After when Kafka has not acknowledged within 1000ms"),
-        "{text}"
-    );
 }

@@ -52,8 +52,9 @@ fn gateway(consumers: usize) -> Gateway {
             })
             .collect(),
         routes: Vec::new(),
-        identity: None,
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     }
 }

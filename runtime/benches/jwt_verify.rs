@@ -61,6 +61,7 @@ fn admission(alg: &str) -> RouteAdmission {
         routes: Vec::new(),
         identity: None,
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
         source: at(1),
     };
     let mut secrets = SecretStore::new();

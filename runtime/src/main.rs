@@ -9,8 +9,14 @@ use clap::{Parser, Subcommand};
 use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
 use meshd::mesh::sidecar::SidecarOptions;
+use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
+use meshd::server::drain::DrainPlan;
 use meshd::stream::StreamArgs;
 use meshd::{start, RunOptions};
+
+mod stop;
+
+use stop::{serve_until_stopped, StopSignals};
 
 /// The Meshwork runtime.
 #[derive(Debug, Parser)]
@@ -79,6 +85,19 @@ enum Command {
         source: SourceArgs,
         #[command(flatten)]
         streams: StreamArgs,
+        /// After SIGTERM, keep accepting for this long (for load balancers to stop sending) while
+        /// /readyz answers 503 and responses close their connections; then close the listeners.
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
+        drain_delay: humantime::Duration,
+        /// From the stop signal, how long requests in flight may take; what is left then is cut
+        /// (and meshd exits with status 3).
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_TIMEOUT.into())]
+        drain_timeout: humantime::Duration,
+        /// A unix socket for restarts and upgrades without a refused connection: meshd takes the
+        /// listening sockets of the meshd answering there (which then drains), and answers there
+        /// for the next one. Give every instance on a host the same path.
+        #[arg(long, value_name = "PATH")]
+        handover_socket: Option<PathBuf>,
     },
     /// Run beside one instance of a service: mTLS inbound listener at its endpoint, the mesh's
     /// rules, the local app behind it, and a loopback outbound listener for the app's calls.
@@ -116,6 +135,16 @@ enum Command {
         /// How often to check the program's files for changes, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         watch_interval_ms: u64,
+        /// After SIGTERM, keep accepting calls for this long (callers' balancers and health checks
+        /// move away) while /readyz answers 503; the app's outbound calls are served until exit.
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
+        drain_delay: humantime::Duration,
+        /// From the stop signal, how long calls in flight may take; what is left then is cut.
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_TIMEOUT.into())]
+        drain_timeout: humantime::Duration,
+        /// A unix socket for restarts and upgrades without a refused connection (as `run`'s).
+        #[arg(long, value_name = "PATH")]
+        handover_socket: Option<PathBuf>,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -160,6 +189,9 @@ fn main() -> ExitCode {
             idle_timeout,
             source,
             streams,
+            drain_delay,
+            drain_timeout,
+            handover_socket,
         } => run(RunOptions {
             inputs,
             admin,
@@ -178,6 +210,11 @@ fn main() -> ExitCode {
             sidecar: None,
             source: source.into(),
             streams: streams.into(),
+            drain: DrainPlan {
+                delay: drain_delay.into(),
+                timeout: drain_timeout.into(),
+            },
+            handover_socket,
         }),
         Command::Sidecar {
             inputs,
@@ -191,6 +228,9 @@ fn main() -> ExitCode {
             no_access_log,
             workers,
             watch_interval_ms,
+            drain_delay,
+            drain_timeout,
+            handover_socket,
         } => run(RunOptions {
             admin,
             verify_key,
@@ -198,6 +238,11 @@ fn main() -> ExitCode {
             workers,
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
             reload_on_sighup: true,
+            drain: DrainPlan {
+                delay: drain_delay.into(),
+                timeout: drain_timeout.into(),
+            },
+            handover_socket,
             sidecar: Some(SidecarOptions {
                 service,
                 app,
@@ -226,6 +271,14 @@ fn init_tracing() {
 
 fn run(options: RunOptions) -> ExitCode {
     init_tracing();
+    if options.drain.delay >= options.drain.timeout {
+        eprintln!(
+            "error: --drain-delay ({}) must be shorter than --drain-timeout ({})",
+            humantime::format_duration(options.drain.delay),
+            humantime::format_duration(options.drain.timeout)
+        );
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -233,6 +286,14 @@ fn run(options: RunOptions) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Installed before anything starts, so a stop signal during start-up is not lost.
+    let mut signals = match runtime.block_on(async { StopSignals::install() }) {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("error: cannot listen for stop signals: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -256,25 +317,8 @@ fn run(options: RunOptions) -> ExitCode {
     }
     tracing::info!(address = %server.admin, "admin listening");
     tracing::info!(digest = %server.digest, "serving bundle");
-    runtime.block_on(wait_for_termination());
-    tracing::info!("shutting down");
-    server.shutdown();
-    ExitCode::SUCCESS
-}
 
-async fn wait_for_termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+    serve_until_stopped(&runtime, &mut signals, server)
 }
 
 fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {

@@ -1,7 +1,8 @@
 //! `meshd run` and `meshd sidecar`: load the program, bind the admin listener and the gateway's
 //! (or a sidecar's inbound and outbound) listeners, start the control thread (admin, reload
-//! triggers, health checks, access-log flushing, demo upstreams) and the workers. Both roles share
-//! this start and its shutdown, so what one gains (drain, reload) the other has.
+//! triggers, health checks, access-log flushing, demo upstreams) and the workers; at the end,
+//! drain ([`RunningServer::drain_connections`]) and stop ([`RunningServer::shutdown`]). Both roles
+//! share this start, drain and shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,7 +25,12 @@ use crate::reload::{
     file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
 };
 use crate::server::connection::ConnectionTimeouts;
-use crate::server::listeners::{bind_listeners, BindError};
+use crate::server::drain::{
+    run_drain, DrainCollector, DrainHooks, DrainPlan, DrainReport, DrainState,
+};
+use crate::server::listeners::handover::give::{answer_handovers, offered_sockets, Giver};
+use crate::server::listeners::handover::take::take_over;
+use crate::server::listeners::{bind_listeners, BindError, InheritedSockets};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
 use crate::state::{RuntimeState, StateScope};
@@ -34,6 +40,16 @@ use meshwork_bundle::MtlsMode;
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long inbound listeners keep accepting after SIGTERM by default: 5 s, for load balancers
+/// and Kubernetes endpoints to stop sending (Istio's default drain duration; a common preStop
+/// sleep).
+pub const DEFAULT_DRAIN_DELAY: Duration = Duration::from_secs(5);
+
+/// How long a drain may take from the signal by default: 20 s. Kafka's flush and the streams'
+/// last commits follow (at most 5 s), so meshd is done within Kubernetes' default 30 s
+/// `terminationGracePeriodSeconds`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Everything `meshd run` is told.
 #[derive(Debug, Clone)]
@@ -74,12 +90,17 @@ pub struct RunOptions {
     pub source: SourceOptions,
     /// Stream tuning (commit window, session and transaction timeouts).
     pub streams: StreamOptions,
+    /// How a drain runs (SIGTERM; SIGINT and SIGQUIT drain without the delay).
+    pub drain: DrainPlan,
+    /// The unix socket through which a new meshd takes this one's listening sockets (and this
+    /// one takes those of the meshd already answering there).
+    pub handover_socket: Option<PathBuf>,
 }
 
 impl RunOptions {
     /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, a 1 s
-    /// safety-net poll beside the file watcher,
-    /// 30 s for a request head, 60 s idle between requests.
+    /// safety-net poll beside the file watcher, 30 s for a request head, 60 s idle between
+    /// requests, drains of 5 s delay and 20 s timeout.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
             inputs,
@@ -99,6 +120,11 @@ impl RunOptions {
             sidecar: None,
             source: SourceOptions::default(),
             streams: StreamOptions::default(),
+            drain: DrainPlan {
+                delay: DEFAULT_DRAIN_DELAY,
+                timeout: DEFAULT_DRAIN_TIMEOUT,
+            },
+            handover_socket: None,
         }
     }
 }
@@ -147,6 +173,14 @@ pub enum StartError {
     /// The demo mesh (throwaway CA, sidecars, apps) cannot be set up.
     #[error("the demo mesh: {0}")]
     Demo(String),
+    /// The hand-over socket cannot be listened on.
+    #[error("cannot listen on the hand-over socket {path}")]
+    Handover {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// A bound listener.
@@ -175,6 +209,10 @@ pub struct RunningServer {
     pub digest: String,
     access_log: Arc<AccessLog>,
     kafka: Arc<KafkaRuntime>,
+    drain: Arc<DrainState>,
+    drain_plan: DrainPlan,
+    handover: Option<Giver>,
+    handed_over: watch::Receiver<Option<u32>>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
     /// The workload identity, watched for rotation while the server runs.
@@ -215,7 +253,61 @@ impl RunningServer {
         &self.kafka
     }
 
-    /// Stops accepting, ends every thread and flushes the access log.
+    /// The drain state its listeners and connections follow.
+    pub fn drain_state(&self) -> &Arc<DrainState> {
+        &self.drain
+    }
+
+    /// The drain plan it was started with.
+    pub fn drain_plan(&self) -> DrainPlan {
+        self.drain_plan
+    }
+
+    /// Resolves once a new meshd has taken the listening sockets over and serves: this one
+    /// should drain now. Returns the new process's id.
+    pub async fn handed_over(&self) -> u32 {
+        let mut handed_over = self.handed_over.clone();
+        loop {
+            if let Some(pid) = *handed_over.borrow_and_update() {
+                return pid;
+            }
+            if handed_over.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Drains the connections by `plan` (see [`crate::server::drain`]): `/readyz` turns 503 at
+    /// once, inbound listeners close after the delay, requests in flight run until the timeout,
+    /// or until `interrupt` resolves (a second signal). Shortly before the timeout, produce
+    /// requests still waiting for Kafka are answered 503. Call [`Self::shutdown`] after it.
+    pub async fn drain_connections(
+        &self,
+        plan: DrainPlan,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> DrainReport {
+        let kafka = Arc::clone(&self.kafka);
+        let offer = self.handover.as_ref().map(Giver::offer);
+        let hooks = DrainHooks {
+            before_close: move || {
+                if let Some(offer) = offer {
+                    offer.withdraw();
+                }
+            },
+            last_call: move || kafka.last_call(),
+        };
+        let report = run_drain(&self.drain, plan, hooks, interrupt).await;
+        report.log();
+        report
+    }
+
+    /// Flushes the access log now (before an exit that skips [`Self::shutdown`]).
+    pub fn flush_access_log(&self) {
+        self.access_log.flush();
+    }
+
+    /// Stops: streams stop and commit, the producer flushes, every thread ends, the access log
+    /// is flushed. Connections still open are dropped: drain them first.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -232,6 +324,9 @@ impl RunningServer {
             let _ = thread.join();
         }
         self.kafka.close();
+        if let Some(giver) = self.handover.take() {
+            giver.close();
+        }
         self.access_log.flush();
     }
 }
@@ -298,6 +393,10 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     let identity = identity_dir
         .map(|dir| WorkloadIdentity::load(&dir, &metrics))
         .transpose()?;
+    let drain = DrainState::new(workers);
+    metrics.register(|registry| {
+        registry.register_collector(Box::new(DrainCollector(Arc::clone(&drain))));
+    });
     let cell = Arc::new(StateCell::default());
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -307,30 +406,36 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         .build()
         .map_err(StartError::Threads)?;
     let handle = control.handle().clone();
+    // Before binding anything: the sockets of the meshd this one replaces, if one answers.
+    let mut taken = options.handover_socket.as_deref().and_then(take_over);
+    let mut inherited = taken
+        .as_mut()
+        .map(|taken| std::mem::take(&mut taken.sockets))
+        .unwrap_or_else(InheritedSockets::none);
+    let admin_error = |source| StartError::Admin {
+        address: options.admin.clone(),
+        source,
+    };
+    let admin_socket = match inherited.take_admin(&options.admin) {
+        Some(socket) => socket,
+        None => std::net::TcpListener::bind(&options.admin).map_err(admin_error)?,
+    };
+    let admin_copy = admin_socket.try_clone().map_err(admin_error)?;
     let admin_listener = {
         let _entered = handle.enter();
-        std::net::TcpListener::bind(&options.admin)
-            .and_then(|l| {
-                l.set_nonblocking(true)?;
-                tokio::net::TcpListener::from_std(l)
-            })
-            .map_err(|source| StartError::Admin {
-                address: options.admin.clone(),
-                source,
-            })?
+        admin_socket
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(admin_socket))
+            .map_err(admin_error)?
     };
-    let admin_address = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Admin {
-            address: options.admin.clone(),
-            source,
-        })?;
+    let admin_address = admin_listener.local_addr().map_err(admin_error)?;
     let admin = Arc::new(AdminContext {
         state: Arc::clone(&cell),
         metrics: Arc::clone(&metrics),
         reloader: std::sync::OnceLock::new(),
+        drain: Arc::clone(&drain),
     });
-    handle.spawn(serve_admin(admin_listener, Arc::clone(&admin)));
+    let admin_task = handle.spawn(serve_admin(admin_listener, Arc::clone(&admin)));
     let mut control_shutdown = shutdown_rx.clone();
     let control_thread = std::thread::Builder::new()
         .name("meshd-control".into())
@@ -398,19 +503,22 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             Vec::new()
         };
     let bound = match (&options.sidecar, &identity) {
-        (Some(sidecar), Some(identity)) => bind_sidecar(&SidecarContext {
-            options: sidecar,
-            state: &state,
-            cell: &cell,
-            store: &identity.store,
-            identity_metrics: &identity.metrics,
-            metrics: &metrics,
-            workers,
-        })
+        (Some(sidecar), Some(identity)) => bind_sidecar(
+            &SidecarContext {
+                options: sidecar,
+                state: &state,
+                cell: &cell,
+                store: &identity.store,
+                identity_metrics: &identity.metrics,
+                metrics: &metrics,
+                workers,
+            },
+            &mut inherited,
+        )
         .map_err(StartError::from),
         _ => {
             warn_about_gateway_identity(&state, identity.as_ref());
-            bind_listeners(&state, workers).map_err(StartError::from)
+            bind_listeners(&state, workers, &mut inherited).map_err(StartError::from)
         }
     };
     let bound = match bound {
@@ -418,6 +526,24 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         Err(error) => {
             stop_early(threads);
             return Err(error);
+        }
+    };
+    if !inherited.is_empty() {
+        tracing::info!(
+            sockets = inherited.len(),
+            "handed-over sockets this program does not listen on are left to the old meshd"
+        );
+    }
+    drop(inherited);
+    let offered = match options.handover_socket {
+        Some(_) => offered_sockets((&options.admin, admin_address, admin_copy), &bound),
+        None => Ok(Vec::new()),
+    };
+    let offered = match offered {
+        Ok(offered) => offered,
+        Err(source) => {
+            stop_early(threads);
+            return Err(StartError::Threads(source));
         }
     };
     let listeners: Vec<ListenerAddress> = bound
@@ -438,11 +564,40 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         head: options.head_timeout,
         idle: options.idle_timeout,
     };
-    match spawn_workers(bound, &shared, workers, timeouts, &shutdown_rx) {
+    match spawn_workers(bound, &shared, workers, timeouts, &drain, &shutdown_rx) {
         Ok(worker_threads) => threads.extend(worker_threads),
         Err(error) => {
             stop_early(threads);
             return Err(StartError::Threads(error));
+        }
+    }
+    let (handed_over_tx, handed_over) = watch::channel(None);
+    let handover = match &options.handover_socket {
+        None => None,
+        Some(path) => {
+            let admin_accepting = admin_task.abort_handle();
+            let handed_over = move |pid| {
+                // The new meshd serves the admin socket from now on.
+                admin_accepting.abort();
+                tracing::info!(pid, "a new meshd took the listening sockets over; draining");
+                let _ = handed_over_tx.send(Some(pid));
+            };
+            match answer_handovers(path, offered, &handle, handed_over) {
+                Ok(giver) => Some(giver),
+                Err(source) => {
+                    stop_early(threads);
+                    return Err(StartError::Handover {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+    };
+    if let Some(taken) = taken {
+        match taken.finish() {
+            Ok(pid) => tracing::info!(pid, "took the listening sockets over; the old meshd drains"),
+            Err(error) => tracing::warn!(%error, "the old meshd did not confirm it drains"),
         }
     }
     if reloader.remote().is_some() {
@@ -476,6 +631,10 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         digest: state.info.digest.clone(),
         access_log,
         kafka,
+        drain,
+        drain_plan: options.drain,
+        handover,
+        handed_over,
         shutdown,
         threads,
         identity,

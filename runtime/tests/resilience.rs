@@ -249,3 +249,53 @@ async fn an_all_unhealthy_service_answers_503() {
         .unwrap()
         .contains("no available endpoint"));
 }
+
+/// POSTs `path` with an empty body and answers the status.
+async fn post(edge: std::net::SocketAddr, path: &str) -> u16 {
+    let request = http::Request::post(format!("http://{edge}{path}"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    send(&client(), request).await.status.as_u16()
+}
+
+/// A POST that reached the upstream is not repeated on a 503 (it could duplicate the side
+/// effect) unless its route says `idempotent`; a POST whose connection never opened reached
+/// nobody and is tried on the next endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_is_retried_only_when_it_never_left_unless_the_route_is_idempotent() {
+    let failing = Upstream::start("failing", Behaviour::Status(503)).await;
+    let good = Upstream::start("good", Behaviour::Answer).await;
+    let dead = closed_port();
+    let dir = TempDir::new("post-retry");
+    let source = format!(
+        r#"gateway edge {{
+  listen "127.0.0.1:0"
+  route orders {{ match POST "/orders" public forward flaky }}
+  route runs {{ match POST "/runs" public idempotent forward flaky }}
+  route launch {{ match POST "/launch" public forward far }}
+}}
+service flaky {{ endpoints ["{}", "{}"] balance round_robin retry 1 on [503] backoff 1ms..2ms }}
+service far {{ endpoints ["{dead}", "{}"] balance round_robin retry 1 on [connect_failure] backoff 1ms..2ms }}
+"#,
+        failing.address, good.address, good.address
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    let statuses: Vec<u16> = [post(edge, "/orders").await, post(edge, "/orders").await].into();
+    assert!(
+        statuses.contains(&503),
+        "one POST met the failing endpoint and stayed a 503: {statuses:?}"
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            post(edge, "/runs").await,
+            200,
+            "an idempotent route's POST is retried"
+        );
+        assert_eq!(
+            post(edge, "/launch").await,
+            200,
+            "a POST that never left is retried"
+        );
+    }
+}

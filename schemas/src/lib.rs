@@ -11,6 +11,7 @@ pub mod precedence;
 pub mod sample;
 pub mod schema;
 pub mod signature;
+pub mod spiffe_id;
 pub mod types;
 
 pub use digest::{compute_digest, DigestError, DIGEST_PREFIX};
@@ -20,7 +21,8 @@ pub use types::bundle::{
     Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation, FORMAT_VERSION,
 };
 pub use types::gateway::{
-    Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, PathPolicy,
+    Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, MethodMismatch,
+    PathPolicy,
 };
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshRule, MtlsMode};

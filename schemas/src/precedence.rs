@@ -7,8 +7,9 @@
 //! 2. [`PathKind`](PrecedenceStep::PathKind): exact path > template (`/a/{id}`) > prefix > regex.
 //! 3. [`PrefixLength`](PrecedenceStep::PrefixLength): between two prefixes, the longer one.
 //! 4. [`Method`](PrecedenceStep::Method): a route with a method beats one matching any method.
-//! 5. [`HeaderCount`](PrecedenceStep::HeaderCount): more header matches first.
-//! 6. [`QueryCount`](PrecedenceStep::QueryCount): more query matches first.
+//! 5. [`HeaderCount`](PrecedenceStep::HeaderCount): more header matches first (a repeated name
+//!    counts once: only its first entry is a condition).
+//! 6. [`QueryCount`](PrecedenceStep::QueryCount): more query matches first (likewise).
 //! 7. [`SourceOrder`](PrecedenceStep::SourceOrder): earlier in the program first (files by path,
 //!    then line and column), then by name so the order is total.
 
@@ -80,8 +81,14 @@ impl PrecedenceStep {
                 _ => Ordering::Equal,
             },
             PrecedenceStep::Method => mb.method.is_some().cmp(&ma.method.is_some()),
-            PrecedenceStep::HeaderCount => mb.headers.len().cmp(&ma.headers.len()),
-            PrecedenceStep::QueryCount => mb.query.len().cmp(&ma.query.len()),
+            PrecedenceStep::HeaderCount => mb
+                .effective_headers()
+                .count()
+                .cmp(&ma.effective_headers().count()),
+            PrecedenceStep::QueryCount => mb
+                .effective_query()
+                .count()
+                .cmp(&ma.effective_query().count()),
             PrecedenceStep::SourceOrder => {
                 a.source.cmp(&b.source).then_with(|| a.name.cmp(&b.name))
             }

@@ -2,7 +2,9 @@
 //! (the runtime must not depend on the compiler, so it cannot compile one).
 
 use crate::types::bundle::{Bundle, CompilerInfo, Effect, SecretRef, SourceDigest, SourceLocation};
-use crate::types::gateway::{Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy};
+use crate::types::gateway::{
+    Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch, PathPolicy,
+};
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
 use crate::types::route::{
@@ -112,6 +114,7 @@ fn officers_route() -> Route {
             strip_prefix: Some("/officers".to_string()),
             rewrite: None,
             timeout_ms: Some(2_000),
+            idempotent: false,
         },
         source: at(7, 3),
     }
@@ -198,8 +201,9 @@ fn edge_gateway() -> Gateway {
             },
         ],
         routes: vec![officers_route(), log_route(), ping_route()],
-        identity: Some("spiffe://starfleet/edge".to_string()),
         path_policy: PathPolicy::default(),
+        method_mismatch: MethodMismatch::NotFound,
+        identity: Some("spiffe://starfleet/edge".to_string()),
         source: at(1, 1),
     }
 }

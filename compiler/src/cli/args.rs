@@ -58,6 +58,10 @@ pub struct InputArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Accept the warnings of this code on purpose (repeatable, e.g. `--allow W0211`): they are
+    /// neither shown nor failed by `--deny-warnings`. Errors cannot be allowed.
+    #[arg(long = "allow", value_name = "CODE")]
+    pub allow: Vec<String>,
 }
 
 /// `meshc check`.

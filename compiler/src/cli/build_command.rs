@@ -14,7 +14,7 @@ use meshwork_bundle::signature::sign_digest;
 use crate::pipeline::compile_paths;
 
 use super::args::BuildArgs;
-use super::output::{fails, print_diagnostics};
+use super::output::{fails, print_diagnostics, without_allowed};
 use super::{EXIT_INPUT_ERRORS, EXIT_OK, EXIT_USAGE};
 
 /// The reproducible-builds variable a serial defaults to (seconds since the epoch of the last
@@ -54,14 +54,17 @@ pub fn run_build(args: &BuildArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    print_diagnostics(
-        &compilation.sources,
-        &compilation.diagnostics,
-        args.input.format,
-    );
+    let diagnostics = match without_allowed(&compilation.diagnostics, &args.input.allow) {
+        Ok(diagnostics) => diagnostics,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return EXIT_USAGE;
+        }
+    };
+    print_diagnostics(&compilation.sources, &diagnostics, args.input.format);
     let mut bundle = match (
         compilation.bundle.take(),
-        fails(&compilation.diagnostics, args.input.deny_warnings),
+        fails(&diagnostics, args.input.deny_warnings),
     ) {
         (Some(bundle), false) => bundle,
         _ => return EXIT_INPUT_ERRORS,

@@ -3,7 +3,7 @@
 use crate::pipeline::compile_paths;
 
 use super::args::CheckArgs;
-use super::output::{fails, print_diagnostics};
+use super::output::{fails, print_diagnostics, without_allowed};
 use super::{EXIT_INPUT_ERRORS, EXIT_OK, EXIT_USAGE};
 
 /// Runs `check`; returns the exit code.
@@ -15,12 +15,15 @@ pub fn run_check(args: &CheckArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    print_diagnostics(
-        &compilation.sources,
-        &compilation.diagnostics,
-        args.input.format,
-    );
-    if fails(&compilation.diagnostics, args.input.deny_warnings) {
+    let diagnostics = match without_allowed(&compilation.diagnostics, &args.input.allow) {
+        Ok(diagnostics) => diagnostics,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return EXIT_USAGE;
+        }
+    };
+    print_diagnostics(&compilation.sources, &diagnostics, args.input.format);
+    if fails(&diagnostics, args.input.deny_warnings) {
         EXIT_INPUT_ERRORS
     } else {
         EXIT_OK

@@ -51,3 +51,29 @@ pub fn render_diagnostics(
 pub fn fails(diagnostics: &[Diagnostic], deny_warnings: bool) -> bool {
     diagnostics.iter().any(|d| d.is_error() || deny_warnings)
 }
+
+/// The diagnostics without the warnings of the codes in `allow`; an unknown code or an error
+/// code in `allow` is a usage error (allowing an error would hide a program meshd refuses).
+pub fn without_allowed(
+    diagnostics: &[Diagnostic],
+    allow: &[String],
+) -> Result<Vec<Diagnostic>, String> {
+    for id in allow {
+        let Some(code) = crate::catalog::code_by_id(id) else {
+            return Err(format!(
+                "--allow {id}: no such diagnostic code (see `meshc codes`)"
+            ));
+        };
+        if !code.id.starts_with('W') {
+            return Err(format!(
+                "--allow {id}: {} is an error, and errors cannot be allowed",
+                code.id
+            ));
+        }
+    }
+    Ok(diagnostics
+        .iter()
+        .filter(|d| d.is_error() || !allow.iter().any(|id| id == d.code.id))
+        .cloned()
+        .collect())
+}

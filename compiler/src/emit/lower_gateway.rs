@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use meshwork_bundle::mesh_policy::derived_identity;
 use meshwork_bundle::{
-    sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, PathPolicy,
+    sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch,
+    PathPolicy,
 };
 
 use super::context::EmitContext;
@@ -35,16 +36,21 @@ pub fn lower_gateway(
     listeners.sort_by(|a, b| (&a.address, &a.source).cmp(&(&b.address, &b.source)));
     consumers.sort_by(|a, b| (&a.name, &a.source).cmp(&(&b.name, &b.source)));
     sort_by_precedence(&mut routes);
+    let method_mismatch = match declarations.iter().find_map(|g| g.method_mismatch.as_ref()) {
+        Some(answer) if answer.node == 405 => MethodMismatch::MethodNotAllowed,
+        _ => MethodMismatch::NotFound,
+    };
     Some(Gateway {
         name: first.name.node.clone(),
         listeners,
         consumers,
         routes,
+        path_policy,
+        method_mismatch,
         identity: declarations
             .iter()
             .find_map(|g| g.identity.as_ref().map(|id| id.node.clone()))
             .or_else(|| trust_domain.map(|domain| derived_identity(domain, &first.name.node))),
-        path_policy,
         source: cx.location(first.span),
     })
 }

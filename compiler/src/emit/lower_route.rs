@@ -69,7 +69,7 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
             .iter()
             .any(|s| matches!(s, RouteStatement::Public(_))),
         admission: lower_admission(cx, &route.statements),
-        action: lower_action(action_statement, timeout_ms)?,
+        action: lower_action(action_statement, timeout_ms, route)?,
         source: cx.location(route.span),
     })
 }
@@ -227,13 +227,18 @@ fn lower_header(cx: &EmitContext, rule: &ast::HeaderRule) -> AdmissionStep {
     }
 }
 
-fn lower_action(statement: &RouteStatement, timeout_ms: Option<u64>) -> Option<RouteAction> {
+fn lower_action(
+    statement: &RouteStatement,
+    timeout_ms: Option<u64>,
+    route: &ast::Route,
+) -> Option<RouteAction> {
     match statement {
         RouteStatement::Forward(forward) => Some(RouteAction::Forward {
             targets: crate::resolve::traffic_split::split_weights(&forward.targets),
             strip_prefix: forward.strip_prefix.as_ref().map(|s| s.node.clone()),
             rewrite: forward.rewrite.as_ref().map(|s| s.node.clone()),
             timeout_ms,
+            idempotent: route.is_idempotent(),
         }),
         RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {

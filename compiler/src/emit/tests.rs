@@ -89,8 +89,9 @@ fn gateway(name: &str, span: Span, routes: Vec<Route>) -> Item {
         }],
         consumers: Vec::new(),
         routes,
-        identity: None,
         path_settings: Vec::new(),
+        method_mismatch: None,
+        identity: None,
         span,
     })
 }

@@ -82,6 +82,7 @@ pub fn render_destination(
             strip_prefix,
             rewrite,
             timeout_ms,
+            idempotent,
         } => {
             for target in targets {
                 let _ = writeln!(
@@ -115,11 +116,16 @@ pub fn render_destination(
                             .collect();
                         let _ = writeln!(
                             out,
-                            "    retry {} on [{}], backoff {}..{}ms",
+                            "    retry {} on [{}], backoff {}..{}ms{}",
                             retry.attempts,
                             on.join(", "),
                             retry.backoff_min_ms,
-                            retry.backoff_max_ms
+                            retry.backoff_max_ms,
+                            if *idempotent {
+                                "; the route is `idempotent`: every method is retried"
+                            } else {
+                                "; POST, PATCH and other non-idempotent methods only on connect_failure"
+                            }
                         );
                     }
                     let budget = TimeBudget::of(service, *timeout_ms);

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use meshwork_bundle::{
-    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, Gateway, KeyLocation, PathKind,
-    Route, SourceLocation, StoreFailure,
+    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, Gateway, KeyLocation, MethodMismatch,
+    PathKind, Route, SourceLocation, StoreFailure,
 };
 
 use crate::resolve::Program;
@@ -84,13 +84,43 @@ pub fn render_gateway(
                 request.method, request.host
             );
         }
-        RouteChoice::MethodNotAllowed(allow) => {
-            let _ = writeln!(
-                out,
-                "  routes match this path but not {}: 405 Method Not Allowed (Allow: {})",
-                request.method,
-                allow.join(", ")
-            );
+        RouteChoice::MethodMismatch {
+            routes,
+            allow,
+            answer,
+        } => {
+            match answer {
+                MethodMismatch::NotFound => {
+                    let _ = writeln!(
+                        out,
+                        "  no route matches {} {} (host \"{}\"): 404 Not Found",
+                        request.method, request.path, request.host
+                    );
+                }
+                MethodMismatch::MethodNotAllowed => {
+                    let _ = writeln!(
+                        out,
+                        "  routes match this path but not {}: 405 Method Not Allowed (Allow: {}), as the gateway's `method_mismatch 405` asks",
+                        request.method,
+                        allow.join(", ")
+                    );
+                }
+            }
+            for route in routes {
+                let _ = writeln!(
+                    out,
+                    "  route `{}` would match but for the method: {}  ({})",
+                    route.name,
+                    describe_match(route),
+                    at(&route.source)
+                );
+            }
+            if *answer == MethodMismatch::NotFound {
+                let _ = writeln!(
+                    out,
+                    "  (a route whose method differs does not match, as in the Gateway API; `method_mismatch 405` in the gateway answers 405 with `Allow` instead)"
+                );
+            }
         }
         RouteChoice::Matched {
             winner,

@@ -2,7 +2,7 @@
 //! routes with), and which precedence step put the winner before each other matching route.
 
 use meshwork_bundle::matcher::{HeaderPairs, MatchOutcome, RequestTarget, RouteTable};
-use meshwork_bundle::{compare_routes, Gateway, PrecedenceStep, Route};
+use meshwork_bundle::{compare_routes, Gateway, MethodMismatch, PrecedenceStep, Route};
 
 use super::request_line::ExplainRequest;
 
@@ -17,8 +17,13 @@ pub enum RouteChoice<'b> {
         /// The path as normalized: what was matched, and what goes upstream.
         path: String,
     },
-    /// Routes match all but the method: 405 with these methods in `Allow`.
-    MethodNotAllowed(Vec<String>),
+    /// No route matches, but these would if the method were one of `allow`: a 404, or a 405
+    /// with `allow` in `Allow` when the gateway says `method_mismatch 405`.
+    MethodMismatch {
+        routes: Vec<&'b Route>,
+        allow: Vec<String>,
+        answer: MethodMismatch,
+    },
     /// No route matches the (normalized) path: 404.
     NotFound { path: String },
     /// The path cannot be normalized: 400.
@@ -94,7 +99,11 @@ pub fn choose_route<'b>(gateway: &'b Gateway, request: &ExplainRequest) -> Route
                 path: path.clone(),
             }
         }
-        MatchOutcome::MethodNotAllowed { allow } => RouteChoice::MethodNotAllowed(allow),
+        MatchOutcome::MethodMismatch { allow, routes } => RouteChoice::MethodMismatch {
+            routes: routes.into_iter().map(|r| &gateway.routes[r]).collect(),
+            allow: allow.into_iter().map(str::to_string).collect(),
+            answer: gateway.method_mismatch,
+        },
         MatchOutcome::NotFound => RouteChoice::NotFound { path: path.clone() },
     };
     choice

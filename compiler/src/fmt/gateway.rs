@@ -1,5 +1,5 @@
-//! `gateway NAME { listen … consumer … route … identity … }`: listeners, path settings, consumers,
-//! routes and the identity in source order.
+//! `gateway NAME { listen … consumer … route … identity … method_mismatch … }`: listeners, path
+//! settings, consumers, routes and settings in source order.
 
 use crate::source::Spanned;
 use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, PathSetting};
@@ -16,6 +16,12 @@ pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
     children.extend(gateway.path_settings.iter().map(path_setting));
     children.extend(gateway.consumers.iter().map(|c| consumer(source, c)));
     children.extend(gateway.routes.iter().map(|r| route(source, r)));
+    children.extend(gateway.method_mismatch.iter().map(|m| {
+        Line::new()
+            .text("method_mismatch")
+            .text(m.node.to_string())
+            .at(m.span.start as usize, m.span.end as usize)
+    }));
     children.extend(gateway.identity.iter().map(|identity| {
         Line::new()
             .text("identity")

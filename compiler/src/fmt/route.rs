@@ -33,6 +33,7 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
         RouteStatement::Match(m) => match_line(m),
         RouteStatement::Auth(a) => auth_line(a),
         RouteStatement::Public(_) => Line::new().text("public"),
+        RouteStatement::Idempotent(_) => Line::new().text("idempotent"),
         RouteStatement::Access(a) => access_line(source, a),
         RouteStatement::RateLimit(r) => rate_limit_line(r),
         RouteStatement::When(condition) => Line::new().text("when").cel(&condition.source),

@@ -149,11 +149,14 @@ pub struct Gateway {
     pub listeners: Vec<Listener>,
     pub consumers: Vec<Consumer>,
     pub routes: Vec<Route>,
+    /// `merge_slashes …` and `escaped_slashes …` lines, in source order.
+    pub path_settings: Vec<Spanned<PathSetting>>,
+    /// `method_mismatch 404|405`: the answer when a path matches but no route takes the method
+    /// (404 when not written, as in the Gateway API). The span covers the whole statement.
+    pub method_mismatch: Option<Spanned<u16>>,
     /// `identity "spiffe://…"`: the mTLS identity the gateway presents when it forwards into the
     /// mesh (derived from the mesh's `trust_domain` when absent).
     pub identity: Option<Spanned<String>>,
-    /// `merge_slashes …` and `escaped_slashes …` lines, in source order.
-    pub path_settings: Vec<Spanned<PathSetting>>,
     pub span: Span,
 }
 
@@ -255,6 +258,9 @@ pub enum RouteStatement {
     Auth(Box<Auth>),
     /// `public`: no authentication on purpose.
     Public(Span),
+    /// `idempotent`: the route's requests may be repeated whatever their method (the upstream
+    /// deduplicates them), so the service's retries apply to POST and PATCH too.
+    Idempotent(Span),
     Access(AccessRule),
     RateLimit(Box<RateLimit>),
     When(Cel),
@@ -274,6 +280,7 @@ impl RouteStatement {
             RouteStatement::Match(m) => m.span,
             RouteStatement::Auth(a) => a.span,
             RouteStatement::Public(s) => *s,
+            RouteStatement::Idempotent(s) => *s,
             RouteStatement::Access(a) => a.span,
             RouteStatement::RateLimit(r) => r.span,
             RouteStatement::When(c) => c.span,

@@ -27,6 +27,13 @@ impl Route {
             .any(|s| matches!(s, RouteStatement::Public(_)))
     }
 
+    /// True when the route is marked `idempotent`.
+    pub fn is_idempotent(&self) -> bool {
+        self.statements
+            .iter()
+            .any(|s| matches!(s, RouteStatement::Idempotent(_)))
+    }
+
     /// The route's `forward`, if it forwards.
     pub fn forward(&self) -> Option<&Forward> {
         self.statements.iter().find_map(|s| match s {
@@ -80,6 +87,30 @@ impl Service {
     pub fn retry(&self) -> Option<&Retry> {
         self.statements.iter().find_map(|s| match s {
             ServiceStatement::Retry(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// The service's `circuit_breaker`, if set.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.statements.iter().find_map(|s| match s {
+            ServiceStatement::CircuitBreaker(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The service's `health_check`, if set.
+    pub fn health_check(&self) -> Option<&HealthCheck> {
+        self.statements.iter().find_map(|s| match s {
+            ServiceStatement::HealthCheck(h) => Some(h),
+            _ => None,
+        })
+    }
+
+    /// The service's `identity`, if set.
+    pub fn identity(&self) -> Option<&crate::source::Spanned<String>> {
+        self.statements.iter().find_map(|s| match s {
+            ServiceStatement::Identity(i) => Some(i),
             _ => None,
         })
     }

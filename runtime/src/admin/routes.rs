@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::load::remote::{FetchOutcome, FetchSnapshot};
 use crate::metrics::Metrics;
 use crate::reload::{error_chain, Reloader, StateCell};
+use crate::server::drain::DrainState;
 
 /// What the admin endpoints read.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub struct AdminContext {
     pub metrics: Arc<Metrics>,
     /// Reloads (absent until the first load has been attempted).
     pub reloader: std::sync::OnceLock<Arc<Reloader>>,
+    /// The drain: `/readyz` answers 503 from its first moment.
+    pub drain: Arc<DrainState>,
 }
 
 /// Answers one admin request.
@@ -50,6 +53,12 @@ pub async fn answer<B>(
 }
 
 fn readiness(admin: &AdminContext) -> Response<Full<Bytes>> {
+    if admin.drain.is_draining() {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ready": false, "reason": "draining"}),
+        );
+    }
     match admin.state.load() {
         Some(state) => json(
             StatusCode::OK,

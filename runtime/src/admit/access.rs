@@ -152,8 +152,9 @@ mod tests {
                 consumer("wesley", "ensigns"),
             ],
             routes: Vec::new(),
-            identity: None,
             path_policy: Default::default(),
+            method_mismatch: Default::default(),
+            identity: None,
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -305,8 +305,9 @@ mod tests {
             listeners: Vec::new(),
             consumers,
             routes: Vec::new(),
-            identity: None,
             path_policy: Default::default(),
+            method_mismatch: Default::default(),
+            identity: None,
             source: loc(),
         }
     }

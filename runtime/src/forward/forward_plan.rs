@@ -19,6 +19,8 @@ pub struct ForwardPlan {
     pub rewrite: Option<RewriteTemplate>,
     /// The route's timeout: the whole request's deadline, across every try.
     pub timeout: Option<Duration>,
+    /// The route says its requests may be repeated whatever their method (`idempotent`).
+    pub idempotent: bool,
 }
 
 impl ForwardPlan {
@@ -44,7 +46,14 @@ impl ForwardPlan {
             strip_prefix: strip_prefix.map(Box::from),
             rewrite: rewrite.map(RewriteTemplate::compile),
             timeout: timeout_ms.map(Duration::from_millis),
+            idempotent: false,
         }
+    }
+
+    /// Whether a request with `method` may be sent again after it reached the upstream: its
+    /// method is idempotent (RFC 9110 §9.2.2) or the route says its requests are.
+    pub fn repeatable(&self, method: &http::Method) -> bool {
+        self.idempotent || super::retry_policy::is_idempotent(method)
     }
 
     /// The service for this request: the only one, or one drawn by weight.

@@ -5,7 +5,7 @@
 //! gateway's changes to received lines are kept in a short list ([`HeaderEdits`]).
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use meshwork_bundle::matcher::HeaderLookup;
+use meshwork_bundle::matcher::{combined_value_equals, HeaderLookup};
 
 use super::header_edits::HeaderEdits;
 use super::http1::raw_headers::{classify, NameKind, RawHeaders};
@@ -213,16 +213,23 @@ impl HeaderSink for MessageHeaders {
 }
 
 impl HeaderLookup for MessageHeaders {
+    /// The lines in the order they are sent: the received ones not replaced, then the gateway's.
     fn has_value(&self, name: &str, value: &str) -> bool {
         let value = value.as_bytes();
         if self.is_map() {
-            return self.own.get_all(name).iter().any(|v| v.as_bytes() == value);
+            let values = self.own.get_all(name).iter().map(|v| v.as_bytes());
+            return combined_value_equals(values, value);
         }
-        self.edits
+        let received = (!self.is_replaced(name.as_bytes()))
+            .then(|| self.raw.get_all(name.as_bytes()))
+            .into_iter()
+            .flatten();
+        let own = self
+            .edits
             .iter()
-            .any(|(n, v)| n.as_str() == name && v == value)
-            || (!self.is_replaced(name.as_bytes())
-                && self.raw.get_all(name.as_bytes()).any(|v| v == value))
+            .filter(|(n, _)| n.as_str() == name)
+            .map(|(_, v)| v);
+        combined_value_equals(received.chain(own), value)
     }
 }
 
@@ -341,14 +348,23 @@ mod tests {
     }
 
     #[test]
-    fn lookups_for_matching_see_received_and_own_values() {
+    fn lookups_for_matching_see_received_and_own_values_as_one_joined_value() {
         let mut headers = received();
         assert!(headers.has_value("x-id", "7"));
         headers.append_header(
             HeaderName::from_static("x-id"),
             HeaderValue::from_static("8"),
         );
-        assert!(headers.has_value("x-id", "8"));
-        assert!(!headers.has_value("x-id", "9"));
+        assert!(headers.has_value("x-id", "7, 8"));
+        assert!(!headers.has_value("x-id", "8"));
+        headers.set_header(
+            HeaderName::from_static("x-id"),
+            HeaderValue::from_static("9"),
+        );
+        assert!(headers.has_value("x-id", "9"));
+        assert!(!headers.has_value("x-id", "7, 9"));
+        let map = MessageHeaders::from_map(received().to_header_map());
+        assert!(map.has_value("x-id", "7"));
+        assert!(!map.has_value("x-missing", ""));
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! A request is only repeated when repeating is safe: when it never left (no connection could be
 //! made), when a bodiless idempotent request met a keep-alive connection the upstream had just
-//! closed, and otherwise only for an idempotent method with an empty body, as the retry policy
-//! lists. Each try is bounded by the service's timeout and the whole by the route's
-//! ([`TimeBudget`]): a retry whose backoff would end past the route's deadline is not made.
+//! closed, and otherwise only for a request with an empty body whose repeat is harmless (an
+//! idempotent method, or a route marked `idempotent`), as the retry policy lists. Each try is
+//! bounded by the service's timeout and the whole by the route's ([`TimeBudget`]): a retry whose
+//! backoff would end past the route's deadline is not made.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,8 @@ pub struct UpstreamRequest<'c> {
     pub body: RequestBody<'c>,
     /// How the head frames the body.
     pub framing: BodyFraming,
-    /// Whether the method is idempotent (the request may then be retried).
+    /// Whether the request may be repeated after it reached the upstream: its method is
+    /// idempotent or its route is marked `idempotent`.
     pub idempotent: bool,
     /// Whether the method is `HEAD` (the response then has no body).
     pub head_request: bool,
@@ -170,9 +172,12 @@ pub async fn forward(
         head_request: request.head_request,
         replay_on_stale: idempotent && !has_body,
     };
-    let retry = service.retry.as_ref().filter(|_| idempotent);
-    // Only a bodiless request can be sent again once it has left.
-    let replayable = retry.is_some() && !has_body;
+    let retry = service.retry.as_ref();
+    // Any request may be tried again when its connection never opened (it reached nobody); once
+    // it has left, only a bodiless request whose repeat is harmless (an idempotent method, or a
+    // route marked `idempotent`) is sent again: repeating a POST the upstream may have
+    // processed could duplicate its side effect.
+    let replayable = idempotent && retry.is_some() && !has_body;
     let mut retries_left = retry.map_or(0, |r| r.attempts);
     let mut retry_number = 0;
     let mut previous: Option<usize> = None;

@@ -13,7 +13,8 @@ use meshwork_bundle::{Balance, Service, SourceLocation};
 use crate::forward::{ServiceBuildError, ServiceState};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
-use crate::server::listeners::{bind_sockets, BoundListener};
+use crate::server::drain::Side;
+use crate::server::listeners::{bind_sockets, BoundListener, InheritedSockets};
 use crate::server::ListenerRole;
 use crate::state::RuntimeState;
 
@@ -122,8 +123,12 @@ pub struct SidecarContext<'a> {
     pub workers: usize,
 }
 
-/// Checks the certificate against the bundle and binds the inbound and outbound listeners.
-pub fn bind_sidecar(context: &SidecarContext<'_>) -> Result<Vec<BoundListener>, SidecarError> {
+/// Checks the certificate against the bundle and binds the inbound and outbound listeners
+/// (taking the sockets a replaced sidecar handed over first).
+pub fn bind_sidecar(
+    context: &SidecarContext<'_>,
+    inherited: &mut InheritedSockets,
+) -> Result<Vec<BoundListener>, SidecarError> {
     let options = context.options;
     let name = options.service.as_str();
     let bundle_service = context.state.services.get(name);
@@ -145,7 +150,8 @@ pub fn bind_sidecar(context: &SidecarContext<'_>) -> Result<Vec<BoundListener>, 
             presented,
         });
     }
-    let inbound_address = inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
+    let (inbound_configured, inbound_address) =
+        inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
     let app = app_service(context, bundle_service)?;
     let inbound = InboundSide::new(
         name,
@@ -157,18 +163,20 @@ pub fn bind_sidecar(context: &SidecarContext<'_>) -> Result<Vec<BoundListener>, 
     .map_err(|error| SidecarError::Tls(error.to_string()))?;
     let outbound = OutboundSide::new(name, &presented);
     let outbound_address = resolve("--outbound", &options.outbound)?;
-    let bind = |address: SocketAddr| {
-        bind_sockets(address, context.workers)
+    let mut bind = |configured: &str, address: SocketAddr| {
+        bind_sockets(configured, address, context.workers, inherited)
             .map_err(|source| SidecarError::Bind { address, source })
     };
-    let (inbound_bound, inbound_sockets) = bind(inbound_address)?;
-    let (outbound_bound, outbound_sockets) = bind(outbound_address)?;
+    let (inbound_bound, inbound_sockets) = bind(&inbound_configured, inbound_address)?;
+    let (outbound_bound, outbound_sockets) = bind(&options.outbound, outbound_address)?;
     Ok(vec![
         BoundListener {
             role: ListenerRole::MeshInbound(Arc::new(inbound)),
             name: name.to_string(),
             address: inbound_bound,
             tls: true,
+            side: Side::Inbound,
+            configured: inbound_configured,
             sockets: inbound_sockets,
         },
         BoundListener {
@@ -176,17 +184,20 @@ pub fn bind_sidecar(context: &SidecarContext<'_>) -> Result<Vec<BoundListener>, 
             name: name.to_string(),
             address: outbound_bound,
             tls: false,
+            // The app's calls are served until the sidecar exits: the app drains first.
+            side: Side::Outbound,
+            configured: options.outbound.clone(),
             sockets: outbound_sockets,
         },
     ])
 }
 
-/// `--inbound`, or the service's only endpoint. An address that is not one of the endpoints is
-/// accepted (`0.0.0.0:9101` behind `10.0.0.5:9101`) with a warning.
+/// `--inbound`, or the service's only endpoint: as written, and resolved. An address that is not
+/// one of the endpoints is accepted (`0.0.0.0:9101` behind `10.0.0.5:9101`) with a warning.
 fn inbound_address(
     options: &SidecarOptions,
     endpoints: Option<&[Arc<crate::forward::endpoint::Endpoint>]>,
-) -> Result<SocketAddr, SidecarError> {
+) -> Result<(String, SocketAddr), SidecarError> {
     let endpoints = endpoints.unwrap_or(&[]);
     let address = match (&options.inbound, endpoints) {
         (Some(given), _) => given.clone(),
@@ -214,7 +225,7 @@ fn inbound_address(
             "the inbound address is not one of the service's endpoints; callers reach this sidecar only if an endpoint routes here"
         );
     }
-    Ok(resolved)
+    Ok((address, resolved))
 }
 
 /// The local app as a one-endpoint service: `forward/` connects, pools and times out as for any

@@ -18,6 +18,7 @@ use crate::mesh::identity::SpiffeId;
 use crate::mesh::inbound::Accepted;
 
 use super::connection_clock::ConnectionClock;
+use super::drain::{ConnectionDrain, DrainState, OpenConnection, Side};
 use super::forwarded_headers::ClientFacts;
 use super::http1::request_head::MAX_HEAD_BYTES;
 use super::http1::serve_http1;
@@ -39,6 +40,10 @@ pub struct ListenerContext {
     pub timeouts: ConnectionTimeouts,
     /// HTTP/2 settings.
     pub http2: http2::Builder<TokioExecutor>,
+    /// The process's drain, which connections follow.
+    pub drain: Arc<DrainState>,
+    /// Whose traffic the listener takes, which decides how it drains.
+    pub side: Side,
 }
 
 /// How long a client connection may spend waiting.
@@ -52,7 +57,13 @@ pub struct ConnectionTimeouts {
 
 impl ListenerContext {
     /// A listener context with meshd's HTTP settings.
-    pub fn new(shared: Arc<Shared>, role: ListenerRole, timeouts: ConnectionTimeouts) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        role: ListenerRole,
+        timeouts: ConnectionTimeouts,
+        drain: Arc<DrainState>,
+        side: Side,
+    ) -> Self {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
@@ -62,15 +73,19 @@ impl ListenerContext {
             role,
             timeouts,
             http2,
+            drain,
+            side,
         }
     }
 }
 
-/// Serves `stream` until the client closes it (or the watchdog, which watches `clock`, ends it).
+/// Serves `stream` until the client closes it (or the watchdog, which watches `clock`, ends it);
+/// `open` counts it as open until then.
 pub async fn serve_connection(
     stream: TcpStream,
     listener: Arc<ListenerContext>,
     clock: Arc<ConnectionClock>,
+    open: OpenConnection,
 ) {
     let Ok(remote) = stream.peer_addr() else {
         return;
@@ -89,17 +104,24 @@ pub async fn serve_connection(
             peer,
         })
     };
+    let drain = ConnectionDrain::new(&listener.drain, &open);
+    let serving = Serving {
+        listener: &listener,
+        clock,
+        open: &open,
+        drain: &drain,
+    };
     let config = match &listener.role {
         ListenerRole::Gateway { tls: false, .. } | ListenerRole::MeshOutbound(_) => {
-            return serve_plain(&listener, stream, context(false, None), clock).await;
+            return serve_plain(serving, stream, context(false, None)).await;
         }
         ListenerRole::MeshInbound(side) => {
             return match side.accept(stream).await {
                 Some(Accepted::Plain(stream)) => {
-                    serve_plain(&listener, stream, context(false, None), clock).await
+                    serve_plain(serving, stream, context(false, None)).await
                 }
                 Some(Accepted::Tls { stream, peer }) => {
-                    serve_tls(&listener, *stream, context(true, peer), clock).await
+                    serve_tls(serving, *stream, context(true, peer)).await
                 }
                 None => {}
             };
@@ -129,34 +151,48 @@ pub async fn serve_connection(
     else {
         return;
     };
-    serve_tls(&listener, tls, context(true, None), clock).await;
+    serve_tls(serving, tls, context(true, None)).await;
+}
+
+/// What serving one connection needs besides its stream.
+struct Serving<'a> {
+    listener: &'a ListenerContext,
+    clock: Arc<ConnectionClock>,
+    open: &'a OpenConnection,
+    drain: &'a ConnectionDrain<'a>,
 }
 
 /// Serves a plain connection: HTTP/2 with prior knowledge, else HTTP/1.1.
-async fn serve_plain(
-    listener: &ListenerContext,
-    stream: TcpStream,
-    connection: Arc<ConnectionContext>,
-    clock: Arc<ConnectionClock>,
-) {
+async fn serve_plain(serving: Serving<'_>, stream: TcpStream, connection: Arc<ConnectionContext>) {
+    let Serving {
+        listener,
+        clock,
+        open,
+        drain,
+    } = serving;
     if starts_with_http2_preface(&stream).await {
-        serve_http2(&listener.http2, stream, connection, clock).await;
+        serve_http2(&listener.http2, stream, connection, clock, open.requests()).await;
     } else {
-        serve_http1(stream, &connection, &clock).await;
+        serve_http1(stream, &connection, &clock, drain).await;
     }
 }
 
 /// Serves a TLS connection with the protocol ALPN chose.
 async fn serve_tls(
-    listener: &ListenerContext,
+    serving: Serving<'_>,
     tls: TlsStream<TcpStream>,
     connection: Arc<ConnectionContext>,
-    clock: Arc<ConnectionClock>,
 ) {
+    let Serving {
+        listener,
+        clock,
+        open,
+        drain,
+    } = serving;
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-        serve_http2(&listener.http2, tls, connection, clock).await;
+        serve_http2(&listener.http2, tls, connection, clock, open.requests()).await;
     } else {
-        serve_http1(tls, &connection, &clock).await;
+        serve_http1(tls, &connection, &clock, drain).await;
     }
 }
 

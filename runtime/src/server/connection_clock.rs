@@ -5,7 +5,9 @@
 //! notes its phase as it goes; no timer is armed per request.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::task::{Context, Poll};
 
+use atomic_waker::AtomicWaker;
 use tokio::sync::Notify;
 
 use crate::forward::clock::now_ms;
@@ -36,6 +38,10 @@ pub struct ConnectionClock {
     streams: AtomicU32,
     /// Asks an HTTP/2 connection to close gracefully (GOAWAY).
     close: Notify,
+    /// Asks an idle HTTP/1 connection to close; looked at on each wait for a request, so it
+    /// takes no lock (a [`Notify`] would take one per request).
+    close_flag: AtomicBool,
+    close_waker: AtomicWaker,
 }
 
 impl ConnectionClock {
@@ -113,14 +119,31 @@ impl ConnectionClock {
         }
     }
 
-    /// Asks the connection to close gracefully (HTTP/2: GOAWAY, then close once streams end).
+    /// Asks the connection to close gracefully (HTTP/2: GOAWAY, then close once streams end;
+    /// HTTP/1: close when idle).
     pub fn ask_to_close(&self) {
+        self.close_flag.store(true, Ordering::Release);
+        self.close_waker.wake();
         self.close.notify_one();
     }
 
-    /// Resolves when the watchdog asks the connection to close.
+    /// Resolves when the watchdog asks the connection to close (HTTP/2).
     pub async fn close_asked(&self) {
         self.close.notified().await;
+    }
+
+    /// Ready once the watchdog has asked the connection to close (HTTP/1, polled while it
+    /// waits for a request).
+    pub fn poll_close_asked(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.close_flag.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.close_waker.register(cx.waker());
+        if self.close_flag.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub fn json_error(status: StatusCode, reason: &str, route: Option<&str>) -> Resp
 }
 
 /// 405 with the `Allow` header.
-pub fn method_not_allowed(allow: &[String]) -> Response<ResponseBody> {
+pub fn method_not_allowed(allow: &[&str]) -> Response<ResponseBody> {
     let list = allow.join(", ");
     let mut response = json_error(
         StatusCode::METHOD_NOT_ALLOWED,

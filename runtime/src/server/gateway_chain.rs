@@ -185,11 +185,14 @@ fn forward_step<'s, 'c>(
         forwarding: prepare_upstream_headers(headers, &connection.client, request.authority()),
         body,
     };
+    let mut upstream = upstream_request(call);
+    // A route marked `idempotent` lets the service's retries repeat its POSTs too.
+    upstream.idempotent = plan.repeatable(&request.method);
     Ok(ForwardStep {
         service,
         budget: plan.budget(service),
         key,
-        request: upstream_request(call),
+        request: upstream,
     })
 }
 

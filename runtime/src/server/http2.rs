@@ -18,23 +18,31 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::client_request::ClientRequest;
 use super::connection_clock::ConnectionClock;
+use super::drain::{RequestCounter, RequestInFlight};
 use super::request_handler::{handle, ConnectionContext};
 use crate::forward::{RequestBody, ResponseBody};
 
-/// Counts a stream as open on its connection's clock until dropped.
+/// Counts a stream as open on its connection's clock, and as a request in flight for the drain,
+/// until dropped.
 #[derive(Debug)]
-struct OpenStream(Arc<ConnectionClock>);
+struct OpenStream {
+    clock: Arc<ConnectionClock>,
+    _in_flight: RequestInFlight,
+}
 
 impl OpenStream {
-    fn new(clock: Arc<ConnectionClock>) -> Self {
+    fn new(clock: Arc<ConnectionClock>, requests: &RequestCounter) -> Self {
         clock.stream_started();
-        OpenStream(clock)
+        OpenStream {
+            clock,
+            _in_flight: requests.start(),
+        }
     }
 }
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
-        self.0.stream_ended();
+        self.clock.stream_ended();
     }
 }
 
@@ -65,12 +73,14 @@ impl Body for StreamBody {
     }
 }
 
-/// Serves HTTP/2 on `io` until it closes, or until the watchdog asks it to close.
+/// Serves HTTP/2 on `io` until it closes, or until the watchdog asks it to close (idle, or the
+/// drain has begun: GOAWAY, then the open streams finish); `requests` counts its streams.
 pub async fn serve_http2<I>(
     builder: &http2::Builder<TokioExecutor>,
     io: I,
     connection: Arc<ConnectionContext>,
     clock: Arc<ConnectionClock>,
+    requests: RequestCounter,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -78,7 +88,7 @@ pub async fn serve_http2<I>(
     let streams = Arc::clone(&clock);
     let service = service_fn(move |request: http::Request<Incoming>| {
         let connection = Arc::clone(&connection);
-        let open = OpenStream::new(Arc::clone(&streams));
+        let open = OpenStream::new(Arc::clone(&streams), &requests);
         async move {
             let (parts, body) = request.into_parts();
             let request = ClientRequest::from_parts(parts);

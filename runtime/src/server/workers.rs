@@ -2,58 +2,84 @@
 //! its own `SO_REUSEPORT` socket per listener, its own upstream connections and its own counters,
 //! like nginx's worker processes. Nothing on the request path crosses threads except the state
 //! `Arc` and the atomics of balancing and outlier detection.
+//!
+//! Workers follow the drain ([`super::drain`]): an inbound listener closes when the drain delay
+//! is over, after taking the connections the kernel has already queued for it; each
+//! connection's watchdog tells its connection when to close.
 
 use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::forward::worker_slot::enter_worker;
 
 use super::connection::{serve_connection, ConnectionTimeouts, ListenerContext};
 use super::connection_clock::{ConnectionClock, Verdict};
+use super::drain::{
+    DrainPhase, DrainState, ListenerBehaviour, OpenConnection, OpenListener, Side, WorkerLoad,
+};
 use super::listeners::BoundListener;
 use super::request_handler::Shared;
 
-/// Starts `workers` threads serving `listeners` until `shutdown` turns true; a client that takes
-/// longer than `timeouts.head` to send a request head, or stays idle longer than
-/// `timeouts.idle`, is disconnected.
+/// Starts `workers` threads serving `listeners` until `shutdown` turns true, following `drain`;
+/// a client that takes longer than `timeouts.head` to send a request head, or stays idle longer
+/// than `timeouts.idle`, is disconnected.
 pub fn spawn_workers(
     listeners: Vec<BoundListener>,
     shared: &Arc<Shared>,
     workers: usize,
     timeouts: ConnectionTimeouts,
+    drain: &Arc<DrainState>,
     shutdown: &watch::Receiver<bool>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
-    let mut per_worker: Vec<Vec<(Arc<ListenerContext>, StdListener)>> =
-        (0..workers).map(|_| Vec::new()).collect();
+    let workers = workers.max(1);
+    let mut per_worker: Vec<Vec<WorkerSocket>> = (0..workers).map(|_| Vec::new()).collect();
     for bound in listeners {
         let context = Arc::new(ListenerContext::new(
             Arc::clone(shared),
             bound.role,
             timeouts,
+            Arc::clone(drain),
+            bound.side,
         ));
         for (worker, socket) in bound.sockets.into_iter().enumerate() {
-            per_worker[worker % workers].push((Arc::clone(&context), socket));
+            let worker = worker % workers;
+            // Counted from now on, so a drain that starts at once still waits for it to close.
+            let open = OpenListener::new(drain.load().worker(worker), bound.side);
+            per_worker[worker].push(WorkerSocket {
+                context: Arc::clone(&context),
+                socket,
+                open,
+            });
         }
     }
     let mut threads = Vec::with_capacity(workers);
     for (index, sockets) in per_worker.into_iter().enumerate() {
         let shutdown = shutdown.clone();
+        let load = drain.load().worker(index);
         let thread = std::thread::Builder::new()
             .name(format!("meshd-worker-{index}"))
-            .spawn(move || run_worker(index, sockets, shutdown))?;
+            .spawn(move || run_worker(index, sockets, load, shutdown))?;
         threads.push(thread);
     }
     Ok(threads)
 }
 
+/// A listening socket given to a worker, counted as open until the worker closes it.
+struct WorkerSocket {
+    context: Arc<ListenerContext>,
+    socket: StdListener,
+    open: OpenListener,
+}
+
 fn run_worker(
     index: usize,
-    sockets: Vec<(Arc<ListenerContext>, StdListener)>,
+    sockets: Vec<WorkerSocket>,
+    load: Arc<WorkerLoad>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     enter_worker(index);
@@ -68,10 +94,15 @@ fn run_worker(
         }
     };
     runtime.block_on(async move {
-        for (context, socket) in sockets {
+        for WorkerSocket {
+            context,
+            socket,
+            open,
+        } in sockets
+        {
             match TcpListener::from_std(socket) {
                 Ok(listener) => {
-                    tokio::spawn(accept_loop(listener, context));
+                    tokio::spawn(accept_loop(listener, context, Arc::clone(&load), open));
                 }
                 Err(error) => tracing::error!(worker = index, %error, "cannot register a listener"),
             }
@@ -84,20 +115,22 @@ fn run_worker(
     });
 }
 
-async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>) {
+async fn accept_loop(
+    listener: TcpListener,
+    context: Arc<ListenerContext>,
+    load: Arc<WorkerLoad>,
+    open: OpenListener,
+) {
+    let mut phase = context.drain.watch();
+    let side = context.side;
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let clock = Arc::new(ConnectionClock::new());
-                let watched = Arc::downgrade(&clock);
-                let connection =
-                    tokio::spawn(serve_connection(stream, Arc::clone(&context), clock));
-                tokio::spawn(watchdog(
-                    watched,
-                    connection.abort_handle(),
-                    context.timeouts,
-                ));
-            }
+        let accepted = tokio::select! {
+            biased;
+            accepted = listener.accept() => accepted,
+            _ = phase.wait_for(|p| side.behaviour(*p) == ListenerBehaviour::Closed) => break,
+        };
+        match accepted {
+            Ok((stream, _)) => start_connection(stream, &context, &load),
             Err(error) => {
                 // Out of file descriptors and the like: back off briefly instead of spinning.
                 tracing::warn!(%error, "accept failed");
@@ -105,23 +138,95 @@ async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>) {
             }
         }
     }
+    close_listener(listener, &context, &load);
+    drop(open);
+}
+
+/// Takes every connection the kernel has already queued on the socket, then closes it. Linux
+/// resets the connections left in the accept queue of a closed socket, even when other
+/// `SO_REUSEPORT` sockets listen on the same port, so the queue is emptied in the same breath
+/// as the close; handed-over sockets stay open in the process that took them, and lose nothing.
+fn close_listener(listener: TcpListener, context: &Arc<ListenerContext>, load: &Arc<WorkerLoad>) {
+    let Ok(listener) = listener.into_std() else {
+        return;
+    };
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream));
+                match stream {
+                    Ok(stream) => start_connection(stream, context, load),
+                    Err(error) => tracing::warn!(%error, "cannot serve a queued connection"),
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed while closing a listener");
+                break;
+            }
+        }
+    }
+}
+
+/// Serves an accepted connection, with its watchdog.
+fn start_connection(stream: TcpStream, context: &Arc<ListenerContext>, load: &Arc<WorkerLoad>) {
+    let open = OpenConnection::new(Arc::clone(load), context.side);
+    let clock = Arc::new(ConnectionClock::new());
+    let watched = Arc::downgrade(&clock);
+    let connection = tokio::spawn(serve_connection(stream, Arc::clone(context), clock, open));
+    tokio::spawn(watchdog(
+        watched,
+        connection.abort_handle(),
+        context.timeouts,
+        context.drain.watch(),
+        context.side,
+    ));
 }
 
 /// Closes a connection whose request head has been arriving for longer than the head timeout,
 /// or that has been idle longer than the idle timeout (an HTTP/2 one is first asked to close
-/// gracefully). It wakes a few times per timeout, not per request, and ends with the connection
-/// (when its clock goes).
+/// gracefully), and passes the drain on: HTTP/2 connections are asked to close (GOAWAY) when the
+/// drain begins, idle HTTP/1 ones when their listener closes. It wakes a few times per timeout,
+/// not per request, and ends with the connection (when its clock goes).
 async fn watchdog(
     clock: Weak<ConnectionClock>,
     connection: tokio::task::AbortHandle,
     timeouts: ConnectionTimeouts,
+    mut phase: watch::Receiver<DrainPhase>,
+    side: Side,
 ) {
     let period = (timeouts.head.min(timeouts.idle) / 6).max(Duration::from_millis(10));
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let (head_ms, idle_ms) = (millis(timeouts.head), millis(timeouts.idle));
     let mut asked_to_close = false;
+    let mut drain_asked = false;
     loop {
-        tokio::time::sleep(period).await;
+        if !drain_asked {
+            let Some(clock) = clock.upgrade() else {
+                return;
+            };
+            // An HTTP/2 connection learns it is HTTP/2 after its preface: looked at on each wake.
+            drain_asked = match side.behaviour(*phase.borrow_and_update()) {
+                ListenerBehaviour::Serve => false,
+                ListenerBehaviour::CloseAfterResponse => clock.is_http2(),
+                ListenerBehaviour::Closed => true,
+            };
+            if drain_asked {
+                clock.ask_to_close();
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            changed = phase.changed(), if !drain_asked => {
+                if changed.is_ok() {
+                    continue;
+                }
+                drain_asked = true;
+            }
+        }
         let Some(clock) = clock.upgrade() else {
             return;
         };

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use meshwork_bundle::matcher::RouteTable;
+use meshwork_bundle::MethodMismatch;
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::admit::GatewayAdmission;
@@ -27,6 +28,8 @@ pub struct GatewayState {
     pub admission: GatewayAdmission,
     /// The counters' id for requests that matched no route.
     pub unmatched_metric_id: RouteId,
+    /// What to answer when a route would match but for the method (404 unless `method_mismatch 405`).
+    pub method_mismatch: MethodMismatch,
 }
 
 /// One listener's settings that may change on reload (its address may not).

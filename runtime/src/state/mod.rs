@@ -406,6 +406,7 @@ fn build_gateway(
         routes,
         admission,
         unmatched_metric_id: metrics.requests.route_id(&gateway.name, NO_ROUTE),
+        method_mismatch: gateway.method_mismatch,
     })
 }
 
@@ -423,6 +424,7 @@ fn build_route(
             strip_prefix,
             rewrite,
             timeout_ms,
+            idempotent,
         } => {
             let targets = targets
                 .iter()
@@ -438,12 +440,14 @@ fn build_route(
                     Ok((Arc::clone(service), t.weight))
                 })
                 .collect::<Result<_, StateError>>()?;
-            RouteAction::Forward(ForwardPlan::new(
+            let mut plan = ForwardPlan::new(
                 targets,
                 strip_prefix.as_deref(),
                 rewrite.as_deref(),
                 *timeout_ms,
-            ))
+            );
+            plan.idempotent = *idempotent;
+            RouteAction::Forward(plan)
         }
         Bundled::Respond {
             status,

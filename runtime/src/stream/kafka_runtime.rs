@@ -219,6 +219,14 @@ impl KafkaRuntime {
         started.cluster.embedded_broker().map(inspect)
     }
 
+    /// The drain's last call: produce requests still waiting for Kafka answer 503 now.
+    pub fn last_call(&self) {
+        let started = self.started.lock().ok().and_then(|s| s.clone());
+        if let Some(started) = started {
+            started.producer.last_call();
+        }
+    }
+
     /// Stops the streams (draining and committing) and flushes the producer. The clients and
     /// the cluster stay until [`KafkaRuntime::close`], so produce routes still being served
     /// answer 503 rather than see the broker vanish.

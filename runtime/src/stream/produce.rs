@@ -18,6 +18,7 @@ use rdkafka::producer::{
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::broker::KafkaCluster;
 use super::metrics::ProduceTally;
@@ -64,13 +65,17 @@ pub enum ProduceError {
     /// The producer shut down before the record was acknowledged.
     #[error("the Kafka producer stopped before the record was acknowledged")]
     Closed,
+    /// meshd is stopping and could wait no longer: the record may or may not be written.
+    #[error("meshd is shutting down: no acknowledgement from Kafka yet (the record may still be written)")]
+    ShuttingDown,
 }
 
 impl ProduceError {
     /// How long a client should wait before trying again.
     pub fn retry_after(&self) -> Duration {
         match self {
-            ProduceError::QueueFull => Duration::from_secs(1),
+            // Another instance can take it at once.
+            ProduceError::QueueFull | ProduceError::ShuttingDown => Duration::from_secs(1),
             _ => Duration::from_secs(5),
         }
     }
@@ -206,6 +211,8 @@ struct ProducerSet {
     config: ClientConfig,
     options: ProducerOptions,
     by_acks: [OnceLock<Result<AcksProducer, ProduceError>>; 3],
+    /// Cancelled by a drain's last call: requests stop waiting for acknowledgements.
+    last_call: CancellationToken,
 }
 
 impl std::fmt::Debug for EventProducer {
@@ -225,6 +232,7 @@ impl EventProducer {
                 config: cluster.client_config(),
                 options,
                 by_acks: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+                last_call: CancellationToken::new(),
             }),
         };
         producer.client(Acks::All)?;
@@ -298,6 +306,18 @@ impl EventProducer {
         tally: Option<&ProduceTally>,
     ) -> Result<ProduceOutcome, ProduceError> {
         self.enqueue(record, acks, mode, tally)?.await
+    }
+
+    /// The drain's last call: requests still waiting for an acknowledgement stop waiting (and
+    /// answer 503), so a stopping meshd answers them instead of cutting their connections. The
+    /// records stay queued and are flushed at shutdown.
+    pub fn last_call(&self) {
+        self.inner.last_call.cancel();
+    }
+
+    /// Resolves at the drain's last call.
+    pub fn last_call_token(&self) -> CancellationToken {
+        self.inner.last_call.clone()
     }
 
     /// Waits up to `timeout` for every queued record to be acknowledged or to fail.

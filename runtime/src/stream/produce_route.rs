@@ -213,18 +213,29 @@ pub struct PendingProduce {
     wait: DeliveryWait,
     /// The route's timeout, from when the record was handed over.
     timeout: Option<Duration>,
+    last_call: tokio_util::sync::CancellationToken,
 }
 
 impl PendingProduce {
     /// Waits for the broker (sync; at most the route's timeout) or returns at once (async) and
     /// builds the answer. A record not acknowledged in time is a 503: the broker may still take it
     /// later (at-least-once), but the client is never told it was written when that is not known.
+    /// A drain's last call ends the wait with a 503 too.
     pub async fn reply(self, route: &str) -> ProduceReply {
-        let outcome = match self.timeout {
-            Some(timeout) => tokio::time::timeout(timeout, self.wait)
-                .await
-                .unwrap_or(Err(ProduceError::Timeout(timeout))),
-            None => self.wait.await,
+        let wait = self.wait;
+        let timeout = self.timeout;
+        let waited = async move {
+            match timeout {
+                Some(timeout) => tokio::time::timeout(timeout, wait)
+                    .await
+                    .unwrap_or(Err(ProduceError::Timeout(timeout))),
+                None => wait.await,
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            outcome = waited => outcome,
+            () = self.last_call.cancelled() => Err(ProduceError::ShuttingDown),
         };
         match outcome {
             Ok(ProduceOutcome::Delivered(delivered)) => ProduceReply {
@@ -370,6 +381,7 @@ impl ProduceRoute {
             topic,
             wait,
             timeout: self.timeout,
+            last_call: self.producer.last_call_token(),
         })
     }
 

@@ -29,7 +29,7 @@ check() {
 
 check "GET /ping answers pong" 200 "pong" -- "$EDGE/ping"
 check "an unknown path is a JSON 404" 404 '"status":404' -- "$EDGE/warp-core"
-check "a wrong method is a 405" 405 -- -X DELETE "$EDGE/ping"
+check "a wrong method is a 404, as in the Gateway API" 404 '"status":404' -- -X DELETE "$EDGE/ping"
 check "the admin says ready" 200 '"ready":true' -- "$ADMIN/readyz"
 check "the admin names the bundle" 200 '"digest":"sha256:' -- "$ADMIN/bundle"
 check "metrics count the ping" 200 'route="ping",status="200"' -- "$ADMIN/metrics"

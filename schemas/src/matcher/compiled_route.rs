@@ -10,25 +10,23 @@ use super::target::RequestTarget;
 pub(crate) struct RouteFilters {
     /// `None` matches any method.
     pub method: Option<Box<str>>,
-    /// `(lower-case name, value)`.
+    /// `(lower-case name, value)`, the first entry of each name only.
     headers: Box<[(Box<str>, Box<str>)]>,
-    /// `(name, value)`, compared percent-decoded.
+    /// `(name, value)`, compared percent-decoded, the first entry of each name only.
     query: Box<[(Box<str>, Box<str>)]>,
 }
 
 impl RouteFilters {
-    /// Takes the filters of a route's match.
+    /// Takes the filters of a route's match (see [`RouteMatch::effective_headers`]).
     pub fn new(matcher: &RouteMatch) -> Self {
         RouteFilters {
             method: matcher.method.as_deref().map(Box::from),
             headers: matcher
-                .headers
-                .iter()
+                .effective_headers()
                 .map(|h| (h.name.to_ascii_lowercase().into(), h.value.as_str().into()))
                 .collect(),
             query: matcher
-                .query
-                .iter()
+                .effective_query()
                 .map(|q| (q.name.as_str().into(), q.value.as_str().into()))
                 .collect(),
         }

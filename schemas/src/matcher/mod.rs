@@ -29,11 +29,21 @@
 //! - **Regular expressions** must match the whole path (they are anchored as `^(?:…)$`); named groups
 //!   become parameters.
 //! - **Method** is compared exactly (methods are case-sensitive); a route without one matches any.
-//! - **Headers**: names case-insensitively, values exactly; a header given several times matches if
-//!   any of its values is equal. **Query**: parameter names and values are compared after
-//!   percent-decoding (`+` is not a space); any occurrence of the name with the value matches.
-//! - **405**: when no route matches but some route matches everything except the method,
-//!   [`RouteTable::find`] returns [`MatchOutcome::MethodNotAllowed`] with those routes' methods.
+//! - **Headers**: names case-insensitively, values exactly. A header sent on several lines is
+//!   compared as one value, the lines joined by `, ` (RFC 9110 §5.3; CEL's `request.headers` reads
+//!   it the same way). When one match names a header twice (in any case), only the first entry
+//!   counts (Gateway API `HTTPHeaderMatch.Name`).
+//! - **Query**: parameter names and values are compared exactly after percent-decoding (`+` is
+//!   not a space); a parameter repeated in the request counts with its first value, and when one
+//!   match names a parameter twice, only the first entry counts (`HTTPQueryParamMatch.Name`).
+//! - **Method mismatch**: a route whose method differs does not match (Gateway API, Envoy, Kong:
+//!   404). When nothing matches but some route matches everything except the method,
+//!   [`RouteTable::find`] returns [`MatchOutcome::MethodMismatch`] with those routes and their
+//!   methods: the runtime answers 404 (or 405 with `Allow` when the gateway says
+//!   `method_mismatch 405`), and `meshc explain` names the routes that would have matched.
+//!
+//! `tests.rs` holds the matcher's own cases; `gateway_api_tests.rs` replays the HTTPRouteMatch
+//! rules and the Gateway API conformance cases, each test citing the rule it checks.
 
 mod compiled_route;
 mod host_table;
@@ -45,8 +55,13 @@ mod route_table;
 mod target;
 
 #[cfg(test)]
+mod gateway_api_tests;
+#[cfg(test)]
 mod tests;
 
 pub use path_normalize::{normalize_host, normalize_path, normalize_request_path, PathError};
 pub use route_table::{MatchOutcome, MatcherError, MatcherErrorKind, Params, RouteTable};
-pub use target::{HeaderLookup, HeaderPairs, NoHeaders, RequestTarget};
+pub use target::{
+    combined_value_equals, HeaderLookup, HeaderPairs, NoHeaders, RequestTarget,
+    HEADER_VALUE_SEPARATOR,
+};

@@ -1,12 +1,16 @@
 //! Query-string matching without allocating: names and values compared after percent-decoding.
 
-/// Whether `query` (raw, without `?`) has parameter `name` with value `value`, both compared
-/// percent-decoded (`+` is not a space). A parameter without `=` has the empty value.
+/// Whether the first parameter of `query` (raw, without `?`) named `name` has value `value`, both
+/// compared percent-decoded and case-sensitively (`+` is not a space). A parameter without `=`
+/// has the empty value. Only the first occurrence counts, as the Gateway API recommends for a
+/// repeated parameter (`HTTPQueryParamMatch.Name`): `?v=1&v=2` has `v` = `1`, so a client cannot
+/// satisfy a match by appending a second value the upstream may never read.
 pub(crate) fn query_has(query: &str, name: &str, value: &str) -> bool {
-    query.split('&').any(|pair| {
-        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        decoded_eq(raw_name, name) && decoded_eq(raw_value, value)
-    })
+    query
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find(|(raw_name, _)| decoded_eq(raw_name, name))
+        .is_some_and(|(_, raw_value)| decoded_eq(raw_value, value))
 }
 
 /// Whether `raw` percent-decodes to exactly the bytes of `expected`. A malformed escape is
@@ -59,8 +63,24 @@ mod tests {
     }
 
     #[test]
-    fn any_repeated_occurrence_may_match() {
-        assert!(query_has("v=1&v=2", "v", "2"));
+    fn only_the_first_occurrence_of_a_repeated_parameter_counts() {
+        // Gateway API, HTTPQueryParamMatch.Name: "it is *recommended* that implementations should
+        // match against the first value of the param".
+        assert!(query_has("v=1&v=2", "v", "1"));
+        assert!(!query_has("v=1&v=2", "v", "2"));
+        assert!(
+            query_has("x=9&v%3D=3&v=1", "v", "1"),
+            "`v=` decoded is another name"
+        );
+    }
+
+    #[test]
+    fn names_and_values_are_case_sensitive() {
+        // Gateway API conformance, httproute-query-param-matching: `?ANIMAL=Whale` does not match
+        // `animal=whale` ("This must be an exact string match").
+        assert!(!query_has("ANIMAL=Whale", "animal", "whale"));
+        assert!(query_has("ANIMAL=Whale", "ANIMAL", "Whale"));
+        assert!(!query_has("animal=Whale", "animal", "whale"));
     }
 
     #[test]

@@ -61,10 +61,16 @@ pub enum MatchOutcome<'a> {
         /// Its captured path parameters.
         params: Params<'a>,
     },
-    /// Some route matches everything but the method (the runtime answers 405 with `Allow`).
-    MethodNotAllowed {
-        /// Those routes' methods, sorted and without duplicates.
-        allow: Vec<String>,
+    /// No route matches, but some would if the method were another. As in the Gateway API, a
+    /// route whose method differs does not match, so this is a 404 unless the gateway answers
+    /// 405 on purpose (`method_mismatch 405`); it is told apart so tools can say which routes
+    /// would have matched.
+    MethodMismatch {
+        /// Those routes' methods, sorted and without duplicates (the `Allow` of a 405), borrowed
+        /// from the table: a miss allocates no strings.
+        allow: Vec<&'a str>,
+        /// Those routes, in precedence order.
+        routes: Vec<usize>,
     },
     /// Nothing matches (404).
     NotFound,
@@ -259,19 +265,22 @@ impl RouteTable {
                 params: best.params,
             };
         }
-        let mut allow: Vec<String> = self
+        let mut routes: Vec<usize> = self
             .path_matches(target)
             .into_iter()
-            .map(|route| &self.filters[route])
-            .filter(|f| f.headers_and_query_match(target))
-            .filter_map(|f| f.method.as_deref().map(str::to_string))
+            .filter(|route| self.filters[*route].headers_and_query_match(target))
             .collect();
-        if allow.is_empty() {
+        if routes.is_empty() {
             return MatchOutcome::NotFound;
         }
+        routes.sort_unstable();
+        let mut allow: Vec<&str> = routes
+            .iter()
+            .filter_map(|route| self.filters[*route].method.as_deref())
+            .collect();
         allow.sort();
         allow.dedup();
-        MatchOutcome::MethodNotAllowed { allow }
+        MatchOutcome::MethodMismatch { allow, routes }
     }
 
     /// Every route that matches `target`, in precedence order (the first is what [`find`] returns).

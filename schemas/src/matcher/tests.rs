@@ -78,7 +78,7 @@ fn pick(routes: &[Route], method: &str, path: &str) -> String {
 fn pick_target(routes: &[Route], target: &RequestTarget<'_>) -> String {
     match table(routes).find(target) {
         MatchOutcome::Matched { route, .. } => routes[route].name.clone(),
-        MatchOutcome::MethodNotAllowed { allow } => format!("405 {}", allow.join(",")),
+        MatchOutcome::MethodMismatch { allow, .. } => format!("405 {}", allow.join(",")),
         MatchOutcome::NotFound => "404".to_string(),
     }
 }

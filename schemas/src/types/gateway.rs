@@ -18,14 +18,16 @@ pub struct Gateway {
     pub consumers: Vec<Consumer>,
     /// Routes in match order: most specific first (see [`crate::precedence`]).
     pub routes: Vec<Route>,
-    /// The mTLS identity the gateway presents when it forwards into the mesh (`spiffe://…`):
-    /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
-    #[serde(deserialize_with = "super::bounded::present")]
-    pub identity: Option<String>,
     /// How request paths are normalized before matching and forwarding; omitted when it is the
     /// default (merge slashes, refuse escaped slashes), so bundles without it keep their digest.
     #[serde(default, skip_serializing_if = "PathPolicy::is_default")]
     pub path_policy: PathPolicy,
+    /// The answer when a request's host and path match some route but its method matches none.
+    pub method_mismatch: MethodMismatch,
+    /// The mTLS identity the gateway presents when it forwards into the mesh (`spiffe://…`):
+    /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
+    #[serde(deserialize_with = "super::bounded::present")]
+    pub identity: Option<String>,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,
 }
@@ -78,6 +80,18 @@ pub enum EscapedSlashes {
     Keep,
     /// Decode them to `/` before matching, and forward the decoded path.
     Unescape,
+}
+
+/// What a gateway answers when a route would match a request but for its method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodMismatch {
+    /// 404, as the Kubernetes Gateway API, Envoy and Kong answer: a route whose method differs
+    /// does not match.
+    #[default]
+    NotFound,
+    /// 405 Method Not Allowed, with `Allow` listing the methods the path takes (RFC 9110 §15.5.6).
+    MethodNotAllowed,
 }
 
 /// One listening socket.

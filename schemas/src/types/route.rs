@@ -42,6 +42,28 @@ pub struct RouteMatch {
     pub query: Vec<NameValue>,
 }
 
+impl RouteMatch {
+    /// The header conditions that count: the first of each name, compared case-insensitively.
+    /// The Gateway API (`HTTPHeaderMatch.Name`): "If multiple entries specify equivalent header
+    /// names, only the first entry with an equivalent name MUST be considered for a match.
+    /// Subsequent entries with an equivalent header name MUST be ignored."
+    pub fn effective_headers(&self) -> impl Iterator<Item = &NameValue> {
+        self.headers.iter().enumerate().filter_map(|(i, h)| {
+            let earlier = &self.headers[..i];
+            (!earlier.iter().any(|e| e.name.eq_ignore_ascii_case(&h.name))).then_some(h)
+        })
+    }
+
+    /// The query conditions that count: the first of each name, compared exactly
+    /// (`HTTPQueryParamMatch.Name`, as for headers but case-sensitive).
+    pub fn effective_query(&self) -> impl Iterator<Item = &NameValue> {
+        self.query.iter().enumerate().filter_map(|(i, q)| {
+            let earlier = &self.query[..i];
+            (!earlier.iter().any(|e| e.name == q.name)).then_some(q)
+        })
+    }
+}
+
 /// How the path is matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -293,6 +315,11 @@ pub enum RouteAction {
         /// The route's own timeout in milliseconds, or `null` for the service's.
         #[serde(deserialize_with = "super::bounded::present")]
         timeout_ms: Option<u64>,
+        /// `true` when the route says its requests may be repeated whatever their method
+        /// (`idempotent`): the service's retries then apply to POST and PATCH too. Otherwise a
+        /// request with a non-idempotent method is only retried when it never reached the
+        /// upstream (a connection failure).
+        idempotent: bool,
     },
     /// Write the request to a Kafka topic.
     Produce {

@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod contract;
+pub mod requirements;
 pub mod types;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use crate::syntax::ast;
 
 use analyze::analyze;
 use contract::CelContext;
+use requirements::requirements;
 use types::Ty;
 
 crate::diagnostics::codes::codes! {
@@ -72,7 +74,18 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (_, route) in program.routes() {
         let mut params = None;
+        let mut conjuncts = Vec::new();
         for statement in &route.statements {
+            if let ast::RouteStatement::When(cel) = statement {
+                if let Some(parsed) = cache.get(&cel.source) {
+                    conjuncts.extend(requirements(cel, &parsed.0, &parsed.1).into_iter().map(
+                        |c| {
+                            let text = program.text(c.span).to_string();
+                            (c, text)
+                        },
+                    ));
+                }
+            }
             let (cel, context) = match statement {
                 ast::RouteStatement::When(cel) => (cel, CelContext::RouteCondition),
                 ast::RouteStatement::Produce(produce) => match &produce.key {
@@ -90,6 +103,11 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 Some(route),
             ));
         }
+        if !conjuncts.is_empty() {
+            out.extend(
+                crate::checks::routes::contradictory_conditions::check_route(route, &conjuncts),
+            );
+        }
     }
     for rule in program.mesh_rules() {
         if let Some(cel) = &rule.when {
@@ -100,6 +118,13 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 None,
                 None,
             ));
+            if rule.effect == ast::Effect::Allow {
+                out.extend(crate::checks::mesh::dead_allow::contradictory_condition(
+                    program,
+                    rule,
+                    cache.get(&cel.source).as_deref(),
+                ));
+            }
         }
     }
     for service in &program.services {

@@ -2,7 +2,9 @@
 //!
 //! *What*: under `default allow`, any allow rule (calls are already allowed, and deny beats
 //! allow, so an allow never changes a decision); otherwise an allow whose every
-//! caller → service pair is also named by an unconditional deny rule.
+//! caller → service pair is also named by an unconditional deny rule; or an allow whose `when`
+//! can never hold (`request.method == "GET" && request.method == "POST"`, a header required
+//! present and absent — decided as for routes, E0210).
 //! *Why*: the rule reads as a permission but grants nothing; the real policy is elsewhere. Mesh
 //! users most often meet this after adding a broad `deny * -> x` "for now".
 //! *Example*: `deny * -> riker` and `allow edge -> riker`.
@@ -62,4 +64,30 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// An allow rule whose `when` can never hold, given the rule's parsed condition.
+pub fn contradictory_condition(
+    program: &Program,
+    rule: &MeshRule,
+    parsed: Option<&(cel::common::ast::IdedExpr, cel::common::ast::SourceInfo)>,
+) -> Option<crate::diagnostics::Diagnostic> {
+    let (cel, (expression, info)) = (rule.when.as_ref()?, parsed?);
+    let conjuncts: Vec<_> = crate::checks::cel::requirements::requirements(cel, expression, info)
+        .into_iter()
+        .map(|c| {
+            let text = program.text(c.span).to_string();
+            (c, text)
+        })
+        .collect();
+    let contradiction =
+        crate::checks::routes::contradictory_conditions::contradictions(None, &conjuncts)
+            .into_iter()
+            .next()?;
+    let message = format!(
+        "this allow rule never applies: its condition can never hold ({})",
+        contradiction.reason
+    );
+    let d = contradiction.into_diagnostic(&MESH_ALLOW_NEVER_APPLIES, message, true);
+    Some(d.with_help("make the condition's terms agree; as written the rule grants no call"))
 }

@@ -1,9 +1,17 @@
 //! Route checks: conflicting and unreachable routes (Gateway API precedence), paths, hosts,
-//! listeners and status codes. One file per rule; the codes are documented here.
+//! listeners, status codes, repeated match names, contradictory conditions and host-dependent
+//! destinations. One file per rule; the codes are documented here. (Contradictory conditions are
+//! found while the CEL checks have each `when` parsed, see `checks::cel`.)
 
+pub mod contradictory_conditions;
+pub mod cors_methods;
+pub mod host_overlap;
 pub mod listeners;
 pub mod never_matches;
+pub mod overridden_headers;
 pub mod path_patterns;
+pub mod repeated_match_names;
+pub mod rewrite_conflict;
 pub mod route_shape;
 pub mod shadowing;
 pub mod status_codes;
@@ -58,6 +66,36 @@ crate::diagnostics::codes::codes! {
         "Routes match the request's host name without its port. A host with a scheme, port or path, a `*` anywhere but as the whole first label, or a label that is not a DNS label can never equal a request's host.",
         "Write a host name (`api.starfleet.test`) or a leading wildcard (`*.starfleet.test`).",
         "route r { match GET \"/\" host \"api.starfleet.test:8080\" public respond 200 \"x\" }";
+    /// A header or query parameter named twice in one match.
+    REPEATED_MATCH_NAME = "E0209", "repeated match name",
+        "One `match` names the same header (names compare case-insensitively) or query parameter (exactly) twice. The Gateway API counts only the first condition on a name and ignores the rest (`HTTPHeaderMatch.Name`, `HTTPQueryParamMatch.Name`), and the matcher does the same, so a condition the author wrote would silently never apply; read as \"both must hold\", the route could never match a request carrying one value. Either way the match does not say what it does.",
+        "Keep one condition per name. To accept either of two values, write two routes.",
+        "route r { match GET \"/\" header \"x-ship\" \"enterprise\" header \"X-Ship\" \"voyager\" public respond 200 \"x\" }";
+    /// A route's match and conditions contradict each other.
+    CONTRADICTORY_CONDITIONS = "E0210", "contradictory route conditions",
+        "The route's `match` and its `when` conditions require the method, a header or a query parameter two incompatible ways: `match GET` with `when request.method == \"POST\"` (or a method list without GET), a header matched by value and required absent (`!(\"x\" in request.headers)`) or equal to another value, two `when`s naming different methods. The route matches requests and then refuses every one of them with 403. Only conjuncts the compiler can decide are compared (`&&` chains of `==`, `!=`, `in`, `has`, `!` on `request.method`, `request.headers` and `request.query`).",
+        "Make the conditions agree, or split the route in two.",
+        "route r { match GET \"/bridge\" public when request.method == \"POST\" respond 200 \"x\" }";
+    /// Overlapping exact and wildcard hosts send the same requests to different places.
+    HOST_OVERLAP = "W0211", "host-dependent destination",
+        "Two routes of one gateway overlap in method, path, headers and query, one for an exact host (or a narrower wildcard) and one for a wildcard that covers it, and they send those requests to different places. Host precedence gives the exact host to the first and every other name under the wildcard to the second, so which service answers depends on the Host a client writes (an alias, a regional name, a CNAME). The warning names the requests affected and where each host sends them. Routes without a host are not compared with hosted ones: a default route beside virtual hosts is the ordinary layout.",
+        "Send both to the same place, or give the special host's route a condition the wildcard route does not take. A deliberate split can be acknowledged with `meshc check --allow W0211`.",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route a { match GET prefix \"/officers\" host \"api.starfleet.test\" public forward picard }\n  route b { match GET prefix \"/officers\" host \"*.starfleet.test\" public forward riker }\n}\nservice picard { endpoints [\"127.0.0.1:9101\"] }\nservice riker { endpoints [\"127.0.0.1:9103\"] }";
+    /// `strip_prefix` and `rewrite` on one forward.
+    REWRITE_OVERRIDES_STRIP = "W0213", "strip_prefix overridden by rewrite",
+        "A forward says both `strip_prefix` and `rewrite`. `rewrite` replaces the whole path sent upstream, so the prefix is never stripped and meshd ignores `strip_prefix`: the upstream path is not what the line reads as.",
+        "Keep one of the two: `rewrite` to set the path, `strip_prefix` to shorten it.",
+        "route r { match GET \"/officers/{id}\" public forward picard strip_prefix \"/officers\" rewrite \"/v2/{id}\" }";
+    /// A CORS policy without the route's own method.
+    CORS_REFUSES_METHOD = "W0214", "CORS refuses the route's method",
+        "The route matches one method, and its `cors { methods [...] }` lists others only. A browser sends a preflight before a cross-origin request that is not \"simple\" (a JSON POST, PUT, PATCH, DELETE), and meshd answers it from this policy, which refuses the method: the request is never sent. The route works from curl and fails from every web page.",
+        "Add the route's method to `methods`, or leave `methods` out to allow what the preflight asks.",
+        "route r { match PUT \"/logs/{id}\" public cors { origins [\"https://bridge.test\"] methods [GET, POST] } respond 200 \"x\" }";
+    /// A header rule on a header meshd writes itself.
+    HEADER_RULE_OVERRIDDEN = "W0215", "header rule on a connection header",
+        "`set_header`/`remove_header` (or the response forms) on `Content-Length`, `Transfer-Encoding`, `Connection`, `Keep-Alive`, `TE`, `Trailer`, `Upgrade`, `Proxy-*` or, on requests, `Expect`. These describe one connection, not the message (RFC 9110 §7.6.1): meshd drops them and writes the framing from the body it sends, so the rule never takes effect. A framing header that disagreed with the body would be a request-smuggling desync (CWE-444).",
+        "Remove the rule.",
+        "route r { match POST \"/log\" public set_header \"transfer-encoding\" \"chunked\" respond 200 \"x\" }";
 }
 
 /// Runs every route check.
@@ -68,5 +106,10 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     out.extend(status_codes::check(program));
     out.extend(strip_prefix::check(program));
     out.extend(never_matches::check(program));
+    out.extend(repeated_match_names::check(program));
+    out.extend(host_overlap::check(program));
+    out.extend(rewrite_conflict::check(program));
+    out.extend(cors_methods::check(program));
+    out.extend(overridden_headers::check(program));
     out
 }

@@ -1,8 +1,8 @@
 //! A `match` no request can satisfy (E0207).
 //!
 //! *What*: a path with `?` or `#` (the query and fragment are never part of the matched path).
-//! (The same header or query parameter required with two values is satisfiable: the matcher
-//! accepts a request that carries the name twice, once with each value.)
+//! (A header or query parameter named twice is E0209; a `when` that contradicts the match is
+//! E0210.)
 //! *Why*: the route can never be chosen; its requests fall through to another route or 404.
 //! *Example*: `match GET "/search?q=warp"` (write `match GET "/search" query "q" "warp"`).
 

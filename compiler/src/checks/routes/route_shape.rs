@@ -47,19 +47,23 @@ pub struct MatchShape<'a> {
 }
 
 impl<'a> MatchShape<'a> {
-    /// The shape of a `match`.
+    /// The shape of a `match`. Only the first condition on a name counts, as in the matcher
+    /// (Gateway API); a repeated name is E0209.
     pub fn of(matcher: &'a ast::Match) -> Self {
-        let mut headers: Vec<(String, &str)> = matcher
-            .headers
-            .iter()
-            .map(|kv| (kv.name.node.to_ascii_lowercase(), kv.value.node.as_str()))
-            .collect();
+        let mut headers: Vec<(String, &str)> = Vec::with_capacity(matcher.headers.len());
+        for kv in &matcher.headers {
+            let name = kv.name.node.to_ascii_lowercase();
+            if !headers.iter().any(|(n, _)| *n == name) {
+                headers.push((name, kv.value.node.as_str()));
+            }
+        }
         headers.sort();
-        let mut query: Vec<(&str, &str)> = matcher
-            .query
-            .iter()
-            .map(|kv| (kv.name.node.as_str(), kv.value.node.as_str()))
-            .collect();
+        let mut query: Vec<(&str, &str)> = Vec::with_capacity(matcher.query.len());
+        for kv in &matcher.query {
+            if !query.iter().any(|(n, _)| *n == kv.name.node) {
+                query.push((kv.name.node.as_str(), kv.value.node.as_str()));
+            }
+        }
         query.sort();
         MatchShape {
             method: matcher
@@ -160,6 +164,46 @@ pub fn path_covers(a: &PathShape, b: &PathShape) -> bool {
     }
 }
 
+/// True when some path matches both conditions (`None` when it cannot be told: a regex).
+pub fn paths_overlap(a: &PathShape, b: &PathShape) -> Option<bool> {
+    let segment_fits = |segment: &Segment, literal: &str| match segment {
+        Segment::Literal(text) => *text == literal,
+        Segment::Param => !literal.is_empty(),
+    };
+    Some(match (a, b) {
+        (PathShape::Regex(_), _) | (_, PathShape::Regex(_)) => return None,
+        (PathShape::Prefix(p), PathShape::Prefix(q)) => p.iter().zip(q).all(|(x, y)| x == y),
+        (PathShape::Prefix(p), PathShape::Segments(s))
+        | (PathShape::Segments(s), PathShape::Prefix(p)) => {
+            // The prefix `/` also matches `/` itself (one empty segment).
+            s.len() >= p.len() && p.iter().zip(s).all(|(p, s)| segment_fits(s, p))
+        }
+        (PathShape::Segments(s), PathShape::Segments(t)) => {
+            s.len() == t.len()
+                && s.iter().zip(t).all(|(x, y)| match (x, y) {
+                    (Segment::Literal(x), Segment::Literal(y)) => x == y,
+                    (Segment::Param, Segment::Literal(y))
+                    | (Segment::Literal(y), Segment::Param) => !y.is_empty(),
+                    (Segment::Param, Segment::Param) => true,
+                })
+        }
+    })
+}
+
+/// True when some request satisfies the method, header and query conditions of both shapes
+/// (hosts and paths aside): the methods agree and no name is required with two values.
+pub fn filters_overlap(a: &MatchShape, b: &MatchShape) -> bool {
+    fn agree<N: PartialEq>(x: &[(N, &str)], y: &[(N, &str)]) -> bool {
+        x.iter()
+            .all(|(n, v)| y.iter().all(|(m, w)| n != m || v == w))
+    }
+    let methods = match (a.method, b.method) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    };
+    methods && agree(&a.headers, &b.headers) && agree(&a.query, &b.query)
+}
+
 /// True when `a` matches every request `b` matches.
 pub fn covers(a: &MatchShape, b: &MatchShape) -> bool {
     a.method.is_none_or(|m| b.method == Some(m))
@@ -214,6 +258,25 @@ mod tests {
             !path_covers(&prefix("/a"), &segments("/{x}/b")),
             "a parameter may be any segment"
         );
+    }
+
+    #[test]
+    fn paths_overlap_when_some_path_matches_both() {
+        let overlap = |a: &PathShape, b: &PathShape| paths_overlap(a, b).unwrap();
+        assert!(overlap(&prefix("/api"), &segments("/api/{id}")));
+        assert!(overlap(&prefix("/api"), &segments("/api")));
+        assert!(!overlap(&prefix("/api"), &segments("/apis")));
+        assert!(overlap(&prefix("/"), &segments("/")));
+        assert!(overlap(&prefix("/a"), &prefix("/a/b")));
+        assert!(!overlap(&prefix("/a/c"), &prefix("/a/b")));
+        assert!(overlap(&segments("/a/{x}"), &segments("/{y}/b")));
+        assert!(!overlap(&segments("/a/{x}"), &segments("/a/")));
+        assert!(!overlap(&segments("/a"), &segments("/a/b")));
+        assert!(
+            overlap(&prefix("/{x}"), &segments("/{x}")),
+            "braces are literal in a prefix"
+        );
+        assert_eq!(paths_overlap(&prefix("/"), &PathShape::Regex("^/x")), None);
     }
 
     #[test]

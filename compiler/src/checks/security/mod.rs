@@ -1,4 +1,4 @@
-//! Security checks: open routes, secrets, JWT settings, rate limits, topic parameters, identity
+//! Security checks: open routes, secrets, JWT settings and pinning, rate limits, topic parameters, identity
 //! used where it is unknown, keys in URLs, CORS. One file per rule; the codes are documented
 //! here (the inline-secret code, E0030, is declared with the front end's codes).
 
@@ -6,6 +6,7 @@ pub mod exposure;
 pub mod identity;
 pub mod inline_secret;
 pub mod jwt;
+pub mod jwt_pinning;
 pub mod rate_limit;
 pub mod topic_param;
 pub mod unauthenticated;
@@ -54,6 +55,11 @@ crate::diagnostics::codes::codes! {
         "`public` says a route has no authentication on purpose; next to `auth` one of the two lines is a mistake, and a reader cannot tell which.",
         "Remove `public` or remove `auth`.",
         "route r { match GET \"/\" public auth key header \"k\" respond 200 \"x\" }";
+    /// JWT auth that does not pin the audience or the issuer.
+    UNPINNED_JWT = "W0608", "JWT audience or issuer not pinned",
+        "`auth jwt` without `audience` accepts a token the same identity provider minted for any other service (a confused deputy: RFC 8725 §3.9); without `issuer`, any provider whose key is in the key set can mint tokens for this route. Signature checks alone do not say who the token is for.",
+        "Pin both: `auth jwt issuer \"https://id.starfleet.test\" audience \"enterprise\" alg ES256 keys file(\"jwks.json\")`.",
+        "route r { match GET \"/\" auth jwt alg RS256 keys file(\"jwks.json\") respond 200 \"x\" }";
 }
 
 /// Runs every security check.
@@ -61,6 +67,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = unauthenticated::check(program);
     out.extend(inline_secret::check(program));
     out.extend(jwt::check(program));
+    out.extend(jwt_pinning::check(program));
     out.extend(rate_limit::check(program));
     out.extend(topic_param::check(program));
     out.extend(identity::check(program));

@@ -1,5 +1,6 @@
-//! `gateway NAME { listen … consumer … route … merge_slashes … escaped_slashes … identity … }`.
+//! `gateway NAME { listen … consumer … route … identity … method_mismatch … }`.
 
+use crate::diagnostics::codes;
 use crate::source::Spanned;
 use crate::syntax::ast::{
     Consumer, CredentialKind, EscapedSlashes, Gateway, Listener, ListenerTls, PathSetting,
@@ -7,9 +8,9 @@ use crate::syntax::ast::{
 
 use super::block::{block, report_duplicates, report_missing};
 use super::context::Ctx;
-use super::error::PResult;
+use super::error::{PError, PResult};
 use super::lexical::{ident, ident_ref, keyword, peek_word, string, wrong_word, ws, ws_inline};
-use super::literals::{check_address, ident_list, secret};
+use super::literals::{check_address, ident_list, secret, status};
 use super::route::route;
 
 const GATEWAY_STATEMENTS: &[&str] = &[
@@ -19,6 +20,7 @@ const GATEWAY_STATEMENTS: &[&str] = &[
     "merge_slashes",
     "escaped_slashes",
     "identity",
+    "method_mismatch",
 ];
 const CONSUMER_STATEMENTS: &[&str] = &["key", "basic", "jwt", "groups"];
 
@@ -29,8 +31,9 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut listeners = Vec::new();
     let mut consumers = Vec::new();
     let mut routes = Vec::new();
-    let mut identity: Option<Spanned<String>> = None;
     let mut path_settings = Vec::new();
+    let mut method_mismatch: Vec<Spanned<u16>> = Vec::new();
+    let mut identity: Option<Spanned<String>> = None;
     let (rest, _) = block(
         cx,
         rest,
@@ -52,6 +55,16 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 routes.push(r);
                 Ok((rest, Some(())))
             }
+            "merge_slashes" | "escaped_slashes" => {
+                let (rest, setting) = path_setting(cx, kw.node, input)?;
+                path_settings.push(Spanned::new(setting, cx.span(start, rest)));
+                Ok((rest, Some(())))
+            }
+            "method_mismatch" => {
+                let (rest, answer) = mismatch_status(cx, input)?;
+                method_mismatch.push(Spanned::new(answer.node, cx.span(start, rest)));
+                Ok((rest, Some(())))
+            }
             "identity" => {
                 let (rest, id) = string(
                     cx,
@@ -70,15 +83,16 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 }
                 Ok((rest, Some(())))
             }
-            "merge_slashes" | "escaped_slashes" => {
-                let (rest, setting) = path_setting(cx, kw.node, input)?;
-                path_settings.push(Spanned::new(setting, cx.span(start, rest)));
-                Ok((rest, Some(())))
-            }
             _ => Ok((input, None)),
         },
     )?;
     report_duplicates(cx, &path_settings, |s| Some(s.node.keyword()), |s| s.span);
+    report_duplicates(
+        cx,
+        &method_mismatch,
+        |_| Some("method_mismatch"),
+        |m| m.span,
+    );
     if listeners.is_empty() {
         report_missing(
             cx,
@@ -95,8 +109,9 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             listeners,
             consumers,
             routes,
-            identity,
             path_settings,
+            method_mismatch: method_mismatch.into_iter().next(),
+            identity,
             span: cx.span(start, rest),
         },
     ))
@@ -128,6 +143,24 @@ fn path_setting<'a>(cx: &Ctx, keyword: &str, input: &'a str) -> PResult<'a, Path
         _ => return wrong_word(cx, &word, &expected, choices),
     };
     Ok((rest, setting))
+}
+
+/// `404` (the default: a route whose method differs does not match) or `405` (answer
+/// `405 Method Not Allowed` with `Allow` listing the methods the path takes).
+fn mismatch_status<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<u16>> {
+    let (rest, answer) = status(cx, input)?;
+    if !matches!(answer.node, 404 | 405) {
+        return PError::at(
+            input,
+            answer.span.len(),
+            &codes::SYNTAX,
+            format!("`method_mismatch {}` is not an answer meshd gives", answer.node),
+            "expected 404 or 405",
+        )
+        .help("`method_mismatch 404` (the default, as in the Gateway API) or `method_mismatch 405` (405 with `Allow`)")
+        .fail();
+    }
+    Ok((rest, answer))
 }
 
 fn listen<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Listener> {

@@ -30,6 +30,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "cors",
     "body_limit",
     "timeout",
+    "idempotent",
     "forward",
     "produce",
     "respond",
@@ -80,6 +81,7 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
             RouteStatement::Cors(_) => Some("cors"),
             RouteStatement::BodyLimit(_) => Some("body_limit"),
             RouteStatement::Timeout(_) => Some("timeout"),
+            RouteStatement::Idempotent(_) => Some("idempotent"),
             _ => None,
         },
         RouteStatement::span,
@@ -137,6 +139,10 @@ fn statement<'a>(
         "public" => {
             let rest = &start[kw.len()..];
             (rest, RouteStatement::Public(cx.span(start, rest)))
+        }
+        "idempotent" => {
+            let rest = &start[kw.len()..];
+            (rest, RouteStatement::Idempotent(cx.span(start, rest)))
         }
         "allow" | "deny" => {
             let (rest, a) = access(cx, start, kw, input)?;

@@ -49,8 +49,9 @@ fn gateway(routes: Vec<Route>) -> Gateway {
             consumer("wesley", "WESLEY_KEY", &["ensigns"]),
         ],
         routes,
-        identity: None,
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: at(1),
     }
 }

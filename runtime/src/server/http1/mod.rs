@@ -15,6 +15,9 @@ pub mod http_date;
 pub mod request_head;
 pub mod response_writer;
 
+use std::future::{poll_fn, Future};
+use std::task::Poll;
+
 use http::{Method, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -23,6 +26,7 @@ use self::request_head::{parse_request_head, Refusal, RequestHead};
 use self::response_writer::{write_response, ResponseContext};
 use super::client_request::ClientRequest;
 use super::connection_clock::ConnectionClock;
+use super::drain::ConnectionDrain;
 use super::request_handler::{handle, refuse_head, ConnectionContext};
 use crate::forward::{MessageHeaders, RequestBody};
 
@@ -33,19 +37,32 @@ enum NextHead {
     Head(RequestHead),
     /// The client closed the connection (or it failed) between requests.
     Closed,
+    /// The connection was idle when the watchdog asked it to close (its listener closed).
+    CloseAsked,
     Refused(Refusal),
 }
 
-/// Serves HTTP/1.x requests on `io` until the client or the gateway closes the connection.
-pub async fn serve_http1<I>(io: I, connection: &ConnectionContext, clock: &ConnectionClock)
-where
+/// Serves HTTP/1.x requests on `io` until the client or the gateway closes the connection. Once
+/// a drain has begun, each response says `Connection: close` and ends the connection; an idle
+/// connection closes when the watchdog asks (its listener has closed).
+pub async fn serve_http1<I>(
+    io: I,
+    connection: &ConnectionContext,
+    clock: &ConnectionClock,
+    drain: &ConnectionDrain<'_>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut conn = ClientConn::new(io);
+    let mut served_one = false;
     loop {
-        let head = match next_head(&mut conn, clock).await {
+        let head = match next_head(&mut conn, clock, served_one).await {
             NextHead::Head(head) => head,
             NextHead::Closed => return,
+            NextHead::CloseAsked => {
+                let _ = conn.io.shutdown().await;
+                return;
+            }
             NextHead::Refused(refusal) => {
                 clock.busy();
                 let response = refuse_head(connection, refusal.status, refusal.reason);
@@ -60,6 +77,7 @@ where
             }
         };
         clock.busy();
+        let in_flight = drain.requests().start();
         // Served here rather than in a function of its own: a request's future would be built
         // on the stack and copied into this one's, kilobytes per request.
         let context = ResponseContext {
@@ -83,13 +101,16 @@ where
         drop(request);
         let context = ResponseContext {
             // A request whose body was not read whole ends the connection: what is left of it
-            // would be taken for the next request.
-            keep_alive: context.keep_alive && body_complete,
+            // would be taken for the next request. A drain ends it too (the client reconnects,
+            // to a listener that is not going away).
+            keep_alive: context.keep_alive && body_complete && drain.keep_alive(),
             ..context
         };
         let keep_alive = write_response(&mut conn.io, &mut conn.write, response, context)
             .await
             .unwrap_or(false);
+        drop(in_flight);
+        served_one = true;
         if !keep_alive {
             let _ = conn.io.shutdown().await;
             return;
@@ -98,10 +119,13 @@ where
     }
 }
 
-/// Reads until the buffer holds a complete head.
+/// Reads until the buffer holds a complete head. A connection asked to close while nothing of a
+/// next request has arrived closes; bytes already there are served first. A new connection is
+/// not idle: its client connected to send a request, which may still be on its way.
 async fn next_head<I: AsyncRead + Unpin>(
     conn: &mut ClientConn<I>,
     clock: &ConnectionClock,
+    served_one: bool,
 ) -> NextHead {
     loop {
         if !conn.read.is_empty() {
@@ -112,7 +136,19 @@ async fn next_head<I: AsyncRead + Unpin>(
             }
         }
         conn.read.reserve(READ_CHUNK);
-        match conn.io.read_buf(&mut conn.read).await {
+        let idle = served_one && conn.read.is_empty();
+        // The read first: bytes already there are served even when a close was asked.
+        let mut reading = std::pin::pin!(conn.io.read_buf(&mut conn.read));
+        let read = poll_fn(|cx| match reading.as_mut().poll(cx) {
+            Poll::Ready(read) => Poll::Ready(Some(read)),
+            Poll::Pending if idle => clock.poll_close_asked(cx).map(|()| None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let Some(read) = read else {
+            return NextHead::CloseAsked;
+        };
+        match read {
             Ok(0) | Err(_) => return NextHead::Closed,
             Ok(_) => {}
         }

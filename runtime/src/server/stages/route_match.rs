@@ -1,6 +1,7 @@
 //! The match stage of the gateway chain: normalize the path once, then find the route with the
-//! shared matcher. A path that matches only for other methods is a 405, unless the request is a
-//! CORS preflight for one of them, which that route's CORS policy answers.
+//! shared matcher. A path that matches only for other methods is a 404, as in the Gateway API (a
+//! 405 with `Allow` when the gateway says `method_mismatch 405`), unless the request is a CORS
+//! preflight for one of them, which that route's CORS policy answers.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{Method, StatusCode};
 use meshwork_bundle::matcher::{MatchOutcome, Params, RequestTarget};
+use meshwork_bundle::MethodMismatch;
 use smallvec::SmallVec;
 
 use crate::admit::RouteAdmission;
@@ -88,7 +90,7 @@ pub fn match_route<'g: 'p, 'p>(
     };
     let (index, params) = match gateway.table.find(&target) {
         MatchOutcome::Matched { route, params } => (route, params),
-        MatchOutcome::MethodNotAllowed { allow } => {
+        MatchOutcome::MethodMismatch { allow, .. } => {
             if let Some(answer) = preflight_of_other_method(gateway, connection, request, &target) {
                 outcome.route = Some(answer.route);
                 return Err(Box::new(match answer.answer {
@@ -96,8 +98,18 @@ pub fn match_route<'g: 'p, 'p>(
                     Err(denial) => outcome.deny(denial),
                 }));
             }
-            outcome.error = Some("method not allowed".into());
-            return Err(Box::new(method_not_allowed(&allow).into()));
+            if gateway.method_mismatch == MethodMismatch::MethodNotAllowed {
+                outcome.error = Some("method not allowed".into());
+                return Err(Box::new(method_not_allowed(&allow).into()));
+            }
+            // As in the Gateway API: a route whose method differs does not match. The log says
+            // which methods the path takes; the client sees the same 404 as for any other miss.
+            let answer = outcome.refuse(StatusCode::NOT_FOUND, "no route matches this request");
+            outcome.error = Some(format!(
+                "no route matches this request (the path takes {})",
+                allow.join(", ")
+            ));
+            return Err(Box::new(answer));
         }
         MatchOutcome::NotFound => {
             return Err(Box::new(

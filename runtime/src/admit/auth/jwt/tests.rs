@@ -37,8 +37,9 @@ fn directory() -> ConsumerDirectory {
             source: loc(),
         }],
         routes: Vec::new(),
-        identity: None,
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
+        identity: None,
         source: loc(),
     };
     ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

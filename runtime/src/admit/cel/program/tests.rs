@@ -98,6 +98,7 @@ fn consumer_and_claims_are_visible_when_known() {
         routes: Vec::new(),
         identity: None,
         path_policy: Default::default(),
+        method_mismatch: Default::default(),
         source,
     };
     let directory = ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap();

@@ -1,14 +1,22 @@
 //! Binding listeners (the gateways', a sidecar's): one socket per worker on the same address with
 //! `SO_REUSEPORT`, so the kernel spreads connections over workers like nginx's workers, with no
 //! shared accept queue. Port 0 is resolved by the first bind and reused by the others.
+//!
+//! Sockets handed over by the meshd this one replaces ([`handover`]) are used first: the same
+//! sockets, with the connections already queued on them, so an upgrade refuses nothing.
+
+pub mod handover;
+pub mod inherited;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::drain::Side;
+use super::listener_role::ListenerRole;
 use crate::state::RuntimeState;
 
-use super::listener_role::ListenerRole;
+pub use inherited::{InheritedSockets, SocketRole};
 
 /// Why a listener cannot be bound.
 #[derive(Debug, thiserror::Error)]
@@ -44,17 +52,27 @@ pub struct BoundListener {
     pub address: SocketAddr,
     /// Whether connections start with a TLS handshake.
     pub tls: bool,
-    /// One socket per worker.
+    /// Whose traffic it takes, which decides how it drains.
+    pub side: Side,
+    /// The address as the program writes it (a hand-over matches listeners by it).
+    pub configured: String,
+    /// One socket per worker (or more, when more were handed over).
     pub sockets: Vec<TcpListener>,
 }
 
-/// Binds `address` once per worker (port 0 is resolved by the first bind and reused).
+/// Binds `address` (written `configured`) once per worker, taking handed-over sockets for the
+/// same address first; port 0 is resolved by the first bind and reused.
 pub fn bind_sockets(
+    configured: &str,
     mut address: SocketAddr,
     workers: usize,
+    inherited: &mut InheritedSockets,
 ) -> std::io::Result<(SocketAddr, Vec<TcpListener>)> {
-    let mut sockets = Vec::with_capacity(workers.max(1));
-    for _ in 0..workers.max(1) {
+    let mut sockets = inherited.take_gateway(configured, address);
+    if let Some(first) = sockets.first() {
+        address = first.local_addr()?;
+    }
+    while sockets.len() < workers.max(1) {
         let socket = reuse_port_listener(address)?;
         address = socket.local_addr()?;
         sockets.push(socket);
@@ -62,10 +80,12 @@ pub fn bind_sockets(
     Ok((address, sockets))
 }
 
-/// Binds every listener of every gateway, `workers` times.
+/// Binds every listener of every gateway, `workers` times, taking handed-over sockets for the
+/// same address first.
 pub fn bind_listeners(
     state: &RuntimeState,
     workers: usize,
+    inherited: &mut InheritedSockets,
 ) -> Result<Vec<BoundListener>, BindError> {
     let mut bound = Vec::new();
     for (g, gateway) in state.gateways.iter().enumerate() {
@@ -84,7 +104,8 @@ pub fn bind_listeners(
                     gateway: gateway.name.to_string(),
                     address: listener.address.clone(),
                 })?;
-            let (address, sockets) = bind_sockets(address, workers).map_err(io)?;
+            let (address, sockets) =
+                bind_sockets(&listener.address, address, workers, inherited).map_err(io)?;
             let tls = listener.tls.is_some();
             bound.push(BoundListener {
                 role: ListenerRole::Gateway {
@@ -95,6 +116,8 @@ pub fn bind_listeners(
                 name: gateway.name.to_string(),
                 address,
                 tls,
+                side: Side::Inbound,
+                configured: listener.address.clone(),
                 sockets,
             });
         }
