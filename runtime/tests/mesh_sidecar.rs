@@ -170,6 +170,10 @@ impl Mesh {
             "1",
             "--watch-interval-ms",
             "50",
+            "--drain-delay",
+            "500ms",
+            "--drain-timeout",
+            "20s",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -662,4 +666,49 @@ async fn certificates_rotate_under_a_steady_stream_of_calls_without_a_failure() 
     .await
     .unwrap();
     assert_eq!(connection.server_serial, serials[0].1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_a_sidecar_answering_every_call_in_flight() {
+    let mesh = Mesh::start("drain").await;
+    let riker = mesh.sidecar("riker");
+    riker.app.set_behaviour(Behaviour::Slow(1000));
+    let mesh = std::sync::Arc::new(mesh);
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let mesh = std::sync::Arc::clone(&mesh);
+            tokio::spawn(async move { mesh.call("picard", "GET", "riker", "/slow", &[]).await })
+        })
+        .collect();
+    let riker = mesh.sidecar("riker");
+    support::eventually("the calls reach riker's app", async || {
+        riker.app.requests() >= 5
+    })
+    .await;
+
+    // SAFETY: kill(2) on the pid of a child this test started and still holds.
+    let sent = unsafe { libc::kill(riker.process.pid() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    support::eventually("riker's sidecar reports not ready", async || {
+        let admin = riker.process.admin;
+        tokio::task::spawn_blocking(move || meshd_process::http_get(admin, "/readyz"))
+            .await
+            .unwrap()
+            .is_ok_and(|(status, _)| status == 503)
+    })
+    .await;
+    for call in calls {
+        let answer = call.await.unwrap();
+        assert_eq!(
+            answer.status, 200,
+            "a call in flight was cut: {}",
+            answer.body
+        );
+    }
+    let line = tokio::task::block_in_place(|| {
+        riker
+            .process
+            .wait_for_line(|l| l.contains("drained: every request was answered"))
+    });
+    assert!(line.contains("drained"), "{line}");
 }
