@@ -41,6 +41,7 @@ const MESH_STRICT: &str = r#"mesh {
   deny * -> data when request.headers["x-alert"] == "red"
   allow picard -> data
   allow riker -> data
+  deny edge -> [picard] when request.method == "POST"
 }
 "#;
 
@@ -74,7 +75,7 @@ struct Mesh {
 
 fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -> String {
     let mut source = String::from(
-        "gateway edge {\n  listen \"127.0.0.1:0\"\n  route officers { match GET prefix \"/officers\" public forward picard }\n}\n",
+        "gateway edge {\n  listen \"127.0.0.1:0\"\n  route officers { match GET prefix \"/officers\" public forward picard }\n  route orders { match POST prefix \"/orders\" public forward picard }\n}\n",
     );
     for (name, address) in endpoints {
         source.push_str(&format!(
@@ -384,7 +385,7 @@ async fn sidecars_enforce_the_mesh_over_mutual_tls_as_meshc_explain_decides() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_calls_into_the_mesh_with_its_own_identity() {
+async fn the_gateway_calls_into_the_mesh_with_its_own_identity_and_its_sidecar_judges_it() {
     let mesh = Mesh::start("gateway").await;
     let gateway = tokio::task::spawn_blocking({
         let args = mesh.start_gateway_args();
@@ -401,6 +402,23 @@ async fn the_gateway_calls_into_the_mesh_with_its_own_identity() {
         echo["headers"]["x-forwarded-client-cert"],
         "By=spiffe://starfleet/picard;URI=spiffe://starfleet/edge"
     );
+    // The gateway admits the POST (its route is public); picard's sidecar refuses it, because
+    // the mesh denies edge's POSTs: the rule is enforced where the call arrives.
+    let before = mesh.sidecar("picard").app.requests();
+    let answer = support::send(
+        &client(),
+        Request::post(format!("http://{}/orders/1", gateway.gateway.unwrap()))
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let denied_by = answer.header("x-meshwork-denied-by").unwrap_or_default();
+    assert!(
+        denied_by.starts_with("mesh=picard;") && denied_by.contains("mesh.mesh:10"),
+        "{denied_by}"
+    );
+    assert_eq!(mesh.sidecar("picard").app.requests(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
