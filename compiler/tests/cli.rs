@@ -233,3 +233,35 @@ fn docs_diagnostics_md_is_generated_from_the_code_table() {
         "regenerate with `cargo run -p meshc -- codes --markdown > docs/diagnostics.md`"
     );
 }
+
+#[test]
+fn test_files_are_skipped_by_check_and_fmt_of_a_directory_and_refused_by_name_by_fmt() {
+    let dir = temp_dir("test-files");
+    std::fs::write(dir.join("edge.mesh"), GOOD).expect("write");
+    let tests = "test \"ping\" {\n  request GET \"/ping\"\n  expect status 200\n}\n";
+    std::fs::write(dir.join("edge.test.mesh"), tests).expect("write");
+    for args in [
+        &["check", "."][..],
+        &["fmt", "."][..],
+        &["fmt", "--check", "."][..],
+        &["test", "."][..],
+    ] {
+        let out = meshc(args, &dir);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "meshc {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = meshc(&["fmt", "edge.test.mesh"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("test files (*.test.mesh)"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("edge.test.mesh")).expect("read"),
+        tests,
+        "left as written"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

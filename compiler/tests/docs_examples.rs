@@ -45,13 +45,18 @@ const SERVICE_STATEMENTS: &[&str] = &[
 ];
 
 fn examples() -> Vec<String> {
+    fenced("```mesh")
+}
+
+/// The blocks fenced with `fence` in docs/language.md.
+fn fenced(fence: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md");
     let text = std::fs::read_to_string(path).expect("docs/language.md exists");
     let mut examples = Vec::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
         match (&mut current, line) {
-            (None, "```mesh") => current = Some(String::new()),
+            (None, line) if line == fence => current = Some(String::new()),
             (Some(example), "```") => {
                 examples.push(std::mem::take(example));
                 current = None;
@@ -134,5 +139,20 @@ fn complete_examples_are_in_fmt_layout() {
                 format_source(FileId(0), &file).unwrap_or_else(|e| panic!("{e}:\n{file}"));
             assert_eq!(formatted, file, "not in fmt layout");
         }
+    }
+}
+
+#[test]
+fn every_test_file_example_parses() {
+    let examples = fenced("```mesh-test");
+    assert!(!examples.is_empty(), "docs/language.md shows a test file");
+    for example in &examples {
+        let (file, diagnostics) =
+            meshc::syntax::parser::test_file::parse_test_file(FileId(0), example);
+        assert!(
+            diagnostics.is_empty() && !file.tests.is_empty(),
+            "test example does not parse: {:?}\n{example}",
+            diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()
+        );
     }
 }

@@ -25,7 +25,10 @@ fn mesh_files(dir: &Path) -> Vec<PathBuf> {
         let path = entry.expect("entry").path();
         if path.is_dir() {
             out.extend(mesh_files(&path));
-        } else if path.extension().is_some_and(|e| e == "mesh") {
+        } else if path.extension().is_some_and(|e| e == "mesh")
+            && !path.to_string_lossy().ends_with(".test.mesh")
+        {
+            // Test files (`*.test.mesh`) are read by `meshc test`, not formatted as programs.
             out.push(path);
         }
     }

@@ -3,6 +3,11 @@
 //! has no errors, by the bundle JSON. Every bundle produced is also checked against
 //! `schemas/bundle.schema.json`.
 //!
+//! Command cases live in `golden-tests/commands/<case>/`: a `cmd` file holds the arguments of
+//! one `meshc` run (split at whitespace) made in that directory, next to its inputs (or in the
+//! workspace root when the arguments start with `@root`, for cases about `examples/`), and
+//! `expected` holds its exit code, standard output and standard error.
+//!
 //! Re-bless after an intended change: `MESHC_BLESS=1 cargo test -p meshc --test golden`
 //! and review the diff of `golden-tests/`.
 
@@ -122,6 +127,75 @@ fn golden_cases_match_their_expected_output() {
     assert!(
         failures.is_empty(),
         "{} golden case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Every command case directory.
+fn command_cases() -> Vec<PathBuf> {
+    let dir = workspace_root().join("golden-tests/commands");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("golden-tests/commands/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.join("cmd").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn run_command_case(case: &Path) -> String {
+    let args = std::fs::read_to_string(case.join("cmd")).expect("cmd is readable");
+    let (cwd, args) = match args.trim().strip_prefix("@root") {
+        Some(rest) => (workspace_root(), rest.to_string()),
+        None => (case.to_path_buf(), args),
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args.split_whitespace())
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("meshc runs");
+    format!(
+        "exit {}\n--- stdout\n{}--- stderr\n{}",
+        output
+            .status
+            .code()
+            .map_or_else(|| "signal".to_string(), |c| c.to_string()),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn command_cases_match_their_expected_output() {
+    let bless = std::env::var_os("MESHC_BLESS").is_some();
+    let mut failures = Vec::new();
+    let cases = command_cases();
+    assert!(!cases.is_empty(), "no command cases found");
+    for case in &cases {
+        let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let actual = run_command_case(case);
+        let expected_path = case.join("expected");
+        if bless {
+            std::fs::write(&expected_path, &actual).expect("can write expected");
+            continue;
+        }
+        match std::fs::read_to_string(&expected_path) {
+            Ok(expected) if expected == actual => {}
+            Ok(expected) => failures.push(format!(
+                "{name}: output differs\n{}",
+                diff(&expected, &actual)
+            )),
+            Err(_) => failures.push(format!(
+                "{name}: missing {} (bless with MESHC_BLESS=1)",
+                expected_path.display()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} command case(s) failed:\n\n{}",
         failures.len(),
         failures.join("\n\n")
     );

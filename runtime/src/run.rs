@@ -14,7 +14,9 @@ use tokio::sync::watch;
 
 use crate::access_log::AccessLog;
 use crate::admin::{serve_admin, AdminContext};
-use crate::admit::{AdmitOptions, SharedLimitStore, SharedStoreCollector, SharedStoreError};
+use crate::admit::{
+    AdmitOptions, SharedCounter, SharedLimitStore, SharedStoreCollector, SharedStoreError,
+};
 use crate::load::remote::{FetchStatusCollector, RemoteSetupError, RemoteSource, SourceOptions};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::mesh::demo_mesh::{DemoMesh, DemoPlan};
@@ -351,14 +353,12 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         .map(VerifyKey::read)
         .transpose()
         .map_err(StartError::VerifyKey)?;
-    let admission = AdmitOptions {
-        shared_store: options
-            .redis
-            .as_deref()
-            .map(SharedLimitStore::open)
-            .transpose()?,
-    };
-    if let Some(store) = &admission.shared_store {
+    let redis = options
+        .redis
+        .as_deref()
+        .map(SharedLimitStore::open)
+        .transpose()?;
+    if let Some(store) = &redis {
         tracing::info!(
             redis = store.url(),
             "shared rate limits are counted in Redis"
@@ -368,10 +368,14 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     kafka_options.streams = options.streams.clone();
     let remote = RemoteSource::for_input(&input, &options.source, verify_key.is_some())?;
     let metrics = Metrics::new(workers);
-    if let Some(store) = &admission.shared_store {
+    if let Some(store) = &redis {
         let collector = SharedStoreCollector(Arc::clone(store));
         metrics.register(|registry| registry.register_collector(Box::new(collector)));
     }
+    let admission = AdmitOptions {
+        shared_store: redis.map(|store| store as Arc<dyn SharedCounter>),
+        ..AdmitOptions::default()
+    };
     if let Some(remote) = &remote {
         let collector = FetchStatusCollector(Arc::clone(&remote.status));
         metrics.register(|registry| registry.register_collector(Box::new(collector)));

@@ -25,6 +25,12 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Draw the verified graph (gateways, routes, services, topics, streams and their edges).
     Graph(GraphArgs),
+    /// Answer whole-topology questions: who can reach a service or route, produce or consume a topic.
+    WhoCan(super::who_can_command::WhoCanArgs),
+    /// Compare two programs (files, directories or bundles) in behaviour: routes, auth, limits, mesh, events, services.
+    Diff(super::diff_command::DiffArgs),
+    /// Run the program's tests (`*.test.mesh`) with the runtime's decision code.
+    Test(super::test_command::TestArgs),
     /// Print the table of diagnostic codes.
     Codes {
         /// Print docs/diagnostics.md.

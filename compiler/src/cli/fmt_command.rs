@@ -67,6 +67,12 @@ pub fn run_fmt(args: &FmtArgs) -> u8 {
 }
 
 fn format_one(path: &str, args: &FmtArgs) -> Outcome {
+    if crate::input::test_files::is_test_file(std::path::Path::new(path)) {
+        // Named directly (a directory's test files are skipped): say so rather than report every
+        // `test` block as a syntax error of a program.
+        eprintln!("error: {path}: meshc fmt formats programs; test files (*.test.mesh) are left as written");
+        return Outcome::Failed;
+    }
     let ReadFile {
         sources,
         file,

@@ -111,7 +111,8 @@ pub fn load_bytes(path: &str, bytes: &[u8]) -> LoadedProgram {
     loader.finish()
 }
 
-/// Every `.mesh` file under `dir`, recursively (hidden entries skipped).
+/// Every `.mesh` file under `dir`, recursively (hidden entries and `*.test.mesh` test files
+/// skipped).
 fn collect_mesh_files(dir: &Path, out: &mut BTreeSet<String>) -> Result<(), InputError> {
     let entries = std::fs::read_dir(dir).map_err(|source| InputError::Io {
         path: display_path(dir),
@@ -132,7 +133,9 @@ fn collect_mesh_files(dir: &Path, out: &mut BTreeSet<String>) -> Result<(), Inpu
         })?;
         if file_type.is_dir() {
             collect_mesh_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "mesh") {
+        } else if path.extension().is_some_and(|e| e == "mesh")
+            && !super::test_files::is_test_file(&path)
+        {
             out.insert(display_path(&path));
         }
     }
@@ -140,12 +143,12 @@ fn collect_mesh_files(dir: &Path, out: &mut BTreeSet<String>) -> Result<(), Inpu
 }
 
 /// File content, or the reason it could not be read.
-enum FileBytes {
+pub(crate) enum FileBytes {
     Bytes(Vec<u8>),
     TooLarge(u64),
 }
 
-fn read_root(path: &Path) -> Result<FileBytes, InputError> {
+pub(crate) fn read_root(path: &Path) -> Result<FileBytes, InputError> {
     use std::io::Read;
     let io = |source| InputError::Io {
         path: display_path(path),
@@ -297,7 +300,7 @@ impl Loader {
 
 /// The text of a file, or the reason it cannot be compiled (with replacement characters so the
 /// diagnostic can still show it).
-fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
+pub(crate) fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
     match bytes {
         FileBytes::TooLarge(size) => (String::new(), Some(Problem::TooLarge(size))),
         FileBytes::Bytes(bytes) => match String::from_utf8(bytes) {
@@ -321,7 +324,8 @@ fn decode(bytes: FileBytes) -> (String, Option<Problem>) {
     }
 }
 
-enum Problem {
+/// Why a file's text cannot be compiled.
+pub(crate) enum Problem {
     TooLarge(u64),
     /// The first invalid byte: its offset and value.
     Utf8 {
@@ -332,7 +336,7 @@ enum Problem {
 }
 
 impl Problem {
-    fn diagnostic(&self, file: FileId) -> Diagnostic {
+    pub(crate) fn diagnostic(&self, file: FileId) -> Diagnostic {
         match self {
             Problem::TooLarge(size) => Diagnostic::error(
                 &codes::FILE_TOO_LARGE,

@@ -4,3 +4,4 @@ pub mod ast;
 pub mod ast_queries;
 pub mod cel_scan;
 pub mod parser;
+pub mod test_ast;

@@ -1,5 +1,10 @@
 //! Admission: whether a matched request may proceed, and what it carries when it does.
 //!
+//! The decision code is in the `meshwork-policy` crate (re-exported here, so `crate::admit::…`
+//! paths are the core's), shared with `meshc test`, which replays a program's tests with it:
+//! the compiler must not depend on the runtime, and the two must never decide differently.
+//! What stays in meshd is the I/O: shared rate limits counted in Redis ([`limit::shared`]).
+//!
 //! Everything is prepared when a bundle loads and kept per route; a request costs a walk over
 //! its route's checks. The server uses it like this:
 //!
@@ -7,7 +12,7 @@
 //! load:     let secrets = SecretStore::load(&bundle, base_dir)?;            // load/secrets.rs
 //!           let store = redis_url.map(SharedLimitStore::open).transpose()?;  // --redis URL
 //!           let gateway_admission = GatewayAdmission::build(&gateway, &secrets,
-//!                                       &AdmitOptions { shared_store: store })?;
+//!                                       &AdmitOptions { shared_store: store, ..default })?;
 //!           for w in gateway_admission.warnings() { log(w) }
 //! reload:   GatewayAdmission::rebuild(&gateway, &secrets, &options, &previous)  // keeps buckets
 //!           (open the SharedLimitStore once per process and pass the same Arc on every build)
@@ -28,47 +33,13 @@
 //!           }
 //! ```
 //!
-//! Checks run in bundle order: auth (401) → access (403) → rate limit (429) → condition (403)
-//! → body limit (413); CORS and header rules decorate. Every [`Denial`] names its route, step
-//! and source line. Request CEL for other parts of the runtime (`balance hash(…)`, produce
-//! keys) is [`cel::RequestExpression`], evaluated with [`Admitted::cel_input`].
-//!
-//! Client addresses are the TCP peer's: `X-Forwarded-For` is not trusted by IP rules or per-IP
-//! limits. `shared` limits count in Redis and fall back to local counting while Redis fails
-//! ([`limit::shared`]).
-//!
 //! In meshd the load side is [`crate::state`] (one [`GatewayAdmission`] per gateway state) and
 //! the request side is the gateway chain's admission stage ([`crate::server::stages::admission`]);
 //! its match stage ([`crate::server::stages::route_match`]) also sends a preflight for a
 //! route of another method to the route `Access-Control-Request-Method` names.
 
-pub mod access;
-pub mod admitted;
-pub mod auth;
-pub mod cel;
-pub mod claims;
-pub mod consumers;
-pub mod cors;
-pub mod denial;
-pub mod error;
-pub mod facts;
-pub mod gateway_admission;
-pub mod header_rules;
-pub mod header_sink;
-pub mod limit;
-pub mod request_headers;
-pub mod route_admission;
+pub use meshwork_policy::admit::*;
 
-pub use admitted::Admitted;
-pub use claims::JwtClaims;
-pub use consumers::{ConsumerDirectory, ConsumerEntry, ConsumerId};
-pub use denial::{Denial, StepKind, DENIED_BY};
-pub use error::AdmitBuildError;
-pub use facts::RequestFacts;
-pub use gateway_admission::GatewayAdmission;
-pub use header_sink::HeaderSink;
-pub use limit::{
-    LimitDecision, RateLimitStatus, SharedLimitStore, SharedStoreCollector, SharedStoreError,
-};
-pub use request_headers::RequestHeaders;
-pub use route_admission::{AdmitOptions, PreflightResponse, RouteAdmission};
+pub mod limit;
+
+pub use limit::{SharedLimitStore, SharedStoreCollector, SharedStoreError};

@@ -5,8 +5,10 @@
 pub mod bundle_check;
 pub mod input;
 pub mod remote;
-pub mod secrets;
 pub mod signature;
+
+/// Secrets are read with the decision core, which builds admission from them.
+pub use meshwork_policy::secrets;
 
 pub use bundle_check::{check_bundle_bytes, read_bundle_file, BundleError, SchemaViolation};
 pub use input::{InputError, LoadedInput, ProgramInput};

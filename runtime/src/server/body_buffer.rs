@@ -7,8 +7,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::forward::{BodyError, RequestBody};
 
-/// The most a body is buffered to when the route declares no `body_limit`: 1 MiB.
-pub const DEFAULT_BUFFER_LIMIT: u64 = 1024 * 1024;
+/// The most a body is buffered to when the route declares no `body_limit` (the decision
+/// core's, so `meshc test` refuses the same bodies).
+pub const DEFAULT_BUFFER_LIMIT: u64 = crate::admit::BODY_BUFFER_LIMIT;
 
 /// Reads `body` to its end, refusing it once it is longer than `limit` bytes. A body that
 /// arrives in one piece is returned without copying.

@@ -31,8 +31,9 @@ use super::completion::{
 };
 use super::dead_letter::{dead_letter_headers, DeadLetterCause, PRODUCE_FAILED};
 use super::deliver::{Deliverer, DeliveryRequest};
-use super::event_cel::{EventEvaluator, RecordView};
+use super::event_cel::{EventEvaluator, EventHeaders, RecordView};
 use super::group_watch::GroupWatch;
+use super::kafka_headers::KafkaHeaders;
 use super::metrics::{ProduceTally, StreamTally};
 use super::offset_tracker::{OffsetTracker, Sequence};
 use super::rule::{Reshaped, StreamRule, Verdict};
@@ -451,13 +452,15 @@ impl RunState<'_> {
         if let Some(transaction) = &mut self.transaction {
             transaction.touched();
         }
+        let headers = message.headers();
+        let event_headers = headers.map(KafkaHeaders);
         let view = RecordView {
             topic: &self.rule.source_topic,
             partition: message.partition(),
             offset: message.offset(),
             key: message.key(),
             value: message.payload(),
-            headers: message.headers(),
+            headers: event_headers.as_ref().map(|h| h as &dyn EventHeaders),
             timestamp_ms: message.timestamp().to_millis(),
         };
         match self.rule.judge(&self.evaluator, &view) {
@@ -471,7 +474,7 @@ impl RunState<'_> {
                     sequence,
                     view.key,
                     view.value,
-                    view.headers,
+                    headers,
                     error.reason(),
                     &error.to_string(),
                 );
@@ -495,11 +498,11 @@ impl RunState<'_> {
                     );
                     record.key = key;
                     record.payload = value;
-                    record.headers = view.headers.map(|headers| headers.detach());
+                    record.headers = headers.map(|headers| headers.detach());
                     self.send(record);
                 }
                 if self.deliverer.is_some() {
-                    self.deliver(sequence, &view, key, value);
+                    self.deliver(sequence, &view, headers, key, value);
                 }
             }
         }
@@ -554,6 +557,7 @@ impl RunState<'_> {
         &mut self,
         sequence: Sequence,
         view: &RecordView<'_>,
+        headers: Option<&rdkafka::message::BorrowedHeaders>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) {
@@ -567,7 +571,7 @@ impl RunState<'_> {
             // The service is at its concurrency limit: wait for a delivery to finish.
             std::thread::sleep(Duration::from_micros(500));
         };
-        let headers = view.headers.map(|headers| {
+        let pairs = headers.map(|headers| {
             headers
                 .iter()
                 .map(|header| (header.key, header.value.unwrap_or_default()))
@@ -579,10 +583,10 @@ impl RunState<'_> {
             view.offset,
             key,
             value.unwrap_or_default(),
-            headers.iter().flatten().copied(),
+            pairs.iter().flatten().copied(),
         );
         let key = key.map(<[u8]>::to_vec);
-        let owned_headers = view.headers.map(|headers| headers.detach());
+        let owned_headers = headers.map(|headers| headers.detach());
         let completions = Arc::clone(&self.completions);
         deliverer.spawn(permit, request, move |outcome, request| {
             let completion = match outcome {

@@ -6,8 +6,11 @@
 //! allow-list. Sync routes answer 200 `{topic, partition, offset}` after the broker's
 //! acknowledgement, async routes 202 once queued; broker trouble is 503 with `Retry-After`, never
 //! a 2xx for a record the broker did not acknowledge in sync mode.
+//!
+//! Which record a request becomes (topic, value, refusals) is decided by the decision core's
+//! record plan (`meshwork_policy::stream::record_plan`), which `meshc test` uses too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,11 +23,10 @@ use super::metrics::{KafkaMetrics, ProduceTally};
 use super::produce::{
     DeliveryWait, EventProducer, EventRecord, ProduceError, ProduceOutcome, RecordHeaders,
 };
+use super::record_plan::{check_topic_name, envelope, topic_for, RecordRefusal};
 use crate::admit::cel::{CelInput, RequestExpression};
 
-/// The largest body a produce route takes when its admission sets no `body_limit`: librdkafka's
-/// default `message.max.bytes` is about 1 MB, so larger records would be refused anyway.
-pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+pub use super::record_plan::DEFAULT_MAX_BODY;
 
 /// Why a produce route cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,22 +59,12 @@ pub enum ProduceRouteError {
     },
 }
 
-/// Where a route's records go.
-enum TopicChoice {
-    Fixed {
-        name: Arc<str>,
-        tally: ProduceTally,
-    },
-    Param {
-        param: String,
-        allowed: Option<HashMap<String, (Arc<str>, ProduceTally)>>,
-    },
-}
-
 /// A compiled `produce` action.
 pub struct ProduceRoute {
     route: Arc<str>,
-    topic: TopicChoice,
+    topic: ProduceTopic,
+    /// The topics known at load (the fixed one, or the allowed ones) with their counters.
+    known_topics: HashMap<String, (Arc<str>, ProduceTally)>,
     key: Option<RequestExpression>,
     value: ValueFormat,
     headers: Vec<HeaderName>,
@@ -153,6 +145,17 @@ pub enum ProduceFailure {
     /// The broker did not take the record (503, except a record too large for Kafka: 413).
     #[error(transparent)]
     Unavailable(#[from] ProduceError),
+}
+
+impl From<RecordRefusal> for ProduceFailure {
+    fn from(refusal: RecordRefusal) -> Self {
+        match refusal {
+            RecordRefusal::BodyTooLarge(limit) => ProduceFailure::BodyTooLarge(limit),
+            RecordRefusal::TopicNotAllowed(topic) => ProduceFailure::TopicNotAllowed(topic),
+            RecordRefusal::BadTopic(topic) => ProduceFailure::BadTopic(topic),
+            RecordRefusal::Key(reason) => ProduceFailure::Key(reason),
+        }
+    }
 }
 
 /// The answer to send: a status, a JSON body and, for 503, `Retry-After` in seconds.
@@ -275,35 +278,16 @@ impl ProduceRoute {
             route: route.to_owned(),
             reason,
         };
-        let topic = match settings.topic {
-            ProduceTopic::Fixed { name } => {
-                check_topic_name(name).map_err(bad_topic)?;
-                TopicChoice::Fixed {
-                    name: name.as_str().into(),
-                    tally: metrics.produce_tally(name, route),
-                }
-            }
-            ProduceTopic::Param { param, allow } => {
-                let allowed = match allow {
-                    None => None,
-                    Some(topics) => Some(
-                        topics
-                            .iter()
-                            .map(|name| {
-                                check_topic_name(name).map_err(bad_topic)?;
-                                let entry =
-                                    (name.as_str().into(), metrics.produce_tally(name, route));
-                                Ok((name.clone(), entry))
-                            })
-                            .collect::<Result<_, ProduceRouteError>>()?,
-                    ),
-                };
-                TopicChoice::Param {
-                    param: param.clone(),
-                    allowed,
-                }
-            }
+        let named: &[String] = match settings.topic {
+            ProduceTopic::Fixed { name } => std::slice::from_ref(name),
+            ProduceTopic::Param { allow, .. } => allow.as_deref().unwrap_or_default(),
         };
+        let mut known_topics = HashMap::new();
+        for name in named {
+            check_topic_name(name).map_err(bad_topic)?;
+            let entry = (name.as_str().into(), metrics.produce_tally(name, route));
+            known_topics.insert(name.clone(), entry);
+        }
         let key = settings
             .key
             .map(|source| {
@@ -326,7 +310,8 @@ impl ProduceRoute {
             .collect::<Result<_, _>>()?;
         Ok(ProduceRoute {
             route: route.into(),
-            topic,
+            topic: settings.topic.clone(),
+            known_topics,
             key,
             value: settings.value,
             headers,
@@ -353,12 +338,18 @@ impl ProduceRoute {
     /// Builds and queues the record; the returned handle waits for the broker in sync mode.
     pub fn submit(&self, input: ProduceInput<'_>) -> Result<PendingProduce, ProduceFailure> {
         let (topic, tally) = self.topic_of(&input)?;
-        let envelope;
+        let envelope_bytes;
         let value: &[u8] = match self.value {
             ValueFormat::Raw => input.body,
             ValueFormat::Envelope => {
-                envelope = envelope_of(&input);
-                &envelope
+                envelope_bytes = envelope(
+                    input.method,
+                    input.path,
+                    input.query,
+                    input.headers,
+                    input.body,
+                );
+                &envelope_bytes
             }
         };
         let send = |key: Option<&[u8]>| {
@@ -385,31 +376,16 @@ impl ProduceRoute {
         })
     }
 
+    /// The record's topic (decided by the record plan) and its counter.
     fn topic_of(
         &self,
         input: &ProduceInput<'_>,
     ) -> Result<(Arc<str>, ProduceTally), ProduceFailure> {
-        match &self.topic {
-            TopicChoice::Fixed { name, tally } => Ok((Arc::clone(name), tally.clone())),
-            TopicChoice::Param { param, allowed } => {
-                let named = input
-                    .params
-                    .iter()
-                    .find(|(name, _)| name == param)
-                    .map_or("", |(_, value)| *value);
-                match allowed {
-                    Some(allowed) => allowed
-                        .get(named)
-                        .map(|(name, tally)| (Arc::clone(name), tally.clone()))
-                        .ok_or_else(|| ProduceFailure::TopicNotAllowed(named.to_owned())),
-                    None => {
-                        check_topic_name(named)
-                            .map_err(|_| ProduceFailure::BadTopic(named.to_owned()))?;
-                        Ok((named.into(), self.metrics.produce_tally(named, &self.route)))
-                    }
-                }
-            }
-        }
+        let name = topic_for(&self.topic, input.params)?;
+        Ok(match self.known_topics.get(name) {
+            Some((name, tally)) => (Arc::clone(name), tally.clone()),
+            None => (name.into(), self.metrics.produce_tally(name, &self.route)),
+        })
     }
 
     fn record_headers(&self, request: &HeaderMap) -> RecordHeaders {
@@ -426,132 +402,22 @@ impl ProduceRoute {
     }
 }
 
-/// `{method, path, headers, query, body}`: headers and query as objects (sorted; repeated headers
-/// joined with ", ", the first of repeated query parameters), the body as JSON when it is JSON,
-/// as a string when it is UTF-8, else base64 with `"body_encoding": "base64"`.
-fn envelope_of(input: &ProduceInput<'_>) -> Vec<u8> {
-    let mut headers: BTreeMap<&str, String> = BTreeMap::new();
-    for (name, value) in input.headers {
-        let text = String::from_utf8_lossy(value.as_bytes());
-        headers
-            .entry(name.as_str())
-            .and_modify(|joined| {
-                joined.push_str(", ");
-                joined.push_str(&text);
-            })
-            .or_insert_with(|| text.into_owned());
-    }
-    let mut query: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(raw) = input.query {
-        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-            query
-                .entry(name.into_owned())
-                .or_insert_with(|| value.into_owned());
-        }
-    }
-    let mut envelope = serde_json::Map::new();
-    envelope.insert("method".into(), json!(input.method.as_str()));
-    envelope.insert("path".into(), json!(input.path));
-    envelope.insert("headers".into(), json!(headers));
-    envelope.insert("query".into(), json!(query));
-    let body = if input.body.is_empty() {
-        serde_json::Value::Null
-    } else if let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(input.body) {
-        parsed
-    } else if let Ok(text) = std::str::from_utf8(input.body) {
-        json!(text)
-    } else {
-        use base64::Engine;
-        envelope.insert("body_encoding".into(), json!("base64"));
-        json!(base64::engine::general_purpose::STANDARD.encode(input.body))
-    };
-    envelope.insert("body".into(), body);
-    serde_json::Value::Object(envelope).to_string().into_bytes()
-}
-
-/// Kafka's topic name rule: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
-fn check_topic_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 249
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("`{name}` is not a valid Kafka topic name"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn input<'a>(
-        headers: &'a HeaderMap,
-        body: &'a [u8],
-        facts: &'a crate::admit::RequestFacts<'a>,
-    ) -> ProduceInput<'a> {
-        ProduceInput {
-            method: &Method::POST,
-            path: "/log",
-            query: Some("ship=enterprise&ship=defiant&deck=7"),
-            headers,
-            params: &[],
-            body,
-            cel: CelInput::request(facts),
-        }
-    }
 
     #[test]
-    fn the_envelope_carries_method_path_headers_query_and_json_body() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ship", HeaderValue::from_static("enterprise"));
-        headers.append("accept", HeaderValue::from_static("text/plain"));
-        headers.append("accept", HeaderValue::from_static("application/json"));
-        let facts = crate::admit::RequestFacts::new(
-            &Method::POST,
-            "/log",
-            &headers,
-            "127.0.0.1:1".parse().unwrap(),
-        );
-        let envelope = envelope_of(&input(&headers, br#"{"severity":"red"}"#, &facts));
-        let parsed: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
-        assert_eq!(
-            parsed,
-            json!({
-                "method": "POST",
-                "path": "/log",
-                "headers": {"accept": "text/plain, application/json", "x-ship": "enterprise"},
-                "query": {"deck": "7", "ship": "enterprise"},
-                "body": {"severity": "red"},
-            })
-        );
-    }
-
-    #[test]
-    fn a_binary_body_is_base64_in_the_envelope() {
-        let headers = HeaderMap::new();
-        let facts = crate::admit::RequestFacts::new(
-            &Method::POST,
-            "/log",
-            &headers,
-            "127.0.0.1:1".parse().unwrap(),
-        );
-        let envelope = envelope_of(&input(&headers, &[0xff, 0x00], &facts));
-        let parsed: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
-        assert_eq!(parsed["body"], json!("/wA="));
-        assert_eq!(parsed["body_encoding"], json!("base64"));
-    }
-
-    #[test]
-    fn topic_names_follow_kafka_rules() {
-        assert!(check_topic_name("captains-log.v2_eu").is_ok());
-        for bad in ["", ".", "..", "log/../x", "a b", &"x".repeat(250)] {
-            assert!(check_topic_name(bad).is_err(), "{bad:?}");
+    fn record_plan_refusals_keep_their_statuses() {
+        for refusal in [
+            RecordRefusal::BodyTooLarge(1),
+            RecordRefusal::TopicNotAllowed("x".into()),
+            RecordRefusal::BadTopic("a b".into()),
+            RecordRefusal::Key("no such key".into()),
+        ] {
+            let status = refusal.status();
+            let failure = ProduceFailure::from(refusal.clone());
+            assert_eq!(failure.status().as_u16(), status, "{refusal:?}");
+            assert_eq!(failure.to_string(), refusal.to_string());
         }
     }
 

@@ -222,12 +222,10 @@ mod tests {
         assert!(parse_edited(|_| {}).is_ok());
     }
 
-    /// A named edit of a valid bundle document.
-    type Edit = (&'static str, Box<dyn FnOnce(&mut Value)>);
-
     #[test]
     fn each_out_of_range_value_is_refused_by_the_typed_parse() {
-        let edits: Vec<Edit> = vec![
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let edits: Vec<(&str, Edit)> = vec![
             (
                 "format_version",
                 Box::new(|d| d["format_version"] = 2.into()),

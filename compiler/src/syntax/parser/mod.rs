@@ -16,6 +16,7 @@ mod route_action;
 mod route_admission;
 mod service;
 mod stream;
+pub mod test_file;
 
 pub use cel::{parse_cel, CelError};
 

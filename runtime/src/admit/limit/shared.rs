@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 
 use super::gcra::{Gcra, RateLimitStatus, Verdict};
 use super::local::Clock;
+use super::{CountFuture, SharedCountError, SharedCounter};
 
 /// How long a Redis call may take before the request is decided locally.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
@@ -281,6 +282,20 @@ impl SharedLimitStore {
     }
 }
 
+impl SharedCounter for SharedLimitStore {
+    fn decide<'a>(&'a self, key: &'a str, gcra: &'a Gcra) -> CountFuture<'a> {
+        Box::pin(async move {
+            SharedLimitStore::decide(self, key, gcra)
+                .await
+                .map_err(|error| SharedCountError(error.to_string()))
+        })
+    }
+
+    fn count_fallback(&self, mode: StoreFailure) {
+        SharedLimitStore::count_fallback(self, mode);
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -468,5 +483,69 @@ pub(crate) mod tests {
         );
         assert_eq!(redact("redis://host:6379/"), "redis://host:6379/");
         assert!(SharedLimitStore::open("not a url").is_err());
+    }
+
+    /// Two gateways admitting through one Redis draw from one bucket: the decision core's
+    /// admission reaches Redis through [`SharedCounter`].
+    #[tokio::test]
+    async fn admission_counts_a_shared_limit_across_instances_in_redis() {
+        use crate::admit::{AdmitOptions, GatewayAdmission, RequestFacts};
+        use crate::load::secrets::{Secret, SecretStore};
+        use meshwork_bundle::{AdmissionStep, SecretRef};
+
+        let Some(redis) = TestRedis::start().await else {
+            return;
+        };
+        let mut gateway = meshwork_bundle::sample::starfleet_bundle().gateways[0].clone();
+        gateway.routes.truncate(1);
+        let officers = &mut gateway.routes[0];
+        officers.admission.retain(|step| {
+            matches!(
+                step,
+                AdmissionStep::Auth { .. } | AdmissionStep::RateLimit { .. }
+            )
+        });
+        for step in &mut officers.admission {
+            if let AdmissionStep::RateLimit { count, shared, .. } = step {
+                *count = 3;
+                *shared = true;
+            }
+        }
+        let mut secrets = SecretStore::new();
+        secrets.insert(
+            &SecretRef::Env("PICARD_KEY".into()),
+            Secret::new(b"engage".to_vec()),
+        );
+        secrets.insert(
+            &SecretRef::File("picard.pw".into()),
+            Secret::new(b"earl-grey".to_vec()),
+        );
+        let instance = || {
+            let store: Arc<dyn SharedCounter> = SharedLimitStore::open(&redis.url).unwrap();
+            let options = AdmitOptions {
+                shared_store: Some(store),
+                ..AdmitOptions::default()
+            };
+            GatewayAdmission::build(&gateway, &secrets, &options).unwrap()
+        };
+        let (first, second) = (instance(), instance());
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-api-key", http::HeaderValue::from_static("engage"));
+        let facts = RequestFacts::new(
+            &http::Method::GET,
+            "/officers/7",
+            &headers,
+            "127.0.0.1:1".parse().unwrap(),
+        );
+        let mut passed = 0;
+        for i in 0..6 {
+            let admission = if i % 2 == 0 { &first } else { &second };
+            let route = admission.route(0).unwrap();
+            assert!(route.has_shared_limit());
+            if route.admit(&facts).await.is_ok() {
+                passed += 1;
+            }
+        }
+        assert_eq!(passed, 3);
     }
 }

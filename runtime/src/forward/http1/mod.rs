@@ -12,9 +12,11 @@ pub mod body_decoder;
 pub mod chunk_line;
 pub mod connection;
 pub mod exchange;
-pub mod raw_headers;
 pub mod request_encoder;
 pub mod response_head;
+
+/// Header lines as received live with the decision core, which reads them in place.
+pub use meshwork_policy::wire::raw_headers;
 
 pub use connection::{ConnectError, UpstreamConn};
 pub use exchange::{exchange, ExchangeError, ExchangeRequest};
