@@ -17,6 +17,7 @@ use meshwork_bundle::Bundle;
 use crate::ca::{init_ca, issue_workload_cert, KeyAlgorithm, MeshCa, WorkloadRequest};
 use crate::demo_upstreams::{serve_demo_app, DemoApp};
 use crate::run::{start, RunOptions, RunningServer};
+use crate::server::listeners::reuse_port_listener;
 
 use super::identity::{SpiffeId, TrustDomain};
 use super::sidecar::SidecarOptions;
@@ -126,6 +127,17 @@ impl DemoPlan {
             sidecars: Vec::new(),
             dir: self.dir.clone(),
         };
+        // Every endpoint is held (SO_REUSEPORT, as the sidecars bind) until all sidecars are up,
+        // so that no sidecar's outbound, admin or app socket is given a later sidecar's endpoint
+        // port by the kernel; the sidecars join each hold, which is then let go.
+        let _held: Vec<std::net::TcpListener> = self
+            .services
+            .iter()
+            .flat_map(|(_, endpoints)| endpoints)
+            .filter_map(|endpoint| endpoint.parse::<SocketAddr>().ok())
+            .filter(|address| address.ip().is_loopback())
+            .filter_map(|address| reuse_port_listener(address).ok())
+            .collect();
         for (service, endpoints) in &self.services {
             for endpoint in endpoints {
                 let Ok(address) = endpoint.parse::<SocketAddr>() else {
