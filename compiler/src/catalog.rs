@@ -15,6 +15,7 @@ pub fn all_codes() -> Vec<&'static Code> {
         crate::checks::cel::CODES,
         crate::checks::security::CODES,
         crate::checks::sanity::CODES,
+        crate::checks::traffic::CODES,
     ];
     let mut all: Vec<&'static Code> = stages.iter().flat_map(|s| s.iter().copied()).collect();
     all.sort_by_key(|c| c.id);

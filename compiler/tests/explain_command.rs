@@ -382,3 +382,112 @@ fn an_unknown_caller_or_service_is_a_usage_error_with_a_suggestion() {
     let (code, _, stderr) = explain_call("none", &["--from", "picard"]);
     assert_eq!(code, Some(2), "{stderr}");
 }
+
+#[test]
+fn explain_lists_a_routes_faults_with_their_share_effect_and_condition() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-fault-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers {
+    match GET "/officers" public
+    fault abort 10% 503 when request.headers["x-chaos"] == "on"
+    fault delay 25% 2s
+    forward picard
+  }
+}
+service picard { endpoints ["127.0.0.1:9101"] }
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &["x-chaos:on"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("fault: abort 10% of requests with 503 (the upstream is not called), only when request.headers[\"x-chaos\"] == \"on\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("fault: delay 25% of requests by 2000 ms, for every caller"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn explain_shows_a_retry_budgets_bound_on_an_outage() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-budget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers { match GET "/officers" public forward picard }
+}
+service picard { endpoints ["127.0.0.1:9101"] retry 3 on [503] budget 20% min 5/s window 30s }
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("retry budget: over 30000ms, retries at most 20% of requests + 5 per 1000ms (an outage multiplies the load by at most 1.20, not 4)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn explain_shows_a_routes_mirror_and_its_bounds() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-mirror-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers { match GET "/officers" public mirror picard_v2 10% max_body 1KiB queue 8 forward picard }
+}
+service picard { endpoints ["127.0.0.1:9101"] }
+service picard_v2 { endpoints ["127.0.0.1:9102"] }
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("mirrored to service `picard_v2` (10% of requests, fire and forget: its answer is dropped; Host gets `-shadow`; bodies up to 1024 bytes; at most 8 copies in flight, more are dropped)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn explain_shows_the_circuit_breakers_detectors() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-breaker-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route officers { match GET "/officers" public forward picard }
+}
+service picard {
+  endpoints ["127.0.0.1:9101", "127.0.0.1:9102"]
+  circuit_breaker { consecutive_errors 5 eject 30s max_ejected 50% failure_percentage 50% min_requests 20 interval 10s }
+}
+"#,
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("circuit breaker: an endpoint is ejected after 5 errors in a row, or 50% failures of at least 20 requests per 10000ms, for 30000ms times its ejections so far (up to 300s); at most 50% of endpoints out"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

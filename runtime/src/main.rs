@@ -59,6 +59,10 @@ enum Command {
         /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
         #[arg(long, value_name = "FILE")]
         verify_key: Option<PathBuf>,
+        /// Seed the draws of routes' `fault` rules, so the same requests are faulted on every
+        /// run (resilience tests); random when not given.
+        #[arg(long, value_name = "N")]
+        fault_seed: Option<u64>,
         /// Do not write the access log (JSON lines on stdout).
         #[arg(long)]
         no_access_log: bool,
@@ -181,6 +185,7 @@ fn main() -> ExitCode {
             kafka,
             redis,
             verify_key,
+            fault_seed,
             no_access_log,
             demo_upstreams,
             mesh_certs,
@@ -199,6 +204,7 @@ fn main() -> ExitCode {
             kafka,
             redis,
             verify_key,
+            fault_seed,
             access_log: !no_access_log,
             demo_upstreams,
             workers,

@@ -97,6 +97,8 @@ pub struct RunOptions {
     /// The unix socket through which a new meshd takes this one's listening sockets (and this
     /// one takes those of the meshd already answering there).
     pub handover_socket: Option<PathBuf>,
+    /// Seeds routes' `fault` draws (`--fault-seed`): the same seed faults the same requests.
+    pub fault_seed: Option<u64>,
 }
 
 impl RunOptions {
@@ -127,6 +129,7 @@ impl RunOptions {
                 timeout: DEFAULT_DRAIN_TIMEOUT,
             },
             handover_socket: None,
+            fault_seed: None,
         }
     }
 }
@@ -374,6 +377,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     }
     let admission = AdmitOptions {
         shared_store: redis.map(|store| store as Arc<dyn SharedCounter>),
+        fault_seed: options.fault_seed,
         ..AdmitOptions::default()
     };
     if let Some(remote) = &remote {

@@ -27,11 +27,12 @@ pub use types::gateway::{
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
-    NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, StoreFailure, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
+    KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
+    RouteAction, RouteMatch, RouteMirror, StoreFailure, ValueFormat,
 };
 pub use types::service::{
-    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+    Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,
+    RetryOn, Service, SuccessRate,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic};

@@ -107,6 +107,7 @@ fn officers_route() -> Route {
             },
         ],
         action: RouteAction::Forward {
+            mirror: None,
             targets: vec![ForwardTarget {
                 service: "picard".to_string(),
                 weight: 100,
@@ -225,11 +226,15 @@ fn services() -> Vec<Service> {
                 ],
                 backoff_min_ms: 25,
                 backoff_max_ms: 250,
+                budget: None,
             }),
             circuit_breaker: Some(CircuitBreaker {
                 consecutive_errors: 5,
                 eject_ms: 30_000,
                 max_ejected_percent: 50,
+                failure_percentage: None,
+                success_rate: None,
+                interval_ms: None,
             }),
             health_check: Some(HealthCheck {
                 method: "GET".to_string(),

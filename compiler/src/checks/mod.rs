@@ -8,6 +8,7 @@ pub mod paths;
 pub mod routes;
 pub mod sanity;
 pub mod security;
+pub mod traffic;
 
 use crate::diagnostics::Diagnostic;
 use crate::graph::ProgramGraph;
@@ -23,5 +24,6 @@ pub fn run_all(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     diagnostics.extend(cel::check(program));
     diagnostics.extend(security::check(program));
     diagnostics.extend(sanity::check(program));
+    diagnostics.extend(traffic::check(program));
     diagnostics
 }

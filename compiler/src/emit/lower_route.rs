@@ -4,8 +4,9 @@
 //! business); a route without `match` or without an action is reported and left out.
 
 use meshwork_bundle::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, HeaderDirection, KeyLocation,
-    ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, StoreFailure, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection,
+    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror,
+    StoreFailure, ValueFormat,
 };
 
 use super::context::EmitContext;
@@ -75,7 +76,7 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
 }
 
 /// The admission steps in execution order (auth → access → rate_limit → condition → cors →
-/// body_limit → request headers → response headers), each kind keeping source order.
+/// body_limit → fault → request headers → response headers), each kind keeping source order.
 fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<AdmissionStep> {
     let mut steps = Vec::new();
     if let Some(auth) = statements.iter().find_map(|s| match s {
@@ -120,6 +121,11 @@ fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<A
             source: cx.location(limit.span),
         });
     }
+    for statement in statements {
+        if let RouteStatement::Fault(fault) = statement {
+            steps.push(lower_fault(cx, fault));
+        }
+    }
     for direction in [
         ast::HeaderDirection::Request,
         ast::HeaderDirection::Response,
@@ -133,6 +139,45 @@ fn lower_admission(cx: &mut EmitContext, statements: &[RouteStatement]) -> Vec<A
         }
     }
     steps
+}
+
+/// Istio's and Envoy's defaults are "every request, whole body"; a gateway must bound both.
+/// The largest body copied when `max_body` is not written.
+pub const DEFAULT_MIRROR_MAX_BODY: u64 = 64 * 1024;
+/// The copies in flight when `queue` is not written.
+pub const DEFAULT_MIRROR_QUEUE: u64 = 64;
+
+fn lower_mirror(mirror: &ast::Mirror) -> RouteMirror {
+    RouteMirror {
+        service: mirror.service.node.clone(),
+        percent: mirror.percent.as_ref().map_or(100, |p| p.node.value),
+        max_body_bytes: mirror
+            .max_body
+            .as_ref()
+            .map_or(DEFAULT_MIRROR_MAX_BODY, |s| s.node.bytes),
+        queue: mirror
+            .queue
+            .as_ref()
+            .map_or(DEFAULT_MIRROR_QUEUE, |q| q.node),
+    }
+}
+
+/// A `fault` line: delays before aborts is the runtime's business; here each keeps its line.
+fn lower_fault(cx: &mut EmitContext, fault: &ast::Fault) -> AdmissionStep {
+    let action = match &fault.kind {
+        ast::FaultKind::Abort(status) => FaultAction::Abort {
+            status: status.node,
+        },
+        ast::FaultKind::Delay(delay) => FaultAction::Delay {
+            delay_ms: delay.node.millis,
+        },
+    };
+    AdmissionStep::Fault {
+        action,
+        percent: fault.percent.node.value,
+        when: fault.when.as_ref().map(|c| c.source.clone()),
+        source: cx.location(fault.span),
+    }
 }
 
 fn lower_auth(cx: &mut EmitContext, auth: &ast::AuthKind) -> AuthMethod {
@@ -239,6 +284,7 @@ fn lower_action(
             rewrite: forward.rewrite.as_ref().map(|s| s.node.clone()),
             timeout_ms,
             idempotent: route.is_idempotent(),
+            mirror: route.mirror().map(lower_mirror),
         }),
         RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {

@@ -4,7 +4,8 @@
 //! single-valued settings the first one in program order wins.
 
 use meshwork_bundle::{
-    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+    Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,
+    RetryOn, Service, SuccessRate,
 };
 
 use meshwork_bundle::mesh_policy::derived_identity;
@@ -118,6 +119,27 @@ fn lower_retry(retry: &ast::Retry) -> Retry {
         on,
         backoff_min_ms,
         backoff_max_ms,
+        budget: retry.budget.as_ref().map(lower_retry_budget),
+    }
+}
+
+/// Linkerd's defaults for what a budget line leaves out: 10 retries a second, a 10 s window.
+pub const DEFAULT_BUDGET_MIN: (u64, u64) = (10, 1_000);
+/// How long a budget remembers requests and retries when `window` is not written.
+pub const DEFAULT_BUDGET_WINDOW_MS: u64 = 10_000;
+
+fn lower_retry_budget(budget: &ast::RetryBudget) -> RetryBudget {
+    let (min_retries, min_period_ms) = budget.min.as_ref().map_or(DEFAULT_BUDGET_MIN, |m| {
+        (m.node.count, m.node.period.millis())
+    });
+    RetryBudget {
+        percent: budget.percent.node.value,
+        min_retries,
+        min_period_ms,
+        window_ms: budget
+            .window
+            .as_ref()
+            .map_or(DEFAULT_BUDGET_WINDOW_MS, |w| w.node.millis.max(1)),
     }
 }
 
@@ -138,8 +160,37 @@ fn lower_circuit_breaker(breaker: &ast::CircuitBreaker) -> CircuitBreaker {
             .max_ejected
             .as_ref()
             .map_or(max_ejected, |p| p.node.value),
+        failure_percentage: breaker
+            .failure_percentage
+            .as_ref()
+            .map(|(p, min)| FailurePercentage {
+                percent: p.node.value,
+                min_requests: min
+                    .as_ref()
+                    .map_or(DEFAULT_FAILURE_PERCENTAGE_MIN_REQUESTS, |n| n.node),
+            }),
+        success_rate: breaker.success_rate.as_ref().map(|(_, min)| SuccessRate {
+            min_requests: min
+                .as_ref()
+                .map_or(DEFAULT_SUCCESS_RATE_MIN_REQUESTS, |n| n.node),
+        }),
+        interval_ms: (breaker.failure_percentage.is_some() || breaker.success_rate.is_some()).then(
+            || {
+                breaker
+                    .interval
+                    .as_ref()
+                    .map_or(DEFAULT_OUTLIER_INTERVAL_MS, |d| d.node.millis.max(1))
+            },
+        ),
     }
 }
+
+/// Envoy's defaults for the detectors' volume thresholds and interval.
+pub const DEFAULT_FAILURE_PERCENTAGE_MIN_REQUESTS: u64 = 50;
+/// Requests an endpoint needs in an interval for the success-rate detector (Envoy: 100).
+pub const DEFAULT_SUCCESS_RATE_MIN_REQUESTS: u64 = 100;
+/// How often the detectors judge when `interval` is not written (Envoy: 10 s).
+pub const DEFAULT_OUTLIER_INTERVAL_MS: u64 = 10_000;
 
 fn lower_health_check(check: &ast::HealthCheck) -> HealthCheck {
     let interval_ms = check.every.node.millis;

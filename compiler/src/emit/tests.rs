@@ -517,6 +517,7 @@ fn service_defaults_are_made_explicit() {
                 attempts: Spanned::new(3, at(0, 3)),
                 on: Vec::new(),
                 backoff: None,
+                budget: None,
                 span: at(0, 3),
             }),
         ],

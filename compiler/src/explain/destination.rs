@@ -83,6 +83,7 @@ pub fn render_destination(
             rewrite,
             timeout_ms,
             idempotent,
+            mirror,
         } => {
             for target in targets {
                 let _ = writeln!(
@@ -127,6 +128,45 @@ pub fn render_destination(
                                 "; POST, PATCH and other non-idempotent methods only on connect_failure"
                             }
                         );
+                        if let Some(b) = &retry.budget {
+                            let _ = writeln!(
+                                out,
+                                "    retry budget: over {}ms, retries at most {}% of requests + {} per {}ms (an outage multiplies the load by at most {:.2}, not {})",
+                                b.window_ms,
+                                b.percent,
+                                b.min_retries,
+                                b.min_period_ms,
+                                1.0 + f64::from(b.percent) / 100.0,
+                                retry.attempts + 1
+                            );
+                        }
+                    }
+                    if let Some(b) = &service.circuit_breaker {
+                        let mut detectors =
+                            vec![format!("{} errors in a row", b.consecutive_errors)];
+                        if let Some(f) = &b.failure_percentage {
+                            detectors.push(format!(
+                                "{}% failures of at least {} requests per {}ms",
+                                f.percent,
+                                f.min_requests,
+                                b.interval_ms.unwrap_or_default()
+                            ));
+                        }
+                        if let Some(s) = &b.success_rate {
+                            detectors.push(format!(
+                                "a success rate 1.9 standard deviations below its peers' (5+ endpoints with {} requests per {}ms)",
+                                s.min_requests,
+                                b.interval_ms.unwrap_or_default()
+                            ));
+                        }
+                        let _ = writeln!(
+                            out,
+                            "    circuit breaker: an endpoint is ejected after {}, for {}ms{}; at most {}% of endpoints out",
+                            detectors.join(", or "),
+                            b.eject_ms,
+                            if b.interval_ms.is_some() { " times its ejections so far (up to 300s)" } else { "" },
+                            b.max_ejected_percent
+                        );
                     }
                     let budget = TimeBudget::of(service, *timeout_ms);
                     for line in budget.describe() {
@@ -144,6 +184,18 @@ pub fn render_destination(
             }
             if let Some(rewrite) = rewrite {
                 let _ = writeln!(out, "  the path is rewritten to \"{rewrite}\"");
+            }
+            if let Some(m) = mirror {
+                let _ = writeln!(
+                    out,
+                    "  mirrored to service `{}` ({}% of requests, fire and forget: its answer is dropped; Host gets `-shadow`; bodies up to {} bytes; at most {} copies in flight, more are dropped)",
+                    m.service, m.percent, m.max_body_bytes, m.queue
+                );
+                let _ = writeln!(
+                    out,
+                    "    mesh: {}",
+                    mesh_verdict(program, &gateway.name, &m.service)
+                );
             }
         }
     }

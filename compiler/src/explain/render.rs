@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use meshwork_bundle::{
-    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, Gateway, KeyLocation, MethodMismatch,
-    PathKind, Route, SourceLocation, StoreFailure,
+    AccessSubject, AdmissionStep, AuthMethod, Bundle, Effect, FaultAction, Gateway, KeyLocation,
+    MethodMismatch, PathKind, Route, SourceLocation, StoreFailure,
 };
 
 use crate::resolve::Program;
@@ -334,6 +334,12 @@ fn describe_step<'s>(
             format!("body limit: {max_bytes} bytes → 413 when larger"),
             source,
         ),
+        AdmissionStep::Fault {
+            action,
+            percent,
+            when,
+            source,
+        } => (describe_fault(action, *percent, when.as_deref()), source),
         AdmissionStep::Header {
             direction,
             name,
@@ -350,6 +356,24 @@ fn describe_step<'s>(
             };
             (text, source)
         }
+    }
+}
+
+/// An injected fault as `explain` shows it: what share it picks, what it does, and when.
+fn describe_fault(action: &FaultAction, percent: u8, when: Option<&str>) -> String {
+    let what = match action {
+        FaultAction::Abort { status } => {
+            format!(
+                "fault: abort {percent}% of requests with {status} (the upstream is not called)"
+            )
+        }
+        FaultAction::Delay { delay_ms } => {
+            format!("fault: delay {percent}% of requests by {delay_ms} ms")
+        }
+    };
+    match when {
+        Some(condition) => format!("{what}, only when {condition}"),
+        None => format!("{what}, for every caller"),
     }
 }
 

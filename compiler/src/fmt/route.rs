@@ -43,11 +43,44 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
         RouteStatement::Timeout(timeout) => {
             Line::new().text("timeout").text(duration(timeout.node))
         }
+        RouteStatement::Fault(f) => fault_line(f),
+        RouteStatement::Mirror(m) => mirror_line(m),
         RouteStatement::Forward(f) => forward_line(f),
         RouteStatement::Produce(p) => produce_line(source, p),
         RouteStatement::Respond(r) => respond_line(r),
     };
     line.at(span.start as usize, span.end as usize)
+}
+
+/// `fault abort PERCENT STATUS [when CEL]` or `fault delay PERCENT DURATION [when CEL]`.
+fn fault_line(f: &Fault) -> Line {
+    let effect = match &f.kind {
+        FaultKind::Abort(status) => status.node.to_string(),
+        FaultKind::Delay(delay) => duration(delay.node),
+    };
+    let line = Line::new()
+        .text("fault")
+        .text(f.kind.keyword())
+        .text(percent(f.percent.node))
+        .text(effect);
+    match &f.when {
+        Some(condition) => line.text("when").cel(&condition.source),
+        None => line,
+    }
+}
+
+/// `mirror SERVICE [P%] [max_body SIZE] [queue N]`.
+fn mirror_line(m: &Mirror) -> Line {
+    Line::new()
+        .text("mirror")
+        .text(m.service.node.clone())
+        .maybe(m.percent.as_ref().map(|p| percent(p.node)))
+        .maybe(
+            m.max_body
+                .as_ref()
+                .map(|s| format!("max_body {}", size(s.node))),
+        )
+        .maybe(m.queue.as_ref().map(|q| format!("queue {}", q.node)))
 }
 
 /// `match [METHOD|*] PATH [host "H"] [header "K" "V"]… [query "K" "V"]…`.

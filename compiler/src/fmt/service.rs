@@ -4,7 +4,7 @@
 use crate::syntax::ast::*;
 
 use super::layout::{Block, Entry, Fold, Line};
-use super::literals::{backoff, duration, list, percent, string};
+use super::literals::{backoff, duration, list, percent, rate, string};
 use super::source_scan::SourceText;
 
 /// The service block.
@@ -54,7 +54,7 @@ fn statement(source: &SourceText<'_>, statement: &ServiceStatement) -> Entry {
     line.at(span.start as usize, span.end as usize)
 }
 
-/// `retry N [on […]] [backoff MIN..MAX]`.
+/// `retry N [on […]] [backoff MIN..MAX] [budget P% [min RATE] [window D]]`.
 fn retry_line(source: &SourceText<'_>, retry: &Retry) -> Line {
     let mut line = Line::new()
         .text("retry")
@@ -79,32 +79,67 @@ fn retry_line(source: &SourceText<'_>, retry: &Retry) -> Line {
             .as_ref()
             .map(|b| format!("backoff {}", backoff(b))),
     )
+    .maybe(retry.budget.as_ref().map(retry_budget))
+}
+
+/// `budget P% [min RATE] [window D]`.
+fn retry_budget(budget: &RetryBudget) -> String {
+    let mut text = format!("budget {}", percent(budget.percent.node));
+    if let Some(min) = &budget.min {
+        text.push_str(&format!(" min {}", rate(min.node)));
+    }
+    if let Some(window) = &budget.window {
+        text.push_str(&format!(" window {}", duration(window.node)));
+    }
+    text
 }
 
 /// `circuit_breaker { consecutive_errors N  eject D  max_ejected P% }`, on one line when it fits.
 fn circuit_breaker(source: &SourceText<'_>, breaker: &CircuitBreaker) -> Entry {
     let open = source.open_brace(breaker.span.start as usize + "circuit_breaker".len());
     let mut children = Vec::new();
-    let mut setting = |keyword: &str, value: String, span: crate::source::Span| {
+    let setting = |keyword: &str, value: String, span: crate::source::Span| {
         let start = source
             .find_word(open, span.start as usize, keyword)
             .map(|(s, _)| s)
             .unwrap_or(span.start as usize);
-        children.push(
-            Line::new()
-                .text(keyword)
-                .text(value)
-                .at(start, span.end as usize),
-        );
+        Line::new()
+            .text(keyword)
+            .text(value)
+            .at(start, span.end as usize)
     };
     if let Some(n) = &breaker.consecutive_errors {
-        setting("consecutive_errors", n.node.to_string(), n.span);
+        children.push(setting("consecutive_errors", n.node.to_string(), n.span));
     }
     if let Some(d) = &breaker.eject {
-        setting("eject", duration(d.node), d.span);
+        children.push(setting("eject", duration(d.node), d.span));
     }
     if let Some(p) = &breaker.max_ejected {
-        setting("max_ejected", percent(p.node), p.span);
+        children.push(setting("max_ejected", percent(p.node), p.span));
+    }
+    let with_min = |text: String, min: &Option<crate::source::Spanned<u64>>| match min {
+        Some(n) => format!("{text} min_requests {}", n.node),
+        None => text,
+    };
+    if let Some((p, min)) = &breaker.failure_percentage {
+        let end = min.as_ref().map_or(p.span, |n| n.span);
+        children.push(setting(
+            "failure_percentage",
+            with_min(percent(p.node), min),
+            p.span.to(end),
+        ));
+    }
+    if let Some((at, min)) = &breaker.success_rate {
+        let end = min.as_ref().map_or(*at, |n| n.span);
+        let text = with_min(String::new(), min);
+        children.push(
+            Line::new()
+                .text(format!("success_rate{text}"))
+                .at(at.start as usize, end.end as usize),
+        );
+    }
+    if let Some(d) = &breaker.interval {
+        children.push(setting("interval", duration(d.node), d.span));
     }
     Block {
         head: "circuit_breaker".to_string(),

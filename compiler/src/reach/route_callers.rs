@@ -251,7 +251,10 @@ pub fn route_callers(gateway: &Gateway, route: &Route) -> RouteCallers {
                     source: source.clone(),
                 })
             }
-            AdmissionStep::Cors { .. } | AdmissionStep::Header { .. } => {}
+            // A fault changes answers, not who may call.
+            AdmissionStep::Cors { .. }
+            | AdmissionStep::Header { .. }
+            | AdmissionStep::Fault { .. } => {}
         }
     }
     RouteCallers {

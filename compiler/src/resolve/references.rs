@@ -1,4 +1,4 @@
-//! Undefined names (E0100): services in `forward` and `deliver`, gateways and services in mesh
+//! Undefined names (E0100): services in `forward`, `mirror` and `deliver`, gateways and services in mesh
 //! rules, consumers and groups in access rules. Each error suggests the closest defined name.
 
 use crate::diagnostics::suggest::closest;
@@ -24,6 +24,16 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                         services(),
                     ));
                 }
+            }
+        }
+        if let Some(mirror) = route.mirror() {
+            if !program.symbols.has_service(&mirror.service.node) {
+                out.push(undefined(
+                    "service",
+                    &mirror.service.node,
+                    mirror.service.span,
+                    services(),
+                ));
             }
         }
         if let Some(names) = program

@@ -268,6 +268,10 @@ pub enum RouteStatement {
     Cors(Box<Cors>),
     BodyLimit(Spanned<Size>),
     Timeout(Spanned<Duration>),
+    /// `fault abort|delay …`: injected failures for resilience testing.
+    Fault(Box<Fault>),
+    /// `mirror SERVICE [P%] [max_body SIZE] [queue N]`: fire-and-forget copies.
+    Mirror(Box<Mirror>),
     Forward(Box<Forward>),
     Produce(Box<Produce>),
     Respond(Box<Respond>),
@@ -288,6 +292,8 @@ impl RouteStatement {
             RouteStatement::Cors(c) => c.span,
             RouteStatement::BodyLimit(b) => b.span,
             RouteStatement::Timeout(t) => t.span,
+            RouteStatement::Fault(f) => f.span,
+            RouteStatement::Mirror(m) => m.span,
             RouteStatement::Forward(f) => f.span,
             RouteStatement::Produce(p) => p.span,
             RouteStatement::Respond(r) => r.span,
@@ -457,6 +463,48 @@ pub struct Cors {
     pub span: Span,
 }
 
+/// `fault abort PERCENT STATUS [when CEL]` or `fault delay PERCENT DURATION [when CEL]`: a
+/// share of the route's admitted requests is answered with `STATUS` without reaching the
+/// upstream, or held for `DURATION` before it goes on (Istio's `fault`, Kuma's
+/// MeshFaultInjection).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub percent: Spanned<Percent>,
+    pub when: Option<Cel>,
+    pub span: Span,
+}
+
+/// `mirror SERVICE [P%] [max_body SIZE] [queue N]`: a share of the forwarded requests is copied to
+/// another service whose answer is thrown away (Istio's `mirror`, Envoy's request mirroring).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mirror {
+    pub service: Ident,
+    pub percent: Option<Spanned<Percent>>,
+    pub max_body: Option<Spanned<Size>>,
+    pub queue: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+/// What a fault does to the requests it picks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// Answer with this status, never reaching the upstream.
+    Abort(Spanned<u16>),
+    /// Hold the request this long before it goes on.
+    Delay(Spanned<Duration>),
+}
+
+impl FaultKind {
+    /// `abort` or `delay`, as written.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            FaultKind::Abort(_) => "abort",
+            FaultKind::Delay(_) => "delay",
+        }
+    }
+}
+
 /// `forward TARGET [WEIGHT%], … [strip_prefix "P"] [rewrite "P"]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forward {
@@ -587,6 +635,17 @@ pub struct Retry {
     pub attempts: Spanned<u64>,
     pub on: Vec<Spanned<RetryOn>>,
     pub backoff: Option<Backoff>,
+    pub budget: Option<RetryBudget>,
+    pub span: Span,
+}
+
+/// `budget P% [min RATE] [window D]` on a retry line (Linkerd's retry budget): over the window,
+/// retries may add at most P% to the requests, plus `min` retries per period whatever the traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryBudget {
+    pub percent: Spanned<Percent>,
+    pub min: Option<Spanned<Rate>>,
+    pub window: Option<Spanned<Duration>>,
     pub span: Span,
 }
 
@@ -612,6 +671,14 @@ pub struct CircuitBreaker {
     pub consecutive_errors: Option<Spanned<u64>>,
     pub eject: Option<Spanned<Duration>>,
     pub max_ejected: Option<Spanned<Percent>>,
+    /// `failure_percentage P% [min_requests N]`: eject an endpoint failing P% or more of its
+    /// requests over an interval (Envoy's failure-percentage detector).
+    pub failure_percentage: Option<(Spanned<Percent>, Option<Spanned<u64>>)>,
+    /// `success_rate [min_requests N]`: eject an endpoint whose success rate falls well below
+    /// its peers' (Envoy's success-rate detector).
+    pub success_rate: Option<(Span, Option<Spanned<u64>>)>,
+    /// `interval D`: how often the two detectors above judge the endpoints.
+    pub interval: Option<Spanned<Duration>>,
     pub span: Span,
 }
 

@@ -42,6 +42,22 @@ impl Route {
         })
     }
 
+    /// The route's `fault` lines, in source order.
+    pub fn faults(&self) -> impl Iterator<Item = &Fault> {
+        self.statements.iter().filter_map(|s| match s {
+            RouteStatement::Fault(f) => Some(&**f),
+            _ => None,
+        })
+    }
+
+    /// The route's `mirror`, if it mirrors.
+    pub fn mirror(&self) -> Option<&Mirror> {
+        self.statements.iter().find_map(|s| match s {
+            RouteStatement::Mirror(m) => Some(&**m),
+            _ => None,
+        })
+    }
+
     /// The route's `produce`, if it produces.
     pub fn produce(&self) -> Option<&Produce> {
         self.statements.iter().find_map(|s| match s {
@@ -57,6 +73,7 @@ impl Route {
             match statement {
                 RouteStatement::When(c) => out.push(c),
                 RouteStatement::Produce(p) => out.extend(p.key.as_ref()),
+                RouteStatement::Fault(f) => out.extend(f.when.as_ref()),
                 _ => {}
             }
         }

@@ -117,6 +117,7 @@ fn step_kind(step: &AdmissionStep) -> &'static str {
         AdmissionStep::Condition { .. } => "condition",
         AdmissionStep::Cors { .. } => "cors",
         AdmissionStep::BodyLimit { .. } => "body_limit",
+        AdmissionStep::Fault { .. } => "fault",
         AdmissionStep::Header { .. } => "header",
     }
 }
@@ -129,6 +130,7 @@ fn step_source(step: &AdmissionStep) -> &SourceLocation {
         | AdmissionStep::Condition { source, .. }
         | AdmissionStep::Cors { source, .. }
         | AdmissionStep::BodyLimit { source, .. }
+        | AdmissionStep::Fault { source, .. }
         | AdmissionStep::Header { source, .. } => source,
     }
 }

@@ -237,6 +237,7 @@ fn step_source(step: &AdmissionStep) -> Option<&meshwork_bundle::SourceLocation>
         | AdmissionStep::Condition { source, .. }
         | AdmissionStep::Cors { source, .. }
         | AdmissionStep::BodyLimit { source, .. }
+        | AdmissionStep::Fault { source, .. }
         | AdmissionStep::Header { source, .. } => Some(source),
     }
 }

@@ -117,6 +117,7 @@ impl<'b> TestBed<'b> {
         let options = AdmitOptions {
             shared_store: None,
             clock: clock.clone(),
+            fault_seed: None,
         };
         if let Some(error) = self.refused.get(&gateway.name) {
             return Err(error.clone());

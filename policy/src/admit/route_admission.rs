@@ -37,6 +37,9 @@ pub struct AdmitOptions {
     pub shared_store: Option<Arc<dyn SharedCounter>>,
     /// The time limits and tokens are judged at.
     pub clock: AdmitClock,
+    /// Seeds the draws of routes' `fault` rules (meshd's `--fault-seed`), so a test's sequence
+    /// of faulted requests is reproducible; without it each load draws from a random seed.
+    pub fault_seed: Option<u64>,
 }
 
 /// The answer to a CORS preflight, sent by the gateway without calling upstream.
@@ -243,6 +246,8 @@ impl RouteAdmission {
                     ));
                     continue;
                 }
+                // Faults are not checks: the route's `FaultInjection` runs them after admission.
+                AdmissionStep::Fault { .. } => continue,
                 AdmissionStep::Header {
                     direction,
                     name: header,

@@ -40,4 +40,8 @@ pub struct AccessRecord<'a> {
     pub denial: Option<DenialRecord<'a>>,
     /// Why the gateway answered an error itself (no route, upstream failure, …).
     pub error: Option<&'a str>,
+    /// The faults a route's `fault` rules injected (`delay`, `abort`, `delay+abort`); left out
+    /// when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<&'a str>,
 }

@@ -1,7 +1,10 @@
 //! Passive outlier detection: an endpoint that fails `consecutive_errors` times in a row (5xx,
 //! connect failure, reset or timeout) is ejected for `eject`, unless that would put more than
 //! `max_ejected_percent` of the service's endpoints out at once (rounded down, so a service with
-//! one endpoint and 50% never ejects it).
+//! one endpoint and 50% never ejects it). With `failure_percentage` or `success_rate`, the
+//! endpoints are also judged every `interval` on the requests of the interval (see
+//! [`crate::forward::outlier_sweep`]), and each ejection lasts `eject` times the endpoint's
+//! ejections so far (capped at five minutes or `eject`), as in Envoy.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,7 +22,16 @@ pub struct BreakerConfig {
     pub eject: Duration,
     /// At most this share of endpoints ejected at once.
     pub max_ejected_percent: u8,
+    /// `(percent, min_requests)` of the failure-percentage detector.
+    pub failure_percentage: Option<(u8, u64)>,
+    /// `min_requests` of the success-rate detector.
+    pub success_rate: Option<u64>,
+    /// How often the two detectors judge; `None` without them.
+    pub interval: Option<Duration>,
 }
+
+/// The longest ejection that grows on repeat (Envoy's `max_ejection_time` default).
+pub const MAX_GROWN_EJECTION: Duration = Duration::from_secs(300);
 
 impl BreakerConfig {
     /// Takes the bundle's settings.
@@ -28,7 +40,27 @@ impl BreakerConfig {
             consecutive_errors: u32::try_from(config.consecutive_errors.max(1)).unwrap_or(u32::MAX),
             eject: Duration::from_millis(config.eject_ms),
             max_ejected_percent: config.max_ejected_percent.min(100),
+            failure_percentage: config
+                .failure_percentage
+                .as_ref()
+                .map(|f| (f.percent.min(100), f.min_requests)),
+            success_rate: config.success_rate.as_ref().map(|s| s.min_requests),
+            interval: config
+                .interval_ms
+                .filter(|_| config.failure_percentage.is_some() || config.success_rate.is_some())
+                .map(|ms| Duration::from_millis(ms.max(1))),
         }
+    }
+
+    /// How long the `times`-th ejection of an endpoint lasts: `eject` at first, growing with
+    /// repeats when the interval detectors run (they also let the count fall back).
+    pub fn ejection_time(&self, times: u32) -> Duration {
+        if self.interval.is_none() {
+            return self.eject;
+        }
+        self.eject
+            .saturating_mul(times.max(1))
+            .min(MAX_GROWN_EJECTION.max(self.eject))
     }
 }
 
@@ -38,6 +70,11 @@ pub struct OutlierState {
     consecutive: AtomicU32,
     /// `clock::now_ms` value until which the endpoint is out; 0 when it is in.
     ejected_until: AtomicU64,
+    /// Requests and failures of the current interval (interval detectors only).
+    interval_requests: AtomicU64,
+    interval_failures: AtomicU64,
+    /// Ejections so far, lowered by one for each interval the endpoint stays in.
+    ejections: AtomicU32,
 }
 
 impl OutlierState {
@@ -60,11 +97,42 @@ impl OutlierState {
         if streak < config.consecutive_errors || !may_eject() {
             return false;
         }
-        let until =
-            now_ms().saturating_add(u64::try_from(config.eject.as_millis()).unwrap_or(u64::MAX));
-        self.ejected_until.store(until, Ordering::Relaxed);
+        self.eject(config, now_ms());
         self.consecutive.store(0, Ordering::Relaxed);
         true
+    }
+
+    /// Ejects the endpoint at `now` for its next ejection's time.
+    pub fn eject(&self, config: &BreakerConfig, now: u64) {
+        let times = self
+            .ejections
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let time = config.ejection_time(times);
+        let until = now.saturating_add(u64::try_from(time.as_millis()).unwrap_or(u64::MAX));
+        self.ejected_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Counts one request of the interval.
+    pub fn count(&self, failed: bool) {
+        self.interval_requests.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.interval_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes the interval's `(requests, failures)` and starts the next interval.
+    pub fn take_interval(&self) -> (u64, u64) {
+        let requests = self.interval_requests.swap(0, Ordering::Relaxed);
+        let failures = self.interval_failures.swap(0, Ordering::Relaxed);
+        (requests, failures.min(requests))
+    }
+
+    /// An interval passed with the endpoint in: its ejection count falls by one.
+    pub fn stayed_in(&self) {
+        let _ = self
+            .ejections
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 
@@ -82,7 +150,20 @@ mod tests {
             consecutive_errors: errors,
             eject: Duration::from_secs(30),
             max_ejected_percent: 50,
+            failure_percentage: None,
+            success_rate: None,
+            interval: None,
         }
+    }
+
+    #[test]
+    fn ejections_grow_on_repeat_only_with_interval_detectors() {
+        let mut c = config(1);
+        assert_eq!(c.ejection_time(3), Duration::from_secs(30));
+        c.interval = Some(Duration::from_secs(10));
+        assert_eq!(c.ejection_time(1), Duration::from_secs(30));
+        assert_eq!(c.ejection_time(3), Duration::from_secs(90));
+        assert_eq!(c.ejection_time(100), MAX_GROWN_EJECTION);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::mirror::Mirror;
 use super::path_rewrite::RewriteTemplate;
 use super::service_state::ServiceState;
 use super::time_budget::TimeBudget;
@@ -21,6 +22,8 @@ pub struct ForwardPlan {
     pub timeout: Option<Duration>,
     /// The route says its requests may be repeated whatever their method (`idempotent`).
     pub idempotent: bool,
+    /// Fire-and-forget copies to another service, if the route mirrors.
+    pub mirror: Option<Mirror>,
 }
 
 impl ForwardPlan {
@@ -47,6 +50,7 @@ impl ForwardPlan {
             rewrite: rewrite.map(RewriteTemplate::compile),
             timeout: timeout_ms.map(Duration::from_millis),
             idempotent: false,
+            mirror: None,
         }
     }
 

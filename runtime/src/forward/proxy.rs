@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::StatusCode;
 use tokio::time::{timeout_at, Instant};
 
+use super::clock::now_ms;
 use super::endpoint::{Endpoint, Lease};
 use super::http1::body_decoder::BodyDecoder;
 use super::http1::request_encoder::BodyFraming;
@@ -173,6 +174,10 @@ pub async fn forward(
         replay_on_stale: idempotent && !has_body,
     };
     let retry = service.retry.as_ref();
+    let retry_budget = service.retry_budget.as_ref();
+    if let Some(budget) = retry_budget {
+        budget.deposit(now_ms());
+    }
     // Any request may be tried again when its connection never opened (it reached nobody); once
     // it has left, only a bodiless request whose repeat is harmless (an idempotent method, or a
     // route marked `idempotent`) is sent again: repeating a POST the upstream may have
@@ -196,9 +201,11 @@ pub async fn forward(
         // The wait before a retry, drawn only when one is wanted, so that the route's deadline
         // can be checked against it.
         let mut backoff = Duration::ZERO;
+        // The budget is asked last, so only a retry that would otherwise be made spends it.
         let mut retry_fits = |policy: &RetryPolicy| {
             backoff = policy.backoff(retry_number);
             deadline.retry_fits(Instant::now(), backoff)
+                && retry_budget.is_none_or(|b| b.try_withdraw(now_ms()))
         };
         match attempt(endpoint, service, &mut outgoing, until, limit).await {
             Ok((head, conn, lease, upstream_time)) => {

@@ -102,6 +102,7 @@ mod tests {
             on,
             backoff_min_ms: 20,
             backoff_max_ms: 100,
+            budget: None,
         })
     }
 

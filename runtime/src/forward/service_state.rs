@@ -1,11 +1,12 @@
 //! A service as the runtime holds it: resolved endpoints and the policies that pick among them.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
 use meshwork_bundle::{Balance, HealthCheck, Service};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use super::balance::Balancer;
@@ -13,6 +14,8 @@ use super::circuit_breaker::{ejection_allowed, BreakerConfig};
 use super::clock::now_ms;
 use super::endpoint::Endpoint;
 use super::hash_key::{HashKey, HashKeyError};
+use super::outlier_sweep::sweep_when_due;
+use super::retry_budget::RetryBudget;
 use super::retry_policy::RetryPolicy;
 use super::upstream_tls::UpstreamTls;
 use crate::admit::cel::CelInput;
@@ -53,23 +56,30 @@ pub struct ServiceState {
     pub timeout: Duration,
     /// Retries, if any.
     pub retry: Option<RetryPolicy>,
+    /// The retry budget across requests, if the retry line has one.
+    pub retry_budget: Option<RetryBudget>,
     /// Outlier ejection, if any.
     pub breaker: Option<BreakerConfig>,
     /// Active health checking, if any.
     pub health_check: Option<HealthCheck>,
     /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
     pub tls: Option<UpstreamTls>,
+    /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
+    /// the first request).
+    outlier_sweep_at: AtomicU64,
 }
 
 impl ServiceState {
     /// Builds a service: resolves every endpoint (a host name resolves once, here) and compiles
-    /// its balancing. `latency` gives each endpoint's latency histogram.
+    /// its balancing. `latency` gives each endpoint's latency histogram, `budget_exhausted` the
+    /// service's counter of retries its budget refused.
     pub fn build(
         service: &Service,
         workers: usize,
         latency: impl Fn(&str, &str) -> Histogram,
+        budget_exhausted: impl Fn(&str) -> Counter,
     ) -> Result<ServiceState, ServiceBuildError> {
-        Self::build_with_tls(service, workers, latency, None)
+        Self::build_with_tls(service, workers, latency, budget_exhausted, None)
     }
 
     /// [`ServiceState::build`] for a service called over mutual TLS with `tls`.
@@ -77,6 +87,7 @@ impl ServiceState {
         service: &Service,
         workers: usize,
         latency: impl Fn(&str, &str) -> Histogram,
+        budget_exhausted: impl Fn(&str) -> Counter,
         tls: Option<UpstreamTls>,
     ) -> Result<ServiceState, ServiceBuildError> {
         let mut endpoints = Vec::with_capacity(service.endpoints.len());
@@ -111,9 +122,15 @@ impl ServiceState {
             balancer,
             timeout: Duration::from_millis(service.timeout_ms.max(1)),
             retry: service.retry.as_ref().map(RetryPolicy::new),
+            retry_budget: service
+                .retry
+                .as_ref()
+                .and_then(|r| r.budget.as_ref())
+                .map(|b| RetryBudget::new(b, budget_exhausted(&service.name))),
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
             health_check: service.health_check.clone(),
             tls,
+            outlier_sweep_at: AtomicU64::new(0),
         })
     }
 
@@ -141,6 +158,16 @@ impl ServiceState {
         let Some(config) = &self.breaker else {
             return;
         };
+        if config.interval.is_some() {
+            endpoint.outlier.count(failed);
+            sweep_when_due(
+                &self.name,
+                config,
+                &self.endpoints,
+                &self.outlier_sweep_at,
+                now_ms(),
+            );
+        }
         if !failed {
             endpoint.outlier.record_success();
             return;

@@ -251,9 +251,12 @@ fn app_service(
             column: 1,
         },
     };
-    let state = ServiceState::build(&app, context.workers, |service, endpoint| {
-        context.metrics.upstream_latency(service, endpoint)
-    })?;
+    let state = ServiceState::build(
+        &app,
+        context.workers,
+        |service, endpoint| context.metrics.upstream_latency(service, endpoint),
+        |service| context.metrics.retry_budget_exhausted(service),
+    )?;
     Ok(Arc::new(state))
 }
 

@@ -5,8 +5,11 @@
 //! `meshd_upstream_duration_seconds{service,endpoint}` (send to response head),
 //! `meshd_bundle_info{digest,compiler_version,serial,source,etag}` (1 for the bundle being served:
 //! which instances run which bundle, from where) and
-//! `meshd_bundle_loads_total{result}` (`ok` or `refused`); the mesh's families are
-//! [`crate::mesh::mesh_metrics`] and [`crate::mesh::identity::IdentityMetrics`].
+//! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
+//! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`),
+//! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused) and
+//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies); the mesh's families are [`crate::mesh::mesh_metrics`] and
+//! [`crate::mesh::identity::IdentityMetrics`].
 
 pub mod request_counters;
 
@@ -21,6 +24,7 @@ use prometheus_client::registry::Registry;
 
 pub use request_counters::{RequestCounters, RouteId, NO_ROUTE};
 
+use crate::forward::mirror::MirrorCounters;
 use crate::mesh::mesh_metrics::MeshMetrics;
 
 type Labels = Vec<(&'static str, String)>;
@@ -46,6 +50,9 @@ pub struct Metrics {
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
+    faults_injected: Family<Labels, Counter>,
+    retry_budget_exhausted: Family<Labels, Counter>,
+    mirror_requests: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -76,6 +83,24 @@ impl Metrics {
             "Bundle loads and reloads by result (ok or refused)",
             bundle_loads.clone(),
         );
+        let faults_injected = Family::default();
+        registry.register(
+            "meshd_faults_injected",
+            "Faults injected by routes' `fault` rules, by gateway, route and fault (abort or delay)",
+            faults_injected.clone(),
+        );
+        let retry_budget_exhausted = Family::default();
+        registry.register(
+            "meshd_retry_budget_exhausted",
+            "Retries a service's retry budget refused (the failure was answered instead)",
+            retry_budget_exhausted.clone(),
+        );
+        let mirror_requests = Family::default();
+        registry.register(
+            "meshd_mirror_requests",
+            "Mirror copies by gateway, route, mirror service and result (sent, failed, dropped: the queue was full, skipped_body: body too large or streamed)",
+            mirror_requests.clone(),
+        );
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -83,6 +108,9 @@ impl Metrics {
             upstream_latency,
             bundle_info,
             bundle_loads,
+            faults_injected,
+            retry_budget_exhausted,
+            mirror_requests,
         })
     }
 
@@ -100,6 +128,44 @@ impl Metrics {
                 ("endpoint", endpoint.to_string()),
             ])
             .clone()
+    }
+
+    /// The counter of one route's injected faults of one kind (`abort` or `delay`).
+    pub fn fault_counter(&self, gateway: &str, route: &str, fault: &'static str) -> Counter {
+        self.faults_injected
+            .get_or_create(&vec![
+                ("gateway", gateway.to_string()),
+                ("route", route.to_string()),
+                ("fault", fault.to_string()),
+            ])
+            .clone()
+    }
+
+    /// The counter of retries `service`'s retry budget refused.
+    pub fn retry_budget_exhausted(&self, service: &str) -> Counter {
+        self.retry_budget_exhausted
+            .get_or_create(&vec![("service", service.to_string())])
+            .clone()
+    }
+
+    /// The counters of one route's mirror copies, by result.
+    pub fn mirror_counters(&self, gateway: &str, route: &str, service: &str) -> MirrorCounters {
+        let counter = |result: &str| {
+            self.mirror_requests
+                .get_or_create(&vec![
+                    ("gateway", gateway.to_string()),
+                    ("route", route.to_string()),
+                    ("service", service.to_string()),
+                    ("result", result.to_string()),
+                ])
+                .clone()
+        };
+        MirrorCounters {
+            sent: counter("sent"),
+            failed: counter("failed"),
+            dropped: counter("dropped"),
+            skipped_body: counter("skipped_body"),
+        }
     }
 
     /// Records the bundle now served: its digest, compiler, serial, where it came from (a URL,

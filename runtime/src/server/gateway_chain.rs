@@ -1,5 +1,5 @@
-//! The gateway's chain of stages: match the route → admit the caller → act (respond, produce or
-//! forward). The record stage runs after it, in [`super::request_handler::handle`].
+//! The gateway's chain of stages: match the route → admit the caller → inject the route's faults
+//! → act (respond, produce or forward). The record stage runs after it, in [`super::request_handler::handle`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -25,7 +25,9 @@ use super::stages::admission::{
     admit_open, admitted, body_refused, preflight, read_body_for_conditions, AdmittedRequest,
     RequestSeen,
 };
+use super::stages::fault::{decide_faults, fault_aborted};
 use super::stages::forward::{forward_failed, forwarded, upstream_request, UpstreamCall};
+use super::stages::mirror::{mirror_body, send_copy};
 use super::stages::outcome::Outcome;
 use super::stages::produce::produce;
 use super::stages::respond::respond;
@@ -84,8 +86,20 @@ pub async fn serve<'g>(
             }
         }
     };
-    // act
+    // faults (after admission: a refused request is never faulted)
     let route = matched.route;
+    if let Some(faults) = &route.faults {
+        let decision = decide_faults(faults, &seen, &admitted, outcome);
+        if let Some(delay) = decision.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(status) = decision.abort {
+            let mut response = fault_aborted(status, &route.name, outcome);
+            admitted.apply_response_headers(&mut response.headers);
+            return response;
+        }
+    }
+    // act
     let mut response = match &route.action {
         RouteAction::Respond(fixed) => respond(fixed),
         RouteAction::Produce(route_produce) => {
@@ -105,6 +119,14 @@ pub async fn serve<'g>(
             if let Some(bytes) = buffered.take() {
                 body.set_buffered(bytes);
             }
+            // mirror: the copy's body is read before the primary streams it
+            let copy_body = match &plan.mirror {
+                Some(mirror) => match mirror_body(mirror, &mut body).await {
+                    Ok(copy) => copy,
+                    Err(error) => return body_refused(matched.admission, outcome, &error),
+                },
+                None => None,
+            };
             let routed = Routed {
                 matched: &matched,
                 line: &line,
@@ -115,6 +137,11 @@ pub async fn serve<'g>(
                 Ok(step) => step,
                 Err(answered) => return *answered,
             };
+            if let (Some(mirror), Some(copy)) = (&plan.mirror, copy_body) {
+                let target = upstream_target(plan, request, &line, &matched.params);
+                let target = target.as_deref().unwrap_or_else(|| request.target.as_str());
+                send_copy(mirror, connection, request, &admitted, target, copy);
+            }
             match forward(step.service, step.budget, step.key, step.request).await {
                 Ok(done) => forwarded(done, outcome),
                 Err(failure) => match forward_failure(&failure, &routed, outcome) {

@@ -16,6 +16,8 @@ use meshwork_bundle::matcher::{MatcherError, RouteTable};
 use meshwork_bundle::{Bundle, Gateway, Route};
 
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
+use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
+use crate::forward::mirror::Mirror;
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::mesh::identity::{IdentityMetrics, OutboundTls, SpiffeId, SpiffeIdError};
@@ -41,6 +43,14 @@ pub enum StateError {
     /// A service cannot be built.
     #[error(transparent)]
     Service(#[from] ServiceBuildError),
+    /// A route's faults cannot be built.
+    #[error("gateway `{gateway}`: {source}")]
+    Fault {
+        /// The gateway.
+        gateway: String,
+        /// What is wrong.
+        source: FaultBuildError,
+    },
     /// A route forwards to a service the bundle does not define.
     #[error("gateway `{gateway}`, route `{route}`: unknown service `{service}`")]
     UnknownService {
@@ -246,6 +256,7 @@ impl RuntimeState {
                 service,
                 workers,
                 |s, e| metrics.upstream_latency(s, e),
+                |s| metrics.retry_budget_exhausted(s),
                 tls,
             )?;
             services.insert(service.name.clone(), Arc::new(state));
@@ -395,7 +406,14 @@ fn build_gateway(
         .map(|(index, route)| {
             let body_limit = admission.route(index).and_then(|a| a.body_limit());
             let kafka = setup.kafka.as_deref().map(|kafka| (kafka, body_limit));
-            build_route(gateway, route, services, metrics, kafka)
+            build_route(
+                gateway,
+                route,
+                services,
+                metrics,
+                kafka,
+                setup.options.fault_seed,
+            )
         })
         .collect::<Result<_, _>>()?;
     Ok(GatewayState {
@@ -416,6 +434,7 @@ fn build_route(
     services: &HashMap<String, Arc<ServiceState>>,
     metrics: &Metrics,
     kafka: Option<(&KafkaRuntime, Option<u64>)>,
+    fault_seed: Option<u64>,
 ) -> Result<RouteState, StateError> {
     use meshwork_bundle::RouteAction as Bundled;
     let action = match &route.action {
@@ -425,6 +444,7 @@ fn build_route(
             rewrite,
             timeout_ms,
             idempotent,
+            mirror,
         } => {
             let targets = targets
                 .iter()
@@ -447,6 +467,21 @@ fn build_route(
                 *timeout_ms,
             );
             plan.idempotent = *idempotent;
+            if let Some(bundled) = mirror {
+                let service =
+                    services
+                        .get(&bundled.service)
+                        .ok_or_else(|| StateError::UnknownService {
+                            gateway: gateway.name.clone(),
+                            route: route.name.clone(),
+                            service: bundled.service.clone(),
+                        })?;
+                plan.mirror = Some(Mirror::new(
+                    bundled,
+                    Arc::clone(service),
+                    metrics.mirror_counters(&gateway.name, &route.name, &bundled.service),
+                ));
+            }
             RouteAction::Forward(plan)
         }
         Bundled::Respond {
@@ -503,10 +538,18 @@ fn build_route(
         "{}:{}:{}",
         route.source.file, route.source.line, route.source.column
     );
+    let faults = FaultInjection::build(&route.name, &route.admission, fault_seed, |kind| {
+        metrics.fault_counter(&gateway.name, &route.name, kind)
+    })
+    .map_err(|source| StateError::Fault {
+        gateway: gateway.name.clone(),
+        source,
+    })?;
     Ok(RouteState {
         name: route.name.as_str().into(),
         source: source.into(),
         metric_id: metrics.requests.route_id(&gateway.name, &route.name),
         action,
+        faults,
     })
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 
+use crate::forward::fault_injection::FaultInjection;
 use crate::forward::ForwardPlan;
 use crate::metrics::RouteId;
 use crate::stream::ProduceRoute;
@@ -21,6 +22,8 @@ pub struct RouteState {
     pub metric_id: RouteId,
     /// What an admitted request turns into.
     pub action: RouteAction,
+    /// The route's injected faults, run after admission, if it has any.
+    pub faults: Option<FaultInjection>,
 }
 
 /// A route's action, compiled.

@@ -34,6 +34,11 @@ where
     Ok(value)
 }
 
+/// A period that cannot be empty (a divisor at runtime).
+pub(crate) fn positive_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    in_range(deserializer, 1, u64::MAX)
+}
+
 /// 1-based lines and columns.
 pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     in_range(deserializer, 1, u32::MAX)
@@ -146,10 +151,17 @@ mod tests {
         // The bounds the reader enforces, by schema location: a bound added to the schema must be
         // added here with a deserializer above (and a refused value below).
         let enforced = [
+            "/$defs/AdmissionStep/oneOf/6/properties/percent",
             "/$defs/CircuitBreaker/properties/max_ejected_percent",
+            "/$defs/FailurePercentage/properties/percent",
+            "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",
+            "/$defs/RetryBudget/properties/min_period_ms",
+            "/$defs/RetryBudget/properties/percent",
+            "/$defs/RetryBudget/properties/window_ms",
             "/$defs/RetryOn/anyOf/1",
             "/$defs/RouteAction/oneOf/2/properties/status",
+            "/$defs/RouteMirror/properties/percent",
             "/$defs/SourceDigest/properties/sha256",
             "/$defs/SourceLocation/properties/column",
             "/$defs/SourceLocation/properties/line",
@@ -157,6 +169,38 @@ mod tests {
             "/properties/format_version",
         ];
         assert_eq!(schema_bounds(), enforced);
+    }
+
+    #[test]
+    fn fault_percent_and_status_out_of_range_are_refused() {
+        let step = |percent: u64, status: u64| {
+            serde_json::from_value::<crate::AdmissionStep>(serde_json::json!({
+                "step": "fault",
+                "action": { "kind": "abort", "status": status },
+                "percent": percent,
+                "when": null,
+                "source": { "file": "a.mesh", "line": 1, "column": 1 },
+            }))
+        };
+        assert!(step(100, 503).is_ok());
+        assert!(step(101, 503).is_err());
+        assert!(step(10, 99).is_err());
+        assert!(step(10, 600).is_err());
+    }
+
+    #[test]
+    fn retry_budget_bounds_are_refused() {
+        let budget = |percent: u64, window_ms: u64| {
+            serde_json::from_value::<crate::RetryBudget>(serde_json::json!({
+                "percent": percent,
+                "min_retries": 10,
+                "min_period_ms": 1000,
+                "window_ms": window_ms,
+            }))
+        };
+        assert!(budget(20, 10_000).is_ok());
+        assert!(budget(101, 10_000).is_err());
+        assert!(budget(20, 0).is_err());
     }
 
     /// The sample bundle as a JSON tree, `edit` applied, parsed back with the typed reader.

@@ -16,7 +16,7 @@ pub struct Route {
     pub matcher: RouteMatch,
     /// `true` when the route is deliberately unauthenticated.
     pub public: bool,
-    /// Admission steps in execution order: auth, access, rate_limit, condition, cors, body_limit, header.
+    /// Admission steps in execution order: auth, access, rate_limit, condition, cors, body_limit, fault, header.
     pub admission: Vec<AdmissionStep>,
     /// What happens to an admitted request.
     pub action: RouteAction,
@@ -173,6 +173,22 @@ pub enum AdmissionStep {
         /// Where the rule was written.
         source: SourceLocation,
     },
+    /// Injected failure for resilience testing (`fault abort|delay …`): `percent` of the
+    /// admitted requests for which `when` holds are aborted with a status or delayed. Runs after
+    /// the checks, so refused requests are never faulted.
+    Fault {
+        /// What the fault does.
+        action: FaultAction,
+        /// The share of matching requests faulted, 0–100.
+        #[schemars(range(max = 100))]
+        #[serde(deserialize_with = "super::bounded::percent")]
+        percent: u8,
+        /// A CEL condition a request must meet to be faulted, or `null` for every request.
+        #[serde(deserialize_with = "super::bounded::present")]
+        when: Option<String>,
+        /// Where the rule was written.
+        source: SourceLocation,
+    },
     /// Set or remove a header on the upstream request or on the response.
     Header {
         /// Request (sent upstream) or response (sent back).
@@ -184,6 +200,41 @@ pub enum AdmissionStep {
         value: Option<String>,
         /// Where the rule was written.
         source: SourceLocation,
+    },
+}
+
+/// A forward's mirror (`mirror SERVICE …`): copies of a share of the requests go to `service`,
+/// whose answers, latency and failures never touch the client's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMirror {
+    /// The service that receives the copies.
+    pub service: String,
+    /// The share of forwarded requests copied, 0–100.
+    #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
+    pub percent: u8,
+    /// The largest request body copied; a request with a larger (or undeclared) body is not.
+    pub max_body_bytes: u64,
+    /// The most copies in flight at once; a copy beyond it is dropped and counted.
+    pub queue: u64,
+}
+
+/// What an injected fault does to the requests it picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Answer with `status` without calling the upstream.
+    Abort {
+        /// The status sent back, 100–599.
+        #[schemars(range(min = 100, max = 599))]
+        #[serde(deserialize_with = "super::bounded::http_status")]
+        status: u16,
+    },
+    /// Hold the request for `delay_ms` before it goes on.
+    Delay {
+        /// The delay in milliseconds.
+        delay_ms: u64,
     },
 }
 
@@ -320,6 +371,10 @@ pub enum RouteAction {
         /// request with a non-idempotent method is only retried when it never reached the
         /// upstream (a connection failure).
         idempotent: bool,
+        /// Fire-and-forget copies to another service, or absent for none (so bundles without
+        /// one keep their digest).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mirror: Option<RouteMirror>,
     },
     /// Write the request to a Kafka topic.
     Produce {

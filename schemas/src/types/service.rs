@@ -85,6 +85,32 @@ pub struct Retry {
     pub backoff_min_ms: u64,
     /// The largest backoff in milliseconds.
     pub backoff_max_ms: u64,
+    /// A retry budget beside the count (Linkerd's model), or absent for none: bundles without
+    /// one keep their digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<RetryBudget>,
+}
+
+/// Retries across requests: over `window_ms`, retries may number at most `percent`% of the
+/// requests plus `min_retries` per `min_period_ms` (a reserve for low traffic), so an outage
+/// multiplies the load by at most 1 + `percent`/100 instead of by the retry count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudget {
+    /// Retries allowed per 100 requests, 0–100.
+    #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
+    pub percent: u8,
+    /// Retries always allowed per `min_period_ms`, whatever the traffic.
+    pub min_retries: u64,
+    /// The period of `min_retries` in milliseconds.
+    #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "super::bounded::positive_ms")]
+    pub min_period_ms: u64,
+    /// How long requests and retries are remembered, in milliseconds.
+    #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "super::bounded::positive_ms")]
+    pub window_ms: u64,
 }
 
 /// A failure that triggers a retry: a named condition or an HTTP status.
@@ -125,6 +151,38 @@ pub struct CircuitBreaker {
     #[schemars(range(max = 100))]
     #[serde(deserialize_with = "super::bounded::percent")]
     pub max_ejected_percent: u8,
+    /// Envoy's failure-percentage detector, or absent (bundles without it keep their digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_percentage: Option<FailurePercentage>,
+    /// Envoy's success-rate detector, or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<SuccessRate>,
+    /// How often the two detectors judge the endpoints, in milliseconds; absent without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+}
+
+/// Eject an endpoint that failed `percent`% or more of at least `min_requests` requests over an
+/// interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailurePercentage {
+    /// The failure share that ejects, 0–100.
+    #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
+    pub percent: u8,
+    /// Requests an endpoint needs in the interval to be judged.
+    pub min_requests: u64,
+}
+
+/// Eject an endpoint whose success rate over an interval is below the mean of its peers' by more
+/// than 1.9 standard deviations (Envoy's default factor), when at least five endpoints had
+/// `min_requests` requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessRate {
+    /// Requests an endpoint needs in the interval to be judged.
+    pub min_requests: u64,
 }
 
 /// Active health checking of every endpoint.

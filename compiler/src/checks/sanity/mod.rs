@@ -60,8 +60,8 @@ crate::diagnostics::codes::codes! {
         "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public timeout 3s forward picard }\n}\nservice picard {\n  endpoints [\"127.0.0.1:9101\"]\n  timeout 2s\n  retry 3 on [timeout]\n}";
     /// Retries that multiply the load of an outage with nothing to stop them.
     RETRY_AMPLIFICATION = "W0708", "retry storm",
-        "A service retries three times or more on failures a failing or overloaded upstream produces (`reset`, `timeout`, 5xx; a bare `retry N` retries resets) and has neither a `circuit_breaker` nor a `health_check`. On an outage every request becomes up to N + 1 attempts, exactly when the upstream can least absorb them, turning a brownout into an outage. meshd has no retry budget: ejecting failing endpoints is what makes requests fail fast.",
-        "Add a `circuit_breaker` (or a `health_check`), or retry at most twice.",
+        "A service retries three times or more on failures a failing or overloaded upstream produces (`reset`, `timeout`, 5xx; a bare `retry N` retries resets) and has no retry `budget`, `circuit_breaker` or `health_check`. On an outage every request becomes up to N + 1 attempts, exactly when the upstream can least absorb them, turning a brownout into an outage. A budget caps retries at a share of the requests (an outage then adds at most that share), and ejecting failing endpoints makes requests fail fast.",
+        "Add `budget 20%` to the retry line (Linkerd's retry budget), a `circuit_breaker` (or a `health_check`), or retry at most twice.",
         "service picard {\n  endpoints [\"127.0.0.1:9101\", \"127.0.0.1:9102\"]\n  retry 4 on [503, timeout]\n}";
     /// Retries a service would make of requests that must not be repeated.
     NON_IDEMPOTENT_RETRY = "W0709", "retry of a non-idempotent request",

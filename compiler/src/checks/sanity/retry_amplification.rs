@@ -2,12 +2,13 @@
 //!
 //! *What*: a service retries three times or more on failures an overloaded or failing upstream
 //! produces (`reset`, `timeout`, 5xx statuses; a bare `retry N` retries resets), and has neither
-//! a `circuit_breaker` nor a `health_check` to take failing endpoints out of balancing.
+//! a `circuit_breaker` nor a `health_check` to take failing endpoints out of balancing, nor a
+//! retry `budget` to cap retries across requests.
 //! *Why*: when the service is down or overloaded, every request becomes up to N + 1 attempts
 //! exactly when the upstream can least absorb them — a retry storm that turns a brownout into an
 //! outage (the Google SRE book caps a request at three attempts for this reason; Linkerd and
-//! Envoy bound retries with budgets). meshd has no retry budget: ejection is what stops the
-//! storm, by failing fast once the failing endpoints are out.
+//! Envoy bound retries with budgets). A `budget` caps retries at a share of the requests, and
+//! ejection stops the storm by failing fast once the failing endpoints are out: either will do.
 //! *Example*: `service picard { endpoints […] retry 4 on [503, timeout] }`.
 
 use crate::diagnostics::Diagnostic;
@@ -27,6 +28,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             continue;
         };
         if retry.attempts.node < AMPLIFYING_RETRIES
+            || retry.budget.is_some()
             || service.circuit_breaker().is_some()
             || service.health_check().is_some()
         {
@@ -51,9 +53,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 ),
             )
             .with_label(retry.attempts.span, format!("{attempts}× the load on an outage"))
-            .with_label(service.name.span, "no circuit_breaker or health_check")
+            .with_label(service.name.span, "no circuit_breaker, health_check or retry budget")
             .with_help(format!(
-                "add `circuit_breaker {{ consecutive_errors 5 eject 30s max_ejected 50% }}` (or a `health_check`) so failing endpoints are taken out and requests fail fast, or retry at most {} times",
+                "cap retries across requests with `budget 20%` on the retry line, add `circuit_breaker {{ consecutive_errors 5 eject 30s max_ejected 50% }}` (or a `health_check`) so failing endpoints are taken out and requests fail fast, or retry at most {} times",
                 AMPLIFYING_RETRIES - 1
             )),
         );

@@ -14,6 +14,7 @@ use super::lexical::{ident, peek_word, string, ws, ws_inline};
 use super::literals::{duration, size};
 use super::route_action::{forward, produce, respond};
 use super::route_admission::{access, auth, cors, header_rule, rate_limit};
+use super::route_traffic::{fault, mirror};
 
 const ROUTE_STATEMENTS: &[&str] = &[
     "match",
@@ -30,6 +31,8 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "cors",
     "body_limit",
     "timeout",
+    "fault",
+    "mirror",
     "idempotent",
     "forward",
     "produce",
@@ -82,6 +85,11 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
             RouteStatement::BodyLimit(_) => Some("body_limit"),
             RouteStatement::Timeout(_) => Some("timeout"),
             RouteStatement::Idempotent(_) => Some("idempotent"),
+            RouteStatement::Mirror(_) => Some("mirror"),
+            RouteStatement::Fault(f) => Some(match f.kind {
+                FaultKind::Abort(_) => "fault abort",
+                FaultKind::Delay(_) => "fault delay",
+            }),
             _ => None,
         },
         RouteStatement::span,
@@ -177,6 +185,14 @@ fn statement<'a>(
                 rest,
                 RouteStatement::Timeout(Spanned::new(d.node, cx.span(start, rest))),
             )
+        }
+        "mirror" => {
+            let (rest, m) = mirror(cx, start, input)?;
+            (rest, RouteStatement::Mirror(Box::new(m)))
+        }
+        "fault" => {
+            let (rest, f) = fault(cx, start, input)?;
+            (rest, RouteStatement::Fault(Box::new(f)))
         }
         "forward" => {
             let (rest, f) = forward(cx, start, input)?;

@@ -10,7 +10,7 @@ use super::error::PResult;
 use super::lexical::{
     ident, ident_ref, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline,
 };
-use super::literals::{check_address, duration, list, percent, status, string_list};
+use super::literals::{check_address, duration, list, percent, rate, status, string_list};
 use super::route::method;
 
 const SERVICE_STATEMENTS: &[&str] = &[
@@ -180,6 +180,7 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
     let (mut rest, attempts) = integer(cx, input, "the number of retries")?;
     let mut on = Vec::new();
     let mut backoff_value = None;
+    let mut budget = None;
     loop {
         let (after_ws, _) = ws_inline(cx, rest)?;
         match peek_word(after_ws) {
@@ -195,6 +196,11 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
                 backoff_value = Some(b);
                 rest = r;
             }
+            Some("budget") => {
+                let (r, b) = retry_budget(cx, after_ws)?;
+                budget = Some(b);
+                rest = r;
+            }
             _ => break,
         }
     }
@@ -204,9 +210,60 @@ fn retry<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Retry> {
             attempts,
             on,
             backoff: backoff_value,
+            budget,
             span: cx.span(start, rest),
         },
     ))
+}
+
+/// `budget P% [min RATE] [window D]`; `start` is the `budget` keyword.
+fn retry_budget<'a>(cx: &Ctx, start: &'a str) -> PResult<'a, RetryBudget> {
+    let (r, _) = ws(cx, &start["budget".len()..])?;
+    let (mut rest, share) = percent(cx, r)?;
+    let mut min = None;
+    let mut window = None;
+    loop {
+        let (after_ws, _) = ws_inline(cx, rest)?;
+        match peek_word(after_ws) {
+            Some("min") => {
+                let (r, _) = ws(cx, &after_ws[3..])?;
+                let (r, value) = rate(cx, r)?;
+                min = Some(value);
+                rest = r;
+            }
+            Some("window") => {
+                let (r, _) = ws(cx, &after_ws[6..])?;
+                let (r, value) = duration(cx, r)?;
+                window = Some(value);
+                rest = r;
+            }
+            _ => break,
+        }
+    }
+    Ok((
+        rest,
+        RetryBudget {
+            percent: share,
+            min,
+            window,
+            span: cx.span(start, rest),
+        },
+    ))
+}
+
+/// An optional `min_requests N` on the same line.
+fn min_requests<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Option<Spanned<u64>>> {
+    let (after_ws, _) = ws_inline(cx, input)?;
+    if peek_word(after_ws) != Some("min_requests") {
+        return Ok((input, None));
+    }
+    let (r, _) = ws(cx, &after_ws["min_requests".len()..])?;
+    let (r, n) = integer(
+        cx,
+        r,
+        "the requests an endpoint needs in an interval to be judged",
+    )?;
+    Ok((r, Some(n)))
 }
 
 fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, CircuitBreaker> {
@@ -214,16 +271,43 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         consecutive_errors: None,
         eject: None,
         max_ejected: None,
+        failure_percentage: None,
+        success_rate: None,
+        interval: None,
         span: cx.span(start, input),
     };
-    let keywords = ["consecutive_errors", "eject", "max_ejected"];
+    let keywords = [
+        "consecutive_errors",
+        "eject",
+        "max_ejected",
+        "failure_percentage",
+        "success_rate",
+        "interval",
+    ];
     let (rest, _) = block(
         cx,
         input,
         "circuit_breaker block",
         &keywords,
-        |_, kw, input| {
+        |start, kw, input| {
             let rest = match kw.node {
+                "failure_percentage" => {
+                    let (r, p) = percent(cx, input)?;
+                    let (r, min) = min_requests(cx, r)?;
+                    breaker.failure_percentage = Some((p, min));
+                    r
+                }
+                "success_rate" => {
+                    let after = &start[kw.node.len()..];
+                    let (r, min) = min_requests(cx, after)?;
+                    breaker.success_rate = Some((kw.span, min));
+                    r
+                }
+                "interval" => {
+                    let (r, d) = duration(cx, input)?;
+                    breaker.interval = Some(d);
+                    r
+                }
                 "consecutive_errors" => {
                     let (r, n) = integer(cx, input, "a number of errors")?;
                     breaker.consecutive_errors = Some(n);

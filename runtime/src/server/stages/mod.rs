@@ -5,7 +5,9 @@
 //! request itself, and writes what happened into the request's [`outcome::Outcome`].
 
 pub mod admission;
+pub mod fault;
 pub mod forward;
+pub mod mirror;
 pub mod outcome;
 pub mod produce;
 pub mod record;

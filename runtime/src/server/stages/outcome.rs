@@ -26,6 +26,8 @@ pub struct Outcome<'g> {
     pub upstream_time: Option<Duration>,
     /// Why the gateway answered an error itself.
     pub error: Option<String>,
+    /// The faults injected into the request (`delay`, `abort`, `delay+abort`).
+    pub fault: Option<&'static str>,
 }
 
 impl Outcome<'_> {

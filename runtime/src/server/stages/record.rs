@@ -71,5 +71,6 @@ fn write_access_log(
             reason: &denial.reason,
         }),
         error: outcome.error.as_deref(),
+        fault: outcome.fault,
     });
 }
