@@ -9,8 +9,10 @@ if ! need nginx || ! need wrk; then
 fi
 need taskset || { echo "taskset (util-linux) is required" >&2; exit 1; }
 
-cargo build --release -q -p meshd
-MESHD="$(pwd)/target/release/meshd"
+# MESHD_BIN=path/to/meshd uses that binary instead of building this tree (e.g. a debug build to
+# check a script quickly; figures come from release builds).
+[ -n "${MESHD_BIN:-}" ] || cargo build --release -q -p meshd
+MESHD="${MESHD_BIN:-$(pwd)/target/release/meshd}"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {

@@ -59,9 +59,9 @@ fn admission(alg: &str) -> RouteAdmission {
             source: at(3),
         }],
         routes: Vec::new(),
+        identity: None,
         path_policy: Default::default(),
         method_mismatch: Default::default(),
-        identity: None,
         source: at(1),
     };
     let mut secrets = SecretStore::new();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::mesh::sidecar::SidecarOptions;
 use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
 use meshd::server::drain::DrainPlan;
 use meshd::stream::StreamArgs;
@@ -65,9 +66,14 @@ enum Command {
         /// Do not write the access log (JSON lines on stdout).
         #[arg(long)]
         no_access_log: bool,
-        /// Start small JSON-answering servers on the services' loopback endpoints.
+        /// Start demo apps for the services: on their loopback endpoints, or, when the mesh has
+        /// a trust_domain, behind a sidecar on each endpoint with a throwaway CA.
         #[arg(long)]
         demo_upstreams: bool,
+        /// The gateway's workload certificate directory (tls.crt, tls.key, ca.crt): forwards to
+        /// services that have an identity go over mutual TLS with it.
+        #[arg(long, value_name = "DIR")]
+        mesh_certs: Option<PathBuf>,
         /// Worker threads (default: one per CPU meshd may run on).
         #[arg(long, value_name = "N", default_value_t = 0)]
         workers: usize,
@@ -94,6 +100,53 @@ enum Command {
         /// A unix socket for restarts and upgrades without a refused connection: meshd takes the
         /// listening sockets of the meshd answering there (which then drains), and answers there
         /// for the next one. Give every instance on a host the same path.
+        #[arg(long, value_name = "PATH")]
+        handover_socket: Option<PathBuf>,
+    },
+    /// Run beside one instance of a service: mTLS inbound listener at its endpoint, the mesh's
+    /// rules, the local app behind it, and a loopback outbound listener for the app's calls.
+    Sidecar {
+        /// A bundle (.json), a directory of .mesh files, or .mesh files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The service this sidecar stands beside.
+        #[arg(long, value_name = "NAME")]
+        service: String,
+        /// The local app (plain HTTP), e.g. 127.0.0.1:8081.
+        #[arg(long, value_name = "ADDR")]
+        app: String,
+        /// The workload certificate directory (tls.crt, tls.key, ca.crt; or SPIRE's file names).
+        #[arg(long, value_name = "DIR")]
+        certs: PathBuf,
+        /// The inbound listener (default: the service's only endpoint; required when it has several).
+        #[arg(long, value_name = "ADDR")]
+        inbound: Option<String>,
+        /// The outbound listener for the app's calls (Host names the service).
+        #[arg(long, value_name = "ADDR", default_value = meshd::mesh::sidecar::DEFAULT_OUTBOUND)]
+        outbound: String,
+        /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4191")]
+        admin: String,
+        /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
+        #[arg(long, value_name = "FILE")]
+        verify_key: Option<PathBuf>,
+        /// Do not write the access log (JSON lines on stdout).
+        #[arg(long)]
+        no_access_log: bool,
+        /// Worker threads (default: one per CPU meshd may run on).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        workers: usize,
+        /// How often to check the program's files for changes, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        watch_interval_ms: u64,
+        /// After SIGTERM, keep accepting calls for this long (callers' balancers and health checks
+        /// move away) while /readyz answers 503; the app's outbound calls are served until exit.
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
+        drain_delay: humantime::Duration,
+        /// From the stop signal, how long calls in flight may take; what is left then is cut.
+        #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_TIMEOUT.into())]
+        drain_timeout: humantime::Duration,
+        /// A unix socket for restarts and upgrades without a refused connection (as `run`'s).
         #[arg(long, value_name = "PATH")]
         handover_socket: Option<PathBuf>,
     },
@@ -135,6 +188,7 @@ fn main() -> ExitCode {
             fault_seed,
             no_access_log,
             demo_upstreams,
+            mesh_certs,
             workers,
             watch_interval_ms,
             idle_timeout,
@@ -158,6 +212,8 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            mesh_certs,
+            sidecar: None,
             source: source.into(),
             streams: streams.into(),
             drain: DrainPlan {
@@ -165,6 +221,42 @@ fn main() -> ExitCode {
                 timeout: drain_timeout.into(),
             },
             handover_socket,
+        }),
+        Command::Sidecar {
+            inputs,
+            service,
+            app,
+            certs,
+            inbound,
+            outbound,
+            admin,
+            verify_key,
+            no_access_log,
+            workers,
+            watch_interval_ms,
+            drain_delay,
+            drain_timeout,
+            handover_socket,
+        } => run(RunOptions {
+            admin,
+            verify_key,
+            access_log: !no_access_log,
+            workers,
+            watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
+            reload_on_sighup: true,
+            drain: DrainPlan {
+                delay: drain_delay.into(),
+                timeout: drain_timeout.into(),
+            },
+            handover_socket,
+            sidecar: Some(SidecarOptions {
+                service,
+                app,
+                certs,
+                inbound,
+                outbound,
+            }),
+            ..RunOptions::new(inputs)
         }),
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),
@@ -220,7 +312,14 @@ fn run(options: RunOptions) -> ExitCode {
     };
     for listener in &server.listeners {
         let scheme = if listener.tls { "https" } else { "http" };
-        tracing::info!(gateway = %listener.gateway, address = %listener.address, "listening ({scheme})");
+        match listener.kind {
+            "gateway" => {
+                tracing::info!(gateway = %listener.gateway, address = %listener.address, "listening ({scheme})")
+            }
+            kind => {
+                tracing::info!(service = %listener.gateway, address = %listener.address, "sidecar {kind} listening ({scheme})")
+            }
+        }
     }
     tracing::info!(address = %server.admin, "admin listening");
     tracing::info!(digest = %server.digest, "serving bundle");

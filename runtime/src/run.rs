@@ -1,6 +1,8 @@
-//! `meshd run`: load the program, bind the admin and gateway listeners, start the control thread
-//! (admin, reload triggers, health checks, access-log flushing, demo upstreams) and the workers;
-//! at the end, drain ([`RunningServer::drain_connections`]) and stop ([`RunningServer::shutdown`]).
+//! `meshd run` and `meshd sidecar`: load the program, bind the admin listener and the gateway's
+//! (or a sidecar's inbound and outbound) listeners, start the control thread (admin, reload
+//! triggers, health checks, access-log flushing, demo upstreams) and the workers; at the end,
+//! drain ([`RunningServer::drain_connections`]) and stop ([`RunningServer::shutdown`]). Both roles
+//! share this start, drain and shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +19,9 @@ use crate::admit::{
 };
 use crate::load::remote::{FetchStatusCollector, RemoteSetupError, RemoteSource, SourceOptions};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
+use crate::mesh::demo_mesh::{DemoMesh, DemoPlan};
+use crate::mesh::sidecar::{bind_sidecar, SidecarContext, SidecarError, SidecarOptions};
+use crate::mesh::workload_identity::{WorkloadIdentity, WorkloadIdentityError};
 use crate::metrics::Metrics;
 use crate::reload::{
     file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
@@ -30,7 +35,9 @@ use crate::server::listeners::handover::take::take_over;
 use crate::server::listeners::{bind_listeners, BindError, InheritedSockets};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
+use crate::state::{RuntimeState, StateScope};
 use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
+use meshwork_bundle::MtlsMode;
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
@@ -76,6 +83,11 @@ pub struct RunOptions {
     pub head_timeout: Duration,
     /// How long a client connection may stay idle between requests before it is closed.
     pub idle_timeout: Duration,
+    /// The gateway's workload certificate directory: forwards to services that are mesh
+    /// workloads go over mutual TLS with it (`--mesh-certs`).
+    pub mesh_certs: Option<PathBuf>,
+    /// Run as one service's sidecar instead of the gateways (`meshd sidecar`).
+    pub sidecar: Option<SidecarOptions>,
     /// Polling, caching and rollback settings for bundles (a bundle URL).
     pub source: SourceOptions,
     /// Stream tuning (commit window, session and transaction timeouts).
@@ -108,6 +120,8 @@ impl RunOptions {
             reload_on_sighup: false,
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            mesh_certs: None,
+            sidecar: None,
             source: SourceOptions::default(),
             streams: StreamOptions::default(),
             drain: DrainPlan {
@@ -155,6 +169,15 @@ pub enum StartError {
     /// A thread or runtime could not be started.
     #[error("cannot start meshd's threads")]
     Threads(#[source] std::io::Error),
+    /// The workload certificate is refused or cannot be watched.
+    #[error(transparent)]
+    Identity(#[from] WorkloadIdentityError),
+    /// The sidecar cannot serve its service.
+    #[error(transparent)]
+    Sidecar(#[from] SidecarError),
+    /// The demo mesh (throwaway CA, sidecars, apps) cannot be set up.
+    #[error("the demo mesh: {0}")]
+    Demo(String),
     /// The hand-over socket cannot be listened on.
     #[error("cannot listen on the hand-over socket {path}")]
     Handover {
@@ -165,11 +188,13 @@ pub enum StartError {
     },
 }
 
-/// A bound gateway listener.
+/// A bound listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerAddress {
-    /// The gateway.
+    /// The gateway, or the sidecar's service.
     pub gateway: String,
+    /// `gateway`, `inbound` or `outbound`.
+    pub kind: &'static str,
     /// Where it listens.
     pub address: SocketAddr,
     /// Whether it is TLS.
@@ -195,6 +220,10 @@ pub struct RunningServer {
     handed_over: watch::Receiver<Option<u32>>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
+    /// The workload identity, watched for rotation while the server runs.
+    identity: Option<WorkloadIdentity>,
+    /// `--demo-upstreams` on a mesh program: its sidecars, apps and throwaway CA.
+    demo_mesh: Option<DemoMesh>,
 }
 
 impl RunningServer {
@@ -204,6 +233,24 @@ impl RunningServer {
             .iter()
             .find(|l| l.gateway == gateway)
             .map(|l| l.address)
+    }
+
+    /// The address of the first listener of `kind` (`gateway`, `inbound`, `outbound`).
+    pub fn listener_of_kind(&self, kind: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.kind == kind)
+            .map(|l| l.address)
+    }
+
+    /// The demo mesh started by `--demo-upstreams`, if any.
+    pub fn demo_mesh(&self) -> Option<&DemoMesh> {
+        self.demo_mesh.as_ref()
+    }
+
+    /// The workload identity (a sidecar's, or the gateway's with `--mesh-certs`).
+    pub fn identity(&self) -> Option<&WorkloadIdentity> {
+        self.identity.as_ref()
     }
 
     /// The process's Kafka: its bootstrap servers, its streams, the embedded broker.
@@ -271,6 +318,10 @@ impl RunningServer {
     }
 
     fn stop(&mut self) {
+        // The demo's sidecars first: the gateway's forwards would fail without them anyway.
+        if let Some(demo) = self.demo_mesh.take() {
+            demo.shutdown();
+        }
         // Streams first: their HTTP deliveries run on the control thread stopped below.
         self.kafka.shutdown();
         let _ = self.shutdown.send(true);
@@ -333,6 +384,23 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         let collector = FetchStatusCollector(Arc::clone(&remote.status));
         metrics.register(|registry| registry.register_collector(Box::new(collector)));
     }
+    // A mesh program's demo needs a throwaway CA before the gateway's state is built: the
+    // gateway calls the demo's sidecars with a certificate issued here.
+    let demo_plan = match (&options.sidecar, options.demo_upstreams) {
+        (None, true) => {
+            let loaded = input.load(verify_key.as_ref())?;
+            DemoPlan::prepare(&loaded.bundle).map_err(StartError::Demo)?
+        }
+        _ => None,
+    };
+    let identity_dir = match (&options.sidecar, &demo_plan) {
+        (Some(sidecar), _) => Some(sidecar.certs.clone()),
+        (None, Some(plan)) => Some(plan.gateway_certs().to_path_buf()),
+        (None, None) => options.mesh_certs.clone(),
+    };
+    let identity = identity_dir
+        .map(|dir| WorkloadIdentity::load(&dir, &metrics))
+        .transpose()?;
     let drain = DrainState::new(workers);
     metrics.register(|registry| {
         registry.register_collector(Box::new(DrainCollector(Arc::clone(&drain))));
@@ -404,20 +472,30 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         kafka_metrics.unwrap_or_default(),
         handle.clone(),
     ));
-    let reloader = Arc::new(
-        Reloader::new(
-            input,
-            verify_key,
-            workers,
-            Arc::clone(&metrics),
-            Arc::clone(&cell),
-            handle.clone(),
-            admission,
-        )
-        .with_kafka(Arc::clone(&kafka))
-        .with_remote(remote)
-        .allowing_rollback(options.source.allow_rollback),
-    );
+    let scope = match &options.sidecar {
+        Some(sidecar) => StateScope::Sidecar {
+            service: sidecar.service.clone(),
+        },
+        None => StateScope::Gateways,
+    };
+    let mut reloader = Reloader::new(
+        input,
+        verify_key,
+        workers,
+        Arc::clone(&metrics),
+        Arc::clone(&cell),
+        handle.clone(),
+        admission,
+    )
+    .with_scope(scope)
+    .with_mesh_tls(identity.as_ref().map(|identity| identity.tls.clone()))
+    .with_remote(remote)
+    .allowing_rollback(options.source.allow_rollback);
+    if options.sidecar.is_none() {
+        // A sidecar serves no produce route and runs no stream: its Kafka never starts.
+        reloader = reloader.with_kafka(Arc::clone(&kafka));
+    }
+    let reloader = Arc::new(reloader);
     let state = match reloader.load_initial() {
         Ok(state) => state,
         Err(failure) => {
@@ -426,16 +504,36 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         }
     };
     let _ = admin.reloader.set(Arc::clone(&reloader));
-    let demo_upstreams = if options.demo_upstreams {
-        crate::demo_upstreams::start_demo_upstreams(&state, &handle)
-    } else {
-        Vec::new()
+    let demo_upstreams =
+        if options.demo_upstreams && demo_plan.is_none() && options.sidecar.is_none() {
+            crate::demo_upstreams::start_demo_upstreams(&state, &handle)
+        } else {
+            Vec::new()
+        };
+    let bound = match (&options.sidecar, &identity) {
+        (Some(sidecar), Some(identity)) => bind_sidecar(
+            &SidecarContext {
+                options: sidecar,
+                state: &state,
+                cell: &cell,
+                store: &identity.store,
+                identity_metrics: &identity.metrics,
+                metrics: &metrics,
+                workers,
+            },
+            &mut inherited,
+        )
+        .map_err(StartError::from),
+        _ => {
+            warn_about_gateway_identity(&state, identity.as_ref());
+            bind_listeners(&state, workers, &mut inherited).map_err(StartError::from)
+        }
     };
-    let bound = match bind_listeners(&state, workers, &mut inherited) {
+    let bound = match bound {
         Ok(bound) => bound,
         Err(error) => {
             stop_early(threads);
-            return Err(error.into());
+            return Err(error);
         }
     };
     if !inherited.is_empty() {
@@ -459,7 +557,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     let listeners: Vec<ListenerAddress> = bound
         .iter()
         .map(|b| ListenerAddress {
-            gateway: b.gateway_name.clone(),
+            gateway: b.name.clone(),
+            kind: b.role.kind(),
             address: b.address,
             tls: b.tls,
         })
@@ -525,6 +624,14 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
             flushing.flush();
         }
     });
+    let demo_mesh = match demo_plan.map(|plan| plan.start(&options, &handle)) {
+        None => None,
+        Some(Ok(demo)) => Some(demo),
+        Some(Err(error)) => {
+            stop_early(threads);
+            return Err(StartError::Demo(error));
+        }
+    };
     Ok(RunningServer {
         listeners,
         admin: admin_address,
@@ -538,7 +645,33 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         handed_over,
         shutdown,
         threads,
+        identity,
+        demo_mesh,
     })
+}
+
+/// Tells the operator when the gateway's calls into the mesh will not be what the bundle asks:
+/// a certificate no gateway of the bundle presents, or `mtls strict` without a certificate.
+fn warn_about_gateway_identity(state: &RuntimeState, identity: Option<&WorkloadIdentity>) {
+    let mesh_services = state.services.values().any(|s| s.tls.is_some());
+    match identity {
+        Some(identity) => {
+            let id = identity.identity();
+            let known = state
+                .gateways
+                .iter()
+                .any(|g| g.identity.as_deref() == Some(id.as_str()));
+            if !known {
+                tracing::warn!(identity = %id, "the --mesh-certs certificate is no gateway's identity in the bundle: sidecars judge its calls as an unknown caller");
+            } else if mesh_services {
+                tracing::info!(identity = %id, "forwards to mesh services use mutual TLS");
+            }
+        }
+        None if state.mesh.mtls() == MtlsMode::Strict && !state.gateways.is_empty() => {
+            tracing::warn!("the mesh is `mtls strict` but meshd run has no --mesh-certs: sidecars will refuse the gateway's plaintext calls");
+        }
+        None => {}
+    }
 }
 
 #[cfg(unix)]

@@ -3,7 +3,7 @@
 
 use http::HeaderValue;
 
-use super::cel::CelInput;
+use super::cel::{CelInput, MeshCaller};
 use super::claims::JwtClaims;
 use super::consumers::ConsumerEntry;
 use super::facts::RequestFacts;
@@ -48,6 +48,7 @@ impl<'r> Admitted<'r> {
             facts,
             consumer: self.consumer,
             claims: self.claims.as_ref(),
+            source: MeshCaller::default(),
         }
     }
 

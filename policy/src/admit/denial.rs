@@ -75,7 +75,7 @@ impl StepSite {
 }
 
 /// `text` as a header value, with bytes a header cannot carry percent-encoded.
-fn header_value_lossy(text: &str) -> HeaderValue {
+pub fn header_value_lossy(text: &str) -> HeaderValue {
     let mut safe = String::with_capacity(text.len());
     for byte in text.bytes() {
         if (0x20..0x7f).contains(&byte) {

@@ -11,7 +11,7 @@ use meshwork_bundle::{AdmissionStep, Gateway, HeaderDirection, Route, SourceLoca
 use super::access::AccessRule;
 use super::admitted::Admitted;
 use super::auth::Authenticator;
-use super::cel::{CelInput, RequestCondition};
+use super::cel::{CelInput, MeshCaller, RequestCondition};
 use super::clock::AdmitClock;
 use super::consumers::{ConsumerDirectory, ConsumerEntry};
 use super::cors::{CorsPolicy, CorsRule, Preflight};
@@ -423,6 +423,7 @@ impl RouteAdmission {
                         facts,
                         consumer,
                         claims: claims.as_ref(),
+                        source: MeshCaller::default(),
                     };
                     let reason: Option<Cow<'static, str>> = match condition.evaluate(input) {
                         Ok(true) => None,

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::forward::worker_slot::current_slot;
 
-use super::record::AccessRecord;
+use serde::Serialize;
 
 /// A worker's buffer is written out once it holds this much.
 const FLUSH_AT: usize = 32 * 1024;
@@ -35,8 +35,9 @@ impl AccessLog {
         self.enabled
     }
 
-    /// Appends one record as a JSON line.
-    pub fn write(&self, record: &AccessRecord<'_>) {
+    /// Appends one record as a JSON line (a gateway's
+    /// [`super::AccessRecord`], or a sidecar's).
+    pub fn write<R: Serialize + ?Sized>(&self, record: &R) {
         if !self.enabled {
             return;
         }

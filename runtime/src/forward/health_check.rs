@@ -18,6 +18,7 @@ use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use super::http1::{exchange, ExchangeRequest, UpstreamConn};
 use super::message_headers::MessageHeaders;
 use super::service_state::ServiceState;
+use super::upstream_tls::UpstreamTls;
 
 /// Starts the probes of every endpoint of `service` on `runtime` (no-op without a health check).
 pub fn spawn_health_checks(service: &ServiceState, runtime: &tokio::runtime::Handle) {
@@ -27,12 +28,18 @@ pub fn spawn_health_checks(service: &ServiceState, runtime: &tokio::runtime::Han
     for endpoint in &service.endpoints {
         let weak = Arc::downgrade(endpoint);
         let check = check.clone();
-        let service = service.name.clone();
-        runtime.spawn(async move { probe_forever(weak, check, service).await });
+        let name = service.name.clone();
+        let tls = service.tls.clone();
+        runtime.spawn(async move { probe_forever(weak, check, name, tls).await });
     }
 }
 
-async fn probe_forever(endpoint: Weak<Endpoint>, check: HealthCheck, service: Arc<str>) {
+async fn probe_forever(
+    endpoint: Weak<Endpoint>,
+    check: HealthCheck,
+    service: Arc<str>,
+    tls: Option<UpstreamTls>,
+) {
     let interval = Duration::from_millis(check.interval_ms.max(1));
     let timeout = Duration::from_millis(check.timeout_ms.max(1));
     let method = Method::from_bytes(check.method.as_bytes()).unwrap_or(Method::GET);
@@ -44,7 +51,12 @@ async fn probe_forever(endpoint: Weak<Endpoint>, check: HealthCheck, service: Ar
         else {
             return;
         };
-        let healthy = probe(address, &host, &method, &check.path, timeout).await;
+        let target = ProbeTarget {
+            address,
+            host: &host,
+            tls: tls.as_ref(),
+        };
+        let healthy = probe(&target, &method, &check.path, timeout).await;
         let Some(endpoint) = endpoint.upgrade() else {
             return;
         };
@@ -67,18 +79,25 @@ async fn probe_forever(endpoint: Weak<Endpoint>, check: HealthCheck, service: Ar
     }
 }
 
-/// One probe: a 2xx answer within the timeout is healthy.
-async fn probe(
+/// Where a probe goes: the endpoint, its `Host`, and mutual TLS when the service is a mesh
+/// workload (the probe then passes the mesh's rules like any call from this process).
+struct ProbeTarget<'a> {
     address: SocketAddr,
-    host: &str,
-    method: &Method,
-    path: &str,
-    timeout: Duration,
-) -> bool {
+    host: &'a str,
+    tls: Option<&'a UpstreamTls>,
+}
+
+/// One probe: a 2xx answer within the timeout is healthy.
+async fn probe(target: &ProbeTarget<'_>, method: &Method, path: &str, timeout: Duration) -> bool {
     let attempt = async {
-        let mut conn = UpstreamConn::connect(address, timeout).await.ok()?;
+        let mut conn = UpstreamConn::connect(target.address, timeout, target.tls)
+            .await
+            .ok()?;
         let mut headers = http::HeaderMap::with_capacity(3);
-        headers.insert(http::header::HOST, http::HeaderValue::from_str(host).ok()?);
+        headers.insert(
+            http::header::HOST,
+            http::HeaderValue::from_str(target.host).ok()?,
+        );
         headers.insert(
             http::header::USER_AGENT,
             http::HeaderValue::from_static("meshd-health-check"),

@@ -1,5 +1,6 @@
 //! Forwarding to upstream services: a lean per-worker connection pool, balancing, retries with
-//! backoff, outlier ejection, active health checks, path rewriting and hop-by-hop hygiene.
+//! backoff, outlier ejection, active health checks, path rewriting, hop-by-hop hygiene, and
+//! mutual TLS to services that are mesh workloads ([`upstream_tls`]).
 
 pub mod balance;
 pub mod circuit_breaker;
@@ -23,6 +24,7 @@ pub mod retry_budget;
 pub mod retry_policy;
 pub mod service_state;
 pub mod time_budget;
+pub mod upstream_tls;
 pub mod worker_slot;
 
 pub use forward_plan::ForwardPlan;
@@ -32,3 +34,4 @@ pub use request_body::{BodyError, RequestBody, WireBody};
 pub use response_body::ResponseBody;
 pub use service_state::{ServiceBuildError, ServiceState};
 pub use time_budget::TimeBudget;
+pub use upstream_tls::{HandshakeError, UpstreamTls};

@@ -19,7 +19,7 @@ use super::endpoint::{Endpoint, Lease};
 use super::http1::body_decoder::BodyDecoder;
 use super::http1::request_encoder::BodyFraming;
 use super::http1::response_head::ResponseHead;
-use super::http1::{exchange, ExchangeError, ExchangeRequest, UpstreamConn};
+use super::http1::{exchange, ConnectError, ExchangeError, ExchangeRequest, UpstreamConn};
 use super::message_headers::MessageHeaders;
 use super::request_body::{BodyError, RequestBody};
 use super::response_body::{ResponseBody, UpstreamBody};
@@ -84,6 +84,8 @@ pub enum ForwardFailureKind {
     BadResponse,
     /// No response within the timeout: 504.
     Timeout,
+    /// The mutual TLS handshake failed (an impostor, an unknown CA, an expired certificate): 502.
+    Handshake,
     /// The client's request body could not be read: 400.
     ClientBody,
     /// The client's request body grew past the route's limit: 413.
@@ -97,7 +99,8 @@ impl ForwardFailure {
             ForwardFailureKind::NoEndpoint => StatusCode::SERVICE_UNAVAILABLE,
             ForwardFailureKind::Connect
             | ForwardFailureKind::Reset
-            | ForwardFailureKind::BadResponse => StatusCode::BAD_GATEWAY,
+            | ForwardFailureKind::BadResponse
+            | ForwardFailureKind::Handshake => StatusCode::BAD_GATEWAY,
             ForwardFailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ForwardFailureKind::ClientBody => StatusCode::BAD_REQUEST,
             ForwardFailureKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -123,6 +126,7 @@ impl ForwardFailure {
             ForwardFailureKind::Timeout => {
                 format!("{service} ({at}) did not answer within {detail}")
             }
+            ForwardFailureKind::Handshake => format!("{service} ({at}): {detail}"),
             ForwardFailureKind::ClientBody | ForwardFailureKind::BodyTooLarge => detail.clone(),
         }
     }
@@ -135,6 +139,8 @@ struct AttemptFailure {
     client_body: Option<BodyError>,
     /// The response head was malformed.
     bad_response: bool,
+    /// The mutual TLS handshake failed.
+    handshake: bool,
     /// Whether the request may have reached the upstream.
     sent: bool,
     detail: String,
@@ -201,7 +207,7 @@ pub async fn forward(
             deadline.retry_fits(Instant::now(), backoff)
                 && retry_budget.is_none_or(|b| b.try_withdraw(now_ms()))
         };
-        match attempt(endpoint, &mut outgoing, until, limit).await {
+        match attempt(endpoint, service, &mut outgoing, until, limit).await {
             Ok((head, conn, lease, upstream_time)) => {
                 let status = head.status.as_u16();
                 service.record(endpoint, status >= 500);
@@ -238,6 +244,7 @@ pub async fn forward(
                 if !allowed {
                     let kind = match failure.kind {
                         _ if failure.bad_response => ForwardFailureKind::BadResponse,
+                        _ if failure.handshake => ForwardFailureKind::Handshake,
                         FailureKind::ConnectFailure => ForwardFailureKind::Connect,
                         FailureKind::Reset => ForwardFailureKind::Reset,
                         FailureKind::Timeout => ForwardFailureKind::Timeout,
@@ -266,6 +273,7 @@ pub async fn forward(
 /// replaced once, transparently, when the request is safe to send again.
 async fn attempt(
     endpoint: &Arc<Endpoint>,
+    service: &ServiceState,
     outgoing: &mut Outgoing<'_>,
     deadline: Instant,
     limit: TryLimit,
@@ -279,11 +287,16 @@ async fn attempt(
             Some(conn) => conn,
             None => match timeout_at(
                 deadline,
-                UpstreamConn::connect(endpoint.socket_addr, timeout),
+                UpstreamConn::connect(endpoint.socket_addr, timeout, service.tls.as_ref()),
             )
             .await
             {
                 Ok(Ok(conn)) => conn,
+                Ok(Err(ConnectError::Handshake(error))) => {
+                    let mut failed = failure(FailureKind::ConnectFailure, false, error.to_string());
+                    failed.handshake = true;
+                    return Err(failed);
+                }
                 Ok(Err(error)) => {
                     return Err(failure(
                         FailureKind::ConnectFailure,
@@ -340,6 +353,7 @@ fn failure(kind: FailureKind, sent: bool, detail: String) -> AttemptFailure {
         kind,
         client_body: None,
         bad_response: false,
+        handshake: false,
         sent,
         detail,
     }

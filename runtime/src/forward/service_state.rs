@@ -17,6 +17,7 @@ use super::hash_key::{HashKey, HashKeyError};
 use super::outlier_sweep::sweep_when_due;
 use super::retry_budget::RetryBudget;
 use super::retry_policy::RetryPolicy;
+use super::upstream_tls::UpstreamTls;
 use crate::admit::cel::CelInput;
 
 /// Why a service cannot be built.
@@ -61,6 +62,8 @@ pub struct ServiceState {
     pub breaker: Option<BreakerConfig>,
     /// Active health checking, if any.
     pub health_check: Option<HealthCheck>,
+    /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
+    pub tls: Option<UpstreamTls>,
     /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
     /// the first request).
     outlier_sweep_at: AtomicU64,
@@ -75,6 +78,17 @@ impl ServiceState {
         workers: usize,
         latency: impl Fn(&str, &str) -> Histogram,
         budget_exhausted: impl Fn(&str) -> Counter,
+    ) -> Result<ServiceState, ServiceBuildError> {
+        Self::build_with_tls(service, workers, latency, budget_exhausted, None)
+    }
+
+    /// [`ServiceState::build`] for a service called over mutual TLS with `tls`.
+    pub fn build_with_tls(
+        service: &Service,
+        workers: usize,
+        latency: impl Fn(&str, &str) -> Histogram,
+        budget_exhausted: impl Fn(&str) -> Counter,
+        tls: Option<UpstreamTls>,
     ) -> Result<ServiceState, ServiceBuildError> {
         let mut endpoints = Vec::with_capacity(service.endpoints.len());
         for address in &service.endpoints {
@@ -115,6 +129,7 @@ impl ServiceState {
                 .map(|b| RetryBudget::new(b, budget_exhausted(&service.name))),
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
             health_check: service.health_check.clone(),
+            tls,
             outlier_sweep_at: AtomicU64::new(0),
         })
     }

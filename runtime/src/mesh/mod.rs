@@ -1,4 +1,25 @@
 //! The service mesh: meshd beside a workload (sidecar) and the gateway joining the mesh.
-//! [`identity`] is who a workload is and how it proves it (certificates, mTLS configs, rotation).
+//!
+//! - [`identity`]: who a workload is and how it proves it (certificates, mTLS configs, rotation);
+//! - [`mesh_state`]: one bundle's mesh, compiled (rules and their conditions, identities), asked
+//!   through the bundle crate's shared decision;
+//! - [`inbound`] + [`inbound_chain`]: calls to the sidecar's service (identify → authorise →
+//!   forward to the app → record); [`outbound`] + [`outbound_chain`]: the app's calls (match by
+//!   `Host` → forward over mTLS → record). Both run on the server's workers and connections
+//!   ([`crate::server::ListenerRole`]) and forward with [`crate::forward`];
+//! - [`sidecar`]: `meshd sidecar`, its options and listeners; [`demo_mesh`]: the example's
+//!   throwaway CA, sidecars and demo apps;
+//! - [`mesh_metrics`], [`mesh_record`], [`mesh_denial`]: what a call leaves behind.
 
+pub mod demo_mesh;
 pub mod identity;
+pub mod inbound;
+pub mod inbound_chain;
+pub mod mesh_denial;
+pub mod mesh_metrics;
+pub mod mesh_record;
+pub mod mesh_state;
+pub mod outbound;
+pub mod outbound_chain;
+pub mod sidecar;
+pub mod workload_identity;

@@ -8,7 +8,8 @@
 //! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
 //! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`),
 //! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused) and
-//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies).
+//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies); the mesh's families are [`crate::mesh::mesh_metrics`] and
+//! [`crate::mesh::identity::IdentityMetrics`].
 
 pub mod request_counters;
 
@@ -24,6 +25,7 @@ use prometheus_client::registry::Registry;
 pub use request_counters::{RequestCounters, RouteId, NO_ROUTE};
 
 use crate::forward::mirror::MirrorCounters;
+use crate::mesh::mesh_metrics::MeshMetrics;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -43,6 +45,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// Request counts.
     pub requests: Arc<RequestCounters>,
+    /// Mesh call counts (a sidecar's; families stay empty in a gateway).
+    pub mesh: Arc<MeshMetrics>,
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
@@ -59,6 +63,8 @@ impl Metrics {
         registry.register_collector(Box::new(request_counters::RequestCountersCollector(
             Arc::clone(&requests),
         )));
+        let mesh = MeshMetrics::new(workers);
+        mesh.register(&mut registry);
         let upstream_latency = Family::new_with_constructor(LatencyBuckets);
         registry.register(
             "meshd_upstream_duration_seconds",
@@ -98,6 +104,7 @@ impl Metrics {
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
+            mesh,
             upstream_latency,
             bundle_info,
             bundle_loads,

@@ -18,7 +18,7 @@ use crate::admit::AdmitOptions;
 use crate::load::remote::{CacheError, FetchError, RemoteSource};
 use crate::load::{InputError, LoadedInput, ProgramInput, VerifyKey};
 use crate::metrics::Metrics;
-use crate::state::{AdmissionSetup, RuntimeState, StateError};
+use crate::state::{AdmissionSetup, MeshTlsSetup, RuntimeState, StateError, StateScope};
 use crate::stream::KafkaRuntime;
 
 use super::state_cell::StateCell;
@@ -89,6 +89,8 @@ pub struct Reloader {
     control: tokio::runtime::Handle,
     admission: AdmitOptions,
     kafka: Option<Arc<KafkaRuntime>>,
+    scope: StateScope,
+    mesh_tls: Option<MeshTlsSetup>,
     pub(super) remote: Option<RemoteSource>,
     allow_rollback: bool,
     files: Mutex<Vec<PathBuf>>,
@@ -116,6 +118,8 @@ impl Reloader {
             control,
             admission,
             kafka: None,
+            scope: StateScope::Gateways,
+            mesh_tls: None,
             remote: None,
             allow_rollback: false,
             files: Mutex::new(Vec::new()),
@@ -144,6 +148,19 @@ impl Reloader {
     /// bundle that uses Kafka is refused.
     pub fn with_kafka(mut self, kafka: Arc<KafkaRuntime>) -> Self {
         self.kafka = Some(kafka);
+        self
+    }
+
+    /// Bundles are served for `scope` (a sidecar's service instead of the gateways); a bundle
+    /// without the sidecar's service is refused.
+    pub fn with_scope(mut self, scope: StateScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Services that are mesh workloads are called over mutual TLS with this setup.
+    pub fn with_mesh_tls(mut self, mesh_tls: Option<MeshTlsSetup>) -> Self {
+        self.mesh_tls = mesh_tls;
         self
     }
 
@@ -185,6 +202,8 @@ impl Reloader {
     ) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
         let built = loaded.and_then(|loaded| {
             let setup = AdmissionSetup {
+                scope: self.scope.clone(),
+                mesh_tls: self.mesh_tls.clone(),
                 options: self.admission.clone(),
                 // `file("…")` secrets are relative to the program's directory (bundle contract).
                 secrets_dir: self.input.base_dir(),

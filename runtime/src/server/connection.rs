@@ -1,6 +1,7 @@
 //! Serving one accepted connection: TLS handshake when the listener has TLS (ALPN picks HTTP/2 or
-//! HTTP/1.1), otherwise HTTP/1.1 with keep-alive or HTTP/2 with prior knowledge, told apart once
-//! per connection by peeking at the first bytes. HTTP/1 runs on meshd's own server
+//! HTTP/1.1; a sidecar's inbound listener does mutual TLS, or takes plaintext too in permissive
+//! mode), otherwise HTTP/1.1 with keep-alive or HTTP/2 with prior knowledge, told apart once per
+//! connection by peeking at the first bytes. HTTP/1 runs on meshd's own server
 //! ([`super::http1`]), HTTP/2 on hyper's ([`super::http2`]).
 
 use std::sync::Arc;
@@ -10,7 +11,11 @@ use http::HeaderValue;
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+use crate::mesh::identity::SpiffeId;
+use crate::mesh::inbound::Accepted;
 
 use super::connection_clock::ConnectionClock;
 use super::drain::{ConnectionDrain, DrainState, OpenConnection, Side};
@@ -18,22 +23,19 @@ use super::forwarded_headers::ClientFacts;
 use super::http1::request_head::MAX_HEAD_BYTES;
 use super::http1::serve_http1;
 use super::http2::serve_http2;
+use super::listener_role::ListenerRole;
 use super::request_handler::{ConnectionContext, Shared};
 
 /// How long a TLS handshake may take.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One listener as its connections see it.
 #[derive(Debug)]
 pub struct ListenerContext {
     /// Process-wide state.
     pub shared: Arc<Shared>,
-    /// The gateway's index in the state.
-    pub gateway: usize,
-    /// The listener's index in the gateway.
-    pub listener: usize,
-    /// Whether connections start with TLS.
-    pub tls: bool,
+    /// What the listener serves.
+    pub role: ListenerRole,
     /// Connection timeouts, enforced by each connection's watchdog.
     pub timeouts: ConnectionTimeouts,
     /// HTTP/2 settings.
@@ -57,9 +59,7 @@ impl ListenerContext {
     /// A listener context with meshd's HTTP settings.
     pub fn new(
         shared: Arc<Shared>,
-        gateway: usize,
-        listener: usize,
-        tls: bool,
+        role: ListenerRole,
         timeouts: ConnectionTimeouts,
         drain: Arc<DrainState>,
         side: Side,
@@ -70,9 +70,7 @@ impl ListenerContext {
             .max_header_list_size(MAX_HEAD_BYTES as u32);
         ListenerContext {
             shared,
-            gateway,
-            listener,
-            tls,
+            role,
             timeouts,
             http2,
             drain,
@@ -93,35 +91,56 @@ pub async fn serve_connection(
         return;
     };
     let _ = stream.set_nodelay(true);
-    let proto = if listener.tls { "https" } else { "http" };
-    let connection = Arc::new(ConnectionContext {
-        shared: Arc::clone(&listener.shared),
-        gateway: listener.gateway,
-        remote,
-        client: ClientFacts {
-            ip: HeaderValue::from_str(&remote.ip().to_string())
-                .unwrap_or(HeaderValue::from_static("unknown")),
-            proto: HeaderValue::from_static(proto),
-        },
-    });
+    let context = |tls: bool, peer: Option<SpiffeId>| {
+        Arc::new(ConnectionContext {
+            shared: Arc::clone(&listener.shared),
+            role: listener.role.clone(),
+            remote,
+            client: ClientFacts {
+                ip: HeaderValue::from_str(&remote.ip().to_string())
+                    .unwrap_or(HeaderValue::from_static("unknown")),
+                proto: HeaderValue::from_static(if tls { "https" } else { "http" }),
+            },
+            peer,
+        })
+    };
     let drain = ConnectionDrain::new(&listener.drain, &open);
-    if !listener.tls {
-        if starts_with_http2_preface(&stream).await {
-            serve_http2(&listener.http2, stream, connection, clock, open.requests()).await;
-        } else {
-            serve_http1(stream, &connection, &clock, &drain).await;
+    let serving = Serving {
+        listener: &listener,
+        clock,
+        open: &open,
+        drain: &drain,
+    };
+    let config = match &listener.role {
+        ListenerRole::Gateway { tls: false, .. } | ListenerRole::MeshOutbound(_) => {
+            return serve_plain(serving, stream, context(false, None)).await;
         }
-        return;
-    }
-    let Some(config) = listener.shared.state.load().and_then(|state| {
-        state
-            .gateways
-            .get(listener.gateway)?
-            .listeners
-            .get(listener.listener)?
-            .tls
-            .clone()
-    }) else {
+        ListenerRole::MeshInbound(side) => {
+            return match side.accept(stream).await {
+                Some(Accepted::Plain(stream)) => {
+                    serve_plain(serving, stream, context(false, None)).await
+                }
+                Some(Accepted::Tls { stream, peer }) => {
+                    serve_tls(serving, *stream, context(true, peer)).await
+                }
+                None => {}
+            };
+        }
+        ListenerRole::Gateway {
+            gateway,
+            listener: index,
+            tls: true,
+        } => listener.shared.state.load().and_then(|state| {
+            state
+                .gateways
+                .get(*gateway)?
+                .listeners
+                .get(*index)?
+                .tls
+                .clone()
+        }),
+    };
+    let Some(config) = config else {
         return;
     };
     let Ok(Ok(tls)) = tokio::time::timeout(
@@ -132,10 +151,48 @@ pub async fn serve_connection(
     else {
         return;
     };
+    serve_tls(serving, tls, context(true, None)).await;
+}
+
+/// What serving one connection needs besides its stream.
+struct Serving<'a> {
+    listener: &'a ListenerContext,
+    clock: Arc<ConnectionClock>,
+    open: &'a OpenConnection,
+    drain: &'a ConnectionDrain<'a>,
+}
+
+/// Serves a plain connection: HTTP/2 with prior knowledge, else HTTP/1.1.
+async fn serve_plain(serving: Serving<'_>, stream: TcpStream, connection: Arc<ConnectionContext>) {
+    let Serving {
+        listener,
+        clock,
+        open,
+        drain,
+    } = serving;
+    if starts_with_http2_preface(&stream).await {
+        serve_http2(&listener.http2, stream, connection, clock, open.requests()).await;
+    } else {
+        serve_http1(stream, &connection, &clock, drain).await;
+    }
+}
+
+/// Serves a TLS connection with the protocol ALPN chose.
+async fn serve_tls(
+    serving: Serving<'_>,
+    tls: TlsStream<TcpStream>,
+    connection: Arc<ConnectionContext>,
+) {
+    let Serving {
+        listener,
+        clock,
+        open,
+        drain,
+    } = serving;
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         serve_http2(&listener.http2, tls, connection, clock, open.requests()).await;
     } else {
-        serve_http1(tls, &connection, &clock, &drain).await;
+        serve_http1(tls, &connection, &clock, drain).await;
     }
 }
 

@@ -1,5 +1,5 @@
-//! The HTTP side of the gateway: listeners, worker threads, connections (HTTP/1.1, HTTP/2, TLS)
-//! and the request path.
+//! The HTTP side of meshd: listeners, worker threads, connections (HTTP/1.1, HTTP/2, TLS) and
+//! the request path, for gateway listeners and a sidecar's alike ([`listener_role`]).
 
 pub mod admission_response;
 pub mod body_buffer;
@@ -13,10 +13,12 @@ pub mod gateway_chain;
 pub mod gateway_response;
 pub mod http1;
 pub mod http2;
+pub mod listener_role;
 pub mod listeners;
 pub mod request_handler;
 pub mod stages;
 pub mod tls_config;
 pub mod workers;
 
+pub use listener_role::ListenerRole;
 pub use request_handler::Shared;

@@ -1,7 +1,8 @@
 //! Where a request enters the request path, whichever protocol brought it (HTTP/1 from
 //! [`crate::server::http1`], HTTP/2 from hyper): the state is loaded once, the listener's chain
-//! of stages serves the request ([`super::gateway_chain`]), and the record stage counts and logs
-//! it.
+//! of stages serves the request (a gateway's [`super::gateway_chain`], a sidecar's
+//! [`crate::mesh::inbound_chain`] or [`crate::mesh::outbound_chain`]), and its record stage
+//! counts and logs it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use http::StatusCode;
 
 use crate::access_log::AccessLog;
 use crate::forward::RequestBody;
+use crate::mesh::identity::SpiffeId;
+use crate::mesh::{inbound_chain, outbound_chain};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
 
@@ -19,6 +22,7 @@ use super::error_response::json_error;
 use super::forwarded_headers::ClientFacts;
 use super::gateway_chain;
 use super::gateway_response::GatewayResponse;
+use super::listener_role::ListenerRole;
 use super::stages::outcome::Outcome;
 use super::stages::record::{record, LogLine};
 
@@ -38,12 +42,14 @@ pub struct Shared {
 pub struct ConnectionContext {
     /// Process-wide state.
     pub shared: Arc<Shared>,
-    /// The gateway's index in the state.
-    pub gateway: usize,
+    /// What its listener serves.
+    pub role: ListenerRole,
     /// The client's address.
     pub remote: SocketAddr,
     /// The client facts written into `X-Forwarded-*`.
     pub client: ClientFacts,
+    /// The caller's verified SPIFFE ID (a sidecar's inbound mTLS connection), never a header's.
+    pub peer: Option<SpiffeId>,
 }
 
 /// Serves one request: the response (its body may still be streaming from the upstream), with
@@ -62,7 +68,16 @@ pub async fn handle(
         )
         .into();
     };
-    let Some(gateway) = state.gateways.get(connection.gateway) else {
+    let gateway = match &connection.role {
+        ListenerRole::Gateway { gateway, .. } => *gateway,
+        ListenerRole::MeshInbound(side) => {
+            return inbound_chain::serve(side, &state, connection, request, body).await
+        }
+        ListenerRole::MeshOutbound(side) => {
+            return outbound_chain::serve(side, &state, connection, request, body).await
+        }
+    };
+    let Some(gateway) = state.gateways.get(gateway) else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "this listener's gateway is gone",
@@ -91,8 +106,13 @@ pub fn refuse_head(
     reason: &str,
 ) -> GatewayResponse {
     let shared = &connection.shared;
+    let gateway = match &connection.role {
+        ListenerRole::Gateway { gateway, .. } => *gateway,
+        ListenerRole::MeshInbound(side) => return side.refuse_head(connection, status, reason),
+        ListenerRole::MeshOutbound(side) => return side.refuse_head(connection, status, reason),
+    };
     if let Some(state) = shared.state.load() {
-        if let Some(gateway) = state.gateways.get(connection.gateway) {
+        if let Some(gateway) = state.gateways.get(gateway) {
             let outcome = Outcome {
                 error: Some(reason.to_string()),
                 ..Outcome::default()

@@ -41,9 +41,7 @@ pub fn spawn_workers(
     for bound in listeners {
         let context = Arc::new(ListenerContext::new(
             Arc::clone(shared),
-            bound.gateway,
-            bound.listener,
-            bound.tls,
+            bound.role,
             timeouts,
             Arc::clone(drain),
             bound.side,

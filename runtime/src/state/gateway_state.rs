@@ -16,6 +16,8 @@ use super::route_state::RouteState;
 pub struct GatewayState {
     /// The gateway's name.
     pub name: Arc<str>,
+    /// The identity it presents when it calls into the mesh, if it has one.
+    pub identity: Option<String>,
     /// Its listeners, in bundle order.
     pub listeners: Vec<ListenerState>,
     /// The matcher over its routes.

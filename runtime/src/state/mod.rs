@@ -18,8 +18,10 @@ use meshwork_bundle::{Bundle, Gateway, Route};
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
-use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState};
+use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
 use crate::load::secrets::{SecretStore, SecretsError};
+use crate::mesh::identity::{IdentityMetrics, OutboundTls, SpiffeId, SpiffeIdError};
+use crate::mesh::mesh_state::{MeshRuleError, MeshState};
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
 use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan};
@@ -93,6 +95,33 @@ pub enum StateError {
         /// The route.
         route: String,
     },
+    /// A mesh rule's condition does not compile.
+    #[error(transparent)]
+    MeshRule(#[from] MeshRuleError),
+    /// A service's identity is not a SPIFFE ID (mutual TLS cannot expect it).
+    #[error("service `{service}`: identity {source}")]
+    ServiceIdentity {
+        /// The service.
+        service: String,
+        /// Why.
+        source: SpiffeIdError,
+    },
+    /// The outbound TLS configuration of a service cannot be built.
+    #[error("service `{service}`: mutual TLS: {message}")]
+    ServiceTls {
+        /// The service.
+        service: String,
+        /// rustls' error.
+        message: String,
+    },
+    /// A sidecar's service is not in the bundle.
+    #[error("the bundle has no service `{service}`, which this sidecar serves{}", suggestion(.known, .service))]
+    SidecarServiceMissing {
+        /// The service the sidecar was started for.
+        service: String,
+        /// The services the bundle has.
+        known: Vec<String>,
+    },
     /// A TLS listener's certificate or key.
     #[error("gateway `{gateway}`, listener {address}: {source}")]
     Tls {
@@ -103,6 +132,42 @@ pub enum StateError {
         /// The TLS error.
         source: TlsSetupError,
     },
+}
+
+fn suggestion(known: &[String], service: &str) -> String {
+    let close = known.iter().find(|k| {
+        k.eq_ignore_ascii_case(service)
+            || (k.len().abs_diff(service.len()) <= 2
+                && k.starts_with(&service[..service.len().min(2)]))
+    });
+    match (close, known.is_empty()) {
+        (_, true) => "; the bundle has no services".to_string(),
+        (Some(close), _) => format!("; did you mean `{close}`? (services: {})", known.join(", ")),
+        (None, _) => format!(" (services: {})", known.join(", ")),
+    }
+}
+
+/// What a process serves from each bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StateScope {
+    /// Every gateway of the bundle (`meshd run`).
+    #[default]
+    Gateways,
+    /// One service's sidecar (`meshd sidecar`): no gateways; every service, to call them.
+    Sidecar {
+        /// The service the sidecar stands beside.
+        service: String,
+    },
+}
+
+/// How this process calls mesh workloads: its outbound mutual TLS (its workload certificate),
+/// and where failed handshakes are counted.
+#[derive(Debug, Clone)]
+pub struct MeshTlsSetup {
+    /// One client config per destination identity.
+    pub outbound: Arc<OutboundTls>,
+    /// Handshake failure counters.
+    pub metrics: IdentityMetrics,
 }
 
 /// What the admin listener reports about the bundle being served.
@@ -127,17 +192,26 @@ pub struct BundleInfo {
 pub struct RuntimeState {
     /// The bundle's identity.
     pub info: BundleInfo,
-    /// Gateways, sorted by name (as in the bundle).
+    /// What this process serves of the bundle.
+    pub scope: StateScope,
+    /// Gateways, sorted by name (as in the bundle); none in a sidecar.
     pub gateways: Vec<GatewayState>,
     /// Services by name.
     pub services: HashMap<String, Arc<ServiceState>>,
+    /// The mesh policy and identities.
+    pub mesh: MeshState,
     /// The bundle's streams, checked; started when the state is installed.
     pub streams: StreamPlan,
 }
 
-/// What admission needs to build a state: process settings and the state being replaced.
+/// What building a state needs besides the bundle: process settings (admission's, Kafka, what
+/// the process serves, its mesh certificate) and the state being replaced.
 #[derive(Debug, Clone, Default)]
 pub struct AdmissionSetup {
+    /// What this process serves.
+    pub scope: StateScope,
+    /// Mutual TLS to mesh workloads, when this process has a workload certificate.
+    pub mesh_tls: Option<MeshTlsSetup>,
     /// Settings of the process (`--redis`).
     pub options: AdmitOptions,
     /// The directory `file("…")` secrets are relative to.
@@ -156,26 +230,45 @@ impl RuntimeState {
         metrics: &Metrics,
         admission: &AdmissionSetup,
     ) -> Result<RuntimeState, StateError> {
-        let secrets = SecretStore::load(bundle, &admission.secrets_dir)?;
+        if let StateScope::Sidecar { service } = &admission.scope {
+            if !bundle.services.iter().any(|s| &s.name == service) {
+                return Err(StateError::SidecarServiceMissing {
+                    service: service.clone(),
+                    known: bundle.services.iter().map(|s| s.name.clone()).collect(),
+                });
+            }
+        }
+        // Secrets belong to gateways (keys, JWT keys, listener certificates): a sidecar builds
+        // none, so it neither needs nor holds them.
+        let secrets = match admission.scope {
+            StateScope::Gateways => SecretStore::load(bundle, &admission.secrets_dir)?,
+            StateScope::Sidecar { .. } => SecretStore::new(),
+        };
         let streams = match &admission.kafka {
             Some(kafka) => kafka.prepare(bundle)?,
             None => StreamPlan::from_bundle(bundle).map_err(KafkaLoadError::from)?,
         };
+        let mesh = MeshState::build(bundle, &metrics.mesh)?;
         let mut services = HashMap::new();
         for service in &bundle.services {
-            let state = ServiceState::build(
+            let tls = upstream_tls(service, admission.mesh_tls.as_ref())?;
+            let state = ServiceState::build_with_tls(
                 service,
                 workers,
                 |s, e| metrics.upstream_latency(s, e),
                 |s| metrics.retry_budget_exhausted(s),
+                tls,
             )?;
             services.insert(service.name.clone(), Arc::new(state));
         }
-        let gateways = bundle
-            .gateways
-            .iter()
-            .map(|gateway| build_gateway(gateway, &services, metrics, &secrets, admission))
-            .collect::<Result<_, _>>()?;
+        let gateways = match admission.scope {
+            StateScope::Gateways => bundle
+                .gateways
+                .iter()
+                .map(|gateway| build_gateway(gateway, &services, metrics, &secrets, admission))
+                .collect::<Result<_, _>>()?,
+            StateScope::Sidecar { .. } => Vec::new(),
+        };
         Ok(RuntimeState {
             info: BundleInfo {
                 digest: bundle.digest.clone(),
@@ -185,8 +278,10 @@ impl RuntimeState {
                 loaded_at: SystemTime::now(),
                 routes: bundle.route_count(),
             },
+            scope: admission.scope.clone(),
             gateways,
             services,
+            mesh,
             streams,
         })
     }
@@ -214,12 +309,46 @@ impl RuntimeState {
             .collect()
     }
 
-    /// Starts active health checks of every service that declares them.
+    /// Starts active health checks of every service that declares them; a sidecar checks only
+    /// the services its own may call (the others' sidecars would refuse its probes).
     pub fn start_health_checks(&self, runtime: &tokio::runtime::Handle) {
         for service in self.services.values() {
+            if let StateScope::Sidecar { service: own } = &self.scope {
+                if !self.mesh.may_call(own, &service.name) {
+                    continue;
+                }
+            }
             crate::forward::health_check::spawn_health_checks(service, runtime);
         }
     }
+}
+
+/// Mutual TLS to `service` when this process has a workload certificate and the service an
+/// identity: its endpoints must then present that identity.
+fn upstream_tls(
+    service: &meshwork_bundle::Service,
+    mesh_tls: Option<&MeshTlsSetup>,
+) -> Result<Option<UpstreamTls>, StateError> {
+    let (Some(setup), Some(identity)) = (mesh_tls, &service.identity) else {
+        return Ok(None);
+    };
+    let expected = SpiffeId::parse(identity).map_err(|source| StateError::ServiceIdentity {
+        service: service.name.clone(),
+        source,
+    })?;
+    let config =
+        setup
+            .outbound
+            .client_config(&expected)
+            .map_err(|error| StateError::ServiceTls {
+                service: service.name.clone(),
+                message: error.to_string(),
+            })?;
+    Ok(Some(UpstreamTls::new(
+        config,
+        expected,
+        setup.metrics.clone(),
+    )))
 }
 
 fn build_gateway(
@@ -289,6 +418,7 @@ fn build_gateway(
         .collect::<Result<_, _>>()?;
     Ok(GatewayState {
         name: gateway.name.as_str().into(),
+        identity: gateway.identity.clone(),
         listeners,
         table,
         routes,

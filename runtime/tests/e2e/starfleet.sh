@@ -38,7 +38,8 @@ check "metrics count the ping" 200 'route="ping",status="200"' -- "$ADMIN/metric
 check "no key is a 401" 401 -- "$EDGE/officers/1"
 check "a wrong key is a 401" 401 -- -H "x-api-key: wrong" "$EDGE/officers/1"
 for n in 1 2 3 4 5; do
-  check "picard's request $n reaches picard's service" 200 '"service":"picard"' -- -H "x-api-key: $PICARD_KEY" "$EDGE/officers/$n"
+  # Through picard's sidecar, which verified the gateway's mTLS identity ("source":"edge").
+  check "picard's request $n reaches picard's service" 200 '"service":"picard","source":"edge"' -- -H "x-api-key: $PICARD_KEY" "$EDGE/officers/$n"
 done
 check "the 6th request in a minute is a 429" 429 -- -H "x-api-key: $PICARD_KEY" "$EDGE/officers/6"
 check "a denial says which step refused it" 401 -- -H "x-api-key: wrong" -D "$WORK/denied.headers" "$EDGE/officers/7"
@@ -47,6 +48,19 @@ if grep -qi '^x-meshwork-denied-by: .*auth' "$WORK/denied.headers"; then
 else
   FAILED=$((FAILED + 1)); echo "FAIL  no x-meshwork-denied-by naming auth:"; cat "$WORK/denied.headers"
 fi
+
+# The mesh, as the README's "The mesh" section shows it: a sidecar (mTLS) at each endpoint, the
+# demo app beside it (its address is on the sidecar's log line), calls between apps through them.
+app_of() { # service: the demo app's address from meshd's log
+  grep "demo mesh: sidecar" "$WORK/meshd.log" | grep "service=$1 " | head -1 | sed -E 's/.* app=([0-9.:]+).*/\1/'
+}
+PICARD_APP=$(app_of picard)
+RIKER_APP=$(app_of riker)
+check "picard -> riker GET is allowed by the mesh" 200 '"source":"picard"' -- "http://$PICARD_APP/call/riker/reports"
+check "picard -> riker POST is refused by the mesh's default" 403 'mesh.mesh:8' -- \
+  -X POST "http://$PICARD_APP/call/riker/reports"
+check "riker -> data is refused" 403 'rule=default deny' -- "http://$RIKER_APP/call/data/scan"
+check "plaintext to a strict sidecar gets no HTTP answer" 000 -- "http://127.0.0.1:${UPSTREAM_PORTS[2]}/"
 
 check "POST /reload keeps serving the same bundle" 200 '"changed":false' -- -X POST "$ADMIN/reload"
 kill "$MESHD_PID" 2>/dev/null; wait "$MESHD_PID" 2>/dev/null; MESHD_PID=""

@@ -98,6 +98,15 @@ impl MeshDecision<'_> {
     }
 }
 
+/// Conditions read statically, for "can this call ever pass?": an allow rule's `when` may hold,
+/// a deny rule's `when` may not. With it, only an unconditional deny or the default refuses.
+pub fn possibly(_index: usize, rule: &MeshRule) -> Condition {
+    match rule.effect {
+        Effect::Allow => Condition::Holds,
+        Effect::Deny => Condition::Fails,
+    }
+}
+
 /// Whether `rule` names a call from `source` to `destination` (conditions aside).
 pub fn rule_names(rule: &MeshRule, source: &MeshSource<'_>, destination: &str) -> bool {
     source.is_named_by(&rule.from) && rule.to.iter().any(|t| t == "*" || t == destination)

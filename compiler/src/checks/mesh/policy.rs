@@ -5,7 +5,7 @@
 //! unconditional deny or the default refuses a call for good. Shared by the checks and
 //! `meshc explain`'s gateway view.
 
-use meshwork_bundle::mesh_policy::{self, Condition, DecidedBy, MeshSource};
+use meshwork_bundle::mesh_policy::{self, possibly, DecidedBy, MeshSource};
 use meshwork_bundle::{Mesh, MeshRule, SourceLocation};
 
 use crate::resolve::Program;
@@ -67,14 +67,6 @@ fn lower_effect(effect: Effect) -> meshwork_bundle::Effect {
     match effect {
         Effect::Allow => meshwork_bundle::Effect::Allow,
         Effect::Deny => meshwork_bundle::Effect::Deny,
-    }
-}
-
-/// Conditions read statically: an allow's may hold, a deny's may not.
-pub fn possibly(_: usize, rule: &MeshRule) -> Condition {
-    match rule.effect {
-        meshwork_bundle::Effect::Allow => Condition::Holds,
-        meshwork_bundle::Effect::Deny => Condition::Fails,
     }
 }
 

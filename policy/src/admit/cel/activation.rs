@@ -26,6 +26,18 @@ pub struct CelInput<'a> {
     pub consumer: Option<&'a ConsumerEntry>,
     /// The verified JWT's claims, if any (`jwt.claims`; `{}` otherwise).
     pub claims: Option<&'a JwtClaims>,
+    /// The mesh caller (`source.*`, mesh conditions and a sidecar's balance hash).
+    pub source: MeshCaller<'a>,
+}
+
+/// The calling service or gateway as mesh CEL sees it: `source.service` and `source.identity`,
+/// both `""` when unknown (a plaintext caller, or outside the mesh).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MeshCaller<'a> {
+    /// The caller's name.
+    pub service: &'a str,
+    /// The caller's verified identity.
+    pub identity: &'a str,
 }
 
 impl<'a> CelInput<'a> {
@@ -35,6 +47,15 @@ impl<'a> CelInput<'a> {
             facts,
             consumer: None,
             claims: None,
+            source: MeshCaller::default(),
+        }
+    }
+
+    /// Input for a call inside the mesh from `source`.
+    pub fn mesh_call(facts: &'a RequestFacts<'a>, source: MeshCaller<'a>) -> Self {
+        CelInput {
+            source,
+            ..CelInput::request(facts)
         }
     }
 }
@@ -54,6 +75,7 @@ enum Root {
     Request,
     Consumer,
     Jwt,
+    Source,
 }
 
 /// One evaluation's variables.
@@ -104,6 +126,10 @@ impl<'a> Activation<'a> {
                 Some(consumer) => CowVal::Borrowed(consumer.cel_groups()),
                 None => CowVal::owned(CelList::default()),
             },
+            (Root::Source, "service") => CowVal::owned(CelString::from(self.input.source.service)),
+            (Root::Source, "identity") => {
+                CowVal::owned(CelString::from(self.input.source.identity))
+            }
             (Root::Jwt, "claims") => {
                 CowVal::Borrowed(self.claims.get_or_init(|| match self.input.claims {
                     Some(claims) => object_to_cel(claims.as_map()),
@@ -128,6 +154,7 @@ fn root_of(name: &str) -> Option<Root> {
         "request" => Some(Root::Request),
         "consumer" => Some(Root::Consumer),
         "jwt" => Some(Root::Jwt),
+        "source" => Some(Root::Source),
         _ => None,
     }
 }

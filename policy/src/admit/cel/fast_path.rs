@@ -40,6 +40,10 @@ pub enum StringSource {
     Param(Box<str>),
     /// `consumer.name`.
     ConsumerName,
+    /// `source.service`.
+    SourceService,
+    /// `source.identity`.
+    SourceIdentity,
 }
 
 impl StringSource {
@@ -55,6 +59,8 @@ impl StringSource {
                     (["request"], "path") => Some(StringSource::Path),
                     (["request"], "host") => Some(StringSource::Host),
                     (["consumer"], "name") => Some(StringSource::ConsumerName),
+                    (["source"], "service") => Some(StringSource::SourceService),
+                    (["source"], "identity") => Some(StringSource::SourceIdentity),
                     (["request", map], key) => Self::map_entry(map, key),
                     _ => None,
                 }
@@ -111,6 +117,8 @@ impl StringSource {
             StringSource::ConsumerName => Ok(Cow::Borrowed(
                 input.consumer.map_or("", |consumer| consumer.name()),
             )),
+            StringSource::SourceService => Ok(Cow::Borrowed(input.source.service)),
+            StringSource::SourceIdentity => Ok(Cow::Borrowed(input.source.identity)),
         }
     }
 }

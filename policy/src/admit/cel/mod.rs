@@ -10,7 +10,8 @@
 //! - `request.body`: the body parsed as JSON, only when the server buffered it (see
 //!   [`RequestCondition::reads_body`]); an unparseable body is an evaluation error;
 //! - `consumer.name` (`""` when anonymous), `consumer.groups` (`[]` when anonymous);
-//! - `jwt.claims`: the verified token's claims (`{}` without a token).
+//! - `jwt.claims`: the verified token's claims (`{}` without a token);
+//! - `source.service`, `source.identity`: the mesh caller (mesh conditions; `""` when unknown).
 //!
 //! String comparisons of request fields (`request.headers["x"] != ""`, `&&`, `||`, `!`) and bare
 //! fields as values skip the interpreter ([`fast_path`]) with the same results.
@@ -21,7 +22,7 @@ mod json_value;
 mod program;
 mod request_values;
 
-pub use activation::CelInput;
+pub use activation::{CelInput, MeshCaller};
 pub use json_value::{json_into_cel, json_to_cel};
 pub use program::{CelCompileError, CelEvalError, RequestCondition, RequestExpression};
 pub use request_values::{header_text, query_param};

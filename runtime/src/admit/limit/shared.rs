@@ -76,8 +76,9 @@ pub enum SharedStoreError {
     Answer,
 }
 
-/// One thread's connection to one store, opened on first use.
-type ConnectionSlot = Arc<Mutex<Option<MultiplexedConnection>>>;
+/// One thread's connection to one store, opened on first use, with the store's failure
+/// generation when it was opened.
+type ConnectionSlot = Arc<Mutex<Option<(u64, MultiplexedConnection)>>>;
 
 thread_local! {
     /// This thread's connection slot per store (by [`SharedLimitStore::id`]).
@@ -95,6 +96,10 @@ pub struct SharedLimitStore {
     script: Script,
     clock: Clock,
     paused_until: AtomicU64,
+    /// Bumped by every failure: a connection opened before the last failure is not reused (it
+    /// may lead to the Redis that went away; each worker thread holds its own), so a recovered
+    /// Redis is not taken for down again by the first request on every other thread.
+    generation: AtomicU64,
     errors: AtomicU64,
     /// Requests decided without Redis, by fail mode (local, open, closed).
     fallbacks: [AtomicU64; 3],
@@ -152,6 +157,7 @@ impl SharedLimitStore {
             script: Script::new(GCRA_SCRIPT),
             clock: Clock::start(),
             paused_until: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             fallbacks: Default::default(),
             url: redact(url),
@@ -250,10 +256,13 @@ impl SharedLimitStore {
         if self.clock.now_ns() < self.paused_until.load(Ordering::Acquire) {
             return Err(SharedStoreError::Paused);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let slot = self.slot();
         let mut connection = slot.lock().await;
-        if let Some(connection) = connection.as_ref() {
-            return Ok(connection.clone());
+        if let Some((opened_in, connection)) = connection.as_ref() {
+            if *opened_in == generation {
+                return Ok(connection.clone());
+            }
         }
         match self
             .client
@@ -261,7 +270,7 @@ impl SharedLimitStore {
             .await
         {
             Ok(opened) => {
-                *connection = Some(opened.clone());
+                *connection = Some((generation, opened.clone()));
                 Ok(opened)
             }
             Err(error) => {
@@ -271,9 +280,11 @@ impl SharedLimitStore {
         }
     }
 
-    /// Records a failure: count it, drop this thread's connection, pause Redis for a while.
+    /// Records a failure: count it, drop this thread's connection (and, through the generation,
+    /// every other thread's), pause Redis for a while.
     async fn failed(&self, error: SharedStoreError) -> SharedStoreError {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let pause = u64::try_from(RETRY_AFTER_FAILURE.as_nanos()).unwrap_or(u64::MAX);
         self.paused_until
             .store(self.clock.now_ns().saturating_add(pause), Ordering::Release);
@@ -310,6 +321,27 @@ pub(crate) mod tests {
     }
 
     impl TestRedis {
+        /// Starts one on `port` (which must be free).
+        pub fn start_on(port: u16) -> TestRedis {
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut redis = TestRedis {
+                child,
+                url: format!("redis://127.0.0.1:{port}/"),
+            };
+            assert!(
+                wait_until_ready(&mut redis.child),
+                "redis-server on {} exited before it was ready",
+                redis.url
+            );
+            redis
+        }
+
         /// Starts one, or says why not (no binary) and returns `None`.
         pub async fn start() -> Option<TestRedis> {
             if Command::new("redis-server")
@@ -327,23 +359,7 @@ pub(crate) mod tests {
                 .local_addr()
                 .unwrap()
                 .port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut redis = TestRedis {
-                child,
-                url: format!("redis://127.0.0.1:{port}/"),
-            };
-            assert!(
-                wait_until_ready(&mut redis.child),
-                "redis-server on {} exited before it was ready",
-                redis.url
-            );
-            Some(redis)
+            Some(TestRedis::start_on(port))
         }
     }
 
@@ -472,6 +488,63 @@ pub(crate) mod tests {
             store.decide("k", &gcra).await,
             Err(SharedStoreError::Paused)
         ));
+        assert_eq!(store.errors(), 1);
+    }
+
+    /// A worker thread that keeps its thread-local connection between the calls it is sent.
+    fn worker(
+        store: Arc<SharedLimitStore>,
+    ) -> std::sync::mpsc::Sender<std::sync::mpsc::Sender<bool>> {
+        let (calls, received) = std::sync::mpsc::channel::<std::sync::mpsc::Sender<bool>>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let gcra = Gcra::new(1_000, 1_000, None).unwrap();
+            for reply in received {
+                let decided = runtime.block_on(store.decide("t:worker", &gcra)).is_ok();
+                let _ = reply.send(decided);
+            }
+        });
+        calls
+    }
+
+    fn call(worker: &std::sync::mpsc::Sender<std::sync::mpsc::Sender<bool>>) -> bool {
+        let (reply, answer) = std::sync::mpsc::channel();
+        worker.send(reply).unwrap();
+        answer.recv().unwrap()
+    }
+
+    #[tokio::test]
+    async fn after_a_failure_on_one_thread_every_thread_reconnects_to_the_recovered_redis() {
+        let Some(redis) = TestRedis::start().await else {
+            return;
+        };
+        let port: u16 = redis
+            .url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let store = SharedLimitStore::open(&redis.url).unwrap();
+        let (a, b) = (worker(Arc::clone(&store)), worker(Arc::clone(&store)));
+        assert!(call(&a) && call(&b), "both threads connect");
+        drop(redis);
+        assert!(
+            !call(&a),
+            "Redis is gone: thread a fails and pauses the store"
+        );
+        let _redis = TestRedis::start_on(port);
+        // The pause is a timer; what is tested here is the connection each thread uses after it.
+        store.paused_until.store(0, Ordering::Release);
+        assert!(
+            call(&b),
+            "thread b must not reuse its connection to the Redis that went away"
+        );
+        assert!(call(&a));
         assert_eq!(store.errors(), 1);
     }
 

@@ -1,11 +1,17 @@
-//! One upstream TCP connection with its read buffer.
+//! One upstream connection (plain TCP, or mutual TLS to a mesh workload) with its read buffer.
 
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::forward::upstream_tls::{HandshakeError, UpstreamTls};
 
 /// Read-buffer size reserved before each read.
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -15,17 +21,78 @@ pub const READ_CHUNK: usize = 16 * 1024;
 pub enum ConnectError {
     /// The TCP connect failed (refused, unreachable, …).
     #[error("cannot connect: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
     /// The TCP connect did not finish in time.
     #[error("connect timed out after {}ms", .0.as_millis())]
     Timeout(Duration),
+    /// The mutual TLS handshake failed (an impostor, an unknown CA, an expired certificate…).
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+}
+
+/// The byte stream of an upstream connection.
+#[derive(Debug)]
+pub enum UpstreamStream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// Mutual TLS (boxed: the TLS state is large and most connections are plain).
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl UpstreamStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            UpstreamStream::Plain(tcp) => tcp,
+            UpstreamStream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for UpstreamStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for UpstreamStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            UpstreamStream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 /// An open keep-alive connection to an upstream.
 #[derive(Debug)]
 pub struct UpstreamConn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The stream.
+    pub stream: UpstreamStream,
     /// Bytes read and not yet consumed.
     pub read: BytesMut,
     /// Whether it has served a request before (a failure on a reused connection may be staleness).
@@ -33,15 +100,24 @@ pub struct UpstreamConn {
 }
 
 impl UpstreamConn {
-    /// Connects with `TCP_NODELAY`.
+    /// Connects with `TCP_NODELAY`, then does the mutual TLS handshake when `tls` is given; the
+    /// whole connect must finish within `timeout`.
     pub async fn connect(
         address: SocketAddr,
         timeout: Duration,
+        tls: Option<&UpstreamTls>,
     ) -> Result<UpstreamConn, ConnectError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+        let connect = async {
+            let tcp = TcpStream::connect(address).await?;
+            tcp.set_nodelay(true)?;
+            Ok::<_, ConnectError>(match tls {
+                None => UpstreamStream::Plain(tcp),
+                Some(tls) => UpstreamStream::Tls(Box::new(tls.handshake(address, tcp).await?)),
+            })
+        };
+        let stream = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| ConnectError::Timeout(timeout))??;
-        stream.set_nodelay(true)?;
         Ok(UpstreamConn {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
@@ -51,17 +127,20 @@ impl UpstreamConn {
 
     /// Whether an idle connection still looks usable: nothing arrived on it since its last
     /// response (an upstream closing it shows as readable). Costs no system call unless the
-    /// socket is flagged readable.
+    /// socket is flagged readable. A TLS connection that became readable while idle is given up
+    /// (its bytes cannot be peeked without reading the TLS record).
     pub fn looks_alive(&self) -> bool {
         if !self.read.is_empty() {
             return false;
         }
+        let tcp = self.stream.tcp();
         let mut cx = Context::from_waker(Waker::noop());
-        match self.stream.poll_read_ready(&mut cx) {
+        match tcp.poll_read_ready(&mut cx) {
             Poll::Pending => true,
+            Poll::Ready(Ok(())) if matches!(self.stream, UpstreamStream::Tls(_)) => false,
             Poll::Ready(Ok(())) => {
                 let mut probe = [0u8; 1];
-                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
             Poll::Ready(Err(_)) => false,
         }

@@ -1,4 +1,4 @@
-//! Binding the gateways' listeners: one socket per worker on the same address with
+//! Binding listeners (the gateways', a sidecar's): one socket per worker on the same address with
 //! `SO_REUSEPORT`, so the kernel spreads connections over workers like nginx's workers, with no
 //! shared accept queue. Port 0 is resolved by the first bind and reused by the others.
 //!
@@ -13,6 +13,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::drain::Side;
+use super::listener_role::ListenerRole;
 use crate::state::RuntimeState;
 
 pub use inherited::{InheritedSockets, SocketRole};
@@ -40,15 +41,13 @@ pub enum BindError {
     },
 }
 
-/// One gateway listener, bound once per worker.
+/// One listener, bound once per worker.
 #[derive(Debug)]
 pub struct BoundListener {
-    /// The gateway's index in the state (stable across reloads, which cannot change listeners).
-    pub gateway: usize,
-    /// The listener's index in the gateway.
-    pub listener: usize,
-    /// The gateway's name.
-    pub gateway_name: String,
+    /// What it serves.
+    pub role: ListenerRole,
+    /// Whose it is: the gateway's or the sidecar's service's name.
+    pub name: String,
     /// The bound address (port 0 resolved).
     pub address: SocketAddr,
     /// Whether connections start with a TLS handshake.
@@ -59,6 +58,26 @@ pub struct BoundListener {
     pub configured: String,
     /// One socket per worker (or more, when more were handed over).
     pub sockets: Vec<TcpListener>,
+}
+
+/// Binds `address` (written `configured`) once per worker, taking handed-over sockets for the
+/// same address first; port 0 is resolved by the first bind and reused.
+pub fn bind_sockets(
+    configured: &str,
+    mut address: SocketAddr,
+    workers: usize,
+    inherited: &mut InheritedSockets,
+) -> std::io::Result<(SocketAddr, Vec<TcpListener>)> {
+    let mut sockets = inherited.take_gateway(configured, address);
+    if let Some(first) = sockets.first() {
+        address = first.local_addr()?;
+    }
+    while sockets.len() < workers.max(1) {
+        let socket = reuse_port_listener(address)?;
+        address = socket.local_addr()?;
+        sockets.push(socket);
+    }
+    Ok((address, sockets))
 }
 
 /// Binds every listener of every gateway, `workers` times, taking handed-over sockets for the
@@ -76,7 +95,7 @@ pub fn bind_listeners(
                 address: listener.address.clone(),
                 source,
             };
-            let mut address = listener
+            let address = listener
                 .address
                 .to_socket_addrs()
                 .ok()
@@ -85,21 +104,18 @@ pub fn bind_listeners(
                     gateway: gateway.name.to_string(),
                     address: listener.address.clone(),
                 })?;
-            let mut sockets = inherited.take_gateway(&listener.address, address);
-            if let Some(first) = sockets.first() {
-                address = first.local_addr().map_err(io)?;
-            }
-            while sockets.len() < workers.max(1) {
-                let socket = reuse_port_listener(address).map_err(io)?;
-                address = socket.local_addr().map_err(io)?;
-                sockets.push(socket);
-            }
+            let (address, sockets) =
+                bind_sockets(&listener.address, address, workers, inherited).map_err(io)?;
+            let tls = listener.tls.is_some();
             bound.push(BoundListener {
-                gateway: g,
-                listener: l,
-                gateway_name: gateway.name.to_string(),
+                role: ListenerRole::Gateway {
+                    gateway: g,
+                    listener: l,
+                    tls,
+                },
+                name: gateway.name.to_string(),
                 address,
-                tls: listener.tls.is_some(),
+                tls,
                 side: Side::Inbound,
                 configured: listener.address.clone(),
                 sockets,

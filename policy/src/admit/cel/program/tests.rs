@@ -1,6 +1,7 @@
 //! Tests of request CEL.
 
 use super::*;
+use crate::admit::cel::MeshCaller;
 use crate::admit::consumers::ConsumerDirectory;
 use crate::admit::facts::RequestFacts;
 use crate::admit::JwtClaims;
@@ -95,9 +96,9 @@ fn consumer_and_claims_are_visible_when_known() {
             source: source.clone(),
         }],
         routes: Vec::new(),
+        identity: None,
         path_policy: Default::default(),
         method_mismatch: Default::default(),
-        identity: None,
         source,
     };
     let directory = ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap();
@@ -113,6 +114,7 @@ fn consumer_and_claims_are_visible_when_known() {
         facts: &facts,
         consumer: directory.by_name("picard"),
         claims: Some(&claims),
+        source: MeshCaller::default(),
     };
     let source = r#"consumer.name == "picard" && "captains" in consumer.groups
         && jwt.claims.rank >= 4 && "enterprise" in jwt.claims.ships"#;
@@ -313,4 +315,42 @@ fn fast_keys_agree_with_the_interpreter() {
             assert_eq!(fast, interpreted, "{source} on {headers:?}");
         }
     }
+}
+
+#[test]
+fn mesh_conditions_read_the_caller_fast_and_interpreted_alike() {
+    let headers = headers();
+    let facts = facts(&headers);
+    let callers = [
+        MeshCaller {
+            service: "picard",
+            identity: "spiffe://starfleet/picard",
+        },
+        MeshCaller::default(),
+    ];
+    for source in [
+        r#"source.service == "picard""#,
+        r#"source.identity == "spiffe://starfleet/picard" && request.method == "GET""#,
+        r#"source.service != "" || request.headers["x-missing"] == "1""#,
+    ] {
+        let condition = RequestCondition::compile(source).unwrap();
+        assert!(condition.is_fast(), "{source}");
+        for caller in callers {
+            let input = CelInput::mesh_call(&facts, caller);
+            let fast = condition.evaluate(input).map_err(|e| e.to_string());
+            let interpreted = condition.interpret(input).map_err(|e| e.to_string());
+            assert_eq!(fast, interpreted, "{source} for {caller:?}");
+        }
+    }
+    let picard = CelInput::mesh_call(&facts, callers[0]);
+    assert_eq!(condition(r#"source.service == "picard""#, picard), Ok(true));
+    let anonymous = CelInput::mesh_call(&facts, callers[1]);
+    assert_eq!(condition(r#"source.identity == """#, anonymous), Ok(true));
+    assert_eq!(
+        condition(
+            r#"source.identity.startsWith("spiffe://starfleet/")"#,
+            picard
+        ),
+        Ok(true)
+    );
 }

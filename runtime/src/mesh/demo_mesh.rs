@@ -1,0 +1,264 @@
+//! The example's mesh, in one command: `meshd run PROGRAM --demo-upstreams` on a program whose
+//! mesh has a `trust_domain` starts, beside the gateway, a throwaway CA (a temporary directory),
+//! a certificate for every service and for the gateway, a sidecar on every loopback endpoint of
+//! every service (its inbound listener at the endpoint, as in production) and a demo app beside
+//! each sidecar, on the endpoint's port + 100 when that port is free. The gateway calls the
+//! sidecars over mutual TLS with its own certificate; each app calls other services through its
+//! sidecar (`/call/SERVICE/PATH`). The sidecars run in this process, each with its own workers,
+//! admin listener and reloads, exactly as `meshd sidecar` would run them one per process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use meshwork_bundle::Bundle;
+
+use crate::ca::{init_ca, issue_workload_cert, KeyAlgorithm, MeshCa, WorkloadRequest};
+use crate::demo_upstreams::{serve_demo_app, DemoApp};
+use crate::run::{start, RunOptions, RunningServer};
+use crate::server::listeners::reuse_port_listener;
+
+use super::identity::{SpiffeId, TrustDomain};
+use super::sidecar::SidecarOptions;
+
+/// How long the throwaway CA and its certificates live.
+const CA_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+const CERT_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A demo app listens on its endpoint's port plus this, when free.
+const APP_PORT_OFFSET: u16 = 100;
+
+/// The CA and certificates, made before the gateway starts (it needs its certificate).
+#[derive(Debug)]
+pub struct DemoPlan {
+    dir: PathBuf,
+    services: Vec<(String, Vec<String>)>,
+    gateway_certs: PathBuf,
+}
+
+/// One sidecar of the demo and the app beside it.
+#[derive(Debug)]
+pub struct DemoSidecar {
+    /// The service.
+    pub service: String,
+    /// Its inbound listener (the endpoint).
+    pub inbound: SocketAddr,
+    /// Its outbound listener (the app calls through it).
+    pub outbound: SocketAddr,
+    /// The demo app.
+    pub app: SocketAddr,
+    /// The sidecar's admin listener.
+    pub admin: SocketAddr,
+    server: RunningServer,
+}
+
+/// The running demo mesh; its CA directory is removed when it stops.
+#[derive(Debug)]
+pub struct DemoMesh {
+    /// The sidecars, by service then endpoint.
+    pub sidecars: Vec<DemoSidecar>,
+    dir: PathBuf,
+}
+
+impl DemoPlan {
+    /// Creates the CA and the certificates when the program's mesh has a trust domain (`None`:
+    /// the plain demo upstreams serve it).
+    pub fn prepare(bundle: &Bundle) -> Result<Option<DemoPlan>, String> {
+        let Some(domain) = &bundle.mesh.trust_domain else {
+            return Ok(None);
+        };
+        let domain = TrustDomain::new(domain).map_err(|e| e.to_string())?;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "meshd-demo-ca-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca_dir = dir.join("ca");
+        init_ca(&ca_dir, &domain, KeyAlgorithm::default(), CA_TTL, true)
+            .map_err(|e| e.to_string())?;
+        let ca = MeshCa::open(&ca_dir).map_err(|e| e.to_string())?;
+        let mut services = Vec::new();
+        for service in &bundle.services {
+            let Some(identity) = &service.identity else {
+                continue;
+            };
+            issue(&ca, identity, &dir.join("services").join(&service.name))?;
+            services.push((service.name.clone(), service.endpoints.clone()));
+        }
+        let gateway = bundle
+            .gateways
+            .iter()
+            .find_map(|g| g.identity.as_ref().map(|id| (g.name.clone(), id.clone())));
+        let gateway_certs = match gateway {
+            Some((name, identity)) => {
+                let out = dir.join("gateways").join(name);
+                issue(&ca, &identity, &out)?;
+                out
+            }
+            None => return Err("the program's gateways have no identity".into()),
+        };
+        tracing::info!(
+            ca = %ca_dir.display(),
+            trust_domain = %domain,
+            "demo mesh: throwaway CA created; certificates issued for every service and the gateway"
+        );
+        Ok(Some(DemoPlan {
+            dir,
+            services,
+            gateway_certs,
+        }))
+    }
+
+    /// The gateway's certificate directory.
+    pub fn gateway_certs(&self) -> &Path {
+        &self.gateway_certs
+    }
+
+    /// Starts a sidecar and an app for every loopback endpoint; `options` are the gateway's
+    /// (the sidecars load the same program).
+    pub fn start(
+        self,
+        options: &RunOptions,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<DemoMesh, String> {
+        let mut mesh = DemoMesh {
+            sidecars: Vec::new(),
+            dir: self.dir.clone(),
+        };
+        // Every endpoint is held (SO_REUSEPORT, as the sidecars bind) until all sidecars are up,
+        // so that no sidecar's outbound, admin or app socket is given a later sidecar's endpoint
+        // port by the kernel; the sidecars join each hold, which is then let go.
+        let _held: Vec<std::net::TcpListener> = self
+            .services
+            .iter()
+            .flat_map(|(_, endpoints)| endpoints)
+            .filter_map(|endpoint| endpoint.parse::<SocketAddr>().ok())
+            .filter(|address| address.ip().is_loopback())
+            .filter_map(|address| reuse_port_listener(address).ok())
+            .collect();
+        for (service, endpoints) in &self.services {
+            for endpoint in endpoints {
+                let Ok(address) = endpoint.parse::<SocketAddr>() else {
+                    tracing::warn!(service = %service, endpoint = %endpoint, "demo mesh: not a loopback address, no sidecar started");
+                    continue;
+                };
+                if !address.ip().is_loopback() {
+                    tracing::warn!(service = %service, endpoint = %endpoint, "demo mesh: not a loopback address, no sidecar started");
+                    continue;
+                }
+                let certs = self.dir.join("services").join(service);
+                let sidecar = start_sidecar(options, runtime, service, address, certs)?;
+                mesh.sidecars.push(sidecar);
+            }
+        }
+        Ok(mesh)
+    }
+}
+
+impl DemoMesh {
+    /// The sidecars of `service`.
+    pub fn sidecars_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a DemoSidecar> {
+        self.sidecars.iter().filter(move |s| s.service == service)
+    }
+
+    /// Stops the sidecars and removes the CA.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for DemoMesh {
+    fn drop(&mut self) {
+        for sidecar in self.sidecars.drain(..) {
+            sidecar.server.shutdown();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn issue(ca: &MeshCa, identity: &str, out: &Path) -> Result<(), String> {
+    let identity = SpiffeId::parse(identity).map_err(|e| e.to_string())?;
+    let request = WorkloadRequest {
+        identity,
+        ttl: CERT_TTL,
+        dns: Vec::new(),
+        ips: Vec::new(),
+        algorithm: KeyAlgorithm::default(),
+    };
+    issue_workload_cert(ca, &request, out)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The app's socket first (its address is the sidecar's `--app`), then the sidecar (its outbound
+/// address is the app's way out), then the app's server.
+fn start_sidecar(
+    options: &RunOptions,
+    runtime: &tokio::runtime::Handle,
+    service: &str,
+    inbound: SocketAddr,
+    certs: PathBuf,
+) -> Result<DemoSidecar, String> {
+    let app_socket = bind_app(inbound).map_err(|e| format!("demo app for {service}: {e}"))?;
+    let app = app_socket.local_addr().map_err(|e| e.to_string())?;
+    let mut sidecar_options = RunOptions::new(options.inputs.clone());
+    sidecar_options.admin = "127.0.0.1:0".to_string();
+    sidecar_options.verify_key = options.verify_key.clone();
+    sidecar_options.access_log = options.access_log;
+    sidecar_options.workers = 1;
+    sidecar_options.watch_interval = options.watch_interval;
+    sidecar_options.sidecar = Some(SidecarOptions {
+        service: service.to_string(),
+        app: app.to_string(),
+        certs,
+        inbound: Some(inbound.to_string()),
+        outbound: "127.0.0.1:0".to_string(),
+    });
+    let server = start(sidecar_options).map_err(|e| {
+        format!(
+            "sidecar for {service} on {inbound}: {}",
+            crate::reload::error_chain(&e)
+        )
+    })?;
+    let outbound = server
+        .listener_of_kind("outbound")
+        .ok_or_else(|| format!("sidecar for {service}: no outbound listener"))?;
+    let demo = DemoApp {
+        service: service.to_string(),
+        endpoint: inbound.to_string(),
+        outbound: Some(outbound),
+    };
+    serve_demo_app(app_socket, demo, runtime).map_err(|e| e.to_string())?;
+    tracing::info!(
+        service = %service,
+        inbound = %inbound,
+        app = %app,
+        outbound = %outbound,
+        admin = %server.admin,
+        "demo mesh: sidecar (mTLS) at the endpoint, app beside it; the app calls other services through the outbound listener (curl {app}/call/SERVICE/PATH)"
+    );
+    Ok(DemoSidecar {
+        service: service.to_string(),
+        inbound,
+        outbound,
+        app,
+        admin: server.admin,
+        server,
+    })
+}
+
+/// The app's listener: the endpoint's port + 100 when free, else any free port.
+fn bind_app(inbound: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let preferred = inbound
+        .port()
+        .checked_add(APP_PORT_OFFSET)
+        .map(|port| SocketAddr::new(inbound.ip(), port));
+    let socket = match preferred.map(std::net::TcpListener::bind) {
+        Some(Ok(socket)) => socket,
+        _ => std::net::TcpListener::bind(SocketAddr::new(inbound.ip(), 0))?,
+    };
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}

@@ -1,0 +1,108 @@
+//! A sidecar's outbound chain: match (`Host` names the service) → act (forward to one of its
+//! endpoints with the service's balancing, timeout, retries and breaker, over mutual TLS that
+//! accepts only the service's identity) → record. The mesh's rules are the called side's to
+//! apply: its sidecar is the authority, and its 403 comes back to the app as it is.
+
+use std::time::Instant;
+
+use http::StatusCode;
+
+use crate::admit::cel::{CelInput, MeshCaller};
+use crate::admit::RequestFacts;
+use crate::forward::http1::request_encoder::ForwardedHeaders;
+use crate::forward::{forward, RequestBody, TimeBudget};
+use crate::server::client_request::ClientRequest;
+use crate::server::gateway_response::GatewayResponse;
+use crate::server::request_handler::ConnectionContext;
+use crate::server::stages::forward::{upstream_request, UpstreamCall};
+use crate::state::RuntimeState;
+
+use super::mesh_metrics::MeshDirection;
+use super::mesh_record::{record, CallLine, CallSides, MeshOutcome};
+use super::mesh_state::UNKNOWN;
+use super::outbound::OutboundSide;
+
+/// Serves one call of the local app.
+pub async fn serve(
+    side: &OutboundSide,
+    state: &RuntimeState,
+    connection: &ConnectionContext,
+    request: &ClientRequest,
+    body: RequestBody<'_>,
+) -> GatewayResponse {
+    let shared = &connection.shared;
+    let started = shared.access_log.enabled().then(Instant::now);
+    let mut outcome = MeshOutcome::default();
+    // match
+    let host = request.host();
+    let service = state.services.get(host);
+    let destination = if service.is_some() { host } else { UNKNOWN };
+    let response = match service {
+        None if host.is_empty() => outcome.refuse(
+            StatusCode::BAD_REQUEST,
+            "name the service to call in the Host header: http://SERVICE/…",
+        ),
+        None => outcome.refuse(
+            StatusCode::NOT_FOUND,
+            &format!("the mesh has no service `{host}`"),
+        ),
+        Some(service) => {
+            // act
+            let key = service.balancer.hash_key().and_then(|hash| {
+                let facts = RequestFacts::new(
+                    &request.method,
+                    request.path(),
+                    request.header_view(),
+                    connection.remote,
+                )
+                .with_query(request.query())
+                .with_host(Some(host));
+                let caller = MeshCaller {
+                    service: &side.service,
+                    identity: &side.identity,
+                };
+                hash.hash(CelInput::mesh_call(&facts, caller))
+            });
+            let call = UpstreamCall {
+                method: &request.method,
+                target: request.target.as_str(),
+                headers: &request.headers,
+                forwarding: ForwardedHeaders::none(),
+                body,
+            };
+            let budget = TimeBudget {
+                per_try: service.timeout,
+                overall: None,
+            };
+            match forward(service, budget, key, upstream_request(call)).await {
+                Ok(forwarded) => {
+                    outcome.upstream = Some(forwarded.endpoint);
+                    outcome.upstream_time = Some(forwarded.upstream_time);
+                    GatewayResponse {
+                        status: forwarded.status,
+                        headers: forwarded.headers,
+                        body: forwarded.body,
+                    }
+                }
+                Err(failure) => outcome.forward_failed(&failure),
+            }
+        }
+    };
+    // record
+    let sides = CallSides {
+        direction: MeshDirection::Outbound,
+        source: &side.service,
+        source_id: state.mesh.name_id(&side.service),
+        source_identity: Some(&side.identity),
+        destination,
+        destination_id: state.mesh.name_id(destination),
+    };
+    let line = CallLine {
+        method: request.method.as_str(),
+        path: request.path(),
+        status: response.status.as_u16(),
+        started,
+    };
+    record(shared, &sides, &line, &outcome);
+    response
+}

@@ -1,0 +1,272 @@
+//! `meshd sidecar`: meshd beside one instance of a service. It loads the same bundle as every
+//! other meshd, serves none of its gateways, and opens two listeners on the server's workers:
+//! the inbound one at the service's endpoint address (the address other services and gateways
+//! call), and the outbound one on loopback for the app. Its workload certificate comes from a
+//! directory (`meshd ca issue`, SPIRE or cert-manager) and rotates by file watch.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use meshwork_bundle::{Balance, Service, SourceLocation};
+
+use crate::forward::{ServiceBuildError, ServiceState};
+use crate::metrics::Metrics;
+use crate::reload::StateCell;
+use crate::server::drain::Side;
+use crate::server::listeners::{bind_sockets, BoundListener, InheritedSockets};
+use crate::server::ListenerRole;
+use crate::state::RuntimeState;
+
+use super::identity::{IdentityMetrics, IdentityStore};
+use super::inbound::InboundSide;
+use super::outbound::OutboundSide;
+
+/// The outbound listener's address when none is given: Linkerd's outbound port, on loopback.
+pub const DEFAULT_OUTBOUND: &str = "127.0.0.1:4140";
+
+/// What `meshd sidecar` is told besides the bundle.
+#[derive(Debug, Clone)]
+pub struct SidecarOptions {
+    /// The service this sidecar stands beside.
+    pub service: String,
+    /// The local app's address (plain HTTP, usually loopback).
+    pub app: String,
+    /// The workload certificate directory.
+    pub certs: PathBuf,
+    /// The inbound listener's address; by default the service's only endpoint.
+    pub inbound: Option<String>,
+    /// The outbound listener's address (loopback for the app).
+    pub outbound: String,
+}
+
+/// Why a sidecar cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SidecarError {
+    /// The certificate is not the service's.
+    #[error(
+        "the certificate in {dir} is for {presented}, but service `{service}` is {expected} in \
+         the bundle; issue one for it (meshd ca issue CA --service {service} --out {dir})"
+    )]
+    WrongIdentity {
+        /// The certificate directory.
+        dir: String,
+        /// The service.
+        service: String,
+        /// Its identity in the bundle.
+        expected: String,
+        /// The certificate's.
+        presented: String,
+    },
+    /// The service has no identity, so nothing can call it over mTLS.
+    #[error(
+        "service `{service}` has no identity: give it `identity \"spiffe://…\"` or set the mesh's \
+         `trust_domain`"
+    )]
+    NoIdentity {
+        /// The service.
+        service: String,
+    },
+    /// The service has several endpoints and `--inbound` does not say which is this one.
+    #[error(
+        "service `{service}` has {count} endpoints ({endpoints}); say which one this sidecar \
+         serves with --inbound ADDR"
+    )]
+    WhichEndpoint {
+        /// The service.
+        service: String,
+        /// How many.
+        count: usize,
+        /// Them.
+        endpoints: String,
+    },
+    /// An address that does not resolve.
+    #[error("{what} `{address}` is not an address")]
+    Address {
+        /// Which flag.
+        what: &'static str,
+        /// As given.
+        address: String,
+    },
+    /// The app's service state.
+    #[error(transparent)]
+    App(#[from] ServiceBuildError),
+    /// rustls refused the inbound configuration.
+    #[error("the inbound TLS configuration: {0}")]
+    Tls(String),
+    /// A listener cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a sidecar's listeners need from the process.
+#[derive(Debug)]
+pub struct SidecarContext<'a> {
+    /// The options.
+    pub options: &'a SidecarOptions,
+    /// The state at start.
+    pub state: &'a RuntimeState,
+    /// The cell later states are read from.
+    pub cell: &'a Arc<StateCell>,
+    /// The workload certificate in force.
+    pub store: &'a IdentityStore,
+    /// Handshake failure counters.
+    pub identity_metrics: &'a IdentityMetrics,
+    /// The process's metrics.
+    pub metrics: &'a Metrics,
+    /// Worker threads.
+    pub workers: usize,
+}
+
+/// Checks the certificate against the bundle and binds the inbound and outbound listeners
+/// (taking the sockets a replaced sidecar handed over first).
+pub fn bind_sidecar(
+    context: &SidecarContext<'_>,
+    inherited: &mut InheritedSockets,
+) -> Result<Vec<BoundListener>, SidecarError> {
+    let options = context.options;
+    let name = options.service.as_str();
+    let bundle_service = context.state.services.get(name);
+    let expected = context
+        .state
+        .services
+        .get(name)
+        .and_then(|s| s.tls.as_ref())
+        .map(|tls| tls.expected.to_string())
+        .ok_or_else(|| SidecarError::NoIdentity {
+            service: name.to_string(),
+        })?;
+    let presented = context.store.current().identity.to_string();
+    if presented != expected {
+        return Err(SidecarError::WrongIdentity {
+            dir: options.certs.display().to_string(),
+            service: name.to_string(),
+            expected,
+            presented,
+        });
+    }
+    let (inbound_configured, inbound_address) =
+        inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
+    let app = app_service(context, bundle_service)?;
+    let inbound = InboundSide::new(
+        name,
+        context.store,
+        app,
+        Arc::clone(context.cell),
+        context.identity_metrics.clone(),
+    )
+    .map_err(|error| SidecarError::Tls(error.to_string()))?;
+    let outbound = OutboundSide::new(name, &presented);
+    let outbound_address = resolve("--outbound", &options.outbound)?;
+    let mut bind = |configured: &str, address: SocketAddr| {
+        bind_sockets(configured, address, context.workers, inherited)
+            .map_err(|source| SidecarError::Bind { address, source })
+    };
+    let (inbound_bound, inbound_sockets) = bind(&inbound_configured, inbound_address)?;
+    let (outbound_bound, outbound_sockets) = bind(&options.outbound, outbound_address)?;
+    Ok(vec![
+        BoundListener {
+            role: ListenerRole::MeshInbound(Arc::new(inbound)),
+            name: name.to_string(),
+            address: inbound_bound,
+            tls: true,
+            side: Side::Inbound,
+            configured: inbound_configured,
+            sockets: inbound_sockets,
+        },
+        BoundListener {
+            role: ListenerRole::MeshOutbound(Arc::new(outbound)),
+            name: name.to_string(),
+            address: outbound_bound,
+            tls: false,
+            // The app's calls are served until the sidecar exits: the app drains first.
+            side: Side::Outbound,
+            configured: options.outbound.clone(),
+            sockets: outbound_sockets,
+        },
+    ])
+}
+
+/// `--inbound`, or the service's only endpoint: as written, and resolved. An address that is not
+/// one of the endpoints is accepted (`0.0.0.0:9101` behind `10.0.0.5:9101`) with a warning.
+fn inbound_address(
+    options: &SidecarOptions,
+    endpoints: Option<&[Arc<crate::forward::endpoint::Endpoint>]>,
+) -> Result<(String, SocketAddr), SidecarError> {
+    let endpoints = endpoints.unwrap_or(&[]);
+    let address = match (&options.inbound, endpoints) {
+        (Some(given), _) => given.clone(),
+        (None, [only]) => only.address.to_string(),
+        (None, many) => {
+            return Err(SidecarError::WhichEndpoint {
+                service: options.service.clone(),
+                count: many.len(),
+                endpoints: many
+                    .iter()
+                    .map(|e| e.address.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    };
+    let resolved = resolve("--inbound", &address)?;
+    let known = endpoints
+        .iter()
+        .any(|e| e.socket_addr == resolved || *e.address == *address);
+    if !known {
+        tracing::warn!(
+            service = %options.service,
+            inbound = %address,
+            "the inbound address is not one of the service's endpoints; callers reach this sidecar only if an endpoint routes here"
+        );
+    }
+    Ok((address, resolved))
+}
+
+/// The local app as a one-endpoint service: `forward/` connects, pools and times out as for any
+/// upstream (no retries or ejection: the app is the only instance behind this sidecar).
+fn app_service(
+    context: &SidecarContext<'_>,
+    bundle_service: Option<&Arc<ServiceState>>,
+) -> Result<Arc<ServiceState>, SidecarError> {
+    let options = context.options;
+    let timeout_ms = bundle_service.map_or(15_000, |s| s.timeout.as_millis() as u64);
+    let app = Service {
+        name: options.service.clone(),
+        endpoints: vec![options.app.clone()],
+        balance: Balance::RoundRobin,
+        timeout_ms,
+        retry: None,
+        circuit_breaker: None,
+        health_check: None,
+        identity: None,
+        source: SourceLocation {
+            file: "--app".to_string(),
+            line: 1,
+            column: 1,
+        },
+    };
+    let state = ServiceState::build(
+        &app,
+        context.workers,
+        |service, endpoint| context.metrics.upstream_latency(service, endpoint),
+        |service| context.metrics.retry_budget_exhausted(service),
+    )?;
+    Ok(Arc::new(state))
+}
+
+fn resolve(what: &'static str, address: &str) -> Result<SocketAddr, SidecarError> {
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut all| all.next())
+        .ok_or_else(|| SidecarError::Address {
+            what,
+            address: address.to_string(),
+        })
+}
