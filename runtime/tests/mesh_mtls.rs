@@ -429,25 +429,25 @@ async fn the_metrics_export_expiry_and_failures_by_reason() {
     let expiry = text
         .lines()
         .find(|line| {
-            line.starts_with("meshwork_cert_expiry_seconds{identity=\"spiffe://starfleet/picard\"}")
+            line.starts_with("meshd_cert_expiry_seconds{identity=\"spiffe://starfleet/picard\"}")
         })
         .unwrap_or_else(|| panic!("{text}"));
     let seconds: f64 = expiry.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((86_000.0..=86_400.0).contains(&seconds), "{expiry}");
     assert!(
         text.contains(
-            "meshwork_tls_handshake_failures_total{direction=\"outbound\",reason=\"bad_identity\"} 1"
+            "meshd_tls_handshake_failures_total{direction=\"outbound\",reason=\"bad_identity\"} 1"
         ),
         "{text}"
     );
     assert!(
         text.contains(
-            "meshwork_tls_handshake_failures_total{direction=\"inbound\",reason=\"unknown_ca\"} 0"
+            "meshd_tls_handshake_failures_total{direction=\"inbound\",reason=\"unknown_ca\"} 0"
         ),
         "{text}"
     );
     assert!(
-        text.contains("meshwork_cert_rotations_total{result=\"refused\"} 0"),
+        text.contains("meshd_cert_rotations_total{result=\"refused\"} 0"),
         "{text}"
     );
 }

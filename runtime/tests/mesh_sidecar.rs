@@ -371,13 +371,13 @@ async fn sidecars_enforce_the_mesh_over_mutual_tls_as_meshc_explain_decides() {
     assert!(
         metric(
             riker,
-            "meshwork_mesh_denials_total{destination=\"riker\",rule=\"default\"}"
+            "meshd_mesh_denials_total{destination=\"riker\",rule=\"default\"}"
         ) >= 2.0
     );
     assert!(
         metric(
             riker,
-            "meshwork_mesh_requests_total{direction=\"inbound\",source=\"picard\",destination=\"riker\",code=\"200\"}"
+            "meshd_mesh_requests_total{direction=\"inbound\",source=\"picard\",destination=\"riker\",code=\"200\"}"
         ) >= 1.0
     );
     // The refused calls never reached the apps.
@@ -448,7 +448,7 @@ async fn foreign_certificates_impostors_and_plaintext_are_refused_at_the_connect
     support::eventually("riker counts the unknown CA", async || {
         metric(
             &riker.process,
-            "meshwork_tls_handshake_failures_total{direction=\"inbound\",reason=\"unknown_ca\"}",
+            "meshd_tls_handshake_failures_total{direction=\"inbound\",reason=\"unknown_ca\"}",
         ) >= 1.0
     })
     .await;
@@ -477,7 +477,7 @@ async fn foreign_certificates_impostors_and_plaintext_are_refused_at_the_connect
     assert!(
         metric(
             &mesh.sidecar("picard").process,
-            "meshwork_tls_handshake_failures_total{direction=\"outbound\""
+            "meshd_tls_handshake_failures_total{direction=\"outbound\""
         ) >= 1.0
     );
 
@@ -529,7 +529,7 @@ async fn a_reload_to_permissive_and_a_changed_rule_take_effect_on_the_next_reque
     assert!(
         metric(
             &riker.process,
-            "meshwork_mesh_plaintext_requests_total{destination=\"riker\"}"
+            "meshd_mesh_plaintext_requests_total{destination=\"riker\"}"
         ) >= 1.0
     );
 }

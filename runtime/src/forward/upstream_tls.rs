@@ -2,7 +2,7 @@
 //! workload certificate (a sidecar's, or the gateway's) and accepts the server only if its chain
 //! verifies against the trust bundle and its SPIFFE ID is the service's identity. A server with
 //! another identity is an impostor: the handshake fails, the request gets 502, and the failure is
-//! counted by reason (`meshwork_tls_handshake_failures_total{direction="outbound"}`).
+//! counted by reason (`meshd_tls_handshake_failures_total{direction="outbound"}`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,12 +1,12 @@
 //! The mesh's Prometheus families, registered into the process registry by a sidecar:
 //!
-//! - `meshwork_mesh_requests_total{direction,source,destination,code}`: calls a sidecar served,
+//! - `meshd_mesh_requests_total{direction,source,destination,code}`: calls a sidecar served,
 //!   `direction` `inbound` (calls to its service) or `outbound` (its app's calls), `source` a
 //!   gateway or service of the program, `unauthenticated` (plaintext) or `unknown` (an identity no
 //!   member has); names come from the bundle, never from a request, so the label set is bounded;
-//! - `meshwork_mesh_denials_total{destination,rule}`: calls the mesh refused, by the deciding rule
+//! - `meshd_mesh_denials_total{destination,rule}`: calls the mesh refused, by the deciding rule
 //!   (`file:line`) or `default`;
-//! - `meshwork_mesh_plaintext_requests_total{destination}`: calls accepted without mTLS under
+//! - `meshd_mesh_plaintext_requests_total{destination}`: calls accepted without mTLS under
 //!   `mtls permissive`, the figure that says when `strict` is safe.
 //!
 //! Request counts are kept per worker thread, like `meshd_requests_total`, and summed at scrape.
@@ -92,12 +92,12 @@ impl MeshMetrics {
     pub fn register(self: &Arc<Self>, registry: &mut Registry) {
         registry.register_collector(Box::new(MeshCallsCollector(Arc::clone(self))));
         registry.register(
-            "meshwork_mesh_denials",
+            "meshd_mesh_denials",
             "Calls the mesh refused, by destination and deciding rule (file:line, or default)",
             self.denials.clone(),
         );
         registry.register(
-            "meshwork_mesh_plaintext_requests",
+            "meshd_mesh_plaintext_requests",
             "Calls accepted without mutual TLS (mtls permissive), by destination",
             self.plaintext.clone(),
         );
@@ -183,7 +183,7 @@ impl MeshMetrics {
     }
 }
 
-/// Exposes the call counts as `meshwork_mesh_requests_total`.
+/// Exposes the call counts as `meshd_mesh_requests_total`.
 #[derive(Debug)]
 struct MeshCallsCollector(Arc<MeshMetrics>);
 
@@ -191,7 +191,7 @@ impl Collector for MeshCallsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let rows = self.0.calls();
         let mut family = encoder.encode_descriptor(
-            "meshwork_mesh_requests",
+            "meshd_mesh_requests",
             "Mesh calls a sidecar served, by direction, source, destination and status code",
             None,
             MetricType::Counter,

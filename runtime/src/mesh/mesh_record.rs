@@ -1,5 +1,5 @@
 //! The record stage of a sidecar's chains: what happened to one mesh call, counted in
-//! `meshwork_mesh_requests_total` and written as an access-log line.
+//! `meshd_mesh_requests_total` and written as an access-log line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

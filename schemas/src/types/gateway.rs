@@ -133,7 +133,13 @@ pub struct Consumer {
 
 /// How a consumer proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
+#[schemars(rename = "Credential")]
 pub enum Credential {
     /// An API key.
     Key {
@@ -153,3 +159,5 @@ pub enum Credential {
         subject: String,
     },
 }
+
+super::tagged::string_tagged!(Credential);

@@ -8,3 +8,4 @@ pub mod mesh;
 pub mod route;
 pub mod service;
 pub mod stream;
+mod tagged;

@@ -102,7 +102,13 @@ pub struct NameValue {
 
 /// One admission check or transform, run in bundle order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "step",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
+#[schemars(rename = "AdmissionStep")]
 pub enum AdmissionStep {
     /// Authenticate the caller as a consumer (401 when it fails).
     Auth {
@@ -222,7 +228,13 @@ pub struct RouteMirror {
 
 /// What an injected fault does to the requests it picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
+#[schemars(rename = "FaultAction")]
 pub enum FaultAction {
     /// Answer with `status` without calling the upstream.
     Abort {
@@ -240,7 +252,13 @@ pub enum FaultAction {
 
 /// How a route authenticates its caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
+#[schemars(rename = "AuthMethod")]
 pub enum AuthMethod {
     /// An API key compared with the gateway's consumers' keys.
     Key {
@@ -351,7 +369,13 @@ pub enum HeaderDirection {
 
 /// What an admitted request turns into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
+#[schemars(rename = "RouteAction")]
 pub enum RouteAction {
     /// Proxy to one or more services.
     Forward {
@@ -424,7 +448,13 @@ pub struct ForwardTarget {
 
 /// The topic a produce writes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
+#[schemars(rename = "ProduceTopic")]
 pub enum ProduceTopic {
     /// Always the same topic.
     Fixed {
@@ -474,3 +504,11 @@ pub enum ProduceMode {
     /// Once queued (202).
     Async,
 }
+
+super::tagged::string_tagged!(
+    AdmissionStep,
+    FaultAction,
+    AuthMethod,
+    RouteAction,
+    ProduceTopic
+);

@@ -52,9 +52,15 @@ pub enum Balance {
 }
 
 /// [`Balance`] as it is read: serde ignores unknown fields beside the tag of a unit variant, so
-/// the unit policies are read as empty structs, which refuse them as the schema does.
+/// the unit policies are read as empty structs, which refuse them as the schema does (and through
+/// [`super::tagged::StringTag`], which refuses a non-string tag).
 #[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    expecting = "internally tagged enum Balance"
+)]
 enum BalanceOnTheWire {
     RoundRobin {},
     Random {},
@@ -64,6 +70,7 @@ enum BalanceOnTheWire {
 
 impl<'de> Deserialize<'de> for Balance {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let deserializer = super::tagged::StringTag(deserializer);
         Ok(match BalanceOnTheWire::deserialize(deserializer)? {
             BalanceOnTheWire::RoundRobin {} => Balance::RoundRobin,
             BalanceOnTheWire::Random {} => Balance::Random,

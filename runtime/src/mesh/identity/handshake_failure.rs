@@ -1,5 +1,5 @@
 //! Why a mesh TLS handshake failed, as one of a fixed set of reasons: the label of
-//! `meshwork_tls_handshake_failures_total`, so the label set stays bounded whatever a peer sends.
+//! `meshd_tls_handshake_failures_total`, so the label set stays bounded whatever a peer sends.
 
 use std::io;
 

@@ -1,12 +1,12 @@
 //! The mesh identity's Prometheus families, registered into the process registry
 //! (`crate::metrics::Metrics`):
 //!
-//! - `meshwork_cert_expiry_seconds{identity}`: seconds until the workload certificate in force
+//! - `meshd_cert_expiry_seconds{identity}`: seconds until the workload certificate in force
 //!   expires (negative once it has), computed at scrape time;
-//! - `meshwork_tls_handshake_failures_total{direction,reason}`: failed mesh handshakes, `direction`
+//! - `meshd_tls_handshake_failures_total{direction,reason}`: failed mesh handshakes, `direction`
 //!   `inbound` (a caller) or `outbound` (a server called), `reason` one of
 //!   [`HandshakeFailure::ALL`]; every pair starts at 0 so alerts see the series from the start;
-//! - `meshwork_cert_rotations_total{result}`: certificate files re-read after a change, `ok` or
+//! - `meshd_cert_rotations_total{result}`: certificate files re-read after a change, `ok` or
 //!   `refused` (the old certificate stays in force).
 
 use std::sync::{Arc, Mutex};
@@ -80,12 +80,12 @@ impl IdentityMetrics {
     /// Adds the families to a registry (the admin listener's, through `Metrics::register`).
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
-            "meshwork_tls_handshake_failures",
+            "meshd_tls_handshake_failures",
             "Failed mesh TLS handshakes, by direction and reason",
             self.handshake_failures.clone(),
         );
         registry.register(
-            "meshwork_cert_rotations",
+            "meshd_cert_rotations",
             "Workload certificate re-reads after a file change, by result (ok or refused)",
             self.rotations.clone(),
         );
@@ -132,7 +132,7 @@ fn labels(direction: Direction, reason: HandshakeFailure) -> FailureLabels {
     ]
 }
 
-/// Computes `meshwork_cert_expiry_seconds` from the stores at scrape time.
+/// Computes `meshd_cert_expiry_seconds` from the stores at scrape time.
 #[derive(Debug, Default)]
 struct CertExpiryCollector {
     stores: Mutex<Vec<IdentityStore>>,
@@ -151,7 +151,7 @@ impl Collector for CertExpiryCollector {
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         rows.dedup_by(|a, b| a.0 == b.0);
         let mut family = encoder.encode_descriptor(
-            "meshwork_cert_expiry_seconds",
+            "meshd_cert_expiry_seconds",
             "Seconds until the workload certificate in force expires (negative once expired)",
             None,
             MetricType::Gauge,
