@@ -1,0 +1,115 @@
+//! `service` blocks: endpoints, balancing, retries, circuit breaking, health checks.
+
+use super::*;
+
+/// `service NAME { statements }`: an upstream reachable through the mesh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: Ident,
+    pub statements: Vec<ServiceStatement>,
+    pub span: Span,
+}
+
+/// One line of a service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceStatement {
+    /// `endpoints ["host:port", …]`.
+    Endpoints(Spanned<Vec<Spanned<String>>>),
+    Balance(Spanned<Balance>),
+    Timeout(Spanned<Duration>),
+    Retry(Retry),
+    CircuitBreaker(CircuitBreaker),
+    HealthCheck(HealthCheck),
+    /// `identity "spiffe://…"`: the mTLS identity the service presents.
+    Identity(Spanned<String>),
+}
+
+impl ServiceStatement {
+    /// The span of the statement.
+    pub fn span(&self) -> Span {
+        match self {
+            ServiceStatement::Endpoints(e) => e.span,
+            ServiceStatement::Balance(b) => b.span,
+            ServiceStatement::Timeout(t) => t.span,
+            ServiceStatement::Retry(r) => r.span,
+            ServiceStatement::CircuitBreaker(c) => c.span,
+            ServiceStatement::HealthCheck(h) => h.span,
+            ServiceStatement::Identity(i) => i.span,
+        }
+    }
+}
+
+/// The load-balancing policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Balance {
+    RoundRobin,
+    Random,
+    LeastRequest,
+    /// `hash(CEL)`: consistent hashing on the expression's value.
+    Hash(Cel),
+}
+
+/// `retry N [on [conditions]] [backoff MIN..MAX]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    pub attempts: Spanned<u64>,
+    pub on: Vec<Spanned<RetryOn>>,
+    pub backoff: Option<Backoff>,
+    pub budget: Option<RetryBudget>,
+    pub span: Span,
+}
+
+/// `budget P% [min RATE] [window D]` on a retry line (Linkerd's retry budget): over the window,
+/// retries may add at most P% to the requests, plus `min` retries per period whatever the traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryBudget {
+    pub percent: Spanned<Percent>,
+    pub min: Option<Spanned<Rate>>,
+    pub window: Option<Spanned<Duration>>,
+    pub span: Span,
+}
+
+/// What a retry fires on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOn {
+    ConnectFailure,
+    Reset,
+    Timeout,
+    Status(u16),
+}
+
+/// `MIN..MAX` exponential backoff bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    pub min: Spanned<Duration>,
+    pub max: Spanned<Duration>,
+}
+
+/// `circuit_breaker { consecutive_errors N eject DURATION max_ejected PERCENT }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitBreaker {
+    pub consecutive_errors: Option<Spanned<u64>>,
+    pub eject: Option<Spanned<Duration>>,
+    pub max_ejected: Option<Spanned<Percent>>,
+    /// `failure_percentage P% [min_requests N]`: eject an endpoint failing P% or more of its
+    /// requests over an interval (Envoy's failure-percentage detector).
+    pub failure_percentage: Option<(Spanned<Percent>, Option<Spanned<u64>>)>,
+    /// `success_rate [min_requests N]`: eject an endpoint whose success rate falls well below
+    /// its peers' (Envoy's success-rate detector).
+    pub success_rate: Option<(Span, Option<Spanned<u64>>)>,
+    /// `interval D`: how often the two detectors above judge the endpoints.
+    pub interval: Option<Spanned<Duration>>,
+    pub span: Span,
+}
+
+/// `health_check [METHOD] "PATH" every DURATION [timeout DURATION] [healthy N] [unhealthy N]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub method: Option<Spanned<String>>,
+    pub path: Spanned<String>,
+    pub every: Spanned<Duration>,
+    pub timeout: Option<Spanned<Duration>>,
+    pub healthy: Option<Spanned<u64>>,
+    pub unhealthy: Option<Spanned<u64>>,
+    pub span: Span,
+}
