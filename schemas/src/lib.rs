@@ -31,7 +31,7 @@ pub use types::mesh::{Mesh, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
-    RouteAction, RouteMatch, RouteMirror, StoreFailure, ValueFormat,
+    RouteAction, RouteMatch, RouteMirror, RouteUpgrades, StoreFailure, ValueFormat,
 };
 pub use types::service::{
     Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,

@@ -116,6 +116,7 @@ fn officers_route() -> Route {
             rewrite: None,
             timeout_ms: Some(2_000),
             idempotent: false,
+            websocket: None,
         },
         source: at(7, 3),
     }

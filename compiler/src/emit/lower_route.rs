@@ -5,7 +5,7 @@
 
 use meshwork_bundle::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection,
-    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror,
+    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror, RouteUpgrades,
     StoreFailure, ValueFormat,
 };
 
@@ -285,6 +285,7 @@ fn lower_action(
             timeout_ms,
             idempotent: route.is_idempotent(),
             mirror: route.mirror().map(lower_mirror),
+            websocket: route.websocket().map(lower_websocket),
         }),
         RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {
@@ -301,6 +302,22 @@ fn lower_action(
                 .unwrap_or_else(|| DEFAULT_RESPOND_CONTENT_TYPE.to_string()),
         }),
         _ => None,
+    }
+}
+
+/// A route's `websocket` line: what it states, the defaults for the rest.
+fn lower_websocket(websocket: &ast::WebSocket) -> RouteUpgrades {
+    let defaults = RouteUpgrades::default();
+    RouteUpgrades {
+        allowed: websocket.allowed,
+        max: websocket
+            .max
+            .as_ref()
+            .map_or(defaults.max, |m| u32::try_from(m.node).unwrap_or(u32::MAX)),
+        idle_ms: websocket
+            .idle
+            .as_ref()
+            .map_or(defaults.idle_ms, |d| d.node.millis),
     }
 }
 

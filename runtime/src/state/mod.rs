@@ -453,6 +453,7 @@ fn build_route(
             timeout_ms,
             idempotent,
             mirror,
+            websocket: _,
         } => {
             let targets = targets
                 .iter()
