@@ -24,6 +24,7 @@ pub mod retry_budget;
 pub mod retry_policy;
 pub mod service_state;
 pub mod time_budget;
+pub mod upgrade;
 pub mod upstream_tls;
 pub mod worker_slot;
 

@@ -13,6 +13,7 @@ use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
 use crate::forward::http1::request_encoder::ForwardedHeaders;
+use crate::forward::upgrade::{forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart};
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
@@ -63,7 +64,19 @@ pub async fn serve(
             .with_query(request.query())
             .with_host(Some(request.host()));
             let decision = state.mesh.decide(&caller, &side.service, &facts);
-            if decision.is_allowed() {
+            let upgrade = decision.is_allowed().then(|| {
+                let site = UpgradeSite {
+                    proxy: "inbound",
+                    route: &side.service,
+                };
+                let metrics = &shared.metrics.upgrades;
+                let policy = UpgradePolicy::default();
+                let (version, headers) = (request.version, &request.headers);
+                start_upgrade(&policy, metrics, site, version, headers, body.is_end())
+            });
+            if let Some(UpgradeStart::Refused(status, reason)) = &upgrade {
+                outcome.refuse(*status, reason)
+            } else if let Some(upgrade) = upgrade {
                 // act
                 let headers = app_headers(side, request, &caller);
                 let target = upstream_target(request, &path);
@@ -82,7 +95,14 @@ pub async fn serve(
                     per_try: timeout,
                     overall: None,
                 };
-                match forward(&side.app, budget, None, upstream_request(call)).await {
+                let request = upstream_request(call);
+                let forwarding = match upgrade {
+                    UpgradeStart::Open(opening) => {
+                        forward_upgrade(&side.app, budget, None, request, opening).await
+                    }
+                    _ => forward(&side.app, budget, None, request).await,
+                };
+                match forwarding {
                     Ok(forwarded) => {
                         outcome.upstream = Some(forwarded.endpoint);
                         outcome.upstream_time = Some(forwarded.upstream_time);

@@ -8,7 +8,8 @@
 //! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
 //! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`),
 //! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused) and
-//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies); the mesh's families are [`crate::mesh::mesh_metrics`] and
+//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies), the upgraded
+//! connections' families ([`crate::forward::upgrade::upgrade_gate`]); the mesh's families are [`crate::mesh::mesh_metrics`] and
 //! [`crate::mesh::identity::IdentityMetrics`].
 
 pub mod request_counters;
@@ -25,6 +26,7 @@ use prometheus_client::registry::Registry;
 pub use request_counters::{RequestCounters, RouteId, NO_ROUTE};
 
 use crate::forward::mirror::MirrorCounters;
+use crate::forward::upgrade::UpgradeMetrics;
 use crate::mesh::mesh_metrics::MeshMetrics;
 
 type Labels = Vec<(&'static str, String)>;
@@ -47,6 +49,8 @@ pub struct Metrics {
     pub requests: Arc<RequestCounters>,
     /// Mesh call counts (a sidecar's; families stay empty in a gateway).
     pub mesh: Arc<MeshMetrics>,
+    /// Upgraded connections (WebSocket) and each route's cap on them.
+    pub upgrades: UpgradeMetrics,
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
@@ -65,6 +69,8 @@ impl Metrics {
         )));
         let mesh = MeshMetrics::new(workers);
         mesh.register(&mut registry);
+        let upgrades = UpgradeMetrics::default();
+        upgrades.register(&mut registry);
         let upstream_latency = Family::new_with_constructor(LatencyBuckets);
         registry.register(
             "meshd_upstream_duration_seconds",
@@ -105,6 +111,7 @@ impl Metrics {
             registry: Mutex::new(registry),
             requests,
             mesh,
+            upgrades,
             upstream_latency,
             bundle_info,
             bundle_loads,

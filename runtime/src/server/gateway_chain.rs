@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 
 use crate::admit::Admitted;
 use crate::forward::path_rewrite::strip_prefix;
+use crate::forward::upgrade::{forward_upgrade, start_upgrade, UpgradeSite, UpgradeStart};
 use crate::forward::{
     forward, BodyError, ForwardFailure, ForwardFailureKind, ForwardPlan, RequestBody, ServiceState,
     TimeBudget, UpstreamRequest,
@@ -119,8 +120,24 @@ pub async fn serve<'g>(
             if let Some(bytes) = buffered.take() {
                 body.set_buffered(bytes);
             }
+            // upgrade: refused (403, 400, 503) or given its place before anything is forwarded
+            let site = UpgradeSite {
+                proxy: &gateway.name,
+                route: &route.name,
+            };
+            let metrics = &connection.shared.metrics.upgrades;
+            let (version, headers) = (request.version, &request.headers);
+            let opening = match start_upgrade(&plan.upgrades, metrics, site, version, headers, body.is_end()) {
+                UpgradeStart::NotAsked => None,
+                UpgradeStart::Open(opening) => Some(opening),
+                UpgradeStart::Refused(status, reason) => {
+                    outcome.error = Some(reason.clone());
+                    return json_error(status, &reason, Some(&route.name)).into();
+                }
+            };
             // mirror: the copy's body is read before the primary streams it
             let copy_body = match &plan.mirror {
+                Some(_) if opening.is_some() => None,
                 Some(mirror) => match mirror_body(mirror, &mut body).await {
                     Ok(copy) => copy,
                     Err(error) => return body_refused(matched.admission, outcome, &error),
@@ -142,7 +159,14 @@ pub async fn serve<'g>(
                 let target = target.as_deref().unwrap_or_else(|| request.target.as_str());
                 send_copy(mirror, connection, request, &admitted, target, copy);
             }
-            match forward(step.service, step.budget, step.key, step.request).await {
+            let forwarding = match opening {
+                None => forward(step.service, step.budget, step.key, step.request).await,
+                Some(opening) => {
+                    forward_upgrade(step.service, step.budget, step.key, step.request, opening)
+                        .await
+                }
+            };
+            match forwarding {
                 Ok(done) => forwarded(done, outcome),
                 Err(failure) => match forward_failure(&failure, &routed, outcome) {
                     Ok(response) => response,

@@ -18,6 +18,7 @@ use meshwork_bundle::{Bundle, Gateway, Route};
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
+use crate::forward::upgrade::UpgradePolicy;
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::mesh::identity::{IdentityMetrics, OutboundTls, SpiffeId, SpiffeIdError};
@@ -453,7 +454,7 @@ fn build_route(
             timeout_ms,
             idempotent,
             mirror,
-            websocket: _,
+            websocket,
         } => {
             let targets = targets
                 .iter()
@@ -476,6 +477,7 @@ fn build_route(
                 *timeout_ms,
             );
             plan.idempotent = *idempotent;
+            plan.upgrades = UpgradePolicy::from_bundle(websocket.as_ref());
             if let Some(bundled) = mirror {
                 let service =
                     services
