@@ -5,8 +5,8 @@
 
 use meshwork_bundle::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection,
-    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror, RouteUpgrades,
-    StoreFailure, ValueFormat,
+    KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror,
+    RouteUpgrades, StoreFailure, ValueFormat,
 };
 
 use super::context::EmitContext;

@@ -200,7 +200,11 @@ pub fn render_destination(
                     mesh_verdict(program, &gateway.name, &m.service)
                 );
             }
-            let _ = writeln!(out, "  {}", upgrade_verdict(websocket.as_ref(), &route.name));
+            let _ = writeln!(
+                out,
+                "  {}",
+                upgrade_verdict(websocket.as_ref(), &route.name)
+            );
         }
     }
 }

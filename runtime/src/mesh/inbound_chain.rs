@@ -13,7 +13,9 @@ use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
 use crate::forward::http1::request_encoder::ForwardedHeaders;
-use crate::forward::upgrade::{forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart};
+use crate::forward::upgrade::{
+    forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
+};
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;

@@ -10,7 +10,9 @@ use http::StatusCode;
 use crate::admit::cel::{CelInput, MeshCaller};
 use crate::admit::RequestFacts;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
-use crate::forward::upgrade::{forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart};
+use crate::forward::upgrade::{
+    forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
+};
 use crate::forward::{forward, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
@@ -55,11 +57,14 @@ pub async fn serve(
             let metrics = &shared.metrics.upgrades;
             let policy = UpgradePolicy::default();
             let (version, headers) = (request.version, &request.headers);
-            let opening = match start_upgrade(&policy, metrics, site, version, headers, body.is_end()) {
-                UpgradeStart::NotAsked => None,
-                UpgradeStart::Open(opening) => Some(opening),
-                UpgradeStart::Refused(status, reason) => break 'act outcome.refuse(status, &reason),
-            };
+            let opening =
+                match start_upgrade(&policy, metrics, site, version, headers, body.is_end()) {
+                    UpgradeStart::NotAsked => None,
+                    UpgradeStart::Open(opening) => Some(opening),
+                    UpgradeStart::Refused(status, reason) => {
+                        break 'act outcome.refuse(status, &reason)
+                    }
+                };
             // act
             let key = service.balancer.hash_key().and_then(|hash| {
                 let facts = RequestFacts::new(

@@ -127,7 +127,14 @@ pub async fn serve<'g>(
             };
             let metrics = &connection.shared.metrics.upgrades;
             let (version, headers) = (request.version, &request.headers);
-            let opening = match start_upgrade(&plan.upgrades, metrics, site, version, headers, body.is_end()) {
+            let opening = match start_upgrade(
+                &plan.upgrades,
+                metrics,
+                site,
+                version,
+                headers,
+                body.is_end(),
+            ) {
                 UpgradeStart::NotAsked => None,
                 UpgradeStart::Open(opening) => Some(opening),
                 UpgradeStart::Refused(status, reason) => {

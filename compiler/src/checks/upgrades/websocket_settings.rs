@@ -47,8 +47,13 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                     &WEBSOCKET_NO_IDLE,
                     format!("route `{name}` closes upgraded connections at once (`idle 0s`)"),
                 )
-                .with_label(idle.span, "a tunnel waiting for its first message would be closed")
-                .with_help("give the idle timeout a length (`idle 5m`, the default), or leave it out"),
+                .with_label(
+                    idle.span,
+                    "a tunnel waiting for its first message would be closed",
+                )
+                .with_help(
+                    "give the idle timeout a length (`idle 5m`, the default), or leave it out",
+                ),
             );
         }
     }

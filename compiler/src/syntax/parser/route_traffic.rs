@@ -4,8 +4,8 @@
 
 use crate::syntax::ast::*;
 
-use super::cel::cel;
 use super::block::block;
+use super::cel::cel;
 use super::context::Ctx;
 use super::error::PResult;
 use super::lexical::{ident, ident_ref, integer, peek_word, wrong_word, ws, ws_inline};
@@ -110,7 +110,11 @@ pub(super) fn websocket<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult
     let (rest, _) = block(cx, input, "websocket block", &keywords, |_, kw, input| {
         let rest = match kw.node {
             "max" => {
-                let (r, n) = integer(cx, input, "how many upgraded connections may be open at once")?;
+                let (r, n) = integer(
+                    cx,
+                    input,
+                    "how many upgraded connections may be open at once",
+                )?;
                 websocket.max = Some(n);
                 r
             }

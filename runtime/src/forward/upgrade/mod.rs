@@ -11,16 +11,16 @@
 //! hands its connection to [`tunnel::run_tunnel`] when the response is a switch.
 
 pub mod switched_response;
-pub mod upgrade_admission;
 pub mod tunnel;
+pub mod upgrade_admission;
 pub mod upgrade_exchange;
 pub mod upgrade_gate;
 pub mod upgrade_policy;
 pub mod upgrade_request;
 
 pub use switched_response::Switched;
-pub use upgrade_gate::{UpgradeGate, UpgradeMetrics, UpgradePermit};
 pub use upgrade_admission::{start_upgrade, UpgradeSite, UpgradeStart};
 pub use upgrade_exchange::{forward_upgrade, Opening};
+pub use upgrade_gate::{UpgradeGate, UpgradeMetrics, UpgradePermit};
 pub use upgrade_policy::UpgradePolicy;
 pub use upgrade_request::{upgrade_asked, UpgradeAsk};

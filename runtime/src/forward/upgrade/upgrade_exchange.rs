@@ -57,23 +57,24 @@ pub async fn forward_upgrade(
     };
     let endpoint = &service.endpoints[index];
     let at = Some(&*endpoint.address);
-    let timeout = budget.overall.map_or(budget.per_try, |o| o.min(budget.per_try));
+    let timeout = budget
+        .overall
+        .map_or(budget.per_try, |o| o.min(budget.per_try));
     let deadline = Instant::now() + timeout;
     let lease = endpoint.lease();
     let started = Instant::now();
-    let mut conn = match UpstreamConn::connect(endpoint.socket_addr, timeout, service.tls.as_ref())
-        .await
-    {
-        Ok(conn) => conn,
-        Err(error) => {
-            service.record(endpoint, true);
-            let kind = match error {
-                ConnectError::Handshake(_) => ForwardFailureKind::Handshake,
-                _ => ForwardFailureKind::Connect,
-            };
-            return Err(fail(kind, at, error.to_string()));
-        }
-    };
+    let mut conn =
+        match UpstreamConn::connect(endpoint.socket_addr, timeout, service.tls.as_ref()).await {
+            Ok(conn) => conn,
+            Err(error) => {
+                service.record(endpoint, true);
+                let kind = match error {
+                    ConnectError::Handshake(_) => ForwardFailureKind::Handshake,
+                    _ => ForwardFailureKind::Connect,
+                };
+                return Err(fail(kind, at, error.to_string()));
+            }
+        };
     let head = upgrade_head(request.head, &opening.ask.protocol);
     let answer = timeout_at(deadline, async {
         conn.stream.write_all(&head).await?;
@@ -203,7 +204,9 @@ fn parse_switch(buffer: &mut BytesMut) -> Result<Option<Answer>, String> {
         .find(|h| h.name.eq_ignore_ascii_case("upgrade"))
         .map(|h| Bytes::copy_from_slice(h.value.trim_ascii()))
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| "the upstream switched protocols without naming one (no Upgrade header)".to_string())?;
+        .ok_or_else(|| {
+            "the upstream switched protocols without naming one (no Upgrade header)".to_string()
+        })?;
     let headers = passed_on(response.headers);
     let _ = buffer.split_to(length);
     Ok(Some(Answer::Switched { headers, protocol }))
@@ -215,7 +218,10 @@ mod tests {
 
     #[test]
     fn the_upgrade_headers_go_back_into_the_head() {
-        let head = upgrade_head(b"GET /chat HTTP/1.1\r\nhost: a\r\n\r\n".to_vec(), b"websocket");
+        let head = upgrade_head(
+            b"GET /chat HTTP/1.1\r\nhost: a\r\n\r\n".to_vec(),
+            b"websocket",
+        );
         assert_eq!(
             head,
             b"GET /chat HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
@@ -227,7 +233,8 @@ mod tests {
         let mut buffer = BytesMut::from(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\u{81}\u{1}a",
         );
-        let Some(Answer::Switched { headers, protocol }) = parse_switch(&mut buffer).unwrap() else {
+        let Some(Answer::Switched { headers, protocol }) = parse_switch(&mut buffer).unwrap()
+        else {
             panic!("expected a switch");
         };
         assert_eq!(&protocol[..], b"websocket");

@@ -56,7 +56,8 @@ mod tests {
     use bytes::BytesMut;
 
     fn headers(text: &str) -> MessageHeaders {
-        let mut buffer = BytesMut::from(format!("GET / HTTP/1.1\r\nHost: x\r\n{text}\r\n").as_str());
+        let mut buffer =
+            BytesMut::from(format!("GET / HTTP/1.1\r\nHost: x\r\n{text}\r\n").as_str());
         let head = crate::server::http1::request_head::parse_request_head(&mut buffer)
             .unwrap()
             .unwrap();
