@@ -491,3 +491,45 @@ service picard {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_says_whether_an_upgrade_would_be_forwarded_and_on_what_terms() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-ws-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("ws.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route chat { match GET "/chat" public websocket { max 500  idle 90s } forward chat }
+  route feed { match GET "/feed" public forward chat }
+  route upload { match POST "/upload" public websocket off forward chat }
+}
+service chat { endpoints ["127.0.0.1:9101"] }
+"#,
+    )
+    .expect("write");
+    let say = |request: &str| {
+        let out = meshc(&["explain", "ws.mesh", "--request", request], &dir);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let chat = say("GET http://api.test/chat");
+    assert!(
+        chat.contains("upgrades (WebSocket): forwarded after admission; at most 500 open at once (then 503), closed after 90000ms"),
+        "{chat}"
+    );
+    let feed = say("GET http://api.test/feed");
+    assert!(
+        feed.contains(
+            "(the default: the route has no `websocket` line); at most 10000 open at once"
+        ),
+        "{feed}"
+    );
+    let upload = say("POST http://api.test/upload");
+    assert!(
+        upload.contains("upgrades (WebSocket): refused with 403 before any upstream sees them (`websocket off` on route `upload`)"),
+        "{upload}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
