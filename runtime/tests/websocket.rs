@@ -1,6 +1,6 @@
 //! WebSocket (HTTP/1.1 upgrades) through meshd, with a real server and client (PyPI `websockets`)
-//! and meshd as separate processes: echo through the gateway and through a sidecar pair over
-//! mutual TLS; admission before the 101 (401 with the upstream never seeing the upgrade, the
+//! and meshd as separate processes: echo through the gateway, through a sidecar pair over mutual
+//! TLS, and from the gateway into the mesh (mTLS with the gateway's identity); admission before the 101 (401 with the upstream never seeing the upgrade, the
 //! mesh's 403 at the inbound sidecar, 403 on a `websocket off` route); the per-route cap (503 for
 //! the one too many, and room again once one closes); the idle timeout; the smuggling shapes (an
 //! upgrade with a body, `Upgrade: h2c`); a reader that stops reading does not grow meshd's memory.
@@ -236,11 +236,12 @@ const MESH: &str = r#"mesh {
   trust_domain "starfleet"
   mtls strict
   allow picard -> riker when request.path != "/denied"
+  allow edge -> riker
 }
 "#;
 
 #[test]
-fn websockets_pass_a_sidecar_pair_over_mutual_tls_and_the_mesh_decides_first() {
+fn websockets_pass_sidecars_and_the_gateway_into_the_mesh_over_mutual_tls_after_the_mesh_decides() {
     let server = EchoServer::start();
     let unused = EchoServer::start();
     let pair = SidecarPair::start(server.address, unused.address, MESH);
@@ -271,5 +272,20 @@ fn websockets_pass_a_sidecar_pair_over_mutual_tls_and_the_mesh_decides_first() {
     );
     assert_eq!(server.handshakes("/denied"), 0);
     assert_eq!(server.handshakes("/echo"), 1);
+
+    // The gateway into the mesh: edge's own identity over mTLS to riker's inbound sidecar.
+    let gateway = pair.gateway.gateway.expect("a gateway listener");
+    assert_eq!(
+        ws_result("echo", &format!("ws://{gateway}/chat"), &[]),
+        "echo ok 21"
+    );
+    assert_eq!(
+        metric(
+            &pair.riker,
+            "meshd_upgrades_total{proxy=\"inbound\",route=\"riker\"}"
+        ),
+        2.0
+    );
+    assert_eq!(server.handshakes("/chat"), 1);
     drop(pair);
 }

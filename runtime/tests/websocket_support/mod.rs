@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::mesh_identity_support::{TempDir, TestCa};
+use crate::mesh_identity_support::{run_meshd, TempDir, TestCa};
 use crate::meshd_process::MeshdProcess;
 
 /// How long a test waits for a process to say something.
@@ -192,12 +192,14 @@ pub fn start_gateway(temp: &TempDir, source: &str) -> MeshdProcess {
 }
 
 /// Two sidecars with mutual TLS: `picard` (whose outbound listener the client uses) and `riker`
-/// (in front of the WebSocket server).
+/// (in front of the WebSocket server), and the gateway `edge`, which calls riker over mTLS with
+/// its own identity (route `chat`: `/chat…` to riker).
 pub struct SidecarPair {
     _temp: TempDir,
     pub picard: MeshdProcess,
     pub picard_outbound: SocketAddr,
     pub riker: MeshdProcess,
+    pub gateway: MeshdProcess,
 }
 
 fn address_after(line: &str, key: &str) -> SocketAddr {
@@ -210,7 +212,7 @@ fn address_after(line: &str, key: &str) -> SocketAddr {
 
 fn services(picard: SocketAddr, riker: SocketAddr, mesh: &str) -> String {
     format!(
-        "service picard {{ endpoints [\"{picard}\"] timeout 5s }}\nservice riker {{ endpoints [\"{riker}\"] timeout 5s }}\n{mesh}"
+        "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route chat {{ match GET prefix \"/chat\" public forward riker }}\n}}\nservice picard {{ endpoints [\"{picard}\"] timeout 5s }}\nservice riker {{ endpoints [\"{riker}\"] timeout 5s }}\n{mesh}"
     )
 }
 
@@ -222,6 +224,18 @@ impl SidecarPair {
         for workload in ["picard", "riker"] {
             ca.issue(workload, &temp.path(workload), &[]);
         }
+        let edge = temp.path("edge");
+        let ca_dir = ca.dir.to_str().unwrap();
+        let issued = run_meshd(&[
+            "ca",
+            "issue",
+            ca_dir,
+            "--gateway",
+            "edge",
+            "--out",
+            edge.to_str().unwrap(),
+        ]);
+        assert!(issued.status.success(), "{issued:?}");
         let program = temp.path("program");
         std::fs::create_dir_all(&program).unwrap();
         let placeholder: SocketAddr = "127.0.0.1:1".parse().unwrap();
@@ -277,11 +291,26 @@ impl SidecarPair {
             "both sidecars serve the program with their endpoints",
             || picard.digest() != first && riker.digest() != first,
         );
+        let args: Vec<String> = [
+            "run",
+            program.to_str().unwrap(),
+            "--mesh-certs",
+            edge.to_str().unwrap(),
+            "--admin",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let gateway = MeshdProcess::start(&args);
         SidecarPair {
             _temp: temp,
             picard,
             picard_outbound,
             riker,
+            gateway,
         }
     }
 }
