@@ -15,7 +15,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 
 use super::switched_response::Switched;
-use crate::forward::clock::now_ms;
 
 /// Bytes meshd holds per direction of a tunnel, at most.
 pub const TUNNEL_BUFFER: usize = 16 * 1024;
@@ -45,7 +44,7 @@ where
         lease,
         ..
     } = switched;
-    let activity = AtomicU64::new(now_ms());
+    let activity = Activity::new();
     let upstream_early = std::mem::take(&mut upstream.read);
     let mut client_side = TunnelSide {
         io: &mut *client,
@@ -66,14 +65,11 @@ where
         );
         let mut copy = std::pin::pin!(copy);
         loop {
-            let seen = activity.load(Ordering::Relaxed);
-            let silent = Duration::from_millis(now_ms().saturating_sub(seen));
-            let wake = Instant::now() + idle.saturating_sub(silent);
+            let wake = activity.last() + idle;
             tokio::select! {
                 _ = &mut copy => break TunnelEnd::Closed,
                 () = tokio::time::sleep_until(wake) => {
-                    let last = activity.load(Ordering::Relaxed);
-                    if Duration::from_millis(now_ms().saturating_sub(last)) >= idle {
+                    if activity.last() + idle <= Instant::now() {
                         permit.closed_idle();
                         break TunnelEnd::Idle;
                     }
@@ -88,17 +84,42 @@ where
     end
 }
 
+/// When a byte last moved either way, in milliseconds since the tunnel opened (on tokio's clock,
+/// so a test can run it paused).
+struct Activity {
+    opened: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            opened: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn moved(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
 /// One side of the tunnel: its stream, the bytes that arrived with the handshake (served before
 /// the stream is read), and the tunnel's clock of last activity.
 struct TunnelSide<'a, S> {
     io: &'a mut S,
     early: BytesMut,
-    activity: &'a AtomicU64,
+    activity: &'a Activity,
 }
 
 impl<S> TunnelSide<'_, S> {
     fn moved(&self) {
-        self.activity.store(now_ms(), Ordering::Relaxed);
+        self.activity.moved();
     }
 }
 
@@ -145,5 +166,108 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TunnelSide<'_, S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut *self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use prometheus_client::metrics::histogram::Histogram;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::forward::endpoint::Endpoint;
+    use crate::forward::http1::connection::UpstreamStream;
+    use crate::forward::http1::UpstreamConn;
+    use crate::forward::upgrade::UpgradeMetrics;
+
+    /// A connected pair of loopback sockets.
+    async fn socket_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let near = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (far, _) = listener.accept().await.unwrap();
+        (near, far)
+    }
+
+    fn switched(
+        stream: TcpStream,
+        early: &[u8],
+        metrics: &UpgradeMetrics,
+        idle: Duration,
+    ) -> Switched {
+        let address: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let endpoint = Arc::new(Endpoint::new(
+            "127.0.0.1:1",
+            address,
+            1,
+            Histogram::new([1.0]),
+        ));
+        Switched {
+            upstream: UpstreamConn {
+                stream: UpstreamStream::Plain(stream),
+                read: BytesMut::from(early),
+                reused: false,
+            },
+            protocol: bytes::Bytes::from_static(b"websocket"),
+            lease: endpoint.lease(),
+            permit: metrics.gate("edge", "chat").try_open(1).unwrap(),
+            idle,
+        }
+    }
+
+    #[tokio::test]
+    async fn early_bytes_go_first_both_ways_and_a_close_ends_the_tunnel() {
+        let (mut client, mut client_far) = socket_pair().await;
+        let (upstream_near, mut upstream) = socket_pair().await;
+        let metrics = UpgradeMetrics::default();
+        let tunnel = switched(
+            upstream_near,
+            b"up-early ",
+            &metrics,
+            Duration::from_secs(300),
+        );
+        let running = tokio::spawn(async move {
+            run_tunnel(
+                &mut client_far,
+                BytesMut::from(&b"client-early "[..]),
+                tunnel,
+            )
+            .await
+        });
+        client.write_all(b"later").await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        upstream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"client-early later");
+        upstream.write_all(b"reply").await.unwrap();
+        upstream.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"up-early reply");
+        assert_eq!(running.await.unwrap(), TunnelEnd::Closed);
+        assert!(
+            metrics.gate("edge", "chat").try_open(1).is_some(),
+            "the place is freed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tunnel_where_nothing_moves_is_closed_at_the_idle_timeout() {
+        let (mut client, mut client_far) = socket_pair().await;
+        let (upstream_near, mut upstream) = socket_pair().await;
+        let metrics = UpgradeMetrics::default();
+        let tunnel = switched(upstream_near, b"", &metrics, Duration::from_secs(60));
+        let running =
+            tokio::spawn(async move { run_tunnel(&mut client_far, BytesMut::new(), tunnel).await });
+        assert_eq!(running.await.unwrap(), TunnelEnd::Idle);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        upstream.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
     }
 }
