@@ -10,6 +10,7 @@
 //! [`upgrade_admission::start_upgrade`] gives an upgrade request its place, and the HTTP/1 server
 //! hands its connection to [`tunnel::run_tunnel`] when the response is a switch.
 
+pub mod pipe;
 pub mod switched_response;
 pub mod tunnel;
 pub mod upgrade_admission;

@@ -1,10 +1,11 @@
-//! The tunnel after a switch: bytes copied both ways between the client and the upstream through
-//! one fixed buffer per direction ([`TUNNEL_BUFFER`]), so a side that does not read stops meshd
-//! reading the other side, and TCP's own windows push back on the sender (never an unbounded
-//! queue). Each side's end of stream is passed on as a half-close. The tunnel closes when both
+//! The tunnel after a switch: bytes copied both ways between the client and the upstream, at most
+//! [`super::pipe::PIPE_CHUNK`] held per direction and none while idle ([`super::pipe`]), so a
+//! side that does not read stops meshd reading the other side, and TCP's own windows push back on
+//! the sender (never an unbounded queue). Each side's end of stream is passed on as a half-close. The tunnel closes when both
 //! directions have ended, when either side fails, or when no byte has moved either way for the
 //! route's idle timeout.
 
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -14,10 +15,8 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 
+use super::pipe::Pipe;
 use super::switched_response::Switched;
-
-/// Bytes meshd holds per direction of a tunnel, at most.
-pub const TUNNEL_BUFFER: usize = 16 * 1024;
 
 /// How long closing a side may take (a TLS close_notify to a client that does not read).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -57,12 +56,7 @@ where
         activity: &activity,
     };
     let end = {
-        let copy = tokio::io::copy_bidirectional_with_sizes(
-            &mut client_side,
-            &mut upstream_side,
-            TUNNEL_BUFFER,
-            TUNNEL_BUFFER,
-        );
+        let copy = copy_both_ways(&mut client_side, &mut upstream_side);
         let mut copy = std::pin::pin!(copy);
         loop {
             let wake = activity.last() + idle;
@@ -82,6 +76,34 @@ where
     drop(lease);
     drop(permit);
     end
+}
+
+/// Copies `a` → `b` and `b` → `a` until both directions have ended, or either fails.
+async fn copy_both_ways<A, B>(a: &mut A, b: &mut B) -> std::io::Result<()>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut there, mut back) = (Pipe::default(), Pipe::default());
+    let (mut there_done, mut back_done) = (false, false);
+    poll_fn(|cx| {
+        if !there_done {
+            there_done = there
+                .poll_copy(cx, Pin::new(&mut *a), Pin::new(&mut *b))?
+                .is_ready();
+        }
+        if !back_done {
+            back_done = back
+                .poll_copy(cx, Pin::new(&mut *b), Pin::new(&mut *a))?
+                .is_ready();
+        }
+        if there_done && back_done {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// When a byte last moved either way, in milliseconds since the tunnel opened (on tokio's clock,
@@ -134,6 +156,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for TunnelSide<'_, S> {
             let n = this.early.len().min(buf.remaining());
             buf.put_slice(&this.early[..n]);
             this.early.advance(n);
+            if this.early.is_empty() {
+                // The handshake's read buffer is not kept for the tunnel's life.
+                this.early = BytesMut::new();
+            }
             this.moved();
             return Poll::Ready(Ok(()));
         }
