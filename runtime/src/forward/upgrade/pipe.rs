@@ -90,3 +90,60 @@ impl Pipe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    #[test]
+    fn a_writer_that_does_not_take_stops_the_reading_with_one_chunk_kept() {
+        let source = vec![7u8; 100 * 1024];
+        let mut reader: &[u8] = &source;
+        let (mut writer, _far) = tokio::io::duplex(64);
+        let mut pipe = Pipe::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..3 {
+            let polled = pipe.poll_copy(&mut cx, Pin::new(&mut reader), Pin::new(&mut writer));
+            assert!(polled.is_pending());
+        }
+        let kept = pipe.pending.as_ref().map_or(0, BytesMut::len);
+        assert_eq!(
+            kept,
+            PIPE_CHUNK - 64,
+            "one read, of which the writer took 64 bytes"
+        );
+        assert_eq!(
+            reader.len(),
+            source.len() - PIPE_CHUNK,
+            "nothing more was read"
+        );
+    }
+
+    #[test]
+    fn an_idle_pipe_keeps_no_buffer_and_an_ended_reader_shuts_the_writer() {
+        let (mut reader, mut feed) = tokio::io::duplex(1024);
+        let (mut writer, mut out) = tokio::io::duplex(1024);
+        let mut pipe = Pipe::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let polled = pipe.poll_copy(&mut cx, Pin::new(&mut reader), Pin::new(&mut writer));
+        assert!(polled.is_pending() && pipe.pending.is_none());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            feed.write_all(b"hello").await.unwrap();
+            drop(feed);
+            std::future::poll_fn(|cx| {
+                pipe.poll_copy(cx, Pin::new(&mut reader), Pin::new(&mut writer))
+            })
+            .await
+            .unwrap();
+            let mut got = Vec::new();
+            out.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got, b"hello");
+        });
+    }
+}
