@@ -46,6 +46,15 @@ service ws {{ endpoints ["{upstream}"] timeout 10s }}
 
 /// Sends `request` on a fresh connection; the response head's first line.
 fn raw_status_line(address: SocketAddr, request: &str) -> String {
+    raw_head(address, request)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Sends `request` on a fresh connection; the response head.
+fn raw_head(address: SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = Vec::new();
@@ -57,8 +66,7 @@ fn raw_status_line(address: SocketAddr, request: &str) -> String {
         }
         answer.extend_from_slice(&chunk[..n]);
     }
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    text.lines().next().unwrap_or_default().to_string()
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[test]
@@ -91,15 +99,25 @@ fn websockets_pass_the_gateway_after_admission_within_the_route_limits() {
         server.process.lines()
     );
 
-    // A route that refuses upgrades: 403, never forwarded.
+    // A route that refuses upgrades: 403 naming the route's line, never forwarded.
     assert_eq!(ws_result("refused", &uri("/plain"), &[]), "refused 403");
+    let handshake = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let head = raw_head(
+        gateway,
+        &format!("GET /plain HTTP/1.1\r\nHost: a\r\n{handshake}\r\n"),
+    );
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(
+        head.contains("x-meshwork-denied-by: route=plain; step=websocket; source="),
+        "{head}"
+    );
     assert_eq!(server.handshakes("/plain"), 0);
     assert_eq!(
         metric(
             &meshd,
             "meshd_upgrades_refused_total{proxy=\"edge\",route=\"plain\",reason=\"off\"}"
         ),
-        1.0
+        2.0
     );
 
     // The cap: two open, the third gets 503 before the upstream sees it; closing one frees a place.

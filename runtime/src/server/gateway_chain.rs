@@ -33,6 +33,7 @@ use super::stages::outcome::Outcome;
 use super::stages::produce::produce;
 use super::stages::respond::respond;
 use super::stages::route_match::{match_route, RequestLine, RouteMatch};
+use super::stages::upgrade_refusal::upgrade_refused;
 use super::stages::Answered;
 
 /// Serves one request on one of `gateway`'s listeners.
@@ -138,8 +139,7 @@ pub async fn serve<'g>(
                 UpgradeStart::NotAsked => None,
                 UpgradeStart::Open(opening) => Some(opening),
                 UpgradeStart::Refused(status, reason) => {
-                    outcome.error = Some(reason.clone());
-                    return json_error(status, &reason, Some(&route.name)).into();
+                    return upgrade_refused(status, &reason, route, outcome);
                 }
             };
             // mirror: the copy's body is read before the primary streams it
