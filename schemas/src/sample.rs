@@ -8,9 +8,9 @@ use crate::types::gateway::{
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 use crate::types::mesh::{Mesh, MeshFault, MeshRule, MtlsMode};
 use crate::types::route::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection, KeyLocation,
-    NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, StoreFailure, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
+    KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
+    RouteAction, RouteMatch, StoreFailure, ValueFormat,
 };
 use crate::types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,

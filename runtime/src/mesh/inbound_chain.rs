@@ -1,6 +1,7 @@
 //! A sidecar's inbound chain, the gateway's stages in the mesh's order: identify the caller
 //! (from the verified TLS peer, never from a header) → authorise (the shared mesh decision,
-//! the one `meshc explain --from` prints) → act (forward to the local app, with the caller's
+//! the one `meshc explain --from` prints) → fault (the mesh's `fault` lines on this pair, drawn
+//! with the route faults' seeded code) → act (forward to the local app, with the caller's
 //! identity in headers the sidecar alone sets) → record.
 
 use std::borrow::Cow;
@@ -12,6 +13,7 @@ use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
+use crate::forward::fault_injection::FaultDecision;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
@@ -63,7 +65,21 @@ pub async fn serve(
             .with_query(request.query())
             .with_host(Some(request.host()));
             let decision = state.mesh.decide(&caller, &side.service, &facts);
-            if decision.is_allowed() {
+            let faults = if decision.is_allowed() {
+                state.mesh.pair_faults(&caller, &facts)
+            } else {
+                FaultDecision::default()
+            };
+            outcome.fault = faults.label();
+            if let Some(delay) = faults.delay {
+                tokio::time::sleep(delay).await;
+            }
+            if let (true, Some(status)) = (decision.is_allowed(), faults.abort) {
+                outcome.refuse(
+                    status,
+                    "fault injected by the mesh's `fault … abort` rule on this pair",
+                )
+            } else if decision.is_allowed() {
                 // act
                 let headers = app_headers(side, request, &caller);
                 let target = upstream_target(request, &path);

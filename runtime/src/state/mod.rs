@@ -98,6 +98,9 @@ pub enum StateError {
     /// A mesh rule's condition does not compile.
     #[error(transparent)]
     MeshRule(#[from] MeshRuleError),
+    /// A mesh pair's fault cannot be built.
+    #[error("mesh: {0}")]
+    PairFault(FaultBuildError),
     /// A service's identity is not a SPIFFE ID (mutual TLS cannot expect it).
     #[error("service `{service}`: identity {source}")]
     ServiceIdentity {
@@ -250,7 +253,12 @@ impl RuntimeState {
         };
         let schemas =
             Arc::new(TopicSchemas::compile(&bundle.topics).map_err(KafkaLoadError::from)?);
-        let mesh = MeshState::build(bundle, &metrics.mesh)?;
+        let mut mesh = MeshState::build(bundle, &metrics.mesh)?;
+        if let StateScope::Sidecar { service } = &admission.scope {
+            mesh = mesh
+                .with_pair_faults(service, admission.options.fault_seed, &metrics.mesh)
+                .map_err(StateError::PairFault)?;
+        }
         let mut services = HashMap::new();
         for service in &bundle.services {
             let tls = upstream_tls(service, admission.mesh_tls.as_ref())?;
