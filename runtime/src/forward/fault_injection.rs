@@ -386,6 +386,38 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_fault_applies_to_its_caller_and_destination_only() {
+        let pair = |from: &str, to: &[&str]| MeshFault {
+            from: from.into(),
+            to: to.iter().map(|t| t.to_string()).collect(),
+            action: FaultAction::Abort { status: 503 },
+            percent: 100,
+            when: None,
+            source: SourceLocation {
+                file: "t.mesh".into(),
+                line: 1,
+                column: 1,
+            },
+        };
+        let faults = [pair("picard", &["riker"]), pair("*", &["data"])];
+        let build = |service| {
+            FaultInjection::build_pairs(service, &faults, Some(1), |_, _| Counter::default())
+                .unwrap()
+        };
+        assert!(build("worf").is_none());
+        let headers = http::HeaderMap::new();
+        let facts = RequestFacts::new(&Method::GET, "/", &headers, "127.0.0.1:1".parse().unwrap());
+        let riker = build("riker").unwrap();
+        let call = |f: &FaultInjection, caller| f.decide_call(caller, CelInput::request(&facts));
+        assert!(call(&riker, Some("picard")).abort.is_some());
+        assert!(call(&riker, Some("data")).abort.is_none());
+        assert!(call(&riker, None).abort.is_none());
+        let data = build("data").unwrap();
+        assert!(call(&data, None).abort.is_some());
+        assert!(call(&data, Some("riker")).abort.is_some());
+    }
+
+    #[test]
     fn an_informational_abort_status_is_refused_at_load() {
         let built = FaultInjection::build(
             "r",
