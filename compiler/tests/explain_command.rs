@@ -489,6 +489,18 @@ service picard {
         text.contains("circuit breaker: an endpoint is ejected after 5 errors in a row, or 50% failures of at least 20 requests per 10000ms, for 30000ms times its ejections so far (up to 300s); at most 50% of endpoints out"),
         "{text}"
     );
+    let source = std::fs::read_to_string(dir.join("fleet.mesh")).expect("read");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        source.replace("failure_percentage 50% min_requests 20", "latency 2.5x"),
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("after 5 errors in a row, or a mean latency over 2.5x its peers' median and at least 10ms (20 answered requests per 10000ms)"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

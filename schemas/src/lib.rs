@@ -34,7 +34,7 @@ pub use types::route::{
     RouteAction, RouteMatch, RouteMirror, StoreFailure, ValueFormat,
 };
 pub use types::service::{
-    Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,
-    RetryOn, Service, SuccessRate,
+    Balance, CircuitBreaker, FailurePercentage, HealthCheck, LatencyOutlier, Retry, RetryBudget,
+    RetryCondition, RetryOn, Service, SuccessRate,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic, TopicSchema};

@@ -234,6 +234,7 @@ fn services() -> Vec<Service> {
                 max_ejected_percent: 50,
                 failure_percentage: None,
                 success_rate: None,
+                latency: None,
                 interval_ms: None,
             }),
             health_check: Some(HealthCheck {

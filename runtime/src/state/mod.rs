@@ -14,8 +14,10 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use meshwork_bundle::matcher::{MatcherError, RouteTable};
 use meshwork_bundle::{Bundle, Gateway, Route};
+use prometheus_client::metrics::counter::Counter;
 
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
+use crate::forward::ejection_counters::EjectionCounters;
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
@@ -262,13 +264,30 @@ impl RuntimeState {
         let mut services = HashMap::new();
         for service in &bundle.services {
             let tls = upstream_tls(service, admission.mesh_tls.as_ref())?;
-            let state = ServiceState::build_with_tls(
+            let mut state = ServiceState::build_with_tls(
                 service,
                 workers,
                 |s, e| metrics.upstream_latency(s, e),
                 |s| metrics.retry_budget_exhausted(s),
                 tls,
             )?;
+            if let Some(breaker) = &service.circuit_breaker {
+                // Only the detectors the breaker has get a series.
+                let counters = EjectionCounters::new(|detector| {
+                    let configured = match detector {
+                        "failure_percentage" => breaker.failure_percentage.is_some(),
+                        "success_rate" => breaker.success_rate.is_some(),
+                        "latency" => breaker.latency.is_some(),
+                        _ => true,
+                    };
+                    if configured {
+                        metrics.outlier_ejections(&service.name, detector)
+                    } else {
+                        Counter::default()
+                    }
+                });
+                state = state.with_ejection_counters(counters);
+            }
             services.insert(service.name.clone(), Arc::new(state));
         }
         let gateways = match admission.scope {
