@@ -66,6 +66,17 @@ async fn failure_percentage_ejects_a_mostly_failing_endpoint_and_it_comes_back()
     let edge = server.listener("edge").unwrap();
 
     until_ejected(edge, &bad, 6).await;
+    let metrics = admin_get(&server, "/metrics").await.body;
+    assert!(
+        sample(
+            &metrics,
+            &[
+                "meshd_outlier_ejections_total{",
+                "detector=\"failure_percentage\""
+            ]
+        ) >= Some(1.0),
+        "{metrics}"
+    );
     // Out: every answer now comes from the healthy endpoints.
     for _ in 0..6 {
         let answer = get(edge, "/", &[]).await;
