@@ -17,7 +17,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
 use mesh_sidecar_support::{metric, Mesh};
+use meshd_process::MeshdProcess;
 
 /// `MESH_STRICT`'s permissions with faults on two pairs.
 const MESH_WITH_FAULTS: &str = r#"mesh {
@@ -30,6 +34,7 @@ const MESH_WITH_FAULTS: &str = r#"mesh {
   allow riker -> data
   fault picard -> riker abort 20% 503 when request.headers["x-chaos"] == "on"
   fault picard -> data delay 100% 400ms when request.headers["x-chaos"] == "slow"
+  fault edge -> picard abort 100% 503 when request.headers["x-chaos"] == "on"
 }
 "#;
 
@@ -121,5 +126,44 @@ async fn a_pair_fault_aborts_its_share_delays_and_spares_other_pairs_and_calls()
     assert!(
         line.contains("\"source\":\"picard\"") && line.contains("\"status\":200"),
         "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_fault_on_the_gateway_is_injected_by_the_called_sidecar() {
+    let mesh = Mesh::start_with("faults-gateway", MESH_WITH_FAULTS, &["--fault-seed", "7"]).await;
+    let gateway = tokio::task::spawn_blocking({
+        let args = mesh.start_gateway_args();
+        move || MeshdProcess::start(&args)
+    })
+    .await
+    .unwrap();
+    let edge = gateway.gateway.unwrap();
+    let client = support::client();
+    let get = |chaos: Option<&'static str>| {
+        let mut builder = Request::get(format!("http://{edge}/officers/7"));
+        if let Some(chaos) = chaos {
+            builder = builder.header("x-chaos", chaos);
+        }
+        support::send(&client, builder.body(Full::new(Bytes::new())).unwrap())
+    };
+    // edge's own identity is what picard's sidecar matches `fault edge -> picard` against; the
+    // app never sees the aborted call, and the gateway passes the sidecar's 503 on.
+    let app = &mesh.sidecar("picard").app;
+    let before = app.requests();
+    let aborted = get(Some("on")).await;
+    assert_eq!(aborted.status, 503, "{}", aborted.body);
+    assert!(aborted.body.contains("fault injected"), "{}", aborted.body);
+    assert_eq!(app.requests(), before);
+    let served = get(None).await;
+    assert_eq!(served.status, 200, "{}", served.body);
+    assert_eq!(app.requests(), before + 1);
+    let picard = &mesh.sidecar("picard").process;
+    assert_eq!(
+        metric(
+            picard,
+            "meshd_mesh_faults_injected_total{source=\"edge\",destination=\"picard\",fault=\"abort\"}"
+        ),
+        1.0
     );
 }
