@@ -5,14 +5,12 @@
 //! deviations over 2000 calls, a delay is applied, the condition is respected, other pairs are
 //! untouched, and the access log and `meshd_mesh_faults_injected_total` show what was injected.
 
-#[allow(dead_code)]
 mod mesh_identity_support;
 #[allow(dead_code)]
 mod mesh_sidecar_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};
