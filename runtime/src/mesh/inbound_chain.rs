@@ -13,7 +13,6 @@ use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
-use crate::forward::fault_injection::FaultDecision;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
@@ -65,50 +64,20 @@ pub async fn serve(
             .with_query(request.query())
             .with_host(Some(request.host()));
             let decision = state.mesh.decide(&caller, &side.service, &facts);
-            let faults = if decision.is_allowed() {
-                state.mesh.pair_faults(&caller, &facts)
-            } else {
-                FaultDecision::default()
-            };
-            outcome.fault = faults.label();
-            if let Some(delay) = faults.delay {
-                tokio::time::sleep(delay).await;
-            }
-            if let (true, Some(status)) = (decision.is_allowed(), faults.abort) {
-                outcome.refuse(
-                    status,
-                    "fault injected by the mesh's `fault … abort` rule on this pair",
-                )
-            } else if decision.is_allowed() {
-                // act
-                let headers = app_headers(side, request, &caller);
-                let target = upstream_target(request, &path);
-                let call = UpstreamCall {
-                    method: &request.method,
-                    target: &target,
-                    headers: &headers,
-                    forwarding: ForwardedHeaders::none(),
-                    body,
-                };
-                let timeout = state
-                    .services
-                    .get(&*side.service)
-                    .map_or(side.app.timeout, |service| service.timeout);
-                let budget = TimeBudget {
-                    per_try: timeout,
-                    overall: None,
-                };
-                match forward(&side.app, budget, None, upstream_request(call)).await {
-                    Ok(forwarded) => {
-                        outcome.upstream = Some(forwarded.endpoint);
-                        outcome.upstream_time = Some(forwarded.upstream_time);
-                        GatewayResponse {
-                            status: forwarded.status,
-                            headers: forwarded.headers,
-                            body: forwarded.body,
-                        }
-                    }
-                    Err(failure) => outcome.forward_failed(&failure),
+            if decision.is_allowed() {
+                // fault
+                let faults = state.mesh.pair_faults(&caller, &facts);
+                outcome.fault = faults.label();
+                if let Some(delay) = faults.delay {
+                    tokio::time::sleep(delay).await;
+                }
+                match faults.abort {
+                    Some(status) => outcome.refuse(
+                        status,
+                        "fault injected by the mesh's `fault … abort` rule on this pair",
+                    ),
+                    // act
+                    None => act(side, state, request, &caller, &path, body, &mut outcome).await,
                 }
             } else {
                 let rule = match decision.decided_by {
@@ -139,6 +108,47 @@ pub async fn serve(
     };
     record(shared, &sides, &line, &outcome);
     response
+}
+
+/// Forwards an allowed call to the local app, with the caller's identity in the sidecar's headers.
+async fn act(
+    side: &InboundSide,
+    state: &RuntimeState,
+    request: &ClientRequest,
+    caller: &Caller<'_>,
+    path: &str,
+    body: RequestBody<'_>,
+    outcome: &mut MeshOutcome,
+) -> GatewayResponse {
+    let headers = app_headers(side, request, caller);
+    let target = upstream_target(request, path);
+    let call = UpstreamCall {
+        method: &request.method,
+        target: &target,
+        headers: &headers,
+        forwarding: ForwardedHeaders::none(),
+        body,
+    };
+    let timeout = state
+        .services
+        .get(&*side.service)
+        .map_or(side.app.timeout, |service| service.timeout);
+    let budget = TimeBudget {
+        per_try: timeout,
+        overall: None,
+    };
+    match forward(&side.app, budget, None, upstream_request(call)).await {
+        Ok(forwarded) => {
+            outcome.upstream = Some(forwarded.endpoint);
+            outcome.upstream_time = Some(forwarded.upstream_time);
+            GatewayResponse {
+                status: forwarded.status,
+                headers: forwarded.headers,
+                body: forwarded.body,
+            }
+        }
+        Err(failure) => outcome.forward_failed(&failure),
+    }
 }
 
 /// The request's headers for the app: whatever the caller sent in the sidecar's namespace
