@@ -164,19 +164,23 @@ fn lower_mirror(mirror: &ast::Mirror) -> RouteMirror {
 
 /// A `fault` line: delays before aborts is the runtime's business; here each keeps its line.
 fn lower_fault(cx: &mut EmitContext, fault: &ast::Fault) -> AdmissionStep {
-    let action = match &fault.kind {
+    AdmissionStep::Fault {
+        action: lower_fault_action(&fault.kind),
+        percent: fault.percent.node.value,
+        when: fault.when.as_ref().map(|c| c.source.clone()),
+        source: cx.location(fault.span),
+    }
+}
+
+/// What a fault does, as the bundle says it (route and mesh-pair faults alike).
+pub(super) fn lower_fault_action(kind: &ast::FaultKind) -> FaultAction {
+    match kind {
         ast::FaultKind::Abort(status) => FaultAction::Abort {
             status: status.node,
         },
         ast::FaultKind::Delay(delay) => FaultAction::Delay {
             delay_ms: delay.node.millis,
         },
-    };
-    AdmissionStep::Fault {
-        action,
-        percent: fault.percent.node.value,
-        when: fault.when.as_ref().map(|c| c.source.clone()),
-        source: cx.location(fault.span),
     }
 }
 

@@ -162,6 +162,17 @@ pub fn render_destination(
                                 b.interval_ms.unwrap_or_default()
                             ));
                         }
+                        if let Some(l) = &b.latency {
+                            let factor =
+                                format!("{}.{:02}", l.factor_percent / 100, l.factor_percent % 100);
+                            let factor = factor.trim_end_matches('0').trim_end_matches('.');
+                            detectors.push(format!(
+                                "a mean latency over {factor}x its peers' median and at least {}ms ({} answered requests per {}ms)",
+                                l.min_latency_ms,
+                                l.min_requests,
+                                b.interval_ms.unwrap_or_default()
+                            ));
+                        }
                         let _ = writeln!(
                             out,
                             "    circuit breaker: an endpoint is ejected after {}, for {}ms{}; at most {}% of endpoints out",

@@ -55,12 +55,16 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
 
 /// `fault abort PERCENT STATUS [when CEL]` or `fault delay PERCENT DURATION [when CEL]`.
 fn fault_line(f: &Fault) -> Line {
+    fault_words(Line::new().text("fault"), f)
+}
+
+/// A fault's words after `fault` (and, on a mesh pair, after the pair): `abort|delay P% … [when CEL]`.
+pub(super) fn fault_words(line: Line, f: &Fault) -> Line {
     let effect = match &f.kind {
         FaultKind::Abort(status) => status.node.to_string(),
         FaultKind::Delay(delay) => duration(delay.node),
     };
-    let line = Line::new()
-        .text("fault")
+    let line = line
         .text(f.kind.keyword())
         .text(percent(f.percent.node))
         .text(effect);

@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod circuit_breaker;
 pub mod clock;
+pub mod ejection_counters;
 pub mod endpoint;
 pub mod fault_injection;
 pub mod forward_plan;

@@ -26,6 +26,8 @@ pub struct MeshOutcome {
     pub upstream_time: Option<Duration>,
     /// Why the sidecar answered an error itself.
     pub error: Option<String>,
+    /// What a pair's `fault` lines injected: `delay`, `abort` or `delay+abort`.
+    pub fault: Option<&'static str>,
 }
 
 impl MeshOutcome {
@@ -88,6 +90,8 @@ struct MeshAccessRecord<'a> {
     upstream_ms: Option<f64>,
     denied_by: Option<&'a str>,
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<&'a str>,
 }
 
 /// Counts the call and, when the access log is on, writes its line.
@@ -117,5 +121,6 @@ pub fn record(shared: &Shared, sides: &CallSides<'_>, line: &CallLine<'_>, outco
         upstream_ms: outcome.upstream_time.map(millis),
         denied_by: outcome.denied_by.as_deref(),
         error: outcome.error.as_deref(),
+        fault: outcome.fault,
     });
 }

@@ -7,11 +7,14 @@
 //! which instances run which bundle, from where) and
 //! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
 //! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`),
-//! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused) and
+//! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused),
+//! `meshd_outlier_ejections_total{service,detector}` (endpoints ejected, by the detector that
+//! ejected them), `meshd_outlier_ejected_endpoints{service}` (see [`ejected_endpoints`]) and
 //! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies), the upgraded
 //! connections' families ([`crate::forward::upgrade::upgrade_gate`]); the mesh's families are [`crate::mesh::mesh_metrics`] and
 //! [`crate::mesh::identity::IdentityMetrics`].
 
+pub mod ejected_endpoints;
 pub mod request_counters;
 
 use std::sync::{Arc, Mutex};
@@ -57,6 +60,7 @@ pub struct Metrics {
     faults_injected: Family<Labels, Counter>,
     retry_budget_exhausted: Family<Labels, Counter>,
     mirror_requests: Family<Labels, Counter>,
+    outlier_ejections: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -107,6 +111,12 @@ impl Metrics {
             "Mirror copies by gateway, route, mirror service and result (sent, failed, dropped: the queue was full, skipped_body: body too large or streamed)",
             mirror_requests.clone(),
         );
+        let outlier_ejections = Family::default();
+        registry.register(
+            "meshd_outlier_ejections",
+            "Endpoints ejected from a service's rotation, by service and detector (consecutive_errors, failure_percentage, success_rate, latency)",
+            outlier_ejections.clone(),
+        );
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -118,6 +128,7 @@ impl Metrics {
             faults_injected,
             retry_budget_exhausted,
             mirror_requests,
+            outlier_ejections,
         })
     }
 
@@ -152,6 +163,16 @@ impl Metrics {
     pub fn retry_budget_exhausted(&self, service: &str) -> Counter {
         self.retry_budget_exhausted
             .get_or_create(&vec![("service", service.to_string())])
+            .clone()
+    }
+
+    /// The counter of `service`'s ejections by `detector`.
+    pub fn outlier_ejections(&self, service: &str, detector: &str) -> Counter {
+        self.outlier_ejections
+            .get_or_create(&vec![
+                ("service", service.to_string()),
+                ("detector", detector.to_string()),
+            ])
             .clone()
     }
 

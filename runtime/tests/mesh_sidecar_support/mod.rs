@@ -58,6 +58,8 @@ pub struct Mesh {
     pub program: PathBuf,
     pub endpoints: Vec<(&'static str, SocketAddr)>,
     pub sidecars: Vec<Sidecar>,
+    /// Arguments every sidecar gets besides the fixture's own.
+    pub sidecar_args: Vec<String>,
 }
 
 pub fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -> String {
@@ -78,6 +80,11 @@ pub fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -
 
 impl Mesh {
     pub async fn start(name: &str) -> Mesh {
+        Mesh::start_with(name, MESH_STRICT, &[]).await
+    }
+
+    /// The mesh with other rules (`mesh_source`) and more sidecar arguments.
+    pub async fn start_with(name: &str, mesh_source: &str, sidecar_args: &[&str]) -> Mesh {
         let temp = TempDir::new(&format!("sidecar-{name}"));
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for workload in SERVICES.iter().chain(&["impostor"]) {
@@ -106,13 +113,14 @@ impl Mesh {
             services_source(&endpoints, placeholder),
         )
         .unwrap();
-        std::fs::write(program.join("mesh.mesh"), MESH_STRICT).unwrap();
+        std::fs::write(program.join("mesh.mesh"), mesh_source).unwrap();
         let mut mesh = Mesh {
             temp,
             ca,
             program,
             endpoints: Vec::new(),
             sidecars: Vec::new(),
+            sidecar_args: sidecar_args.iter().map(|s| s.to_string()).collect(),
         };
         for (index, service) in SERVICES.iter().enumerate() {
             let sidecar = mesh.start_sidecar(service).await;
@@ -165,6 +173,7 @@ impl Mesh {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(self.sidecar_args.iter().cloned())
         .collect();
         let process = tokio::task::spawn_blocking(move || MeshdProcess::start(&args))
             .await
