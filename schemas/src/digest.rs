@@ -51,6 +51,23 @@ impl Bundle {
         self.digest = compute_digest(self);
     }
 
+    /// Seals the bundle and returns its compact canonical text, digest included: what
+    /// [`Bundle::seal`] then [`Bundle::to_canonical_json`] give, printed once instead of twice
+    /// (the digest's value is written into the text it was taken over). `meshc build` writes
+    /// this text, compressed, as a `*.json.zst` bundle.
+    pub fn seal_to_canonical(&mut self) -> Vec<u8> {
+        let mut text = bundle_bytes(self, "", Layout::Compact);
+        self.digest = format!("{DIGEST_PREFIX}{}", hex::encode(Sha256::digest(&text)));
+        match compact_digest_value(&text) {
+            Some(empty) => {
+                text.splice(empty.start..empty.end, self.digest.bytes());
+                text
+            }
+            // Unreachable while `compiler` is the first key; printing again stays correct.
+            None => bundle_bytes(self, &self.digest, Layout::Compact),
+        }
+    }
+
     /// Checks that the recorded digest matches the content.
     pub fn verify_digest(&self) -> Result<(), DigestError> {
         if self.digest.is_empty() {
@@ -226,6 +243,21 @@ mod tests {
         let value = compact_digest_value(compact.as_bytes()).unwrap();
         assert_eq!(&compact[value], bundle.digest);
         assert_eq!(bundle.verify_digest_of_text(compact.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn sealing_to_canonical_text_gives_the_text_and_digest_of_seal() {
+        let mut expected = starfleet_bundle();
+        expected.compiler.version = "0.0.0-test".to_string();
+        expected.seal();
+        let mut bundle = expected.clone();
+        bundle.digest = "sha256:stale".to_string();
+        let text = bundle.seal_to_canonical();
+        assert_eq!(bundle.digest, expected.digest);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            expected.to_canonical_json()
+        );
     }
 
     #[test]
