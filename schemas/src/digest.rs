@@ -85,6 +85,30 @@ impl Bundle {
     }
 }
 
+/// What the compact canonical text of a bundle says of its digest, found without parsing it:
+/// the digest the text records and the digest its content hashes to. A reader computes this
+/// beside the parse (it needs only the bytes) and then checks it with
+/// [`Bundle::verify_digest_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextDigest {
+    /// The digest written in the text.
+    pub recorded: String,
+    /// `sha256:` and the hash of the text with the digest's value left out.
+    pub computed: String,
+}
+
+/// [`TextDigest`] of `text` when it is laid out as the compact canonical form (it starts
+/// `{"compiler":{…},"digest":"`); `None` for any other layout.
+pub fn text_digest(text: &[u8]) -> Option<TextDigest> {
+    let value = compact_digest_value(text)?;
+    let recorded = std::str::from_utf8(&text[value.clone()]).ok()?.to_string();
+    let mut hasher = Sha256::new();
+    hasher.update(&text[..value.start]);
+    hasher.update(&text[value.end..]);
+    let computed = format!("{DIGEST_PREFIX}{}", hex::encode(hasher.finalize()));
+    Some(TextDigest { recorded, computed })
+}
+
 impl Bundle {
     /// [`Bundle::verify_digest`] for a bundle parsed from `text`. When `text` is laid out as the
     /// compact canonical form (it starts `{"compiler":{…},"digest":"`), the digest is checked
@@ -93,18 +117,18 @@ impl Bundle {
     /// were sealed (and signed), whatever their layout. Any other text, or a mismatch, falls
     /// back to printing the canonical form, which also names the digest the content has.
     pub fn verify_digest_of_text(&self, text: &[u8]) -> Result<(), DigestError> {
+        self.verify_digest_with(text_digest(text).as_ref())
+    }
+
+    /// [`Bundle::verify_digest_of_text`] given the [`text_digest`] of the text it was parsed
+    /// from (computed beforehand, or beside the parse).
+    pub fn verify_digest_with(&self, text: Option<&TextDigest>) -> Result<(), DigestError> {
         if self.digest.is_empty() {
             return Err(DigestError::Missing);
         }
-        if let Some(value) = compact_digest_value(text) {
-            if text[value.clone()] == *self.digest.as_bytes() {
-                let mut hasher = Sha256::new();
-                hasher.update(&text[..value.start]);
-                hasher.update(&text[value.end..]);
-                let hash = hasher.finalize();
-                if self.digest[DIGEST_PREFIX.len()..] == hex::encode(hash) {
-                    return Ok(());
-                }
+        if let Some(text) = text {
+            if text.recorded == self.digest && text.computed == self.digest {
+                return Ok(());
             }
         }
         self.verify_digest()
