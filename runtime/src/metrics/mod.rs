@@ -11,6 +11,7 @@
 //! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies); the mesh's families are [`crate::mesh::mesh_metrics`] and
 //! [`crate::mesh::identity::IdentityMetrics`].
 
+mod name_arena;
 pub mod request_counters;
 
 use std::sync::{Arc, Mutex};
