@@ -15,6 +15,7 @@
 //! [`crate::mesh::identity::IdentityMetrics`].
 
 pub mod ejected_endpoints;
+mod name_arena;
 pub mod request_counters;
 
 use std::sync::{Arc, Mutex};
