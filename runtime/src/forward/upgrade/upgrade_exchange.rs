@@ -67,7 +67,7 @@ pub async fn forward_upgrade(
         match UpstreamConn::connect(endpoint.socket_addr, timeout, service.tls.as_ref()).await {
             Ok(conn) => conn,
             Err(error) => {
-                service.record(endpoint, true);
+                service.record(endpoint, true, None);
                 let kind = match error {
                     ConnectError::Handshake(_) => ForwardFailureKind::Handshake,
                     _ => ForwardFailureKind::Connect,
@@ -83,12 +83,12 @@ pub async fn forward_upgrade(
     .await;
     let answer = match answer {
         Err(_) => {
-            service.record(endpoint, true);
+            service.record(endpoint, true, None);
             let detail = format!("{}ms", timeout.as_millis());
             return Err(fail(ForwardFailureKind::Timeout, at, detail));
         }
         Ok(Err(error)) => {
-            service.record(endpoint, true);
+            service.record(endpoint, true, None);
             let kind = match error.kind() {
                 std::io::ErrorKind::InvalidData => ForwardFailureKind::BadResponse,
                 _ => ForwardFailureKind::Reset,
@@ -102,7 +102,7 @@ pub async fn forward_upgrade(
     let endpoint_name = endpoint.address.clone();
     match answer {
         Answer::Switched { headers, protocol } => {
-            service.record(endpoint, false);
+            service.record(endpoint, false, None);
             opening.permit.switched();
             Ok(Forwarded {
                 status: StatusCode::SWITCHING_PROTOCOLS,
@@ -119,7 +119,7 @@ pub async fn forward_upgrade(
             })
         }
         Answer::Declined(head) => {
-            service.record(endpoint, head.status.as_u16() >= 500);
+            service.record(endpoint, head.status.as_u16() >= 500, None);
             let decoder = BodyDecoder::new(head.framing);
             Ok(Forwarded {
                 status: head.status,
