@@ -596,3 +596,37 @@ service chat { endpoints ["127.0.0.1:9101"] }
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_from_shows_the_pairs_mirror_and_only_on_that_pair() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-mirror-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("mesh.mesh"),
+        r#"service picard { endpoints ["127.0.0.1:9101"] }
+service riker { endpoints ["127.0.0.1:9103"] }
+service riker-v2 { endpoints ["127.0.0.1:9105"] }
+service data { endpoints ["127.0.0.1:9104"] }
+mesh {
+  default allow
+  mirror * -> riker to riker-v2 25% max_body 4KB queue 8
+}
+"#,
+    )
+    .expect("write");
+    let call = |from: &str, line: &str| {
+        let out = meshc(&["explain", "mesh.mesh", "--from", from, line], &dir);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mirrored = call("picard", "GET http://riker/reports");
+    assert!(
+        mirrored.contains("mesh.mesh:7:3  mirror * -> riker to riker-v2  → 25% of calls copied to `riker-v2` (Host `riker-shadow`; bodies up to 4000 bytes; at most 8 in flight)"),
+        "{mirrored}"
+    );
+    assert!(mirrored.contains("copied by `picard`'s sidecar"), "{mirrored}");
+    let other = call("picard", "GET http://data/scan");
+    assert!(!other.contains("mirror"), "{other}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,7 +27,7 @@ pub use types::gateway::{
     PathPolicy,
 };
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
-pub use types::mesh::{Mesh, MeshFault, MeshRule, MtlsMode};
+pub use types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,

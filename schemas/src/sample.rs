@@ -6,7 +6,7 @@ use crate::types::gateway::{
     Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch, PathPolicy,
 };
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
-use crate::types::mesh::{Mesh, MeshFault, MeshRule, MtlsMode};
+use crate::types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};
 use crate::types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
@@ -348,6 +348,17 @@ pub fn starfleet_bundle() -> Bundle {
             percent: 5,
             when: Some("request.headers[\"x-chaos\"] == \"on\"".to_string()),
             source: at(39, 3),
+        }],
+        mirrors: vec![MeshMirror {
+            from: "riker".to_string(),
+            to: strings(&["picard"]),
+            mirror: crate::types::route::RouteMirror {
+                service: "picard".to_string(),
+                percent: 10,
+                max_body_bytes: 65_536,
+                queue: 64,
+            },
+            source: at(40, 3),
         }],
     };
     bundle.topics = vec![Topic {

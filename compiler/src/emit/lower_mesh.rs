@@ -1,9 +1,9 @@
 //! The mesh policy: every `mesh` block of the program, in program order, as one.
 
-use meshwork_bundle::{Mesh, MeshFault, MeshRule, MtlsMode};
+use meshwork_bundle::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};
 
 use super::context::EmitContext;
-use super::lower_route::{lower_effect, lower_fault_action};
+use super::lower_route::{lower_effect, lower_fault_action, lower_mirror};
 use crate::syntax::ast::{self, MeshStatement};
 
 /// Lowers all mesh blocks (in program order). The first `default`, `mtls` and `trust_domain`
@@ -41,6 +41,17 @@ pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
         faults: statements()
             .filter_map(|s| match s {
                 MeshStatement::Fault(fault) => Some(lower_pair_fault(cx, fault)),
+                _ => None,
+            })
+            .collect(),
+        mirrors: statements()
+            .filter_map(|s| match s {
+                MeshStatement::Mirror(mirror) => Some(MeshMirror {
+                    from: mirror.source.node.clone(),
+                    to: mirror.targets.iter().map(|t| t.node.clone()).collect(),
+                    mirror: lower_mirror(&mirror.mirror),
+                    source: cx.location(mirror.span),
+                }),
                 _ => None,
             })
             .collect(),

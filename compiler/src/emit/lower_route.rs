@@ -147,7 +147,7 @@ pub const DEFAULT_MIRROR_MAX_BODY: u64 = 64 * 1024;
 /// The copies in flight when `queue` is not written.
 pub const DEFAULT_MIRROR_QUEUE: u64 = 64;
 
-fn lower_mirror(mirror: &ast::Mirror) -> RouteMirror {
+pub(super) fn lower_mirror(mirror: &ast::Mirror) -> RouteMirror {
     RouteMirror {
         service: mirror.service.node.clone(),
         percent: mirror.percent.as_ref().map_or(100, |p| p.node.value),

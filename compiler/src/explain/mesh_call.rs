@@ -13,7 +13,9 @@ use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::{
     decide, denied_by, describe_rule, rule_names, Condition, MeshDecision, MeshSource,
 };
-use meshwork_bundle::{Bundle, Effect, FaultAction, MeshFault, MeshRule, MtlsMode, SourceLocation};
+use meshwork_bundle::{
+    Bundle, Effect, FaultAction, MeshFault, MeshMirror, MeshRule, MtlsMode, SourceLocation,
+};
 
 use crate::diagnostics::suggest::closest;
 
@@ -72,6 +74,8 @@ pub struct MeshCall<'b> {
     /// The mesh's `fault` lines on this pair, with their condition's verdict (`None`: no
     /// condition); the sidecar draws them only for an allowed call.
     pub faults: Vec<(&'b MeshFault, Option<Condition>)>,
+    /// The mesh's `mirror` lines on this pair; the caller's sidecar copies the call.
+    pub mirrors: Vec<&'b MeshMirror>,
 }
 
 /// Decides the call `request` from `from`, as a sidecar would.
@@ -127,6 +131,12 @@ pub fn decide_call<'b>(
             (fault, verdict)
         })
         .collect();
+    let mirrors = bundle
+        .mesh
+        .mirrors
+        .iter()
+        .filter(|mirror| mirror.covers(from, destination))
+        .collect();
     Ok(MeshCall {
         from: from.to_string(),
         identity,
@@ -134,6 +144,7 @@ pub fn decide_call<'b>(
         rules,
         decision,
         faults,
+        mirrors,
     })
 }
 
@@ -221,6 +232,38 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
         denied_by(&call.decision, &call.destination)
     );
     render_faults(out, call);
+    render_mirrors(out, call);
+}
+
+/// The pair's mirrors: where `from`'s sidecar copies the call, fire and forget.
+fn render_mirrors(out: &mut String, call: &MeshCall<'_>) {
+    if call.mirrors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  mirrors on this pair (copied by `{}`'s sidecar, fire and forget; the answer is the primary's):",
+        call.from
+    );
+    for mirror in &call.mirrors {
+        let copy = &mirror.mirror;
+        let to = match mirror.to.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let _ = writeln!(
+            out,
+            "    {}  mirror {} -> {to} to {}  → {}% of calls copied to `{}` (Host `{}-shadow`; bodies up to {} bytes; at most {} in flight)",
+            at(&mirror.source),
+            mirror.from,
+            copy.service,
+            copy.percent,
+            copy.service,
+            call.destination,
+            copy.max_body_bytes,
+            copy.queue
+        );
+    }
 }
 
 /// The pair's faults: what the sidecar would inject into this call, and how often.

@@ -79,5 +79,17 @@ fn statement(source: &SourceText<'_>, statement: &MeshStatement) -> Entry {
             let line = super::route::fault_words(line, &fault.fault);
             line.at(fault.span.start as usize, fault.span.end as usize)
         }
+        MeshStatement::Mirror(mirror) => {
+            let line = Line::new()
+                .text("mirror")
+                .text(mirror.source.node.clone())
+                .text("->");
+            let line = match mirror.targets.as_slice() {
+                [single] => line.text(single.node.clone()),
+                targets => line.part(list(source, targets, |t| t.node.clone(), |t| t.span)),
+            };
+            let line = super::route::mirror_words(line.text("to"), &mirror.mirror);
+            line.at(mirror.span.start as usize, mirror.span.end as usize)
+        }
     }
 }

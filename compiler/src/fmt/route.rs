@@ -76,9 +76,12 @@ pub(super) fn fault_words(line: Line, f: &Fault) -> Line {
 
 /// `mirror SERVICE [P%] [max_body SIZE] [queue N]`.
 fn mirror_line(m: &Mirror) -> Line {
-    Line::new()
-        .text("mirror")
-        .text(m.service.node.clone())
+    mirror_words(Line::new().text("mirror"), m)
+}
+
+/// A mirror's words after its keyword: `SERVICE [P%] [max_body SIZE] [queue N]`.
+pub(super) fn mirror_words(line: Line, m: &Mirror) -> Line {
+    line.text(m.service.node.clone())
         .maybe(m.percent.as_ref().map(|p| percent(p.node)))
         .maybe(
             m.max_body

@@ -120,6 +120,7 @@ mod tests {
             trust_domain: None,
             rules,
             faults: Vec::new(),
+            mirrors: Vec::new(),
         }
     }
 

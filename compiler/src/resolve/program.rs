@@ -93,6 +93,16 @@ impl<'a> Program<'a> {
         })
     }
 
+    /// Every mirror on a mesh pair, in program order.
+    pub fn mesh_mirrors(&self) -> impl Iterator<Item = &'a ast::MeshMirror> + '_ {
+        self.meshes.iter().flat_map(|m| {
+            m.statements.iter().filter_map(|s| match s {
+                ast::MeshStatement::Mirror(m) => Some(m),
+                _ => None,
+            })
+        })
+    }
+
     /// The mesh's default effect, if a mesh block states one.
     pub fn mesh_default(&self) -> Option<&'a Spanned<ast::Effect>> {
         self.meshes

@@ -59,7 +59,14 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     let pairs = program
         .mesh_rules()
         .map(|r| (&r.source, &r.targets))
-        .chain(program.mesh_faults().map(|f| (&f.source, &f.targets)));
+        .chain(program.mesh_faults().map(|f| (&f.source, &f.targets)))
+        .chain(program.mesh_mirrors().map(|m| (&m.source, &m.targets)));
+    for mirror in program.mesh_mirrors() {
+        let service = &mirror.mirror.service;
+        if !program.symbols.has_service(&service.node) {
+            out.push(undefined("service", &service.node, service.span, services()));
+        }
+    }
     for (source, targets) in pairs {
         if source.node != "*"
             && !program.symbols.has_service(&source.node)

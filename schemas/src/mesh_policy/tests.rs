@@ -34,6 +34,7 @@ fn starfleet() -> Mesh {
             rule(Effect::Allow, "*", &["ping"], None, 6),
         ],
         faults: Vec::new(),
+        mirrors: Vec::new(),
     }
 }
 

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bundle::{Effect, SourceLocation};
-use super::route::FaultAction;
+use super::route::{FaultAction, RouteMirror};
 
 /// Service-to-service permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -26,6 +26,9 @@ pub struct Mesh {
     /// Faults injected on mesh pairs, in source order; left out when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<MeshFault>,
+    /// Mirrors on mesh pairs, in source order; left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MeshMirror>,
 }
 
 impl Default for Mesh {
@@ -38,6 +41,7 @@ impl Default for Mesh {
             trust_domain: None,
             rules: Vec::new(),
             faults: Vec::new(),
+            mirrors: Vec::new(),
         }
     }
 }
@@ -97,6 +101,30 @@ impl MeshFault {
     /// does not know, matched only by `*`) → `destination`.
     pub fn covers(&self, source: Option<&str>, destination: &str) -> bool {
         (self.from == "*" || Some(self.from.as_str()) == source)
+            && self.to.iter().any(|t| t == "*" || t == destination)
+    }
+}
+
+/// `mirror FROM -> TO to SERVICE [P%] [max_body SIZE] [queue N]`: the caller's outbound sidecar
+/// copies a share of the calls from `from` to the services in `to` to the mirror service, fire
+/// and forget (Istio's VirtualService `mirror`, applied by the client's sidecar).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeshMirror {
+    /// The calling service, or `*`.
+    pub from: String,
+    /// The called services (`*` for any), in source order.
+    pub to: Vec<String>,
+    /// Where the copies go, their share, body limit and queue (as on a route).
+    pub mirror: RouteMirror,
+    /// Where the mirror was written.
+    pub source: SourceLocation,
+}
+
+impl MeshMirror {
+    /// Whether the mirror is on the pair `source` → `destination`.
+    pub fn covers(&self, source: &str, destination: &str) -> bool {
+        (self.from == "*" || self.from == source)
             && self.to.iter().any(|t| t == "*" || t == destination)
     }
 }

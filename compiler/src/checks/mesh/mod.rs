@@ -9,6 +9,7 @@ pub mod explicit_default;
 pub mod forwarding_cycle;
 pub mod identities;
 pub mod pair_faults;
+pub mod pair_mirrors;
 pub mod policy;
 pub mod trust_domain;
 
@@ -72,6 +73,21 @@ crate::diagnostics::codes::codes! {
         "A `fault SOURCE -> TARGET …` names a pair the mesh always refuses (an unconditional deny rule, or the default with no allow rule for the pair). The sidecar decides the permission first and injects faults only into allowed calls, so every call is answered 403 and the fault never fires, although the program reads as if the pair were being tested.",
         "Allow the pair in the mesh block, or remove the fault.",
         "service picard { endpoints [\"127.0.0.1:9101\"] }\nservice data { endpoints [\"127.0.0.1:9104\"] }\nmesh {\n  default deny\n  fault picard -> data delay 10% 1s when request.headers[\"x-chaos\"] == \"on\"\n}";
+    /// A mesh mirror whose caller is a gateway.
+    PAIR_MIRROR_FROM_GATEWAY = "E0362", "mesh mirror from a gateway",
+        "A `mirror SOURCE -> TARGETS to SERVICE` line names a gateway as its caller. Mesh mirrors are made by the caller's outbound sidecar, and a gateway has none: its copies are made by its routes. The line would copy nothing.",
+        "Put `mirror SERVICE [P%]` on the gateway's route that forwards to the target instead.",
+        "gateway edge { listen \"127.0.0.1:8080\" }\nservice riker { endpoints [\"127.0.0.1:9103\"] }\nservice riker_v2 { endpoints [\"127.0.0.1:9105\"] }\nmesh {\n  default allow\n  mirror edge -> riker to riker_v2 10%\n}";
+    /// A mesh mirror to one of the services it copies.
+    PAIR_MIRROR_OF_TARGET = "W0362", "mesh mirror to its own target",
+        "A mesh mirror copies calls to a service that is also one of the pair's targets. That service receives each copied call twice, once answered and once dropped, doubling the writes and the load on the service its callers depend on. Mirroring is for showing a second service (a new version) real traffic. (The route form is W0253.)",
+        "Mirror to the new version, not to the service being called.",
+        "service picard { endpoints [\"127.0.0.1:9101\"] }\nservice riker { endpoints [\"127.0.0.1:9103\"] }\nmesh {\n  default allow\n  mirror picard -> riker to riker 10%\n}";
+    /// A mesh mirror the mesh refuses to its caller.
+    PAIR_MIRROR_DENIED = "W0363", "mesh mirror denied by the mesh",
+        "A mesh mirror copies a caller's calls to a service the mesh policy denies to that caller (a deny rule applies, or no rule allows the call under `default deny`). The copies go out with the caller's identity, so every one is refused with 403 at the mirror's sidecar, and since copies are fire and forget nobody sees it: the new version just looks idle. (The route form is W0254.)",
+        "Allow the caller to call the mirror service in the mesh block, or remove the mirror.",
+        "service picard { endpoints [\"127.0.0.1:9101\"] }\nservice riker { endpoints [\"127.0.0.1:9103\"] }\nservice riker_v2 { endpoints [\"127.0.0.1:9105\"] }\nmesh {\n  default deny\n  allow picard -> riker\n  mirror picard -> riker to riker_v2 10%\n}";
 }
 
 /// Runs every mesh check.
@@ -84,5 +100,6 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     out.extend(identities::check(program));
     out.extend(denied_delivery::check(program));
     out.extend(pair_faults::check(program));
+    out.extend(pair_mirrors::check(program));
     out
 }

@@ -16,6 +16,8 @@ pub enum MeshStatement {
     Rule(MeshRule),
     /// `fault SOURCE -> TARGETS abort|delay …`: injected failures on a mesh pair.
     Fault(MeshFault),
+    /// `mirror SOURCE -> TARGETS to SERVICE …`: copies of a mesh pair's calls.
+    Mirror(MeshMirror),
     /// `mtls strict|permissive`.
     Mtls(Spanned<MtlsMode>),
     /// `trust_domain "starfleet"`: the SPIFFE trust domain identities are derived in.
@@ -50,6 +52,20 @@ pub struct MeshFault {
     pub targets: Vec<Ident>,
     /// What is injected, its share and its condition (as on a route).
     pub fault: Fault,
+    pub span: Span,
+}
+
+/// `mirror SOURCE -> TARGETS to SERVICE [P%] [max_body SIZE] [queue N]`: the caller's outbound
+/// sidecar copies a share of the pair's calls to `SERVICE`, fire and forget (Istio's
+/// VirtualService `mirror`, applied on the client side as Istio does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshMirror {
+    /// A gateway or service name, or `*`.
+    pub source: Ident,
+    /// Service names, or `*`.
+    pub targets: Vec<Ident>,
+    /// The mirror service, its share, body limit and queue (as on a route).
+    pub mirror: Mirror,
     pub span: Span,
 }
 

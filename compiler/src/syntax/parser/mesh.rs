@@ -1,4 +1,5 @@
-//! `mesh { default … allow A -> B [when …] deny … fault A -> B abort|delay … mtls … trust_domain "…" }`.
+//! `mesh { default … allow A -> B [when …] deny … fault A -> B abort|delay … mirror A -> B to C …
+//! mtls … trust_domain "…" }`.
 
 use crate::source::Spanned;
 use crate::syntax::ast::*;
@@ -9,9 +10,17 @@ use super::context::Ctx;
 use super::error::{PError, PResult};
 use super::lexical::{ident_ref, peek_word, string, symbol, word, wrong_word, ws, ws_inline};
 use super::literals::list;
-use super::route_traffic::fault;
+use super::route_traffic::{fault, mirror};
 
-const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "fault", "mtls", "trust_domain"];
+const MESH_STATEMENTS: &[&str] = &[
+    "default",
+    "allow",
+    "deny",
+    "fault",
+    "mirror",
+    "mtls",
+    "trust_domain",
+];
 
 /// The rest of a mesh block after its keyword; `start` is the keyword.
 pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
@@ -42,6 +51,10 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
                 "fault" => {
                     let (r, f) = pair_fault(cx, start, input)?;
                     (r, MeshStatement::Fault(f))
+                }
+                "mirror" => {
+                    let (r, m) = pair_mirror(cx, start, input)?;
+                    (r, MeshStatement::Mirror(m))
                 }
                 "mtls" => {
                     let (r, w) = ident_ref(cx, input, "`strict` or `permissive`")?;
@@ -81,7 +94,7 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
             MeshStatement::Default(_) => Some("default"),
             MeshStatement::Mtls(_) => Some("mtls"),
             MeshStatement::TrustDomain { .. } => Some("trust_domain"),
-            MeshStatement::Rule(_) | MeshStatement::Fault(_) => None,
+            MeshStatement::Rule(_) | MeshStatement::Fault(_) | MeshStatement::Mirror(_) => None,
         },
         |s| match s {
             MeshStatement::Default(d) => d.span,
@@ -89,6 +102,7 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
             MeshStatement::TrustDomain { span, .. } => *span,
             MeshStatement::Rule(r) => r.span,
             MeshStatement::Fault(f) => f.span,
+            MeshStatement::Mirror(m) => m.span,
         },
     );
     Ok((
@@ -139,6 +153,27 @@ fn pair_fault<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, MeshF
             source,
             targets,
             fault,
+            span: cx.span(start, rest),
+        },
+    ))
+}
+
+/// `mirror SOURCE -> TARGETS to SERVICE …`: the pair, `to`, then a route mirror's words.
+fn pair_mirror<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, MeshMirror> {
+    let (r, (source, targets)) = pair(cx, input)?;
+    let (r, _) = ws(cx, r)?;
+    let (r, to) = ident_ref(cx, r, "`to` and the service that gets the copies")?;
+    if to.node != "to" {
+        return wrong_word(cx, &to, "`to` and the service that gets the copies", &["to"]);
+    }
+    let (r, _) = ws(cx, r)?;
+    let (rest, mirror) = mirror(cx, r, r)?;
+    Ok((
+        rest,
+        MeshMirror {
+            source,
+            targets,
+            mirror,
             span: cx.span(start, rest),
         },
     ))
