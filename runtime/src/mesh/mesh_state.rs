@@ -14,6 +14,7 @@ use crate::forward::fault_injection::{FaultBuildError, FaultDecision, FaultInjec
 
 use super::identity::SpiffeId;
 use super::mesh_metrics::{MeshMetrics, NameId};
+use super::pair_mirrors::PairMirrors;
 
 /// How metrics and logs name a plaintext caller.
 pub const UNAUTHENTICATED: &str = "unauthenticated";
@@ -42,6 +43,8 @@ pub struct MeshState {
     unknown_id: NameId,
     /// The faults on pairs into the sidecar's own service (none outside a sidecar).
     pair_faults: Option<FaultInjection>,
+    /// The mirrors of the sidecar's own service's calls (none outside a sidecar).
+    pair_mirrors: PairMirrors,
 }
 
 /// Who called, as the mesh knows it from the TLS peer: the program member the identity belongs
@@ -111,6 +114,7 @@ impl MeshState {
             unauthenticated_id: metrics.name_id(UNAUTHENTICATED),
             unknown_id: metrics.name_id(UNKNOWN),
             pair_faults: None,
+            pair_mirrors: PairMirrors::default(),
         })
     }
 
@@ -127,6 +131,17 @@ impl MeshState {
                 metrics.fault_counter(&fault.from, service, kind)
             })?;
         Ok(self)
+    }
+
+    /// Sets the mirrors of the calls the sidecar's service makes: its outbound side copies them.
+    pub fn with_pair_mirrors(mut self, mirrors: PairMirrors) -> Self {
+        self.pair_mirrors = mirrors;
+        self
+    }
+
+    /// The mirrors of the sidecar's calls, by destination.
+    pub fn pair_mirrors(&self) -> &PairMirrors {
+        &self.pair_mirrors
     }
 
     /// The faults for one allowed call from `caller` into the sidecar's service.

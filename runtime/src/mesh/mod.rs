@@ -5,7 +5,7 @@
 //!   through the bundle crate's shared decision;
 //! - [`inbound`] + [`inbound_chain`]: calls to the sidecar's service (identify → authorise →
 //!   forward to the app → record); [`outbound`] + [`outbound_chain`]: the app's calls (match by
-//!   `Host` → forward over mTLS → record). Both run on the server's workers and connections
+//!   `Host` → copy to the pair's [`pair_mirrors`] → forward over mTLS → record). Both run on the server's workers and connections
 //!   ([`crate::server::ListenerRole`]) and forward with [`crate::forward`];
 //! - [`sidecar`]: `meshd sidecar`, its options and listeners; [`demo_mesh`]: the example's
 //!   throwaway CA, sidecars and demo apps;
@@ -21,5 +21,6 @@ pub mod mesh_record;
 pub mod mesh_state;
 pub mod outbound;
 pub mod outbound_chain;
+pub mod pair_mirrors;
 pub mod sidecar;
 pub mod workload_identity;

@@ -1,6 +1,7 @@
-//! A sidecar's outbound chain: match (`Host` names the service) → act (forward to one of its
-//! endpoints with the service's balancing, timeout, retries and breaker, over mutual TLS that
-//! accepts only the service's identity) → record. The mesh's rules are the called side's to
+//! A sidecar's outbound chain: match (`Host` names the service) → act (copy the call to the
+//! pair's mirrors, fire and forget; forward to one of its endpoints with the service's
+//! balancing, timeout, retries and breaker, over mutual TLS that accepts only the service's
+//! identity) → record. The mesh's rules are the called side's to
 //! apply: its sidecar is the authority, and its 403 comes back to the app as it is.
 
 use std::time::Instant;
@@ -18,12 +19,14 @@ use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
 use crate::server::stages::forward::{upstream_request, UpstreamCall};
+use crate::server::stages::mirror::mirror_body;
 use crate::state::RuntimeState;
 
 use super::mesh_metrics::MeshDirection;
 use super::mesh_record::{record, CallLine, CallSides, MeshOutcome};
 use super::mesh_state::UNKNOWN;
 use super::outbound::OutboundSide;
+use super::pair_mirrors::send_pair_copy;
 
 /// Serves one call of the local app.
 pub async fn serve(
@@ -31,7 +34,7 @@ pub async fn serve(
     state: &RuntimeState,
     connection: &ConnectionContext,
     request: &ClientRequest,
-    body: RequestBody<'_>,
+    mut body: RequestBody<'_>,
 ) -> GatewayResponse {
     let shared = &connection.shared;
     let started = shared.access_log.enabled().then(Instant::now);
@@ -65,7 +68,22 @@ pub async fn serve(
                         break 'act outcome.refuse(status, &reason)
                     }
                 };
-            // act
+            // act: copies first (their bodies are read before the primary streams it)
+            if opening.is_none() {
+                for mirror in state.mesh.pair_mirrors().to(host) {
+                    match mirror_body(mirror, &mut body).await {
+                        Ok(Some(copy)) => {
+                            let target = request.target.as_str();
+                            let (method, headers) = (&request.method, &request.headers);
+                            send_pair_copy(mirror, method, target, headers, host, copy);
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            break 'act outcome.refuse(StatusCode::BAD_REQUEST, &error.to_string())
+                        }
+                    }
+                }
+            }
             let key = service.balancer.hash_key().and_then(|hash| {
                 let facts = RequestFacts::new(
                     &request.method,

@@ -109,7 +109,7 @@ impl Metrics {
         let mirror_requests = Family::default();
         registry.register(
             "meshd_mirror_requests",
-            "Mirror copies by gateway, route, mirror service and result (sent, failed, dropped: the queue was full, skipped_body: body too large or streamed)",
+            "Mirror copies by gateway, route (a route's `mirror`) or by source and destination (a mesh pair's, made by the caller's sidecar), mirror service and result (sent, failed, dropped: the queue was full, skipped_body: body too large or streamed)",
             mirror_requests.clone(),
         );
         let outlier_ejections = Family::default();
@@ -184,6 +184,32 @@ impl Metrics {
                 .get_or_create(&vec![
                     ("gateway", gateway.to_string()),
                     ("route", route.to_string()),
+                    ("service", service.to_string()),
+                    ("result", result.to_string()),
+                ])
+                .clone()
+        };
+        MirrorCounters {
+            sent: counter("sent"),
+            failed: counter("failed"),
+            dropped: counter("dropped"),
+            skipped_body: counter("skipped_body"),
+        }
+    }
+
+    /// The counters of one mesh pair's mirror copies (made by `source`'s sidecar for its calls
+    /// to `destination`), by result. Every name comes from the bundle.
+    pub fn mesh_mirror_counters(
+        &self,
+        source: &str,
+        destination: &str,
+        service: &str,
+    ) -> MirrorCounters {
+        let counter = |result: &str| {
+            self.mirror_requests
+                .get_or_create(&vec![
+                    ("source", source.to_string()),
+                    ("destination", destination.to_string()),
                     ("service", service.to_string()),
                     ("result", result.to_string()),
                 ])

@@ -25,6 +25,7 @@ use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::mesh::identity::{IdentityMetrics, OutboundTls, SpiffeId, SpiffeIdError};
 use crate::mesh::mesh_state::{MeshRuleError, MeshState};
+use crate::mesh::pair_mirrors::PairMirrors;
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
 use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan, TopicSchemas};
@@ -290,6 +291,10 @@ impl RuntimeState {
                 state = state.with_ejection_counters(counters);
             }
             services.insert(service.name.clone(), Arc::new(state));
+        }
+        if let StateScope::Sidecar { service } = &admission.scope {
+            let mirrors = PairMirrors::build(service, &bundle.mesh.mirrors, &services, metrics);
+            mesh = mesh.with_pair_mirrors(mirrors);
         }
         let gateways = match admission.scope {
             StateScope::Gateways => bundle

@@ -48,6 +48,8 @@ pub struct Upstream {
     pub hits: Arc<AtomicUsize>,
     /// Health-check requests received.
     pub health_hits: Arc<AtomicUsize>,
+    /// Requests received by `Host` header.
+    hosts: Arc<Mutex<BTreeMap<String, usize>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     healthy: Arc<AtomicBool>,
     connections: Arc<AtomicU64>,
@@ -64,6 +66,7 @@ impl Upstream {
         let behaviour = Arc::new(Mutex::new(behaviour));
         let healthy = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(AtomicU64::new(0));
+        let hosts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
         let name: Arc<str> = name.into();
         let (h, hh, b, ok, c) = (
             hits.clone(),
@@ -72,6 +75,7 @@ impl Upstream {
             healthy.clone(),
             connections.clone(),
         );
+        let hosts_seen = hosts.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
@@ -93,8 +97,15 @@ impl Upstream {
                 }
                 let (name, h, hh, b, ok) =
                     (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
+                let seen = hosts_seen.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
+                        let host = request.headers().get("host").and_then(|h| h.to_str().ok());
+                        *seen
+                            .lock()
+                            .unwrap()
+                            .entry(host.unwrap_or("").to_string())
+                            .or_default() += 1;
                         let (name, h, hh, b, ok) =
                             (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
                         async move {
@@ -111,6 +122,7 @@ impl Upstream {
             address,
             hits,
             health_hits,
+            hosts,
             behaviour,
             healthy,
             connections,
@@ -131,6 +143,11 @@ impl Upstream {
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Requests received with `Host: host`, health checks included.
+    pub fn requests_with_host(&self, host: &str) -> usize {
+        self.hosts.lock().unwrap().get(host).copied().unwrap_or(0)
     }
 
     /// Requests received other than health checks.
