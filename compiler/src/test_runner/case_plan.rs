@@ -482,6 +482,8 @@ fn check_fits(
                     | E::Reason(_)
                     | E::Fault(_)
                     | E::NoFault
+                    | E::Mirror(_)
+                    | E::NoMirror
                     | E::Body(_)
             ) && !matches!(expectation.kind, E::Denied(Some(ref s)) if s.node != crate::syntax::test_ast::DenialStep::Mesh)
         }
@@ -502,7 +504,7 @@ fn check_fits(
                 .with_label(subject_span, format!("the test sends {what}"))
                 .with_help(match subject {
                     Subject::Request => "a request can expect status, route, allowed, denied STEP, reason, rule, forward, header, no_header, response_header, body, fault, no_fault, mirror, no_mirror, produce, and (through a produce) emit, dead_letter, deliver, filtered",
-                    Subject::Call { .. } => "a mesh call can expect allowed, denied [mesh], rule, reason, status, body, fault, no_fault",
+                    Subject::Call { .. } => "a mesh call can expect allowed, denied [mesh], rule, reason, status, body, fault, no_fault, mirror, no_mirror",
                     Subject::Record { .. } => "a record can expect emit, dead_letter, deliver, filtered, rule",
                 }.to_string()),
         );

@@ -14,7 +14,7 @@ use meshwork_policy::admit::RequestFacts;
 
 use super::case_plan::CasePlan;
 use super::outcome::{Outcome, Refusal};
-use super::traffic_case::pair_faults;
+use super::traffic_case::{pair_faults, pair_mirror};
 
 /// Whether `rule`'s condition holds for the call (`Err`: it failed to evaluate).
 fn condition_holds(rule: &MeshRule, facts: &RequestFacts<'_>) -> Result<bool, String> {
@@ -107,6 +107,7 @@ pub fn decide_call(
             CelInput::mesh_call(&facts, cel_caller),
             &mut outcome,
         );
+        copied_by_the_caller(bundle, plan, caller.name, destination, &mut outcome);
         return Ok(outcome);
     }
     let pair = format!("`{source}` → `{destination}`");
@@ -123,7 +124,7 @@ pub fn decide_call(
         DecidedBy::Rule { rule, .. } => Some(rule.source.clone()),
         DecidedBy::Default { source } => source.cloned(),
     };
-    Ok(Outcome {
+    let mut outcome = Outcome {
         status: Some(403),
         refusal: Some(Refusal {
             step: "mesh".to_string(),
@@ -132,5 +133,22 @@ pub fn decide_call(
         }),
         mesh_rule: rule_source,
         ..Outcome::default()
-    })
+    };
+    copied_by_the_caller(bundle, plan, caller.name, destination, &mut outcome);
+    Ok(outcome)
+}
+
+/// The mesh mirror the caller's sidecar applies (a service's only: a gateway has none).
+fn copied_by_the_caller(
+    bundle: &Bundle,
+    plan: &CasePlan<'_>,
+    caller: Option<&str>,
+    destination: &str,
+    outcome: &mut Outcome,
+) {
+    let Some(source) = caller.filter(|name| bundle.services.iter().any(|s| s.name == *name)) else {
+        return;
+    };
+    let body_len = plan.body.as_ref().map_or(0, String::len);
+    pair_mirror(&bundle.mesh.mirrors, source, destination, body_len, outcome);
 }

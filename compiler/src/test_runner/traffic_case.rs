@@ -6,7 +6,10 @@
 //! copies a forwarded request whose body fits its `max_body` when its share is above 0% (the
 //! draw itself is left to meshd: `expect mirror` says the request is one the mirror copies).
 
-use meshwork_bundle::{AdmissionStep, FaultAction, MeshFault, Route, RouteAction, SourceLocation};
+use meshwork_bundle::{
+    AdmissionStep, FaultAction, MeshFault, MeshMirror, Route, RouteAction, RouteMirror,
+    SourceLocation,
+};
 use meshwork_policy::admit::cel::{CelInput, RequestCondition};
 
 use crate::syntax::test_ast::FaultMode;
@@ -129,6 +132,28 @@ pub fn route_mirror(route: &Route, body_len: usize, outcome: &mut Outcome) {
     else {
         return;
     };
+    mirror_copy(mirror, body_len, outcome);
+}
+
+/// The mirror that the caller's sidecar applies to a mesh call from service `source` to
+/// `destination` with a body of `body_len` bytes (the first line on the pair), whatever the
+/// destination's sidecar then decides: the copy is made before the call leaves.
+pub fn pair_mirror(
+    mirrors: &[MeshMirror],
+    source: &str,
+    destination: &str,
+    body_len: usize,
+    outcome: &mut Outcome,
+) {
+    let line = mirrors
+        .iter()
+        .find(|m| m.covers(source, destination) && m.mirror.service != destination);
+    if let Some(line) = line {
+        mirror_copy(&line.mirror, body_len, outcome);
+    }
+}
+
+fn mirror_copy(mirror: &RouteMirror, body_len: usize, outcome: &mut Outcome) {
     if mirror.percent == 0 {
         outcome.mirror_skipped = Some(format!("the mirror to {} copies 0%", mirror.service));
     } else if body_len as u64 > mirror.max_body_bytes {

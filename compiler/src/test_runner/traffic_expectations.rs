@@ -69,7 +69,7 @@ pub fn check(
             )),
         },
         ExpectKind::NoMirror => outcome.mirror.as_ref().map(|(mirror, percent)| {
-            format!("expected no copy, but the route's mirror copies {percent}% of such requests to {mirror}")
+            format!("expected no copy, but a mirror copies {percent}% of such requests to {mirror}")
         }),
         _ => None,
     }
