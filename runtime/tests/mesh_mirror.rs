@@ -2,7 +2,8 @@
 //! `mirror picard -> riker to data 25%` makes picard's outbound sidecar copy a quarter of its
 //! app's calls to riker to data, over mutual TLS with picard's identity, fire and forget. The
 //! copies are counted at data's app (within five standard deviations over 1000 calls: the draw
-//! is not seeded), carry `Host: riker-shadow`, leave other pairs alone, and a mirror that answers
+//! is not seeded), carry `Host: riker-shadow` and bodies up to `max_body`, leave other pairs
+//! alone, and a mirror that answers
 //! 500 or hangs changes no primary answer while its bounded queue drops (and counts) the rest.
 
 mod mesh_identity_support;
@@ -13,8 +14,11 @@ mod mesh_sidecar_support;
 mod meshd_process;
 mod support;
 
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
 use mesh_sidecar_support::{metric, Mesh};
-use support::{eventually, Behaviour};
+use support::{eventually, Answer, Behaviour};
 
 /// `MESH_STRICT`'s shape with two mirrored pairs, both copying to data.
 const MESH_WITH_MIRRORS: &str = r#"mesh {
@@ -37,6 +41,16 @@ fn mirrored(source: &str, destination: &str, result: &str) -> String {
     )
 }
 
+/// The app beside `from` POSTs `body` to `http://to/path` through its sidecar.
+async fn post(mesh: &Mesh, from: &str, to: &str, path: &str, body: Vec<u8>) -> Answer {
+    let outbound = mesh.sidecar(from).outbound;
+    let request = Request::post(format!("http://{outbound}{path}"))
+        .header("host", to)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    support::send(&support::client(), request).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answer() {
     let mesh = Mesh::start_with("mirror", MESH_WITH_MIRRORS, &[]).await;
@@ -51,10 +65,13 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
     }
     assert_eq!(riker_app.requests(), CALLS);
     let sent = mirrored("picard", "riker", "sent");
-    eventually("every copy picard's sidecar sent was answered by data", async || {
-        let answered = metric(picard, &sent);
-        answered > 0.0 && answered == data_app.requests() as f64
-    })
+    eventually(
+        "every copy picard's sidecar sent was answered by data",
+        async || {
+            let answered = metric(picard, &sent);
+            answered > 0.0 && answered == data_app.requests() as f64
+        },
+    )
     .await;
     let copies = data_app.requests();
     eprintln!("{copies} of {CALLS} calls picard → riker copied to data (25%)");
@@ -83,8 +100,38 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
     assert_eq!(data_app.requests_with_host("data"), 100);
     assert_eq!(data_app.requests_with_host("riker-shadow"), copies);
     assert_eq!(
-        metric(picard, "meshd_mirror_requests_total{source=\"picard\",destination=\"data\""),
+        metric(
+            picard,
+            "meshd_mirror_requests_total{source=\"picard\",destination=\"data\""
+        ),
         0.0
+    );
+
+    // Bodies: riker → picard copies every call; a body within `max_body` (64 KiB by default)
+    // goes with the copy, a larger one is forwarded but not copied (and counted).
+    let riker = &mesh.sidecar("riker").process;
+    let before = data_app.requests();
+    for _ in 0..5 {
+        let answer = post(&mesh, "riker", "picard", "/orders", vec![b'o'; 512]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.json()["body"].as_str().map(str::len), Some(512));
+    }
+    let large = post(&mesh, "riker", "picard", "/orders", vec![b'o'; 100_000]).await;
+    assert_eq!(large.status, 200, "{}", large.body);
+    assert_eq!(large.json()["body"].as_str().map(str::len), Some(100_000));
+    eventually(
+        "the five copies with their bodies reached data",
+        async || metric(riker, &mirrored("riker", "picard", "sent")) == 5.0,
+    )
+    .await;
+    assert_eq!(data_app.requests(), before + 5);
+    assert_eq!(
+        data_app.requests_with_host_and_length("picard-shadow", 512),
+        5
+    );
+    assert_eq!(
+        metric(riker, &mirrored("riker", "picard", "skipped_body")),
+        1.0
     );
 
     // A mirror answering 500: every primary answer is still riker's 200.
@@ -106,25 +153,28 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
     // 60 s (its timeout is 5 s). Every primary is answered while no copy ever is, and beyond the
     // 4 copies in flight the queue drops copies (each timed-out copy frees one slot).
     data_app.set_behaviour(Behaviour::Slow(60_000));
-    let riker = &mesh.sidecar("riker").process;
     let before = data_app.requests();
     // The first call is answered while its copy is still held at data's app: the primary never
     // waits for the mirror (a waiting sidecar would answer only once the copy timed out).
-    let first = mesh.call("riker", "GET", "picard", "/officers/7", &[]).await;
+    let first = mesh
+        .call("riker", "GET", "picard", "/officers/7", &[])
+        .await;
     assert_eq!(first.status, 200, "{}", first.body);
     eventually("the copy reached data's app", async || {
         data_app.requests() > before
     })
     .await;
     let unanswered = |result| metric(riker, &mirrored("riker", "picard", result));
-    assert_eq!(unanswered("sent") + unanswered("failed"), 0.0);
+    assert_eq!(unanswered("sent") - 5.0 + unanswered("failed"), 0.0);
     let hanging = 30;
     for _ in 1..hanging {
-        let answer = mesh.call("riker", "GET", "picard", "/officers/7", &[]).await;
+        let answer = mesh
+            .call("riker", "GET", "picard", "/officers/7", &[])
+            .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert!(answer.body.contains("picard"), "{}", answer.body);
     }
-    assert_eq!(metric(riker, &mirrored("riker", "picard", "sent")), 0.0);
+    assert_eq!(metric(riker, &mirrored("riker", "picard", "sent")), 5.0);
     let failed = metric(riker, &mirrored("riker", "picard", "failed"));
     let dropped = metric(riker, &mirrored("riker", "picard", "dropped"));
     eprintln!("{hanging} copies to a hanging mirror: {dropped} dropped, {failed} failed");

@@ -48,8 +48,8 @@ pub struct Upstream {
     pub hits: Arc<AtomicUsize>,
     /// Health-check requests received.
     pub health_hits: Arc<AtomicUsize>,
-    /// Requests received by `Host` header.
-    hosts: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Requests received by `Host` and `Content-Length` headers (empty when absent).
+    hosts: Arc<Mutex<BTreeMap<(String, String), usize>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     healthy: Arc<AtomicBool>,
     connections: Arc<AtomicU64>,
@@ -66,7 +66,7 @@ impl Upstream {
         let behaviour = Arc::new(Mutex::new(behaviour));
         let healthy = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(AtomicU64::new(0));
-        let hosts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+        let hosts: Arc<Mutex<BTreeMap<(String, String), usize>>> = Arc::default();
         let name: Arc<str> = name.into();
         let (h, hh, b, ok, c) = (
             hits.clone(),
@@ -100,12 +100,15 @@ impl Upstream {
                 let seen = hosts_seen.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let host = request.headers().get("host").and_then(|h| h.to_str().ok());
-                        *seen
-                            .lock()
-                            .unwrap()
-                            .entry(host.unwrap_or("").to_string())
-                            .or_default() += 1;
+                        let header = |name| {
+                            let value = request.headers().get(name);
+                            value
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        let key = (header("host"), header("content-length"));
+                        *seen.lock().unwrap().entry(key).or_default() += 1;
                         let (name, h, hh, b, ok) =
                             (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
                         async move {
@@ -147,7 +150,18 @@ impl Upstream {
 
     /// Requests received with `Host: host`, health checks included.
     pub fn requests_with_host(&self, host: &str) -> usize {
-        self.hosts.lock().unwrap().get(host).copied().unwrap_or(0)
+        let hosts = self.hosts.lock().unwrap();
+        hosts
+            .iter()
+            .filter(|((h, _), _)| h == host)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests received with `Host: host` and `Content-Length: length`.
+    pub fn requests_with_host_and_length(&self, host: &str, length: usize) -> usize {
+        let key = (host.to_string(), length.to_string());
+        self.hosts.lock().unwrap().get(&key).copied().unwrap_or(0)
     }
 
     /// Requests received other than health checks.
