@@ -625,7 +625,10 @@ mesh {
         mirrored.contains("mesh.mesh:7:3  mirror * -> riker to riker-v2  → 25% of calls copied to `riker-v2` (Host `riker-shadow`; bodies up to 4000 bytes; at most 8 in flight)"),
         "{mirrored}"
     );
-    assert!(mirrored.contains("copied by `picard`'s sidecar"), "{mirrored}");
+    assert!(
+        mirrored.contains("copied by `picard`'s sidecar"),
+        "{mirrored}"
+    );
     let other = call("picard", "GET http://data/scan");
     assert!(!other.contains("mirror"), "{other}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -64,7 +64,12 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     for mirror in program.mesh_mirrors() {
         let service = &mirror.mirror.service;
         if !program.symbols.has_service(&service.node) {
-            out.push(undefined("service", &service.node, service.span, services()));
+            out.push(undefined(
+                "service",
+                &service.node,
+                service.span,
+                services(),
+            ));
         }
     }
     for (source, targets) in pairs {

@@ -39,18 +39,17 @@ pub fn check(
             )),
         },
         ExpectKind::NoFault => {
-            let fired: Vec<String> = outcome
-                .fault_delay
-                .iter()
-                .map(|(ms, source)| format!("a {ms}ms delay at {}", at(source)))
-                .chain(
-                    outcome
-                        .fault_abort
-                        .iter()
-                        .map(|(status, source)| format!("an abort with {status} at {}", at(source))),
-                )
-                .collect();
-            (!fired.is_empty()).then(|| format!("expected no fault, but {} fired", fired.join(" and ")))
+            let fired: Vec<String> =
+                outcome
+                    .fault_delay
+                    .iter()
+                    .map(|(ms, source)| format!("a {ms}ms delay at {}", at(source)))
+                    .chain(outcome.fault_abort.iter().map(|(status, source)| {
+                        format!("an abort with {status} at {}", at(source))
+                    }))
+                    .collect();
+            (!fired.is_empty())
+                .then(|| format!("expected no fault, but {} fired", fired.join(" and ")))
         }
         ExpectKind::Mirror(service) => match (&outcome.mirror, &outcome.mirror_skipped) {
             (Some((mirror, _)), _) if *mirror == service.node => None,

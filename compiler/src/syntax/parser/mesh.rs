@@ -164,7 +164,12 @@ fn pair_mirror<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh
     let (r, _) = ws(cx, r)?;
     let (r, to) = ident_ref(cx, r, "`to` and the service that gets the copies")?;
     if to.node != "to" {
-        return wrong_word(cx, &to, "`to` and the service that gets the copies", &["to"]);
+        return wrong_word(
+            cx,
+            &to,
+            "`to` and the service that gets the copies",
+            &["to"],
+        );
     }
     let (r, _) = ws(cx, r)?;
     let (rest, mirror) = mirror(cx, r, r)?;
