@@ -180,3 +180,38 @@ fn turning_websockets_off_on_a_route_is_a_change_diff_names() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_mesh_mirror_added_or_changed_is_a_destination_change() {
+    let dir = scratch("mesh-mirror");
+    let program = |line: &str| {
+        format!(
+            "service picard {{ endpoints [\"127.0.0.1:9101\"] }}\nservice riker {{ endpoints [\"127.0.0.1:9103\"] }}\nservice riker-v2 {{ endpoints [\"127.0.0.1:9105\"] }}\nmesh {{\n  default allow\n  {line}\n}}\n"
+        )
+    };
+    for (name, line) in [
+        ("none", ""),
+        ("ten", "mirror picard -> riker to riker-v2 10%"),
+        ("fifty", "mirror picard -> riker to riker-v2 50%"),
+    ] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("mesh.mesh"), program(line)).unwrap();
+    }
+    let out = meshc(&["diff", "none", "ten"], &dir);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("mesh picard -> riker")
+            && said.contains("mirror to riker-v2 10% max_body 65536 bytes queue 64 added"),
+        "{said}{}",
+        text(&out.stderr)
+    );
+    let out = meshc(&["diff", "ten", "fifty", "--fail-on", "destination"], &dir);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("mirror to riker-v2 50% max_body 65536 bytes queue 64 added")
+            && said.contains("mirror to riker-v2 10% max_body 65536 bytes queue 64 removed"),
+        "{said}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

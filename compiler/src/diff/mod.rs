@@ -4,7 +4,8 @@
 //! removed, re-matched or re-ordered, each with a sample request whose answer changes (samples
 //! are built from the routes' matches and run through both programs' shared matcher, the code
 //! meshd routes with); auth and limits per route, weaker or stronger; consumers gaining or
-//! losing access; mesh pairs allowed or denied; topics and streams; services' resilience; injected faults. Every
+//! losing access; mesh pairs allowed or denied; topics and streams; services' resilience; injected faults;
+//! mirrors (on routes and mesh pairs, with the destinations). Every
 //! change has a [`ChangeKind`], which `--fail-on` gates on.
 
 pub mod admission;
@@ -13,6 +14,7 @@ pub mod describe;
 pub mod events;
 pub mod faults;
 pub mod mesh_pairs;
+pub mod mirrors;
 pub mod render;
 pub mod route_answers;
 pub mod routes;
@@ -59,6 +61,7 @@ pub fn diff(old: &Bundle, new: &Bundle) -> ProgramDiff {
     events::event_changes(old, new, &mut changes);
     services::service_changes(old, new, &mut changes);
     faults::fault_changes(old, new, &mut changes);
+    mirrors::mirror_changes(old, new, &mut changes);
     // Stable: within a kind and subject, changes keep the order they were found in.
     changes.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.subject.cmp(&b.subject)));
     let mut summary = BTreeMap::new();
