@@ -65,15 +65,20 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
     }
     assert_eq!(riker_app.requests(), CALLS);
     let sent = mirrored("picard", "riker", "sent");
-    eventually(
-        "every copy picard's sidecar sent was answered by data",
-        async || {
-            let answered = metric(picard, &sent);
-            answered > 0.0 && answered == data_app.requests() as f64
-        },
-    )
+    let in_flight = |source: &str, destination: &str| {
+        format!(
+            "meshd_mirror_in_flight{{source=\"{source}\",destination=\"{destination}\",service=\"data\"}}"
+        )
+    };
+    // Every copy is counted in flight before its primary leaves, so none is on its way once
+    // the gauge is back to 0 after the primaries.
+    let settled = in_flight("picard", "riker");
+    eventually("no copy of picard → riker in flight", async || {
+        metric(picard, &settled) == 0.0
+    })
     .await;
     let copies = data_app.requests();
+    assert_eq!(metric(picard, &sent), copies as f64);
     eprintln!("{copies} of {CALLS} calls picard → riker copied to data (25%)");
     let (n, p) = (CALLS as f64, 0.25);
     let sd = (n * p * (1.0 - p)).sqrt();
@@ -119,11 +124,12 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
     let large = post(&mesh, "riker", "picard", "/orders", vec![b'o'; 100_000]).await;
     assert_eq!(large.status, 200, "{}", large.body);
     assert_eq!(large.json()["body"].as_str().map(str::len), Some(100_000));
-    eventually(
-        "the five copies with their bodies reached data",
-        async || metric(riker, &mirrored("riker", "picard", "sent")) == 5.0,
-    )
+    let settled = in_flight("riker", "picard");
+    eventually("no copy of riker → picard in flight", async || {
+        metric(riker, &settled) == 0.0
+    })
     .await;
+    assert_eq!(metric(riker, &mirrored("riker", "picard", "sent")), 5.0);
     assert_eq!(data_app.requests(), before + 5);
     assert_eq!(
         data_app.requests_with_host_and_length("picard-shadow", 512),
@@ -143,11 +149,14 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert!(answer.body.contains("riker"), "{}", answer.body);
     }
-    eventually("data's 500s are counted as answered copies", async || {
-        let answered = metric(picard, &sent) - sent_before;
-        answered > 0.0 && answered == (data_app.requests() - before) as f64
+    let settled = in_flight("picard", "riker");
+    eventually("no copy of picard → riker in flight", async || {
+        metric(picard, &settled) == 0.0
     })
     .await;
+    let answered = metric(picard, &sent) - sent_before;
+    assert!(answered > 0.0);
+    assert_eq!(answered, (data_app.requests() - before) as f64);
 
     // A mirror that hangs: riker → picard copies everything to data, which now answers after
     // 60 s (its timeout is 5 s). Every primary is answered while no copy ever is, and beyond the
@@ -177,7 +186,11 @@ async fn a_pair_mirror_copies_its_share_to_the_mirror_and_never_changes_the_answ
     assert_eq!(metric(riker, &mirrored("riker", "picard", "sent")), 5.0);
     let failed = metric(riker, &mirrored("riker", "picard", "failed"));
     let dropped = metric(riker, &mirrored("riker", "picard", "dropped"));
-    eprintln!("{hanging} copies to a hanging mirror: {dropped} dropped, {failed} failed");
+    let held = metric(riker, &in_flight("riker", "picard"));
+    eprintln!(
+        "{hanging} copies to a hanging mirror: {dropped} dropped, {failed} failed, {held} in flight"
+    );
+    assert!(held <= 4.0, "{held} copies in flight beyond the queue of 4");
     assert!(
         dropped >= hanging as f64 - 4.0 - failed,
         "{dropped} dropped, {failed} failed of {hanging} copies to a hanging mirror"

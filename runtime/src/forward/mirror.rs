@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use meshwork_bundle::RouteMirror;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Semaphore;
 
 use super::proxy::{forward, UpstreamRequest};
@@ -33,6 +34,8 @@ pub struct MirrorCounters {
     pub dropped: Counter,
     /// Requests not copied because their body is larger than `max_body` or of unknown length.
     pub skipped_body: Counter,
+    /// Copies sent and not yet answered or failed (at most `queue`).
+    pub in_flight: Gauge,
 }
 
 /// A route's mirror, built at load.
@@ -100,6 +103,7 @@ impl Mirror {
         };
         let service = Arc::clone(&self.service);
         let counters = self.counters.clone();
+        counters.in_flight.inc();
         tokio::spawn(async move {
             let _permit = permit;
             let length = copy.body.len() as u64;
@@ -127,7 +131,8 @@ impl Mirror {
                 // The answer is dropped unread (its connection with it).
                 Ok(_answered) => counters.sent.inc(),
                 Err(_) => counters.failed.inc(),
-            }
+            };
+            counters.in_flight.dec();
         });
     }
 }

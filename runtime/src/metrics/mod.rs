@@ -10,7 +10,8 @@
 //! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused),
 //! `meshd_outlier_ejections_total{service,detector}` (endpoints ejected, by the detector that
 //! ejected them), `meshd_outlier_ejected_endpoints{service}` (see [`ejected_endpoints`]) and
-//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies), the upgraded
+//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies; a mesh pair's are
+//! labelled `source,destination,service,result`) with `meshd_mirror_in_flight`, the upgraded
 //! connections' families ([`crate::forward::upgrade::upgrade_gate`]); the mesh's families are [`crate::mesh::mesh_metrics`] and
 //! [`crate::mesh::identity::IdentityMetrics`].
 
@@ -61,6 +62,7 @@ pub struct Metrics {
     faults_injected: Family<Labels, Counter>,
     retry_budget_exhausted: Family<Labels, Counter>,
     mirror_requests: Family<Labels, Counter>,
+    mirror_in_flight: Family<Labels, Gauge>,
     outlier_ejections: Family<Labels, Counter>,
 }
 
@@ -112,6 +114,12 @@ impl Metrics {
             "Mirror copies by gateway, route (a route's `mirror`) or by source and destination (a mesh pair's, made by the caller's sidecar), mirror service and result (sent, failed, dropped: the queue was full, skipped_body: body too large or streamed)",
             mirror_requests.clone(),
         );
+        let mirror_in_flight = Family::default();
+        registry.register(
+            "meshd_mirror_in_flight",
+            "Mirror copies sent and not yet answered or failed, by the labels of meshd_mirror_requests but result; at most the mirror's `queue`",
+            mirror_in_flight.clone(),
+        );
         let outlier_ejections = Family::default();
         registry.register(
             "meshd_outlier_ejections",
@@ -129,6 +137,7 @@ impl Metrics {
             faults_injected,
             retry_budget_exhausted,
             mirror_requests,
+            mirror_in_flight,
             outlier_ejections,
         })
     }
@@ -189,11 +198,20 @@ impl Metrics {
                 ])
                 .clone()
         };
+        let in_flight = self
+            .mirror_in_flight
+            .get_or_create(&vec![
+                ("gateway", gateway.to_string()),
+                ("route", route.to_string()),
+                ("service", service.to_string()),
+            ])
+            .clone();
         MirrorCounters {
             sent: counter("sent"),
             failed: counter("failed"),
             dropped: counter("dropped"),
             skipped_body: counter("skipped_body"),
+            in_flight,
         }
     }
 
@@ -215,11 +233,20 @@ impl Metrics {
                 ])
                 .clone()
         };
+        let in_flight = self
+            .mirror_in_flight
+            .get_or_create(&vec![
+                ("source", source.to_string()),
+                ("destination", destination.to_string()),
+                ("service", service.to_string()),
+            ])
+            .clone();
         MirrorCounters {
             sent: counter("sent"),
             failed: counter("failed"),
             dropped: counter("dropped"),
             skipped_body: counter("skipped_body"),
+            in_flight,
         }
     }
 
