@@ -109,6 +109,11 @@ pub fn render_destination(
                             .iter()
                             .map(|o| match o {
                                 RetryOn::Status(s) => s.to_string(),
+                                RetryOn::Grpc(grpc) => format!(
+                                    "grpc {}",
+                                    meshwork_bundle::grpc_status::grpc_code_name(grpc.grpc)
+                                        .unwrap_or("unknown")
+                                ),
                                 RetryOn::Condition(c) => serde_json::to_value(c)
                                     .ok()
                                     .and_then(|v| v.as_str().map(str::to_string))
