@@ -19,6 +19,8 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     /// An upstream response body, streamed.
     Upstream(UpstreamBody),
+    /// An HTTP/2 upstream's response body, streamed with its trailers.
+    Http2(super::h2::H2ResponseBody),
 }
 
 impl ResponseBody {
@@ -156,6 +158,7 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Http2(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -163,6 +166,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Upstream(body) => body.is_end_stream(),
+            ResponseBody::Http2(body) => body.is_end_stream(),
         }
     }
 
@@ -172,6 +176,7 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             ResponseBody::Upstream(body) => body.size_hint(),
+            ResponseBody::Http2(body) => body.size_hint(),
         }
     }
 }

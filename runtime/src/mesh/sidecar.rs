@@ -246,9 +246,9 @@ fn app_service(
         health_check: None,
         identity: None,
         // The app listens on plaintext loopback: HTTP/2 services get h2c there.
-        protocol: match bundle_service.map(|s| s.protocol) {
-            Some(protocol) if protocol.is_http2() => Protocol::H2c,
-            _ => Protocol::Http1,
+        protocol: match bundle_service.is_some_and(|s| s.h2.is_some()) {
+            true => Protocol::H2c,
+            false => Protocol::Http1,
         },
         source: SourceLocation {
             file: "--app".to_string(),
