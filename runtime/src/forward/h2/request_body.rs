@@ -134,12 +134,15 @@ impl StreamedBody {
                 self.note(|tap| tap.failed = Some(error.clone()));
                 return Poll::Ready(Some(Err(error)));
             }
+            // hyper stops polling a body that says it has ended, so the end is noted here too.
+            let ended = self.incoming.is_end_stream();
             self.note(|tap| {
                 if tap.copy.len() + data.len() <= REPLAY_LIMIT {
                     tap.copy.extend_from_slice(data);
                 } else {
                     tap.partial = true;
                 }
+                tap.complete |= ended;
             });
         } else {
             // Trailers: passed on, but a copy without them would not be the same request.
