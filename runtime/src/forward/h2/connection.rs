@@ -46,6 +46,11 @@ impl H2Connections {
         }
     }
 
+    /// How the connections are carried.
+    pub fn transport(&self) -> &H2Transport {
+        &self.transport
+    }
+
     /// The scheme requests carry on these connections.
     pub fn scheme(&self) -> http::uri::Scheme {
         match self.transport {

@@ -10,6 +10,7 @@
 pub mod connection;
 pub mod exchange;
 pub mod grpc_timeout;
+pub mod health_probe;
 pub mod request_body;
 pub mod request_head;
 pub mod response_body;
