@@ -201,6 +201,7 @@ mesh {{
   default deny
   trust_domain "starfleet"
   mtls strict
+  deny * -> riker when request.path == "/starfleet.Log/Tail"
   allow picard -> riker
 }}
 "#
@@ -267,6 +268,11 @@ fn grpc_passes_a_sidecar_pair_over_mutual_tls() {
     let chat = grpc_call(json!({"target": picard_out, "authority": "riker", "method": "Chat",
         "kind": "bidi", "messages": ["x", "y", "z"], "timeout": 20}));
     assert_eq!(chat["responses"], json!(["echo:x", "echo:y", "echo:z"]), "{chat}");
+    // A method the mesh refuses reaches the app's client as a gRPC status, not an HTTP error.
+    let denied = grpc_call(json!({"target": picard_out, "authority": "riker", "method": "Tail",
+        "kind": "server", "messages": ["1"]}));
+    assert_eq!(code(&denied), "PERMISSION_DENIED", "{denied}");
+    assert!(denied["details"].as_str().unwrap().contains("mesh"), "{denied}");
     let metrics = riker.admin_get("/metrics").1;
     let inbound_from_picard: f64 = metrics
         .lines()

@@ -129,6 +129,8 @@ pub fn render_destination(
                             retry.backoff_max_ms,
                             if *idempotent {
                                 "; the route is `idempotent`: every method is retried"
+                            } else if retry.on.iter().any(|o| matches!(o, RetryOn::Grpc(_))) {
+                                "; POST, PATCH and other non-idempotent methods only on connect_failure and the gRPC statuses"
                             } else {
                                 "; POST, PATCH and other non-idempotent methods only on connect_failure"
                             }
