@@ -35,13 +35,22 @@ fn unary_server_streaming_and_bidirectional_calls_pass_through_the_gateway() {
     let target = meshd.gateway.unwrap().to_string();
     let unary = append(meshd.gateway.unwrap(), "hello", &[]);
     assert_eq!(unary["responses"], json!(["logged:hello"]), "{unary}");
-    let tail = grpc_call(json!({"target": target, "method": "Tail", "kind": "server", "messages": ["3"]}));
-    assert_eq!(tail["responses"], json!(["entry 0", "entry 1", "entry 2"]), "{tail}");
+    let tail =
+        grpc_call(json!({"target": target, "method": "Tail", "kind": "server", "messages": ["3"]}));
+    assert_eq!(
+        tail["responses"],
+        json!(["entry 0", "entry 1", "entry 2"]),
+        "{tail}"
+    );
     // In lock step: each message goes only after the previous echo came back, so a proxy that
     // buffered either direction whole would hang here.
     let chat = grpc_call(json!({"target": target, "method": "Chat", "kind": "bidi",
         "messages": ["one", "two", "three"], "timeout": 20}));
-    assert_eq!(chat["responses"], json!(["echo:one", "echo:two", "echo:three"]), "{chat}");
+    assert_eq!(
+        chat["responses"],
+        json!(["echo:one", "echo:two", "echo:three"]),
+        "{chat}"
+    );
     // The upstream's own status passes through untouched, in its trailers.
     let missing = grpc_call(json!({"target": target, "method": "Nope", "messages": ["x"]}));
     assert_eq!(code(&missing), "UNIMPLEMENTED");
@@ -88,15 +97,29 @@ service nowhere {{ endpoints ["127.0.0.1:1"] protocol h2c }}
 
     let slow = call(&[("x-route", "slow"), ("x-sleep-ms", "3000")]);
     assert_eq!(code(&slow), "DEADLINE_EXCEEDED", "{slow}");
-    assert!(slow["details"].as_str().unwrap().contains("did not answer within 300ms"), "{slow}");
+    assert!(
+        slow["details"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 300ms"),
+        "{slow}"
+    );
 
     let down = call(&[("x-route", "down")]);
     assert_eq!(code(&down), "UNAVAILABLE", "{down}");
-    assert!(down["details"].as_str().unwrap().contains("cannot connect to nowhere"), "{down}");
+    assert!(
+        down["details"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect to nowhere"),
+        "{down}"
+    );
 
     // A gRPC service no route matches: meshd answers, the upstream never sees the call.
-    let no_route = grpc_call(json!({"target": target.to_string(), "method": "/starfleet.Bridge/Engage",
-        "messages": ["x"]}));
+    let no_route = grpc_call(
+        json!({"target": target.to_string(), "method": "/starfleet.Bridge/Engage",
+        "messages": ["x"]}),
+    );
     assert_eq!(code(&no_route), "UNIMPLEMENTED", "{no_route}");
     assert_ne!(no_route["details"], "Method not found!", "{no_route}");
 }
@@ -118,8 +141,10 @@ service logbook {{ endpoints ["{}"] protocol h2c }}
     let meshd = gateway(&scratch, &source);
     let target = meshd.gateway.unwrap().to_string();
     let with_timeout = |timeout: f64, metadata: serde_json::Value| {
-        grpc_call(json!({"target": target, "method": "Append", "messages": ["x"],
-            "timeout": timeout, "metadata": metadata}))
+        grpc_call(
+            json!({"target": target, "method": "Append", "messages": ["x"],
+            "timeout": timeout, "metadata": metadata}),
+        )
     };
     // The route's 1 s is smaller than the client's 10 s: the upstream sees at most 1 s.
     let route_wins = with_timeout(10.0, json!([["x-route", "short"]]));
@@ -187,8 +212,10 @@ service secure {{ endpoints ["{}"] protocol h2 }}
     let target = meshd.gateway.unwrap();
     let unary = append(target, "over tls", &[]);
     assert_eq!(unary["responses"], json!(["logged:over tls"]), "{unary}");
-    let chat = grpc_call(json!({"target": target.to_string(), "method": "Chat", "kind": "bidi",
-        "messages": ["a", "b"], "timeout": 20}));
+    let chat = grpc_call(
+        json!({"target": target.to_string(), "method": "Chat", "kind": "bidi",
+        "messages": ["a", "b"], "timeout": 20}),
+    );
     assert_eq!(chat["responses"], json!(["echo:a", "echo:b"]), "{chat}");
 }
 
@@ -208,7 +235,12 @@ mesh {{
     )
 }
 
-fn start_sidecar(scratch: &Scratch, program: &std::path::Path, service: &str, app: &str) -> (MeshdProcess, String, String) {
+fn start_sidecar(
+    scratch: &Scratch,
+    program: &std::path::Path,
+    service: &str,
+    app: &str,
+) -> (MeshdProcess, String, String) {
     let args: Vec<String> = [
         "sidecar",
         program.to_str().unwrap(),
@@ -235,7 +267,11 @@ fn start_sidecar(scratch: &Scratch, program: &std::path::Path, service: &str, ap
     let process = MeshdProcess::start(&args);
     let address = |what: &str| {
         let line = process.wait_for_line(|l| l.contains(what));
-        line.split("address=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_string()
+        line.split("address=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .to_string()
     };
     let outbound = address("sidecar outbound listening");
     let inbound = address("sidecar inbound listening");
@@ -251,28 +287,55 @@ fn grpc_passes_a_sidecar_pair_over_mutual_tls() {
     let server = GrpcServer::start();
     let program = scratch.path("program");
     std::fs::create_dir_all(&program).unwrap();
-    std::fs::write(program.join("mesh.mesh"), mesh_source("127.0.0.1:1", "127.0.0.1:2")).unwrap();
-    let (picard, picard_in, picard_out) = start_sidecar(&scratch, &program, "picard", "127.0.0.1:1");
-    let (riker, riker_in, _) = start_sidecar(&scratch, &program, "riker", &server.address.to_string());
+    std::fs::write(
+        program.join("mesh.mesh"),
+        mesh_source("127.0.0.1:1", "127.0.0.1:2"),
+    )
+    .unwrap();
+    let (picard, picard_in, picard_out) =
+        start_sidecar(&scratch, &program, "picard", "127.0.0.1:1");
+    let (riker, riker_in, _) =
+        start_sidecar(&scratch, &program, "riker", &server.address.to_string());
     // The program names the inbound listeners as the endpoints once they are known.
     let before = (picard.digest(), riker.digest());
-    std::fs::write(program.join("mesh.mesh"), mesh_source(&picard_in, &riker_in)).unwrap();
+    std::fs::write(
+        program.join("mesh.mesh"),
+        mesh_source(&picard_in, &riker_in),
+    )
+    .unwrap();
     eventually("both sidecars serve the program with the endpoints", || {
         picard.digest() != before.0 && riker.digest() != before.1
     });
     // The app beside picard calls riker through its sidecar: h2c to the sidecar (authority names
     // the service), h2 inside mutual TLS between the sidecars, h2c to riker's app.
-    let unary = grpc_call(json!({"target": picard_out, "authority": "riker", "method": "Append",
-        "messages": ["through the mesh"]}));
-    assert_eq!(unary["responses"], json!(["logged:through the mesh"]), "{unary}");
-    let chat = grpc_call(json!({"target": picard_out, "authority": "riker", "method": "Chat",
-        "kind": "bidi", "messages": ["x", "y", "z"], "timeout": 20}));
-    assert_eq!(chat["responses"], json!(["echo:x", "echo:y", "echo:z"]), "{chat}");
+    let unary = grpc_call(
+        json!({"target": picard_out, "authority": "riker", "method": "Append",
+        "messages": ["through the mesh"]}),
+    );
+    assert_eq!(
+        unary["responses"],
+        json!(["logged:through the mesh"]),
+        "{unary}"
+    );
+    let chat = grpc_call(
+        json!({"target": picard_out, "authority": "riker", "method": "Chat",
+        "kind": "bidi", "messages": ["x", "y", "z"], "timeout": 20}),
+    );
+    assert_eq!(
+        chat["responses"],
+        json!(["echo:x", "echo:y", "echo:z"]),
+        "{chat}"
+    );
     // A method the mesh refuses reaches the app's client as a gRPC status, not an HTTP error.
-    let denied = grpc_call(json!({"target": picard_out, "authority": "riker", "method": "Tail",
-        "kind": "server", "messages": ["1"]}));
+    let denied = grpc_call(
+        json!({"target": picard_out, "authority": "riker", "method": "Tail",
+        "kind": "server", "messages": ["1"]}),
+    );
     assert_eq!(code(&denied), "PERMISSION_DENIED", "{denied}");
-    assert!(denied["details"].as_str().unwrap().contains("mesh"), "{denied}");
+    assert!(
+        denied["details"].as_str().unwrap().contains("mesh"),
+        "{denied}"
+    );
     let metrics = riker.admin_get("/metrics").1;
     let inbound_from_picard: f64 = metrics
         .lines()
@@ -280,5 +343,8 @@ fn grpc_passes_a_sidecar_pair_over_mutual_tls() {
         .filter(|l| l.contains("direction=\"inbound\"") && l.contains("source=\"picard\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
-    assert!(inbound_from_picard >= 2.0, "riker's sidecar judged the calls as picard's: {metrics}");
+    assert!(
+        inbound_from_picard >= 2.0,
+        "riker's sidecar judged the calls as picard's: {metrics}"
+    );
 }

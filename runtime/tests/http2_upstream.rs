@@ -66,11 +66,17 @@ async fn h2c_upstream() -> SocketAddr {
                     .unwrap_or_else(|| "none".to_string());
                 let body = Frames {
                     data: vec![collected.to_bytes()],
-                    trailers: Some(trailers(&[("x-request-trailer", &seen), ("x-upstream-version", &version)])),
+                    trailers: Some(trailers(&[
+                        ("x-request-trailer", &seen),
+                        ("x-upstream-version", &version),
+                    ])),
                 };
                 Ok::<_, Infallible>(Response::new(body))
             });
-            tokio::spawn(http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(
+                http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service),
+            );
         }
     });
     address
@@ -91,19 +97,25 @@ async fn trailers_pass_both_ways_between_an_http2_client_and_an_h2c_upstream() {
     let upstream = h2c_upstream().await;
     let (_server, address) = gateway(&dir, upstream).await;
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-        .await
-        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
     tokio::spawn(connection);
     let body = Frames {
         data: vec![Bytes::from_static(b"first "), Bytes::from_static(b"second")],
         trailers: Some(trailers(&[("x-checksum", "c0ffee")])),
     };
-    let request = Request::post(format!("http://{address}/upload")).body(body).unwrap();
+    let request = Request::post(format!("http://{address}/upload"))
+        .body(body)
+        .unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
     let collected = response.into_body().collect().await.unwrap();
-    let answer_trailers = collected.trailers().cloned().expect("the upstream's trailers arrive");
+    let answer_trailers = collected
+        .trailers()
+        .cloned()
+        .expect("the upstream's trailers arrive");
     assert_eq!(collected.to_bytes(), "first second");
     assert_eq!(answer_trailers["x-request-trailer"], "c0ffee");
     assert_eq!(answer_trailers["x-upstream-version"], "HTTP/2.0");

@@ -50,11 +50,13 @@ fn statement(source: &SourceText<'_>, statement: &ServiceStatement) -> Entry {
         ServiceStatement::Identity(identity) => {
             Line::new().text("identity").text(string(&identity.node))
         }
-        ServiceStatement::Protocol(protocol) => Line::new().text("protocol").text(match protocol.node {
-            Protocol::Http1 => "http1",
-            Protocol::H2c => "h2c",
-            Protocol::H2 => "h2",
-        }),
+        ServiceStatement::Protocol(protocol) => {
+            Line::new().text("protocol").text(match protocol.node {
+                Protocol::Http1 => "http1",
+                Protocol::H2c => "h2c",
+                Protocol::H2 => "h2",
+            })
+        }
     };
     line.at(span.start as usize, span.end as usize)
 }

@@ -348,11 +348,11 @@ fn upstream_tls(
         &setup.outbound
     };
     let config = outbound
-            .client_config(&expected)
-            .map_err(|error| StateError::ServiceTls {
-                service: service.name.clone(),
-                message: error.to_string(),
-            })?;
+        .client_config(&expected)
+        .map_err(|error| StateError::ServiceTls {
+            service: service.name.clone(),
+            message: error.to_string(),
+        })?;
     Ok(Some(UpstreamTls::new(
         config,
         expected,

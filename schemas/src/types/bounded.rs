@@ -196,8 +196,13 @@ mod tests {
 
     #[test]
     fn grpc_retry_code_out_of_range_is_refused() {
-        let on = |code: u64| serde_json::from_value::<crate::RetryOn>(serde_json::json!({ "grpc": code }));
-        assert_eq!(on(14).unwrap(), crate::RetryOn::Grpc(crate::GrpcRetry { grpc: 14 }));
+        let on = |code: u64| {
+            serde_json::from_value::<crate::RetryOn>(serde_json::json!({ "grpc": code }))
+        };
+        assert_eq!(
+            on(14).unwrap(),
+            crate::RetryOn::Grpc(crate::GrpcRetry { grpc: 14 })
+        );
         assert!(on(17).is_err());
     }
 

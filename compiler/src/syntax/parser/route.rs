@@ -293,7 +293,11 @@ fn check_path(cx: &Ctx, path: &Spanned<String>, kind: PathKind) -> Result<(), no
 fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Match> {
     if peek_word(input) == Some("grpc") {
         let (r, _) = ws(cx, &input[4..])?;
-        let (r, name) = string(cx, r, "a gRPC service or method in quotes, e.g. \"starfleet.Log/Append\"")?;
+        let (r, name) = string(
+            cx,
+            r,
+            "a gRPC service or method in quotes, e.g. \"starfleet.Log/Append\"",
+        )?;
         let (method, path) = grpc_target(cx, &name, cx.span(input, &input[4..]))?;
         return match_rest(cx, start, r, Some(name), Some(method), path);
     }

@@ -87,7 +87,10 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
                 }
                 "protocol" => {
                     let (r, p) = protocol(cx, input)?;
-                    (r, ServiceStatement::Protocol(Spanned::new(p, cx.span(start, r))))
+                    (
+                        r,
+                        ServiceStatement::Protocol(Spanned::new(p, cx.span(start, r))),
+                    )
                 }
                 _ => return Ok((input, None)),
             };
@@ -167,7 +170,11 @@ fn grpc_retry_on<'a>(
     rest: &'a str,
 ) -> PResult<'a, Spanned<RetryOn>> {
     let (r, _) = ws(cx, rest)?;
-    let (r, name) = ident_ref(cx, r, "a gRPC status name (unavailable, resource_exhausted, …)")?;
+    let (r, name) = ident_ref(
+        cx,
+        r,
+        "a gRPC status name (unavailable, resource_exhausted, …)",
+    )?;
     let names: Vec<&str> = meshwork_bundle::grpc_status::GRPC_CODES
         .iter()
         .map(|(name, _)| *name)

@@ -126,7 +126,9 @@ fn require_h2(alpn: Option<&[u8]>) -> Result<(), ConnectError> {
     if alpn == Some(b"h2") {
         return Ok(());
     }
-    let offered = alpn.map_or("nothing".to_string(), |p| String::from_utf8_lossy(p).into_owned());
+    let offered = alpn.map_or("nothing".to_string(), |p| {
+        String::from_utf8_lossy(p).into_owned()
+    });
     Err(ConnectError::Io(std::io::Error::other(format!(
         "the upstream chose {offered} by ALPN, not h2: it does not speak HTTP/2 over TLS"
     ))))

@@ -108,7 +108,10 @@ pub async fn forward_h2(
         endpoint: endpoint.map(|e| e.address.clone()),
         detail,
     };
-    let fallback = service.endpoints.first().map_or("localhost", |e| &*e.address);
+    let fallback = service
+        .endpoints
+        .first()
+        .map_or("localhost", |e| &*e.address);
     let head = h2_head(&request.head, connections.scheme(), fallback)
         .map_err(|error| fail(ForwardFailureKind::ClientBody, None, error.to_string()))?;
     let client_timeout = head
@@ -145,11 +148,28 @@ pub async fn forward_h2(
         let endpoint = &service.endpoints[index];
         let (until, limit) = deadline.try_limit(Instant::now());
         let Some(body) = pending.next() else {
-            return Err(fail(ForwardFailureKind::Reset, Some(endpoint), "the request body cannot be sent again".into()));
+            return Err(fail(
+                ForwardFailureKind::Reset,
+                Some(endpoint),
+                "the request body cannot be sent again".into(),
+            ));
         };
-        let attempt = attempt(connections, index, endpoint, &head, body, until, overall_end).await;
+        let attempt = attempt(
+            connections,
+            index,
+            endpoint,
+            &head,
+            body,
+            until,
+            overall_end,
+        )
+        .await;
         if let Some(error) = pending.client_failure() {
-            return Err(fail(body_failure_kind(&error), Some(endpoint), error.to_string()));
+            return Err(fail(
+                body_failure_kind(&error),
+                Some(endpoint),
+                error.to_string(),
+            ));
         }
         let mut backoff = Duration::ZERO;
         let mut retry_fits = |policy: &crate::forward::retry_policy::RetryPolicy| {
@@ -192,7 +212,9 @@ pub async fn forward_h2(
                     ForwardFailureKind::Connect | ForwardFailureKind::Handshake => {
                         crate::forward::retry_policy::FailureKind::ConnectFailure
                     }
-                    ForwardFailureKind::Timeout => crate::forward::retry_policy::FailureKind::Timeout,
+                    ForwardFailureKind::Timeout => {
+                        crate::forward::retry_policy::FailureKind::Timeout
+                    }
                     _ => crate::forward::retry_policy::FailureKind::Reset,
                 };
                 let allowed = retries_left > 0
@@ -226,12 +248,24 @@ async fn attempt(
     body: H2RequestBody,
     until: Instant,
     overall_end: Option<Instant>,
-) -> Result<(http::Response<Incoming>, crate::forward::endpoint::Lease, Duration), Failed> {
+) -> Result<
+    (
+        http::Response<Incoming>,
+        crate::forward::endpoint::Lease,
+        Duration,
+    ),
+    Failed,
+> {
     let now = Instant::now();
     let lease = endpoint.lease();
     let connect_within = until.saturating_duration_since(now);
     let mut sender = connections
-        .sender(index, endpoint.socket_addr, &endpoint.address, connect_within)
+        .sender(
+            index,
+            endpoint.socket_addr,
+            &endpoint.address,
+            connect_within,
+        )
         .await
         .map_err(|error| Failed {
             kind: match error {

@@ -46,14 +46,25 @@ mod tests {
         assert_eq!(parse_grpc_timeout(b"2H"), Some(Duration::from_secs(7200)));
         assert_eq!(parse_grpc_timeout(b"3M"), Some(Duration::from_secs(180)));
         assert_eq!(parse_grpc_timeout(b"4S"), Some(Duration::from_secs(4)));
-        assert_eq!(parse_grpc_timeout(b"250m"), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_grpc_timeout(b"250m"),
+            Some(Duration::from_millis(250))
+        );
         assert_eq!(parse_grpc_timeout(b"7u"), Some(Duration::from_micros(7)));
         assert_eq!(parse_grpc_timeout(b"9n"), Some(Duration::from_nanos(9)));
     }
 
     #[test]
     fn malformed_values_are_ignored() {
-        for bad in [&b""[..], b"m", b"10", b"10x", b"-1m", b"123456789m", b"1.5S"] {
+        for bad in [
+            &b""[..],
+            b"m",
+            b"10",
+            b"10x",
+            b"-1m",
+            b"123456789m",
+            b"1.5S",
+        ] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
         }
     }
@@ -64,6 +75,9 @@ mod tests {
         assert_eq!(format_grpc_timeout(Duration::ZERO), "1m");
         assert_eq!(format_grpc_timeout(Duration::from_secs(200_000)), "200000S");
         let long = Duration::from_secs(100_000_000);
-        assert_eq!(parse_grpc_timeout(format_grpc_timeout(long).as_bytes()), Some(Duration::from_secs(27_777 * 3600)));
+        assert_eq!(
+            parse_grpc_timeout(format_grpc_timeout(long).as_bytes()),
+            Some(Duration::from_secs(27_777 * 3600))
+        );
     }
 }

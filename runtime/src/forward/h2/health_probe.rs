@@ -55,12 +55,18 @@ mod tests {
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let service = service_fn(|request: http::Request<hyper::body::Incoming>| async move {
-                    let status = if request.uri().path() == "/healthz" { 200 } else { 503 };
-                    let mut response = http::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
-                    *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                    Ok::<_, std::convert::Infallible>(response)
-                });
+                let service =
+                    service_fn(|request: http::Request<hyper::body::Incoming>| async move {
+                        let status = if request.uri().path() == "/healthz" {
+                            200
+                        } else {
+                            503
+                        };
+                        let mut response =
+                            http::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
+                        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(response)
+                    });
                 tokio::spawn(
                     http2::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service),
@@ -77,7 +83,17 @@ mod tests {
         let second = Duration::from_secs(5);
         let probe = |path: &'static str| {
             let host = host.clone();
-            async move { probe_h2(&H2Transport::Plain, address, &host, &Method::GET, path, second).await }
+            async move {
+                probe_h2(
+                    &H2Transport::Plain,
+                    address,
+                    &host,
+                    &Method::GET,
+                    path,
+                    second,
+                )
+                .await
+            }
         };
         assert!(probe("/healthz").await);
         assert!(!probe("/broken").await);

@@ -58,7 +58,8 @@ fn from_parsed(
     let mut headers = HeaderMap::with_capacity(request.headers.len() + 1);
     let mut authority = None;
     for header in request.headers.iter() {
-        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| bad("header name"))?;
+        let name =
+            HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| bad("header name"))?;
         if name == HOST {
             authority = Some(header.value);
             continue;
@@ -112,7 +113,10 @@ mod tests {
         let encoded = b"POST /starfleet.Log/Append?x=1 HTTP/1.1\r\nhost: api.test:8080\r\ncontent-type: application/grpc\r\ntransfer-encoding: chunked\r\nx-forwarded-for: 1.2.3.4\r\n\r\n";
         let head = h2_head(encoded, Scheme::HTTP, "127.0.0.1:1").unwrap();
         assert_eq!(head.method, Method::POST);
-        assert_eq!(head.uri.to_string(), "http://api.test:8080/starfleet.Log/Append?x=1");
+        assert_eq!(
+            head.uri.to_string(),
+            "http://api.test:8080/starfleet.Log/Append?x=1"
+        );
         assert!(head.grpc);
         assert_eq!(head.headers.get("te").unwrap(), "trailers");
         assert!(head.headers.get("transfer-encoding").is_none());
