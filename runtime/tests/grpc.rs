@@ -167,11 +167,13 @@ fn a_unary_call_refused_unavailable_is_retried_and_counted_at_the_upstream() {
     let source = format!(
         r#"gateway edge {{
   listen "127.0.0.1:0"
+  route halfdown {{ match grpc "starfleet.Log/Chat" public forward halfdown }}
   route log {{ match grpc "starfleet.Log" public forward logbook }}
 }}
-service logbook {{ endpoints ["{}"] protocol h2c retry 2 on [grpc unavailable] backoff 1ms..5ms }}
+service logbook {{ endpoints ["{address}"] protocol h2c retry 2 on [grpc unavailable] backoff 1ms..5ms }}
+service halfdown {{ endpoints ["127.0.0.1:1", "{address}"] protocol h2c retry 1 on [connect_failure] backoff 1ms..5ms }}
 "#,
-        server.address
+        address = server.address
     );
     let meshd = gateway(&scratch, &source);
     let target = meshd.gateway.unwrap();
@@ -186,6 +188,13 @@ service logbook {{ endpoints ["{}"] protocol h2c retry 2 on [grpc unavailable] b
     let always = append(target, "x", &[("x-key", "always"), ("x-fail-times", "9")]);
     assert_eq!(code(&always), "UNAVAILABLE", "{always}");
     assert_eq!(count("always"), "3", "the first try and two retries");
+    // A streaming call whose first endpoint refuses the connection goes to the next one: its
+    // request stream was not taken by the failed attempt.
+    for _ in 0..2 {
+        let chat = grpc_call(json!({"target": target.to_string(), "method": "Chat", "kind": "bidi",
+            "messages": ["p", "q"], "timeout": 20}));
+        assert_eq!(chat["responses"], json!(["echo:p", "echo:q"]), "{chat}");
+    }
     // Another status is not retried.
     let first = append(target, "x", &[("x-key", "other")]);
     assert_eq!(code(&first), "OK");

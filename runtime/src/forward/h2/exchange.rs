@@ -147,19 +147,12 @@ pub async fn forward_h2(
         };
         let endpoint = &service.endpoints[index];
         let (until, limit) = deadline.try_limit(Instant::now());
-        let Some(body) = pending.next() else {
-            return Err(fail(
-                ForwardFailureKind::Reset,
-                Some(endpoint),
-                "the request body cannot be sent again".into(),
-            ));
-        };
         let attempt = attempt(
             connections,
             index,
             endpoint,
             &head,
-            body,
+            &mut pending,
             until,
             overall_end,
         )
@@ -245,7 +238,7 @@ async fn attempt(
     index: usize,
     endpoint: &Arc<Endpoint>,
     head: &H2Head,
-    body: H2RequestBody,
+    pending: &mut Pending,
     until: Instant,
     overall_end: Option<Instant>,
 ) -> Result<
@@ -275,6 +268,15 @@ async fn attempt(
             sent: false,
             detail: error.to_string(),
         })?;
+    // Taken only once connected: a client's stream survives a connect failure, which any
+    // request may retry.
+    let Some(body) = pending.next() else {
+        return Err(Failed {
+            kind: ForwardFailureKind::Reset,
+            sent: true,
+            detail: "the request body cannot be sent again".into(),
+        });
+    };
     let mut request = http::Request::new(body);
     *request.method_mut() = head.method.clone();
     *request.uri_mut() = head.uri.clone();
