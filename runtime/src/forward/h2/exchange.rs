@@ -177,7 +177,7 @@ pub async fn forward_h2(
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()?.parse::<u8>().ok());
-                // UNAVAILABLE is the gRPC form of a failed endpoint (RFC: 503).
+                // UNAVAILABLE is how a gRPC server says it cannot serve (gRPC maps 503 to it).
                 service.record(endpoint, status >= 500 || grpc_status == Some(14));
                 let wanted = retry.is_some_and(|r| {
                     (request.idempotent && r.retries_status(status))
