@@ -191,8 +191,10 @@ service halfdown {{ endpoints ["127.0.0.1:1", "{address}"] protocol h2c retry 1 
     // A streaming call whose first endpoint refuses the connection goes to the next one: its
     // request stream was not taken by the failed attempt.
     for _ in 0..2 {
-        let chat = grpc_call(json!({"target": target.to_string(), "method": "Chat", "kind": "bidi",
-            "messages": ["p", "q"], "timeout": 20}));
+        let chat = grpc_call(
+            json!({"target": target.to_string(), "method": "Chat", "kind": "bidi",
+            "messages": ["p", "q"], "timeout": 20}),
+        );
         assert_eq!(chat["responses"], json!(["echo:p", "echo:q"]), "{chat}");
     }
     // Another status is not retried.

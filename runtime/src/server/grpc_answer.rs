@@ -4,12 +4,11 @@
 //! only report as a protocol error. Upstream answers pass untouched; a gRPC service's own status
 //! is its to give.
 //!
-//! Mapping: 401 → 16 UNAUTHENTICATED, 403 → 7 PERMISSION_DENIED, 429 and 413 → 8
-//! RESOURCE_EXHAUSTED, 504 → 4 DEADLINE_EXCEEDED, 404 and 405 → 12 UNIMPLEMENTED, 502 and 503 →
-//! 14 UNAVAILABLE, 400 → 13 INTERNAL (gRPC's own HTTP mapping), anything else → 2 UNKNOWN.
+//! The status for each answer is [`grpc_code_for_http`], shared with `meshc explain`.
 
 use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::StatusCode;
+use meshwork_bundle::grpc_status::grpc_code_for_http;
 
 use super::client_request::ClientRequest;
 use super::gateway_response::GatewayResponse;
@@ -21,20 +20,6 @@ pub fn is_grpc(request: &ClientRequest) -> bool {
         .headers
         .get("content-type")
         .is_some_and(|v| v.starts_with(b"application/grpc"))
-}
-
-/// The gRPC status code the gateway's `status` stands for.
-pub fn grpc_code(status: StatusCode) -> u8 {
-    match status.as_u16() {
-        401 => 16,
-        403 => 7,
-        413 | 429 => 8,
-        504 => 4,
-        404 | 405 => 12,
-        502 | 503 => 14,
-        400 => 13,
-        _ => 2,
-    }
 }
 
 /// `response` as a gRPC client must get it: unchanged unless it is the gateway's own error
@@ -55,7 +40,7 @@ pub fn for_grpc_client(request: &ClientRequest, response: GatewayResponse) -> Ga
             .unwrap_or("error")
             .to_string()
     });
-    let code = grpc_code(response.status);
+    let code = grpc_code_for_http(response.status.as_u16());
     let mut headers: HeaderMap = response.headers.into_header_map();
     headers.remove(CONTENT_LENGTH);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -96,15 +81,6 @@ fn percent_encode(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_gateway_statuses_map_to_grpc_codes() {
-        let code = |s: u16| grpc_code(StatusCode::from_u16(s).unwrap());
-        assert_eq!(
-            [401, 403, 429, 504, 404, 503, 502, 413, 400, 418].map(code),
-            [16, 7, 8, 4, 12, 14, 14, 8, 13, 2]
-        );
-    }
 
     #[test]
     fn messages_are_percent_encoded() {
