@@ -112,6 +112,11 @@ pub fn render_destination(
                             .iter()
                             .map(|o| match o {
                                 RetryOn::Status(s) => s.to_string(),
+                                RetryOn::Grpc(grpc) => format!(
+                                    "grpc {}",
+                                    meshwork_bundle::grpc_status::grpc_code_name(grpc.grpc)
+                                        .unwrap_or("unknown")
+                                ),
                                 RetryOn::Condition(c) => serde_json::to_value(c)
                                     .ok()
                                     .and_then(|v| v.as_str().map(str::to_string))
@@ -127,6 +132,8 @@ pub fn render_destination(
                             retry.backoff_max_ms,
                             if *idempotent {
                                 "; the route is `idempotent`: every method is retried"
+                            } else if retry.on.iter().any(|o| matches!(o, RetryOn::Grpc(_))) {
+                                "; POST, PATCH and other non-idempotent methods only on connect_failure and the gRPC statuses"
                             } else {
                                 "; POST, PATCH and other non-idempotent methods only on connect_failure"
                             }

@@ -120,7 +120,10 @@ fn match_line(m: &Match) -> Line {
         PathKind::Prefix => format!("prefix {}", string(&m.path.value.node)),
         PathKind::Regex => format!("regex {}", string(&m.path.value.node)),
     };
-    let mut line = Line::new().text("match").text(method).text(path);
+    let mut line = match &m.grpc {
+        Some(name) => Line::new().text("match grpc").text(string(&name.node)),
+        None => Line::new().text("match").text(method).text(path),
+    };
     line = line.maybe(m.host.as_ref().map(|h| format!("host {}", string(&h.node))));
     for header in &m.headers {
         line = line.text(format!(

@@ -132,6 +132,14 @@ impl Service {
         })
     }
 
+    /// The service's `protocol`, if set.
+    pub fn protocol(&self) -> Option<&crate::source::Spanned<Protocol>> {
+        self.statements.iter().find_map(|s| match s {
+            ServiceStatement::Protocol(p) => Some(p),
+            _ => None,
+        })
+    }
+
     /// The service's `identity`, if set.
     pub fn identity(&self) -> Option<&crate::source::Spanned<String>> {
         self.statements.iter().find_map(|s| match s {

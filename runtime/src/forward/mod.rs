@@ -9,6 +9,7 @@ pub mod ejection_counters;
 pub mod endpoint;
 pub mod fault_injection;
 pub mod forward_plan;
+pub mod h2;
 pub mod hash_key;
 pub mod header_edits;
 pub mod health_check;

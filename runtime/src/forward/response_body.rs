@@ -22,6 +22,8 @@ pub enum ResponseBody {
     /// No body: the upstream switched protocols, and the connection becomes a tunnel
     /// ([`super::upgrade`]).
     Switched(Box<super::upgrade::Switched>),
+    /// An HTTP/2 upstream's response body, streamed with its trailers.
+    Http2(super::h2::H2ResponseBody),
 }
 
 impl ResponseBody {
@@ -160,6 +162,7 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ResponseBody::Switched(_) => Poll::Ready(None),
+            ResponseBody::Http2(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -168,6 +171,7 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Upstream(body) => body.is_end_stream(),
             ResponseBody::Switched(_) => true,
+            ResponseBody::Http2(body) => body.is_end_stream(),
         }
     }
 
@@ -178,6 +182,7 @@ impl Body for ResponseBody {
             }
             ResponseBody::Upstream(body) => body.size_hint(),
             ResponseBody::Switched(_) => SizeHint::with_exact(0),
+            ResponseBody::Http2(body) => body.size_hint(),
         }
     }
 }

@@ -170,8 +170,10 @@ pub enum StateScope {
 /// and where failed handshakes are counted.
 #[derive(Debug, Clone)]
 pub struct MeshTlsSetup {
-    /// One client config per destination identity.
+    /// One client config per destination identity, offering HTTP/1.1 by ALPN.
     pub outbound: Arc<OutboundTls>,
+    /// The same for services that speak HTTP/2 (`protocol h2c|h2`), offering `h2`.
+    pub outbound_h2: Arc<OutboundTls>,
     /// Handshake failure counters.
     pub metrics: IdentityMetrics,
 }
@@ -368,14 +370,17 @@ fn upstream_tls(
         service: service.name.clone(),
         source,
     })?;
-    let config =
-        setup
-            .outbound
-            .client_config(&expected)
-            .map_err(|error| StateError::ServiceTls {
-                service: service.name.clone(),
-                message: error.to_string(),
-            })?;
+    let outbound = if service.protocol.is_http2() {
+        &setup.outbound_h2
+    } else {
+        &setup.outbound
+    };
+    let config = outbound
+        .client_config(&expected)
+        .map_err(|error| StateError::ServiceTls {
+            service: service.name.clone(),
+            message: error.to_string(),
+        })?;
     Ok(Some(UpstreamTls::new(
         config,
         expected,

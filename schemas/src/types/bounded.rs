@@ -54,6 +54,11 @@ pub(crate) fn http_status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     in_range(deserializer, 100, 599)
 }
 
+/// gRPC status codes (0–16).
+pub(crate) fn grpc_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    in_range(deserializer, 0, 16)
+}
+
 /// The format version this crate reads.
 pub(crate) fn format_version<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     in_range(
@@ -156,6 +161,7 @@ mod tests {
             "/$defs/FailurePercentage/properties/percent",
             "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",
+            "/$defs/GrpcRetry/properties/grpc",
             "/$defs/MeshFault/properties/percent",
             "/$defs/RetryBudget/properties/min_period_ms",
             "/$defs/RetryBudget/properties/percent",
@@ -203,6 +209,18 @@ mod tests {
         };
         assert!(fault(100).is_ok());
         assert!(fault(101).is_err());
+    }
+
+    #[test]
+    fn grpc_retry_code_out_of_range_is_refused() {
+        let on = |code: u64| {
+            serde_json::from_value::<crate::RetryOn>(serde_json::json!({ "grpc": code }))
+        };
+        assert_eq!(
+            on(14).unwrap(),
+            crate::RetryOn::Grpc(crate::GrpcRetry { grpc: 14 })
+        );
+        assert!(on(17).is_err());
     }
 
     #[test]

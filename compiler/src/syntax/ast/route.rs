@@ -70,6 +70,10 @@ impl RouteStatement {
 /// `match [METHOD] PATH [host "H"] [header "K" "V"]… [query "K" "V"]…`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
+    /// `grpc "pkg.Service[/Method]"` as written, when the match was given that way: it stands
+    /// for `POST "/pkg.Service/Method"` (or `POST prefix "/pkg.Service"`), which fills the
+    /// method and path below.
+    pub grpc: Option<Spanned<String>>,
     /// `None` matches any method.
     pub method: Option<Spanned<String>>,
     pub path: PathMatch,

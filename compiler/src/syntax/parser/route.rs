@@ -297,6 +297,16 @@ fn check_path(cx: &Ctx, path: &Spanned<String>, kind: PathKind) -> Result<(), no
 }
 
 fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Match> {
+    if peek_word(input) == Some("grpc") {
+        let (r, _) = ws(cx, &input[4..])?;
+        let (r, name) = string(
+            cx,
+            r,
+            "a gRPC service or method in quotes, e.g. \"starfleet.Log/Append\"",
+        )?;
+        let (method, path) = grpc_target(cx, &name, cx.span(input, &input[4..]))?;
+        return match_rest(cx, start, r, Some(name), Some(method), path);
+    }
     let mut rest = input;
     let mut method_value = None;
     if let Some(after) = rest.strip_prefix('*') {
@@ -311,8 +321,63 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         Some("regex") => (PathKind::Regex, ws(cx, &rest[5..])?.0),
         _ => (PathKind::Exact, rest),
     };
-    let (mut rest, path) = string(cx, after_kind, "a path in quotes, e.g. \"/officers/{id}\"")?;
+    let (rest, path) = string(cx, after_kind, "a path in quotes, e.g. \"/officers/{id}\"")?;
     check_path(cx, &path, kind)?;
+    let path = PathMatch { kind, value: path };
+    match_rest(cx, start, rest, None, method_value, path)
+}
+
+/// The method and path a `grpc "pkg.Service[/Method]"` match stands for: a gRPC call is a `POST`
+/// to `/pkg.Service/Method`; a service alone matches every method under its prefix.
+fn grpc_target(
+    cx: &Ctx,
+    name: &Spanned<String>,
+    keyword: crate::source::Span,
+) -> Result<(Spanned<String>, PathMatch), nom::Err<PError>> {
+    let valid_part = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    let (service, method) = match name.node.split_once('/') {
+        Some((service, method)) => (service, Some(method)),
+        None => (name.node.as_str(), None),
+    };
+    if !valid_part(service) || method.is_some_and(|m| !valid_part(m) || m.contains('.')) {
+        let at = &cx.src[name.span.start as usize..];
+        return PError::at(
+            at,
+            name.span.len(),
+            &codes::SYNTAX,
+            format!("`{}` is not a gRPC service or method", name.node),
+            "expected \"package.Service\" or \"package.Service/Method\"",
+        )
+        .help("write the fully qualified service as the .proto declares it, e.g. \"starfleet.Log/Append\" (no leading slash)")
+        .fail();
+    }
+    let (kind, path) = match method {
+        Some(method) => (PathKind::Exact, format!("/{service}/{method}")),
+        None => (PathKind::Prefix, format!("/{service}")),
+    };
+    Ok((
+        Spanned::new("POST".to_string(), keyword),
+        PathMatch {
+            kind,
+            value: Spanned::new(path, name.span),
+        },
+    ))
+}
+
+/// The `host`, `header` and `query` parts after a match's path.
+fn match_rest<'a>(
+    cx: &Ctx,
+    start: &'a str,
+    mut rest: &'a str,
+    grpc: Option<Spanned<String>>,
+    method_value: Option<Spanned<String>>,
+    path: PathMatch,
+) -> PResult<'a, Match> {
     let mut host = None;
     let mut headers = Vec::new();
     let mut query = Vec::new();
@@ -345,10 +410,10 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
             _ => break,
         }
     }
-    let path = PathMatch { kind, value: path };
     Ok((
         rest,
         Match {
+            grpc,
             method: method_value,
             path,
             host,
