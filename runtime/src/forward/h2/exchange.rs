@@ -178,7 +178,8 @@ pub async fn forward_h2(
                     .get("grpc-status")
                     .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()?.parse::<u8>().ok());
                 // UNAVAILABLE is how a gRPC server says it cannot serve (gRPC maps 503 to it).
-                service.record(endpoint, status >= 500 || grpc_status == Some(14));
+                let failed = status >= 500 || grpc_status == Some(14);
+                service.record(endpoint, failed, Some(upstream_time));
                 let wanted = retry.is_some_and(|r| {
                     (request.idempotent && r.retries_status(status))
                         || grpc_status.is_some_and(|code| r.retries_grpc(code))
@@ -200,7 +201,7 @@ pub async fn forward_h2(
                 tracing::debug!(service = %service.name, endpoint = %endpoint.address, status, ?grpc_status, "retrying");
             }
             Err(failed) => {
-                service.record(endpoint, true);
+                service.record(endpoint, true, None);
                 let failure_kind = match failed.kind {
                     ForwardFailureKind::Connect | ForwardFailureKind::Handshake => {
                         crate::forward::retry_policy::FailureKind::ConnectFailure
