@@ -11,6 +11,7 @@ use super::endpoint::Lease;
 use super::http1::body_decoder::{BodyDecoder, Decoded};
 use super::http1::connection::READ_CHUNK;
 use super::http1::UpstreamConn;
+use super::streamed_body::{CutSignal, StreamedBody};
 
 /// A response body.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     /// An upstream response body, streamed.
     Upstream(UpstreamBody),
+    /// Frames meshd writes as it goes (Server-Sent Events), through a bounded queue.
+    Streamed(StreamedBody),
 }
 
 impl ResponseBody {
@@ -30,6 +33,15 @@ impl ResponseBody {
     /// No body.
     pub fn empty() -> Self {
         ResponseBody::Full(None)
+    }
+
+    /// What cuts a streamed body short (a client too slow for its bound), for the writer to
+    /// watch while it waits on the socket; `None` for the other bodies.
+    pub fn cut_signal(&self) -> Option<std::sync::Arc<CutSignal>> {
+        match self {
+            ResponseBody::Streamed(body) => Some(body.cut_signal()),
+            _ => None,
+        }
     }
 }
 
@@ -156,6 +168,7 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Streamed(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -163,6 +176,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Upstream(body) => body.is_end_stream(),
+            ResponseBody::Streamed(_) => false,
         }
     }
 
@@ -172,6 +186,7 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             ResponseBody::Upstream(body) => body.size_hint(),
+            ResponseBody::Streamed(body) => body.size_hint(),
         }
     }
 }
