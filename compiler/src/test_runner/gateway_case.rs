@@ -388,6 +388,10 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
             admitted.apply_request_headers(&mut upstream);
             outcome.upstream_headers = header_pairs(&upstream);
         }
+        RouteAction::Serve { .. } => {
+            // The stream's records are the broker's; admitted, the client gets the stream.
+            outcome.status = Some(200);
+        }
         RouteAction::Produce { .. } => {
             produce(
                 route,

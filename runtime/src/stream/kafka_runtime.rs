@@ -23,6 +23,7 @@ use crate::stream::produce::event_producer::{EventProducer, ProduceError, Produc
 use crate::stream::produce::produce_route::{ProduceRoute, ProduceRouteError, ProduceSettings};
 use crate::stream::rules::consume::StreamOptions;
 use crate::stream::rules::supervisor::{StreamPlan, StreamSupervisor};
+use crate::stream::serve::{ServeRoute, ServeSettings};
 
 /// Why Kafka could not serve a bundle.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,9 @@ pub enum KafkaLoadError {
     /// A topic's schema does not compile.
     #[error(transparent)]
     Schema(#[from] TopicSchemaLoadError),
+    /// A serve route's condition does not compile.
+    #[error(transparent)]
+    Serve(#[from] crate::stream::event_cel::EventCelError),
 }
 
 /// The process's Kafka settings, from the command line.
@@ -113,10 +117,12 @@ impl KafkaRuntime {
         !bundle.streams.is_empty()
             || !bundle.topics.is_empty()
             || bundle.gateways.iter().any(|gateway| {
-                gateway
-                    .routes
-                    .iter()
-                    .any(|route| matches!(route.action, RouteAction::Produce { .. }))
+                gateway.routes.iter().any(|route| {
+                    matches!(
+                        route.action,
+                        RouteAction::Produce { .. } | RouteAction::Serve { .. }
+                    )
+                })
             })
     }
 
@@ -181,6 +187,21 @@ impl KafkaRuntime {
             &started.producer,
             &self.metrics,
             schemas,
+        )?)
+    }
+
+    /// Compiles a route's `serve` action (after [`KafkaRuntime::prepare`]).
+    pub fn serve_route(
+        &self,
+        route: &str,
+        settings: &ServeSettings<'_>,
+    ) -> Result<ServeRoute, KafkaLoadError> {
+        let started = self.start()?;
+        Ok(ServeRoute::build(
+            route,
+            settings,
+            Arc::clone(&started.cluster),
+            &self.metrics.serve,
         )?)
     }
 

@@ -1,7 +1,8 @@
 //! Kafka in meshd, one folder per direction: [`produce`] (HTTP → Kafka routes), [`rules`] (topic →
 //! topic stream rules: consume, filter with CEL, republish, dead-letter), [`deliver`] (Kafka → HTTP
 //! services) and [`broker`] (which cluster: the embedded broker or a real one, and the librdkafka
-//! settings every client starts from). What every direction shares stays at this level:
+//! settings every client starts from), and [`serve`] (Kafka → HTTP clients: SSE and long-poll).
+//! What every direction shares stays at this level:
 //! [`kafka_runtime`] (what the rest of meshd sees), [`metrics`], [`kafka_headers`] and the decision
 //! core's event CEL.
 //!
@@ -21,6 +22,7 @@ pub mod kafka_runtime;
 pub mod metrics;
 pub mod produce;
 pub mod rules;
+pub mod serve;
 
 pub use meshwork_policy::stream::{event_cel, json_cel, record_plan, rule, topic_schemas};
 
@@ -42,4 +44,5 @@ pub use rules::consume::{StreamOptions, StreamRunError};
 pub use rules::runner::StreamHandle;
 pub use rules::stream_flags::StreamArgs;
 pub use rules::supervisor::{StreamLoadError, StreamPlan, StreamSupervisor};
+pub use serve::{ServeReply, ServeRequest, ServeRoute, ServeSettings};
 pub use topic_schemas::{SchemaRejection, TopicSchemaLoadError, TopicSchemas};

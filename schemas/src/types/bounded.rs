@@ -39,6 +39,11 @@ pub(crate) fn positive_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     in_range(deserializer, 1, u64::MAX)
 }
 
+/// A count or size that cannot be zero (a bound a runtime queue is sized by).
+pub(crate) fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    in_range(deserializer, 1, u64::MAX)
+}
+
 /// 1-based lines and columns.
 pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     in_range(deserializer, 1, u32::MAX)

@@ -29,7 +29,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         .collect();
     let known: BTreeSet<&str> = uses
         .iter()
-        .filter(|u| u.role != TopicRole::Consumed)
+        .filter(|u| !matches!(u.role, TopicRole::Consumed | TopicRole::Served))
         .map(|u| u.name.node.as_str())
         .collect();
     let mut out = Vec::new();
