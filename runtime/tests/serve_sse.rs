@@ -252,6 +252,62 @@ async fn records_from_kcat_reach_an_sse_client_and_a_reconnect_resumes_without_g
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_group_resumes_where_its_last_request_stopped() {
+    let (_dir, server) = start("serve-group").await;
+    let bootstrap = bootstrap(&server);
+    let poll = async |query: &str| {
+        let answer = get(
+            edge(&server),
+            &format!("/red?{query}"),
+            &[("x-api-key", KEY)],
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let batch = answer.json();
+        batch["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"]["entry"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // The group has no commit yet: it starts at new records, which this first poll waits for.
+    let first = tokio::spawn({
+        let address = edge(&server);
+        async move {
+            get(
+                address,
+                "/red?group=bridge&wait=10s&max=1",
+                &[("x-api-key", KEY)],
+            )
+            .await
+        }
+    });
+    eventually("the first poll is reading", async || {
+        metric(&server, "kafka_serve_clients{route=\"red\"").await == Some(1.0)
+    })
+    .await;
+    kcat_produce(
+        &bootstrap,
+        "captains-log",
+        &[
+            r#"a:{"severity":"red","entry":"one"}"#,
+            r#"b:{"severity":"red","entry":"two"}"#,
+            r#"c:{"severity":"red","entry":"three"}"#,
+        ],
+    );
+    let first = first.await.unwrap().json();
+    assert_eq!(first["records"][0]["value"]["entry"], "one");
+    assert_eq!(poll("group=bridge&wait=5s&max=1").await, ["two"]);
+    assert_eq!(poll("group=bridge&wait=5s").await, ["three"]);
+    // Another group starts on its own, and the group is the consumer's: nothing is shared.
+    assert_eq!(
+        poll("group=other&from=earliest&wait=5s").await,
+        ["one", "two", "three"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_stream_gets_keep_alive_comments() {
     let (_dir, server) = start("serve-keepalive").await;
     let mut sse = SseClient::connect(edge(&server), "/alerts", &[("x-api-key", KEY)]).await;

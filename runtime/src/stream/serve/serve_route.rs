@@ -165,11 +165,6 @@ impl ServeRoute {
                 Some(5),
             );
         };
-        self.shared.tally.clients.inc();
-        let slot = ClientSlot {
-            _permit: permit,
-            tally: self.shared.tally.clone(),
-        };
         let client_id = format!("meshd-serve-{}", self.shared.route);
         let opened = TopicReader::open(
             &self.cluster,
@@ -190,13 +185,19 @@ impl ServeRoute {
                 );
             }
         };
+        // Counted once positioned: from here on, every record produced is the client's.
+        self.shared.tally.clients.inc();
+        let slot = ClientSlot {
+            _permit: permit,
+            tally: self.shared.tally.clone(),
+        };
         match plan.poll {
             Some(bounds) => {
                 let batch = poll_batch(&self.shared, &reader, position, bounds).await;
                 drop(slot);
                 match batch {
                     Ok((answer, next)) => {
-                        reader.commit(&next);
+                        reader.commit_and_close(next).await;
                         ServeReply::Batch(answer)
                     }
                     Err(error) => refused(

@@ -125,9 +125,29 @@ impl TopicReader {
         self.consumer.recv().await
     }
 
+    /// Commits `position` for the client's group (nothing without a group) and waits for the
+    /// broker's answer, off the async threads: a long-poll answer is sent only once the group's
+    /// next request would start after it.
+    pub async fn commit_and_close(self, position: Position) {
+        if !self.group {
+            return;
+        }
+        let committed = tokio::task::spawn_blocking(move || {
+            self.commit_with(&position, CommitMode::Sync);
+        })
+        .await;
+        if committed.is_err() {
+            tracing::debug!("serve: the group commit task failed");
+        }
+    }
+
     /// Commits `position` for the client's group (nothing without a group). Asynchronous: a
     /// failed commit only means the next connection of the group re-reads a little.
     pub fn commit(&self, position: &Position) {
+        self.commit_with(position, CommitMode::Async);
+    }
+
+    fn commit_with(&self, position: &Position, mode: CommitMode) {
         if !self.group {
             return;
         }
@@ -140,7 +160,7 @@ impl TopicReader {
                 return;
             }
         }
-        if let Err(error) = self.consumer.commit(&offsets, CommitMode::Async) {
+        if let Err(error) = self.consumer.commit(&offsets, mode) {
             tracing::debug!(%error, topic = %self.topic, "serve: group commit failed");
         }
     }
