@@ -145,7 +145,8 @@ impl SseClient {
                 }
                 true
             }
-            _ => false,
+            Some(Err(error)) => panic!("the stream was cut: {error}"),
+            None => false,
         }
     }
 
@@ -305,6 +306,17 @@ async fn a_consumer_group_resumes_where_its_last_request_stopped() {
         poll("group=other&from=earliest&wait=5s").await,
         ["one", "two", "three"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_ends_open_streams_cleanly_so_clients_reconnect_elsewhere() {
+    let (_dir, server) = start("serve-drain").await;
+    let mut sse = SseClient::connect(edge(&server), "/alerts", &[("x-api-key", KEY)]).await;
+    let plan = server.drain_plan().without_delay();
+    let report = server.drain_connections(plan, std::future::pending()).await;
+    // The stream ended: no more events, and the body ended properly (not cut mid-way).
+    assert_eq!(sse.next_event().await, None);
+    assert!(report.is_clean(), "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

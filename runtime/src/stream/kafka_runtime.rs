@@ -90,6 +90,9 @@ pub struct KafkaRuntime {
     metrics: KafkaMetrics,
     runtime: Handle,
     started: Mutex<Option<Arc<Started>>>,
+    /// Turns true when the listeners close in a drain: serve routes end their streams so that
+    /// clients reconnect (with `Last-Event-ID`) to an instance that stays.
+    serve_closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for KafkaRuntime {
@@ -109,6 +112,7 @@ impl KafkaRuntime {
             metrics,
             runtime,
             started: Mutex::new(None),
+            serve_closing: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -202,6 +206,7 @@ impl KafkaRuntime {
             settings,
             Arc::clone(&started.cluster),
             &self.metrics.serve,
+            self.serve_closing.subscribe(),
         )?)
     }
 
@@ -245,6 +250,12 @@ impl KafkaRuntime {
     pub fn with_embedded_broker<R>(&self, inspect: impl FnOnce(&EmbeddedBroker) -> R) -> Option<R> {
         let started = self.started.lock().ok()?.clone()?;
         started.cluster.embedded_broker().map(inspect)
+    }
+
+    /// The listeners are closing in a drain: serve routes end their SSE streams (cleanly, so
+    /// clients reconnect elsewhere and resume) and answer their long polls with what they have.
+    pub fn end_serve_streams(&self) {
+        self.serve_closing.send_replace(true);
     }
 
     /// The drain's last call: produce requests still waiting for Kafka answer 503 now.

@@ -43,6 +43,7 @@ pub async fn poll_batch(
         let received = tokio::select! {
             received = reader.recv() => received,
             () = tokio::time::sleep_until(until) => break,
+            () = shared.draining() => break,
         };
         let message = received?;
         position.advance(message.partition(), message.offset());

@@ -60,6 +60,18 @@ pub struct ServeShared {
     pub(super) filter: RecordFilter,
     pub(super) keepalive: Duration,
     pub(super) tally: ServeTally,
+    /// True once meshd drains: streams end, long polls answer at once.
+    pub(super) closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl ServeShared {
+    /// Resolves once meshd is draining (never, if the process keeps running).
+    pub(super) async fn draining(&self) {
+        let mut closing = self.closing.clone();
+        if closing.wait_for(|closing| *closing).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// A client's place among a route's `clients`; counted in the clients gauge while it lives.
@@ -121,6 +133,7 @@ impl ServeRoute {
         settings: &ServeSettings<'_>,
         cluster: Arc<KafkaCluster>,
         metrics: &ServeMetrics,
+        closing: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Self, EventCelError> {
         let condition = settings.when.map(EventExpression::compile).transpose()?;
         let clients = usize::try_from(settings.clients)
@@ -133,6 +146,7 @@ impl ServeRoute {
                 filter: RecordFilter::new(condition),
                 keepalive: settings.keepalive,
                 tally: metrics.tally(route, settings.topic),
+                closing,
             }),
             cluster,
             slots: Arc::new(Semaphore::new(clients)),

@@ -50,6 +50,8 @@ impl SseFeed {
             let received = tokio::select! {
                 biased;
                 () = self.sender.closed() => return,
+                // meshd drains: the response ends cleanly and the client reconnects elsewhere.
+                () = shared.draining() => return,
                 () = tokio::time::sleep_until(quiet_until) => {
                     if self.send(Bytes::from_static(b": keep-alive\n\n")).is_err() {
                         return;
