@@ -18,6 +18,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use meshd::RunningServer;
 use stream_harness::{produce_raw, RawRecord};
 use support::{admin_get, client, eventually, get, start_mesh, TempDir};
@@ -116,12 +119,21 @@ struct SseClient {
 
 impl SseClient {
     async fn connect(address: SocketAddr, path: &str, headers: &[(&str, &str)]) -> SseClient {
+        Self::connect_with(&client(), address, path, headers).await
+    }
+
+    async fn connect_with(
+        client: &Client<HttpConnector, Full<Bytes>>,
+        address: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> SseClient {
         let mut builder = http::Request::get(format!("http://{address}{path}"))
             .header("accept", "text/event-stream");
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let response = client()
+        let response = client
             .request(builder.body(Full::new(Bytes::new())).unwrap())
             .await
             .unwrap();
@@ -317,6 +329,18 @@ async fn a_drain_ends_open_streams_cleanly_so_clients_reconnect_elsewhere() {
     // The stream ended: no more events, and the body ended properly (not cut mid-way).
     assert_eq!(sse.next_event().await, None);
     assert!(report.is_clean(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_client_gets_the_stream_too() {
+    let (_dir, server) = start("serve-h2").await;
+    let h2 = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let mut sse =
+        SseClient::connect_with(&h2, edge(&server), "/alerts", &[("x-api-key", KEY)]).await;
+    kcat_produce(&bootstrap(&server), "red-alerts", &["k:{\"over\":\"h2\"}"]);
+    assert_eq!(sse.next_event().await.unwrap().data, "{\"over\":\"h2\"}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
