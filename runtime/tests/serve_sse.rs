@@ -458,17 +458,13 @@ async fn a_client_that_stops_reading_is_cut_off_at_its_bound_and_counted() {
     }
     // Stop reading; 8 MiB of records cannot all fit in the sockets' buffers, so the 4-event,
     // 64 KiB queue fills.
-    let value = vec![b'x'; 16 * 1024];
-    let records: Vec<RawRecord<'_>> = (0..512).map(|_| (None, &value[..], &[][..])).collect();
-    let producer_bootstrap = bootstrap.clone();
-    let values = value.clone();
     tokio::task::spawn_blocking(move || {
-        let records: Vec<RawRecord<'_>> = (0..512).map(|_| (None, &values[..], &[][..])).collect();
-        produce_raw(&producer_bootstrap, "firehose", &records);
+        let value = vec![b'x'; 16 * 1024];
+        let records: Vec<RawRecord<'_>> = (0..512).map(|_| (None, &value[..], &[][..])).collect();
+        produce_raw(&bootstrap, "firehose", &records);
     })
     .await
     .unwrap();
-    drop(records);
     eventually("the slow client is counted", async || {
         metric(&server, "kafka_serve_slow_clients_total{route=\"firehose\"").await == Some(1.0)
     })
