@@ -166,6 +166,10 @@ mod tests {
             "/$defs/RetryBudget/properties/window_ms",
             "/$defs/RetryOn/anyOf/1",
             "/$defs/RouteAction/oneOf/2/properties/status",
+            "/$defs/RouteAction/oneOf/3/properties/buffer",
+            "/$defs/RouteAction/oneOf/3/properties/buffer_bytes",
+            "/$defs/RouteAction/oneOf/3/properties/clients",
+            "/$defs/RouteAction/oneOf/3/properties/keepalive_ms",
             "/$defs/RouteMirror/properties/percent",
             "/$defs/SourceDigest/properties/sha256",
             "/$defs/SourceLocation/properties/column",
@@ -174,6 +178,24 @@ mod tests {
             "/properties/format_version",
         ];
         assert_eq!(schema_bounds(), enforced);
+    }
+
+    #[test]
+    fn serve_bounds_of_zero_are_refused() {
+        let serve = |buffer: u64, clients: u64| {
+            serde_json::from_value::<crate::RouteAction>(serde_json::json!({
+                "kind": "serve",
+                "topic": "red-alerts",
+                "when": null,
+                "buffer": buffer,
+                "buffer_bytes": 1024,
+                "clients": clients,
+                "keepalive_ms": 15000,
+            }))
+        };
+        assert!(serve(256, 100).is_ok());
+        assert!(serve(0, 100).is_err());
+        assert!(serve(256, 0).is_err());
     }
 
     #[test]

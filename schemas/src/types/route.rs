@@ -421,6 +421,17 @@ pub enum RouteAction {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
+    /// Answer directly.
+    Respond {
+        /// The HTTP status.
+        #[schemars(range(min = 100, max = 599))]
+        #[serde(deserialize_with = "super::bounded::http_status")]
+        status: u16,
+        /// The response body (possibly empty).
+        body: String,
+        /// The `Content-Type` of the body.
+        content_type: String,
+    },
     /// Serve a topic's records to HTTP clients as Server-Sent Events, or as long-poll JSON
     /// batches, each from a resumable position (`serve topic "T" …`).
     Serve {
@@ -445,17 +456,6 @@ pub enum RouteAction {
         #[schemars(range(min = 1))]
         #[serde(deserialize_with = "super::bounded::positive")]
         keepalive_ms: u64,
-    },
-    /// Answer directly.
-    Respond {
-        /// The HTTP status.
-        #[schemars(range(min = 100, max = 599))]
-        #[serde(deserialize_with = "super::bounded::http_status")]
-        status: u16,
-        /// The response body (possibly empty).
-        body: String,
-        /// The `Content-Type` of the body.
-        content_type: String,
     },
 }
 
