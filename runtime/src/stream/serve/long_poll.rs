@@ -1,6 +1,7 @@
 //! The long-poll side of a serve route: one request, one JSON batch. The request waits up to
 //! `wait` for a first record that passes the condition, then takes what follows at once (up to
-//! `max`), and answers `{"topic", "records": […], "next"}`; the client sends `next` back as
+//! `max`), and answers `{"topic", "records": […], "next"}` (and `"gaps"` when retention
+//! deleted records the client asked for); the client sends `next` back as
 //! `?from=` to continue with neither a gap nor a duplicate. A wait that ends with nothing answers
 //! an empty batch with the same `next`.
 
@@ -14,7 +15,7 @@ use crate::stream::event_cel::EventEvaluator;
 
 use super::position::Position;
 use super::serve_route::ServeShared;
-use super::topic_reader::TopicReader;
+use super::topic_reader::{Gap, TopicReader};
 
 /// How long a batch keeps gathering once its first record is in: records produced together
 /// arrive together, without holding the answer for the whole wait.
@@ -34,6 +35,7 @@ pub async fn poll_batch(
     shared: &ServeShared,
     reader: &TopicReader,
     mut position: Position,
+    gaps: &[Gap],
     bounds: PollBounds,
 ) -> Result<(Value, Position), rdkafka::error::KafkaError> {
     let evaluator = EventEvaluator::default();
@@ -63,11 +65,18 @@ pub async fn poll_batch(
             until = Instant::now() + LINGER;
         }
     }
-    let answer = json!({
+    let mut answer = json!({
         "topic": &*shared.topic,
         "records": records,
         "next": position.to_string(),
     });
+    if !gaps.is_empty() {
+        // Said only when it happens: records asked for that retention already deleted.
+        answer["gaps"] = gaps
+            .iter()
+            .map(|g| json!({"partition": g.partition, "from": g.from, "to": g.to}))
+            .collect();
+    }
     Ok((answer, position))
 }
 

@@ -24,7 +24,7 @@ use super::position::Position;
 use super::record_filter::RecordFilter;
 use super::serve_metrics::{ServeMetrics, ServeTally};
 use super::sse_feed::SseFeed;
-use super::topic_reader::{Start, TopicReader};
+use super::topic_reader::{Opened, Start, TopicReader};
 
 /// The longest long-poll wait a client may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -188,7 +188,11 @@ impl ServeRoute {
             plan.group,
         )
         .await;
-        let (reader, position) = match opened {
+        let Opened {
+            reader,
+            position,
+            gaps,
+        } = match opened {
             Ok(opened) => opened,
             Err(error) => {
                 tracing::warn!(%error, route = %self.shared.route, "serve: cannot read the topic");
@@ -207,7 +211,7 @@ impl ServeRoute {
         };
         match plan.poll {
             Some(bounds) => {
-                let batch = poll_batch(&self.shared, &reader, position, bounds).await;
+                let batch = poll_batch(&self.shared, &reader, position, &gaps, bounds).await;
                 drop(slot);
                 match batch {
                     Ok((answer, next)) => {
@@ -227,6 +231,7 @@ impl ServeRoute {
                     shared: Arc::clone(&self.shared),
                     reader,
                     position,
+                    gaps,
                     sender,
                     _slot: slot,
                 };

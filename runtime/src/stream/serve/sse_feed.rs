@@ -15,7 +15,7 @@ use crate::stream::event_cel::EventEvaluator;
 
 use super::position::Position;
 use super::serve_route::{ClientSlot, ServeShared};
-use super::topic_reader::TopicReader;
+use super::topic_reader::{Gap, TopicReader};
 
 /// How long an EventSource waits before reconnecting after the stream ends (`retry:`).
 const RECONNECT_MS: u32 = 1000;
@@ -26,6 +26,8 @@ pub struct SseFeed {
     pub(super) shared: std::sync::Arc<ServeShared>,
     pub(super) reader: TopicReader,
     pub(super) position: Position,
+    /// Records asked for that retention deleted: said in the opening comments.
+    pub(super) gaps: Vec<Gap>,
     pub(super) sender: StreamedSender,
     /// The client's place among the route's `clients`, freed when the feed ends.
     pub(super) _slot: ClientSlot,
@@ -37,10 +39,17 @@ impl SseFeed {
         let shared = std::sync::Arc::clone(&self.shared);
         let keepalive = shared.keepalive;
         // The opening lines flush the response head at once and tell the client where it starts.
-        let opening = format!(
-            "retry: {RECONNECT_MS}\n: serving {} from {}\n\n",
+        let mut opening = format!("retry: {RECONNECT_MS}\n");
+        for gap in &self.gaps {
+            opening.push_str(&format!(
+                ": gap: partition {} offsets {}..{} are gone (retention)\n",
+                gap.partition, gap.from, gap.to
+            ));
+        }
+        opening.push_str(&format!(
+            ": serving {} from {}\n\n",
             shared.topic, self.position
-        );
+        ));
         if self.send(Bytes::from(opening)).is_err() {
             return;
         }

@@ -39,6 +39,28 @@ pub enum Start {
     Group,
 }
 
+/// Records a client asked for that the broker no longer has (older than the topic's retention):
+/// offsets `from..to` of `partition`. The client is told; it resumes at `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The partition.
+    pub partition: i32,
+    /// The first offset asked for.
+    pub from: i64,
+    /// The first offset the broker still has.
+    pub to: i64,
+}
+
+/// A reader, positioned.
+pub struct Opened {
+    /// The reader.
+    pub reader: TopicReader,
+    /// The client's position: every partition named.
+    pub position: Position,
+    /// What retention deleted of what the client asked for.
+    pub gaps: Vec<Gap>,
+}
+
 /// Why a reader could not start or read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {
@@ -70,8 +92,8 @@ impl std::fmt::Debug for TopicReader {
 
 impl TopicReader {
     /// Creates the consumer, finds the topic's partitions and where `start` puts the client in
-    /// each, and assigns them there. Returns the reader and the client's position (every
-    /// partition named, so the first event's id is already complete). `group` is the Kafka
+    /// each, and assigns them there. Returns the reader, the client's position (every
+    /// partition named, so the first event's id is already complete) and any gap retention left. `group` is the Kafka
     /// consumer group whose commits the client resumes from and moves (when it asked for one).
     pub async fn open(
         cluster: &KafkaCluster,
@@ -79,7 +101,7 @@ impl TopicReader {
         topic: &str,
         start: Start,
         group: Option<String>,
-    ) -> Result<(TopicReader, Position), ReaderError> {
+    ) -> Result<Opened, ReaderError> {
         let mut config = cluster.client_config();
         config
             .set("client.id", client_id)
@@ -99,25 +121,26 @@ impl TopicReader {
         let consumer: StreamConsumer = config.create()?;
         let topic_name = topic.to_owned();
         let has_group = group.is_some();
-        let (consumer, position) = tokio::task::spawn_blocking(move || {
-            let position = resolve_start(&consumer, &topic_name, &start, has_group)?;
+        let (consumer, position, gaps) = tokio::task::spawn_blocking(move || {
+            let (position, gaps) = resolve_start(&consumer, &topic_name, &start, has_group)?;
             let mut assignment = TopicPartitionList::new();
             for (partition, offset) in position.iter() {
                 assignment.add_partition_offset(&topic_name, partition, Offset::Offset(offset))?;
             }
             consumer.assign(&assignment)?;
-            Ok::<_, ReaderError>((consumer, position))
+            Ok::<_, ReaderError>((consumer, position, gaps))
         })
         .await
         .map_err(|_| ReaderError::Task)??;
-        Ok((
-            TopicReader {
+        Ok(Opened {
+            reader: TopicReader {
                 consumer,
                 topic: topic.to_owned(),
                 group: has_group,
             },
             position,
-        ))
+            gaps,
+        })
     }
 
     /// The next record of any partition.
@@ -166,13 +189,14 @@ impl TopicReader {
     }
 }
 
-/// Every partition of `topic` with the offset `start` begins at (blocking broker queries).
+/// Every partition of `topic` with the offset `start` begins at, and the gaps retention left
+/// (blocking broker queries).
 fn resolve_start(
     consumer: &StreamConsumer,
     topic: &str,
     start: &Start,
     group: bool,
-) -> Result<Position, ReaderError> {
+) -> Result<(Position, Vec<Gap>), ReaderError> {
     let metadata = consumer.fetch_metadata(Some(topic), BROKER_QUERY_TIMEOUT)?;
     let described = metadata
         .topics()
@@ -192,23 +216,85 @@ fn resolve_start(
         _ => None,
     };
     let mut position = Position::default();
+    let mut gaps = Vec::new();
     for partition in partitions {
         let (low, high) = consumer.fetch_watermarks(topic, partition, BROKER_QUERY_TIMEOUT)?;
-        let offset = match start {
-            Start::Latest => high,
-            Start::Earliest => low,
-            // A partition the position does not name is newer than it: all of it is new.
-            Start::At(at) => at.next_offset(partition).unwrap_or(low).clamp(low, high),
-            Start::Group => committed
-                .as_ref()
-                .and_then(|c| c.find_partition(topic, partition))
-                .and_then(|p| match p.offset() {
-                    Offset::Offset(o) => Some(o.clamp(low, high)),
-                    _ => None,
-                })
-                .unwrap_or(high),
-        };
+        let committed = committed
+            .as_ref()
+            .and_then(|c| c.find_partition(topic, partition))
+            .and_then(|p| match p.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            });
+        let (offset, gap) = start_offset(start, partition, (low, high), committed);
         position.set(partition, offset);
+        gaps.extend(gap);
     }
-    Ok(position)
+    Ok((position, gaps))
+}
+
+/// Where one partition starts given its watermarks (`low`, `high`) and the group's commit, and
+/// the records the client asked for that retention has already deleted.
+fn start_offset(
+    start: &Start,
+    partition: i32,
+    (low, high): (i64, i64),
+    committed: Option<i64>,
+) -> (i64, Option<Gap>) {
+    let asked = match start {
+        Start::Latest => return (high, None),
+        Start::Earliest => return (low, None),
+        // A partition the position does not name is newer than it: all of it is new.
+        Start::At(at) => at.next_offset(partition).unwrap_or(low),
+        Start::Group => match committed {
+            Some(offset) => offset,
+            None => return (high, None),
+        },
+    };
+    let gap = (asked < low).then_some(Gap {
+        partition,
+        from: asked,
+        to: low,
+    });
+    (asked.clamp(low, high), gap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_resumes_where_it_says_within_the_watermarks() {
+        let at = Start::At(Position::parse("0:5,1:40").unwrap());
+        assert_eq!(start_offset(&at, 0, (0, 10), None), (5, None));
+        // Past the end (a recreated topic): the end.
+        assert_eq!(start_offset(&at, 1, (0, 10), None), (10, None));
+        // A partition the position does not name is new: from its start.
+        assert_eq!(start_offset(&at, 2, (3, 10), None), (3, None));
+    }
+
+    #[test]
+    fn records_already_deleted_are_reported_as_a_gap() {
+        let at = Start::At(Position::parse("0:5").unwrap());
+        let gap = Gap {
+            partition: 0,
+            from: 5,
+            to: 8,
+        };
+        assert_eq!(start_offset(&at, 0, (8, 10), None), (8, Some(gap.clone())));
+        assert_eq!(
+            start_offset(&Start::Group, 0, (8, 10), Some(5)),
+            (8, Some(gap))
+        );
+    }
+
+    #[test]
+    fn a_group_without_a_commit_starts_at_new_records() {
+        assert_eq!(start_offset(&Start::Group, 0, (2, 10), None), (10, None));
+        assert_eq!(
+            start_offset(&Start::Latest, 0, (2, 10), Some(4)),
+            (10, None)
+        );
+        assert_eq!(start_offset(&Start::Earliest, 0, (2, 10), None), (2, None));
+    }
 }
