@@ -344,6 +344,22 @@ async fn an_http2_client_gets_the_stream_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_frees_its_stream_at_once_not_at_the_next_write() {
+    let (_dir, server) = start("serve-leave").await;
+    // /red keeps the default 15 s keep-alive: nothing is written to notice the client by.
+    let sse = SseClient::connect(edge(&server), "/red", &[("x-api-key", KEY)]).await;
+    assert_eq!(
+        metric(&server, "kafka_serve_clients{route=\"red\"").await,
+        Some(1.0)
+    );
+    drop(sse);
+    eventually("the stream of the client that left ends", async || {
+        metric(&server, "kafka_serve_clients{route=\"red\"").await == Some(0.0)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_stream_gets_keep_alive_comments() {
     let (_dir, server) = start("serve-keepalive").await;
     let mut sse = SseClient::connect(edge(&server), "/alerts", &[("x-api-key", KEY)]).await;
