@@ -74,6 +74,14 @@ impl Route {
         })
     }
 
+    /// The route's `serve`, if it serves a topic to HTTP clients.
+    pub fn serve(&self) -> Option<&Serve> {
+        self.statements.iter().find_map(|s| match s {
+            RouteStatement::Serve(s) => Some(&**s),
+            _ => None,
+        })
+    }
+
     /// Every CEL expression of the route (`when` conditions and the produce key).
     pub fn cel_expressions(&self) -> Vec<&Cel> {
         let mut out = Vec::new();
@@ -82,6 +90,7 @@ impl Route {
                 RouteStatement::When(c) => out.push(c),
                 RouteStatement::Produce(p) => out.extend(p.key.as_ref()),
                 RouteStatement::Fault(f) => out.extend(f.when.as_ref()),
+                RouteStatement::Serve(s) => out.extend(s.when.as_ref()),
                 _ => {}
             }
         }

@@ -25,6 +25,7 @@ pub mod response_body;
 pub mod retry_budget;
 pub mod retry_policy;
 pub mod service_state;
+pub mod streamed_body;
 pub mod time_budget;
 pub mod upgrade;
 pub mod upstream_tls;

@@ -27,7 +27,9 @@ use crate::mesh::identity::{IdentityMetrics, OutboundTls, SpiffeId, SpiffeIdErro
 use crate::mesh::mesh_state::{MeshRuleError, MeshState};
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
-use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan, TopicSchemas};
+use crate::stream::{
+    KafkaLoadError, KafkaRuntime, ProduceSettings, ServeSettings, StreamPlan, TopicSchemas,
+};
 
 pub use gateway_state::{GatewayState, ListenerState};
 pub use route_state::{FixedResponse, RouteAction, RouteState};
@@ -576,6 +578,28 @@ fn build_route(
                 body_limit,
                 schemas,
             )?))
+        }
+        Bundled::Serve {
+            topic,
+            when,
+            buffer,
+            buffer_bytes,
+            clients,
+            keepalive_ms,
+        } => {
+            let (kafka, _, _) = kafka.ok_or_else(|| StateError::NoKafka {
+                gateway: gateway.name.clone(),
+                route: route.name.clone(),
+            })?;
+            let settings = ServeSettings {
+                topic,
+                when: when.as_deref(),
+                buffer: *buffer,
+                buffer_bytes: *buffer_bytes,
+                clients: *clients,
+                keepalive: std::time::Duration::from_millis(*keepalive_ms),
+            };
+            RouteAction::Serve(Box::new(kafka.serve_route(&route.name, &settings)?))
         }
     };
     let source = format!(

@@ -39,6 +39,11 @@ pub(crate) fn positive_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     in_range(deserializer, 1, u64::MAX)
 }
 
+/// A count or size that cannot be zero (a bound a runtime queue is sized by).
+pub(crate) fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    in_range(deserializer, 1, u64::MAX)
+}
+
 /// 1-based lines and columns.
 pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     in_range(deserializer, 1, u32::MAX)
@@ -168,6 +173,10 @@ mod tests {
             "/$defs/RetryBudget/properties/window_ms",
             "/$defs/RetryOn/anyOf/1",
             "/$defs/RouteAction/oneOf/2/properties/status",
+            "/$defs/RouteAction/oneOf/3/properties/buffer",
+            "/$defs/RouteAction/oneOf/3/properties/buffer_bytes",
+            "/$defs/RouteAction/oneOf/3/properties/clients",
+            "/$defs/RouteAction/oneOf/3/properties/keepalive_ms",
             "/$defs/RouteMirror/properties/percent",
             "/$defs/SourceDigest/properties/sha256",
             "/$defs/SourceLocation/properties/column",
@@ -176,6 +185,24 @@ mod tests {
             "/properties/format_version",
         ];
         assert_eq!(schema_bounds(), enforced);
+    }
+
+    #[test]
+    fn serve_bounds_of_zero_are_refused() {
+        let serve = |buffer: u64, clients: u64| {
+            serde_json::from_value::<crate::RouteAction>(serde_json::json!({
+                "kind": "serve",
+                "topic": "red-alerts",
+                "when": null,
+                "buffer": buffer,
+                "buffer_bytes": 1024,
+                "clients": clients,
+                "keepalive_ms": 15000,
+            }))
+        };
+        assert!(serve(256, 100).is_ok());
+        assert!(serve(0, 100).is_err());
+        assert!(serve(256, 0).is_err());
     }
 
     #[test]

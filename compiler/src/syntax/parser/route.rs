@@ -14,6 +14,7 @@ use super::lexical::{ident, peek_word, string, ws, ws_inline};
 use super::literals::{duration, size};
 use super::route_action::{forward, produce, respond};
 use super::route_admission::{access, auth, cors, header_rule, rate_limit};
+use super::route_serve::serve;
 use super::route_traffic::{fault, mirror, websocket};
 
 const ROUTE_STATEMENTS: &[&str] = &[
@@ -37,6 +38,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "idempotent",
     "forward",
     "produce",
+    "serve",
     "respond",
 ];
 
@@ -115,18 +117,19 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
                 s,
                 RouteStatement::Forward(_)
                     | RouteStatement::Produce(_)
+                    | RouteStatement::Serve(_)
                     | RouteStatement::Respond(_)
             )
         })
         .collect();
     match actions.as_slice() {
-        [] => report_missing(cx, name.span, "route", "forward`, `produce` or `respond", "say where the request goes: `forward SERVICE`, `produce topic \"T\"` or `respond 200 \"…\"`"),
+        [] => report_missing(cx, name.span, "route", "forward`, `produce`, `serve` or `respond", "say where the request goes: `forward SERVICE`, `produce topic \"T\"`, `serve topic \"T\"` or `respond 200 \"…\"`"),
         [_] => {}
         [first, second, ..] => cx.report(
             Diagnostic::error(&codes::CONFLICTING_ACTIONS, format!("route `{}` has more than one action", name.node))
                 .with_label(second.span(), "second action")
                 .with_label(first.span(), "first action")
-                .with_help("a route does one of `forward`, `produce` or `respond`; split it into two routes"),
+                .with_help("a route does one of `forward`, `produce`, `serve` or `respond`; split it into two routes"),
         ),
     }
 }
@@ -207,6 +210,10 @@ fn statement<'a>(
         "produce" => {
             let (rest, p) = produce(cx, start, input)?;
             (rest, RouteStatement::Produce(Box::new(p)))
+        }
+        "serve" => {
+            let (rest, s) = serve(cx, start, input)?;
+            (rest, RouteStatement::Serve(Box::new(s)))
         }
         "respond" => {
             let (rest, r) = respond(cx, start, input)?;
