@@ -633,3 +633,31 @@ mesh {
     assert!(!other.contains("mirror"), "{other}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_grpc_call_is_matched_by_its_method_and_told_the_statuses_it_would_get() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-grpc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let source = r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route append { match grpc "starfleet.Log/Append" public forward logbook }
+  route log { match grpc "starfleet.Log" public forward logbook }
+}
+service logbook { endpoints ["127.0.0.1:9101"] protocol h2c retry 2 on [grpc unavailable] }
+"#;
+    std::fs::write(dir.join("fleet.mesh"), source).expect("write");
+    let grpc = ["content-type: application/grpc"];
+    let (code, text) = explain(&dir, "POST http://api.test/starfleet.Log/Append", &grpc);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("route `append` wins"), "{text}");
+    assert!(text.contains("retry 2 on [grpc unavailable]"), "{text}");
+    assert!(text.contains("403 → 7 PERMISSION_DENIED"), "{text}");
+    let (_, text) = explain(&dir, "POST http://api.test/starfleet.Log/Tail", &grpc);
+    assert!(text.contains("route `log` wins"), "{text}");
+    let (_, text) = explain(&dir, "POST http://api.test/starfleet.Bridge/Engage", &grpc);
+    assert!(text.contains("404 → 12 UNIMPLEMENTED"), "{text}");
+    let (_, plain) = explain(&dir, "POST http://api.test/starfleet.Log/Tail", &[]);
+    assert!(!plain.contains("trailers-only"), "{plain}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

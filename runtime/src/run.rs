@@ -293,12 +293,14 @@ impl RunningServer {
         interrupt: impl std::future::Future<Output = ()>,
     ) -> DrainReport {
         let kafka = Arc::clone(&self.kafka);
+        let serving = Arc::clone(&self.kafka);
         let offer = self.handover.as_ref().map(Giver::offer);
         let hooks = DrainHooks {
             before_close: move || {
                 if let Some(offer) = offer {
                     offer.withdraw();
                 }
+                serving.end_serve_streams();
             },
             last_call: move || kafka.last_call(),
         };

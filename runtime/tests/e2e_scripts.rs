@@ -51,3 +51,8 @@ fn the_starfleet_example_behaves_as_documented_under_curl() {
 fn the_starfleet_log_reaches_its_topics_as_kcat_sees_them() {
     run_script("kafka_kcat.sh", &[("curl", "--version"), ("kcat", "-V")]);
 }
+
+#[test]
+fn the_starfleet_alerts_stream_to_curl_as_the_readme_shows() {
+    run_script("sse_alerts.sh", &[("curl", "--version"), ("kcat", "-V")]);
+}

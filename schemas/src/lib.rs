@@ -5,6 +5,7 @@
 pub mod bundle_file;
 pub mod canonical_json;
 pub mod digest;
+pub mod grpc_status;
 pub mod matcher;
 pub mod mesh_policy;
 pub mod precedence;
@@ -34,7 +35,7 @@ pub use types::route::{
     RouteAction, RouteMatch, RouteMirror, RouteUpgrades, StoreFailure, ValueFormat,
 };
 pub use types::service::{
-    Balance, CircuitBreaker, FailurePercentage, HealthCheck, LatencyOutlier, Retry, RetryBudget,
-    RetryCondition, RetryOn, Service, SuccessRate,
+    Balance, CircuitBreaker, FailurePercentage, GrpcRetry, HealthCheck, LatencyOutlier, Protocol,
+    Retry, RetryBudget, RetryCondition, RetryOn, Service, SuccessRate,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic, TopicSchema};

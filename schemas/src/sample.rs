@@ -13,7 +13,7 @@ use crate::types::route::{
     RouteAction, RouteMatch, StoreFailure, ValueFormat,
 };
 use crate::types::service::{
-    Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
+    Balance, CircuitBreaker, HealthCheck, Protocol, Retry, RetryCondition, RetryOn, Service,
 };
 use crate::types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic};
 
@@ -247,6 +247,7 @@ fn services() -> Vec<Service> {
                 unhealthy_threshold: 3,
             }),
             identity: Some("spiffe://starfleet/picard".to_string()),
+            protocol: Protocol::Http1,
             source: at(26, 1),
         },
         Service {
@@ -258,6 +259,7 @@ fn services() -> Vec<Service> {
             circuit_breaker: None,
             health_check: None,
             identity: Some("spiffe://starfleet/riker".to_string()),
+            protocol: Protocol::H2c,
             source: at(34, 1),
         },
     ]

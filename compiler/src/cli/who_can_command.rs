@@ -28,7 +28,7 @@ pub enum WhoCanQuestion {
     },
     /// Who can write records to a Kafka topic (routes and streams, and who feeds those streams).
     Produce(NamedQuestion),
-    /// Which streams read a Kafka topic, and where the records go.
+    /// Which streams read a Kafka topic (and where the records go), and which routes serve it to HTTP clients.
     Consume(NamedQuestion),
 }
 

@@ -36,6 +36,12 @@ pub fn describe_action(action: &RouteAction) -> String {
                     .unwrap_or_else(|| "any topic".to_string())
             ),
         },
+        RouteAction::Serve { topic, when, .. } => format!(
+            "serve topic \"{topic}\" to HTTP clients{}",
+            when.as_ref()
+                .map(|w| format!(" when {w}"))
+                .unwrap_or_default()
+        ),
         RouteAction::Respond { status, body, .. } => format!("respond {status} {body:?}"),
     }
 }

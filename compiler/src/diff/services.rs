@@ -24,6 +24,7 @@ fn retry(service: &Service) -> String {
                 .iter()
                 .map(|o| match o {
                     RetryOn::Status(status) => status.to_string(),
+                    RetryOn::Grpc(grpc) => grpc_retry_name(grpc.grpc),
                     RetryOn::Condition(condition) => serde_json::to_value(condition)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
@@ -146,4 +147,12 @@ pub fn service_changes(old: &Bundle, new: &Bundle, out: &mut Vec<Change>) {
             ));
         }
     }
+}
+
+/// `grpc NAME` as the language writes it.
+fn grpc_retry_name(code: u8) -> String {
+    format!(
+        "grpc {}",
+        meshwork_bundle::grpc_status::grpc_code_name(code).unwrap_or("unknown")
+    )
 }

@@ -30,6 +30,7 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
                 s,
                 RouteStatement::Forward(_)
                     | RouteStatement::Produce(_)
+                    | RouteStatement::Serve(_)
                     | RouteStatement::Respond(_)
             )
         })
@@ -42,7 +43,7 @@ pub fn lower_route(cx: &mut EmitContext, route: &ast::Route) -> Option<Route> {
         cx.missing(
             route.name.span,
             "an action",
-            "add `forward SERVICE`, `produce topic \"T\"` or `respond STATUS`",
+            "add `forward SERVICE`, `produce topic \"T\"`, `serve topic \"T\"` or `respond STATUS`",
         );
         return None;
     };
@@ -292,6 +293,7 @@ fn lower_action(
             websocket: route.websocket().map(lower_websocket),
         }),
         RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
+        RouteStatement::Serve(serve) => Some(lower_serve(serve)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {
             status: respond.status.node,
             body: respond
@@ -322,6 +324,39 @@ fn lower_websocket(websocket: &ast::WebSocket) -> RouteUpgrades {
             .idle
             .as_ref()
             .map_or(defaults.idle_ms, |d| d.node.millis),
+    }
+}
+
+/// Events one SSE client may have queued before it is cut off, when the route does not say.
+pub const DEFAULT_SERVE_BUFFER: u64 = 256;
+/// Bytes one SSE client may have queued before it is cut off, when the route does not say.
+pub const DEFAULT_SERVE_BUFFER_BYTES: u64 = 1 << 20;
+/// Clients a `serve` route serves at once, when it does not say.
+pub const DEFAULT_SERVE_CLIENTS: u64 = 100;
+/// Silence before a keep-alive comment, when the route does not say (below the 30 s idle
+/// timeouts common in load balancers).
+pub const DEFAULT_SERVE_KEEPALIVE_MS: u64 = 15_000;
+
+fn lower_serve(serve: &ast::Serve) -> RouteAction {
+    RouteAction::Serve {
+        topic: serve.topic.node.clone(),
+        when: serve.when.as_ref().map(|w| w.source.clone()),
+        buffer: serve
+            .buffer
+            .as_ref()
+            .map_or(DEFAULT_SERVE_BUFFER, |b| b.node),
+        buffer_bytes: serve
+            .buffer_size
+            .as_ref()
+            .map_or(DEFAULT_SERVE_BUFFER_BYTES, |b| b.node.bytes),
+        clients: serve
+            .clients
+            .as_ref()
+            .map_or(DEFAULT_SERVE_CLIENTS, |c| c.node),
+        keepalive_ms: serve
+            .keepalive
+            .as_ref()
+            .map_or(DEFAULT_SERVE_KEEPALIVE_MS, |k| k.node.millis),
     }
 }
 

@@ -4,8 +4,8 @@
 //! single-valued settings the first one in program order wins.
 
 use meshwork_bundle::{
-    Balance, CircuitBreaker, FailurePercentage, HealthCheck, LatencyOutlier, Retry, RetryBudget,
-    RetryCondition, RetryOn, Service, SuccessRate,
+    Balance, CircuitBreaker, FailurePercentage, GrpcRetry, HealthCheck, LatencyOutlier, Protocol,
+    Retry, RetryBudget, RetryCondition, RetryOn, Service, SuccessRate,
 };
 
 use meshwork_bundle::mesh_policy::derived_identity;
@@ -79,8 +79,23 @@ pub fn lower_service(
                 _ => None,
             })
             .or_else(|| trust_domain.map(|domain| derived_identity(domain, &first.name.node))),
+        protocol: statements
+            .iter()
+            .find_map(|s| match s {
+                ServiceStatement::Protocol(p) => Some(lower_protocol(p.node)),
+                _ => None,
+            })
+            .unwrap_or_default(),
         source: cx.location(first.span),
     })
+}
+
+fn lower_protocol(protocol: ast::Protocol) -> Protocol {
+    match protocol {
+        ast::Protocol::Http1 => Protocol::Http1,
+        ast::Protocol::H2c => Protocol::H2c,
+        ast::Protocol::H2 => Protocol::H2,
+    }
 }
 
 fn lower_balance(balance: &ast::Balance) -> Balance {
@@ -109,6 +124,7 @@ fn lower_retry(retry: &ast::Retry) -> Retry {
                 ast::RetryOn::Reset => RetryOn::Condition(RetryCondition::Reset),
                 ast::RetryOn::Timeout => RetryOn::Condition(RetryCondition::Timeout),
                 ast::RetryOn::Status(status) => RetryOn::Status(status),
+                ast::RetryOn::Grpc(grpc) => RetryOn::Grpc(GrpcRetry { grpc }),
             })
             .collect()
     };

@@ -38,6 +38,7 @@ fn matcher(
     span: Span,
 ) -> RouteStatement {
     RouteStatement::Match(Box::new(Match {
+        grpc: None,
         method: method.map(|m| s(m, span)),
         path,
         host: None,

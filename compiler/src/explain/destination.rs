@@ -34,6 +34,22 @@ pub fn render_destination(
                 "  the gateway answers {status} ({content_type}): {body:?}"
             );
         }
+        RouteAction::Serve {
+            topic,
+            when,
+            buffer,
+            buffer_bytes,
+            clients,
+            keepalive_ms,
+        } => render_serve(
+            out,
+            topic,
+            when.as_deref(),
+            *buffer,
+            *buffer_bytes,
+            *clients,
+            *keepalive_ms,
+        ),
         RouteAction::Produce {
             topic,
             key,
@@ -112,6 +128,11 @@ pub fn render_destination(
                             .iter()
                             .map(|o| match o {
                                 RetryOn::Status(s) => s.to_string(),
+                                RetryOn::Grpc(grpc) => format!(
+                                    "grpc {}",
+                                    meshwork_bundle::grpc_status::grpc_code_name(grpc.grpc)
+                                        .unwrap_or("unknown")
+                                ),
                                 RetryOn::Condition(c) => serde_json::to_value(c)
                                     .ok()
                                     .and_then(|v| v.as_str().map(str::to_string))
@@ -127,6 +148,8 @@ pub fn render_destination(
                             retry.backoff_max_ms,
                             if *idempotent {
                                 "; the route is `idempotent`: every method is retried"
+                            } else if retry.on.iter().any(|o| matches!(o, RetryOn::Grpc(_))) {
+                                "; POST, PATCH and other non-idempotent methods only on connect_failure and the gRPC statuses"
                             } else {
                                 "; POST, PATCH and other non-idempotent methods only on connect_failure"
                             }
@@ -264,4 +287,36 @@ fn mesh_verdict(program: &Program, gateway: &str, service: &str) -> String {
             at_span(program, default.span)
         ),
     }
+}
+
+/// A `serve` route: how its records reach the client and what bounds a client.
+fn render_serve(
+    out: &mut String,
+    topic: &str,
+    when: Option<&str>,
+    buffer: u64,
+    buffer_bytes: u64,
+    clients: u64,
+    keepalive_ms: u64,
+) {
+    let _ = writeln!(
+        out,
+        "  records of Kafka topic \"{topic}\" stream to the client as Server-Sent Events \
+         (`Accept: text/event-stream`), or as long-poll JSON batches (`Accept: application/json` \
+         or `?wait=…`)"
+    );
+    if let Some(condition) = when {
+        let _ = writeln!(out, "  only records where {condition}");
+    }
+    let _ = writeln!(
+        out,
+        "  starts at new records; resumes from `Last-Event-ID` or `?from=` (a position), or from \
+         the consumer's group (`?group=NAME`); `?from=earliest` replays the topic"
+    );
+    let _ = writeln!(
+        out,
+        "  a client more than {buffer} events or {buffer_bytes} bytes behind is disconnected; \
+         at most {clients} clients at once (then 503); a keep-alive comment after {keepalive_ms}ms \
+         of silence"
+    );
 }

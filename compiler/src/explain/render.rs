@@ -83,6 +83,7 @@ pub fn render_gateway(
                 "  no route matches {} {path} (host \"{}\"): 404 Not Found",
                 request.method, request.host
             );
+            render_grpc_answers(out, request);
         }
         RouteChoice::MethodMismatch {
             routes,
@@ -169,8 +170,36 @@ pub fn render_gateway(
             }
             render_admission(out, winner, request);
             super::destination::render_destination(out, program, bundle, gateway, winner);
+            render_grpc_answers(out, request);
         }
     }
+}
+
+/// For a gRPC call (`content-type: application/grpc…`), what its client receives instead of the
+/// gateway's own HTTP answers.
+fn render_grpc_answers(out: &mut String, request: &ExplainRequest) {
+    let grpc = request.headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("content-type") && value.starts_with("application/grpc")
+    });
+    if !grpc {
+        return;
+    }
+    use meshwork_bundle::grpc_status::{describe_grpc_code, grpc_code_for_http};
+    let answers: Vec<String> = [401, 403, 429, 404, 503, 504]
+        .iter()
+        .map(|status| {
+            format!(
+                "{status} → {}",
+                describe_grpc_code(grpc_code_for_http(*status))
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "
+a gRPC call: the gateway's own answers reach the client as gRPC statuses in a trailers-only response (HTTP 200): {}",
+        answers.join(", ")
+    );
 }
 
 fn render_admission(out: &mut String, route: &Route, request: &ExplainRequest) {

@@ -48,6 +48,7 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
         RouteStatement::WebSocket(w) => websocket_line(w),
         RouteStatement::Forward(f) => forward_line(f),
         RouteStatement::Produce(p) => produce_line(source, p),
+        RouteStatement::Serve(s) => serve_line(s),
         RouteStatement::Respond(r) => respond_line(r),
     };
     line.at(span.start as usize, span.end as usize)
@@ -69,6 +70,29 @@ pub(super) fn fault_words(line: Line, f: &Fault) -> Line {
         .text(percent(f.percent.node))
         .text(effect);
     match &f.when {
+        Some(condition) => line.text("when").cel(&condition.source),
+        None => line,
+    }
+}
+
+/// `serve topic "T" [buffer N] [buffer_size SIZE] [clients N] [keepalive DURATION] [when CEL]`.
+fn serve_line(s: &Serve) -> Line {
+    let line = Line::new()
+        .text("serve topic")
+        .text(string(&s.topic.node))
+        .maybe(s.buffer.as_ref().map(|n| format!("buffer {}", n.node)))
+        .maybe(
+            s.buffer_size
+                .as_ref()
+                .map(|b| format!("buffer_size {}", size(b.node))),
+        )
+        .maybe(s.clients.as_ref().map(|n| format!("clients {}", n.node)))
+        .maybe(
+            s.keepalive
+                .as_ref()
+                .map(|d| format!("keepalive {}", duration(d.node))),
+        );
+    match &s.when {
         Some(condition) => line.text("when").cel(&condition.source),
         None => line,
     }
@@ -123,7 +147,10 @@ fn match_line(m: &Match) -> Line {
         PathKind::Prefix => format!("prefix {}", string(&m.path.value.node)),
         PathKind::Regex => format!("regex {}", string(&m.path.value.node)),
     };
-    let mut line = Line::new().text("match").text(method).text(path);
+    let mut line = match &m.grpc {
+        Some(name) => Line::new().text("match grpc").text(string(&name.node)),
+        None => Line::new().text("match").text(method).text(path),
+    };
     line = line.maybe(m.host.as_ref().map(|h| format!("host {}", string(&h.node))));
     for header in &m.headers {
         line = line.text(format!(

@@ -50,6 +50,13 @@ fn statement(source: &SourceText<'_>, statement: &ServiceStatement) -> Entry {
         ServiceStatement::Identity(identity) => {
             Line::new().text("identity").text(string(&identity.node))
         }
+        ServiceStatement::Protocol(protocol) => {
+            Line::new().text("protocol").text(match protocol.node {
+                Protocol::Http1 => "http1",
+                Protocol::H2c => "h2c",
+                Protocol::H2 => "h2",
+            })
+        }
     };
     line.at(span.start as usize, span.end as usize)
 }
@@ -68,6 +75,10 @@ fn retry_line(source: &SourceText<'_>, retry: &Retry) -> Line {
                 RetryOn::Reset => "reset".to_string(),
                 RetryOn::Timeout => "timeout".to_string(),
                 RetryOn::Status(code) => code.to_string(),
+                RetryOn::Grpc(code) => format!(
+                    "grpc {}",
+                    meshwork_bundle::grpc_status::grpc_code_name(code).unwrap_or("unknown")
+                ),
             },
             |on| on.span,
         );

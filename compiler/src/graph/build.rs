@@ -163,6 +163,18 @@ fn add_route(
                     }
                 }
             },
+            ast::RouteStatement::Serve(serve) => {
+                let topic = &serve.topic;
+                let index =
+                    graph.add_node(NodeKind::Topic, &topic.node, &topic.node, Some(topic.span));
+                graph.add_edge(
+                    index,
+                    node,
+                    EdgeKind::Consumes,
+                    Some("served to HTTP clients".to_string()),
+                    Some(topic.span),
+                );
+            }
             ast::RouteStatement::Access(rule) => {
                 let (kind, names) = match rule.subject {
                     ast::AccessSubject::Consumers => (NodeKind::Consumer, &rule.values),

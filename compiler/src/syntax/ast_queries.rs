@@ -74,6 +74,14 @@ impl Route {
         })
     }
 
+    /// The route's `serve`, if it serves a topic to HTTP clients.
+    pub fn serve(&self) -> Option<&Serve> {
+        self.statements.iter().find_map(|s| match s {
+            RouteStatement::Serve(s) => Some(&**s),
+            _ => None,
+        })
+    }
+
     /// Every CEL expression of the route (`when` conditions and the produce key).
     pub fn cel_expressions(&self) -> Vec<&Cel> {
         let mut out = Vec::new();
@@ -82,6 +90,7 @@ impl Route {
                 RouteStatement::When(c) => out.push(c),
                 RouteStatement::Produce(p) => out.extend(p.key.as_ref()),
                 RouteStatement::Fault(f) => out.extend(f.when.as_ref()),
+                RouteStatement::Serve(s) => out.extend(s.when.as_ref()),
                 _ => {}
             }
         }
@@ -128,6 +137,14 @@ impl Service {
     pub fn health_check(&self) -> Option<&HealthCheck> {
         self.statements.iter().find_map(|s| match s {
             ServiceStatement::HealthCheck(h) => Some(h),
+            _ => None,
+        })
+    }
+
+    /// The service's `protocol`, if set.
+    pub fn protocol(&self) -> Option<&crate::source::Spanned<Protocol>> {
+        self.statements.iter().find_map(|s| match s {
+            ServiceStatement::Protocol(p) => Some(p),
             _ => None,
         })
     }

@@ -401,6 +401,10 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
             outcome.upstream_headers = header_pairs(&upstream);
             route_mirror(route, request.body.len(), &mut outcome);
         }
+        RouteAction::Serve { .. } => {
+            // The stream's records are the broker's; admitted, the client gets the stream.
+            outcome.status = Some(200);
+        }
         RouteAction::Produce { .. } => {
             produce(
                 route,

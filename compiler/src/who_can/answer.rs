@@ -43,10 +43,12 @@ pub enum Answer {
         routes: Vec<RouteReach>,
         streams: Vec<StreamReach>,
     },
-    /// Who reads a topic.
+    /// Who reads a topic: the streams, and the routes serving it to HTTP clients (with whom
+    /// they admit).
     Consume {
         topic: String,
         streams: Vec<StreamReach>,
+        routes: Vec<RouteReach>,
     },
 }
 
@@ -450,9 +452,17 @@ impl<'b> Finder<'b> {
             .filter_map(|edge| self.stream(id_name(&edge.to)))
             .map(|stream| self.stream_reach(stream, "reads"))
             .collect();
+        let routes = self
+            .graph
+            .out_of(&id, EdgeKind::Consumes)
+            .filter(|edge| edge.to.starts_with("route:"))
+            .filter_map(|edge| self.route(id_name(&edge.to)))
+            .map(|(gateway, route)| self.route_reach(gateway, route))
+            .collect();
         Ok(Answer::Consume {
             topic: topic.to_string(),
             streams,
+            routes,
         })
     }
 

@@ -76,11 +76,21 @@ pub fn render_human(answer: &Answer) -> String {
                 render_stream(&mut out, stream);
             }
         }
-        Answer::Consume { topic, streams } => {
+        Answer::Consume {
+            topic,
+            streams,
+            routes,
+        } => {
             let _ = writeln!(out, "who consumes topic `{topic}`");
             section(&mut out, "streams", streams.is_empty());
             for stream in streams {
                 render_stream(&mut out, stream);
+            }
+            if !routes.is_empty() {
+                section(&mut out, "routes serving it to HTTP clients", false);
+                for route in routes {
+                    render_route(&mut out, route);
+                }
             }
         }
     }

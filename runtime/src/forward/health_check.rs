@@ -14,6 +14,8 @@ use http::Method;
 use meshwork_bundle::HealthCheck;
 
 use super::endpoint::Endpoint;
+use super::h2::health_probe::probe_h2;
+use super::h2::H2Transport;
 use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use super::http1::{exchange, ExchangeRequest, UpstreamConn};
 use super::message_headers::MessageHeaders;
@@ -30,7 +32,8 @@ pub fn spawn_health_checks(service: &ServiceState, runtime: &tokio::runtime::Han
         let check = check.clone();
         let name = service.name.clone();
         let tls = service.tls.clone();
-        runtime.spawn(async move { probe_forever(weak, check, name, tls).await });
+        let h2 = service.h2.as_ref().map(|c| c.transport().clone());
+        runtime.spawn(async move { probe_forever(weak, check, name, tls, h2).await });
     }
 }
 
@@ -39,6 +42,7 @@ async fn probe_forever(
     check: HealthCheck,
     service: Arc<str>,
     tls: Option<UpstreamTls>,
+    h2: Option<H2Transport>,
 ) {
     let interval = Duration::from_millis(check.interval_ms.max(1));
     let timeout = Duration::from_millis(check.timeout_ms.max(1));
@@ -56,7 +60,12 @@ async fn probe_forever(
             host: &host,
             tls: tls.as_ref(),
         };
-        let healthy = probe(&target, &method, &check.path, timeout).await;
+        let healthy = match &h2 {
+            Some(transport) => {
+                probe_h2(transport, address, &host, &method, &check.path, timeout).await
+            }
+            None => probe(&target, &method, &check.path, timeout).await,
+        };
         let Some(endpoint) = endpoint.upgrade() else {
             return;
         };

@@ -163,6 +163,17 @@ pub async fn forward(
     key: Option<u64>,
     request: UpstreamRequest<'_>,
 ) -> Result<Forwarded, ForwardFailure> {
+    if let Some(connections) = &service.h2 {
+        // Boxed: HTTP/1.1 requests, the usual case, keep a small future.
+        return Box::pin(super::h2::forward_h2(
+            service,
+            connections,
+            budget,
+            key,
+            request,
+        ))
+        .await;
+    }
     let deadline = budget.start(Instant::now());
     let has_body = request.framing.has_body();
     let idempotent = request.idempotent;

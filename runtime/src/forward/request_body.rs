@@ -107,6 +107,15 @@ impl<'c> RequestBody<'c> {
         self.source = Source::Full(Some(bytes));
     }
 
+    /// The HTTP/2 stream's body and the limit it is held to, for a client that sends it on as
+    /// frames (trailers included, see [`crate::forward::h2`]); any other body is given back.
+    pub fn into_hyper(self) -> Result<(Incoming, Option<u64>), Self> {
+        match self.source {
+            Source::Hyper(body) if self.seen == 0 => Ok((body, self.limit)),
+            source => Err(RequestBody { source, ..self }),
+        }
+    }
+
     /// Whether the body is known to have nothing (more) to give.
     pub fn is_end(&self) -> bool {
         match &self.source {

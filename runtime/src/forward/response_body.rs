@@ -11,6 +11,7 @@ use super::endpoint::Lease;
 use super::http1::body_decoder::{BodyDecoder, Decoded};
 use super::http1::connection::READ_CHUNK;
 use super::http1::UpstreamConn;
+use super::streamed_body::{CutSignal, StreamedBody};
 
 /// A response body.
 #[derive(Debug)]
@@ -22,6 +23,10 @@ pub enum ResponseBody {
     /// No body: the upstream switched protocols, and the connection becomes a tunnel
     /// ([`super::upgrade`]).
     Switched(Box<super::upgrade::Switched>),
+    /// An HTTP/2 upstream's response body, streamed with its trailers.
+    Http2(super::h2::H2ResponseBody),
+    /// Frames meshd writes as it goes (Server-Sent Events), through a bounded queue.
+    Streamed(StreamedBody),
 }
 
 impl ResponseBody {
@@ -33,6 +38,15 @@ impl ResponseBody {
     /// No body.
     pub fn empty() -> Self {
         ResponseBody::Full(None)
+    }
+
+    /// What cuts a streamed body short (a client too slow for its bound), for the writer to
+    /// watch while it waits on the socket; `None` for the other bodies.
+    pub fn cut_signal(&self) -> Option<std::sync::Arc<CutSignal>> {
+        match self {
+            ResponseBody::Streamed(body) => Some(body.cut_signal()),
+            _ => None,
+        }
     }
 }
 
@@ -160,6 +174,8 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ResponseBody::Switched(_) => Poll::Ready(None),
+            ResponseBody::Http2(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Streamed(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -168,6 +184,8 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Upstream(body) => body.is_end_stream(),
             ResponseBody::Switched(_) => true,
+            ResponseBody::Http2(body) => body.is_end_stream(),
+            ResponseBody::Streamed(_) => false,
         }
     }
 
@@ -178,6 +196,8 @@ impl Body for ResponseBody {
             }
             ResponseBody::Upstream(body) => body.size_hint(),
             ResponseBody::Switched(_) => SizeHint::with_exact(0),
+            ResponseBody::Http2(body) => body.size_hint(),
+            ResponseBody::Streamed(body) => body.size_hint(),
         }
     }
 }

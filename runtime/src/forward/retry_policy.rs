@@ -28,6 +28,7 @@ pub struct RetryPolicy {
     on_reset: bool,
     on_timeout: bool,
     statuses: SmallVec<[u16; 4]>,
+    grpc_codes: SmallVec<[u8; 4]>,
     backoff_min: Duration,
     backoff_max: Duration,
 }
@@ -46,7 +47,15 @@ impl RetryPolicy {
                 .iter()
                 .filter_map(|on| match on {
                     RetryOn::Status(status) => Some(*status),
-                    RetryOn::Condition(_) => None,
+                    RetryOn::Condition(_) | RetryOn::Grpc(_) => None,
+                })
+                .collect(),
+            grpc_codes: retry
+                .on
+                .iter()
+                .filter_map(|on| match on {
+                    RetryOn::Grpc(grpc) => Some(grpc.grpc),
+                    _ => None,
                 })
                 .collect(),
             backoff_min: Duration::from_millis(retry.backoff_min_ms),
@@ -66,6 +75,11 @@ impl RetryPolicy {
     /// Whether a response status is retried.
     pub fn retries_status(&self, status: u16) -> bool {
         self.statuses.contains(&status)
+    }
+
+    /// Whether a gRPC status (of a trailers-only answer) is retried.
+    pub fn retries_grpc(&self, code: u8) -> bool {
+        self.grpc_codes.contains(&code)
     }
 
     /// Whether any status is retried (so responses must be inspected).

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshwork_bundle::{Balance, HealthCheck, Service};
+use meshwork_bundle::{Balance, HealthCheck, Protocol, Service};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
@@ -14,6 +14,8 @@ use super::circuit_breaker::{ejection_allowed, BreakerConfig};
 use super::clock::now_ms;
 use super::ejection_counters::EjectionCounters;
 use super::endpoint::Endpoint;
+use super::h2::connection::public_tls_config;
+use super::h2::{H2Connections, H2Transport};
 use super::hash_key::{HashKey, HashKeyError};
 use super::outlier_sweep::sweep_when_due;
 use super::retry_budget::RetryBudget;
@@ -65,6 +67,9 @@ pub struct ServiceState {
     pub health_check: Option<HealthCheck>,
     /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
     pub tls: Option<UpstreamTls>,
+    /// The HTTP/2 connections of a service that speaks HTTP/2 (`protocol h2c|h2`); `None` for
+    /// HTTP/1.1, which the pool of [`super::endpoint::Endpoint`] serves.
+    pub h2: Option<H2Connections>,
     /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
     /// the first request).
     outlier_sweep_at: AtomicU64,
@@ -119,6 +124,14 @@ impl ServiceState {
                 }
             })?),
         };
+        let h2 = service.protocol.is_http2().then(|| {
+            let transport = match (&tls, service.protocol) {
+                (Some(tls), _) => H2Transport::Mesh(tls.clone()),
+                (None, Protocol::H2) => H2Transport::PublicTls(public_tls_config()),
+                (None, _) => H2Transport::Plain,
+            };
+            H2Connections::new(transport, endpoints.len())
+        });
         Ok(ServiceState {
             name: service.name.as_str().into(),
             endpoints,
@@ -133,6 +146,7 @@ impl ServiceState {
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
             health_check: service.health_check.clone(),
             tls,
+            h2,
             outlier_sweep_at: AtomicU64::new(0),
             ejections: EjectionCounters::default(),
         })

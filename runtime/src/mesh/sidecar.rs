@@ -8,7 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use meshwork_bundle::{Balance, Service, SourceLocation};
+use meshwork_bundle::{Balance, Protocol, Service, SourceLocation};
 
 use crate::forward::{ServiceBuildError, ServiceState};
 use crate::metrics::Metrics;
@@ -245,6 +245,11 @@ fn app_service(
         circuit_breaker: None,
         health_check: None,
         identity: None,
+        // The app listens on plaintext loopback: HTTP/2 services get h2c there.
+        protocol: match bundle_service.is_some_and(|s| s.h2.is_some()) {
+            true => Protocol::H2c,
+            false => Protocol::Http1,
+        },
         source: SourceLocation {
             file: "--app".to_string(),
             line: 1,

@@ -49,11 +49,13 @@ impl WorkloadIdentity {
             identity_metrics.clone(),
             CertWatchOptions::default(),
         )?;
-        // meshd's upstream client speaks HTTP/1.1.
+        // One config family per upstream protocol: ALPN tells the peer sidecar which to serve.
         let outbound = Arc::new(OutboundTls::new(store.clone(), &[b"http/1.1"]));
+        let outbound_h2 = Arc::new(OutboundTls::new(store.clone(), &[b"h2"]));
         Ok(WorkloadIdentity {
             tls: MeshTlsSetup {
                 outbound,
+                outbound_h2,
                 metrics: identity_metrics.clone(),
             },
             store,

@@ -33,6 +33,7 @@ use super::stages::outcome::Outcome;
 use super::stages::produce::produce;
 use super::stages::respond::respond;
 use super::stages::route_match::{match_route, RequestLine, RouteMatch};
+use super::stages::serve::serve as serve_topic;
 use super::stages::upgrade_refusal::upgrade_refused;
 use super::stages::Answered;
 
@@ -104,6 +105,9 @@ pub async fn serve<'g>(
     // act
     let mut response = match &route.action {
         RouteAction::Respond(fixed) => respond(fixed),
+        RouteAction::Serve(route_serve) => {
+            serve_topic(route_serve, &route.name, &seen, &admitted, outcome).await
+        }
         RouteAction::Produce(route_produce) => {
             let buffered = buffered.take();
             produce(

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::client_request::ClientRequest;
 use super::connection_clock::ConnectionClock;
 use super::drain::{RequestCounter, RequestInFlight};
+use super::grpc_answer::for_grpc_client;
 use super::request_handler::{handle, ConnectionContext};
 use crate::forward::{RequestBody, ResponseBody};
 
@@ -93,6 +94,8 @@ pub async fn serve_http2<I>(
             let (parts, body) = request.into_parts();
             let request = ClientRequest::from_parts(parts);
             let response = handle(&connection, &request, RequestBody::hyper(body)).await;
+            // gRPC runs over HTTP/2 only, so its clients' answers are shaped here.
+            let response = for_grpc_client(&request, response);
             Ok::<_, Infallible>(
                 response
                     .into_http()

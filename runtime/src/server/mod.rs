@@ -11,6 +11,7 @@ pub mod error_response;
 pub mod forwarded_headers;
 pub mod gateway_chain;
 pub mod gateway_response;
+pub mod grpc_answer;
 pub mod http1;
 pub mod http2;
 pub mod listener_role;

@@ -28,7 +28,9 @@ use crate::mesh::mesh_state::{MeshRuleError, MeshState};
 use crate::mesh::pair_mirrors::PairMirrors;
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::server::tls_config::{server_config, TlsSetupError};
-use crate::stream::{KafkaLoadError, KafkaRuntime, ProduceSettings, StreamPlan, TopicSchemas};
+use crate::stream::{
+    KafkaLoadError, KafkaRuntime, ProduceSettings, ServeSettings, StreamPlan, TopicSchemas,
+};
 
 pub use gateway_state::{GatewayState, ListenerState};
 pub use route_state::{FixedResponse, RouteAction, RouteState};
@@ -171,8 +173,10 @@ pub enum StateScope {
 /// and where failed handshakes are counted.
 #[derive(Debug, Clone)]
 pub struct MeshTlsSetup {
-    /// One client config per destination identity.
+    /// One client config per destination identity, offering HTTP/1.1 by ALPN.
     pub outbound: Arc<OutboundTls>,
+    /// The same for services that speak HTTP/2 (`protocol h2c|h2`), offering `h2`.
+    pub outbound_h2: Arc<OutboundTls>,
     /// Handshake failure counters.
     pub metrics: IdentityMetrics,
 }
@@ -373,14 +377,17 @@ fn upstream_tls(
         service: service.name.clone(),
         source,
     })?;
-    let config =
-        setup
-            .outbound
-            .client_config(&expected)
-            .map_err(|error| StateError::ServiceTls {
-                service: service.name.clone(),
-                message: error.to_string(),
-            })?;
+    let outbound = if service.protocol.is_http2() {
+        &setup.outbound_h2
+    } else {
+        &setup.outbound
+    };
+    let config = outbound
+        .client_config(&expected)
+        .map_err(|error| StateError::ServiceTls {
+            service: service.name.clone(),
+            message: error.to_string(),
+        })?;
     Ok(Some(UpstreamTls::new(
         config,
         expected,
@@ -576,6 +583,28 @@ fn build_route(
                 body_limit,
                 schemas,
             )?))
+        }
+        Bundled::Serve {
+            topic,
+            when,
+            buffer,
+            buffer_bytes,
+            clients,
+            keepalive_ms,
+        } => {
+            let (kafka, _, _) = kafka.ok_or_else(|| StateError::NoKafka {
+                gateway: gateway.name.clone(),
+                route: route.name.clone(),
+            })?;
+            let settings = ServeSettings {
+                topic,
+                when: when.as_deref(),
+                buffer: *buffer,
+                buffer_bytes: *buffer_bytes,
+                clients: *clients,
+                keepalive: std::time::Duration::from_millis(*keepalive_ms),
+            };
+            RouteAction::Serve(Box::new(kafka.serve_route(&route.name, &settings)?))
         }
     };
     let source = format!(

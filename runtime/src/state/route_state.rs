@@ -35,6 +35,8 @@ pub enum RouteAction {
     Respond(FixedResponse),
     /// Write to Kafka (boxed: a produce route is several times larger than the other actions).
     Produce(Box<ProduceRoute>),
+    /// Serve a topic to HTTP clients (SSE or long-poll JSON).
+    Serve(Box<crate::stream::ServeRoute>),
 }
 
 /// A `respond` answer, prepared once.

@@ -13,16 +13,17 @@ use std::sync::{Arc, Mutex};
 use meshwork_bundle::{Bundle, RouteAction};
 use tokio::runtime::Handle;
 
-use super::broker::{ClusterError, KafkaCluster};
-use super::consume::StreamOptions;
-use super::embedded_broker::EmbeddedBroker;
-use super::kafka_settings::{KafkaSettingError, KafkaSettings};
 use super::metrics::KafkaMetrics;
-use super::produce::{EventProducer, ProduceError, ProducerOptions};
-use super::produce_route::{ProduceRoute, ProduceRouteError, ProduceSettings};
 use super::rule::RuleError;
-use super::supervisor::{StreamPlan, StreamSupervisor};
 use super::topic_schemas::{TopicSchemaLoadError, TopicSchemas};
+use crate::stream::broker::embedded_broker::EmbeddedBroker;
+use crate::stream::broker::kafka_settings::{KafkaSettingError, KafkaSettings};
+use crate::stream::broker::{ClusterError, KafkaCluster};
+use crate::stream::produce::event_producer::{EventProducer, ProduceError, ProducerOptions};
+use crate::stream::produce::produce_route::{ProduceRoute, ProduceRouteError, ProduceSettings};
+use crate::stream::rules::consume::StreamOptions;
+use crate::stream::rules::supervisor::{StreamPlan, StreamSupervisor};
+use crate::stream::serve::{ServeRoute, ServeSettings};
 
 /// Why Kafka could not serve a bundle.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,9 @@ pub enum KafkaLoadError {
     /// A topic's schema does not compile.
     #[error(transparent)]
     Schema(#[from] TopicSchemaLoadError),
+    /// A serve route's condition does not compile.
+    #[error(transparent)]
+    Serve(#[from] crate::stream::event_cel::EventCelError),
 }
 
 /// The process's Kafka settings, from the command line.
@@ -86,6 +90,9 @@ pub struct KafkaRuntime {
     metrics: KafkaMetrics,
     runtime: Handle,
     started: Mutex<Option<Arc<Started>>>,
+    /// Turns true when the listeners close in a drain: serve routes end their streams so that
+    /// clients reconnect (with `Last-Event-ID`) to an instance that stays.
+    serve_closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for KafkaRuntime {
@@ -105,6 +112,7 @@ impl KafkaRuntime {
             metrics,
             runtime,
             started: Mutex::new(None),
+            serve_closing: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -113,10 +121,12 @@ impl KafkaRuntime {
         !bundle.streams.is_empty()
             || !bundle.topics.is_empty()
             || bundle.gateways.iter().any(|gateway| {
-                gateway
-                    .routes
-                    .iter()
-                    .any(|route| matches!(route.action, RouteAction::Produce { .. }))
+                gateway.routes.iter().any(|route| {
+                    matches!(
+                        route.action,
+                        RouteAction::Produce { .. } | RouteAction::Serve { .. }
+                    )
+                })
             })
     }
 
@@ -184,6 +194,22 @@ impl KafkaRuntime {
         )?)
     }
 
+    /// Compiles a route's `serve` action (after [`KafkaRuntime::prepare`]).
+    pub fn serve_route(
+        &self,
+        route: &str,
+        settings: &ServeSettings<'_>,
+    ) -> Result<ServeRoute, KafkaLoadError> {
+        let started = self.start()?;
+        Ok(ServeRoute::build(
+            route,
+            settings,
+            Arc::clone(&started.cluster),
+            &self.metrics.serve,
+            self.serve_closing.subscribe(),
+        )?)
+    }
+
     /// Makes the running streams those of `plan` (the bundle just accepted). A failure here
     /// (a thread that cannot start) is logged; the previous streams that survived keep running.
     pub fn apply(&self, plan: &StreamPlan) {
@@ -224,6 +250,12 @@ impl KafkaRuntime {
     pub fn with_embedded_broker<R>(&self, inspect: impl FnOnce(&EmbeddedBroker) -> R) -> Option<R> {
         let started = self.started.lock().ok()?.clone()?;
         started.cluster.embedded_broker().map(inspect)
+    }
+
+    /// The listeners are closing in a drain: serve routes end their SSE streams (cleanly, so
+    /// clients reconnect elsewhere and resume) and answer their long polls with what they have.
+    pub fn end_serve_streams(&self) {
+        self.serve_closing.send_replace(true);
     }
 
     /// The drain's last call: produce requests still waiting for Kafka answer 503 now.

@@ -71,6 +71,8 @@ pub struct KafkaMetrics {
     delivery_latency: LatencyFamily,
     consumer_lag: Family<LagLabels, Gauge>,
     transactions: Family<TransactionLabels, Counter>,
+    /// `serve` routes (Kafka → HTTP clients).
+    pub serve: super::serve::ServeMetrics,
 }
 
 impl std::fmt::Debug for KafkaMetrics {
@@ -91,6 +93,7 @@ impl Default for KafkaMetrics {
             delivery_latency: Family::new_with_constructor(latency_histogram),
             consumer_lag: Family::default(),
             transactions: Family::default(),
+            serve: Default::default(),
         }
     }
 }
@@ -146,6 +149,7 @@ impl KafkaMetrics {
             "Transactions of exactly_once streams, by stream and outcome (committed, aborted)",
             metrics.transactions.clone(),
         );
+        metrics.serve.register(kafka);
         metrics
     }
 

@@ -258,6 +258,7 @@ pub mod bundles {
             circuit_breaker: None,
             health_check: None,
             identity: None,
+            protocol: Default::default(),
             source: location(),
         }
     }

@@ -39,6 +39,11 @@ pub(crate) fn positive_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     in_range(deserializer, 1, u64::MAX)
 }
 
+/// A count or size that cannot be zero (a bound a runtime queue is sized by).
+pub(crate) fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    in_range(deserializer, 1, u64::MAX)
+}
+
 /// 1-based lines and columns.
 pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     in_range(deserializer, 1, u32::MAX)
@@ -52,6 +57,11 @@ pub(crate) fn percent<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, 
 /// HTTP statuses.
 pub(crate) fn http_status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
     in_range(deserializer, 100, 599)
+}
+
+/// gRPC status codes (0–16).
+pub(crate) fn grpc_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    in_range(deserializer, 0, 16)
 }
 
 /// The format version this crate reads.
@@ -156,12 +166,17 @@ mod tests {
             "/$defs/FailurePercentage/properties/percent",
             "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",
+            "/$defs/GrpcRetry/properties/grpc",
             "/$defs/MeshFault/properties/percent",
             "/$defs/RetryBudget/properties/min_period_ms",
             "/$defs/RetryBudget/properties/percent",
             "/$defs/RetryBudget/properties/window_ms",
             "/$defs/RetryOn/anyOf/1",
             "/$defs/RouteAction/oneOf/2/properties/status",
+            "/$defs/RouteAction/oneOf/3/properties/buffer",
+            "/$defs/RouteAction/oneOf/3/properties/buffer_bytes",
+            "/$defs/RouteAction/oneOf/3/properties/clients",
+            "/$defs/RouteAction/oneOf/3/properties/keepalive_ms",
             "/$defs/RouteMirror/properties/percent",
             "/$defs/SourceDigest/properties/sha256",
             "/$defs/SourceLocation/properties/column",
@@ -170,6 +185,24 @@ mod tests {
             "/properties/format_version",
         ];
         assert_eq!(schema_bounds(), enforced);
+    }
+
+    #[test]
+    fn serve_bounds_of_zero_are_refused() {
+        let serve = |buffer: u64, clients: u64| {
+            serde_json::from_value::<crate::RouteAction>(serde_json::json!({
+                "kind": "serve",
+                "topic": "red-alerts",
+                "when": null,
+                "buffer": buffer,
+                "buffer_bytes": 1024,
+                "clients": clients,
+                "keepalive_ms": 15000,
+            }))
+        };
+        assert!(serve(256, 100).is_ok());
+        assert!(serve(0, 100).is_err());
+        assert!(serve(256, 0).is_err());
     }
 
     #[test]
@@ -203,6 +236,18 @@ mod tests {
         };
         assert!(fault(100).is_ok());
         assert!(fault(101).is_err());
+    }
+
+    #[test]
+    fn grpc_retry_code_out_of_range_is_refused() {
+        let on = |code: u64| {
+            serde_json::from_value::<crate::RetryOn>(serde_json::json!({ "grpc": code }))
+        };
+        assert_eq!(
+            on(14).unwrap(),
+            crate::RetryOn::Grpc(crate::GrpcRetry { grpc: 14 })
+        );
+        assert!(on(17).is_err());
     }
 
     #[test]

@@ -436,6 +436,31 @@ pub enum RouteAction {
         /// The `Content-Type` of the body.
         content_type: String,
     },
+    /// Serve a topic's records to HTTP clients as Server-Sent Events, or as long-poll JSON
+    /// batches, each from a resumable position (`serve topic "T" …`).
+    Serve {
+        /// The topic read.
+        topic: String,
+        /// A CEL condition over `event.*`: records for which it is false are skipped, or `null`.
+        #[serde(deserialize_with = "super::bounded::present")]
+        when: Option<String>,
+        /// Events queued for one client before it counts as too slow and is disconnected.
+        #[schemars(range(min = 1))]
+        #[serde(deserialize_with = "super::bounded::positive")]
+        buffer: u64,
+        /// Bytes queued for one client before it counts as too slow and is disconnected.
+        #[schemars(range(min = 1))]
+        #[serde(deserialize_with = "super::bounded::positive")]
+        buffer_bytes: u64,
+        /// Clients served at once by this route (in each meshd); more get 503.
+        #[schemars(range(min = 1))]
+        #[serde(deserialize_with = "super::bounded::positive")]
+        clients: u64,
+        /// Milliseconds of silence after which a comment line keeps the stream alive.
+        #[schemars(range(min = 1))]
+        #[serde(deserialize_with = "super::bounded::positive")]
+        keepalive_ms: u64,
+    },
 }
 
 /// One service of a forward with its share of traffic.

@@ -30,8 +30,37 @@ pub struct Service {
     /// from the mesh's trust domain; `null` when neither is set.
     #[serde(deserialize_with = "super::bounded::present")]
     pub identity: Option<String>,
+    /// How meshd speaks to the endpoints; absent means HTTP/1.1 (bundles without it keep their
+    /// digest).
+    #[serde(default, skip_serializing_if = "Protocol::is_http1")]
+    pub protocol: Protocol,
     /// Where the service was declared (the first declaration when merged).
     pub source: SourceLocation,
+}
+
+/// The protocol of a service's endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// HTTP/1.1.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge over plaintext (h2c); inside the mesh, HTTP/2 in mutual TLS.
+    H2c,
+    /// HTTP/2 over TLS, offered by ALPN (`h2`); inside the mesh, HTTP/2 in mutual TLS.
+    H2,
+}
+
+impl Protocol {
+    /// Whether it is HTTP/1.1, the default.
+    pub fn is_http1(&self) -> bool {
+        *self == Protocol::Http1
+    }
+
+    /// Whether it is one of the HTTP/2 forms.
+    pub fn is_http2(&self) -> bool {
+        !self.is_http1()
+    }
 }
 
 /// The load-balancing policy.
@@ -132,6 +161,18 @@ pub enum RetryOn {
         #[serde(deserialize_with = "super::bounded::http_status")]
         u16,
     ),
+    /// A gRPC status in the response (`grpc-status` of a trailers-only answer).
+    Grpc(GrpcRetry),
+}
+
+/// A gRPC status that triggers a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcRetry {
+    /// The numeric gRPC status code (14 is UNAVAILABLE).
+    #[schemars(range(max = 16))]
+    #[serde(deserialize_with = "super::bounded::grpc_code")]
+    pub grpc: u8,
 }
 
 /// Transport-level failures a retry can fire on.

@@ -209,6 +209,9 @@ impl<'a> Walker<'a> {
                 ("event", false) => {
                     "`event` is the Kafka record a stream reads; there is none here"
                 }
+                (_, true) if self.context == CelContext::ServeCondition => {
+                    "a serve condition judges each Kafka record, as `event`, not the request"
+                }
                 (_, true) => "a stream sees only the Kafka record, as `event`",
                 ("source", _) => "`source` is the calling service, known only to mesh rules",
                 ("consumer" | "jwt", _) => "the caller's identity is known only in gateway routes",

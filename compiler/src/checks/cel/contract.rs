@@ -20,6 +20,8 @@ pub enum CelContext {
     StreamKey,
     /// A stream's `to … value`.
     StreamValue,
+    /// A `serve` route's `when`: each record it would send to an HTTP client.
+    ServeCondition,
 }
 
 impl CelContext {
@@ -28,9 +30,10 @@ impl CelContext {
         match self {
             CelContext::RouteCondition | CelContext::ProduceKey => &["request", "consumer", "jwt"],
             CelContext::MeshCondition | CelContext::BalanceHash => &["request", "source"],
-            CelContext::StreamCondition | CelContext::StreamKey | CelContext::StreamValue => {
-                &["event"]
-            }
+            CelContext::StreamCondition
+            | CelContext::StreamKey
+            | CelContext::StreamValue
+            | CelContext::ServeCondition => &["event"],
         }
     }
 
@@ -44,6 +47,7 @@ impl CelContext {
             CelContext::StreamCondition => "a stream condition",
             CelContext::StreamKey => "a stream's record key",
             CelContext::StreamValue => "a stream's record value",
+            CelContext::ServeCondition => "a `serve` condition (per record sent to a client)",
         }
     }
 
@@ -60,7 +64,10 @@ impl CelContext {
     pub fn is_stream(self) -> bool {
         matches!(
             self,
-            CelContext::StreamCondition | CelContext::StreamKey | CelContext::StreamValue
+            CelContext::StreamCondition
+                | CelContext::StreamKey
+                | CelContext::StreamValue
+                | CelContext::ServeCondition
         )
     }
 }

@@ -88,6 +88,10 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                     ));
                 }
             }
+            if let ast::RouteStatement::Serve(serve) = statement {
+                out.extend(serve_condition(program, &mut cache, serve));
+                continue;
+            }
             let (cel, context) = match statement {
                 ast::RouteStatement::When(cel) => (cel, CelContext::RouteCondition),
                 ast::RouteStatement::Produce(produce) => match &produce.key {
@@ -295,9 +299,10 @@ fn type_problem(context: CelContext, ty: Ty) -> Option<&'static str> {
         return None;
     }
     match context {
-        CelContext::RouteCondition | CelContext::MeshCondition | CelContext::StreamCondition => {
-            (ty != Ty::Bool).then_some("a bool")
-        }
+        CelContext::RouteCondition
+        | CelContext::MeshCondition
+        | CelContext::StreamCondition
+        | CelContext::ServeCondition => (ty != Ty::Bool).then_some("a bool"),
         CelContext::ProduceKey | CelContext::StreamKey => {
             (!matches!(ty, Ty::String | Ty::Bytes)).then_some("a string or bytes")
         }
@@ -308,4 +313,30 @@ fn type_problem(context: CelContext, ty: Ty) -> Option<&'static str> {
         .then_some("a string or number"),
         CelContext::StreamValue => None,
     }
+}
+
+/// A `serve` route's `when`: only `event` is visible, and the fields it reads must be in the
+/// schema of the topic served, as for a stream reading that topic.
+fn serve_condition<'a>(
+    program: &Program<'a>,
+    cache: &mut ParseCache<'a>,
+    serve: &'a ast::Serve,
+) -> Vec<Diagnostic> {
+    let Some(cel) = &serve.when else {
+        return Vec::new();
+    };
+    let mut out = check_expression(cache, cel, CelContext::ServeCondition, None, None);
+    let topic = serve.topic.node.as_str();
+    if let (Some(schema), Some(parsed)) = (program.schemas.get(topic), cache.get(&cel.source)) {
+        out.extend(schema_fields::check(
+            program.sources,
+            cel,
+            &parsed.0,
+            &parsed.1,
+            schema_fields::EVENT_VALUE,
+            topic,
+            schema,
+        ));
+    }
+    out
 }

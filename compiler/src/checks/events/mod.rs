@@ -4,6 +4,7 @@
 pub mod consumer_groups;
 pub mod dead_letter;
 pub mod kafka_settings;
+pub mod served_topic;
 pub mod stream_cycle;
 pub mod topic_names;
 pub mod topic_shapes;
@@ -55,6 +56,21 @@ crate::diagnostics::codes::codes! {
         "Two streams read the same topic in the same consumer group (a stream's group defaults to its own name). Kafka splits the partitions between the group's members, so each stream would see only part of the records, and which part changes at every rebalance.",
         "Give each stream its own group.",
         "stream a { from topic \"log\" group \"alerts\" to topic \"x\" }\nstream b { from topic \"log\" group \"alerts\" to topic \"y\" }";
+    /// A `serve` route reads a topic the program does not know.
+    SERVED_TOPIC_UNKNOWN = "E0450", "served topic unknown",
+        "A route serves a topic to HTTP clients that no route produces, no stream writes or dead-letters into, and no `topic` block declares. Its clients would wait forever on a topic that is usually misspelt; unlike a stream, a serve route has no group to catch up later, so this is an error.",
+        "Fix the name, or declare the topic (`topic \"NAME\" external` when another system produces it).",
+        "route r { match GET \"/alerts\" auth key header \"k\" serve topic \"red-alert\" }\nstream s { from topic \"log\" to topic \"red-alerts\" }";
+    /// A `serve` bound that cannot work.
+    INVALID_SERVE_SETTING = "E0451", "invalid serve setting",
+        "`buffer 0`, `buffer_size 0B`, `clients 0` or `keepalive 0s`: a client with no room for one event would be cut off at the first record, a route with no client slots refuses everyone, and a keep-alive every 0 s spins.",
+        "Use at least 1 (the defaults are buffer 256, buffer_size 1MiB, clients 100, keepalive 15s).",
+        "route r { match GET \"/alerts\" auth key header \"k\" serve topic \"alerts\" buffer 0 }";
+    /// A `serve` route that browsers' EventSource cannot reach.
+    SERVE_NOT_GET = "W0450", "serve route not on GET",
+        "A `serve` route streams records in answer to GET; EventSource, curl -N and long-poll clients all send GET. A route matching another method (or any method) serves a stream that browsers cannot open, and POST or PUT bodies would be ignored.",
+        "Match GET: `match GET \"/alerts\"`.",
+        "route r { match POST \"/alerts\" auth key header \"k\" serve topic \"alerts\" }";
 }
 
 /// Runs every event check.
@@ -66,6 +82,7 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     out.extend(kafka_settings::check(program));
     out.extend(consumer_groups::check(program));
     out.extend(topic_shapes::check(program));
+    out.extend(served_topic::check(program));
     out.extend(program.schemas.diagnostics.iter().cloned());
     out
 }

@@ -18,6 +18,8 @@ pub enum TopicRole {
     DeadLetter,
     /// A stream's `from topic "NAME"`.
     Consumed,
+    /// A route's `serve topic "NAME"` (read for HTTP clients).
+    Served,
 }
 
 /// One mention of a topic.
@@ -50,6 +52,12 @@ pub fn topic_uses<'a>(program: &Program<'a>) -> Vec<TopicUse<'a>> {
                 }));
             }
             _ => {}
+        }
+        if let Some(serve) = route.serve() {
+            uses.push(TopicUse {
+                name: &serve.topic,
+                role: TopicRole::Served,
+            });
         }
     }
     for stream in &program.streams {

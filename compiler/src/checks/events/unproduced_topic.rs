@@ -29,7 +29,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         .collect();
     let known: BTreeSet<&str> = uses
         .iter()
-        .filter(|u| u.role != TopicRole::Consumed)
+        .filter(|u| !matches!(u.role, TopicRole::Consumed | TopicRole::Served))
         .map(|u| u.name.node.as_str())
         .collect();
     let mut out = Vec::new();
@@ -38,7 +38,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         if produced.contains(name) || program.symbols.is_external_topic(name) {
             continue;
         }
-        let help = match closest(name, known.iter().copied()) {
+        // The topic itself may be declared (known) without a producer: never suggest it.
+        let others = known.iter().copied().filter(|k| *k != name);
+        let help = match closest(name, others) {
             Some(suggestion) => format!("did you mean \"{suggestion}\"? If another system produces \"{name}\", declare it: `topic \"{name}\" external`"),
             None => format!("if another system produces it, declare it: `topic \"{name}\" external`"),
         };

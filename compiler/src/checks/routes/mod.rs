@@ -5,6 +5,7 @@
 
 pub mod contradictory_conditions;
 pub mod cors_methods;
+pub mod grpc_protocol;
 pub mod host_overlap;
 pub mod listeners;
 pub mod never_matches;
@@ -96,6 +97,16 @@ crate::diagnostics::codes::codes! {
         "`set_header`/`remove_header` (or the response forms) on `Content-Length`, `Transfer-Encoding`, `Connection`, `Keep-Alive`, `TE`, `Trailer`, `Upgrade`, `Proxy-*` or, on requests, `Expect`. These describe one connection, not the message (RFC 9110 §7.6.1): meshd drops them and writes the framing from the body it sends, so the rule never takes effect. A framing header that disagreed with the body would be a request-smuggling desync (CWE-444).",
         "Remove the rule.",
         "route r { match POST \"/log\" public set_header \"transfer-encoding\" \"chunked\" respond 200 \"x\" }";
+    /// A gRPC route forwards to a service that speaks HTTP/1.1.
+    GRPC_TO_HTTP1 = "W0265", "gRPC to an HTTP/1.1 service",
+        "A route matches `grpc \"…\"` but forwards to a service without `protocol h2c` or `protocol h2`. gRPC needs HTTP/2 end to end: its status travels in trailers, which HTTP/1.1 cannot carry through meshd, so every call would fail at the client.",
+        "Add `protocol h2c` (plaintext HTTP/2 with prior knowledge, as most gRPC servers listen) or `protocol h2` (HTTP/2 over TLS) to the service.",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route log { match grpc \"starfleet.Log\" public forward picard }\n}\nservice picard { endpoints [\"127.0.0.1:9101\"] }";
+    /// A service retries on gRPC statuses but speaks HTTP/1.1.
+    GRPC_RETRY_OVER_HTTP1 = "W0266", "gRPC retry on an HTTP/1.1 service",
+        "A service's `retry … on [grpc NAME]` fires on the `grpc-status` of a trailers-only answer, which only an HTTP/2 service sends through meshd. Over HTTP/1.1 the condition never holds, so the retry written does nothing.",
+        "Add `protocol h2c` or `protocol h2` to the service, or retry on HTTP statuses.",
+        "service picard {\n  endpoints [\"127.0.0.1:9101\"]\n  retry 2 on [grpc unavailable]\n}";
 }
 
 /// Runs every route check.
@@ -111,5 +122,6 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     out.extend(rewrite_conflict::check(program));
     out.extend(cors_methods::check(program));
     out.extend(overridden_headers::check(program));
+    out.extend(grpc_protocol::check(program));
     out
 }

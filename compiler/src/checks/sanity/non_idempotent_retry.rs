@@ -110,6 +110,9 @@ fn after_sent_conditions(retry: &ast::Retry) -> Vec<String> {
             ast::RetryOn::Reset => Some("reset".to_string()),
             ast::RetryOn::Timeout => Some("timeout".to_string()),
             ast::RetryOn::Status(status) => Some(status.to_string()),
+            // gRPC statuses are the service owner's statement that the call may be repeated
+            // (gRFC A6's retryableStatusCodes), as for `idempotent` routes.
+            ast::RetryOn::Grpc(_) => None,
         })
         .collect()
 }

@@ -39,6 +39,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 ast::RetryOn::Reset | ast::RetryOn::Timeout => true,
                 ast::RetryOn::Status(status) => status >= 500,
                 ast::RetryOn::ConnectFailure => false,
+                ast::RetryOn::Grpc(code) => matches!(code, 8 | 14),
             });
         if !overload {
             continue;

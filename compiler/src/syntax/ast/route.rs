@@ -39,6 +39,8 @@ pub enum RouteStatement {
     WebSocket(Box<WebSocket>),
     Forward(Box<Forward>),
     Produce(Box<Produce>),
+    /// `serve topic "T" …`: the topic's records to HTTP clients (SSE or long-poll JSON).
+    Serve(Box<Serve>),
     Respond(Box<Respond>),
 }
 
@@ -62,6 +64,7 @@ impl RouteStatement {
             RouteStatement::WebSocket(w) => w.span,
             RouteStatement::Forward(f) => f.span,
             RouteStatement::Produce(p) => p.span,
+            RouteStatement::Serve(s) => s.span,
             RouteStatement::Respond(r) => r.span,
         }
     }
@@ -70,6 +73,10 @@ impl RouteStatement {
 /// `match [METHOD] PATH [host "H"] [header "K" "V"]… [query "K" "V"]…`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
+    /// `grpc "pkg.Service[/Method]"` as written, when the match was given that way: it stands
+    /// for `POST "/pkg.Service/Method"` (or `POST prefix "/pkg.Service"`), which fills the
+    /// method and path below.
+    pub grpc: Option<Spanned<String>>,
     /// `None` matches any method.
     pub method: Option<Spanned<String>>,
     pub path: PathMatch,
@@ -345,6 +352,25 @@ pub enum Acks {
 pub enum ProduceMode {
     Sync,
     Async,
+}
+
+/// `serve topic "T" [buffer N] [buffer_size SIZE] [clients N] [keepalive DURATION] [when CEL]`:
+/// the topic's records stream to HTTP clients as Server-Sent Events (or long-poll JSON), each
+/// client from its own resumable position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Serve {
+    pub topic: Spanned<String>,
+    /// Events queued for one client before it is cut off as too slow.
+    pub buffer: Option<Spanned<u64>>,
+    /// Bytes queued for one client before it is cut off as too slow.
+    pub buffer_size: Option<Spanned<Size>>,
+    /// Clients served at once.
+    pub clients: Option<Spanned<u64>>,
+    /// Silence after which a comment keeps the stream alive.
+    pub keepalive: Option<Spanned<Duration>>,
+    /// A condition over `event.*` each record must meet to be sent.
+    pub when: Option<Cel>,
+    pub span: Span,
 }
 
 /// `respond STATUS ["BODY"] [content_type "T"]`: the gateway answers itself.

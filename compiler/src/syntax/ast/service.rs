@@ -22,6 +22,19 @@ pub enum ServiceStatement {
     HealthCheck(HealthCheck),
     /// `identity "spiffe://…"`: the mTLS identity the service presents.
     Identity(Spanned<String>),
+    /// `protocol http1 | h2c | h2`: how meshd speaks to the service's endpoints.
+    Protocol(Spanned<Protocol>),
+}
+
+/// The protocol a service's endpoints speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 (the default).
+    Http1,
+    /// HTTP/2 over plaintext with prior knowledge (gRPC servers without TLS).
+    H2c,
+    /// HTTP/2 over TLS, chosen by ALPN.
+    H2,
 }
 
 impl ServiceStatement {
@@ -35,6 +48,7 @@ impl ServiceStatement {
             ServiceStatement::CircuitBreaker(c) => c.span,
             ServiceStatement::HealthCheck(h) => h.span,
             ServiceStatement::Identity(i) => i.span,
+            ServiceStatement::Protocol(p) => p.span,
         }
     }
 }
@@ -76,6 +90,9 @@ pub enum RetryOn {
     Reset,
     Timeout,
     Status(u16),
+    /// `grpc NAME`: a gRPC status (its numeric code) in the response's headers or trailers-only
+    /// answer.
+    Grpc(u8),
 }
 
 /// `MIN..MAX` exponential backoff bounds.

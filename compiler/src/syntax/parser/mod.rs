@@ -14,6 +14,7 @@ mod mesh;
 mod route;
 mod route_action;
 mod route_admission;
+mod route_serve;
 mod route_traffic;
 mod service;
 mod stream;

@@ -14,6 +14,7 @@ use super::lexical::{ident, peek_word, string, ws, ws_inline};
 use super::literals::{duration, size};
 use super::route_action::{forward, produce, respond};
 use super::route_admission::{access, auth, cors, header_rule, rate_limit};
+use super::route_serve::serve;
 use super::route_traffic::{fault, mirror, websocket};
 
 const ROUTE_STATEMENTS: &[&str] = &[
@@ -37,6 +38,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "idempotent",
     "forward",
     "produce",
+    "serve",
     "respond",
 ];
 
@@ -115,18 +117,19 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
                 s,
                 RouteStatement::Forward(_)
                     | RouteStatement::Produce(_)
+                    | RouteStatement::Serve(_)
                     | RouteStatement::Respond(_)
             )
         })
         .collect();
     match actions.as_slice() {
-        [] => report_missing(cx, name.span, "route", "forward`, `produce` or `respond", "say where the request goes: `forward SERVICE`, `produce topic \"T\"` or `respond 200 \"…\"`"),
+        [] => report_missing(cx, name.span, "route", "forward`, `produce`, `serve` or `respond", "say where the request goes: `forward SERVICE`, `produce topic \"T\"`, `serve topic \"T\"` or `respond 200 \"…\"`"),
         [_] => {}
         [first, second, ..] => cx.report(
             Diagnostic::error(&codes::CONFLICTING_ACTIONS, format!("route `{}` has more than one action", name.node))
                 .with_label(second.span(), "second action")
                 .with_label(first.span(), "first action")
-                .with_help("a route does one of `forward`, `produce` or `respond`; split it into two routes"),
+                .with_help("a route does one of `forward`, `produce`, `serve` or `respond`; split it into two routes"),
         ),
     }
 }
@@ -207,6 +210,10 @@ fn statement<'a>(
         "produce" => {
             let (rest, p) = produce(cx, start, input)?;
             (rest, RouteStatement::Produce(Box::new(p)))
+        }
+        "serve" => {
+            let (rest, s) = serve(cx, start, input)?;
+            (rest, RouteStatement::Serve(Box::new(s)))
         }
         "respond" => {
             let (rest, r) = respond(cx, start, input)?;
@@ -297,6 +304,16 @@ fn check_path(cx: &Ctx, path: &Spanned<String>, kind: PathKind) -> Result<(), no
 }
 
 fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Match> {
+    if peek_word(input) == Some("grpc") {
+        let (r, _) = ws(cx, &input[4..])?;
+        let (r, name) = string(
+            cx,
+            r,
+            "a gRPC service or method in quotes, e.g. \"starfleet.Log/Append\"",
+        )?;
+        let (method, path) = grpc_target(cx, &name, cx.span(input, &input[4..]))?;
+        return match_rest(cx, start, r, Some(name), Some(method), path);
+    }
     let mut rest = input;
     let mut method_value = None;
     if let Some(after) = rest.strip_prefix('*') {
@@ -311,8 +328,63 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         Some("regex") => (PathKind::Regex, ws(cx, &rest[5..])?.0),
         _ => (PathKind::Exact, rest),
     };
-    let (mut rest, path) = string(cx, after_kind, "a path in quotes, e.g. \"/officers/{id}\"")?;
+    let (rest, path) = string(cx, after_kind, "a path in quotes, e.g. \"/officers/{id}\"")?;
     check_path(cx, &path, kind)?;
+    let path = PathMatch { kind, value: path };
+    match_rest(cx, start, rest, None, method_value, path)
+}
+
+/// The method and path a `grpc "pkg.Service[/Method]"` match stands for: a gRPC call is a `POST`
+/// to `/pkg.Service/Method`; a service alone matches every method under its prefix.
+fn grpc_target(
+    cx: &Ctx,
+    name: &Spanned<String>,
+    keyword: crate::source::Span,
+) -> Result<(Spanned<String>, PathMatch), nom::Err<PError>> {
+    let valid_part = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    let (service, method) = match name.node.split_once('/') {
+        Some((service, method)) => (service, Some(method)),
+        None => (name.node.as_str(), None),
+    };
+    if !valid_part(service) || method.is_some_and(|m| !valid_part(m) || m.contains('.')) {
+        let at = &cx.src[name.span.start as usize..];
+        return PError::at(
+            at,
+            name.span.len(),
+            &codes::SYNTAX,
+            format!("`{}` is not a gRPC service or method", name.node),
+            "expected \"package.Service\" or \"package.Service/Method\"",
+        )
+        .help("write the fully qualified service as the .proto declares it, e.g. \"starfleet.Log/Append\" (no leading slash)")
+        .fail();
+    }
+    let (kind, path) = match method {
+        Some(method) => (PathKind::Exact, format!("/{service}/{method}")),
+        None => (PathKind::Prefix, format!("/{service}")),
+    };
+    Ok((
+        Spanned::new("POST".to_string(), keyword),
+        PathMatch {
+            kind,
+            value: Spanned::new(path, name.span),
+        },
+    ))
+}
+
+/// The `host`, `header` and `query` parts after a match's path.
+fn match_rest<'a>(
+    cx: &Ctx,
+    start: &'a str,
+    mut rest: &'a str,
+    grpc: Option<Spanned<String>>,
+    method_value: Option<Spanned<String>>,
+    path: PathMatch,
+) -> PResult<'a, Match> {
     let mut host = None;
     let mut headers = Vec::new();
     let mut query = Vec::new();
@@ -345,10 +417,10 @@ fn match_statement<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
             _ => break,
         }
     }
-    let path = PathMatch { kind, value: path };
     Ok((
         rest,
         Match {
+            grpc,
             method: method_value,
             path,
             host,

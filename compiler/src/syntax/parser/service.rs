@@ -21,7 +21,9 @@ const SERVICE_STATEMENTS: &[&str] = &[
     "circuit_breaker",
     "health_check",
     "identity",
+    "protocol",
 ];
+const PROTOCOLS: &[&str] = &["http1", "h2c", "h2"];
 const BALANCES: &[&str] = &["round_robin", "random", "least_request", "hash"];
 
 /// The rest of a service after its keyword; `start` is the keyword.
@@ -83,6 +85,13 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
                     )?;
                     (r, ServiceStatement::Identity(id))
                 }
+                "protocol" => {
+                    let (r, p) = protocol(cx, input)?;
+                    (
+                        r,
+                        ServiceStatement::Protocol(Spanned::new(p, cx.span(start, r))),
+                    )
+                }
                 _ => return Ok((input, None)),
             };
             statements.push(statement);
@@ -101,6 +110,7 @@ pub fn service<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Serv
                 ServiceStatement::CircuitBreaker(_) => "circuit_breaker",
                 ServiceStatement::HealthCheck(_) => "health_check",
                 ServiceStatement::Identity(_) => "identity",
+                ServiceStatement::Protocol(_) => "protocol",
             })
         },
         ServiceStatement::span,
@@ -143,6 +153,41 @@ fn balance<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Balance> {
     }
 }
 
+fn protocol<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Protocol> {
+    let (rest, word) = ident_ref(cx, input, "a protocol (http1, h2c or h2)")?;
+    match word.node {
+        "http1" => Ok((rest, Protocol::Http1)),
+        "h2c" => Ok((rest, Protocol::H2c)),
+        "h2" => Ok((rest, Protocol::H2)),
+        _ => wrong_word(cx, &word, "http1, h2c or h2", PROTOCOLS),
+    }
+}
+
+/// `grpc NAME` in a retry list; `word` is the `grpc` keyword.
+fn grpc_retry_on<'a>(
+    cx: &Ctx,
+    word: Spanned<&'a str>,
+    rest: &'a str,
+) -> PResult<'a, Spanned<RetryOn>> {
+    let (r, _) = ws(cx, rest)?;
+    let (r, name) = ident_ref(
+        cx,
+        r,
+        "a gRPC status name (unavailable, resource_exhausted, …)",
+    )?;
+    let names: Vec<&str> = meshwork_bundle::grpc_status::GRPC_CODES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    match meshwork_bundle::grpc_status::grpc_code(name.node) {
+        Some(code) => {
+            let span = word.span.to(name.span);
+            Ok((r, Spanned::new(RetryOn::Grpc(code), span)))
+        }
+        None => wrong_word(cx, &name, "a gRPC status name in snake case", &names),
+    }
+}
+
 fn backoff<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Backoff> {
     let (r, min) = duration(cx, input)?;
     let (r, _) = symbol(r, "..")?;
@@ -164,6 +209,7 @@ fn retry_on<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<RetryOn>> {
         "connect_failure" => RetryOn::ConnectFailure,
         "reset" => RetryOn::Reset,
         "timeout" => RetryOn::Timeout,
+        "grpc" => return grpc_retry_on(cx, w, r),
         _ => {
             return wrong_word(
                 cx,

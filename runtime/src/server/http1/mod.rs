@@ -113,9 +113,16 @@ pub async fn serve_http1<I>(
             keep_alive: context.keep_alive && body_complete && drain.keep_alive(),
             ..context
         };
-        let keep_alive = write_response(&mut conn.io, &mut conn.write, response, context)
-            .await
-            .unwrap_or(false);
+        let keep_alive = if response.body.cut_signal().is_some() {
+            // A streamed answer (SSE) has no end of its own: watch the client's side meanwhile,
+            // so a client that leaves frees its stream at once rather than at the next write.
+            write_streamed(&mut conn, response, context).await;
+            false
+        } else {
+            write_response(&mut conn.io, &mut conn.write, response, context)
+                .await
+                .unwrap_or(false)
+        };
         drop(in_flight);
         served_one = true;
         if !keep_alive {
@@ -123,6 +130,31 @@ pub async fn serve_http1<I>(
             return;
         }
         clock.idle();
+    }
+}
+
+/// Writes a streamed response until it ends or the client closes its side of the connection.
+/// The connection is not reused afterwards (what the client sent meanwhile is discarded).
+async fn write_streamed<I>(
+    conn: &mut ClientConn<I>,
+    response: crate::server::gateway_response::GatewayResponse,
+    context: ResponseContext,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let (mut reading, mut writing) = tokio::io::split(&mut conn.io);
+    let written = write_response(&mut writing, &mut conn.write, response, context);
+    let client_gone = async {
+        let mut discard = [0u8; 512];
+        while let Ok(read) = reading.read(&mut discard).await {
+            if read == 0 {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = written => {}
+        () = client_gone => {}
     }
 }
 

@@ -190,6 +190,23 @@ enum Step {
 async fn write_body<W: AsyncWrite + Unpin>(
     io: &mut W,
     out: &mut Vec<u8>,
+    body: ResponseBody,
+    chunked: bool,
+) -> std::io::Result<bool> {
+    if let Some(cut) = body.cut_signal() {
+        // A streamed body (SSE) may be cut while the socket is full: stop waiting on it then.
+        return tokio::select! {
+            written = write_frames(io, out, body, chunked) => written,
+            () = cut.cut_notified() => Ok(false),
+        };
+    }
+    write_frames(io, out, body, chunked).await
+}
+
+/// [`write_body`]'s loop: frames into `out`, written when it fills or the body pauses.
+async fn write_frames<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut Vec<u8>,
     mut body: ResponseBody,
     chunked: bool,
 ) -> std::io::Result<bool> {

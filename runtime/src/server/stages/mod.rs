@@ -13,6 +13,7 @@ pub mod produce;
 pub mod record;
 pub mod respond;
 pub mod route_match;
+pub mod serve;
 pub mod upgrade_refusal;
 
 use super::gateway_response::GatewayResponse;

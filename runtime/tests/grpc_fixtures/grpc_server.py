@@ -1,0 +1,88 @@
+"""A real grpcio server for meshd's gRPC tests, without generated code (generic handlers, bytes
+in and out).
+
+  starfleet.Log/Append (unary)   answers b"logged:" + request; metadata `x-fail-times: N` makes
+                                 the first N calls with the same `x-key` fail UNAVAILABLE,
+                                 `x-sleep-ms` delays the answer; the answer's trailing metadata
+                                 carries `x-remaining-ms` (what the server saw of the deadline).
+  starfleet.Log/Count (unary)    how many Append calls arrived with the `x-key` of the request.
+  starfleet.Log/Chat (bidi)      echoes every message with b"echo:" as it arrives.
+  starfleet.Log/Tail (server)    streams the request's bytes back int(request) times.
+
+Usage: grpc_server.py [--tls CERT KEY]; prints "listening PORT" once serving on 127.0.0.1.
+"""
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+calls = {}
+lock = threading.Lock()
+
+
+def identity(b):
+    return b
+
+
+def metadata(context):
+    return {k: v for k, v in context.invocation_metadata()}
+
+
+def append(request, context):
+    meta = metadata(context)
+    key = meta.get("x-key", "")
+    with lock:
+        calls[key] = calls.get(key, 0) + 1
+        count = calls[key]
+    remaining = context.time_remaining()
+    if remaining is not None:
+        context.set_trailing_metadata((("x-remaining-ms", str(int(remaining * 1000))),))
+    if count <= int(meta.get("x-fail-times", "0")):
+        context.abort(grpc.StatusCode.UNAVAILABLE, "not yet")
+    sleep_ms = int(meta.get("x-sleep-ms", "0"))
+    if sleep_ms:
+        time.sleep(sleep_ms / 1000)
+    return b"logged:" + request
+
+
+def count(request, context):
+    with lock:
+        return str(calls.get(metadata(context).get("x-key", ""), 0)).encode()
+
+
+def chat(requests, context):
+    for message in requests:
+        yield b"echo:" + message
+
+
+def tail(request, context):
+    for i in range(int(request)):
+        yield b"entry %d" % i
+
+
+def main():
+    handlers = {
+        "Append": grpc.unary_unary_rpc_method_handler(append, identity, identity),
+        "Count": grpc.unary_unary_rpc_method_handler(count, identity, identity),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat, identity, identity),
+        "Tail": grpc.unary_stream_rpc_method_handler(tail, identity, identity),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("starfleet.Log", handlers),))
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        with open(sys.argv[2], "rb") as c, open(sys.argv[3], "rb") as k:
+            credentials = grpc.ssl_server_credentials(((k.read(), c.read()),))
+        port = server.add_secure_port("127.0.0.1:0", credentials)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print("listening %d" % port, flush=True)
+    # Ends when the test closes stdin (or kills the process).
+    sys.stdin.read()
+    server.stop(0)
+
+
+if __name__ == "__main__":
+    main()
