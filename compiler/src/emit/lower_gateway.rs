@@ -55,7 +55,10 @@ pub fn lower_gateway(
             .iter()
             .find_map(|g| g.tracing.as_ref())
             .map(|tracing| Tracing {
-                sample_percent: tracing.sample.as_ref().map_or(100, |share| share.node.value),
+                sample_percent: tracing
+                    .sample
+                    .as_ref()
+                    .map_or(100, |share| share.node.value),
             }),
         source: cx.location(first.span),
     })

@@ -3,8 +3,8 @@
 use crate::diagnostics::codes;
 use crate::source::Spanned;
 use crate::syntax::ast::{
-    Consumer, CredentialKind, EscapedSlashes, Gateway, Listener, ListenerTls, PathSetting,
-    Percent, Tracing,
+    Consumer, CredentialKind, EscapedSlashes, Gateway, Listener, ListenerTls, PathSetting, Percent,
+    Tracing,
 };
 
 use super::block::{block, report_duplicates, report_missing};
