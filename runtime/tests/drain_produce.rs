@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use drain_support::*;
-use meshd::stream::embedded_broker::{BrokerFault, EmbeddedBroker};
+use meshd::stream::broker::embedded_broker::{BrokerFault, EmbeddedBroker};
 use stream_harness::read_all;
 use support::TempDir;
 

@@ -18,7 +18,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use meshd::stream::dead_letter::{REASON_HEADER, SOURCE_TOPIC_HEADER};
+use meshd::stream::rules::dead_letter::{REASON_HEADER, SOURCE_TOPIC_HEADER};
 use meshd::stream::{KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor};
 use stream_harness::bundles::{deliver_stream, empty, service, topic};
 use stream_harness::{produce_raw, read_topic, record_count, wait_until, RawRecord};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use meshd::stream::dead_letter::{ERROR_HEADER, REASON_HEADER};
+use meshd::stream::rules::dead_letter::{ERROR_HEADER, REASON_HEADER};
 use meshd::RunningServer;
 use stream_harness::{produce_raw, read_topic, record_count, RawRecord};
 use support::{admin_get, client, eventually, send, start_mesh, Answer, TempDir};

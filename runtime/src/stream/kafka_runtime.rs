@@ -13,16 +13,16 @@ use std::sync::{Arc, Mutex};
 use meshwork_bundle::{Bundle, RouteAction};
 use tokio::runtime::Handle;
 
-use super::broker::{ClusterError, KafkaCluster};
-use super::consume::StreamOptions;
-use super::embedded_broker::EmbeddedBroker;
-use super::kafka_settings::{KafkaSettingError, KafkaSettings};
 use super::metrics::KafkaMetrics;
-use super::produce::{EventProducer, ProduceError, ProducerOptions};
-use super::produce_route::{ProduceRoute, ProduceRouteError, ProduceSettings};
 use super::rule::RuleError;
-use super::supervisor::{StreamPlan, StreamSupervisor};
 use super::topic_schemas::{TopicSchemaLoadError, TopicSchemas};
+use crate::stream::broker::embedded_broker::EmbeddedBroker;
+use crate::stream::broker::kafka_settings::{KafkaSettingError, KafkaSettings};
+use crate::stream::broker::{ClusterError, KafkaCluster};
+use crate::stream::produce::event_producer::{EventProducer, ProduceError, ProducerOptions};
+use crate::stream::produce::produce_route::{ProduceRoute, ProduceRouteError, ProduceSettings};
+use crate::stream::rules::consume::StreamOptions;
+use crate::stream::rules::supervisor::{StreamPlan, StreamSupervisor};
 
 /// Why Kafka could not serve a bundle.
 #[derive(Debug, thiserror::Error)]

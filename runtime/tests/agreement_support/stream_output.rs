@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use meshc::test_runner::outcome::{Outcome, StreamVerdict};
-use meshd::stream::dead_letter::REASON_HEADER;
+use meshd::stream::rules::dead_letter::REASON_HEADER;
 
 use crate::stream_harness::{read_topic, record_count, ReadRecord};
 

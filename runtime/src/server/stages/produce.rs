@@ -10,7 +10,7 @@ use crate::admit::Admitted;
 use crate::forward::{BodyError, RequestBody, ResponseBody};
 use crate::server::body_buffer::buffer_body;
 use crate::server::gateway_response::GatewayResponse;
-use crate::stream::produce_route::ProduceFailure;
+use crate::stream::produce::produce_route::ProduceFailure;
 use crate::stream::{ProduceInput, ProduceRoute};
 
 use super::admission::RequestSeen;

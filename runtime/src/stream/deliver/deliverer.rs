@@ -23,9 +23,9 @@ use hyper_util::rt::TokioExecutor;
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::dead_letter::{DELIVER_FAILED, DELIVER_REJECTED};
-use super::metrics::StreamTally;
-use super::rule::DeliverTarget;
+use crate::stream::metrics::StreamTally;
+use crate::stream::rule::DeliverTarget;
+use crate::stream::rules::dead_letter::{DELIVER_FAILED, DELIVER_REJECTED};
 
 /// Why a record could not be delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use meshwork_bundle::{Bundle, Service, Stream, Topic, TopicSchema};
 use tokio::runtime::Handle;
 
-use super::broker::{ClusterError, KafkaCluster};
 use super::consume::StreamOptions;
-use super::metrics::KafkaMetrics;
-use super::rule::{RuleError, StreamRule};
 use super::runner::StreamHandle;
+use crate::stream::broker::{ClusterError, KafkaCluster};
+use crate::stream::metrics::KafkaMetrics;
+use crate::stream::rule::{RuleError, StreamRule};
 
 /// Why a bundle's streams were not applied.
 #[derive(Debug, thiserror::Error)]

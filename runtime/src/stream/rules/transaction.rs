@@ -20,8 +20,8 @@ use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::group_watch::GroupWatch;
-use super::metrics::StreamTally;
-use super::rule::StreamRule;
+use crate::stream::metrics::StreamTally;
+use crate::stream::rule::StreamRule;
 
 /// How long a transaction may stay open before the broker aborts it: a crashed instance's
 /// partitions move on after this (on top of the session timeout).

@@ -19,15 +19,15 @@ use http::{HeaderMap, HeaderName, Method, StatusCode};
 use meshwork_bundle::{Acks, ProduceMode, ProduceTopic, ValueFormat};
 use serde_json::json;
 
-use super::metrics::{KafkaMetrics, ProduceTally};
-use super::produce::{
+use super::event_producer::{
     DeliveryWait, EventProducer, EventRecord, ProduceError, ProduceOutcome, RecordHeaders,
 };
-use super::record_plan::{check_topic_name, envelope, topic_for, RecordRefusal};
-use super::topic_schemas::{check_value, SchemaRejection, TopicSchemas};
 use crate::admit::cel::{CelInput, RequestExpression};
+use crate::stream::metrics::{KafkaMetrics, ProduceTally};
+use crate::stream::record_plan::{check_topic_name, envelope, topic_for, RecordRefusal};
+use crate::stream::topic_schemas::{check_value, SchemaRejection, TopicSchemas};
 
-pub use super::record_plan::DEFAULT_MAX_BODY;
+pub use crate::stream::record_plan::DEFAULT_MAX_BODY;
 
 /// Why a produce route cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

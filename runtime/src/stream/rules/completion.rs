@@ -13,8 +13,8 @@ use rdkafka::message::{OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
 
-use super::deliver::{DeliverFailure, DeliveryRequest};
 use super::offset_tracker::Sequence;
+use crate::stream::deliver::{DeliverFailure, DeliveryRequest};
 
 /// Something that finished: a delivery report or an HTTP delivery.
 pub(crate) enum Completion {

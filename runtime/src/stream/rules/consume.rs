@@ -30,14 +30,14 @@ use super::completion::{
     from_opaque, opaque, Completion, CompletionQueue, DeliveredRecord, OutputReports,
 };
 use super::dead_letter::{dead_letter_headers, DeadLetterCause, PRODUCE_FAILED};
-use super::deliver::{Deliverer, DeliveryRequest};
-use super::event_cel::{EventEvaluator, EventHeaders, RecordView};
 use super::group_watch::GroupWatch;
-use super::kafka_headers::KafkaHeaders;
-use super::metrics::{ProduceTally, StreamTally};
 use super::offset_tracker::{OffsetTracker, Sequence};
-use super::rule::{Reshaped, StreamRule, Verdict};
 use super::transaction::{transactional_settings, StreamTransaction, DEFAULT_TRANSACTION_TIMEOUT};
+use crate::stream::deliver::{Deliverer, DeliveryRequest};
+use crate::stream::event_cel::{EventEvaluator, EventHeaders, RecordView};
+use crate::stream::kafka_headers::KafkaHeaders;
+use crate::stream::metrics::{ProduceTally, StreamTally};
+use crate::stream::rule::{Reshaped, StreamRule, Verdict};
 
 /// How a stream batches, commits and waits.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
 
-use super::metrics::StreamTally;
+use crate::stream::metrics::StreamTally;
 
 /// What the group told the consumer since the stream thread last looked.
 pub(crate) struct GroupWatch {

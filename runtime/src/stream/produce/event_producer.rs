@@ -20,8 +20,8 @@ use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::broker::KafkaCluster;
-use super::metrics::ProduceTally;
+use crate::stream::broker::KafkaCluster;
+use crate::stream::metrics::ProduceTally;
 
 /// How the producers batch and how long a record may wait for its acknowledgement.
 #[derive(Debug, Clone)]

@@ -9,9 +9,9 @@ use rdkafka::ClientConfig;
 use tokio::runtime::Handle;
 
 use super::consume::{RunEnd, StopSignal, StreamOptions, StreamRun};
-use super::deliver::Deliverer;
-use super::metrics::StreamTally;
-use super::rule::StreamRule;
+use crate::stream::deliver::Deliverer;
+use crate::stream::metrics::StreamTally;
+use crate::stream::rule::StreamRule;
 
 /// A running stream. Dropping it stops the stream gracefully.
 #[derive(Debug)]
