@@ -470,6 +470,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     };
 
     let exporter = start_exporter(&options, &metrics, &handle);
+    kafka_options.streams.exporter = exporter.clone();
     let mut kafka_metrics = None;
     metrics.register(|registry| kafka_metrics = Some(KafkaMetrics::register(registry)));
     let kafka = Arc::new(KafkaRuntime::new(

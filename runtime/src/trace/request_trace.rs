@@ -94,12 +94,12 @@ impl RequestTrace {
     /// Starts the next hop's span (an upstream call to a service, a produce to a topic) and
     /// returns its context.
     #[inline]
-    pub fn begin_hop(&mut self, target: &Arc<str>, kind: SpanKind) -> TraceContext {
+    pub fn begin_hop(&mut self, target: Option<&Arc<str>>, kind: SpanKind) -> TraceContext {
         let span = self.span.child();
         let recording = self.recording();
         self.hop = Some(HopTrace {
             span,
-            target: recording.then(|| Arc::clone(target)),
+            target: target.filter(|_| recording).cloned(),
             kind,
             window: (self.now(), 0),
             attempts: 1,
@@ -110,7 +110,7 @@ impl RequestTrace {
     /// Starts an upstream call's span; what the request encoder writes into its head.
     #[inline]
     pub fn begin_call(&mut self, service: &Arc<str>) -> HopContext {
-        let span = self.begin_hop(service, SpanKind::Client);
+        let span = self.begin_hop(Some(service), SpanKind::Client);
         HopContext {
             traceparent: span.traceparent(),
             keep_state: self.keeps_state,
