@@ -14,6 +14,8 @@ use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::Shared;
 
 use super::mesh_metrics::{MeshDirection, NameId};
+use super::mesh_spans::export_call_spans;
+use crate::trace::RequestTrace;
 
 /// What happened to a mesh call, filled in by the stages.
 #[derive(Debug, Default)]
@@ -26,6 +28,9 @@ pub struct MeshOutcome {
     pub upstream_time: Option<Duration>,
     /// Why the sidecar answered an error itself.
     pub error: Option<String>,
+    /// The call's trace, when the caller sent a valid `traceparent` (sidecars continue traces,
+    /// never start them).
+    pub trace: Option<RequestTrace>,
 }
 
 impl MeshOutcome {
@@ -37,6 +42,9 @@ impl MeshOutcome {
 
     /// Records a failed forward (endpoint and why) and answers it.
     pub fn forward_failed(&mut self, failure: &ForwardFailure) -> GatewayResponse {
+        if let Some(trace) = &mut self.trace {
+            trace.end_hop(failure.attempts);
+        }
         self.upstream = failure.endpoint.clone();
         self.refuse(failure.status(), &failure.reason())
     }
@@ -88,6 +96,10 @@ struct MeshAccessRecord<'a> {
     upstream_ms: Option<f64>,
     denied_by: Option<&'a str>,
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span_id: Option<String>,
 }
 
 /// Counts the call and, when the access log is on, writes its line.
@@ -98,6 +110,9 @@ pub fn record(shared: &Shared, sides: &CallSides<'_>, line: &CallLine<'_>, outco
         sides.destination_id,
         line.status,
     );
+    if let Some(trace) = outcome.trace.as_ref().filter(|trace| trace.recording()) {
+        export_call_spans(&shared.exporter, sides, line, trace, outcome);
+    }
     let Some(started) = line.started else {
         return;
     };
@@ -117,5 +132,7 @@ pub fn record(shared: &Shared, sides: &CallSides<'_>, line: &CallLine<'_>, outco
         upstream_ms: outcome.upstream_time.map(millis),
         denied_by: outcome.denied_by.as_deref(),
         error: outcome.error.as_deref(),
+        trace_id: outcome.trace.as_ref().map(|t| t.span.trace_id_hex()),
+        span_id: outcome.trace.as_ref().map(|t| t.span.span_id_hex()),
     });
 }

@@ -147,7 +147,7 @@ pub async fn serve<'g>(
             if let (Some(mirror), Some(copy)) = (&plan.mirror, copy_body) {
                 let target = upstream_target(plan, request, &line, &matched.params);
                 let target = target.as_deref().unwrap_or_else(|| request.target.as_str());
-                let trace = outcome.trace.as_ref().map(RequestTrace::mirror_context);
+                let trace = outcome.trace.as_ref().map(RequestTrace::own_context);
                 send_copy(mirror, connection, request, &admitted, target, copy, trace);
             }
             let result = forward(step.service, step.budget, step.key, step.request).await;

@@ -117,9 +117,9 @@ impl RequestTrace {
         }
     }
 
-    /// What a mirror copy carries: the route's span as its parent (the copy gets no span of its
-    /// own: it is fire and forget).
-    pub fn mirror_context(&self) -> HopContext {
+    /// This span as the next hop's parent, with no span of the hop's own (a mirror copy: fire
+    /// and forget).
+    pub fn own_context(&self) -> HopContext {
         HopContext {
             traceparent: self.span.traceparent(),
             keep_state: self.keeps_state,

@@ -58,6 +58,8 @@ pub struct Mesh {
     pub program: PathBuf,
     pub endpoints: Vec<(&'static str, SocketAddr)>,
     pub sidecars: Vec<Sidecar>,
+    /// Flags every sidecar gets besides the fixture's (`--otlp-endpoint …`).
+    pub sidecar_args: Vec<String>,
 }
 
 pub fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -> String {
@@ -78,6 +80,11 @@ pub fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -
 
 impl Mesh {
     pub async fn start(name: &str) -> Mesh {
+        Mesh::start_with(name, Vec::new()).await
+    }
+
+    /// The mesh, its sidecars started with `sidecar_args` too.
+    pub async fn start_with(name: &str, sidecar_args: Vec<String>) -> Mesh {
         let temp = TempDir::new(&format!("sidecar-{name}"));
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for workload in SERVICES.iter().chain(&["impostor"]) {
@@ -113,6 +120,7 @@ impl Mesh {
             program,
             endpoints: Vec::new(),
             sidecars: Vec::new(),
+            sidecar_args,
         };
         for (index, service) in SERVICES.iter().enumerate() {
             let sidecar = mesh.start_sidecar(service).await;
@@ -139,7 +147,7 @@ impl Mesh {
 
     pub async fn start_sidecar(&self, service: &'static str) -> Sidecar {
         let app = Upstream::start(service, Behaviour::Answer).await;
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "sidecar",
             self.program.to_str().unwrap(),
             "--service",
@@ -166,6 +174,7 @@ impl Mesh {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        args.extend(self.sidecar_args.iter().cloned());
         let process = tokio::task::spawn_blocking(move || MeshdProcess::start(&args))
             .await
             .unwrap();
