@@ -276,3 +276,100 @@ async fn a_hanging_or_failing_collector_costs_no_request_and_drops_are_counted()
         "collector gone: still served"
     );
 }
+
+/// The meshd binary with its stdout (the access log) piped; its gateway address from its log.
+struct MeshdWithLog {
+    child: std::process::Child,
+    gateway: SocketAddr,
+    access_log: std::sync::mpsc::Receiver<String>,
+}
+
+impl MeshdWithLog {
+    fn start(args: &[&str]) -> MeshdWithLog {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meshd"))
+            .args(args)
+            .env("MESHD_LOG", "info")
+            .env("TRACE_TEST_KEY", "picard-key")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("meshd starts");
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if line.contains("listening (http)") {
+                    let address = line
+                        .split("address=")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .and_then(|text| text.parse::<SocketAddr>().ok());
+                    if let Some(address) = address {
+                        let _ = address_tx.send(address);
+                    }
+                }
+            }
+        });
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (log_tx, access_log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = log_tx.send(line);
+            }
+        });
+        let gateway = address_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("meshd logs its gateway address");
+        MeshdWithLog {
+            child,
+            gateway,
+            access_log,
+        }
+    }
+}
+
+impl Drop for MeshdWithLog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_names_the_trace_and_the_requests_span() {
+    let receiver = Receiver::start();
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("trace-access-log");
+    let file = dir.path("main.mesh");
+    std::fs::write(&file, program("sample 100%", &upstream)).unwrap();
+    let endpoint = receiver.endpoint();
+    let meshd = MeshdWithLog::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--otlp-endpoint",
+        &endpoint,
+    ]);
+    let answer = get_officer(meshd.gateway, &[("traceparent", CALLER)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let spans = spans_of(&receiver, "4bf92f3577b34da6a3ce929d0e0e4736", 3).await;
+    let route = named(&spans, "GET officers");
+    let line = tokio::task::spawn_blocking(move || {
+        meshd
+            .access_log
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an access log line (flushed periodically)")
+    })
+    .await
+    .unwrap();
+    let record: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        record["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "{line}"
+    );
+    assert_eq!(record["span_id"], route["span_id"], "{line}");
+}
