@@ -181,3 +181,47 @@ fn key_value(key: &str, value: &AttributeValue) -> KeyValue {
         value: Some(AnyValue { value: Some(value) }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{SpanKind, TraceContext};
+
+    #[test]
+    fn a_batch_decodes_back_with_ids_parent_times_attributes_and_status() {
+        let context =
+            TraceContext::parse(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .unwrap();
+        let mut span = Span::ended_now(
+            context,
+            Some([7; 8]),
+            "GET officers".into(),
+            SpanKind::Server,
+            5,
+        );
+        span.end_unix_nanos = 9;
+        span.set("http.response.status_code", 503_i64);
+        span.set("meshwork.gateway", "edge");
+        span.status = SpanStatus::Error("upstream down".into());
+        let bytes = encode_batch("meshd", &[span]);
+        let request = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+        let resource = &request.resource_spans[0];
+        assert_eq!(
+            resource.resource.as_ref().unwrap().attributes[0].key,
+            "service.name"
+        );
+        let decoded = &resource.scope_spans[0].spans[0];
+        assert_eq!(decoded.trace_id, context.trace_id.to_vec());
+        assert_eq!(decoded.span_id, context.span_id.to_vec());
+        assert_eq!(decoded.parent_span_id, vec![7; 8]);
+        assert_eq!(decoded.kind, 2);
+        assert_eq!(
+            (decoded.start_time_unix_nano, decoded.end_time_unix_nano),
+            (5, 9)
+        );
+        assert_eq!(decoded.flags, 1);
+        assert_eq!(decoded.attributes.len(), 2);
+        let status = decoded.status.as_ref().unwrap();
+        assert_eq!((status.code, status.message.as_str()), (2, "upstream down"));
+    }
+}

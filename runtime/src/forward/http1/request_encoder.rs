@@ -207,6 +207,59 @@ mod tests {
     }
 
     #[test]
+    fn a_hop_replaces_the_callers_traceparent_and_drops_tracestate_of_a_new_trace() {
+        let hop = |keep_state| ForwardedHeaders {
+            trace: Some(HopContext {
+                traceparent: *b"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01",
+                keep_state,
+            }),
+            ..ForwardedHeaders::none()
+        };
+        let client = headers(&[
+            (
+                "TraceParent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "vendor=x"),
+        ]);
+        let mut out = Vec::new();
+        encode_head(
+            &Method::GET,
+            "/",
+            &client,
+            BodyFraming::Empty,
+            &hop(true),
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "GET / HTTP/1.1\r\ntracestate: vendor=x\r\n\
+             traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01\r\n\r\n"
+        );
+        encode_head(
+            &Method::GET,
+            "/",
+            &client,
+            BodyFraming::Empty,
+            &hop(false),
+            &mut out,
+        );
+        assert!(!String::from_utf8_lossy(&out).contains("tracestate"));
+        encode_head(
+            &Method::GET,
+            "/",
+            &client,
+            BodyFraming::Empty,
+            &ForwardedHeaders::none(),
+            &mut out,
+        );
+        assert!(
+            String::from_utf8_lossy(&out).contains("00f067aa0ba902b7"),
+            "untraced: as it came"
+        );
+    }
+
+    #[test]
     fn a_chunked_body_replaces_any_content_length_and_a_declared_one_is_restated() {
         let mut out = Vec::new();
         encode_head(
