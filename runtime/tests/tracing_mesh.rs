@@ -3,7 +3,6 @@
 //! in the caller's trace, each sidecar reporting its server and forward spans to a real OTLP
 //! receiver under its own service name; a denied call is an error span naming the rule.
 
-#[allow(dead_code)]
 mod mesh_identity_support;
 #[allow(dead_code)]
 mod mesh_sidecar_support;
