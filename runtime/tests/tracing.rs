@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use meshd::trace::OtlpEndpoint;
 use serde_json::Value;
 use support::*;
-use tracing_support::Receiver;
+use tracing_support::{recording_service, Receiver};
 
 const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const CALLER_UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
@@ -372,4 +372,50 @@ async fn the_access_log_names_the_trace_and_the_requests_span() {
         "{line}"
     );
     assert_eq!(record["span_id"], route["span_id"], "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_one_forward_span_with_the_attempt_count_and_the_mirror_stays_in_the_trace() {
+    let receiver = Receiver::start();
+    let failing = Upstream::start("crew", Behaviour::Status(503)).await;
+    let (shadow, mirrored) = recording_service().await;
+    let dir = TempDir::new("trace-retry-mirror");
+    let source = format!(
+        r#"
+gateway edge {{
+  listen "127.0.0.1:0"
+  tracing {{ sample 100% }}
+  route officers {{ match GET prefix "/officers"  public  mirror shadow  forward crew }}
+}}
+service crew {{ endpoints ["{}"] retry 2 on [503] backoff 1ms..2ms }}
+service shadow {{ endpoints ["{}"] }}
+"#,
+        failing.address, shadow
+    );
+    let server = start_traced(&dir, &source, Some(&receiver)).await;
+    let edge = server.listener("edge").unwrap();
+    let answer = get(edge, "/officers/7", &[("traceparent", CALLER)]).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(failing.requests(), 3, "two retries");
+    let spans = spans_of(&receiver, "4bf92f3577b34da6a3ce929d0e0e4736", 2).await;
+    let route = named(&spans, "GET officers");
+    let forward = named(&spans, "forward crew");
+    assert_eq!(forward["attributes"]["meshwork.upstream.attempts"], 3);
+    assert_eq!(
+        forward["status_code"], 2,
+        "the upstream's 503 fails the call: {forward}"
+    );
+    assert_eq!(route["status_code"], 2, "a 5xx fails the server span");
+    eventually("the mirror gets its copy", async || {
+        !mirrored.lock().unwrap().is_empty()
+    })
+    .await;
+    let copy = mirrored.lock().unwrap()[0].clone();
+    let (trace_id, parent, _) = parts(&copy["traceparent"]);
+    assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        parent,
+        route["span_id"].as_str().unwrap(),
+        "the copy's parent is the route span"
+    );
 }

@@ -6,57 +6,16 @@
 mod support;
 mod tracing_support;
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::Request;
 use meshd::trace::OtlpEndpoint;
 use serde_json::Value;
 use support::*;
-use tracing_support::Receiver;
+use tracing_support::{recording_service, Receiver};
 
 const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-type Seen = Arc<Mutex<Vec<BTreeMap<String, String>>>>;
-
-/// A service that records the headers of every delivery and answers 200.
-async fn recording_service() -> (std::net::SocketAddr, Seen) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let seen: Seen = Arc::default();
-    let store = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let headers = request
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                        .collect();
-                    store.lock().unwrap().push(headers);
-                    async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok")))) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (address, seen)
-}
 
 fn program(service: std::net::SocketAddr) -> String {
     format!(
