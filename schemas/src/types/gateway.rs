@@ -43,6 +43,7 @@ pub struct Tracing {
     /// The share (0–100) of requests arriving without a `traceparent` whose new trace is
     /// recorded; a request that brings one keeps its sampled flag.
     #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
     pub sample_percent: u8,
 }
 
