@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::otlp::encode_batch;
+use super::otlp_writer::encode_batch;
 use super::span::Span;
 
 /// Spans waiting for export at most; past it new ones are dropped.

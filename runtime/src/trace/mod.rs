@@ -11,7 +11,9 @@
 
 pub mod context;
 pub mod exporter;
+#[cfg(test)]
 pub mod otlp;
+pub mod otlp_writer;
 pub mod request_trace;
 pub mod span;
 pub mod trace_args;
@@ -19,5 +21,5 @@ pub mod trace_args;
 pub use context::{sample, TraceContext, TRACEPARENT_LEN};
 pub use exporter::{EndpointError, ExportCounters, OtlpEndpoint, SpanExporter};
 pub use request_trace::{HopTrace, RequestTrace};
-pub use span::{unix_nanos, AttributeValue, Span, SpanKind, SpanStatus};
+pub use span::{method_value, unix_nanos, AttributeValue, Span, SpanKind, SpanStatus};
 pub use trace_args::TraceArgs;

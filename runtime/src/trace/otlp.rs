@@ -1,10 +1,9 @@
 //! The OTLP trace messages meshd sends (`ExportTraceServiceRequest`, POST /v1/traces,
 //! `application/x-protobuf`), derived with prost from the official definitions in
-//! opentelemetry-proto (`opentelemetry/proto/{collector/trace,trace,common,resource}/v1`). Only the
+//! opentelemetry-proto (`opentelemetry/proto/{collector/trace,trace,common,resource}/v1`): the
+//! reference [`super::otlp_writer`] is tested against (it must produce the same bytes). Only the
 //! fields meshd fills are declared: protobuf readers skip what they do not know and absent fields
-//! are their defaults, so the encoding is the official one. Field numbers and types are checked
-//! against the Python package's descriptors in `tests/tracing.rs` (the receiver decodes every
-//! batch with the official classes).
+//! are their defaults. The integration tests decode every batch with the official Python classes.
 
 use prost::Message;
 
@@ -120,8 +119,7 @@ pub mod any_value {
     }
 }
 
-/// The instrumentation scope meshd's spans are reported under.
-const SCOPE: &str = "meshd";
+use super::otlp_writer::SCOPE;
 
 /// Encodes one batch of spans as an export request from `service_name`.
 pub fn encode_batch(service_name: &str, spans: &[Span]) -> Vec<u8> {
@@ -173,6 +171,7 @@ fn otlp_span(span: &Span) -> OtlpSpan {
 fn key_value(key: &str, value: &AttributeValue) -> KeyValue {
     let value = match value {
         AttributeValue::Text(text) => any_value::Value::StringValue(text.to_string()),
+        AttributeValue::Shared(text) => any_value::Value::StringValue(text.to_string()),
         AttributeValue::Int(n) => any_value::Value::IntValue(*n),
         AttributeValue::Bool(b) => any_value::Value::BoolValue(*b),
     };

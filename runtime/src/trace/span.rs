@@ -39,6 +39,8 @@ pub enum SpanStatus {
 pub enum AttributeValue {
     /// Text.
     Text(Cow<'static, str>),
+    /// Text shared with the loaded state (a gateway, route or service name): no copy.
+    Shared(Arc<str>),
     /// An integer.
     Int(i64),
     /// A flag.
@@ -59,7 +61,18 @@ impl From<String> for AttributeValue {
 
 impl From<&Arc<str>> for AttributeValue {
     fn from(text: &Arc<str>) -> Self {
-        AttributeValue::Text(Cow::Owned(text.to_string()))
+        AttributeValue::Shared(Arc::clone(text))
+    }
+}
+
+/// A request method as an attribute: the standard ones without a copy.
+pub fn method_value(method: &str) -> AttributeValue {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|known| **known == method) {
+        Some(known) => AttributeValue::Text(Cow::Borrowed(known)),
+        None => AttributeValue::Text(Cow::Owned(method.to_string())),
     }
 }
 

@@ -3,7 +3,9 @@
 //! refused), and the upstream call or produce the request made.
 
 use crate::state::GatewayState;
-use crate::trace::{RequestTrace, Span, SpanExporter, SpanKind, SpanStatus};
+use std::sync::Arc;
+
+use crate::trace::{method_value, RequestTrace, Span, SpanExporter, SpanKind, SpanStatus};
 
 use super::outcome::Outcome;
 use super::record::LogLine;
@@ -16,7 +18,7 @@ pub fn export_request_spans(
     trace: &RequestTrace,
     outcome: &Outcome<'_>,
 ) {
-    let route = outcome.route.as_ref().map(|(name, _)| &**name);
+    let route = outcome.route.as_ref().map(|(name, _)| name);
     let name = match route {
         Some(route) => format!("{} {route}", line.method),
         None => line.method.to_string(),
@@ -28,12 +30,12 @@ pub fn export_request_spans(
         SpanKind::Server,
         trace.started,
     )
-    .with("http.request.method", line.method.to_string())
+    .with("http.request.method", method_value(line.method))
     .with("url.path", line.path.to_string())
     .with("http.response.status_code", i64::from(line.status))
     .with("meshwork.gateway", &gateway.name);
     if let Some(route) = route {
-        server.set("http.route", route.to_string());
+        server.set("http.route", route);
     }
     if let Some(consumer) = outcome.consumer {
         server.set("meshwork.consumer", consumer.to_string());
@@ -74,7 +76,7 @@ pub fn export_request_spans(
         exporter.record(admission);
     }
     if let Some(hop) = &trace.hop {
-        let target = hop.target.as_deref().unwrap_or("");
+        let target = hop.target.clone().unwrap_or_else(|| Arc::from(""));
         let produce = hop.kind == SpanKind::Producer;
         let (name, kind) = if produce {
             (format!("produce {target}"), SpanKind::Producer)
@@ -88,12 +90,12 @@ pub fn export_request_spans(
         }
         if produce {
             call.set("messaging.system", "kafka");
-            call.set("messaging.destination.name", target.to_string());
+            call.set("messaging.destination.name", &target);
         } else {
-            call.set("meshwork.service", target.to_string());
+            call.set("meshwork.service", &target);
             call.set("meshwork.upstream.attempts", i64::from(hop.attempts));
             if let Some(endpoint) = &outcome.upstream {
-                call.set("server.address", endpoint.to_string());
+                call.set("server.address", endpoint);
             }
         }
         if let Some(error) = &outcome.error {
