@@ -100,3 +100,8 @@ per_request "meshd auth+limit+CEL" admission "$MESHD_AUTH_PORT" "$MESHD" run "$W
 sed "s/@PORT@/$MESHD_TRACE_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/; s/^gateway bench {/gateway bench {\n  tracing { sample 100% }/" \
   runtime/benches/admission_proxy.mesh > "$WORK/admission_traced.mesh"
 per_request "meshd auth+limit+CEL, tracing 100%" traced "$MESHD_TRACE_PORT" "$MESHD" run "$WORK/admission_traced.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 --otlp-endpoint "http://127.0.0.1:$OTLP_SINK_PORT"
+# Tracing on but the request not sampled (`sample 0%`): a trace id, a span id and the
+# `traceparent` written upstream, no span built: what tracing costs the requests it does not record.
+sed "s/@PORT@/$MESHD_TRACE_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/; s/^gateway bench {/gateway bench {\n  tracing { sample 0% }/" \
+  runtime/benches/admission_proxy.mesh > "$WORK/admission_unsampled.mesh"
+per_request "meshd auth+limit+CEL, tracing 0%" unsampled "$MESHD_TRACE_PORT" "$MESHD" run "$WORK/admission_unsampled.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 --otlp-endpoint "http://127.0.0.1:$OTLP_SINK_PORT"
