@@ -19,6 +19,7 @@ pub fn all_codes() -> Vec<&'static Code> {
         crate::checks::security::CODES,
         crate::checks::sanity::CODES,
         crate::checks::traffic::CODES,
+        crate::checks::upgrades::CODES,
     ];
     let mut all: Vec<&'static Code> = stages.iter().flat_map(|s| s.iter().copied()).collect();
     all.sort_by_key(|c| c.id);

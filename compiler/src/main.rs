@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The compiler's recursion is bounded, but CEL parsing of a 64-level expression is deep;
-/// a large stack keeps any input from overflowing it.
-const STACK_BYTES: usize = 256 * 1024 * 1024;
+use meshc::pipeline::STACK_BYTES;
 
 fn main() -> ExitCode {
     let cli = meshc::cli::args::Cli::parse();

@@ -29,49 +29,136 @@ impl Compilation {
     }
 }
 
+/// The stack of the threads the compiler runs on (`meshc`'s own, and the one that emits while
+/// the checks run). The compiler's recursion is bounded, but CEL parsing of a 64-level
+/// expression is deep; a large stack keeps any input from overflowing it. Reserved, not
+/// committed.
+pub const STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// What [`check_while_emitting`]'s emission produced: the sealed bundle, its diagnostics and,
+/// for a build, its canonical text.
+type Emitted = (Bundle, Vec<Diagnostic>, Option<Vec<u8>>);
+
+/// Runs the checks on this thread while another lowers, seals and (for a build) prints the
+/// bundle: the two read the same resolved program and graph and write nothing shared, and on a
+/// large program each is about a third of the work. Emission runs whatever the checks find, so
+/// its result is thrown away when they find an error (emission accepts any program that
+/// resolved: it never relies on a check having passed).
+fn check_while_emitting(
+    files: &[(FileId, ast::File)],
+    program: &crate::resolve::Program<'_>,
+    graph: &crate::graph::ProgramGraph,
+    sealing: Sealing,
+) -> (Vec<Diagnostic>, Emitted) {
+    let emit = || {
+        let (mut emitted, diagnostics) = crate::emit::emit_unsealed(program.sources, files, graph);
+        let text = match sealing {
+            Sealing::Plain => {
+                emitted.seal();
+                None
+            }
+            Sealing::ForBuild { serial } => {
+                emitted.serial = serial;
+                Some(emitted.seal_to_canonical())
+            }
+        };
+        (emitted, diagnostics, text)
+    };
+    std::thread::scope(|scope| {
+        let emitter = std::thread::Builder::new()
+            .name("emit".to_string())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, emit);
+        let checks = crate::checks::run_all(program, graph);
+        let emitted = match emitter {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: emit here, after the checks.
+            Err(_) => emit(),
+        };
+        (checks, emitted)
+    })
+}
+
+/// How the bundle of a compilation is sealed.
+#[derive(Debug, Clone, Copy)]
+enum Sealing {
+    /// Sealed as it is.
+    Plain,
+    /// `serial` recorded first, and the sealed compact canonical text kept.
+    ForBuild { serial: u64 },
+}
+
+/// What `meshc build` writes: the compilation and, when it has a bundle, the bundle's compact
+/// canonical text (digest included), printed once while sealing.
+#[derive(Debug)]
+pub struct Build {
+    pub compilation: Compilation,
+    pub canonical_text: Option<Vec<u8>>,
+}
+
 /// Compiles files and directories (every `.mesh` file under a directory) as one program.
 /// Fails only for I/O problems with the paths themselves (exit code 2).
 pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, InputError> {
-    Ok(finish(load_paths(paths)?))
+    Ok(finish(load_paths(paths)?, Sealing::Plain).0)
+}
+
+/// [`compile_paths`] for `meshc build`: the bundle records `serial` and its canonical text is kept.
+pub fn compile_paths_for_build(paths: &[PathBuf], serial: u64) -> Result<Build, InputError> {
+    let (compilation, canonical_text) = finish(load_paths(paths)?, Sealing::ForBuild { serial });
+    Ok(Build {
+        compilation,
+        canonical_text,
+    })
 }
 
 /// Compiles one in-memory source (includes are still read from disk, relative to `path`).
 pub fn compile_text(path: &str, text: &str) -> Compilation {
-    finish(load_text(path, text))
+    finish(load_text(path, text), Sealing::Plain).0
 }
 
 /// Compiles one in-memory file given as bytes, checked as a file read from disk would be (not
 /// UTF-8, control characters and oversize are located diagnostics).
 pub fn compile_bytes(path: &str, bytes: &[u8]) -> Compilation {
-    finish(load_bytes(path, bytes))
+    finish(load_bytes(path, bytes), Sealing::Plain).0
 }
 
-fn finish(program: LoadedProgram) -> Compilation {
+fn finish(program: LoadedProgram, sealing: Sealing) -> (Compilation, Option<Vec<u8>>) {
     let LoadedProgram {
         sources,
         files,
         mut diagnostics,
     } = program;
     let mut bundle = None;
+    let mut canonical_text = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let program = crate::resolve::Program::new(&sources, &files);
         diagnostics.extend(crate::resolve::check_names(&program));
         let graph = crate::graph::build::build_graph(&program);
-        diagnostics.extend(crate::checks::run_all(&program, &graph));
-        if !diagnostics.iter().any(Diagnostic::is_error) {
-            let (emitted, emit_diagnostics) =
-                crate::emit::emit_bundle_with_graph(&sources, &files, &graph);
-            diagnostics.extend(emit_diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            // Every check still runs, so one run reports every problem; nothing is emitted.
+            diagnostics.extend(crate::checks::run_all(&program, &graph));
+        } else {
+            let (checks, emitted) = check_while_emitting(&files, &program, &graph, sealing);
+            diagnostics.extend(checks);
+            // The bundle is kept only when neither the checks nor the emission found an error.
             if !diagnostics.iter().any(Diagnostic::is_error) {
-                bundle = Some(emitted);
+                let (emitted, emit_diagnostics, text) = emitted;
+                diagnostics.extend(emit_diagnostics);
+                if !diagnostics.iter().any(Diagnostic::is_error) {
+                    bundle = Some(emitted);
+                    canonical_text = text;
+                }
             }
         }
     }
     sort_diagnostics(&mut diagnostics);
-    Compilation {
+    let compilation = Compilation {
         sources,
         files,
         diagnostics,
         bundle,
-    }
+    };
+    (compilation, canonical_text)
 }

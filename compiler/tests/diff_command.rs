@@ -158,3 +158,25 @@ fn missing_programs_are_usage_errors_and_broken_ones_input_errors() {
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn turning_websockets_off_on_a_route_is_a_change_diff_names() {
+    let dir = scratch("websocket");
+    let route = |line: &str| {
+        format!(
+            "gateway edge {{\n  listen \"127.0.0.1:8080\"\n  route chat {{ match GET \"/chat\" public {line} forward chat }}\n}}\nservice chat {{ endpoints [\"127.0.0.1:9101\"] }}\n"
+        )
+    };
+    std::fs::create_dir_all(dir.join("old")).unwrap();
+    std::fs::create_dir_all(dir.join("new")).unwrap();
+    std::fs::write(dir.join("old/edge.mesh"), route("")).unwrap();
+    std::fs::write(dir.join("new/edge.mesh"), route("websocket off")).unwrap();
+    let out = meshc(&["diff", "old", "new"], &dir);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("websocket { max 10000  idle 300000ms } → off"),
+        "{said}{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -489,5 +489,110 @@ service picard {
         text.contains("circuit breaker: an endpoint is ejected after 5 errors in a row, or 50% failures of at least 20 requests per 10000ms, for 30000ms times its ejections so far (up to 300s); at most 50% of endpoints out"),
         "{text}"
     );
+    let source = std::fs::read_to_string(dir.join("fleet.mesh")).expect("read");
+    std::fs::write(
+        dir.join("fleet.mesh"),
+        source.replace("failure_percentage 50% min_requests 20", "latency 2.5x"),
+    )
+    .expect("write");
+    let (code, text) = explain(&dir, "GET http://x/officers", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("after 5 errors in a row, or a mean latency over 2.5x its peers' median and at least 10ms (20 answered requests per 10000ms)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn explain_from_lists_the_pairs_faults_and_whether_the_call_meets_their_condition() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-pair-fault-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("mesh.mesh"),
+        r#"service picard { endpoints ["127.0.0.1:9101"] }
+service riker { endpoints ["127.0.0.1:9103"] }
+service data { endpoints ["127.0.0.1:9104"] }
+mesh {
+  default deny
+  allow picard -> riker
+  fault picard -> riker abort 10% 503 when request.headers["x-chaos"] == "on"
+  fault * -> [riker, data] delay 5% 250ms when source.service == "riker"
+  fault picard -> data delay 50% 1s when request.method == "GET"
+}
+"#,
+    )
+    .expect("write");
+    let call = |headers: &[&str], line: &str| {
+        let mut args = vec!["explain", "mesh.mesh", "--from", "picard"];
+        for h in headers {
+            args.extend(["--header", h]);
+        }
+        args.push(line);
+        let out = meshc(&args, &dir);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let chaos = call(&["x-chaos: on"], "GET http://riker/reports");
+    assert!(
+        chaos.contains("mesh.mesh:7:3  fault picard -> riker abort 10% 503 when request.headers[\"x-chaos\"] == \"on\"  → 10% of such calls are answered 503 without reaching the service"),
+        "{chaos}"
+    );
+    assert!(
+        chaos.contains("fault * -> [riker, data] delay 5% 250ms when source.service == \"riker\"  → condition is false: not faulted"),
+        "{chaos}"
+    );
+    let calm = call(&[], "GET http://riker/reports");
+    assert!(calm.contains("→ condition cannot be evaluated"), "{calm}");
+    // A denied pair's faults are listed as never reached.
+    let denied = call(&[], "GET http://data/scan");
+    assert!(
+        denied.contains("never reached: the call is denied first"),
+        "{denied}"
+    );
+    assert!(!denied.contains("of such calls"), "{denied}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn explain_says_whether_an_upgrade_would_be_forwarded_and_on_what_terms() {
+    let dir = std::env::temp_dir().join(format!("meshc-explain-ws-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("ws.mesh"),
+        r#"gateway edge {
+  listen "127.0.0.1:8080"
+  route chat { match GET "/chat" public websocket { max 500  idle 90s } forward chat }
+  route feed { match GET "/feed" public forward chat }
+  route upload { match POST "/upload" public websocket off forward chat }
+}
+service chat { endpoints ["127.0.0.1:9101"] }
+"#,
+    )
+    .expect("write");
+    let say = |request: &str| {
+        let out = meshc(&["explain", "ws.mesh", "--request", request], &dir);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let chat = say("GET http://api.test/chat");
+    assert!(
+        chat.contains("upgrades (WebSocket): forwarded after admission; at most 500 open at once (then 503), closed after 90000ms"),
+        "{chat}"
+    );
+    let feed = say("GET http://api.test/feed");
+    assert!(
+        feed.contains(
+            "(the default: the route has no `websocket` line); at most 10000 open at once"
+        ),
+        "{feed}"
+    );
+    let upload = say("POST http://api.test/upload");
+    assert!(
+        upload.contains("upgrades (WebSocket): refused with 403 before any upstream sees them (`websocket off` on route `upload`)"),
+        "{upload}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

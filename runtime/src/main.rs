@@ -133,6 +133,10 @@ enum Command {
         /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
         #[arg(long, value_name = "FILE")]
         verify_key: Option<PathBuf>,
+        /// Seed the draws of the mesh's `fault` lines into this service, so the same calls are
+        /// faulted on every run (resilience tests); random when not given.
+        #[arg(long, value_name = "N")]
+        fault_seed: Option<u64>,
         /// Do not write the access log (JSON lines on stdout).
         #[arg(long)]
         no_access_log: bool,
@@ -238,6 +242,7 @@ fn main() -> ExitCode {
             outbound,
             admin,
             verify_key,
+            fault_seed,
             no_access_log,
             workers,
             watch_interval_ms,
@@ -249,6 +254,7 @@ fn main() -> ExitCode {
             admin,
             trace,
             verify_key,
+            fault_seed,
             access_log: !no_access_log,
             workers,
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),

@@ -22,6 +22,7 @@ use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::mesh::demo_mesh::{DemoMesh, DemoPlan};
 use crate::mesh::sidecar::{bind_sidecar, SidecarContext, SidecarError, SidecarOptions};
 use crate::mesh::workload_identity::{WorkloadIdentity, WorkloadIdentityError};
+use crate::metrics::ejected_endpoints::EjectedEndpointsCollector;
 use crate::metrics::Metrics;
 use crate::reload::{
     file_watch::watch_files, poll_url::poll_url, LoadFailure, Reloader, StateCell,
@@ -410,6 +411,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         registry.register_collector(Box::new(DrainCollector(Arc::clone(&drain))));
     });
     let cell = Arc::new(StateCell::default());
+    let ejected = EjectedEndpointsCollector(Arc::clone(&cell));
+    metrics.register(|registry| registry.register_collector(Box::new(ejected)));
     let access_log = Arc::new(AccessLog::new(workers, options.access_log));
     let (shutdown, shutdown_rx) = watch::channel(false);
 

@@ -3,7 +3,8 @@
 //! for request, to a separate meshd process in front of two real upstreams; the status, the
 //! refusing step and route, the service forwarded to, the headers sent upstream and the
 //! answer's headers and the topic a produce route writes to (meshd's embedded broker) must
-//! agree. The secrets are the values `meshc test` gives them (`env("NAME")` holds
+//! agree. A route with a `fault abort 100%` scoped by a header checks that `faults forced`
+//! decides (and answers, body included) as meshd's fault stage does. The secrets are the values `meshc test` gives them (`env("NAME")` holds
 //! `meshc-test-env-NAME`), handed to meshd in its environment; the JWT key set is the one
 //! `meshc test` signed its tokens with, written where the route reads it.
 
@@ -182,6 +183,21 @@ test "static is dead-lettered" {
   expect dead_letter "captains-log-dlq" reason "invalid_json"
 }
 
+test "a chaos probe is aborted by the shields' fault" {
+  request GET "/shields"
+  header "x-chaos" "on"
+  faults forced
+  expect fault abort 418
+  expect status 418
+}
+
+test "the shields without the chaos header are forwarded" {
+  request GET "/shields"
+  faults forced
+  expect no_fault
+  expect forward conn
+}
+
 test "dot segments are normalized before matching" {
   request GET "/a/../status"
   expect status 200
@@ -219,6 +235,13 @@ gateway edge {{
   route scan {{ match PUT "/scan"  public  body_limit 1KiB  forward conn }}
 
   route status {{ match GET "/status"  public  respond 200 "all systems nominal" }}
+
+  route shields {{
+    match GET "/shields"
+    public
+    fault abort 100% 418 when request.headers["x-chaos"] == "on"
+    forward conn
+  }}
 
   route sensors {{
     match GET prefix "/sensors"
@@ -415,7 +438,7 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
     );
     let replay = replay_cases(&bundle, &tests.files).expect("every case is decided");
     let cases = replay.cases;
-    assert_eq!(cases.len(), 22, "every case is sent");
+    assert_eq!(cases.len(), 24, "every case is sent");
     assert_eq!(replay.records.len(), 3, "every record is sent");
     // The key set meshc test signed its tokens with, where the route reads its keys.
     std::fs::write(&jwks_path, &replay.jwks).unwrap();

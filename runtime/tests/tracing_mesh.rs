@@ -12,7 +12,7 @@ mod meshd_process;
 mod support;
 mod tracing_support;
 
-use mesh_sidecar_support::Mesh;
+use mesh_sidecar_support::{Mesh, MESH_STRICT};
 use serde_json::Value;
 use tracing_support::Receiver;
 
@@ -29,11 +29,8 @@ fn find<'a>(spans: &'a [Value], service: &str, name: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_through_two_sidecars_stays_in_the_callers_trace_with_linked_spans() {
     let receiver = Receiver::start();
-    let mesh = Mesh::start_with(
-        "trace",
-        vec!["--otlp-endpoint".to_string(), receiver.endpoint()],
-    )
-    .await;
+    let endpoint = receiver.endpoint();
+    let mesh = Mesh::start_with("trace", MESH_STRICT, &["--otlp-endpoint", &endpoint]).await;
     let answer = mesh
         .call(
             "picard",

@@ -51,6 +51,23 @@ impl Bundle {
         self.digest = compute_digest(self);
     }
 
+    /// Seals the bundle and returns its compact canonical text, digest included: what
+    /// [`Bundle::seal`] then [`Bundle::to_canonical_json`] give, printed once instead of twice
+    /// (the digest's value is written into the text it was taken over). `meshc build` writes
+    /// this text, compressed, as a `*.json.zst` bundle.
+    pub fn seal_to_canonical(&mut self) -> Vec<u8> {
+        let mut text = bundle_bytes(self, "", Layout::Compact);
+        self.digest = format!("{DIGEST_PREFIX}{}", hex::encode(Sha256::digest(&text)));
+        match compact_digest_value(&text) {
+            Some(empty) => {
+                text.splice(empty.start..empty.end, self.digest.bytes());
+                text
+            }
+            // Unreachable while `compiler` is the first key; printing again stays correct.
+            None => bundle_bytes(self, &self.digest, Layout::Compact),
+        }
+    }
+
     /// Checks that the recorded digest matches the content.
     pub fn verify_digest(&self) -> Result<(), DigestError> {
         if self.digest.is_empty() {
@@ -68,6 +85,30 @@ impl Bundle {
     }
 }
 
+/// What the compact canonical text of a bundle says of its digest, found without parsing it:
+/// the digest the text records and the digest its content hashes to. A reader computes this
+/// beside the parse (it needs only the bytes) and then checks it with
+/// [`Bundle::verify_digest_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextDigest {
+    /// The digest written in the text.
+    pub recorded: String,
+    /// `sha256:` and the hash of the text with the digest's value left out.
+    pub computed: String,
+}
+
+/// [`TextDigest`] of `text` when it is laid out as the compact canonical form (it starts
+/// `{"compiler":{…},"digest":"`); `None` for any other layout.
+pub fn text_digest(text: &[u8]) -> Option<TextDigest> {
+    let value = compact_digest_value(text)?;
+    let recorded = std::str::from_utf8(&text[value.clone()]).ok()?.to_string();
+    let mut hasher = Sha256::new();
+    hasher.update(&text[..value.start]);
+    hasher.update(&text[value.end..]);
+    let computed = format!("{DIGEST_PREFIX}{}", hex::encode(hasher.finalize()));
+    Some(TextDigest { recorded, computed })
+}
+
 impl Bundle {
     /// [`Bundle::verify_digest`] for a bundle parsed from `text`. When `text` is laid out as the
     /// compact canonical form (it starts `{"compiler":{…},"digest":"`), the digest is checked
@@ -76,18 +117,18 @@ impl Bundle {
     /// were sealed (and signed), whatever their layout. Any other text, or a mismatch, falls
     /// back to printing the canonical form, which also names the digest the content has.
     pub fn verify_digest_of_text(&self, text: &[u8]) -> Result<(), DigestError> {
+        self.verify_digest_with(text_digest(text).as_ref())
+    }
+
+    /// [`Bundle::verify_digest_of_text`] given the [`text_digest`] of the text it was parsed
+    /// from (computed beforehand, or beside the parse).
+    pub fn verify_digest_with(&self, text: Option<&TextDigest>) -> Result<(), DigestError> {
         if self.digest.is_empty() {
             return Err(DigestError::Missing);
         }
-        if let Some(value) = compact_digest_value(text) {
-            if text[value.clone()] == *self.digest.as_bytes() {
-                let mut hasher = Sha256::new();
-                hasher.update(&text[..value.start]);
-                hasher.update(&text[value.end..]);
-                let hash = hasher.finalize();
-                if self.digest[DIGEST_PREFIX.len()..] == hex::encode(hash) {
-                    return Ok(());
-                }
+        if let Some(text) = text {
+            if text.recorded == self.digest && text.computed == self.digest {
+                return Ok(());
             }
         }
         self.verify_digest()
@@ -226,6 +267,21 @@ mod tests {
         let value = compact_digest_value(compact.as_bytes()).unwrap();
         assert_eq!(&compact[value], bundle.digest);
         assert_eq!(bundle.verify_digest_of_text(compact.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn sealing_to_canonical_text_gives_the_text_and_digest_of_seal() {
+        let mut expected = starfleet_bundle();
+        expected.compiler.version = "0.0.0-test".to_string();
+        expected.seal();
+        let mut bundle = expected.clone();
+        bundle.digest = "sha256:stale".to_string();
+        let text = bundle.seal_to_canonical();
+        assert_eq!(bundle.digest, expected.digest);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            expected.to_canonical_json()
+        );
     }
 
     #[test]

@@ -27,14 +27,14 @@ pub use types::gateway::{
     PathPolicy, Tracing,
 };
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
-pub use types::mesh::{Mesh, MeshRule, MtlsMode};
+pub use types::mesh::{Mesh, MeshFault, MeshRule, MtlsMode};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
-    RouteAction, RouteMatch, RouteMirror, StoreFailure, ValueFormat,
+    RouteAction, RouteMatch, RouteMirror, RouteUpgrades, StoreFailure, ValueFormat,
 };
 pub use types::service::{
-    Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,
-    RetryOn, Service, SuccessRate,
+    Balance, CircuitBreaker, FailurePercentage, HealthCheck, LatencyOutlier, Retry, RetryBudget,
+    RetryCondition, RetryOn, Service, SuccessRate,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic, TopicSchema};

@@ -6,11 +6,11 @@ use crate::types::gateway::{
     Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch, PathPolicy,
 };
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
-use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
+use crate::types::mesh::{Mesh, MeshFault, MeshRule, MtlsMode};
 use crate::types::route::{
-    AccessSubject, Acks, AdmissionStep, AuthMethod, ForwardTarget, HeaderDirection, KeyLocation,
-    NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction,
-    RouteMatch, StoreFailure, ValueFormat,
+    AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
+    KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
+    RouteAction, RouteMatch, StoreFailure, ValueFormat,
 };
 use crate::types::service::{
     Balance, CircuitBreaker, HealthCheck, Retry, RetryCondition, RetryOn, Service,
@@ -116,6 +116,7 @@ fn officers_route() -> Route {
             rewrite: None,
             timeout_ms: Some(2_000),
             idempotent: false,
+            websocket: None,
         },
         source: at(7, 3),
     }
@@ -235,6 +236,7 @@ fn services() -> Vec<Service> {
                 max_ejected_percent: 50,
                 failure_percentage: None,
                 success_rate: None,
+                latency: None,
                 interval_ms: None,
             }),
             health_check: Some(HealthCheck {
@@ -339,6 +341,14 @@ pub fn starfleet_bundle() -> Bundle {
             to: strings(&["picard", "riker"]),
             when: Some("request.method == \"GET\"".to_string()),
             source: at(38, 3),
+        }],
+        faults: vec![MeshFault {
+            from: "edge".to_string(),
+            to: strings(&["riker"]),
+            action: FaultAction::Delay { delay_ms: 200 },
+            percent: 5,
+            when: Some("request.headers[\"x-chaos\"] == \"on\"".to_string()),
+            source: at(39, 3),
         }],
     };
     bundle.topics = vec![Topic {

@@ -9,6 +9,7 @@ pub mod routes;
 pub mod sanity;
 pub mod security;
 pub mod traffic;
+pub mod upgrades;
 
 use crate::diagnostics::Diagnostic;
 use crate::graph::ProgramGraph;
@@ -25,5 +26,6 @@ pub fn run_all(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     diagnostics.extend(security::check(program));
     diagnostics.extend(sanity::check(program));
     diagnostics.extend(traffic::check(program));
+    diagnostics.extend(upgrades::check(program));
     diagnostics
 }

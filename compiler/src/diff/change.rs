@@ -45,6 +45,9 @@ pub enum ChangeKind {
     Events,
     /// A service's timeouts, retries, circuit breaker or health checks changed.
     Resilience,
+    /// An injected fault (on a route or a mesh pair) added, removed or changed: a chaos rule
+    /// about to ship is what `--fail-on faults` stops.
+    Faults,
     /// A service or gateway was added or removed, or its endpoints, balancing, identity or
     /// listeners changed.
     Topology,
@@ -52,7 +55,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// Every kind, in report order.
-    pub const ALL: [ChangeKind; 17] = [
+    pub const ALL: [ChangeKind; 18] = [
         ChangeKind::NewExposure,
         ChangeKind::WeakerAuth,
         ChangeKind::StrongerAuth,
@@ -69,6 +72,7 @@ impl ChangeKind {
         ChangeKind::MeshDenied,
         ChangeKind::Events,
         ChangeKind::Resilience,
+        ChangeKind::Faults,
         ChangeKind::Topology,
     ];
 
@@ -91,6 +95,7 @@ impl ChangeKind {
             ChangeKind::MeshDenied => "mesh-denied",
             ChangeKind::Events => "events",
             ChangeKind::Resilience => "resilience",
+            ChangeKind::Faults => "faults",
             ChangeKind::Topology => "topology",
         }
     }

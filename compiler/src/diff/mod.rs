@@ -4,13 +4,14 @@
 //! removed, re-matched or re-ordered, each with a sample request whose answer changes (samples
 //! are built from the routes' matches and run through both programs' shared matcher, the code
 //! meshd routes with); auth and limits per route, weaker or stronger; consumers gaining or
-//! losing access; mesh pairs allowed or denied; topics and streams; services' resilience. Every
+//! losing access; mesh pairs allowed or denied; topics and streams; services' resilience; injected faults. Every
 //! change has a [`ChangeKind`], which `--fail-on` gates on.
 
 pub mod admission;
 pub mod change;
 pub mod describe;
 pub mod events;
+pub mod faults;
 pub mod mesh_pairs;
 pub mod render;
 pub mod route_answers;
@@ -57,6 +58,7 @@ pub fn diff(old: &Bundle, new: &Bundle) -> ProgramDiff {
     mesh_pairs::mesh_changes(old, new, &mut changes);
     events::event_changes(old, new, &mut changes);
     services::service_changes(old, new, &mut changes);
+    faults::fault_changes(old, new, &mut changes);
     // Stable: within a kind and subject, changes keep the order they were found in.
     changes.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.subject.cmp(&b.subject)));
     let mut summary = BTreeMap::new();

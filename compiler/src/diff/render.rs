@@ -24,6 +24,7 @@ fn title(kind: ChangeKind) -> &'static str {
         ChangeKind::MeshDenied => "Mesh: newly denied",
         ChangeKind::Events => "Topics and streams",
         ChangeKind::Resilience => "Service resilience",
+        ChangeKind::Faults => "Injected faults",
         ChangeKind::Topology => "Gateways and services",
     }
 }

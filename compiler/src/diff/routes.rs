@@ -256,12 +256,14 @@ fn action_changes(pair: &RoutePair<'_>, out: &mut Vec<Change>) {
                 strip_prefix: old_strip,
                 rewrite: old_rewrite,
                 timeout_ms: old_timeout,
+                websocket: old_websocket,
                 ..
             },
             RouteAction::Forward {
                 strip_prefix,
                 rewrite,
                 timeout_ms,
+                websocket,
                 ..
             },
         ) => {
@@ -281,6 +283,17 @@ fn action_changes(pair: &RoutePair<'_>, out: &mut Vec<Change>) {
                     |t: &Option<u64>| t.map_or("the service's".to_string(), |t| format!("{t}ms"));
                 details.push(format!("timeout {} → {}", ms(old_timeout), ms(timeout_ms)));
             }
+            let (old_upgrades, upgrades) = (
+                old_websocket.unwrap_or_default(),
+                websocket.unwrap_or_default(),
+            );
+            if old_upgrades != upgrades {
+                details.push(format!(
+                    "websocket {} → {}",
+                    describe_upgrades(&old_upgrades),
+                    describe_upgrades(&upgrades)
+                ));
+            }
         }
         (RouteAction::Produce { .. }, RouteAction::Produce { .. }) if before == after => {
             let json = |action: &RouteAction| serde_json::to_string(action).unwrap_or_default();
@@ -294,4 +307,12 @@ fn action_changes(pair: &RoutePair<'_>, out: &mut Vec<Change>) {
         details.join("; "),
         Some(at(&pair.new.source)),
     ));
+}
+
+/// A route's upgrade settings as its `websocket` line would say them.
+fn describe_upgrades(upgrades: &meshwork_bundle::RouteUpgrades) -> String {
+    if !upgrades.allowed {
+        return "off".to_string();
+    }
+    format!("{{ max {}  idle {}ms }}", upgrades.max, upgrades.idle_ms)
 }

@@ -1,9 +1,9 @@
 //! The mesh policy: every `mesh` block of the program, in program order, as one.
 
-use meshwork_bundle::{Mesh, MeshRule, MtlsMode};
+use meshwork_bundle::{Mesh, MeshFault, MeshRule, MtlsMode};
 
 use super::context::EmitContext;
-use super::lower_route::lower_effect;
+use super::lower_route::{lower_effect, lower_fault_action};
 use crate::syntax::ast::{self, MeshStatement};
 
 /// Lowers all mesh blocks (in program order). The first `default`, `mtls` and `trust_domain`
@@ -38,6 +38,23 @@ pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
                 _ => None,
             })
             .collect(),
+        faults: statements()
+            .filter_map(|s| match s {
+                MeshStatement::Fault(fault) => Some(lower_pair_fault(cx, fault)),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+fn lower_pair_fault(cx: &EmitContext, fault: &ast::MeshFault) -> MeshFault {
+    MeshFault {
+        from: fault.source.node.clone(),
+        to: fault.targets.iter().map(|t| t.node.clone()).collect(),
+        action: lower_fault_action(&fault.fault.kind),
+        percent: fault.fault.percent.node.value,
+        when: fault.fault.when.as_ref().map(|c| c.source.clone()),
+        source: cx.location(fault.span),
     }
 }
 

@@ -6,7 +6,7 @@
 use meshwork_bundle::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, Effect, FaultAction, HeaderDirection,
     KeyLocation, ProduceMode, ProduceTopic, RateLimitKey, Route, RouteAction, RouteMirror,
-    StoreFailure, ValueFormat,
+    RouteUpgrades, StoreFailure, ValueFormat,
 };
 
 use super::context::EmitContext;
@@ -164,19 +164,23 @@ fn lower_mirror(mirror: &ast::Mirror) -> RouteMirror {
 
 /// A `fault` line: delays before aborts is the runtime's business; here each keeps its line.
 fn lower_fault(cx: &mut EmitContext, fault: &ast::Fault) -> AdmissionStep {
-    let action = match &fault.kind {
+    AdmissionStep::Fault {
+        action: lower_fault_action(&fault.kind),
+        percent: fault.percent.node.value,
+        when: fault.when.as_ref().map(|c| c.source.clone()),
+        source: cx.location(fault.span),
+    }
+}
+
+/// What a fault does, as the bundle says it (route and mesh-pair faults alike).
+pub(super) fn lower_fault_action(kind: &ast::FaultKind) -> FaultAction {
+    match kind {
         ast::FaultKind::Abort(status) => FaultAction::Abort {
             status: status.node,
         },
         ast::FaultKind::Delay(delay) => FaultAction::Delay {
             delay_ms: delay.node.millis,
         },
-    };
-    AdmissionStep::Fault {
-        action,
-        percent: fault.percent.node.value,
-        when: fault.when.as_ref().map(|c| c.source.clone()),
-        source: cx.location(fault.span),
     }
 }
 
@@ -285,6 +289,7 @@ fn lower_action(
             timeout_ms,
             idempotent: route.is_idempotent(),
             mirror: route.mirror().map(lower_mirror),
+            websocket: route.websocket().map(lower_websocket),
         }),
         RouteStatement::Produce(produce) => Some(lower_produce(produce, timeout_ms)),
         RouteStatement::Respond(respond) => Some(RouteAction::Respond {
@@ -301,6 +306,22 @@ fn lower_action(
                 .unwrap_or_else(|| DEFAULT_RESPOND_CONTENT_TYPE.to_string()),
         }),
         _ => None,
+    }
+}
+
+/// A route's `websocket` line: what it states, the defaults for the rest.
+fn lower_websocket(websocket: &ast::WebSocket) -> RouteUpgrades {
+    let defaults = RouteUpgrades::default();
+    RouteUpgrades {
+        allowed: websocket.allowed,
+        max: websocket
+            .max
+            .as_ref()
+            .map_or(defaults.max, |m| u32::try_from(m.node).unwrap_or(u32::MAX)),
+        idle_ms: websocket
+            .idle
+            .as_ref()
+            .map_or(defaults.idle_ms, |d| d.node.millis),
     }
 }
 

@@ -4,8 +4,8 @@
 //! single-valued settings the first one in program order wins.
 
 use meshwork_bundle::{
-    Balance, CircuitBreaker, FailurePercentage, HealthCheck, Retry, RetryBudget, RetryCondition,
-    RetryOn, Service, SuccessRate,
+    Balance, CircuitBreaker, FailurePercentage, HealthCheck, LatencyOutlier, Retry, RetryBudget,
+    RetryCondition, RetryOn, Service, SuccessRate,
 };
 
 use meshwork_bundle::mesh_policy::derived_identity;
@@ -174,14 +174,26 @@ fn lower_circuit_breaker(breaker: &ast::CircuitBreaker) -> CircuitBreaker {
                 .as_ref()
                 .map_or(DEFAULT_SUCCESS_RATE_MIN_REQUESTS, |n| n.node),
         }),
-        interval_ms: (breaker.failure_percentage.is_some() || breaker.success_rate.is_some()).then(
-            || {
-                breaker
-                    .interval
-                    .as_ref()
-                    .map_or(DEFAULT_OUTLIER_INTERVAL_MS, |d| d.node.millis.max(1))
-            },
-        ),
+        latency: breaker.latency.as_ref().map(|l| LatencyOutlier {
+            factor_percent: l.factor_percent.node,
+            min_requests: l
+                .min_requests
+                .as_ref()
+                .map_or(DEFAULT_LATENCY_MIN_REQUESTS, |n| n.node),
+            min_latency_ms: l
+                .min_latency
+                .as_ref()
+                .map_or(DEFAULT_LATENCY_MIN_MS, |d| d.node.millis),
+        }),
+        interval_ms: (breaker.failure_percentage.is_some()
+            || breaker.success_rate.is_some()
+            || breaker.latency.is_some())
+        .then(|| {
+            breaker
+                .interval
+                .as_ref()
+                .map_or(DEFAULT_OUTLIER_INTERVAL_MS, |d| d.node.millis.max(1))
+        }),
     }
 }
 
@@ -189,6 +201,10 @@ fn lower_circuit_breaker(breaker: &ast::CircuitBreaker) -> CircuitBreaker {
 pub const DEFAULT_FAILURE_PERCENTAGE_MIN_REQUESTS: u64 = 50;
 /// Requests an endpoint needs in an interval for the success-rate detector (Envoy: 100).
 pub const DEFAULT_SUCCESS_RATE_MIN_REQUESTS: u64 = 100;
+/// Answered requests an endpoint (and a peer) needs in an interval for the latency detector.
+pub const DEFAULT_LATENCY_MIN_REQUESTS: u64 = 20;
+/// The mean latency below which the latency detector never ejects.
+pub const DEFAULT_LATENCY_MIN_MS: u64 = 10;
 /// How often the detectors judge when `interval` is not written (Envoy: 10 s).
 pub const DEFAULT_OUTLIER_INTERVAL_MS: u64 = 10_000;
 

@@ -98,6 +98,18 @@ pub fn emit_bundle_with_graph(
     files: &[(FileId, ast::File)],
     graph: &crate::graph::ProgramGraph,
 ) -> (Bundle, Vec<Diagnostic>) {
+    let (mut bundle, diagnostics) = emit_unsealed(sources, files, graph);
+    bundle.seal();
+    (bundle, diagnostics)
+}
+
+/// [`emit_bundle_with_graph`] without the seal, for a caller that seals once it has set the
+/// build's own fields (`meshc build`'s serial) and keeps the sealed text.
+pub fn emit_unsealed(
+    sources: &SourceMap,
+    files: &[(FileId, ast::File)],
+    graph: &crate::graph::ProgramGraph,
+) -> (Bundle, Vec<Diagnostic>) {
     let program = ProgramItems::collect(sources, files);
     let mut cx = EmitContext::new(sources);
     let mut bundle = Bundle::new(compiler_info());
@@ -126,6 +138,5 @@ pub fn emit_bundle_with_graph(
         .filter_map(|decls| lower_stream::lower_stream(&mut cx, decls))
         .collect();
     bundle.graph = lower_graph::lower_graph(graph);
-    bundle.seal();
     (bundle, cx.diagnostics)
 }

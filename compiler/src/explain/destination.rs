@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use meshwork_bundle::{Balance, Bundle, Gateway, ProduceTopic, RetryOn, Route, RouteAction};
+use meshwork_bundle::{
+    Balance, Bundle, Gateway, ProduceTopic, RetryOn, Route, RouteAction, RouteUpgrades,
+};
 
 use crate::checks::mesh::policy::{decide, MeshDecision};
 use crate::resolve::Program;
@@ -84,6 +86,7 @@ pub fn render_destination(
             timeout_ms,
             idempotent,
             mirror,
+            websocket,
         } => {
             for target in targets {
                 let _ = writeln!(
@@ -159,6 +162,17 @@ pub fn render_destination(
                                 b.interval_ms.unwrap_or_default()
                             ));
                         }
+                        if let Some(l) = &b.latency {
+                            let factor =
+                                format!("{}.{:02}", l.factor_percent / 100, l.factor_percent % 100);
+                            let factor = factor.trim_end_matches('0').trim_end_matches('.');
+                            detectors.push(format!(
+                                "a mean latency over {factor}x its peers' median and at least {}ms ({} answered requests per {}ms)",
+                                l.min_latency_ms,
+                                l.min_requests,
+                                b.interval_ms.unwrap_or_default()
+                            ));
+                        }
                         let _ = writeln!(
                             out,
                             "    circuit breaker: an endpoint is ejected after {}, for {}ms{}; at most {}% of endpoints out",
@@ -197,8 +211,31 @@ pub fn render_destination(
                     mesh_verdict(program, &gateway.name, &m.service)
                 );
             }
+            let _ = writeln!(
+                out,
+                "  {}",
+                upgrade_verdict(websocket.as_ref(), &route.name)
+            );
         }
     }
+}
+
+/// Whether an upgrade request (`Connection: upgrade`, `Upgrade: websocket`) on the route would be
+/// forwarded, and on what terms.
+fn upgrade_verdict(websocket: Option<&RouteUpgrades>, route: &str) -> String {
+    let stated = websocket.is_some();
+    let upgrades = websocket.copied().unwrap_or_default();
+    if !upgrades.allowed {
+        return format!(
+            "upgrades (WebSocket): refused with 403 before any upstream sees them (`websocket off` on route `{route}`)"
+        );
+    }
+    format!(
+        "upgrades (WebSocket): forwarded after admission{}; at most {} open at once (then 503), closed after {}ms with no byte either way",
+        if stated { "" } else { " (the default: the route has no `websocket` line)" },
+        upgrades.max,
+        upgrades.idle_ms
+    )
 }
 
 fn mesh_verdict(program: &Program, gateway: &str, service: &str) -> String {

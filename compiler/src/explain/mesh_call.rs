@@ -13,7 +13,7 @@ use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::{
     decide, denied_by, describe_rule, rule_names, Condition, MeshDecision, MeshSource,
 };
-use meshwork_bundle::{Bundle, Effect, MeshRule, MtlsMode, SourceLocation};
+use meshwork_bundle::{Bundle, Effect, FaultAction, MeshFault, MeshRule, MtlsMode, SourceLocation};
 
 use crate::diagnostics::suggest::closest;
 
@@ -69,6 +69,9 @@ pub struct MeshCall<'b> {
     pub rules: Vec<(&'b MeshRule, Option<Condition>)>,
     /// The decision.
     pub decision: MeshDecision<'b>,
+    /// The mesh's `fault` lines on this pair, with their condition's verdict (`None`: no
+    /// condition); the sidecar draws them only for an allowed call.
+    pub faults: Vec<(&'b MeshFault, Option<Condition>)>,
 }
 
 /// Decides the call `request` from `from`, as a sidecar would.
@@ -114,12 +117,23 @@ pub fn decide_call<'b>(
             (rule, verdict)
         })
         .collect();
+    let faults = bundle
+        .mesh
+        .faults
+        .iter()
+        .filter(|fault| fault.covers(Some(from), destination))
+        .map(|fault| {
+            let verdict = fault.when.as_deref().map(|cel| conditions.evaluate(cel));
+            (fault, verdict)
+        })
+        .collect();
     Ok(MeshCall {
         from: from.to_string(),
         identity,
         destination: destination.clone(),
         rules,
         decision,
+        faults,
     })
 }
 
@@ -206,6 +220,63 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
         "  decided by {}",
         denied_by(&call.decision, &call.destination)
     );
+    render_faults(out, call);
+}
+
+/// The pair's faults: what the sidecar would inject into this call, and how often.
+fn render_faults(out: &mut String, call: &MeshCall<'_>) {
+    if call.faults.is_empty() {
+        return;
+    }
+    let allowed = call.decision.effect == Effect::Allow;
+    let _ = writeln!(
+        out,
+        "  faults on this pair (drawn by `{}`'s sidecar for an allowed call; delays first, then aborts){}:",
+        call.destination,
+        if allowed { "" } else { ", never reached: the call is denied first" }
+    );
+    for (fault, verdict) in &call.faults {
+        let effect = match fault.action {
+            FaultAction::Abort { status } => {
+                format!("answered {status} without reaching the service")
+            }
+            FaultAction::Delay { delay_ms } => format!("held {delay_ms}ms, then forwarded"),
+        };
+        let verdict = match verdict {
+            None | Some(Condition::Holds) if allowed => {
+                format!("  → {}% of such calls are {effect}", fault.percent)
+            }
+            None | Some(Condition::Holds) => String::new(),
+            Some(Condition::Fails) => "  → condition is false: not faulted".to_string(),
+            Some(Condition::Error(why)) => {
+                format!("  → condition cannot be evaluated ({why}): not faulted")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "    {}  {}{verdict}",
+            at(&fault.source),
+            describe_fault(fault)
+        );
+    }
+}
+
+/// A pair fault as written: `fault picard -> riker abort 10% 503 when …`.
+fn describe_fault(fault: &MeshFault) -> String {
+    let to = match fault.to.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    let action = match fault.action {
+        FaultAction::Abort { status } => format!("abort {}% {status}", fault.percent),
+        FaultAction::Delay { delay_ms } => format!("delay {}% {delay_ms}ms", fault.percent),
+    };
+    let when = fault
+        .when
+        .as_deref()
+        .map(|w| format!(" when {w}"))
+        .unwrap_or_default();
+    format!("fault {} -> {to} {action}{when}", fault.from)
 }
 
 fn at(location: &SourceLocation) -> String {

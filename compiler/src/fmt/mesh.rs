@@ -67,5 +67,17 @@ fn statement(source: &SourceText<'_>, statement: &MeshStatement) -> Entry {
             };
             line.at(rule.span.start as usize, rule.span.end as usize)
         }
+        MeshStatement::Fault(fault) => {
+            let line = Line::new()
+                .text("fault")
+                .text(fault.source.node.clone())
+                .text("->");
+            let line = match fault.targets.as_slice() {
+                [single] => line.text(single.node.clone()),
+                targets => line.part(list(source, targets, |t| t.node.clone(), |t| t.span)),
+            };
+            let line = super::route::fault_words(line, &fault.fault);
+            line.at(fault.span.start as usize, fault.span.end as usize)
+        }
     }
 }

@@ -45,6 +45,7 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
         }
         RouteStatement::Fault(f) => fault_line(f),
         RouteStatement::Mirror(m) => mirror_line(m),
+        RouteStatement::WebSocket(w) => websocket_line(w),
         RouteStatement::Forward(f) => forward_line(f),
         RouteStatement::Produce(p) => produce_line(source, p),
         RouteStatement::Respond(r) => respond_line(r),
@@ -54,12 +55,16 @@ fn statement(source: &SourceText<'_>, statement: &RouteStatement) -> Entry {
 
 /// `fault abort PERCENT STATUS [when CEL]` or `fault delay PERCENT DURATION [when CEL]`.
 fn fault_line(f: &Fault) -> Line {
+    fault_words(Line::new().text("fault"), f)
+}
+
+/// A fault's words after `fault` (and, on a mesh pair, after the pair): `abort|delay P% … [when CEL]`.
+pub(super) fn fault_words(line: Line, f: &Fault) -> Line {
     let effect = match &f.kind {
         FaultKind::Abort(status) => status.node.to_string(),
         FaultKind::Delay(delay) => duration(delay.node),
     };
-    let line = Line::new()
-        .text("fault")
+    let line = line
         .text(f.kind.keyword())
         .text(percent(f.percent.node))
         .text(effect);
@@ -81,6 +86,26 @@ fn mirror_line(m: &Mirror) -> Line {
                 .map(|s| format!("max_body {}", size(s.node))),
         )
         .maybe(m.queue.as_ref().map(|q| format!("queue {}", q.node)))
+}
+
+/// `websocket off` or `websocket { max N  idle DURATION }`.
+fn websocket_line(w: &WebSocket) -> Line {
+    if !w.allowed {
+        return Line::new().text("websocket").text("off");
+    }
+    let mut settings = Vec::new();
+    if let Some(max) = &w.max {
+        settings.push(format!("max {}", max.node));
+    }
+    if let Some(idle) = &w.idle {
+        settings.push(format!("idle {}", duration(idle.node)));
+    }
+    let body = if settings.is_empty() {
+        "{}".to_string()
+    } else {
+        format!("{{ {} }}", settings.join("  "))
+    };
+    Line::new().text("websocket").text(body)
 }
 
 /// `match [METHOD|*] PATH [host "H"] [header "K" "V"]… [query "K" "V"]…`.

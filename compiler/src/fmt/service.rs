@@ -138,6 +138,20 @@ fn circuit_breaker(source: &SourceText<'_>, breaker: &CircuitBreaker) -> Entry {
                 .at(at.start as usize, end.end as usize),
         );
     }
+    if let Some(l) = &breaker.latency {
+        let mut text = format!("latency {}", factor(l.factor_percent.node));
+        if let Some(n) = &l.min_requests {
+            text.push_str(&format!(" min_requests {}", n.node));
+        }
+        if let Some(d) = &l.min_latency {
+            text.push_str(&format!(" min_latency {}", duration(d.node)));
+        }
+        children.push(
+            Line::new()
+                .text(text)
+                .at(l.span.start as usize, l.span.end as usize),
+        );
+    }
     if let Some(d) = &breaker.interval {
         children.push(setting("interval", duration(d.node), d.span));
     }
@@ -176,4 +190,14 @@ fn health_check_line(check: &HealthCheck) -> Line {
                 .as_ref()
                 .map(|n| format!("unhealthy {}", n.node)),
         )
+}
+
+/// A factor in percent as written: `3x`, `1.5x`, `1.25x`.
+fn factor(percent: u32) -> String {
+    let (whole, fraction) = (percent / 100, percent % 100);
+    match fraction {
+        0 => format!("{whole}x"),
+        f if f % 10 == 0 => format!("{whole}.{}x", f / 10),
+        f => format!("{whole}.{f:02}x"),
+    }
 }

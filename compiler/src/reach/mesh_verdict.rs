@@ -119,6 +119,7 @@ mod tests {
             mtls: MtlsMode::Permissive,
             trust_domain: None,
             rules,
+            faults: Vec::new(),
         }
     }
 

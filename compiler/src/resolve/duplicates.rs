@@ -85,7 +85,7 @@ fn mesh_settings(program: &Program) -> Vec<Diagnostic> {
                 ast::MeshStatement::TrustDomain { span, .. } => {
                     (&mut first_trust_domain, "the mesh trust domain", *span)
                 }
-                ast::MeshStatement::Rule(_) => continue,
+                ast::MeshStatement::Rule(_) | ast::MeshStatement::Fault(_) => continue,
             };
             match slot {
                 None => *slot = Some((block, span)),

@@ -83,6 +83,16 @@ impl<'a> Program<'a> {
         })
     }
 
+    /// Every fault on a mesh pair, in program order.
+    pub fn mesh_faults(&self) -> impl Iterator<Item = &'a ast::MeshFault> + '_ {
+        self.meshes.iter().flat_map(|m| {
+            m.statements.iter().filter_map(|s| match s {
+                ast::MeshStatement::Fault(f) => Some(f),
+                _ => None,
+            })
+        })
+    }
+
     /// The mesh's default effect, if a mesh block states one.
     pub fn mesh_default(&self) -> Option<&'a Spanned<ast::Effect>> {
         self.meshes

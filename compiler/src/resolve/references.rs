@@ -56,8 +56,11 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             }
         }
     }
-    for rule in program.mesh_rules() {
-        let source = &rule.source;
+    let pairs = program
+        .mesh_rules()
+        .map(|r| (&r.source, &r.targets))
+        .chain(program.mesh_faults().map(|f| (&f.source, &f.targets)));
+    for (source, targets) in pairs {
         if source.node != "*"
             && !program.symbols.has_service(&source.node)
             && !program.symbols.has_gateway(&source.node)
@@ -70,7 +73,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 candidates,
             ));
         }
-        for target in &rule.targets {
+        for target in targets {
             if target.node == "*" || program.symbols.has_service(&target.node) {
                 continue;
             }

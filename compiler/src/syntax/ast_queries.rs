@@ -58,6 +58,14 @@ impl Route {
         })
     }
 
+    /// The route's `websocket` line, if it has one.
+    pub fn websocket(&self) -> Option<&WebSocket> {
+        self.statements.iter().find_map(|s| match s {
+            RouteStatement::WebSocket(w) => Some(&**w),
+            _ => None,
+        })
+    }
+
     /// The route's `produce`, if it produces.
     pub fn produce(&self) -> Option<&Produce> {
         self.statements.iter().find_map(|s| match s {

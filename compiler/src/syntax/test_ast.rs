@@ -71,8 +71,21 @@ pub enum TestStatement {
         every: Option<Spanned<Duration>>,
         span: Span,
     },
+    /// `faults forced|never`: whether the faults whose condition holds fire (their share taken
+    /// as 100%) or none does (the default), so a test of a fault is deterministic.
+    Faults(Spanned<FaultMode>),
     /// `expect …`.
     Expect(Expectation),
+}
+
+/// How a test treats the program's injected faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaultMode {
+    /// Every fault whose condition holds fires, whatever its share.
+    Forced,
+    /// No fault fires (every draw misses): the default.
+    #[default]
+    Never,
 }
 
 impl TestStatement {
@@ -86,6 +99,7 @@ impl TestStatement {
             | TestStatement::As { span, .. }
             | TestStatement::Repeat { span, .. } => *span,
             TestStatement::Gateway(name) => name.span,
+            TestStatement::Faults(mode) => mode.span,
             TestStatement::BodySize(size) => size.span,
             TestStatement::Body(text)
             | TestStatement::Key(text)
@@ -187,6 +201,22 @@ pub enum ExpectKind {
     Deliver(Ident),
     /// `expect filtered [STREAM]`: a stream's `when` drops the record.
     Filtered(Option<Ident>),
+    /// `expect fault abort [STATUS]` / `expect fault delay [DURATION]`: that fault fires
+    /// (under `faults forced`).
+    Fault(ExpectedFault),
+    /// `expect no_fault`: no fault fires.
+    NoFault,
+    /// `expect mirror SERVICE`: the forwarded request is one a route's mirror copies there.
+    Mirror(Ident),
+    /// `expect no_mirror`: no copy is made.
+    NoMirror,
+}
+
+/// The fault an `expect fault` names, with its status or duration when written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectedFault {
+    Abort(Option<Spanned<u16>>),
+    Delay(Option<Spanned<Duration>>),
 }
 
 /// An `expect` statement.

@@ -14,7 +14,7 @@ use crate::diagnostics::Diagnostic;
 use crate::explain::ExplainRequest;
 use crate::resolve::UNDEFINED_NAME;
 use crate::source::{Span, Spanned};
-use crate::syntax::test_ast::{ExpectKind, Expectation, TestCase, TestStatement};
+use crate::syntax::test_ast::{ExpectKind, Expectation, FaultMode, TestCase, TestStatement};
 
 /// What a test sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub struct CasePlan<'t> {
     pub credential: Option<Credential>,
     pub repeat: u64,
     pub every: Duration,
+    /// `faults forced|never` (never when not written).
+    pub faults: FaultMode,
     pub expectations: Vec<&'t Expectation>,
 }
 
@@ -184,6 +186,7 @@ pub fn plan_case<'t>(bundle: &Bundle, test: &'t TestCase) -> Result<CasePlan<'t>
     let mut credential = None;
     let mut repeat = 1;
     let mut every = Duration::ZERO;
+    let mut faults = FaultMode::Never;
     let mut expectations = Vec::new();
     for statement in &test.statements {
         match statement {
@@ -324,6 +327,7 @@ pub fn plan_case<'t>(bundle: &Bundle, test: &'t TestCase) -> Result<CasePlan<'t>
                 repeat = count.node.clamp(1, MAX_REPEAT);
                 every = gap.as_ref().map_or(Duration::ZERO, |g| Duration::from_millis(g.node.millis));
             }
+            TestStatement::Faults(mode) => faults = mode.node,
             TestStatement::Expect(expectation) => {
                 check_expectation(&mut planner, expectation);
                 expectations.push(expectation);
@@ -393,6 +397,7 @@ pub fn plan_case<'t>(bundle: &Bundle, test: &'t TestCase) -> Result<CasePlan<'t>
         credential,
         repeat,
         every,
+        faults,
         expectations,
     })
 }
@@ -440,7 +445,9 @@ fn check_expectation(planner: &mut Planner<'_>, expectation: &Expectation) {
                 planner.check_name("service", &target.service, planner.services());
             }
         }
-        ExpectKind::Deliver(service) => planner.check_name("service", service, planner.services()),
+        ExpectKind::Deliver(service) | ExpectKind::Mirror(service) => {
+            planner.check_name("service", service, planner.services())
+        }
         ExpectKind::Filtered(Some(stream)) => {
             planner.check_name("stream", stream, planner.streams())
         }
@@ -468,7 +475,14 @@ fn check_fits(
         Subject::Call { .. } => {
             matches!(
                 expectation.kind,
-                E::Allowed | E::Denied(_) | E::Rule(_) | E::Status(_) | E::Reason(_)
+                E::Allowed
+                    | E::Denied(_)
+                    | E::Rule(_)
+                    | E::Status(_)
+                    | E::Reason(_)
+                    | E::Fault(_)
+                    | E::NoFault
+                    | E::Body(_)
             ) && !matches!(expectation.kind, E::Denied(Some(ref s)) if s.node != crate::syntax::test_ast::DenialStep::Mesh)
         }
         Subject::Record { .. } => matches!(
@@ -487,8 +501,8 @@ fn check_fits(
                 .with_label(expectation.span, "cannot happen to this test's subject")
                 .with_label(subject_span, format!("the test sends {what}"))
                 .with_help(match subject {
-                    Subject::Request => "a request can expect status, route, allowed, denied STEP, reason, rule, forward, header, no_header, response_header, body, produce, and (through a produce) emit, dead_letter, deliver, filtered",
-                    Subject::Call { .. } => "a mesh call can expect allowed, denied [mesh], rule, reason, status",
+                    Subject::Request => "a request can expect status, route, allowed, denied STEP, reason, rule, forward, header, no_header, response_header, body, fault, no_fault, mirror, no_mirror, produce, and (through a produce) emit, dead_letter, deliver, filtered",
+                    Subject::Call { .. } => "a mesh call can expect allowed, denied [mesh], rule, reason, status, body, fault, no_fault",
                     Subject::Record { .. } => "a record can expect emit, dead_letter, deliver, filtered, rule",
                 }.to_string()),
         );

@@ -379,6 +379,9 @@ pub fn check(expectation: &Expectation, outcome: &Outcome) -> Option<String> {
                 happened()
             ))
         }
+        ExpectKind::Fault(_) | ExpectKind::NoFault | ExpectKind::Mirror(_) | ExpectKind::NoMirror => {
+            super::traffic_expectations::check(&expectation.kind, outcome, happened)
+        }
     }
 }
 

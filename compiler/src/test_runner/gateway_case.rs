@@ -17,6 +17,8 @@ use super::credentials::{credential_for, CredentialPlace, TestKeys};
 use super::lazy_admission::LazyAdmission;
 use super::outcome::{Outcome, Refusal};
 use super::produce_case::produce;
+use super::traffic_case::{route_faults, route_mirror};
+use crate::syntax::test_ast::FaultMode;
 
 /// A gateway with its compiled route table and admission, fresh for each test.
 pub struct GatewayRun<'b> {
@@ -25,6 +27,8 @@ pub struct GatewayRun<'b> {
     pub topics: &'b [Topic],
     pub table: &'b RouteTable,
     pub admission: LazyAdmission<'b>,
+    /// Whether the route's faults fire (`faults forced`) or not.
+    pub faults: FaultMode,
 }
 
 /// The request as the test sends it, after credentials are added.
@@ -363,6 +367,14 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
         }
     }
     let mut response_headers = HeaderMap::new();
+    if route_faults(run.faults, route, admitted.cel_input(&facts), &mut outcome) {
+        // Aborted in place of the action; response header rules and CORS still apply.
+        admitted.apply_response_headers(&mut response_headers);
+        outcome
+            .response_headers
+            .extend(header_pairs(&response_headers));
+        return outcome;
+    }
     match &route.action {
         RouteAction::Respond {
             status,
@@ -387,6 +399,7 @@ pub fn decide_request(run: &GatewayRun<'_>, request: &SentRequest) -> Outcome {
             let mut upstream = request.headers.clone();
             admitted.apply_request_headers(&mut upstream);
             outcome.upstream_headers = header_pairs(&upstream);
+            route_mirror(route, request.body.len(), &mut outcome);
         }
         RouteAction::Produce { .. } => {
             produce(

@@ -9,11 +9,12 @@ use meshwork_bundle::mesh_policy::{
     decide, describe_rule, Condition, DecidedBy, IdentityDirectory, MeshSource,
 };
 use meshwork_bundle::{Bundle, MeshRule};
-use meshwork_policy::admit::cel::{CelInput, RequestCondition};
+use meshwork_policy::admit::cel::{CelInput, MeshCaller, RequestCondition};
 use meshwork_policy::admit::RequestFacts;
 
 use super::case_plan::CasePlan;
 use super::outcome::{Outcome, Refusal};
+use super::traffic_case::pair_faults;
 
 /// Whether `rule`'s condition holds for the call (`Err`: it failed to evaluate).
 fn condition_holds(rule: &MeshRule, facts: &RequestFacts<'_>) -> Result<bool, String> {
@@ -88,11 +89,25 @@ pub fn decide_call(
         DecidedBy::Default { .. } => None,
     };
     if decision.is_allowed() {
-        return Ok(Outcome {
+        let mut outcome = Outcome {
             allowed: true,
             mesh_rule: rule_source,
             ..Outcome::default()
-        });
+        };
+        // The destination's sidecar draws the pair's faults once it allowed the call.
+        let cel_caller = MeshCaller {
+            service: caller.name.unwrap_or(""),
+            identity: caller.identity.unwrap_or(""),
+        };
+        pair_faults(
+            plan.faults,
+            &bundle.mesh.faults,
+            caller.name,
+            destination,
+            CelInput::mesh_call(&facts, cel_caller),
+            &mut outcome,
+        );
+        return Ok(outcome);
     }
     let pair = format!("`{source}` → `{destination}`");
     let reason = match (&decision.decided_by, &decision.condition_error) {

@@ -19,6 +19,8 @@ pub mod produce_case;
 pub mod record_case;
 pub mod render;
 pub mod report;
+pub mod traffic_case;
+pub mod traffic_expectations;
 
 use std::collections::BTreeMap;
 
@@ -128,6 +130,7 @@ impl<'b> TestBed<'b> {
             topics: &self.bundle.topics,
             table: &self.tables[&gateway.name],
             admission,
+            faults: plan.faults,
         };
         let mut request = SentRequest::from_plan(plan)?;
         add_credentials(&run, plan, &self.keys, &mut request)?;

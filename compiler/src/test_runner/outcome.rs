@@ -91,4 +91,12 @@ pub struct Outcome {
     pub mesh_rule: Option<SourceLocation>,
     /// For coverage: the admission steps that ran, as indexes into the route's admission.
     pub steps_reached: Vec<usize>,
+    /// The fault delay that fired (under `faults forced`): milliseconds, and where written.
+    pub fault_delay: Option<(u64, SourceLocation)>,
+    /// The fault abort that fired: the status, and where written.
+    pub fault_abort: Option<(u16, SourceLocation)>,
+    /// The service a route's mirror copies the forwarded request to, with its share.
+    pub mirror: Option<(String, u8)>,
+    /// Why a route with a mirror does not copy this request.
+    pub mirror_skipped: Option<String>,
 }

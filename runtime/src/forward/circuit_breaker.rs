@@ -26,8 +26,21 @@ pub struct BreakerConfig {
     pub failure_percentage: Option<(u8, u64)>,
     /// `min_requests` of the success-rate detector.
     pub success_rate: Option<u64>,
-    /// How often the two detectors judge; `None` without them.
+    /// The latency detector.
+    pub latency: Option<LatencyConfig>,
+    /// How often the interval detectors judge; `None` without them.
     pub interval: Option<Duration>,
+}
+
+/// The latency detector's settings (`latency FACTORx min_requests N min_latency D`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyConfig {
+    /// An endpoint slower than this percentage of its peers' median is an outlier (300: 3x).
+    pub factor_percent: u32,
+    /// Answered requests it and a peer need in the interval.
+    pub min_requests: u64,
+    /// A mean below this, in microseconds, never ejects.
+    pub min_latency_us: u64,
 }
 
 /// The longest ejection that grows on repeat (Envoy's `max_ejection_time` default).
@@ -45,9 +58,18 @@ impl BreakerConfig {
                 .as_ref()
                 .map(|f| (f.percent.min(100), f.min_requests)),
             success_rate: config.success_rate.as_ref().map(|s| s.min_requests),
+            latency: config.latency.as_ref().map(|l| LatencyConfig {
+                factor_percent: l.factor_percent,
+                min_requests: l.min_requests.max(1),
+                min_latency_us: l.min_latency_ms.saturating_mul(1000),
+            }),
             interval: config
                 .interval_ms
-                .filter(|_| config.failure_percentage.is_some() || config.success_rate.is_some())
+                .filter(|_| {
+                    config.failure_percentage.is_some()
+                        || config.success_rate.is_some()
+                        || config.latency.is_some()
+                })
                 .map(|ms| Duration::from_millis(ms.max(1))),
         }
     }
@@ -73,6 +95,9 @@ pub struct OutlierState {
     /// Requests and failures of the current interval (interval detectors only).
     interval_requests: AtomicU64,
     interval_failures: AtomicU64,
+    /// Answered requests of the interval and their summed latency to the response head.
+    interval_answered: AtomicU64,
+    interval_latency_us: AtomicU64,
     /// Ejections so far, lowered by one for each interval the endpoint stays in.
     ejections: AtomicU32,
 }
@@ -113,19 +138,30 @@ impl OutlierState {
         self.ejected_until.store(until, Ordering::Relaxed);
     }
 
-    /// Counts one request of the interval.
-    pub fn count(&self, failed: bool) {
+    /// Counts one request of the interval; `latency` is its time to the response head when the
+    /// endpoint answered.
+    pub fn count(&self, failed: bool, latency: Option<Duration>) {
         self.interval_requests.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.interval_failures.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(latency) = latency {
+            let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+            self.interval_answered.fetch_add(1, Ordering::Relaxed);
+            self.interval_latency_us.fetch_add(us, Ordering::Relaxed);
+        }
     }
 
-    /// Takes the interval's `(requests, failures)` and starts the next interval.
-    pub fn take_interval(&self) -> (u64, u64) {
+    /// Takes the interval's counts and starts the next interval.
+    pub fn take_interval(&self) -> IntervalCounts {
         let requests = self.interval_requests.swap(0, Ordering::Relaxed);
         let failures = self.interval_failures.swap(0, Ordering::Relaxed);
-        (requests, failures.min(requests))
+        IntervalCounts {
+            requests,
+            failures: failures.min(requests),
+            answered: self.interval_answered.swap(0, Ordering::Relaxed),
+            latency_us: self.interval_latency_us.swap(0, Ordering::Relaxed),
+        }
     }
 
     /// An interval passed with the endpoint in: its ejection count falls by one.
@@ -134,6 +170,19 @@ impl OutlierState {
             .ejections
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
+}
+
+/// One endpoint's requests over an interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntervalCounts {
+    /// Requests sent.
+    pub requests: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Requests the endpoint answered (a response head arrived).
+    pub answered: u64,
+    /// Their summed time to the response head, in microseconds.
+    pub latency_us: u64,
 }
 
 /// Whether one more of `total` endpoints may be ejected when `ejected` already are.
@@ -152,6 +201,7 @@ mod tests {
             max_ejected_percent: 50,
             failure_percentage: None,
             success_rate: None,
+            latency: None,
             interval: None,
         }
     }

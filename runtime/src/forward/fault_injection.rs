@@ -1,8 +1,10 @@
 //! Injected faults (`fault abort|delay PERCENT … [when CEL]`): a share of a route's admitted
-//! requests is held for a while or answered with a status without reaching the upstream, to test
-//! how clients cope (Istio's `fault`, Kuma's MeshFaultInjection, Envoy's fault filter).
+//! requests, or of a mesh pair's allowed calls, is held for a while or answered with a status
+//! without reaching the upstream, to test how clients cope (Istio's `fault`, Kuma's
+//! MeshFaultInjection, Envoy's fault filter).
 //!
-//! Built once per route at load; per request each rule whose condition holds draws once. Draws
+//! Built once per route (or per sidecar, for the pairs into its service) at load; per request
+//! each rule whose caller and condition match draws once. Draws
 //! come from a counter run through SplitMix64, so a seed (`meshd run --fault-seed N`) makes the sequence
 //! of decisions reproducible, which is what a statistical test of the percentage needs. Delays
 //! are decided before aborts and both may hit one request (delayed, then aborted), as in Envoy.
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
-use meshwork_bundle::{AdmissionStep, FaultAction, SourceLocation};
+use meshwork_bundle::{AdmissionStep, FaultAction, MeshFault, SourceLocation};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::admit::cel::{CelInput, RequestCondition};
@@ -21,22 +23,22 @@ use crate::admit::cel::{CelInput, RequestCondition};
 #[derive(Debug, thiserror::Error)]
 pub enum FaultBuildError {
     /// A `when` that does not compile.
-    #[error("{at}: route `{route}`: fault condition: {message}")]
+    #[error("{at}: {scope}: fault condition: {message}")]
     Cel {
         /// `file:line:column`.
         at: String,
-        /// The route.
-        route: String,
+        /// What the fault is on: ``route `officers` `` or ``mesh pair `picard -> riker` ``.
+        scope: String,
         /// The compiler's message.
         message: String,
     },
     /// An abort status that cannot be sent.
-    #[error("{at}: route `{route}`: fault abort status {status} is not a final HTTP status")]
+    #[error("{at}: {scope}: fault abort status {status} is not a final HTTP status")]
     Status {
         /// `file:line:column`.
         at: String,
-        /// The route.
-        route: String,
+        /// What the fault is on.
+        scope: String,
         /// The status.
         status: u16,
     },
@@ -51,6 +53,8 @@ enum Effect {
 
 #[derive(Debug)]
 struct FaultRule {
+    /// The caller a mesh pair fault is for (`None`: any caller, as on a route or `*`).
+    from: Option<Box<str>>,
     effect: Effect,
     percent: u8,
     when: Option<RequestCondition>,
@@ -95,6 +99,7 @@ impl FaultInjection {
         seed: Option<u64>,
         mut counter: impl FnMut(&'static str) -> Counter,
     ) -> Result<Option<Self>, FaultBuildError> {
+        let scope = || format!("route `{route}`");
         let mut rules = Vec::new();
         for step in steps {
             let AdmissionStep::Fault {
@@ -106,57 +111,76 @@ impl FaultInjection {
             else {
                 continue;
             };
-            let (effect, kind) = match *action {
-                FaultAction::Abort { status } => {
-                    let code = StatusCode::from_u16(status)
-                        .ok()
-                        .filter(|c| !c.is_informational())
-                        .ok_or_else(|| FaultBuildError::Status {
-                            at: at(source),
-                            route: route.to_string(),
-                            status,
-                        })?;
-                    (Effect::Abort(code), "abort")
-                }
-                FaultAction::Delay { delay_ms } => {
-                    (Effect::Delay(Duration::from_millis(delay_ms)), "delay")
-                }
-            };
-            let when = when
-                .as_deref()
-                .map(RequestCondition::compile)
-                .transpose()
-                .map_err(|e| FaultBuildError::Cel {
-                    at: at(source),
-                    route: route.to_string(),
-                    message: e.message,
-                })?;
-            rules.push(FaultRule {
-                effect,
+            let spec = RuleSpec {
+                action: *action,
                 percent: *percent,
-                when,
-                injected: counter(kind),
-            });
+                when: when.as_deref(),
+                source,
+            };
+            rules.push(spec.build(None, scope, &mut counter)?);
         }
+        Ok(Self::seeded(rules, route, seed))
+    }
+
+    /// The faults on mesh pairs into `service` (the sidecar's own), or `None` when none is.
+    /// `counter(fault, kind)` hands out the injected-fault counter of one pair fault.
+    pub fn build_pairs(
+        service: &str,
+        faults: &[MeshFault],
+        seed: Option<u64>,
+        mut counter: impl FnMut(&MeshFault, &'static str) -> Counter,
+    ) -> Result<Option<Self>, FaultBuildError> {
+        let mut rules = Vec::new();
+        for fault in faults {
+            if !fault.to.iter().any(|t| t == "*" || t == service) {
+                continue;
+            }
+            let spec = RuleSpec {
+                action: fault.action,
+                percent: fault.percent,
+                when: fault.when.as_deref(),
+                source: &fault.source,
+            };
+            let from = (fault.from != "*").then(|| fault.from.as_str().into());
+            let scope = || format!("mesh pair `{} -> {service}`", fault.from);
+            rules.push(spec.build(from, scope, |kind| counter(fault, kind))?);
+        }
+        Ok(Self::seeded(rules, &format!("mesh:{service}"), seed))
+    }
+
+    fn seeded(rules: Vec<FaultRule>, scope: &str, seed: Option<u64>) -> Option<Self> {
         if rules.is_empty() {
-            return Ok(None);
+            return None;
         }
         let seed = match seed {
-            Some(seed) => seed ^ std::hash::BuildHasherDefault::<Fnv>::default().hash_one(route),
-            None => std::collections::hash_map::RandomState::new().hash_one(route),
+            Some(seed) => seed ^ std::hash::BuildHasherDefault::<Fnv>::default().hash_one(scope),
+            None => std::collections::hash_map::RandomState::new().hash_one(scope),
         };
-        Ok(Some(FaultInjection {
+        Some(FaultInjection {
             rules,
             seed,
             draws: AtomicU64::new(0),
-        }))
+        })
     }
 
     /// Decides the faults of one admitted request. A condition that fails to evaluate does not
     /// fault the request: a broken chaos rule must not become an outage.
     pub fn decide(&self, input: CelInput<'_>) -> FaultDecision {
+        self.decide_call(None, input)
+    }
+
+    /// Decides the faults of one call from `caller` (a member's name; `None` for a caller the
+    /// mesh does not know, which only faults on `*` match).
+    pub fn decide_call(&self, caller: Option<&str>, input: CelInput<'_>) -> FaultDecision {
         let mut decision = FaultDecision::default();
         for rule in &self.rules {
+            if rule
+                .from
+                .as_deref()
+                .is_some_and(|from| Some(from) != caller)
+            {
+                continue;
+            }
             let taken = match rule.effect {
                 Effect::Abort(_) => decision.abort.is_some(),
                 Effect::Delay(_) => decision.delay.is_some(),
@@ -187,6 +211,56 @@ impl FaultInjection {
             self.seed
                 .wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         ) % 100
+    }
+}
+
+/// One fault as written, before its condition is compiled.
+struct RuleSpec<'a> {
+    action: FaultAction,
+    percent: u8,
+    when: Option<&'a str>,
+    source: &'a SourceLocation,
+}
+
+impl RuleSpec<'_> {
+    fn build(
+        self,
+        from: Option<Box<str>>,
+        scope: impl Fn() -> String,
+        mut counter: impl FnMut(&'static str) -> Counter,
+    ) -> Result<FaultRule, FaultBuildError> {
+        let (effect, kind) = match self.action {
+            FaultAction::Abort { status } => {
+                let code = StatusCode::from_u16(status)
+                    .ok()
+                    .filter(|c| !c.is_informational())
+                    .ok_or_else(|| FaultBuildError::Status {
+                        at: at(self.source),
+                        scope: scope(),
+                        status,
+                    })?;
+                (Effect::Abort(code), "abort")
+            }
+            FaultAction::Delay { delay_ms } => {
+                (Effect::Delay(Duration::from_millis(delay_ms)), "delay")
+            }
+        };
+        let when = self
+            .when
+            .map(RequestCondition::compile)
+            .transpose()
+            .map_err(|e| FaultBuildError::Cel {
+                at: at(self.source),
+                scope: scope(),
+                message: e.message,
+            })?;
+        Ok(FaultRule {
+            from,
+            effect,
+            percent: self.percent,
+            when,
+            injected: counter(kind),
+        })
     }
 }
 
@@ -309,6 +383,38 @@ mod tests {
             1,
         );
         assert_eq!(decide(&f).abort, None);
+    }
+
+    #[test]
+    fn a_pair_fault_applies_to_its_caller_and_destination_only() {
+        let pair = |from: &str, to: &[&str]| MeshFault {
+            from: from.into(),
+            to: to.iter().map(|t| t.to_string()).collect(),
+            action: FaultAction::Abort { status: 503 },
+            percent: 100,
+            when: None,
+            source: SourceLocation {
+                file: "t.mesh".into(),
+                line: 1,
+                column: 1,
+            },
+        };
+        let faults = [pair("picard", &["riker"]), pair("*", &["data"])];
+        let build = |service| {
+            FaultInjection::build_pairs(service, &faults, Some(1), |_, _| Counter::default())
+                .unwrap()
+        };
+        assert!(build("worf").is_none());
+        let headers = http::HeaderMap::new();
+        let facts = RequestFacts::new(&Method::GET, "/", &headers, "127.0.0.1:1".parse().unwrap());
+        let riker = build("riker").unwrap();
+        let call = |f: &FaultInjection, caller| f.decide_call(caller, CelInput::request(&facts));
+        assert!(call(&riker, Some("picard")).abort.is_some());
+        assert!(call(&riker, Some("data")).abort.is_none());
+        assert!(call(&riker, None).abort.is_none());
+        let data = build("data").unwrap();
+        assert!(call(&data, None).abort.is_some());
+        assert!(call(&data, Some("riker")).abort.is_some());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::mirror::Mirror;
 use super::path_rewrite::RewriteTemplate;
 use super::service_state::ServiceState;
 use super::time_budget::TimeBudget;
+use super::upgrade::UpgradePolicy;
 
 /// Where a route forwards to and how.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub struct ForwardPlan {
     pub idempotent: bool,
     /// Fire-and-forget copies to another service, if the route mirrors.
     pub mirror: Option<Mirror>,
+    /// What the route allows of upgraded connections (`websocket`).
+    pub upgrades: UpgradePolicy,
 }
 
 impl ForwardPlan {
@@ -51,6 +54,7 @@ impl ForwardPlan {
             timeout: timeout_ms.map(Duration::from_millis),
             idempotent: false,
             mirror: None,
+            upgrades: UpgradePolicy::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod circuit_breaker;
 pub mod clock;
+pub mod ejection_counters;
 pub mod endpoint;
 pub mod fault_injection;
 pub mod forward_plan;
@@ -24,6 +25,7 @@ pub mod retry_budget;
 pub mod retry_policy;
 pub mod service_state;
 pub mod time_budget;
+pub mod upgrade;
 pub mod upstream_tls;
 pub mod worker_slot;
 

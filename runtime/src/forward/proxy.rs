@@ -215,7 +215,7 @@ pub async fn forward(
         match attempt(endpoint, service, &mut outgoing, until, limit).await {
             Ok((head, conn, lease, upstream_time)) => {
                 let status = head.status.as_u16();
-                service.record(endpoint, status >= 500);
+                service.record(endpoint, status >= 500, Some(upstream_time));
                 let retry_it = replayable
                     && retries_left > 0
                     && retry.is_some_and(|r| r.retries_status(status) && retry_fits(r));
@@ -242,7 +242,7 @@ pub async fn forward(
                     };
                     return Err(fail(kind, Some(endpoint), error.to_string()));
                 }
-                service.record(endpoint, true);
+                service.record(endpoint, true, None);
                 let allowed = retries_left > 0
                     && (!failure.sent || replayable)
                     && (outgoing.body.is_some() || !has_body)

@@ -19,6 +19,9 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     /// An upstream response body, streamed.
     Upstream(UpstreamBody),
+    /// No body: the upstream switched protocols, and the connection becomes a tunnel
+    /// ([`super::upgrade`]).
+    Switched(Box<super::upgrade::Switched>),
 }
 
 impl ResponseBody {
@@ -156,6 +159,7 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Switched(_) => Poll::Ready(None),
         }
     }
 
@@ -163,6 +167,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Upstream(body) => body.is_end_stream(),
+            ResponseBody::Switched(_) => true,
         }
     }
 
@@ -172,6 +177,7 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             ResponseBody::Upstream(body) => body.size_hint(),
+            ResponseBody::Switched(_) => SizeHint::with_exact(0),
         }
     }
 }

@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use super::balance::Balancer;
 use super::circuit_breaker::{ejection_allowed, BreakerConfig};
 use super::clock::now_ms;
+use super::ejection_counters::EjectionCounters;
 use super::endpoint::Endpoint;
 use super::hash_key::{HashKey, HashKeyError};
 use super::outlier_sweep::sweep_when_due;
@@ -67,6 +68,8 @@ pub struct ServiceState {
     /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
     /// the first request).
     outlier_sweep_at: AtomicU64,
+    /// Ejections by detector (`meshd_outlier_ejections_total`).
+    ejections: EjectionCounters,
 }
 
 impl ServiceState {
@@ -131,7 +134,14 @@ impl ServiceState {
             health_check: service.health_check.clone(),
             tls,
             outlier_sweep_at: AtomicU64::new(0),
+            ejections: EjectionCounters::default(),
         })
+    }
+
+    /// Counts this service's ejections in `counters` (the process registry's).
+    pub fn with_ejection_counters(mut self, counters: EjectionCounters) -> Self {
+        self.ejections = counters;
+        self
     }
 
     /// The hashed balancing key of a request, when the service balances by hash.
@@ -153,15 +163,17 @@ impl ServiceState {
         )
     }
 
-    /// Records an attempt's outcome for outlier detection.
-    pub fn record(&self, endpoint: &Endpoint, failed: bool) {
+    /// Records an attempt's outcome for outlier detection; `latency` is its time to the response
+    /// head when the endpoint answered.
+    pub fn record(&self, endpoint: &Endpoint, failed: bool, latency: Option<Duration>) {
         let Some(config) = &self.breaker else {
             return;
         };
         if config.interval.is_some() {
-            endpoint.outlier.count(failed);
+            endpoint.outlier.count(failed, latency);
             sweep_when_due(
                 &self.name,
+                &self.ejections,
                 config,
                 &self.endpoints,
                 &self.outlier_sweep_at,
@@ -182,6 +194,7 @@ impl ServiceState {
             ejection_allowed(config, out, self.endpoints.len())
         });
         if ejected {
+            self.ejections.count("consecutive_errors");
             tracing::warn!(
                 service = %self.name,
                 endpoint = %endpoint.address,

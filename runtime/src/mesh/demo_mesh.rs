@@ -207,6 +207,8 @@ fn start_sidecar(
     sidecar_options.admin = "127.0.0.1:0".to_string();
     sidecar_options.verify_key = options.verify_key.clone();
     sidecar_options.access_log = options.access_log;
+    // `meshd run --fault-seed` seeds the demo sidecars' pair faults too.
+    sidecar_options.fault_seed = options.fault_seed;
     sidecar_options.workers = 1;
     sidecar_options.watch_interval = options.watch_interval;
     sidecar_options.sidecar = Some(SidecarOptions {

@@ -1,6 +1,7 @@
 //! A sidecar's inbound chain, the gateway's stages in the mesh's order: identify the caller
 //! (from the verified TLS peer, never from a header) → authorise (the shared mesh decision,
-//! the one `meshc explain --from` prints) → act (forward to the local app, with the caller's
+//! the one `meshc explain --from` prints) → fault (the mesh's `fault` lines on this pair, drawn
+//! with the route faults' seeded code) → act (forward to the local app, with the caller's
 //! identity in headers the sidecar alone sets) → record.
 
 use std::borrow::Cow;
@@ -13,6 +14,9 @@ use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
 use crate::forward::http1::request_encoder::ForwardedHeaders;
+use crate::forward::upgrade::{
+    forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
+};
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
@@ -68,42 +72,38 @@ pub async fn serve(
             .with_host(Some(request.host()));
             let decision = state.mesh.decide(&caller, &side.service, &facts);
             if decision.is_allowed() {
-                // act
-                let headers = app_headers(side, request, &caller);
-                let target = upstream_target(request, &path);
-                let mut forwarding = ForwardedHeaders::none();
-                if let Some(trace) = &mut outcome.trace {
-                    forwarding.trace = Some(trace.begin_call(&side.app.name));
+                // fault
+                let faults = state.mesh.pair_faults(&caller, &facts);
+                outcome.fault = faults.label();
+                if let Some(delay) = faults.delay {
+                    tokio::time::sleep(delay).await;
                 }
-                let call = UpstreamCall {
-                    method: &request.method,
-                    target: &target,
-                    headers: &headers,
-                    forwarding,
-                    body,
-                };
-                let timeout = state
-                    .services
-                    .get(&*side.service)
-                    .map_or(side.app.timeout, |service| service.timeout);
-                let budget = TimeBudget {
-                    per_try: timeout,
-                    overall: None,
-                };
-                match forward(&side.app, budget, None, upstream_request(call)).await {
-                    Ok(forwarded) => {
-                        if let Some(trace) = &mut outcome.trace {
-                            trace.end_hop(forwarded.attempts);
-                        }
-                        outcome.upstream = Some(forwarded.endpoint);
-                        outcome.upstream_time = Some(forwarded.upstream_time);
-                        GatewayResponse {
-                            status: forwarded.status,
-                            headers: forwarded.headers,
-                            body: forwarded.body,
+                match faults.abort {
+                    Some(status) => outcome.refuse(
+                        status,
+                        "fault injected by the mesh's `fault … abort` rule on this pair",
+                    ),
+                    None => {
+                        // upgrade: refused (cap, body) before anything is forwarded
+                        let site = UpgradeSite {
+                            proxy: "inbound",
+                            route: &side.service,
+                        };
+                        let policy = UpgradePolicy::default();
+                        let (version, headers) = (request.version, &request.headers);
+                        let metrics = &shared.metrics.upgrades;
+                        match start_upgrade(&policy, metrics, site, version, headers, body.is_end())
+                        {
+                            UpgradeStart::Refused(status, reason) => {
+                                outcome.refuse(status, &reason)
+                            }
+                            // act
+                            upgrade => {
+                                let call = (request, &caller, path.as_ref(), body);
+                                act(side, state, call, upgrade, &mut outcome).await
+                            }
                         }
                     }
-                    Err(failure) => outcome.forward_failed(&failure),
                 }
             } else {
                 let rule = match decision.decided_by {
@@ -134,6 +134,60 @@ pub async fn serve(
     };
     record(shared, &sides, &line, &outcome);
     response
+}
+
+/// Forwards an allowed call to the local app, with the caller's identity in the sidecar's headers
+/// (as an upgrade when it opened one).
+async fn act(
+    side: &InboundSide,
+    state: &RuntimeState,
+    (request, caller, path, body): (&ClientRequest, &Caller<'_>, &str, RequestBody<'_>),
+    upgrade: UpgradeStart,
+    outcome: &mut MeshOutcome,
+) -> GatewayResponse {
+    let headers = app_headers(side, request, caller);
+    let target = upstream_target(request, path);
+    let mut forwarding = ForwardedHeaders::none();
+    if let Some(trace) = &mut outcome.trace {
+        forwarding.trace = Some(trace.begin_call(&side.app.name));
+    }
+    let call = UpstreamCall {
+        method: &request.method,
+        target: &target,
+        headers: &headers,
+        forwarding,
+        body,
+    };
+    let timeout = state
+        .services
+        .get(&*side.service)
+        .map_or(side.app.timeout, |service| service.timeout);
+    let budget = TimeBudget {
+        per_try: timeout,
+        overall: None,
+    };
+    let request = upstream_request(call);
+    let forwarding = match upgrade {
+        UpgradeStart::Open(opening) => {
+            forward_upgrade(&side.app, budget, None, request, opening).await
+        }
+        _ => forward(&side.app, budget, None, request).await,
+    };
+    match forwarding {
+        Ok(forwarded) => {
+            if let Some(trace) = &mut outcome.trace {
+                trace.end_hop(forwarded.attempts);
+            }
+            outcome.upstream = Some(forwarded.endpoint);
+            outcome.upstream_time = Some(forwarded.upstream_time);
+            GatewayResponse {
+                status: forwarded.status,
+                headers: forwarded.headers,
+                body: forwarded.body,
+            }
+        }
+        Err(failure) => outcome.forward_failed(&failure),
+    }
 }
 
 /// The request's headers for the app: whatever the caller sent in the sidecar's namespace

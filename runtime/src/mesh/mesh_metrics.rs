@@ -7,7 +7,9 @@
 //! - `meshd_mesh_denials_total{destination,rule}`: calls the mesh refused, by the deciding rule
 //!   (`file:line`) or `default`;
 //! - `meshd_mesh_plaintext_requests_total{destination}`: calls accepted without mTLS under
-//!   `mtls permissive`, the figure that says when `strict` is safe.
+//!   `mtls permissive`, the figure that says when `strict` is safe;
+//! - `meshd_mesh_faults_injected_total{source,destination,fault}`: faults a pair's `fault` line
+//!   injected, `source` as the line names the caller (a member or `*`), `fault` `abort` or `delay`.
 //!
 //! Request counts are kept per worker thread, like `meshd_requests_total`, and summed at scrape.
 
@@ -56,6 +58,7 @@ struct CallKey {
 
 type Labels1 = [(&'static str, String); 1];
 type Labels2 = [(&'static str, String); 2];
+type Labels3 = [(&'static str, String); 3];
 
 /// One row of a snapshot: direction, source, destination, code and the count.
 pub type CallRow = ((MeshDirection, Arc<str>, Arc<str>, u16), u64);
@@ -67,6 +70,7 @@ pub struct MeshMetrics {
     names: Mutex<Names>,
     denials: Family<Labels2, Counter>,
     plaintext: Family<Labels1, Counter>,
+    faults: Family<Labels3, Counter>,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +89,7 @@ impl MeshMetrics {
             names: Mutex::new(Names::default()),
             denials: Family::default(),
             plaintext: Family::default(),
+            faults: Family::default(),
         })
     }
 
@@ -101,6 +106,22 @@ impl MeshMetrics {
             "Calls accepted without mutual TLS (mtls permissive), by destination",
             self.plaintext.clone(),
         );
+        registry.register(
+            "meshd_mesh_faults_injected",
+            "Faults injected into mesh calls by the mesh's `fault` lines, by the line's source, the destination and abort or delay",
+            self.faults.clone(),
+        );
+    }
+
+    /// The injected-fault counter of a pair fault from `source` (as written) into `destination`.
+    pub fn fault_counter(&self, source: &str, destination: &str, fault: &str) -> Counter {
+        self.faults
+            .get_or_create(&[
+                ("source", source.to_string()),
+                ("destination", destination.to_string()),
+                ("fault", fault.to_string()),
+            ])
+            .clone()
     }
 
     /// The id of a name (taken once per bundle load, not per request).

@@ -31,6 +31,8 @@ pub struct MeshOutcome {
     /// The call's trace, when the caller sent a valid `traceparent` (sidecars continue traces,
     /// never start them).
     pub trace: Option<RequestTrace>,
+    /// What a pair's `fault` lines injected: `delay`, `abort` or `delay+abort`.
+    pub fault: Option<&'static str>,
 }
 
 impl MeshOutcome {
@@ -97,6 +99,8 @@ struct MeshAccessRecord<'a> {
     denied_by: Option<&'a str>,
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     span_id: Option<String>,
@@ -134,5 +138,6 @@ pub fn record(shared: &Shared, sides: &CallSides<'_>, line: &CallLine<'_>, outco
         error: outcome.error.as_deref(),
         trace_id: outcome.trace.as_ref().map(|t| t.span.trace_id_hex()),
         span_id: outcome.trace.as_ref().map(|t| t.span.span_id_hex()),
+        fault: outcome.fault,
     });
 }

@@ -10,6 +10,7 @@ use meshwork_bundle::{Bundle, Mesh, MtlsMode};
 
 use crate::admit::cel::{CelCompileError, CelInput, MeshCaller, RequestCondition};
 use crate::admit::RequestFacts;
+use crate::forward::fault_injection::{FaultBuildError, FaultDecision, FaultInjection};
 
 use super::identity::SpiffeId;
 use super::mesh_metrics::{MeshMetrics, NameId};
@@ -39,6 +40,8 @@ pub struct MeshState {
     name_ids: HashMap<String, NameId>,
     unauthenticated_id: NameId,
     unknown_id: NameId,
+    /// The faults on pairs into the sidecar's own service (none outside a sidecar).
+    pair_faults: Option<FaultInjection>,
 }
 
 /// Who called, as the mesh knows it from the TLS peer: the program member the identity belongs
@@ -107,7 +110,35 @@ impl MeshState {
             name_ids,
             unauthenticated_id: metrics.name_id(UNAUTHENTICATED),
             unknown_id: metrics.name_id(UNKNOWN),
+            pair_faults: None,
         })
+    }
+
+    /// Builds the faults of the mesh pairs into `service`, the one this sidecar stands beside:
+    /// its inbound side injects them, where the caller's identity is verified.
+    pub fn with_pair_faults(
+        mut self,
+        service: &str,
+        seed: Option<u64>,
+        metrics: &MeshMetrics,
+    ) -> Result<Self, FaultBuildError> {
+        self.pair_faults =
+            FaultInjection::build_pairs(service, &self.policy.faults, seed, |fault, kind| {
+                metrics.fault_counter(&fault.from, service, kind)
+            })?;
+        Ok(self)
+    }
+
+    /// The faults for one allowed call from `caller` into the sidecar's service.
+    pub fn pair_faults(&self, caller: &Caller<'_>, facts: &RequestFacts<'_>) -> FaultDecision {
+        let Some(faults) = &self.pair_faults else {
+            return FaultDecision::default();
+        };
+        let cel_caller = MeshCaller {
+            service: caller.name.unwrap_or(""),
+            identity: caller.identity.unwrap_or(""),
+        };
+        faults.decide_call(caller.name, CelInput::mesh_call(facts, cel_caller))
     }
 
     /// The policy as the bundle holds it.

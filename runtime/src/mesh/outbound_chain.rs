@@ -10,6 +10,9 @@ use http::StatusCode;
 use crate::admit::cel::{CelInput, MeshCaller};
 use crate::admit::RequestFacts;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
+use crate::forward::upgrade::{
+    forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
+};
 use crate::forward::{forward, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
 use crate::server::gateway_response::GatewayResponse;
@@ -50,7 +53,22 @@ pub async fn serve(
             StatusCode::NOT_FOUND,
             &format!("the mesh has no service `{host}`"),
         ),
-        Some(service) => {
+        Some(service) => 'act: {
+            let site = UpgradeSite {
+                proxy: "outbound",
+                route: host,
+            };
+            let metrics = &shared.metrics.upgrades;
+            let policy = UpgradePolicy::default();
+            let (version, headers) = (request.version, &request.headers);
+            let opening =
+                match start_upgrade(&policy, metrics, site, version, headers, body.is_end()) {
+                    UpgradeStart::NotAsked => None,
+                    UpgradeStart::Open(opening) => Some(opening),
+                    UpgradeStart::Refused(status, reason) => {
+                        break 'act outcome.refuse(status, &reason)
+                    }
+                };
             // act
             let key = service.balancer.hash_key().and_then(|hash| {
                 let facts = RequestFacts::new(
@@ -82,7 +100,12 @@ pub async fn serve(
                 per_try: service.timeout,
                 overall: None,
             };
-            match forward(service, budget, key, upstream_request(call)).await {
+            let request = upstream_request(call);
+            let forwarding = match opening {
+                None => forward(service, budget, key, request).await,
+                Some(opening) => forward_upgrade(service, budget, key, request, opening).await,
+            };
+            match forwarding {
                 Ok(forwarded) => {
                     if let Some(trace) = &mut outcome.trace {
                         trace.end_hop(forwarded.attempts);

@@ -7,10 +7,15 @@
 //! which instances run which bundle, from where) and
 //! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
 //! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`),
-//! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused) and
-//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies); the mesh's families are [`crate::mesh::mesh_metrics`] and
+//! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused),
+//! `meshd_outlier_ejections_total{service,detector}` (endpoints ejected, by the detector that
+//! ejected them), `meshd_outlier_ejected_endpoints{service}` (see [`ejected_endpoints`]) and
+//! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies), the upgraded
+//! connections' families ([`crate::forward::upgrade::upgrade_gate`]); the mesh's families are [`crate::mesh::mesh_metrics`] and
 //! [`crate::mesh::identity::IdentityMetrics`].
 
+pub mod ejected_endpoints;
+mod name_arena;
 pub mod request_counters;
 
 use std::sync::{Arc, Mutex};
@@ -25,6 +30,7 @@ use prometheus_client::registry::Registry;
 pub use request_counters::{RequestCounters, RouteId, NO_ROUTE};
 
 use crate::forward::mirror::MirrorCounters;
+use crate::forward::upgrade::UpgradeMetrics;
 use crate::mesh::mesh_metrics::MeshMetrics;
 
 type Labels = Vec<(&'static str, String)>;
@@ -47,12 +53,15 @@ pub struct Metrics {
     pub requests: Arc<RequestCounters>,
     /// Mesh call counts (a sidecar's; families stay empty in a gateway).
     pub mesh: Arc<MeshMetrics>,
+    /// Upgraded connections (WebSocket) and each route's cap on them.
+    pub upgrades: UpgradeMetrics,
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
     faults_injected: Family<Labels, Counter>,
     retry_budget_exhausted: Family<Labels, Counter>,
     mirror_requests: Family<Labels, Counter>,
+    outlier_ejections: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -65,6 +74,8 @@ impl Metrics {
         )));
         let mesh = MeshMetrics::new(workers);
         mesh.register(&mut registry);
+        let upgrades = UpgradeMetrics::default();
+        upgrades.register(&mut registry);
         let upstream_latency = Family::new_with_constructor(LatencyBuckets);
         registry.register(
             "meshd_upstream_duration_seconds",
@@ -101,16 +112,24 @@ impl Metrics {
             "Mirror copies by gateway, route, mirror service and result (sent, failed, dropped: the queue was full, skipped_body: body too large or streamed)",
             mirror_requests.clone(),
         );
+        let outlier_ejections = Family::default();
+        registry.register(
+            "meshd_outlier_ejections",
+            "Endpoints ejected from a service's rotation, by service and detector (consecutive_errors, failure_percentage, success_rate, latency)",
+            outlier_ejections.clone(),
+        );
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,
             mesh,
+            upgrades,
             upstream_latency,
             bundle_info,
             bundle_loads,
             faults_injected,
             retry_budget_exhausted,
             mirror_requests,
+            outlier_ejections,
         })
     }
 
@@ -145,6 +164,16 @@ impl Metrics {
     pub fn retry_budget_exhausted(&self, service: &str) -> Counter {
         self.retry_budget_exhausted
             .get_or_create(&vec![("service", service.to_string())])
+            .clone()
+    }
+
+    /// The counter of `service`'s ejections by `detector`.
+    pub fn outlier_ejections(&self, service: &str, detector: &str) -> Counter {
+        self.outlier_ejections
+            .get_or_create(&vec![
+                ("service", service.to_string()),
+                ("detector", detector.to_string()),
+            ])
             .clone()
     }
 

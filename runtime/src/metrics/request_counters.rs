@@ -10,6 +10,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::MetricType;
 
+use super::name_arena::NameArena;
 use crate::forward::worker_slot::current_slot;
 
 /// The route label of requests that matched no route.
@@ -25,15 +26,16 @@ struct CountKey {
     denied_by: &'static str,
 }
 
-/// Names behind route ids.
+/// Names behind route ids, stored apart from any state (see [`NameArena`]).
 #[derive(Debug, Default)]
 struct RouteNames {
-    ids: HashMap<(Arc<str>, Arc<str>), RouteId>,
-    names: Vec<(Arc<str>, Arc<str>)>,
+    ids: HashMap<(&'static str, &'static str), RouteId>,
+    names: Vec<(&'static str, &'static str)>,
+    arena: NameArena,
 }
 
 /// One row of a snapshot: `(gateway, route, status, denied_by)` and the count.
-pub type CountRow = ((Arc<str>, Arc<str>, u16, &'static str), u64);
+pub type CountRow = ((&'static str, &'static str, u16, &'static str), u64);
 
 /// Per-worker request counters.
 #[derive(Debug)]
@@ -56,12 +58,12 @@ impl RequestCounters {
     /// The id of a route (the same id for the same names, across reloads).
     pub fn route_id(&self, gateway: &str, route: &str) -> RouteId {
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-        let key: (Arc<str>, Arc<str>) = (gateway.into(), route.into());
-        if let Some(id) = routes.ids.get(&key) {
+        if let Some(id) = routes.ids.get(&(gateway, route)) {
             return *id;
         }
+        let key = (routes.arena.intern(gateway), routes.arena.intern(route));
         let id = RouteId::try_from(routes.names.len()).unwrap_or(RouteId::MAX);
-        routes.names.push(key.clone());
+        routes.names.push(key);
         routes.ids.insert(key, id);
         id
     }
@@ -92,11 +94,8 @@ impl RequestCounters {
         let mut rows: Vec<_> = totals
             .into_iter()
             .filter_map(|(key, count)| {
-                let (gateway, route) = routes.names.get(key.route as usize)?;
-                Some((
-                    (gateway.clone(), route.clone(), key.status, key.denied_by),
-                    count,
-                ))
+                let (gateway, route) = *routes.names.get(key.route as usize)?;
+                Some(((gateway, route, key.status, key.denied_by), count))
             })
             .collect();
         rows.sort();
@@ -120,8 +119,8 @@ impl Collector for RequestCountersCollector {
         for ((gateway, route, status, denied_by), count) in rows {
             let status = status.to_string();
             let labels = [
-                ("gateway", &*gateway),
-                ("route", &*route),
+                ("gateway", gateway),
+                ("route", route),
                 ("status", status.as_str()),
                 ("denied_by", denied_by),
             ];
@@ -154,8 +153,8 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                (("edge".into(), "other".into(), 401, "auth"), 1),
-                (("edge".into(), "ping".into(), 200, ""), 2),
+                (("edge", "other", 401, "auth"), 1),
+                (("edge", "ping", 200, ""), 2),
             ]
         );
     }

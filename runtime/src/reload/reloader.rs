@@ -274,7 +274,8 @@ impl Reloader {
     }
 
     /// Checks a freshly built state against the served one and swaps it in; `etag` is the
-    /// bundle's HTTP `ETag` when it was fetched. Returns the state it replaced.
+    /// bundle's HTTP `ETag` when it was fetched. Returns the state to release: the one it
+    /// replaced, or the one it built and did not need (the same bundle as served).
     pub(super) fn accept(
         &self,
         state: RuntimeState,
@@ -293,12 +294,15 @@ impl Reloader {
             }
             if current.info.digest == state.info.digest {
                 *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;
+                // The state just built is not needed: released like a replaced one (dropped off
+                // the runtime, then the heap trimmed), or a file-watch reload that follows an
+                // admin reload of the same bundle would leave a whole state's pages behind.
                 return Ok((
                     ReloadOutcome {
-                        digest: state.info.digest,
+                        digest: state.info.digest.clone(),
                         changed: false,
                     },
-                    None,
+                    Some(Arc::new(state)),
                 ));
             }
         }

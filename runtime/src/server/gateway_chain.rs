@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 
 use crate::admit::Admitted;
 use crate::forward::path_rewrite::strip_prefix;
+use crate::forward::upgrade::{forward_upgrade, start_upgrade, UpgradeSite, UpgradeStart};
 use crate::forward::{
     forward, BodyError, ForwardFailure, ForwardFailureKind, ForwardPlan, RequestBody, ServiceState,
     TimeBudget, UpstreamRequest,
@@ -33,6 +34,7 @@ use super::stages::outcome::Outcome;
 use super::stages::produce::produce;
 use super::stages::respond::respond;
 use super::stages::route_match::{match_route, RequestLine, RouteMatch};
+use super::stages::upgrade_refusal::upgrade_refused;
 use super::stages::Answered;
 
 /// Serves one request on one of `gateway`'s listeners.
@@ -126,8 +128,30 @@ pub async fn serve<'g>(
             if let Some(bytes) = buffered.take() {
                 body.set_buffered(bytes);
             }
+            // upgrade: refused (403, 400, 503) or given its place before anything is forwarded
+            let site = UpgradeSite {
+                proxy: &gateway.name,
+                route: &route.name,
+            };
+            let metrics = &connection.shared.metrics.upgrades;
+            let (version, headers) = (request.version, &request.headers);
+            let opening = match start_upgrade(
+                &plan.upgrades,
+                metrics,
+                site,
+                version,
+                headers,
+                body.is_end(),
+            ) {
+                UpgradeStart::NotAsked => None,
+                UpgradeStart::Open(opening) => Some(opening),
+                UpgradeStart::Refused(status, reason) => {
+                    return upgrade_refused(status, &reason, route, outcome);
+                }
+            };
             // mirror: the copy's body is read before the primary streams it
             let copy_body = match &plan.mirror {
+                Some(_) if opening.is_some() => None,
                 Some(mirror) => match mirror_body(mirror, &mut body).await {
                     Ok(copy) => copy,
                     Err(error) => return body_refused(matched.admission, outcome, &error),
@@ -150,11 +174,21 @@ pub async fn serve<'g>(
                 let trace = outcome.trace.as_ref().map(RequestTrace::own_context);
                 send_copy(mirror, connection, request, &admitted, target, copy, trace);
             }
-            let result = forward(step.service, step.budget, step.key, step.request).await;
+            let forwarding = match opening {
+                None => forward(step.service, step.budget, step.key, step.request).await,
+                Some(opening) => {
+                    forward_upgrade(step.service, step.budget, step.key, step.request, opening)
+                        .await
+                }
+            };
             if let Some(trace) = &mut outcome.trace {
-                trace.end_hop(result.as_ref().map_or_else(|f| f.attempts, |f| f.attempts));
+                trace.end_hop(
+                    forwarding
+                        .as_ref()
+                        .map_or_else(|f| f.attempts, |f| f.attempts),
+                );
             }
-            match result {
+            match forwarding {
                 Ok(done) => forwarded(done, outcome),
                 Err(failure) => match forward_failure(&failure, &routed, outcome) {
                     Ok(response) => response,

@@ -14,10 +14,13 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use meshwork_bundle::matcher::{MatcherError, RouteTable};
 use meshwork_bundle::{Bundle, Gateway, Route};
+use prometheus_client::metrics::counter::Counter;
 
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
+use crate::forward::ejection_counters::EjectionCounters;
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
+use crate::forward::upgrade::UpgradePolicy;
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
 use crate::load::secrets::{SecretStore, SecretsError};
 use crate::mesh::identity::{IdentityMetrics, OutboundTls, SpiffeId, SpiffeIdError};
@@ -98,6 +101,9 @@ pub enum StateError {
     /// A mesh rule's condition does not compile.
     #[error(transparent)]
     MeshRule(#[from] MeshRuleError),
+    /// A mesh pair's fault cannot be built.
+    #[error("mesh: {0}")]
+    PairFault(FaultBuildError),
     /// A service's identity is not a SPIFFE ID (mutual TLS cannot expect it).
     #[error("service `{service}`: identity {source}")]
     ServiceIdentity {
@@ -250,17 +256,39 @@ impl RuntimeState {
         };
         let schemas =
             Arc::new(TopicSchemas::compile(&bundle.topics).map_err(KafkaLoadError::from)?);
-        let mesh = MeshState::build(bundle, &metrics.mesh)?;
+        let mut mesh = MeshState::build(bundle, &metrics.mesh)?;
+        if let StateScope::Sidecar { service } = &admission.scope {
+            mesh = mesh
+                .with_pair_faults(service, admission.options.fault_seed, &metrics.mesh)
+                .map_err(StateError::PairFault)?;
+        }
         let mut services = HashMap::new();
         for service in &bundle.services {
             let tls = upstream_tls(service, admission.mesh_tls.as_ref())?;
-            let state = ServiceState::build_with_tls(
+            let mut state = ServiceState::build_with_tls(
                 service,
                 workers,
                 |s, e| metrics.upstream_latency(s, e),
                 |s| metrics.retry_budget_exhausted(s),
                 tls,
             )?;
+            if let Some(breaker) = &service.circuit_breaker {
+                // Only the detectors the breaker has get a series.
+                let counters = EjectionCounters::new(|detector| {
+                    let configured = match detector {
+                        "failure_percentage" => breaker.failure_percentage.is_some(),
+                        "success_rate" => breaker.success_rate.is_some(),
+                        "latency" => breaker.latency.is_some(),
+                        _ => true,
+                    };
+                    if configured {
+                        metrics.outlier_ejections(&service.name, detector)
+                    } else {
+                        Counter::default()
+                    }
+                });
+                state = state.with_ejection_counters(counters);
+            }
             services.insert(service.name.clone(), Arc::new(state));
         }
         let gateways = match admission.scope {
@@ -454,6 +482,7 @@ fn build_route(
             timeout_ms,
             idempotent,
             mirror,
+            websocket,
         } => {
             let targets = targets
                 .iter()
@@ -476,6 +505,7 @@ fn build_route(
                 *timeout_ms,
             );
             plan.idempotent = *idempotent;
+            plan.upgrades = UpgradePolicy::from_bundle(websocket.as_ref());
             if let Some(bundled) = mirror {
                 let service =
                     services

@@ -216,7 +216,7 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 
 fn varint_len(value: u64) -> usize {
     // 7 bits a byte; 0 still takes one.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[cfg(test)]

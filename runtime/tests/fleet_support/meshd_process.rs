@@ -40,20 +40,26 @@ pub fn spawn_meshd(args: &[String]) -> (Child, Arc<Mutex<Vec<String>>>, mpsc::Re
             "MESHD_LOG",
             std::env::var("TEST_MESHD_LOG").unwrap_or_else(|_| "info".into()),
         )
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("meshd starts");
     let stderr = child.stderr.take().expect("piped stderr");
+    let stdout = child.stdout.take().expect("piped stdout");
     let lines = Arc::new(Mutex::new(Vec::new()));
     let (sender, news) = mpsc::channel();
-    let kept = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            kept.lock().unwrap().push(line.clone());
-            let _ = sender.send(line);
-        }
-    });
+    // The log (stderr) and the access log (stdout, JSON lines) land in one list, each line whole.
+    let readers: [Box<dyn std::io::Read + Send>; 2] = [Box::new(stderr), Box::new(stdout)];
+    for reader in readers {
+        let kept = Arc::clone(&lines);
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reader).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
+                let _ = sender.send(line);
+            }
+        });
+    }
     (child, lines, news)
 }
 

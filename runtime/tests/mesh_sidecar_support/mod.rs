@@ -58,7 +58,7 @@ pub struct Mesh {
     pub program: PathBuf,
     pub endpoints: Vec<(&'static str, SocketAddr)>,
     pub sidecars: Vec<Sidecar>,
-    /// Flags every sidecar gets besides the fixture's (`--otlp-endpoint …`).
+    /// Arguments every sidecar gets besides the fixture's own.
     pub sidecar_args: Vec<String>,
 }
 
@@ -80,11 +80,11 @@ pub fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -
 
 impl Mesh {
     pub async fn start(name: &str) -> Mesh {
-        Mesh::start_with(name, Vec::new()).await
+        Mesh::start_with(name, MESH_STRICT, &[]).await
     }
 
-    /// The mesh, its sidecars started with `sidecar_args` too.
-    pub async fn start_with(name: &str, sidecar_args: Vec<String>) -> Mesh {
+    /// The mesh with other rules (`mesh_source`) and more sidecar arguments.
+    pub async fn start_with(name: &str, mesh_source: &str, sidecar_args: &[&str]) -> Mesh {
         let temp = TempDir::new(&format!("sidecar-{name}"));
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for workload in SERVICES.iter().chain(&["impostor"]) {
@@ -113,14 +113,14 @@ impl Mesh {
             services_source(&endpoints, placeholder),
         )
         .unwrap();
-        std::fs::write(program.join("mesh.mesh"), MESH_STRICT).unwrap();
+        std::fs::write(program.join("mesh.mesh"), mesh_source).unwrap();
         let mut mesh = Mesh {
             temp,
             ca,
             program,
             endpoints: Vec::new(),
             sidecars: Vec::new(),
-            sidecar_args,
+            sidecar_args: sidecar_args.iter().map(|s| s.to_string()).collect(),
         };
         for (index, service) in SERVICES.iter().enumerate() {
             let sidecar = mesh.start_sidecar(service).await;
@@ -147,7 +147,7 @@ impl Mesh {
 
     pub async fn start_sidecar(&self, service: &'static str) -> Sidecar {
         let app = Upstream::start(service, Behaviour::Answer).await;
-        let mut args: Vec<String> = [
+        let args: Vec<String> = [
             "sidecar",
             self.program.to_str().unwrap(),
             "--service",
@@ -173,8 +173,8 @@ impl Mesh {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(self.sidecar_args.iter().cloned())
         .collect();
-        args.extend(self.sidecar_args.iter().cloned());
         let process = tokio::task::spawn_blocking(move || MeshdProcess::start(&args))
             .await
             .unwrap();

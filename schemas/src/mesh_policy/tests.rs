@@ -33,6 +33,7 @@ fn starfleet() -> Mesh {
             rule(Effect::Deny, "*", &["data"], Some("night"), 5),
             rule(Effect::Allow, "*", &["ping"], None, 6),
         ],
+        faults: Vec::new(),
     }
 }
 

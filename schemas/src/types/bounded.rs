@@ -156,6 +156,7 @@ mod tests {
             "/$defs/FailurePercentage/properties/percent",
             "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",
+            "/$defs/MeshFault/properties/percent",
             "/$defs/RetryBudget/properties/min_period_ms",
             "/$defs/RetryBudget/properties/percent",
             "/$defs/RetryBudget/properties/window_ms",
@@ -198,6 +199,22 @@ mod tests {
         };
         assert!(tracing(100).is_ok());
         assert!(tracing(101).is_err());
+    }
+
+    #[test]
+    fn mesh_fault_percent_out_of_range_is_refused() {
+        let fault = |percent: u64| {
+            serde_json::from_value::<crate::MeshFault>(serde_json::json!({
+                "from": "picard",
+                "to": ["riker"],
+                "action": { "kind": "delay", "delay_ms": 10 },
+                "percent": percent,
+                "when": null,
+                "source": { "file": "a.mesh", "line": 1, "column": 1 },
+            }))
+        };
+        assert!(fault(100).is_ok());
+        assert!(fault(101).is_err());
     }
 
     #[test]

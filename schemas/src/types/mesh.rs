@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bundle::{Effect, SourceLocation};
+use super::route::FaultAction;
 
 /// Service-to-service permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -22,6 +23,9 @@ pub struct Mesh {
     pub trust_domain: Option<String>,
     /// Rules in source order (files sorted by path).
     pub rules: Vec<MeshRule>,
+    /// Faults injected on mesh pairs, in source order; left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<MeshFault>,
 }
 
 impl Default for Mesh {
@@ -33,6 +37,7 @@ impl Default for Mesh {
             mtls: MtlsMode::Permissive,
             trust_domain: None,
             rules: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }
@@ -62,4 +67,36 @@ pub struct MeshRule {
     pub when: Option<String>,
     /// Where the rule was written.
     pub source: SourceLocation,
+}
+
+/// `fault FROM -> TO abort|delay PERCENT … [when CEL]`: a share of the calls from `from` to the
+/// services in `to` is aborted or delayed by the destination's sidecar, after the mesh allowed
+/// the call (Kuma's MeshFaultInjection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeshFault {
+    /// The calling gateway or service, or `*`.
+    pub from: String,
+    /// The called services (`*` for any), in source order.
+    pub to: Vec<String>,
+    /// What the fault does.
+    pub action: FaultAction,
+    /// The share of matching calls faulted, 0–100.
+    #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
+    pub percent: u8,
+    /// A CEL condition (the mesh rules' variables) a call must meet, or `null` for every call.
+    #[serde(deserialize_with = "super::bounded::present")]
+    pub when: Option<String>,
+    /// Where the fault was written.
+    pub source: SourceLocation,
+}
+
+impl MeshFault {
+    /// Whether the fault is on the pair `source` (a member's name; `None` for a caller the mesh
+    /// does not know, matched only by `*`) → `destination`.
+    pub fn covers(&self, source: Option<&str>, destination: &str) -> bool {
+        (self.from == "*" || Some(self.from.as_str()) == source)
+            && self.to.iter().any(|t| t == "*" || t == destination)
+    }
 }

@@ -399,6 +399,10 @@ pub enum RouteAction {
         /// one keep their digest).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mirror: Option<RouteMirror>,
+        /// What the route allows of upgraded connections (WebSocket), or absent for the defaults
+        /// ([`RouteUpgrades::default`]), so bundles without one keep their digest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        websocket: Option<RouteUpgrades>,
     },
     /// Write the request to a Kafka topic.
     Produce {
@@ -512,3 +516,36 @@ super::tagged::string_tagged!(
     RouteAction,
     ProduceTopic
 );
+
+/// A route's rules for upgraded connections (WebSocket and other HTTP/1.1 upgrades):
+/// `websocket { max 1000  idle 5m }` or `websocket off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteUpgrades {
+    /// Whether upgrade requests are forwarded; `false` answers them 403 before any upstream
+    /// sees them.
+    pub allowed: bool,
+    /// The most upgraded connections open at once on the route, per meshd process; the next one
+    /// gets 503 before it is forwarded.
+    pub max: u32,
+    /// An upgraded connection with no byte either way for this many milliseconds is closed.
+    pub idle_ms: u64,
+}
+
+impl RouteUpgrades {
+    /// The cap when a route states none.
+    pub const DEFAULT_MAX: u32 = 10_000;
+    /// The idle timeout when a route states none: 5 minutes (Envoy's stream idle timeout).
+    pub const DEFAULT_IDLE_MS: u64 = 300_000;
+}
+
+impl Default for RouteUpgrades {
+    /// Upgrades allowed, at most 10 000 open per route, closed after 5 minutes of silence.
+    fn default() -> Self {
+        RouteUpgrades {
+            allowed: true,
+            max: Self::DEFAULT_MAX,
+            idle_ms: Self::DEFAULT_IDLE_MS,
+        }
+    }
+}

@@ -164,7 +164,10 @@ pub struct CircuitBreaker {
     /// Envoy's success-rate detector, or absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<SuccessRate>,
-    /// How often the two detectors judge the endpoints, in milliseconds; absent without them.
+    /// The latency detector (an endpoint much slower than its peers), or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyOutlier>,
+    /// How often the interval detectors judge the endpoints, in milliseconds; absent without them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_ms: Option<u64>,
 }
@@ -190,6 +193,20 @@ pub struct FailurePercentage {
 pub struct SuccessRate {
     /// Requests an endpoint needs in the interval to be judged.
     pub min_requests: u64,
+}
+
+/// Eject an endpoint whose mean latency (to the response head) over an interval is more than
+/// `factor_percent`/100 times the median of its peers' means, when it and at least one peer
+/// served `min_requests` answered requests, and its mean is at least `min_latency_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyOutlier {
+    /// The factor in percent: 300 ejects an endpoint three times slower than its peers' median.
+    pub factor_percent: u32,
+    /// Answered requests an endpoint (and a peer) needs in the interval to be judged.
+    pub min_requests: u64,
+    /// A mean below this never ejects, however it compares (noise between fast endpoints).
+    pub min_latency_ms: u64,
 }
 
 /// Active health checking of every endpoint.

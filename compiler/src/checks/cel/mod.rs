@@ -132,6 +132,17 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             }
         }
     }
+    for fault in program.mesh_faults() {
+        if let Some(cel) = &fault.fault.when {
+            out.extend(check_expression(
+                &mut cache,
+                cel,
+                CelContext::MeshCondition,
+                None,
+                None,
+            ));
+        }
+    }
     for service in &program.services {
         if let Some(ast::Balance::Hash(cel)) = service.balance().map(|b| &b.node) {
             out.extend(check_expression(

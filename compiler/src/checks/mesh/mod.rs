@@ -8,6 +8,7 @@ pub mod denied_forward;
 pub mod explicit_default;
 pub mod forwarding_cycle;
 pub mod identities;
+pub mod pair_faults;
 pub mod policy;
 pub mod trust_domain;
 
@@ -61,6 +62,16 @@ crate::diagnostics::codes::codes! {
         "`trust_domain` names the SPIFFE trust domain identities are derived in (`spiffe://<trust_domain>/<name>` for every service and gateway without an `identity`). A trust domain name has only lower-case letters, digits, `.`, `-` and `_`; anything else (a scheme, a path, upper case) yields identities no certificate authority issues and no peer presents.",
         "Write the domain name alone, in lower case.",
         "mesh {\n  default deny\n  trust_domain \"spiffe://Starfleet\"\n}";
+    /// A fault on a mesh pair fires for every call of the pair.
+    PAIR_FAULT_UNCONDITIONED = "W0360", "mesh pair fault for every call",
+        "A `fault SOURCE -> TARGETS abort|delay …` line in the mesh block has no `when` condition. The destination's sidecar aborts or delays that share of *every* call of the pair, not only the test traffic of the team checking how its client copes: a chaos line left in a bundle becomes an outage between two services. Kuma's MeshFaultInjection and Istio's fault are usually scoped by a header.",
+        "Scope the fault to the calls under test with `when` (e.g. `when request.headers[\"x-chaos\"] == \"on\"`), or acknowledge a deliberate one with `meshc check --allow W0360`.",
+        "service picard { endpoints [\"127.0.0.1:9101\"] }\nservice riker { endpoints [\"127.0.0.1:9103\"] }\nmesh {\n  default allow\n  fault picard -> riker abort 10% 503\n}";
+    /// A fault on a mesh pair the mesh always denies.
+    PAIR_FAULT_NEVER_REACHED = "W0361", "mesh pair fault never reached",
+        "A `fault SOURCE -> TARGET …` names a pair the mesh always refuses (an unconditional deny rule, or the default with no allow rule for the pair). The sidecar decides the permission first and injects faults only into allowed calls, so every call is answered 403 and the fault never fires, although the program reads as if the pair were being tested.",
+        "Allow the pair in the mesh block, or remove the fault.",
+        "service picard { endpoints [\"127.0.0.1:9101\"] }\nservice data { endpoints [\"127.0.0.1:9104\"] }\nmesh {\n  default deny\n  fault picard -> data delay 10% 1s when request.headers[\"x-chaos\"] == \"on\"\n}";
 }
 
 /// Runs every mesh check.
@@ -72,5 +83,6 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     out.extend(forwarding_cycle::check(graph));
     out.extend(identities::check(program));
     out.extend(denied_delivery::check(program));
+    out.extend(pair_faults::check(program));
     out
 }

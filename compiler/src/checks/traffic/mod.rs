@@ -2,6 +2,7 @@
 //! outlier detection as they arrive). Codes W0250–W0269 / E0250–E0269. One file per rule.
 
 pub mod empty_retry_budget;
+pub mod latency_ejection;
 pub mod mirror_mesh;
 pub mod mirror_target;
 pub mod unconditional_fault;
@@ -35,6 +36,21 @@ crate::diagnostics::codes::codes! {
         "A route mirrors to a service that the mesh policy denies to the route's gateway (a deny rule applies, or no rule allows the call under `default deny`). Every copy would be refused with 403 at the mirror, and since copies are fire and forget nobody would see it: the new version just looks idle. (A forward the mesh denies is E0300.)",
         "Allow the gateway to call the mirror's service in the mesh block, or remove the mirror.",
         "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public mirror picard_v2 forward picard }\n}\nservice picard { endpoints [\"127.0.0.1:9101\"] }\nservice picard_v2 { endpoints [\"127.0.0.1:9102\"] }\nmesh {\n  default deny\n  allow edge -> picard\n}";
+    /// A latency detector whose factor is 1x or less.
+    LATENCY_FACTOR_INVALID = "E0255", "latency factor not above 1x",
+        "A `circuit_breaker`'s `latency FACTORx` ejects an endpoint whose mean latency over an interval is more than FACTOR times the median of its peers'. With a factor of 1x or less, about half the endpoints are above the line at any moment, so healthy endpoints would be ejected in turn and the service would run on a fraction of its capacity.",
+        "Eject only an endpoint much slower than its peers: `latency 3x`.",
+        "service picard {\n  endpoints [\"127.0.0.1:9101\", \"127.0.0.1:9102\"]\n  circuit_breaker { max_ejected 50% latency 1x }\n}";
+    /// A latency detector whose factor is below 1.5x.
+    LATENCY_FACTOR_TIGHT = "W0255", "latency factor too tight",
+        "A `circuit_breaker`'s `latency FACTORx` is below 1.5x. Healthy endpoints differ that much in ordinary operation (a cold cache, a garbage collection, a busier machine), so the detector would eject endpoints that are not degraded, and each repeat ejection lasts longer.",
+        "Use a factor of 2x or more (`latency 3x`), or acknowledge a deliberate one with `meshc check --allow W0255`.",
+        "service picard {\n  endpoints [\"127.0.0.1:9101\", \"127.0.0.1:9102\"]\n  circuit_breaker { max_ejected 50% latency 1.2x }\n}";
+    /// A latency detector on a service with one endpoint.
+    LATENCY_WITHOUT_PEERS = "W0256", "latency detector without peers",
+        "A `circuit_breaker`'s `latency` detector compares each endpoint's mean latency with its peers'. The service has one endpoint, so there is nothing to compare with and the detector never ejects, although the program reads as if slow answers were handled.",
+        "List more endpoints, or bound the latency with the service's `timeout` (a timeout is a failure the breaker's other detectors count).",
+        "service picard {\n  endpoints [\"127.0.0.1:9101\"]\n  circuit_breaker { latency 3x }\n}";
 }
 
 /// Every traffic-management check.
@@ -43,5 +59,6 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     out.extend(empty_retry_budget::check(program));
     out.extend(mirror_target::check(program));
     out.extend(mirror_mesh::check(program));
+    out.extend(latency_ejection::check(program));
     out
 }

@@ -14,6 +14,8 @@ pub struct Mesh {
 pub enum MeshStatement {
     Default(Spanned<Effect>),
     Rule(MeshRule),
+    /// `fault SOURCE -> TARGETS abort|delay …`: injected failures on a mesh pair.
+    Fault(MeshFault),
     /// `mtls strict|permissive`.
     Mtls(Spanned<MtlsMode>),
     /// `trust_domain "starfleet"`: the SPIFFE trust domain identities are derived in.
@@ -34,6 +36,20 @@ pub struct MeshRule {
     /// Service names, or `*`.
     pub targets: Vec<Ident>,
     pub when: Option<Cel>,
+    pub span: Span,
+}
+
+/// `fault SOURCE -> TARGETS abort PERCENT STATUS [when CEL]` (or `delay PERCENT DURATION`):
+/// a share of the calls from `SOURCE` to the targets is aborted or delayed by the destination's
+/// sidecar, where the caller's identity is verified (Kuma's MeshFaultInjection).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshFault {
+    /// A gateway or service name, or `*`.
+    pub source: Ident,
+    /// Service names, or `*`.
+    pub targets: Vec<Ident>,
+    /// What is injected, its share and its condition (as on a route).
+    pub fault: Fault,
     pub span: Span,
 }
 

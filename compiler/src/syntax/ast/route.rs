@@ -35,6 +35,8 @@ pub enum RouteStatement {
     Fault(Box<Fault>),
     /// `mirror SERVICE [P%] [max_body SIZE] [queue N]`: fire-and-forget copies.
     Mirror(Box<Mirror>),
+    /// `websocket off` or `websocket { max N  idle DURATION }`: upgraded connections.
+    WebSocket(Box<WebSocket>),
     Forward(Box<Forward>),
     Produce(Box<Produce>),
     Respond(Box<Respond>),
@@ -57,6 +59,7 @@ impl RouteStatement {
             RouteStatement::Timeout(t) => t.span,
             RouteStatement::Fault(f) => f.span,
             RouteStatement::Mirror(m) => m.span,
+            RouteStatement::WebSocket(w) => w.span,
             RouteStatement::Forward(f) => f.span,
             RouteStatement::Produce(p) => p.span,
             RouteStatement::Respond(r) => r.span,
@@ -246,6 +249,18 @@ pub struct Mirror {
     pub percent: Option<Spanned<Percent>>,
     pub max_body: Option<Spanned<Size>>,
     pub queue: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+/// `websocket off` or `websocket { max N  idle DURATION }` (each setting optional): whether the
+/// route forwards WebSocket (and other HTTP/1.1) upgrades, how many may be open at once and how
+/// long one may stay silent. A route without the line allows upgrades with the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSocket {
+    /// `false` for `websocket off`.
+    pub allowed: bool,
+    pub max: Option<Spanned<u64>>,
+    pub idle: Option<Spanned<Duration>>,
     pub span: Span,
 }
 

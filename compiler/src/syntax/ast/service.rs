@@ -97,8 +97,21 @@ pub struct CircuitBreaker {
     /// `success_rate [min_requests N]`: eject an endpoint whose success rate falls well below
     /// its peers' (Envoy's success-rate detector).
     pub success_rate: Option<(Span, Option<Spanned<u64>>)>,
-    /// `interval D`: how often the two detectors above judge the endpoints.
+    /// `latency FACTORx [min_requests N] [min_latency D]`: eject an endpoint whose mean latency
+    /// over an interval is more than FACTOR times its peers' median.
+    pub latency: Option<LatencyDetector>,
+    /// `interval D`: how often the detectors above judge the endpoints.
     pub interval: Option<Spanned<Duration>>,
+    pub span: Span,
+}
+
+/// `latency FACTORx [min_requests N] [min_latency D]` in a `circuit_breaker`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyDetector {
+    /// The factor in percent (`3x` is 300, `1.5x` 150).
+    pub factor_percent: Spanned<u32>,
+    pub min_requests: Option<Spanned<u64>>,
+    pub min_latency: Option<Spanned<Duration>>,
     pub span: Span,
 }
 

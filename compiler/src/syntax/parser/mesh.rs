@@ -1,4 +1,4 @@
-//! `mesh { default … allow A -> B [when …] deny … mtls … trust_domain "…" }`.
+//! `mesh { default … allow A -> B [when …] deny … fault A -> B abort|delay … mtls … trust_domain "…" }`.
 
 use crate::source::Spanned;
 use crate::syntax::ast::*;
@@ -9,8 +9,9 @@ use super::context::Ctx;
 use super::error::{PError, PResult};
 use super::lexical::{ident_ref, peek_word, string, symbol, word, wrong_word, ws, ws_inline};
 use super::literals::list;
+use super::route_traffic::fault;
 
-const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "mtls", "trust_domain"];
+const MESH_STATEMENTS: &[&str] = &["default", "allow", "deny", "fault", "mtls", "trust_domain"];
 
 /// The rest of a mesh block after its keyword; `start` is the keyword.
 pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
@@ -37,6 +38,10 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
                 "allow" | "deny" => {
                     let (r, rule) = rule(cx, start, kw.node, input)?;
                     (r, MeshStatement::Rule(rule))
+                }
+                "fault" => {
+                    let (r, f) = pair_fault(cx, start, input)?;
+                    (r, MeshStatement::Fault(f))
                 }
                 "mtls" => {
                     let (r, w) = ident_ref(cx, input, "`strict` or `permissive`")?;
@@ -76,13 +81,14 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
             MeshStatement::Default(_) => Some("default"),
             MeshStatement::Mtls(_) => Some("mtls"),
             MeshStatement::TrustDomain { .. } => Some("trust_domain"),
-            MeshStatement::Rule(_) => None,
+            MeshStatement::Rule(_) | MeshStatement::Fault(_) => None,
         },
         |s| match s {
             MeshStatement::Default(d) => d.span,
             MeshStatement::Mtls(m) => m.span,
             MeshStatement::TrustDomain { span, .. } => *span,
             MeshStatement::Rule(r) => r.span,
+            MeshStatement::Fault(f) => f.span,
         },
     );
     Ok((
@@ -107,23 +113,44 @@ fn name_or_star<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Ident> {
     }
 }
 
+/// `SOURCE -> TARGETS` of a rule or a fault.
+fn pair<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, (Ident, Vec<Ident>)> {
+    let (r, source) = name_or_star(cx, input)?;
+    let (r, _) = ws(cx, r)?;
+    let (r, _) = symbol(r, "->")?;
+    let (r, _) = ws(cx, r)?;
+    if r.starts_with('[') {
+        let (r, l) = list(cx, r, "service names", name_or_star)?;
+        Ok((r, (source, l.node)))
+    } else {
+        let (r, t) = name_or_star(cx, r)?;
+        Ok((r, (source, vec![t])))
+    }
+}
+
+/// `fault SOURCE -> TARGETS abort|delay …`: the pair, then a route fault's words.
+fn pair_fault<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, MeshFault> {
+    let (r, (source, targets)) = pair(cx, input)?;
+    let (r, _) = ws(cx, r)?;
+    let (rest, fault) = fault(cx, r, r)?;
+    Ok((
+        rest,
+        MeshFault {
+            source,
+            targets,
+            fault,
+            span: cx.span(start, rest),
+        },
+    ))
+}
+
 fn rule<'a>(cx: &Ctx, start: &'a str, kw: &str, input: &'a str) -> PResult<'a, MeshRule> {
     let effect = if kw == "allow" {
         Effect::Allow
     } else {
         Effect::Deny
     };
-    let (r, source) = name_or_star(cx, input)?;
-    let (r, _) = ws(cx, r)?;
-    let (r, _) = symbol(r, "->")?;
-    let (r, _) = ws(cx, r)?;
-    let (mut rest, targets) = if r.starts_with('[') {
-        let (r, l) = list(cx, r, "service names", name_or_star)?;
-        (r, l.node)
-    } else {
-        let (r, t) = name_or_star(cx, r)?;
-        (r, vec![t])
-    };
+    let (mut rest, (source, targets)) = pair(cx, input)?;
     let mut when = None;
     let (after_ws, _) = ws_inline(cx, rest)?;
     if peek_word(after_ws) == Some("when") {

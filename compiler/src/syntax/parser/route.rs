@@ -14,7 +14,7 @@ use super::lexical::{ident, peek_word, string, ws, ws_inline};
 use super::literals::{duration, size};
 use super::route_action::{forward, produce, respond};
 use super::route_admission::{access, auth, cors, header_rule, rate_limit};
-use super::route_traffic::{fault, mirror};
+use super::route_traffic::{fault, mirror, websocket};
 
 const ROUTE_STATEMENTS: &[&str] = &[
     "match",
@@ -33,6 +33,7 @@ const ROUTE_STATEMENTS: &[&str] = &[
     "timeout",
     "fault",
     "mirror",
+    "websocket",
     "idempotent",
     "forward",
     "produce",
@@ -86,6 +87,7 @@ fn check_route(cx: &Ctx, name: &Ident, statements: &[RouteStatement]) {
             RouteStatement::Timeout(_) => Some("timeout"),
             RouteStatement::Idempotent(_) => Some("idempotent"),
             RouteStatement::Mirror(_) => Some("mirror"),
+            RouteStatement::WebSocket(_) => Some("websocket"),
             RouteStatement::Fault(f) => Some(match f.kind {
                 FaultKind::Abort(_) => "fault abort",
                 FaultKind::Delay(_) => "fault delay",
@@ -189,6 +191,10 @@ fn statement<'a>(
         "mirror" => {
             let (rest, m) = mirror(cx, start, input)?;
             (rest, RouteStatement::Mirror(Box::new(m)))
+        }
+        "websocket" => {
+            let (rest, w) = websocket(cx, start, input)?;
+            (rest, RouteStatement::WebSocket(Box::new(w)))
         }
         "fault" => {
             let (rest, f) = fault(cx, start, input)?;

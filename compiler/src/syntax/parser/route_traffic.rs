@@ -1,8 +1,10 @@
 //! A route's traffic-management lines: `fault abort PERCENT STATUS [when CEL]`,
-//! `fault delay PERCENT DURATION [when CEL]` and `mirror SERVICE [P%] [max_body SIZE] [queue N]`.
+//! `fault delay PERCENT DURATION [when CEL]`, `mirror SERVICE [P%] [max_body SIZE] [queue N]` and
+//! `websocket off` / `websocket { max N  idle DURATION }`.
 
 use crate::syntax::ast::*;
 
+use super::block::block;
 use super::cel::cel;
 use super::context::Ctx;
 use super::error::PResult;
@@ -84,4 +86,47 @@ pub(super) fn mirror<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a
             span: cx.span(start, rest),
         },
     ))
+}
+
+/// The rest of a `websocket` line after its keyword: `off`, or a block with `max N` and
+/// `idle DURATION`; `start` is the keyword.
+pub(super) fn websocket<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, WebSocket> {
+    let mut websocket = WebSocket {
+        allowed: true,
+        max: None,
+        idle: None,
+        span: cx.span(start, input),
+    };
+    if !input.starts_with('{') {
+        let (rest, word) = ident_ref(cx, input, "`off` or `{ max N  idle DURATION }`")?;
+        if word.node != "off" {
+            return wrong_word(cx, &word, "`off` or `{ max N  idle DURATION }`", &["off"]);
+        }
+        websocket.allowed = false;
+        websocket.span = cx.span(start, rest);
+        return Ok((rest, websocket));
+    }
+    let keywords = ["max", "idle"];
+    let (rest, _) = block(cx, input, "websocket block", &keywords, |_, kw, input| {
+        let rest = match kw.node {
+            "max" => {
+                let (r, n) = integer(
+                    cx,
+                    input,
+                    "how many upgraded connections may be open at once",
+                )?;
+                websocket.max = Some(n);
+                r
+            }
+            "idle" => {
+                let (r, d) = duration(cx, input)?;
+                websocket.idle = Some(d);
+                r
+            }
+            _ => return Ok((input, None)),
+        };
+        Ok((rest, Some(())))
+    })?;
+    websocket.span = cx.span(start, rest);
+    Ok((rest, websocket))
 }

@@ -6,7 +6,7 @@ use crate::syntax::ast::*;
 use super::block::{block, report_duplicates};
 use super::cel::cel;
 use super::context::Ctx;
-use super::error::PResult;
+use super::error::{PError, PResult};
 use super::lexical::{
     ident, ident_ref, integer, keyword, peek_word, string, symbol, wrong_word, ws, ws_inline,
 };
@@ -266,6 +266,75 @@ fn min_requests<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Option<Spanned<u64>
     Ok((r, Some(n)))
 }
 
+/// `latency FACTORx [min_requests N] [min_latency D]` after its keyword; `start` is the keyword.
+fn latency<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, LatencyDetector> {
+    let (mut rest, factor_percent) = factor(cx, input)?;
+    let mut min_requests = None;
+    let mut min_latency = None;
+    loop {
+        let (after_ws, _) = ws_inline(cx, rest)?;
+        match peek_word(after_ws) {
+            Some("min_requests") => {
+                let (r, n) = self::min_requests(cx, rest)?;
+                min_requests = n;
+                rest = r;
+            }
+            Some("min_latency") => {
+                let (r, _) = ws(cx, &after_ws["min_latency".len()..])?;
+                let (r, d) = duration(cx, r)?;
+                min_latency = Some(d);
+                rest = r;
+            }
+            _ => break,
+        }
+    }
+    Ok((
+        rest,
+        LatencyDetector {
+            factor_percent,
+            min_requests,
+            min_latency,
+            span: cx.span(start, rest),
+        },
+    ))
+}
+
+/// A factor such as `3x` or `1.5x`, in percent (300, 150).
+fn factor<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Spanned<u32>> {
+    let expected = || PError::expected(input, "a factor such as `3x` or `1.5x`").fail();
+    let whole_len = input.bytes().take_while(u8::is_ascii_digit).count();
+    if whole_len == 0 || whole_len > 6 {
+        return expected();
+    }
+    let mut end = whole_len;
+    let mut tenths_text = "";
+    if input[end..].starts_with('.') {
+        let digits = input[end + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        if digits == 0 || digits > 2 {
+            return expected();
+        }
+        tenths_text = &input[end + 1..end + 1 + digits];
+        end += 1 + digits;
+    }
+    if !input[end..].starts_with('x') {
+        return expected();
+    }
+    let whole: u32 = input[..whole_len].parse().unwrap_or(0);
+    let fraction: u32 = match tenths_text.len() {
+        0 => 0,
+        1 => tenths_text.parse::<u32>().unwrap_or(0) * 10,
+        _ => tenths_text.parse().unwrap_or(0),
+    };
+    let rest = &input[end + 1..];
+    Ok((
+        rest,
+        Spanned::new(whole * 100 + fraction, cx.span(input, rest)),
+    ))
+}
+
 fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, CircuitBreaker> {
     let mut breaker = CircuitBreaker {
         consecutive_errors: None,
@@ -273,6 +342,7 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         max_ejected: None,
         failure_percentage: None,
         success_rate: None,
+        latency: None,
         interval: None,
         span: cx.span(start, input),
     };
@@ -282,6 +352,7 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         "max_ejected",
         "failure_percentage",
         "success_rate",
+        "latency",
         "interval",
     ];
     let (rest, _) = block(
@@ -301,6 +372,11 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
                     let after = &start[kw.node.len()..];
                     let (r, min) = min_requests(cx, after)?;
                     breaker.success_rate = Some((kw.span, min));
+                    r
+                }
+                "latency" => {
+                    let (r, detector) = latency(cx, start, input)?;
+                    breaker.latency = Some(detector);
                     r
                 }
                 "interval" => {

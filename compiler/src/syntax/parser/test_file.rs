@@ -30,6 +30,7 @@ pub const TEST_STATEMENTS: &[&str] = &[
     "as",
     "at",
     "repeat",
+    "faults",
     "expect",
 ];
 
@@ -51,6 +52,10 @@ pub const EXPECTATIONS: &[&str] = &[
     "dead_letter",
     "deliver",
     "filtered",
+    "fault",
+    "no_fault",
+    "mirror",
+    "no_mirror",
 ];
 
 /// Parses one test file. Always returns the tests that parsed and every error found.
@@ -233,6 +238,15 @@ fn test_case<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, TestCase> {
                 let span = cx.span(start, r);
                 (r, TestStatement::Repeat { count, every, span })
             }
+            "faults" => {
+                let (r, w) = ident_ref(cx, input, "`forced` or `never`")?;
+                let mode = match w.node {
+                    "forced" => FaultMode::Forced,
+                    "never" => FaultMode::Never,
+                    _ => return wrong_word(cx, &w, "`forced` or `never`", &["forced", "never"]),
+                };
+                (r, TestStatement::Faults(Spanned::new(mode, w.span)))
+            }
             "expect" => {
                 let (r, kind) = expectation(cx, input)?;
                 let span = cx.span(start, r);
@@ -363,6 +377,30 @@ fn expectation<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, ExpectKind> {
             }
             None => Ok((rest, ExpectKind::Filtered(None))),
         },
+        "fault" => {
+            let (r, which) = ident_ref(cx, after, "`abort` or `delay`")?;
+            let (after_ws, _) = ws_inline(cx, r)?;
+            let written = after_ws.starts_with(|c: char| c.is_ascii_digit());
+            match which.node {
+                "abort" if written => {
+                    let (r, code) = status(cx, after_ws)?;
+                    Ok((r, ExpectKind::Fault(ExpectedFault::Abort(Some(code)))))
+                }
+                "abort" => Ok((r, ExpectKind::Fault(ExpectedFault::Abort(None)))),
+                "delay" if written => {
+                    let (r, d) = duration(cx, after_ws)?;
+                    Ok((r, ExpectKind::Fault(ExpectedFault::Delay(Some(d)))))
+                }
+                "delay" => Ok((r, ExpectKind::Fault(ExpectedFault::Delay(None)))),
+                _ => wrong_word(cx, &which, "`abort` or `delay`", &["abort", "delay"]),
+            }
+        }
+        "no_fault" => Ok((rest, ExpectKind::NoFault)),
+        "mirror" => {
+            let (r, service) = ident(cx, after, "the mirror's service")?;
+            Ok((r, ExpectKind::Mirror(service)))
+        }
+        "no_mirror" => Ok((rest, ExpectKind::NoMirror)),
         _ => wrong_word(cx, &what, "an expectation", EXPECTATIONS),
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use super::gcra::{Gcra, Verdict};
@@ -68,9 +68,14 @@ struct Shard<K> {
 }
 
 /// Buckets per key (client address), bounded in memory.
+///
+/// The shards are allocated by the first request that needs them: a 100 000-route program has
+/// a keyed map on every limited route, most of which see no anonymous caller, and shards made at
+/// load would be 1.2 KB per route of state that a reload keeps (and so pins among the pages of
+/// the state it was built with).
 #[derive(Debug)]
 pub struct KeyedBuckets<K = IpAddr> {
-    shards: Vec<Mutex<Shard<K>>>,
+    shards: OnceLock<Box<[Mutex<Shard<K>>]>>,
     hasher: RandomState,
     max_per_shard: usize,
 }
@@ -79,17 +84,23 @@ impl<K: Hash + Eq + Clone> KeyedBuckets<K> {
     /// Buckets for at most about `max_keys` keys.
     pub fn new(max_keys: usize) -> Self {
         KeyedBuckets {
-            shards: (0..SHARDS)
+            shards: OnceLock::new(),
+            hasher: RandomState::new(),
+            max_per_shard: (max_keys / SHARDS).max(1),
+        }
+    }
+
+    fn shards(&self) -> &[Mutex<Shard<K>>] {
+        self.shards.get_or_init(|| {
+            (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
                         tats: HashMap::new(),
                         sweep_at: FIRST_SWEEP,
                     })
                 })
-                .collect(),
-            hasher: RandomState::new(),
-            max_per_shard: (max_keys / SHARDS).max(1),
-        }
+                .collect()
+        })
     }
 
     /// Decides a request of `key` at `now`.
@@ -97,7 +108,7 @@ impl<K: Hash + Eq + Clone> KeyedBuckets<K> {
         let index = (self.hasher.hash_one(key) as usize) % SHARDS;
         // A poisoned shard only means another thread panicked mid-update of plain integers;
         // the map is still consistent, so keep serving.
-        let mut shard = self.shards[index]
+        let mut shard = self.shards()[index]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let tat = shard.tats.get(key).copied().unwrap_or(0);
@@ -131,7 +142,10 @@ impl<K: Hash + Eq + Clone> KeyedBuckets<K> {
 
     /// Buckets currently held.
     pub fn len(&self) -> usize {
-        self.shards
+        let Some(shards) = self.shards.get() else {
+            return 0;
+        };
+        shards
             .iter()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).tats.len())
             .sum()

@@ -14,6 +14,7 @@ pub mod client_body;
 pub mod http_date;
 pub mod request_head;
 pub mod response_writer;
+pub mod switch_protocols;
 
 use std::future::{poll_fn, Future};
 use std::task::Poll;
@@ -24,11 +25,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use self::client_body::{ClientBody, ClientConn, READ_CHUNK};
 use self::request_head::{parse_request_head, Refusal, RequestHead};
 use self::response_writer::{write_response, ResponseContext};
+use self::switch_protocols::switch_protocols;
 use super::client_request::ClientRequest;
 use super::connection_clock::ConnectionClock;
 use super::drain::ConnectionDrain;
 use super::request_handler::{handle, refuse_head, ConnectionContext};
-use crate::forward::{MessageHeaders, RequestBody};
+use crate::forward::{MessageHeaders, RequestBody, ResponseBody};
 
 /// What reading the next request head came to.
 // Returned once per request and consumed at once: boxing the head would cost an allocation.
@@ -99,6 +101,11 @@ pub async fn serve_http1<I>(
         };
         // The head's memory goes back to the read buffer before the next read.
         drop(request);
+        if matches!(response.body, ResponseBody::Switched(_)) {
+            switch_protocols(&mut conn, response).await;
+            drop(in_flight);
+            return;
+        }
         let context = ResponseContext {
             // A request whose body was not read whole ends the connection: what is left of it
             // would be taken for the next request. A drain ends it too (the client reconnects,

@@ -14,6 +14,7 @@ pub mod record;
 pub mod request_spans;
 pub mod respond;
 pub mod route_match;
+pub mod upgrade_refusal;
 
 use super::gateway_response::GatewayResponse;
 
