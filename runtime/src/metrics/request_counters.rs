@@ -153,8 +153,8 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                (("edge".into(), "other".into(), 401, "auth"), 1),
-                (("edge".into(), "ping".into(), 200, ""), 2),
+                (("edge", "other", 401, "auth"), 1),
+                (("edge", "ping", 200, ""), 2),
             ]
         );
     }
