@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reverse-proxy benchmark: one upstream, nginx as the reference proxy, meshd. Prints req/s and p99
-# for: the upstream direct, nginx, meshd plain forward, meshd with admission (runtime/benches/admission_proxy.mesh), and
-# meshd's RSS with 10 000 routes loaded.
+# for: the upstream direct, nginx, meshd plain forward, meshd with admission (runtime/benches/admission_proxy.mesh),
+# the same admission with tracing on (100 % sampled, every span exported over OTLP/HTTP to a local
+# sink) beside it with tracing off, and meshd's RSS with 10 000 routes loaded.
 #
 # Fairness on a 2-core machine: the proxy under test (nginx with one worker, or meshd with one
 # worker) is pinned alone on core 0; wrk and the upstream share core 1. Both proxies get the same
@@ -20,6 +21,9 @@ NGINX_PORT=${NGINX_PORT:-18902}
 MESHD_PORT=${MESHD_PORT:-18903}
 MESHD_AUTH_PORT=${MESHD_AUTH_PORT:-18904}
 ROUTES_PORT=${ROUTES_PORT:-18905}
+MESHD_TRACE_PORT=${MESHD_TRACE_PORT:-18906}
+OTLP_SINK_PORT=${OTLP_SINK_PORT:-18907}
+TRACE_ADMIN_PORT=${TRACE_ADMIN_PORT:-18908}
 
 source "$(dirname "$0")/bench_setup.sh"
 
@@ -102,9 +106,26 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
+# The same admission with `tracing { sample 100% }`: every request gets a traceparent, three spans
+# (route, admission, forward) and is exported in batches to an OTLP sink (nginx answering 200 to
+# POST /v1/traces, on the load core). The counters after the run show the spans were exported,
+# not dropped.
+nginx_conf otlp "$OTLP_SINK_PORT" 'location /v1/traces { client_body_buffer_size 4m; return 200; }' ''
+taskset -c "$LOAD_CORE" nginx -c "$WORK/otlp/nginx.conf" & PIDS+=($!)
+sed "s/@PORT@/$MESHD_TRACE_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/; s/^gateway bench {/gateway bench {\n  tracing { sample 100% }/" \
+  runtime/benches/admission_proxy.mesh > "$WORK/admission_traced.mesh"
+BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission_traced.mesh" --no-access-log --workers 1 \
+  --admin "127.0.0.1:$TRACE_ADMIN_PORT" --otlp-endpoint "http://127.0.0.1:$OTLP_SINK_PORT" 2>>"$WORK/meshd.log" & PIDS+=($!)
+for _ in $(seq 1 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$MESHD_TRACE_PORT/")" = 200 ] && break
+  sleep 0.05
+done
+run_wrk "meshd admission, tracing 100%" "http://127.0.0.1:$MESHD_TRACE_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
+sleep 1 # the last batch leaves within 200 ms
+curl -s "http://127.0.0.1:$TRACE_ADMIN_PORT/metrics" | awk '/^meshd_trace_spans_(exported|dropped|failed)_total/ {printf "  %s %s\n", $1, $2}'
 awk -v n="$(cat "$WORK/rps-nginx_proxy")" -v m="$(cat "$WORK/rps-meshd_plain_forward")" \
-  -v a="$(cat "$WORK/rps-meshd_key_auth_+_limit_+_CEL")" \
-  'BEGIN { printf "meshd plain / nginx: %.2fx   meshd admission / meshd plain: %.2fx\n", m / n, a / m }'
+  -v a="$(cat "$WORK/rps-meshd_key_auth_+_limit_+_CEL")" -v t="$(cat "$WORK/rps-meshd_admission,_tracing_100%")" \
+  'BEGIN { printf "meshd plain / nginx: %.2fx   meshd admission / meshd plain: %.2fx   tracing on / off: %.2fx\n", m / n, a / m, t / a }'
 
 # RSS with 10 000 routes loaded (compiled in-process from generated sources).
 {

@@ -14,6 +14,8 @@ UPSTREAM_PORT=${UPSTREAM_PORT:-18931}
 NGINX_PORT=${NGINX_PORT:-18932}
 MESHD_PORT=${MESHD_PORT:-18933}
 MESHD_AUTH_PORT=${MESHD_AUTH_PORT:-18934}
+MESHD_TRACE_PORT=${MESHD_TRACE_PORT:-18935}
+OTLP_SINK_PORT=${OTLP_SINK_PORT:-18936}
 
 for tool in nginx wrk valgrind; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk valgrind >/dev/null; break; }
@@ -22,7 +24,8 @@ done
 MESHD="${MESHD_BIN:-$(pwd)/target/release/meshd}"
 WORK="$(mktemp -d)"
 UPSTREAM_PID=""
-cleanup() { [ -n "$UPSTREAM_PID" ] && kill "$UPSTREAM_PID" 2>/dev/null; rm -rf "$WORK"; }
+SINK_PID=""
+cleanup() { [ -n "$UPSTREAM_PID" ] && kill "$UPSTREAM_PID" 2>/dev/null; [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 nginx_conf() { # file port extra-master-line server-body http-extra
@@ -57,7 +60,9 @@ service upstream { endpoints ["127.0.0.1:$UPSTREAM_PORT"] timeout 5s }
 MESH
 
 WRK_HEADERS=()
+nginx_conf "$WORK/otlp.conf" "$OTLP_SINK_PORT" "" 'location /v1/traces { client_body_buffer_size 4m; return 200; }' ""
 nginx -c "$WORK/upstream.conf" & UPSTREAM_PID=$!
+nginx -c "$WORK/otlp.conf" & SINK_PID=$!
 sleep 0.5
 
 # total_instructions NAME PORT SECONDS CMD... -> "requests instructions"
@@ -90,3 +95,13 @@ export BENCH_KEY=bench-key
 WRK_HEADERS=(-H "x-api-key: bench-key" -H "x-stardate: 41153.7")
 per_request "meshd plain, 2 headers" meshd2 "$MESHD_PORT" "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0
 per_request "meshd auth+limit+CEL" admission "$MESHD_AUTH_PORT" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0
+# The same chain with `tracing { sample 100% }` and every span exported over OTLP/HTTP to a local
+# sink (nginx answering 200): the export task's work (encoding, POSTs) is counted too.
+sed "s/@PORT@/$MESHD_TRACE_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/; s/^gateway bench {/gateway bench {\n  tracing { sample 100% }/" \
+  runtime/benches/admission_proxy.mesh > "$WORK/admission_traced.mesh"
+per_request "meshd auth+limit+CEL, tracing 100%" traced "$MESHD_TRACE_PORT" "$MESHD" run "$WORK/admission_traced.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 --otlp-endpoint "http://127.0.0.1:$OTLP_SINK_PORT"
+# Tracing on but the request not sampled (`sample 0%`): a trace id, a span id and the
+# `traceparent` written upstream, no span built: what tracing costs the requests it does not record.
+sed "s/@PORT@/$MESHD_TRACE_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/; s/^gateway bench {/gateway bench {\n  tracing { sample 0% }/" \
+  runtime/benches/admission_proxy.mesh > "$WORK/admission_unsampled.mesh"
+per_request "meshd auth+limit+CEL, tracing 0%" unsampled "$MESHD_TRACE_PORT" "$MESHD" run "$WORK/admission_unsampled.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 --otlp-endpoint "http://127.0.0.1:$OTLP_SINK_PORT"

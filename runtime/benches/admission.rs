@@ -55,6 +55,7 @@ fn gateway(consumers: usize) -> Gateway {
         path_policy: Default::default(),
         method_mismatch: Default::default(),
         identity: None,
+        tracing: None,
         source: at(1),
     }
 }

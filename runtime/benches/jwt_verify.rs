@@ -60,6 +60,7 @@ fn admission(alg: &str) -> RouteAdmission {
         }],
         routes: Vec::new(),
         identity: None,
+        tracing: None,
         path_policy: Default::default(),
         method_mismatch: Default::default(),
         source: at(1),

@@ -19,5 +19,6 @@ pub mod run;
 pub mod server;
 pub mod state;
 pub mod stream;
+pub mod trace;
 
 pub use run::{start, ListenerAddress, RunOptions, RunningServer, StartError};

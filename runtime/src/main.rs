@@ -12,6 +12,7 @@ use meshd::mesh::sidecar::SidecarOptions;
 use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
 use meshd::server::drain::DrainPlan;
 use meshd::stream::StreamArgs;
+use meshd::trace::TraceArgs;
 use meshd::{start, RunOptions};
 
 mod stop;
@@ -89,6 +90,8 @@ enum Command {
         source: SourceArgs,
         #[command(flatten)]
         streams: StreamArgs,
+        #[command(flatten)]
+        trace: TraceArgs,
         /// After SIGTERM, keep accepting for this long (for load balancers to stop sending) while
         /// /readyz answers 503 and responses close their connections; then close the listeners.
         #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
@@ -153,6 +156,8 @@ enum Command {
         /// A unix socket for restarts and upgrades without a refused connection (as `run`'s).
         #[arg(long, value_name = "PATH")]
         handover_socket: Option<PathBuf>,
+        #[command(flatten)]
+        trace: TraceArgs,
     },
     /// Create an ed25519 key pair for signing bundles: PREFIX.key and PREFIX.pub.
     Keygen {
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
             idle_timeout,
             source,
             streams,
+            trace,
             drain_delay,
             drain_timeout,
             handover_socket,
@@ -225,6 +231,7 @@ fn main() -> ExitCode {
                 timeout: drain_timeout.into(),
             },
             handover_socket,
+            trace,
         }),
         Command::Sidecar {
             inputs,
@@ -242,8 +249,10 @@ fn main() -> ExitCode {
             drain_delay,
             drain_timeout,
             handover_socket,
+            trace,
         } => run(RunOptions {
             admin,
+            trace,
             verify_key,
             fault_seed,
             access_log: !no_access_log,

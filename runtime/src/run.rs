@@ -38,6 +38,7 @@ use crate::server::workers::spawn_workers;
 use crate::server::Shared;
 use crate::state::{RuntimeState, StateScope};
 use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
+use crate::trace::{ExportCounters, SpanExporter, TraceArgs};
 use meshwork_bundle::MtlsMode;
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
@@ -100,6 +101,8 @@ pub struct RunOptions {
     pub handover_socket: Option<PathBuf>,
     /// Seeds routes' `fault` draws (`--fault-seed`): the same seed faults the same requests.
     pub fault_seed: Option<u64>,
+    /// Where spans go (`--otlp-endpoint`, `--otlp-service-name`).
+    pub trace: TraceArgs,
 }
 
 impl RunOptions {
@@ -131,6 +134,7 @@ impl RunOptions {
             },
             handover_socket: None,
             fault_seed: None,
+            trace: TraceArgs::default(),
         }
     }
 }
@@ -470,6 +474,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         }
     };
 
+    let exporter = start_exporter(&options, &metrics, &handle);
+    kafka_options.streams.exporter = exporter.clone();
     let mut kafka_metrics = None;
     metrics.register(|registry| kafka_metrics = Some(KafkaMetrics::register(registry)));
     let kafka = Arc::new(KafkaRuntime::new(
@@ -572,6 +578,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         state: Arc::clone(&cell),
         metrics: Arc::clone(&metrics),
         access_log: Arc::clone(&access_log),
+        exporter: exporter.clone(),
     });
     let timeouts = ConnectionTimeouts {
         head: options.head_timeout,
@@ -695,3 +702,23 @@ async fn reload_on_sighup(reloader: Arc<Reloader>) {
 
 #[cfg(not(unix))]
 async fn reload_on_sighup(_reloader: Arc<Reloader>) {}
+
+/// The span exporter `--otlp-endpoint` asks for (its task on the control runtime), or a disabled one.
+fn start_exporter(
+    options: &RunOptions,
+    metrics: &Metrics,
+    runtime: &tokio::runtime::Handle,
+) -> SpanExporter {
+    let Some(endpoint) = options.trace.otlp_endpoint.clone() else {
+        return SpanExporter::disabled();
+    };
+    let counters = ExportCounters::default();
+    metrics.register(|registry| counters.register(registry));
+    let service_name = options.trace.otlp_service_name.clone().unwrap_or_else(|| {
+        options
+            .sidecar
+            .as_ref()
+            .map_or_else(|| "meshd".to_string(), |sidecar| sidecar.service.clone())
+    });
+    SpanExporter::start(endpoint, service_name, counters, runtime)
+}

@@ -25,7 +25,7 @@ pub use types::bundle::{
 };
 pub use types::gateway::{
     Consumer, Credential, EscapedSlashes, Gateway, Listener, ListenerTls, MethodMismatch,
-    PathPolicy,
+    PathPolicy, Tracing,
 };
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
 pub use types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};

@@ -206,6 +206,7 @@ fn edge_gateway() -> Gateway {
         path_policy: PathPolicy::default(),
         method_mismatch: MethodMismatch::NotFound,
         identity: Some("spiffe://starfleet/edge".to_string()),
+        tracing: None,
         source: at(1, 1),
     }
 }

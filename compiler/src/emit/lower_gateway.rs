@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use meshwork_bundle::mesh_policy::derived_identity;
 use meshwork_bundle::{
     sort_by_precedence, Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch,
-    PathPolicy,
+    PathPolicy, Tracing,
 };
 
 use super::context::EmitContext;
@@ -51,6 +51,15 @@ pub fn lower_gateway(
             .iter()
             .find_map(|g| g.identity.as_ref().map(|id| id.node.clone()))
             .or_else(|| trust_domain.map(|domain| derived_identity(domain, &first.name.node))),
+        tracing: declarations
+            .iter()
+            .find_map(|g| g.tracing.as_ref())
+            .map(|tracing| Tracing {
+                sample_percent: tracing
+                    .sample
+                    .as_ref()
+                    .map_or(100, |share| share.node.value),
+            }),
         source: cx.location(first.span),
     })
 }

@@ -93,6 +93,7 @@ fn gateway(name: &str, span: Span, routes: Vec<Route>) -> Item {
         path_settings: Vec::new(),
         method_mismatch: None,
         identity: None,
+        tracing: None,
         span,
     })
 }

@@ -2,10 +2,10 @@
 //! settings, consumers, routes and settings in source order.
 
 use crate::source::Spanned;
-use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, PathSetting};
+use crate::syntax::ast::{Consumer, CredentialKind, Gateway, Listener, PathSetting, Tracing};
 
 use super::layout::{Block, Entry, Fold, Line};
-use super::literals::{list, secret, string};
+use super::literals::{list, percent, secret, string};
 use super::route::route;
 use super::source_scan::SourceText;
 
@@ -28,6 +28,7 @@ pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
             .text(string(&identity.node))
             .at(identity.span.start as usize, identity.span.end as usize)
     }));
+    children.extend(gateway.tracing.iter().map(|t| tracing(source, t)));
     // The tree keeps each kind apart; the source order is what the author wrote.
     children.sort_by_key(|entry| entry.start);
     Block {
@@ -38,6 +39,28 @@ pub fn gateway(source: &SourceText<'_>, gateway: &Gateway) -> Entry {
         fold: Fold::Never,
     }
     .at(gateway.span.start as usize)
+}
+
+/// `tracing { sample N% }`, on one line when it fits.
+fn tracing(source: &SourceText<'_>, tracing: &Tracing) -> Entry {
+    let children = tracing
+        .sample
+        .iter()
+        .map(|share| {
+            Line::new()
+                .text("sample")
+                .text(percent(share.node))
+                .at(share.span.start as usize, share.span.end as usize)
+        })
+        .collect();
+    Block {
+        head: "tracing".to_string(),
+        open: source.open_brace(tracing.span.start as usize + "tracing".len()),
+        close: tracing.span.end as usize - 1,
+        children,
+        fold: Fold::UpTo(1),
+    }
+    .at(tracing.span.start as usize)
 }
 
 /// `listen "ADDR" [tls cert SECRET key SECRET]`.

@@ -155,6 +155,7 @@ mod tests {
             path_policy: Default::default(),
             method_mismatch: Default::default(),
             identity: None,
+            tracing: None,
             source: loc(),
         };
         ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -308,6 +308,7 @@ mod tests {
             path_policy: Default::default(),
             method_mismatch: Default::default(),
             identity: None,
+            tracing: None,
             source: loc(),
         }
     }

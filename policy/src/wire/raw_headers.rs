@@ -31,6 +31,10 @@ pub enum NameKind {
     ForwardedProto,
     /// `X-Forwarded-Host`.
     ForwardedHost,
+    /// `traceparent` (W3C trace context): replaced by a tracing hop with its own span.
+    TraceParent,
+    /// `tracestate`: kept with a continued trace, dropped when a new one starts.
+    TraceState,
     /// Another hop-by-hop header (`Keep-Alive`, `TE`, `Trailer`, `Upgrade`, `Proxy-*`).
     HopByHop,
     /// A header the message's `Connection` header names: hop-by-hop for this message.
@@ -62,6 +66,8 @@ pub fn classify(name: &[u8]) -> NameKind {
         7 if is(b"trailer") || is(b"upgrade") => NameKind::HopByHop,
         10 if is(b"connection") => NameKind::Connection,
         10 if is(b"keep-alive") => NameKind::HopByHop,
+        10 if is(b"tracestate") => NameKind::TraceState,
+        11 if is(b"traceparent") => NameKind::TraceParent,
         14 if is(b"content-length") => NameKind::ContentLength,
         15 if is(b"x-forwarded-for") => NameKind::ForwardedFor,
         16 if is(b"x-forwarded-host") => NameKind::ForwardedHost,

@@ -44,4 +44,10 @@ pub struct AccessRecord<'a> {
     /// when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<&'a str>,
+    /// The W3C trace id (32 hex digits), when the gateway traces; left out otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The request's own span id (16 hex digits), as exported; left out when not tracing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
 }

@@ -107,6 +107,15 @@ impl MessageHeaders {
         self.raw.get(name.as_bytes())
     }
 
+    /// The `traceparent` value to read a trace from (the first line, as W3C trace context asks).
+    #[inline]
+    pub fn traceparent(&self) -> Option<&[u8]> {
+        if self.is_map() {
+            return self.own.get("traceparent").map(HeaderValue::as_bytes);
+        }
+        self.raw.get_kind(NameKind::TraceParent)
+    }
+
     /// Calls `f` with every header to send, in the order of [`MessageHeaders::lines`]. For the
     /// encoders, which visit every line of every message: a loop per part costs less than a
     /// chained iterator per line.

@@ -56,6 +56,8 @@ pub struct Forwarded {
     pub endpoint: Arc<str>,
     /// From sending the request to the response head, for the answering attempt.
     pub upstream_time: Duration,
+    /// How many attempts the call took (retries + 1).
+    pub attempts: u32,
 }
 
 /// Why forwarding failed, for the 4xx / 5xx answer.
@@ -69,6 +71,8 @@ pub struct ForwardFailure {
     pub endpoint: Option<Arc<str>>,
     /// The underlying error, for the reason text.
     pub detail: String,
+    /// How many attempts were made (retries + 1).
+    pub attempts: u32,
 }
 
 /// The kinds of forwarding failure.
@@ -203,6 +207,7 @@ pub async fn forward(
             service: service.name.clone(),
             endpoint: endpoint.map(|e| e.address.clone()),
             detail,
+            attempts: retry_number + 1,
         };
         let Some(index) = service.pick(key, previous) else {
             return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
@@ -235,6 +240,7 @@ pub async fn forward(
                         body: ResponseBody::Upstream(body),
                         endpoint: endpoint.address.clone(),
                         upstream_time,
+                        attempts: retry_number + 1,
                     });
                 }
                 tracing::debug!(service = %service.name, endpoint = %endpoint.address, status, "retrying");

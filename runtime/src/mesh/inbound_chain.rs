@@ -23,6 +23,7 @@ use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
 use crate::server::stages::forward::{upstream_request, UpstreamCall};
 use crate::state::RuntimeState;
+use crate::trace::RequestTrace;
 
 use super::inbound::InboundSide;
 use super::mesh_denial::mesh_denial;
@@ -53,7 +54,10 @@ pub async fn serve(
     if connection.peer.is_none() {
         shared.metrics.mesh.count_plaintext(&side.service);
     }
-    let mut outcome = MeshOutcome::default();
+    let mut outcome = MeshOutcome {
+        trace: RequestTrace::begin(&request.headers, None, shared.exporter.enabled()),
+        ..MeshOutcome::default()
+    };
     let response = match normalize_path(request.path()) {
         Err(_) => outcome.refuse(StatusCode::BAD_REQUEST, "the request path is malformed"),
         Ok(path) => {
@@ -143,11 +147,15 @@ async fn act(
 ) -> GatewayResponse {
     let headers = app_headers(side, request, caller);
     let target = upstream_target(request, path);
+    let mut forwarding = ForwardedHeaders::none();
+    if let Some(trace) = &mut outcome.trace {
+        forwarding.trace = Some(trace.begin_call(&side.app.name));
+    }
     let call = UpstreamCall {
         method: &request.method,
         target: &target,
         headers: &headers,
-        forwarding: ForwardedHeaders::none(),
+        forwarding,
         body,
     };
     let timeout = state
@@ -167,6 +175,9 @@ async fn act(
     };
     match forwarding {
         Ok(forwarded) => {
+            if let Some(trace) = &mut outcome.trace {
+                trace.end_hop(forwarded.attempts);
+            }
             outcome.upstream = Some(forwarded.endpoint);
             outcome.upstream_time = Some(forwarded.upstream_time);
             GatewayResponse {

@@ -14,6 +14,8 @@ use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::Shared;
 
 use super::mesh_metrics::{MeshDirection, NameId};
+use super::mesh_spans::export_call_spans;
+use crate::trace::RequestTrace;
 
 /// What happened to a mesh call, filled in by the stages.
 #[derive(Debug, Default)]
@@ -26,6 +28,9 @@ pub struct MeshOutcome {
     pub upstream_time: Option<Duration>,
     /// Why the sidecar answered an error itself.
     pub error: Option<String>,
+    /// The call's trace, when the caller sent a valid `traceparent` (sidecars continue traces,
+    /// never start them).
+    pub trace: Option<RequestTrace>,
     /// What a pair's `fault` lines injected: `delay`, `abort` or `delay+abort`.
     pub fault: Option<&'static str>,
 }
@@ -39,6 +44,9 @@ impl MeshOutcome {
 
     /// Records a failed forward (endpoint and why) and answers it.
     pub fn forward_failed(&mut self, failure: &ForwardFailure) -> GatewayResponse {
+        if let Some(trace) = &mut self.trace {
+            trace.end_hop(failure.attempts);
+        }
         self.upstream = failure.endpoint.clone();
         self.refuse(failure.status(), &failure.reason())
     }
@@ -92,6 +100,10 @@ struct MeshAccessRecord<'a> {
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fault: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span_id: Option<String>,
 }
 
 /// Counts the call and, when the access log is on, writes its line.
@@ -102,6 +114,9 @@ pub fn record(shared: &Shared, sides: &CallSides<'_>, line: &CallLine<'_>, outco
         sides.destination_id,
         line.status,
     );
+    if let Some(trace) = outcome.trace.as_ref().filter(|trace| trace.recording()) {
+        export_call_spans(&shared.exporter, sides, line, trace, outcome);
+    }
     let Some(started) = line.started else {
         return;
     };
@@ -121,6 +136,8 @@ pub fn record(shared: &Shared, sides: &CallSides<'_>, line: &CallLine<'_>, outco
         upstream_ms: outcome.upstream_time.map(millis),
         denied_by: outcome.denied_by.as_deref(),
         error: outcome.error.as_deref(),
+        trace_id: outcome.trace.as_ref().map(|t| t.span.trace_id_hex()),
+        span_id: outcome.trace.as_ref().map(|t| t.span.span_id_hex()),
         fault: outcome.fault,
     });
 }

@@ -18,6 +18,7 @@ pub mod inbound_chain;
 pub mod mesh_denial;
 pub mod mesh_metrics;
 pub mod mesh_record;
+pub mod mesh_spans;
 pub mod mesh_state;
 pub mod outbound;
 pub mod outbound_chain;

@@ -21,6 +21,7 @@ use crate::server::request_handler::ConnectionContext;
 use crate::server::stages::forward::{upstream_request, UpstreamCall};
 use crate::server::stages::mirror::mirror_body;
 use crate::state::RuntimeState;
+use crate::trace::RequestTrace;
 
 use super::mesh_metrics::MeshDirection;
 use super::mesh_record::{record, CallLine, CallSides, MeshOutcome};
@@ -38,7 +39,10 @@ pub async fn serve(
 ) -> GatewayResponse {
     let shared = &connection.shared;
     let started = shared.access_log.enabled().then(Instant::now);
-    let mut outcome = MeshOutcome::default();
+    let mut outcome = MeshOutcome {
+        trace: RequestTrace::begin(&request.headers, None, shared.exporter.enabled()),
+        ..MeshOutcome::default()
+    };
     // match
     let host = request.host();
     let service = state.services.get(host);
@@ -99,11 +103,15 @@ pub async fn serve(
                 };
                 hash.hash(CelInput::mesh_call(&facts, caller))
             });
+            let mut forwarding = ForwardedHeaders::none();
+            if let Some(trace) = &mut outcome.trace {
+                forwarding.trace = Some(trace.begin_call(&service.name));
+            }
             let call = UpstreamCall {
                 method: &request.method,
                 target: request.target.as_str(),
                 headers: &request.headers,
-                forwarding: ForwardedHeaders::none(),
+                forwarding,
                 body,
             };
             let budget = TimeBudget {
@@ -117,6 +125,9 @@ pub async fn serve(
             };
             match forwarding {
                 Ok(forwarded) => {
+                    if let Some(trace) = &mut outcome.trace {
+                        trace.end_hop(forwarded.attempts);
+                    }
                     outcome.upstream = Some(forwarded.endpoint);
                     outcome.upstream_time = Some(forwarded.upstream_time);
                     GatewayResponse {

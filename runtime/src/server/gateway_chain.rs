@@ -16,6 +16,7 @@ use crate::forward::{
     TimeBudget, UpstreamRequest,
 };
 use crate::state::{GatewayState, RouteAction};
+use crate::trace::RequestTrace;
 
 use super::client_request::ClientRequest;
 use super::error_response::json_error;
@@ -71,6 +72,9 @@ pub async fn serve<'g>(
     } = match admit_open(admission) {
         Some(open) => open,
         None => {
+            if let Some(trace) = &mut outcome.trace {
+                trace.admission.0 = trace.now();
+            }
             let mut buffered = None;
             if admission.needs_body() {
                 match read_body_for_conditions(admission, &mut body, outcome).await {
@@ -83,6 +87,9 @@ pub async fn serve<'g>(
                 return *answered;
             }
             let result = admission.admit(&facts).await;
+            if let Some(trace) = &mut outcome.trace {
+                trace.admission.1 = trace.now();
+            }
             match admitted(result, buffered, outcome) {
                 Ok(admitted) => admitted,
                 Err(answered) => return *answered,
@@ -168,7 +175,8 @@ pub async fn serve<'g>(
             if let (Some(mirror), Some(copy)) = (&plan.mirror, copy_body) {
                 let target = upstream_target(plan, request, &line, &matched.params);
                 let target = target.as_deref().unwrap_or_else(|| request.target.as_str());
-                send_copy(mirror, connection, request, &admitted, target, copy);
+                let trace = outcome.trace.as_ref().map(RequestTrace::own_context);
+                send_copy(mirror, connection, request, &admitted, target, copy, trace);
             }
             let forwarding = match opening {
                 None => forward(step.service, step.budget, step.key, step.request).await,
@@ -177,6 +185,13 @@ pub async fn serve<'g>(
                         .await
                 }
             };
+            if let Some(trace) = &mut outcome.trace {
+                trace.end_hop(
+                    forwarding
+                        .as_ref()
+                        .map_or_else(|f| f.attempts, |f| f.attempts),
+                );
+            }
             match forwarding {
                 Ok(done) => forwarded(done, outcome),
                 Err(failure) => match forward_failure(&failure, &routed, outcome) {
@@ -238,13 +253,17 @@ fn forward_step<'s, 'c>(
     } else {
         &request.headers
     };
+    let mut forwarding = prepare_upstream_headers(headers, &connection.client, request.authority());
+    if let Some(trace) = &mut outcome.trace {
+        forwarding.trace = Some(trace.begin_call(&service.name));
+    }
     let call = UpstreamCall {
         method: &request.method,
         target: rewritten
             .as_deref()
             .unwrap_or_else(|| request.target.as_str()),
         headers,
-        forwarding: prepare_upstream_headers(headers, &connection.client, request.authority()),
+        forwarding,
         body,
     };
     let mut upstream = upstream_request(call);

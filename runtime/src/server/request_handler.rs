@@ -16,6 +16,7 @@ use crate::mesh::identity::SpiffeId;
 use crate::mesh::{inbound_chain, outbound_chain};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
+use crate::trace::{RequestTrace, SpanExporter};
 
 use super::client_request::ClientRequest;
 use super::error_response::json_error;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The access log.
     pub access_log: Arc<AccessLog>,
+    /// Where the spans of sampled traces go (disabled without `--otlp-endpoint`).
+    pub exporter: SpanExporter,
 }
 
 /// One client connection.
@@ -87,6 +90,13 @@ pub async fn handle(
     };
     let started = shared.access_log.enabled().then(Instant::now);
     let mut outcome = Outcome::default();
+    if let Some(tracing) = &gateway.tracing {
+        outcome.trace = RequestTrace::begin(
+            &request.headers,
+            Some(tracing.sample_percent),
+            shared.exporter.enabled(),
+        );
+    }
     let response = gateway_chain::serve(gateway, connection, request, body, &mut outcome).await;
     let line = LogLine {
         method: request.method.as_str(),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use meshwork_bundle::matcher::RouteTable;
-use meshwork_bundle::MethodMismatch;
+use meshwork_bundle::{MethodMismatch, Tracing};
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::admit::GatewayAdmission;
@@ -30,6 +30,8 @@ pub struct GatewayState {
     pub unmatched_metric_id: RouteId,
     /// What to answer when a route would match but for the method (404 unless `method_mismatch 405`).
     pub method_mismatch: MethodMismatch,
+    /// Its part in W3C trace context (`tracing { … }`); `None`: `traceparent` passes untouched.
+    pub tracing: Option<Tracing>,
 }
 
 /// One listener's settings that may change on reload (its address may not).

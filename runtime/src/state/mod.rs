@@ -473,6 +473,7 @@ fn build_gateway(
         admission,
         unmatched_metric_id: metrics.requests.route_id(&gateway.name, NO_ROUTE),
         method_mismatch: gateway.method_mismatch,
+        tracing: gateway.tracing,
     })
 }
 

@@ -181,6 +181,7 @@ mod tests {
             "/$defs/SourceDigest/properties/sha256",
             "/$defs/SourceLocation/properties/column",
             "/$defs/SourceLocation/properties/line",
+            "/$defs/Tracing/properties/sample_percent",
             "/properties/digest",
             "/properties/format_version",
         ];
@@ -220,6 +221,17 @@ mod tests {
         assert!(step(101, 503).is_err());
         assert!(step(10, 99).is_err());
         assert!(step(10, 600).is_err());
+    }
+
+    #[test]
+    fn a_tracing_sample_over_100_percent_is_refused() {
+        let tracing = |percent: u64| {
+            serde_json::from_value::<crate::Tracing>(
+                serde_json::json!({ "sample_percent": percent }),
+            )
+        };
+        assert!(tracing(100).is_ok());
+        assert!(tracing(101).is_err());
     }
 
     #[test]

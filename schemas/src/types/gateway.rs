@@ -28,8 +28,23 @@ pub struct Gateway {
     /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
     #[serde(deserialize_with = "super::bounded::present")]
     pub identity: Option<String>,
+    /// W3C trace context and span export (`tracing { … }`); absent when the gateway does not
+    /// trace (then `traceparent` passes through untouched), so older bundles keep their digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,
+}
+
+/// How a gateway takes part in W3C trace context (`tracing { sample N% }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    /// The share (0–100) of requests arriving without a `traceparent` whose new trace is
+    /// recorded; a request that brings one keeps its sampled flag.
+    #[schemars(range(max = 100))]
+    #[serde(deserialize_with = "super::bounded::percent")]
+    pub sample_percent: u8,
 }
 
 /// How a gateway normalizes request paths (see [`crate::matcher::normalize_request_path`]). Dot

@@ -17,6 +17,16 @@ pub struct Gateway {
     /// `identity "spiffe://…"`: the mTLS identity the gateway presents when it forwards into the
     /// mesh (derived from the mesh's `trust_domain` when absent).
     pub identity: Option<Spanned<String>>,
+    /// `tracing { sample N% }`: W3C trace context and span export (off when absent).
+    pub tracing: Option<Tracing>,
+    pub span: Span,
+}
+
+/// `tracing { sample N% }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracing {
+    /// `sample N%`, the statement's span: the share of new traces recorded (100% when absent).
+    pub sample: Option<Spanned<Percent>>,
     pub span: Span,
 }
 

@@ -3,14 +3,15 @@
 use crate::diagnostics::codes;
 use crate::source::Spanned;
 use crate::syntax::ast::{
-    Consumer, CredentialKind, EscapedSlashes, Gateway, Listener, ListenerTls, PathSetting,
+    Consumer, CredentialKind, EscapedSlashes, Gateway, Listener, ListenerTls, PathSetting, Percent,
+    Tracing,
 };
 
 use super::block::{block, report_duplicates, report_missing};
 use super::context::Ctx;
 use super::error::{PError, PResult};
 use super::lexical::{ident, ident_ref, keyword, peek_word, string, wrong_word, ws, ws_inline};
-use super::literals::{check_address, ident_list, secret, status};
+use super::literals::{check_address, ident_list, percent, secret, status};
 use super::route::route;
 
 const GATEWAY_STATEMENTS: &[&str] = &[
@@ -21,7 +22,9 @@ const GATEWAY_STATEMENTS: &[&str] = &[
     "escaped_slashes",
     "identity",
     "method_mismatch",
+    "tracing",
 ];
+const TRACING_STATEMENTS: &[&str] = &["sample"];
 const CONSUMER_STATEMENTS: &[&str] = &["key", "basic", "jwt", "groups"];
 
 /// The rest of a gateway after its keyword; `start` is the keyword.
@@ -34,6 +37,7 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
     let mut path_settings = Vec::new();
     let mut method_mismatch: Vec<Spanned<u16>> = Vec::new();
     let mut identity: Option<Spanned<String>> = None;
+    let mut tracing: Vec<Tracing> = Vec::new();
     let (rest, _) = block(
         cx,
         rest,
@@ -83,9 +87,15 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
                 }
                 Ok((rest, Some(())))
             }
+            "tracing" => {
+                let (rest, block) = tracing_block(cx, start, input)?;
+                tracing.push(block);
+                Ok((rest, Some(())))
+            }
             _ => Ok((input, None)),
         },
     )?;
+    report_duplicates(cx, &tracing, |_| Some("tracing"), |t| t.span);
     report_duplicates(cx, &path_settings, |s| Some(s.node.keyword()), |s| s.span);
     report_duplicates(
         cx,
@@ -112,6 +122,36 @@ pub fn gateway<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Gate
             path_settings,
             method_mismatch: method_mismatch.into_iter().next(),
             identity,
+            tracing: tracing.into_iter().next(),
+            span: cx.span(start, rest),
+        },
+    ))
+}
+
+/// `tracing { sample 10% }`: the gateway takes part in W3C trace context; `sample` is the share
+/// of requests arriving without a `traceparent` whose new trace is recorded (default 100%).
+fn tracing_block<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Tracing> {
+    let (rest, _) = ws(cx, input)?;
+    let mut samples: Vec<Spanned<Percent>> = Vec::new();
+    let (rest, _) = block(
+        cx,
+        rest,
+        "tracing block",
+        TRACING_STATEMENTS,
+        |start, kw, input| match kw.node {
+            "sample" => {
+                let (rest, share) = percent(cx, input)?;
+                samples.push(Spanned::new(share.node, cx.span(start, rest)));
+                Ok((rest, Some(())))
+            }
+            _ => Ok((input, None)),
+        },
+    )?;
+    report_duplicates(cx, &samples, |_| Some("sample"), |s| s.span);
+    Ok((
+        rest,
+        Tracing {
+            sample: samples.into_iter().next(),
             span: cx.span(start, rest),
         },
     ))

@@ -51,6 +51,7 @@ fn gateway(routes: Vec<Route>) -> Gateway {
         path_policy: Default::default(),
         method_mismatch: Default::default(),
         identity: None,
+        tracing: None,
         source: at(1),
     }
 }

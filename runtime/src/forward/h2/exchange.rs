@@ -102,18 +102,19 @@ pub async fn forward_h2(
     key: Option<u64>,
     request: UpstreamRequest<'_>,
 ) -> Result<Forwarded, ForwardFailure> {
-    let fail = |kind, endpoint: Option<&Endpoint>, detail: String| ForwardFailure {
+    let fail = |kind, endpoint: Option<&Endpoint>, detail: String, attempts| ForwardFailure {
         kind,
         service: service.name.clone(),
         endpoint: endpoint.map(|e| e.address.clone()),
         detail,
+        attempts,
     };
     let fallback = service
         .endpoints
         .first()
         .map_or("localhost", |e| &*e.address);
     let head = h2_head(&request.head, connections.scheme(), fallback)
-        .map_err(|error| fail(ForwardFailureKind::ClientBody, None, error.to_string()))?;
+        .map_err(|error| fail(ForwardFailureKind::ClientBody, None, error.to_string(), 0))?;
     let client_timeout = head
         .grpc
         .then(|| head.headers.get("grpc-timeout"))
@@ -132,7 +133,7 @@ pub async fn forward_h2(
     let overall_end = overall.map(|d| started + d);
     let mut pending = pending_body(request.framing.has_body(), request.body)
         .await
-        .map_err(|error| fail(body_failure_kind(&error), None, error.to_string()))?;
+        .map_err(|error| fail(body_failure_kind(&error), None, error.to_string(), 0))?;
     let retry = service.retry.as_ref();
     let retry_budget = service.retry_budget.as_ref();
     if let Some(budget) = retry_budget {
@@ -143,7 +144,12 @@ pub async fn forward_h2(
     let mut previous = None;
     loop {
         let Some(index) = service.pick(key, previous) else {
-            return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
+            return Err(fail(
+                ForwardFailureKind::NoEndpoint,
+                None,
+                String::new(),
+                retry_number,
+            ));
         };
         let endpoint = &service.endpoints[index];
         let (until, limit) = deadline.try_limit(Instant::now());
@@ -162,6 +168,7 @@ pub async fn forward_h2(
                 body_failure_kind(&error),
                 Some(endpoint),
                 error.to_string(),
+                retry_number + 1,
             ));
         }
         let mut backoff = Duration::ZERO;
@@ -196,6 +203,7 @@ pub async fn forward_h2(
                         body: ResponseBody::Http2(H2ResponseBody::new(incoming, lease)),
                         endpoint: endpoint.address.clone(),
                         upstream_time,
+                        attempts: retry_number + 1,
                     });
                 }
                 tracing::debug!(service = %service.name, endpoint = %endpoint.address, status, ?grpc_status, "retrying");
@@ -220,7 +228,7 @@ pub async fn forward_h2(
                         ForwardFailureKind::Timeout => limit.describe(),
                         _ => failed.detail,
                     };
-                    return Err(fail(failed.kind, Some(endpoint), detail));
+                    return Err(fail(failed.kind, Some(endpoint), detail, retry_number + 1));
                 }
                 tracing::debug!(service = %service.name, endpoint = %endpoint.address, detail = %failed.detail, "retrying");
             }

@@ -19,6 +19,18 @@ pub struct ForwardedHeaders<'a> {
     pub host: Option<&'a [u8]>,
     /// Whether the request has no `Host` header of its own (HTTP/2).
     pub add_host: bool,
+    /// The `traceparent` of this hop's span, replacing the caller's (`None`: the caller's
+    /// `traceparent` and `tracestate`, if any, pass as they came).
+    pub trace: Option<HopContext>,
+}
+
+/// The trace context a hop sends on.
+#[derive(Debug, Clone, Copy)]
+pub struct HopContext {
+    /// The `traceparent` value.
+    pub traceparent: [u8; crate::trace::TRACEPARENT_LEN],
+    /// Whether the caller's `tracestate` travels on (not with a new trace).
+    pub keep_state: bool,
 }
 
 impl ForwardedHeaders<'_> {
@@ -29,6 +41,7 @@ impl ForwardedHeaders<'_> {
             proto: b"",
             host: None,
             add_host: false,
+            trace: None,
         }
     }
 
@@ -75,6 +88,10 @@ pub fn encode_head(
     out: &mut Vec<u8>,
 ) {
     let replace_forwarding = !forwarded.is_empty();
+    let (replace_trace, drop_state) = match &forwarded.trace {
+        Some(hop) => (true, !hop.keep_state),
+        None => (false, false),
+    };
     out.clear();
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
@@ -95,6 +112,8 @@ pub fn encode_head(
             NameKind::ForwardedFor | NameKind::ForwardedProto | NameKind::ForwardedHost => {
                 replace_forwarding
             }
+            NameKind::TraceParent => replace_trace,
+            NameKind::TraceState => drop_state,
             // The body's framing is written below, from what the gateway knows of the body.
             NameKind::ContentLength
             | NameKind::Expect
@@ -113,6 +132,9 @@ pub fn encode_head(
         if let Some(host) = forwarded.host {
             write_header(out, b"x-forwarded-host", host);
         }
+    }
+    if let Some(hop) = &forwarded.trace {
+        write_header(out, b"traceparent", &hop.traceparent);
     }
     match framing {
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -181,6 +203,59 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "GET /a?b=1 HTTP/1.1\r\nhost: api\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_hop_replaces_the_callers_traceparent_and_drops_tracestate_of_a_new_trace() {
+        let hop = |keep_state| ForwardedHeaders {
+            trace: Some(HopContext {
+                traceparent: *b"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01",
+                keep_state,
+            }),
+            ..ForwardedHeaders::none()
+        };
+        let client = headers(&[
+            (
+                "TraceParent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "vendor=x"),
+        ]);
+        let mut out = Vec::new();
+        encode_head(
+            &Method::GET,
+            "/",
+            &client,
+            BodyFraming::Empty,
+            &hop(true),
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "GET / HTTP/1.1\r\ntracestate: vendor=x\r\n\
+             traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01\r\n\r\n"
+        );
+        encode_head(
+            &Method::GET,
+            "/",
+            &client,
+            BodyFraming::Empty,
+            &hop(false),
+            &mut out,
+        );
+        assert!(!String::from_utf8_lossy(&out).contains("tracestate"));
+        encode_head(
+            &Method::GET,
+            "/",
+            &client,
+            BodyFraming::Empty,
+            &ForwardedHeaders::none(),
+            &mut out,
+        );
+        assert!(
+            String::from_utf8_lossy(&out).contains("00f067aa0ba902b7"),
+            "untraced: as it came"
         );
     }
 

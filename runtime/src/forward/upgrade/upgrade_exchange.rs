@@ -51,6 +51,7 @@ pub async fn forward_upgrade(
         service: service.name.clone(),
         endpoint: endpoint.map(Into::into),
         detail,
+        attempts: 1,
     };
     let Some(index) = service.pick(key, None) else {
         return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
@@ -116,6 +117,7 @@ pub async fn forward_upgrade(
                 })),
                 endpoint: endpoint_name,
                 upstream_time,
+                attempts: 1,
             })
         }
         Answer::Declined(head) => {
@@ -127,6 +129,7 @@ pub async fn forward_upgrade(
                 body: ResponseBody::Upstream(UpstreamBody::new(conn, decoder, false, lease)),
                 endpoint: endpoint_name,
                 upstream_time,
+                attempts: 1,
             })
         }
     }

@@ -8,6 +8,7 @@ use http::header::HOST;
 use http::HeaderValue;
 
 use crate::admit::Admitted;
+use crate::forward::http1::request_encoder::HopContext;
 use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
 use crate::forward::mirror::{shadow_host, Mirror, MirrorCopy};
 use crate::forward::{BodyError, MessageHeaders, RequestBody};
@@ -38,7 +39,8 @@ pub async fn mirror_body(
 }
 
 /// Sends a copy of the request (the primary's target, headers after admission's edits, the
-/// forwarding headers) to the mirror, its `Host` suffixed with `-shadow`.
+/// forwarding headers) to the mirror, its `Host` suffixed with `-shadow`. A traced request's
+/// copy carries its trace, as a child of the route's span.
 pub fn send_copy(
     mirror: &Mirror,
     connection: &ConnectionContext,
@@ -46,6 +48,7 @@ pub fn send_copy(
     admitted: &Admitted<'_>,
     target: &str,
     body: Bytes,
+    trace: Option<HopContext>,
 ) {
     let mut headers = request.headers.to_header_map();
     if admitted.changes_request_headers() {
@@ -61,8 +64,9 @@ pub fn send_copy(
     };
     headers.insert(HOST, value);
     let headers = MessageHeaders::from_map(headers);
-    let forwarding =
+    let mut forwarding =
         prepare_upstream_headers(&headers, &connection.client, Some(shadow.as_bytes()));
+    forwarding.trace = trace;
     let framing = if body.is_empty() {
         BodyFraming::Empty
     } else {

@@ -11,6 +11,7 @@ pub mod mirror;
 pub mod outcome;
 pub mod produce;
 pub mod record;
+pub mod request_spans;
 pub mod respond;
 pub mod route_match;
 pub mod serve;

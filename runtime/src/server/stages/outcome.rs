@@ -10,6 +10,7 @@ use crate::admit::Denial;
 use crate::server::admission_response::denial_response;
 use crate::server::error_response::json_error;
 use crate::server::gateway_response::GatewayResponse;
+use crate::trace::RequestTrace;
 
 /// The facts of a request the record stage needs.
 #[derive(Debug, Default)]
@@ -28,6 +29,8 @@ pub struct Outcome<'g> {
     pub error: Option<String>,
     /// The faults injected into the request (`delay`, `abort`, `delay+abort`).
     pub fault: Option<&'static str>,
+    /// The request's trace, when its gateway traces.
+    pub trace: Option<RequestTrace>,
 }
 
 impl Outcome<'_> {

@@ -2,6 +2,8 @@
 //! (`200 {topic, partition, offset}`) or queued (`202`), or refused (`413`, `503` with
 //! `Retry-After`).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
@@ -11,7 +13,9 @@ use crate::forward::{BodyError, RequestBody, ResponseBody};
 use crate::server::body_buffer::buffer_body;
 use crate::server::gateway_response::GatewayResponse;
 use crate::stream::produce::produce_route::ProduceFailure;
+use crate::stream::produce::produce_route::RecordTrace;
 use crate::stream::{ProduceInput, ProduceRoute};
+use crate::trace::SpanKind;
 
 use super::admission::RequestSeen;
 use super::outcome::Outcome;
@@ -36,9 +40,20 @@ pub async fn produce(
         Err(BodyError::TooLarge { limit }) => ProduceFailure::BodyTooLarge(limit).reply(route_name),
         Err(other) => ProduceFailure::BodyUnreadable(other.to_string()).reply(route_name),
         Ok(bytes) => {
+            let trace = outcome.trace.as_mut().map(|trace| {
+                let span = trace.begin_hop(None, SpanKind::Producer);
+                let keeps_state = trace.keeps_state;
+                (span, keeps_state)
+            });
+            let request = seen.request;
+            let record_trace = trace.map(|(span, keeps_state)| RecordTrace {
+                traceparent: span.traceparent(),
+                tracestate: keeps_state
+                    .then(|| request.headers.get("tracestate"))
+                    .flatten(),
+            });
             let submitted = {
                 let facts = seen.facts(Some(&bytes));
-                let request = seen.request;
                 produce.submit(ProduceInput {
                     method: &request.method,
                     path: seen.path,
@@ -47,10 +62,22 @@ pub async fn produce(
                     params: seen.params,
                     body: &bytes,
                     cel: admitted.cel_input(&facts),
+                    trace: record_trace,
                 })
             };
             match submitted {
-                Ok(pending) => pending.reply(route_name).await,
+                Ok(pending) => {
+                    if let Some(trace) = outcome.trace.as_mut().filter(|t| t.recording()) {
+                        if let Some(hop) = &mut trace.hop {
+                            hop.target = Some(Arc::clone(&pending.topic));
+                        }
+                    }
+                    let reply = pending.reply(route_name).await;
+                    if let Some(trace) = &mut outcome.trace {
+                        trace.end_hop(1);
+                    }
+                    reply
+                }
                 Err(failure) => failure.reply(route_name),
             }
         }

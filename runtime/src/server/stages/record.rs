@@ -8,6 +8,7 @@ use crate::server::request_handler::Shared;
 use crate::state::GatewayState;
 
 use super::outcome::Outcome;
+use super::request_spans::export_request_spans;
 
 /// The request line of an access log record.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +37,9 @@ pub fn record(shared: &Shared, gateway: &GatewayState, line: &LogLine<'_>, outco
         .count(route_id, line.status, denied_by);
     if let Some(started) = line.started {
         write_access_log(shared, gateway, line, started, outcome);
+    }
+    if let Some(trace) = outcome.trace.as_ref().filter(|trace| trace.recording()) {
+        export_request_spans(&shared.exporter, gateway, line, trace, outcome);
     }
 }
 
@@ -72,5 +76,7 @@ fn write_access_log(
         }),
         error: outcome.error.as_deref(),
         fault: outcome.fault,
+        trace_id: outcome.trace.as_ref().map(|t| t.span.trace_id_hex()),
+        span_id: outcome.trace.as_ref().map(|t| t.span.span_id_hex()),
     });
 }

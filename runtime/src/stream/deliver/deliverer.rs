@@ -129,6 +129,22 @@ impl DeliveryRequest {
             body: Bytes::copy_from_slice(value),
         }
     }
+
+    /// Makes the delivery a hop of the record's trace: `traceparent` names the delivery's span,
+    /// and the record's `tracestate` travels as `tracestate` (not as `x-kafka-header-*`).
+    pub fn set_trace(&mut self, traceparent: &[u8]) {
+        const RECORD_TRACEPARENT: &str = "x-kafka-header-traceparent";
+        const RECORD_TRACESTATE: &str = "x-kafka-header-tracestate";
+        self.headers.remove(RECORD_TRACEPARENT);
+        if let Ok(value) = HeaderValue::from_bytes(traceparent) {
+            self.headers
+                .insert(HeaderName::from_static("traceparent"), value);
+        }
+        if let Some(state) = self.headers.remove(RECORD_TRACESTATE) {
+            self.headers
+                .insert(HeaderName::from_static("tracestate"), state);
+        }
+    }
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

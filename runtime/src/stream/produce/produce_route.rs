@@ -126,6 +126,18 @@ pub struct ProduceInput<'a> {
     pub body: &'a [u8],
     /// What the key expression sees (the admitted request, with its body).
     pub cel: CelInput<'a>,
+    /// The produce span's `traceparent` (and the caller's `tracestate`, when kept), written
+    /// into the record's headers so stream rules and deliveries continue the trace.
+    pub trace: Option<RecordTrace<'a>>,
+}
+
+/// The trace context a record carries.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordTrace<'a> {
+    /// The `traceparent` header's value.
+    pub traceparent: [u8; crate::trace::TRACEPARENT_LEN],
+    /// The `tracestate` header's value, if any.
+    pub tracestate: Option<&'a [u8]>,
 }
 
 /// A refused or failed produce, with the answer it gets.
@@ -236,7 +248,8 @@ impl ProduceFailure {
 /// A record handed to the producer, waiting for its answer.
 #[derive(Debug)]
 pub struct PendingProduce {
-    topic: Arc<str>,
+    /// The record's topic.
+    pub topic: Arc<str>,
     wait: DeliveryWait,
     /// The route's timeout, from when the record was handed over.
     timeout: Option<Duration>,
@@ -392,7 +405,7 @@ impl ProduceRoute {
                 topic: &topic,
                 key,
                 value,
-                headers: self.record_headers(input.headers),
+                headers: self.record_headers(input.headers, input.trace.as_ref()),
             };
             self.producer
                 .enqueue(record, self.acks, self.mode, Some(&tally))
@@ -423,14 +436,28 @@ impl ProduceRoute {
         })
     }
 
-    fn record_headers(&self, request: &HeaderMap) -> RecordHeaders {
-        if self.headers.is_empty() {
+    fn record_headers(
+        &self,
+        request: &HeaderMap,
+        trace: Option<&RecordTrace<'_>>,
+    ) -> RecordHeaders {
+        if self.headers.is_empty() && trace.is_none() {
             return RecordHeaders::none();
         }
-        let mut headers = RecordHeaders::with_capacity(self.headers.len());
+        let mut headers = RecordHeaders::with_capacity(self.headers.len() + 2);
         for name in &self.headers {
+            // A traced record carries this hop's context, not the caller's.
+            if trace.is_some() && matches!(name.as_str(), "traceparent" | "tracestate") {
+                continue;
+            }
             for value in request.get_all(name) {
                 headers = headers.push(name.as_str(), value.as_bytes());
+            }
+        }
+        if let Some(trace) = trace {
+            headers = headers.push("traceparent", &trace.traceparent);
+            if let Some(state) = trace.tracestate {
+                headers = headers.push("tracestate", state);
             }
         }
         headers

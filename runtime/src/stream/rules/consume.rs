@@ -32,12 +32,14 @@ use super::completion::{
 use super::dead_letter::{dead_letter_headers, DeadLetterCause, PRODUCE_FAILED};
 use super::group_watch::GroupWatch;
 use super::offset_tracker::{OffsetTracker, Sequence};
+use super::rule_trace::RuleTrace;
 use super::transaction::{transactional_settings, StreamTransaction, DEFAULT_TRANSACTION_TIMEOUT};
 use crate::stream::deliver::{Deliverer, DeliveryRequest};
 use crate::stream::event_cel::{EventEvaluator, EventHeaders, RecordView};
 use crate::stream::kafka_headers::KafkaHeaders;
 use crate::stream::metrics::{ProduceTally, StreamTally};
 use crate::stream::rule::{Reshaped, StreamRule, Verdict};
+use crate::trace::SpanExporter;
 
 /// How a stream batches, commits and waits.
 #[derive(Debug, Clone)]
@@ -62,6 +64,8 @@ pub struct StreamOptions {
     /// How long an `exactly_once` stream's transaction may stay open before the broker aborts
     /// it (a crashed member's partitions wait this long for their last transaction to end).
     pub transaction_timeout: Duration,
+    /// Where the spans of traced records go (`--otlp-endpoint`).
+    pub exporter: SpanExporter,
 }
 
 impl StreamOptions {
@@ -92,6 +96,7 @@ impl Default for StreamOptions {
             restart_backoff: Duration::from_secs(1),
             session_timeout: Duration::from_secs(10),
             transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
+            exporter: SpanExporter::disabled(),
         }
     }
 }
@@ -463,10 +468,15 @@ impl RunState<'_> {
             headers: event_headers.as_ref().map(|h| h as &dyn EventHeaders),
             timestamp_ms: message.timestamp().to_millis(),
         };
-        match self.rule.judge(&self.evaluator, &view) {
+        // A traced record's outputs carry the rule's span as their parent.
+        let trace = RuleTrace::begin(headers, &self.options.exporter);
+        let headers = trace.as_ref().map(|t| t.headers.as_borrowed()).or(headers);
+        let place = (view.partition, view.offset);
+        let (verdict, error) = match self.rule.judge(&self.evaluator, &view) {
             Verdict::Filtered => {
                 self.filtered += 1;
                 self.tracker.admit(view.partition, view.offset, 0);
+                ("filtered", None)
             }
             Verdict::Failed(error) => {
                 let sequence = self.tracker.admit(view.partition, view.offset, 1);
@@ -478,6 +488,7 @@ impl RunState<'_> {
                     error.reason(),
                     &error.to_string(),
                 );
+                ("dead_lettered", Some(error.to_string()))
             }
             Verdict::Refused(rejection) => {
                 self.tally.schema_rejected();
@@ -490,6 +501,7 @@ impl RunState<'_> {
                     rejection.reason(),
                     &rejection.to_string(),
                 );
+                ("dead_lettered", Some(rejection.to_string()))
             }
             Verdict::Pass { key, value } => {
                 let sequence = self
@@ -514,9 +526,19 @@ impl RunState<'_> {
                     self.send(record);
                 }
                 if self.deliverer.is_some() {
-                    self.deliver(sequence, &view, headers, key, value);
+                    self.deliver(sequence, &view, headers, key, value, trace.as_ref());
                 }
+                ("passed", None)
             }
+        };
+        if let Some(trace) = trace {
+            trace.finish(
+                &self.options.exporter,
+                self.rule,
+                place,
+                verdict,
+                error.as_deref(),
+            );
         }
     }
 
@@ -572,6 +594,7 @@ impl RunState<'_> {
         headers: Option<&rdkafka::message::BorrowedHeaders>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
+        trace: Option<&RuleTrace>,
     ) {
         let Some(deliverer) = self.deliverer.clone() else {
             return;
@@ -589,7 +612,7 @@ impl RunState<'_> {
                 .map(|header| (header.key, header.value.unwrap_or_default()))
                 .collect::<Vec<_>>()
         });
-        let request = DeliveryRequest::from_record(
+        let mut request = DeliveryRequest::from_record(
             view.topic,
             view.partition,
             view.offset,
@@ -597,10 +620,22 @@ impl RunState<'_> {
             value.unwrap_or_default(),
             pairs.iter().flatten().copied(),
         );
+        let service = self
+            .rule
+            .deliver
+            .as_ref()
+            .map_or("", |d| d.settings.service.as_str());
+        let hop = trace.map(|trace| trace.deliver_hop(&self.options.exporter, service));
+        if let Some(hop) = &hop {
+            request.set_trace(&hop.traceparent());
+        }
         let key = key.map(<[u8]>::to_vec);
         let owned_headers = headers.map(|headers| headers.detach());
         let completions = Arc::clone(&self.completions);
         deliverer.spawn(permit, request, move |outcome, request| {
+            if let Some(hop) = hop {
+                hop.finish(outcome.as_ref().err());
+            }
             let completion = match outcome {
                 Ok(()) => Completion::Delivered { sequence },
                 Err(failure) => Completion::DeliverFailed {

@@ -8,6 +8,7 @@ pub mod consume;
 pub mod dead_letter;
 mod group_watch;
 pub mod offset_tracker;
+pub mod rule_trace;
 pub mod runner;
 pub mod stream_flags;
 pub mod supervisor;

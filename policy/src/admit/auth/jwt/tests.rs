@@ -41,6 +41,7 @@ fn directory() -> ConsumerDirectory {
         path_policy: Default::default(),
         method_mismatch: Default::default(),
         identity: None,
+        tracing: None,
         source: loc(),
     };
     ConsumerDirectory::build(&gateway, &SecretStore::new()).unwrap()

@@ -97,6 +97,7 @@ fn consumer_and_claims_are_visible_when_known() {
         }],
         routes: Vec::new(),
         identity: None,
+        tracing: None,
         path_policy: Default::default(),
         method_mismatch: Default::default(),
         source,
