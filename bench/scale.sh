@@ -37,15 +37,16 @@ status_kib() { # pid field
   awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
 
-# Starts meshd on $1 (more args follow), waits until the listener answers; sets MESHD_PID and
-# prints "cpu_ms peak_kib steady_kib elapsed_s".
+# Starts meshd on $1 (more args follow), waits until the listener answers; writes its pid to
+# $WORK/meshd.pid (callers read the output through a pipe, a subshell: see meshd_pid) and prints
+# "cpu_ms peak_kib steady_kib elapsed_s".
 serve_and_measure() {
   local start end
   start=$(date +%s.%N)
   taskset -c "$PROXY_CORE" "$MESHD" run "$@" --no-access-log --workers 1 \
     --admin "127.0.0.1:$ADMIN_PORT" >>"$WORK/meshd.log" 2>&1 &
   MESHD_PID=$!
-  PIDS+=("$MESHD_PID")
+  echo "$MESHD_PID" > "$WORK/meshd.pid"
   until curl -s -o /dev/null "http://127.0.0.1:$LISTEN_PORT/"; do
     kill -0 "$MESHD_PID" 2>/dev/null || { tail -5 "$WORK/meshd.log" >&2; exit 1; }
     sleep 0.01
@@ -58,9 +59,17 @@ serve_and_measure() {
   echo "$cpu $peak $(status_kib "$MESHD_PID" VmRSS) $(echo "$end - $start" | bc)"
 }
 
+# The pid serve_and_measure started, in this shell (and in the cleanup list).
+meshd_pid() {
+  MESHD_PID=$(cat "$WORK/meshd.pid")
+  PIDS+=("$MESHD_PID")
+}
+
+# Stops meshd and waits until it is gone (it is not this shell's child, so `wait` cannot), so
+# the next one can bind the same ports.
 stop_meshd() {
-  kill "$MESHD_PID" 2>/dev/null || true
-  wait "$MESHD_PID" 2>/dev/null || true
+  kill -9 "$MESHD_PID" 2>/dev/null || true
+  while kill -0 "$MESHD_PID" 2>/dev/null; do sleep 0.02; done
 }
 
 printf '%-8s %-34s %10s %10s %10s %10s %8s\n' routes step "cpu ms" "peak KiB" "steady KiB" "size KiB" "elapsed"
@@ -81,6 +90,7 @@ for routes in $ROUTES_LIST; do
   rm -f "$WORK/routes$routes.json"
   for input in "routes$routes.json.zst" "routes$routes.mesh"; do
     read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/$input")
+    meshd_pid
     stop_meshd
     printf '%-8s %-34s %10s %10s %10s %10s %8s   peak/steady %s\n' "$routes" "meshd ready on $input" \
       "$cpu" "$peak" "$steady" - "$elapsed" "$(echo "scale=2; $peak / $steady" | bc)"
@@ -114,6 +124,7 @@ for timeout in 2s 3s; do
 done
 cp "$WORK/reload-2s.json.zst" "$WORK/serving.json.zst"
 read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/serving.json.zst")
+meshd_pid
 first_rss=$steady
 url="http://127.0.0.1:$LISTEN_PORT/s1/items1/7"
 taskset -c "$LOAD_CORE" wrk -t1 -c16 -d"${DURATION}s" -H "x-api-key: $PICARD_KEY" "$url" > "$WORK/wrk.txt" &
