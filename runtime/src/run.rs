@@ -36,10 +36,9 @@ use crate::server::listeners::handover::take::take_over;
 use crate::server::listeners::{bind_listeners, BindError, InheritedSockets};
 use crate::server::workers::spawn_workers;
 use crate::server::Shared;
-use crate::state::{RuntimeState, StateScope};
+use crate::state::StateScope;
 use crate::stream::{KafkaMetrics, KafkaOptions, KafkaRuntime, KafkaSettingError, StreamOptions};
-use crate::trace::{ExportCounters, SpanExporter, TraceArgs};
-use meshwork_bundle::MtlsMode;
+use crate::trace::{SpanExporter, TraceArgs};
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
@@ -474,7 +473,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         }
     };
 
-    let exporter = start_exporter(&options, &metrics, &handle);
+    let sidecar_service = options.sidecar.as_ref().map(|s| s.service.as_str());
+    let exporter = SpanExporter::from_flags(&options.trace, sidecar_service, &metrics, &handle);
     kafka_options.streams.exporter = exporter.clone();
     let mut kafka_metrics = None;
     metrics.register(|registry| kafka_metrics = Some(KafkaMetrics::register(registry)));
@@ -536,7 +536,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         )
         .map_err(StartError::from),
         _ => {
-            warn_about_gateway_identity(&state, identity.as_ref());
+            crate::mesh::gateway_identity::warn_about_gateway_identity(&state, identity.as_ref());
             bind_listeners(&state, workers, &mut inherited).map_err(StartError::from)
         }
     };
@@ -662,30 +662,6 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     })
 }
 
-/// Tells the operator when the gateway's calls into the mesh will not be what the bundle asks:
-/// a certificate no gateway of the bundle presents, or `mtls strict` without a certificate.
-fn warn_about_gateway_identity(state: &RuntimeState, identity: Option<&WorkloadIdentity>) {
-    let mesh_services = state.services.values().any(|s| s.tls.is_some());
-    match identity {
-        Some(identity) => {
-            let id = identity.identity();
-            let known = state
-                .gateways
-                .iter()
-                .any(|g| g.identity.as_deref() == Some(id.as_str()));
-            if !known {
-                tracing::warn!(identity = %id, "the --mesh-certs certificate is no gateway's identity in the bundle: sidecars judge its calls as an unknown caller");
-            } else if mesh_services {
-                tracing::info!(identity = %id, "forwards to mesh services use mutual TLS");
-            }
-        }
-        None if state.mesh.mtls() == MtlsMode::Strict && !state.gateways.is_empty() => {
-            tracing::warn!("the mesh is `mtls strict` but meshd run has no --mesh-certs: sidecars will refuse the gateway's plaintext calls");
-        }
-        None => {}
-    }
-}
-
 #[cfg(unix)]
 async fn reload_on_sighup(reloader: Arc<Reloader>) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -702,23 +678,3 @@ async fn reload_on_sighup(reloader: Arc<Reloader>) {
 
 #[cfg(not(unix))]
 async fn reload_on_sighup(_reloader: Arc<Reloader>) {}
-
-/// The span exporter `--otlp-endpoint` asks for (its task on the control runtime), or a disabled one.
-fn start_exporter(
-    options: &RunOptions,
-    metrics: &Metrics,
-    runtime: &tokio::runtime::Handle,
-) -> SpanExporter {
-    let Some(endpoint) = options.trace.otlp_endpoint.clone() else {
-        return SpanExporter::disabled();
-    };
-    let counters = ExportCounters::default();
-    metrics.register(|registry| counters.register(registry));
-    let service_name = options.trace.otlp_service_name.clone().unwrap_or_else(|| {
-        options
-            .sidecar
-            .as_ref()
-            .map_or_else(|| "meshd".to_string(), |sidecar| sidecar.service.clone())
-    });
-    SpanExporter::start(endpoint, service_name, counters, runtime)
-}

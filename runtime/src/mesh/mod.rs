@@ -12,6 +12,7 @@
 //! - [`mesh_metrics`], [`mesh_record`], [`mesh_denial`]: what a call leaves behind.
 
 pub mod demo_mesh;
+pub mod gateway_identity;
 pub mod identity;
 pub mod inbound;
 pub mod inbound_chain;

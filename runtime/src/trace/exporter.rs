@@ -117,6 +117,27 @@ impl SpanExporter {
         SpanExporter::default()
     }
 
+    /// The exporter `--otlp-endpoint` asks for (its task on `runtime`, its counters registered
+    /// in `metrics`), reporting as `--otlp-service-name`, else the sidecar's service, else
+    /// `meshd`; a disabled one without the flag.
+    pub fn from_flags(
+        flags: &super::trace_args::TraceArgs,
+        sidecar_service: Option<&str>,
+        metrics: &crate::metrics::Metrics,
+        runtime: &tokio::runtime::Handle,
+    ) -> SpanExporter {
+        let Some(endpoint) = flags.otlp_endpoint.clone() else {
+            return SpanExporter::disabled();
+        };
+        let counters = ExportCounters::default();
+        metrics.register(|registry| counters.register(registry));
+        let service_name = flags
+            .otlp_service_name
+            .clone()
+            .unwrap_or_else(|| sidecar_service.unwrap_or("meshd").to_string());
+        SpanExporter::start(endpoint, service_name, counters, runtime)
+    }
+
     /// An exporter to `endpoint`, its task spawned on `runtime`, reporting as `service_name`.
     pub fn start(
         endpoint: OtlpEndpoint,
