@@ -396,6 +396,9 @@ struct Counters {
     write_errors: AtomicU64,
     read_errors: AtomicU64,
     first_failure: Mutex<Option<String>>,
+    /// The first failure that was not a refused connection (printed by `finish`, so a failed
+    /// assertion on the tally says which kind it was).
+    first_error: Mutex<Option<String>>,
 }
 
 /// `connections` keep-alive connections sending `GET path` back to back, like wrk: a connection
@@ -480,6 +483,9 @@ impl LoadClient {
             let _ = task.await;
         }
         let c = &self.counters;
+        if let Some(error) = c.first_error.lock().unwrap().as_ref() {
+            eprintln!("load client: first failure other than a refused connection: {error}");
+        }
         let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
         Tally {
             ok: get(&c.ok),
@@ -502,6 +508,11 @@ async fn hammer(
 ) {
     let note = |counter: &AtomicU64, what: String| {
         counter.fetch_add(1, Ordering::SeqCst);
+        counters
+            .first_error
+            .lock()
+            .unwrap()
+            .get_or_insert(what.clone());
         counters.first_failure.lock().unwrap().get_or_insert(what);
     };
     let mut connection: Option<TcpStream> = None;
