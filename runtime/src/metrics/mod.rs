@@ -188,31 +188,7 @@ impl Metrics {
 
     /// The counters of one route's mirror copies, by result.
     pub fn mirror_counters(&self, gateway: &str, route: &str, service: &str) -> MirrorCounters {
-        let counter = |result: &str| {
-            self.mirror_requests
-                .get_or_create(&vec![
-                    ("gateway", gateway.to_string()),
-                    ("route", route.to_string()),
-                    ("service", service.to_string()),
-                    ("result", result.to_string()),
-                ])
-                .clone()
-        };
-        let in_flight = self
-            .mirror_in_flight
-            .get_or_create(&vec![
-                ("gateway", gateway.to_string()),
-                ("route", route.to_string()),
-                ("service", service.to_string()),
-            ])
-            .clone();
-        MirrorCounters {
-            sent: counter("sent"),
-            failed: counter("failed"),
-            dropped: counter("dropped"),
-            skipped_body: counter("skipped_body"),
-            in_flight,
-        }
+        self.mirror_family([("gateway", gateway), ("route", route)], service)
     }
 
     /// The counters of one mesh pair's mirror copies (made by `source`'s sidecar for its calls
@@ -223,30 +199,33 @@ impl Metrics {
         destination: &str,
         service: &str,
     ) -> MirrorCounters {
+        self.mirror_family([("source", source), ("destination", destination)], service)
+    }
+
+    /// Mirror counters labelled by `place` (a route, or a mesh pair) and the mirror `service`.
+    fn mirror_family(&self, place: [(&'static str, &str); 2], service: &str) -> MirrorCounters {
+        let labels = |result: Option<&str>| {
+            let mut labels: Vec<(&'static str, String)> = place
+                .iter()
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect();
+            labels.push(("service", service.to_string()));
+            if let Some(result) = result {
+                labels.push(("result", result.to_string()));
+            }
+            labels
+        };
         let counter = |result: &str| {
             self.mirror_requests
-                .get_or_create(&vec![
-                    ("source", source.to_string()),
-                    ("destination", destination.to_string()),
-                    ("service", service.to_string()),
-                    ("result", result.to_string()),
-                ])
+                .get_or_create(&labels(Some(result)))
                 .clone()
         };
-        let in_flight = self
-            .mirror_in_flight
-            .get_or_create(&vec![
-                ("source", source.to_string()),
-                ("destination", destination.to_string()),
-                ("service", service.to_string()),
-            ])
-            .clone();
         MirrorCounters {
             sent: counter("sent"),
             failed: counter("failed"),
             dropped: counter("dropped"),
             skipped_body: counter("skipped_body"),
-            in_flight,
+            in_flight: self.mirror_in_flight.get_or_create(&labels(None)).clone(),
         }
     }
 
