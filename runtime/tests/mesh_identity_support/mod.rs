@@ -302,8 +302,22 @@ pub struct MeshConnection {
     pub resumed: bool,
 }
 
+/// How long one exchange with a sidecar may take before the test fails naming it: a refusal
+/// must be an error, never a connection left open.
+const EXCHANGE_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Opens an mTLS connection to `address`, expecting the server to be `expected`.
 pub async fn connect(
+    outbound: &OutboundTls,
+    expected: &SpiffeId,
+    address: SocketAddr,
+) -> std::io::Result<MeshConnection> {
+    tokio::time::timeout(EXCHANGE_DEADLINE, open(outbound, expected, address))
+        .await
+        .unwrap_or_else(|_| panic!("the mTLS handshake with {address} did not end within 30 s"))
+}
+
+async fn open(
     outbound: &OutboundTls,
     expected: &SpiffeId,
     address: SocketAddr,
@@ -335,6 +349,12 @@ pub async fn connect(
 impl MeshConnection {
     /// GET / on this connection; the server's JSON answer.
     pub async fn get(&mut self) -> Result<serde_json::Value, String> {
+        tokio::time::timeout(EXCHANGE_DEADLINE, self.exchange())
+            .await
+            .unwrap_or_else(|_| panic!("GET / on an mTLS connection had no end within 30 s"))
+    }
+
+    async fn exchange(&mut self) -> Result<serde_json::Value, String> {
         self.sender.ready().await.map_err(|e| e.to_string())?;
         let request = Request::get("/")
             .header("host", "mesh")

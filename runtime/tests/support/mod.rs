@@ -408,18 +408,25 @@ pub async fn send(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     request: Request<Full<Bytes>>,
 ) -> Answer {
-    let response = client
-        .request(request)
+    // A deadline far above any answer a test waits for, so a hung exchange fails naming itself.
+    let what = format!("{} {}", request.method(), request.uri());
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .expect("the request failed at the transport level");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), exchange)
         .await
-        .expect("the request failed at the transport level");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+        .unwrap_or_else(|_| panic!("{what} had no complete answer within 60 s"))
 }
 
 /// GET `http://address/path` with extra headers.
