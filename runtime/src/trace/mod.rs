@@ -10,6 +10,7 @@
 //! (whose context goes into the records it writes, dead letters too) and deliver (client span).
 
 pub mod context;
+pub mod export_task;
 pub mod exporter;
 #[cfg(test)]
 pub mod otlp;
@@ -20,6 +21,7 @@ pub mod trace_args;
 
 pub use context::{sample, TraceContext, TRACEPARENT_LEN};
 pub use exporter::{EndpointError, ExportCounters, OtlpEndpoint, SpanExporter};
+pub use otlp_writer::{SpanBatch, SpanEnd, SpanWriter};
 pub use request_trace::{HopTrace, RequestTrace};
 pub use span::{method_value, unix_nanos, AttributeValue, Span, SpanKind, SpanStatus};
 pub use trace_args::TraceArgs;

@@ -1,219 +1,479 @@
-//! Writes an OTLP `ExportTraceServiceRequest` straight from meshd's spans into one buffer:
-//! every message's length is computed from the span's fields first, so nothing is built in
-//! between (the prost-derived messages in [`super::otlp`] would copy every id, name and
-//! attribute into owned structs before encoding them: several allocations per span, on a task
-//! that shares the proxy's core). The wire format is protobuf's: varint keys and lengths,
-//! fixed64 times, fixed32 flags; the field numbers are those of [`super::otlp`], and its tests
-//! decode this output with the prost-derived messages, as the integration tests do with the
-//! official Python classes.
+//! Writes OTLP spans straight from the request's borrowed parts into a batch's protobuf buffer:
+//! no span struct, no owned name or attribute, no second pass to size each message. A span's
+//! body is written after a reserved three-byte header (its `ScopeSpans.spans` key and length),
+//! which is fitted once the body's length is known; an attribute's or a status's length is
+//! known before it is written, from the `&str`s it is made of. The batch's head (the resource
+//! with `service.name`, the instrumentation scope) is encoded once per exporter
+//! ([`BatchFrame`]) into room reserved at the front of every batch buffer, so a batch leaves
+//! for the collector without being copied.
+//!
+//! The wire format is protobuf's (varint keys and lengths, fixed64 times, fixed32 flags), field
+//! for field in the order prost writes them: the tests decode this output with the
+//! prost-derived messages of [`super::otlp`], and the integration tests with the official
+//! Python classes.
 
-use super::span::{AttributeValue, Span, SpanStatus};
+use super::context::TraceContext;
+use super::span::{AttributeValue, Span, SpanKind, SpanStatus};
 
 /// The instrumentation scope meshd's spans are reported under.
 pub const SCOPE: &str = "meshd";
 
-const VARINT: u32 = 0;
-const FIXED64: u32 = 1;
-const LENGTH_DELIMITED: u32 = 2;
-const FIXED32: u32 = 5;
+const VARINT: u8 = 0;
+const FIXED64: u8 = 1;
+const LENGTH_DELIMITED: u8 = 2;
+/// A span's header as reserved before its body: a one-byte key and a two-byte length.
+const SPAN_HEADER: usize = 3;
+/// The buffer space made sure of when a span starts (a proxied request's span takes ~200).
+const SPAN_ROOM: usize = 512;
 
-/// Encodes one batch of spans as an export request from `service_name`.
+/// How a span ended, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub enum SpanEnd<'a> {
+    /// Nothing to say.
+    Unset,
+    /// Explicitly fine.
+    Ok,
+    /// Failed, with why.
+    Error(&'a str),
+}
+
+/// One batch of encoded spans. Its buffer is initialised a little ahead of what is written
+/// (never zero-filled whole), so a span is written with plain indexed stores, not a capacity
+/// check per byte; its first [`BatchFrame::room`] bytes are kept for the batch's head.
+#[derive(Debug, Default)]
+pub struct SpanBatch {
+    /// The buffer: reserved head room, then each span as a `ScopeSpans.spans` field, then
+    /// initialised room for the next span up to its length.
+    body: Vec<u8>,
+    /// How much of `body` is written.
+    used: usize,
+    /// Spans written.
+    pub spans: u32,
+}
+
+impl SpanBatch {
+    /// An empty batch with `room` bytes kept for its head, allocated for `capacity` bytes.
+    pub fn new(room: usize, capacity: usize) -> SpanBatch {
+        let mut body = Vec::with_capacity(capacity.max(room + SPAN_ROOM));
+        body.resize(room + SPAN_ROOM, 0);
+        SpanBatch {
+            body,
+            used: room,
+            spans: 0,
+        }
+    }
+
+    /// Bytes written (head room included).
+    pub fn len(&self) -> usize {
+        self.used
+    }
+
+    /// Whether no span is written.
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    /// The written bytes, from `from`, as the buffer they are in (the batch is spent).
+    pub fn into_bytes(mut self, from: usize) -> bytes::Bytes {
+        self.body.truncate(self.used);
+        bytes::Bytes::from(self.body).slice(from..)
+    }
+
+    /// Starts a span; its fields up to the end time are written now, attributes and the
+    /// status follow through the returned writer.
+    pub fn span(
+        &mut self,
+        context: &TraceContext,
+        parent: Option<&[u8; 8]>,
+        trace_state: &str,
+        name: &[&str],
+        kind: SpanKind,
+        window: (u64, u64),
+    ) -> SpanWriter<'_> {
+        let start = self.used;
+        let name_len: usize = name.iter().map(|part| part.len()).sum();
+        let mut writer = SpanWriter {
+            at: start,
+            batch: self,
+            start,
+            flags: context.flags,
+        };
+        writer.ensure(SPAN_ROOM + trace_state.len() + name_len);
+        let mut out = writer.cursor();
+        out.at += SPAN_HEADER;
+        out.field(1, &context.trace_id);
+        out.field(2, &context.span_id);
+        out.text(3, trace_state);
+        if let Some(parent) = parent {
+            out.field(4, parent);
+        }
+        if name_len > 0 {
+            out.header(5, name_len);
+            for part in name {
+                out.bytes(part.as_bytes());
+            }
+        }
+        out.byte(key(6, VARINT));
+        out.byte(kind as u8);
+        out.byte(key(7, FIXED64));
+        out.bytes(&window.0.to_le_bytes());
+        out.byte(key(8, FIXED64));
+        out.bytes(&window.1.to_le_bytes());
+        writer.at = out.at;
+        writer
+    }
+
+    /// Writes a finished [`Span`] (the paths that build one: mesh calls, stream rules).
+    pub fn write(&mut self, span: &Span) {
+        let mut writer = self.span(
+            &span.context,
+            span.parent.as_ref(),
+            span.trace_state.as_deref().unwrap_or(""),
+            &[&span.name],
+            span.kind,
+            (span.start_unix_nanos, span.end_unix_nanos),
+        );
+        for (name, value) in &span.attributes {
+            match value {
+                AttributeValue::Text(text) => writer.text(name, text),
+                AttributeValue::Shared(text) => writer.text(name, text),
+                AttributeValue::Int(n) => writer.int(name, *n),
+                AttributeValue::Bool(b) => writer.flag(name, *b),
+            }
+        }
+        writer.finish(match &span.status {
+            SpanStatus::Unset => SpanEnd::Unset,
+            SpanStatus::Ok => SpanEnd::Ok,
+            SpanStatus::Error(message) => SpanEnd::Error(message),
+        });
+    }
+}
+
+/// A span being written: add attributes, then [`SpanWriter::finish`] it (a span dropped
+/// unfinished is not part of the batch).
+#[must_use = "a span is only counted and framed once finished"]
+pub struct SpanWriter<'a> {
+    batch: &'a mut SpanBatch,
+    start: usize,
+    at: usize,
+    flags: u8,
+}
+
+impl SpanWriter<'_> {
+    /// Makes sure `need` more bytes can be written: initialises the next [`SPAN_ROOM`] bytes
+    /// past them when the initialised part is short (about every other span).
+    #[inline(always)]
+    fn ensure(&mut self, need: usize) {
+        if self.at + need > self.batch.body.len() {
+            grow(&mut self.batch.body, self.at + need);
+        }
+    }
+
+    #[inline(always)]
+    fn cursor(&mut self) -> Cursor<'_> {
+        Cursor {
+            buf: &mut self.batch.body,
+            at: self.at,
+        }
+    }
+
+    /// A text attribute (an empty text is still a value: written).
+    #[inline]
+    pub fn text(&mut self, name: &str, value: &str) {
+        self.text_parts(name, &[value]);
+    }
+
+    /// A text attribute made of `parts` end to end (`file:line:column`) without joining them.
+    #[inline]
+    pub fn text_parts(&mut self, name: &str, parts: &[&str]) {
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        self.ensure(name.len() + len + ATTRIBUTE_FRAMING);
+        let mut out = self.cursor();
+        out.attribute_head(name, nested_len(len));
+        out.header(1, len);
+        for part in parts {
+            out.bytes(part.as_bytes());
+        }
+        self.at = out.at;
+    }
+
+    /// An integer attribute.
+    #[inline]
+    pub fn int(&mut self, name: &str, value: i64) {
+        self.ensure(name.len() + ATTRIBUTE_FRAMING + 10);
+        let mut out = self.cursor();
+        out.attribute_head(name, 1 + varint_len(value as u64));
+        out.byte(key(3, VARINT));
+        out.varint(value as u64);
+        self.at = out.at;
+    }
+
+    /// A boolean attribute.
+    pub fn flag(&mut self, name: &str, value: bool) {
+        self.ensure(name.len() + ATTRIBUTE_FRAMING + 2);
+        let mut out = self.cursor();
+        out.attribute_head(name, 2);
+        out.byte(key(2, VARINT));
+        out.byte(u8::from(value));
+        self.at = out.at;
+    }
+
+    /// Writes the status and flags, fits the span's header and counts it.
+    pub fn finish(mut self, end: SpanEnd<'_>) {
+        let (code, message) = match end {
+            SpanEnd::Unset => (0, ""),
+            SpanEnd::Ok => (1, ""),
+            SpanEnd::Error(message) => (2, message),
+        };
+        self.ensure(message.len() + 24);
+        let flags = self.flags;
+        let mut out = self.cursor();
+        let status_len = string_len(message) + if code == 0 { 0 } else { 2 };
+        out.header(15, status_len);
+        out.text(2, message);
+        if code != 0 {
+            out.byte(key(3, VARINT));
+            out.byte(code);
+        }
+        // Field 16 (fixed32) takes a two-byte key.
+        out.bytes(&[0x85, 0x01]);
+        out.bytes(&u32::from(flags).to_le_bytes());
+        let end = out.at;
+        self.batch.used = fit_header(&mut self.batch.body, self.start, end);
+        self.batch.spans += 1;
+    }
+}
+
+/// Framing bytes of one attribute besides its name and value, at most (three keys, three
+/// lengths of up to three bytes, the value's key).
+const ATTRIBUTE_FRAMING: usize = 16;
+
+#[inline(never)]
+fn grow(body: &mut Vec<u8>, need: usize) {
+    body.resize(need + SPAN_ROOM, 0);
+}
+
+/// Replaces the reserved header at `start` by the span's real one, moving the body when the
+/// header is shorter (a body under 128 bytes) or longer (16 KiB and more) than reserved;
+/// returns where the span ends.
+fn fit_header(out: &mut Vec<u8>, start: usize, end: usize) -> usize {
+    let body = start + SPAN_HEADER;
+    let len = end - body;
+    let mut head = [0u8; 11];
+    head[0] = key(2, LENGTH_DELIMITED);
+    let head_len = 1 + varint_into(&mut head[1..], len as u64);
+    match head_len.cmp(&SPAN_HEADER) {
+        std::cmp::Ordering::Equal => {}
+        std::cmp::Ordering::Less => out.copy_within(body..end, start + head_len),
+        std::cmp::Ordering::Greater => {
+            let grown = head_len - SPAN_HEADER;
+            if end + grown > out.len() {
+                grow(out, end + grown);
+            }
+            out.copy_within(body..end, start + head_len);
+        }
+    }
+    out[start..start + head_len].copy_from_slice(&head[..head_len]);
+    let end = start + head_len + len;
+    end
+}
+
+/// Indexed writes into a buffer made big enough beforehand (bounds-checked, never growing).
+struct Cursor<'b> {
+    buf: &'b mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn byte(&mut self, byte: u8) {
+        self.buf[self.at] = byte;
+        self.at += 1;
+    }
+
+    #[inline(always)]
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+
+    /// A varint; most are lengths under 128: one byte.
+    #[inline(always)]
+    fn varint(&mut self, value: u64) {
+        if value < 0x80 {
+            self.byte(value as u8);
+        } else {
+            self.at += varint_into(&mut self.buf[self.at..], value);
+        }
+    }
+
+    #[inline(always)]
+    fn header(&mut self, tag: u8, len: usize) {
+        self.byte(key(tag, LENGTH_DELIMITED));
+        self.varint(len as u64);
+    }
+
+    #[inline(always)]
+    fn field(&mut self, tag: u8, bytes: &[u8]) {
+        self.header(tag, bytes.len());
+        self.bytes(bytes);
+    }
+
+    /// An optional string: absent when empty (proto3 leaves defaults out).
+    #[inline(always)]
+    fn text(&mut self, tag: u8, text: &str) {
+        if !text.is_empty() {
+            self.field(tag, text.as_bytes());
+        }
+    }
+
+    /// A `KeyValue` attribute's key, length and name, and its `AnyValue`'s key and length.
+    #[inline(always)]
+    fn attribute_head(&mut self, name: &str, any_value_len: usize) {
+        let key_value_len = string_len(name) + nested_len(any_value_len);
+        self.header(9, key_value_len);
+        self.text(1, name);
+        self.header(2, any_value_len);
+    }
+}
+
+/// The head every batch of one exporter starts with, encoded once: the resource (its
+/// `service.name`) and the instrumentation scope; only the two enclosing lengths change.
+#[derive(Debug, Clone)]
+pub struct BatchFrame {
+    /// `ResourceSpans.resource`, key and length included.
+    resource: Vec<u8>,
+    /// `ScopeSpans.scope`, key and length included.
+    scope: Vec<u8>,
+}
+
+impl BatchFrame {
+    /// The frame of batches reported as `service_name`.
+    pub fn new(service_name: &str) -> BatchFrame {
+        let mut attribute = Vec::new();
+        write_string(&mut attribute, 1, "service.name");
+        header(&mut attribute, 2, nested_len(service_name.len()));
+        write_bytes(&mut attribute, 1, service_name.as_bytes());
+        let mut resource = Vec::new();
+        write_bytes(&mut resource, 1, &attribute);
+        let mut framed_resource = Vec::new();
+        write_bytes(&mut framed_resource, 1, &resource);
+        let mut scope = Vec::new();
+        write_string(&mut scope, 1, SCOPE);
+        write_string(&mut scope, 2, env!("CARGO_PKG_VERSION"));
+        let mut framed_scope = Vec::new();
+        write_bytes(&mut framed_scope, 1, &scope);
+        BatchFrame {
+            resource: framed_resource,
+            scope: framed_scope,
+        }
+    }
+
+    /// The bytes kept at the front of every batch for its head (two lengths of at most ten
+    /// bytes each, their two keys, the resource and the scope).
+    pub fn room(&self) -> usize {
+        2 * 11 + self.resource.len() + self.scope.len()
+    }
+
+    /// Writes the head of `batch` (made with [`Self::room`] bytes of room) and returns where the
+    /// export request starts in its buffer.
+    pub fn seal(&self, batch: &mut SpanBatch) -> usize {
+        let room = self.room();
+        let spans = batch.used - room;
+        let scope_spans = self.scope.len() + spans;
+        let resource_spans = self.resource.len() + nested_len(scope_spans);
+        let mut head = Vec::with_capacity(room);
+        header(&mut head, 1, resource_spans);
+        head.extend_from_slice(&self.resource);
+        header(&mut head, 2, scope_spans);
+        head.extend_from_slice(&self.scope);
+        let at = room - head.len();
+        batch.body[at..room].copy_from_slice(&head);
+        at
+    }
+}
+
+/// Encodes `spans` as one export request from `service_name` (tests and tools; meshd's
+/// request paths write into [`SpanBatch`]es).
 pub fn encode_batch(service_name: &str, spans: &[Span]) -> Vec<u8> {
-    let service = key_value_len("service.name", &Text(service_name));
-    let resource = nested_len(1, service);
-    let scope = string_len(1, SCOPE) + string_len(2, env!("CARGO_PKG_VERSION"));
-    let span_lens: Vec<usize> = spans.iter().map(span_len).collect();
-    let scope_spans = nested_len(1, scope)
-        + span_lens
-            .iter()
-            .map(|len| nested_len(2, *len))
-            .sum::<usize>();
-    let resource_spans = nested_len(1, resource) + nested_len(2, scope_spans);
-    let mut out = Vec::with_capacity(nested_len(1, resource_spans));
-    header(&mut out, 1, resource_spans);
-    header(&mut out, 1, resource);
-    header(&mut out, 1, service);
-    write_key_value(&mut out, "service.name", &Text(service_name));
-    header(&mut out, 2, scope_spans);
-    header(&mut out, 1, scope);
-    write_string(&mut out, 1, SCOPE);
-    write_string(&mut out, 2, env!("CARGO_PKG_VERSION"));
-    for (span, len) in spans.iter().zip(span_lens) {
-        header(&mut out, 2, len);
-        write_span(&mut out, span);
+    let frame = BatchFrame::new(service_name);
+    let mut batch = SpanBatch::new(frame.room(), 0);
+    for span in spans {
+        batch.write(span);
     }
-    out
+    let at = frame.seal(&mut batch);
+    batch.into_bytes(at).to_vec()
 }
 
-/// A text attribute value, borrowed (the service name).
-struct Text<'a>(&'a str);
-
-trait AttributeText {
-    fn value(&self) -> ValueRef<'_>;
-}
-
-impl AttributeText for Text<'_> {
-    fn value(&self) -> ValueRef<'_> {
-        ValueRef::Text(self.0)
-    }
-}
-
-impl AttributeText for AttributeValue {
-    fn value(&self) -> ValueRef<'_> {
-        match self {
-            AttributeValue::Text(text) => ValueRef::Text(text),
-            AttributeValue::Shared(text) => ValueRef::Text(text),
-            AttributeValue::Int(n) => ValueRef::Int(*n),
-            AttributeValue::Bool(b) => ValueRef::Bool(*b),
-        }
-    }
-}
-
-enum ValueRef<'a> {
-    Text(&'a str),
-    Int(i64),
-    Bool(bool),
-}
-
-fn status_parts(status: &SpanStatus) -> (u64, &str) {
-    match status {
-        SpanStatus::Unset => (0, ""),
-        SpanStatus::Ok => (1, ""),
-        SpanStatus::Error(message) => (2, message),
-    }
-}
-
-fn status_len(status: &SpanStatus) -> usize {
-    let (code, message) = status_parts(status);
-    string_len(2, message) + if code == 0 { 0 } else { 1 + varint_len(code) }
-}
-
-fn span_len(span: &Span) -> usize {
-    let mut len = bytes_len(1, 16) + bytes_len(2, 8);
-    len += string_len(3, span.trace_state.as_deref().unwrap_or(""));
-    if span.parent.is_some() {
-        len += bytes_len(4, 8);
-    }
-    len += string_len(5, &span.name);
-    len += 1 + varint_len(span.kind as u64);
-    len += 2 * (1 + 8);
-    for (key, value) in &span.attributes {
-        len += nested_len(9, key_value_len(key, value));
-    }
-    len += nested_len(15, status_len(&span.status));
-    len + 2 + 4
-}
-
-fn write_span(out: &mut Vec<u8>, span: &Span) {
-    write_bytes(out, 1, &span.context.trace_id);
-    write_bytes(out, 2, &span.context.span_id);
-    write_string(out, 3, span.trace_state.as_deref().unwrap_or(""));
-    if let Some(parent) = &span.parent {
-        write_bytes(out, 4, parent);
-    }
-    write_string(out, 5, &span.name);
-    key(out, 6, VARINT);
-    varint(out, span.kind as u64);
-    key(out, 7, FIXED64);
-    out.extend_from_slice(&span.start_unix_nanos.to_le_bytes());
-    key(out, 8, FIXED64);
-    out.extend_from_slice(&span.end_unix_nanos.to_le_bytes());
-    for (name, value) in &span.attributes {
-        header(out, 9, key_value_len(name, value));
-        write_key_value(out, name, value);
-    }
-    header(out, 15, status_len(&span.status));
-    let (code, message) = status_parts(&span.status);
-    write_string(out, 2, message);
-    if code != 0 {
-        key(out, 3, VARINT);
-        varint(out, code);
-    }
-    key(out, 16, FIXED32);
-    out.extend_from_slice(&u32::from(span.context.flags).to_le_bytes());
-}
-
-fn any_value_len(value: &ValueRef<'_>) -> usize {
-    match value {
-        // Set in the oneof even when empty: always written.
-        ValueRef::Text(text) => nested_len(1, text.len()),
-        ValueRef::Bool(_) => 2,
-        ValueRef::Int(n) => 1 + varint_len(*n as u64),
-    }
-}
-
-fn key_value_len(name: &str, value: &impl AttributeText) -> usize {
-    string_len(1, name) + nested_len(2, any_value_len(&value.value()))
-}
-
-fn write_key_value(out: &mut Vec<u8>, name: &str, value: &impl AttributeText) {
-    let value = value.value();
-    write_string(out, 1, name);
-    header(out, 2, any_value_len(&value));
-    match value {
-        ValueRef::Text(text) => {
-            // An empty string is still a value set in the oneof: written, not skipped.
-            header(out, 1, text.len());
-            out.extend_from_slice(text.as_bytes());
-        }
-        ValueRef::Bool(b) => {
-            key(out, 2, VARINT);
-            out.push(u8::from(b));
-        }
-        ValueRef::Int(n) => {
-            key(out, 3, VARINT);
-            varint(out, n as u64);
-        }
-    }
-}
-
-/// A length-delimited field's size, with its key and length (tags below 16: a one-byte key).
-fn nested_len(_tag: u32, len: usize) -> usize {
+/// A length-delimited field's size with its one-byte key and its length.
+#[inline(always)]
+fn nested_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-fn bytes_len(tag: u32, len: usize) -> usize {
-    nested_len(tag, len)
-}
-
-/// An optional string: absent when empty (proto3 leaves defaults out).
-fn string_len(tag: u32, text: &str) -> usize {
+/// An optional string's size: absent when empty (proto3 leaves defaults out).
+#[inline(always)]
+fn string_len(text: &str) -> usize {
     if text.is_empty() {
         0
     } else {
-        nested_len(tag, text.len())
+        nested_len(text.len())
     }
 }
 
-fn write_string(out: &mut Vec<u8>, tag: u32, text: &str) {
+#[inline(always)]
+fn write_string(out: &mut Vec<u8>, tag: u8, text: &str) {
     if !text.is_empty() {
-        header(out, tag, text.len());
-        out.extend_from_slice(text.as_bytes());
+        write_bytes(out, tag, text.as_bytes());
     }
 }
 
-fn write_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+#[inline(always)]
+fn write_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     header(out, tag, bytes.len());
     out.extend_from_slice(bytes);
 }
 
-fn header(out: &mut Vec<u8>, tag: u32, len: usize) {
-    key(out, tag, LENGTH_DELIMITED);
+#[inline(always)]
+fn header(out: &mut Vec<u8>, tag: u8, len: usize) {
+    out.push(key(tag, LENGTH_DELIMITED));
     varint(out, len as u64);
 }
 
-fn key(out: &mut Vec<u8>, tag: u32, wire_type: u32) {
-    varint(out, u64::from(tag << 3 | wire_type));
+/// A field's key (tags below 16: one byte).
+const fn key(tag: u8, wire_type: u8) -> u8 {
+    tag << 3 | wire_type
 }
 
-fn varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
+/// A varint; most are lengths under 128: one byte, written inline.
+#[inline(always)]
+fn varint(out: &mut Vec<u8>, value: u64) {
+    if value < 0x80 {
+        out.push(value as u8);
+    } else {
+        long_varint(out, value);
     }
-    out.push(value as u8);
 }
 
+#[inline(never)]
+fn long_varint(out: &mut Vec<u8>, value: u64) {
+    let mut bytes = [0u8; 10];
+    let len = varint_into(&mut bytes, value);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+fn varint_into(out: &mut [u8], mut value: u64) -> usize {
+    let mut i = 0;
+    while value >= 0x80 {
+        out[i] = (value as u8) | 0x80;
+        value >>= 7;
+        i += 1;
+    }
+    out[i] = value as u8;
+    i + 1
+}
+
+#[inline(always)]
 fn varint_len(value: u64) -> usize {
     // 7 bits a byte; 0 still takes one.
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
@@ -225,7 +485,6 @@ mod tests {
 
     use super::super::otlp::{self, ExportTraceServiceRequest};
     use super::*;
-    use crate::trace::{SpanKind, TraceContext};
 
     fn spans() -> Vec<Span> {
         let context = TraceContext::start(true);
@@ -235,6 +494,7 @@ mod tests {
         root.set("empty", "");
         root.set("negative", -3_i64);
         root.set("flag", true);
+        root.set("long", "p".repeat(200));
         root.status = SpanStatus::Error("x".repeat(300));
         root.trace_state = Some("vendor=x".into());
         let mut child = Span::ended_now(
@@ -245,7 +505,10 @@ mod tests {
             2,
         );
         child.status = SpanStatus::Ok;
-        vec![root, child]
+        let mut huge = Span::ended_now(context.child(), None, "h".repeat(20_000), SpanKind::Internal, 3);
+        huge.set("a", false);
+        let bare = Span::ended_now(context.child(), None, String::new(), SpanKind::Internal, 4);
+        vec![root, child, huge, bare]
     }
 
     #[test]
@@ -258,6 +521,25 @@ mod tests {
             ExportTraceServiceRequest::decode(&derived[..]).unwrap()
         );
         assert_eq!(direct, derived, "byte for byte, field order included");
+    }
+
+    #[test]
+    fn spans_written_from_parts_are_the_spans_written_from_structs() {
+        let context = TraceContext::start(true);
+        let mut span = Span::ended_now(context, Some([9; 8]), "GET all".into(), SpanKind::Server, 5);
+        span.end_unix_nanos = 8;
+        span.set("url.path", "/officers/7");
+        span.set("meshwork.denial.source", "a.mesh:3:14");
+        span.status = SpanStatus::Error("no key".into());
+        let frame = BatchFrame::new("edge");
+        let mut batch = SpanBatch::new(frame.room(), 64);
+        let mut writer = batch.span(&context, Some(&[9; 8]), "", &["GET", " ", "all"], SpanKind::Server, (5, 8));
+        writer.text("url.path", "/officers/7");
+        writer.text_parts("meshwork.denial.source", &["a.mesh", ":", "3", ":", "14"]);
+        writer.finish(SpanEnd::Error("no key"));
+        let at = frame.seal(&mut batch);
+        assert_eq!(batch.spans, 1);
+        assert_eq!(&batch.into_bytes(at)[..], &otlp::encode_batch("edge", &[span])[..]);
     }
 
     #[test]

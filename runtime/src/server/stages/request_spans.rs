@@ -1,16 +1,16 @@
-//! The spans of one traced gateway request, built once it is answered (only when its trace is
-//! recorded): the route's server span, admission (the denial's step, rule and reason when it
-//! refused), and the upstream call or produce the request made.
+//! The spans of one traced gateway request, written once it is answered (only when its trace is
+//! recorded) straight into the exporter's batch: the route's server span, admission (the
+//! denial's step, rule and reason when it refused), and the upstream call or produce the request
+//! made. Names and attributes are borrowed from the request, its outcome and the loaded state.
 
 use crate::state::GatewayState;
-use std::sync::Arc;
 
-use crate::trace::{method_value, RequestTrace, Span, SpanExporter, SpanKind, SpanStatus};
+use crate::trace::{unix_nanos, RequestTrace, SpanBatch, SpanEnd, SpanExporter, SpanKind};
 
 use super::outcome::Outcome;
 use super::record::LogLine;
 
-/// Queues the request's spans for export.
+/// Writes the request's spans for export.
 pub fn export_request_spans(
     exporter: &SpanExporter,
     gateway: &GatewayState,
@@ -18,95 +18,137 @@ pub fn export_request_spans(
     trace: &RequestTrace,
     outcome: &Outcome<'_>,
 ) {
-    let route = outcome.route.as_ref().map(|(name, _)| name);
-    let name = match route {
-        Some(route) => format!("{} {route}", line.method),
-        None => line.method.to_string(),
+    let end = unix_nanos();
+    exporter.write(|batch| {
+        write_admission(batch, trace, outcome, end);
+        write_hop(batch, line, trace, outcome, end);
+        write_server(batch, gateway, line, trace, outcome, end);
+    });
+}
+
+fn write_server(
+    batch: &mut SpanBatch,
+    gateway: &GatewayState,
+    line: &LogLine<'_>,
+    trace: &RequestTrace,
+    outcome: &Outcome<'_>,
+    end: u64,
+) {
+    let route = outcome.route.as_ref().map(|(name, _)| &**name);
+    let name: &[&str] = match route {
+        Some(route) => &[line.method, " ", route],
+        None => &[line.method],
     };
-    let mut server = Span::ended_now(
-        trace.span,
-        trace.parent,
+    let mut server = batch.span(
+        &trace.span,
+        trace.parent.as_ref(),
+        "",
         name,
         SpanKind::Server,
-        trace.started,
-    )
-    .with("http.request.method", method_value(line.method))
-    .with("url.path", line.path.to_string())
-    .with("http.response.status_code", i64::from(line.status))
-    .with("meshwork.gateway", &gateway.name);
+        (trace.started, end),
+    );
+    server.text("http.request.method", line.method);
+    server.text("url.path", line.path);
+    server.int("http.response.status_code", i64::from(line.status));
+    server.text("meshwork.gateway", &gateway.name);
     if let Some(route) = route {
-        server.set("http.route", route);
+        server.text("http.route", route);
     }
     if let Some(consumer) = outcome.consumer {
-        server.set("meshwork.consumer", consumer.to_string());
+        server.text("meshwork.consumer", consumer);
     }
     if let Some(fault) = outcome.fault {
-        server.set("meshwork.fault", fault);
+        server.text("meshwork.fault", fault);
+    }
+    if let Some(denial) = &outcome.denial {
+        server.text("meshwork.denied_by", denial.step().as_str());
     }
     // OpenTelemetry's HTTP conventions: a server span fails on 5xx only.
-    if line.status >= 500 {
-        server.status = SpanStatus::Error(outcome.error.clone().unwrap_or_default());
-    }
-    let end = server.end_unix_nanos;
+    server.finish(if line.status >= 500 {
+        SpanEnd::Error(outcome.error.as_deref().unwrap_or(""))
+    } else {
+        SpanEnd::Unset
+    });
+}
+
+fn write_admission(batch: &mut SpanBatch, trace: &RequestTrace, outcome: &Outcome<'_>, end: u64) {
     let (admit_start, admit_end) = trace.admission;
-    if admit_start != 0 {
-        let mut admission = Span::ended_now(
-            trace.span.child(),
-            Some(trace.span.span_id),
-            "admission".to_string(),
-            SpanKind::Internal,
-            admit_start,
-        );
-        admission.end_unix_nanos = if admit_end == 0 { end } else { admit_end };
-        if let Some(denial) = &outcome.denial {
-            let source = denial.source();
-            admission.set("meshwork.denied_by", denial.step().as_str());
-            admission.set("meshwork.denial.reason", denial.reason.to_string());
-            admission.set(
-                "meshwork.denial.source",
-                format!("{}:{}:{}", source.file, source.line, source.column),
-            );
-            admission.set(
-                "http.response.status_code",
-                i64::from(denial.status.as_u16()),
-            );
-            admission.status = SpanStatus::Error(denial.reason.to_string());
-            server.set("meshwork.denied_by", denial.step().as_str());
-        }
-        exporter.record(admission);
+    if admit_start == 0 {
+        return;
     }
-    if let Some(hop) = &trace.hop {
-        let target = hop.target.clone().unwrap_or_else(|| Arc::from(""));
-        let produce = hop.kind == SpanKind::Producer;
-        let (name, kind) = if produce {
-            (format!("produce {target}"), SpanKind::Producer)
-        } else {
-            (format!("forward {target}"), SpanKind::Client)
-        };
-        let mut call =
-            Span::ended_now(hop.span, Some(trace.span.span_id), name, kind, hop.window.0);
-        if hop.window.1 != 0 {
-            call.end_unix_nanos = hop.window.1;
+    let admit_end = if admit_end == 0 { end } else { admit_end };
+    let mut admission = batch.span(
+        &trace.span.child(),
+        Some(&trace.span.span_id),
+        "",
+        &["admission"],
+        SpanKind::Internal,
+        (admit_start, admit_end),
+    );
+    let Some(denial) = &outcome.denial else {
+        admission.finish(SpanEnd::Unset);
+        return;
+    };
+    let source = denial.source();
+    admission.text("meshwork.denied_by", denial.step().as_str());
+    admission.text("meshwork.denial.reason", &denial.reason);
+    admission.text(
+        "meshwork.denial.source",
+        &format!("{}:{}:{}", source.file, source.line, source.column),
+    );
+    admission.int(
+        "http.response.status_code",
+        i64::from(denial.status.as_u16()),
+    );
+    admission.finish(SpanEnd::Error(&denial.reason));
+}
+
+fn write_hop(
+    batch: &mut SpanBatch,
+    line: &LogLine<'_>,
+    trace: &RequestTrace,
+    outcome: &Outcome<'_>,
+    end: u64,
+) {
+    let Some(hop) = &trace.hop else {
+        return;
+    };
+    let target = hop.target.as_deref().unwrap_or("");
+    let produce = hop.kind == SpanKind::Producer;
+    let verb = if produce { "produce " } else { "forward " };
+    let hop_end = if hop.window.1 != 0 { hop.window.1 } else { end };
+    let mut call = batch.span(
+        &hop.span,
+        Some(&trace.span.span_id),
+        "",
+        &[verb, target],
+        hop.kind,
+        (hop.window.0, hop_end),
+    );
+    if produce {
+        call.text("messaging.system", "kafka");
+        call.text("messaging.destination.name", target);
+    } else {
+        call.text("meshwork.service", target);
+        call.int("meshwork.upstream.attempts", i64::from(hop.attempts));
+        if let Some(endpoint) = &outcome.upstream {
+            call.text("server.address", endpoint);
         }
-        if produce {
-            call.set("messaging.system", "kafka");
-            call.set("messaging.destination.name", &target);
-        } else {
-            call.set("meshwork.service", &target);
-            call.set("meshwork.upstream.attempts", i64::from(hop.attempts));
-            if let Some(endpoint) = &outcome.upstream {
-                call.set("server.address", endpoint);
-            }
-        }
-        if let Some(error) = &outcome.error {
-            call.status = SpanStatus::Error(error.clone());
-        } else if !produce && outcome.upstream_time.is_some() {
-            call.set("http.response.status_code", i64::from(line.status));
-            if line.status >= 500 {
-                call.status = SpanStatus::Error(format!("the upstream answered {}", line.status));
-            }
-        }
-        exporter.record(call);
     }
-    exporter.record(server);
+    if let Some(error) = &outcome.error {
+        call.finish(SpanEnd::Error(error));
+        return;
+    }
+    if produce || outcome.upstream_time.is_none() {
+        call.finish(SpanEnd::Unset);
+        return;
+    }
+    call.int("http.response.status_code", i64::from(line.status));
+    if line.status < 500 {
+        call.finish(SpanEnd::Unset);
+        return;
+    }
+    let status = http::StatusCode::from_u16(line.status);
+    let status = status.as_ref().map_or("5xx", http::StatusCode::as_str);
+    call.finish(SpanEnd::Error(&format!("the upstream answered {status}")));
 }
