@@ -87,7 +87,12 @@ enum PostError {
 }
 
 impl Collector {
-    async fn export(&mut self, queue: &ExportQueue, mut batch: SpanBatch, counters: &ExportCounters) {
+    async fn export(
+        &mut self,
+        queue: &ExportQueue,
+        mut batch: SpanBatch,
+        counters: &ExportCounters,
+    ) {
         let count = u64::from(batch.spans);
         let at = queue.frame.seal(&mut batch);
         let body = batch.into_bytes(at);

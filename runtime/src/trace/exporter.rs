@@ -199,7 +199,9 @@ impl SpanExporter {
         runtime: &tokio::runtime::Handle,
     ) -> SpanExporter {
         let (full, receiver) = mpsc::channel(QUEUE_BATCHES);
-        let shards = std::thread::available_parallelism().map_or(1, usize::from).min(64);
+        let shards = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(64);
         let queue = Arc::new(ExportQueue::new(service_name, shards, full));
         runtime.spawn(export_loop(
             receiver,

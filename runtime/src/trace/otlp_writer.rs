@@ -284,8 +284,7 @@ fn fit_header(out: &mut Vec<u8>, start: usize, end: usize) -> usize {
         }
     }
     out[start..start + head_len].copy_from_slice(&head[..head_len]);
-    let end = start + head_len + len;
-    end
+    start + head_len + len
 }
 
 /// Indexed writes into a buffer made big enough beforehand (bounds-checked, never growing).
@@ -364,10 +363,20 @@ impl Cursor<'_> {
     fn attribute_head(&mut self, name: &str, any_value_len: usize, value_head: [u8; 2]) {
         let key_value_len = nested_len(name.len()) + nested_len(any_value_len);
         if key_value_len < 0x80 && !name.is_empty() {
-            let head = [key(9, LENGTH_DELIMITED), key_value_len as u8, key(1, LENGTH_DELIMITED), name.len() as u8];
+            let head = [
+                key(9, LENGTH_DELIMITED),
+                key_value_len as u8,
+                key(1, LENGTH_DELIMITED),
+                name.len() as u8,
+            ];
             self.bytes(&head);
             self.text_bytes(name.as_bytes());
-            self.bytes(&[key(2, LENGTH_DELIMITED), any_value_len as u8, value_head[0], value_head[1]]);
+            self.bytes(&[
+                key(2, LENGTH_DELIMITED),
+                any_value_len as u8,
+                value_head[0],
+                value_head[1],
+            ]);
         } else {
             self.header(9, string_len(name) + nested_len(any_value_len));
             self.text(1, name);
@@ -545,7 +554,13 @@ mod tests {
             2,
         );
         child.status = SpanStatus::Ok;
-        let mut huge = Span::ended_now(context.child(), None, "h".repeat(20_000), SpanKind::Internal, 3);
+        let mut huge = Span::ended_now(
+            context.child(),
+            None,
+            "h".repeat(20_000),
+            SpanKind::Internal,
+            3,
+        );
         huge.set("a", false);
         let bare = Span::ended_now(context.child(), None, String::new(), SpanKind::Internal, 4);
         vec![root, child, huge, bare]
@@ -566,20 +581,31 @@ mod tests {
     #[test]
     fn spans_written_from_parts_are_the_spans_written_from_structs() {
         let context = TraceContext::start(true);
-        let mut span = Span::ended_now(context, Some([9; 8]), "GET all".into(), SpanKind::Server, 5);
+        let mut span =
+            Span::ended_now(context, Some([9; 8]), "GET all".into(), SpanKind::Server, 5);
         span.end_unix_nanos = 8;
         span.set("url.path", "/officers/7");
         span.set("meshwork.denial.source", "a.mesh:3:14");
         span.status = SpanStatus::Error("no key".into());
         let frame = BatchFrame::new("edge");
         let mut batch = SpanBatch::new(frame.room(), 64);
-        let mut writer = batch.span(&context, Some(&[9; 8]), "", &["GET", " ", "all"], SpanKind::Server, (5, 8));
+        let mut writer = batch.span(
+            &context,
+            Some(&[9; 8]),
+            "",
+            &["GET", " ", "all"],
+            SpanKind::Server,
+            (5, 8),
+        );
         writer.text("url.path", "/officers/7");
         writer.text_parts("meshwork.denial.source", &["a.mesh", ":", "3", ":", "14"]);
         writer.finish(SpanEnd::Error("no key"));
         let at = frame.seal(&mut batch);
         assert_eq!(batch.spans, 1);
-        assert_eq!(&batch.into_bytes(at)[..], &otlp::encode_batch("edge", &[span])[..]);
+        assert_eq!(
+            &batch.into_bytes(at)[..],
+            &otlp::encode_batch("edge", &[span])[..]
+        );
     }
 
     #[test]
