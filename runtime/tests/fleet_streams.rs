@@ -75,6 +75,21 @@ fn feed(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) {
     }
 }
 
+fn start_member(args: &[String]) -> MeshdProcess {
+    let member = MeshdProcess::start(args);
+    member.wait_for_line(|l| l.contains("stream starting"));
+    member
+}
+
+impl Drill {
+    /// Starts the members not running yet.
+    fn start_the_others(&mut self) {
+        for args in &self.member_args[self.members.len()..] {
+            self.members.push(start_member(args));
+        }
+    }
+}
+
 /// Where the drill's broker runs.
 enum Broker {
     /// A meshd whose bundle only declares topics: librdkafka's mock cluster.
@@ -197,13 +212,12 @@ fn drill(prefix: &'static str, exactly_once: bool, broker: Broker) -> Drill {
             args(&stream_program_file, &extra)
         })
         .collect();
-    let members = member_args
+    // On a transactional broker member 0 runs alone until the drill strikes it, so that an open
+    // transaction on the output is surely its own (see `feed_a_third`); the others join after.
+    let starting = if transactional { 1 } else { member_args.len() };
+    let members = member_args[..starting]
         .iter()
-        .map(|args| {
-            let member = MeshdProcess::start(args);
-            member.wait_for_line(|l| l.contains("stream starting"));
-            member
-        })
+        .map(|args| start_member(args))
         .collect();
     Drill {
         members,
@@ -250,39 +264,64 @@ fn keys_of(records: &[ReadRecord]) -> Vec<String> {
         .collect()
 }
 
+fn expected_counts() -> (usize, usize) {
+    let expected_out = (0..RECORDS).filter(|i| i % 10 != 7).count();
+    (expected_out, RECORDS - expected_out)
+}
+
+/// Starts writing the feed; returns once a third of the outputs are written, and on a
+/// transactional broker only while the output has an open transaction (outputs written, not
+/// committed: what exactly-once has to hide if a member dies now). There member 0 is the only
+/// member yet, so the open transaction is its own.
+fn feed_a_third(drill: &Drill) -> std::thread::JoinHandle<()> {
+    let (log, out) = (
+        format!("{}-log", drill.prefix),
+        format!("{}-out", drill.prefix),
+    );
+    let writer = {
+        let bootstrap = drill.bootstrap.clone();
+        std::thread::spawn(move || feed(&bootstrap, &log, 0..RECORDS))
+    };
+    let (expected_out, _) = expected_counts();
+    eventually("the stream is a third of the way", || {
+        record_count(&drill.bootstrap, &out, PARTITIONS) >= expected_out / 3
+            && !(drill.transactional && settled(&drill.bootstrap, &out, PARTITIONS))
+    });
+    writer
+}
+
 /// Runs the feed, kills member 0 with SIGKILL a third of the way in (and restarts it under its
 /// name on a transactional broker), and waits until every record reached the output or the dead
 /// letter. Returns (output keys, dead-letter keys).
 fn kill_one_mid_stream(drill: &mut Drill) -> (Vec<String>, Vec<String>) {
+    let writer = feed_a_third(drill);
+    let killed = drill.members[0].pid();
+    drill.members[0].kill9();
+    let out = format!("{}-out", drill.prefix);
+    eprintln!(
+        "killed member {killed} with {} of {} outputs written",
+        record_count(&drill.bootstrap, &out, PARTITIONS),
+        expected_counts().0
+    );
+    if drill.transactional {
+        // Restarted under its name; then the others join, and the group shares what is left.
+        drill.members[0] = start_member(&drill.member_args[0]);
+        drill.start_the_others();
+    }
+    writer.join().unwrap();
+    everything_arrives(drill)
+}
+
+/// Waits until every record of the feed reached the output or the dead letter (as a reader
+/// sees them: see [`read_back`]); returns (output keys, dead-letter keys).
+fn everything_arrives(drill: &Drill) -> (Vec<String>, Vec<String>) {
     let (log, out, dlq) = (
         format!("{}-log", drill.prefix),
         format!("{}-out", drill.prefix),
         format!("{}-dlq", drill.prefix),
     );
-    let expected_out = (0..RECORDS).filter(|i| i % 10 != 7).count();
-    let expected_dlq = RECORDS - expected_out;
+    let (expected_out, expected_dlq) = expected_counts();
     let bootstrap = drill.bootstrap.clone();
-    let writer = {
-        let (bootstrap, log) = (bootstrap.clone(), log.clone());
-        std::thread::spawn(move || feed(&bootstrap, &log, 0..RECORDS))
-    };
-    // On a transactional broker the kill must land inside open transactions (their outputs
-    // written, not committed): that is what exactly-once has to hide.
-    eventually("the stream is a third of the way", || {
-        record_count(&bootstrap, &out, PARTITIONS) >= expected_out / 3
-            && !(drill.transactional && settled(&bootstrap, &out, PARTITIONS))
-    });
-    let killed = drill.members[0].pid();
-    drill.members[0].kill9();
-    eprintln!(
-        "killed member {killed} with {} of {expected_out} outputs written",
-        record_count(&bootstrap, &out, PARTITIONS)
-    );
-    if drill.transactional {
-        drill.members[0] = MeshdProcess::start(&drill.member_args[0]);
-        drill.members[0].wait_for_line(|l| l.contains("stream starting"));
-    }
-    writer.join().unwrap();
     let started = Instant::now();
     let mut seen = (Vec::new(), Vec::new());
     let all_there = stream_harness::wait_until(Duration::from_secs(120), || {
@@ -392,42 +431,106 @@ fn three_members_share_a_stream_and_a_kill_9_loses_nothing() {
 fn an_exactly_once_stream_survives_a_kill_9() {
     let mut drill = drill("exactly", true, Broker::transactional());
     let (out, dlq) = kill_one_mid_stream(&mut drill);
-    let expected: BTreeSet<String> = (0..RECORDS).map(key).collect();
-    let seen: BTreeSet<String> = out.iter().chain(&dlq).cloned().collect();
-    assert_eq!(seen, expected, "nothing is lost");
-    let repeated = duplicates(&out) + duplicates(&dlq);
     if drill.transactional {
-        eprintln!(
-            "read_committed: {} outputs and {} dead letters, {repeated} duplicates",
-            out.len(),
-            dlq.len()
-        );
-        assert_eq!(repeated, 0, "a read_committed reader saw duplicates");
-        // What the kill left behind that read_committed hid: the dead member's aborted outputs
-        // (and any a fenced run aborted), read again by its restarted self.
-        let out_topic = format!("{}-out", drill.prefix);
-        let everything = uncommitted_keys(&drill.bootstrap, &out_topic, PARTITIONS);
-        let aborted = duplicates(&everything);
-        eprintln!(
-            "read_uncommitted: {} outputs, {aborted} written twice (one copy aborted)",
-            everything.len()
-        );
-        assert!(
-            aborted > 0,
-            "the kill interrupted no transaction holding outputs: the drill proved nothing"
-        );
+        read_committed_sees_each_once(&drill, &out, &dlq);
     } else {
+        let expected: BTreeSet<String> = (0..RECORDS).map(key).collect();
+        let seen: BTreeSet<String> = out.iter().chain(&dlq).cloned().collect();
+        assert_eq!(seen, expected, "nothing is lost");
+        let repeated = duplicates(&out) + duplicates(&dlq);
         eprintln!(
             "{repeated} duplicates visible: the mock cluster keeps neither transactional offsets \
              nor abort markers; install noida-db or set MESHD_TEST_TRANSACTIONAL_BROKERS to \
              check exactly-once"
         );
     }
-    for member in &drill.members[1..] {
-        assert!(
-            member
-                .metric("kafka_stream_transactions_total{rule=\"exactly\",outcome=\"committed\"}")
-                > 0.0
-        );
+    // On a transactional broker member 0 is the restarted one, and the others joined after the
+    // kill (the rebalance aborts and replays open transactions too); on the embedded broker the
+    // survivors took member 0's partitions over.
+    let working = if drill.transactional {
+        &drill.members[..1]
+    } else {
+        &drill.members[1..]
+    };
+    for member in working {
+        assert!(member.metric(&committed_transactions("exactly")) > 0.0);
     }
+}
+
+/// A member that stalls while its transaction is open (SIGSTOP: a long GC pause, a frozen VM)
+/// and is replaced by a new instance under its name wakes up a zombie: the successor's producer
+/// fenced its producer, so what it wrote, and what it tries to write now, stays invisible to
+/// `read_committed` readers.
+#[test]
+fn a_stalled_member_replaced_under_its_name_is_fenced() {
+    let broker = Broker::transactional();
+    if !matches!(broker, Broker::Transactional(_)) {
+        eprintln!("skipped: fencing needs a broker with transactions (see the module doc)");
+        return;
+    }
+    let mut drill = drill("zombie", true, broker);
+    let writer = feed_a_third(&drill);
+    let zombie = drill.members[0].pid();
+    signal(zombie, "-STOP");
+    let successor = start_member(&drill.member_args[0]);
+    eventually("the successor commits a transaction", || {
+        successor.metric(&committed_transactions("zombie")) > 0.0
+    });
+    assert!(
+        !drill.members[0]
+            .log()
+            .iter()
+            .any(|l| l.contains("stream run failed")),
+        "the member failed before it was stalled"
+    );
+    signal(zombie, "-CONT");
+    let fenced = drill.members[0].wait_for_line(|l| l.contains("stream run failed"));
+    eprintln!("the zombie woke up and failed: {fenced}");
+    // Its operator's job: a zombie that keeps its name would fence its successor in turn.
+    drill.members[0].kill9();
+    drill.members[0] = successor;
+    drill.start_the_others();
+    writer.join().unwrap();
+    let (out, dlq) = everything_arrives(&drill);
+    read_committed_sees_each_once(&drill, &out, &dlq);
+}
+
+fn committed_transactions(rule: &str) -> String {
+    format!("kafka_stream_transactions_total{{rule=\"{rule}\",outcome=\"committed\"}}")
+}
+
+/// Sends a signal (`-STOP`, `-CONT`) to one process, by pid.
+fn signal(pid: u32, which: &str) {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {which} {pid}");
+}
+
+/// On a broker with transactions: every record is seen once by a `read_committed` reader, and
+/// the drill was not vacuous: a `read_uncommitted` reader sees outputs written twice (one copy
+/// in a transaction that was aborted).
+fn read_committed_sees_each_once(drill: &Drill, out: &[String], dlq: &[String]) {
+    let expected: BTreeSet<String> = (0..RECORDS).map(key).collect();
+    let seen: BTreeSet<String> = out.iter().chain(dlq).cloned().collect();
+    assert_eq!(seen, expected, "nothing is lost");
+    let repeated = duplicates(out) + duplicates(dlq);
+    eprintln!(
+        "read_committed: {} outputs and {} dead letters, {repeated} duplicates",
+        out.len(),
+        dlq.len()
+    );
+    assert_eq!(repeated, 0, "a read_committed reader saw duplicates");
+    let out_topic = format!("{}-out", drill.prefix);
+    let everything = uncommitted_keys(&drill.bootstrap, &out_topic, PARTITIONS);
+    let aborted = duplicates(&everything);
+    eprintln!(
+        "read_uncommitted: {} outputs, {aborted} written twice (one copy aborted)",
+        everything.len()
+    );
+    assert!(
+        aborted > 0,
+        "no transaction holding outputs was interrupted: the drill proved nothing"
+    );
 }
