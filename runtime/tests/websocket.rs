@@ -1,9 +1,11 @@
 //! WebSocket (HTTP/1.1 upgrades) through meshd, with a real server and client (PyPI `websockets`)
 //! and meshd as separate processes: echo through the gateway, through a sidecar pair over mutual
-//! TLS, and from the gateway into the mesh (mTLS with the gateway's identity); admission before the 101 (401 with the upstream never seeing the upgrade, the
-//! mesh's 403 at the inbound sidecar, 403 on a `websocket off` route); the per-route cap (503 for
-//! the one too many, and room again once one closes); the idle timeout; the smuggling shapes (an
-//! upgrade with a body, `Upgrade: h2c`); a reader that stops reading does not grow meshd's memory.
+//! TLS, and from the gateway into the mesh (mTLS with the gateway's identity); admission before
+//! the 101 (401 with the upstream never seeing the upgrade, the mesh's 403 at the inbound
+//! sidecar, 403 on a `websocket off` route, logged as a denial); the per-route cap (503 for the
+//! one too many, logged as a denial, and room again once one closes); the idle timeout; the
+//! smuggling shapes (an upgrade with a body, `Upgrade: h2c`); a reader that stops reading does
+//! not grow meshd's memory.
 
 mod mesh_identity_support;
 #[allow(dead_code)]
@@ -69,6 +71,13 @@ fn raw_head(address: SocketAddr, request: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// The access-log record (stdout, JSON lines) of the first request to `path`.
+fn access_record(meshd: &meshd_process::MeshdProcess, path: &str) -> serde_json::Value {
+    let want = format!("\"path\":\"{path}\"");
+    let line = meshd.wait_for_line(|line| line.starts_with('{') && line.contains(&want));
+    serde_json::from_str(&line).unwrap()
+}
+
 #[test]
 fn websockets_pass_the_gateway_after_admission_within_the_route_limits() {
     let server = EchoServer::start();
@@ -112,6 +121,22 @@ fn websockets_pass_the_gateway_after_admission_within_the_route_limits() {
         "{head}"
     );
     assert_eq!(server.handshakes("/plain"), 0);
+    // Logged as a denial, like admission's: the step, the route's place and why.
+    let logged = access_record(&meshd, "/plain");
+    assert_eq!(logged["status"], 403, "{logged}");
+    assert_eq!(logged["denial"]["step"], "websocket", "{logged}");
+    assert!(
+        logged["denial"]["source"]
+            .as_str()
+            .is_some_and(|source| source.contains("edge.mesh:")),
+        "{logged}"
+    );
+    assert!(
+        logged["denial"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("websocket off")),
+        "{logged}"
+    );
     assert_eq!(
         metric(
             &meshd,
@@ -127,6 +152,15 @@ fn websockets_pass_the_gateway_after_admission_within_the_route_limits() {
     assert_eq!(second.next_line(), "open");
     assert_eq!(ws_result("refused", &uri("/capped/3"), &[]), "refused 503");
     assert_eq!(server.handshakes("/capped/3"), 0);
+    let logged = access_record(&meshd, "/capped/3");
+    assert_eq!(logged["status"], 503, "{logged}");
+    assert_eq!(logged["denial"]["step"], "websocket_max", "{logged}");
+    assert!(
+        logged["denial"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("max 2")),
+        "{logged}"
+    );
     assert_eq!(
         metric(
             &meshd,

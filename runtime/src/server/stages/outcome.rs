@@ -31,6 +31,20 @@ pub struct Outcome<'g> {
     pub fault: Option<&'static str>,
     /// The request's trace, when its gateway traces.
     pub trace: Option<RequestTrace>,
+    /// A refusal by the route's upgrade rules (`websocket off`, `websocket { max N }`), logged
+    /// as a denial like admission's.
+    pub upgrade_refusal: Option<UpgradeRefusal>,
+}
+
+/// An upgrade the route refused, for the access log's `denial` record.
+#[derive(Debug)]
+pub struct UpgradeRefusal {
+    /// `websocket` (the route refuses upgrades) or `websocket_max` (the route's cap is reached).
+    pub step: &'static str,
+    /// Where the route is written (`file:line:column`).
+    pub source: Arc<str>,
+    /// Why, as the client is told.
+    pub reason: String,
 }
 
 impl Outcome<'_> {

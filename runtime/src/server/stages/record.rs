@@ -69,11 +69,24 @@ fn write_access_log(
         duration_ms: millis(started.elapsed()),
         upstream: outcome.upstream.as_deref(),
         upstream_ms: outcome.upstream_time.map(millis),
-        denial: outcome.denial.as_ref().map(|denial| DenialRecord {
-            step: denial.step().as_str(),
-            source: &denial_source,
-            reason: &denial.reason,
-        }),
+        denial: outcome
+            .denial
+            .as_ref()
+            .map(|denial| DenialRecord {
+                step: denial.step().as_str(),
+                source: &denial_source,
+                reason: &denial.reason,
+            })
+            .or_else(|| {
+                outcome
+                    .upgrade_refusal
+                    .as_ref()
+                    .map(|refusal| DenialRecord {
+                        step: refusal.step,
+                        source: &refusal.source,
+                        reason: &refusal.reason,
+                    })
+            }),
         error: outcome.error.as_deref(),
         fault: outcome.fault,
         trace_id: outcome.trace.as_ref().map(|t| t.span.trace_id_hex()),

@@ -11,16 +11,31 @@ use crate::server::error_response::json_error;
 use crate::server::gateway_response::GatewayResponse;
 use crate::state::RouteState;
 
-use super::outcome::Outcome;
+use super::outcome::{Outcome, UpgradeRefusal};
 
-/// The refusal, recorded in `outcome`.
+/// The refusal, recorded in `outcome`: the route's 403 and 503 as a denial (the step and the
+/// route's place), a malformed upgrade's 400 as an error.
 pub fn upgrade_refused(
     status: StatusCode,
     reason: &str,
     route: &RouteState,
     outcome: &mut Outcome<'_>,
 ) -> GatewayResponse {
-    outcome.error = Some(reason.to_string());
+    let step = match status {
+        StatusCode::FORBIDDEN => Some("websocket"),
+        StatusCode::SERVICE_UNAVAILABLE => Some("websocket_max"),
+        _ => None,
+    };
+    match step {
+        Some(step) => {
+            outcome.upgrade_refusal = Some(UpgradeRefusal {
+                step,
+                source: route.source.clone(),
+                reason: reason.to_string(),
+            });
+        }
+        None => outcome.error = Some(reason.to_string()),
+    }
     let mut response: GatewayResponse = json_error(status, reason, Some(&route.name)).into();
     if status == StatusCode::FORBIDDEN {
         // `source` is `file:line:column`; the header names `file:line`, as admission's do.
