@@ -147,6 +147,9 @@ pub enum StartError {
     /// The bundle URL cannot be polled (TLS set-up, cache directory).
     #[error(transparent)]
     Remote(#[from] RemoteSetupError),
+    /// The TLS client of an `https://` OTLP collector could not be set up.
+    #[error("--otlp-endpoint: {0}")]
+    OtlpTls(#[from] crate::load::remote::TlsClientError),
     /// The `--redis` URL is unusable.
     #[error(transparent)]
     Redis(#[from] SharedStoreError),
@@ -474,7 +477,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     };
 
     let sidecar_service = options.sidecar.as_ref().map(|s| s.service.as_str());
-    let exporter = SpanExporter::from_flags(&options.trace, sidecar_service, &metrics, &handle);
+    let exporter = SpanExporter::from_flags(&options.trace, sidecar_service, &metrics, &handle)?;
     kafka_options.streams.exporter = exporter.clone();
     let mut kafka_metrics = None;
     metrics.register(|registry| kafka_metrics = Some(KafkaMetrics::register(registry)));

@@ -419,3 +419,50 @@ service shadow {{ endpoints ["{}"] }}
         "the copy's parent is the route span"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_https_collector_whose_certificate_chains_to_the_otlp_ca() {
+    let dir = TempDir::new("trace-https");
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path("collector.pem"), dir.path("collector.key"));
+    std::fs::write(&cert, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+    let receiver = Receiver::start_tls(&cert, &key);
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let source = program("sample 100%", &upstream);
+    let file = dir.path("main.mesh");
+    std::fs::write(&file, &source).unwrap();
+    std::env::set_var("TRACE_TEST_KEY", "picard-key");
+
+    // Trusted through --otlp-ca: the spans arrive over TLS.
+    let mut options = test_options(vec![file.clone()]);
+    options.trace.otlp_endpoint = Some(OtlpEndpoint::parse(&receiver.tls_endpoint()).unwrap());
+    options.trace.otlp_ca = Some(cert.clone());
+    let trusted = start_with(options).await;
+    let echo = get_officer(trusted.listener("edge").unwrap(), &[])
+        .await
+        .json();
+    let (trace_id, _, _) = parts(&upstream_traceparent(&echo));
+    let spans = spans_of(&receiver, &trace_id, 3).await;
+    named(&spans, "forward crew");
+
+    // Another CA does not vouch for the collector's certificate: the batch fails and is
+    // counted, the request is served all the same.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let other_ca = dir.path("other.pem");
+    std::fs::write(&other_ca, other.cert.pem()).unwrap();
+    let mut options = test_options(vec![file]);
+    options.trace.otlp_endpoint = Some(OtlpEndpoint::parse(&receiver.tls_endpoint()).unwrap());
+    options.trace.otlp_ca = Some(other_ca);
+    let untrusted = start_with(options).await;
+    assert_eq!(
+        get_officer(untrusted.listener("edge").unwrap(), &[])
+            .await
+            .status,
+        200
+    );
+    eventually("the untrusted collector's batch fails", async || {
+        metric(&untrusted, "meshd_trace_spans_failed_total").await > 0.0
+    })
+    .await;
+}

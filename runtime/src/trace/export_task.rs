@@ -1,9 +1,9 @@
 //! The background task that sends encoded span batches to the collector: full batches as they
 //! are queued, and every [`LINGER`] the batches that did not fill. Each batch is sealed with its
-//! head in place (no copy) and POSTed over one kept-alive HTTP/1.1 connection, opened again
-//! only after a failure or a timeout.
+//! head in place (no copy) and POSTed over one kept-alive HTTP/1.1 connection (TLS for an
+//! `https://` collector), opened again only after a failure or a timeout.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +14,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::TlsConnector;
 
 use super::exporter::{ExportCounters, ExportQueue, OtlpEndpoint, LINGER};
 use super::otlp_writer::SpanBatch;
@@ -26,10 +29,12 @@ pub(super) async fn export_loop(
     mut full: mpsc::Receiver<SpanBatch>,
     queue: Weak<ExportQueue>,
     endpoint: OtlpEndpoint,
+    tls: Option<Arc<ClientConfig>>,
     counters: ExportCounters,
 ) {
     let mut collector = Collector {
         endpoint,
+        tls: tls.map(TlsConnector::from),
         connection: None,
     };
     let mut linger = tokio::time::interval(LINGER);
@@ -57,6 +62,8 @@ pub(super) async fn export_loop(
 /// The collector and the connection kept to it.
 struct Collector {
     endpoint: OtlpEndpoint,
+    /// The TLS client of an `https://` collector.
+    tls: Option<TlsConnector>,
     connection: Option<Connection>,
 }
 
@@ -84,6 +91,8 @@ enum PostError {
     Request(#[from] http::Error),
     #[error("the collector answered {0}")]
     Status(StatusCode),
+    #[error("{0:?} is not a name a TLS certificate can carry")]
+    ServerName(String),
 }
 
 impl Collector {
@@ -139,11 +148,26 @@ impl Collector {
     async fn connect(&self) -> Result<Connection, PostError> {
         let stream = TcpStream::connect(&self.endpoint.authority).await?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Connection { sender, driver })
+        match &self.tls {
+            Some(tls) => {
+                let host = self.endpoint.host();
+                let name = ServerName::try_from(host.to_owned())
+                    .map_err(|_| PostError::ServerName(host.to_owned()))?;
+                open(tls.connect(name, stream).await?).await
+            }
+            None => open(stream).await,
+        }
     }
+}
+
+/// Starts HTTP/1.1 on an open stream (plain or TLS) and the task driving it.
+async fn open<S>(stream: S) -> Result<Connection, PostError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(Connection { sender, driver })
 }

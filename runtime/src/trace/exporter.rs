@@ -19,10 +19,12 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
+use tokio_rustls::rustls::ClientConfig;
 
 use super::export_task::export_loop;
 use super::otlp_writer::{BatchFrame, SpanBatch};
 use super::span::Span;
+use crate::load::remote::{tls_client_config, TlsClientError};
 
 /// Full batches waiting for export at most; past it new ones are dropped.
 pub const QUEUE_BATCHES: usize = 6;
@@ -36,25 +38,33 @@ pub const LINGER: Duration = Duration::from_millis(200);
 /// bytes each) fit without a reallocation.
 const BATCH_CAPACITY: usize = 160 << 10;
 
-/// Where spans go: `--otlp-endpoint http://HOST:PORT[/PATH]` (`/v1/traces` when no path).
+/// Where spans go: `--otlp-endpoint http[s]://HOST:PORT[/PATH]` (`/v1/traces` when no path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtlpEndpoint {
     /// `host:port`.
     pub authority: String,
     /// The request path.
     pub path: String,
+    /// Whether the collector is reached over TLS (`https://`).
+    pub tls: bool,
 }
 
 /// Why an `--otlp-endpoint` is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("--otlp-endpoint {0:?}: expected http://HOST:PORT[/PATH] (OTLP over HTTP with protobuf)")]
+#[error(
+    "--otlp-endpoint {0:?}: expected http://HOST:PORT[/PATH] or https://HOST:PORT[/PATH] (OTLP over HTTP with protobuf)"
+)]
 pub struct EndpointError(pub String);
 
 impl OtlpEndpoint {
-    /// Reads `http://host:port[/path]`.
+    /// Reads `http://host:port[/path]` or `https://host:port[/path]`.
     pub fn parse(url: &str) -> Result<OtlpEndpoint, EndpointError> {
         let refuse = || EndpointError(url.to_string());
-        let rest = url.strip_prefix("http://").ok_or_else(refuse)?;
+        let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (rest, false),
+            (None, Some(rest)) => (rest, true),
+            (None, None) => return Err(refuse()),
+        };
         let (authority, path) = match rest.find('/') {
             Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, ""),
@@ -72,7 +82,17 @@ impl OtlpEndpoint {
         Ok(OtlpEndpoint {
             authority: authority.to_string(),
             path,
+            tls,
         })
+    }
+
+    /// The host part (the name a TLS certificate must carry), without IPv6 brackets.
+    pub fn host(&self) -> &str {
+        let host = self
+            .authority
+            .rsplit_once(':')
+            .map_or(&*self.authority, |(host, _)| host);
+        host.trim_start_matches('[').trim_end_matches(']')
     }
 }
 
@@ -172,15 +192,20 @@ impl SpanExporter {
 
     /// The exporter `--otlp-endpoint` asks for (its task on `runtime`, its counters registered
     /// in `metrics`), reporting as `--otlp-service-name`, else the sidecar's service, else
-    /// `meshd`; a disabled one without the flag.
+    /// `meshd`; a disabled one without the flag. An `https://` collector is verified against
+    /// `--otlp-ca`, else the system's roots: refused when they cannot be read.
     pub fn from_flags(
         flags: &super::trace_args::TraceArgs,
         sidecar_service: Option<&str>,
         metrics: &crate::metrics::Metrics,
         runtime: &tokio::runtime::Handle,
-    ) -> SpanExporter {
+    ) -> Result<SpanExporter, TlsClientError> {
         let Some(endpoint) = flags.otlp_endpoint.clone() else {
-            return SpanExporter::disabled();
+            return Ok(SpanExporter::disabled());
+        };
+        let tls = match endpoint.tls {
+            true => Some(tls_client_config(flags.otlp_ca.as_deref())?),
+            false => None,
         };
         let counters = ExportCounters::default();
         metrics.register(|registry| counters.register(registry));
@@ -188,12 +213,20 @@ impl SpanExporter {
             .otlp_service_name
             .clone()
             .unwrap_or_else(|| sidecar_service.unwrap_or("meshd").to_string());
-        SpanExporter::start(endpoint, &service_name, counters, runtime)
+        Ok(SpanExporter::start(
+            endpoint,
+            tls,
+            &service_name,
+            counters,
+            runtime,
+        ))
     }
 
-    /// An exporter to `endpoint`, its task spawned on `runtime`, reporting as `service_name`.
+    /// An exporter to `endpoint` (over TLS with `tls` for an `https://` one), its task spawned
+    /// on `runtime`, reporting as `service_name`.
     pub fn start(
         endpoint: OtlpEndpoint,
+        tls: Option<Arc<ClientConfig>>,
         service_name: &str,
         counters: ExportCounters,
         runtime: &tokio::runtime::Handle,
@@ -207,6 +240,7 @@ impl SpanExporter {
             receiver,
             Arc::downgrade(&queue),
             endpoint,
+            tls,
             counters.clone(),
         ));
         SpanExporter {
@@ -264,13 +298,17 @@ mod tests {
         assert_eq!(endpoint.path, "/v1/traces");
         let endpoint = OtlpEndpoint::parse("http://collector:4318/custom/traces").unwrap();
         assert_eq!(endpoint.path, "/custom/traces");
+        assert!(!endpoint.tls);
+        let endpoint = OtlpEndpoint::parse("https://collector.example:443").unwrap();
+        assert!(endpoint.tls);
+        assert_eq!(endpoint.host(), "collector.example");
+        assert_eq!(endpoint.path, "/v1/traces");
     }
 
     #[test]
     fn endpoints_other_than_http_host_port_are_refused() {
         for bad in [
             "127.0.0.1:4318",
-            "https://c:4318",
             "http://:4318",
             "http://c",
             "grpc://c:4317",

@@ -26,17 +26,29 @@ pub struct Receiver {
     child: Child,
     /// Where it listens (`--otlp-endpoint http://ADDRESS`).
     pub address: SocketAddr,
+    /// Where it takes exports over TLS, when started with a certificate.
+    pub tls_port: Option<u16>,
 }
 
 impl Receiver {
     /// Starts the receiver and waits for its `listening PORT` line.
     pub fn start() -> Receiver {
+        Receiver::start_with(&[])
+    }
+
+    /// Starts the receiver taking exports over TLS too, with this certificate and key (PEM).
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Receiver {
+        Receiver::start_with(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()])
+    }
+
+    fn start_with(args: &[&str]) -> Receiver {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/tracing_support/otlp_receiver.py"
         );
         let mut child = Command::new("python3")
             .arg(script)
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the OTLP receiver");
@@ -45,17 +57,31 @@ impl Receiver {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("the receiver says where it listens");
-        let port: u16 = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                panic!("unexpected receiver line {line:?} (is opentelemetry-proto installed?)")
-            });
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let port: u16 = match words.as_slice() {
+            ["listening", port, ..] => port.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            panic!("unexpected receiver line {line:?} (is opentelemetry-proto installed?)")
+        });
+        let tls_port = match words.as_slice() {
+            [_, _, "tls", port] => port.parse().ok(),
+            _ => None,
+        };
         Receiver {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_port,
         }
+    }
+
+    /// The `--otlp-endpoint` value of its TLS port, named `localhost` (its certificate's name).
+    pub fn tls_endpoint(&self) -> String {
+        format!(
+            "https://localhost:{}",
+            self.tls_port.expect("started with TLS")
+        )
     }
 
     /// The `--otlp-endpoint` value.

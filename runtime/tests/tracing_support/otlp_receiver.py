@@ -13,6 +13,7 @@ It prints `listening PORT` on stdout once it accepts connections.
 """
 
 import json
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,7 +121,18 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    print(f"listening {server.server_address[1]}", flush=True)
+    line = f"listening {server.server_address[1]}"
+    # `--tls CERT KEY`: exports are also taken over TLS on a second port (the control
+    # endpoints stay on the plain one).
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        secure = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        secure.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        secure.socket = context.wrap_socket(secure.socket, server_side=True)
+        threading.Thread(target=secure.serve_forever, daemon=True).start()
+        line += f" tls {secure.server_address[1]}"
+    print(line, flush=True)
     server.serve_forever()
 
 
