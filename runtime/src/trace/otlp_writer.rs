@@ -81,6 +81,7 @@ impl SpanBatch {
 
     /// Starts a span; its fields up to the end time are written now, attributes and the
     /// status follow through the returned writer.
+    #[inline(always)]
     pub fn span(
         &mut self,
         context: &TraceContext,
@@ -184,13 +185,13 @@ impl SpanWriter<'_> {
     }
 
     /// A text attribute (an empty text is still a value: written).
-    #[inline]
+    #[inline(always)]
     pub fn text(&mut self, name: &str, value: &str) {
         self.text_parts(name, &[value]);
     }
 
     /// A text attribute made of `parts` end to end (`file:line:column`) without joining them.
-    #[inline]
+    #[inline(always)]
     pub fn text_parts(&mut self, name: &str, parts: &[&str]) {
         let len: usize = parts.iter().map(|part| part.len()).sum();
         self.ensure(name.len() + len + ATTRIBUTE_FRAMING);
@@ -207,7 +208,7 @@ impl SpanWriter<'_> {
     }
 
     /// An integer attribute.
-    #[inline]
+    #[inline(always)]
     pub fn int(&mut self, name: &str, value: i64) {
         self.ensure(name.len() + ATTRIBUTE_FRAMING + 10);
         let mut out = self.cursor();
@@ -229,6 +230,7 @@ impl SpanWriter<'_> {
     }
 
     /// Writes the status and flags, fits the span's header and counts it.
+    #[inline(always)]
     pub fn finish(mut self, end: SpanEnd<'_>) {
         let (code, message) = match end {
             SpanEnd::Unset => (0, ""),
@@ -266,6 +268,7 @@ fn grow(body: &mut Vec<u8>, need: usize) {
 /// Replaces the reserved header at `start` by the span's real one, moving the body when the
 /// header is shorter (a body under 128 bytes) or longer (16 KiB and more) than reserved;
 /// returns where the span ends.
+#[inline(never)]
 fn fit_header(out: &mut Vec<u8>, start: usize, end: usize) -> usize {
     let body = start + SPAN_HEADER;
     let len = end - body;
