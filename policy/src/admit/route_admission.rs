@@ -140,6 +140,7 @@ impl RouteAdmission {
             })
             .collect();
         let mut limits_seen = 0;
+        let route_name: Arc<str> = Arc::from(name);
         let mut admission = RouteAdmission {
             route: route.name.clone(),
             directory: Arc::clone(&directory),
@@ -153,7 +154,9 @@ impl RouteAdmission {
             warnings: Vec::new(),
         };
         for (index, step) in route.admission.iter().enumerate() {
-            let site = |kind, source: &SourceLocation| StepSite::new(name, kind, source);
+            let site = |kind, source: &SourceLocation| {
+                StepSite::new(Arc::clone(&route_name), kind, source)
+            };
             let check = match step {
                 AdmissionStep::Auth { method, source } => Step {
                     check: Check::Auth(Authenticator::build(
