@@ -192,7 +192,7 @@ impl Reloader {
     /// Loads and builds a state without swapping it in.
     fn build(&self) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
         let built = self.build_untrimmed();
-        super::memory_trim::trim_heap();
+        crate::load::memory_trim::trim_heap();
         built
     }
 
@@ -208,7 +208,7 @@ impl Reloader {
         loaded: Result<LoadedInput, LoadFailure>,
     ) -> Result<(RuntimeState, Vec<PathBuf>, String), LoadFailure> {
         let built = self.build_from(loaded);
-        super::memory_trim::trim_heap();
+        crate::load::memory_trim::trim_heap();
         built
     }
 
@@ -247,9 +247,9 @@ impl Reloader {
         // start of a 100 000-route program).
         let trim = std::thread::Builder::new()
             .name("meshd-trim".into())
-            .spawn(super::memory_trim::trim_heap);
+            .spawn(crate::load::memory_trim::trim_heap);
         if trim.is_err() {
-            super::memory_trim::trim_heap();
+            crate::load::memory_trim::trim_heap();
         }
         match built {
             Ok((state, files, warnings)) => Ok(self.install(state, files, &warnings, None).0),
@@ -402,7 +402,7 @@ pub(super) async fn release_when_unused(replaced: Arc<RuntimeState>) {
         let last = Arc::strong_count(&replaced) == 1;
         drop(replaced);
         if last {
-            super::memory_trim::trim_heap();
+            crate::load::memory_trim::trim_heap();
         }
     });
 }
