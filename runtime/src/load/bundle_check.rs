@@ -201,6 +201,37 @@ mod tests {
     }
 
     #[test]
+    fn a_bundle_read_to_serve_is_checked_whole_and_kept_without_its_graph() {
+        let bundle = starfleet_bundle();
+        assert!(!bundle.graph.nodes.is_empty(), "the sample has no graph");
+        let dir = std::env::temp_dir().join(format!("meshd-serve-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bundle.json.zst");
+        std::fs::write(
+            &path,
+            bundle_file::encode(&bundle, bundle_file::BundleEncoding::Zstd),
+        )
+        .unwrap();
+        let served = read_bundle_file_to_serve(&path).unwrap();
+        assert_eq!(read_bundle_file(&path).unwrap(), bundle);
+        let mut tampered = bundle.clone();
+        tampered.graph.nodes[0].name.push('x');
+        std::fs::write(&path, tampered.to_canonical_json()).unwrap();
+        let refused = read_bundle_file_to_serve(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(served.graph.nodes.is_empty());
+        assert_eq!(
+            served,
+            Bundle {
+                graph: Default::default(),
+                ..bundle
+            }
+        );
+        // The graph is still covered by the digest before it is dropped.
+        assert!(matches!(refused, Err(BundleError::Digest(_))), "{refused:?}");
+    }
+
+    #[test]
     fn a_tampered_compressed_bundle_fails_the_digest() {
         let mut bundle = starfleet_bundle();
         bundle.services[0].timeout_ms += 1;
