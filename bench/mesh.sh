@@ -201,6 +201,7 @@ cpu_ticks() { # pid...: utime + stime of all
   echo "$total"
 }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_parts() { awk '/RssAnon|RssFile/ {printf "%s %s KiB ", $1, $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 
 run_wrk() { # label url pids...
@@ -234,3 +235,4 @@ awk -v m="$(cat "$WORK/rps-meshd_sidecar_pair")" -v e="$(cat "$WORK/rps-envoy_pa
 printf 'RSS after the run: meshd client %s KiB, meshd server %s KiB; envoy client %s KiB, envoy server %s KiB\n' \
   "$(rss_kib "$MESHD_CLIENT_PID")" "$(rss_kib "$MESHD_SERVER_PID")" \
   "$(rss_kib "$ENVOY_CLIENT_PID")" "$(rss_kib "$ENVOY_SERVER_PID")"
+printf 'meshd client: %s\nmeshd server: %s\n' "$(rss_parts "$MESHD_CLIENT_PID")" "$(rss_parts "$MESHD_SERVER_PID")"

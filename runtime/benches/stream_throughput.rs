@@ -10,13 +10,16 @@
 //!   used before; `stream-exactly-once`: the same stream in Kafka transactions.
 //!
 //! Run: `cargo bench -p meshd --bench stream_throughput [-- SCENARIO…]`. Figures go to stdout.
+//! `MESHD_BENCH_BROKERS=host:port` runs the stream scenarios against that cluster instead (the
+//! embedded broker's transactions do none of a real broker's work: `bench/stream_exactly_once.sh`
+//! starts a broker with real transactions for them); `MESHD_BENCH_RECORDS` sets their size.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshd::stream::{
-    EventProducer, EventRecord, KafkaCluster, KafkaMetrics, ProducerOptions, RecordHeaders,
-    StreamOptions, StreamSupervisor,
+    EventProducer, EventRecord, KafkaCluster, KafkaMetrics, KafkaSettings, ProducerOptions,
+    RecordHeaders, StreamOptions, StreamSupervisor,
 };
 use meshwork_bundle::{
     Acks, Bundle, CompilerInfo, ProduceMode, SourceLocation, Stream, StreamSink, StreamSource,
@@ -50,8 +53,12 @@ fn main() {
     if wants("consume") {
         consume_only(1_000_000);
     }
+    let stream_records = std::env::var("MESHD_BENCH_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     if wants("stream") {
-        stream("stream", 1_000_000, false, StreamOptions::default());
+        stream("stream", stream_records, false, StreamOptions::default());
     }
     if wants("stream-wide-window") {
         // The defaults before the at-least-once window was shrunk: 20 000 in flight, commits
@@ -62,12 +69,12 @@ fn main() {
             commit_interval: Duration::from_millis(200),
             ..StreamOptions::default()
         };
-        stream("stream-wide-window", 1_000_000, false, wide);
+        stream("stream-wide-window", stream_records, false, wide);
     }
     if wants("stream-exactly-once") {
         stream(
             "stream-exactly-once",
-            1_000_000,
+            stream_records,
             true,
             StreamOptions::default(),
         );
@@ -82,7 +89,18 @@ fn report(scenario: &str, records: usize, elapsed: Duration) {
     );
 }
 
+/// The cluster named by `MESHD_BENCH_BROKERS`, if any.
+fn external_brokers() -> Option<String> {
+    std::env::var("MESHD_BENCH_BROKERS")
+        .ok()
+        .filter(|b| !b.is_empty())
+}
+
 fn cluster_with(topics: &[(&str, i32)]) -> KafkaCluster {
+    if let Some(brokers) = external_brokers() {
+        create_external_topics(&brokers, topics);
+        return KafkaCluster::external(&brokers, KafkaSettings::default()).expect("brokers");
+    }
     let cluster = KafkaCluster::embedded().expect("embedded broker");
     for (name, partitions) in topics {
         cluster
@@ -92,6 +110,28 @@ fn cluster_with(topics: &[(&str, i32)]) -> KafkaCluster {
             .expect("topic");
     }
     cluster
+}
+
+fn create_external_topics(brokers: &str, topics: &[(&str, i32)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let results = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(admin.create_topics(&new, &AdminOptions::new()))
+        .expect("create topics");
+    for result in results {
+        result.expect("topic created");
+    }
 }
 
 fn fast_producer(bootstrap: &str) -> BaseProducer {
@@ -280,13 +320,21 @@ fn location() -> SourceLocation {
 }
 
 fn stream(label: &str, count: usize, exactly_once: bool, options: StreamOptions) {
+    // A real cluster keeps what earlier scenarios wrote: each scenario has topics of its own.
+    // (The mock's retention is why the embedded broker needs 64 partitions; a real one does not.)
+    let partitions = if external_brokers().is_some() {
+        8
+    } else {
+        PARTITIONS
+    };
+    let [log, red, dlq] = ["log", "red", "dlq"].map(|topic| format!("{label}-{topic}"));
     let cluster = Arc::new(cluster_with(&[
-        ("log", PARTITIONS),
-        ("red", PARTITIONS),
-        ("dlq", 1),
+        (&log, partitions),
+        (&red, partitions),
+        (&dlq, 1),
     ]));
     let producer = fast_producer(cluster.bootstrap_servers());
-    produce_all(&producer, ("log", PARTITIONS), count, |index| {
+    produce_all(&producer, (&log, partitions), count, |index| {
         let severity = if index % 2 == 0 { "red" } else { "green" };
         // 100 bytes of JSON.
         format!(r#"{{"id":"{index:08}","severity":"{severity}","ship":"enterprise","note":"captain log, stardate 41153.7 ##"}}"#)
@@ -296,12 +344,12 @@ fn stream(label: &str, count: usize, exactly_once: bool, options: StreamOptions)
         name: "meshc".into(),
         version: "0.1.0".into(),
     });
-    bundle.topics = ["log", "red", "dlq"]
+    bundle.topics = [&log, &red, &dlq]
         .iter()
         .map(|name| Topic {
-            name: (*name).into(),
+            name: (*name).clone(),
             external: false,
-            partitions: Some(PARTITIONS as u64),
+            partitions: Some(partitions as u64),
             schema: None,
             source: location(),
         })
@@ -309,18 +357,18 @@ fn stream(label: &str, count: usize, exactly_once: bool, options: StreamOptions)
     bundle.streams = vec![Stream {
         name: "red_alerts".into(),
         from: StreamSource {
-            topic: "log".into(),
-            group: "bench".into(),
+            topic: log.clone(),
+            group: format!("{label}-bench"),
         },
         when: Some(r#"event.value.severity == "red""#.into()),
         to: Some(StreamSink {
-            topic: "red".into(),
+            topic: red.clone(),
             key: None,
             value: None,
             exactly_once,
         }),
         deliver: None,
-        dead_letter: Some("dlq".into()),
+        dead_letter: Some(dlq.clone()),
         source: location(),
     }];
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -171,29 +171,38 @@ fn close_listener(listener: TcpListener, context: &Arc<ListenerContext>, load: &
     }
 }
 
-/// Serves an accepted connection, with its watchdog.
+/// Serves an accepted connection, with its watchdog, in one task: when the watchdog gives up on
+/// the connection, the connection is dropped (closed); when the connection ends, so does its
+/// watchdog, and the task's memory is freed at once. (Two tasks, the watchdog holding an abort
+/// handle, kept every closed connection's task allocation until the watchdog's next wake: with a
+/// new connection per request, hundreds of megabytes.)
 fn start_connection(stream: TcpStream, context: &Arc<ListenerContext>, load: &Arc<WorkerLoad>) {
     let open = OpenConnection::new(Arc::clone(load), context.side);
     let clock = Arc::new(ConnectionClock::new());
     let watched = Arc::downgrade(&clock);
-    let connection = tokio::spawn(serve_connection(stream, Arc::clone(context), clock, open));
-    tokio::spawn(watchdog(
+    let watch = watchdog(
         watched,
-        connection.abort_handle(),
         context.timeouts,
         context.drain.watch(),
         context.side,
-    ));
+    );
+    let serve = serve_connection(stream, Arc::clone(context), clock, open);
+    tokio::spawn(async move {
+        tokio::select! {
+            () = serve => {}
+            () = watch => {}
+        }
+    });
 }
 
-/// Closes a connection whose request head has been arriving for longer than the head timeout,
-/// or that has been idle longer than the idle timeout (an HTTP/2 one is first asked to close
-/// gracefully), and passes the drain on: HTTP/2 connections are asked to close (GOAWAY) when the
-/// drain begins, idle HTTP/1 ones when their listener closes. It wakes a few times per timeout,
-/// not per request, and ends with the connection (when its clock goes).
+/// Returns (so that the connection beside it is closed) when its request head has been arriving
+/// for longer than the head timeout, or it has been idle longer than the idle timeout (an HTTP/2
+/// one is first asked to close gracefully), and passes the drain on: HTTP/2 connections are
+/// asked to close (GOAWAY) when the drain begins, idle HTTP/1 ones when their listener closes.
+/// It wakes a few times per timeout, not per request. Once the connection has let go of its
+/// clock there is nothing left to watch, and the connection ends on its own.
 async fn watchdog(
     clock: Weak<ConnectionClock>,
-    connection: tokio::task::AbortHandle,
     timeouts: ConnectionTimeouts,
     mut phase: watch::Receiver<DrainPhase>,
     side: Side,
@@ -206,7 +215,7 @@ async fn watchdog(
     loop {
         if !drain_asked {
             let Some(clock) = clock.upgrade() else {
-                return;
+                return std::future::pending().await;
             };
             // An HTTP/2 connection learns it is HTTP/2 after its preface: looked at on each wake.
             drain_asked = match side.behaviour(*phase.borrow_and_update()) {
@@ -228,7 +237,7 @@ async fn watchdog(
             }
         }
         let Some(clock) = clock.upgrade() else {
-            return;
+            return std::future::pending().await;
         };
         match clock.verdict(head_ms, idle_ms) {
             Verdict::Fine => asked_to_close = false,
@@ -236,10 +245,7 @@ async fn watchdog(
                 clock.ask_to_close();
                 asked_to_close = true;
             }
-            Verdict::Idle | Verdict::SlowHead => {
-                connection.abort();
-                return;
-            }
+            Verdict::Idle | Verdict::SlowHead => return,
         }
     }
 }

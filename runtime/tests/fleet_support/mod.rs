@@ -2,8 +2,10 @@
 //! publisher, and scratch directories.
 #![allow(dead_code)]
 
+pub mod committed_reader;
 pub mod meshd_process;
 pub mod nginx;
+pub mod noida;
 pub mod publish;
 pub mod redis_server;
 

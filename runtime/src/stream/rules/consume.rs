@@ -33,73 +33,14 @@ use super::dead_letter::{dead_letter_headers, DeadLetterCause, PRODUCE_FAILED};
 use super::group_watch::GroupWatch;
 use super::offset_tracker::{OffsetTracker, Sequence};
 use super::rule_trace::RuleTrace;
-use super::transaction::{transactional_settings, StreamTransaction, DEFAULT_TRANSACTION_TIMEOUT};
+pub use super::stream_options::StreamOptions;
+use super::stream_options::BURST;
+use super::transaction::{transactional_settings, StreamTransaction};
 use crate::stream::deliver::{Deliverer, DeliveryRequest};
 use crate::stream::event_cel::{EventEvaluator, EventHeaders, RecordView};
 use crate::stream::kafka_headers::KafkaHeaders;
 use crate::stream::metrics::{ProduceTally, StreamTally};
 use crate::stream::rule::{Reshaped, StreamRule, Verdict};
-use crate::trace::SpanExporter;
-
-/// How a stream batches, commits and waits.
-#[derive(Debug, Clone)]
-pub struct StreamOptions {
-    /// Records read but not yet acknowledged before reading pauses.
-    pub max_in_flight: usize,
-    /// How often acknowledged offsets are committed.
-    pub commit_interval: Duration,
-    /// Commit sooner once this many records finished since the last commit.
-    pub commit_every: usize,
-    /// How long a republished or dead-lettered record may wait for its acknowledgement.
-    pub delivery_timeout: Duration,
-    /// How long the producer waits to fill a batch.
-    pub linger: Duration,
-    /// On a graceful stop, how long to wait for outputs still in flight.
-    pub drain_timeout: Duration,
-    /// The pause before a failed run is restarted.
-    pub restart_backoff: Duration,
-    /// How long the group waits for a silent member (a crashed meshd) before moving its
-    /// partitions to the others.
-    pub session_timeout: Duration,
-    /// How long an `exactly_once` stream's transaction may stay open before the broker aborts
-    /// it (a crashed member's partitions wait this long for their last transaction to end).
-    pub transaction_timeout: Duration,
-    /// Where the spans of traced records go (`--otlp-endpoint`).
-    pub exporter: SpanExporter,
-}
-
-impl StreamOptions {
-    /// Finished records that may stay unconfirmed (commits failing) before reading pauses.
-    pub fn uncommitted_limit(&self) -> usize {
-        2 * self.commit_every
-    }
-
-    /// The most records a crash or a rebalance can make the stream process twice (the
-    /// uncommitted window): those in flight (at most `max_in_flight`), those finished since the
-    /// last commit attempt (at most what one loop turn can finish on top of `commit_every`), and
-    /// those whose commits failed (at most the limit plus one attempt).
-    pub fn duplicate_bound(&self) -> usize {
-        let per_attempt = self.commit_every + self.max_in_flight + BURST;
-        self.max_in_flight + per_attempt + self.uncommitted_limit() + per_attempt
-    }
-}
-
-impl Default for StreamOptions {
-    fn default() -> Self {
-        StreamOptions {
-            max_in_flight: 5_000,
-            commit_interval: Duration::from_millis(100),
-            commit_every: 1_000,
-            delivery_timeout: Duration::from_secs(30),
-            linger: Duration::from_millis(5),
-            drain_timeout: Duration::from_secs(10),
-            restart_backoff: Duration::from_secs(1),
-            session_timeout: Duration::from_secs(10),
-            transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
-            exporter: SpanExporter::disabled(),
-        }
-    }
-}
 
 /// Why a run of a stream ended early.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -190,9 +131,6 @@ fn message_timeout(rule: &StreamRule, options: &StreamOptions) -> Duration {
     }
 }
 
-/// Records read back to back before completions are settled again.
-const BURST: usize = 256;
-
 /// Everything one run holds: the consumer, whose messages borrow it, and the rest.
 pub(crate) struct StreamRun<'r> {
     consumer: BaseConsumer<GroupWatch>,
@@ -242,8 +180,11 @@ impl<'r> StreamRun<'r> {
                 error: error.to_string(),
             }
         };
-        let consumer: BaseConsumer<GroupWatch> = base
-            .clone()
+        let mut consumer_config = base.clone();
+        if let Some(instance) = &options.instance_id {
+            consumer_config.set("group.instance.id", format!("{instance}-{}", rule.name));
+        }
+        let consumer: BaseConsumer<GroupWatch> = consumer_config
             .set("group.id", &rule.group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -268,7 +209,12 @@ impl<'r> StreamRun<'r> {
         let completions = Arc::new(CompletionQueue::default());
         let mut producer_config = base.clone();
         if rule.exactly_once {
-            transactional_settings(&mut producer_config, rule, options.transaction_timeout);
+            transactional_settings(
+                &mut producer_config,
+                rule,
+                options.transaction_timeout,
+                options.instance_id.as_deref(),
+            );
         }
         let producer: ThreadedProducer<OutputReports> = producer_config
             .set("acks", "all")

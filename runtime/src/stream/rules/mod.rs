@@ -11,5 +11,6 @@ pub mod offset_tracker;
 pub mod rule_trace;
 pub mod runner;
 pub mod stream_flags;
+mod stream_options;
 pub mod supervisor;
 mod transaction;

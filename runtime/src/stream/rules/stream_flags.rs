@@ -1,6 +1,6 @@
 //! The `meshd run` flags that tune streams: how often progress is committed (the at-least-once
-//! window), how long a crashed member's partitions wait, and the transaction timeout of
-//! `exactly_once` streams.
+//! window), how long a crashed member's partitions wait, the transaction timeout of
+//! `exactly_once` streams, and the instance name that makes restarts cheap.
 
 use std::time::Duration;
 
@@ -27,6 +27,14 @@ pub struct StreamArgs {
     /// How long an exactly_once stream's transaction may stay open before the broker aborts it.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub stream_transaction_timeout: Duration,
+    /// A name for this instance that survives its restarts (a StatefulSet pod name, a host
+    /// name): the stream consumers join their groups as static members (`group.instance.id`
+    /// `<ID>-<stream>`), so a restarted instance gets its partitions back at once, and an
+    /// exactly_once stream's `transactional.id` becomes `meshwork-<group>-<stream>-<ID>`, so the
+    /// restart fences and aborts its predecessor's open transaction at once. Unique per
+    /// instance; two live instances with one ID fence each other.
+    #[arg(long, value_name = "ID")]
+    pub stream_instance_id: Option<String>,
 }
 
 impl From<StreamArgs> for StreamOptions {
@@ -37,6 +45,7 @@ impl From<StreamArgs> for StreamOptions {
             max_in_flight: args.stream_max_in_flight.max(1),
             session_timeout: args.stream_session_timeout,
             transaction_timeout: args.stream_transaction_timeout,
+            instance_id: args.stream_instance_id.filter(|id| !id.is_empty()),
             ..StreamOptions::default()
         }
     }
@@ -75,5 +84,17 @@ mod tests {
         .streams
         .into();
         assert!(tight.duplicate_bound() < StreamOptions::default().duplicate_bound());
+    }
+
+    #[test]
+    fn an_instance_id_names_the_instance_and_an_empty_one_does_not() {
+        let named: StreamOptions = Command::parse_from(["meshd", "--stream-instance-id", "edge-3"])
+            .streams
+            .into();
+        assert_eq!(named.instance_id.as_deref(), Some("edge-3"));
+        let empty: StreamOptions = Command::parse_from(["meshd", "--stream-instance-id", ""])
+            .streams
+            .into();
+        assert_eq!(empty.instance_id, None);
     }
 }

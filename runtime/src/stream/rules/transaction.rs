@@ -32,9 +32,10 @@ pub(crate) fn transactional_settings(
     config: &mut ClientConfig,
     rule: &StreamRule,
     transaction_timeout: Duration,
+    instance_id: Option<&str>,
 ) {
     config
-        .set("transactional.id", transactional_id(rule))
+        .set("transactional.id", transactional_id(rule, instance_id))
         .set(
             "transaction.timeout.ms",
             transaction_timeout.as_millis().max(1_000).to_string(),
@@ -42,9 +43,15 @@ pub(crate) fn transactional_settings(
         .set("enable.idempotence", "true");
 }
 
-/// `meshwork-<group>-<stream>-<host>-<pid>`: one per stream and process, stable across the
-/// process's runs so a new run fences its predecessor's open transaction at once.
-fn transactional_id(rule: &StreamRule) -> String {
+/// `meshwork-<group>-<stream>-<instance>` with `--stream-instance-id`: stable across restarts,
+/// so a restarted instance fences its crashed predecessor's open transaction at once. Without
+/// it `meshwork-<group>-<stream>-<host>-<pid>`: stable across the process's runs (a new run
+/// fences its predecessor at once), while a crashed process's transaction waits for the broker's
+/// transaction timeout.
+pub(crate) fn transactional_id(rule: &StreamRule, instance_id: Option<&str>) -> String {
+    if let Some(instance) = instance_id {
+        return format!("meshwork-{}-{}-{instance}", rule.group, rule.name);
+    }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
