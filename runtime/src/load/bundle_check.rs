@@ -228,7 +228,10 @@ mod tests {
             }
         );
         // The graph is still covered by the digest before it is dropped.
-        assert!(matches!(refused, Err(BundleError::Digest(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(BundleError::Digest(_))),
+            "{refused:?}"
+        );
     }
 
     #[test]
