@@ -8,16 +8,23 @@
 #      (VmHWM) and steady RSS (VmRSS a second later), and the ratio peak / steady;
 #   3. reloads of the largest bundle under load: wrk through a route while the bundle file is
 #      swapped between two versions RELOADS times (POST /reload after each), then wrk's count
-#      of non-2xx answers and socket errors (must be 0) and meshd's RSS.
+#      of non-2xx answers and socket errors (must be 0) and meshd's RSS, read as wrk ends and
+#      again SETTLE seconds later (a replaced state is freed once its last request ends);
+#   4. memory across reloads (issue 11 item 6): a MEMORY_ROUTES-route bundle swapped between two
+#      versions MEMORY_RELOADS times (POST /reload each), RSS SETTLE seconds after the last
+#      reload over RSS after the first load (target < 1.5).
 # CPU time and RSS do not depend on what else runs on the machine; elapsed times do, so they
 # are printed only for reference. Run from the repository root:  bash bench/scale.sh
 # Settings: ROUTES_LIST ("1000 10000 100000"), RELOADS (6), DURATION of the reload run (30 s),
-# PROXY_CORE (0), LOAD_CORE (1).
+# SETTLE (3 s), MEMORY_ROUTES (10000), MEMORY_RELOADS (100), PROXY_CORE (0), LOAD_CORE (1).
 set -euo pipefail
 
 ROUTES_LIST=${ROUTES_LIST:-"1000 10000 100000"}
 RELOADS=${RELOADS:-6}
 DURATION=${DURATION:-30}
+SETTLE=${SETTLE:-3}
+MEMORY_ROUTES=${MEMORY_ROUTES:-10000}
+MEMORY_RELOADS=${MEMORY_RELOADS:-100}
 PROXY_CORE=${PROXY_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 LISTEN_PORT=${LISTEN_PORT:-18950}
@@ -139,6 +146,35 @@ done
 wait "$WRK_PID"
 requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
 failures=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$WORK/wrk.txt")
+ended_rss=$(status_kib "$MESHD_PID" VmRSS)
+sleep "$SETTLE"
 echo "reloads of $routes routes under load: $requests requests, $failures non-2xx or socket errors;" \
-  "RSS first $first_rss KiB, after $RELOADS reloads $(status_kib "$MESHD_PID" VmRSS) KiB, peak $(status_kib "$MESHD_PID" VmHWM) KiB"
+  "RSS first $first_rss KiB, after $RELOADS reloads $ended_rss KiB as wrk ended," \
+  "$(status_kib "$MESHD_PID" VmRSS) KiB ${SETTLE}s later, peak $(status_kib "$MESHD_PID" VmHWM) KiB"
+stop_meshd
+
+# Memory across reloads: two versions of the MEMORY_ROUTES program swapped MEMORY_RELOADS times.
+for timeout in 2s 3s; do
+  "$GENERATE" "$MEMORY_ROUTES" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
+    --timeout "$timeout" > "$WORK/memory-$timeout.mesh"
+  "$MESHC" build "$WORK/memory-$timeout.mesh" -o "$WORK/memory-$timeout.json.zst" 2>/dev/null
+done
+cp "$WORK/memory-2s.json.zst" "$WORK/serving.json.zst"
+read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/serving.json.zst")
+meshd_pid
+first_rss=$steady
+for i in $(seq 1 "$MEMORY_RELOADS"); do
+  version=$([ $((i % 2)) = 1 ] && echo 3s || echo 2s)
+  cp "$WORK/memory-$version.json.zst" "$WORK/serving.json.zst.new"
+  mv "$WORK/serving.json.zst.new" "$WORK/serving.json.zst"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN_PORT/reload")
+  [ "$code" = 200 ] || { echo "reload $i answered HTTP $code" >&2; exit 1; }
+  if [ $((i % 20)) = 0 ]; then
+    echo "memory: after $i reloads of $MEMORY_ROUTES routes, RSS $(status_kib "$MESHD_PID" VmRSS) KiB"
+  fi
+done
+sleep "$SETTLE"
+last_rss=$(status_kib "$MESHD_PID" VmRSS)
+echo "memory across reloads of $MEMORY_ROUTES routes: RSS first $first_rss KiB, after $MEMORY_RELOADS" \
+  "reloads $last_rss KiB (${SETTLE}s after the last): $(echo "scale=2; $last_rss / $first_rss" | bc)×"
 stop_meshd

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use meshwork_bundle::bundle_file::{compress, BundleEncoding};
 use meshwork_bundle::Bundle;
 
 use crate::diagnostics::{sort_diagnostics, Diagnostic};
@@ -57,9 +58,14 @@ fn check_while_emitting(
                 emitted.seal();
                 None
             }
-            Sealing::ForBuild { serial } => {
+            Sealing::ForBuild { serial, encoding } => {
                 emitted.serial = serial;
-                Some(emitted.seal_to_canonical())
+                let text = emitted.seal_to_canonical();
+                // Compressed here, beside the checks, which take longer on a large program.
+                Some(match encoding {
+                    BundleEncoding::Zstd => compress(&text),
+                    BundleEncoding::Json => text,
+                })
             }
         };
         (emitted, diagnostics, text)
@@ -86,12 +92,17 @@ fn check_while_emitting(
 enum Sealing {
     /// Sealed as it is.
     Plain,
-    /// `serial` recorded first, and the sealed compact canonical text kept.
-    ForBuild { serial: u64 },
+    /// `serial` recorded first, and the sealed compact canonical text kept, compressed when
+    /// `encoding` is zstd.
+    ForBuild {
+        serial: u64,
+        encoding: BundleEncoding,
+    },
 }
 
 /// What `meshc build` writes: the compilation and, when it has a bundle, the bundle's compact
-/// canonical text (digest included), printed once while sealing.
+/// canonical text (digest included), printed once while sealing, and compressed when the
+/// build asked for zstd.
 #[derive(Debug)]
 pub struct Build {
     pub compilation: Compilation,
@@ -104,9 +115,15 @@ pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, InputError> {
     Ok(finish(load_paths(paths)?, Sealing::Plain).0)
 }
 
-/// [`compile_paths`] for `meshc build`: the bundle records `serial` and its canonical text is kept.
-pub fn compile_paths_for_build(paths: &[PathBuf], serial: u64) -> Result<Build, InputError> {
-    let (compilation, canonical_text) = finish(load_paths(paths)?, Sealing::ForBuild { serial });
+/// [`compile_paths`] for `meshc build`: the bundle records `serial` and its canonical text is
+/// kept (in `encoding`: compressed for zstd).
+pub fn compile_paths_for_build(
+    paths: &[PathBuf],
+    serial: u64,
+    encoding: BundleEncoding,
+) -> Result<Build, InputError> {
+    let sealing = Sealing::ForBuild { serial, encoding };
+    let (compilation, canonical_text) = finish(load_paths(paths)?, sealing);
     Ok(Build {
         compilation,
         canonical_text,

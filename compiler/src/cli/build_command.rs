@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use meshwork_bundle::bundle_file::{compress, BundleEncoding};
+use meshwork_bundle::bundle_file::BundleEncoding;
 use meshwork_bundle::signature::sign_digest;
 
 use crate::pipeline::{compile_paths_for_build, Build};
@@ -47,10 +47,11 @@ pub fn run_build(args: &BuildArgs) -> u8 {
         },
         None => None,
     };
+    let encoding = BundleEncoding::for_path(&args.output);
     let Build {
         mut compilation,
         canonical_text,
-    } = match compile_paths_for_build(&args.input.paths, serial) {
+    } = match compile_paths_for_build(&args.input.paths, serial, encoding) {
         Ok(build) => build,
         Err(error) => {
             eprintln!("error: {error}");
@@ -101,12 +102,14 @@ pub fn run_build(args: &BuildArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
-    let bytes = match BundleEncoding::for_path(&args.output) {
-        // The text sealed, compressed as it is: no second printing of a large bundle.
-        BundleEncoding::Zstd => compress(&canonical_text),
-        BundleEncoding::Json => bundle.to_pretty_json().into_bytes(),
+    let bytes = match encoding {
+        // The text sealed, compressed as it is (on the emitting thread): no second printing.
+        BundleEncoding::Zstd => canonical_text,
+        BundleEncoding::Json => {
+            drop(canonical_text);
+            bundle.to_pretty_json().into_bytes()
+        }
     };
-    drop(canonical_text);
     if let Err(error) = write_atomically(&args.output, &bytes) {
         eprintln!("error: cannot write {}: {error}", args.output.display());
         return EXIT_USAGE;

@@ -7,6 +7,7 @@ use meshwork_bundle::Gateway;
 
 use super::consumers::ConsumerDirectory;
 use super::error::AdmitBuildError;
+use super::limit::LimitSlabBuilder;
 use super::route_admission::{AdmitOptions, RouteAdmission};
 use crate::secrets::SecretStore;
 
@@ -25,13 +26,16 @@ impl GatewayAdmission {
         options: &AdmitOptions,
     ) -> Result<Self, AdmitBuildError> {
         let directory = Arc::new(ConsumerDirectory::build(gateway, secrets)?);
+        let mut limits = LimitSlabBuilder::new(&directory);
         let routes = gateway
             .routes
             .iter()
             .map(|route| {
-                RouteAdmission::build_with(Arc::clone(&directory), route, secrets, options)
+                let directory = Arc::clone(&directory);
+                RouteAdmission::build_into(directory, route, secrets, options, None, &mut limits)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        limits.finish();
         Ok(GatewayAdmission { directory, routes })
     }
 
@@ -51,20 +55,19 @@ impl GatewayAdmission {
             .iter()
             .map(|route| (route.route(), route))
             .collect();
+        // The buckets of changed and new limits go into one slab apart from the rest of the
+        // state, so the ones a later reload keeps pin only that slab (see `limit::local_slab`).
+        let mut limits = LimitSlabBuilder::new(&directory);
         let routes = gateway
             .routes
             .iter()
             .map(|route| {
                 let before = by_name.get(route.name.as_str()).copied();
-                RouteAdmission::rebuild_with(
-                    Arc::clone(&directory),
-                    route,
-                    secrets,
-                    options,
-                    before,
-                )
+                let directory = Arc::clone(&directory);
+                RouteAdmission::build_into(directory, route, secrets, options, before, &mut limits)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        limits.finish();
         Ok(GatewayAdmission { directory, routes })
     }
 

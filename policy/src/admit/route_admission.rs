@@ -20,8 +20,8 @@ use super::error::{at, AdmitBuildError};
 use super::facts::RequestFacts;
 use super::header_rules::HeaderRule;
 use super::limit::{
-    seconds_up, LimitDecision, RateLimitRule, RateLimitStatus, RateLimitStep, SharedCounter,
-    StepPlace, Verdict,
+    seconds_up, LimitDecision, LimitSlabBuilder, RateLimitRule, RateLimitStatus, RateLimitStep,
+    SharedCounter, StepPlace, Verdict,
 };
 use crate::secrets::SecretStore;
 
@@ -114,6 +114,22 @@ impl RouteAdmission {
         options: &AdmitOptions,
         previous: Option<&RouteAdmission>,
     ) -> Result<Self, AdmitBuildError> {
+        let mut limits = LimitSlabBuilder::new(&directory);
+        let admission = Self::build_into(directory, route, secrets, options, previous, &mut limits);
+        limits.finish();
+        admission
+    }
+
+    /// [`RouteAdmission::rebuild_with`] with the route's new rate-limit buckets put into
+    /// `limits`, shared by the routes of one build; the caller finishes it before serving.
+    pub(crate) fn build_into(
+        directory: Arc<ConsumerDirectory>,
+        route: &Route,
+        secrets: &SecretStore,
+        options: &AdmitOptions,
+        previous: Option<&RouteAdmission>,
+        limits: &mut LimitSlabBuilder,
+    ) -> Result<Self, AdmitBuildError> {
         let name = route.name.as_str();
         let previous_limits: Vec<&RateLimitStep> = previous
             .into_iter()
@@ -124,6 +140,7 @@ impl RouteAdmission {
             })
             .collect();
         let mut limits_seen = 0;
+        let route_name: Arc<str> = Arc::from(name);
         let mut admission = RouteAdmission {
             route: route.name.clone(),
             directory: Arc::clone(&directory),
@@ -137,7 +154,9 @@ impl RouteAdmission {
             warnings: Vec::new(),
         };
         for (index, step) in route.admission.iter().enumerate() {
-            let site = |kind, source: &SourceLocation| StepSite::new(name, kind, source);
+            let site = |kind, source: &SourceLocation| {
+                StepSite::new(Arc::clone(&route_name), kind, source)
+            };
             let check = match step {
                 AdmissionStep::Auth { method, source } => Step {
                     check: Check::Auth(Authenticator::build(
@@ -184,7 +203,7 @@ impl RouteAdmission {
                             index,
                             source,
                         },
-                        &directory,
+                        limits,
                         options.shared_store.as_ref(),
                         previous_limits.get(limits_seen).copied(),
                         &options.clock.limit_clock(),

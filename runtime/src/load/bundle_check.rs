@@ -134,8 +134,28 @@ fn refusal(text: &str, error: serde_json::Error) -> BundleError {
     BundleError::Shape(error)
 }
 
+/// Reads and checks the bundle at `path` to serve it: as [`read_bundle_file`], but the program
+/// graph (for tools that draw or query the program; meshd never reads it) is dropped once the
+/// bundle is checked, and its memory given back before the state is built beside the bundle.
+/// It is about a quarter of a 100 000-route bundle's text, so this lowers the load's peak.
+pub fn read_bundle_file_to_serve(path: &Path) -> Result<Bundle, BundleError> {
+    read_and_check(path, |mut bundle| {
+        drop(std::mem::take(&mut bundle.graph));
+        super::memory_trim::trim_heap();
+        bundle
+    })
+}
+
 /// Reads and checks the bundle at `path`.
 pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
+    read_and_check(path, |bundle| bundle)
+}
+
+/// Reads `path`, checks it and passes the bundle through `then`, on a thread of its own.
+fn read_and_check(
+    path: &Path,
+    then: impl FnOnce(Bundle) -> Bundle + Send,
+) -> Result<Bundle, BundleError> {
     let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
         path: path.to_path_buf(),
         source,
@@ -146,7 +166,7 @@ pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
     // gives it all back, instead of keeping pages pinned by state allocated among them.
     std::thread::scope(|scope| {
         scope
-            .spawn(|| check_bundle_bytes(&bytes))
+            .spawn(|| check_bundle_bytes(&bytes).map(then))
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
@@ -178,6 +198,40 @@ mod tests {
             check_bundle_bytes(&bytes[..bytes.len() - 9]),
             Err(BundleError::Compressed(_))
         ));
+    }
+
+    #[test]
+    fn a_bundle_read_to_serve_is_checked_whole_and_kept_without_its_graph() {
+        let bundle = starfleet_bundle();
+        assert!(!bundle.graph.nodes.is_empty(), "the sample has no graph");
+        let dir = std::env::temp_dir().join(format!("meshd-serve-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bundle.json.zst");
+        std::fs::write(
+            &path,
+            bundle_file::encode(&bundle, bundle_file::BundleEncoding::Zstd),
+        )
+        .unwrap();
+        let served = read_bundle_file_to_serve(&path).unwrap();
+        assert_eq!(read_bundle_file(&path).unwrap(), bundle);
+        let mut tampered = bundle.clone();
+        tampered.graph.nodes[0].name.push('x');
+        std::fs::write(&path, tampered.to_canonical_json()).unwrap();
+        let refused = read_bundle_file_to_serve(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(served.graph.nodes.is_empty());
+        assert_eq!(
+            served,
+            Bundle {
+                graph: Default::default(),
+                ..bundle
+            }
+        );
+        // The graph is still covered by the digest before it is dropped.
+        assert!(
+            matches!(refused, Err(BundleError::Digest(_))),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use meshwork_bundle::Bundle;
 
-use super::bundle_check::{read_bundle_file, BundleError};
+use super::bundle_check::{read_bundle_file_to_serve, BundleError};
 use super::remote::{BundleUrl, BundleUrlError};
 use super::signature::{signature_path, SignatureError, VerifyKey};
 
@@ -138,10 +138,11 @@ impl ProgramInput {
     pub fn load(&self, verify_key: Option<&VerifyKey>) -> Result<LoadedInput, InputError> {
         match self {
             ProgramInput::Bundle(path) => {
-                let bundle = read_bundle_file(path).map_err(|source| InputError::Bundle {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bundle =
+                    read_bundle_file_to_serve(path).map_err(|source| InputError::Bundle {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let mut files = vec![path.clone()];
                 if let Some(key) = verify_key {
                     key.verify_bundle(path, &bundle.digest).map_err(|source| {

@@ -4,12 +4,15 @@
 
 pub mod bundle_check;
 pub mod input;
+pub mod memory_trim;
 pub mod remote;
 pub mod signature;
 
 /// Secrets are read with the decision core, which builds admission from them.
 pub use meshwork_policy::secrets;
 
-pub use bundle_check::{check_bundle_bytes, read_bundle_file, BundleError, SchemaViolation};
+pub use bundle_check::{
+    check_bundle_bytes, read_bundle_file, read_bundle_file_to_serve, BundleError, SchemaViolation,
+};
 pub use input::{InputError, LoadedInput, ProgramInput};
 pub use signature::{generate_key_pair, sign_bundle, signature_path, SignatureError, VerifyKey};

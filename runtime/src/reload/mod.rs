@@ -2,7 +2,6 @@
 //! request path and swap it atomically; in-flight requests finish on the state they started with.
 
 pub mod file_watch;
-pub mod memory_trim;
 pub mod poll_url;
 pub mod reloader;
 mod remote_reload;

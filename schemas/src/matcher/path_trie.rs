@@ -80,7 +80,7 @@ impl PathTrie {
         let mut names: Vec<Box<str>> = Vec::new();
         for segment in segments {
             node = match segment {
-                TemplateSegment::Literal(text) => node.literal.entry((*text).into()).or_default(),
+                TemplateSegment::Literal(text) => node.literal_child(text),
                 TemplateSegment::Param(name) => {
                     names.push((*name).into());
                     node.param.get_or_insert_with(Box::default)
@@ -97,9 +97,20 @@ impl PathTrie {
     pub fn insert_prefix(&mut self, segments: &[&str], route: u32) {
         let mut node = self;
         for segment in segments {
-            node = node.literal.entry((*segment).into()).or_default();
+            node = node.literal_child(segment);
         }
         node.prefix.push(route);
+    }
+
+    /// The child for the literal segment `text`, added if missing. Looked up before a key is
+    /// allocated: most segments of a large program are shared prefixes already there.
+    fn literal_child(&mut self, text: &str) -> &mut PathTrie {
+        if !self.literal.contains_key(text) {
+            self.literal.insert(text.into(), PathTrie::default());
+        }
+        self.literal
+            .get_mut(text)
+            .expect("the child was found or inserted just above")
     }
 
     /// Sorts every node's routes and computes the pruning bounds; call once after inserting.

@@ -1,5 +1,8 @@
 //! The serde types of the bundle, one file per part of the program.
 
+mod admission_step_reader;
+#[cfg(test)]
+mod admission_step_tests;
 pub(crate) mod bounded;
 pub mod bundle;
 pub mod gateway;

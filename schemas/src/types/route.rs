@@ -534,13 +534,20 @@ pub enum ProduceMode {
     Async,
 }
 
-super::tagged::string_tagged!(
-    AdmissionStep,
-    FaultAction,
-    AuthMethod,
-    RouteAction,
-    ProduceTopic
-);
+super::tagged::string_tagged!(FaultAction, AuthMethod, RouteAction, ProduceTopic);
+
+impl<'de> Deserialize<'de> for AdmissionStep {
+    /// In one pass, without serde's buffer for tagged enums (see `admission_step_reader`).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        super::admission_step_reader::read_admission_step(deserializer)
+    }
+}
+
+impl Serialize for AdmissionStep {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AdmissionStep::serialize(self, serializer)
+    }
+}
 
 /// A route's rules for upgraded connections (WebSocket and other HTTP/1.1 upgrades):
 /// `websocket { max 1000  idle 5m }` or `websocket off`.

@@ -11,10 +11,9 @@
 
 pub mod gcra;
 pub mod local;
+mod local_slab;
 pub mod shared_counter;
 
-use std::net::IpAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
@@ -22,12 +21,14 @@ use meshwork_bundle::{RateLimitKey, SourceLocation, StoreFailure};
 
 pub use gcra::{Gcra, RateLimitStatus, Verdict};
 pub use local::{Clock, KeyedBuckets, DEFAULT_MAX_KEYS};
+pub use local_slab::LimitSlabBuilder;
 pub use shared_counter::{CountFuture, SharedCountError, SharedCounter};
 
-use super::consumers::{ConsumerDirectory, ConsumerEntry};
+use super::consumers::ConsumerEntry;
 use super::error::AdmitBuildError;
 use super::facts::RequestFacts;
 use super::header_sink::HeaderSink;
+use local_slab::{LocalBuckets, LocalRef};
 
 /// `RateLimit-Limit` (IETF draft `ratelimit-headers`).
 pub static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -37,17 +38,6 @@ pub static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-
 pub static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 /// `RateLimit-Policy` (`<limit>;w=<window seconds>`).
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-
-/// Local buckets, laid out by what they count per.
-#[derive(Debug)]
-enum LocalBuckets {
-    Route(AtomicU64),
-    Consumer {
-        by_consumer: Vec<AtomicU64>,
-        anonymous: KeyedBuckets<IpAddr>,
-    },
-    Ip(KeyedBuckets<IpAddr>),
-}
 
 /// Where a shared limit keeps its buckets, and what it does when the store cannot answer.
 #[derive(Debug)]
@@ -66,28 +56,11 @@ pub enum LimitDecision {
     StoreDown,
 }
 
-/// What makes two limits the same for carrying buckets over a reload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct LimitIdentity {
-    gcra: Gcra,
-    per: RateLimitKey,
-    /// The gateway's consumers in directory order (per-consumer buckets are indexed by it).
-    consumers: Vec<String>,
-}
-
-/// The buckets of one limit in this process, with the clock their TATs are measured on.
-#[derive(Debug)]
-struct LocalState {
-    identity: LimitIdentity,
-    buckets: LocalBuckets,
-    clock: Clock,
-}
-
 /// One `rate_limit` rule, ready to run.
 #[derive(Debug)]
 pub struct RateLimitStep {
     gcra: Gcra,
-    local: Arc<LocalState>,
+    local: LocalRef,
     shared: Option<SharedBuckets>,
     limit: HeaderValue,
     policy: HeaderValue,
@@ -128,36 +101,21 @@ impl RateLimitStep {
     /// Prepares a limit. A `shared` limit with no store is counted locally (the caller is told
     /// through [`RateLimitStep::is_shared`] and should warn). With `previous`, the same limit of
     /// the bundle being replaced, its local buckets are kept when the rule is unchanged. New
-    /// buckets read `clock`.
+    /// buckets read `clock` and go into `slab`, which must be finished before the step runs.
     pub fn build(
         rule: RateLimitRule,
         place: StepPlace<'_>,
-        directory: &ConsumerDirectory,
+        slab: &mut LimitSlabBuilder,
         store: Option<&Arc<dyn SharedCounter>>,
         previous: Option<&RateLimitStep>,
         clock: &Clock,
     ) -> Result<Self, AdmitBuildError> {
         let gcra = Gcra::new(rule.count, rule.period_ms, rule.burst)
             .map_err(|message| AdmitBuildError::invalid(place.route, place.source, message))?;
-        let identity = LimitIdentity {
-            gcra,
-            per: rule.per,
-            consumers: match rule.per {
-                RateLimitKey::Consumer => directory
-                    .consumers()
-                    .iter()
-                    .map(|c| c.name().to_string())
-                    .collect(),
-                _ => Vec::new(),
-            },
-        };
-        let local = match previous.filter(|p| p.local.identity == identity) {
-            Some(previous) => Arc::clone(&previous.local),
-            None => Arc::new(LocalState {
-                buckets: Self::fresh_buckets(rule.per, directory),
-                identity,
-                clock: clock.clone(),
-            }),
+        let identity = slab.identity(gcra, rule.per);
+        let local = match previous.filter(|p| p.local.state().identity == identity) {
+            Some(previous) => previous.local.clone(),
+            None => slab.add(identity, clock),
         };
         let per = match rule.per {
             RateLimitKey::Route => "route",
@@ -197,24 +155,9 @@ impl RateLimitStep {
         })
     }
 
-    fn fresh_buckets(per: RateLimitKey, directory: &ConsumerDirectory) -> LocalBuckets {
-        match per {
-            RateLimitKey::Route => LocalBuckets::Route(AtomicU64::new(0)),
-            RateLimitKey::Consumer => LocalBuckets::Consumer {
-                by_consumer: directory
-                    .consumers()
-                    .iter()
-                    .map(|_| AtomicU64::new(0))
-                    .collect(),
-                anonymous: KeyedBuckets::new(DEFAULT_MAX_KEYS),
-            },
-            RateLimitKey::Ip => LocalBuckets::Ip(KeyedBuckets::new(DEFAULT_MAX_KEYS)),
-        }
-    }
-
     /// Whether this step kept the buckets of `other` (same limit across a reload).
     pub fn shares_buckets_with(&self, other: &RateLimitStep) -> bool {
-        Arc::ptr_eq(&self.local, &other.local)
+        self.local.same_as(&other.local)
     }
 
     /// Whether the step counts in Redis.
@@ -233,14 +176,15 @@ impl RateLimitStep {
         facts: &RequestFacts<'_>,
         consumer: Option<&ConsumerEntry>,
     ) -> Verdict {
-        let now = self.local.clock.now_ns();
-        match &self.local.buckets {
+        let state = self.local.state();
+        let now = state.clock.now_ns();
+        match &state.buckets {
             LocalBuckets::Route(tat) => local::decide_atomic(&self.gcra, tat, now),
-            LocalBuckets::Consumer {
-                by_consumer,
-                anonymous,
-            } => match consumer {
-                Some(c) => local::decide_atomic(&self.gcra, &by_consumer[c.id().index()], now),
+            LocalBuckets::Consumer { first, anonymous } => match consumer {
+                Some(c) => {
+                    let tat = self.local.consumer_tat(*first, c.id().index());
+                    local::decide_atomic(&self.gcra, tat, now)
+                }
                 None => anonymous.decide(&self.gcra, &facts.client_ip(), now),
             },
             LocalBuckets::Ip(buckets) => buckets.decide(&self.gcra, &facts.client_ip(), now),
@@ -257,7 +201,7 @@ impl RateLimitStep {
         let Some(shared) = &self.shared else {
             return LimitDecision::Counted(self.decide_local(facts, consumer));
         };
-        let key = match (&self.local.buckets, consumer) {
+        let key = match (&self.local.state().buckets, consumer) {
             (LocalBuckets::Route(_), _) => shared.prefix.clone(),
             (LocalBuckets::Consumer { .. }, Some(c)) => format!("{}:{}", shared.prefix, c.name()),
             _ => format!("{}:{}", shared.prefix, facts.client_ip()),
