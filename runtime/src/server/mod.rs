@@ -6,6 +6,7 @@ pub mod body_buffer;
 pub mod client_request;
 pub mod connection;
 pub mod connection_clock;
+pub mod connection_watch;
 pub mod drain;
 pub mod error_response;
 pub mod forwarded_headers;

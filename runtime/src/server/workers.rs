@@ -5,10 +5,10 @@
 //!
 //! Workers follow the drain ([`super::drain`]): an inbound listener closes when the drain delay
 //! is over, after taking the connections the kernel has already queued for it; each
-//! connection's watchdog tells its connection when to close.
+//! worker's [`ConnectionWatch`] tells each connection when to close.
 
 use std::net::TcpListener as StdListener;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -18,10 +18,9 @@ use tokio::sync::watch;
 use crate::forward::worker_slot::enter_worker;
 
 use super::connection::{serve_connection, ConnectionTimeouts, ListenerContext};
-use super::connection_clock::{ConnectionClock, Verdict};
-use super::drain::{
-    DrainPhase, DrainState, ListenerBehaviour, OpenConnection, OpenListener, Side, WorkerLoad,
-};
+use super::connection_clock::ConnectionClock;
+use super::connection_watch::ConnectionWatch;
+use super::drain::{DrainState, ListenerBehaviour, OpenConnection, OpenListener, WorkerLoad};
 use super::listeners::BoundListener;
 use super::request_handler::Shared;
 
@@ -94,6 +93,12 @@ fn run_worker(
         }
     };
     runtime.block_on(async move {
+        let watch = ConnectionWatch::default();
+        if let Some(first) = sockets.first() {
+            // Every listener has the process's connection timeouts and drain.
+            let context = &first.context;
+            tokio::spawn(watch.clone().run(context.timeouts, context.drain.watch()));
+        }
         for WorkerSocket {
             context,
             socket,
@@ -102,7 +107,14 @@ fn run_worker(
         {
             match TcpListener::from_std(socket) {
                 Ok(listener) => {
-                    tokio::spawn(accept_loop(listener, context, Arc::clone(&load), open));
+                    let watch = watch.clone();
+                    tokio::spawn(accept_loop(
+                        listener,
+                        context,
+                        Arc::clone(&load),
+                        open,
+                        watch,
+                    ));
                 }
                 Err(error) => tracing::error!(worker = index, %error, "cannot register a listener"),
             }
@@ -120,6 +132,7 @@ async fn accept_loop(
     context: Arc<ListenerContext>,
     load: Arc<WorkerLoad>,
     open: OpenListener,
+    watch: ConnectionWatch,
 ) {
     let mut phase = context.drain.watch();
     let side = context.side;
@@ -130,7 +143,7 @@ async fn accept_loop(
             _ = phase.wait_for(|p| side.behaviour(*p) == ListenerBehaviour::Closed) => break,
         };
         match accepted {
-            Ok((stream, _)) => start_connection(stream, &context, &load),
+            Ok((stream, _)) => start_connection(stream, &context, &load, &watch),
             Err(error) => {
                 // Out of file descriptors and the like: back off briefly instead of spinning.
                 tracing::warn!(%error, "accept failed");
@@ -138,7 +151,7 @@ async fn accept_loop(
             }
         }
     }
-    close_listener(listener, &context, &load);
+    close_listener(listener, &context, &load, &watch);
     drop(open);
 }
 
@@ -146,7 +159,12 @@ async fn accept_loop(
 /// resets the connections left in the accept queue of a closed socket, even when other
 /// `SO_REUSEPORT` sockets listen on the same port, so the queue is emptied in the same breath
 /// as the close; handed-over sockets stay open in the process that took them, and lose nothing.
-fn close_listener(listener: TcpListener, context: &Arc<ListenerContext>, load: &Arc<WorkerLoad>) {
+fn close_listener(
+    listener: TcpListener,
+    context: &Arc<ListenerContext>,
+    load: &Arc<WorkerLoad>,
+    watch: &ConnectionWatch,
+) {
     let Ok(listener) = listener.into_std() else {
         return;
     };
@@ -157,7 +175,7 @@ fn close_listener(listener: TcpListener, context: &Arc<ListenerContext>, load: &
                     .set_nonblocking(true)
                     .and_then(|()| TcpStream::from_std(stream));
                 match stream {
-                    Ok(stream) => start_connection(stream, context, load),
+                    Ok(stream) => start_connection(stream, context, load, watch),
                     Err(error) => tracing::warn!(%error, "cannot serve a queued connection"),
                 }
             }
@@ -171,81 +189,23 @@ fn close_listener(listener: TcpListener, context: &Arc<ListenerContext>, load: &
     }
 }
 
-/// Serves an accepted connection, with its watchdog, in one task: when the watchdog gives up on
-/// the connection, the connection is dropped (closed); when the connection ends, so does its
-/// watchdog, and the task's memory is freed at once. (Two tasks, the watchdog holding an abort
-/// handle, kept every closed connection's task allocation until the watchdog's next wake: with a
-/// new connection per request, hundreds of megabytes.)
-fn start_connection(stream: TcpStream, context: &Arc<ListenerContext>, load: &Arc<WorkerLoad>) {
+/// Serves an accepted connection in a task of its own, watched by the worker's
+/// [`ConnectionWatch`] until the task ends.
+fn start_connection(
+    stream: TcpStream,
+    context: &Arc<ListenerContext>,
+    load: &Arc<WorkerLoad>,
+    watch: &ConnectionWatch,
+) {
     let open = OpenConnection::new(Arc::clone(load), context.side);
     let clock = Arc::new(ConnectionClock::new());
-    let watched = Arc::downgrade(&clock);
-    let watch = watchdog(
-        watched,
-        context.timeouts,
-        context.drain.watch(),
-        context.side,
-    );
+    let membership = watch.join(Arc::clone(&clock), context.timeouts, context.side);
+    let key = membership.key();
     let serve = serve_connection(stream, Arc::clone(context), clock, open);
-    tokio::spawn(async move {
-        tokio::select! {
-            () = serve => {}
-            () = watch => {}
-        }
+    let task = tokio::spawn(async move {
+        serve.await;
+        drop(membership);
     });
-}
-
-/// Returns (so that the connection beside it is closed) when its request head has been arriving
-/// for longer than the head timeout, or it has been idle longer than the idle timeout (an HTTP/2
-/// one is first asked to close gracefully), and passes the drain on: HTTP/2 connections are
-/// asked to close (GOAWAY) when the drain begins, idle HTTP/1 ones when their listener closes.
-/// It wakes a few times per timeout, not per request. Once the connection has let go of its
-/// clock there is nothing left to watch, and the connection ends on its own.
-async fn watchdog(
-    clock: Weak<ConnectionClock>,
-    timeouts: ConnectionTimeouts,
-    mut phase: watch::Receiver<DrainPhase>,
-    side: Side,
-) {
-    let period = (timeouts.head.min(timeouts.idle) / 6).max(Duration::from_millis(10));
-    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    let (head_ms, idle_ms) = (millis(timeouts.head), millis(timeouts.idle));
-    let mut asked_to_close = false;
-    let mut drain_asked = false;
-    loop {
-        if !drain_asked {
-            let Some(clock) = clock.upgrade() else {
-                return std::future::pending().await;
-            };
-            // An HTTP/2 connection learns it is HTTP/2 after its preface: looked at on each wake.
-            drain_asked = match side.behaviour(*phase.borrow_and_update()) {
-                ListenerBehaviour::Serve => false,
-                ListenerBehaviour::CloseAfterResponse => clock.is_http2(),
-                ListenerBehaviour::Closed => true,
-            };
-            if drain_asked {
-                clock.ask_to_close();
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(period) => {}
-            changed = phase.changed(), if !drain_asked => {
-                if changed.is_ok() {
-                    continue;
-                }
-                drain_asked = true;
-            }
-        }
-        let Some(clock) = clock.upgrade() else {
-            return std::future::pending().await;
-        };
-        match clock.verdict(head_ms, idle_ms) {
-            Verdict::Fine => asked_to_close = false,
-            Verdict::Idle if clock.is_http2() && !asked_to_close => {
-                clock.ask_to_close();
-                asked_to_close = true;
-            }
-            Verdict::Idle | Verdict::SlowHead => return,
-        }
-    }
+    // The task has not run yet (this worker's runtime has one thread, busy here).
+    watch.attach(key, task.abort_handle());
 }
