@@ -13,7 +13,7 @@
 set -euo pipefail
 
 ORDER=runtime/layout/meshd.order
-MESHD="${MESHD_BIN:-$(pwd)/target/release/meshd}"
+MESHD="$(realpath "${MESHD_BIN:-target/release/meshd}")"
 if [ "${1:-}" = "--check" ]; then
   nm --defined-only "$MESHD" | awk '{print $3}' | sort -u > /tmp/meshd-symbols.$$
   total=$(grep -vc '^#' "$ORDER")
