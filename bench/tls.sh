@@ -71,6 +71,8 @@ start_servers() {
 # The pid doing the work: nginx's worker (the child of the master), or meshd itself.
 worker_of() { pgrep -P "$1" nginx || echo "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Busy ticks of a core (user, nice, system, irq, softirq, steal): is wrk's core the limit?
+core_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
 resumes() { # port -> how many of 5 new connections resumed the session of a first one
   # Not `s_client -reconnect`: under TLS 1.3 the ticket comes after the handshake, and -reconnect
@@ -88,15 +90,19 @@ resumes() { # port -> how many of 5 new connections resumed the session of a fir
 run_wrk() { # label port pid [wrk args]
   local label=$1 port=$2 pid=$3; shift 3
   taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d2s "$@" "https://127.0.0.1:$port/" >/dev/null 2>&1
-  local before after out rps requests errors
+  local before after out rps requests errors load_before load_after
   before=$(cpu_ticks "$pid")
+  load_before=$(core_busy "$LOAD_CORE")
   out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@" "https://127.0.0.1:$port/")
+  load_after=$(core_busy "$LOAD_CORE")
   after=$(cpu_ticks "$pid")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-  printf '%-30s %12s req/s  %8.1f µs CPU/request  %s\n' "$label" "$rps" \
-    "$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $requests" | bc -l)" "$errors"
+  printf '%-30s %12s req/s  %8.1f µs CPU/request   wrk core %3.0f%% busy, %6.1f µs/request  %s\n' "$label" "$rps" \
+    "$(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $requests" | bc -l)" \
+    "$(echo "($load_after - $load_before) * 100 / $(getconf CLK_TCK) / $DURATION" | bc -l)" \
+    "$(echo "($load_after - $load_before) * 1000000 / $(getconf CLK_TCK) / $requests" | bc -l)" "$errors"
   echo "$rps" > "$WORK/rps-${label// /_}"
 }
 
