@@ -36,7 +36,7 @@ pub struct ListenerContext {
     pub shared: Arc<Shared>,
     /// What the listener serves.
     pub role: ListenerRole,
-    /// Connection timeouts, enforced by each connection's watchdog.
+    /// Connection timeouts, enforced by the worker's connection watch.
     pub timeouts: ConnectionTimeouts,
     /// HTTP/2 settings.
     pub http2: http2::Builder<TokioExecutor>,
@@ -79,7 +79,7 @@ impl ListenerContext {
     }
 }
 
-/// Serves `stream` until the client closes it (or the watchdog, which watches `clock`, ends it);
+/// Serves `stream` until the client closes it (or the worker's connection watch, which reads `clock`, ends it);
 /// `open` counts it as open until then.
 pub async fn serve_connection(
     stream: TcpStream,

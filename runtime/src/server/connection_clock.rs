@@ -1,5 +1,5 @@
-//! What a client connection is doing and since when, for its watchdog
-//! ([`crate::server::workers`]): waiting idle between requests (closed after the idle timeout,
+//! What a client connection is doing and since when, for its worker's connection watch
+//! ([`crate::server::connection_watch`]): waiting idle between requests (closed after the idle timeout,
 //! like nginx's `keepalive_timeout`), receiving a request head (closed after the head timeout:
 //! slowloris), or busy with a request (left alone: the route's timeouts apply). The connection
 //! notes its phase as it goes; no timer is armed per request.
@@ -16,7 +16,7 @@ const BUSY: u8 = 0;
 const IDLE: u8 = 1;
 const HEAD: u8 = 2;
 
-/// What the watchdog should do about a connection.
+/// What the connection watch should do about a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Nothing.
@@ -127,12 +127,12 @@ impl ConnectionClock {
         self.close.notify_one();
     }
 
-    /// Resolves when the watchdog asks the connection to close (HTTP/2).
+    /// Resolves when the connection watch asks the connection to close (HTTP/2).
     pub async fn close_asked(&self) {
         self.close.notified().await;
     }
 
-    /// Ready once the watchdog has asked the connection to close (HTTP/1, polled while it
+    /// Ready once the connection watch has asked the connection to close (HTTP/1, polled while it
     /// waits for a request).
     pub fn poll_close_asked(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.close_flag.load(Ordering::Acquire) {

@@ -1,6 +1,6 @@
 //! HTTP/2 connections, served by hyper: each stream becomes a [`ClientRequest`] for the shared
 //! request path, and its response an `http::Response`. The connection counts its open streams
-//! on its clock, so the watchdog can close it (gracefully, with GOAWAY) once it has been idle
+//! on its clock, so the connection watch can close it (gracefully, with GOAWAY) once it has been idle
 //! longer than the idle timeout.
 
 use std::convert::Infallible;
@@ -74,7 +74,7 @@ impl Body for StreamBody {
     }
 }
 
-/// Serves HTTP/2 on `io` until it closes, or until the watchdog asks it to close (idle, or the
+/// Serves HTTP/2 on `io` until it closes, or until the connection watch asks it to close (idle, or the
 /// drain has begun: GOAWAY, then the open streams finish); `requests` counts its streams.
 pub async fn serve_http2<I>(
     builder: &http2::Builder<TokioExecutor>,

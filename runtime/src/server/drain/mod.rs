@@ -119,7 +119,7 @@ impl DrainState {
         *self.phase.borrow()
     }
 
-    /// Follows the phase (listeners and connection watchdogs hold one each).
+    /// Follows the phase (listeners and each worker's connection watch hold one each).
     pub fn watch(&self) -> watch::Receiver<DrainPhase> {
         self.phase.subscribe()
     }

@@ -39,14 +39,15 @@ enum NextHead {
     Head(RequestHead),
     /// The client closed the connection (or it failed) between requests.
     Closed,
-    /// The connection was idle when the watchdog asked it to close (its listener closed).
+    /// The connection was idle when the worker's connection watch asked it to close (its listener
+    /// closed).
     CloseAsked,
     Refused(Refusal),
 }
 
 /// Serves HTTP/1.x requests on `io` until the client or the gateway closes the connection. Once
 /// a drain has begun, each response says `Connection: close` and ends the connection; an idle
-/// connection closes when the watchdog asks (its listener has closed).
+/// connection closes when the connection watch asks (its listener has closed).
 pub async fn serve_http1<I>(
     io: I,
     connection: &ConnectionContext,
