@@ -327,9 +327,11 @@ impl RunningServer {
     }
 
     fn stop(&mut self) {
-        // The demo's sidecars first: the gateway's forwards would fail without them anyway.
-        if let Some(demo) = self.demo_mesh.take() {
-            demo.shutdown();
+        // The demo's sidecars first: the gateway's forwards would fail without them anyway. Its
+        // CA's files go last, once nothing watches them.
+        let mut demo = self.demo_mesh.take();
+        if let Some(demo) = demo.as_mut() {
+            demo.stop_sidecars();
         }
         // Streams first: their HTTP deliveries run on the control thread stopped below.
         self.kafka.shutdown();
@@ -342,6 +344,7 @@ impl RunningServer {
             giver.close();
         }
         self.access_log.flush();
+        drop(demo);
     }
 }
 

@@ -163,17 +163,18 @@ impl DemoMesh {
         self.sidecars.iter().filter(move |s| s.service == service)
     }
 
-    /// Stops the sidecars and removes the CA.
-    pub fn shutdown(self) {
-        drop(self);
+    /// Stops the sidecars. The CA's directory stays until the demo is dropped: the gateway
+    /// watches its own certificate there until it stops too.
+    pub fn stop_sidecars(&mut self) {
+        for sidecar in self.sidecars.drain(..) {
+            sidecar.server.shutdown();
+        }
     }
 }
 
 impl Drop for DemoMesh {
     fn drop(&mut self) {
-        for sidecar in self.sidecars.drain(..) {
-            sidecar.server.shutdown();
-        }
+        self.stop_sidecars();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -69,6 +69,13 @@ if grep -q '"route":"ping","consumer":null,"method":"GET","path":"/ping","status
 else
   FAILED=$((FAILED + 1)); echo "FAIL  the access log has no ping line:"; head -5 "$WORK/access.log"
 fi
+# A clean stop: nothing warned (the demo CA's files used to vanish under the gateway's
+# certificate watcher), and meshd said it stopped.
+if grep -q 'INFO stopped' "$WORK/meshd.log" && ! grep -qE ' (WARN|ERROR) ' "$WORK/meshd.log"; then
+  PASSED=$((PASSED + 1)); echo "ok    meshd stopped without a warning"
+else
+  FAILED=$((FAILED + 1)); echo "FAIL  meshd's stop:"; grep -E ' (WARN|ERROR) |stopped' "$WORK/meshd.log" | head -5
+fi
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
