@@ -95,7 +95,7 @@ service nowhere {{ endpoints ["127.0.0.1:1"] protocol h2c }}
     let limited = call(&[("x-route", "limited")]);
     assert_eq!(code(&limited), "RESOURCE_EXHAUSTED", "{limited}");
 
-    let slow = call(&[("x-route", "slow"), ("x-sleep-ms", "3000")]);
+    let slow = call(&[("x-route", "slow"), ("x-hang", "1")]);
     assert_eq!(code(&slow), "DEADLINE_EXCEEDED", "{slow}");
     assert!(
         slow["details"]
@@ -156,7 +156,7 @@ service logbook {{ endpoints ["{}"] protocol h2c }}
     assert!(remaining_ms(&client_wins) > 1000, "{client_wins}");
     // Past the deadline the call ends DEADLINE_EXCEEDED (meshd stops waiting at the client's
     // deadline, as the client does).
-    let late = with_timeout(0.5, json!([["x-sleep-ms", "3000"]]));
+    let late = with_timeout(0.5, json!([["x-hang", "1"]]));
     assert_eq!(code(&late), "DEADLINE_EXCEEDED", "{late}");
 }
 

@@ -3,7 +3,8 @@ in and out).
 
   starfleet.Log/Append (unary)   answers b"logged:" + request; metadata `x-fail-times: N` makes
                                  the first N calls with the same `x-key` fail UNAVAILABLE,
-                                 `x-sleep-ms` delays the answer; the answer's trailing metadata
+                                 `x-hang: 1` never answers (the call ends only when it is
+                                 cancelled or its deadline passes); the answer's trailing metadata
                                  carries `x-remaining-ms` (what the server saw of the deadline).
   starfleet.Log/Count (unary)    how many Append calls arrived with the `x-key` of the request.
   starfleet.Log/Chat (bidi)      echoes every message with b"echo:" as it arrives.
@@ -13,7 +14,6 @@ Usage: grpc_server.py [--tls CERT KEY]; prints "listening PORT" once serving on 
 """
 import sys
 import threading
-import time
 from concurrent import futures
 
 import grpc
@@ -41,9 +41,13 @@ def append(request, context):
         context.set_trailing_metadata((("x-remaining-ms", str(int(remaining * 1000))),))
     if count <= int(meta.get("x-fail-times", "0")):
         context.abort(grpc.StatusCode.UNAVAILABLE, "not yet")
-    sleep_ms = int(meta.get("x-sleep-ms", "0"))
-    if sleep_ms:
-        time.sleep(sleep_ms / 1000)
+    if meta.get("x-hang"):
+        # No answer: only a deadline or a cancellation ends this call (the bound below only
+        # frees the thread of a test that died).
+        ended = threading.Event()
+        context.add_callback(ended.set)
+        ended.wait(120)
+        return b""
     return b"logged:" + request
 
 
