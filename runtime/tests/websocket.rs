@@ -11,6 +11,7 @@ mod mesh_identity_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
+mod process_memory;
 mod websocket_support;
 
 use std::io::{Read, Write};

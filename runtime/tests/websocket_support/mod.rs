@@ -144,15 +144,7 @@ pub fn ws_result(mode: &str, uri: &str, extra: &[&str]) -> String {
     ws_client(mode, uri, extra).next_line()
 }
 
-/// Resident memory of a process, in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
+pub use crate::process_memory::rss_kib;
 
 /// The sum of every sample of `/metrics` whose line starts with `prefix`.
 pub fn metric(process: &MeshdProcess, prefix: &str) -> f64 {
