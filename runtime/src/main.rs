@@ -185,6 +185,7 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 fn main() -> ExitCode {
+    meshd::load::memory_trim::keep_large_allocations_mapped();
     match Cli::parse().command {
         Command::Validate { bundle, verify_key } => validate(&bundle, verify_key.as_deref()),
         Command::Run {
