@@ -10,9 +10,15 @@
 # on the machine do not change) beside req/s (which they do).
 # Pinning as in bench/proxy.sh: the server under test alone on core 0 (one nginx worker,
 # `meshd --workers 1`), wrk on core 1. Resumption is checked first with `openssl s_client`.
+# On two cores wrk's own handshakes are the limit of the new-connection row (its core is 100 %
+# busy against either server), so req/s there compares wrk with itself. The rows "at a CPU
+# limit" give each server in turn the same CPU budget, LIMIT % of a core (a cgroup v1 cpu quota,
+# as a Kubernetes CPU limit is), so the server is the limit and req/s is what that budget buys.
+# They are skipped when /sys/fs/cgroup/cpu is not writable.
 # Then INSTRUCTIONS=1 adds callgrind's user-space instructions per new-connection request
 # (needs valgrind; slow). Run from the repository root:  bash bench/tls.sh
-# Settings: DURATION (s, 10), CONNECTIONS (64), PROXY_CORE (0), LOAD_CORE (1), INSTRUCTIONS (0).
+# Settings: DURATION (s, 10), CONNECTIONS (64), PROXY_CORE (0), LOAD_CORE (1), INSTRUCTIONS (0),
+# LIMIT (40: per cent of a core for the rows at a CPU limit).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -20,6 +26,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 PROXY_CORE=${PROXY_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 INSTRUCTIONS=${INSTRUCTIONS:-0}
+LIMIT=${LIMIT:-40}
 NGINX_PORT=${NGINX_PORT:-18941}
 MESHD_PORT=${MESHD_PORT:-18942}
 
@@ -117,6 +124,32 @@ run_wrk "meshd new connection" "$MESHD_PORT" "$MESHD_PID" -H "Connection: close"
 awk -v nk="$(cat "$WORK/rps-nginx_keep-alive")" -v mk="$(cat "$WORK/rps-meshd_keep-alive")" \
   -v nn="$(cat "$WORK/rps-nginx_new_connection")" -v mn="$(cat "$WORK/rps-meshd_new_connection")" \
   'BEGIN { printf "meshd / nginx: keep-alive %.2fx, new connection %.2fx\n", mk / nk, mn / nn }'
+
+# The same new-connection run with each server held to LIMIT % of a core. cgroup v1 moves every
+# thread of a process written to cgroup.procs; the period is short (10 ms) so the budget is spread
+# evenly rather than spent in bursts.
+CGROUP=/sys/fs/cgroup/cpu/meshwork-bench-$$
+limited_run() { # label port pid [wrk args]
+  local label=$1 port=$2 pid=$3; shift 3
+  echo "$pid" > "$CGROUP/cgroup.procs"
+  run_wrk "$label" "$port" "$pid" "$@"
+  echo "$pid" > /sys/fs/cgroup/cpu/cgroup.procs
+}
+if mkdir "$CGROUP" 2>/dev/null; then
+  trap 'cleanup; rmdir "$CGROUP" 2>/dev/null || true' EXIT
+  echo 10000 > "$CGROUP/cpu.cfs_period_us"
+  echo $((LIMIT * 100)) > "$CGROUP/cpu.cfs_quota_us"
+  echo "at a CPU limit of $LIMIT % of a core (cgroup cpu quota), one server at a time:"
+  limited_run "nginx new connection, limit" "$NGINX_PORT" "$NGINX_WORKER" -H "Connection: close"
+  limited_run "meshd new connection, limit" "$MESHD_PORT" "$MESHD_PID" -H "Connection: close"
+  limited_run "nginx keep-alive, limit" "$NGINX_PORT" "$NGINX_WORKER"
+  limited_run "meshd keep-alive, limit" "$MESHD_PORT" "$MESHD_PID"
+  awk -v nk="$(cat "$WORK/rps-nginx_keep-alive,_limit")" -v mk="$(cat "$WORK/rps-meshd_keep-alive,_limit")" \
+    -v nn="$(cat "$WORK/rps-nginx_new_connection,_limit")" -v mn="$(cat "$WORK/rps-meshd_new_connection,_limit")" \
+    'BEGIN { printf "meshd / nginx at the same CPU limit: keep-alive %.2fx, new connection %.2fx\n", mk / nk, mn / nn }'
+else
+  echo "rows at a CPU limit skipped: cannot create a cgroup under /sys/fs/cgroup/cpu"
+fi
 
 if [ "$INSTRUCTIONS" = 1 ]; then
   need valgrind || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
