@@ -59,6 +59,7 @@ pub struct Metrics {
     upstream_latency: Family<Labels, Histogram, LatencyBuckets>,
     bundle_info: Family<Labels, Gauge>,
     bundle_loads: Family<Labels, Counter>,
+    replaced_states: Gauge,
     faults_injected: Family<Labels, Counter>,
     retry_budget_exhausted: Family<Labels, Counter>,
     mirror_requests: Family<Labels, Counter>,
@@ -95,6 +96,12 @@ impl Metrics {
             "meshd_bundle_loads",
             "Bundle loads and reloads by result (ok or refused)",
             bundle_loads.clone(),
+        );
+        let replaced_states = Gauge::default();
+        registry.register(
+            "meshd_replaced_states",
+            "States replaced by a reload and not yet freed: requests that started on them are still in flight (let go to their last request after 120 s)",
+            replaced_states.clone(),
         );
         let faults_injected = Family::default();
         registry.register(
@@ -134,6 +141,7 @@ impl Metrics {
             upstream_latency,
             bundle_info,
             bundle_loads,
+            replaced_states,
             faults_injected,
             retry_budget_exhausted,
             mirror_requests,
@@ -258,6 +266,11 @@ impl Metrics {
         self.bundle_loads
             .get_or_create(&vec![("result", result.to_string())])
             .inc();
+    }
+
+    /// The number of replaced states not yet freed (see `reload::reloader`).
+    pub fn replaced_states(&self) -> Gauge {
+        self.replaced_states.clone()
     }
 
     /// The Prometheus (OpenMetrics) text of every family.

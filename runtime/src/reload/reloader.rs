@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::admit::AdmitOptions;
 use crate::load::remote::{CacheError, FetchError, RemoteSource};
 use crate::load::{InputError, LoadedInput, ProgramInput, VerifyKey};
@@ -278,7 +280,7 @@ impl Reloader {
             built.and_then(|(state, files, warnings)| self.accept(state, files, &warnings, None));
         let result = result.map(|(outcome, replaced)| {
             if let Some(replaced) = replaced {
-                tokio::spawn(release_when_unused(replaced));
+                release_when_unused(replaced, self.metrics.replaced_states());
             }
             outcome
         });
@@ -392,18 +394,25 @@ const RELEASE_WAIT: Duration = Duration::from_secs(120);
 /// Drops a replaced state once no request holds it any more, then gives its memory back to the
 /// system: glibc keeps freed pages, and without this trim every reload would leave the process
 /// at the size of two states (RSS 2.2× the first load after ten reloads of 10 000 routes).
-pub(super) async fn release_when_unused(replaced: Arc<RuntimeState>) {
-    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
-    while Arc::strong_count(&replaced) > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(RELEASE_POLL).await;
-    }
-    // Freeing and trimming hundreds of megabytes takes a while: off the runtime's workers.
-    tokio::task::spawn_blocking(move || {
-        let last = Arc::strong_count(&replaced) == 1;
-        drop(replaced);
-        if last {
-            crate::load::memory_trim::trim_heap();
+/// `waiting` (`meshd_replaced_states`) counts the replaced states not yet let go: raised here,
+/// before the caller answers, and lowered once the state is freed and the heap trimmed, or let go
+/// to its last request after [`RELEASE_WAIT`].
+pub(super) fn release_when_unused(replaced: Arc<RuntimeState>, waiting: Gauge) {
+    waiting.inc();
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+        while Arc::strong_count(&replaced) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(RELEASE_POLL).await;
         }
+        // Freeing and trimming hundreds of megabytes takes a while: off the runtime's workers.
+        tokio::task::spawn_blocking(move || {
+            let last = Arc::strong_count(&replaced) == 1;
+            drop(replaced);
+            if last {
+                crate::load::memory_trim::trim_heap();
+            }
+            waiting.dec();
+        });
     });
 }
 

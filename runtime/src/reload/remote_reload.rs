@@ -151,7 +151,7 @@ impl Reloader {
             .and_then(|(state, warnings)| self.accept(state, Vec::new(), &warnings, etag))
             .map(|(outcome, replaced)| {
                 if let Some(replaced) = replaced {
-                    tokio::spawn(release_when_unused(replaced));
+                    release_when_unused(replaced, self.metrics.replaced_states());
                 }
                 outcome
             });
