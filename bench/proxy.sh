@@ -9,10 +9,12 @@
 # upstream, the same wrk settings, access logs off, upstream keep-alive, and the same
 # X-Forwarded-* headers. "upstream direct" runs wrk against the upstream on core 1 alone: the
 # ceiling of the load side. Run from the repository root:  bash bench/proxy.sh
-# Settings: DURATION (s, default 10), CONNECTIONS (default 64), PROXY_CORE (0), LOAD_CORE (1).
+# Settings: DURATION (s, default 10), CONNECTIONS (default 64), PROXY_CORE (0), LOAD_CORE (1),
+# ROUNDS (3: every row once per round; ratios are taken within a round and reported as the median).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 PROXY_CORE=${PROXY_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
@@ -106,21 +108,12 @@ run_wrk() { # label url [extra wrk args]
   echo "$us" > "$WORK/us-${label// /_}"
 }
 
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE"
-run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
-run_wrk "nginx proxy" "http://127.0.0.1:$NGINX_PORT/"
-run_wrk "meshd plain forward" "http://127.0.0.1:$MESHD_PORT/"
 # Key auth + rate limit + one CEL condition (runtime/benches/admission_proxy.mesh), same upstream.
 sed "s/@PORT@/$MESHD_AUTH_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/admission_proxy.mesh > "$WORK/admission.mesh"
 BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>>"$WORK/meshd.log" & PIDS+=($!)
-for _ in $(seq 1 200); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$MESHD_AUTH_PORT/")" = 200 ] && break
-  sleep 0.05
-done
-run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
 # The same admission with `tracing { sample 100% }`: every request gets a traceparent, three spans
 # (route, admission, forward) and is exported in batches to an OTLP sink (nginx answering 200 to
-# POST /v1/traces, on the load core). The counters after the run show the spans were exported,
+# POST /v1/traces, on the load core). The counters after the runs show the spans were exported,
 # not dropped.
 nginx_conf otlp "$OTLP_SINK_PORT" 'location /v1/traces { client_body_buffer_size 4m; return 200; }' ''
 taskset -c "$LOAD_CORE" nginx -c "$WORK/otlp/nginx.conf" & PIDS+=($!)
@@ -128,20 +121,50 @@ sed "s/@PORT@/$MESHD_TRACE_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/; s/^gateway bench
   runtime/benches/admission_proxy.mesh > "$WORK/admission_traced.mesh"
 BENCH_KEY=bench-key taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/admission_traced.mesh" --no-access-log --workers 1 \
   --admin "127.0.0.1:$TRACE_ADMIN_PORT" --otlp-endpoint "http://127.0.0.1:$OTLP_SINK_PORT" 2>>"$WORK/meshd.log" & PIDS+=($!)
-for _ in $(seq 1 200); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$MESHD_TRACE_PORT/")" = 200 ] && break
-  sleep 0.05
+for port in "$MESHD_AUTH_PORT" "$MESHD_TRACE_PORT"; do
+  for _ in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: bench-key' -H 'x-stardate: 1' "http://127.0.0.1:$port/")" = 200 ] && break
+    sleep 0.05
+  done
 done
-run_wrk "meshd admission, tracing 100%" "http://127.0.0.1:$MESHD_TRACE_PORT/" -H "x-api-key: bench-key" -H "x-stardate: 41153.7"
-sleep 1 # the last batch leaves within 200 ms
+
+# Every row runs once per round, the rounds one after another: this machine's speed drifts by up
+# to 20 % over a minute (the same binary measured 12.5 and 14.3 µs per request a minute apart),
+# so each ratio is taken within a round, between neighbours in time, and the median of the rounds
+# is reported. The admission rows carry a key and a stardate; "plain, the same 2 headers" forwards
+# the same requests without admission, separating what admission costs from what two more
+# headers cost any proxy.
+ADMISSION_HEADERS=(-H "x-api-key: bench-key" -H "x-stardate: 41153.7")
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE; $ROUNDS rounds"
+run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
+: > "$WORK/ratios"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round"
+  run_wrk "nginx proxy" "http://127.0.0.1:$NGINX_PORT/"
+  run_wrk "meshd plain forward" "http://127.0.0.1:$MESHD_PORT/"
+  run_wrk "meshd plain, the same 2 headers" "http://127.0.0.1:$MESHD_PORT/" "${ADMISSION_HEADERS[@]}"
+  run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" "${ADMISSION_HEADERS[@]}"
+  run_wrk "meshd admission, tracing 100%" "http://127.0.0.1:$MESHD_TRACE_PORT/" "${ADMISSION_HEADERS[@]}"
+  # Ratios of the round: req/s, and core time per request (capacity: when the load core, wrk and
+  # the upstream, saturates first, req/s understates the faster proxy; this does not).
+  awk -v n="$(cat "$WORK/rps-nginx_proxy")" -v m="$(cat "$WORK/rps-meshd_plain_forward")" \
+    -v h="$(cat "$WORK/rps-meshd_plain,_the_same_2_headers")" -v a="$(cat "$WORK/rps-meshd_key_auth_+_limit_+_CEL")" \
+    -v t="$(cat "$WORK/rps-meshd_admission,_tracing_100%")" \
+    -v nu="$(cat "$WORK/us-nginx_proxy")" -v mu="$(cat "$WORK/us-meshd_plain_forward")" \
+    -v hu="$(cat "$WORK/us-meshd_plain,_the_same_2_headers")" -v au="$(cat "$WORK/us-meshd_key_auth_+_limit_+_CEL")" \
+    'BEGIN { printf "%.3f %.3f %.3f %.3f %.3f %.3f\n", m / n, nu / mu, a / m, a / h, hu / au, t / a }' >> "$WORK/ratios"
+done
+sleep 1 # the last batch of spans leaves within 200 ms
 curl -s "http://127.0.0.1:$TRACE_ADMIN_PORT/metrics" | awk '/^meshd_trace_spans_(exported|dropped|failed)_total/ {printf "  %s %s\n", $1, $2}'
-awk -v n="$(cat "$WORK/rps-nginx_proxy")" -v m="$(cat "$WORK/rps-meshd_plain_forward")" \
-  -v a="$(cat "$WORK/rps-meshd_key_auth_+_limit_+_CEL")" -v t="$(cat "$WORK/rps-meshd_admission,_tracing_100%")" \
-  'BEGIN { printf "meshd plain / nginx: %.2fx   meshd admission / meshd plain: %.2fx   tracing on / off: %.2fx\n", m / n, a / m, t / a }'
-# Capacity: requests per second of the proxy's core, from its CPU per request. When the load core
-# (wrk and the upstream) saturates first, req/s understates the faster proxy; this does not.
-awk -v n="$(cat "$WORK/us-nginx_proxy")" -v m="$(cat "$WORK/us-meshd_plain_forward")" \
-  'BEGIN { printf "core %s per request: nginx %.2f µs, meshd plain %.2f µs: meshd capacity / nginx %.2fx\n", "'"$PROXY_CORE"'", n, m, n / m }'
+COLUMNS_=("meshd plain / nginx, req/s" "meshd plain / nginx, core time per request (capacity)" \
+  "meshd admission / meshd plain, req/s" "meshd admission / plain with the same headers, req/s" \
+  "meshd admission / plain with the same headers, core time" "tracing 100% / off, req/s")
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for i in "${!COLUMNS_[@]}"; do
+  column=$((i + 1))
+  printf '%-58s median %.2fx   (rounds: %s)\n' "${COLUMNS_[$i]}" \
+    "$(cut -d' ' -f"$column" "$WORK/ratios" | median)" "$(cut -d' ' -f"$column" "$WORK/ratios" | tr '\n' ' ')"
+done
 
 # RSS with 10 000 routes loaded (compiled in-process from generated sources).
 {
