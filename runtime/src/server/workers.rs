@@ -8,6 +8,7 @@
 //! worker's [`ConnectionWatch`] tells each connection when to close.
 
 use std::net::TcpListener as StdListener;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use super::connection::{serve_connection, ConnectionTimeouts, ListenerContext};
 use super::connection_clock::ConnectionClock;
 use super::connection_watch::ConnectionWatch;
 use super::drain::{DrainState, ListenerBehaviour, OpenConnection, OpenListener, WorkerLoad};
-use super::listeners::BoundListener;
+use super::listeners::{syn_gate, BoundListener};
 use super::request_handler::Shared;
 
 /// Starts `workers` threads serving `listeners` until `shutdown` turns true, following `drain`;
@@ -157,7 +158,8 @@ async fn accept_loop(
 
 /// Takes every connection the kernel has already queued on the socket, then closes it. Linux
 /// resets the connections left in the accept queue of a closed socket, even when other
-/// `SO_REUSEPORT` sockets listen on the same port, so the queue is emptied in the same breath
+/// `SO_REUSEPORT` sockets listen on the same port, so new SYNs are dropped first
+/// ([`syn_gate`], unless the socket was handed over) and the queue is emptied in the same breath
 /// as the close; handed-over sockets stay open in the process that took them, and lose nothing.
 fn close_listener(
     listener: TcpListener,
@@ -168,6 +170,11 @@ fn close_listener(
     let Ok(listener) = listener.into_std() else {
         return;
     };
+    if !syn_gate::is_shared() {
+        if let Err(error) = syn_gate::close_gate(listener.as_fd()) {
+            tracing::warn!(%error, "cannot stop new connections before closing a listener");
+        }
+    }
     loop {
         match listener.accept() {
             Ok((stream, _)) => {

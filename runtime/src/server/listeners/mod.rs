@@ -7,6 +7,7 @@
 
 pub mod handover;
 pub mod inherited;
+pub mod syn_gate;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 

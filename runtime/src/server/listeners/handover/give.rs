@@ -113,6 +113,8 @@ impl HandoverOffer {
     fn copies(&self) -> Option<std::io::Result<Vec<(OfferedSocket, TcpListener)>>> {
         let sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
         let sockets = sockets.as_ref()?;
+        // From here the sockets may listen in another process too: they must close ungated.
+        super::super::syn_gate::mark_shared();
         Some(
             sockets
                 .iter()

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -91,6 +91,8 @@ pub fn take_listeners(path: &Path) -> Result<Option<TakenListeners>, HandoverErr
         .map(|(offered, fd)| {
             let socket = TcpListener::from(fd);
             socket.set_nonblocking(true)?;
+            // The meshd handing it over may be closing its copy: new connections are ours.
+            super::super::syn_gate::open(socket.as_fd())?;
             Ok(InheritedSocket {
                 role: offered.role,
                 configured: offered.configured,
