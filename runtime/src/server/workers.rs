@@ -152,15 +152,42 @@ async fn accept_loop(
             }
         }
     }
+    if !syn_gate::is_shared() {
+        match syn_gate::close_gate(listener.as_fd()) {
+            Ok(()) => {
+                // Handshakes begun before the gate closed still complete into the queue: they
+                // are taken for a moment (an RTT inside a datacenter, with room to spare).
+                let grace = tokio::time::sleep(HANDSHAKE_GRACE);
+                tokio::pin!(grace);
+                loop {
+                    tokio::select! {
+                        biased;
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, _)) => start_connection(stream, &context, &load, &watch),
+                            Err(_) => break,
+                        },
+                        () = &mut grace => break,
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot stop new connections before closing a listener");
+            }
+        }
+    }
     close_listener(listener, &context, &load, &watch);
     drop(open);
 }
 
+/// How long a closing listener, new SYNs dropped, still takes the handshakes begun before.
+const HANDSHAKE_GRACE: Duration = Duration::from_millis(100);
+
 /// Takes every connection the kernel has already queued on the socket, then closes it. Linux
 /// resets the connections left in the accept queue of a closed socket, even when other
-/// `SO_REUSEPORT` sockets listen on the same port, so new SYNs are dropped first
-/// ([`syn_gate`], unless the socket was handed over) and the queue is emptied in the same breath
-/// as the close; handed-over sockets stay open in the process that took them, and lose nothing.
+/// `SO_REUSEPORT` sockets listen on the same port, so the caller first drops new SYNs
+/// ([`syn_gate`], unless the socket was handed over) and takes the handshakes under way, and the
+/// queue is emptied in the same breath as the close; handed-over sockets stay open in the
+/// process that took them, and lose nothing.
 fn close_listener(
     listener: TcpListener,
     context: &Arc<ListenerContext>,
@@ -170,11 +197,6 @@ fn close_listener(
     let Ok(listener) = listener.into_std() else {
         return;
     };
-    if !syn_gate::is_shared() {
-        if let Err(error) = syn_gate::close_gate(listener.as_fd()) {
-            tracing::warn!(%error, "cannot stop new connections before closing a listener");
-        }
-    }
     loop {
         match listener.accept() {
             Ok((stream, _)) => {

@@ -5,7 +5,8 @@
 //! Before its last `accept`s a closing listener drops new SYNs with a socket filter (classic BPF:
 //! a segment with SYN and without ACK), so no new connection can join the queue; a client whose
 //! SYN is dropped sends it again a second later and is refused by then, as after any close.
-//! Handshakes already under way finish (their ACKs pass) and are taken by the last `accept`s.
+//! Handshakes already under way finish (their ACKs pass; under load the kernel may finish one
+//! milliseconds later) and are taken in a short grace before the close (`server::workers`).
 //!
 //! A listening socket handed over to the next meshd is the same socket in both processes: a
 //! filter the old process attached would stop the new one's connections too. So a process whose
