@@ -152,7 +152,10 @@ async fn accept_loop(
             }
         }
     }
-    if !syn_gate::is_shared() {
+    let alone = listener
+        .local_addr()
+        .is_ok_and(|address| !syn_gate::others_listen_on(address));
+    if alone && !syn_gate::is_shared() {
         match syn_gate::close_gate(listener.as_fd()) {
             Ok(()) => {
                 // Handshakes begun before the gate closed still complete into the queue: they
@@ -185,7 +188,8 @@ const HANDSHAKE_GRACE: Duration = Duration::from_millis(100);
 /// Takes every connection the kernel has already queued on the socket, then closes it. Linux
 /// resets the connections left in the accept queue of a closed socket, even when other
 /// `SO_REUSEPORT` sockets listen on the same port, so the caller first drops new SYNs
-/// ([`syn_gate`], unless the socket was handed over) and takes the handshakes under way, and the
+/// ([`syn_gate`], unless the socket was handed over or another process listens beside it) and
+/// takes the handshakes under way, and the
 /// queue is emptied in the same breath as the close; handed-over sockets stay open in the
 /// process that took them, and lose nothing.
 fn close_listener(

@@ -8,12 +8,18 @@
 //! Handshakes already under way finish (their ACKs pass; under load the kernel may finish one
 //! milliseconds later) and are taken in a short grace before the close (`server::workers`).
 //!
+//! Only a listener nobody else listens beside is gated ([`others_listen_on`]): a new meshd bound
+//! to the same port with `SO_REUSEPORT` takes the SYNs once this one closes, and dropping them
+//! meanwhile would delay those clients by a second each.
+//!
 //! A listening socket handed over to the next meshd is the same socket in both processes: a
 //! filter the old process attached would stop the new one's connections too. So a process whose
 //! sockets were ever copied to another ([`mark_shared`], before the hand-over offer is withdrawn,
 //! which is before any listener closes) closes them without the gate, as before; and the process
 //! that takes sockets removes any filter from them ([`open`]).
 
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -54,6 +60,46 @@ const fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
         jf,
         k,
     }
+}
+
+/// Whether a socket of another process listens on `address`'s port (`/proc/net/tcp`, `tcp6`):
+/// a new meshd bound beside this one with `SO_REUSEPORT`. Its socket takes the SYNs once this
+/// one closes, so this one must not drop them meanwhile (with `net.ipv4.tcp_migrate_req` the
+/// kernel even moves the queued connections over). `true` when it cannot tell.
+pub fn others_listen_on(address: SocketAddr) -> bool {
+    let ours: HashSet<u64> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(entries) => entries
+            .filter_map(|entry| {
+                let target = std::fs::read_link(entry.ok()?.path()).ok()?;
+                let target = target.to_str()?;
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
+            })
+            .collect(),
+        Err(_) => return true,
+    };
+    let table = if address.is_ipv4() {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/tcp6"
+    };
+    let Ok(text) = std::fs::read_to_string(table) else {
+        return true;
+    };
+    let port = format!(":{:04X}", address.port());
+    text.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl, local_address, rem_address, st (0A: LISTEN), …, inode (the tenth).
+        fields.len() > 9
+            && fields[1].ends_with(&port)
+            && fields[3] == "0A"
+            && fields[9]
+                .parse::<u64>()
+                .is_ok_and(|inode| !ours.contains(&inode))
+    })
 }
 
 /// Makes `socket` (listening) drop new connections; those already queued or under way stay.
@@ -115,7 +161,7 @@ pub fn open(socket: BorrowedFd<'_>) -> std::io::Result<()> {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use std::net::{TcpListener, TcpStream};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::os::fd::AsFd;
 
     use socket2::{Domain, Socket, Type};
@@ -180,5 +226,54 @@ mod tests {
         assert_eq!(tcp_state(&admitted), ESTABLISHED);
         // Opening a socket without a filter is not an error.
         open(listener.as_fd()).unwrap();
+    }
+
+    #[test]
+    fn a_listener_of_another_process_on_the_port_is_seen_and_our_own_are_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let _second_of_ours = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(
+            !others_listen_on(address),
+            "our own listener counted as another's"
+        );
+
+        // Another process listens beside it, as a new meshd would with SO_REUSEPORT.
+        let ours = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        ours.set_reuse_port(true).unwrap();
+        ours.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        ours.listen(8).unwrap();
+        let port = ours.local_addr().unwrap().as_socket().unwrap().port();
+        let script = format!(
+            "import socket, sys\n\
+             s = socket.socket()\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n\
+             s.bind(('127.0.0.1', {port}))\n\
+             s.listen(8)\n\
+             print('listening', flush=True)\n\
+             sys.stdin.read()\n"
+        );
+        let mut other = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(other.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "listening");
+        let seen = others_listen_on(SocketAddr::from(([127, 0, 0, 1], port)));
+        drop(other.stdin.take());
+        other.wait().unwrap();
+        assert!(
+            seen,
+            "the other process's listener on port {port} was not seen"
+        );
+        assert!(!others_listen_on(SocketAddr::from(([127, 0, 0, 1], port))));
     }
 }
