@@ -152,31 +152,14 @@ async fn accept_loop(
             }
         }
     }
-    let alone = listener
-        .local_addr()
-        .is_ok_and(|address| !syn_gate::others_listen_on(address));
-    if alone && !syn_gate::is_shared() {
-        match syn_gate::close_gate(listener.as_fd()) {
-            Ok(()) => {
-                // Handshakes begun before the gate closed still complete into the queue: they
-                // are taken for a moment (an RTT inside a datacenter, with room to spare).
-                let grace = tokio::time::sleep(HANDSHAKE_GRACE);
-                tokio::pin!(grace);
-                loop {
-                    tokio::select! {
-                        biased;
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => start_connection(stream, &context, &load, &watch),
-                            Err(_) => break,
-                        },
-                        () = &mut grace => break,
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot stop new connections before closing a listener");
-            }
-        }
+    // A handed-over socket, or one another process listens beside, closes ungated (syn_gate).
+    let alone = || {
+        listener
+            .local_addr()
+            .is_ok_and(|address| !syn_gate::others_listen_on(address))
+    };
+    if !syn_gate::is_shared() && alone() {
+        take_handshakes_under_way(&listener, &context, &load, &watch).await;
     }
     close_listener(listener, &context, &load, &watch);
     drop(open);
@@ -184,6 +167,33 @@ async fn accept_loop(
 
 /// How long a closing listener, new SYNs dropped, still takes the handshakes begun before.
 const HANDSHAKE_GRACE: Duration = Duration::from_millis(100);
+
+/// Drops new SYNs on `listener` ([`syn_gate`]), then, for [`HANDSHAKE_GRACE`], serves the
+/// handshakes begun before the gate closed: they still complete into the queue (an RTT inside a
+/// datacenter, with room to spare).
+async fn take_handshakes_under_way(
+    listener: &TcpListener,
+    context: &Arc<ListenerContext>,
+    load: &Arc<WorkerLoad>,
+    watch: &ConnectionWatch,
+) {
+    if let Err(error) = syn_gate::close_gate(listener.as_fd()) {
+        tracing::warn!(%error, "cannot stop new connections before closing a listener");
+        return;
+    }
+    let grace = tokio::time::sleep(HANDSHAKE_GRACE);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            biased;
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => start_connection(stream, context, load, watch),
+                Err(_) => return,
+            },
+            () = &mut grace => return,
+        }
+    }
+}
 
 /// Takes every connection the kernel has already queued on the socket, then closes it. Linux
 /// resets the connections left in the accept queue of a closed socket, even when other

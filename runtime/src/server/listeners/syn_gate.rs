@@ -20,8 +20,11 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+#[cfg(target_os = "linux")]
+use socket2::{SockFilter, SockRef};
 
 /// Whether copies of this process's listening sockets went to another process. Process-wide:
 /// in a test process running several servers, one hand-over turns the gate off for all of them,
@@ -41,7 +44,7 @@ pub fn is_shared() -> bool {
 /// Drops segments with SYN set and ACK clear: new connections. The filter sees the TCP header
 /// at offset 0 (the kernel runs a TCP socket's filter on the segment, the IP header pulled).
 #[cfg(target_os = "linux")]
-const DROP_NEW_CONNECTIONS: [libc::sock_filter; 5] = [
+const DROP_NEW_CONNECTIONS: [SockFilter; 5] = [
     // A = the flags byte of the TCP header.
     bpf(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, 0, 0, 13),
     // A &= SYN | ACK
@@ -53,13 +56,8 @@ const DROP_NEW_CONNECTIONS: [libc::sock_filter; 5] = [
 ];
 
 #[cfg(target_os = "linux")]
-const fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    }
+const fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> SockFilter {
+    SockFilter::new(code as u16, jt, jf, k)
 }
 
 /// Whether a socket of another process listens on `address`'s port (`/proc/net/tcp`, `tcp6`):
@@ -105,26 +103,7 @@ pub fn others_listen_on(address: SocketAddr) -> bool {
 /// Makes `socket` (listening) drop new connections; those already queued or under way stay.
 pub fn close_gate(socket: BorrowedFd<'_>) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
-    {
-        let program = DROP_NEW_CONNECTIONS;
-        let filter = libc::sock_fprog {
-            len: program.len() as u16,
-            filter: program.as_ptr().cast_mut(),
-        };
-        // SAFETY: `filter` points at `program`, which outlives the call; the kernel copies it.
-        let result = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                std::ptr::from_ref(&filter).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            )
-        };
-        if result != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
+    SockRef::from(&socket).attach_filter(&DROP_NEW_CONNECTIONS)?;
     #[cfg(not(target_os = "linux"))]
     let _ = socket;
     Ok(())
@@ -134,25 +113,10 @@ pub fn close_gate(socket: BorrowedFd<'_>) -> std::io::Result<()> {
 /// that was closing it.
 pub fn open(socket: BorrowedFd<'_>) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
-    {
-        let unused: libc::c_int = 0;
-        // SAFETY: SO_DETACH_FILTER reads no value; the pointer is valid for the length given.
-        let result = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_DETACH_FILTER,
-                std::ptr::from_ref(&unused).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+    match SockRef::from(&socket).detach_filter() {
         // ENOENT: there was no filter.
-        if result != 0 {
-            let error = std::io::Error::last_os_error();
-            if error.raw_os_error() != Some(libc::ENOENT) {
-                return Err(error);
-            }
-        }
+        Err(error) if error.raw_os_error() != Some(libc::ENOENT) => return Err(error),
+        _ => {}
     }
     #[cfg(not(target_os = "linux"))]
     let _ = socket;
@@ -162,7 +126,7 @@ pub fn open(socket: BorrowedFd<'_>) -> std::io::Result<()> {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use std::net::{SocketAddr, TcpListener, TcpStream};
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     use socket2::{Domain, Socket, Type};
 
