@@ -23,14 +23,10 @@ if [ "${1:-}" = "--check" ]; then
   exit 0
 fi
 
-for tool in nginx wrk valgrind; do
-  command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk valgrind >/dev/null; break; }
-done
-[ -n "${MESHD_BIN:-}" ] || cargo build --release -q -p meshd
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
+# nginx and wrk, the release build, MESHD, WORK, PIDS and their cleanup.
+source "$(dirname "$0")/bench_setup.sh"
+MESHD="$(realpath "$MESHD")" # callgrind names objects by absolute path
 UPSTREAM_PORT=18971 SERVER_IN=18972 CLIENT_IN=18973 CLIENT_OUT=18974 GATEWAY=18975
 
 cat > "$WORK/upstream.conf" <<CONF
