@@ -17,10 +17,10 @@ mod stream_harness;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use fleet_support::committed_reader::{committed_keys, settled, uncommitted_keys};
 use fleet_support::meshd_process::{eventually, MeshdProcess};
 use fleet_support::noida::{noida_binary, NoidaKafka};
 use fleet_support::Scratch;
+use stream_harness::committed_reader::{committed_keys, settled, uncommitted_keys};
 use stream_harness::{produce_raw, read_all, record_count, RawRecord, ReadRecord};
 
 const RECORDS: usize = 20_000;

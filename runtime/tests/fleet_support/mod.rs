@@ -2,7 +2,6 @@
 //! publisher, and scratch directories.
 #![allow(dead_code)]
 
-pub mod committed_reader;
 pub mod meshd_process;
 pub mod nginx;
 pub mod noida;

@@ -10,6 +10,8 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+pub mod committed_reader;
+
 /// One record as read back from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadRecord {
@@ -29,6 +31,34 @@ impl ReadRecord {
     }
 }
 
+/// A consumer (group `group`, no commits, more `settings`) assigned every partition of `topic`
+/// from its first record.
+pub fn from_the_beginning(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    group: &str,
+    settings: &[(&str, &str)],
+) -> BaseConsumer {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false");
+    for (key, value) in settings {
+        config.set(*key, *value);
+    }
+    let consumer: BaseConsumer = config.create().unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    consumer
+}
+
 /// Reads `topic` from the beginning of all `partitions` until `expected` records arrived, or
 /// until `patience` ran out (then returns what it has, so the caller's assertion shows the gap).
 pub fn read_topic(
@@ -38,19 +68,7 @@ pub fn read_topic(
     expected: usize,
     patience: Duration,
 ) -> Vec<ReadRecord> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "test-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).unwrap();
+    let consumer = from_the_beginning(bootstrap, topic, partitions, "test-reader", &[]);
     let deadline = Instant::now() + patience;
     let mut records = Vec::new();
     while records.len() < expected && Instant::now() < deadline {

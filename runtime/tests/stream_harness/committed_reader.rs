@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 
 /// The keys a `read_committed` consumer reads from the beginning of every partition up to its
 /// last stable offset, in the order read.
@@ -25,21 +25,16 @@ pub fn uncommitted_keys(bootstrap: &str, topic: &str, partitions: i32) -> Vec<St
 }
 
 fn keys_read(bootstrap: &str, topic: &str, partitions: i32, isolation: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "test-committed-reader")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", isolation)
-        .set("enable.partition.eof", "true")
-        .create()
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).unwrap();
+    let consumer = super::from_the_beginning(
+        bootstrap,
+        topic,
+        partitions,
+        "test-committed-reader",
+        &[
+            ("isolation.level", isolation),
+            ("enable.partition.eof", "true"),
+        ],
+    );
     let mut open: BTreeSet<i32> = (0..partitions).collect();
     let mut keys = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
