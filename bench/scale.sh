@@ -80,6 +80,26 @@ stop_meshd() {
   while kill -0 "$MESHD_PID" 2>/dev/null; do sleep 0.02; done
 }
 
+# Writes $WORK/NAME-2s.json.zst and $WORK/NAME-3s.json.zst: the ROUTES-route program with two
+# service timeouts, so two bundles of the same routes (more generator arguments follow).
+two_versions() { # name routes [generator args…]
+  local name=$1 routes=$2 timeout; shift 2
+  for timeout in 2s 3s; do
+    "$GENERATE" "$routes" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
+      --timeout "$timeout" "$@" > "$WORK/$name-$timeout.mesh"
+    "$MESHC" build "$WORK/$name-$timeout.mesh" -o "$WORK/$name-$timeout.json.zst" 2>/dev/null
+  done
+}
+
+# Reload I: puts NAME's 3s version (odd I) or 2s version (even I) in place of the served bundle in
+# one rename, POSTs /reload, and sets VERSION and CODE (the answer's status).
+reload_version() { # name i
+  VERSION=$([ $(($2 % 2)) = 1 ] && echo 3s || echo 2s)
+  cp "$WORK/$1-$VERSION.json.zst" "$WORK/serving.json.zst.new"
+  mv "$WORK/serving.json.zst.new" "$WORK/serving.json.zst"
+  CODE=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN_PORT/reload")
+}
+
 printf '%-8s %-34s %10s %10s %10s %10s %8s\n' routes step "cpu ms" "peak KiB" "steady KiB" "size KiB" "elapsed"
 for routes in $ROUTES_LIST; do
   "$GENERATE" "$routes" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
@@ -125,11 +145,7 @@ taskset -c "$LOAD_CORE" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
 wait_for "http://127.0.0.1:$UPSTREAM_PORT/"
 # The load run needs more than 100 requests a minute per consumer: the limit is raised in this
 # program only (every request still pays for the limit's bookkeeping).
-for timeout in 2s 3s; do
-  "$GENERATE" "$routes" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
-    --rate 1000000/s --timeout "$timeout" > "$WORK/reload-$timeout.mesh"
-  "$MESHC" build "$WORK/reload-$timeout.mesh" -o "$WORK/reload-$timeout.json.zst" 2>/dev/null
-done
+two_versions reload "$routes" --rate 1000000/s
 cp "$WORK/reload-2s.json.zst" "$WORK/serving.json.zst"
 read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/serving.json.zst")
 meshd_pid
@@ -138,11 +154,8 @@ url="http://127.0.0.1:$LISTEN_PORT/s1/items1/7"
 taskset -c "$LOAD_CORE" wrk -t1 -c16 -d"${DURATION}s" -H "x-api-key: $PICARD_KEY" "$url" > "$WORK/wrk.txt" &
 WRK_PID=$!
 for i in $(seq 1 "$RELOADS"); do
-  version=$([ $((i % 2)) = 1 ] && echo 3s || echo 2s)
-  cp "$WORK/reload-$version.json.zst" "$WORK/serving.json.zst.new"
-  mv "$WORK/serving.json.zst.new" "$WORK/serving.json.zst"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN_PORT/reload")
-  echo "reload $i ($version): HTTP $code, meshd RSS $(status_kib "$MESHD_PID" VmRSS) KiB, peak $(status_kib "$MESHD_PID" VmHWM) KiB"
+  reload_version reload "$i"
+  echo "reload $i ($VERSION): HTTP $CODE, meshd RSS $(status_kib "$MESHD_PID" VmRSS) KiB, peak $(status_kib "$MESHD_PID" VmHWM) KiB"
 done
 wait "$WRK_PID"
 requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
@@ -155,21 +168,14 @@ echo "reloads of $routes routes under load: $requests requests, $failures non-2x
 stop_meshd
 
 # Memory across reloads: two versions of the MEMORY_ROUTES program swapped MEMORY_RELOADS times.
-for timeout in 2s 3s; do
-  "$GENERATE" "$MEMORY_ROUTES" --listen "127.0.0.1:$LISTEN_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" \
-    --timeout "$timeout" > "$WORK/memory-$timeout.mesh"
-  "$MESHC" build "$WORK/memory-$timeout.mesh" -o "$WORK/memory-$timeout.json.zst" 2>/dev/null
-done
+two_versions memory "$MEMORY_ROUTES"
 cp "$WORK/memory-2s.json.zst" "$WORK/serving.json.zst"
 read -r cpu peak steady elapsed < <(serve_and_measure "$WORK/serving.json.zst")
 meshd_pid
 first_rss=$steady
 for i in $(seq 1 "$MEMORY_RELOADS"); do
-  version=$([ $((i % 2)) = 1 ] && echo 3s || echo 2s)
-  cp "$WORK/memory-$version.json.zst" "$WORK/serving.json.zst.new"
-  mv "$WORK/serving.json.zst.new" "$WORK/serving.json.zst"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN_PORT/reload")
-  [ "$code" = 200 ] || { echo "reload $i answered HTTP $code" >&2; exit 1; }
+  reload_version memory "$i"
+  [ "$CODE" = 200 ] || { echo "reload $i answered HTTP $CODE" >&2; exit 1; }
   if [ $((i % 20)) = 0 ]; then
     echo "memory: after $i reloads of $MEMORY_ROUTES routes, RSS $(status_kib "$MESHD_PID" VmRSS) KiB"
   fi
