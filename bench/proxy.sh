@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reverse-proxy benchmark: one upstream, nginx as the reference proxy, meshd. Prints req/s and p99
-# for: the upstream direct, nginx, meshd plain forward, meshd with admission (runtime/benches/admission_proxy.mesh),
+# for: the upstream direct, nginx, haproxy as a second HTTP proxy, haproxy forwarding TCP bytes
+# without reading HTTP (the floor: what a proxy that did no HTTP work at all would cost), meshd
+# plain forward, meshd with admission (runtime/benches/admission_proxy.mesh),
 # the same admission with tracing on (100 % sampled, every span exported over OTLP/HTTP to a local
 # sink) beside it with tracing off, and meshd's RSS with 10 000 routes loaded.
 #
@@ -24,10 +26,13 @@ MESHD_PORT=${MESHD_PORT:-18903}
 MESHD_AUTH_PORT=${MESHD_AUTH_PORT:-18904}
 ROUTES_PORT=${ROUTES_PORT:-18905}
 MESHD_TRACE_PORT=${MESHD_TRACE_PORT:-18906}
+HAPROXY_HTTP_PORT=${HAPROXY_HTTP_PORT:-18909}
+HAPROXY_TCP_PORT=${HAPROXY_TCP_PORT:-18910}
 OTLP_SINK_PORT=${OTLP_SINK_PORT:-18907}
 TRACE_ADMIN_PORT=${TRACE_ADMIN_PORT:-18908}
 
 source "$(dirname "$0")/bench_setup.sh"
+need haproxy || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
 
 nginx_conf() { # name port body-of-server-block extra-http
   mkdir -p "$WORK/$1"
@@ -70,6 +75,37 @@ nginx_conf proxy "$NGINX_PORT" 'location / {
     }' "upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; keepalive_requests 1000000; }"
 taskset -c "$PROXY_CORE" nginx -c "$WORK/proxy/nginx.conf" & PIDS+=($!)
 
+# haproxy, one thread on the proxy core: as an HTTP proxy configured like nginx (upstream
+# keep-alive, the same X-Forwarded-* headers), and in TCP mode, where it copies bytes between each
+# client connection and an upstream connection of its own without parsing HTTP. The TCP row is
+# not a fair HTTP proxy (it cannot route, admit or add headers); it measures the kernel's share,
+# the part of a request no user-space work can remove.
+haproxy_conf() { # name mode port extra-frontend extra-defaults
+  cat > "$WORK/haproxy-$1.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode $2
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  $5
+frontend in
+  bind 127.0.0.1:$3
+  $4
+  default_backend upstream
+backend upstream
+  server upstream 127.0.0.1:$UPSTREAM_PORT
+CONF
+  taskset -c "$PROXY_CORE" haproxy -f "$WORK/haproxy-$1.cfg" 2>>"$WORK/haproxy.log" & PIDS+=($!)
+}
+haproxy_conf http http "$HAPROXY_HTTP_PORT" 'http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]' 'option http-keep-alive
+  option forwardfor
+  http-reuse always'
+haproxy_conf tcp tcp "$HAPROXY_TCP_PORT" '' ''
+
 cat > "$WORK/plain.mesh" <<MESH
 gateway bench {
   listen "127.0.0.1:$MESHD_PORT"
@@ -82,6 +118,8 @@ taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/plain.mesh" --no-access-log --worke
 wait_for "http://127.0.0.1:$UPSTREAM_PORT/"
 wait_for "http://127.0.0.1:$NGINX_PORT/"
 wait_for "http://127.0.0.1:$MESHD_PORT/"
+wait_for "http://127.0.0.1:$HAPROXY_HTTP_PORT/"
+wait_for "http://127.0.0.1:$HAPROXY_TCP_PORT/"
 
 # Busy ticks of the proxy's core (user, nice, system, irq, softirq, steal from /proc/stat): the
 # proxy runs alone there, so this is its CPU including the kernel's work for its sockets.
@@ -141,6 +179,8 @@ run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"
   run_wrk "nginx proxy" "http://127.0.0.1:$NGINX_PORT/"
+  run_wrk "haproxy http proxy" "http://127.0.0.1:$HAPROXY_HTTP_PORT/"
+  run_wrk "haproxy tcp, bytes only (floor)" "http://127.0.0.1:$HAPROXY_TCP_PORT/"
   run_wrk "meshd plain forward" "http://127.0.0.1:$MESHD_PORT/"
   run_wrk "meshd plain, the same 2 headers" "http://127.0.0.1:$MESHD_PORT/" "${ADMISSION_HEADERS[@]}"
   run_wrk "meshd key auth + limit + CEL" "http://127.0.0.1:$MESHD_AUTH_PORT/" "${ADMISSION_HEADERS[@]}"
@@ -152,13 +192,15 @@ for round in $(seq 1 "$ROUNDS"); do
     -v t="$(cat "$WORK/rps-meshd_admission,_tracing_100%")" \
     -v nu="$(cat "$WORK/us-nginx_proxy")" -v mu="$(cat "$WORK/us-meshd_plain_forward")" \
     -v hu="$(cat "$WORK/us-meshd_plain,_the_same_2_headers")" -v au="$(cat "$WORK/us-meshd_key_auth_+_limit_+_CEL")" \
-    'BEGIN { printf "%.3f %.3f %.3f %.3f %.3f %.3f\n", m / n, nu / mu, a / m, a / h, hu / au, t / a }' >> "$WORK/ratios"
+    -v pu="$(cat "$WORK/us-haproxy_http_proxy")" -v fu="$(cat "$WORK/us-haproxy_tcp,_bytes_only_(floor)")" \
+    'BEGIN { printf "%.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", m / n, nu / mu, a / m, a / h, hu / au, t / a, pu / mu, nu / fu }' >> "$WORK/ratios"
 done
 sleep 1 # the last batch of spans leaves within 200 ms
 curl -s "http://127.0.0.1:$TRACE_ADMIN_PORT/metrics" | awk '/^meshd_trace_spans_(exported|dropped|failed)_total/ {printf "  %s %s\n", $1, $2}'
 COLUMNS_=("meshd plain / nginx, req/s" "meshd plain / nginx, core time per request (capacity)" \
   "meshd admission / meshd plain, req/s" "meshd admission / plain with the same headers, req/s" \
-  "meshd admission / plain with the same headers, core time" "tracing 100% / off, req/s")
+  "meshd admission / plain with the same headers, core time" "tracing 100% / off, req/s" \
+  "meshd plain / haproxy http, capacity (core time)" "haproxy tcp, no HTTP / nginx, capacity (core time)")
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for i in "${!COLUMNS_[@]}"; do
   column=$((i + 1))
