@@ -1,13 +1,17 @@
 //! HTTP/2 to upstreams over real sockets: trailers pass both ways (a request's trailers reach
 //! the upstream, the response's reach the client), a request body streams to the upstream as it
-//! comes, and an HTTP/1.1 client can call an `h2c` service.
+//! comes, an HTTP/1.1 client can call an `h2c` service, and clients that stop reading hold back
+//! only their own streams, never the others sharing meshd's connection to the upstream.
 
 mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response};
@@ -17,7 +21,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{start_mesh, TempDir};
+use support::{eventually, start_mesh, TempDir};
 
 /// A body of fixed frames: data pieces, then trailers.
 struct Frames {
@@ -134,4 +138,193 @@ async fn an_http1_client_reaches_an_h2c_service() {
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "over http/1.1");
+}
+
+/// An endless body of 16 KiB pieces, counting what was taken from it: hyper's HTTP/2 server takes
+/// a piece only when the stream's flow-control window has room, so the count is what the reader
+/// (meshd) let through, plus one piece and the send buffer.
+struct Flood {
+    pulled: Arc<AtomicU64>,
+}
+
+impl Body for Flood {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        const PIECE: Bytes = Bytes::from_static(&[b'x'; 16 * 1024]);
+        self.pulled.fetch_add(PIECE.len() as u64, Ordering::SeqCst);
+        Poll::Ready(Some(Ok(Frame::data(PIECE))))
+    }
+}
+
+/// An h2c upstream: `/flood` answers an endless body; `/sink` never reads its request's body nor
+/// answers; `/echo` answers the length of the body it read; everything else a short body. Its own
+/// connection window is the largest, as meshd's is, so that only meshd's windows are under test.
+async fn flooding_upstream(pulled: Arc<AtomicU64>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let pulled = Arc::clone(&pulled);
+            let service = service_fn(move |request: Request<Incoming>| {
+                let pulled = Arc::clone(&pulled);
+                async move {
+                    let body = match request.uri().path() {
+                        "/flood" => Flood { pulled }.boxed(),
+                        "/sink" => {
+                            let _unread = request;
+                            std::future::pending::<()>().await;
+                            unreachable!()
+                        }
+                        "/echo" => {
+                            let read = request.into_body().collect().await;
+                            let length = read.map_or(0, |body| body.to_bytes().len());
+                            Full::new(Bytes::from(length.to_string())).boxed()
+                        }
+                        _ => Full::new(Bytes::from_static(b"still answering")).boxed(),
+                    };
+                    Ok::<_, Infallible>(Response::new(body))
+                }
+            });
+            tokio::spawn(
+                http2::Builder::new(TokioExecutor::new())
+                    .initial_connection_window_size((1 << 31) - 1)
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    address
+}
+
+type AnyBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// An HTTP/2 client connection of its own to `address`.
+async fn h2_client<B>(address: SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
+where
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_stop_reading_hold_back_their_own_streams_not_the_shared_upstream_connection()
+{
+    let dir = TempDir::new("h2-stalled-readers");
+    let pulled = Arc::new(AtomicU64::new(0));
+    let upstream = flooding_upstream(Arc::clone(&pulled)).await;
+    let (_server, address) = gateway(&dir, upstream).await;
+    // Eight clients, each on its own connection, start an endless download and read none of it.
+    // meshd carries all eight streams on its one connection to the upstream.
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let mut sender = h2_client::<Full<Bytes>>(address).await;
+        let request = Request::get(format!("http://{address}/flood"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        stalled.push((sender, response));
+    }
+    // Back-pressure reaches the upstream: what it could send stops growing, each stream held to
+    // its flow-control windows (the clients', meshd's own, the upstream's send buffer).
+    let mut last = u64::MAX;
+    eventually("the upstream to be held back", async || {
+        let now = pulled.load(Ordering::SeqCst);
+        let settled = now == last;
+        last = now;
+        settled
+    })
+    .await;
+    let held = pulled.load(Ordering::SeqCst);
+    eprintln!("the upstream sent {held} bytes into eight stalled streams");
+    // Per stream: the client's window (hyper's 2 MiB), meshd's send buffer towards it, meshd's
+    // window towards the upstream (1 MiB) and the upstream's send buffer: under 4 MiB.
+    assert!(
+        held < 8 * 4 * 1024 * 1024,
+        "meshd let {held} bytes through for eight readers that read nothing"
+    );
+    // Another client on the same service is answered in full: the stalled streams hold their own
+    // windows, not the upstream connection's.
+    let mut sender = h2_client::<Full<Bytes>>(address).await;
+    let request = Request::get(format!("http://{address}/small"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async move {
+        let response = sender.send_request(request).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    })
+    .await
+    .expect("a request to the same upstream waited behind streams whose readers stalled");
+    assert_eq!(answered, "still answering");
+    // And the stalled readers still get their bytes once they read.
+    let (_sender, response) = stalled.pop().unwrap();
+    let mut body = response.into_body();
+    let mut read = 0;
+    while read < 4 * 1024 * 1024 {
+        let frame = body.frame().await.expect("the flood goes on").unwrap();
+        read += frame.data_ref().map_or(0, |d| d.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection() {
+    let dir = TempDir::new("h2-stalled-uploads");
+    let upstream = flooding_upstream(Arc::new(AtomicU64::new(0))).await;
+    let (_server, address) = gateway(&dir, upstream).await;
+    let mut sender = h2_client::<AnyBody>(address).await;
+    // Four endless uploads on one client connection, to an upstream that reads none of them.
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let body = Flood {
+            pulled: Arc::clone(&sent),
+        };
+        let request = Request::post(format!("http://{address}/sink"))
+            .body(body.boxed())
+            .unwrap();
+        stalled.push(tokio::spawn(sender.send_request(request)));
+    }
+    let mut last = u64::MAX;
+    eventually("the uploads to be held back", async || {
+        let now = sent.load(Ordering::SeqCst);
+        let settled = now == last && now > 0;
+        last = now;
+        settled
+    })
+    .await;
+    let held = sent.load(Ordering::SeqCst);
+    eprintln!("the client sent {held} bytes into four stalled uploads");
+    // Per upload: meshd's listener window (256 KiB), its send buffer towards the upstream and the
+    // upstream's window (1 MiB): under 2 MiB.
+    assert!(
+        held < 4 * 2 * 1024 * 1024,
+        "meshd took {held} bytes of uploads its upstream read none of"
+    );
+    // Another upload on the same connection goes through whole: the stalled streams hold their
+    // own windows, not the connection's.
+    let request = Request::post(format!("http://{address}/echo"))
+        .body(Full::new(Bytes::from(vec![b'y'; 512 * 1024])).boxed())
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async move {
+        let response = sender.send_request(request).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    })
+    .await
+    .expect("an upload waited behind uploads stalled on the same connection");
+    assert_eq!(answered, "524288");
+    for upload in stalled {
+        upload.abort();
+    }
 }

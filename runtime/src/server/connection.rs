@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::http2_windows::{CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, MAX_CONCURRENT_STREAMS};
 use crate::mesh::identity::SpiffeId;
 use crate::mesh::inbound::Accepted;
 
@@ -67,7 +68,10 @@ impl ListenerContext {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
-            .max_header_list_size(MAX_HEAD_BYTES as u32);
+            .max_header_list_size(MAX_HEAD_BYTES as u32)
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .initial_stream_window_size(LISTENER_STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW);
         ListenerContext {
             shared,
             role,

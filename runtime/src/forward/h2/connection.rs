@@ -18,6 +18,7 @@ use super::request_body::H2RequestBody;
 use crate::crypto_provider::crypto_provider;
 use crate::forward::http1::ConnectError;
 use crate::forward::upstream_tls::UpstreamTls;
+use crate::http2_windows::{CONNECTION_WINDOW, UPSTREAM_STREAM_WINDOW};
 
 /// How a service's HTTP/2 connections are carried.
 #[derive(Debug, Clone)]
@@ -140,6 +141,8 @@ where
 {
     let (sender, connection) = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
+        .initial_stream_window_size(UPSTREAM_STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| ConnectError::Io(std::io::Error::other(format!("HTTP/2 handshake: {e}"))))?;

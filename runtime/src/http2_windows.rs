@@ -1,0 +1,33 @@
+//! HTTP/2 flow-control windows, for meshd's connections to upstreams and for its listeners.
+//!
+//! One HTTP/2 connection carries many streams: meshd's connection to an upstream carries the
+//! requests of every client of that service, and a sidecar's mesh connection carries every caller
+//! behind the peer sidecar. When a client stops reading, meshd stops reading that stream from the
+//! upstream, so its data waits, unread, in the stream's receive window. The data also counts against
+//! the connection's window. If the connection window is only a few stream windows wide (hyper's
+//! defaults: 5 MiB against 2 MiB for clients, 1 MiB against 1 MiB for servers), a few stalled
+//! readers use it all. Every other stream on the connection then stops too, including other
+//! clients' streams.
+//!
+//! So meshd controls flow per stream only, as nginx and Apache httpd do. The connection window is
+//! the protocol's largest, and each stream's window bounds what a stalled stream can hold. What
+//! meshd buffers for stalled streams is at most the stream window times the streams open on the
+//! connection. The upstream's `SETTINGS_MAX_CONCURRENT_STREAMS` limits those streams on meshd's
+//! connections to it, and [`MAX_CONCURRENT_STREAMS`] limits them on meshd's listeners.
+
+/// The largest flow-control window HTTP/2 allows (RFC 9113 §6.9.1): the connection's.
+pub const CONNECTION_WINDOW: u32 = (1 << 31) - 1;
+
+/// What one stream from an upstream may have in flight before meshd reads it: 1 MiB, 1 GB/s at a
+/// millisecond's round trip. A stream whose client stalled holds at most this much.
+pub const UPSTREAM_STREAM_WINDOW: u32 = 1024 * 1024;
+
+/// What one stream from a client may have in flight before meshd reads it (a request body meshd
+/// is waiting to pass upstream): 256 KiB, 250 MB/s at a millisecond's round trip.
+pub const LISTENER_STREAM_WINDOW: u32 = 256 * 1024;
+
+/// The streams a client may have open at once on one connection to a meshd listener (Envoy's
+/// advice for edge proxies). With the connection window at its largest, this and
+/// [`LISTENER_STREAM_WINDOW`] bound what one client connection can make meshd hold: 25 MiB, about
+/// what the kernel's receive buffer of a busy socket may reach on its own.
+pub const MAX_CONCURRENT_STREAMS: u32 = 100;
