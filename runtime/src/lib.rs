@@ -11,7 +11,7 @@ pub mod ca;
 pub mod crypto_provider;
 pub mod demo_upstreams;
 pub mod forward;
-pub mod http2_windows;
+pub mod http2_settings;
 pub mod load;
 pub mod mesh;
 pub mod metrics;

@@ -1,7 +1,8 @@
 //! HTTP/2 to upstreams over real sockets: trailers pass both ways (a request's trailers reach
 //! the upstream, the response's reach the client), a request body streams to the upstream as it
-//! comes, an HTTP/1.1 client can call an `h2c` service, and clients that stop reading hold back
-//! only their own streams, never the others sharing meshd's connection to the upstream.
+//! comes, an HTTP/1.1 client can call an `h2c` service, clients that stop reading hold back
+//! only their own streams, never the others sharing meshd's connection to the upstream, and
+//! long-lived streams that fill a connection send the next request on another.
 
 mod support;
 
@@ -327,4 +328,116 @@ async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection()
     for upload in stalled {
         upload.abort();
     }
+}
+
+/// A body that never ends nor sends anything: a long-lived stream (a subscription).
+struct Endless;
+
+impl Body for Endless {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Pending
+    }
+}
+
+/// An h2c upstream allowing `max_streams` streams per connection: `/hold` answers a body that
+/// never ends, anything else a short one. Counts the connections it accepted.
+async fn holding_upstream(max_streams: u32) -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let service = service_fn(|request: Request<Incoming>| async move {
+                let body = if request.uri().path() == "/hold" {
+                    Endless.boxed()
+                } else {
+                    Full::new(Bytes::from_static(b"still answering")).boxed()
+                };
+                Ok::<_, Infallible>(Response::new(body))
+            });
+            tokio::spawn(
+                http2::Builder::new(TokioExecutor::new())
+                    .max_concurrent_streams(max_streams)
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (address, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_another() {
+    let dir = TempDir::new("h2-full-connection");
+    // 100 streams per connection: the least RFC 9113 advises a server to allow.
+    let (upstream, accepted) = holding_upstream(100).await;
+    let (_server, address) = gateway(&dir, upstream).await;
+    let mut first = h2_client::<Full<Bytes>>(address).await;
+    let request = Request::get(format!("http://{address}/small"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = first.send_request(request).await.unwrap();
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "still answering"
+    );
+    // 100 long-lived streams, from four client connections (meshd's listeners allow 100 each).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let sender = h2_client::<Full<Bytes>>(address).await;
+        for _ in 0..25 {
+            let mut sender = sender.clone();
+            let request = Request::get(format!("http://{address}/hold"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            held.push(tokio::spawn(
+                async move { sender.send_request(request).await },
+            ));
+        }
+    }
+    let mut responses = Vec::new();
+    for call in held {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        responses.push(response);
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection carried the first 100"
+    );
+    // The 101st does not wait for one of them to end: meshd opens another connection.
+    let mut sender = h2_client::<Full<Bytes>>(address).await;
+    let request = Request::get(format!("http://{address}/small"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async move {
+        let response = sender.send_request(request).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    })
+    .await
+    .expect("the request waited for a stream on the full connection");
+    assert_eq!(answered, "still answering");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    // As the long-lived streams end, the first connection takes requests again.
+    drop(responses);
+    let mut sender = h2_client::<Full<Bytes>>(address).await;
+    for _ in 0..3 {
+        let request = Request::get(format!("http://{address}/small"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(
+            response.into_body().collect().await.unwrap().to_bytes(),
+            "still answering"
+        );
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "no third connection");
 }

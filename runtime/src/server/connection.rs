@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::http2_windows::{CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, MAX_CONCURRENT_STREAMS};
+use crate::http2_settings::{CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, MAX_CONCURRENT_STREAMS};
 use crate::mesh::identity::SpiffeId;
 use crate::mesh::inbound::Accepted;
 

@@ -1,5 +1,7 @@
-//! One multiplexed HTTP/2 connection per endpoint, opened on first use and opened again once the
-//! upstream closes it (GOAWAY, reset, idle): plaintext with prior knowledge (h2c), TLS offering
+//! Multiplexed HTTP/2 connections to each endpoint: one, opened on first use, and another each
+//! time those open carry [`STREAMS_PER_UPSTREAM_CONNECTION`](crate::http2_settings) streams;
+//! a connection the upstream closes (GOAWAY, reset, idle) is dropped and the next request opens
+//! another. Plaintext with prior knowledge (h2c), TLS offering
 //! `h2` by ALPN to a public server, or the mesh's mutual TLS offering `h2`.
 
 use std::net::SocketAddr;
@@ -15,10 +17,11 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 use super::request_body::H2RequestBody;
+use super::stream_slot::{Multiplexed, StreamSlot};
 use crate::crypto_provider::crypto_provider;
 use crate::forward::http1::ConnectError;
 use crate::forward::upstream_tls::UpstreamTls;
-use crate::http2_windows::{CONNECTION_WINDOW, UPSTREAM_STREAM_WINDOW};
+use crate::http2_settings::{CONNECTION_WINDOW, UPSTREAM_STREAM_WINDOW};
 
 /// How a service's HTTP/2 connections are carried.
 #[derive(Debug, Clone)]
@@ -35,7 +38,10 @@ pub enum H2Transport {
 #[derive(Debug)]
 pub struct H2Connections {
     transport: H2Transport,
-    senders: Vec<Mutex<Option<SendRequest<H2RequestBody>>>>,
+    senders: Vec<Mutex<Vec<Multiplexed>>>,
+    /// Held while a connection to the endpoint is being opened: requests arriving meanwhile wait
+    /// for it and share it rather than each opening their own.
+    connecting: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl H2Connections {
@@ -43,7 +49,10 @@ impl H2Connections {
     pub fn new(transport: H2Transport, endpoints: usize) -> Self {
         H2Connections {
             transport,
-            senders: (0..endpoints).map(|_| Mutex::new(None)).collect(),
+            senders: (0..endpoints).map(|_| Mutex::new(Vec::new())).collect(),
+            connecting: (0..endpoints)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -60,28 +69,49 @@ impl H2Connections {
         }
     }
 
-    /// The open connection to endpoint `index`, or a new one (opened within `timeout`).
+    /// A stream to endpoint `index`: on an open connection with room for it, or on a new one
+    /// (opened within `timeout`). The stream counts on its connection until the slot is dropped.
     pub async fn sender(
         &self,
         index: usize,
         address: SocketAddr,
         name: &str,
         timeout: Duration,
-    ) -> Result<SendRequest<H2RequestBody>, ConnectError> {
-        let slot = &self.senders[index];
-        if let Some(sender) = lock(slot).as_ref().filter(|s| !s.is_closed()) {
-            return Ok(sender.clone());
+    ) -> Result<(SendRequest<H2RequestBody>, StreamSlot), ConnectError> {
+        if let Some(stream) = self.open_stream(index) {
+            return Ok(stream);
         }
-        let sender = tokio::time::timeout(timeout, self.connect(address, name))
-            .await
-            .map_err(|_| ConnectError::Timeout(timeout))??;
-        *lock(slot) = Some(sender.clone());
-        Ok(sender)
+        tokio::time::timeout(timeout, async {
+            let _connecting = self.connecting[index].lock().await;
+            // Another request may have opened one while this one waited.
+            if let Some(stream) = self.open_stream(index) {
+                return Ok(stream);
+            }
+            let connection = Multiplexed::new(self.connect(address, name).await?);
+            let stream = connection.take_stream().ok_or_else(|| {
+                ConnectError::Io(std::io::Error::other(
+                    "the HTTP/2 connection closed at once",
+                ))
+            })?;
+            lock(&self.senders[index]).push(connection);
+            Ok(stream)
+        })
+        .await
+        .map_err(|_| ConnectError::Timeout(timeout))?
     }
 
-    /// Forgets the connection to endpoint `index` (it failed): the next request opens another.
-    pub fn forget(&self, index: usize) {
-        *lock(&self.senders[index]) = None;
+    /// A stream on an open connection to endpoint `index` with room for it; closed connections
+    /// are dropped on the way.
+    fn open_stream(&self, index: usize) -> Option<(SendRequest<H2RequestBody>, StreamSlot)> {
+        let mut connections = lock(&self.senders[index]);
+        connections.retain(|connection| !connection.is_closed());
+        connections.iter().find_map(Multiplexed::take_stream)
+    }
+
+    /// Forgets the connection that carried `stream` to endpoint `index` (it failed): the next
+    /// request goes on another.
+    pub fn forget(&self, index: usize, stream: &StreamSlot) {
+        lock(&self.senders[index]).retain(|connection| !connection.carries(stream));
     }
 
     async fn connect(

@@ -25,6 +25,7 @@ use super::grpc_timeout::{format_grpc_timeout, parse_grpc_timeout};
 use super::request_body::{H2RequestBody, ReplayTap};
 use super::request_head::{h2_head, H2Head};
 use super::response_body::H2ResponseBody;
+use super::stream_slot::StreamSlot;
 use crate::forward::clock::now_ms;
 use crate::forward::endpoint::Endpoint;
 use crate::forward::http1::ConnectError;
@@ -178,7 +179,7 @@ pub async fn forward_h2(
                 && retry_budget.is_none_or(|b| b.try_withdraw(now_ms()))
         };
         match attempt {
-            Ok((response, lease, upstream_time)) => {
+            Ok((response, lease, stream, upstream_time)) => {
                 let status = response.status().as_u16();
                 let grpc_status = response
                     .headers()
@@ -200,7 +201,7 @@ pub async fn forward_h2(
                     return Ok(Forwarded {
                         status: parts.status,
                         headers: MessageHeaders::from_map(parts.headers),
-                        body: ResponseBody::Http2(H2ResponseBody::new(incoming, lease)),
+                        body: ResponseBody::Http2(H2ResponseBody::new(incoming, lease, stream)),
                         endpoint: endpoint.address.clone(),
                         upstream_time,
                         attempts: retry_number + 1,
@@ -254,6 +255,7 @@ async fn attempt(
     (
         http::Response<Incoming>,
         crate::forward::endpoint::Lease,
+        StreamSlot,
         Duration,
     ),
     Failed,
@@ -261,7 +263,7 @@ async fn attempt(
     let now = Instant::now();
     let lease = endpoint.lease();
     let connect_within = until.saturating_duration_since(now);
-    let mut sender = connections
+    let (mut sender, stream) = connections
         .sender(
             index,
             endpoint.socket_addr,
@@ -304,7 +306,7 @@ async fn attempt(
             detail: String::new(),
         }),
         Ok(Err(error)) => {
-            connections.forget(index);
+            connections.forget(index, &stream);
             Err(Failed {
                 kind: ForwardFailureKind::Reset,
                 // A request the closed connection never took did not leave.
@@ -315,7 +317,7 @@ async fn attempt(
         Ok(Ok(response)) => {
             let upstream_time = sent_at.elapsed();
             endpoint.latency.observe(upstream_time.as_secs_f64());
-            Ok((response, lease, upstream_time))
+            Ok((response, lease, stream, upstream_time))
         }
     }
 }

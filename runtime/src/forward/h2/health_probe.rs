@@ -22,7 +22,7 @@ pub async fn probe_h2(
 ) -> bool {
     let attempt = async {
         let connections = H2Connections::new(transport.clone(), 1);
-        let mut sender = connections.sender(0, address, host, timeout).await.ok()?;
+        let (mut sender, _stream) = connections.sender(0, address, host, timeout).await.ok()?;
         let uri = http::Uri::builder()
             .scheme(connections.scheme())
             .authority(host)

@@ -1,6 +1,6 @@
 //! HTTP/2 to upstreams (`protocol h2c` and `protocol h2` services, and HTTP/2 services inside the
-//! mesh's mutual TLS), on hyper's HTTP/2 client: one multiplexed connection per endpoint, shared by
-//! every worker. Trailers pass both ways, bodies stream with HTTP/2 flow control as back-pressure
+//! mesh's mutual TLS), on hyper's HTTP/2 client: multiplexed connections to each endpoint, shared by
+//! every worker, each carrying up to 100 streams. Trailers pass both ways, bodies stream with HTTP/2 flow control as back-pressure
 //! (a bidirectional gRPC call runs for as long as both sides keep their streams open), and
 //! `grpc-timeout` narrows the request's deadline.
 //!
@@ -14,6 +14,7 @@ pub mod health_probe;
 pub mod request_body;
 pub mod request_head;
 pub mod response_body;
+pub mod stream_slot;
 
 pub use connection::{H2Connections, H2Transport};
 pub use exchange::forward_h2;

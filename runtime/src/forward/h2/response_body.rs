@@ -1,5 +1,5 @@
 //! An HTTP/2 upstream's response body, passed on frame by frame (data and trailers), keeping the
-//! endpoint counted in flight until it ends.
+//! endpoint counted in flight, and the stream counted on its connection, until it ends.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,21 +8,23 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use super::stream_slot::StreamSlot;
 use crate::forward::endpoint::Lease;
 
 /// A response body streaming from an HTTP/2 upstream.
 #[derive(Debug)]
 pub struct H2ResponseBody {
     incoming: Incoming,
-    lease: Option<Lease>,
+    /// The endpoint in flight and the stream on its connection, released as the body ends.
+    lease: Option<(Lease, StreamSlot)>,
 }
 
 impl H2ResponseBody {
-    /// The body of a response from the endpoint `lease` holds.
-    pub fn new(incoming: Incoming, lease: Lease) -> Self {
+    /// The body of a response from the endpoint `lease` holds, on `stream`.
+    pub fn new(incoming: Incoming, lease: Lease, stream: StreamSlot) -> Self {
         H2ResponseBody {
             incoming,
-            lease: Some(lease),
+            lease: Some((lease, stream)),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! HTTP/2 flow-control windows, for meshd's connections to upstreams and for its listeners.
+//! HTTP/2 settings for meshd's connections to upstreams and for its listeners: flow-control
+//! windows, and how many streams one connection carries.
 //!
 //! One HTTP/2 connection carries many streams: meshd's connection to an upstream carries the
 //! requests of every client of that service, and a sidecar's mesh connection carries every caller
@@ -31,3 +32,10 @@ pub const LISTENER_STREAM_WINDOW: u32 = 256 * 1024;
 /// [`LISTENER_STREAM_WINDOW`] bound what one client connection can make meshd hold: 25 MiB, about
 /// what the kernel's receive buffer of a busy socket may reach on its own.
 pub const MAX_CONCURRENT_STREAMS: u32 = 100;
+
+/// The streams meshd opens at once on one connection to an upstream endpoint; the next stream
+/// goes on another connection. RFC 9113 §6.5.2 advises servers to allow at least 100, so a
+/// server that follows the advice never makes a request wait for a stream to end elsewhere. A
+/// long-lived stream (a gRPC subscription, a WebSocket over HTTP/2) would otherwise hold its slot
+/// until it ends, however long that is.
+pub const STREAMS_PER_UPSTREAM_CONNECTION: usize = 100;
