@@ -2,7 +2,8 @@
 //! the upstream, the response's reach the client), a request body streams to the upstream as it
 //! comes, an HTTP/1.1 client can call an `h2c` service, clients that stop reading hold back
 //! only their own streams, never the others sharing meshd's connection to the upstream, and
-//! long-lived streams that fill a connection send the next request on another.
+//! long-lived streams that fill a connection send the next request on another, and a connection
+//! whose peer fell silent is found by its pings and replaced.
 
 mod support;
 
@@ -440,4 +441,121 @@ async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_anot
         );
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "no third connection");
+}
+
+/// A TCP relay to `upstream` that can go silent: after [`SilentRelay::silence`], the connections
+/// it carries take bytes in and pass nothing on, and close never, as when a NAT or a firewall
+/// forgets a flow or the peer's host loses power. Connections accepted later relay as before.
+struct SilentRelay {
+    address: SocketAddr,
+    /// Connections numbered below this are silent.
+    silent_below: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
+}
+
+impl SilentRelay {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let silent_below = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (silent, count) = (Arc::clone(&silent_below), Arc::clone(&accepted));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let number = count.fetch_add(1, Ordering::SeqCst);
+                let server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                for (from, to) in [(client_read, server_write), (server_read, client_write)] {
+                    tokio::spawn(relay_until_silent(from, to, number, Arc::clone(&silent)));
+                }
+            }
+        });
+        SilentRelay {
+            address,
+            silent_below,
+            accepted,
+        }
+    }
+
+    /// Every connection open now goes silent.
+    fn silence(&self) {
+        let open = self.accepted.load(Ordering::SeqCst);
+        self.silent_below.store(open, Ordering::SeqCst);
+    }
+}
+
+async fn relay_until_silent(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    number: u64,
+    silent_below: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = from.read(&mut buffer).await;
+        if number < silent_below.load(Ordering::SeqCst) {
+            // Swallow everything from now on, holding both sockets open.
+            let _held = to;
+            while from.read(&mut buffer).await.is_ok_and(|n| n > 0) {}
+            return std::future::pending().await;
+        }
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if to.write_all(&buffer[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_replaced() {
+    let dir = TempDir::new("h2-silent-upstream");
+    let (upstream, _) = holding_upstream(100).await;
+    let relay = SilentRelay::start(upstream).await;
+    // The service's timeout bounds each try: a request into the silent connection fails in 1 s.
+    let source = format!(
+        "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route all {{ match * prefix \"/\" public forward h2app }}\n}}\nservice h2app {{ endpoints [\"{}\"] protocol h2c timeout 1s }}\n",
+        relay.address
+    );
+    let server = start_mesh(&dir, &source).await;
+    let address = server.listeners[0].address;
+    let mut sender = h2_client::<Full<Bytes>>(address).await;
+    let mut call = async || {
+        let request = Request::get(format!("http://{address}/small"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        (
+            status,
+            response.into_body().collect().await.unwrap().to_bytes(),
+        )
+    };
+    assert_eq!(call().await.1, "still answering");
+    relay.silence();
+    let (status, _) = call().await;
+    assert_eq!(
+        status, 504,
+        "a request into the silent connection times out"
+    );
+    // Within the ping interval and timeout (15 s), meshd finds the connection dead, drops it, and
+    // the next request opens another.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = call().await;
+        if status == 200 {
+            assert_eq!(body, "still answering");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "requests still go into the silent connection"
+        );
+    }
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), 2);
 }

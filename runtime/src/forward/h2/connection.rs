@@ -21,7 +21,9 @@ use super::stream_slot::{Multiplexed, StreamSlot};
 use crate::crypto_provider::crypto_provider;
 use crate::forward::http1::ConnectError;
 use crate::forward::upstream_tls::UpstreamTls;
-use crate::http2_settings::{CONNECTION_WINDOW, UPSTREAM_STREAM_WINDOW};
+use crate::http2_settings::{
+    CONNECTION_WINDOW, UPSTREAM_PING_INTERVAL, UPSTREAM_PING_TIMEOUT, UPSTREAM_STREAM_WINDOW,
+};
 
 /// How a service's HTTP/2 connections are carried.
 #[derive(Debug, Clone)]
@@ -173,6 +175,9 @@ where
         .timer(TokioTimer::new())
         .initial_stream_window_size(UPSTREAM_STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .keep_alive_interval(UPSTREAM_PING_INTERVAL)
+        .keep_alive_timeout(UPSTREAM_PING_TIMEOUT)
+        .keep_alive_while_idle(true)
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| ConnectError::Io(std::io::Error::other(format!("HTTP/2 handshake: {e}"))))?;
