@@ -40,12 +40,14 @@ pub const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// until it ends, however long that is.
 pub const STREAMS_PER_UPSTREAM_CONNECTION: usize = 100;
 
-/// How often meshd pings each HTTP/2 connection to an upstream, idle or not. A connection whose
-/// peer vanished without a reset (a host that lost power, a NAT or firewall that forgot the flow)
-/// would otherwise take requests into silence until TCP gives up, some fifteen minutes later.
-/// The pings also keep such middleboxes from forgetting an idle connection.
-pub const UPSTREAM_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often meshd pings each of its HTTP/2 connections, to upstreams and from clients, idle or
+/// not. A connection whose peer vanished without a reset (a host that lost power, a NAT or
+/// firewall that forgot the flow) would otherwise take requests into silence, or hold a quiet
+/// long-lived stream (a subscription) and the upstream stream behind it, until TCP gives up,
+/// some fifteen minutes after meshd next sends on it, or never when nothing is sent. The pings
+/// also keep such middleboxes from forgetting an idle connection.
+pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How long a ping may go unanswered before meshd closes the connection; the next request opens
-/// another. A dead connection is found within 15 s.
-pub const UPSTREAM_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a ping may go unanswered before meshd closes the connection, resetting its streams;
+/// towards an upstream, the next request opens another. A dead connection is found within 15 s.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -3,7 +3,8 @@
 //! comes, an HTTP/1.1 client can call an `h2c` service, clients that stop reading hold back
 //! only their own streams, never the others sharing meshd's connection to the upstream, and
 //! long-lived streams that fill a connection send the next request on another, and a connection
-//! whose peer fell silent is found by its pings and replaced.
+//! whose peer fell silent is found by its pings and replaced (towards an upstream) or closed with
+//! its streams (from a client).
 
 mod support;
 
@@ -331,8 +332,17 @@ async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection()
     }
 }
 
-/// A body that never ends nor sends anything: a long-lived stream (a subscription).
-struct Endless;
+/// A body that never ends nor sends anything: a long-lived stream (a subscription). Counts
+/// itself in `ended` when it is dropped (its stream was reset or closed).
+struct Endless {
+    ended: Arc<AtomicU64>,
+}
+
+impl Drop for Endless {
+    fn drop(&mut self) {
+        self.ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 impl Body for Endless {
     type Data = Bytes;
@@ -346,40 +356,60 @@ impl Body for Endless {
     }
 }
 
-/// An h2c upstream allowing `max_streams` streams per connection: `/hold` answers a body that
-/// never ends, anything else a short one. Counts the connections it accepted.
-async fn holding_upstream(max_streams: u32) -> (SocketAddr, Arc<AtomicU64>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let count = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let service = service_fn(|request: Request<Incoming>| async move {
-                let body = if request.uri().path() == "/hold" {
-                    Endless.boxed()
-                } else {
-                    Full::new(Bytes::from_static(b"still answering")).boxed()
-                };
-                Ok::<_, Infallible>(Response::new(body))
-            });
-            tokio::spawn(
-                http2::Builder::new(TokioExecutor::new())
-                    .max_concurrent_streams(max_streams)
-                    .serve_connection(TokioIo::new(stream), service),
-            );
+/// An h2c upstream allowing a number of streams per connection: `/hold` answers a body that
+/// never ends, anything else a short one.
+struct HoldingUpstream {
+    address: SocketAddr,
+    /// Connections accepted.
+    accepted: Arc<AtomicU64>,
+    /// `/hold` streams that ended.
+    ended: Arc<AtomicU64>,
+}
+
+impl HoldingUpstream {
+    async fn start(max_streams: u32) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let ended = Arc::new(AtomicU64::new(0));
+        let (count, ends) = (Arc::clone(&accepted), Arc::clone(&ended));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let ends = Arc::clone(&ends);
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let ended = Arc::clone(&ends);
+                    async move {
+                        let body = if request.uri().path() == "/hold" {
+                            Endless { ended }.boxed()
+                        } else {
+                            Full::new(Bytes::from_static(b"still answering")).boxed()
+                        };
+                        Ok::<_, Infallible>(Response::new(body))
+                    }
+                });
+                tokio::spawn(
+                    http2::Builder::new(TokioExecutor::new())
+                        .max_concurrent_streams(max_streams)
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        HoldingUpstream {
+            address,
+            accepted,
+            ended,
         }
-    });
-    (address, accepted)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_another() {
     let dir = TempDir::new("h2-full-connection");
     // 100 streams per connection: the least RFC 9113 advises a server to allow.
-    let (upstream, accepted) = holding_upstream(100).await;
-    let (_server, address) = gateway(&dir, upstream).await;
+    let upstream = HoldingUpstream::start(100).await;
+    let accepted = upstream.accepted;
+    let (_server, address) = gateway(&dir, upstream.address).await;
     let mut first = h2_client::<Full<Bytes>>(address).await;
     let request = Request::get(format!("http://{address}/small"))
         .body(Full::new(Bytes::new()))
@@ -515,8 +545,8 @@ async fn relay_until_silent(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_replaced() {
     let dir = TempDir::new("h2-silent-upstream");
-    let (upstream, _) = holding_upstream(100).await;
-    let relay = SilentRelay::start(upstream).await;
+    let upstream = HoldingUpstream::start(100).await;
+    let relay = SilentRelay::start(upstream.address).await;
     // The service's timeout bounds each try: a request into the silent connection fails in 1 s.
     let source = format!(
         "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route all {{ match * prefix \"/\" public forward h2app }}\n}}\nservice h2app {{ endpoints [\"{}\"] protocol h2c timeout 1s }}\n",
@@ -558,4 +588,32 @@ async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_repla
         );
     }
     assert_eq!(relay.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_connection_that_fell_silent_is_found_by_its_pings_and_its_streams_end() {
+    let dir = TempDir::new("h2-silent-client");
+    let upstream = HoldingUpstream::start(100).await;
+    let (_server, address) = gateway(&dir, upstream.address).await;
+    // The client reaches meshd through a relay, and opens a long-lived, quiet stream.
+    let relay = SilentRelay::start(address).await;
+    let mut sender = h2_client::<Full<Bytes>>(relay.address).await;
+    let request = Request::get(format!("http://{address}/hold"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(upstream.ended.load(Ordering::SeqCst), 0);
+    // The client's side falls silent. meshd's pings go unanswered: within 15 s it closes the
+    // connection and resets the upstream stream it held for the client.
+    relay.silence();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while upstream.ended.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "meshd still holds the stream of a client that fell silent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(response);
 }

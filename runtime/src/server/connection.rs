@@ -14,7 +14,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::http2_settings::{CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, MAX_CONCURRENT_STREAMS};
+use crate::http2_settings::{
+    CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, MAX_CONCURRENT_STREAMS, PING_INTERVAL, PING_TIMEOUT,
+};
 use crate::mesh::identity::SpiffeId;
 use crate::mesh::inbound::Accepted;
 
@@ -71,7 +73,9 @@ impl ListenerContext {
             .max_header_list_size(MAX_HEAD_BYTES as u32)
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .initial_stream_window_size(LISTENER_STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW);
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .keep_alive_interval(PING_INTERVAL)
+            .keep_alive_timeout(PING_TIMEOUT);
         ListenerContext {
             shared,
             role,

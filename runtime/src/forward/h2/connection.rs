@@ -22,7 +22,7 @@ use crate::crypto_provider::crypto_provider;
 use crate::forward::http1::ConnectError;
 use crate::forward::upstream_tls::UpstreamTls;
 use crate::http2_settings::{
-    CONNECTION_WINDOW, UPSTREAM_PING_INTERVAL, UPSTREAM_PING_TIMEOUT, UPSTREAM_STREAM_WINDOW,
+    CONNECTION_WINDOW, PING_INTERVAL, PING_TIMEOUT, UPSTREAM_STREAM_WINDOW,
 };
 
 /// How a service's HTTP/2 connections are carried.
@@ -175,8 +175,8 @@ where
         .timer(TokioTimer::new())
         .initial_stream_window_size(UPSTREAM_STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .keep_alive_interval(UPSTREAM_PING_INTERVAL)
-        .keep_alive_timeout(UPSTREAM_PING_TIMEOUT)
+        .keep_alive_interval(PING_INTERVAL)
+        .keep_alive_timeout(PING_TIMEOUT)
         .keep_alive_while_idle(true)
         .handshake(TokioIo::new(io))
         .await
