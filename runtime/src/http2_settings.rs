@@ -29,8 +29,7 @@ pub const LISTENER_STREAM_WINDOW: u32 = 256 * 1024;
 
 /// The streams a client may have open at once on one connection to a meshd listener (Envoy's
 /// advice for edge proxies). With the connection window at its largest, this and
-/// [`LISTENER_STREAM_WINDOW`] bound what one client connection can make meshd hold: 25 MiB, about
-/// what the kernel's receive buffer of a busy socket may reach on its own.
+/// [`LISTENER_STREAM_WINDOW`] bound what one client connection can make meshd hold: 25 MiB.
 pub const MAX_CONCURRENT_STREAMS: u32 = 100;
 
 /// The streams meshd opens at once on one connection to an upstream endpoint; the next stream

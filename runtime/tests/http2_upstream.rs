@@ -245,13 +245,19 @@ async fn clients_that_stop_reading_hold_back_their_own_streams_not_the_shared_up
     let mut last = u64::MAX;
     eventually("the upstream to be held back", async || {
         let now = pulled.load(Ordering::SeqCst);
-        let settled = now == last;
+        let settled = now == last && now > 0;
         last = now;
         settled
     })
     .await;
     let held = pulled.load(Ordering::SeqCst);
     eprintln!("the upstream sent {held} bytes into eight stalled streams");
+    // Each stream filled at least meshd's window towards the upstream: more than the old
+    // connection window held for all of them together.
+    assert!(
+        held > 8 * 1024 * 1024,
+        "the streams never filled: {held} bytes"
+    );
     // Per stream: the client's window (hyper's 2 MiB), meshd's send buffer towards it, meshd's
     // window towards the upstream (1 MiB) and the upstream's send buffer: under 4 MiB.
     assert!(
@@ -309,6 +315,11 @@ async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection()
     .await;
     let held = sent.load(Ordering::SeqCst);
     eprintln!("the client sent {held} bytes into four stalled uploads");
+    // Each upload filled at least meshd's window for it: more than the old connection window.
+    assert!(
+        held > 4 * 256 * 1024,
+        "the uploads never filled: {held} bytes"
+    );
     // Per upload: meshd's listener window (256 KiB), its send buffer towards the upstream and the
     // upstream's window (1 MiB): under 2 MiB.
     assert!(

@@ -1,8 +1,9 @@
 //! Multiplexed HTTP/2 connections to each endpoint: one, opened on first use, and another each
-//! time those open carry [`STREAMS_PER_UPSTREAM_CONNECTION`](crate::http2_settings) streams;
-//! a connection the upstream closes (GOAWAY, reset, idle) is dropped and the next request opens
-//! another. Plaintext with prior knowledge (h2c), TLS offering
-//! `h2` by ALPN to a public server, or the mesh's mutual TLS offering `h2`.
+//! time those open carry
+//! [`STREAMS_PER_UPSTREAM_CONNECTION`](crate::http2_settings::STREAMS_PER_UPSTREAM_CONNECTION)
+//! streams; a connection that closes (GOAWAY, reset, idle, an unanswered ping) is dropped and the
+//! next request opens another. Plaintext with prior knowledge (h2c), TLS offering `h2` by ALPN to
+//! a public server, or the mesh's mutual TLS offering `h2`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};

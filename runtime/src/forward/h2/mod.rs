@@ -1,8 +1,8 @@
 //! HTTP/2 to upstreams (`protocol h2c` and `protocol h2` services, and HTTP/2 services inside the
-//! mesh's mutual TLS), on hyper's HTTP/2 client: multiplexed connections to each endpoint, shared by
-//! every worker, each carrying up to 100 streams. Trailers pass both ways, bodies stream with HTTP/2 flow control as back-pressure
-//! (a bidirectional gRPC call runs for as long as both sides keep their streams open), and
-//! `grpc-timeout` narrows the request's deadline.
+//! mesh's mutual TLS), on hyper's HTTP/2 client: multiplexed connections to each endpoint, shared
+//! by every worker, each carrying up to 100 streams. Trailers pass both ways, bodies stream with
+//! HTTP/2 flow control as back-pressure (a bidirectional gRPC call runs for as long as both sides
+//! keep their streams open), and `grpc-timeout` narrows the request's deadline.
 //!
 //! The request arrives as the HTTP/1 head that the shared forward stage encodes once
 //! ([`request_head`] reads it back), so the chains need no second path to HTTP/2 services.

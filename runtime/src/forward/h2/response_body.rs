@@ -16,7 +16,7 @@ use crate::forward::endpoint::Lease;
 pub struct H2ResponseBody {
     incoming: Incoming,
     /// The endpoint in flight and the stream on its connection, released as the body ends.
-    lease: Option<(Lease, StreamSlot)>,
+    held: Option<(Lease, StreamSlot)>,
 }
 
 impl H2ResponseBody {
@@ -24,7 +24,7 @@ impl H2ResponseBody {
     pub fn new(incoming: Incoming, lease: Lease, stream: StreamSlot) -> Self {
         H2ResponseBody {
             incoming,
-            lease: Some((lease, stream)),
+            held: Some((lease, stream)),
         }
     }
 }
@@ -41,11 +41,11 @@ impl Body for H2ResponseBody {
         let polled = Pin::new(&mut this.incoming).poll_frame(cx);
         match polled {
             Poll::Ready(None) => {
-                this.lease = None;
+                this.held = None;
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(error))) => {
-                this.lease = None;
+                this.held = None;
                 Poll::Ready(Some(Err(std::io::Error::other(error))))
             }
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
