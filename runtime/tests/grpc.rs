@@ -1,7 +1,8 @@
 //! gRPC through meshd with a real grpcio server and client (`grpc_fixtures/`): unary, server
 //! streaming and bidirectional streaming through the gateway (h2c upstream), h2 over TLS chosen by
 //! ALPN, a sidecar pair with mutual TLS; every status the gateway makes itself; `grpc-timeout`
-//! against the route's deadline; retries on UNAVAILABLE counted at the upstream.
+//! against the route's deadline; retries on UNAVAILABLE counted at the upstream; health checks by
+//! the gRPC health checking protocol against grpcio's own health service.
 
 mod grpc_support;
 mod mesh_identity_support;
@@ -358,4 +359,84 @@ fn grpc_passes_a_sidecar_pair_over_mutual_tls() {
         inbound_from_picard >= 2.0,
         "riker's sidecar judged the calls as picard's: {metrics}"
     );
+}
+
+#[test]
+fn the_grpc_health_checking_protocol_takes_a_not_serving_endpoint_out_and_brings_it_back() {
+    let scratch = Scratch::new("health");
+    let mut first = GrpcServer::start();
+    let mut second = GrpcServer::start();
+    let source = format!(
+        r#"gateway edge {{
+  listen "127.0.0.1:0"
+  route log {{ match grpc "starfleet.Log" public forward logbook }}
+}}
+service logbook {{
+  endpoints ["{first}", "{second}"]
+  protocol h2c
+  balance round_robin
+  health_check grpc "starfleet.Log" every 100ms timeout 90ms healthy 1 unhealthy 1
+}}
+"#,
+        first = first.address,
+        second = second.address
+    );
+    let meshd = gateway(&scratch, &source);
+    let target = meshd.gateway.unwrap();
+    // Appends through meshd under `key`, and how many of them each server counted.
+    let appends = |key: &str, calls: usize| {
+        for _ in 0..calls {
+            let answer = append(target, "x", &[("x-key", key)]);
+            assert_eq!(code(&answer), "OK", "{answer}");
+        }
+    };
+    let counted = |server: &GrpcServer, key: &str| {
+        let report = grpc_call(
+            json!({"target": server.address.to_string(), "method": "Count",
+            "messages": [""], "metadata": [["x-key", key]]}),
+        );
+        report["responses"][0]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    appends("both", 4);
+    assert_eq!((counted(&first, "both"), counted(&second, "both")), (2, 2));
+
+    // The first server's health service says NOT_SERVING for the service checked.
+    first.set_serving("starfleet.Log", false);
+    let mut round = 0;
+    eventually("the first endpoint taken out", || {
+        round += 1;
+        let key = format!("probe-{round}");
+        appends(&key, 2);
+        counted(&first, &key) == 0
+    });
+    appends("out", 6);
+    assert_eq!((counted(&first, "out"), counted(&second, "out")), (0, 6));
+
+    // With no endpoint serving, a call is refused by meshd itself: UNAVAILABLE.
+    second.set_serving("starfleet.Log", false);
+    eventually("no endpoint left", || {
+        code(&append(target, "x", &[("x-key", "none")])) == "UNAVAILABLE"
+    });
+    assert_eq!(
+        counted(&second, "none"),
+        0,
+        "meshd answered, not the server"
+    );
+
+    // SERVING again: back in rotation.
+    first.set_serving("starfleet.Log", true);
+    second.set_serving("starfleet.Log", true);
+    let mut round = 0;
+    eventually("both endpoints back", || {
+        round += 1;
+        let key = format!("back-{round}");
+        let answers: Vec<_> = (0..2)
+            .map(|_| code(&append(target, "x", &[("x-key", &key)])).to_string())
+            .collect();
+        answers.iter().all(|c| c == "OK") && counted(&first, &key) == 1
+    });
 }

@@ -36,6 +36,6 @@ pub use types::route::{
 };
 pub use types::service::{
     Balance, CircuitBreaker, FailurePercentage, GrpcRetry, HealthCheck, LatencyOutlier, Protocol,
-    Retry, RetryBudget, RetryCondition, RetryOn, Service, SuccessRate,
+    Retry, RetryBudget, RetryCondition, RetryOn, Service, SuccessRate, GRPC_HEALTH_CHECK_PATH,
 };
 pub use types::stream::{Deliver, Stream, StreamSink, StreamSource, Topic, TopicSchema};

@@ -240,6 +240,7 @@ fn services() -> Vec<Service> {
                 interval_ms: None,
             }),
             health_check: Some(HealthCheck {
+                grpc_service: None,
                 method: "GET".to_string(),
                 path: "/healthz".to_string(),
                 interval_ms: 5_000,

@@ -56,9 +56,11 @@ fn health(service: &Service) -> String {
     match &service.health_check {
         None => "no health check".to_string(),
         Some(hc) => format!(
-            "health check {} {} every {}ms (timeout {}ms, {} up / {} down)",
-            hc.method,
-            hc.path,
+            "health check {} every {}ms (timeout {}ms, {} up / {} down)",
+            match &hc.grpc_service {
+                Some(service) => format!("grpc {service:?}"),
+                None => format!("{} {}", hc.method, hc.path),
+            },
             hc.interval_ms,
             hc.timeout_ms,
             hc.healthy_threshold,

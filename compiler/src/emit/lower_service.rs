@@ -5,7 +5,7 @@
 
 use meshwork_bundle::{
     Balance, CircuitBreaker, FailurePercentage, GrpcRetry, HealthCheck, LatencyOutlier, Protocol,
-    Retry, RetryBudget, RetryCondition, RetryOn, Service, SuccessRate,
+    Retry, RetryBudget, RetryCondition, RetryOn, Service, SuccessRate, GRPC_HEALTH_CHECK_PATH,
 };
 
 use meshwork_bundle::mesh_policy::derived_identity;
@@ -227,12 +227,18 @@ pub const DEFAULT_OUTLIER_INTERVAL_MS: u64 = 10_000;
 fn lower_health_check(check: &ast::HealthCheck) -> HealthCheck {
     let interval_ms = check.every.node.millis;
     let (healthy, unhealthy) = DEFAULT_HEALTH_THRESHOLDS;
+    let grpc_service = check.grpc.map(|_| check.path.node.clone());
     HealthCheck {
-        method: check
-            .method
-            .as_ref()
-            .map_or_else(|| "GET".to_string(), |m| m.node.to_ascii_uppercase()),
-        path: check.path.node.clone(),
+        method: match (&check.method, &grpc_service) {
+            (_, Some(_)) => "POST".to_string(),
+            (Some(method), None) => method.node.to_ascii_uppercase(),
+            (None, None) => "GET".to_string(),
+        },
+        path: match &grpc_service {
+            Some(_) => GRPC_HEALTH_CHECK_PATH.to_string(),
+            None => check.path.node.clone(),
+        },
+        grpc_service,
         interval_ms,
         timeout_ms: check
             .timeout

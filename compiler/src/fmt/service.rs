@@ -176,11 +176,12 @@ fn circuit_breaker(source: &SourceText<'_>, breaker: &CircuitBreaker) -> Entry {
     .at(breaker.span.start as usize)
 }
 
-/// `health_check [METHOD] "PATH" every D [timeout D] [healthy N] [unhealthy N]`.
+/// `health_check [METHOD | grpc] "PATH" every D [timeout D] [healthy N] [unhealthy N]`.
 fn health_check_line(check: &HealthCheck) -> Line {
     Line::new()
         .text("health_check")
         .maybe(check.method.as_ref().map(|m| m.node.clone()))
+        .maybe(check.grpc.map(|_| "grpc".to_string()))
         .text(string(&check.path.node))
         .text(format!("every {}", duration(check.every.node)))
         .maybe(

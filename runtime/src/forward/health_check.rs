@@ -1,5 +1,6 @@
 //! Active health checks: every endpoint of a service that declares `health_check` is probed on
-//! its own schedule with a fresh connection; `unhealthy_threshold` failures in a row take it out
+//! its own schedule with a fresh connection (for `health_check grpc`, by the gRPC health checking
+//! protocol); `unhealthy_threshold` failures in a row take it out
 //! of balancing and `healthy_threshold` successes bring it back. Endpoints start healthy, so a
 //! newly loaded bundle serves at once; the first probe runs immediately.
 //!
@@ -14,6 +15,7 @@ use http::Method;
 use meshwork_bundle::HealthCheck;
 
 use super::endpoint::Endpoint;
+use super::h2::grpc_health::probe_grpc;
 use super::h2::health_probe::probe_h2;
 use super::h2::H2Transport;
 use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
@@ -60,11 +62,16 @@ async fn probe_forever(
             host: &host,
             tls: tls.as_ref(),
         };
-        let healthy = match &h2 {
-            Some(transport) => {
+        let healthy = match (&h2, &check.grpc_service) {
+            (Some(transport), Some(grpc)) => {
+                probe_grpc(transport, address, &host, grpc, timeout).await
+            }
+            (Some(transport), None) => {
                 probe_h2(transport, address, &host, &method, &check.path, timeout).await
             }
-            None => probe(&target, &method, &check.path, timeout).await,
+            // meshc refuses `grpc` on a service without HTTP/2; a bundle that has it anyway
+            // gets the plain probe of the path it names.
+            (None, _) => probe(&target, &method, &check.path, timeout).await,
         };
         let Some(endpoint) = endpoint.upgrade() else {
             return;

@@ -9,14 +9,19 @@ in and out).
   starfleet.Log/Count (unary)    how many Append calls arrived with the `x-key` of the request.
   starfleet.Log/Chat (bidi)      echoes every message with b"echo:" as it arrives.
   starfleet.Log/Tail (server)    streams the request's bytes back int(request) times.
+  grpc.health.v1.Health          the official health service (PyPI grpcio-health-checking),
+                                 SERVING for "" and "starfleet.Log" at start; a line
+                                 "serving NAME" or "not_serving NAME" on stdin sets NAME's status.
 
-Usage: grpc_server.py [--tls CERT KEY]; prints "listening PORT" once serving on 127.0.0.1.
+Usage: grpc_server.py [--tls CERT KEY]; prints "listening PORT" once serving on 127.0.0.1, and
+answers "ok" to every stdin line once it took effect.
 """
 import sys
 import threading
 from concurrent import futures
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 calls = {}
 lock = threading.Lock()
@@ -75,6 +80,10 @@ def main():
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("starfleet.Log", handlers),))
+    health_service = health.HealthServicer()
+    for name in ("", "starfleet.Log"):
+        health_service.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_service, server)
     if len(sys.argv) == 4 and sys.argv[1] == "--tls":
         with open(sys.argv[2], "rb") as c, open(sys.argv[3], "rb") as k:
             credentials = grpc.ssl_server_credentials(((k.read(), c.read()),))
@@ -84,7 +93,15 @@ def main():
     server.start()
     print("listening %d" % port, flush=True)
     # Ends when the test closes stdin (or kills the process).
-    sys.stdin.read()
+    statuses = {
+        "serving": health_pb2.HealthCheckResponse.SERVING,
+        "not_serving": health_pb2.HealthCheckResponse.NOT_SERVING,
+    }
+    for line in sys.stdin:
+        word, _, name = line.strip().partition(" ")
+        if word in statuses:
+            health_service.set(name, statuses[word])
+        print("ok", flush=True)
     server.stop(0)
 
 

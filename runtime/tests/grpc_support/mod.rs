@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{json, Value};
 
@@ -20,7 +20,8 @@ fn fixture(name: &str) -> PathBuf {
 /// The grpcio server of `grpc_fixtures/grpc_server.py`; stopped when dropped.
 pub struct GrpcServer {
     child: Child,
-    _stdin: ChildStdin,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
     pub address: SocketAddr,
 }
 
@@ -42,21 +43,30 @@ impl GrpcServer {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3 runs the grpcio server (pip install grpcio)");
+            .expect("python3 runs the grpcio server (pip install grpcio grpcio-health-checking)");
         let stdin = child.stdin.take().unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
         let port: u16 = line
             .strip_prefix("listening ")
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or_else(|| panic!("the grpc server said {line:?}"));
         GrpcServer {
             child,
-            _stdin: stdin,
+            stdin,
+            stdout,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
         }
+    }
+
+    /// Sets what the server's health service says of `service`; returns once it took effect.
+    pub fn set_serving(&mut self, service: &str, serving: bool) {
+        let word = if serving { "serving" } else { "not_serving" };
+        writeln!(self.stdin, "{word} {service}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ok", "the grpc server said {line:?}");
     }
 }
 

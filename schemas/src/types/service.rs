@@ -250,6 +250,9 @@ pub struct LatencyOutlier {
     pub min_latency_ms: u64,
 }
 
+/// What a health check with `grpc_service` requests: the gRPC health checking protocol's `Check`.
+pub const GRPC_HEALTH_CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
+
 /// Active health checking of every endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -266,4 +269,9 @@ pub struct HealthCheck {
     pub healthy_threshold: u64,
     /// Consecutive failures that mark an endpoint unhealthy.
     pub unhealthy_threshold: u64,
+    /// The gRPC health checking protocol: `method` and `path` are then `POST` and
+    /// `/grpc.health.v1.Health/Check`, the request asks about this service (`""`: the server as a
+    /// whole), and only an answer of `SERVING` with `grpc-status` 0 is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_service: Option<String>,
 }

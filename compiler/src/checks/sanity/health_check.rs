@@ -1,9 +1,10 @@
 //! Health checks that cannot work (E0706).
 //!
 //! *What*: a probe timeout longer than its interval, a `healthy` or `unhealthy` threshold of 0,
-//! or a path without a leading `/`.
+//! a path without a leading `/`, or `health_check grpc` on a service without `protocol h2c|h2`.
 //! *Why*: overlapping probes pile up against a struggling endpoint; a zero threshold flips an
-//! endpoint on no evidence; a path without `/` is not a request target.
+//! endpoint on no evidence; a path without `/` is not a request target; the gRPC health checking
+//! protocol runs over HTTP/2 only.
 //! *Example*: `health_check GET "/healthz" every 1s timeout 5s`.
 
 use crate::diagnostics::Diagnostic;
@@ -50,7 +51,24 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                     );
                 }
             }
-            if !check.path.node.starts_with('/') {
+            if let Some(grpc) = check.grpc {
+                let http2 = service
+                    .protocol()
+                    .is_some_and(|p| p.node != ast::Protocol::Http1);
+                if !http2 {
+                    out.push(
+                        Diagnostic::error(
+                            &INVALID_HEALTH_CHECK,
+                            format!(
+                                "service `{}` is checked with gRPC but does not speak HTTP/2",
+                                service.name.node
+                            ),
+                        )
+                        .with_label(grpc, "the gRPC health checking protocol runs over HTTP/2")
+                        .with_help("add `protocol h2c` (or `h2` over TLS) to the service"),
+                    );
+                }
+            } else if !check.path.node.starts_with('/') {
                 out.push(
                     Diagnostic::error(
                         &INVALID_HEALTH_CHECK,

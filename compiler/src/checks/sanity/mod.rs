@@ -50,8 +50,8 @@ crate::diagnostics::codes::codes! {
         "service picard { endpoints [\"127.0.0.1:9101\", \"127.0.0.1:9101\"] }";
     /// A health check that cannot work.
     INVALID_HEALTH_CHECK = "E0706", "invalid health check",
-        "A probe timeout longer than the interval (probes pile up on a struggling endpoint), a `healthy`/`unhealthy` threshold of 0 (state flips without evidence), or a path without a leading `/`.",
-        "Keep the timeout at or below the interval, thresholds at 1 or more, and paths absolute.",
+        "A probe timeout longer than the interval (probes pile up on a struggling endpoint), a `healthy`/`unhealthy` threshold of 0 (state flips without evidence), a path without a leading `/`, or `health_check grpc` on a service that does not speak HTTP/2 (gRPC runs over HTTP/2 only).",
+        "Keep the timeout at or below the interval, thresholds at 1 or more, and paths absolute; give a service checked with `grpc` its `protocol h2c` or `h2`.",
         "service picard { endpoints [\"127.0.0.1:9101\"] health_check GET \"/healthz\" every 1s timeout 5s }";
     /// Retries on timeout that a route's deadline cuts off.
     RETRY_BUDGET = "W0707", "retries exceed the route deadline",

@@ -132,10 +132,15 @@ pub struct LatencyDetector {
     pub span: Span,
 }
 
-/// `health_check [METHOD] "PATH" every DURATION [timeout DURATION] [healthy N] [unhealthy N]`.
+/// `health_check [METHOD] "PATH" every DURATION [timeout DURATION] [healthy N] [unhealthy N]`,
+/// or `health_check grpc "SERVICE" every …`: the gRPC health checking protocol
+/// (`grpc.health.v1.Health/Check`), asking about `SERVICE` (`""`: the server as a whole).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthCheck {
     pub method: Option<Spanned<String>>,
+    /// The `grpc` keyword, when the check uses the gRPC health checking protocol.
+    pub grpc: Option<Span>,
+    /// The path requested, or with `grpc` the gRPC service asked about.
     pub path: Spanned<String>,
     pub every: Spanned<Duration>,
     pub timeout: Option<Spanned<Duration>>,

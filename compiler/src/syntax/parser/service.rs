@@ -455,19 +455,29 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
 }
 
 fn health_check<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, HealthCheck> {
-    let (r, method_value) = if input.starts_with('"') {
-        (input, None)
+    let (r, method_value, grpc) = if input.starts_with('"') {
+        (input, None, None)
+    } else if peek_word(input) == Some("grpc") {
+        let r = &input["grpc".len()..];
+        let grpc = cx.span(input, r);
+        (ws(cx, r)?.0, None, Some(grpc))
     } else {
         let (r, m) = method(cx, input)?;
-        (ws(cx, r)?.0, Some(m))
+        (ws(cx, r)?.0, Some(m), None)
     };
-    let (r, path) = string(cx, r, "the health check path in quotes")?;
+    let what = if grpc.is_some() {
+        "the gRPC service to ask about in quotes (\"\" for the whole server)"
+    } else {
+        "the health check path in quotes"
+    };
+    let (r, path) = string(cx, r, what)?;
     let (r, _) = ws(cx, r)?;
     let (r, _) = keyword(r, "every")?;
     let (r, _) = ws(cx, r)?;
     let (mut rest, every) = duration(cx, r)?;
     let mut check = HealthCheck {
         method: method_value,
+        grpc,
         path,
         every,
         timeout: None,

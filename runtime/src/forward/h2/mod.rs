@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod exchange;
+pub mod grpc_health;
 pub mod grpc_timeout;
 pub mod health_probe;
 pub mod request_body;
