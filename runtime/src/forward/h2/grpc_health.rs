@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderValue, Method};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 use meshwork_bundle::GRPC_HEALTH_CHECK_PATH;
 
 use super::connection::{H2Connections, H2Transport};
@@ -23,6 +23,9 @@ use super::request_body::H2RequestBody;
 
 /// `HealthCheckResponse.ServingStatus.SERVING`.
 const SERVING: u64 = 1;
+
+/// The most of an answer a probe reads (a `HealthCheckResponse` in its frame is 7 bytes).
+const MAX_ANSWER_BYTES: usize = 1024;
 
 /// One probe of `address` (named `host`) asking about `service`, within `timeout`.
 pub async fn probe_grpc(
@@ -63,7 +66,8 @@ pub async fn probe_grpc(
         if grpc_status(&parts.headers).is_some_and(|status| status != "0") {
             return Some(false);
         }
-        let collected = body.collect().await.ok()?;
+        // The answer is a few bytes; an endpoint that sends more is not healthy, and not read.
+        let collected = Limited::new(body, MAX_ANSWER_BYTES).collect().await.ok()?;
         let status = collected
             .trailers()
             .and_then(grpc_status)
@@ -184,6 +188,55 @@ mod tests {
         // A field added later does not hide the status.
         assert!(serving(frame(&[0x12, 0x02, b'o', b'k', 0x08, 0x01])));
         assert!(serving(frame(&[0x18, 0x07, 0x08, 0x01])));
+    }
+
+    /// An h2c server answering every call with `body` and `grpc-status` 0 in the trailers.
+    async fn answering(body: Bytes) -> SocketAddr {
+        use hyper::server::conn::http2;
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let body = body.clone();
+                let service =
+                    hyper::service::service_fn(move |_: http::Request<hyper::body::Incoming>| {
+                        let mut trailers = http::HeaderMap::new();
+                        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+                        let body = http_body_util::Full::new(body.clone())
+                            .with_trailers(std::future::ready(Some(Ok(trailers))));
+                        async move { Ok::<_, std::convert::Infallible>(http::Response::new(body)) }
+                    });
+                tokio::spawn(
+                    http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        address
+    }
+
+    async fn probe(address: SocketAddr) -> bool {
+        let host = address.to_string();
+        probe_grpc(
+            &H2Transport::Plain,
+            address,
+            &host,
+            "",
+            Duration::from_secs(5),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_serving_answer_is_healthy_and_an_oversized_one_is_not_read() {
+        assert!(probe(answering(frame(&[0x08, 0x01])).await).await);
+        assert!(!probe(answering(frame(&[0x08, 0x02])).await).await);
+        let padding = vec![0u8; 64 * 1024];
+        let mut oversized = vec![0x12, 0x80, 0x80, 0x04];
+        oversized.extend_from_slice(&padding);
+        oversized.extend_from_slice(&[0x08, 0x01]);
+        assert!(!probe(answering(frame(&oversized)).await).await);
     }
 
     #[test]
