@@ -15,6 +15,7 @@ pub mod http2_settings;
 pub mod load;
 pub mod mesh;
 pub mod metrics;
+pub mod open_files;
 pub mod reload;
 pub mod run;
 pub mod server;

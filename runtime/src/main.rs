@@ -293,6 +293,17 @@ fn init_tracing() {
 
 fn run(options: RunOptions) -> ExitCode {
     init_tracing();
+    match meshd::open_files::raise_open_file_limit() {
+        Ok(limit) if limit.now > limit.before => {
+            tracing::info!(
+                from = limit.before,
+                to = limit.now,
+                "open file limit raised"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not raise the open file limit"),
+    }
     if options.drain.delay >= options.drain.timeout {
         eprintln!(
             "error: --drain-delay ({}) must be shorter than --drain-timeout ({})",
