@@ -14,6 +14,8 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// One compiled Meshwork program: everything `meshd` needs, already resolved and sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Bundle")]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     /// Always [`FORMAT_VERSION`].
@@ -77,6 +79,8 @@ fn is_zero(value: &u64) -> bool {
 
 /// The name and version of the compiler that wrote a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "CompilerInfo")]
 #[serde(deny_unknown_fields)]
 pub struct CompilerInfo {
     /// `meshc`.
@@ -87,6 +91,8 @@ pub struct CompilerInfo {
 
 /// A source file of the program and the SHA-256 of its text, so a bundle can be traced to its input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "SourceDigest")]
 #[serde(deny_unknown_fields)]
 pub struct SourceDigest {
     /// The path as the compiler showed it (`/` separators).
@@ -101,6 +107,8 @@ pub struct SourceDigest {
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
+#[serde(remote = "Self")]
+#[schemars(rename = "SourceLocation")]
 #[serde(deny_unknown_fields)]
 pub struct SourceLocation {
     /// The path, as in [`Bundle::sources`].
@@ -135,3 +143,5 @@ pub enum Effect {
     /// Refuse the request.
     Deny,
 }
+
+super::map_only::map_only!(Bundle, CompilerInfo, SourceDigest, SourceLocation);

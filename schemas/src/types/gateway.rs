@@ -8,6 +8,8 @@ use super::route::Route;
 
 /// A set of listeners admitting outside clients through routes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Gateway")]
 #[serde(deny_unknown_fields)]
 pub struct Gateway {
     /// The gateway's name.
@@ -38,6 +40,8 @@ pub struct Gateway {
 
 /// How a gateway takes part in W3C trace context (`tracing { sample N% }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Tracing")]
 #[serde(deny_unknown_fields)]
 pub struct Tracing {
     /// The share (0–100) of requests arriving without a `traceparent` whose new trace is
@@ -50,6 +54,8 @@ pub struct Tracing {
 /// How a gateway normalizes request paths (see [`crate::matcher::normalize_request_path`]). Dot
 /// segments are always removed and unreserved escapes always decoded; these are the choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "PathPolicy")]
 #[serde(deny_unknown_fields)]
 pub struct PathPolicy {
     /// Merge runs of slashes into one (`//admin` is `/admin`), as nginx does. Default true.
@@ -111,6 +117,8 @@ pub enum MethodMismatch {
 
 /// One listening socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Listener")]
 #[serde(deny_unknown_fields)]
 pub struct Listener {
     /// `host:port`.
@@ -124,6 +132,8 @@ pub struct Listener {
 
 /// The certificate chain and private key of a TLS listener (PEM files or variables).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "ListenerTls")]
 #[serde(deny_unknown_fields)]
 pub struct ListenerTls {
     /// The certificate chain.
@@ -134,6 +144,8 @@ pub struct ListenerTls {
 
 /// A known client of a gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Consumer")]
 #[serde(deny_unknown_fields)]
 pub struct Consumer {
     /// The consumer's name (`consumer.name` in CEL).
@@ -176,3 +188,12 @@ pub enum Credential {
 }
 
 super::tagged::string_tagged!(Credential);
+
+super::map_only::map_only!(
+    Gateway,
+    Tracing,
+    PathPolicy,
+    Listener,
+    ListenerTls,
+    Consumer
+);

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// Every node with its outgoing edges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Graph")]
 #[serde(deny_unknown_fields)]
 pub struct Graph {
     /// Sorted by id.
@@ -17,6 +19,8 @@ pub struct Graph {
 
 /// One node and the edges leaving it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "GraphNode")]
 #[serde(deny_unknown_fields)]
 pub struct GraphNode {
     /// Unique within the graph: `<kind>:<name>`, where names inside a gateway or service are
@@ -32,6 +36,8 @@ pub struct GraphNode {
 
 /// One directed edge.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "GraphEdge")]
 #[serde(deny_unknown_fields)]
 pub struct GraphEdge {
     /// The id of the node the edge points to.
@@ -180,3 +186,5 @@ mod tests {
         assert!(graph.node("service:c").is_none());
     }
 }
+
+super::map_only::map_only!(Graph, GraphNode, GraphEdge);

@@ -8,6 +8,8 @@ use super::route::{FaultAction, RouteMirror};
 
 /// Service-to-service permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Mesh")]
 #[serde(deny_unknown_fields)]
 pub struct Mesh {
     /// What happens to a call no rule matches.
@@ -58,6 +60,8 @@ pub enum MtlsMode {
 
 /// `allow|deny FROM -> TO [when CEL]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "MeshRule")]
 #[serde(deny_unknown_fields)]
 pub struct MeshRule {
     /// Allow or deny.
@@ -77,6 +81,8 @@ pub struct MeshRule {
 /// services in `to` is aborted or delayed by the destination's sidecar, after the mesh allowed
 /// the call (Kuma's MeshFaultInjection).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "MeshFault")]
 #[serde(deny_unknown_fields)]
 pub struct MeshFault {
     /// The calling gateway or service, or `*`.
@@ -109,6 +115,8 @@ impl MeshFault {
 /// copies a share of the calls from `from` to the services in `to` to the mirror service, fire
 /// and forget (Istio's VirtualService `mirror`, applied by the client's sidecar).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "MeshMirror")]
 #[serde(deny_unknown_fields)]
 pub struct MeshMirror {
     /// The calling service, or `*`.
@@ -128,3 +136,5 @@ impl MeshMirror {
             && self.to.iter().any(|t| t == "*" || t == destination)
     }
 }
+
+super::map_only::map_only!(Mesh, MeshRule, MeshFault, MeshMirror);

@@ -7,6 +7,7 @@ pub(crate) mod bounded;
 pub mod bundle;
 pub mod gateway;
 pub mod graph;
+pub(crate) mod map_only;
 pub mod mesh;
 pub mod route;
 pub mod service;

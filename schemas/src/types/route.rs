@@ -7,6 +7,8 @@ use super::bundle::{Effect, SecretRef, SourceLocation};
 
 /// One route of a gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Route")]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// The route's name.
@@ -26,6 +28,8 @@ pub struct Route {
 
 /// The request attributes a route matches on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "RouteMatch")]
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
     /// An upper-case HTTP method, or `null` for any.
@@ -66,6 +70,8 @@ impl RouteMatch {
 
 /// How the path is matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "PathMatch")]
 #[serde(deny_unknown_fields)]
 pub struct PathMatch {
     /// The match type.
@@ -92,6 +98,8 @@ pub enum PathKind {
 
 /// A header or query parameter that must have a given value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "NameValue")]
 #[serde(deny_unknown_fields)]
 pub struct NameValue {
     /// Header name (matched case-insensitively) or query parameter name.
@@ -212,6 +220,8 @@ pub enum AdmissionStep {
 /// A forward's mirror (`mirror SERVICE …`): copies of a share of the requests go to `service`,
 /// whose answers, latency and failures never touch the client's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "RouteMirror")]
 #[serde(deny_unknown_fields)]
 pub struct RouteMirror {
     /// The service that receives the copies.
@@ -465,6 +475,8 @@ pub enum RouteAction {
 
 /// One service of a forward with its share of traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "ForwardTarget")]
 #[serde(deny_unknown_fields)]
 pub struct ForwardTarget {
     /// The service's name.
@@ -552,6 +564,8 @@ impl Serialize for AdmissionStep {
 /// A route's rules for upgraded connections (WebSocket and other HTTP/1.1 upgrades):
 /// `websocket { max 1000  idle 5m }` or `websocket off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "RouteUpgrades")]
 #[serde(deny_unknown_fields)]
 pub struct RouteUpgrades {
     /// Whether upgrade requests are forwarded; `false` answers them 403 before any upstream
@@ -581,3 +595,13 @@ impl Default for RouteUpgrades {
         }
     }
 }
+
+super::map_only::map_only!(
+    Route,
+    RouteMatch,
+    PathMatch,
+    NameValue,
+    RouteMirror,
+    ForwardTarget,
+    RouteUpgrades
+);

@@ -7,6 +7,8 @@ use super::bundle::SourceLocation;
 
 /// An upstream reachable through the mesh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Service")]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// The service's name.
@@ -111,6 +113,8 @@ impl<'de> Deserialize<'de> for Balance {
 
 /// When and how often a failed attempt is retried.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Retry")]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
     /// Retries after the first attempt.
@@ -131,6 +135,8 @@ pub struct Retry {
 /// requests plus `min_retries` per `min_period_ms` (a reserve for low traffic), so an outage
 /// multiplies the load by at most 1 + `percent`/100 instead of by the retry count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "RetryBudget")]
 #[serde(deny_unknown_fields)]
 pub struct RetryBudget {
     /// Retries allowed per 100 requests, 0–100.
@@ -167,6 +173,8 @@ pub enum RetryOn {
 
 /// A gRPC status that triggers a retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "GrpcRetry")]
 #[serde(deny_unknown_fields)]
 pub struct GrpcRetry {
     /// The numeric gRPC status code (14 is UNAVAILABLE).
@@ -189,6 +197,8 @@ pub enum RetryCondition {
 
 /// Passive outlier detection: eject an endpoint after consecutive errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "CircuitBreaker")]
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreaker {
     /// Consecutive errors (5xx or connect failures) that eject an endpoint.
@@ -216,6 +226,8 @@ pub struct CircuitBreaker {
 /// Eject an endpoint that failed `percent`% or more of at least `min_requests` requests over an
 /// interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "FailurePercentage")]
 #[serde(deny_unknown_fields)]
 pub struct FailurePercentage {
     /// The failure share that ejects, 0–100.
@@ -230,6 +242,8 @@ pub struct FailurePercentage {
 /// than 1.9 standard deviations (Envoy's default factor), when at least five endpoints had
 /// `min_requests` requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "SuccessRate")]
 #[serde(deny_unknown_fields)]
 pub struct SuccessRate {
     /// Requests an endpoint needs in the interval to be judged.
@@ -240,6 +254,8 @@ pub struct SuccessRate {
 /// `factor_percent`/100 times the median of its peers' means, when it and at least one peer
 /// served `min_requests` answered requests, and its mean is at least `min_latency_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "LatencyOutlier")]
 #[serde(deny_unknown_fields)]
 pub struct LatencyOutlier {
     /// The factor in percent: 300 ejects an endpoint three times slower than its peers' median.
@@ -255,6 +271,8 @@ pub const GRPC_HEALTH_CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
 
 /// Active health checking of every endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "HealthCheck")]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     /// The HTTP method.
@@ -275,3 +293,15 @@ pub struct HealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc_service: Option<String>,
 }
+
+super::map_only::map_only!(
+    Service,
+    Retry,
+    RetryBudget,
+    GrpcRetry,
+    CircuitBreaker,
+    FailurePercentage,
+    SuccessRate,
+    LatencyOutlier,
+    HealthCheck
+);

@@ -7,6 +7,8 @@ use super::bundle::SourceLocation;
 
 /// A declared Kafka topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Topic")]
 #[serde(deny_unknown_fields)]
 pub struct Topic {
     /// The topic name.
@@ -27,6 +29,8 @@ pub struct Topic {
 /// A topic's value schema, carried whole so meshd needs no file beside the bundle and the
 /// bundle digest covers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "TopicSchema")]
 #[serde(deny_unknown_fields)]
 pub struct TopicSchema {
     /// The schema file as the compiler read it (for messages).
@@ -37,6 +41,8 @@ pub struct TopicSchema {
 
 /// A rule over Kafka records: consume, filter, then republish and/or deliver over HTTP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Stream")]
 #[serde(deny_unknown_fields)]
 pub struct Stream {
     /// The stream's name.
@@ -61,6 +67,8 @@ pub struct Stream {
 
 /// The topic and consumer group a stream reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "StreamSource")]
 #[serde(deny_unknown_fields)]
 pub struct StreamSource {
     /// The topic.
@@ -71,6 +79,8 @@ pub struct StreamSource {
 
 /// The topic a stream republishes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "StreamSink")]
 #[serde(deny_unknown_fields)]
 pub struct StreamSink {
     /// The topic.
@@ -93,6 +103,8 @@ fn is_false(value: &bool) -> bool {
 
 /// Kafka → HTTP delivery to a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
+#[schemars(rename = "Deliver")]
 #[serde(deny_unknown_fields)]
 pub struct Deliver {
     /// The service.
@@ -108,3 +120,12 @@ pub struct Deliver {
     /// The largest backoff in milliseconds.
     pub backoff_max_ms: u64,
 }
+
+super::map_only::map_only!(
+    Topic,
+    TopicSchema,
+    Stream,
+    StreamSource,
+    StreamSink,
+    Deliver
+);
