@@ -16,7 +16,7 @@ use meshwork_bundle::HealthCheck;
 
 use super::endpoint::Endpoint;
 use super::h2::grpc_health::probe_grpc;
-use super::h2::health_probe::probe_h2;
+use super::h2::health_probe::{probe_h2, H2ProbeTarget};
 use super::h2::H2Transport;
 use super::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use super::http1::{exchange, ExchangeRequest, UpstreamConn};
@@ -63,11 +63,16 @@ async fn probe_forever(
             tls: tls.as_ref(),
         };
         let healthy = match (&h2, &check.grpc_service) {
-            (Some(transport), Some(grpc)) => {
-                probe_grpc(transport, address, &host, grpc, timeout).await
-            }
-            (Some(transport), None) => {
-                probe_h2(transport, address, &host, &method, &check.path, timeout).await
+            (Some(transport), grpc) => {
+                let target = H2ProbeTarget {
+                    transport,
+                    address,
+                    host: &host,
+                };
+                match grpc {
+                    Some(service) => probe_grpc(&target, service, timeout).await,
+                    None => probe_h2(&target, &method, &check.path, timeout).await,
+                }
             }
             // meshc refuses `grpc` on a service without HTTP/2; a bundle that has it anyway
             // gets the plain probe of the path it names.

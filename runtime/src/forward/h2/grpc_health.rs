@@ -10,15 +10,14 @@
 //! generated code: `HealthCheckRequest { string service = 1; }` and
 //! `HealthCheckResponse { ServingStatus status = 1; }`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::{BodyExt, Limited};
 use meshwork_bundle::GRPC_HEALTH_CHECK_PATH;
 
-use super::connection::{H2Connections, H2Transport};
+use super::health_probe::{send_probe, H2ProbeTarget};
 use super::request_body::H2RequestBody;
 
 /// `HealthCheckResponse.ServingStatus.SERVING`.
@@ -27,37 +26,25 @@ const SERVING: u64 = 1;
 /// The most of an answer a probe reads (a `HealthCheckResponse` in its frame is 7 bytes).
 const MAX_ANSWER_BYTES: usize = 1024;
 
-/// One probe of `address` (named `host`) asking about `service`, within `timeout`.
-pub async fn probe_grpc(
-    transport: &H2Transport,
-    address: SocketAddr,
-    host: &str,
-    service: &str,
-    timeout: Duration,
-) -> bool {
+/// One probe of the target asking about `service`, within `timeout`.
+pub async fn probe_grpc(target: &H2ProbeTarget<'_>, service: &str, timeout: Duration) -> bool {
     let attempt = async {
-        let connections = H2Connections::new(transport.clone(), 1);
-        let (mut sender, _stream) = connections.sender(0, address, host, timeout).await.ok()?;
-        let uri = http::Uri::builder()
-            .scheme(connections.scheme())
-            .authority(host)
-            .path_and_query(GRPC_HEALTH_CHECK_PATH)
-            .build()
-            .ok()?;
-        let mut request = http::Request::new(H2RequestBody::Full(Some(check_request(service))));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
+        let mut headers = HeaderMap::with_capacity(3);
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
         headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
-        headers.insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static("meshd-health-check"),
-        );
-        let response = sender.send_request(request).await.ok()?;
+        let body = H2RequestBody::Full(Some(check_request(service)));
+        let response = send_probe(
+            target,
+            Method::POST,
+            GRPC_HEALTH_CHECK_PATH,
+            headers,
+            body,
+            timeout,
+        )
+        .await?;
         if response.status() != http::StatusCode::OK {
             return Some(false);
         }
@@ -157,6 +144,9 @@ fn take_varint(body: &mut Bytes) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
+    use super::super::connection::H2Transport;
     use super::*;
 
     fn frame(message: &[u8]) -> Bytes {
@@ -218,14 +208,12 @@ mod tests {
 
     async fn probe(address: SocketAddr) -> bool {
         let host = address.to_string();
-        probe_grpc(
-            &H2Transport::Plain,
+        let target = H2ProbeTarget {
+            transport: &H2Transport::Plain,
             address,
-            &host,
-            "",
-            Duration::from_secs(5),
-        )
-        .await
+            host: &host,
+        };
+        probe_grpc(&target, "", Duration::from_secs(5)).await
     }
 
     #[tokio::test]

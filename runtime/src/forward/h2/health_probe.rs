@@ -5,41 +5,71 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::{HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method};
+use hyper::body::Incoming;
 
 use super::connection::{H2Connections, H2Transport};
 use super::request_body::H2RequestBody;
 
-/// One probe: `method path` to `address` (named `host`), healthy on a 2xx answer head within
-/// `timeout`.
+/// Where a probe goes and how: the endpoint at `address` (named `host`), over `transport`.
+pub struct H2ProbeTarget<'a> {
+    pub transport: &'a H2Transport,
+    pub address: SocketAddr,
+    pub host: &'a str,
+}
+
+/// One probe: `method path` to the target, healthy on a 2xx answer head within `timeout`.
 pub async fn probe_h2(
-    transport: &H2Transport,
-    address: SocketAddr,
-    host: &str,
+    target: &H2ProbeTarget<'_>,
     method: &Method,
     path: &str,
     timeout: Duration,
 ) -> bool {
     let attempt = async {
-        let connections = H2Connections::new(transport.clone(), 1);
-        let (mut sender, _stream) = connections.sender(0, address, host, timeout).await.ok()?;
-        let uri = http::Uri::builder()
-            .scheme(connections.scheme())
-            .authority(host)
-            .path_and_query(path)
-            .build()
-            .ok()?;
-        let mut request = http::Request::new(H2RequestBody::Empty);
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri;
-        request.headers_mut().insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static("meshd-health-check"),
-        );
-        let response = sender.send_request(request).await.ok()?;
+        let response = send_probe(
+            target,
+            method.clone(),
+            path,
+            HeaderMap::new(),
+            H2RequestBody::Empty,
+            timeout,
+        )
+        .await?;
         Some(response.status().is_success())
     };
     matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+}
+
+/// Sends one probe request on a fresh connection to the target (opened within `timeout`), with
+/// meshd's `User-Agent` beside `headers`; `None` when it cannot be sent or is not answered.
+pub(super) async fn send_probe(
+    target: &H2ProbeTarget<'_>,
+    method: Method,
+    path: &str,
+    mut headers: HeaderMap,
+    body: H2RequestBody,
+    timeout: Duration,
+) -> Option<http::Response<Incoming>> {
+    let connections = H2Connections::new(target.transport.clone(), 1);
+    let (mut sender, _stream) = connections
+        .sender(0, target.address, target.host, timeout)
+        .await
+        .ok()?;
+    let uri = http::Uri::builder()
+        .scheme(connections.scheme())
+        .authority(target.host)
+        .path_and_query(path)
+        .build()
+        .ok()?;
+    headers.insert(
+        http::header::USER_AGENT,
+        HeaderValue::from_static("meshd-health-check"),
+    );
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    sender.send_request(request).await.ok()
 }
 
 #[cfg(test)]
@@ -80,21 +110,12 @@ mod tests {
     async fn an_http2_only_endpoint_is_probed_over_http2() {
         let address = h2c_server().await;
         let host = address.to_string();
-        let second = Duration::from_secs(5);
-        let probe = |path: &'static str| {
-            let host = host.clone();
-            async move {
-                probe_h2(
-                    &H2Transport::Plain,
-                    address,
-                    &host,
-                    &Method::GET,
-                    path,
-                    second,
-                )
-                .await
-            }
+        let target = H2ProbeTarget {
+            transport: &H2Transport::Plain,
+            address,
+            host: &host,
         };
+        let probe = |path| probe_h2(&target, &Method::GET, path, Duration::from_secs(5));
         assert!(probe("/healthz").await);
         assert!(!probe("/broken").await);
     }
