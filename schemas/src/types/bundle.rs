@@ -144,4 +144,4 @@ pub enum Effect {
     Deny,
 }
 
-super::map_only::map_only!(Bundle, CompilerInfo, SourceDigest, SourceLocation);
+super::read_through!(crate::types::map_only::MapOnly:Bundle, CompilerInfo, SourceDigest, SourceLocation);

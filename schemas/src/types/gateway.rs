@@ -187,9 +187,9 @@ pub enum Credential {
     },
 }
 
-super::tagged::string_tagged!(Credential);
+super::read_through!(crate::types::tagged::StringTag:Credential);
 
-super::map_only::map_only!(
+super::read_through!(crate::types::map_only::MapOnly:
     Gateway,
     Tracing,
     PathPolicy,

@@ -187,4 +187,4 @@ mod tests {
     }
 }
 
-super::map_only::map_only!(Graph, GraphNode, GraphEdge);
+super::read_through!(crate::types::map_only::MapOnly:Graph, GraphNode, GraphEdge);

@@ -5,30 +5,11 @@
 //!
 //! Each struct is derived with `#[serde(remote = "Self")]` (the derived reader and writer become
 //! inherent functions; the schema keeps the struct's name through `#[schemars(rename)]`), and
-//! [`map_only!`] implements `Deserialize` as that reader over [`MapOnly`], which asks the
+//! [`read_through!`](super::read_through) implements `Deserialize` as that reader over [`MapOnly`], which asks the
 //! document for a map where the derived reader asks for a struct. `Serialize` is unchanged. The
 //! wrapper forwards one call per struct, so the parse costs what it did.
 
 use serde::de::{Deserializer, Visitor};
-
-/// Implements `Deserialize` (through [`MapOnly`]) and `Serialize` (unchanged) for structs derived
-/// with `#[serde(remote = "Self")]`.
-macro_rules! map_only {
-    ($($name:ident),+ $(,)?) => {$(
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                $name::deserialize($crate::types::map_only::MapOnly(deserializer))
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                $name::serialize(self, serializer)
-            }
-        }
-    )+};
-}
-pub(crate) use map_only;
 
 /// A deserializer that reads a struct from a map only.
 pub(crate) struct MapOnly<D>(pub(crate) D);
@@ -62,20 +43,92 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
+    use crate::BUNDLE_SCHEMA;
+
+    /// The schema's object definitions, and the root (the bundle).
+    fn object_definitions() -> Vec<String> {
+        let schema: Value = serde_json::from_str(BUNDLE_SCHEMA).unwrap();
+        let mut names: Vec<String> = schema["$defs"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, definition)| definition["type"] == "object")
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.push(schema["title"].as_str().unwrap().to_string());
+        names.sort();
+        names
+    }
+
+    /// Reads `[0]` as each of `types` and expects serde's refusal of a sequence; answers the
+    /// names checked.
+    macro_rules! refuse_sequences {
+        ($($name:ident),+ $(,)?) => {{
+            let mut checked = Vec::new();
+            $(
+                let read = serde_json::from_str::<crate::$name>("[0]").map(|_| ());
+                let error = read.err().map(|e| e.to_string());
+                assert!(
+                    error.as_deref().is_some_and(|e| e.starts_with("invalid type: sequence")),
+                    "{} read a sequence: {error:?}",
+                    stringify!($name)
+                );
+                checked.push(stringify!($name).to_string());
+            )+
+            checked.sort();
+            checked
+        }};
+    }
+
     #[test]
     fn every_struct_of_the_bundle_refuses_the_sequence_form() {
-        // One struct per file, each read from its fields in order, which serde's derived reader
-        // takes and the schema refuses.
-        let listed = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
-        assert!(serde_json::from_value::<crate::GrpcRetry>(listed("[14]")).is_err());
-        assert!(serde_json::from_value::<crate::RetryOn>(listed("[14]")).is_err());
-        assert!(serde_json::from_value::<crate::SuccessRate>(listed("[20]")).is_err());
-        assert!(serde_json::from_str::<crate::SourceLocation>(r#"["a.mesh", 1, 1]"#).is_err());
-        assert!(serde_json::from_str::<crate::Tracing>("[50]").is_err());
-        assert!(serde_json::from_str::<crate::NameValue>(r#"["a", "b"]"#).is_err());
-        assert!(serde_json::from_str::<crate::TopicSchema>(r#"["a", {}]"#).is_err());
-        assert!(serde_json::from_str::<crate::MeshMirror>("[]").is_err());
-        // The object form still reads.
+        // A struct added to the schema must be read through `MapOnly` and listed here.
+        let checked = refuse_sequences!(
+            Bundle,
+            CircuitBreaker,
+            CompilerInfo,
+            Consumer,
+            Deliver,
+            FailurePercentage,
+            ForwardTarget,
+            Gateway,
+            Graph,
+            GraphEdge,
+            GraphNode,
+            GrpcRetry,
+            HealthCheck,
+            LatencyOutlier,
+            Listener,
+            ListenerTls,
+            Mesh,
+            MeshFault,
+            MeshMirror,
+            MeshRule,
+            NameValue,
+            PathMatch,
+            PathPolicy,
+            Retry,
+            RetryBudget,
+            Route,
+            RouteMatch,
+            RouteMirror,
+            RouteUpgrades,
+            Service,
+            SourceDigest,
+            SourceLocation,
+            Stream,
+            StreamSink,
+            StreamSource,
+            SuccessRate,
+            Topic,
+            TopicSchema,
+            Tracing,
+        );
+        assert_eq!(checked, object_definitions());
+        // Inside an untagged enum too (a retry condition), and the object form still reads.
+        assert!(serde_json::from_str::<crate::RetryOn>("[14]").is_err());
         let code: crate::GrpcRetry = serde_json::from_str(r#"{"grpc": 14}"#).unwrap();
         assert_eq!(code.grpc, 14);
     }

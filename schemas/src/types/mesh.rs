@@ -137,4 +137,4 @@ impl MeshMirror {
     }
 }
 
-super::map_only::map_only!(Mesh, MeshRule, MeshFault, MeshMirror);
+super::read_through!(crate::types::map_only::MapOnly:Mesh, MeshRule, MeshFault, MeshMirror);

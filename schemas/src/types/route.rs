@@ -546,7 +546,7 @@ pub enum ProduceMode {
     Async,
 }
 
-super::tagged::string_tagged!(FaultAction, AuthMethod, RouteAction, ProduceTopic);
+super::read_through!(crate::types::tagged::StringTag:FaultAction, AuthMethod, RouteAction, ProduceTopic);
 
 impl<'de> Deserialize<'de> for AdmissionStep {
     /// In one pass, without serde's buffer for tagged enums (see `admission_step_reader`).
@@ -596,7 +596,7 @@ impl Default for RouteUpgrades {
     }
 }
 
-super::map_only::map_only!(
+super::read_through!(crate::types::map_only::MapOnly:
     Route,
     RouteMatch,
     PathMatch,

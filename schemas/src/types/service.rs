@@ -294,7 +294,7 @@ pub struct HealthCheck {
     pub grpc_service: Option<String>,
 }
 
-super::map_only::map_only!(
+super::read_through!(crate::types::map_only::MapOnly:
     Service,
     Retry,
     RetryBudget,

@@ -121,7 +121,7 @@ pub struct Deliver {
     pub backoff_max_ms: u64,
 }
 
-super::map_only::map_only!(
+super::read_through!(crate::types::map_only::MapOnly:
     Topic,
     TopicSchema,
     Stream,

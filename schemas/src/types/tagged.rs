@@ -9,32 +9,13 @@
 //!
 //! Each tagged enum is derived with `#[serde(remote = "Self")]` (the derived reader becomes an
 //! inherent `deserialize`, the schema keeps its name through `#[schemars(rename)]`) and
-//! [`string_tagged!`] implements `Deserialize` as that reader over [`StringTag`]: the document
+//! [`read_through!`](super::read_through) implements `Deserialize` as that reader over [`StringTag`]: the document
 //! must be a map, and a value of the map read as an identifier (only the tag is) must be a
 //! string. The wrappers only forward calls, so the parse costs what it did.
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
-
-/// Implements `Deserialize` (through [`StringTag`]) and `Serialize` (unchanged) for enums derived
-/// with `#[serde(remote = "Self")]`.
-macro_rules! string_tagged {
-    ($($name:ident),+ $(,)?) => {$(
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                $name::deserialize($crate::types::tagged::StringTag(deserializer))
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                $name::serialize(self, serializer)
-            }
-        }
-    )+};
-}
-pub(crate) use string_tagged;
 
 /// A deserializer for an internally tagged enum: it offers the derived reader a map only, whose
 /// values refuse to be read as a non-string identifier.
@@ -282,7 +263,7 @@ mod tests {
 
     #[test]
     fn every_tagged_enum_is_read_through_string_tag() {
-        // A tagged enum added to the schema must be read through `string_tagged!` (or
+        // A tagged enum added to the schema must be read through `StringTag` (`read_through!`, or
         // `StringTag`) and listed here: it then refuses a sequence before reading any tag.
         fn refuses_a_sequence<T: serde::de::DeserializeOwned>(name: &str) {
             let error = serde_json::from_str::<T>("[0]")
