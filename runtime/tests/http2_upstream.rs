@@ -21,10 +21,11 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::client::conn::http2::SendRequest;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{eventually, start_mesh, TempDir};
+use support::{eventually, eventually_within, start_mesh, TempDir};
 
 /// A body of fixed frames: data pieces, then trailers.
 struct Frames {
@@ -205,13 +206,22 @@ async fn flooding_upstream(pulled: Arc<AtomicU64>) -> SocketAddr {
 
 type AnyBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
-/// An HTTP/2 client connection of its own to `address`.
-async fn h2_client<B>(address: SocketAddr) -> hyper::client::conn::http2::SendRequest<B>
-where
-    B: Body + Send + Unpin + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+/// A request body hyper's HTTP/2 client can send.
+trait ClientBody:
+    Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + Unpin + 'static
 {
+}
+
+impl<B> ClientBody for B where
+    B: Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
+/// An HTTP/2 client connection of its own to `address`.
+async fn h2_client<B: ClientBody>(address: SocketAddr) -> SendRequest<B> {
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
     let (sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
@@ -219,6 +229,44 @@ where
             .unwrap();
     tokio::spawn(connection);
     sender
+}
+
+/// A GET of `path` on `address`, without a body.
+fn get(address: SocketAddr, path: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{address}{path}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// Sends `request` on `sender` and reads the answer's body whole.
+async fn body_of<B: ClientBody>(sender: &mut SendRequest<B>, request: Request<B>) -> Bytes {
+    let response = sender.send_request(request).await.unwrap();
+    response.into_body().collect().await.unwrap().to_bytes()
+}
+
+/// [`body_of`] within 10 s; `waited` says what it means when the answer does not come.
+async fn answered_within_10s<B: ClientBody>(
+    sender: &mut SendRequest<B>,
+    request: Request<B>,
+    waited: &str,
+) -> Bytes {
+    tokio::time::timeout(Duration::from_secs(10), body_of(sender, request))
+        .await
+        .expect(waited)
+}
+
+/// Waits until `counter` grew and then stopped growing (two readings 20 ms apart agree); its
+/// value then.
+async fn settled(what: &str, counter: &AtomicU64) -> u64 {
+    let mut last = u64::MAX;
+    eventually(what, async || {
+        let now = counter.load(Ordering::SeqCst);
+        let settled = now == last && now > 0;
+        last = now;
+        settled
+    })
+    .await;
+    counter.load(Ordering::SeqCst)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,24 +281,13 @@ async fn clients_that_stop_reading_hold_back_their_own_streams_not_the_shared_up
     let mut stalled = Vec::new();
     for _ in 0..8 {
         let mut sender = h2_client::<Full<Bytes>>(address).await;
-        let request = Request::get(format!("http://{address}/flood"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
+        let response = sender.send_request(get(address, "/flood")).await.unwrap();
         assert_eq!(response.status(), 200);
         stalled.push((sender, response));
     }
     // Back-pressure reaches the upstream: what it could send stops growing, each stream held to
     // its flow-control windows (the clients', meshd's own, the upstream's send buffer).
-    let mut last = u64::MAX;
-    eventually("the upstream to be held back", async || {
-        let now = pulled.load(Ordering::SeqCst);
-        let settled = now == last && now > 0;
-        last = now;
-        settled
-    })
-    .await;
-    let held = pulled.load(Ordering::SeqCst);
+    let held = settled("the upstream to be held back", &pulled).await;
     eprintln!("the upstream sent {held} bytes into eight stalled streams");
     // Each stream filled at least meshd's window towards the upstream: more than the old
     // connection window held for all of them together.
@@ -267,15 +304,12 @@ async fn clients_that_stop_reading_hold_back_their_own_streams_not_the_shared_up
     // Another client on the same service is answered in full: the stalled streams hold their own
     // windows, not the upstream connection's.
     let mut sender = h2_client::<Full<Bytes>>(address).await;
-    let request = Request::get(format!("http://{address}/small"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let answered = tokio::time::timeout(Duration::from_secs(10), async move {
-        let response = sender.send_request(request).await.unwrap();
-        response.into_body().collect().await.unwrap().to_bytes()
-    })
-    .await
-    .expect("a request to the same upstream waited behind streams whose readers stalled");
+    let answered = answered_within_10s(
+        &mut sender,
+        get(address, "/small"),
+        "a request to the same upstream waited behind streams whose readers stalled",
+    )
+    .await;
     assert_eq!(answered, "still answering");
     // And the stalled readers still get their bytes once they read.
     let (_sender, response) = stalled.pop().unwrap();
@@ -305,15 +339,7 @@ async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection()
             .unwrap();
         stalled.push(tokio::spawn(sender.send_request(request)));
     }
-    let mut last = u64::MAX;
-    eventually("the uploads to be held back", async || {
-        let now = sent.load(Ordering::SeqCst);
-        let settled = now == last && now > 0;
-        last = now;
-        settled
-    })
-    .await;
-    let held = sent.load(Ordering::SeqCst);
+    let held = settled("the uploads to be held back", &sent).await;
     eprintln!("the client sent {held} bytes into four stalled uploads");
     // Each upload filled at least meshd's window for it: more than the old connection window.
     assert!(
@@ -331,12 +357,12 @@ async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection()
     let request = Request::post(format!("http://{address}/echo"))
         .body(Full::new(Bytes::from(vec![b'y'; 512 * 1024])).boxed())
         .unwrap();
-    let answered = tokio::time::timeout(Duration::from_secs(10), async move {
-        let response = sender.send_request(request).await.unwrap();
-        response.into_body().collect().await.unwrap().to_bytes()
-    })
-    .await
-    .expect("an upload waited behind uploads stalled on the same connection");
+    let answered = answered_within_10s(
+        &mut sender,
+        request,
+        "an upload waited behind uploads stalled on the same connection",
+    )
+    .await;
     assert_eq!(answered, "524288");
     for upload in stalled {
         upload.abort();
@@ -422,12 +448,8 @@ async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_anot
     let accepted = upstream.accepted;
     let (_server, address) = gateway(&dir, upstream.address).await;
     let mut first = h2_client::<Full<Bytes>>(address).await;
-    let request = Request::get(format!("http://{address}/small"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let response = first.send_request(request).await.unwrap();
     assert_eq!(
-        response.into_body().collect().await.unwrap().to_bytes(),
+        body_of(&mut first, get(address, "/small")).await,
         "still answering"
     );
     // 100 long-lived streams, from four client connections (meshd's listeners allow 100 each).
@@ -436,9 +458,7 @@ async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_anot
         let sender = h2_client::<Full<Bytes>>(address).await;
         for _ in 0..25 {
             let mut sender = sender.clone();
-            let request = Request::get(format!("http://{address}/hold"))
-                .body(Full::new(Bytes::new()))
-                .unwrap();
+            let request = get(address, "/hold");
             held.push(tokio::spawn(
                 async move { sender.send_request(request).await },
             ));
@@ -457,27 +477,20 @@ async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_anot
     );
     // The 101st does not wait for one of them to end: meshd opens another connection.
     let mut sender = h2_client::<Full<Bytes>>(address).await;
-    let request = Request::get(format!("http://{address}/small"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let answered = tokio::time::timeout(Duration::from_secs(10), async move {
-        let response = sender.send_request(request).await.unwrap();
-        response.into_body().collect().await.unwrap().to_bytes()
-    })
-    .await
-    .expect("the request waited for a stream on the full connection");
+    let answered = answered_within_10s(
+        &mut sender,
+        get(address, "/small"),
+        "the request waited for a stream on the full connection",
+    )
+    .await;
     assert_eq!(answered, "still answering");
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     // As the long-lived streams end, the first connection takes requests again.
     drop(responses);
     let mut sender = h2_client::<Full<Bytes>>(address).await;
     for _ in 0..3 {
-        let request = Request::get(format!("http://{address}/small"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
         assert_eq!(
-            response.into_body().collect().await.unwrap().to_bytes(),
+            body_of(&mut sender, get(address, "/small")).await,
             "still answering"
         );
     }
@@ -567,10 +580,7 @@ async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_repla
     let address = server.listeners[0].address;
     let mut sender = h2_client::<Full<Bytes>>(address).await;
     let mut call = async || {
-        let request = Request::get(format!("http://{address}/small"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
+        let response = sender.send_request(get(address, "/small")).await.unwrap();
         let status = response.status();
         (
             status,
@@ -586,18 +596,13 @@ async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_repla
     );
     // Within the ping interval and timeout (15 s), meshd finds the connection dead, drops it, and
     // the next request opens another.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    let answered = async || {
         let (status, body) = call().await;
-        if status == 200 {
-            assert_eq!(body, "still answering");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "requests still go into the silent connection"
-        );
-    }
+        status == 200 && body == "still answering"
+    };
+    let limit = Duration::from_secs(30);
+    let what = "a request answered over a new connection";
+    eventually_within(limit, what, answered).await;
     assert_eq!(relay.accepted.load(Ordering::SeqCst), 2);
 }
 
@@ -609,22 +614,14 @@ async fn a_client_connection_that_fell_silent_is_found_by_its_pings_and_its_stre
     // The client reaches meshd through a relay, and opens a long-lived, quiet stream.
     let relay = SilentRelay::start(address).await;
     let mut sender = h2_client::<Full<Bytes>>(relay.address).await;
-    let request = Request::get(format!("http://{address}/hold"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
+    let response = sender.send_request(get(address, "/hold")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(upstream.ended.load(Ordering::SeqCst), 0);
     // The client's side falls silent. meshd's pings go unanswered: within 15 s it closes the
     // connection and resets the upstream stream it held for the client.
     relay.silence();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while upstream.ended.load(Ordering::SeqCst) == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "meshd still holds the stream of a client that fell silent"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ended = async || upstream.ended.load(Ordering::SeqCst) > 0;
+    let what = "meshd to end the stream of a client that fell silent";
+    eventually_within(Duration::from_secs(30), what, ended).await;
     drop(response);
 }

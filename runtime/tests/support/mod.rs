@@ -493,8 +493,13 @@ fn has_complete_body(received: &[u8]) -> bool {
 }
 
 /// Polls `check` until it holds, failing after 10 s (readiness, not a sleep-as-sync).
-pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    eventually_within(Duration::from_secs(10), what, check).await;
+}
+
+/// Polls `check` until it holds, failing after `limit`.
+pub async fn eventually_within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if check().await {
             return;
