@@ -199,9 +199,8 @@ async fn take_handshakes_under_way(
 /// resets the connections left in the accept queue of a closed socket, even when other
 /// `SO_REUSEPORT` sockets listen on the same port, so the caller first drops new SYNs
 /// ([`syn_gate`], unless the socket was handed over or another process listens beside it) and
-/// takes the handshakes under way, and the
-/// queue is emptied in the same breath as the close; handed-over sockets stay open in the
-/// process that took them, and lose nothing.
+/// takes the handshakes under way, and the queue is emptied in the same breath as the close;
+/// handed-over sockets stay open in the process that took them, and lose nothing.
 fn close_listener(
     listener: TcpListener,
     context: &Arc<ListenerContext>,
