@@ -6,36 +6,38 @@ use serde::{Deserialize, Serialize};
 use super::bundle::{SecretRef, SourceLocation};
 use super::route::Route;
 
+// Fields are declared in key (byte) order, so the canonical writer, which sorts each object's
+// keys, never has to move the routes written in the middle of the gateway.
 /// A set of listeners admitting outside clients through routes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self")]
 #[schemars(rename = "Gateway")]
 #[serde(deny_unknown_fields)]
 pub struct Gateway {
-    /// The gateway's name.
-    pub name: String,
-    /// Listening sockets, sorted by address.
-    pub listeners: Vec<Listener>,
     /// Known clients, sorted by name.
     pub consumers: Vec<Consumer>,
-    /// Routes in match order: most specific first (see [`crate::precedence`]).
-    pub routes: Vec<Route>,
-    /// How request paths are normalized before matching and forwarding; omitted when it is the
-    /// default (merge slashes, refuse escaped slashes), so bundles without it keep their digest.
-    #[serde(default, skip_serializing_if = "PathPolicy::is_default")]
-    pub path_policy: PathPolicy,
-    /// The answer when a request's host and path match some route but its method matches none.
-    pub method_mismatch: MethodMismatch,
     /// The mTLS identity the gateway presents when it forwards into the mesh (`spiffe://…`):
     /// its own `identity`, or derived from the mesh's trust domain; `null` when neither is set.
     #[serde(deserialize_with = "super::bounded::present")]
     pub identity: Option<String>,
+    /// Listening sockets, sorted by address.
+    pub listeners: Vec<Listener>,
+    /// The answer when a request's host and path match some route but its method matches none.
+    pub method_mismatch: MethodMismatch,
+    /// The gateway's name.
+    pub name: String,
+    /// How request paths are normalized before matching and forwarding; omitted when it is the
+    /// default (merge slashes, refuse escaped slashes), so bundles without it keep their digest.
+    #[serde(default, skip_serializing_if = "PathPolicy::is_default")]
+    pub path_policy: PathPolicy,
+    /// Routes in match order: most specific first (see [`crate::precedence`]).
+    pub routes: Vec<Route>,
+    /// Where the gateway was declared (the first declaration when merged).
+    pub source: SourceLocation,
     /// W3C trace context and span export (`tracing { … }`); absent when the gateway does not
     /// trace (then `traceparent` passes through untouched), so older bundles keep their digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Tracing>,
-    /// Where the gateway was declared (the first declaration when merged).
-    pub source: SourceLocation,
 }
 
 /// How a gateway takes part in W3C trace context (`tracing { sample N% }`).
