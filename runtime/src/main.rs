@@ -86,6 +86,10 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+        /// Close kept-alive upstream connections idle for this long (like nginx's upstream
+        /// keepalive_timeout), e.g. `60s`, `5s`.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        upstream_idle_timeout: Duration,
         #[command(flatten)]
         source: SourceArgs,
         #[command(flatten)]
@@ -146,6 +150,9 @@ enum Command {
         /// How often to check the program's files for changes, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         watch_interval_ms: u64,
+        /// Close kept-alive connections to the app and to other sidecars idle for this long.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        upstream_idle_timeout: Duration,
         /// After SIGTERM, keep accepting calls for this long (callers' balancers and health checks
         /// move away) while /readyz answers 503; the app's outbound calls are served until exit.
         #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
@@ -202,6 +209,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             idle_timeout,
+            upstream_idle_timeout,
             source,
             streams,
             trace,
@@ -223,6 +231,7 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            upstream_idle_timeout,
             mesh_certs,
             sidecar: None,
             source: source.into(),
@@ -247,6 +256,7 @@ fn main() -> ExitCode {
             no_access_log,
             workers,
             watch_interval_ms,
+            upstream_idle_timeout,
             drain_delay,
             drain_timeout,
             handover_socket,
@@ -260,6 +270,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
             reload_on_sighup: true,
+            upstream_idle_timeout,
             drain: DrainPlan {
                 delay: drain_delay.into(),
                 timeout: drain_timeout.into(),

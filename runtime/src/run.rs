@@ -17,6 +17,7 @@ use crate::admin::{serve_admin, AdminContext};
 use crate::admit::{
     AdmitOptions, SharedCounter, SharedLimitStore, SharedStoreCollector, SharedStoreError,
 };
+use crate::forward::pool::{PoolSettings, DEFAULT_UPSTREAM_IDLE_TIMEOUT};
 use crate::load::remote::{FetchStatusCollector, RemoteSetupError, RemoteSource, SourceOptions};
 use crate::load::{InputError, ProgramInput, SignatureError, VerifyKey};
 use crate::mesh::demo_mesh::{DemoMesh, DemoPlan};
@@ -84,6 +85,8 @@ pub struct RunOptions {
     pub head_timeout: Duration,
     /// How long a client connection may stay idle between requests before it is closed.
     pub idle_timeout: Duration,
+    /// How long a kept-alive upstream connection may stay idle before meshd closes it.
+    pub upstream_idle_timeout: Duration,
     /// The gateway's workload certificate directory: forwards to services that are mesh
     /// workloads go over mutual TLS with it (`--mesh-certs`).
     pub mesh_certs: Option<PathBuf>,
@@ -107,7 +110,7 @@ pub struct RunOptions {
 impl RunOptions {
     /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, a 1 s
     /// safety-net poll beside the file watcher, 30 s for a request head, 60 s idle between
-    /// requests, drains of 5 s delay and 20 s timeout.
+    /// requests (60 s for upstream connections), drains of 5 s delay and 20 s timeout.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
             inputs,
@@ -123,6 +126,7 @@ impl RunOptions {
             reload_on_sighup: false,
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            upstream_idle_timeout: DEFAULT_UPSTREAM_IDLE_TIMEOUT,
             mesh_certs: None,
             sidecar: None,
             source: SourceOptions::default(),
@@ -495,10 +499,14 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         },
         None => StateScope::Gateways,
     };
+    let pools = PoolSettings {
+        workers,
+        idle_timeout: options.upstream_idle_timeout,
+    };
     let mut reloader = Reloader::new(
         input,
         verify_key,
-        workers,
+        pools,
         Arc::clone(&metrics),
         Arc::clone(&cell),
         handle.clone(),
@@ -536,7 +544,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
                 store: &identity.store,
                 identity_metrics: &identity.metrics,
                 metrics: &metrics,
-                workers,
+                pools,
+                control: &handle,
             },
             &mut inherited,
         )

@@ -101,6 +101,7 @@ fn rendezvous_score(key: u64, address: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forward::pool::PoolSettings;
     use prometheus_client::metrics::histogram::Histogram;
 
     fn endpoints(n: usize) -> Vec<Arc<Endpoint>> {
@@ -108,7 +109,12 @@ mod tests {
             .map(|i| {
                 let address = format!("127.0.0.1:{}", 9000 + i);
                 let parsed = address.parse().unwrap();
-                Arc::new(Endpoint::new(&address, parsed, 1, Histogram::new([1.0])))
+                Arc::new(Endpoint::new(
+                    &address,
+                    parsed,
+                    PoolSettings::for_workers(1),
+                    Histogram::new([1.0]),
+                ))
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use super::circuit_breaker::OutlierState;
 use super::http1::UpstreamConn;
-use super::pool::ConnectionPool;
+use super::pool::{ConnectionPool, PoolSettings};
 
 /// An upstream `host:port` of a service.
 #[derive(Debug)]
@@ -28,12 +28,17 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// A healthy endpoint with an empty pool.
-    pub fn new(address: &str, socket_addr: SocketAddr, workers: usize, latency: Histogram) -> Self {
+    /// A healthy endpoint with an empty pool laid out as `pools`.
+    pub fn new(
+        address: &str,
+        socket_addr: SocketAddr,
+        pools: PoolSettings,
+        latency: Histogram,
+    ) -> Self {
         Endpoint {
             address: address.into(),
             socket_addr,
-            pool: ConnectionPool::new(workers),
+            pool: ConnectionPool::new(pools),
             outlier: OutlierState::default(),
             latency,
             in_flight: AtomicU32::new(0),

@@ -19,6 +19,7 @@ pub mod mirror;
 pub mod outlier_sweep;
 pub mod path_rewrite;
 pub mod pool;
+pub mod pool_sweep;
 pub mod proxy;
 pub mod request_body;
 pub mod response_body;

@@ -18,6 +18,7 @@ use super::h2::connection::public_tls_config;
 use super::h2::{H2Connections, H2Transport};
 use super::hash_key::{HashKey, HashKeyError};
 use super::outlier_sweep::sweep_when_due;
+use super::pool::PoolSettings;
 use super::retry_budget::RetryBudget;
 use super::retry_policy::RetryPolicy;
 use super::upstream_tls::UpstreamTls;
@@ -83,17 +84,17 @@ impl ServiceState {
     /// service's counter of retries its budget refused.
     pub fn build(
         service: &Service,
-        workers: usize,
+        pools: PoolSettings,
         latency: impl Fn(&str, &str) -> Histogram,
         budget_exhausted: impl Fn(&str) -> Counter,
     ) -> Result<ServiceState, ServiceBuildError> {
-        Self::build_with_tls(service, workers, latency, budget_exhausted, None)
+        Self::build_with_tls(service, pools, latency, budget_exhausted, None)
     }
 
     /// [`ServiceState::build`] for a service called over mutual TLS with `tls`.
     pub fn build_with_tls(
         service: &Service,
-        workers: usize,
+        pools: PoolSettings,
         latency: impl Fn(&str, &str) -> Histogram,
         budget_exhausted: impl Fn(&str) -> Counter,
         tls: Option<UpstreamTls>,
@@ -109,7 +110,7 @@ impl ServiceState {
             endpoints.push(Arc::new(Endpoint::new(
                 address,
                 socket_addr,
-                workers,
+                pools,
                 latency(&service.name, address),
             )));
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use meshwork_bundle::{Balance, Protocol, Service, SourceLocation};
 
+use crate::forward::pool::PoolSettings;
 use crate::forward::{ServiceBuildError, ServiceState};
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
@@ -119,8 +120,10 @@ pub struct SidecarContext<'a> {
     pub identity_metrics: &'a IdentityMetrics,
     /// The process's metrics.
     pub metrics: &'a Metrics,
-    /// Worker threads.
-    pub workers: usize,
+    /// Worker threads and how their upstream connection pools keep idle connections.
+    pub pools: PoolSettings,
+    /// Where background tasks (the app pool's sweep) run.
+    pub control: &'a tokio::runtime::Handle,
 }
 
 /// Checks the certificate against the bundle and binds the inbound and outbound listeners
@@ -153,6 +156,7 @@ pub fn bind_sidecar(
     let (inbound_configured, inbound_address) =
         inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
     let app = app_service(context, bundle_service)?;
+    crate::forward::pool_sweep::spawn_pool_sweep(&app.endpoints, context.pools, context.control);
     let inbound = InboundSide::new(
         name,
         context.store,
@@ -164,7 +168,7 @@ pub fn bind_sidecar(
     let outbound = OutboundSide::new(name, &presented);
     let outbound_address = resolve("--outbound", &options.outbound)?;
     let mut bind = |configured: &str, address: SocketAddr| {
-        bind_sockets(configured, address, context.workers, inherited)
+        bind_sockets(configured, address, context.pools.workers, inherited)
             .map_err(|source| SidecarError::Bind { address, source })
     };
     let (inbound_bound, inbound_sockets) = bind(&inbound_configured, inbound_address)?;
@@ -258,7 +262,7 @@ fn app_service(
     };
     let state = ServiceState::build(
         &app,
-        context.workers,
+        context.pools,
         |service, endpoint| context.metrics.upstream_latency(service, endpoint),
         |service| context.metrics.retry_budget_exhausted(service),
     )?;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use prometheus_client::metrics::gauge::Gauge;
 
 use crate::admit::AdmitOptions;
+use crate::forward::pool::PoolSettings;
 use crate::load::remote::{CacheError, FetchError, RemoteSource};
 use crate::load::{InputError, LoadedInput, ProgramInput, VerifyKey};
 use crate::metrics::Metrics;
@@ -85,7 +86,7 @@ pub struct ReloadOutcome {
 pub struct Reloader {
     input: ProgramInput,
     verify_key: Option<VerifyKey>,
-    workers: usize,
+    pools: PoolSettings,
     pub(super) metrics: Arc<Metrics>,
     cell: Arc<StateCell>,
     control: tokio::runtime::Handle,
@@ -105,7 +106,7 @@ impl Reloader {
     pub fn new(
         input: ProgramInput,
         verify_key: Option<VerifyKey>,
-        workers: usize,
+        pools: PoolSettings,
         metrics: Arc<Metrics>,
         cell: Arc<StateCell>,
         control: tokio::runtime::Handle,
@@ -114,7 +115,7 @@ impl Reloader {
         Reloader {
             input,
             verify_key,
-            workers,
+            pools,
             metrics,
             cell,
             control,
@@ -228,7 +229,7 @@ impl Reloader {
                 previous: self.cell.load(),
                 kafka: self.kafka.clone(),
             };
-            let state = RuntimeState::build(&loaded.bundle, self.workers, &self.metrics, &setup)?;
+            let state = RuntimeState::build(&loaded.bundle, self.pools, &self.metrics, &setup)?;
             let mut warnings = loaded.warnings;
             for warning in state.admission_warnings() {
                 warnings.push_str(&warning);
@@ -370,6 +371,7 @@ impl Reloader {
         }
         let state = Arc::new(state);
         state.start_health_checks(&self.control);
+        state.start_pool_sweep(self.pools, &self.control);
         if let Some(kafka) = &self.kafka {
             kafka.apply(&state.streams);
         }

@@ -20,6 +20,7 @@ use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::ejection_counters::EjectionCounters;
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
+use crate::forward::pool::PoolSettings;
 use crate::forward::upgrade::UpgradePolicy;
 use crate::forward::{ForwardPlan, ServiceBuildError, ServiceState, UpstreamTls};
 use crate::load::secrets::{SecretStore, SecretsError};
@@ -234,10 +235,10 @@ pub struct AdmissionSetup {
 }
 
 impl RuntimeState {
-    /// Builds the state of `bundle` for `workers` worker threads.
+    /// Builds the state of `bundle`, its upstream connection pools laid out as `pools`.
     pub fn build(
         bundle: &Bundle,
-        workers: usize,
+        pools: PoolSettings,
         metrics: &Metrics,
         admission: &AdmissionSetup,
     ) -> Result<RuntimeState, StateError> {
@@ -272,7 +273,7 @@ impl RuntimeState {
             let tls = upstream_tls(service, admission.mesh_tls.as_ref())?;
             let mut state = ServiceState::build_with_tls(
                 service,
-                workers,
+                pools,
                 |s, e| metrics.upstream_latency(s, e),
                 |s| metrics.retry_budget_exhausted(s),
                 tls,
@@ -361,6 +362,13 @@ impl RuntimeState {
             }
             crate::forward::health_check::spawn_health_checks(service, runtime);
         }
+    }
+
+    /// Starts closing the idle upstream connections of every service's endpoints that were idle
+    /// too long or closed by their upstream, as `pools` says.
+    pub fn start_pool_sweep(&self, pools: PoolSettings, runtime: &tokio::runtime::Handle) {
+        let endpoints = self.services.values().flat_map(|s| &s.endpoints);
+        crate::forward::pool_sweep::spawn_pool_sweep(endpoints, pools, runtime);
     }
 }
 

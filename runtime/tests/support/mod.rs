@@ -53,6 +53,7 @@ pub struct Upstream {
     behaviour: Arc<Mutex<Behaviour>>,
     healthy: Arc<AtomicBool>,
     connections: Arc<AtomicU64>,
+    open: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -66,6 +67,7 @@ impl Upstream {
         let behaviour = Arc::new(Mutex::new(behaviour));
         let healthy = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(AtomicU64::new(0));
+        let open = Arc::new(AtomicU64::new(0));
         let hosts: Arc<Mutex<BTreeMap<(String, String), usize>>> = Arc::default();
         let name: Arc<str> = name.into();
         let (h, hh, b, ok, c) = (
@@ -76,12 +78,14 @@ impl Upstream {
             connections.clone(),
         );
         let hosts_seen = hosts.clone();
+        let still_open = open.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     continue;
                 };
                 c.fetch_add(1, Ordering::SeqCst);
+                still_open.fetch_add(1, Ordering::SeqCst);
                 let current = *b.lock().unwrap();
                 if current == Behaviour::Reset {
                     h.fetch_add(1, Ordering::SeqCst);
@@ -93,11 +97,13 @@ impl Upstream {
                     )
                     .await;
                     let _ = stream.shutdown().await;
+                    still_open.fetch_sub(1, Ordering::SeqCst);
                     continue;
                 }
                 let (name, h, hh, b, ok) =
                     (name.clone(), h.clone(), hh.clone(), b.clone(), ok.clone());
                 let seen = hosts_seen.clone();
+                let open = still_open.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let header = |name| {
@@ -118,6 +124,7 @@ impl Upstream {
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -129,6 +136,7 @@ impl Upstream {
             behaviour,
             healthy,
             connections,
+            open,
             task,
         }
     }
@@ -146,6 +154,11 @@ impl Upstream {
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted and not yet closed by the client.
+    pub fn open_connections(&self) -> u64 {
+        self.open.load(Ordering::SeqCst)
     }
 
     /// Requests received with `Host: host`, health checks included.

@@ -200,6 +200,8 @@ mod tests {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
+    use crate::forward::pool::PoolSettings;
+
     use prometheus_client::metrics::histogram::Histogram;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
@@ -230,7 +232,7 @@ mod tests {
         let endpoint = Arc::new(Endpoint::new(
             "127.0.0.1:1",
             address,
-            1,
+            PoolSettings::for_workers(1),
             Histogram::new([1.0]),
         ));
         Switched {
