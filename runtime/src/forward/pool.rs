@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::clock::now_ms;
+use super::clock::coarse_now_ms;
 use super::http1::UpstreamConn;
 use super::worker_slot::current_slot;
 
@@ -44,7 +44,7 @@ impl PoolSettings {
     }
 }
 
-/// A connection waiting for its next request, and since when (ms of [`now_ms`]).
+/// A connection waiting for its next request, and since when (ms of [`coarse_now_ms`]).
 #[derive(Debug)]
 struct Idle {
     conn: UpstreamConn,
@@ -81,7 +81,7 @@ impl ConnectionPool {
     /// The most recently used idle connection of this thread that still looks open and has not
     /// been idle too long, if any.
     pub fn take_idle(&self) -> Option<UpstreamConn> {
-        self.take_idle_at(now_ms())
+        self.take_idle_at(coarse_now_ms())
     }
 
     fn take_idle_at(&self, now: u64) -> Option<UpstreamConn> {
@@ -101,7 +101,7 @@ impl ConnectionPool {
 
     /// Returns a connection whose last response was read to the end.
     pub fn give_back(&self, conn: UpstreamConn) {
-        self.give_back_at(conn, now_ms());
+        self.give_back_at(conn, coarse_now_ms());
     }
 
     fn give_back_at(&self, mut conn: UpstreamConn, now: u64) {
@@ -118,7 +118,7 @@ impl ConnectionPool {
     /// Closes every idle connection that has been idle too long or that its upstream closed;
     /// returns how many.
     pub fn sweep(&self) -> usize {
-        self.sweep_at(now_ms())
+        self.sweep_at(coarse_now_ms())
     }
 
     fn sweep_at(&self, now: u64) -> usize {
