@@ -10,6 +10,7 @@
 mod bundle_view;
 #[cfg(test)]
 mod equivalence_tests;
+mod gateway_view;
 mod map_key;
 mod serializer;
 
@@ -125,7 +126,7 @@ pub(crate) fn bundle_bytes(bundle: &Bundle, digest: &str, layout: Layout) -> Vec
         Layout::Pretty => 5 * COMPACT_BYTES_PER_ROUTE / 2,
     };
     let capacity = 4096 + bundle.route_count() * per_route;
-    to_canonical_vec(&BundleView::new(bundle, digest), layout, capacity).expect(
+    to_canonical_vec(&BundleView::new(bundle, digest, layout), layout, capacity).expect(
         "bundle types have string keys, 32-bit numbers and derived Serialize impls, so they always serialize",
     )
 }

@@ -3,12 +3,14 @@
 //! Serializing [`Bundle`] itself would hand the serializer its top-level fields out of key order,
 //! and putting them in order would move the whole document (the gateways sort before fields
 //! written ahead of them). Declared sorted, the view's fields arrive in place. It also lets the
-//! digest print the bundle with an empty `digest` without cloning it.
+//! digest print the bundle with an empty `digest` without cloning it. Gateways are written
+//! through [`GatewayView`], which prints a large gateway's routes on two threads.
 
 use serde::Serialize;
 
+use super::gateway_view::{GatewaysView, SPLIT_FROM};
+use super::Layout;
 use crate::types::bundle::{Bundle, CompilerInfo, SourceDigest};
-use crate::types::gateway::Gateway;
 use crate::types::graph::Graph;
 use crate::types::mesh::Mesh;
 use crate::types::service::Service;
@@ -20,7 +22,7 @@ pub(crate) struct BundleView<'a> {
     compiler: &'a CompilerInfo,
     digest: &'a str,
     format_version: u32,
-    gateways: &'a [Gateway],
+    gateways: GatewaysView<'a>,
     graph: &'a Graph,
     mesh: &'a Mesh,
     #[serde(skip_serializing_if = "is_zero")]
@@ -32,8 +34,9 @@ pub(crate) struct BundleView<'a> {
 }
 
 impl<'a> BundleView<'a> {
-    /// `bundle` with `digest` in place of its own (the digest is taken with `""` there).
-    pub(crate) fn new(bundle: &'a Bundle, digest: &'a str) -> Self {
+    /// `bundle` with `digest` in place of its own (the digest is taken with `""` there), to be
+    /// written in `layout`.
+    pub(crate) fn new(bundle: &'a Bundle, digest: &'a str, layout: Layout) -> Self {
         // Exhaustive on purpose: a field added to `Bundle` fails to compile here until the view,
         // and so the canonical text and the digest, cover it.
         let Bundle {
@@ -53,7 +56,11 @@ impl<'a> BundleView<'a> {
             compiler,
             digest,
             format_version: *format_version,
-            gateways,
+            gateways: GatewaysView {
+                gateways,
+                layout,
+                split_from: SPLIT_FROM,
+            },
             graph,
             mesh,
             serial: *serial,
@@ -62,6 +69,15 @@ impl<'a> BundleView<'a> {
             streams,
             topics,
         }
+    }
+}
+
+impl BundleView<'_> {
+    /// The view with gateways' routes printed on two threads from `routes` routes.
+    #[cfg(test)]
+    fn splitting_from(mut self, routes: usize) -> Self {
+        self.gateways.split_from = routes;
+        self
     }
 }
 
@@ -78,7 +94,7 @@ mod tests {
     #[test]
     fn the_view_prints_as_the_bundle_does() {
         let bundle = starfleet_bundle();
-        let view = BundleView::new(&bundle, &bundle.digest);
+        let view = BundleView::new(&bundle, &bundle.digest, Layout::Compact);
         let expected = serde_json::to_string(&sorted_value(&bundle).unwrap()).unwrap();
         assert_eq!(
             to_canonical_string(&view, Layout::Compact).unwrap(),
@@ -122,7 +138,8 @@ mod tests {
 
     #[test]
     fn the_view_writes_its_top_level_fields_in_key_order() {
-        assert_written_in_key_order(&BundleView::new(&starfleet_bundle(), ""));
+        let bundle = starfleet_bundle();
+        assert_written_in_key_order(&BundleView::new(&bundle, "", Layout::Pretty));
     }
 
     /// A gateway holds every route: were its fields out of key order, putting them in order
@@ -135,5 +152,52 @@ mod tests {
         gateway.tracing = Some(crate::types::gateway::Tracing { sample_percent: 10 });
         gateway.path_policy.merge_slashes = false;
         assert_written_in_key_order(gateway);
+    }
+
+    /// The text of the view, split from `split_from` routes, against serde_json's of the bundle.
+    fn assert_prints_as_the_bundle(bundle: &Bundle, split_from: usize) {
+        let view =
+            BundleView::new(bundle, &bundle.digest, Layout::Compact).splitting_from(split_from);
+        let expected = serde_json::to_string(&sorted_value(bundle).unwrap()).unwrap();
+        assert_eq!(
+            to_canonical_string(&view, Layout::Compact).unwrap(),
+            expected,
+            "{} routes split from {split_from}",
+            bundle.gateways[0].routes.len()
+        );
+    }
+
+    #[test]
+    fn routes_printed_on_two_threads_join_into_the_same_text() {
+        let mut bundle = starfleet_bundle();
+        let routes = bundle.gateways[0].routes.clone();
+        // Every length from none to 12 (odd and even halves), split and not.
+        for count in 0..=12 {
+            bundle.gateways[0].routes = routes.iter().cycle().take(count).cloned().collect();
+            for split_from in [0, 1, 2, 3, 7, usize::MAX] {
+                assert_prints_as_the_bundle(&bundle, split_from);
+            }
+        }
+    }
+
+    #[test]
+    fn pretty_text_is_never_split() {
+        let bundle = starfleet_bundle();
+        let view = BundleView::new(&bundle, &bundle.digest, Layout::Pretty).splitting_from(1);
+        let expected = serde_json::to_string_pretty(&sorted_value(&bundle).unwrap()).unwrap();
+        assert_eq!(
+            to_canonical_string(&view, Layout::Pretty).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_gateway_view_writes_its_fields_in_key_order() {
+        let mut bundle = starfleet_bundle();
+        let gateway = &mut bundle.gateways[0];
+        gateway.tracing = Some(crate::types::gateway::Tracing { sample_percent: 10 });
+        gateway.path_policy.merge_slashes = false;
+        let view = super::super::gateway_view::GatewayView::new(gateway, Layout::Pretty, 1);
+        assert_written_in_key_order(&view);
     }
 }

@@ -31,6 +31,32 @@ pub(super) struct Output {
     entries: Vec<Entry>,
     /// Holds an object's body while its entries are rewritten in key order.
     scratch: Vec<u8>,
+    /// The next bytes are canonical text printed already, written as they are (see
+    /// [`RawText`]).
+    raw_next: bool,
+}
+
+/// Canonical text printed already (compact, by this serializer), written into the output as it
+/// is: how text printed on another thread joins the document. Only [`Layout::Compact`] text
+/// can be joined so, since it does not depend on how deep it sits.
+pub(super) struct RawText<'a>(pub(super) &'a [u8]);
+
+/// The newtype name by which [`RawText`] tells this serializer apart.
+const RAW_TEXT: &str = "$meshwork::canonical_json::RawText";
+
+impl Serialize for RawText<'_> {
+    fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_struct(RAW_TEXT, &Bytes(self.0))
+    }
+}
+
+/// Bytes that serialize as bytes (a `&[u8]` serializes as a sequence).
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
 }
 
 /// One `"key":value` already written into [`Output::bytes`].
@@ -74,6 +100,7 @@ impl Output {
             layout,
             entries: Vec::new(),
             scratch: Vec::new(),
+            raw_next: false,
         }
     }
 
@@ -458,6 +485,10 @@ impl<'o> ser::Serializer for ValueSerializer<'o> {
         self.scalar(v)
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), CanonicalJsonError> {
+        if std::mem::take(&mut self.out.raw_next) {
+            self.out.bytes.extend_from_slice(v);
+            return Ok(());
+        }
         let mut array = self.array(None)?;
         for byte in v {
             array.element(byte)?;
@@ -486,9 +517,17 @@ impl<'o> ser::Serializer for ValueSerializer<'o> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<(), CanonicalJsonError> {
+        if name == RAW_TEXT {
+            if self.out.layout != Layout::Compact {
+                return Err(CanonicalJsonError::Custom(
+                    "printed text joins compact documents only".to_string(),
+                ));
+            }
+            self.out.raw_next = true;
+        }
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
