@@ -97,6 +97,12 @@ pub struct TextDigest {
     pub computed: String,
 }
 
+/// Whether `text` begins as the compact canonical form does (`{"compiler":{…},"digest":"`):
+/// then [`text_digest`] can check its digest on the text. Reads only that beginning.
+pub fn laid_out_compact(text: &[u8]) -> bool {
+    compact_digest_value(text).is_some()
+}
+
 /// [`TextDigest`] of `text` when it is laid out as the compact canonical form (it starts
 /// `{"compiler":{…},"digest":"`); `None` for any other layout.
 pub fn text_digest(text: &[u8]) -> Option<TextDigest> {

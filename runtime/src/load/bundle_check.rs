@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use meshwork_bundle::bundle_file::{self, BundleFileError};
 use meshwork_bundle::digest;
+use meshwork_bundle::types::graph_check::without_graphs;
 use meshwork_bundle::{Bundle, DigestError, BUNDLE_SCHEMA};
 use serde_json::Value;
 
@@ -89,18 +90,46 @@ pub fn schema_violations(document: &Value) -> Vec<SchemaViolation> {
 /// the text); a larger one is reported by the parser's first error, with its line and column.
 const MAX_TEXT_FOR_VIOLATIONS: usize = 32 << 20;
 
+/// Whether a checked bundle keeps its program graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Graphs {
+    /// Read whole.
+    Keep,
+    /// Checked, not kept: meshd never reads the graph (it is for tools that draw or query the
+    /// program), and it is about a quarter of a large bundle's text.
+    Drop,
+}
+
 /// Checks bundle bytes (JSON, or JSON compressed with zstd) and returns the bundle when every
 /// check holds.
 pub fn check_bundle_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
+    check(bytes, Graphs::Keep)
+}
+
+/// [`check_bundle_bytes`] for a bundle to serve: its program graph is checked like the rest but
+/// not kept (the bundle comes back with an empty graph).
+pub fn check_bundle_bytes_to_serve(bytes: &[u8]) -> Result<Bundle, BundleError> {
+    check(bytes, Graphs::Drop)
+}
+
+fn check(bytes: &[u8], graphs: Graphs) -> Result<Bundle, BundleError> {
     let text = bundle_file::decode(bytes)?;
     let text = std::str::from_utf8(&text)?;
+    // A graph can be left unbuilt only where the digest is checked on the text itself: compact
+    // canonical text, as `meshc build` writes `*.json.zst` bundles (a pretty `*.json` one is
+    // checked on what it holds, graph included, and its graph dropped after).
+    let skip_graph = graphs == Graphs::Drop && digest::laid_out_compact(text.as_bytes());
+    let parse = |skip_graph: bool| match skip_graph {
+        false => serde_json::from_str::<Bundle>(text),
+        true => without_graphs(|| serde_json::from_str::<Bundle>(text)),
+    };
     // The digest of a compact text needs only its bytes: hashed on another core while this
     // one parses (a tenth of a large load), allocating nothing that outlives the load.
     let (parsed, text_digest) = std::thread::scope(|scope| {
         let hasher = std::thread::Builder::new()
             .name("bundle-digest".to_string())
             .spawn_scoped(scope, || digest::text_digest(text.as_bytes()));
-        let parsed = serde_json::from_str::<Bundle>(text);
+        let parsed = parse(skip_graph);
         let text_digest = match hasher {
             Ok(handle) => handle
                 .join()
@@ -109,14 +138,28 @@ pub fn check_bundle_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
         };
         (parsed, text_digest)
     });
-    let bundle = match parsed {
+    let mut bundle = match parsed {
         Ok(bundle) => bundle,
         Err(error) if error.is_syntax() || error.is_eof() => {
             return Err(BundleError::MalformedJson(error))
         }
         Err(error) => return Err(refusal(text, error)),
     };
-    bundle.verify_digest_with(text_digest.as_ref())?;
+    match bundle.verify_digest_with(text_digest.as_ref()) {
+        Ok(()) => {}
+        // Compact text that does not hash to its digest (printed by another tool, keys in
+        // another order): read again whole, its digest checked on what it holds.
+        Err(_) if skip_graph => {
+            bundle = parse(false).map_err(|error| refusal(text, error))?;
+            bundle.verify_digest()?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    if graphs == Graphs::Drop && !bundle.graph.nodes.is_empty() {
+        // Given back before the state is built beside the bundle: a lower peak.
+        drop(std::mem::take(&mut bundle.graph));
+        super::memory_trim::trim_heap();
+    }
     Ok(bundle)
 }
 
@@ -135,27 +178,19 @@ fn refusal(text: &str, error: serde_json::Error) -> BundleError {
 }
 
 /// Reads and checks the bundle at `path` to serve it: as [`read_bundle_file`], but the program
-/// graph (for tools that draw or query the program; meshd never reads it) is dropped once the
-/// bundle is checked, and its memory given back before the state is built beside the bundle.
-/// It is about a quarter of a 100 000-route bundle's text, so this lowers the load's peak.
+/// graph (for tools that draw or query the program; meshd never reads it) is checked and not
+/// kept ([`check_bundle_bytes_to_serve`]).
 pub fn read_bundle_file_to_serve(path: &Path) -> Result<Bundle, BundleError> {
-    read_and_check(path, |mut bundle| {
-        drop(std::mem::take(&mut bundle.graph));
-        super::memory_trim::trim_heap();
-        bundle
-    })
+    read_and_check(path, Graphs::Drop)
 }
 
 /// Reads and checks the bundle at `path`.
 pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
-    read_and_check(path, |bundle| bundle)
+    read_and_check(path, Graphs::Keep)
 }
 
-/// Reads `path`, checks it and passes the bundle through `then`, on a thread of its own.
-fn read_and_check(
-    path: &Path,
-    then: impl FnOnce(Bundle) -> Bundle + Send,
-) -> Result<Bundle, BundleError> {
+/// Reads `path` and checks it on a thread of its own.
+fn read_and_check(path: &Path, graphs: Graphs) -> Result<Bundle, BundleError> {
     let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
         path: path.to_path_buf(),
         source,
@@ -166,7 +201,7 @@ fn read_and_check(
     // gives it all back, instead of keeping pages pinned by state allocated among them.
     std::thread::scope(|scope| {
         scope
-            .spawn(|| check_bundle_bytes(&bytes).map(then))
+            .spawn(|| check(&bytes, graphs))
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
@@ -308,5 +343,67 @@ mod tests {
         let missing = read_bundle_file(Path::new("/nonexistent/bundle.json")).unwrap_err();
         assert_eq!(missing.exit_code(), 2);
         assert_eq!(check_bundle_bytes(b"[").unwrap_err().exit_code(), 1);
+    }
+
+    /// `bundle` with its graph dropped, as a bundle to serve comes back.
+    fn without_graph(bundle: &Bundle) -> Bundle {
+        Bundle {
+            graph: Default::default(),
+            ..bundle.clone()
+        }
+    }
+
+    #[test]
+    fn a_bundle_to_serve_comes_without_its_graph_in_every_layout() {
+        let bundle = starfleet_bundle();
+        let compact = bundle.to_canonical_json();
+        let pretty = bundle.to_pretty_json();
+        assert!(digest::laid_out_compact(compact.as_bytes()));
+        assert!(!digest::laid_out_compact(pretty.as_bytes()));
+        for text in [&compact, &pretty] {
+            assert_eq!(check_bundle_bytes(text.as_bytes()).unwrap(), bundle);
+            assert_eq!(
+                check_bundle_bytes_to_serve(text.as_bytes()).unwrap(),
+                without_graph(&bundle)
+            );
+        }
+        // Compact, but not canonical (a key moved to the end): its text does not hash to the
+        // digest, so it is read again whole and checked on what it holds.
+        let field = format!(",\"format_version\":{}", bundle.format_version);
+        let moved = compact.replacen(&field, "", 1);
+        let moved = format!("{}{field}}}", &moved[..moved.len() - 1]);
+        assert_ne!(moved, compact);
+        assert!(digest::laid_out_compact(moved.as_bytes()));
+        assert_eq!(
+            check_bundle_bytes_to_serve(moved.as_bytes()).unwrap(),
+            without_graph(&bundle)
+        );
+    }
+
+    #[test]
+    fn a_malformed_graph_is_refused_though_not_kept() {
+        let bundle = starfleet_bundle();
+        // A node kind the schema does not know, in text sealed over it as meshc seals.
+        let mut document = meshwork_bundle::canonical_json::sorted_value(&bundle).unwrap();
+        document["graph"]["nodes"][0]["kind"] = Value::from("planet");
+        document["digest"] = Value::from("");
+        let unsealed = serde_json::to_string(&document).unwrap();
+        let digest = meshwork_bundle::digest::text_digest(unsealed.as_bytes());
+        document["digest"] = Value::from(digest.unwrap().computed);
+        let sealed = serde_json::to_string(&document).unwrap();
+        assert!(matches!(
+            check_bundle_bytes(sealed.as_bytes()),
+            Err(BundleError::Schema(_))
+        ));
+        let served = check_bundle_bytes_to_serve(sealed.as_bytes());
+        match served {
+            Err(BundleError::Schema(violations)) => assert!(
+                violations
+                    .iter()
+                    .any(|v| v.pointer.starts_with("/graph/nodes/0")),
+                "{violations:?}"
+            ),
+            other => panic!("not refused for its graph: {other:?}"),
+        }
     }
 }

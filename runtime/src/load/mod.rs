@@ -12,7 +12,8 @@ pub mod signature;
 pub use meshwork_policy::secrets;
 
 pub use bundle_check::{
-    check_bundle_bytes, read_bundle_file, read_bundle_file_to_serve, BundleError, SchemaViolation,
+    check_bundle_bytes, check_bundle_bytes_to_serve, read_bundle_file, read_bundle_file_to_serve,
+    BundleError, SchemaViolation,
 };
 pub use input::{InputError, LoadedInput, ProgramInput};
 pub use signature::{generate_key_pair, sign_bundle, signature_path, SignatureError, VerifyKey};

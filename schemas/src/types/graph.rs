@@ -187,4 +187,17 @@ mod tests {
     }
 }
 
-super::read_through!(crate::types::map_only::MapOnly:Graph, GraphNode, GraphEdge);
+super::read_through!(crate::types::map_only::MapOnly: GraphNode, GraphEdge);
+
+// The graph is read whole, or only checked inside `graph_check::without_graphs`.
+impl<'de> Deserialize<'de> for Graph {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        super::graph_check::read_graph(deserializer)
+    }
+}
+
+impl Serialize for Graph {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Graph::serialize(self, serializer)
+    }
+}

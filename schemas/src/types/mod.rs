@@ -28,6 +28,7 @@ pub(crate) mod bounded;
 pub mod bundle;
 pub mod gateway;
 pub mod graph;
+pub mod graph_check;
 pub(crate) mod map_only;
 pub mod mesh;
 pub mod route;

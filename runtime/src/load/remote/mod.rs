@@ -34,7 +34,7 @@ pub use http_get::{tls_client_config, GetError, HttpGetter, TlsClientError, Vali
 pub use poll_schedule::PollSchedule;
 pub use source_options::{SourceArgs, SourceOptions};
 
-use super::bundle_check::check_bundle_bytes;
+use super::bundle_check::check_bundle_bytes_to_serve;
 use super::input::{InputError, ProgramInput};
 use super::signature::{SignatureError, VerifyKey};
 
@@ -112,8 +112,9 @@ impl RemoteSource {
     }
 }
 
-/// Checks bundle bytes from `origin` (the URL, or the cache file) and, with a key, their
-/// signature: what a bundle file gets, for bytes that did not come from a file.
+/// Checks bundle bytes from `origin` (the URL, or the cache file) to serve them and, with a key,
+/// their signature: what a bundle file gets, for bytes that did not come from a file (the
+/// program graph checked, not kept).
 pub fn check_fetched(
     bytes: &[u8],
     signature: Option<&str>,
@@ -121,7 +122,7 @@ pub fn check_fetched(
     origin: &str,
 ) -> Result<Bundle, InputError> {
     let path = PathBuf::from(origin);
-    let bundle = check_bundle_bytes(bytes).map_err(|source| InputError::Bundle {
+    let bundle = check_bundle_bytes_to_serve(bytes).map_err(|source| InputError::Bundle {
         path: path.clone(),
         source,
     })?;
