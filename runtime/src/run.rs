@@ -529,6 +529,16 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         }
     };
     let _ = admin.reloader.set(Arc::clone(&reloader));
+    let served = Arc::clone(&cell);
+    crate::forward::pool_sweep::spawn_pool_sweep(
+        move || {
+            served
+                .load()
+                .map_or_else(Vec::new, |state| state.endpoints().cloned().collect())
+        },
+        pools,
+        &handle,
+    );
     let demo_upstreams =
         if options.demo_upstreams && demo_plan.is_none() && options.sidecar.is_none() {
             crate::demo_upstreams::start_demo_upstreams(&state, &handle)

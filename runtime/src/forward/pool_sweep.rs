@@ -1,25 +1,22 @@
-//! The timer that sweeps a state's idle upstream connections (see [`ConnectionPool::sweep`]):
-//! every [`PoolSettings::sweep_interval`], each endpoint's pool closes the connections idle too
-//! long or closed by their upstream. The task holds its endpoints weakly and stops once the
-//! state that owns them is replaced and its last request finished.
+//! The timer that sweeps idle upstream connections (see [`ConnectionPool::sweep`]): every
+//! [`PoolSettings::sweep_interval`], each pool of the endpoints served at that moment closes the
+//! connections idle too long or closed by their upstream. One task per process, not per state: a
+//! replaced state's pools close with it, and a task per state would keep each replaced state's
+//! endpoints allocated until its next tick.
 //!
 //! [`ConnectionPool::sweep`]: super::pool::ConnectionPool::sweep
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use super::endpoint::Endpoint;
 use super::pool::PoolSettings;
 
-/// Starts sweeping the pools of `endpoints` on `runtime`.
-pub fn spawn_pool_sweep<'a>(
-    endpoints: impl IntoIterator<Item = &'a Arc<Endpoint>>,
+/// Starts sweeping, on `runtime`, the pools of the endpoints `current` answers at each tick.
+pub fn spawn_pool_sweep(
+    current: impl Fn() -> Vec<Arc<Endpoint>> + Send + 'static,
     settings: PoolSettings,
     runtime: &tokio::runtime::Handle,
 ) {
-    let endpoints: Vec<Weak<Endpoint>> = endpoints.into_iter().map(Arc::downgrade).collect();
-    if endpoints.is_empty() {
-        return;
-    }
     let interval = settings.sweep_interval();
     runtime.spawn(async move {
         let mut ticks = tokio::time::interval(interval);
@@ -27,16 +24,11 @@ pub fn spawn_pool_sweep<'a>(
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            let mut alive = false;
-            for endpoint in endpoints.iter().filter_map(Weak::upgrade) {
-                alive = true;
+            for endpoint in current() {
                 let closed = endpoint.pool.sweep();
                 if closed > 0 {
                     tracing::debug!(endpoint = %endpoint.address, closed, "idle upstream connections closed");
                 }
-            }
-            if !alive {
-                return;
             }
         }
     });

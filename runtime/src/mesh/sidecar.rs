@@ -156,7 +156,12 @@ pub fn bind_sidecar(
     let (inbound_configured, inbound_address) =
         inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
     let app = app_service(context, bundle_service)?;
-    crate::forward::pool_sweep::spawn_pool_sweep(&app.endpoints, context.pools, context.control);
+    let endpoints = app.endpoints.clone();
+    crate::forward::pool_sweep::spawn_pool_sweep(
+        move || endpoints.clone(),
+        context.pools,
+        context.control,
+    );
     let inbound = InboundSide::new(
         name,
         context.store,

@@ -371,7 +371,6 @@ impl Reloader {
         }
         let state = Arc::new(state);
         state.start_health_checks(&self.control);
-        state.start_pool_sweep(self.pools, &self.control);
         if let Some(kafka) = &self.kafka {
             kafka.apply(&state.streams);
         }

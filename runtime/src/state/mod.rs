@@ -18,6 +18,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::ejection_counters::EjectionCounters;
+use crate::forward::endpoint::Endpoint;
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
 use crate::forward::pool::PoolSettings;
@@ -364,11 +365,9 @@ impl RuntimeState {
         }
     }
 
-    /// Starts closing the idle upstream connections of every service's endpoints that were idle
-    /// too long or closed by their upstream, as `pools` says.
-    pub fn start_pool_sweep(&self, pools: PoolSettings, runtime: &tokio::runtime::Handle) {
-        let endpoints = self.services.values().flat_map(|s| &s.endpoints);
-        crate::forward::pool_sweep::spawn_pool_sweep(endpoints, pools, runtime);
+    /// Every endpoint of every service.
+    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
+        self.services.values().flat_map(|s| &s.endpoints)
     }
 }
 
