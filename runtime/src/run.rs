@@ -534,7 +534,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         move || {
             served
                 .load()
-                .map_or_else(Vec::new, |state| state.endpoints().cloned().collect())
+                .map_or_else(Vec::new, |state| state.services.values().cloned().collect())
         },
         pools,
         &handle,

@@ -1,24 +1,34 @@
 //! Kept-alive upstream connections: reused while fresh, closed by meshd once idle longer than
-//! `--upstream-idle-timeout`, and let go as soon as their upstream closes them, so a burst's
-//! connections do not stay open (or half-closed, each holding a descriptor) after it.
+//! `--upstream-idle-timeout` (HTTP/2 connections too, once they carry no stream), and let go as
+//! soon as their upstream closes them, so a burst's connections do not stay open (or
+//! half-closed, each holding a descriptor) after it.
 
 mod support;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-fn program(upstream: SocketAddr) -> String {
+fn program(upstream: SocketAddr, protocol: &str) -> String {
     format!(
         r#"
 gateway edge {{
   listen "127.0.0.1:0"
   route app {{ match GET prefix "/" public forward app }}
 }}
-service app {{ endpoints ["{upstream}"] }}
+service app {{ endpoints ["{upstream}"] protocol {protocol} }}
 "#
     )
 }
@@ -29,8 +39,17 @@ async fn start_meshd(
     upstream: SocketAddr,
     idle: Option<Duration>,
 ) -> meshd::RunningServer {
+    start_meshd_speaking(dir, upstream, "http1", idle).await
+}
+
+async fn start_meshd_speaking(
+    dir: &TempDir,
+    upstream: SocketAddr,
+    protocol: &str,
+    idle: Option<Duration>,
+) -> meshd::RunningServer {
     let file = dir.path("main.mesh");
-    std::fs::write(&file, program(upstream)).unwrap();
+    std::fs::write(&file, program(upstream, protocol)).unwrap();
     let mut options = test_options(vec![file]);
     options.workers = 1;
     if let Some(idle) = idle {
@@ -151,4 +170,82 @@ async fn a_connection_its_upstream_closed_is_let_go_without_waiting_for_a_reques
     .await;
     let answer = get(gateway, "/b", &[]).await;
     assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+/// An h2c upstream answering `ok` (`/slow`: after 3 s); counts the connections accepted and
+/// those still open.
+async fn h2c_upstream() -> (SocketAddr, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (accepted, open) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (count, still_open) = (Arc::clone(&accepted), Arc::clone(&open));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            still_open.fetch_add(1, Ordering::SeqCst);
+            let open = Arc::clone(&still_open);
+            tokio::spawn(async move {
+                let service = service_fn(|request: http::Request<Incoming>| async move {
+                    if request.uri().path() == "/slow" {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (address, accepted, open)
+}
+
+#[tokio::test]
+async fn an_http2_connection_that_carries_no_stream_is_closed_after_the_idle_timeout() {
+    let (upstream, accepted, open) = h2c_upstream().await;
+    let dir = TempDir::new("upstream-pool-h2");
+    let server = start_meshd_speaking(&dir, upstream, "h2c", Some(Duration::from_secs(1))).await;
+    let gateway = server.listener("edge").unwrap();
+    for path in ["/a", "/b"] {
+        let answer = get(gateway, path, &[]).await;
+        assert_eq!((answer.status.as_u16(), answer.body.as_str()), (200, "ok"));
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "both requests share one connection"
+    );
+    eventually_within(
+        Duration::from_secs(10),
+        "meshd closes the HTTP/2 connection idle for more than 1 s",
+        async || open.load(Ordering::SeqCst) == 0,
+    )
+    .await;
+    let answer = get(gateway, "/c", &[]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "a new connection after the idle one"
+    );
+}
+
+#[tokio::test]
+async fn an_http2_connection_with_a_stream_open_is_kept_past_the_idle_timeout() {
+    let (upstream, accepted, open) = h2c_upstream().await;
+    let dir = TempDir::new("upstream-pool-h2-busy");
+    let server = start_meshd_speaking(&dir, upstream, "h2c", Some(Duration::from_secs(1))).await;
+    let gateway = server.listener("edge").unwrap();
+    // Its one stream stays open three times the idle timeout, past several sweeps.
+    let answer = get(gateway, "/slow", &[]).await;
+    assert_eq!((answer.status.as_u16(), answer.body.as_str()), (200, "ok"));
+    let answer = get(gateway, "/after", &[]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the next request took the same connection"
+    );
+    assert_eq!(open.load(Ordering::SeqCst), 1);
 }

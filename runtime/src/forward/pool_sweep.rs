@@ -1,19 +1,21 @@
-//! The timer that sweeps idle upstream connections (see [`ConnectionPool::sweep`]): every
-//! [`PoolSettings::sweep_interval`], each pool of the endpoints served at that moment closes the
-//! connections idle too long or closed by their upstream. One task per process, not per state: a
-//! replaced state's pools close with it, and a task per state would keep each replaced state's
-//! endpoints allocated until its next tick.
+//! The timer that closes idle upstream connections: every [`PoolSettings::sweep_interval`], each
+//! service served at that moment closes its HTTP/1.1 connections idle too long or closed by
+//! their upstream ([`ConnectionPool::sweep`]) and its HTTP/2 connections that carried no stream
+//! for too long ([`H2Connections::close_idle`]). One task per process, not per state: a replaced
+//! state's connections close with it, and a task per state would keep each replaced state's
+//! services allocated until its next tick.
 //!
 //! [`ConnectionPool::sweep`]: super::pool::ConnectionPool::sweep
+//! [`H2Connections::close_idle`]: super::h2::H2Connections::close_idle
 
 use std::sync::Arc;
 
-use super::endpoint::Endpoint;
 use super::pool::PoolSettings;
+use super::service_state::ServiceState;
 
-/// Starts sweeping, on `runtime`, the pools of the endpoints `current` answers at each tick.
+/// Starts sweeping, on `runtime`, the connections of the services `current` answers at each tick.
 pub fn spawn_pool_sweep(
-    current: impl Fn() -> Vec<Arc<Endpoint>> + Send + 'static,
+    current: impl Fn() -> Vec<Arc<ServiceState>> + Send + 'static,
     settings: PoolSettings,
     runtime: &tokio::runtime::Handle,
 ) {
@@ -24,10 +26,13 @@ pub fn spawn_pool_sweep(
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            for endpoint in current() {
-                let closed = endpoint.pool.sweep();
+            for service in current() {
+                let mut closed: usize = service.endpoints.iter().map(|e| e.pool.sweep()).sum();
+                if let Some(h2) = &service.h2 {
+                    closed += h2.close_idle(settings.idle_timeout);
+                }
                 if closed > 0 {
-                    tracing::debug!(endpoint = %endpoint.address, closed, "idle upstream connections closed");
+                    tracing::debug!(service = %service.name, closed, "idle upstream connections closed");
                 }
             }
         }

@@ -156,9 +156,9 @@ pub fn bind_sidecar(
     let (inbound_configured, inbound_address) =
         inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
     let app = app_service(context, bundle_service)?;
-    let endpoints = app.endpoints.clone();
+    let swept = Arc::clone(&app);
     crate::forward::pool_sweep::spawn_pool_sweep(
-        move || endpoints.clone(),
+        move || vec![Arc::clone(&swept)],
         context.pools,
         context.control,
     );

@@ -18,7 +18,6 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::admit::{AdmitBuildError, AdmitOptions, GatewayAdmission};
 use crate::forward::ejection_counters::EjectionCounters;
-use crate::forward::endpoint::Endpoint;
 use crate::forward::fault_injection::{FaultBuildError, FaultInjection};
 use crate::forward::mirror::Mirror;
 use crate::forward::pool::PoolSettings;
@@ -363,11 +362,6 @@ impl RuntimeState {
             }
             crate::forward::health_check::spawn_health_checks(service, runtime);
         }
-    }
-
-    /// Every endpoint of every service.
-    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
-        self.services.values().flat_map(|s| &s.endpoints)
     }
 }
 

@@ -20,6 +20,7 @@ use tokio_rustls::TlsConnector;
 use super::request_body::H2RequestBody;
 use super::stream_slot::{Multiplexed, StreamSlot};
 use crate::crypto_provider::crypto_provider;
+use crate::forward::clock::coarse_now_ms;
 use crate::forward::http1::ConnectError;
 use crate::forward::upstream_tls::UpstreamTls;
 use crate::http2_settings::{
@@ -109,6 +110,23 @@ impl H2Connections {
         let mut connections = lock(&self.senders[index]);
         connections.retain(|connection| !connection.is_closed());
         connections.iter().find_map(Multiplexed::take_stream)
+    }
+
+    /// Closes the connections that have carried no stream for longer than `idle_timeout`
+    /// (their last sender is dropped: hyper ends the connection); returns how many.
+    pub fn close_idle(&self, idle_timeout: Duration) -> usize {
+        let limit = u64::try_from(idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        let now = coarse_now_ms();
+        let mut closed = 0;
+        for senders in &self.senders {
+            let mut connections = lock(senders);
+            let before = connections.len();
+            connections.retain(|connection| {
+                !connection.is_closed() && connection.idle_for(now).is_none_or(|idle| idle <= limit)
+            });
+            closed += before - connections.len();
+        }
+        closed
     }
 
     /// Forgets the connection that carried `stream` to endpoint `index` (it failed): the next
