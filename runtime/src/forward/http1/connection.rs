@@ -16,6 +16,26 @@ use crate::forward::upstream_tls::{HandshakeError, UpstreamTls};
 /// Read-buffer size reserved before each read.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// TCP keepalive on upstream connections: probes after 30 s of silence, every 10 s, and the
+/// connection fails after 3 unanswered (about a minute). A response streaming from a host that
+/// vanished without a reset (lost power, a firewall that forgot the flow) would otherwise hold
+/// its client for ever: nothing else times out a quiet body. (Go's HTTP client and curl turn
+/// keepalive on by default too; HTTP/2 connections are also pinged.)
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const KEEPALIVE_PROBES: u32 = 3;
+
+/// Turns TCP keepalive on for `tcp` with the settings above.
+fn keep_alive(tcp: &TcpStream) -> io::Result<()> {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    socket2::SockRef::from(tcp).set_tcp_keepalive(&keepalive)
+}
+
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -100,8 +120,8 @@ pub struct UpstreamConn {
 }
 
 impl UpstreamConn {
-    /// Connects with `TCP_NODELAY`, then does the mutual TLS handshake when `tls` is given; the
-    /// whole connect must finish within `timeout`.
+    /// Connects with `TCP_NODELAY` and TCP keepalive, then does the mutual TLS handshake when
+    /// `tls` is given; the whole connect must finish within `timeout`.
     pub async fn connect(
         address: SocketAddr,
         timeout: Duration,
@@ -110,6 +130,7 @@ impl UpstreamConn {
         let connect = async {
             let tcp = TcpStream::connect(address).await?;
             tcp.set_nodelay(true)?;
+            keep_alive(&tcp)?;
             Ok::<_, ConnectError>(match tls {
                 None => UpstreamStream::Plain(tcp),
                 Some(tls) => UpstreamStream::Tls(Box::new(tls.handshake(address, tcp).await?)),
@@ -144,5 +165,28 @@ impl UpstreamConn {
             }
             Poll::Ready(Err(_)) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_upstream_connection_is_kept_alive_by_tcp_probes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (conn, _accepted) = tokio::join!(
+            UpstreamConn::connect(address, Duration::from_secs(5), None),
+            listener.accept()
+        );
+        let conn = conn.unwrap();
+        let socket = socket2::SockRef::from(conn.stream.tcp());
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(socket.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        #[cfg(target_os = "linux")]
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+        assert!(socket.tcp_nodelay().unwrap());
     }
 }
