@@ -625,3 +625,33 @@ async fn a_client_connection_that_fell_silent_is_found_by_its_pings_and_its_stre
     eventually_within(Duration::from_secs(30), what, ended).await;
     drop(response);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_past_max_requests_is_answered_503_until_one_ends() {
+    let dir = TempDir::new("h2-max-requests");
+    let upstream = HoldingUpstream::start(100).await;
+    let source = format!(
+        "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route all {{ match * prefix \"/\" public forward h2app }}\n}}\nservice h2app {{ endpoints [\"{}\"] protocol h2c circuit_breaker {{ max_requests 1 }} }}\n",
+        upstream.address
+    );
+    let server = start_mesh(&dir, &source).await;
+    let address = server.listeners[0].address;
+    let mut client = h2_client::<Full<Bytes>>(address).await;
+    // A response whose body never ends holds the one request allowed.
+    let held = client.send_request(get(address, "/hold")).await.unwrap();
+    assert_eq!(held.status(), 200);
+    let refused = client.send_request(get(address, "/small")).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("max_requests (1)"),
+        "{body:?}"
+    );
+    drop(held);
+    settled("the held stream ends upstream", &upstream.ended).await;
+    eventually("a request is answered again", async || {
+        let response = client.send_request(get(address, "/small")).await.unwrap();
+        response.status() == 200
+    })
+    .await;
+}

@@ -299,3 +299,37 @@ service far {{ endpoints ["{dead}", "{}"] balance round_robin retry 1 on [connec
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_max_requests_are_answered_503_at_once() {
+    let slow = Upstream::start("slow", Behaviour::Slow(5_000)).await;
+    let dir = TempDir::new("max-requests");
+    let source = format!(
+        "{}service crew {{ endpoints [\"{}\"] circuit_breaker {{ max_requests 2 }} }}",
+        gateway("crew"),
+        slow.address
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    let held: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(async move { get(edge, "/held", &[]).await }))
+        .collect();
+    eventually("both requests reach the upstream", async || {
+        slow.requests() == 2
+    })
+    .await;
+    let answer = get(edge, "/third", &[]).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    let reason = answer.json()["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("max_requests (2)"), "{reason}");
+    assert!(
+        held.iter().all(|request| !request.is_finished()),
+        "answered while the two were held, not after"
+    );
+    assert_eq!(slow.requests(), 2, "the third never reached the upstream");
+    for request in held {
+        assert_eq!(request.await.unwrap().status, 200);
+    }
+    slow.set_behaviour(Behaviour::Answer);
+    assert_eq!(get(edge, "/after", &[]).await.status, 200, "room again");
+}

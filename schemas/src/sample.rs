@@ -238,6 +238,7 @@ fn services() -> Vec<Service> {
                 success_rate: None,
                 latency: None,
                 interval_ms: None,
+                max_requests: None,
             }),
             health_check: Some(HealthCheck {
                 grpc_service: None,

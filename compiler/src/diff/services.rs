@@ -46,8 +46,13 @@ fn breaker(service: &Service) -> String {
     match &service.circuit_breaker {
         None => "no circuit breaker".to_string(),
         Some(cb) => format!(
-            "circuit breaker after {} errors, eject {}ms, at most {}%",
-            cb.consecutive_errors, cb.eject_ms, cb.max_ejected_percent
+            "circuit breaker after {} errors, eject {}ms, at most {}%{}",
+            cb.consecutive_errors,
+            cb.eject_ms,
+            cb.max_ejected_percent,
+            cb.max_requests
+                .map(|n| format!(", at most {n} requests in flight"))
+                .unwrap_or_default()
         ),
     }
 }

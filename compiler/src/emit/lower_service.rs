@@ -210,6 +210,11 @@ fn lower_circuit_breaker(breaker: &ast::CircuitBreaker) -> CircuitBreaker {
                 .as_ref()
                 .map_or(DEFAULT_OUTLIER_INTERVAL_MS, |d| d.node.millis.max(1))
         }),
+        // The parser refuses 0 and values past u32.
+        max_requests: breaker
+            .max_requests
+            .as_ref()
+            .map(|n| u32::try_from(n.node).unwrap_or(u32::MAX).max(1)),
     }
 }
 

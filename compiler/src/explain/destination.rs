@@ -204,6 +204,12 @@ pub fn render_destination(
                             if b.interval_ms.is_some() { " times its ejections so far (up to 300s)" } else { "" },
                             b.max_ejected_percent
                         );
+                        if let Some(max) = b.max_requests {
+                            let _ = writeln!(
+                                out,
+                                "    at most {max} requests in flight to it from each meshd; more are answered 503 at once"
+                            );
+                        }
                     }
                     let budget = TimeBudget::of(service, *timeout_ms);
                     for line in budget.describe() {

@@ -166,6 +166,9 @@ fn circuit_breaker(source: &SourceText<'_>, breaker: &CircuitBreaker) -> Entry {
     if let Some(d) = &breaker.interval {
         children.push(setting("interval", duration(d.node), d.span));
     }
+    if let Some(n) = &breaker.max_requests {
+        children.push(setting("max_requests", n.node.to_string(), n.span));
+    }
     Block {
         head: "circuit_breaker".to_string(),
         open,

@@ -80,6 +80,8 @@ pub struct ForwardFailure {
 pub enum ForwardFailureKind {
     /// No endpoint is available (all unhealthy or ejected): 503.
     NoEndpoint,
+    /// The service has its `max_requests` in flight: 503, at once.
+    Overflow,
     /// No connection could be made: 502.
     Connect,
     /// The connection broke before a response: 502.
@@ -100,7 +102,9 @@ impl ForwardFailure {
     /// The status the client gets.
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            ForwardFailureKind::NoEndpoint => StatusCode::SERVICE_UNAVAILABLE,
+            ForwardFailureKind::NoEndpoint | ForwardFailureKind::Overflow => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ForwardFailureKind::Connect
             | ForwardFailureKind::Reset
             | ForwardFailureKind::BadResponse
@@ -119,6 +123,9 @@ impl ForwardFailure {
         match self.kind {
             ForwardFailureKind::NoEndpoint => {
                 format!("service {service} has no available endpoint")
+            }
+            ForwardFailureKind::Overflow => {
+                format!("service {service} has its max_requests ({detail}) in flight")
             }
             ForwardFailureKind::Connect => format!("cannot connect to {service} ({at}): {detail}"),
             ForwardFailureKind::Reset => {
@@ -209,6 +216,10 @@ pub async fn forward(
             detail,
             attempts: retry_number + 1,
         };
+        if service.at_max_requests() {
+            let max = service.max_requests.unwrap_or_default().to_string();
+            return Err(fail(ForwardFailureKind::Overflow, None, max));
+        }
         let Some(index) = service.pick(key, previous) else {
             return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
         };

@@ -64,6 +64,9 @@ pub struct ServiceState {
     pub retry_budget: Option<RetryBudget>,
     /// Outlier ejection, if any.
     pub breaker: Option<BreakerConfig>,
+    /// At most this many requests in flight to the service (`circuit_breaker { max_requests
+    /// N }`); more are answered 503 at once.
+    pub max_requests: Option<u32>,
     /// Active health checking, if any.
     pub health_check: Option<HealthCheck>,
     /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
@@ -145,6 +148,10 @@ impl ServiceState {
                 .and_then(|r| r.budget.as_ref())
                 .map(|b| RetryBudget::new(b, budget_exhausted(&service.name))),
             breaker: service.circuit_breaker.as_ref().map(BreakerConfig::new),
+            max_requests: service
+                .circuit_breaker
+                .as_ref()
+                .and_then(|b| b.max_requests),
             health_check: service.health_check.clone(),
             tls,
             h2,
@@ -162,6 +169,19 @@ impl ServiceState {
     /// The hashed balancing key of a request, when the service balances by hash.
     pub fn hash_of(&self, input: CelInput<'_>) -> Option<u64> {
         self.balancer.hash_key().and_then(|key| key.hash(input))
+    }
+
+    /// Whether the service has `max_requests` requests in flight already (Envoy's threshold,
+    /// as approximate as Envoy's: requests that check at the same instant may all pass).
+    pub fn at_max_requests(&self) -> bool {
+        self.max_requests.is_some_and(|max| {
+            let in_flight: u64 = self
+                .endpoints
+                .iter()
+                .map(|e| u64::from(e.in_flight()))
+                .sum();
+            in_flight >= u64::from(max)
+        })
     }
 
     /// Chooses an available endpoint (healthy, not ejected), avoiding `avoid` when possible.

@@ -44,6 +44,19 @@ pub(crate) fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64
     in_range(deserializer, 1, u64::MAX)
 }
 
+/// A limit that, when given, cannot be zero (`null` and absence are none).
+pub(crate) fn optional_positive<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    match Option::<u32>::deserialize(deserializer)? {
+        Some(0) => Err(D::Error::custom(format!(
+            "0 is out of range: expected 1 to {}",
+            u32::MAX
+        ))),
+        limit => Ok(limit),
+    }
+}
+
 /// 1-based lines and columns.
 pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     in_range(deserializer, 1, u32::MAX)
@@ -163,6 +176,7 @@ mod tests {
         let enforced = [
             "/$defs/AdmissionStep/oneOf/6/properties/percent",
             "/$defs/CircuitBreaker/properties/max_ejected_percent",
+            "/$defs/CircuitBreaker/properties/max_requests",
             "/$defs/FailurePercentage/properties/percent",
             "/$defs/FaultAction/oneOf/0/properties/status",
             "/$defs/ForwardTarget/properties/weight",

@@ -221,6 +221,15 @@ pub struct CircuitBreaker {
     /// How often the interval detectors judge the endpoints, in milliseconds; absent without them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_ms: Option<u64>,
+    /// At most this many requests in flight to the service from one meshd; more are answered
+    /// 503 at once (Envoy's `max_requests` threshold). Absent: no limit.
+    #[schemars(range(min = 1))]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::bounded::optional_positive"
+    )]
+    pub max_requests: Option<u32>,
 }
 
 /// Eject an endpoint that failed `percent`% or more of at least `min_requests` requests over an

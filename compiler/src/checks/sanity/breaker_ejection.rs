@@ -24,6 +24,9 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
         let Some(breaker) = service.circuit_breaker() else {
             continue;
         };
+        if breaker.limits_requests_only() {
+            continue; // Written for `max_requests`: whether it ejects is not what it asks.
+        }
         let Some(endpoints) = service.endpoints().filter(|e| !e.node.is_empty()) else {
             continue; // No endpoints at all is E0703.
         };

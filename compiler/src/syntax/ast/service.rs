@@ -119,7 +119,25 @@ pub struct CircuitBreaker {
     pub latency: Option<LatencyDetector>,
     /// `interval D`: how often the detectors above judge the endpoints.
     pub interval: Option<Spanned<Duration>>,
+    /// `max_requests N`: at most N requests in flight to the service from one meshd (Envoy's
+    /// `max_requests` threshold); more are answered 503 at once.
+    pub max_requests: Option<Spanned<u64>>,
     pub span: Span,
+}
+
+impl CircuitBreaker {
+    /// Whether the block writes `max_requests` and nothing about ejection (which then keeps its
+    /// defaults).
+    pub fn limits_requests_only(&self) -> bool {
+        self.max_requests.is_some()
+            && self.consecutive_errors.is_none()
+            && self.eject.is_none()
+            && self.max_ejected.is_none()
+            && self.failure_percentage.is_none()
+            && self.success_rate.is_none()
+            && self.latency.is_none()
+            && self.interval.is_none()
+    }
 }
 
 /// `latency FACTORx [min_requests N] [min_latency D]` in a `circuit_breaker`.

@@ -1,5 +1,6 @@
 //! `service NAME { endpoints … balance … timeout … retry … circuit_breaker … health_check … }`.
 
+use crate::diagnostics::codes;
 use crate::source::Spanned;
 use crate::syntax::ast::*;
 
@@ -390,6 +391,7 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         success_rate: None,
         latency: None,
         interval: None,
+        max_requests: None,
         span: cx.span(start, input),
     };
     let keywords = [
@@ -400,6 +402,7 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
         "success_rate",
         "latency",
         "interval",
+        "max_requests",
     ];
     let (rest, _) = block(
         cx,
@@ -443,6 +446,27 @@ fn circuit_breaker<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, 
                 "max_ejected" => {
                     let (r, p) = percent(cx, input)?;
                     breaker.max_ejected = Some(p);
+                    r
+                }
+                "max_requests" => {
+                    let (r, n) = integer(cx, input, "a number of requests")?;
+                    if n.node == 0 || u32::try_from(n.node).is_err() {
+                        let message = format!(
+                            "max_requests must be between 1 and {}; 0 would refuse every request",
+                            u32::MAX
+                        );
+                        let len = input.len() - r.len();
+                        return PError::at(
+                            input,
+                            len,
+                            &codes::NUMBER_OUT_OF_RANGE,
+                            &message,
+                            "out of range",
+                        )
+                        .help("leave max_requests out for no limit")
+                        .fail();
+                    }
+                    breaker.max_requests = Some(n);
                     r
                 }
                 _ => return Ok((input, None)),

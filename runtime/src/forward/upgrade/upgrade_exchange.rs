@@ -53,6 +53,10 @@ pub async fn forward_upgrade(
         detail,
         attempts: 1,
     };
+    if service.at_max_requests() {
+        let max = service.max_requests.unwrap_or_default().to_string();
+        return Err(fail(ForwardFailureKind::Overflow, None, max));
+    }
     let Some(index) = service.pick(key, None) else {
         return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
     };
