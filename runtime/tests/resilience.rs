@@ -327,6 +327,11 @@ async fn requests_past_max_requests_are_answered_503_at_once() {
         "answered while the two were held, not after"
     );
     assert_eq!(slow.requests(), 2, "the third never reached the upstream");
+    let metrics = admin_get(&server, "/metrics").await.body;
+    assert!(
+        metrics.contains("meshd_max_requests_refused_total{service=\"crew\"} 1"),
+        "{metrics}"
+    );
     for request in held {
         assert_eq!(request.await.unwrap().status, 200);
     }

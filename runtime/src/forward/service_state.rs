@@ -67,6 +67,8 @@ pub struct ServiceState {
     /// At most this many requests in flight to the service (`circuit_breaker { max_requests
     /// N }`); more are answered 503 at once.
     pub max_requests: Option<u32>,
+    /// Requests refused at `max_requests`.
+    max_requests_refused: Counter,
     /// Active health checking, if any.
     pub health_check: Option<HealthCheck>,
     /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
@@ -152,6 +154,7 @@ impl ServiceState {
                 .circuit_breaker
                 .as_ref()
                 .and_then(|b| b.max_requests),
+            max_requests_refused: Counter::default(),
             health_check: service.health_check.clone(),
             tls,
             h2,
@@ -166,22 +169,32 @@ impl ServiceState {
         self
     }
 
+    /// The service with `counter` counting the requests refused at its `max_requests`.
+    pub fn with_max_requests_counter(mut self, counter: Counter) -> Self {
+        self.max_requests_refused = counter;
+        self
+    }
+
     /// The hashed balancing key of a request, when the service balances by hash.
     pub fn hash_of(&self, input: CelInput<'_>) -> Option<u64> {
         self.balancer.hash_key().and_then(|key| key.hash(input))
     }
 
-    /// Whether the service has `max_requests` requests in flight already (Envoy's threshold,
-    /// as approximate as Envoy's: requests that check at the same instant may all pass).
-    pub fn at_max_requests(&self) -> bool {
-        self.max_requests.is_some_and(|max| {
-            let in_flight: u64 = self
-                .endpoints
-                .iter()
-                .map(|e| u64::from(e.in_flight()))
-                .sum();
-            in_flight >= u64::from(max)
-        })
+    /// `Some(max_requests)` when the service has that many requests in flight already, and
+    /// the refusal counted (Envoy's threshold, as approximate as Envoy's: requests that check
+    /// at the same instant may all pass).
+    pub fn refuse_past_max_requests(&self) -> Option<u32> {
+        let max = self.max_requests?;
+        let in_flight: u64 = self
+            .endpoints
+            .iter()
+            .map(|e| u64::from(e.in_flight()))
+            .sum();
+        if in_flight < u64::from(max) {
+            return None;
+        }
+        self.max_requests_refused.inc();
+        Some(max)
     }
 
     /// Chooses an available endpoint (healthy, not ejected), avoiding `avoid` when possible.

@@ -8,6 +8,7 @@
 //! `meshd_bundle_loads_total{result}` (`ok` or `refused`),
 //! `meshd_faults_injected_total{gateway,route,fault}` (`abort` or `delay`),
 //! `meshd_retry_budget_exhausted_total{service}` (retries a retry budget refused),
+//! `meshd_max_requests_refused_total{service}` (requests refused at a service's `max_requests`),
 //! `meshd_outlier_ejections_total{service,detector}` (endpoints ejected, by the detector that
 //! ejected them), `meshd_outlier_ejected_endpoints{service}` (see [`ejected_endpoints`]) and
 //! `meshd_mirror_requests_total{gateway,route,service,result}` (mirror copies; a mesh pair's are
@@ -62,6 +63,7 @@ pub struct Metrics {
     replaced_states: Gauge,
     faults_injected: Family<Labels, Counter>,
     retry_budget_exhausted: Family<Labels, Counter>,
+    max_requests_refused: Family<Labels, Counter>,
     mirror_requests: Family<Labels, Counter>,
     mirror_in_flight: Family<Labels, Gauge>,
     outlier_ejections: Family<Labels, Counter>,
@@ -115,6 +117,12 @@ impl Metrics {
             "Retries a service's retry budget refused (the failure was answered instead)",
             retry_budget_exhausted.clone(),
         );
+        let max_requests_refused = Family::default();
+        registry.register(
+            "meshd_max_requests_refused",
+            "Requests answered 503 because their service had its circuit breaker's max_requests in flight",
+            max_requests_refused.clone(),
+        );
         let mirror_requests = Family::default();
         registry.register(
             "meshd_mirror_requests",
@@ -144,6 +152,7 @@ impl Metrics {
             replaced_states,
             faults_injected,
             retry_budget_exhausted,
+            max_requests_refused,
             mirror_requests,
             mirror_in_flight,
             outlier_ejections,
@@ -180,6 +189,13 @@ impl Metrics {
     /// The counter of retries `service`'s retry budget refused.
     pub fn retry_budget_exhausted(&self, service: &str) -> Counter {
         self.retry_budget_exhausted
+            .get_or_create(&vec![("service", service.to_string())])
+            .clone()
+    }
+
+    /// The counter of requests refused at `service`'s `max_requests`.
+    pub fn max_requests_refused(&self, service: &str) -> Counter {
+        self.max_requests_refused
             .get_or_create(&vec![("service", service.to_string())])
             .clone()
     }

@@ -295,6 +295,14 @@ impl RuntimeState {
                 });
                 state = state.with_ejection_counters(counters);
             }
+            if service
+                .circuit_breaker
+                .as_ref()
+                .is_some_and(|b| b.max_requests.is_some())
+            {
+                state =
+                    state.with_max_requests_counter(metrics.max_requests_refused(&service.name));
+            }
             services.insert(service.name.clone(), Arc::new(state));
         }
         if let StateScope::Sidecar { service } = &admission.scope {

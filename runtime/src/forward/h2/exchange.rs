@@ -144,8 +144,8 @@ pub async fn forward_h2(
     let mut retry_number = 0;
     let mut previous = None;
     loop {
-        if service.at_max_requests() {
-            let max = service.max_requests.unwrap_or_default().to_string();
+        if let Some(max) = service.refuse_past_max_requests() {
+            let max = max.to_string();
             return Err(fail(ForwardFailureKind::Overflow, None, max, retry_number));
         }
         let Some(index) = service.pick(key, previous) else {

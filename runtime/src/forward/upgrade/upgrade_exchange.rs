@@ -53,8 +53,8 @@ pub async fn forward_upgrade(
         detail,
         attempts: 1,
     };
-    if service.at_max_requests() {
-        let max = service.max_requests.unwrap_or_default().to_string();
+    if let Some(max) = service.refuse_past_max_requests() {
+        let max = max.to_string();
         return Err(fail(ForwardFailureKind::Overflow, None, max));
     }
     let Some(index) = service.pick(key, None) else {
