@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod open_files;
 pub mod reload;
 pub mod run;
+pub mod run_options;
 pub mod server;
 pub mod state;
 pub mod stream;
