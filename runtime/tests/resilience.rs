@@ -3,14 +3,15 @@
 
 mod support;
 
-use std::net::TcpListener;
-
 use support::*;
 
-/// A loopback port nothing listens on.
-fn closed_port() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+/// A loopback port nothing listens on, held (bound, never listening) for as long as the
+/// returned socket lives, so that no server another test starts meanwhile can take it: a
+/// connect to it is refused.
+fn closed_port() -> (std::net::SocketAddr, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    (socket.local_addr().unwrap(), socket)
 }
 
 fn gateway(service: &str) -> String {
@@ -82,7 +83,7 @@ async fn a_post_is_not_repeated_after_it_was_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_failures_are_retried_and_exhausted_retries_give_502() {
     let good = Upstream::start("good", Behaviour::Answer).await;
-    let dead = closed_port();
+    let (dead, _held) = closed_port();
     let dir = TempDir::new("connect");
     let source = format!(
         "{}service crew {{ endpoints [\"{dead}\", \"{}\"] balance round_robin retry 2 on [connect_failure] backoff 1ms..2ms }}\nservice gone {{ endpoints [\"{dead}\"] retry 2 on [connect_failure] backoff 1ms..2ms }}",
@@ -265,7 +266,7 @@ async fn post(edge: std::net::SocketAddr, path: &str) -> u16 {
 async fn a_post_is_retried_only_when_it_never_left_unless_the_route_is_idempotent() {
     let failing = Upstream::start("failing", Behaviour::Status(503)).await;
     let good = Upstream::start("good", Behaviour::Answer).await;
-    let dead = closed_port();
+    let (dead, _held) = closed_port();
     let dir = TempDir::new("post-retry");
     let source = format!(
         r#"gateway edge {{
