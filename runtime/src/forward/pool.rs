@@ -31,6 +31,7 @@ pub struct PoolSettings {
 
 impl PoolSettings {
     /// Pools for `workers` workers with the default idle timeout.
+    #[cfg(test)]
     pub fn for_workers(workers: usize) -> Self {
         PoolSettings {
             workers,

@@ -216,12 +216,12 @@ pub async fn forward(
             detail,
             attempts: retry_number + 1,
         };
-        if let Some(max) = service.refuse_past_max_requests() {
-            let max = max.to_string();
-            return Err(fail(ForwardFailureKind::Overflow, None, max));
-        }
-        let Some(index) = service.pick(key, previous) else {
-            return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
+        let index = match service.pick(key, previous) {
+            Ok(index) => index,
+            Err(none) => {
+                let (kind, detail) = none.failure();
+                return Err(fail(kind, None, detail));
+            }
         };
         let endpoint = &service.endpoints[index];
         let (until, limit) = deadline.try_limit(Instant::now());

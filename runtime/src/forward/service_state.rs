@@ -19,6 +19,7 @@ use super::h2::{H2Connections, H2Transport};
 use super::hash_key::{HashKey, HashKeyError};
 use super::outlier_sweep::sweep_when_due;
 use super::pool::PoolSettings;
+use super::proxy::ForwardFailureKind;
 use super::retry_budget::RetryBudget;
 use super::retry_policy::RetryPolicy;
 use super::upstream_tls::UpstreamTls;
@@ -81,6 +82,25 @@ pub struct ServiceState {
     outlier_sweep_at: AtomicU64,
     /// Ejections by detector (`meshd_outlier_ejections_total`).
     ejections: EjectionCounters,
+}
+
+/// Why [`ServiceState::pick`] chose no endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoPick {
+    /// The service has its `max_requests` in flight.
+    AtMaxRequests(u32),
+    /// Every endpoint is unhealthy or ejected.
+    NoEndpoint,
+}
+
+impl NoPick {
+    /// The forwarding failure it answers, and the failure's detail.
+    pub fn failure(self) -> (ForwardFailureKind, String) {
+        match self {
+            NoPick::AtMaxRequests(max) => (ForwardFailureKind::Overflow, max.to_string()),
+            NoPick::NoEndpoint => (ForwardFailureKind::NoEndpoint, String::new()),
+        }
+    }
 }
 
 impl ServiceState {
@@ -180,35 +200,34 @@ impl ServiceState {
         self.balancer.hash_key().and_then(|key| key.hash(input))
     }
 
-    /// `Some(max_requests)` when the service has that many requests in flight already, and
-    /// the refusal counted (Envoy's threshold, as approximate as Envoy's: requests that check
-    /// at the same instant may all pass).
-    pub fn refuse_past_max_requests(&self) -> Option<u32> {
-        let max = self.max_requests?;
-        let in_flight: u64 = self
-            .endpoints
-            .iter()
-            .map(|e| u64::from(e.in_flight()))
-            .sum();
-        if in_flight < u64::from(max) {
-            return None;
+    /// Chooses an endpoint for the next try: none when the service has its `max_requests` in
+    /// flight already (the refusal counted; Envoy's threshold, as approximate as Envoy's:
+    /// requests that check at the same instant may all pass), else an available one (healthy,
+    /// not ejected), avoiding `avoid` when possible.
+    pub fn pick(&self, key: Option<u64>, avoid: Option<usize>) -> Result<usize, NoPick> {
+        if let Some(max) = self.max_requests {
+            let in_flight: u64 = self
+                .endpoints
+                .iter()
+                .map(|e| u64::from(e.in_flight()))
+                .sum();
+            if in_flight >= u64::from(max) {
+                self.max_requests_refused.inc();
+                return Err(NoPick::AtMaxRequests(max));
+            }
         }
-        self.max_requests_refused.inc();
-        Some(max)
-    }
-
-    /// Chooses an available endpoint (healthy, not ejected), avoiding `avoid` when possible.
-    pub fn pick(&self, key: Option<u64>, avoid: Option<usize>) -> Option<usize> {
-        if self.breaker.is_none() && self.health_check.is_none() {
-            return self.balancer.pick(&self.endpoints, |_| true, key, avoid);
-        }
-        let now = now_ms();
-        self.balancer.pick(
-            &self.endpoints,
-            |e| e.is_healthy() && !e.outlier.is_ejected_at(now),
-            key,
-            avoid,
-        )
+        let picked = if self.breaker.is_none() && self.health_check.is_none() {
+            self.balancer.pick(&self.endpoints, |_| true, key, avoid)
+        } else {
+            let now = now_ms();
+            self.balancer.pick(
+                &self.endpoints,
+                |e| e.is_healthy() && !e.outlier.is_ejected_at(now),
+                key,
+                avoid,
+            )
+        };
+        picked.ok_or(NoPick::NoEndpoint)
     }
 
     /// Records an attempt's outcome for outlier detection; `latency` is its time to the response

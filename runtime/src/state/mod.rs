@@ -295,11 +295,7 @@ impl RuntimeState {
                 });
                 state = state.with_ejection_counters(counters);
             }
-            if service
-                .circuit_breaker
-                .as_ref()
-                .is_some_and(|b| b.max_requests.is_some())
-            {
+            if state.max_requests.is_some() {
                 state =
                     state.with_max_requests_counter(metrics.max_requests_refused(&service.name));
             }

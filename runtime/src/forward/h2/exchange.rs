@@ -144,17 +144,12 @@ pub async fn forward_h2(
     let mut retry_number = 0;
     let mut previous = None;
     loop {
-        if let Some(max) = service.refuse_past_max_requests() {
-            let max = max.to_string();
-            return Err(fail(ForwardFailureKind::Overflow, None, max, retry_number));
-        }
-        let Some(index) = service.pick(key, previous) else {
-            return Err(fail(
-                ForwardFailureKind::NoEndpoint,
-                None,
-                String::new(),
-                retry_number,
-            ));
+        let index = match service.pick(key, previous) {
+            Ok(index) => index,
+            Err(none) => {
+                let (kind, detail) = none.failure();
+                return Err(fail(kind, None, detail, retry_number));
+            }
         };
         let endpoint = &service.endpoints[index];
         let (until, limit) = deadline.try_limit(Instant::now());

@@ -53,12 +53,12 @@ pub async fn forward_upgrade(
         detail,
         attempts: 1,
     };
-    if let Some(max) = service.refuse_past_max_requests() {
-        let max = max.to_string();
-        return Err(fail(ForwardFailureKind::Overflow, None, max));
-    }
-    let Some(index) = service.pick(key, None) else {
-        return Err(fail(ForwardFailureKind::NoEndpoint, None, String::new()));
+    let index = match service.pick(key, None) {
+        Ok(index) => index,
+        Err(none) => {
+            let (kind, detail) = none.failure();
+            return Err(fail(kind, None, detail));
+        }
     };
     let endpoint = &service.endpoints[index];
     let at = Some(&*endpoint.address);
