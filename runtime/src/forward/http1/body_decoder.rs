@@ -136,7 +136,9 @@ impl BodyDecoder {
                 }
                 Stage::ChunkSize | Stage::ChunkEnd | Stage::Trailers => {
                     let Some(end) = buffer.iter().position(|b| *b == b'\n') else {
-                        if buffer.len() > MAX_CHUNK_LINE {
+                        // The line's bound, whether or not its end has arrived: the same
+                        // bytes must not pass in one read and fail across two.
+                        if buffer.len() > self.line_bound() {
                             return Err(ChunkError);
                         }
                         return Ok(Decoded::NeedMore);
@@ -153,6 +155,15 @@ impl BodyDecoder {
                     self.stage = self.after_line(&line)?;
                 }
             }
+        }
+    }
+
+    /// The most bytes the next line may take: a chunk-size line's bound, or, in the trailers,
+    /// what is left of the section's.
+    fn line_bound(&self) -> usize {
+        match self.stage {
+            Stage::Trailers => MAX_TRAILER_BYTES - self.trailer_bytes,
+            _ => MAX_CHUNK_LINE,
         }
     }
 
