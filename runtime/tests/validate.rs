@@ -105,6 +105,23 @@ fn a_schema_violation_exits_1_and_prints_the_pointer() {
     assert!(stderr.contains("does not match the schema"), "{stderr}");
 }
 
+/// A value of the wrong type where a tag belongs makes the typed reader say "expected value",
+/// the words of a syntax error; the document is JSON, so it is refused for what it holds.
+#[test]
+fn a_wrongly_typed_tag_is_a_schema_violation_not_malformed_json() {
+    let scratch = Scratch::new("tag");
+    let mut document: serde_json::Value =
+        serde_json::from_str(&starfleet_bundle().to_canonical_json()).unwrap();
+    document["graph"]["nodes"][0]["kind"] = serde_json::Value::Array(vec![]);
+    let path = scratch.write("bundle.json", &serde_json::to_vec(&document).unwrap());
+    let output = validate(&path);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("does not match the schema"), "{stderr}");
+    assert!(stderr.contains("at /graph/nodes/0"), "{stderr}");
+    assert!(!stderr.contains("not valid JSON"), "{stderr}");
+}
+
 #[test]
 fn malformed_json_exits_1() {
     let scratch = Scratch::new("malformed");

@@ -21,7 +21,25 @@ pub fn generate_schema() -> Value {
     let generator = SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator();
-    sort_keys(generator.into_root_schema_for::<Bundle>().to_value())
+    let mut schema = generator.into_root_schema_for::<Bundle>().to_value();
+    bound_u32(&mut schema);
+    sort_keys(schema)
+}
+
+/// Gives every `uint32` its upper bound, as schemars gives `uint8` and `uint16` theirs: a
+/// validator reads `format` as a note, so without `maximum` the schema would pass values the
+/// bundle's types refuse (a source line of 2^32).
+fn bound_u32(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some("uint32") {
+                map.entry("maximum").or_insert(Value::from(u32::MAX));
+            }
+            map.values_mut().for_each(bound_u32);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_u32),
+        _ => {}
+    }
 }
 
 /// The generated schema as the committed file should read it (sorted keys, 2-space indent, final newline).

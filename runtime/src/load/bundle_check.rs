@@ -140,7 +140,7 @@ fn check(bytes: &[u8], graphs: Graphs) -> Result<Bundle, BundleError> {
     });
     let mut bundle = match parsed {
         Ok(bundle) => bundle,
-        Err(error) if error.is_syntax() || error.is_eof() => {
+        Err(error) if (error.is_syntax() || error.is_eof()) && !is_json(text) => {
             return Err(BundleError::MalformedJson(error))
         }
         Err(error) => return Err(refusal(text, error)),
@@ -161,6 +161,13 @@ fn check(bytes: &[u8], graphs: Graphs) -> Result<Bundle, BundleError> {
         super::memory_trim::trim_heap();
     }
     Ok(bundle)
+}
+
+/// Whether `text` is JSON at all. The typed readers report some values of the wrong type (an
+/// array where a tag belongs) as syntax errors, "expected value"; a document that is JSON is
+/// then refused for what it holds, not called malformed.
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// Why the typed parse refused `text`: every schema violation when the text is small enough to
