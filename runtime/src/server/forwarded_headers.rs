@@ -52,6 +52,7 @@ pub fn prepare_upstream_headers<'a>(
         proto: client.proto.as_bytes(),
         host: authority,
         add_host: !headers.has_kind(NameKind::Host),
+        default_host: None,
         trace: None,
     }
 }

@@ -254,6 +254,7 @@ fn forward_step<'s, 'c>(
         &request.headers
     };
     let mut forwarding = prepare_upstream_headers(headers, &connection.client, request.authority());
+    forwarding.default_host = Some(service.name.as_bytes());
     if let Some(trace) = &mut outcome.trace {
         forwarding.trace = Some(trace.begin_call(&service.name));
     }

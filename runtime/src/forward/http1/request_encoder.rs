@@ -17,8 +17,13 @@ pub struct ForwardedHeaders<'a> {
     pub proto: &'a [u8],
     /// The host the client addressed: `X-Forwarded-Host`, and `Host` when `add_host`.
     pub host: Option<&'a [u8]>,
-    /// Whether the request has no `Host` header of its own (HTTP/2).
+    /// Whether the request has no `Host` header of its own (HTTP/2, or HTTP/1.0 without one).
     pub add_host: bool,
+    /// The `Host` sent when the request has none and names no host at all (HTTP/1.0 without
+    /// `Host` or an absolute target): the service's name, as nginx sends its upstream's. An
+    /// HTTP/1.1 request without `Host` is malformed (RFC 9112 §3.2), and meshd speaks HTTP/1.1
+    /// upstream.
+    pub default_host: Option<&'a [u8]>,
     /// The `traceparent` of this hop's span, replacing the caller's (`None`: the caller's
     /// `traceparent` and `tracestate`, if any, pass as they came).
     pub trace: Option<HopContext>,
@@ -41,6 +46,7 @@ impl ForwardedHeaders<'_> {
             proto: b"",
             host: None,
             add_host: false,
+            default_host: None,
             trace: None,
         }
     }
@@ -102,7 +108,7 @@ pub fn encode_head(
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if forwarded.add_host {
-        if let Some(host) = &forwarded.host {
+        if let Some(host) = forwarded.host.or(forwarded.default_host) {
             write_header(out, b"host", host);
         }
     }
@@ -203,6 +209,40 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "GET /a?b=1 HTTP/1.1\r\nhost: api\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_request_that_names_no_host_gets_the_default_one() {
+        let encoded = |request: &[(&'static str, &'static str)], host: Option<&'static [u8]>| {
+            let forwarded = ForwardedHeaders {
+                host,
+                add_host: !request.iter().any(|(name, _)| *name == "host"),
+                default_host: Some(b"crew"),
+                ..ForwardedHeaders::none()
+            };
+            let mut out = Vec::new();
+            let headers = headers(request);
+            encode_head(
+                &Method::GET,
+                "/",
+                &headers,
+                BodyFraming::Empty,
+                &forwarded,
+                &mut out,
+            );
+            String::from_utf8(out).unwrap()
+        };
+        // HTTP/1.0 without Host or an absolute target.
+        assert_eq!(encoded(&[], None), "GET / HTTP/1.1\r\nhost: crew\r\n\r\n");
+        // The client named one: its own, never the default.
+        assert_eq!(
+            encoded(&[], Some(b"api")),
+            "GET / HTTP/1.1\r\nhost: api\r\n\r\n"
+        );
+        assert_eq!(
+            encoded(&[("host", "api")], None),
+            "GET / HTTP/1.1\r\nhost: api\r\n\r\n"
         );
     }
 

@@ -5,8 +5,8 @@
 //!
 //! Refused with 400: `Content-Length` together with `Transfer-Encoding`, differing or malformed
 //! `Content-Length` values, a `Transfer-Encoding` whose final coding is not `chunked` (or any in
-//! HTTP/1.0), obsolete line folding, a line ending in a bare LF instead of CRLF, a missing or
-//! repeated `Host` in HTTP/1.1, a malformed request line or header (chunk-size lines are checked
+//! HTTP/1.0), obsolete line folding, a line ending in a bare LF instead of CRLF, more than one
+//! `Host` (in any version) or none in HTTP/1.1, a malformed request line or header (chunk-size lines are checked
 //! as strictly, in [`crate::forward::http1::chunk_line`]). With 431: a head over [`MAX_HEAD_BYTES`] or with more than
 //! [`MAX_HEADERS`] lines. With 501: `CONNECT`, transfer codings other than `chunked`. With 505:
 //! versions other than HTTP/1.0 and 1.1. With 417: expectations other than `100-continue`.
@@ -135,10 +135,13 @@ pub fn parse_request_head(buffer: &mut BytesMut) -> Result<Option<RequestHead>, 
             ))
         }
     };
-    if version == Version::HTTP_11 && facts.hosts != 1 {
+    // RFC 9112 §3.2: more than one Host is refused in any version (an HTTP/1.0 request would
+    // otherwise be forwarded as HTTP/1.1 with both, and a neighbour may route by either); none
+    // only in HTTP/1.1.
+    if facts.hosts > 1 || version == Version::HTTP_11 && facts.hosts == 0 {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
-            "an HTTP/1.1 request needs exactly one Host header",
+            "a request needs exactly one Host header (HTTP/1.0 may have none)",
         ));
     }
     let keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
@@ -446,6 +449,8 @@ mod tests {
         assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
         assert!(parse("GET / HTTP/1.0\r\n\r\n").is_ok());
+        // Two in HTTP/1.0 too: it would be forwarded as HTTP/1.1 with both.
+        assert_eq!(status("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
     }
 
     #[test]

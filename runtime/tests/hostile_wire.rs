@@ -1,0 +1,369 @@
+//! A meshd process under hostile HTTP/1.1: hundreds of connections, each carrying arbitrary bytes
+//! or a request edited into something tricky (flipped, inserted, deleted and repeated bytes in
+//! the request line, the framing headers and a chunked body), then closed for writing. Whatever
+//! it gets, meshd:
+//! - answers with well-formed HTTP/1.1 responses only, each with a status it may give;
+//! - closes the connection after refusing a request it cannot frame (a malformed head, framing
+//!   headers that disagree, a bad chunk), so nothing behind it is read as another request, and
+//!   sends nothing after saying `Connection: close`;
+//! - forwards only requests that a strict parser (meshd's own, in this test's upstream) reads
+//!   whole: CRLF line endings, one framing, a body that ends where its framing says;
+//! - stays up without a panic, and serves the next well-formed request.
+//!   `wire_any_bytes.rs` holds the parsers themselves to the same inputs.
+
+#[allow(dead_code)] // shared with the fleet tests, which use all of it
+#[path = "fleet_support/meshd_process.rs"]
+mod meshd_process;
+mod wire_messages;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use meshd::forward::http1::body_decoder::{BodyDecoder, Decoded};
+use meshd::server::http1::request_head::{parse_request_head, RequestFraming};
+use meshd_process::MeshdProcess;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use wire_messages::*;
+
+/// How long a case may go without meshd answering or closing: a hang is a failure.
+const HANG: Duration = Duration::from_secs(30);
+
+/// An upstream that reads every request with meshd's strict HTTP/1.1 parsers, records any it
+/// cannot read whole, and answers the rest `200` marked `x-upstream`.
+struct StrictUpstream {
+    address: SocketAddr,
+    answered: Arc<AtomicUsize>,
+    unreadable: Arc<Mutex<Vec<String>>>,
+}
+
+impl StrictUpstream {
+    fn start() -> StrictUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let unreadable = Arc::new(Mutex::new(Vec::new()));
+        let (count, record) = (Arc::clone(&answered), Arc::clone(&unreadable));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (count, record) = (Arc::clone(&count), Arc::clone(&record));
+                std::thread::spawn(move || serve_strictly(stream, &count, &record));
+            }
+        });
+        StrictUpstream {
+            address,
+            answered,
+            unreadable,
+        }
+    }
+}
+
+/// Reads more into `buffer`; false at end of stream or on an error.
+fn read_more(stream: &mut TcpStream, buffer: &mut BytesMut) -> bool {
+    let mut chunk = [0u8; 16 * 1024];
+    match stream.read(&mut chunk) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buffer.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+/// One connection from meshd. A request cut short (meshd gave up on its client) is not an
+/// error; one that cannot be read is.
+fn serve_strictly(mut stream: TcpStream, answered: &AtomicUsize, unreadable: &Mutex<Vec<String>>) {
+    let mut buffer = BytesMut::new();
+    loop {
+        let head = loop {
+            match parse_request_head(&mut buffer) {
+                Ok(Some(head)) => break head,
+                Ok(None) if read_more(&mut stream, &mut buffer) => {}
+                Ok(None) => return,
+                Err(refusal) => {
+                    unreadable.lock().unwrap().push(format!(
+                        "{}: {:?}",
+                        refusal.reason,
+                        String::from_utf8_lossy(&buffer)
+                    ));
+                    return;
+                }
+            }
+        };
+        let mut body = match head.framing {
+            RequestFraming::Empty => BodyDecoder::empty(),
+            RequestFraming::Length(n) => BodyDecoder::with_length(n),
+            RequestFraming::Chunked => BodyDecoder::chunked(),
+        };
+        loop {
+            match body.decode(&mut buffer) {
+                Ok(Decoded::Data(_)) => {}
+                Ok(Decoded::Done) => break,
+                Ok(Decoded::NeedMore) if read_more(&mut stream, &mut buffer) => {}
+                Ok(Decoded::NeedMore) => return,
+                Err(_) => {
+                    unreadable
+                        .lock()
+                        .unwrap()
+                        .push(format!("a malformed body after {:?}", head.target));
+                    return;
+                }
+            }
+        }
+        answered.fetch_add(1, Ordering::SeqCst);
+        let reply: &[u8] = match head.method == http::Method::HEAD {
+            true => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-upstream: 1\r\n\r\n",
+            false => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-upstream: 1\r\n\r\nok",
+        };
+        if stream.write_all(reply).is_err() || !head.keep_alive {
+            return;
+        }
+    }
+}
+
+/// One response meshd sent.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    from_upstream: bool,
+    /// Said `Connection: close`.
+    closes: bool,
+    /// The JSON `reason` of meshd's own refusals.
+    reason: String,
+}
+
+/// Splits what meshd sent on one connection into responses, failing on anything that is not
+/// well-formed HTTP/1.1. `heads` says which requests were `HEAD` (their responses have no body).
+fn responses(mut bytes: &[u8], sent: &[u8]) -> Result<Vec<Answer>, String> {
+    let head_request = sent.starts_with(b"HEAD ");
+    let mut answers = Vec::new();
+    while !bytes.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        let length = match response.parse(bytes) {
+            Ok(httparse::Status::Complete(length)) => length,
+            other => {
+                return Err(format!(
+                    "not a response head ({other:?}): {:?}",
+                    String::from_utf8_lossy(bytes)
+                ))
+            }
+        };
+        let status = response.code.unwrap_or(0);
+        if response.version != Some(1) {
+            return Err(format!(
+                "not HTTP/1.1: {:?}",
+                String::from_utf8_lossy(bytes)
+            ));
+        }
+        if !bytes[..length]
+            .windows(2)
+            .all(|w| w[1] != b'\n' || w[0] == b'\r')
+        {
+            return Err("a response line ends in a bare LF".to_string());
+        }
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        };
+        let from_upstream = header("x-upstream").is_some();
+        let closes = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let chunked =
+            header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        let content_length = header("content-length").map(|v| v.parse::<usize>());
+        bytes = &bytes[length..];
+        if (100..200).contains(&status) {
+            continue; // 100 Continue: the final answer follows.
+        }
+        // A head that meshd refused may have said HEAD, but meshd could not read it as one: the
+        // refusal has its JSON body. Answers to a HEAD it read have none.
+        let mut reason = String::new();
+        let refused_unread = head_request && bytes.first() == Some(&b'{');
+        let no_body = head_request && !refused_unread || status == 204 || status == 304;
+        if !no_body {
+            let mut decoder = match (chunked, content_length) {
+                (true, None) => BodyDecoder::chunked(),
+                (false, Some(Ok(n))) => BodyDecoder::with_length(n as u64),
+                (false, None) => return Err(format!("{status} without framing")),
+                _ => return Err(format!("{status} with contradictory framing")),
+            };
+            let mut buffer = BytesMut::from(bytes);
+            loop {
+                match decoder.decode(&mut buffer) {
+                    Ok(Decoded::Data(_)) => {}
+                    Ok(Decoded::Done) => break,
+                    _ => return Err(format!("{status}: its body does not end as framed")),
+                }
+            }
+            let left = buffer.len();
+            let body = &bytes[..bytes.len() - left];
+            reason = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["reason"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            bytes = &bytes[bytes.len() - left..];
+        }
+        answers.push(Answer {
+            status,
+            from_upstream,
+            closes,
+            reason,
+        });
+    }
+    Ok(answers)
+}
+
+/// Refusals of a request meshd could not frame: the connection must close after them, since
+/// where the next request would start is not known. These are the statuses only the head and
+/// body parsers give, and the 400s whose reason is theirs.
+fn closes_the_connection(status: u16) -> bool {
+    matches!(status, 417 | 431 | 501 | 505)
+}
+
+fn is_framing_refusal(answer: &Answer) -> bool {
+    const FRAMING: [&str; 8] = [
+        "head is malformed",
+        "request line",
+        "bare LF",
+        "Content-Length",
+        "Transfer-Encoding",
+        "transfer coding",
+        "Host header",
+        "chunk",
+    ];
+    !answer.from_upstream
+        && (closes_the_connection(answer.status)
+            || answer.status == 400 && FRAMING.iter().any(|f| answer.reason.contains(f)))
+}
+
+/// Sends `bytes` on a new connection, closes it for writing, and reads everything meshd sends
+/// until it closes.
+fn exchange(edge: SocketAddr, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut stream = TcpStream::connect(edge).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    // meshd may refuse and close before everything is written: what it read decides.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(answer),
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(answer),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return Err(format!("meshd neither answered nor closed within {HANG:?}"))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn check_case(edge: SocketAddr, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let answer_bytes = exchange(edge, bytes).map_err(TestCaseError::fail)?;
+    let answers = responses(&answer_bytes, bytes).map_err(TestCaseError::fail)?;
+    for (i, answer) in answers.iter().enumerate() {
+        let allowed = answer.from_upstream && answer.status == 200
+            || !answer.from_upstream
+                && [200, 400, 403, 404, 405, 413, 417, 431, 501, 502, 503, 505]
+                    .contains(&answer.status);
+        prop_assert!(allowed, "meshd answered {:?}", answer);
+        if answer.closes {
+            prop_assert_eq!(
+                i + 1,
+                answers.len(),
+                "responses after `connection: close` to {:?}:\n{}",
+                String::from_utf8_lossy(bytes),
+                String::from_utf8_lossy(&answer_bytes)
+            );
+        }
+        prop_assert!(
+            answer.closes || !is_framing_refusal(answer),
+            "the connection stays open after {:?} to {:?}",
+            answer,
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    Ok(())
+}
+
+const PROGRAM: &str = r#"
+gateway edge {
+  listen "127.0.0.1:0"
+  route ping { match GET "/ping" public respond 200 "pong" }
+  route limited { match POST "/limited" public body_limit 16B forward crew }
+  route all { match * prefix "/" public forward crew }
+}
+"#;
+
+#[test]
+fn hostile_bytes_get_well_formed_answers_and_only_strictly_readable_requests_are_forwarded() {
+    let upstream = StrictUpstream::start();
+    let dir = std::env::temp_dir().join(format!("meshd-hostile-wire-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("edge.mesh");
+    let source = format!(
+        "{PROGRAM}\nservice crew {{ endpoints [\"{}\"] }}\n",
+        upstream.address
+    );
+    std::fs::write(&program, source).unwrap();
+    let args: Vec<String> = [
+        "run",
+        program.to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let meshd = MeshdProcess::start(&args);
+    let edge = meshd.gateway.expect("the gateway listens");
+
+    let input = prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        4 => (request_message(), prop::collection::vec(edit(), 0..4))
+            .prop_map(|(message, edits)| apply(message, &edits)),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 1500,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&input, |bytes| check_case(edge, &bytes));
+    let log = meshd.log();
+    if let Err(failure) = result {
+        panic!("{failure}\nmeshd said:\n{}", log.join("\n"));
+    }
+
+    let unreadable = upstream.unreadable.lock().unwrap().clone();
+    assert!(
+        unreadable.is_empty(),
+        "meshd forwarded requests a strict parser cannot read: {unreadable:#?}"
+    );
+    assert!(
+        upstream.answered.load(Ordering::SeqCst) > 50,
+        "too few cases reached the upstream to say anything: {}",
+        upstream.answered.load(Ordering::SeqCst)
+    );
+    assert!(
+        !log.iter().any(|line| line.contains("panicked")),
+        "{}",
+        log.join("\n")
+    );
+    assert_eq!(meshd.gateway_get("/ping"), (200, "pong".to_string()));
+    assert_eq!(meshd.gateway_get("/after").0, 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
