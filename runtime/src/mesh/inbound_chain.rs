@@ -13,6 +13,7 @@ use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
+use crate::forward::http1::raw_headers::NameKind;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
 use crate::forward::upgrade::{
     forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
@@ -147,7 +148,7 @@ async fn act(
 ) -> GatewayResponse {
     let headers = app_headers(side, request, caller);
     let target = upstream_target(request, path);
-    let mut forwarding = ForwardedHeaders::none();
+    let mut forwarding = app_forwarding(request, &headers, &side.service);
     if let Some(trace) = &mut outcome.trace {
         forwarding.trace = Some(trace.begin_call(&side.app.name));
     }
@@ -187,6 +188,23 @@ async fn act(
             }
         }
         Err(failure) => outcome.forward_failed(&failure),
+    }
+}
+
+/// The forwarding headers for the app: none of the gateway's `X-Forwarded-*` (the caller is a
+/// workload, named by the sidecar's own headers), but a `Host` when the request has none: the
+/// authority an HTTP/2 caller named, else the service's name (an HTTP/1.0 caller that named no
+/// host). The app speaks HTTP/1.1 here, where a request without `Host` is malformed.
+fn app_forwarding<'a>(
+    request: &'a ClientRequest,
+    headers: &MessageHeaders,
+    service: &'a str,
+) -> ForwardedHeaders<'a> {
+    ForwardedHeaders {
+        host: request.authority(),
+        add_host: !headers.has_kind(NameKind::Host),
+        default_host: Some(service.as_bytes()),
+        ..ForwardedHeaders::none()
     }
 }
 
@@ -230,4 +248,58 @@ fn upstream_target<'a>(request: &'a ClientRequest, path: &str) -> Cow<'a, str> {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
+
+    /// The head the app gets for `request`, as the inbound side writes it.
+    fn head_for_app(request: http::Request<()>) -> String {
+        let (parts, ()) = request.into_parts();
+        let request = ClientRequest::from_parts(parts);
+        let forwarding = app_forwarding(&request, &request.headers, "riker");
+        let mut out = Vec::new();
+        let target = request.target.as_str();
+        encode_head(
+            &request.method,
+            target,
+            &request.headers,
+            BodyFraming::Empty,
+            &forwarding,
+            &mut out,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_app_always_gets_a_host_and_never_the_gateways_forwarding_headers() {
+        // HTTP/1.1 with its Host: as it came.
+        let with_host = http::Request::get("/logs")
+            .header("host", "riker")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            head_for_app(with_host),
+            "GET /logs HTTP/1.1\r\nhost: riker\r\n\r\n"
+        );
+        // HTTP/2: the authority becomes Host.
+        let h2 = http::Request::get("http://riker.mesh:9101/logs")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            head_for_app(h2),
+            "GET /logs HTTP/1.1\r\nhost: riker.mesh:9101\r\n\r\n"
+        );
+        // HTTP/1.0 that named no host: the service.
+        let bare = http::Request::get("/logs")
+            .version(http::Version::HTTP_10)
+            .body(())
+            .unwrap();
+        assert_eq!(
+            head_for_app(bare),
+            "GET /logs HTTP/1.1\r\nhost: riker\r\n\r\n"
+        );
+    }
 }
