@@ -17,10 +17,9 @@ mod meshd_process;
 mod wire_messages;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use meshd::forward::http1::body_decoder::{BodyDecoder, Decoded};
@@ -29,9 +28,6 @@ use meshd_process::MeshdProcess;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use wire_messages::*;
-
-/// How long a case may go without meshd answering or closing: a hang is a failure.
-const HANG: Duration = Duration::from_secs(30);
 
 /// An upstream that reads every request with meshd's strict HTTP/1.1 parsers, records any it
 /// cannot read whole, and answers the rest `200` marked `x-upstream`.
@@ -126,101 +122,6 @@ fn serve_strictly(mut stream: TcpStream, answered: &AtomicUsize, unreadable: &Mu
     }
 }
 
-/// One response meshd sent.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    from_upstream: bool,
-    /// Said `Connection: close`.
-    closes: bool,
-    /// The JSON `reason` of meshd's own refusals.
-    reason: String,
-}
-
-/// Splits what meshd sent on one connection into responses, failing on anything that is not
-/// well-formed HTTP/1.1. `heads` says which requests were `HEAD` (their responses have no body).
-fn responses(mut bytes: &[u8], sent: &[u8]) -> Result<Vec<Answer>, String> {
-    let head_request = sent.starts_with(b"HEAD ");
-    let mut answers = Vec::new();
-    while !bytes.is_empty() {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        let length = match response.parse(bytes) {
-            Ok(httparse::Status::Complete(length)) => length,
-            other => {
-                return Err(format!(
-                    "not a response head ({other:?}): {:?}",
-                    String::from_utf8_lossy(bytes)
-                ))
-            }
-        };
-        let status = response.code.unwrap_or(0);
-        if response.version != Some(1) {
-            return Err(format!(
-                "not HTTP/1.1: {:?}",
-                String::from_utf8_lossy(bytes)
-            ));
-        }
-        if !bytes[..length]
-            .windows(2)
-            .all(|w| w[1] != b'\n' || w[0] == b'\r')
-        {
-            return Err("a response line ends in a bare LF".to_string());
-        }
-        let header = |name: &str| {
-            response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| String::from_utf8_lossy(h.value).into_owned())
-        };
-        let from_upstream = header("x-upstream").is_some();
-        let closes = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let chunked =
-            header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
-        let content_length = header("content-length").map(|v| v.parse::<usize>());
-        bytes = &bytes[length..];
-        if (100..200).contains(&status) {
-            continue; // 100 Continue: the final answer follows.
-        }
-        // A head that meshd refused may have said HEAD, but meshd could not read it as one: the
-        // refusal has its JSON body. Answers to a HEAD it read have none.
-        let mut reason = String::new();
-        let refused_unread = head_request && bytes.first() == Some(&b'{');
-        let no_body = head_request && !refused_unread || status == 204 || status == 304;
-        if !no_body {
-            let mut decoder = match (chunked, content_length) {
-                (true, None) => BodyDecoder::chunked(),
-                (false, Some(Ok(n))) => BodyDecoder::with_length(n as u64),
-                (false, None) => return Err(format!("{status} without framing")),
-                _ => return Err(format!("{status} with contradictory framing")),
-            };
-            let mut buffer = BytesMut::from(bytes);
-            loop {
-                match decoder.decode(&mut buffer) {
-                    Ok(Decoded::Data(_)) => {}
-                    Ok(Decoded::Done) => break,
-                    _ => return Err(format!("{status}: its body does not end as framed")),
-                }
-            }
-            let left = buffer.len();
-            let body = &bytes[..bytes.len() - left];
-            reason = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v["reason"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            bytes = &bytes[bytes.len() - left..];
-        }
-        answers.push(Answer {
-            status,
-            from_upstream,
-            closes,
-            reason,
-        });
-    }
-    Ok(answers)
-}
-
 /// Refusals of a request meshd could not frame: the connection must close after them, since
 /// where the next request would start is not known. These are the statuses only the head and
 /// body parsers give, and the 400s whose reason is theirs.
@@ -244,36 +145,12 @@ fn is_framing_refusal(answer: &Answer) -> bool {
             || answer.status == 400 && FRAMING.iter().any(|f| answer.reason.contains(f)))
 }
 
-/// Sends `bytes` on a new connection, closes it for writing, and reads everything meshd sends
-/// until it closes.
-fn exchange(edge: SocketAddr, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut stream = TcpStream::connect(edge).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(HANG)).unwrap();
-    // meshd may refuse and close before everything is written: what it read decides.
-    let _ = stream.write_all(bytes);
-    let _ = stream.shutdown(Shutdown::Write);
-    let mut answer = Vec::new();
-    loop {
-        let mut chunk = [0u8; 16 * 1024];
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(answer),
-            Ok(n) => answer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(answer),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                return Err(format!("meshd neither answered nor closed within {HANG:?}"))
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-}
-
 fn check_case(edge: SocketAddr, bytes: &[u8]) -> Result<(), TestCaseError> {
     let answer_bytes = exchange(edge, bytes).map_err(TestCaseError::fail)?;
-    let answers = responses(&answer_bytes, bytes).map_err(TestCaseError::fail)?;
+    let answers =
+        read_responses(&answer_bytes, bytes.starts_with(b"HEAD ")).map_err(TestCaseError::fail)?;
     for (i, answer) in answers.iter().enumerate() {
+        prop_assert!(!answer.truncated, "a body cut short: {:?}", answer);
         let allowed = answer.from_upstream && answer.status == 200
             || !answer.from_upstream
                 && [200, 400, 403, 404, 405, 413, 417, 431, 501, 502, 503, 505]

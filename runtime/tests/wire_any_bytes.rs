@@ -17,34 +17,6 @@ use proptest::prelude::*;
 mod wire_messages;
 use wire_messages::*;
 
-/// A response head as an upstream might send it, with interim responses in front at times.
-fn response_message() -> impl Strategy<Value = Vec<u8>> {
-    let status = prop_oneof![
-        6 => prop::sample::select(vec!["200 OK", "204 No Content", "304 Not Modified", "404 Not Found", "103 Early Hints"]),
-        1 => prop::sample::select(vec!["101 Switching Protocols", "599 Odd", "999 Beyond", "20 Short"]),
-    ];
-    let version = version(&["HTTP/1.1", "HTTP/1.1", "HTTP/1.0"], &["HTTP/2"]);
-    (
-        version,
-        status,
-        prop::collection::vec(header_line(), 0..6),
-        any::<bool>(),
-    )
-        .prop_map(|(version, status, headers, interim)| {
-            let mut text = String::new();
-            if interim {
-                text.push_str("HTTP/1.1 100 Continue\r\n\r\n");
-            }
-            text.push_str(&format!("{version} {status}\r\n"));
-            for line in headers {
-                text.push_str(&line);
-                text.push_str("\r\n");
-            }
-            text.push_str("\r\n");
-            text.into_bytes()
-        })
-}
-
 /// What parsing a request head decided, in terms that can be compared.
 #[derive(Debug, PartialEq)]
 enum RequestOutcome {

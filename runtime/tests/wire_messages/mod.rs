@@ -1,8 +1,15 @@
 //! Messages for the wire tests: HTTP/1.1 requests as clients send them (mostly well-formed, with
 //! the headers that decide framing), chunked bodies, and byte edits that turn a well-formed
-//! message into a tricky one. `wire_any_bytes.rs` feeds them to the parsers, `hostile_wire.rs`
-//! to a meshd process.
+//! message into a tricky one; and a reader of what meshd answers that accepts only well-formed
+//! HTTP/1.1. `wire_any_bytes.rs` feeds the messages to the parsers, `hostile_wire.rs` to a meshd
+//! process.
 #![allow(dead_code)]
+
+use bytes::BytesMut;
+use meshd::forward::http1::body_decoder::{BodyDecoder, Decoded};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
 
 use proptest::prelude::*;
 
@@ -176,4 +183,177 @@ pub fn encode_chunked(chunks: &[(Vec<u8>, &str)], trailers: &[&str]) -> Vec<u8> 
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// A response head as an upstream might send it, with interim responses in front at times.
+pub fn response_message() -> impl Strategy<Value = Vec<u8>> {
+    let status = prop_oneof![
+        6 => prop::sample::select(vec!["200 OK", "204 No Content", "304 Not Modified", "404 Not Found", "103 Early Hints"]),
+        1 => prop::sample::select(vec!["101 Switching Protocols", "599 Odd", "999 Beyond", "20 Short"]),
+    ];
+    let version = version(&["HTTP/1.1", "HTTP/1.1", "HTTP/1.0"], &["HTTP/2"]);
+    (
+        version,
+        status,
+        prop::collection::vec(header_line(), 0..6),
+        any::<bool>(),
+    )
+        .prop_map(|(version, status, headers, interim)| {
+            let mut text = String::new();
+            if interim {
+                text.push_str("HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            text.push_str(&format!("{version} {status}\r\n"));
+            for line in headers {
+                text.push_str(&line);
+                text.push_str("\r\n");
+            }
+            text.push_str("\r\n");
+            text.into_bytes()
+        })
+}
+
+/// A whole response as an upstream might send it: a head from [`response_message`] and a body
+/// that its framing may or may not describe (none, five bytes, or chunks).
+pub fn response_with_body() -> impl Strategy<Value = Vec<u8>> {
+    let body = prop_oneof![Just(Vec::new()), Just(b"hello".to_vec()), chunked_body(),];
+    (response_message(), body).prop_map(|(head, body)| [head, body].concat())
+}
+
+/// One response meshd sent.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub from_upstream: bool,
+    /// Said `Connection: close`.
+    pub closes: bool,
+    /// The JSON `reason` of meshd's own refusals.
+    pub reason: String,
+    /// The body ended with the connection before its framing said (the last response only).
+    pub truncated: bool,
+}
+
+/// Splits what meshd sent on one connection, until it closed, into responses, failing on
+/// anything that is not well-formed HTTP/1.1. `head_request`: the first request was `HEAD`.
+pub fn read_responses(mut bytes: &[u8], head_request: bool) -> Result<Vec<Answer>, String> {
+    let mut answers = Vec::new();
+    while !bytes.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        let length = match response.parse(bytes) {
+            Ok(httparse::Status::Complete(length)) => length,
+            other => {
+                return Err(format!(
+                    "not a response head ({other:?}): {:?}",
+                    String::from_utf8_lossy(bytes)
+                ))
+            }
+        };
+        let status = response.code.unwrap_or(0);
+        if response.version != Some(1) {
+            return Err(format!(
+                "not HTTP/1.1: {:?}",
+                String::from_utf8_lossy(bytes)
+            ));
+        }
+        if !bytes[..length]
+            .windows(2)
+            .all(|w| w[1] != b'\n' || w[0] == b'\r')
+        {
+            return Err("a response line ends in a bare LF".to_string());
+        }
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        };
+        let from_upstream = header("x-upstream").is_some();
+        let closes = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let chunked =
+            header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        let content_length = header("content-length").map(|v| v.parse::<usize>());
+        bytes = &bytes[length..];
+        if (100..200).contains(&status) {
+            continue; // 100 Continue: the final answer follows.
+        }
+        // A head that meshd refused may have said HEAD, but meshd could not read it as one: the
+        // refusal has its JSON body. Answers to a HEAD it read have none.
+        let mut reason = String::new();
+        let refused_unread = head_request && bytes.first() == Some(&b'{');
+        let no_body = head_request && !refused_unread || status == 204 || status == 304;
+        if !no_body {
+            let mut decoder = match (chunked, content_length) {
+                (true, None) => BodyDecoder::chunked(),
+                (false, Some(Ok(n))) => BodyDecoder::with_length(n as u64),
+                // Delimited by the close it announces.
+                (false, None) if closes => BodyDecoder::with_length(bytes.len() as u64),
+                (false, None) => return Err(format!("{status} without framing")),
+                _ => return Err(format!("{status} with contradictory framing")),
+            };
+            let mut buffer = BytesMut::from(bytes);
+            loop {
+                match decoder.decode(&mut buffer) {
+                    Ok(Decoded::Data(_)) => {}
+                    Ok(Decoded::Done) => break,
+                    Ok(Decoded::NeedMore) => {
+                        answers.push(Answer {
+                            status,
+                            from_upstream,
+                            closes,
+                            reason,
+                            truncated: true,
+                        });
+                        return Ok(answers);
+                    }
+                    Err(_) => return Err(format!("{status}: its body is not well-formed chunks")),
+                }
+            }
+            let left = buffer.len();
+            let body = &bytes[..bytes.len() - left];
+            reason = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["reason"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            bytes = &bytes[bytes.len() - left..];
+        }
+        answers.push(Answer {
+            status,
+            from_upstream,
+            closes,
+            reason,
+            truncated: false,
+        });
+    }
+    Ok(answers)
+}
+
+/// How long a case may go without meshd answering or closing: a hang is a failure.
+pub const HANG: Duration = Duration::from_secs(30);
+
+/// Sends `bytes` on a new connection, closes it for writing, and reads everything meshd sends
+/// until it closes.
+pub fn exchange(edge: SocketAddr, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut stream = TcpStream::connect(edge).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    // meshd may refuse and close before everything is written: what it read decides.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(answer),
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(answer),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return Err(format!("meshd neither answered nor closed within {HANG:?}"))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }

@@ -313,6 +313,15 @@ async fn attempt(
                 detail: error.to_string(),
             })
         }
+        // RFC 9110 §15: a status past 599 is invalid (the `http` crate takes up to 999).
+        Ok(Ok(response)) if response.status().as_u16() > 599 => Err(Failed {
+            kind: ForwardFailureKind::BadResponse,
+            sent: true,
+            detail: format!(
+                "the upstream answered with status {}, outside 100-599",
+                response.status().as_u16()
+            ),
+        }),
         Ok(Ok(response)) => {
             let upstream_time = sent_at.elapsed();
             endpoint.latency.observe(upstream_time.as_secs_f64());

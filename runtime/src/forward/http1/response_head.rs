@@ -107,6 +107,11 @@ pub fn parse_head(buffer: &mut BytesMut, head_request: bool) -> Result<HeadParse
             let _ = buffer.split_to(length);
             continue;
         }
+        // RFC 9110 §15: codes outside 100..=599 are invalid, and a client SHOULD treat them as
+        // 5xx; a proxy passing one on would hand its client an invalid response.
+        if code > 599 {
+            return Err(HeadError::Invalid("status (outside 100-599)"));
+        }
         let status = StatusCode::from_u16(code).map_err(|_| HeadError::Invalid("status"))?;
         let mut lines = RawHeadersBuilder::new(buffer.as_ptr(), response.headers.len());
         let mut facts = FramingFacts::new(version);
@@ -222,6 +227,15 @@ mod tests {
             HeadParse::Complete(head) => (head, buffer),
             HeadParse::Partial => panic!("partial"),
         }
+    }
+
+    #[test]
+    fn a_status_past_599_is_invalid() {
+        let mut buffer = BytesMut::from("HTTP/1.1 999 Beyond\r\nContent-Length: 0\r\n\r\n");
+        let error = parse_head(&mut buffer, false).unwrap_err();
+        assert!(matches!(error, HeadError::Invalid(_)), "{error}");
+        let (head, _) = parse("HTTP/1.1 599 Edge\r\nContent-Length: 0\r\n\r\n", false);
+        assert_eq!(head.status, 599);
     }
 
     #[test]

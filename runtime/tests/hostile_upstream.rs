@@ -1,0 +1,132 @@
+//! A meshd process in front of a hostile upstream: for each of a thousand requests the upstream
+//! answers with arbitrary bytes or a response edited into something tricky (its status line,
+//! framing headers and body, with interim responses in front at times), then closes. Whatever it
+//! sends, the client gets exactly one well-formed HTTP/1.1 response: the upstream's status when
+//! meshd's response parser reads the upstream's head, else 502; a body cut short only when the
+//! upstream's was; and meshd stays up without a panic. `hostile_wire.rs` does the same from the
+//! client's side.
+
+#[allow(dead_code)] // shared with the fleet tests, which use all of it
+#[path = "fleet_support/meshd_process.rs"]
+mod meshd_process;
+mod wire_messages;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+
+use bytes::BytesMut;
+use meshd::forward::http1::response_head::{parse_head, HeadParse};
+use meshd_process::MeshdProcess;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use wire_messages::*;
+
+/// An upstream that reads a request head, writes the bytes it was given, and closes.
+fn scripted_upstream(next: Arc<Mutex<Vec<u8>>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let answer = next.lock().unwrap().clone();
+            let _ = stream.write_all(&answer);
+        }
+    });
+    address
+}
+
+/// The status meshd must give for an upstream that sent `bytes`: the upstream's when meshd's own
+/// parser reads a head there (1xx interim responses skipped), else 502.
+fn expected_status(bytes: &[u8]) -> u16 {
+    match parse_head(&mut BytesMut::from(bytes), false) {
+        Ok(HeadParse::Complete(head)) => head.status.as_u16(),
+        _ => 502,
+    }
+}
+
+fn check_case(edge: SocketAddr, next: &Mutex<Vec<u8>>, bytes: &[u8]) -> Result<(), TestCaseError> {
+    *next.lock().unwrap() = bytes.to_vec();
+    let request = b"GET /report HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n";
+    let answer_bytes = exchange(edge, request).map_err(TestCaseError::fail)?;
+    let shown = || {
+        format!(
+            "upstream sent {:?}\nmeshd sent {:?}",
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&answer_bytes)
+        )
+    };
+    let answers = read_responses(&answer_bytes, false)
+        .map_err(|error| TestCaseError::fail(format!("{error}\n{}", shown())))?;
+    prop_assert_eq!(answers.len(), 1, "{}", shown());
+    let answer = &answers[0];
+    prop_assert_eq!(answer.status, expected_status(bytes), "{}", shown());
+    if answer.truncated {
+        // Only a body the upstream itself cut short is passed on cut short.
+        prop_assert!(answer.status != 502, "{}", shown());
+    }
+    Ok(())
+}
+
+const PROGRAM: &str = r#"
+gateway edge {
+  listen "127.0.0.1:0"
+  route all { match * prefix "/" public forward crew }
+}
+"#;
+
+#[test]
+fn a_hostile_upstream_gets_its_client_one_well_formed_answer() {
+    let next = Arc::new(Mutex::new(Vec::new()));
+    let upstream = scripted_upstream(Arc::clone(&next));
+    let dir = std::env::temp_dir().join(format!("meshd-hostile-upstream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("edge.mesh");
+    let source = format!("{PROGRAM}\nservice crew {{ endpoints [\"{upstream}\"] }}\n");
+    std::fs::write(&program, source).unwrap();
+    let args: Vec<String> = [
+        "run",
+        program.to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let meshd = MeshdProcess::start(&args);
+    let edge = meshd.gateway.expect("the gateway listens");
+
+    let input = prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        4 => (response_with_body(), prop::collection::vec(edit(), 0..4))
+            .prop_map(|(message, edits)| apply(message, &edits)),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&input, |bytes| check_case(edge, &next, &bytes));
+    let log = meshd.log();
+    if let Err(failure) = result {
+        panic!("{failure}\nmeshd said:\n{}", log.join("\n"));
+    }
+    assert!(
+        !log.iter().any(|line| line.contains("panicked")),
+        "{}",
+        log.join("\n")
+    );
+    *next.lock().unwrap() = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
+    assert_eq!(meshd.gateway_get("/after"), (200, "ok".to_string()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
