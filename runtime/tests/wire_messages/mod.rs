@@ -357,3 +357,26 @@ pub fn exchange(edge: SocketAddr, bytes: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
 }
+
+/// Refusals of a request meshd could not frame: the connection must close after them, since
+/// where the next request would start is not known. These are the statuses only the head and
+/// body parsers give, and the 400s whose reason is theirs.
+pub fn closes_the_connection(status: u16) -> bool {
+    matches!(status, 417 | 431 | 501 | 505)
+}
+
+pub fn is_framing_refusal(answer: &Answer) -> bool {
+    const FRAMING: [&str; 8] = [
+        "head is malformed",
+        "request line",
+        "bare LF",
+        "Content-Length",
+        "Transfer-Encoding",
+        "transfer coding",
+        "exactly one Host header",
+        "chunk",
+    ];
+    !answer.from_upstream
+        && (closes_the_connection(answer.status)
+            || answer.status == 400 && FRAMING.iter().any(|f| answer.reason.contains(f)))
+}

@@ -1,0 +1,134 @@
+//! Sidecar processes under hostile HTTP/1.1: the inputs of `hostile_wire.rs` (arbitrary bytes and
+//! requests edited into tricky ones) sent by the app to picard's outbound listener, addressed to
+//! riker, and in plaintext to riker's inbound listener (the mesh is `permissive`, so plaintext
+//! is read as an unauthenticated caller). Every answer must be well-formed HTTP/1.1, nothing may
+//! follow `Connection: close`, a request that could not be framed must close its connection, and
+//! both sidecars must stay up without a panic and still carry an ordinary call.
+
+mod mesh_identity_support;
+#[allow(dead_code)]
+mod mesh_sidecar_support;
+#[allow(dead_code)]
+#[path = "fleet_support/meshd_process.rs"]
+mod meshd_process;
+mod support;
+mod wire_messages;
+
+use std::net::SocketAddr;
+
+use mesh_sidecar_support::Mesh;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use wire_messages::*;
+
+/// Picard may call riker with anything; riker's app answers with an echo.
+const MESH: &str = r#"mesh {
+  default deny
+  trust_domain "starfleet"
+  mtls permissive
+  allow edge -> [picard]
+  allow picard -> riker
+  allow * -> riker when request.method != "DELETE"
+}
+"#;
+
+/// The statuses a request may get from a sidecar or the app behind it.
+fn allowed(status: u16) -> bool {
+    matches!(
+        status,
+        200 | 400 | 403 | 404 | 405 | 413 | 417 | 431 | 501 | 502 | 503 | 504 | 505
+    )
+}
+
+/// `tls`: the listener reads a first byte of 0x16 as the start of a TLS handshake.
+fn check_case(listener: SocketAddr, tls: bool, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let answer_bytes = exchange(listener, bytes).map_err(TestCaseError::fail)?;
+    if tls && bytes.first() == Some(&0x16) {
+        // A TLS handshake record: refused with an alert record, or closed.
+        prop_assert!(
+            answer_bytes.is_empty() || answer_bytes[0] == 0x15,
+            "a TLS record answered with {:?}",
+            String::from_utf8_lossy(&answer_bytes)
+        );
+        return Ok(());
+    }
+    let shown = || {
+        format!(
+            "sent {:?}\ngot {:?}",
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&answer_bytes)
+        )
+    };
+    let answers = read_responses(&answer_bytes, bytes.starts_with(b"HEAD "))
+        .map_err(|error| TestCaseError::fail(format!("{error}\n{}", shown())))?;
+    for (i, answer) in answers.iter().enumerate() {
+        prop_assert!(!answer.truncated, "a body cut short\n{}", shown());
+        prop_assert!(allowed(answer.status), "{}\n{}", answer.status, shown());
+        if answer.closes {
+            prop_assert_eq!(
+                i + 1,
+                answers.len(),
+                "answers after Connection: close\n{}",
+                shown()
+            );
+        }
+        prop_assert!(
+            answer.closes || !is_framing_refusal(answer),
+            "the connection stays open after {:?}\n{}",
+            answer,
+            shown()
+        );
+    }
+    Ok(())
+}
+
+/// Inputs addressed to riker: the request generator's `Host: edge` becomes `Host: riker`.
+fn to_riker() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        4 => (request_message(), prop::collection::vec(edit(), 0..4)).prop_map(|(message, edits)| {
+            let text = String::from_utf8_lossy(&message).replacen("Host: edge", "Host: riker", 1);
+            apply(text.into_bytes(), &edits)
+        }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bytes_through_a_sidecar_pair_get_well_formed_answers() {
+    let mesh = Mesh::start_with("hostile", MESH, &[]).await;
+    let outbound = mesh.sidecar("picard").outbound;
+    let inbound = mesh.sidecar("riker").inbound;
+    let result = tokio::task::spawn_blocking(move || {
+        let mut results = Vec::new();
+        for (listener, tls) in [(outbound, false), (inbound, true)] {
+            let mut runner = TestRunner::new(Config {
+                cases: 600,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            results.push(runner.run(&to_riker(), |bytes| check_case(listener, tls, &bytes)));
+        }
+        results
+    })
+    .await
+    .unwrap();
+    for (side, outcome) in ["picard's outbound", "riker's inbound"].iter().zip(result) {
+        if let Err(failure) = outcome {
+            panic!("{side}: {failure}");
+        }
+    }
+    for sidecar in &mesh.sidecars {
+        let log = sidecar.process.log();
+        assert!(
+            !log.iter().any(|line| line.contains("panicked")),
+            "{}",
+            log.join("\n")
+        );
+    }
+    assert!(
+        mesh.sidecar("riker").app.requests() > 50,
+        "too few inputs reached riker's app to say anything"
+    );
+    let ordinary = mesh.call("picard", "GET", "riker", "/reports/7", &[]).await;
+    assert_eq!(ordinary.status, 200, "{}", ordinary.body);
+}
