@@ -13,13 +13,12 @@ use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::DecidedBy;
 
 use crate::admit::{HeaderSink, RequestFacts};
-use crate::forward::http1::raw_headers::NameKind;
-use crate::forward::http1::request_encoder::ForwardedHeaders;
 use crate::forward::upgrade::{
     forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
 };
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
+use crate::server::forwarded_headers::host_forwarding;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
 use crate::server::stages::forward::{upstream_request, UpstreamCall};
@@ -148,7 +147,8 @@ async fn act(
 ) -> GatewayResponse {
     let headers = app_headers(side, request, caller);
     let target = upstream_target(request, path);
-    let mut forwarding = app_forwarding(request, &headers, &side.service);
+    // Host as the gateway sends it; the caller is named by the sidecar's own headers.
+    let mut forwarding = host_forwarding(request, &headers, &side.service);
     if let Some(trace) = &mut outcome.trace {
         forwarding.trace = Some(trace.begin_call(&side.app.name));
     }
@@ -188,23 +188,6 @@ async fn act(
             }
         }
         Err(failure) => outcome.forward_failed(&failure),
-    }
-}
-
-/// The forwarding headers for the app: none of the gateway's `X-Forwarded-*` (the caller is a
-/// workload, named by the sidecar's own headers), but a `Host` when the request has none: the
-/// authority an HTTP/2 caller named, else the service's name (an HTTP/1.0 caller that named no
-/// host). The app speaks HTTP/1.1 here, where a request without `Host` is malformed.
-fn app_forwarding<'a>(
-    request: &'a ClientRequest,
-    headers: &MessageHeaders,
-    service: &'a str,
-) -> ForwardedHeaders<'a> {
-    ForwardedHeaders {
-        host: request.authority(),
-        add_host: !headers.has_kind(NameKind::Host),
-        default_host: Some(service.as_bytes()),
-        ..ForwardedHeaders::none()
     }
 }
 
@@ -259,7 +242,7 @@ mod tests {
     fn head_for_app(request: http::Request<()>) -> String {
         let (parts, ()) = request.into_parts();
         let request = ClientRequest::from_parts(parts);
-        let forwarding = app_forwarding(&request, &request.headers, "riker");
+        let forwarding = host_forwarding(&request, &request.headers, "riker");
         let mut out = Vec::new();
         let target = request.target.as_str();
         encode_head(
@@ -291,6 +274,15 @@ mod tests {
         assert_eq!(
             head_for_app(h2),
             "GET /logs HTTP/1.1\r\nhost: riker.mesh:9101\r\n\r\n"
+        );
+        // A Host beside the :authority: the authority, the host the mesh judged, alone.
+        let both = http::Request::get("http://riker/logs")
+            .header("host", "data")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            head_for_app(both),
+            "GET /logs HTTP/1.1\r\nhost: riker\r\n\r\n"
         );
         // HTTP/1.0 that named no host: the service.
         let bare = http::Request::get("/logs")

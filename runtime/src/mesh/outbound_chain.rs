@@ -10,12 +10,12 @@ use http::StatusCode;
 
 use crate::admit::cel::{CelInput, MeshCaller};
 use crate::admit::RequestFacts;
-use crate::forward::http1::request_encoder::ForwardedHeaders;
 use crate::forward::upgrade::{
     forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
 };
 use crate::forward::{forward, RequestBody, TimeBudget};
 use crate::server::client_request::ClientRequest;
+use crate::server::forwarded_headers::host_forwarding;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
 use crate::server::stages::forward::{upstream_request, UpstreamCall};
@@ -103,7 +103,9 @@ pub async fn serve(
                 };
                 hash.hash(CelInput::mesh_call(&facts, caller))
             });
-            let mut forwarding = ForwardedHeaders::none();
+            // The host routed by (the service) is the host sent, over HTTP/1.1 or as the
+            // :authority of HTTP/2.
+            let mut forwarding = host_forwarding(request, &request.headers, &service.name);
             if let Some(trace) = &mut outcome.trace {
                 forwarding.trace = Some(trace.begin_call(&service.name));
             }

@@ -15,6 +15,7 @@ use http::header::HeaderValue;
 use crate::forward::http1::raw_headers::NameKind;
 use crate::forward::http1::request_encoder::ForwardedHeaders;
 use crate::forward::MessageHeaders;
+use crate::server::client_request::ClientRequest;
 
 /// What the gateway knows about the client connection.
 #[derive(Debug, Clone)]
@@ -26,11 +27,13 @@ pub struct ClientFacts {
 }
 
 /// Computes the forwarding headers. `authority` is the host the client addressed (the target's
-/// authority or the `Host` header), also sent as `Host` when the request has none (HTTP/2).
+/// authority or the `Host` header), also sent as `Host` when the request has none (HTTP/2) or
+/// when `target_named_host` (the target's authority is the host routed by: RFC 9112 §3.2.2).
 pub fn prepare_upstream_headers<'a>(
     headers: &'a MessageHeaders,
     client: &'a ClientFacts,
     authority: Option<&'a [u8]>,
+    target_named_host: bool,
 ) -> ForwardedHeaders<'a> {
     let mut earlier: Option<Vec<u8>> = None;
     headers.for_each_line(|_, value, kind| {
@@ -51,9 +54,26 @@ pub fn prepare_upstream_headers<'a>(
         forwarded_for,
         proto: client.proto.as_bytes(),
         host: authority,
-        add_host: !headers.has_kind(NameKind::Host),
+        add_host: target_named_host || !headers.has_kind(NameKind::Host),
         default_host: None,
         trace: None,
+    }
+}
+
+/// `Host` alone, for a hop that sends no `X-Forwarded-*` (a sidecar's, whose callers are named
+/// by the mesh's own headers): the host `request`'s target named, in place of any `Host` line
+/// (the host routed and judged by), else its `Host`, else `default_host` (an HTTP/1.0 request
+/// that named none; HTTP/1.1 upstream requires one).
+pub fn host_forwarding<'a>(
+    request: &'a ClientRequest,
+    headers: &MessageHeaders,
+    default_host: &'a str,
+) -> ForwardedHeaders<'a> {
+    ForwardedHeaders {
+        host: request.authority(),
+        add_host: request.target_authority.is_some() || !headers.has_kind(NameKind::Host),
+        default_host: Some(default_host.as_bytes()),
+        ..ForwardedHeaders::none()
     }
 }
 
@@ -61,7 +81,6 @@ pub fn prepare_upstream_headers<'a>(
 mod tests {
     use super::*;
     use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
-    use crate::server::client_request::ClientRequest;
 
     fn client() -> ClientFacts {
         ClientFacts {
@@ -74,7 +93,12 @@ mod tests {
         let (parts, ()) = request.into_parts();
         let request = ClientRequest::from_parts(parts);
         let client = client();
-        let forwarded = prepare_upstream_headers(&request.headers, &client, request.authority());
+        let forwarded = prepare_upstream_headers(
+            &request.headers,
+            &client,
+            request.authority(),
+            request.target_authority.is_some(),
+        );
         let mut out = Vec::new();
         encode_head(
             &request.method,

@@ -253,7 +253,13 @@ fn forward_step<'s, 'c>(
     } else {
         &request.headers
     };
-    let mut forwarding = prepare_upstream_headers(headers, &connection.client, request.authority());
+    // A host named by the target is the one routed and admitted by, so it is the one sent.
+    let mut forwarding = prepare_upstream_headers(
+        headers,
+        &connection.client,
+        request.authority(),
+        request.target_authority.is_some(),
+    );
     forwarding.default_host = Some(service.name.as_bytes());
     if let Some(trace) = &mut outcome.trace {
         forwarding.trace = Some(trace.begin_call(&service.name));

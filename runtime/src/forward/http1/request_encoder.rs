@@ -17,7 +17,10 @@ pub struct ForwardedHeaders<'a> {
     pub proto: &'a [u8],
     /// The host the client addressed: `X-Forwarded-Host`, and `Host` when `add_host`.
     pub host: Option<&'a [u8]>,
-    /// Whether the request has no `Host` header of its own (HTTP/2, or HTTP/1.0 without one).
+    /// Whether `Host` is written from `host` (or `default_host`) in place of the client's `Host`
+    /// lines: when the request has none (HTTP/2, or HTTP/1.0 without one), and when its target
+    /// named the host (HTTP/1.1 absolute form, HTTP/2 `:authority`), which is the host meshd
+    /// routed by (RFC 9112 §3.2.2).
     pub add_host: bool,
     /// The `Host` sent when the request has none and names no host at all (HTTP/1.0 without
     /// `Host` or an absolute target): the service's name, as nginx sends its upstream's. An
@@ -114,7 +117,8 @@ pub fn encode_head(
     }
     headers.for_each_line(|name, value, kind| {
         let skip = match kind {
-            NameKind::Other | NameKind::Host | NameKind::Date => false,
+            NameKind::Other | NameKind::Date => false,
+            NameKind::Host => forwarded.add_host,
             NameKind::ForwardedFor | NameKind::ForwardedProto | NameKind::ForwardedHost => {
                 replace_forwarding
             }
@@ -243,6 +247,26 @@ mod tests {
         assert_eq!(
             encoded(&[("host", "api")], None),
             "GET / HTTP/1.1\r\nhost: api\r\n\r\n"
+        );
+        // The target named another host than the Host line: the target's, alone.
+        let forwarded = ForwardedHeaders {
+            host: Some(b"bridge"),
+            add_host: true,
+            ..ForwardedHeaders::none()
+        };
+        let mut out = Vec::new();
+        let headers = headers(&[("host", "brig"), ("x-a", "1")]);
+        encode_head(
+            &Method::GET,
+            "/",
+            &headers,
+            BodyFraming::Empty,
+            &forwarded,
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET / HTTP/1.1\r\nhost: bridge\r\nx-a: 1\r\n\r\n"
         );
     }
 

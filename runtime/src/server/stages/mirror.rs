@@ -65,7 +65,7 @@ pub fn send_copy(
     headers.insert(HOST, value);
     let headers = MessageHeaders::from_map(headers);
     let mut forwarding =
-        prepare_upstream_headers(&headers, &connection.client, Some(shadow.as_bytes()));
+        prepare_upstream_headers(&headers, &connection.client, Some(shadow.as_bytes()), false);
     forwarding.trace = trace;
     let framing = if body.is_empty() {
         BodyFraming::Empty
