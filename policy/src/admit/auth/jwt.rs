@@ -257,3 +257,6 @@ fn token_alg_is_none(token: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod edited_tokens;

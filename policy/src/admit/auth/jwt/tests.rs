@@ -76,7 +76,7 @@ fn secrets() -> SecretStore {
     store
 }
 
-fn auth(alg: Option<&str>, keys: bool, secret: bool) -> JwtAuth {
+pub(super) fn auth(alg: Option<&str>, keys: bool, secret: bool) -> JwtAuth {
     let keys_ref = SecretRef::File("jwks.json".into());
     let secret_ref = SecretRef::Env("JWT_SECRET".into());
     JwtAuth::build(
@@ -95,7 +95,7 @@ fn auth(alg: Option<&str>, keys: bool, secret: bool) -> JwtAuth {
     .unwrap()
 }
 
-fn claims() -> serde_json::Value {
+pub(super) fn claims() -> serde_json::Value {
     json!({
         "sub": "will",
         "iss": "https://id.starfleet.test",
@@ -105,7 +105,7 @@ fn claims() -> serde_json::Value {
     })
 }
 
-fn sign(alg: Algorithm, kid: Option<&str>, claims: &serde_json::Value) -> String {
+pub(super) fn sign(alg: Algorithm, kid: Option<&str>, claims: &serde_json::Value) -> String {
     let key = match alg {
         Algorithm::RS256 => EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap(),
         Algorithm::ES256 => EncodingKey::from_ec_pem(EC.as_bytes()).unwrap(),
@@ -117,7 +117,7 @@ fn sign(alg: Algorithm, kid: Option<&str>, claims: &serde_json::Value) -> String
     encode(&header, claims, &key).unwrap()
 }
 
-fn run(auth: &JwtAuth, token: &str) -> Result<String, AuthFailure> {
+pub(super) fn run(auth: &JwtAuth, token: &str) -> Result<String, AuthFailure> {
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::AUTHORIZATION,
