@@ -190,4 +190,96 @@ mod tests {
         assert!(Gcra::new(1, 0, None).is_err());
         assert!(Gcra::new(1, 1_000, Some(0)).is_err());
     }
+
+    /// A rate (1..20 per 1 ms..10 s, burst 1..20) and arrival times in nanoseconds.
+    fn rate_and_arrivals() -> impl Strategy<Value = (Gcra, Vec<u64>)> {
+        (
+            1u64..20,
+            1u64..10_000,
+            prop::option::of(1u64..20),
+            prop::collection::vec(0u64..3 * SECOND, 1..60),
+        )
+            .prop_map(|(count, period_ms, burst, mut gaps)| {
+                let gcra = Gcra::new(count, period_ms, burst).unwrap();
+                let mut now = 1_000 * SECOND;
+                for gap in gaps.iter_mut() {
+                    // Many arrivals at the same instant or close together, some far apart.
+                    now += *gap % (gcra.emission_ns() * 3);
+                    *gap = now;
+                }
+                (gcra, gaps)
+            })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// GCRA's conformance bound: in any interval, at most `burst` plus one per emission
+        /// interval elapsed pass. A limit that let more through would not be the limit written.
+        #[test]
+        fn no_interval_passes_more_than_the_burst_and_the_rate(
+            (gcra, arrivals) in rate_and_arrivals(),
+        ) {
+            let mut tat = 0;
+            let passed: Vec<u64> = arrivals
+                .iter()
+                .filter(|now| matches!(run(&gcra, &mut tat, **now), Verdict::Allow(_)))
+                .copied()
+                .collect();
+            for (i, first) in passed.iter().enumerate() {
+                for (j, last) in passed.iter().enumerate().skip(i) {
+                    let allowed = gcra.burst() + (last - first) / gcra.emission_ns();
+                    prop_assert!((j - i + 1) as u64 <= allowed, "{} passed in {} ns", j - i + 1, last - first);
+                }
+            }
+        }
+
+        /// What the headers say is true: after a pass, exactly `remaining` more pass at the same
+        /// instant; after a refusal, a request `retry_after` later passes (and not a nanosecond
+        /// sooner); `reset` later, a whole burst passes at once.
+        #[test]
+        fn remaining_retry_after_and_reset_tell_the_truth(
+            (gcra, arrivals) in rate_and_arrivals(),
+        ) {
+            let mut tat = 0;
+            for now in arrivals {
+                let before = tat;
+                match run(&gcra, &mut tat, now) {
+                    Verdict::Allow(status) => {
+                        let mut probe = tat;
+                        for _ in 0..status.remaining {
+                            prop_assert!(matches!(run(&gcra, &mut probe, now), Verdict::Allow(_)));
+                        }
+                        let after = run(&gcra, &mut probe, now);
+                        prop_assert!(matches!(after, Verdict::Deny { .. }), "one more passed: {:?}", after);
+                        let mut full = tat;
+                        let later = now + status.reset_ns;
+                        for _ in 0..gcra.burst() {
+                            prop_assert!(matches!(run(&gcra, &mut full, later), Verdict::Allow(_)));
+                        }
+                    }
+                    Verdict::Deny { retry_after_ns, status } => {
+                        prop_assert_eq!(tat, before, "a refusal moved the bucket");
+                        prop_assert_eq!(status.remaining, 0);
+                        let mut probe = tat;
+                        prop_assert!(matches!(
+                            run(&gcra, &mut probe, now + retry_after_ns),
+                            Verdict::Allow(_)
+                        ));
+                        if retry_after_ns > 0 {
+                            let mut early = tat;
+                            let too_soon = run(&gcra, &mut early, now + retry_after_ns - 1);
+                            prop_assert!(
+                                matches!(too_soon, Verdict::Deny { .. }),
+                                "passed before retry_after: {:?}",
+                                too_soon
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
