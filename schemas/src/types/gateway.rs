@@ -31,6 +31,7 @@ pub struct Gateway {
     #[serde(default, skip_serializing_if = "PathPolicy::is_default")]
     pub path_policy: PathPolicy,
     /// Routes in match order: most specific first (see [`crate::precedence`]).
+    #[serde(deserialize_with = "super::shrunk::shrunk")]
     pub routes: Vec<Route>,
     /// Where the gateway was declared (the first declaration when merged).
     pub source: SourceLocation,

@@ -33,5 +33,6 @@ pub(crate) mod map_only;
 pub mod mesh;
 pub mod route;
 pub mod service;
+mod shrunk;
 pub mod stream;
 mod tagged;

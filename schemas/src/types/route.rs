@@ -19,6 +19,7 @@ pub struct Route {
     /// `true` when the route is deliberately unauthenticated.
     pub public: bool,
     /// Admission steps in execution order: auth, access, rate_limit, condition, cors, body_limit, fault, header.
+    #[serde(deserialize_with = "super::shrunk::shrunk")]
     pub admission: Vec<AdmissionStep>,
     /// What happens to an admitted request.
     pub action: RouteAction,
