@@ -23,5 +23,6 @@ pub mod server;
 pub mod state;
 pub mod stream;
 pub mod trace;
+pub mod varint;
 
 pub use run::{start, ListenerAddress, RunOptions, RunningServer, StartError};

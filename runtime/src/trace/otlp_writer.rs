@@ -14,6 +14,7 @@
 
 use super::context::TraceContext;
 use super::span::{AttributeValue, Span, SpanKind, SpanStatus};
+use crate::varint;
 
 /// The instrumentation scope meshd's spans are reported under.
 pub const SCOPE: &str = "meshd";
@@ -213,7 +214,7 @@ impl SpanWriter<'_> {
         self.ensure(name.len() + ATTRIBUTE_FRAMING + 10);
         let mut out = self.cursor();
         let value = value as u64;
-        out.attribute_head(name, 1 + varint_len(value), [key(3, VARINT), value as u8]);
+        out.attribute_head(name, 1 + varint::len(value), [key(3, VARINT), value as u8]);
         if value >= 0x80 {
             out.at -= 1;
             out.varint(value);
@@ -274,7 +275,7 @@ fn fit_header(out: &mut Vec<u8>, start: usize, end: usize) -> usize {
     let len = end - body;
     let mut head = [0u8; 11];
     head[0] = key(2, LENGTH_DELIMITED);
-    let head_len = 1 + varint_into(&mut head[1..], len as u64);
+    let head_len = 1 + varint::write_into(&mut head[1..], len as u64);
     match head_len.cmp(&SPAN_HEADER) {
         std::cmp::Ordering::Equal => {}
         std::cmp::Ordering::Less => out.copy_within(body..end, start + head_len),
@@ -334,7 +335,7 @@ impl Cursor<'_> {
         if value < 0x80 {
             self.byte(value as u8);
         } else {
-            self.at += varint_into(&mut self.buf[self.at..], value);
+            self.at += varint::write_into(&mut self.buf[self.at..], value);
         }
     }
 
@@ -460,7 +461,7 @@ pub fn encode_batch(service_name: &str, spans: &[Span]) -> Vec<u8> {
 /// A length-delimited field's size with its one-byte key and its length.
 #[inline(always)]
 fn nested_len(len: usize) -> usize {
-    1 + varint_len(len as u64) + len
+    1 + varint::len(len as u64) + len
 }
 
 /// An optional string's size: absent when empty (proto3 leaves defaults out).
@@ -489,46 +490,12 @@ fn write_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
 #[inline(always)]
 fn header(out: &mut Vec<u8>, tag: u8, len: usize) {
     out.push(key(tag, LENGTH_DELIMITED));
-    varint(out, len as u64);
+    varint::put(out, len as u64);
 }
 
 /// A field's key (tags below 16: one byte).
 const fn key(tag: u8, wire_type: u8) -> u8 {
     tag << 3 | wire_type
-}
-
-/// A varint; most are lengths under 128: one byte, written inline.
-#[inline(always)]
-fn varint(out: &mut Vec<u8>, value: u64) {
-    if value < 0x80 {
-        out.push(value as u8);
-    } else {
-        long_varint(out, value);
-    }
-}
-
-#[inline(never)]
-fn long_varint(out: &mut Vec<u8>, value: u64) {
-    let mut bytes = [0u8; 10];
-    let len = varint_into(&mut bytes, value);
-    out.extend_from_slice(&bytes[..len]);
-}
-
-fn varint_into(out: &mut [u8], mut value: u64) -> usize {
-    let mut i = 0;
-    while value >= 0x80 {
-        out[i] = (value as u8) | 0x80;
-        value >>= 7;
-        i += 1;
-    }
-    out[i] = value as u8;
-    i + 1
-}
-
-#[inline(always)]
-fn varint_len(value: u64) -> usize {
-    // 7 bits a byte; 0 still takes one.
-    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[cfg(test)]
@@ -609,23 +576,5 @@ mod tests {
             &batch.into_bytes(at)[..],
             &otlp::encode_batch("edge", &[span])[..]
         );
-    }
-
-    #[test]
-    fn varint_lengths_match_the_encoding() {
-        for value in [
-            0,
-            1,
-            127,
-            128,
-            16_383,
-            16_384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            let mut out = Vec::new();
-            varint(&mut out, value);
-            assert_eq!(out.len(), varint_len(value), "{value}");
-        }
     }
 }

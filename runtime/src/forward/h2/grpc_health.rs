@@ -19,6 +19,7 @@ use meshwork_bundle::GRPC_HEALTH_CHECK_PATH;
 
 use super::health_probe::{send_probe, H2ProbeTarget};
 use super::request_body::H2RequestBody;
+use crate::varint;
 
 /// `HealthCheckResponse.ServingStatus.SERVING`.
 const SERVING: u64 = 1;
@@ -73,7 +74,7 @@ pub fn check_request(service: &str) -> Bytes {
     let mut message = Vec::with_capacity(service.len() + 6);
     if !service.is_empty() {
         message.push(0x0a); // field 1, length-delimited
-        put_varint(&mut message, service.len() as u64);
+        varint::put(&mut message, service.len() as u64);
         message.extend_from_slice(service.as_bytes());
     }
     let mut frame = BytesMut::with_capacity(5 + message.len());
@@ -95,21 +96,21 @@ pub fn serving(mut body: Bytes) -> bool {
     }
     let mut status = 0; // proto3 leaves a default (UNKNOWN) out
     while body.has_remaining() {
-        let Some(key) = take_varint(&mut body) else {
+        let Some(key) = varint::take(&mut body) else {
             return false;
         };
         match (key >> 3, key & 7) {
-            (1, 0) => match take_varint(&mut body) {
+            (1, 0) => match varint::take(&mut body) {
                 Some(value) => status = value,
                 None => return false,
             },
             // Fields added later are skipped, as protobuf readers do.
             (_, 0) => {
-                if take_varint(&mut body).is_none() {
+                if varint::take(&mut body).is_none() {
                     return false;
                 }
             }
-            (_, 2) => match take_varint(&mut body) {
+            (_, 2) => match varint::take(&mut body) {
                 Some(len) if len as usize <= body.len() => body.advance(len as usize),
                 _ => return false,
             },
@@ -117,29 +118,6 @@ pub fn serving(mut body: Bytes) -> bool {
         }
     }
     status == SERVING
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn take_varint(body: &mut Bytes) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        if !body.has_remaining() {
-            return None;
-        }
-        let byte = body.get_u8();
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
