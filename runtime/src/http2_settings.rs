@@ -27,9 +27,10 @@ pub const UPSTREAM_STREAM_WINDOW: u32 = 1024 * 1024;
 /// is waiting to pass upstream): 256 KiB, 250 MB/s at a millisecond's round trip.
 pub const LISTENER_STREAM_WINDOW: u32 = 256 * 1024;
 
-/// The streams a client may have open at once on one connection to a meshd listener (Envoy's
-/// advice for edge proxies). With the connection window at its largest, this and
-/// [`LISTENER_STREAM_WINDOW`] bound what one client connection can make meshd hold: 25 MiB.
+/// The streams a client may have open at once on one connection to a meshd listener, unless
+/// `--http2-max-streams` says otherwise (Envoy's advice for edge proxies). With the connection
+/// window at its largest, this and [`LISTENER_STREAM_WINDOW`] bound what one client connection
+/// can make meshd hold: 25 MiB.
 pub const MAX_CONCURRENT_STREAMS: u32 = 100;
 
 /// The streams meshd opens at once on one connection to an upstream endpoint; the next stream

@@ -90,6 +90,13 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `5s`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         upstream_idle_timeout: Duration,
+        /// The streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+        /// Each may hold a 256 KiB window of request body the upstream has not read, so this
+        /// bounds what one connection can make meshd hold. A gRPC client with more long-lived
+        /// streams on one channel waits for one to end.
+        #[arg(long, value_name = "N", default_value_t = meshd::http2_settings::MAX_CONCURRENT_STREAMS,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        http2_max_streams: u32,
         #[command(flatten)]
         source: SourceArgs,
         #[command(flatten)]
@@ -153,6 +160,13 @@ enum Command {
         /// Close kept-alive connections to the app and to other sidecars idle for this long.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         upstream_idle_timeout: Duration,
+        /// The streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+        /// Each may hold a 256 KiB window of request body the upstream has not read, so this
+        /// bounds what one connection can make meshd hold. A gRPC client with more long-lived
+        /// streams on one channel waits for one to end.
+        #[arg(long, value_name = "N", default_value_t = meshd::http2_settings::MAX_CONCURRENT_STREAMS,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        http2_max_streams: u32,
         /// After SIGTERM, keep accepting calls for this long (callers' balancers and health checks
         /// move away) while /readyz answers 503; the app's outbound calls are served until exit.
         #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_DRAIN_DELAY.into())]
@@ -210,6 +224,7 @@ fn main() -> ExitCode {
             watch_interval_ms,
             idle_timeout,
             upstream_idle_timeout,
+            http2_max_streams,
             source,
             streams,
             trace,
@@ -232,6 +247,7 @@ fn main() -> ExitCode {
             head_timeout: Duration::from_secs(30),
             idle_timeout,
             upstream_idle_timeout,
+            http2_max_streams,
             mesh_certs,
             sidecar: None,
             source: source.into(),
@@ -257,6 +273,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             upstream_idle_timeout,
+            http2_max_streams,
             drain_delay,
             drain_timeout,
             handover_socket,
@@ -271,6 +288,7 @@ fn main() -> ExitCode {
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
             reload_on_sighup: true,
             upstream_idle_timeout,
+            http2_max_streams,
             drain: DrainPlan {
                 delay: drain_delay.into(),
                 timeout: drain_timeout.into(),

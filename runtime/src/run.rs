@@ -511,7 +511,16 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         head: options.head_timeout,
         idle: options.idle_timeout,
     };
-    match spawn_workers(bound, &shared, workers, timeouts, &drain, &shutdown_rx) {
+    let streams = options.http2_max_streams;
+    match spawn_workers(
+        bound,
+        &shared,
+        workers,
+        timeouts,
+        streams,
+        &drain,
+        &shutdown_rx,
+    ) {
         Ok(worker_threads) => threads.extend(worker_threads),
         Err(error) => {
             stop_early(threads);

@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub idle_timeout: Duration,
     /// How long a kept-alive upstream connection may stay idle before meshd closes it.
     pub upstream_idle_timeout: Duration,
+    /// The streams one HTTP/2 client connection may have open at once (`--http2-max-streams`).
+    pub http2_max_streams: u32,
     /// The gateway's workload certificate directory: forwards to services that are mesh
     /// workloads go over mutual TLS with it (`--mesh-certs`).
     pub mesh_certs: Option<PathBuf>,
@@ -97,6 +99,7 @@ impl RunOptions {
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             upstream_idle_timeout: DEFAULT_UPSTREAM_IDLE_TIMEOUT,
+            http2_max_streams: crate::http2_settings::MAX_CONCURRENT_STREAMS,
             mesh_certs: None,
             sidecar: None,
             source: SourceOptions::default(),

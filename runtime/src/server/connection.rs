@@ -15,7 +15,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::http2_settings::{
-    CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, MAX_CONCURRENT_STREAMS, PING_INTERVAL, PING_TIMEOUT,
+    CONNECTION_WINDOW, LISTENER_STREAM_WINDOW, PING_INTERVAL, PING_TIMEOUT,
 };
 use crate::mesh::identity::SpiffeId;
 use crate::mesh::inbound::Accepted;
@@ -59,19 +59,21 @@ pub struct ConnectionTimeouts {
 }
 
 impl ListenerContext {
-    /// A listener context with meshd's HTTP settings.
+    /// A listener context with meshd's HTTP settings; HTTP/2 clients may open
+    /// `http2_max_streams` streams at once on a connection.
     pub fn new(
         shared: Arc<Shared>,
         role: ListenerRole,
         timeouts: ConnectionTimeouts,
         drain: Arc<DrainState>,
         side: Side,
+        http2_max_streams: u32,
     ) -> Self {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
             .max_header_list_size(MAX_HEAD_BYTES as u32)
-            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .max_concurrent_streams(http2_max_streams)
             .initial_stream_window_size(LISTENER_STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .keep_alive_interval(PING_INTERVAL)

@@ -33,6 +33,7 @@ pub fn spawn_workers(
     shared: &Arc<Shared>,
     workers: usize,
     timeouts: ConnectionTimeouts,
+    http2_max_streams: u32,
     drain: &Arc<DrainState>,
     shutdown: &watch::Receiver<bool>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
@@ -45,6 +46,7 @@ pub fn spawn_workers(
             timeouts,
             Arc::clone(drain),
             bound.side,
+            http2_max_streams,
         ));
         for (worker, socket) in bound.sockets.into_iter().enumerate() {
             let worker = worker % workers;
