@@ -5,6 +5,8 @@
 //! process.
 #![allow(dead_code)]
 
+pub mod strict_upstream;
+
 use bytes::BytesMut;
 use meshd::forward::http1::body_decoder::{BodyDecoder, Decoded};
 use std::io::{Read, Write};
