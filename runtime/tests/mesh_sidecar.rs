@@ -466,3 +466,38 @@ async fn sigterm_drains_a_sidecar_answering_every_call_in_flight() {
     });
     assert!(line.contains("drained"), "{line}");
 }
+
+/// A reload that makes riker an h2c service: picard's sidecar then calls riker's over HTTP/2, and
+/// riker's sidecar speaks h2c to its app from the next call on (the app serves both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_the_protocol_changes_how_the_app_is_spoken_to() {
+    let mesh = Mesh::start("protocol").await;
+    let version = async |mesh: &Mesh| {
+        let answer = mesh.call("picard", "GET", "riker", "/reports", &[]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.json()["version"].as_str().unwrap().to_string()
+    };
+    assert_eq!(version(&mesh).await, "HTTP/1.1");
+
+    let before = mesh.sidecar("riker").process.digest();
+    let data = mesh.sidecar("data").inbound;
+    let services = services_source(&mesh.endpoints, data).replace(
+        &format!(
+            "service riker {{ endpoints [\"{}\"] timeout 5s }}",
+            mesh.sidecar("riker").inbound
+        ),
+        &format!(
+            "service riker {{ endpoints [\"{}\"] timeout 5s protocol h2c }}",
+            mesh.sidecar("riker").inbound
+        ),
+    );
+    assert!(services.contains("protocol h2c"), "{services}");
+    std::fs::write(mesh.program.join("services.mesh"), services).unwrap();
+    for sidecar in &mesh.sidecars {
+        support::eventually("the sidecar serves the new bundle", async || {
+            sidecar.process.digest() != before
+        })
+        .await;
+    }
+    assert_eq!(version(&mesh).await, "HTTP/2.0");
+}

@@ -16,13 +16,13 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::forward::ServiceState;
 use crate::reload::StateCell;
 use crate::server::connection::TLS_HANDSHAKE_TIMEOUT;
 use crate::server::error_response::json_error;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::ConnectionContext;
 
+use super::app_service::AppService;
 use super::identity::{
     inbound_server_config, peer_identity, Direction, HandshakeFailure, IdentityMetrics,
     IdentityStore, PeerAuthentication, SpiffeId,
@@ -55,7 +55,7 @@ pub struct InboundSide {
     /// Its identity, from the workload certificate (`By=` of `x-forwarded-client-cert`).
     pub identity: SpiffeId,
     /// The local app: one endpoint, reached with `forward/` like any upstream.
-    pub app: Arc<ServiceState>,
+    pub app: Arc<AppService>,
     cell: Arc<StateCell>,
     strict: Arc<ServerConfig>,
     permissive: Arc<ServerConfig>,
@@ -68,7 +68,7 @@ impl InboundSide {
     pub fn new(
         service: &str,
         store: &IdentityStore,
-        app: Arc<ServiceState>,
+        app: Arc<AppService>,
         cell: Arc<StateCell>,
         identity_metrics: IdentityMetrics,
     ) -> Result<InboundSide, tokio_rustls::rustls::Error> {

@@ -17,6 +17,7 @@ use crate::forward::upgrade::{
     forward_upgrade, start_upgrade, UpgradePolicy, UpgradeSite, UpgradeStart,
 };
 use crate::forward::{forward, MessageHeaders, RequestBody, TimeBudget};
+use crate::metrics::Metrics;
 use crate::server::client_request::ClientRequest;
 use crate::server::forwarded_headers::host_forwarding;
 use crate::server::gateway_response::GatewayResponse;
@@ -100,7 +101,7 @@ pub async fn serve(
                             // act
                             upgrade => {
                                 let call = (request, &caller, path.as_ref(), body);
-                                act(side, state, call, upgrade, &mut outcome).await
+                                act(side, state, &shared.metrics, call, upgrade, &mut outcome).await
                             }
                         }
                     }
@@ -141,6 +142,7 @@ pub async fn serve(
 async fn act(
     side: &InboundSide,
     state: &RuntimeState,
+    metrics: &Metrics,
     (request, caller, path, body): (&ClientRequest, &Caller<'_>, &str, RequestBody<'_>),
     upgrade: UpgradeStart,
     outcome: &mut MeshOutcome,
@@ -150,7 +152,7 @@ async fn act(
     // Host as the gateway sends it; the caller is named by the sidecar's own headers.
     let mut forwarding = host_forwarding(request, &headers, &side.service);
     if let Some(trace) = &mut outcome.trace {
-        forwarding.trace = Some(trace.begin_call(&side.app.name));
+        forwarding.trace = Some(trace.begin_call(&side.service));
     }
     let call = UpstreamCall {
         method: &request.method,
@@ -159,20 +161,19 @@ async fn act(
         forwarding,
         body,
     };
-    let timeout = state
-        .services
-        .get(&*side.service)
-        .map_or(side.app.timeout, |service| service.timeout);
+    let service = state.services.get(&*side.service);
+    let app = side
+        .app
+        .speaking(service.is_some_and(|s| s.h2.is_some()), metrics);
+    let timeout = service.map_or(app.timeout, |service| service.timeout);
     let budget = TimeBudget {
         per_try: timeout,
         overall: None,
     };
     let request = upstream_request(call);
     let forwarding = match upgrade {
-        UpgradeStart::Open(opening) => {
-            forward_upgrade(&side.app, budget, None, request, opening).await
-        }
-        _ => forward(&side.app, budget, None, request).await,
+        UpgradeStart::Open(opening) => forward_upgrade(&app, budget, None, request, opening).await,
+        _ => forward(&app, budget, None, request).await,
     };
     match forwarding {
         Ok(forwarded) => {

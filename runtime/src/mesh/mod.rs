@@ -7,10 +7,12 @@
 //!   forward to the app → record); [`outbound`] + [`outbound_chain`]: the app's calls (match by
 //!   `Host` → copy to the pair's [`pair_mirrors`] → forward over mTLS → record). Both run on the server's workers and connections
 //!   ([`crate::server::ListenerRole`]) and forward with [`crate::forward`];
-//! - [`sidecar`]: `meshd sidecar`, its options and listeners; [`demo_mesh`]: the example's
+//! - [`sidecar`]: `meshd sidecar`, its options and listeners; [`app_service`]: the app behind
+//!   it, spoken to as the bundle in force says; [`demo_mesh`]: the example's
 //!   throwaway CA, sidecars and demo apps;
 //! - [`mesh_metrics`], [`mesh_record`], [`mesh_denial`]: what a call leaves behind.
 
+pub mod app_service;
 pub mod demo_mesh;
 pub mod gateway_identity;
 pub mod identity;

@@ -8,10 +8,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use meshwork_bundle::{Balance, Protocol, Service, SourceLocation};
-
 use crate::forward::pool::PoolSettings;
-use crate::forward::{ServiceBuildError, ServiceState};
+use crate::forward::ServiceBuildError;
 use crate::metrics::Metrics;
 use crate::reload::StateCell;
 use crate::server::drain::Side;
@@ -19,6 +17,7 @@ use crate::server::listeners::{bind_sockets, BoundListener, InheritedSockets};
 use crate::server::ListenerRole;
 use crate::state::RuntimeState;
 
+use super::app_service::AppService;
 use super::identity::{IdentityMetrics, IdentityStore};
 use super::inbound::InboundSide;
 use super::outbound::OutboundSide;
@@ -155,10 +154,17 @@ pub fn bind_sidecar(
     }
     let (inbound_configured, inbound_address) =
         inbound_address(options, bundle_service.map(|s| s.endpoints.as_slice()))?;
-    let app = app_service(context, bundle_service)?;
+    let app = Arc::new(AppService::build(
+        name,
+        &options.app,
+        bundle_service.is_some_and(|s| s.h2.is_some()),
+        bundle_service.map(|s| s.timeout.as_millis() as u64),
+        context.pools,
+        context.metrics,
+    )?);
     let swept = Arc::clone(&app);
     crate::forward::pool_sweep::spawn_pool_sweep(
-        move || vec![Arc::clone(&swept)],
+        move || vec![swept.current()],
         context.pools,
         context.control,
     );
@@ -235,43 +241,6 @@ fn inbound_address(
         );
     }
     Ok((address, resolved))
-}
-
-/// The local app as a one-endpoint service: `forward/` connects, pools and times out as for any
-/// upstream (no retries or ejection: the app is the only instance behind this sidecar).
-fn app_service(
-    context: &SidecarContext<'_>,
-    bundle_service: Option<&Arc<ServiceState>>,
-) -> Result<Arc<ServiceState>, SidecarError> {
-    let options = context.options;
-    let timeout_ms = bundle_service.map_or(15_000, |s| s.timeout.as_millis() as u64);
-    let app = Service {
-        name: options.service.clone(),
-        endpoints: vec![options.app.clone()],
-        balance: Balance::RoundRobin,
-        timeout_ms,
-        retry: None,
-        circuit_breaker: None,
-        health_check: None,
-        identity: None,
-        // The app listens on plaintext loopback: HTTP/2 services get h2c there.
-        protocol: match bundle_service.is_some_and(|s| s.h2.is_some()) {
-            true => Protocol::H2c,
-            false => Protocol::Http1,
-        },
-        source: SourceLocation {
-            file: "--app".to_string(),
-            line: 1,
-            column: 1,
-        },
-    };
-    let state = ServiceState::build(
-        &app,
-        context.pools,
-        |service, endpoint| context.metrics.upstream_latency(service, endpoint),
-        |service| context.metrics.retry_budget_exhausted(service),
-    )?;
-    Ok(Arc::new(state))
 }
 
 fn resolve(what: &'static str, address: &str) -> Result<SocketAddr, SidecarError> {

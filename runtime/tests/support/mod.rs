@@ -39,8 +39,8 @@ pub enum Behaviour {
     Chunked(usize),
 }
 
-/// A real HTTP server on an ephemeral loopback port, answering with JSON that names it and echoes
-/// the method, path, query and headers it received.
+/// A real HTTP server on an ephemeral loopback port (HTTP/1.1 and h2c), answering with JSON that
+/// names it and echoes the method, protocol version, path, query and headers it received.
 pub struct Upstream {
     /// Where it listens.
     pub address: SocketAddr,
@@ -264,6 +264,7 @@ async fn respond(
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let method = request.method().to_string();
+    let version = format!("{:?}", request.version());
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
     let body = request
@@ -275,6 +276,7 @@ async fn respond(
     let echo = serde_json::json!({
         "upstream": name,
         "method": method,
+        "version": version,
         "path": path,
         "query": query,
         "headers": headers,
