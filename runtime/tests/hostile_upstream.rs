@@ -2,8 +2,9 @@
 //! answers with arbitrary bytes or a response edited into something tricky (its status line,
 //! framing headers and body, with interim responses in front at times), then closes. Whatever it
 //! sends, the client gets exactly one well-formed HTTP/1.1 response: the upstream's status when
-//! meshd's response parser reads the upstream's head, else 502; a body cut short only when the
-//! upstream's was; and meshd stays up without a panic. `hostile_wire.rs` does the same from the
+//! meshd's response parser reads the upstream's head, else 502 (to a WebSocket upgrade request,
+//! half of them, also the upstream's 101, after which the bytes are the tunnel's); a body cut
+//! short only when the upstream's was; and meshd stays up without a panic. `hostile_wire.rs` does the same from the
 //! client's side.
 
 #[allow(dead_code)] // shared with the fleet tests, which use all of it
@@ -16,7 +17,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
-use meshd::forward::http1::response_head::{parse_head, HeadParse};
+use meshd::forward::http1::response_head::{parse_head, HeadError, HeadParse};
 use meshd_process::MeshdProcess;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -45,17 +46,53 @@ fn scripted_upstream(next: Arc<Mutex<Vec<u8>>>) -> SocketAddr {
 }
 
 /// The status meshd must give for an upstream that sent `bytes`: the upstream's when meshd's own
-/// parser reads a head there (1xx interim responses skipped), else 502.
-fn expected_status(bytes: &[u8]) -> u16 {
-    match parse_head(&mut BytesMut::from(bytes), false) {
+/// parser reads a head there (1xx interim responses skipped), else 502. An upgrade request may
+/// also get the upstream's `101 Switching Protocols` (any other request a 502 for it).
+fn expected_status(bytes: &[u8], upgrade: bool) -> u16 {
+    let mut buffer = BytesMut::from(bytes);
+    match parse_head(&mut buffer, false) {
         Ok(HeadParse::Complete(head)) => head.status.as_u16(),
+        Err(HeadError::Upgrade) if upgrade && switches_to_websocket(&buffer) => 101,
         _ => 502,
     }
 }
 
-fn check_case(edge: SocketAddr, next: &Mutex<Vec<u8>>, bytes: &[u8]) -> Result<(), TestCaseError> {
+/// Whether `head` (a 101, interim responses before it already taken) is complete and names
+/// only `websocket`, the protocol the request asked for, in its `Upgrade`.
+fn switches_to_websocket(head: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut response = httparse::Response::new(&mut headers);
+    if !matches!(response.parse(head), Ok(httparse::Status::Complete(_))) {
+        return false;
+    }
+    let Some(upgrade) = response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("upgrade"))
+    else {
+        return false;
+    };
+    let tokens: Vec<&[u8]> = upgrade
+        .value
+        .split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+        .collect();
+    !tokens.is_empty() && tokens.iter().all(|t| t.eq_ignore_ascii_case(b"websocket"))
+}
+
+/// A plain request, or a WebSocket upgrade (every forwarding route forwards upgrades).
+const PLAIN: &[u8] = b"GET /report HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n";
+const UPGRADE: &[u8] = b"GET /chat HTTP/1.1\r\nHost: edge\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+fn check_case(
+    edge: SocketAddr,
+    next: &Mutex<Vec<u8>>,
+    (bytes, upgrade): &(Vec<u8>, bool),
+) -> Result<(), TestCaseError> {
+    let (bytes, upgrade) = (&bytes[..], *upgrade);
     *next.lock().unwrap() = bytes.to_vec();
-    let request = b"GET /report HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n";
+    let request = if upgrade { UPGRADE } else { PLAIN };
     let answer_bytes = exchange(edge, request).map_err(TestCaseError::fail)?;
     let shown = || {
         format!(
@@ -68,7 +105,12 @@ fn check_case(edge: SocketAddr, next: &Mutex<Vec<u8>>, bytes: &[u8]) -> Result<(
         .map_err(|error| TestCaseError::fail(format!("{error}\n{}", shown())))?;
     prop_assert_eq!(answers.len(), 1, "{}", shown());
     let answer = &answers[0];
-    prop_assert_eq!(answer.status, expected_status(bytes), "{}", shown());
+    prop_assert_eq!(
+        answer.status,
+        expected_status(bytes, upgrade),
+        "{}",
+        shown()
+    );
     if answer.truncated {
         // Only a body the upstream itself cut short is passed on cut short.
         prop_assert!(answer.status != 502, "{}", shown());
@@ -106,17 +148,38 @@ fn a_hostile_upstream_gets_its_client_one_well_formed_answer() {
     let meshd = MeshdProcess::start(&args);
     let edge = meshd.gateway.expect("the gateway listens");
 
+    // Switches too: to what was asked or not, with the tunnel's first bytes behind them.
+    let switch = (
+        prop::option::weighted(
+            0.6,
+            prop::sample::select(vec!["websocket", "WebSocket", "h2c", "websocket, h2c", ""]),
+        ),
+        prop::collection::vec(any::<u8>(), 0..16),
+        prop::collection::vec(edit(), 0..2),
+    )
+        .prop_map(|(upgrade, tunnel, edits)| {
+            let mut head =
+                String::from("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n");
+            if let Some(upgrade) = upgrade {
+                head.push_str(&format!("Upgrade: {upgrade}\r\n"));
+            }
+            head.push_str("\r\n");
+            apply([head.into_bytes(), tunnel].concat(), &edits)
+        });
     let input = prop_oneof![
         1 => prop::collection::vec(any::<u8>(), 0..400),
         4 => (response_with_body(), prop::collection::vec(edit(), 0..4))
             .prop_map(|(message, edits)| apply(message, &edits)),
+        1 => switch,
     ];
     let mut runner = TestRunner::new(Config {
         cases: 1000,
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&input, |bytes| check_case(edge, &next, &bytes));
+    let result = runner.run(&(input, any::<bool>()), |case| {
+        check_case(edge, &next, &case)
+    });
     let log = meshd.log();
     if let Err(failure) = result {
         panic!("{failure}\nmeshd said:\n{}", log.join("\n"));

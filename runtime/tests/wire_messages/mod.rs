@@ -277,6 +277,17 @@ pub fn read_responses(mut bytes: &[u8], head_request: bool) -> Result<Vec<Answer
             header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
         let content_length = header("content-length").map(|v| v.parse::<usize>());
         bytes = &bytes[length..];
+        if status == 101 {
+            // Switching Protocols: what follows is the tunnel's, not HTTP.
+            answers.push(Answer {
+                status,
+                from_upstream,
+                closes,
+                reason: String::new(),
+                truncated: false,
+            });
+            return Ok(answers);
+        }
         if (100..200).contains(&status) {
             continue; // 100 Continue: the final answer follows.
         }

@@ -83,7 +83,7 @@ pub async fn forward_upgrade(
     let head = upgrade_head(request.head, &opening.ask.protocol);
     let answer = timeout_at(deadline, async {
         conn.stream.write_all(&head).await?;
-        read_answer(&mut conn).await
+        read_answer(&mut conn, &opening.ask.protocol).await
     })
     .await;
     let answer = match answer {
@@ -164,8 +164,9 @@ enum Answer {
     Declined(crate::forward::http1::response_head::ResponseHead),
 }
 
-/// Reads until a final response head (1xx other than 101 are skipped).
-async fn read_answer(conn: &mut UpstreamConn) -> std::io::Result<Answer> {
+/// Reads until a final response head (1xx other than 101 are skipped); `asked` is the request's
+/// `Upgrade` value, which a 101 must keep to.
+async fn read_answer(conn: &mut UpstreamConn, asked: &[u8]) -> std::io::Result<Answer> {
     let invalid = |detail: String| std::io::Error::new(std::io::ErrorKind::InvalidData, detail);
     loop {
         if !conn.read.is_empty() {
@@ -173,7 +174,7 @@ async fn read_answer(conn: &mut UpstreamConn) -> std::io::Result<Answer> {
                 Ok(HeadParse::Complete(head)) => return Ok(Answer::Declined(head)),
                 Ok(HeadParse::Partial) => {}
                 Err(HeadError::Upgrade) => {
-                    if let Some(answer) = parse_switch(&mut conn.read).map_err(invalid)? {
+                    if let Some(answer) = parse_switch(&mut conn.read, asked).map_err(invalid)? {
                         return Ok(answer);
                     }
                 }
@@ -191,8 +192,11 @@ async fn read_answer(conn: &mut UpstreamConn) -> std::io::Result<Answer> {
 }
 
 /// Parses the 101 at the start of `buffer` and removes it; what follows it is the upstream's
-/// first bytes of the new protocol. `None` while incomplete.
-fn parse_switch(buffer: &mut BytesMut) -> Result<Option<Answer>, String> {
+/// first bytes of the new protocol. `None` while incomplete. The protocol switched to must be
+/// one the client asked for (`asked`, the request's `Upgrade`): RFC 9110 §7.8 forbids a server
+/// anything else, and a tunnel to a protocol nobody asked for (`h2c` for a WebSocket) is not one
+/// meshd admitted.
+fn parse_switch(buffer: &mut BytesMut, asked: &[u8]) -> Result<Option<Answer>, String> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
@@ -214,6 +218,19 @@ fn parse_switch(buffer: &mut BytesMut) -> Result<Option<Answer>, String> {
         .ok_or_else(|| {
             "the upstream switched protocols without naming one (no Upgrade header)".to_string()
         })?;
+    let tokens = |list: &[u8]| -> Vec<Vec<u8>> {
+        list.split(|b| *b == b',')
+            .map(|token| token.trim_ascii().to_ascii_lowercase())
+            .filter(|token| !token.is_empty())
+            .collect()
+    };
+    let asked = tokens(asked);
+    if !tokens(&protocol).iter().all(|token| asked.contains(token)) {
+        return Err(format!(
+            "the upstream switched to {:?}, which the client did not ask for",
+            String::from_utf8_lossy(&protocol)
+        ));
+    }
     let headers = passed_on(response.headers);
     let _ = buffer.split_to(length);
     Ok(Some(Answer::Switched { headers, protocol }))
@@ -240,7 +257,8 @@ mod tests {
         let mut buffer = BytesMut::from(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\u{81}\u{1}a",
         );
-        let Some(Answer::Switched { headers, protocol }) = parse_switch(&mut buffer).unwrap()
+        let Some(Answer::Switched { headers, protocol }) =
+            parse_switch(&mut buffer, b"websocket").unwrap()
         else {
             panic!("expected a switch");
         };
@@ -249,6 +267,21 @@ mod tests {
         assert!(!headers.contains_key("connection"));
         assert_eq!(&buffer[..], "\u{81}\u{1}a".as_bytes());
         let mut bare = BytesMut::from("HTTP/1.1 101 Switching Protocols\r\n\r\n");
-        assert!(parse_switch(&mut bare).is_err());
+        assert!(parse_switch(&mut bare, b"websocket").is_err());
+    }
+
+    #[test]
+    fn a_switch_to_a_protocol_the_client_did_not_ask_for_is_refused() {
+        let switch = |upgrade: &str| {
+            let mut buffer = BytesMut::from(
+                format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: {upgrade}\r\n\r\n").as_str(),
+            );
+            parse_switch(&mut buffer, b"websocket, chat/2").map(|answer| answer.is_some())
+        };
+        assert_eq!(switch("WebSocket"), Ok(true));
+        assert_eq!(switch("chat/2"), Ok(true));
+        let refused = switch("h2c").unwrap_err();
+        assert!(refused.contains("did not ask for"), "{refused}");
+        assert!(switch("websocket, h2c").is_err());
     }
 }
