@@ -105,7 +105,11 @@ impl SseFeed {
 }
 
 /// One SSE event: `id: POSITION`, then the value as `data:` lines (a line per line of the
-/// value, as the SSE format requires; an empty `data:` for a record without a value).
+/// value, as the SSE format requires; an empty `data:` for a record without a value). A line of
+/// the value ends where an SSE reader ends one: at CR LF, LF, or a CR alone. Ending lines only
+/// at LF would leave a CR inside a `data:` line, where a browser's reader sees a line break,
+/// so a record holding `\r\revent: …` would end the event early and start one of its own
+/// (an event injected into every client of the route).
 pub fn event_frame(position: &Position, value: Option<&[u8]>) -> Bytes {
     let id = position.to_string();
     let value = value.map(String::from_utf8_lossy).unwrap_or_default();
@@ -113,13 +117,32 @@ pub fn event_frame(position: &Position, value: Option<&[u8]>) -> Bytes {
     out.put_slice(b"id: ");
     out.put_slice(id.as_bytes());
     out.put_u8(b'\n');
-    for line in value.split('\n') {
+    for line in sse_lines(&value) {
         out.put_slice(b"data: ");
-        out.put_slice(line.trim_end_matches('\r').as_bytes());
+        out.put_slice(line.as_bytes());
         out.put_u8(b'\n');
     }
     out.put_u8(b'\n');
     out.freeze()
+}
+
+/// The lines of `text` as an SSE reader splits them: at CR LF, LF or CR (at least one line).
+fn sse_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match text.find(['\r', '\n']) {
+            None => {
+                rest = None;
+                Some(text)
+            }
+            Some(at) => {
+                let skip = if text[at..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&text[at + skip..]);
+                Some(&text[..at])
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -140,5 +163,65 @@ mod tests {
             &event_frame(&position, None)[..],
             b"id: 0:4,1:9\ndata: \n\n"
         );
+    }
+
+    /// What an SSE reader (the WHATWG event-stream algorithm) takes from `stream`: each event's
+    /// (id, type, data).
+    fn read_events(stream: &str) -> Vec<(String, String, String)> {
+        let mut events = Vec::new();
+        let (mut id, mut kind, mut data) = (String::new(), String::new(), String::new());
+        let mut rest = stream;
+        while let Some(at) = rest.find(['\r', '\n']) {
+            let line = &rest[..at];
+            rest = &rest[at + if rest[at..].starts_with("\r\n") { 2 } else { 1 }..];
+            if line.is_empty() {
+                if !data.is_empty() {
+                    data.pop();
+                    events.push((
+                        id.clone(),
+                        std::mem::take(&mut kind),
+                        std::mem::take(&mut data),
+                    ));
+                }
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "data" => {
+                    data.push_str(value);
+                    data.push('\n');
+                }
+                "event" => kind = value.to_string(),
+                "id" if !value.contains('\0') => id = value.to_string(),
+                _ => {}
+            }
+        }
+        events
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Whatever a record holds, a reader sees one event: its position as the id, no type,
+        /// and the value as its data (line breaks as LF). Nothing in a value can end the event
+        /// early or start another.
+        #[test]
+        fn any_value_is_one_event_with_its_own_data(
+            value in prop::collection::vec(prop_oneof![
+                4 => prop::sample::select(&b"\r\n:data event id retry \0"[..]),
+                1 => any::<u8>(),
+            ], 0..60),
+        ) {
+            let mut position = Position::default();
+            position.set(0, 7);
+            let frame = event_frame(&position, Some(&value));
+            let events = read_events(std::str::from_utf8(&frame).unwrap());
+            let text = String::from_utf8_lossy(&value);
+            let expected = text.replace("\r\n", "\n").replace('\r', "\n");
+            prop_assert_eq!(events, vec![("0:7".to_string(), String::new(), expected)]);
+        }
     }
 }
