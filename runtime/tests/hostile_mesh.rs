@@ -3,7 +3,9 @@
 //! riker, and in plaintext to riker's inbound listener (the mesh is `permissive`, so plaintext
 //! is read as an unauthenticated caller). Every answer must be well-formed HTTP/1.1, nothing may
 //! follow `Connection: close`, a request that could not be framed must close its connection, and
-//! both sidecars must stay up without a panic and still carry an ordinary call.
+//! both sidecars must stay up without a panic and still carry an ordinary call. And the other
+//! way: riker's app answers with the hostile responses of `hostile_upstream.rs`, and picard's app
+//! gets one well-formed answer each time, across both sidecars and the mutual TLS between them.
 
 mod mesh_identity_support;
 #[allow(dead_code)]
@@ -16,9 +18,12 @@ mod wire_messages;
 
 use std::net::SocketAddr;
 
+use std::sync::{Arc, Mutex};
+
 use mesh_sidecar_support::Mesh;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use wire_messages::scripted_upstream::{expected_status, scripted_upstream};
 use wire_messages::*;
 
 /// Picard may call riker with anything; riker's app answers with an echo.
@@ -131,4 +136,69 @@ async fn hostile_bytes_through_a_sidecar_pair_get_well_formed_answers() {
     );
     let ordinary = mesh.call("picard", "GET", "riker", "/reports/7", &[]).await;
     assert_eq!(ordinary.status, 200, "{}", ordinary.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_app_behind_a_sidecar_pair_gets_its_caller_one_well_formed_answer() {
+    let next = Arc::new(Mutex::new(Vec::new()));
+    let app = scripted_upstream(Arc::clone(&next));
+    let mesh = Mesh::start_with_apps("hostile-app", MESH, &[], &[("riker", app)]).await;
+    let outbound = mesh.sidecar("picard").outbound;
+    let input = prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        4 => (response_with_body(), prop::collection::vec(edit(), 0..4))
+            .prop_map(|(message, edits)| apply(message, &edits)),
+    ];
+    let scripted = Arc::clone(&next);
+    let result = tokio::task::spawn_blocking(move || {
+        let mut runner = TestRunner::new(Config {
+            cases: 500,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner.run(&input, |bytes| {
+            *scripted.lock().unwrap() = bytes.clone();
+            let request = b"GET /reports HTTP/1.1\r\nHost: riker\r\nConnection: close\r\n\r\n";
+            let answer = exchange(outbound, request).map_err(TestCaseError::fail)?;
+            let shown = || {
+                format!(
+                    "the app sent {:?}\npicard's app got {:?}",
+                    String::from_utf8_lossy(&bytes),
+                    String::from_utf8_lossy(&answer)
+                )
+            };
+            let answers = read_responses(&answer, false)
+                .map_err(|error| TestCaseError::fail(format!("{error}\n{}", shown())))?;
+            prop_assert_eq!(answers.len(), 1, "{}", shown());
+            prop_assert_eq!(
+                answers[0].status,
+                expected_status(&bytes, false),
+                "{}",
+                shown()
+            );
+            if answers[0].truncated {
+                prop_assert!(answers[0].status != 502, "{}", shown());
+            }
+            Ok(())
+        })
+    })
+    .await
+    .unwrap();
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    for sidecar in &mesh.sidecars {
+        let log = sidecar.process.log();
+        assert!(
+            !log.iter().any(|line| line.contains("panicked")),
+            "{}",
+            log.join("\n")
+        );
+    }
+    *next.lock().unwrap() = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
+    let ordinary = mesh.call("picard", "GET", "riker", "/reports/7", &[]).await;
+    assert_eq!(
+        (ordinary.status.as_u16(), ordinary.body.as_str()),
+        (200, "ok")
+    );
 }

@@ -12,74 +12,14 @@
 mod meshd_process;
 mod wire_messages;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bytes::BytesMut;
-use meshd::forward::http1::response_head::{parse_head, HeadError, HeadParse};
 use meshd_process::MeshdProcess;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use wire_messages::scripted_upstream::{expected_status, scripted_upstream};
 use wire_messages::*;
-
-/// An upstream that reads a request head, writes the bytes it was given, and closes.
-fn scripted_upstream(next: Arc<Mutex<Vec<u8>>>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let answer = next.lock().unwrap().clone();
-            let _ = stream.write_all(&answer);
-        }
-    });
-    address
-}
-
-/// The status meshd must give for an upstream that sent `bytes`: the upstream's when meshd's own
-/// parser reads a head there (1xx interim responses skipped), else 502. An upgrade request may
-/// also get the upstream's `101 Switching Protocols` (any other request a 502 for it).
-fn expected_status(bytes: &[u8], upgrade: bool) -> u16 {
-    let mut buffer = BytesMut::from(bytes);
-    match parse_head(&mut buffer, false) {
-        Ok(HeadParse::Complete(head)) => head.status.as_u16(),
-        Err(HeadError::Upgrade) if upgrade && switches_to_websocket(&buffer) => 101,
-        _ => 502,
-    }
-}
-
-/// Whether `head` (a 101, interim responses before it already taken) is complete and names
-/// only `websocket`, the protocol the request asked for, in its `Upgrade`.
-fn switches_to_websocket(head: &[u8]) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut response = httparse::Response::new(&mut headers);
-    if !matches!(response.parse(head), Ok(httparse::Status::Complete(_))) {
-        return false;
-    }
-    let Some(upgrade) = response
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("upgrade"))
-    else {
-        return false;
-    };
-    let tokens: Vec<&[u8]> = upgrade
-        .value
-        .split(|b| *b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
-        .collect();
-    !tokens.is_empty() && tokens.iter().all(|t| t.eq_ignore_ascii_case(b"websocket"))
-}
 
 /// A plain request, or a WebSocket upgrade (every forwarding route forwards upgrades).
 const PLAIN: &[u8] = b"GET /report HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n";

@@ -121,6 +121,62 @@ async fn http2_with_prior_knowledge_is_served_and_forwarded_as_http1() {
     }
 }
 
+/// The first bytes of a connection decide HTTP/2 (the `PRI ` of its preface) or HTTP/1.1. A
+/// client that sends a piece of the preface (`P`, `PR`, `PRI`) and then closes its side gets its
+/// connection closed at once (as an HTTP/1.1 request cut short); one that sends it and stalls is
+/// let go with the head timeout, however long the connection could otherwise last. meshd once
+/// waited on both for ever, polling each every millisecond. The whole preface sent in pieces is
+/// still HTTP/2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_of_the_http2_preface_is_not_waited_on_for_ever() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("preface-piece");
+    std::fs::write(
+        dir.path("main.mesh"),
+        format!(
+            "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route all {{ match * prefix \"/\" public forward crew }}\n}}\nservice crew {{ endpoints [\"{}\"] }}\n",
+            upstream.address
+        ),
+    )
+    .unwrap();
+    let mut options = test_options(vec![dir.path("main.mesh")]);
+    options.head_timeout = std::time::Duration::from_secs(1);
+    let server = start_with(options).await;
+    let edge = server.listener("edge").unwrap();
+    // A guard against hanging, far past what each case needs: not a figure.
+    let guard = std::time::Duration::from_secs(20);
+    for piece in [&b"P"[..], b"PR", b"PRI"] {
+        // Closed after the piece: answered and closed.
+        let mut stream = tokio::net::TcpStream::connect(edge).await.unwrap();
+        stream.write_all(piece).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(guard, stream.read_to_end(&mut answer))
+            .await
+            .expect("a closed piece of the preface is let go")
+            .unwrap();
+        // A request cut short by its client's close gets no answer, as from nginx.
+        assert!(answer.is_empty(), "{piece:?}: {}", String::from_utf8_lossy(&answer));
+        // Stalled after the piece: closed by the head timeout.
+        let mut stream = tokio::net::TcpStream::connect(edge).await.unwrap();
+        stream.write_all(piece).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(guard, stream.read_to_end(&mut answer))
+            .await
+            .expect("a stalled piece of the preface is let go")
+            .unwrap();
+    }
+    // The preface sent a byte at a time is HTTP/2 all the same.
+    let mut stream = tokio::net::TcpStream::connect(edge).await.unwrap();
+    for byte in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+        stream.write_all(&[*byte]).await.unwrap();
+    }
+    let mut settings = [0u8; 9];
+    stream.read_exact(&mut settings).await.unwrap();
+    assert_eq!(settings[3], 4, "the server's preface is a SETTINGS frame");
+}
+
 /// A self-signed certificate for `localhost`, written as PEM files.
 fn certificate(dir: &TempDir) -> (rustls::pki_types::CertificateDer<'static>, String) {
     let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();

@@ -180,7 +180,7 @@ async fn serve_plain(serving: Serving<'_>, stream: TcpStream, connection: Arc<Co
         open,
         drain,
     } = serving;
-    if starts_with_http2_preface(&stream).await {
+    if starts_with_http2_preface(&stream, listener.timeouts.head).await {
         serve_http2(&listener.http2, stream, connection, clock, open.requests()).await;
     } else {
         serve_http1(stream, &connection, &clock, drain).await;
@@ -208,16 +208,34 @@ async fn serve_tls(
 
 /// The HTTP/2 connection preface begins with `PRI `; HTTP/1 has no `PRI` method. Waits for the
 /// client's first four bytes without consuming them.
-async fn starts_with_http2_preface(stream: &TcpStream) -> bool {
+///
+/// A first segment of 1-3 bytes that could still be the preface (`P`, `PR`, `PRI`) is rare: a
+/// client sends the preface in one write. Peeking again would see the same bytes at once, so
+/// the wait polls, backing off from 1 ms to 50 ms, until the rest arrives, the client closes its
+/// side (`P` and then nothing more: HTTP/1.1's parser answers it), or `head_timeout` passes
+/// (then HTTP/1.1, whose own head timeout ends it). A client that sent `P` and stalled was once
+/// polled every millisecond for as long as the connection lasted, and one that closed was never
+/// let go.
+async fn starts_with_http2_preface(stream: &TcpStream, head_timeout: Duration) -> bool {
     let mut first = [0u8; 4];
+    let deadline = tokio::time::Instant::now() + head_timeout;
+    let mut pause = Duration::from_millis(1);
     loop {
         match stream.peek(&mut first).await {
             Ok(0) | Err(_) => return false,
             Ok(4) => return &first == b"PRI ",
             Ok(n) if first[..n] != b"PRI "[..n] => return false,
-            // A first segment of 1-3 bytes that could still be the preface: peeking again would
-            // see the same bytes at once, so wait a moment for the rest.
-            Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            Ok(_) => {
+                let closed = stream
+                    .ready(tokio::io::Interest::READABLE)
+                    .await
+                    .map_or(true, |ready| ready.is_read_closed());
+                if closed || tokio::time::Instant::now() + pause > deadline {
+                    return false;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
         }
     }
 }

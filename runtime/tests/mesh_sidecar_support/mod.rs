@@ -60,6 +60,8 @@ pub struct Mesh {
     pub sidecars: Vec<Sidecar>,
     /// Arguments every sidecar gets besides the fixture's own.
     pub sidecar_args: Vec<String>,
+    /// Apps of the test's own in place of the fixture's echo server, by service.
+    pub app_overrides: Vec<(&'static str, SocketAddr)>,
 }
 
 pub fn services_source(endpoints: &[(&str, SocketAddr)], impostor: SocketAddr) -> String {
@@ -85,6 +87,16 @@ impl Mesh {
 
     /// The mesh with other rules (`mesh_source`) and more sidecar arguments.
     pub async fn start_with(name: &str, mesh_source: &str, sidecar_args: &[&str]) -> Mesh {
+        Mesh::start_with_apps(name, mesh_source, sidecar_args, &[]).await
+    }
+
+    /// [`Mesh::start_with`], with the test's own app behind the named services' sidecars.
+    pub async fn start_with_apps(
+        name: &str,
+        mesh_source: &str,
+        sidecar_args: &[&str],
+        apps: &[(&'static str, SocketAddr)],
+    ) -> Mesh {
         let temp = TempDir::new(&format!("sidecar-{name}"));
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for workload in SERVICES.iter().chain(&["impostor"]) {
@@ -121,6 +133,7 @@ impl Mesh {
             endpoints: Vec::new(),
             sidecars: Vec::new(),
             sidecar_args: sidecar_args.iter().map(|s| s.to_string()).collect(),
+            app_overrides: apps.to_vec(),
         };
         for (index, service) in SERVICES.iter().enumerate() {
             let sidecar = mesh.start_sidecar(service).await;
@@ -147,13 +160,18 @@ impl Mesh {
 
     pub async fn start_sidecar(&self, service: &'static str) -> Sidecar {
         let app = Upstream::start(service, Behaviour::Answer).await;
+        let app_address = self
+            .app_overrides
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map_or(app.address, |(_, address)| *address);
         let args: Vec<String> = [
             "sidecar",
             self.program.to_str().unwrap(),
             "--service",
             service,
             "--app",
-            &app.address.to_string(),
+            &app_address.to_string(),
             "--certs",
             self.temp.path(service).to_str().unwrap(),
             "--inbound",

@@ -5,6 +5,7 @@
 //! process.
 #![allow(dead_code)]
 
+pub mod scripted_upstream;
 pub mod strict_upstream;
 
 use bytes::BytesMut;
