@@ -157,7 +157,11 @@ async fn a_piece_of_the_http2_preface_is_not_waited_on_for_ever() {
             .expect("a closed piece of the preface is let go")
             .unwrap();
         // A request cut short by its client's close gets no answer, as from nginx.
-        assert!(answer.is_empty(), "{piece:?}: {}", String::from_utf8_lossy(&answer));
+        assert!(
+            answer.is_empty(),
+            "{piece:?}: {}",
+            String::from_utf8_lossy(&answer)
+        );
         // Stalled after the piece: closed by the head timeout.
         let mut stream = tokio::net::TcpStream::connect(edge).await.unwrap();
         stream.write_all(piece).await.unwrap();

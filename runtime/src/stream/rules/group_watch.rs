@@ -60,18 +60,38 @@ impl ClientContext for GroupWatch {
     }
 }
 
+/// The partition numbers of a rebalance's list, for the log.
+fn numbers(partitions: &rdkafka::TopicPartitionList) -> Vec<i32> {
+    partitions
+        .elements()
+        .iter()
+        .map(|p| p.partition())
+        .collect()
+}
+
+/// Rebalances are logged (rare: a member joining, leaving or dying), as Kafka's own clients log
+/// them, so that who held which partition when can be read back after an outage.
 impl ConsumerContext for GroupWatch {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            if let Ok(mut revoked) = self.revoked.lock() {
-                revoked.extend(partitions.elements().iter().map(|p| p.partition()));
-                self.any_revoked.store(true, Ordering::Release);
+        match rebalance {
+            Rebalance::Revoke(partitions) => {
+                let numbers = numbers(partitions);
+                tracing::info!(topic = %self.topic, partitions = ?numbers, "stream partitions revoked");
+                if let Ok(mut revoked) = self.revoked.lock() {
+                    revoked.extend(numbers);
+                    self.any_revoked.store(true, Ordering::Release);
+                }
             }
+            Rebalance::Error(error) => {
+                tracing::warn!(topic = %self.topic, %error, "stream group rebalance failed");
+            }
+            Rebalance::Assign(_) => {}
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(_) = rebalance {
+        if let Rebalance::Assign(partitions) = rebalance {
+            tracing::info!(topic = %self.topic, partitions = ?numbers(partitions), "stream partitions assigned");
             self.assigned.store(true, Ordering::Release);
         }
     }
