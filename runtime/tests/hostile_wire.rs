@@ -60,6 +60,12 @@ gateway edge {
   listen "127.0.0.1:0"
   route ping { match GET "/ping" public respond 200 "pong" }
   route limited { match POST "/limited" public body_limit 16B forward crew }
+  route cel {
+    match * prefix "/cel"
+    public
+    when request.headers["x-trace"] == "abc" && request.query["q"] != "" || request.method == "POST"
+    forward crew
+  }
   route all { match * prefix "/" public forward crew }
 }
 "#;

@@ -126,6 +126,8 @@ pub fn request_message() -> impl Strategy<Value = Vec<u8>> {
     let target = prop::sample::select(vec![
         "/",
         "/officers/7?x=1",
+        "/cel/x?q=%ff",
+        "/limited",
         "//admin",
         "/%2e%2e/admin",
         "*",
