@@ -34,8 +34,7 @@ fn check_case(edge: SocketAddr, bytes: &[u8]) -> Result<(), TestCaseError> {
         prop_assert!(!answer.truncated, "a body cut short: {:?}", answer);
         let allowed = answer.from_upstream && answer.status == 200
             || !answer.from_upstream
-                && [200, 400, 403, 404, 405, 413, 417, 431, 501, 505]
-                    .contains(&answer.status);
+                && [200, 400, 403, 404, 405, 413, 417, 431, 501, 505].contains(&answer.status);
         prop_assert!(allowed, "meshd answered {:?}", answer);
         if answer.closes {
             prop_assert_eq!(

@@ -157,4 +157,38 @@ mod tests {
         );
         assert!(key.verify("sha256:aa", "\u{0}\u{ff}garbage").is_err());
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// A signature with any of its hex digits changed to another value never verifies
+        /// (ed25519's strict check refuses the malleable twin too); any text as a signature or
+        /// key is refused without a panic.
+        #[test]
+        fn only_the_signature_made_verifies(
+            changes in prop::collection::vec((any::<prop::sample::Index>(), 1u8..16), 1..4),
+            noise in "\\PC{0,200}",
+        ) {
+            let (private, public) = key_pair_texts([9; 32]);
+            let key = PublicKey::parse(&public).unwrap();
+            let signature = sign_digest(&private, "sha256:feed").unwrap();
+            prop_assert!(key.verify("sha256:feed", &signature).is_ok());
+            let hex_at = SIGNATURE_TAG.len() + 1;
+            let mut digits: Vec<u8> = signature.trim_end().as_bytes()[hex_at..].to_vec();
+            for (at, step) in &changes {
+                let i = at.index(digits.len());
+                let value = (char::from(digits[i]).to_digit(16).unwrap() as u8 + step) % 16;
+                digits[i] = char::from_digit(u32::from(value), 16).unwrap() as u8;
+            }
+            let changed = format!("{SIGNATURE_TAG} {}", String::from_utf8(digits).unwrap());
+            if changed.trim() != signature.trim() {
+                prop_assert_eq!(key.verify("sha256:feed", &changed), Err(SignatureCheckError::BadSignature));
+            }
+            prop_assert!(key.verify("sha256:feed", &noise).is_err());
+            prop_assert!(PublicKey::parse(&noise).is_err());
+            prop_assert!(sign_digest(&noise, "sha256:feed").is_err());
+        }
+    }
 }
