@@ -35,6 +35,21 @@ pub enum BodyError {
     /// The client closed the connection or reset the stream before the body ended.
     #[error("the client went away before the end of the body: {0}")]
     Incomplete(String),
+    /// The client sent nothing of a body meshd reads whole for this long (a slow-body attack
+    /// holds a connection so, a byte at a time).
+    #[error("the client sent no body for {}s", .0.as_secs())]
+    Stalled(std::time::Duration),
+}
+
+impl BodyError {
+    /// The status a client gets for it when meshd answers itself: 413, 408, else 400.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            BodyError::TooLarge { .. } => http::StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Stalled(_) => http::StatusCode::REQUEST_TIMEOUT,
+            BodyError::Malformed | BodyError::Incomplete(_) => http::StatusCode::BAD_REQUEST,
+        }
+    }
 }
 
 enum Source<'c> {

@@ -83,7 +83,7 @@ pub async fn serve(
                         }
                         Ok(None) => {}
                         Err(error) => {
-                            break 'act outcome.refuse(StatusCode::BAD_REQUEST, &error.to_string())
+                            break 'act outcome.refuse(error.status(), &error.to_string())
                         }
                     }
                 }

@@ -126,6 +126,6 @@ pub fn body_refused(
                 &format!("the body is larger than the {limit} bytes meshd reads for a condition"),
             ),
         },
-        other => outcome.refuse(StatusCode::BAD_REQUEST, &other.to_string()),
+        other => outcome.refuse(other.status(), &other.to_string()),
     }
 }

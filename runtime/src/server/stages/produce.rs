@@ -38,6 +38,9 @@ pub async fn produce(
     };
     let reply = match bytes {
         Err(BodyError::TooLarge { limit }) => ProduceFailure::BodyTooLarge(limit).reply(route_name),
+        Err(stalled @ BodyError::Stalled(_)) => {
+            ProduceFailure::BodyStalled(stalled.to_string()).reply(route_name)
+        }
         Err(other) => ProduceFailure::BodyUnreadable(other.to_string()).reply(route_name),
         Ok(bytes) => {
             let trace = outcome.trace.as_mut().map(|trace| {

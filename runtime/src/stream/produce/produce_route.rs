@@ -149,6 +149,9 @@ pub enum ProduceFailure {
     /// The body could not be read (the client went away, broken chunking).
     #[error("the body could not be read: {0}")]
     BodyUnreadable(String),
+    /// The client paused longer than meshd waits between two pieces of the body (408).
+    #[error("the body could not be read: {0}")]
+    BodyStalled(String),
     /// The path parameter names a topic the route may not write.
     #[error("topic `{0}` is not one this route produces to")]
     TopicNotAllowed(String),
@@ -204,6 +207,7 @@ impl ProduceFailure {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ProduceFailure::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            ProduceFailure::BodyStalled(_) => StatusCode::REQUEST_TIMEOUT,
             ProduceFailure::TopicNotAllowed(_) => StatusCode::NOT_FOUND,
             ProduceFailure::BadTopic(_) | ProduceFailure::Key(_) => StatusCode::BAD_REQUEST,
             ProduceFailure::Schema {
