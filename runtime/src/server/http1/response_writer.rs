@@ -8,6 +8,11 @@
 //! describes the representation, is passed on, except on 204); `Content-Length` when the body's
 //! size is known; otherwise chunked for HTTP/1.1 clients and close-delimited for HTTP/1.0 ones.
 //! Framing headers received from the upstream are never copied as they are.
+//!
+//! A client that takes nothing of its response for [`SEND_PAUSE`] is given up on, as nginx's
+//! `send_timeout` does: the write fails, the connection closes, and the upstream exchange behind
+//! it ends. Without that, a client that never reads (a slow-read attack) held its connection and
+//! an upstream connection for as long as it stayed connected.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -25,6 +30,36 @@ use crate::server::gateway_response::GatewayResponse;
 
 /// Body bytes gathered before a write.
 const WRITE_BATCH: usize = 64 * 1024;
+
+/// The longest a write may wait for the client to take bytes: nginx's `send_timeout`.
+pub const SEND_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes all of `out`, failing once the client has taken nothing for [`SEND_PAUSE`]. A write
+/// the socket takes at once (nearly always) reads no clock and arms no timer: the request path
+/// pays for the bound only when a client is slow.
+async fn send_all<W: AsyncWrite + Unpin>(io: &mut W, out: &[u8]) -> std::io::Result<()> {
+    let mut rest = out;
+    while !rest.is_empty() {
+        let at_once = poll_fn(|cx| Poll::Ready(Pin::new(&mut *io).poll_write(cx, rest))).await;
+        let written = match at_once {
+            Poll::Ready(written) => written?,
+            Poll::Pending => match tokio::time::timeout(SEND_PAUSE, io.write(rest)).await {
+                Ok(written) => written?,
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client took nothing of its response for 60s",
+                    ))
+                }
+            },
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        rest = &rest[written..];
+    }
+    Ok(())
+}
 
 /// What the request said that shapes the response.
 #[derive(Debug, Clone, Copy)]
@@ -172,7 +207,7 @@ async fn send<W: AsyncWrite + Unpin>(
     if head.framing == Framing::None {
         // An upstream body here is empty (HEAD, 204, 304) and already back in its pool.
         drop(body);
-        io.write_all(out).await?;
+        send_all(io, out).await?;
         return Ok(head.keep_alive);
     }
     let complete = write_body(io, out, body, head.framing == Framing::Chunked).await?;
@@ -219,13 +254,13 @@ async fn write_frames<W: AsyncWrite + Unpin>(
         .await;
         match step {
             Step::Flush => {
-                io.write_all(out).await?;
+                send_all(io, out).await?;
                 out.clear();
             }
             Step::Frame(None) => break,
             Step::Frame(Some(Err(_))) => {
                 // The upstream failed mid-body: send what arrived, without the end of the body.
-                io.write_all(out).await?;
+                send_all(io, out).await?;
                 return Ok(false);
             }
             Step::Frame(Some(Ok(frame))) => {
@@ -237,7 +272,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
                     }
                 }
                 if out.len() >= WRITE_BATCH {
-                    io.write_all(out).await?;
+                    send_all(io, out).await?;
                     out.clear();
                 }
             }
@@ -246,7 +281,69 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     if chunked {
         out.extend_from_slice(LAST_CHUNK);
     }
-    io.write_all(out).await?;
+    send_all(io, out).await?;
     out.clear();
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client socket that takes at most `per_write` bytes a write, or nothing at all.
+    struct Client {
+        per_write: usize,
+        taken: Vec<u8>,
+    }
+
+    impl AsyncWrite for Client {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            if self.per_write == 0 {
+                return Poll::Pending; // a client that never reads: its window stays shut
+            }
+            let n = buf.len().min(self.per_write);
+            self.taken.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A client that takes nothing is given up on after [`SEND_PAUSE`] (tokio's clock, paused:
+    /// the test takes no minute); one that takes a little at a time is written to the end.
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_takes_nothing_is_given_up_on_after_the_pause() {
+        let started = tokio::time::Instant::now();
+        let mut stuck = Client {
+            per_write: 0,
+            taken: Vec::new(),
+        };
+        let error = send_all(&mut stuck, b"HTTP/1.1 200 OK\r\n\r\n")
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), SEND_PAUSE);
+        let mut slow = Client {
+            per_write: 3,
+            taken: Vec::new(),
+        };
+        send_all(&mut slow, b"HTTP/1.1 200 OK\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(slow.taken, b"HTTP/1.1 200 OK\r\n\r\n");
+    }
 }
