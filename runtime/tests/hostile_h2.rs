@@ -18,7 +18,6 @@ use std::sync::atomic::Ordering;
 
 use meshd_process::MeshdProcess;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use wire_messages::strict_upstream::StrictUpstream;
 use wire_messages::*;
 
@@ -226,39 +225,17 @@ gateway edge {
 #[test]
 fn hostile_http2_is_refused_or_forwarded_as_strict_http1() {
     let upstream = StrictUpstream::start();
-    let dir = std::env::temp_dir().join(format!("meshd-hostile-h2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("edge.mesh");
     let source = format!(
         "{PROGRAM}\nservice crew {{ endpoints [\"{}\"] }}\n",
         upstream.address
     );
-    std::fs::write(&program, source).unwrap();
-    let args: Vec<String> = [
-        "run",
-        program.to_str().unwrap(),
-        "--admin",
-        "127.0.0.1:0",
-        "--workers",
-        "2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let meshd = MeshdProcess::start(&args);
+    let (meshd, _program) = MeshdProcess::run_program("hostile-h2", &[("edge.mesh", &source)]);
     let edge = meshd.gateway.expect("the gateway listens");
-    let mut runner = TestRunner::new(Config {
-        cases: 1000,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = runner(1000);
     let result = runner.run(&connection(), |conversation| {
         check_case(edge, &conversation)
     });
-    let log = meshd.log();
-    if let Err(failure) = result {
-        panic!("{failure}\nmeshd said:\n{}", log.join("\n"));
-    }
+    meshd.assert_passed(result);
     let unreadable = upstream.unreadable.lock().unwrap().clone();
     assert!(
         unreadable.is_empty(),
@@ -269,11 +246,6 @@ fn hostile_http2_is_refused_or_forwarded_as_strict_http1() {
         "too few cases reached the upstream to say anything: {}",
         upstream.answered.load(Ordering::SeqCst)
     );
-    assert!(
-        !log.iter().any(|line| line.contains("panicked")),
-        "{}",
-        log.join("\n")
-    );
+    meshd.assert_no_panic();
     assert_eq!(meshd.gateway_get("/ping"), (200, "pong".to_string()));
-    let _ = std::fs::remove_dir_all(&dir);
 }

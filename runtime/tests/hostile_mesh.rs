@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 
 use mesh_sidecar_support::Mesh;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use wire_messages::scripted_upstream::{expected_status, scripted_upstream};
 use wire_messages::*;
 
@@ -89,13 +88,10 @@ fn check_case(listener: SocketAddr, tls: bool, bytes: &[u8]) -> Result<(), TestC
 
 /// Inputs addressed to riker: the request generator's `Host: edge` becomes `Host: riker`.
 fn to_riker() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        1 => prop::collection::vec(any::<u8>(), 0..400),
-        4 => (request_message(), prop::collection::vec(edit(), 0..4)).prop_map(|(message, edits)| {
-            let text = String::from_utf8_lossy(&message).replacen("Host: edge", "Host: riker", 1);
-            apply(text.into_bytes(), &edits)
-        }),
-    ]
+    hostile(request_message().prop_map(|message| {
+        let text = String::from_utf8_lossy(&message).replacen("Host: edge", "Host: riker", 1);
+        text.into_bytes()
+    }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,11 +102,7 @@ async fn hostile_bytes_through_a_sidecar_pair_get_well_formed_answers() {
     let result = tokio::task::spawn_blocking(move || {
         let mut results = Vec::new();
         for (listener, tls) in [(outbound, false), (inbound, true)] {
-            let mut runner = TestRunner::new(Config {
-                cases: 600,
-                failure_persistence: None,
-                ..Config::default()
-            });
+            let mut runner = runner(600);
             results.push(runner.run(&to_riker(), |bytes| check_case(listener, tls, &bytes)));
         }
         results
@@ -123,12 +115,7 @@ async fn hostile_bytes_through_a_sidecar_pair_get_well_formed_answers() {
         }
     }
     for sidecar in &mesh.sidecars {
-        let log = sidecar.process.log();
-        assert!(
-            !log.iter().any(|line| line.contains("panicked")),
-            "{}",
-            log.join("\n")
-        );
+        sidecar.process.assert_no_panic();
     }
     assert!(
         mesh.sidecar("riker").app.requests() > 50,
@@ -144,18 +131,10 @@ async fn a_hostile_app_behind_a_sidecar_pair_gets_its_caller_one_well_formed_ans
     let app = scripted_upstream(Arc::clone(&next));
     let mesh = Mesh::start_with_apps("hostile-app", MESH, &[], &[("riker", app)]).await;
     let outbound = mesh.sidecar("picard").outbound;
-    let input = prop_oneof![
-        1 => prop::collection::vec(any::<u8>(), 0..400),
-        4 => (response_with_body(), prop::collection::vec(edit(), 0..4))
-            .prop_map(|(message, edits)| apply(message, &edits)),
-    ];
+    let input = hostile(response_with_body());
     let scripted = Arc::clone(&next);
     let result = tokio::task::spawn_blocking(move || {
-        let mut runner = TestRunner::new(Config {
-            cases: 500,
-            failure_persistence: None,
-            ..Config::default()
-        });
+        let mut runner = runner(500);
         runner.run(&input, |bytes| {
             *scripted.lock().unwrap() = bytes.clone();
             let request = b"GET /reports HTTP/1.1\r\nHost: riker\r\nConnection: close\r\n\r\n";
@@ -188,12 +167,7 @@ async fn a_hostile_app_behind_a_sidecar_pair_gets_its_caller_one_well_formed_ans
         panic!("{failure}");
     }
     for sidecar in &mesh.sidecars {
-        let log = sidecar.process.log();
-        assert!(
-            !log.iter().any(|line| line.contains("panicked")),
-            "{}",
-            log.join("\n")
-        );
+        sidecar.process.assert_no_panic();
     }
     *next.lock().unwrap() = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
     let ordinary = mesh.call("picard", "GET", "riker", "/reports/7", &[]).await;

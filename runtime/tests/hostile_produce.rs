@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 
 use meshd_process::MeshdProcess;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 use wire_messages::*;
 
@@ -126,23 +125,10 @@ fn post(edge: SocketAddr, body: &[u8]) -> Result<(u16, Option<i64>), String> {
 
 #[test]
 fn every_body_is_judged_by_the_schema_and_the_topic_holds_exactly_what_was_acknowledged() {
-    let dir = std::env::temp_dir().join(format!("meshd-hostile-produce-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("captains-log.schema.json"), SCHEMA).unwrap();
-    std::fs::write(dir.join("edge.mesh"), PROGRAM).unwrap();
-    let args: Vec<String> = [
-        "run",
-        dir.to_str().unwrap(),
-        "--admin",
-        "127.0.0.1:0",
-        "--workers",
-        "1",
-        "--no-access-log",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let meshd = MeshdProcess::start(&args);
+    let (meshd, _program) = MeshdProcess::run_program(
+        "hostile-produce",
+        &[("captains-log.schema.json", SCHEMA), ("edge.mesh", PROGRAM)],
+    );
     let edge = meshd.gateway.expect("the gateway listens");
     let bootstrap = meshd
         .wait_for_line(|line| line.contains("bootstrap "))
@@ -154,11 +140,7 @@ fn every_body_is_judged_by_the_schema_and_the_topic_holds_exactly_what_was_ackno
     let judge = jsonschema::validator_for(&serde_json::from_str(SCHEMA).unwrap()).unwrap();
 
     let acknowledged = std::sync::Mutex::new(Vec::new());
-    let mut runner = TestRunner::new(Config {
-        cases: 400,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = runner(400);
     let result = runner.run(&body(), |body| {
         let (status, offset) = post(edge, &body).map_err(TestCaseError::fail)?;
         let valid = serde_json::from_slice::<Value>(&body).is_ok_and(|v| judge.is_valid(&v));
@@ -175,10 +157,7 @@ fn every_body_is_judged_by_the_schema_and_the_topic_holds_exactly_what_was_ackno
         }
         Ok(())
     });
-    let log = meshd.log();
-    if let Err(failure) = result {
-        panic!("{failure}\nmeshd said:\n{}", log.join("\n"));
-    }
+    meshd.assert_passed(result);
     let mut acknowledged = acknowledged.into_inner().unwrap();
     acknowledged.sort();
     assert!(
@@ -198,10 +177,5 @@ fn every_body_is_judged_by_the_schema_and_the_topic_holds_exactly_what_was_ackno
         held == acknowledged,
         "records differ from the acknowledged bodies"
     );
-    assert!(
-        !log.iter().any(|line| line.contains("panicked")),
-        "{}",
-        log.join("\n")
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    meshd.assert_no_panic();
 }

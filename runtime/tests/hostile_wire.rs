@@ -22,7 +22,6 @@ use std::sync::atomic::Ordering;
 
 use meshd_process::MeshdProcess;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use wire_messages::strict_upstream::StrictUpstream;
 use wire_messages::*;
 
@@ -73,43 +72,17 @@ gateway edge {
 #[test]
 fn hostile_bytes_get_well_formed_answers_and_only_strictly_readable_requests_are_forwarded() {
     let upstream = StrictUpstream::start();
-    let dir = std::env::temp_dir().join(format!("meshd-hostile-wire-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("edge.mesh");
     let source = format!(
         "{PROGRAM}\nservice crew {{ endpoints [\"{}\"] }}\n",
         upstream.address
     );
-    std::fs::write(&program, source).unwrap();
-    let args: Vec<String> = [
-        "run",
-        program.to_str().unwrap(),
-        "--admin",
-        "127.0.0.1:0",
-        "--workers",
-        "2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let meshd = MeshdProcess::start(&args);
+    let (meshd, _program) = MeshdProcess::run_program("hostile-wire", &[("edge.mesh", &source)]);
     let edge = meshd.gateway.expect("the gateway listens");
 
-    let input = prop_oneof![
-        1 => prop::collection::vec(any::<u8>(), 0..400),
-        4 => (request_message(), prop::collection::vec(edit(), 0..4))
-            .prop_map(|(message, edits)| apply(message, &edits)),
-    ];
-    let mut runner = TestRunner::new(Config {
-        cases: 1500,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let input = hostile(request_message());
+    let mut runner = runner(1500);
     let result = runner.run(&input, |bytes| check_case(edge, &bytes));
-    let log = meshd.log();
-    if let Err(failure) = result {
-        panic!("{failure}\nmeshd said:\n{}", log.join("\n"));
-    }
+    meshd.assert_passed(result);
 
     let unreadable = upstream.unreadable.lock().unwrap().clone();
     assert!(
@@ -121,12 +94,7 @@ fn hostile_bytes_get_well_formed_answers_and_only_strictly_readable_requests_are
         "too few cases reached the upstream to say anything: {}",
         upstream.answered.load(Ordering::SeqCst)
     );
-    assert!(
-        !log.iter().any(|line| line.contains("panicked")),
-        "{}",
-        log.join("\n")
-    );
+    meshd.assert_no_panic();
     assert_eq!(meshd.gateway_get("/ping"), (200, "pong".to_string()));
     assert_eq!(meshd.gateway_get("/after").0, 200);
-    let _ = std::fs::remove_dir_all(&dir);
 }

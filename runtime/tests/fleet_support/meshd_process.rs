@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -176,6 +177,59 @@ impl MeshdProcess {
 impl Drop for MeshdProcess {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// A program written to a scratch directory of its own; removed when dropped.
+pub struct ProgramDir(pub PathBuf);
+
+impl Drop for ProgramDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl MeshdProcess {
+    /// Writes `files` (name, text) to a fresh directory named after `name` and runs meshd on it:
+    /// its gateways, two workers, no access log, admin on an ephemeral port.
+    pub fn run_program(name: &str, files: &[(&str, &str)]) -> (MeshdProcess, ProgramDir) {
+        let dir = std::env::temp_dir().join(format!("meshd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let args: Vec<String> = [
+            "run",
+            dir.to_str().unwrap(),
+            "--admin",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--no-access-log",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        (MeshdProcess::start(&args), ProgramDir(dir))
+    }
+
+    /// Panics with `outcome`'s failure and what meshd logged, if it failed.
+    pub fn assert_passed(&self, outcome: Result<(), impl std::fmt::Display>) {
+        if let Err(failure) = outcome {
+            panic!("{failure}\nmeshd said:\n{}", self.log().join("\n"));
+        }
+    }
+
+    /// Asserts that nothing the process logged is a panic (a task that panicked dies alone; the
+    /// process goes on, so only its log tells).
+    pub fn assert_no_panic(&self) {
+        let log = self.log();
+        assert!(
+            !log.iter().any(|line| line.contains("panicked")),
+            "meshd panicked:\n{}",
+            log.join("\n")
+        );
     }
 }
 

@@ -16,6 +16,26 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
+/// What a hostile peer sends: arbitrary bytes one time in five, else one of `messages` with up
+/// to three byte edits.
+pub fn hostile(messages: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        4 => (messages, prop::collection::vec(edit(), 0..4))
+            .prop_map(|(message, edits)| apply(message, &edits)),
+    ]
+}
+
+/// A runner of `cases` cases that keeps no regression file (each run draws anew, and a failure
+/// prints its input).
+pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })
+}
+
 /// A byte edit at a position (taken modulo the input's length).
 #[derive(Debug, Clone)]
 pub enum Edit {
