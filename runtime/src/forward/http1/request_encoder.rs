@@ -218,54 +218,39 @@ mod tests {
 
     #[test]
     fn a_request_that_names_no_host_gets_the_default_one() {
-        let encoded = |request: &[(&'static str, &'static str)], host: Option<&'static [u8]>| {
+        // `target_named`: the target's authority is `host` (absolute form, `:authority`).
+        let encoded = |request: &[(&'static str, &'static str)],
+                       host: Option<&'static [u8]>,
+                       target_named: bool| {
             let forwarded = ForwardedHeaders {
                 host,
-                add_host: !request.iter().any(|(name, _)| *name == "host"),
+                add_host: target_named || !request.iter().any(|(name, _)| *name == "host"),
                 default_host: Some(b"crew"),
                 ..ForwardedHeaders::none()
             };
             let mut out = Vec::new();
             let headers = headers(request);
-            encode_head(
-                &Method::GET,
-                "/",
-                &headers,
-                BodyFraming::Empty,
-                &forwarded,
-                &mut out,
-            );
+            let framing = BodyFraming::Empty;
+            encode_head(&Method::GET, "/", &headers, framing, &forwarded, &mut out);
             String::from_utf8(out).unwrap()
         };
         // HTTP/1.0 without Host or an absolute target.
-        assert_eq!(encoded(&[], None), "GET / HTTP/1.1\r\nhost: crew\r\n\r\n");
+        assert_eq!(
+            encoded(&[], None, false),
+            "GET / HTTP/1.1\r\nhost: crew\r\n\r\n"
+        );
         // The client named one: its own, never the default.
         assert_eq!(
-            encoded(&[], Some(b"api")),
+            encoded(&[], Some(b"api"), true),
             "GET / HTTP/1.1\r\nhost: api\r\n\r\n"
         );
         assert_eq!(
-            encoded(&[("host", "api")], None),
+            encoded(&[("host", "api")], Some(b"api"), false),
             "GET / HTTP/1.1\r\nhost: api\r\n\r\n"
         );
         // The target named another host than the Host line: the target's, alone.
-        let forwarded = ForwardedHeaders {
-            host: Some(b"bridge"),
-            add_host: true,
-            ..ForwardedHeaders::none()
-        };
-        let mut out = Vec::new();
-        let headers = headers(&[("host", "brig"), ("x-a", "1")]);
-        encode_head(
-            &Method::GET,
-            "/",
-            &headers,
-            BodyFraming::Empty,
-            &forwarded,
-            &mut out,
-        );
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            encoded(&[("host", "brig"), ("x-a", "1")], Some(b"bridge"), true),
             "GET / HTTP/1.1\r\nhost: bridge\r\nx-a: 1\r\n\r\n"
         );
     }

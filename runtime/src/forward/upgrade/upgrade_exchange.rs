@@ -15,7 +15,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::switched_response::{passed_on, Switched};
 use super::upgrade_gate::UpgradePermit;
-use super::upgrade_request::UpgradeAsk;
+use super::upgrade_request::{list_tokens, UpgradeAsk};
 use crate::forward::http1::body_decoder::BodyDecoder;
 use crate::forward::http1::connection::READ_CHUNK;
 use crate::forward::http1::response_head::{parse_head, HeadError, HeadParse, MAX_HEAD_BYTES};
@@ -83,7 +83,7 @@ pub async fn forward_upgrade(
     let head = upgrade_head(request.head, &opening.ask.protocol);
     let answer = timeout_at(deadline, async {
         conn.stream.write_all(&head).await?;
-        read_answer(&mut conn, &opening.ask.protocol).await
+        read_answer(&mut conn, &opening.ask).await
     })
     .await;
     let answer = match answer {
@@ -166,7 +166,7 @@ enum Answer {
 
 /// Reads until a final response head (1xx other than 101 are skipped); `asked` is the request's
 /// `Upgrade` value, which a 101 must keep to.
-async fn read_answer(conn: &mut UpstreamConn, asked: &[u8]) -> std::io::Result<Answer> {
+async fn read_answer(conn: &mut UpstreamConn, asked: &UpgradeAsk) -> std::io::Result<Answer> {
     let invalid = |detail: String| std::io::Error::new(std::io::ErrorKind::InvalidData, detail);
     loop {
         if !conn.read.is_empty() {
@@ -196,7 +196,7 @@ async fn read_answer(conn: &mut UpstreamConn, asked: &[u8]) -> std::io::Result<A
 /// one the client asked for (`asked`, the request's `Upgrade`): RFC 9110 §7.8 forbids a server
 /// anything else, and a tunnel to a protocol nobody asked for (`h2c` for a WebSocket) is not one
 /// meshd admitted.
-fn parse_switch(buffer: &mut BytesMut, asked: &[u8]) -> Result<Option<Answer>, String> {
+fn parse_switch(buffer: &mut BytesMut, asked: &UpgradeAsk) -> Result<Option<Answer>, String> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
@@ -218,14 +218,7 @@ fn parse_switch(buffer: &mut BytesMut, asked: &[u8]) -> Result<Option<Answer>, S
         .ok_or_else(|| {
             "the upstream switched protocols without naming one (no Upgrade header)".to_string()
         })?;
-    let tokens = |list: &[u8]| -> Vec<Vec<u8>> {
-        list.split(|b| *b == b',')
-            .map(|token| token.trim_ascii().to_ascii_lowercase())
-            .filter(|token| !token.is_empty())
-            .collect()
-    };
-    let asked = tokens(asked);
-    if !tokens(&protocol).iter().all(|token| asked.contains(token)) {
+    if !list_tokens(&protocol).all(|token| asked.names(token)) {
         return Err(format!(
             "the upstream switched to {:?}, which the client did not ask for",
             String::from_utf8_lossy(&protocol)
@@ -239,6 +232,12 @@ fn parse_switch(buffer: &mut BytesMut, asked: &[u8]) -> Result<Option<Answer>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ask(protocol: &'static [u8]) -> UpgradeAsk {
+        UpgradeAsk {
+            protocol: Bytes::from_static(protocol),
+        }
+    }
 
     #[test]
     fn the_upgrade_headers_go_back_into_the_head() {
@@ -258,7 +257,7 @@ mod tests {
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\u{81}\u{1}a",
         );
         let Some(Answer::Switched { headers, protocol }) =
-            parse_switch(&mut buffer, b"websocket").unwrap()
+            parse_switch(&mut buffer, &ask(b"websocket")).unwrap()
         else {
             panic!("expected a switch");
         };
@@ -267,7 +266,7 @@ mod tests {
         assert!(!headers.contains_key("connection"));
         assert_eq!(&buffer[..], "\u{81}\u{1}a".as_bytes());
         let mut bare = BytesMut::from("HTTP/1.1 101 Switching Protocols\r\n\r\n");
-        assert!(parse_switch(&mut bare, b"websocket").is_err());
+        assert!(parse_switch(&mut bare, &ask(b"websocket")).is_err());
     }
 
     #[test]
@@ -276,7 +275,7 @@ mod tests {
             let mut buffer = BytesMut::from(
                 format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: {upgrade}\r\n\r\n").as_str(),
             );
-            parse_switch(&mut buffer, b"websocket, chat/2").map(|answer| answer.is_some())
+            parse_switch(&mut buffer, &ask(b"websocket, chat/2")).map(|answer| answer.is_some())
         };
         assert_eq!(switch("WebSocket"), Ok(true));
         assert_eq!(switch("chat/2"), Ok(true));

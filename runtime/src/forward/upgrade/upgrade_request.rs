@@ -21,10 +21,25 @@ pub struct UpgradeAsk {
 impl UpgradeAsk {
     /// Whether the protocol asked for is WebSocket.
     pub fn is_websocket(&self) -> bool {
-        self.protocol
-            .split(|b| *b == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+        self.names(b"websocket")
     }
+
+    /// Whether the client listed `protocol` (compared without case) in its `Upgrade`.
+    pub fn names(&self, protocol: &[u8]) -> bool {
+        list_has(&self.protocol, protocol)
+    }
+}
+
+/// The tokens of a comma-separated header value, trimmed, empty ones left out.
+pub fn list_tokens(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|token| !token.is_empty())
+}
+
+/// Whether the comma-separated `list` holds `token`, compared without case.
+pub fn list_has(list: &[u8], token: &[u8]) -> bool {
+    list_tokens(list).any(|listed| listed.eq_ignore_ascii_case(token))
 }
 
 /// The upgrade `headers` ask for, if the request is one meshd forwards as an upgrade.
@@ -36,18 +51,14 @@ pub fn upgrade_asked(version: Version, headers: &MessageHeaders) -> Option<Upgra
     let mut protocol: Option<Bytes> = None;
     headers.for_each_line(|name, value, kind| {
         if kind == NameKind::Connection {
-            connection_upgrade |= value
-                .split(|b| *b == b',')
-                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"upgrade"));
+            connection_upgrade |= list_has(value, b"upgrade");
         } else if name.eq_ignore_ascii_case(b"upgrade") && protocol.is_none() {
             protocol = Some(Bytes::copy_from_slice(value.trim_ascii()));
         }
     });
     let protocol = protocol.filter(|p| !p.is_empty())?;
-    let h2c = protocol
-        .split(|b| *b == b',')
-        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"h2c"));
-    (connection_upgrade && !h2c).then_some(UpgradeAsk { protocol })
+    let ask = UpgradeAsk { protocol };
+    (connection_upgrade && !ask.names(b"h2c")).then_some(ask)
 }
 
 #[cfg(test)]
