@@ -26,14 +26,13 @@ pub struct ClientFacts {
     pub proto: HeaderValue,
 }
 
-/// Computes the forwarding headers. `authority` is the host the client addressed (the target's
-/// authority or the `Host` header), also sent as `Host` when the request has none (HTTP/2) or
-/// when `target_named_host` (the target's authority is the host routed by: RFC 9112 §3.2.2).
+/// Computes the forwarding headers: `X-Forwarded-*` from `headers` and `client`, over `host`, how
+/// the host goes (from [`host_forwarding`], or a host of the caller's own), whose `host` is also
+/// sent as `X-Forwarded-Host`.
 pub fn prepare_upstream_headers<'a>(
     headers: &'a MessageHeaders,
     client: &'a ClientFacts,
-    authority: Option<&'a [u8]>,
-    target_named_host: bool,
+    host: ForwardedHeaders<'a>,
 ) -> ForwardedHeaders<'a> {
     let mut earlier: Option<Vec<u8>> = None;
     headers.for_each_line(|_, value, kind| {
@@ -53,17 +52,15 @@ pub fn prepare_upstream_headers<'a>(
     ForwardedHeaders {
         forwarded_for,
         proto: client.proto.as_bytes(),
-        host: authority,
-        add_host: target_named_host || !headers.has_kind(NameKind::Host),
-        default_host: None,
-        trace: None,
+        ..host
     }
 }
 
-/// `Host` alone, for a hop that sends no `X-Forwarded-*` (a sidecar's, whose callers are named
-/// by the mesh's own headers): the host `request`'s target named, in place of any `Host` line
-/// (the host routed and judged by), else its `Host`, else `default_host` (an HTTP/1.0 request
-/// that named none; HTTP/1.1 upstream requires one).
+/// How `request`'s host goes upstream, and nothing else (a sidecar's hops send no
+/// `X-Forwarded-*`: their callers are named by the mesh's own headers): the host its target named,
+/// in place of any `Host` line (the host routed and judged by, RFC 9112 §3.2.2), else its `Host`
+/// (`headers`, after any edits), else `default_host` (an HTTP/1.0 request that named none;
+/// HTTP/1.1 upstream requires one).
 pub fn host_forwarding<'a>(
     request: &'a ClientRequest,
     headers: &MessageHeaders,
@@ -93,12 +90,8 @@ mod tests {
         let (parts, ()) = request.into_parts();
         let request = ClientRequest::from_parts(parts);
         let client = client();
-        let forwarded = prepare_upstream_headers(
-            &request.headers,
-            &client,
-            request.authority(),
-            request.target_authority.is_some(),
-        );
+        let host = host_forwarding(&request, &request.headers, "crew");
+        let forwarded = prepare_upstream_headers(&request.headers, &client, host);
         let mut out = Vec::new();
         encode_head(
             &request.method,

@@ -20,7 +20,7 @@ use crate::trace::RequestTrace;
 
 use super::client_request::ClientRequest;
 use super::error_response::json_error;
-use super::forwarded_headers::prepare_upstream_headers;
+use super::forwarded_headers::{host_forwarding, prepare_upstream_headers};
 use super::gateway_response::GatewayResponse;
 use super::request_handler::ConnectionContext;
 use super::stages::admission::{
@@ -253,14 +253,9 @@ fn forward_step<'s, 'c>(
     } else {
         &request.headers
     };
-    // A host named by the target is the one routed and admitted by, so it is the one sent.
-    let mut forwarding = prepare_upstream_headers(
-        headers,
-        &connection.client,
-        request.authority(),
-        request.target_authority.is_some(),
-    );
-    forwarding.default_host = Some(service.name.as_bytes());
+    // The host routed and admitted by is the one sent.
+    let host = host_forwarding(request, headers, &service.name);
+    let mut forwarding = prepare_upstream_headers(headers, &connection.client, host);
     if let Some(trace) = &mut outcome.trace {
         forwarding.trace = Some(trace.begin_call(&service.name));
     }

@@ -9,7 +9,7 @@ use http::HeaderValue;
 
 use crate::admit::Admitted;
 use crate::forward::http1::request_encoder::HopContext;
-use crate::forward::http1::request_encoder::{encode_head, BodyFraming};
+use crate::forward::http1::request_encoder::{encode_head, BodyFraming, ForwardedHeaders};
 use crate::forward::mirror::{shadow_host, Mirror, MirrorCopy};
 use crate::forward::{BodyError, MessageHeaders, RequestBody};
 use crate::server::body_buffer::buffer_body;
@@ -64,8 +64,12 @@ pub fn send_copy(
     };
     headers.insert(HOST, value);
     let headers = MessageHeaders::from_map(headers);
-    let mut forwarding =
-        prepare_upstream_headers(&headers, &connection.client, Some(shadow.as_bytes()), false);
+    // The copy's own Host, set above, goes as it is; X-Forwarded-Host names it too.
+    let host = ForwardedHeaders {
+        host: Some(shadow.as_bytes()),
+        ..ForwardedHeaders::none()
+    };
+    let mut forwarding = prepare_upstream_headers(&headers, &connection.client, host);
     forwarding.trace = trace;
     let framing = if body.is_empty() {
         BodyFraming::Empty
