@@ -2,7 +2,10 @@
 //! diagnostic, never a panic, a stack overflow or a hang. (cli.rs covers non-UTF-8, NUL
 //! bytes, deep nesting, a 1 MB identifier, a 50 MB file, include cycles and missing files.)
 
-use std::path::{Path, PathBuf};
+mod scratch;
+use scratch::Scratch;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
@@ -13,10 +16,8 @@ fn meshc(args: &[&str], cwd: &Path) -> Output {
         .expect("meshc runs")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-bad-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("bad-{name}"));
     dir
 }
 

@@ -1,7 +1,10 @@
 //! `meshc build --serial` / `SOURCE_DATE_EPOCH` and `--sign`: the one-step CI build, still
 //! deterministic.
 
-use std::path::{Path, PathBuf};
+mod scratch;
+use scratch::Scratch;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use meshwork_bundle::signature::{key_pair_texts, PublicKey};
@@ -21,10 +24,8 @@ fn meshc(args: &[&str], cwd: &Path, epoch: Option<&str>) -> Output {
     command.output().expect("meshc runs")
 }
 
-fn program(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-serial-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn program(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("serial-{name}"));
     std::fs::write(dir.join("edge.mesh"), GOOD).unwrap();
     dir
 }

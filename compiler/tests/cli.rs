@@ -1,6 +1,9 @@
 //! The `meshc` binary: exit codes, output formats, directories and argument order.
 
-use std::path::{Path, PathBuf};
+mod scratch;
+use scratch::Scratch;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
@@ -12,10 +15,8 @@ fn meshc(args: &[&str], cwd: &Path) -> Output {
         .expect("meshc runs")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("cli-{name}"));
     dir
 }
 

@@ -1,7 +1,10 @@
 //! `--deny-warnings`: a program with only warnings passes by default and fails with the flag, in
 //! every output format and for `build` too (which then writes no bundle).
 
-use std::path::{Path, PathBuf};
+mod scratch;
+use scratch::Scratch;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
@@ -12,10 +15,8 @@ fn meshc(args: &[&str], cwd: &Path) -> Output {
         .expect("meshc runs")
 }
 
-fn dir_with(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-deny-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn dir_with(name: &str, text: &str) -> Scratch {
+    let dir = Scratch::new(&format!("deny-{name}"));
     std::fs::write(dir.join("edge.mesh"), text).expect("write");
     dir
 }

@@ -2,6 +2,9 @@
 //! program compares equal to the program, a tampered bundle is refused, and missing paths are
 //! usage errors.
 
+mod scratch;
+use scratch::Scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -20,10 +23,8 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-diff-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+fn scratch(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("diff-{name}"));
     dir
 }
 

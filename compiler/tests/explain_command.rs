@@ -2,7 +2,10 @@
 //! each other matching route, the admission steps in order and the destination; 404/405; and
 //! the exit codes for a bad request line or a broken program.
 
-use std::path::{Path, PathBuf};
+mod scratch;
+use scratch::Scratch;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
@@ -32,10 +35,8 @@ mesh {
 }
 "#;
 
-fn fleet_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn fleet_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("explain-{name}"));
     std::fs::write(dir.join("fleet.mesh"), FLEET).expect("write");
     dir
 }
@@ -152,9 +153,7 @@ fn produce_routes_name_the_topic_and_unsent_credentials_are_flagged() {
 
 #[test]
 fn method_mismatch_is_a_404_naming_the_route_and_no_match_is_404() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-404-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-404");
     std::fs::write(dir.join("fleet.mesh"), "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\" public respond 200 \"pong\" }\n}\n").expect("write");
     let (code, text) = explain(&dir, "DELETE /ping", &[]);
     assert_eq!(code, Some(0));
@@ -277,10 +276,7 @@ mesh {
 "#;
 
 fn explain_call(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let dir =
-        std::env::temp_dir().join(format!("meshc-explain-call-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new(&format!("explain-call-{name}"));
     std::fs::write(dir.join("mesh.mesh"), MESH_CALLS).expect("write");
     let mut all = vec!["explain", "mesh.mesh"];
     all.extend(args);
@@ -385,9 +381,7 @@ fn an_unknown_caller_or_service_is_a_usage_error_with_a_suggestion() {
 
 #[test]
 fn explain_lists_a_routes_faults_with_their_share_effect_and_condition() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-fault-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-fault");
     std::fs::write(
         dir.join("fleet.mesh"),
         r#"gateway edge {
@@ -418,9 +412,7 @@ service picard { endpoints ["127.0.0.1:9101"] }
 
 #[test]
 fn explain_shows_a_retry_budgets_bound_on_an_outage() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-budget-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-budget");
     std::fs::write(
         dir.join("fleet.mesh"),
         r#"gateway edge {
@@ -442,9 +434,7 @@ service picard { endpoints ["127.0.0.1:9101"] retry 3 on [503] budget 20% min 5/
 
 #[test]
 fn explain_shows_a_routes_mirror_and_its_bounds() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-mirror-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-mirror");
     std::fs::write(
         dir.join("fleet.mesh"),
         r#"gateway edge {
@@ -467,9 +457,7 @@ service picard_v2 { endpoints ["127.0.0.1:9102"] }
 
 #[test]
 fn explain_shows_the_circuit_breakers_detectors() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-breaker-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-breaker");
     std::fs::write(
         dir.join("fleet.mesh"),
         r#"gateway edge {
@@ -506,9 +494,7 @@ service picard {
 
 #[test]
 fn explain_from_lists_the_pairs_faults_and_whether_the_call_meets_their_condition() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-pair-fault-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-pair-fault");
     std::fs::write(
         dir.join("mesh.mesh"),
         r#"service picard { endpoints ["127.0.0.1:9101"] }
@@ -557,9 +543,7 @@ mesh {
 
 #[test]
 fn explain_says_whether_an_upgrade_would_be_forwarded_and_on_what_terms() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-ws-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-ws");
     std::fs::write(
         dir.join("ws.mesh"),
         r#"gateway edge {
@@ -599,9 +583,7 @@ service chat { endpoints ["127.0.0.1:9101"] }
 
 #[test]
 fn explain_from_shows_the_pairs_mirror_and_only_on_that_pair() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-mirror-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-mirror");
     std::fs::write(
         dir.join("mesh.mesh"),
         r#"service picard { endpoints ["127.0.0.1:9101"] }
@@ -636,9 +618,7 @@ mesh {
 
 #[test]
 fn a_grpc_call_is_matched_by_its_method_and_told_the_statuses_it_would_get() {
-    let dir = std::env::temp_dir().join(format!("meshc-explain-grpc-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = Scratch::new("explain-grpc");
     let source = r#"gateway edge {
   listen "127.0.0.1:8080"
   route append { match grpc "starfleet.Log/Append" public forward logbook }

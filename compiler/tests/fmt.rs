@@ -2,6 +2,9 @@
 //! its comments, and still compiles to the same bundle apart from source locations; mutated
 //! programs that still parse do too. The command line is tested over the real binary.
 
+mod scratch;
+use scratch::Scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -125,10 +128,8 @@ fn format_tree(from: &Path, to: &Path) {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-fmt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("fmt-{name}"));
     dir
 }
 
@@ -183,7 +184,8 @@ fn every_example_and_golden_case_formats_to_a_fixed_point_keeping_its_comments()
 fn the_formatted_example_checks_clean_and_builds_the_same_bundle() {
     let root = workspace_root();
     let original = root.join("examples/starfleet");
-    let copy = temp_dir("starfleet").join("starfleet");
+    let scratch = temp_dir("starfleet");
+    let copy = scratch.join("starfleet");
     format_tree(&original, &copy);
     let compilation = meshc::compile_paths(std::slice::from_ref(&copy)).expect("readable");
     assert!(
@@ -201,7 +203,8 @@ fn the_formatted_example_checks_clean_and_builds_the_same_bundle() {
 fn formatted_valid_golden_cases_build_the_same_bundles() {
     let root = workspace_root();
     let original = root.join("golden-tests");
-    let copy = temp_dir("golden").join("golden-tests");
+    let scratch = temp_dir("golden");
+    let copy = scratch.join("golden-tests");
     format_tree(&original, &copy);
     let mut compared = 0;
     for case in mesh_files(&original) {

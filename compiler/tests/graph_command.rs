@@ -1,8 +1,11 @@
 //! `meshc graph`: the DOT output parses as one directed graph whose edges join declared nodes,
 //! with deny edges dashed; the Mermaid output is a flowchart; a broken program draws nothing.
 
+mod scratch;
+use scratch::Scratch;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn meshc(args: &[&str], cwd: &Path) -> Output {
@@ -13,10 +16,8 @@ fn meshc(args: &[&str], cwd: &Path) -> Output {
         .expect("meshc runs")
 }
 
-fn program_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-graph-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn program_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("graph-{name}"));
     std::fs::write(
         dir.join("fleet.mesh"),
         r#"gateway edge {

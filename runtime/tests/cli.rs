@@ -6,11 +6,12 @@ fn meshd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshd"))
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshd-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory named after `name`, removed when dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("meshd-cli-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn run_and_fail(args: &[&str]) -> String {
@@ -31,7 +32,7 @@ fn run_refuses_a_tampered_bundle_with_exit_1() {
     let compilation = meshc::compile_text("t.mesh", "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }");
     let mut bundle = compilation.bundle.unwrap();
     bundle.gateways[0].routes[0].name.push('x');
-    let path = dir.join("edge.json");
+    let path = dir.path().join("edge.json");
     std::fs::write(&path, bundle.to_pretty_json()).unwrap();
     let stderr = run_and_fail(&[path.to_str().unwrap()]);
     assert!(stderr.contains("digest mismatch"), "{stderr}");
@@ -40,21 +41,21 @@ fn run_refuses_a_tampered_bundle_with_exit_1() {
 #[test]
 fn run_refuses_what_is_neither_a_bundle_nor_sources() {
     let dir = temp_dir("other");
-    let notes = dir.join("notes.txt");
+    let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "hello").unwrap();
     let stderr = run_and_fail(&[notes.to_str().unwrap()]);
     assert!(
         stderr.contains("neither a bundle (.json, .json.zst) nor a .mesh source"),
         "{stderr}"
     );
-    let stderr = run_and_fail(&[dir.join("missing.json").to_str().unwrap()]);
+    let stderr = run_and_fail(&[dir.path().join("missing.json").to_str().unwrap()]);
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
 
 #[test]
 fn run_shows_the_diagnostics_of_sources_that_do_not_compile() {
     let dir = temp_dir("broken");
-    let source = dir.join("broken.mesh");
+    let source = dir.path().join("broken.mesh");
     std::fs::write(&source, "gateway edge { route {").unwrap();
     let stderr = run_and_fail(&[source.to_str().unwrap()]);
     assert!(
@@ -67,16 +68,16 @@ fn run_shows_the_diagnostics_of_sources_that_do_not_compile() {
 fn keygen_sign_and_validate_with_a_key_round_trip() {
     let dir = temp_dir("sign");
     let compilation = meshc::compile_text("t.mesh", "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }");
-    let bundle = dir.join("edge.json");
+    let bundle = dir.path().join("edge.json");
     std::fs::write(&bundle, compilation.bundle.unwrap().to_pretty_json()).unwrap();
-    let prefix = dir.join("ops");
+    let prefix = dir.path().join("ops");
     assert!(meshd()
         .args(["keygen", "--out", prefix.to_str().unwrap()])
         .status()
         .unwrap()
         .success());
-    let key = dir.join("ops.key");
-    let public = dir.join("ops.pub");
+    let key = dir.path().join("ops.key");
+    let public = dir.path().join("ops.pub");
     let validate = |b: &std::path::Path| {
         meshd()
             .args([
@@ -113,7 +114,7 @@ fn keygen_sign_and_validate_with_a_key_round_trip() {
 fn run_until_line(name: &str, source: &str, needle: &str) -> (std::process::Child, Vec<String>) {
     use std::io::BufRead;
     let dir = temp_dir(name);
-    let file = dir.join("main.mesh");
+    let file = dir.path().join("main.mesh");
     std::fs::write(&file, source).unwrap();
     let mut child = meshd()
         .arg("run")
@@ -205,7 +206,7 @@ fn run_without_kafka_in_the_bundle_starts_no_broker() {
 #[test]
 fn run_refuses_a_kafka_setting_it_does_not_pass_through() {
     let dir = temp_dir("kafka-setting");
-    let file = dir.join("main.mesh");
+    let file = dir.path().join("main.mesh");
     std::fs::write(
         &file,
         "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }",

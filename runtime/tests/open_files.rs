@@ -25,8 +25,8 @@ fn meshd_raises_its_soft_open_file_limit_to_the_hard_limit() {
         eprintln!("skipped: the hard limit here is {hard}, nothing to raise to");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("meshd-open-files-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let program = dir.join("edge.mesh");
     std::fs::write(
         &program,

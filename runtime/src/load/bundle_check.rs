@@ -246,8 +246,8 @@ mod tests {
     fn a_bundle_read_to_serve_is_checked_whole_and_kept_without_its_graph() {
         let bundle = starfleet_bundle();
         assert!(!bundle.graph.nodes.is_empty(), "the sample has no graph");
-        let dir = std::env::temp_dir().join(format!("meshd-serve-read-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let path = dir.join("bundle.json.zst");
         std::fs::write(
             &path,
@@ -260,7 +260,6 @@ mod tests {
         tampered.graph.nodes[0].name.push('x');
         std::fs::write(&path, tampered.to_canonical_json()).unwrap();
         let refused = read_bundle_file_to_serve(&path);
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(served.graph.nodes.is_empty());
         assert_eq!(
             served,

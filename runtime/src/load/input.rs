@@ -232,15 +232,10 @@ fn compile_sources(paths: &[PathBuf]) -> Result<LoadedInput, InputError> {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("meshd-input-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn a_json_file_is_a_bundle_and_mesh_files_or_directories_are_sources() {
-        let dir = temp_dir("classify");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let bundle = dir.join("b.json");
         let source = dir.join("a.mesh");
         std::fs::write(&bundle, "{}").unwrap();
@@ -250,8 +245,8 @@ mod tests {
             ProgramInput::Bundle(bundle.clone())
         );
         assert_eq!(
-            ProgramInput::classify(&[source.clone(), dir.clone()]).unwrap(),
-            ProgramInput::Sources(vec![source.clone(), dir.clone()])
+            ProgramInput::classify(&[source.clone(), dir.to_path_buf()]).unwrap(),
+            ProgramInput::Sources(vec![source.clone(), dir.to_path_buf()])
         );
         assert!(matches!(
             ProgramInput::classify(&[bundle.clone(), source.clone()]),
@@ -261,7 +256,8 @@ mod tests {
 
     #[test]
     fn other_files_and_missing_paths_are_refused() {
-        let dir = temp_dir("refuse");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let text = dir.join("notes.txt");
         std::fs::write(&text, "").unwrap();
         assert!(matches!(
@@ -280,7 +276,8 @@ mod tests {
 
     #[test]
     fn sources_with_errors_are_refused_with_the_diagnostics() {
-        let dir = temp_dir("broken");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let source = dir.join("broken.mesh");
         std::fs::write(&source, "gateway {").unwrap();
         let error = ProgramInput::Sources(vec![source]).load(None).unwrap_err();

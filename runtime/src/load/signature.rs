@@ -163,15 +163,10 @@ impl VerifyKey {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("meshd-sig-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn a_signed_digest_verifies_and_another_digest_does_not() {
-        let dir = temp_dir("roundtrip");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let (private, public) = generate_key_pair(&dir.join("ops")).unwrap();
         let bundle = dir.join("b.json");
         sign_bundle(&bundle, "sha256:aa", &private).unwrap();
@@ -185,7 +180,8 @@ mod tests {
 
     #[test]
     fn another_key_does_not_verify() {
-        let dir = temp_dir("other");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let (private, _) = generate_key_pair(&dir.join("a")).unwrap();
         let (_, other_public) = generate_key_pair(&dir.join("b")).unwrap();
         let bundle = dir.join("b.json");
@@ -196,7 +192,8 @@ mod tests {
 
     #[test]
     fn a_missing_signature_says_the_bundle_is_unsigned() {
-        let dir = temp_dir("unsigned");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let (_, public) = generate_key_pair(&dir.join("k")).unwrap();
         let key = VerifyKey::read(&public).unwrap();
         let error = key
@@ -207,7 +204,8 @@ mod tests {
 
     #[test]
     fn a_private_key_is_not_accepted_as_a_public_key() {
-        let dir = temp_dir("swap");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         let (private, _) = generate_key_pair(&dir.join("k")).unwrap();
         assert!(matches!(
             VerifyKey::read(&private),

@@ -272,8 +272,8 @@ mod tests {
 
     #[test]
     fn snapshots_compare_content_not_metadata() {
-        let dir = std::env::temp_dir().join(format!("meshd-watched-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let path = dir.join("a.mesh");
         std::fs::write(&path, "one").unwrap();
         let files = WatchedFiles {

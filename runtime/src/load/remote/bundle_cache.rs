@@ -241,10 +241,11 @@ fn sync_directory(dir: &Path) {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("meshd-cache-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// A scratch directory, removed when dropped, and the cache's directory inside it.
+    fn cache_dir() -> (tempfile::TempDir, PathBuf) {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("cache");
+        (scratch, dir)
     }
 
     fn record(digest_byte: char, serial: u64) -> CacheRecord {
@@ -260,13 +261,14 @@ mod tests {
 
     #[test]
     fn an_empty_cache_holds_nothing() {
-        let cache = BundleCache::open(&temp_dir("empty")).unwrap();
+        let (_scratch, dir) = cache_dir();
+        let cache = BundleCache::open(&dir).unwrap();
         assert!(cache.load().unwrap().is_none());
     }
 
     #[test]
     fn the_last_stored_bundle_is_current_and_older_ones_are_removed() {
-        let dir = temp_dir("store");
+        let (_scratch, dir) = cache_dir();
         let cache = BundleCache::open(&dir).unwrap();
         cache
             .store(b"first", Some("sig-a"), &record('a', 1))
@@ -295,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_damaged_record_is_an_error_not_a_path() {
-        let dir = temp_dir("damaged");
+        let (_scratch, dir) = cache_dir();
         let cache = BundleCache::open(&dir).unwrap();
         std::fs::write(dir.join(CURRENT), "{\"nonsense\": true}").unwrap();
         assert!(matches!(cache.load(), Err(CacheError::Record { .. })));

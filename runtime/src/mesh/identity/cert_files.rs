@@ -106,8 +106,8 @@ mod tests {
 
     #[test]
     fn the_first_convention_whose_certificate_exists_is_used() {
-        let dir = std::env::temp_dir().join(format!("meshd-cert-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         assert_eq!(
             CertPaths::locate(&dir),
             Err(MissingCertFiles::NoCertificate(dir.clone()))
@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(paths.key(), dir.join("svid_key.pem"));
         std::fs::write(dir.join("tls.crt"), "").unwrap();
         assert_eq!(CertPaths::locate(&dir).unwrap().names, CERT_MANAGER);
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(scratch);
         assert!(matches!(
             CertPaths::locate(&dir),
             Err(MissingCertFiles::NotADirectory(_))
