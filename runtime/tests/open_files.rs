@@ -58,7 +58,6 @@ fn meshd_raises_its_soft_open_file_limit_to_the_hard_limit() {
     let limits = open_file_limits(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
     let raised = raised.unwrap_or_else(|| panic!("meshd said:\n{}", said.join("\n")));
     assert!(
         raised.contains("from=256") && raised.contains(&format!("to={hard}")),
