@@ -358,8 +358,10 @@ fn everything_arrives(drill: &Drill) -> (Vec<String>, Vec<String>) {
                 .entry(source.get(&key(*i)).copied())
                 .or_insert(0) += 1;
         }
-        for member in &drill.members[1..] {
-            eprintln!("--- survivor log:\n{}", member.log().join("\n"));
+        // Every member's log: on a transactional broker member 0 is the restarted one, and the
+        // group can wait on any of them.
+        for (index, member) in drill.members.iter().enumerate() {
+            eprintln!("--- member {index}'s log:\n{}", member.log().join("\n"));
         }
         panic!(
             "records were lost when a member died: {} missing, by partition {by_partition:?}",
