@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshd::stream::{
-    EventProducer, EventRecord, KafkaCluster, KafkaMetrics, KafkaSettings, ProducerOptions,
-    RecordHeaders, StreamOptions, StreamSupervisor,
+    BrokerProgram, EventProducer, EventRecord, KafkaCluster, KafkaMetrics, KafkaSettings,
+    ProducerOptions, RecordHeaders, StreamOptions, StreamSupervisor,
 };
 use meshwork_bundle::{
     Acks, Bundle, CompilerInfo, ProduceMode, SourceLocation, Stream, StreamSink, StreamSource,
@@ -101,7 +101,8 @@ fn cluster_with(topics: &[(&str, i32)]) -> KafkaCluster {
         create_external_topics(&brokers, topics);
         return KafkaCluster::external(&brokers, KafkaSettings::default()).expect("brokers");
     }
-    let cluster = KafkaCluster::embedded().expect("embedded broker");
+    let cluster = KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd")))
+        .expect("embedded broker");
     for (name, partitions) in topics {
         cluster
             .embedded_broker()

@@ -189,6 +189,10 @@ enum Command {
     /// A small mesh CA for development and tests: init, issue, check.
     #[command(subcommand)]
     Ca(meshd::ca::CaCommand),
+    /// The embedded Kafka broker's own process, which `meshd run` starts when no --brokers are
+    /// given; it takes commands on stdin.
+    #[command(name = meshd::stream::BROKER_SUBCOMMAND, hide = true)]
+    EmbeddedBroker,
     /// Sign a bundle with a private key, writing `<bundle>.sig`.
     Sign {
         /// The bundle file.
@@ -258,6 +262,7 @@ fn main() -> ExitCode {
             },
             handover_socket,
             trace,
+            ..RunOptions::new(Vec::new())
         }),
         Command::Sidecar {
             inputs,
@@ -306,6 +311,12 @@ fn main() -> ExitCode {
         Command::Keygen { out } => keygen(&out),
         Command::Sign { bundle, key } => sign(&bundle, &key),
         Command::Ca(command) => meshd::ca::run_ca_command(command),
+        Command::EmbeddedBroker => {
+            match meshd::stream::serve_embedded_broker(std::io::stdin().lock(), std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
     }
 }
 

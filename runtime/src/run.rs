@@ -287,6 +287,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     }
     let mut kafka_options = KafkaOptions::from_flags(options.brokers.clone(), &options.kafka)?;
     kafka_options.streams = options.streams.clone();
+    kafka_options.embedded_broker = options.embedded_broker.clone();
     let remote = RemoteSource::for_input(&input, &options.source, verify_key.is_some())?;
     let metrics = Metrics::new(workers);
     if let Some(store) = &redis {

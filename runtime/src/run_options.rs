@@ -8,7 +8,7 @@ use crate::forward::pool::DEFAULT_UPSTREAM_IDLE_TIMEOUT;
 use crate::load::remote::SourceOptions;
 use crate::mesh::sidecar::SidecarOptions;
 use crate::server::drain::DrainPlan;
-use crate::stream::StreamOptions;
+use crate::stream::{BrokerProgram, StreamOptions};
 use crate::trace::TraceArgs;
 
 /// How long a client connection may stay idle between requests by default: 60 s (nginx's
@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub brokers: Option<String>,
     /// librdkafka settings (`key=value`), passed to the Kafka side untouched.
     pub kafka: Vec<(String, String)>,
+    /// What runs the embedded broker: meshd itself, unless a program that embeds meshd's
+    /// library (a test) names a meshd executable.
+    pub embedded_broker: BrokerProgram,
     /// The Redis that counts `shared` rate limits; without it they are counted per process.
     pub redis: Option<String>,
     /// The public key bundles must be signed with.
@@ -89,6 +92,7 @@ impl RunOptions {
             admin: "127.0.0.1:9901".to_string(),
             brokers: None,
             kafka: Vec::new(),
+            embedded_broker: BrokerProgram::this_executable(),
             redis: None,
             verify_key: None,
             access_log: true,

@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use drain_support::*;
-use meshd::stream::broker::embedded_broker::{BrokerFault, EmbeddedBroker};
+use meshd::stream::broker::embedded_broker::{BrokerFault, BrokerProgram, EmbeddedBroker};
 use stream_harness::read_all;
 use support::TempDir;
 
@@ -25,10 +25,12 @@ topic "captains-log" external
 "#;
 
 async fn broker() -> EmbeddedBroker {
-    let broker = tokio::task::spawn_blocking(EmbeddedBroker::start)
-        .await
-        .unwrap()
-        .unwrap();
+    let broker = tokio::task::spawn_blocking(|| {
+        EmbeddedBroker::start(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd")))
+    })
+    .await
+    .unwrap()
+    .unwrap();
     broker.create_topic("captains-log", 1).unwrap();
     broker
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use meshd::stream::{BrokerFault, EmbeddedBroker};
+use meshd::stream::{BrokerFault, BrokerProgram, EmbeddedBroker};
 use meshd::RunningServer;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use stream_harness::{read_topic, record_count, ReadRecord};
@@ -343,10 +343,12 @@ async fn a_broker_refusing_the_record_answers_503_and_stores_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_brokers_meshd_produces_to_that_cluster_and_starts_no_broker_of_its_own() {
-    let cluster = tokio::task::spawn_blocking(EmbeddedBroker::start)
-        .await
-        .unwrap()
-        .unwrap();
+    let cluster = tokio::task::spawn_blocking(|| {
+        EmbeddedBroker::start(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd")))
+    })
+    .await
+    .unwrap()
+    .unwrap();
     cluster.create_topic("captains-log", 1).unwrap();
     let dir = TempDir::new("produce-brokers");
     let file = dir.path("main.mesh");

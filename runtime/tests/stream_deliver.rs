@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use meshd::stream::rules::dead_letter::{REASON_HEADER, SOURCE_TOPIC_HEADER};
-use meshd::stream::{KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor};
+use meshd::stream::{BrokerProgram, KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor};
 use stream_harness::bundles::{deliver_stream, empty, service, topic};
 use stream_harness::{produce_raw, read_topic, record_count, wait_until, RawRecord};
 
@@ -121,7 +121,8 @@ struct Setup {
 }
 
 fn start_stream(runtime: &tokio::runtime::Runtime, endpoint: SocketAddr, retry: u64) -> Setup {
-    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let cluster =
+        Arc::new(KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap());
     let mut bundle = empty();
     bundle.topics = vec![topic("orders", 2), topic("orders-dlq", 1)];
     bundle.services = vec![service("fulfilment", &[endpoint.to_string()])];

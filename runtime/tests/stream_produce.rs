@@ -6,15 +6,15 @@ mod stream_harness;
 use std::time::Duration;
 
 use meshd::stream::{
-    BrokerFault, EventProducer, EventRecord, KafkaCluster, KafkaMetrics, ProduceError,
-    ProduceOutcome, ProducerOptions, RecordHeaders,
+    BrokerFault, BrokerProgram, EventProducer, EventRecord, KafkaCluster, KafkaMetrics,
+    ProduceError, ProduceOutcome, ProducerOptions, RecordHeaders,
 };
 use meshwork_bundle::{Acks, ProduceMode};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use stream_harness::{read_topic, record_count};
 
 fn cluster_with_topic(topic: &str, partitions: i32) -> KafkaCluster {
-    let cluster = KafkaCluster::embedded().unwrap();
+    let cluster = KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap();
     cluster
         .embedded_broker()
         .unwrap()

@@ -11,7 +11,9 @@ use meshd::stream::rules::dead_letter::{
     REASON_HEADER, SOURCE_OFFSET_HEADER, SOURCE_PARTITION_HEADER, SOURCE_TOPIC_HEADER,
     STREAM_HEADER,
 };
-use meshd::stream::{BrokerFault, KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor};
+use meshd::stream::{
+    BrokerFault, BrokerProgram, KafkaCluster, KafkaMetrics, StreamOptions, StreamSupervisor,
+};
 use prometheus_client::registry::Registry;
 use stream_harness::bundles::{empty, filter_stream, topic};
 use stream_harness::{produce_raw, read_all, record_count, wait_until, RawRecord, ReadRecord};
@@ -106,7 +108,8 @@ fn metric(text: &str, prefix: &str) -> u64 {
 #[test]
 fn ten_thousand_mixed_records_split_exactly_into_target_and_dead_letter() {
     let runtime = runtime();
-    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let cluster =
+        Arc::new(KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap());
     let bootstrap = cluster.bootstrap_servers().to_owned();
     let mut bundle = empty();
     bundle.topics = vec![
@@ -274,7 +277,8 @@ fn red_value(index: usize) -> Vec<u8> {
 #[test]
 fn a_crash_mid_stream_loses_nothing_and_duplicates_stay_within_the_uncommitted_window() {
     let runtime = runtime();
-    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let cluster =
+        Arc::new(KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap());
     let bootstrap = cluster.bootstrap_servers().to_owned();
     let bundle = all_red_bundle();
     cluster.declare_topics(&bundle.topics).unwrap();
@@ -336,7 +340,8 @@ fn a_crash_mid_stream_loses_nothing_and_duplicates_stay_within_the_uncommitted_w
 #[test]
 fn a_rebalance_between_two_members_loses_nothing() {
     let runtime = runtime();
-    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let cluster =
+        Arc::new(KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap());
     let bootstrap = cluster.bootstrap_servers().to_owned();
     let bundle = all_red_bundle();
     cluster.declare_topics(&bundle.topics).unwrap();
@@ -379,7 +384,8 @@ fn a_rebalance_between_two_members_loses_nothing() {
 #[test]
 fn a_bundle_with_a_broken_stream_is_refused_and_the_running_stream_keeps_going() {
     let runtime = runtime();
-    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let cluster =
+        Arc::new(KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap());
     let bootstrap = cluster.bootstrap_servers().to_owned();
     let bundle = all_red_bundle();
     let mut supervisor = StreamSupervisor::new(
@@ -409,7 +415,8 @@ fn a_bundle_with_a_broken_stream_is_refused_and_the_running_stream_keeps_going()
 #[test]
 fn an_exactly_once_stream_writes_every_record_once_in_committed_transactions() {
     let runtime = runtime();
-    let cluster = Arc::new(KafkaCluster::embedded().unwrap());
+    let cluster =
+        Arc::new(KafkaCluster::embedded(&BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"))).unwrap());
     let bootstrap = cluster.bootstrap_servers().to_owned();
     let mut bundle = empty();
     bundle.topics = vec![

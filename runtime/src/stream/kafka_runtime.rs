@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use super::metrics::KafkaMetrics;
 use super::rule::RuleError;
 use super::topic_schemas::{TopicSchemaLoadError, TopicSchemas};
-use crate::stream::broker::embedded_broker::EmbeddedBroker;
+use crate::stream::broker::embedded_broker::{BrokerProgram, EmbeddedBroker};
 use crate::stream::broker::kafka_settings::{KafkaSettingError, KafkaSettings};
 use crate::stream::broker::{ClusterError, KafkaCluster};
 use crate::stream::produce::event_producer::{EventProducer, ProduceError, ProducerOptions};
@@ -59,6 +59,8 @@ pub struct KafkaOptions {
     pub producer: ProducerOptions,
     /// Stream tuning.
     pub streams: StreamOptions,
+    /// What runs the embedded broker (meshd itself unless a test says otherwise).
+    pub embedded_broker: BrokerProgram,
 }
 
 impl KafkaOptions {
@@ -138,6 +140,7 @@ impl KafkaRuntime {
         let cluster = Arc::new(KafkaCluster::from_flags(
             self.options.brokers.as_deref(),
             self.options.settings.clone(),
+            &self.options.embedded_broker,
         )?);
         if cluster.embedded_broker().is_none() {
             tracing::info!(

@@ -26,7 +26,10 @@ pub mod serve;
 
 pub use meshwork_policy::stream::{event_cel, json_cel, record_plan, rule, topic_schemas};
 
-pub use broker::embedded_broker::{BrokerFault, EmbeddedBroker, EmbeddedBrokerError};
+pub use broker::broker_process::serve_embedded_broker;
+pub use broker::embedded_broker::{
+    BrokerFault, BrokerProgram, EmbeddedBroker, EmbeddedBrokerError, BROKER_SUBCOMMAND,
+};
 pub use broker::kafka_settings::{KafkaSettingError, KafkaSettings};
 pub use broker::{ClusterError, KafkaCluster};
 pub use deliver::deliverer::{DeliverFailure, Deliverer, DeliveryRequest};

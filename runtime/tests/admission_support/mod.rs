@@ -181,6 +181,7 @@ pub fn serve(mesh: &Path, redis: Option<&str>) -> RunningServer {
     options.access_log = false;
     options.workers = 2;
     options.redis = redis.map(str::to_string);
+    options.embedded_broker = meshd::stream::BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"));
     start(options)
         .unwrap_or_else(|e| panic!("meshd did not start: {}", meshd::reload::error_chain(&e)))
 }

@@ -18,6 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use meshd::stream::BrokerProgram;
 use meshd::{start, RunOptions, RunningServer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -366,6 +367,7 @@ pub fn test_options(inputs: Vec<PathBuf>) -> RunOptions {
     options.workers = 2;
     options.access_log = false;
     options.watch_interval = Duration::from_millis(50);
+    options.embedded_broker = BrokerProgram::at(env!("CARGO_BIN_EXE_meshd"));
     options
 }
 

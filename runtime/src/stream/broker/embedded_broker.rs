@@ -1,15 +1,24 @@
-//! The embedded broker: librdkafka's mock cluster, run in-process so meshd and its examples speak
-//! real Kafka protocol on any machine without a Kafka installation.
+//! The embedded broker: librdkafka's mock cluster, so meshd and its examples speak real Kafka
+//! protocol on any machine without a Kafka installation. It runs in a process of its own (meshd
+//! itself, as `meshd embedded-broker`): the mock cluster is test code that bad bytes on its port
+//! can abort, and meshd must outlive that (see [`super::broker_process`]).
 //!
-//! The mock cluster handle is not `Send`, so one dedicated thread owns it for its whole life and
-//! everything else talks to that thread through [`EmbeddedBroker`], which is `Send + Sync`.
+//! meshd talks to the process over its stdin and stdout ([`super::broker_command`]). The process
+//! is in its own process group, so a terminal's Ctrl-C reaches meshd alone, which drains its
+//! produce routes against a broker still there; it ends when meshd closes its stdin, or dies.
 
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+use super::broker_command::{BrokerCommand, BOOTSTRAP, ERROR, OK};
 
 /// Why the embedded broker could not start or carry out a command.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +37,7 @@ pub enum EmbeddedBrokerError {
     /// A fault could not be injected.
     #[error("the embedded broker refused the command: {0}")]
     Command(String),
-    /// The thread that owns the mock cluster is gone.
+    /// The broker's process is gone.
     #[error("the embedded broker has stopped")]
     Stopped,
 }
@@ -48,47 +57,101 @@ pub enum BrokerFault {
     RoundTripTime(std::time::Duration),
 }
 
-/// A command for the thread that owns the mock cluster; each carries its reply channel.
-enum Command {
-    CreateTopic {
-        name: String,
-        partitions: i32,
-        reply: mpsc::Sender<Result<(), EmbeddedBrokerError>>,
-    },
-    Fault {
-        fault: BrokerFault,
-        reply: mpsc::Sender<Result<(), EmbeddedBrokerError>>,
-    },
-    Stop,
+/// The program meshd runs as its embedded broker: a meshd executable, given `embedded-broker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerProgram(PathBuf);
+
+/// The subcommand that makes meshd an embedded broker.
+pub const BROKER_SUBCOMMAND: &str = "embedded-broker";
+
+impl BrokerProgram {
+    /// The running executable (through `/proc/self/exe`, which still names it when an upgrade has
+    /// replaced the file on disk).
+    pub fn this_executable() -> Self {
+        let proc_exe = Path::new("/proc/self/exe");
+        if proc_exe.exists() {
+            return BrokerProgram(proc_exe.to_path_buf());
+        }
+        BrokerProgram(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("meshd")))
+    }
+
+    /// The meshd executable at `path`; for programs that embed meshd's library, such as its tests.
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        BrokerProgram(path.into())
+    }
 }
 
-/// A running in-process mock Kafka cluster. Dropping it stops the cluster.
+impl Default for BrokerProgram {
+    fn default() -> Self {
+        BrokerProgram::this_executable()
+    }
+}
+
+/// A running embedded broker, in its own process. Dropping it stops the process.
 pub struct EmbeddedBroker {
     bootstrap: String,
-    commands: Mutex<mpsc::Sender<Command>>,
-    thread: Option<JoinHandle<()>>,
+    pid: u32,
+    link: Mutex<Option<Link>>,
+    stopping: Arc<AtomicBool>,
+    waiter: Option<JoinHandle<()>>,
 }
 
-/// The id of the mock cluster's one broker.
-const BROKER_ID: i32 = 1;
+/// The broker process's stdin (commands) and stdout (answers).
+struct Link {
+    commands: ChildStdin,
+    answers: BufReader<ChildStdout>,
+}
 
 /// Partitions given to a topic declared without a count.
 pub const DEFAULT_PARTITIONS: i32 = 3;
 
+/// How long a stopping broker may take to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 impl EmbeddedBroker {
-    /// Starts a one-broker mock cluster listening on a loopback ephemeral port.
-    pub fn start() -> Result<Self, EmbeddedBrokerError> {
-        let (commands, receiver) = mpsc::channel::<Command>();
-        let (ready, started) = mpsc::channel::<Result<String, EmbeddedBrokerError>>();
-        let thread = std::thread::Builder::new()
-            .name("meshd-embedded-broker".into())
-            .spawn(move || own_cluster(receiver, ready))
-            .map_err(|error| EmbeddedBrokerError::Start(error.to_string()))?;
-        let bootstrap = started.recv().map_err(|_| EmbeddedBrokerError::Stopped)??;
+    /// Starts a one-broker mock cluster, listening on a loopback ephemeral port, in a process of
+    /// its own running `program`.
+    pub fn start(program: &BrokerProgram) -> Result<Self, EmbeddedBrokerError> {
+        let mut child = Command::new(&program.0)
+            .arg0("meshd")
+            .arg(BROKER_SUBCOMMAND)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|error| {
+                EmbeddedBrokerError::Start(format!("cannot run {}: {error}", program.0.display()))
+            })?;
+        let (Some(commands), Some(answers)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(refuse_start(
+                child,
+                "its stdin and stdout are not pipes".into(),
+            ));
+        };
+        let mut answers = BufReader::new(answers);
+        let mut first = String::new();
+        let _ = answers.read_line(&mut first);
+        let first = first.trim_end();
+        let bootstrap = match (first.strip_prefix(BOOTSTRAP), first.strip_prefix(ERROR)) {
+            (Some(bootstrap), _) => bootstrap.to_owned(),
+            (None, Some(reason)) => return Err(refuse_start(child, reason.to_owned())),
+            (None, None) => {
+                let said = format!(
+                    "{} {BROKER_SUBCOMMAND} is not a meshd embedded broker (it said {first:?})",
+                    program.0.display()
+                );
+                return Err(refuse_start(child, said));
+            }
+        };
+        let pid = child.id();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let waiter = watch_exit(child, Arc::clone(&stopping))?;
         Ok(EmbeddedBroker {
             bootstrap,
-            commands: Mutex::new(commands),
-            thread: Some(thread),
+            pid,
+            link: Mutex::new(Some(Link { commands, answers })),
+            stopping,
+            waiter: Some(waiter),
         })
     }
 
@@ -97,159 +160,120 @@ impl EmbeddedBroker {
         &self.bootstrap
     }
 
+    /// The broker process's id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Creates a topic; an existing topic is left as it is.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), EmbeddedBrokerError> {
+        let refused = |reason: String| EmbeddedBrokerError::CreateTopic {
+            topic: name.to_owned(),
+            reason,
+        };
         if partitions < 1 {
             // The mock cluster would quietly pick its own count; a topic needs at least one.
-            return Err(EmbeddedBrokerError::CreateTopic {
-                topic: name.to_owned(),
-                reason: format!("{partitions} partitions; a topic needs at least one"),
-            });
+            return Err(refused(format!(
+                "{partitions} partitions; a topic needs at least one"
+            )));
         }
-        self.call(|reply| Command::CreateTopic {
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(refused("a topic's name is one word".into()));
+        }
+        self.call(&BrokerCommand::CreateTopic {
             name: name.to_owned(),
             partitions,
-            reply,
-        })
+        })?
+        .map_err(refused)
     }
 
     /// Injects a fault (brokers down, request errors) into the cluster.
     pub fn inject(&self, fault: BrokerFault) -> Result<(), EmbeddedBrokerError> {
-        self.call(|reply| Command::Fault { fault, reply })
+        self.call(&fault.into())?
+            .map_err(EmbeddedBrokerError::Command)
     }
 
-    fn call(
-        &self,
-        command: impl FnOnce(mpsc::Sender<Result<(), EmbeddedBrokerError>>) -> Command,
-    ) -> Result<(), EmbeddedBrokerError> {
-        let (reply, answer) = mpsc::channel();
-        self.commands
-            .lock()
-            .map_err(|_| EmbeddedBrokerError::Stopped)?
-            .send(command(reply))
+    /// Sends `command` and reads its answer: `Ok(Err(reason))` when the broker refused it.
+    fn call(&self, command: &BrokerCommand) -> Result<Result<(), String>, EmbeddedBrokerError> {
+        let mut link = self.link.lock().map_err(|_| EmbeddedBrokerError::Stopped)?;
+        let link = link.as_mut().ok_or(EmbeddedBrokerError::Stopped)?;
+        writeln!(link.commands, "{}", command.to_line())
+            .and_then(|()| link.commands.flush())
             .map_err(|_| EmbeddedBrokerError::Stopped)?;
-        answer.recv().map_err(|_| EmbeddedBrokerError::Stopped)?
+        let mut answer = String::new();
+        match link.answers.read_line(&mut answer) {
+            Ok(0) | Err(_) => return Err(EmbeddedBrokerError::Stopped),
+            Ok(_) => {}
+        }
+        let answer = answer.trim_end();
+        if answer == OK {
+            return Ok(Ok(()));
+        }
+        Ok(Err(answer.strip_prefix(ERROR).unwrap_or(answer).to_owned()))
     }
+}
+
+/// Kills a broker process that did not start, and says why it did not.
+fn refuse_start(mut child: Child, reason: String) -> EmbeddedBrokerError {
+    let _ = child.kill();
+    let _ = child.wait();
+    EmbeddedBrokerError::Start(reason)
+}
+
+/// Waits for the broker process to exit; an exit meshd did not ask for is logged as an error.
+fn watch_exit(
+    mut child: Child,
+    stopping: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, EmbeddedBrokerError> {
+    std::thread::Builder::new()
+        .name("meshd-broker-watch".into())
+        .spawn(move || {
+            let status = child.wait();
+            if !stopping.load(Ordering::SeqCst) {
+                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                tracing::error!(
+                    pid = child.id(),
+                    %status,
+                    "the embedded Kafka broker exited; produce routes answer 503 and streams \
+                     wait until meshd restarts (the embedded broker is for development: give \
+                     --brokers for a real cluster)"
+                );
+            }
+        })
+        .map_err(|error| EmbeddedBrokerError::Start(error.to_string()))
 }
 
 impl std::fmt::Debug for EmbeddedBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmbeddedBroker")
             .field("bootstrap", &self.bootstrap)
+            .field("pid", &self.pid)
             .finish()
     }
 }
 
 impl Drop for EmbeddedBroker {
+    /// Closes the broker's stdin, which ends it; kills it if it has not ended within
+    /// [`STOP_GRACE`] (a stopped process, a wedged cluster).
     fn drop(&mut self) {
-        if let Ok(commands) = self.commands.lock() {
-            let _ = commands.send(Command::Stop);
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Ok(mut link) = self.link.lock() {
+            link.take();
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The owning thread: create the cluster, report its address, then serve commands until told to
-/// stop (or until every sender is gone).
-fn own_cluster(
-    commands: mpsc::Receiver<Command>,
-    ready: mpsc::Sender<Result<String, EmbeddedBrokerError>>,
-) {
-    let cluster = match MockCluster::new(1) {
-        Ok(cluster) => cluster,
-        Err(error) => {
-            let _ = ready.send(Err(EmbeddedBrokerError::Start(error.to_string())));
+        let Some(waiter) = self.waiter.take() else {
             return;
+        };
+        let deadline = Instant::now() + STOP_GRACE;
+        while !waiter.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
         }
-    };
-    if ready.send(Ok(cluster.bootstrap_servers())).is_err() {
-        return;
-    }
-    while let Ok(command) = commands.recv() {
-        match command {
-            Command::CreateTopic {
-                name,
-                partitions,
-                reply,
-            } => {
-                let result = create_topic(&cluster, &name, partitions);
-                let _ = reply.send(result);
+        if !waiter.is_finished() {
+            if let Ok(pid) = libc::pid_t::try_from(self.pid) {
+                // SAFETY: kill(2) with a pid this process spawned and has not yet reaped (the
+                // waiter reaps it), so the id cannot have been reused.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
             }
-            Command::Fault { fault, reply } => {
-                let _ = reply.send(apply_fault(&cluster, fault));
-            }
-            Command::Stop => break,
         }
-    }
-}
-
-fn create_topic(
-    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    name: &str,
-    partitions: i32,
-) -> Result<(), EmbeddedBrokerError> {
-    match cluster.create_topic(name, partitions, 1) {
-        Ok(()) => Ok(()),
-        Err(rdkafka::error::KafkaError::MockCluster(
-            rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists,
-        )) => Ok(()),
-        Err(error) => Err(EmbeddedBrokerError::CreateTopic {
-            topic: name.to_owned(),
-            reason: error.to_string(),
-        }),
-    }
-}
-
-fn apply_fault(
-    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    fault: BrokerFault,
-) -> Result<(), EmbeddedBrokerError> {
-    let refused =
-        |error: rdkafka::error::KafkaError| EmbeddedBrokerError::Command(error.to_string());
-    match fault {
-        BrokerFault::AllBrokersDown => cluster.broker_down(-1).map_err(refused),
-        BrokerFault::AllBrokersUp => cluster.broker_up(-1).map_err(refused),
-        BrokerFault::RequestErrors(api, errors) => {
-            cluster.request_errors(api, &errors);
-            Ok(())
-        }
-        BrokerFault::ClearRequestErrors(api) => {
-            cluster.clear_request_errors(api);
-            Ok(())
-        }
-        BrokerFault::RoundTripTime(delay) => cluster
-            .broker_round_trip_time(BROKER_ID, delay)
-            .map_err(refused),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn starts_on_a_loopback_address_and_creates_topics() {
-        let broker = EmbeddedBroker::start().unwrap();
-        assert!(
-            broker.bootstrap_servers().starts_with("127.0.0.1:")
-                || broker.bootstrap_servers().starts_with("localhost:"),
-            "{}",
-            broker.bootstrap_servers()
-        );
-        broker.create_topic("orders", 4).unwrap();
-        // Creating it again is not an error: reloads re-declare the same topics.
-        broker.create_topic("orders", 4).unwrap();
-    }
-
-    #[test]
-    fn refuses_a_topic_with_no_partitions() {
-        let broker = EmbeddedBroker::start().unwrap();
-        let error = broker.create_topic("empty", 0).unwrap_err();
-        assert!(
-            matches!(error, EmbeddedBrokerError::CreateTopic { .. }),
-            "{error}"
-        );
+        let _ = waiter.join();
     }
 }

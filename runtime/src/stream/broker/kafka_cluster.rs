@@ -4,7 +4,9 @@
 use meshwork_bundle::Topic;
 use rdkafka::ClientConfig;
 
-use super::embedded_broker::{EmbeddedBroker, EmbeddedBrokerError, DEFAULT_PARTITIONS};
+use super::embedded_broker::{
+    BrokerProgram, EmbeddedBroker, EmbeddedBrokerError, DEFAULT_PARTITIONS,
+};
 use super::kafka_settings::KafkaSettings;
 
 /// Why the cluster could not be set up.
@@ -40,13 +42,14 @@ pub struct KafkaCluster {
 }
 
 impl KafkaCluster {
-    /// Starts the embedded broker and logs its bootstrap address.
-    pub fn embedded() -> Result<Self, ClusterError> {
-        let broker = EmbeddedBroker::start()?;
+    /// Starts the embedded broker (running `program`) and logs its bootstrap address.
+    pub fn embedded(program: &BrokerProgram) -> Result<Self, ClusterError> {
+        let broker = EmbeddedBroker::start(program)?;
         let bootstrap = broker.bootstrap_servers().to_owned();
         // The address is in the message (not a field) so that the line reads
         // "…; bootstrap 127.0.0.1:PORT", which is what users and the end-to-end script look for.
         tracing::info!(
+            pid = broker.pid(),
             "embedded Kafka broker (librdkafka mock cluster) listening; bootstrap {bootstrap}"
         );
         Ok(KafkaCluster {
@@ -69,15 +72,17 @@ impl KafkaCluster {
         })
     }
 
-    /// The cluster meshd's command line asks for: external with `--brokers`, embedded otherwise.
+    /// The cluster meshd's command line asks for: external with `--brokers`, embedded otherwise
+    /// (running `program`).
     pub fn from_flags(
         brokers: Option<&str>,
         settings: KafkaSettings,
+        program: &BrokerProgram,
     ) -> Result<Self, ClusterError> {
         match brokers {
             Some(brokers) => Self::external(brokers, settings),
             None if !settings.is_empty() => Err(ClusterError::SettingsWithoutBrokers),
-            None => Self::embedded(),
+            None => Self::embedded(program),
         }
     }
 
@@ -128,14 +133,20 @@ mod tests {
     #[test]
     fn settings_without_brokers_are_refused() {
         let settings = KafkaSettings::parse(["security.protocol=SSL"]).unwrap();
-        let error = KafkaCluster::from_flags(None, settings).unwrap_err();
+        let error =
+            KafkaCluster::from_flags(None, settings, &BrokerProgram::default()).unwrap_err();
         assert!(matches!(error, ClusterError::SettingsWithoutBrokers));
     }
 
     #[test]
     fn external_cluster_config_carries_brokers_and_settings() {
         let settings = KafkaSettings::parse(["security.protocol=SSL"]).unwrap();
-        let cluster = KafkaCluster::from_flags(Some(" k1:9092,k2:9092 "), settings).unwrap();
+        let cluster = KafkaCluster::from_flags(
+            Some(" k1:9092,k2:9092 "),
+            settings,
+            &BrokerProgram::default(),
+        )
+        .unwrap();
         let config = cluster.client_config();
         assert_eq!(config.get("bootstrap.servers"), Some("k1:9092,k2:9092"));
         assert_eq!(config.get("security.protocol"), Some("SSL"));
@@ -144,7 +155,12 @@ mod tests {
 
     #[test]
     fn empty_brokers_are_refused() {
-        let error = KafkaCluster::from_flags(Some("  "), KafkaSettings::default()).unwrap_err();
+        let error = KafkaCluster::from_flags(
+            Some("  "),
+            KafkaSettings::default(),
+            &BrokerProgram::default(),
+        )
+        .unwrap_err();
         assert!(matches!(error, ClusterError::NoBrokers));
     }
 }
