@@ -163,6 +163,32 @@ async fn a_restart_through_the_handover_socket_keeps_the_sockets_and_the_admin_p
     assert_nothing_failed(load.finish().await, &slow, first);
 }
 
+/// Whatever else connects to the hand-over socket (a caller that says nothing, one that says
+/// nonsense) does not keep the next meshd from taking over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_say_nothing_or_nonsense_at_the_handover_socket_do_not_hold_up_a_restart() {
+    let upstream = Upstream::start("answer", Behaviour::Answer).await;
+    let dir = TempDir::new("handover-callers");
+    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let socket = dir.path("handover.sock");
+    let args = handover_args(&socket);
+    let mut old = Meshd::start_async(&meshd_binary(), &source, &args);
+    let _silent = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    let mut nonsense = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    std::io::Write::write_all(&mut nonsense, b"{\"meshd_handover\": \"please\"}\n").unwrap();
+
+    let new = Meshd::start_async(&meshd_binary(), &source, &args);
+    new.wait_for_log_async("took the listening sockets over; the old meshd drains");
+    assert_eq!(old.wait_exit().await.0.code(), Some(0), "{}", old.log());
+    assert!(
+        old.log().contains("the caller said nothing"),
+        "{}",
+        old.log()
+    );
+    assert_eq!(new.gateway, old.gateway);
+    assert_eq!(get_once(new.gateway, "/ping").await.unwrap().status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_upgrades_pass_the_sockets_on_without_a_failed_request() {
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;

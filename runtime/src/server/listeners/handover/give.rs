@@ -18,6 +18,9 @@ use super::{
     Draining, Hello, Offer, OfferedSocket, Ready, FDS_PER_MESSAGE, PROTOCOL_VERSION, READY_PATIENCE,
 };
 
+/// How long a caller at the hand-over socket may take to say hello (a new meshd says it at once).
+const HELLO_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A meshd's answering side: its hand-over socket and what it offers there.
 #[derive(Debug)]
 pub struct Giver {
@@ -181,6 +184,10 @@ pub async fn serve_handover(
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
+        if let Err(refused) = same_user(&stream) {
+            tracing::warn!(%refused, "hand-over refused");
+            continue;
+        }
         match session(stream, &offer).await {
             Ok(Some(pid)) => {
                 handed_over(pid);
@@ -192,11 +199,33 @@ pub async fn serve_handover(
     }
 }
 
-/// One exchange; `Some(pid)` once the new meshd (`pid`) serves.
+/// The sockets go only to a process of this one's user. The socket file is the owner's alone
+/// (mode 0600) once placed; this also holds for a connection made before that, or through a
+/// umask that left the file open to others.
+fn same_user(stream: &UnixStream) -> Result<(), String> {
+    let peer = stream.peer_cred().map_err(|e| e.to_string())?;
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let own = unsafe { libc::geteuid() };
+    if peer.uid() == own {
+        Ok(())
+    } else {
+        Err(format!(
+            "a process of user {} (pid {:?}) is not of this meshd's user {own}",
+            peer.uid(),
+            peer.pid()
+        ))
+    }
+}
+
+/// One exchange; `Some(pid)` once the new meshd (`pid`) serves. A caller that has not said hello
+/// within [`HELLO_PATIENCE`] is let go, so that it cannot hold up the meshd that comes next.
 async fn session(stream: UnixStream, offer: &HandoverOffer) -> std::io::Result<Option<u32>> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
-    let hello: Hello = match lines.next_line().await? {
+    let first = tokio::time::timeout(HELLO_PATIENCE, lines.next_line())
+        .await
+        .map_err(|_| std::io::Error::other("the caller said nothing"))??;
+    let hello: Hello = match first {
         Some(line) => serde_json::from_str(&line).map_err(std::io::Error::other)?,
         None => return Ok(None),
     };
