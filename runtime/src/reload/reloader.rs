@@ -417,14 +417,44 @@ pub(super) fn release_when_unused(replaced: Arc<RuntimeState>, waiting: Gauge) {
     });
 }
 
-/// An error and its causes on one line.
+/// An error and its causes on one line. A cause an error already quotes at its end (`gateway
+/// `edge`: {source}`) is not written twice.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the bundle cannot be served")]
+    struct Refused(#[source] Quoting);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("gateway `edge`: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let error = Refused(Quoting {
+            source: std::io::Error::other("route a: CEL does not compile"),
+        });
+        assert_eq!(
+            error_chain(&error),
+            "the bundle cannot be served: gateway `edge`: route a: CEL does not compile"
+        );
+    }
 }
