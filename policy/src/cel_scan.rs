@@ -1,9 +1,15 @@
-//! Finds where an inline CEL expression ends inside a `.mesh` line, without parsing CEL.
+//! Finds where an inline CEL expression ends inside a `.mesh` line, without parsing CEL, and
+//! bounds it: [`MAX_DEPTH`] brackets deep, [`MAX_TOKENS`] tokens long.
 //!
 //! Outside brackets, an expression ends at a newline, `#`, `,` or an unbalanced closing bracket,
 //! or where a word follows a complete operand:
 //! `key request.headers["x-ship"] acks all` ends before `acks`. The text found is then handed
 //! to the CEL crate's parser.
+//!
+//! The CEL parser recurses once per level of nesting, so an expression nested a hundred thousand
+//! deep overflows the stack of the thread that parses it. meshc refuses such an expression where
+//! it reads it; meshd refuses a bundle holding one ([`check_bounds`]), since a bundle need not
+//! come from meshc.
 
 /// Why a scan stopped without an expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +29,47 @@ pub const MAX_DEPTH: usize = 64;
 /// The most tokens an expression may have (a condition is a line, not a program).
 pub const MAX_TOKENS: usize = 2_000;
 
+/// Why a bundle's CEL expression is refused before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CelBoundError {
+    /// Brackets nest deeper than [`MAX_DEPTH`].
+    #[error("the expression nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// More than [`MAX_TOKENS`] tokens.
+    #[error("the expression has more than {MAX_TOKENS} tokens")]
+    TooLong,
+    /// A string is not closed.
+    #[error("a string in the expression is never closed")]
+    UnterminatedString,
+}
+
+/// Checks that the whole of `source` keeps within the bounds meshc applies where it reads an
+/// expression, whatever else it holds (the CEL parser judges the rest).
+pub fn check_bounds(source: &str) -> Result<(), CelBoundError> {
+    match scan(source, Extent::Whole) {
+        Ok(_) | Err(ScanError::Empty) => Ok(()),
+        Err(ScanError::TooDeep { .. }) => Err(CelBoundError::TooDeep),
+        Err(ScanError::TooLong { .. }) => Err(CelBoundError::TooLong),
+        Err(ScanError::UnterminatedString { .. }) => Err(CelBoundError::UnterminatedString),
+    }
+}
+
 /// Returns the byte length of the CEL expression at the start of `input` (trailing blanks excluded).
 pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
+    scan(input, Extent::InLine)
+}
+
+/// How far a scan goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    /// To the end of the expression that starts a `.mesh` line's remainder.
+    InLine,
+    /// To the end of the text: every token counts, nothing ends the scan early.
+    Whole,
+}
+
+fn scan(input: &str, extent: Extent) -> Result<usize, ScanError> {
+    let in_line = extent == Extent::InLine;
     let bytes = input.as_bytes();
     let mut depth = 0usize;
     let mut after_operand = false;
@@ -38,12 +83,12 @@ pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
                 i += 1;
                 continue;
             }
-            b'\n' if depth == 0 => break,
+            b'\n' if depth == 0 && in_line => break,
             b'\n' => {
                 i += 1;
                 continue;
             }
-            b'#' => break,
+            b'#' if in_line => break,
             _ => {}
         }
         tokens += 1;
@@ -51,7 +96,7 @@ pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
             return Err(ScanError::TooLong { at: i });
         }
         match b {
-            b',' if depth == 0 => break,
+            b',' if depth == 0 && in_line => break,
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -61,10 +106,10 @@ pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
                 i += 1;
             }
             b')' | b']' | b'}' => {
-                if depth == 0 {
+                if depth == 0 && in_line {
                     break;
                 }
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 after_operand = true;
                 i += 1;
             }
@@ -96,7 +141,7 @@ pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
                     "r" | "R" | "b" | "B" | "rb" | "br" | "Rb" | "bR" | "RB" | "BR" | "rB" | "Br"
                 ) && matches!(bytes.get(i), Some(b'"') | Some(b'\''))
                 {
-                    if after_operand && depth == 0 {
+                    if after_operand && depth == 0 && in_line {
                         break;
                     }
                     i = skip_string(bytes, i, word.contains(['r', 'R']))?;
@@ -106,7 +151,7 @@ pub fn scan_expression(input: &str) -> Result<usize, ScanError> {
                 }
                 if word == "in" {
                     after_operand = false;
-                } else if after_operand && depth == 0 {
+                } else if after_operand && depth == 0 && in_line {
                     i = start;
                     break;
                 } else {
@@ -264,5 +309,35 @@ mod tests {
             Err(ScanError::TooDeep { at: MAX_DEPTH })
         );
         assert_eq!(scan_expression("   \n"), Err(ScanError::Empty));
+    }
+
+    #[test]
+    fn a_bundles_expression_is_one_expression_within_the_bounds() {
+        for good in [
+            "request.method == \"GET\"",
+            "  size(request.path) > 3  ",
+            "request.headers[\"x-ship\"] in [\"enterprise\", \"defiant\"]",
+            &format!("{}1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH)),
+        ] {
+            assert_eq!(check_bounds(good), Ok(()), "{good}");
+        }
+        let deep = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(check_bounds(&deep), Err(CelBoundError::TooDeep));
+        let long = vec!["1"; MAX_TOKENS].join(" + ");
+        assert_eq!(check_bounds(&long), Err(CelBoundError::TooLong));
+        assert_eq!(
+            check_bounds("a == \"open"),
+            Err(CelBoundError::UnterminatedString)
+        );
+        // Past where a .mesh line's expression would end, the bounds still hold.
+        for after in [", ", " # ", "\n", ") x ", "] "] {
+            let hidden = format!("a{after}{}", "(".repeat(MAX_DEPTH + 1));
+            assert_eq!(
+                check_bounds(&hidden),
+                Err(CelBoundError::TooDeep),
+                "{hidden:?}"
+            );
+        }
+        assert_eq!(check_bounds("a &&\n   b"), Ok(()));
     }
 }

@@ -8,11 +8,14 @@
 //! - [`stream`]: the record a produce route writes, and what a stream rule does with a record.
 //! - [`secrets`]: the secret values admission is built with.
 //! - [`wire`]: request header lines as received, which admission reads in place.
+//! - [`cel_scan`]: the bounds on a CEL expression (nesting, tokens), which meshc applies to what
+//!   it reads and meshd to every expression in a bundle before the CEL parser sees it.
 //!
 //! Route matching lives in the bundle crate (`meshwork_bundle::matcher`), beside the types it
 //! reads.
 
 pub mod admit;
+pub mod cel_scan;
 pub mod secrets;
 pub mod stream;
 pub mod wire;

@@ -316,3 +316,44 @@ async fn a_bundle_file_with_a_lower_serial_is_refused_unless_rollbacks_are_allow
         "v3"
     );
 }
+
+/// A bundle need not come from meshc: one whose CEL condition nests a hundred thousand brackets
+/// deep (which would overflow the stack of the thread parsing it, and end meshd) is refused on
+/// reload like any bad bundle, and the old one keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_with_a_cel_expression_nested_past_the_bound_is_refused_on_reload() {
+    let upstream = Upstream::start("crew", Behaviour::Answer).await;
+    let dir = TempDir::new("reload-deep-cel");
+    let bundle = dir.path("edge.json");
+    compile_bundle(&versioned(1, &upstream), &bundle);
+    let server = start_with(test_options(vec![bundle.clone()])).await;
+    let edge = server.listener("edge").unwrap();
+
+    let staged = dir.path("staged.json");
+    let conditioned = versioned(2, &upstream).replace(
+        "public respond 200 \"v2\"",
+        "public when request.method == \"GET\" respond 200 \"v2\"",
+    );
+    compile_bundle(&conditioned, &staged);
+    let text = std::fs::read_to_string(&staged).unwrap();
+    let depth = 100_000;
+    let deep = format!(
+        "{}request.method == \\\"GET\\\"{}",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let edited = text.replace("request.method == \\\"GET\\\"", &deep);
+    assert_ne!(edited, text, "the condition is in the bundle");
+    let mut deep_bundle = Bundle::from_json(&edited).unwrap();
+    deep_bundle.seal();
+    std::fs::write(&bundle, deep_bundle.to_pretty_json()).unwrap();
+
+    let answer = post_reload(&server).await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert!(
+        answer.body.contains("nests deeper than 64 levels"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(get(edge, "/version", &[]).await.body, "v1");
+}

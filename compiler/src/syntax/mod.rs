@@ -2,6 +2,6 @@
 
 pub mod ast;
 pub mod ast_queries;
-pub mod cel_scan;
+pub use meshwork_policy::cel_scan;
 pub mod parser;
 pub mod test_ast;

@@ -96,6 +96,10 @@ impl std::fmt::Debug for EventExpression {
 impl EventExpression {
     /// Compiles `source` and works out which `event` fields it reads.
     pub fn compile(source: &str) -> Result<Self, EventCelError> {
+        crate::cel_scan::check_bounds(source).map_err(|error| EventCelError {
+            source_text: source.to_owned(),
+            message: error.to_string(),
+        })?;
         let program = Program::compile(source).map_err(|errors| EventCelError {
             source_text: source.to_owned(),
             message: errors.to_string(),
@@ -388,6 +392,17 @@ impl EventScope<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expression_nested_past_the_bound_is_refused_before_it_is_parsed() {
+        let deep = format!(
+            "{}event.value.ok{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let error = EventExpression::compile(&deep).unwrap_err();
+        assert!(error.message.contains("nests deeper than 64"), "{error:?}");
+    }
 
     /// Headers as a list of pairs.
     struct Pairs(Vec<(&'static str, &'static [u8])>);

@@ -69,6 +69,9 @@ enum ConditionPlan {
 
 impl Compiled {
     fn compile(source: &str) -> Result<Self, CelCompileError> {
+        crate::cel_scan::check_bounds(source).map_err(|e| CelCompileError {
+            message: e.to_string(),
+        })?;
         let program = ENV.compile(source).map_err(|e| CelCompileError {
             message: e.to_string().replace('\n', "; "),
         })?;
