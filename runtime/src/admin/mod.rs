@@ -5,6 +5,8 @@
 //! send each request's head (and to start it: the first, and the next on a kept-alive connection)
 //! and lives at most [`CONNECTION_LIFETIME`] (then closes after the request in flight). The admin port is often reachable from the cluster's network (kubelet
 //! probes), and without these bounds any client there could hold connections open for ever.
+//! For the same reason `POST /reload`, the one call that acts, is answered only to loopback
+//! callers (as Linkerd's proxy answers `/shutdown`); the reads are answered to anyone.
 
 pub mod routes;
 
@@ -38,7 +40,7 @@ pub async fn serve_admin(listener: TcpListener, admin: Arc<AdminContext>) {
         .keep_alive_interval(PING_INTERVAL)
         .keep_alive_timeout(PING_TIMEOUT);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
@@ -51,7 +53,8 @@ pub async fn serve_admin(listener: TcpListener, admin: Arc<AdminContext>) {
                 Ok(Ok(read)) if read > 0 => {}
                 _ => return,
             }
-            let service = service_fn(move |request| routes::answer(request, Arc::clone(&admin)));
+            let service =
+                service_fn(move |request| routes::answer(request, peer, Arc::clone(&admin)));
             let connection = http.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {

@@ -1,6 +1,7 @@
 //! The admin endpoints: `/healthz`, `/readyz`, `/metrics`, `/bundle` and `POST /reload`.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -28,9 +29,10 @@ pub struct AdminContext {
     pub drain: Arc<DrainState>,
 }
 
-/// Answers one admin request.
+/// Answers one admin request from `peer`.
 pub async fn answer<B>(
     request: Request<B>,
+    peer: SocketAddr,
     admin: Arc<AdminContext>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = match (request.method(), request.uri().path()) {
@@ -42,6 +44,10 @@ pub async fn answer<B>(
             admin.metrics.encode(),
         ),
         (&Method::GET, "/bundle") => bundle(&admin),
+        (&Method::POST, "/reload") if !may_act(peer) => json(
+            StatusCode::FORBIDDEN,
+            json!({"error": "POST /reload is answered only to callers on this host's loopback; send SIGHUP, or call it from inside the host"}),
+        ),
         (&Method::POST, "/reload") => reload(&admin).await,
         (_, "/healthz" | "/readyz" | "/metrics" | "/bundle" | "/reload") => json(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -50,6 +56,17 @@ pub async fn answer<B>(
         _ => json(StatusCode::NOT_FOUND, json!({"error": "not found"})),
     };
     Ok(response)
+}
+
+/// Whether `peer` may call what acts (a reload): only from loopback, whatever address the admin
+/// listener is bound to. An IPv4 peer on an IPv6 socket arrives as `::ffff:127.0.0.1`.
+fn may_act(peer: SocketAddr) -> bool {
+    match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_loopback(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 fn readiness(admin: &AdminContext) -> Response<Full<Bytes>> {
@@ -147,4 +164,31 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_act;
+
+    #[test]
+    fn only_loopback_callers_may_reload() {
+        for peer in [
+            "127.0.0.1:1",
+            "127.8.9.10:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(may_act(peer.parse().unwrap()), "{peer}");
+        }
+        for peer in [
+            "10.0.0.7:1",
+            "192.168.1.2:1",
+            "0.0.0.0:1",
+            "[::ffff:10.0.0.7]:1",
+            "[fe80::1]:1",
+            "[2001:db8::1]:1",
+        ] {
+            assert!(!may_act(peer.parse().unwrap()), "{peer}");
+        }
+    }
 }
