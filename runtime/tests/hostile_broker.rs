@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use meshd_process::MeshdProcess;
+use meshd_process::{value_after, MeshdProcess};
 use proptest::prelude::*;
 use wire_messages::runner;
 
@@ -28,24 +28,14 @@ gateway edge {
 /// The broker's address and process id, from meshd's "bootstrap" line.
 fn broker(meshd: &MeshdProcess) -> (SocketAddr, u32) {
     let line = meshd.wait_for_line(|l| l.contains("embedded Kafka broker") && l.contains("pid="));
-    let address = line
-        .rsplit("bootstrap ")
-        .next()
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|address| address.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let pid = line
-        .rsplit("pid=")
-        .next()
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {line:?}"));
+    let address = value_after(&line, "bootstrap ").unwrap_or_else(|| panic!("{line:?}"));
+    let pid = value_after(&line, "pid=").unwrap_or_else(|| panic!("{line:?}"));
     (address, pid)
 }
 
 /// `POST /log` with `body`: the status.
 fn post_log(meshd: &MeshdProcess, body: &str) -> u16 {
-    let gateway = meshd_gateway(meshd);
+    let gateway = meshd.gateway.expect("the program has a gateway");
     let mut stream = TcpStream::connect(gateway).unwrap();
     write!(
         stream,
@@ -60,15 +50,6 @@ fn post_log(meshd: &MeshdProcess, body: &str) -> u16 {
         .nth(1)
         .and_then(|status| status.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
-}
-
-fn meshd_gateway(meshd: &MeshdProcess) -> SocketAddr {
-    let line = meshd.wait_for_line(|l| l.contains("listening (http)"));
-    line.rsplit("address=")
-        .next()
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|address| address.parse().ok())
-        .unwrap()
 }
 
 #[test]

@@ -24,7 +24,8 @@ pub struct MeshdProcess {
 /// How long a test waits for a process to say something.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-fn address_after(line: &str, key: &str) -> Option<SocketAddr> {
+/// The word after `key` in a log line (`address=127.0.0.1:8080`, `pid=42`), read as a `T`.
+pub fn value_after<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
     line.split(key)
         .nth(1)?
         .split_whitespace()
@@ -89,10 +90,10 @@ impl MeshdProcess {
                     )
                 });
             if line.contains("listening (http)") && process.gateway.is_none() {
-                process.gateway = address_after(&line, "address=");
+                process.gateway = value_after(&line, "address=");
             }
             if line.contains("admin listening") {
-                process.admin = address_after(&line, "address=").expect("admin address");
+                process.admin = value_after(&line, "address=").expect("admin address");
                 return process;
             }
         }
