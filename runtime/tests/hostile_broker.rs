@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use meshd_process::{value_after, MeshdProcess};
+use meshd_process::{eventually, meshd_command, value_after, MeshdProcess};
 use proptest::prelude::*;
 use wire_messages::runner;
 
@@ -164,3 +164,55 @@ const JOIN_GROUP_ABORT: [u8; 57] = [
     0x97, 0xd5, 0x60, 0xd4, 0xd3, 0xd3, 0x8d, 0x83, 0x4c, 0x42, 0x73, 0x9a, 0xe7, 0xf9, 0x2c, 0x59,
     0xff, 0xff, 0x00, 0x05, 0xc6, 0x6b, 0x30, 0xa8, 0x86,
 ];
+
+/// Whether a process with this id is running: there, and not a zombie waiting to be reaped (an
+/// orphan is reaped by whatever adopts it, which need not be prompt).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) S …": the state follows the last ')'.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// A terminal's Ctrl-C sends SIGINT to its whole foreground process group. The broker runs in a
+/// group of its own, so it outlives meshd's drain, which still produces (the listeners accept for
+/// the drain delay), and then goes when meshd does.
+#[test]
+fn ctrl_c_reaches_meshd_alone_and_its_drain_still_produces() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("edge.mesh"), PROGRAM).unwrap();
+    let args: Vec<String> = [
+        "run",
+        dir.path().to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+        "--no-access-log",
+        "--drain-delay",
+        "2s",
+        "--drain-timeout",
+        "10s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut command = meshd_command(&args);
+    // meshd leads a process group of its own, as a shell's foreground job does.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut meshd = MeshdProcess::start_command(command);
+    let (_, broker_pid) = broker(&meshd);
+    assert_eq!(post_log(&meshd, "before"), 200);
+
+    let group = format!("-{}", meshd.pid());
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    meshd.wait_for_line(|l| l.contains("stopping; a second signal stops at once"));
+    assert!(alive(broker_pid), "the broker took meshd's Ctrl-C");
+    assert_eq!(post_log(&meshd, "during the drain"), 200);
+
+    assert!(meshd.wait().success(), "{}", meshd.log().join("\n"));
+    eventually("the broker goes with meshd", || !alive(broker_pid));
+}

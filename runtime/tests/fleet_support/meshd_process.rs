@@ -34,14 +34,26 @@ pub fn value_after<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
         .ok()
 }
 
+/// The meshd binary with `args` (`run …` and flags), logging at `TEST_MESHD_LOG` (info).
+pub fn meshd_command(args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshd"));
+    command.args(args).env(
+        "MESHD_LOG",
+        std::env::var("TEST_MESHD_LOG").unwrap_or_else(|_| "info".into()),
+    );
+    command
+}
+
 /// Starts the meshd binary with `args` (`run …` and flags); does not wait for anything.
 pub fn spawn_meshd(args: &[String]) -> (Child, Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshd"))
-        .args(args)
-        .env(
-            "MESHD_LOG",
-            std::env::var("TEST_MESHD_LOG").unwrap_or_else(|_| "info".into()),
-        )
+    spawn_logged(meshd_command(args))
+}
+
+/// Starts `command`, collecting what it writes (stderr and stdout) line by line.
+pub fn spawn_logged(
+    mut command: Command,
+) -> (Child, Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -68,7 +80,12 @@ pub fn spawn_meshd(args: &[String]) -> (Child, Arc<Mutex<Vec<String>>>, mpsc::Re
 impl MeshdProcess {
     /// Starts meshd and waits until its admin listener (and gateway, if any) is up.
     pub fn start(args: &[String]) -> MeshdProcess {
-        let (child, lines, news) = spawn_meshd(args);
+        MeshdProcess::start_command(meshd_command(args))
+    }
+
+    /// Starts `command` (from [`meshd_command`]) and waits as [`MeshdProcess::start`] does.
+    pub fn start_command(command: Command) -> MeshdProcess {
+        let (child, lines, news) = spawn_logged(command);
         let mut process = MeshdProcess {
             child,
             admin: "0.0.0.0:0".parse().unwrap(),
@@ -172,6 +189,11 @@ impl MeshdProcess {
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits until the process exits (as it does after a signal's drain).
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().expect("meshd is waited for")
     }
 }
 
