@@ -40,61 +40,40 @@ pub enum BrokerCommand {
         partitions: i32,
     },
     /// Inject a fault.
-    Fault(FaultCommand),
-}
-
-/// A [`BrokerFault`] as it travels: API keys and error codes as Kafka's numbers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FaultCommand {
-    /// Every broker down.
-    Down,
-    /// Every broker up.
-    Up,
-    /// Fail the next requests of an API (by key) with these error codes.
-    RequestErrors(i16, Vec<i32>),
-    /// Forget the errors queued for an API.
-    ClearRequestErrors(i16),
-    /// Delay every response.
-    RoundTripTime(Duration),
-}
-
-impl From<BrokerFault> for FaultCommand {
-    fn from(fault: BrokerFault) -> Self {
-        match fault {
-            BrokerFault::AllBrokersDown => FaultCommand::Down,
-            BrokerFault::AllBrokersUp => FaultCommand::Up,
-            BrokerFault::RequestErrors(api, errors) => FaultCommand::RequestErrors(
-                api.into(),
-                errors.into_iter().map(|error| error as i32).collect(),
-            ),
-            BrokerFault::ClearRequestErrors(api) => FaultCommand::ClearRequestErrors(api.into()),
-            BrokerFault::RoundTripTime(delay) => FaultCommand::RoundTripTime(delay),
-        }
-    }
+    Fault(BrokerFault),
 }
 
 impl From<BrokerFault> for BrokerCommand {
     fn from(fault: BrokerFault) -> Self {
-        BrokerCommand::Fault(fault.into())
+        BrokerCommand::Fault(fault)
     }
 }
 
 impl BrokerCommand {
-    /// The command as one line, without its newline.
-    pub fn to_line(&self) -> String {
-        match self {
-            BrokerCommand::CreateTopic { name, partitions } => format!("topic {name} {partitions}"),
-            BrokerCommand::Fault(FaultCommand::Down) => "down".into(),
-            BrokerCommand::Fault(FaultCommand::Up) => "up".into(),
-            BrokerCommand::Fault(FaultCommand::RequestErrors(api, codes)) => {
-                let codes: Vec<String> = codes.iter().map(i32::to_string).collect();
-                format!("errors {api} {}", codes.join(","))
+    /// The command as one line, without its newline (API keys and error codes as Kafka's
+    /// numbers); `Err` for a topic name the line cannot carry (empty, or with a blank or a line
+    /// break, which would split it, or end the command early and put answers out of step).
+    pub fn to_line(&self) -> Result<String, String> {
+        Ok(match self {
+            BrokerCommand::CreateTopic { name, .. }
+                if name.is_empty() || name.contains(char::is_whitespace) =>
+            {
+                return Err(format!("{name:?} is not one word"));
             }
-            BrokerCommand::Fault(FaultCommand::ClearRequestErrors(api)) => format!("clear {api}"),
-            BrokerCommand::Fault(FaultCommand::RoundTripTime(delay)) => {
+            BrokerCommand::CreateTopic { name, partitions } => format!("topic {name} {partitions}"),
+            BrokerCommand::Fault(BrokerFault::AllBrokersDown) => "down".into(),
+            BrokerCommand::Fault(BrokerFault::AllBrokersUp) => "up".into(),
+            BrokerCommand::Fault(BrokerFault::RequestErrors(api, errors)) => {
+                let codes: Vec<String> = errors.iter().map(|e| (*e as i32).to_string()).collect();
+                format!("errors {} {}", i16::from(*api), codes.join(","))
+            }
+            BrokerCommand::Fault(BrokerFault::ClearRequestErrors(api)) => {
+                format!("clear {}", i16::from(*api))
+            }
+            BrokerCommand::Fault(BrokerFault::RoundTripTime(delay)) => {
                 format!("rtt {}", delay.as_micros())
             }
-        }
+        })
     }
 
     /// Reads one line (without its newline); `Err` says what is wrong with it.
@@ -105,37 +84,37 @@ impl BrokerCommand {
                 .map_err(|_| format!("`{word}` is not a number"))
         };
         let api = |word: &str| {
-            i16::try_from(number(word)?).map_err(|_| format!("`{word}` is not an api key"))
+            i16::try_from(number(word)?)
+                .ok()
+                .and_then(api_key)
+                .ok_or_else(|| format!("api key {word} cannot be failed"))
         };
+        let fault = |fault: BrokerFault| Ok(BrokerCommand::Fault(fault));
         match words.as_slice() {
             ["topic", name, partitions] if !name.is_empty() => Ok(BrokerCommand::CreateTopic {
                 name: (*name).to_owned(),
                 partitions: i32::try_from(number(partitions)?)
                     .map_err(|_| format!("`{partitions}` partitions"))?,
             }),
-            ["down"] => Ok(BrokerCommand::Fault(FaultCommand::Down)),
-            ["up"] => Ok(BrokerCommand::Fault(FaultCommand::Up)),
+            ["down"] => fault(BrokerFault::AllBrokersDown),
+            ["up"] => fault(BrokerFault::AllBrokersUp),
             ["errors", key, codes] => {
-                let codes = codes
+                let errors = codes
                     .split(',')
                     .map(|code| {
-                        i32::try_from(number(code)?).map_err(|_| format!("error code `{code}`"))
+                        i32::try_from(number(code)?)
+                            .ok()
+                            .and_then(|code| RDKafkaRespErr::try_from(code).ok())
+                            .ok_or_else(|| format!("no error code {code}"))
                     })
-                    .collect::<Result<Vec<i32>, String>>()?;
-                Ok(BrokerCommand::Fault(FaultCommand::RequestErrors(
-                    api(key)?,
-                    codes,
-                )))
+                    .collect::<Result<Vec<_>, String>>()?;
+                fault(BrokerFault::RequestErrors(api(key)?, errors))
             }
-            ["clear", key] => Ok(BrokerCommand::Fault(FaultCommand::ClearRequestErrors(api(
-                key,
-            )?))),
+            ["clear", key] => fault(BrokerFault::ClearRequestErrors(api(key)?)),
             ["rtt", micros] => {
                 let micros =
                     u64::try_from(number(micros)?).map_err(|_| format!("`{micros}` µs"))?;
-                Ok(BrokerCommand::Fault(FaultCommand::RoundTripTime(
-                    Duration::from_micros(micros),
-                )))
+                fault(BrokerFault::RoundTripTime(Duration::from_micros(micros)))
             }
             _ => Err(format!("unknown command `{line}`")),
         }
@@ -151,16 +130,11 @@ pub fn answer_line(result: &Result<(), String>) -> String {
 }
 
 /// The API key with Kafka's number `key`, among those a fault may name.
-pub fn api_key(key: i16) -> Option<RDKafkaApiKey> {
+fn api_key(key: i16) -> Option<RDKafkaApiKey> {
     FAULT_APIS
         .iter()
         .copied()
         .find(|api| i16::from(*api) == key)
-}
-
-/// The error code with Kafka's number `code`.
-pub fn error_code(code: i32) -> Option<RDKafkaRespErr> {
-    RDKafkaRespErr::try_from(code).ok()
 }
 
 /// The APIs a client of meshd's produce routes and streams uses, which faults may fail.
@@ -212,19 +186,29 @@ mod tests {
             BrokerFault::RoundTripTime(Duration::from_millis(800)).into(),
         ];
         for command in commands {
-            assert_eq!(BrokerCommand::parse(&command.to_line()), Ok(command));
+            assert_eq!(
+                BrokerCommand::parse(&command.to_line().unwrap()),
+                Ok(command)
+            );
+        }
+        for api in FAULT_APIS {
+            let command: BrokerCommand = BrokerFault::ClearRequestErrors(api).into();
+            assert_eq!(
+                BrokerCommand::parse(&command.to_line().unwrap()),
+                Ok(command)
+            );
         }
     }
 
     #[test]
-    fn api_keys_and_error_codes_come_back_from_their_numbers() {
-        for api in FAULT_APIS {
-            assert_eq!(api_key(api.into()), Some(api));
+    fn a_topic_name_the_line_cannot_carry_is_not_written() {
+        for name in ["", "two words", "red\nup", "tab\there"] {
+            let command = BrokerCommand::CreateTopic {
+                name: name.into(),
+                partitions: 1,
+            };
+            assert!(command.to_line().is_err(), "{name:?}");
         }
-        assert_eq!(api_key(-1), None);
-        let code = RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
-        assert_eq!(error_code(code as i32), Some(code));
-        assert_eq!(error_code(1 << 30), None);
     }
 
     #[test]
@@ -238,6 +222,9 @@ mod tests {
             "errors 0",
             "errors 99999 1",
             "errors 0 1,,2",
+            "errors 0 1073741824",
+            "errors 32 1",
+            "clear -1",
             "rtt -1",
             "down now",
             "stop",

@@ -10,9 +10,8 @@ use std::io::{BufRead, Write};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
-use super::broker_command::{
-    answer_line, api_key, error_code, BrokerCommand, FaultCommand, BOOTSTRAP, ERROR,
-};
+use super::broker_command::{answer_line, BrokerCommand, BOOTSTRAP, ERROR};
+use super::embedded_broker::BrokerFault;
 
 /// The id of the mock cluster's one broker.
 const BROKER_ID: i32 = 1;
@@ -46,23 +45,19 @@ fn carry_out(cluster: &Cluster, command: BrokerCommand) -> Result<(), String> {
     let refused = |error: rdkafka::error::KafkaError| error.to_string();
     match command {
         BrokerCommand::CreateTopic { name, partitions } => create_topic(cluster, &name, partitions),
-        BrokerCommand::Fault(FaultCommand::Down) => cluster.broker_down(-1).map_err(refused),
-        BrokerCommand::Fault(FaultCommand::Up) => cluster.broker_up(-1).map_err(refused),
-        BrokerCommand::Fault(FaultCommand::RequestErrors(key, codes)) => {
-            let api = api_key(key).ok_or_else(|| format!("api key {key} cannot be failed"))?;
-            let errors = codes
-                .iter()
-                .map(|&code| error_code(code).ok_or_else(|| format!("no error code {code}")))
-                .collect::<Result<Vec<_>, String>>()?;
+        BrokerCommand::Fault(BrokerFault::AllBrokersDown) => {
+            cluster.broker_down(-1).map_err(refused)
+        }
+        BrokerCommand::Fault(BrokerFault::AllBrokersUp) => cluster.broker_up(-1).map_err(refused),
+        BrokerCommand::Fault(BrokerFault::RequestErrors(api, errors)) => {
             cluster.request_errors(api, &errors);
             Ok(())
         }
-        BrokerCommand::Fault(FaultCommand::ClearRequestErrors(key)) => {
-            let api = api_key(key).ok_or_else(|| format!("api key {key} cannot be failed"))?;
+        BrokerCommand::Fault(BrokerFault::ClearRequestErrors(api)) => {
             cluster.clear_request_errors(api);
             Ok(())
         }
-        BrokerCommand::Fault(FaultCommand::RoundTripTime(delay)) => cluster
+        BrokerCommand::Fault(BrokerFault::RoundTripTime(delay)) => cluster
             .broker_round_trip_time(BROKER_ID, delay)
             .map_err(refused),
     }
