@@ -3,8 +3,9 @@
 //!
 //! Its callers are probes and scrapers, which ask and go: a connection gets [`HEAD_TIMEOUT`] to
 //! send each request's head (and to start it: the first, and the next on a kept-alive connection)
-//! and lives at most [`CONNECTION_LIFETIME`] (then closes after the request in flight). The admin port is often reachable from the cluster's network (kubelet
-//! probes), and without these bounds any client there could hold connections open for ever.
+//! and lives at most [`CONNECTION_LIFETIME`] (then closes after the request in flight). The admin
+//! port is often reachable from the cluster's network (kubelet probes), and without these bounds
+//! any client there could hold connections open for ever.
 //! For the same reason `POST /reload`, the one call that acts, is answered only to loopback
 //! callers (as Linkerd's proxy answers `/shutdown`); the reads are answered to anyone.
 
@@ -31,6 +32,15 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Serves the admin endpoints on `listener` forever.
 pub async fn serve_admin(listener: TcpListener, admin: Arc<AdminContext>) {
+    serve_connections_for(listener, admin, CONNECTION_LIFETIME).await;
+}
+
+/// [`serve_admin`], each connection served for at most `lifetime`.
+async fn serve_connections_for(
+    listener: TcpListener,
+    admin: Arc<AdminContext>,
+    lifetime: Duration,
+) {
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
@@ -59,11 +69,55 @@ pub async fn serve_admin(listener: TcpListener, admin: Arc<AdminContext>) {
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
-                () = tokio::time::sleep(CONNECTION_LIFETIME) => {
+                () = tokio::time::sleep(lifetime) => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::server::drain::DrainState;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An answered connection that stays open (HTTP/1.1 keep-alive; for HTTP/2 the pings would
+    /// keep it) is closed once its lifetime is over, well before the head timeout would.
+    #[tokio::test]
+    async fn a_connection_is_closed_when_its_lifetime_is_over() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let admin = Arc::new(AdminContext {
+            state: Arc::default(),
+            metrics: Metrics::new(1),
+            reloader: std::sync::OnceLock::new(),
+            drain: DrainState::new(1),
+        });
+        tokio::spawn(serve_connections_for(
+            listener,
+            admin,
+            Duration::from_millis(200),
+        ));
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let started = std::time::Instant::now();
+        client
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n")
+            .await
+            .unwrap();
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200 OK"),
+            "{received:?}"
+        );
+        assert!(
+            started.elapsed() < HEAD_TIMEOUT / 2,
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
