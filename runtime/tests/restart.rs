@@ -189,6 +189,63 @@ async fn callers_that_say_nothing_or_nonsense_at_the_handover_socket_do_not_hold
     assert_eq!(get_once(new.gateway, "/ping").await.unwrap().status, 200);
 }
 
+/// The sockets go only to a process of meshd's own user. The socket file is the owner's (0600)
+/// once placed, but bind creates it under the umask first; here it is opened to all, and a caller
+/// of another user (nobody, through `setpriv`) says a proper hello and gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_of_another_user_gets_no_sockets() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: calling as another user needs root");
+        return;
+    }
+    let upstream = Upstream::start("answer", Behaviour::Answer).await;
+    let dir = TempDir::new("handover-other-user");
+    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let socket = dir.path("handover.sock");
+    let args = handover_args(&socket);
+    let mut old = Meshd::start_async(&meshd_binary(), &source, &args);
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    // perl is in every Debian base system (perl-base); the test's own python may live in root's
+    // home, out of nobody's reach.
+    let caller = r#"
+use IO::Socket::UNIX;
+$SIG{PIPE} = 'IGNORE'; # meshd may close before the hello is written
+my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0]) or die "connect: $!";
+print $s qq({"meshd_handover": 1, "pid": 1}\n);
+my ($received, $chunk) = (0, "");
+while (sysread($s, $chunk, 4096)) { $received += length($chunk); }
+print "$received\n";
+"#;
+    let output = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "perl",
+            "-e",
+            caller,
+        ])
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "0");
+    old.wait_for_log_async("hand-over refused");
+    assert!(
+        old.log().contains("is not of this meshd's user"),
+        "{}",
+        old.log()
+    );
+    assert!(old.is_running());
+    assert_eq!(get_once(old.gateway, "/ping").await.unwrap().status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_upgrades_pass_the_sockets_on_without_a_failed_request() {
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;
