@@ -122,7 +122,7 @@ struct Drill {
     members: Vec<MeshdProcess>,
     member_args: Vec<Vec<String>>,
     _embedded: Option<MeshdProcess>,
-    _noida: Option<NoidaKafka>,
+    noida: Option<NoidaKafka>,
     _scratch: Scratch,
     bootstrap: String,
     prefix: &'static str,
@@ -223,7 +223,7 @@ fn drill(prefix: &'static str, exactly_once: bool, broker: Broker) -> Drill {
         members,
         member_args,
         _embedded: embedded,
-        _noida: noida,
+        noida,
         _scratch: scratch,
         bootstrap,
         prefix,
@@ -362,6 +362,12 @@ fn everything_arrives(drill: &Drill) -> (Vec<String>, Vec<String>) {
         // group can wait on any of them.
         for (index, member) in drill.members.iter().enumerate() {
             eprintln!("--- member {index}'s log:\n{}", member.log().join("\n"));
+        }
+        if let Some(noida) = &drill.noida {
+            eprintln!(
+                "--- the broker's group requests:\n{}",
+                noida.group_activity()
+            );
         }
         panic!(
             "records were lost when a member died: {} missing, by partition {by_partition:?}",

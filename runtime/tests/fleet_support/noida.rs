@@ -17,6 +17,8 @@ use std::time::Duration;
 /// A running noida-db with only its Kafka service.
 pub struct NoidaKafka {
     child: Child,
+    binary: PathBuf,
+    dir: PathBuf,
     /// `127.0.0.1:<port>`.
     pub bootstrap: String,
 }
@@ -93,7 +95,41 @@ impl NoidaKafka {
                 panic!("noida-db printed no Kafka address (exit: {status:?})");
             }
         };
-        NoidaKafka { child, bootstrap }
+        NoidaKafka {
+            child,
+            binary: binary.to_path_buf(),
+            dir: dir.to_path_buf(),
+            bootstrap,
+        }
+    }
+
+    /// The consumer-group requests the broker has served, one per line with its time
+    /// (`noida-db activity`): what a drill whose group stalled prints.
+    pub fn group_activity(&self) -> String {
+        let output = Command::new(&self.binary)
+            .arg("activity")
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .stderr(Stdio::null())
+            .output();
+        match output {
+            Ok(output) => String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter(|line| {
+                    [
+                        "JoinGroup",
+                        "SyncGroup",
+                        "LeaveGroup",
+                        "Heartbeat",
+                        "InitProducerId",
+                    ]
+                    .iter()
+                    .any(|request| line.contains(request))
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(error) => format!("noida-db activity: {error}"),
+        }
     }
 }
 
