@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::mesh::service_host::{ServiceHosts, RESOLV_CONF};
 use meshd::mesh::sidecar::SidecarOptions;
 use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
 use meshd::server::drain::DrainPlan;
@@ -138,6 +139,12 @@ enum Command {
         /// The outbound listener for the app's calls (Host names the service).
         #[arg(long, value_name = "ADDR", default_value = meshd::mesh::sidecar::DEFAULT_OUTBOUND)]
         outbound: String,
+        /// The DNS search domains by which the app's Host names a service, the first being the
+        /// mesh's (on Kubernetes `NAMESPACE.svc.cluster.local`: `riker.NAMESPACE` and
+        /// `riker.NAMESPACE.svc.cluster.local` then name riker); comma-separated, "" for none
+        /// (default: the `search` line of /etc/resolv.conf).
+        #[arg(long, value_name = "DOMAINS")]
+        search_domains: Option<String>,
         /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4191")]
         admin: String,
@@ -271,6 +278,7 @@ fn main() -> ExitCode {
             certs,
             inbound,
             outbound,
+            search_domains,
             admin,
             verify_key,
             fault_seed,
@@ -305,6 +313,7 @@ fn main() -> ExitCode {
                 certs,
                 inbound,
                 outbound,
+                hosts: ServiceHosts::new(&search_domains_of(search_domains.as_deref())),
             }),
             ..RunOptions::new(inputs)
         }),
@@ -392,6 +401,22 @@ fn run(options: RunOptions) -> ExitCode {
     tracing::info!(digest = %server.digest, "serving bundle");
 
     serve_until_stopped(&runtime, &mut signals, server)
+}
+
+/// The search domains given (comma-separated), or else those of /etc/resolv.conf (none when
+/// it cannot be read).
+fn search_domains_of(given: Option<&str>) -> Vec<String> {
+    match given {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|domain| !domain.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => std::fs::read_to_string(RESOLV_CONF)
+            .map(|text| ServiceHosts::search_domains(&text))
+            .unwrap_or_default(),
+    }
 }
 
 fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {

@@ -23,6 +23,7 @@ use http_body_util::Full;
 use mesh_identity_support::{connect, id, TempDir, TestCa};
 use mesh_sidecar_support::{
     assert_refused_plaintext, metric, plaintext, services_source, workload, Mesh, MESH_PERMISSIVE,
+    MESH_STRICT,
 };
 use meshd_process::MeshdProcess;
 use support::{client, Answer, Behaviour};
@@ -247,6 +248,59 @@ async fn foreign_certificates_impostors_and_plaintext_are_refused_at_the_connect
     // Strict: plaintext gets no HTTP answer at all (a TLS alert, or nothing).
     assert_refused_plaintext(&plaintext(riker.inbound).await);
     assert_eq!(riker.app.requests(), 1);
+}
+
+/// An app on Kubernetes calls `riker.<namespace>.svc.cluster.local`, `riker.<namespace>` or
+/// `riker`: each names riker when the namespace is the mesh's (the first search domain), and the
+/// call is decided and forwarded as riker's. A name the pod's resolver would send elsewhere is
+/// the caller's sidecar's 404, never the local riker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_host_names_in_the_mesh_namespace_name_the_service() {
+    let search = "bridge.svc.cluster.local,svc.cluster.local,cluster.local";
+    let mesh = Mesh::start_with("dns", MESH_STRICT, &["--search-domains", search]).await;
+    let riker = mesh.sidecar("riker");
+    let mut reached = 0;
+    for host in [
+        "riker.bridge.svc.cluster.local",
+        "riker.bridge.svc.cluster.local.:8080",
+        "Riker.Bridge.svc",
+        "riker.bridge",
+    ] {
+        let answer = mesh.call("picard", "GET", host, "/reports/7", &[]).await;
+        assert_eq!(answer.status, 200, "{host}: {}", answer.body);
+        reached += 1;
+        let echo = answer.json();
+        assert_eq!(echo["upstream"], "riker", "{host}");
+        // The app's Host goes on as it was sent, as Envoy and Linkerd keep it.
+        assert_eq!(echo["headers"]["host"], host, "{host}");
+        assert_eq!(echo["headers"]["x-meshwork-source"], "picard", "{host}");
+        // The mesh's rules are riker's: POST falls to the default there.
+        let posted = mesh.call("picard", "POST", host, "/reports", &[]).await;
+        assert_eq!(posted.status, 403, "{host}: {}", posted.body);
+    }
+    for host in [
+        "riker.sickbay",
+        "riker.sickbay.svc.cluster.local",
+        "riker.cluster.local",
+        "riker.example.com",
+    ] {
+        let answer = mesh.call("picard", "GET", host, "/", &[]).await;
+        assert_eq!(answer.status, 404, "{host}: {}", answer.body);
+        assert!(
+            answer.body.contains(&format!("no service `{}`", host))
+                && answer.body.contains("bridge.svc.cluster.local"),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(riker.app.requests(), reached);
+    // Counted under the service's name, not under each host spelling.
+    assert!(
+        metric(
+            &mesh.sidecar("picard").process,
+            "meshd_mesh_requests_total{direction=\"outbound\",source=\"picard\",destination=\"riker\",code=\"200\"}"
+        ) >= reached as f64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

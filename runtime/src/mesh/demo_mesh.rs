@@ -20,6 +20,7 @@ use crate::run::{start, RunOptions, RunningServer};
 use crate::server::listeners::reuse_port_listener;
 
 use super::identity::{SpiffeId, TrustDomain};
+use super::service_host::ServiceHosts;
 use super::sidecar::SidecarOptions;
 
 /// How long the throwaway CA and its certificates live.
@@ -218,6 +219,8 @@ fn start_sidecar(
         certs,
         inbound: Some(inbound.to_string()),
         outbound: "127.0.0.1:0".to_string(),
+        // The demo's apps call services by their names.
+        hosts: ServiceHosts::default(),
     });
     let server = start(sidecar_options).map_err(|e| {
         format!(

@@ -26,5 +26,6 @@ pub mod mesh_state;
 pub mod outbound;
 pub mod outbound_chain;
 pub mod pair_mirrors;
+pub mod service_host;
 pub mod sidecar;
 pub mod workload_identity;

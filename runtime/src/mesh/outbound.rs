@@ -1,5 +1,5 @@
 //! A sidecar's outbound side: a loopback listener for the local app. The app calls
-//! `http://riker/…` through it (`Host` names the service); the sidecar balances over the
+//! `http://riker/…` through it (`Host` names the service, [`super::service_host`]); the sidecar balances over the
 //! service's endpoints (the other sidecars' inbound listeners), retries, times out and ejects as
 //! the service says, with mutual TLS that presents this workload's certificate and accepts only
 //! the destination's identity. What happens to each request is [`super::outbound_chain`].
@@ -16,6 +16,7 @@ use crate::server::request_handler::ConnectionContext;
 use super::mesh_metrics::MeshDirection;
 use super::mesh_record::{record, CallLine, CallSides, MeshOutcome};
 use super::mesh_state::UNKNOWN;
+use super::service_host::ServiceHosts;
 
 /// Everything the outbound listener's connections share.
 #[derive(Debug)]
@@ -24,14 +25,18 @@ pub struct OutboundSide {
     pub service: Arc<str>,
     /// Its identity (`source.identity` in a balance hash).
     pub identity: Arc<str>,
+    /// Which `Host` names which service.
+    pub hosts: ServiceHosts,
 }
 
 impl OutboundSide {
-    /// The outbound side of `service`'s sidecar, which presents `identity`.
-    pub fn new(service: &str, identity: &str) -> OutboundSide {
+    /// The outbound side of `service`'s sidecar, which presents `identity` and reads `Host`
+    /// with `hosts`.
+    pub fn new(service: &str, identity: &str, hosts: ServiceHosts) -> OutboundSide {
         OutboundSide {
             service: service.into(),
             identity: identity.into(),
+            hosts,
         }
     }
 

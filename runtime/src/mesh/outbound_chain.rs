@@ -43,20 +43,17 @@ pub async fn serve(
         trace: RequestTrace::begin(&request.headers, None, shared.exporter.enabled()),
         ..MeshOutcome::default()
     };
-    // match
+    // match (by the service's name from here on, whichever form of it the app sent)
     let host = request.host();
-    let service = state.services.get(host);
-    let destination = if service.is_some() { host } else { UNKNOWN };
-    let response = match service {
+    let found = side.hosts.find(host, &state.services);
+    let destination = found.map_or(UNKNOWN, |(name, _)| name);
+    let response = match found {
         None if host.is_empty() => outcome.refuse(
             StatusCode::BAD_REQUEST,
             "name the service to call in the Host header: http://SERVICE/…",
         ),
-        None => outcome.refuse(
-            StatusCode::NOT_FOUND,
-            &format!("the mesh has no service `{host}`"),
-        ),
-        Some(service) => 'act: {
+        None => outcome.refuse(StatusCode::NOT_FOUND, &side.hosts.no_service(host)),
+        Some((host, service)) => 'act: {
             let site = UpgradeSite {
                 proxy: "outbound",
                 route: host,
@@ -103,8 +100,8 @@ pub async fn serve(
                 };
                 hash.hash(CelInput::mesh_call(&facts, caller))
             });
-            // The host routed by (the service) is the host sent, over HTTP/1.1 or as the
-            // :authority of HTTP/2.
+            // The host the app sent goes on as it was (any of the service's names, as Envoy
+            // and Linkerd keep it), over HTTP/1.1 or as the :authority of HTTP/2.
             let mut forwarding = host_forwarding(request, &request.headers, &service.name);
             if let Some(trace) = &mut outcome.trace {
                 forwarding.trace = Some(trace.begin_call(&service.name));

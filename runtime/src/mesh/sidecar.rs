@@ -21,6 +21,7 @@ use super::app_service::AppService;
 use super::identity::{IdentityMetrics, IdentityStore};
 use super::inbound::InboundSide;
 use super::outbound::OutboundSide;
+use super::service_host::ServiceHosts;
 
 /// The outbound listener's address when none is given: Linkerd's outbound port, on loopback.
 pub const DEFAULT_OUTBOUND: &str = "127.0.0.1:4140";
@@ -38,6 +39,8 @@ pub struct SidecarOptions {
     pub inbound: Option<String>,
     /// The outbound listener's address (loopback for the app).
     pub outbound: String,
+    /// Which `Host` names which service on the outbound listener (the DNS search domains).
+    pub hosts: ServiceHosts,
 }
 
 /// Why a sidecar cannot start.
@@ -176,7 +179,15 @@ pub fn bind_sidecar(
         context.identity_metrics.clone(),
     )
     .map_err(|error| SidecarError::Tls(error.to_string()))?;
-    let outbound = OutboundSide::new(name, &presented);
+    match options.hosts.mesh_domain() {
+        Some(domain) => tracing::info!(
+            mesh_domain = %domain,
+            "outbound calls name a service by its name or in the mesh domain (riker.{domain}, \
+             or shorter as the DNS search domains complete it)"
+        ),
+        None => tracing::info!("outbound calls name a service by its name"),
+    }
+    let outbound = OutboundSide::new(name, &presented, options.hosts.clone());
     let outbound_address = resolve("--outbound", &options.outbound)?;
     let mut bind = |configured: &str, address: SocketAddr| {
         bind_sockets(configured, address, context.pools.workers, inherited)
