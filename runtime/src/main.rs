@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use meshd::load::program_check::program_errors;
 use meshd::load::remote::SourceArgs;
 use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
 use meshd::mesh::service_host::{ServiceHosts, RESOLV_CONF};
@@ -436,8 +437,20 @@ fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let errors = program_errors(&bundle);
+    if !errors.is_empty() {
+        eprintln!(
+            "error: {} is refused: its program does not build ({} error(s)):",
+            path.display(),
+            errors.len()
+        );
+        for error in errors {
+            eprintln!("  - {error}");
+        }
+        return ExitCode::FAILURE;
+    }
     println!(
-        "ok: {} {} ({} gateways, {} routes, {} services, {} streams){}",
+        "ok: {} {} ({} gateways, {} routes, {} services, {} streams), program built{}",
         path.display(),
         bundle.digest,
         bundle.gateways.len(),

@@ -159,3 +159,59 @@ fn a_missing_file_exits_2() {
         text(&output.stderr)
     );
 }
+
+/// A bundle that matches the schema and its digest but whose program does not build (meshc
+/// never writes one; another tool or a hand edit can) is refused as `meshd run` would refuse
+/// it, every reason listed with its place: each part meshd compiles at load is reached.
+#[test]
+fn a_bundle_whose_program_does_not_build_is_refused_listing_every_reason() {
+    use meshwork_bundle::{AdmissionStep, Balance, RouteAction, TopicSchema};
+
+    let scratch = Scratch::new("program");
+    let mut bundle = starfleet_bundle();
+    let deep = format!("{}true{}", "(".repeat(100), ")".repeat(100));
+    for route in &mut bundle.gateways[0].routes {
+        for step in &mut route.admission {
+            if let AdmissionStep::Condition { cel, .. } = step {
+                *cel = "request.method ==".to_string();
+            }
+        }
+        if let RouteAction::Produce { key, .. } = &mut route.action {
+            *key = Some(deep.clone());
+        }
+    }
+    for service in &mut bundle.services {
+        if let Balance::Hash { cel } = &mut service.balance {
+            *cel = "request.headers[".to_string();
+        }
+    }
+    bundle.mesh.rules[0].when = Some("source.service ==".to_string());
+    bundle.mesh.faults[0].when = Some(deep);
+    bundle.streams[0].when = Some("event.value ==".to_string());
+    bundle.topics[0].schema = Some(TopicSchema {
+        path: "captains-log.schema.json".to_string(),
+        document: serde_json::json!({"type": "strng"}),
+    });
+    bundle.seal();
+    let path = scratch.write("bundle.json", bundle.to_pretty_json().as_bytes());
+    let output = validate(&path);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("its program does not build (7 error(s))"),
+        "{stderr}"
+    );
+    for expected in [
+        "route `officers`: condition",
+        "route `captains_log`: record key",
+        "nests deeper than 64 levels",
+        "balance hash(request.headers[)",
+        "mesh rule at edge.mesh:38: `when source.service ==`",
+        "mesh pair `edge -> riker`: fault condition",
+        "stream `red_alerts`",
+        "topic `captains-log`: its schema",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    assert!(output.stdout.is_empty());
+}

@@ -5,6 +5,7 @@
 pub mod bundle_check;
 pub mod input;
 pub mod memory_trim;
+pub mod program_check;
 pub mod remote;
 pub mod signature;
 
