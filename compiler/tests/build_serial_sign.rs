@@ -120,10 +120,13 @@ fn sign_writes_a_signature_that_verifies_and_the_same_bytes_each_time() {
     ok(&meshc(&args, &dir, None));
     let signature = std::fs::read_to_string(dir.join("edge.json.sig")).unwrap();
     let built = bundle(&dir.join("edge.json"));
-    PublicKey::parse(&public)
+    let signed = PublicKey::parse(&public)
         .unwrap()
-        .verify(&built.digest, &signature)
+        .verify(&signature)
         .unwrap();
+    assert_eq!(signed.digest, built.digest);
+    let text = std::fs::read(dir.join("edge.json")).unwrap();
+    assert_eq!(signed.text_length, text.len() as u64);
     let first = std::fs::read(dir.join("edge.json")).unwrap();
     ok(&meshc(&args, &dir, None));
     assert_eq!(std::fs::read(dir.join("edge.json")).unwrap(), first);
@@ -132,6 +135,22 @@ fn sign_writes_a_signature_that_verifies_and_the_same_bytes_each_time() {
         signature,
         "ed25519 signatures are deterministic"
     );
+    // Compressed: the signature vouches for the text inside, the compact canonical form.
+    let compressed_args = args.map(|arg| {
+        if arg == "edge.json" {
+            "edge.json.zst"
+        } else {
+            arg
+        }
+    });
+    ok(&meshc(&compressed_args, &dir, None));
+    let zst_signature = std::fs::read_to_string(dir.join("edge.json.zst.sig")).unwrap();
+    let signed = PublicKey::parse(&public)
+        .unwrap()
+        .verify(&zst_signature)
+        .unwrap();
+    assert_eq!(signed.digest, built.digest);
+    assert_eq!(signed.text_length, built.to_canonical_json().len() as u64);
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())

@@ -8,7 +8,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use meshd::load::program_check::program_errors;
 use meshd::load::remote::SourceArgs;
-use meshd::load::{generate_key_pair, read_bundle_file, sign_bundle, BundleError, VerifyKey};
+use meshd::load::{
+    generate_key_pair, read_bundle_file, read_signed_bundle_file, sign_bundle, BundleError,
+    VerifyKey,
+};
 use meshd::mesh::service_host::{ServiceHosts, RESOLV_CONF};
 use meshd::mesh::sidecar::SidecarOptions;
 use meshd::run::{DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_TIMEOUT};
@@ -421,7 +424,20 @@ fn search_domains_of(given: Option<&str>) -> Vec<String> {
 }
 
 fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
-    let bundle = match read_bundle_file(path) {
+    // As meshd run reads it: a signature first, on its own, then the bundle it vouches for.
+    let signed = match verify_key.map(|key| VerifyKey::read(key)?.signed_bundle(path)) {
+        None => None,
+        Some(Ok(signed)) => Some(signed),
+        Some(Err(error)) => {
+            eprintln!("error: {} is refused: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let read = match &signed {
+        Some(signed) => read_signed_bundle_file(path, signed),
+        None => read_bundle_file(path),
+    };
+    let bundle = match read {
         Ok(bundle) => bundle,
         Err(error) => {
             let code = error.exit_code();
@@ -429,14 +445,6 @@ fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if let Some(key_file) = verify_key {
-        let verified =
-            VerifyKey::read(key_file).and_then(|key| key.verify_bundle(path, &bundle.digest));
-        if let Err(error) = verified {
-            eprintln!("error: {} is refused: {error}", path.display());
-            return ExitCode::FAILURE;
-        }
-    }
     let errors = program_errors(&bundle);
     if !errors.is_empty() {
         eprintln!(

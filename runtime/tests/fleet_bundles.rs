@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fleet_support::meshd_process::{eventually, run_meshd_to_exit, MeshdProcess};
 use fleet_support::nginx::{nginx_installed, Nginx};
-use fleet_support::publish::{build, ping_program, Shelf};
+use fleet_support::publish::{build, ping_program, signature_of, Shelf};
 use fleet_support::Scratch;
 use meshwork_bundle::signature::key_pair_texts;
 
@@ -71,6 +71,16 @@ fn assert_all_answer(fleet: &[MeshdProcess], answer: &str) {
 
 /// Publishes a bad bundle and waits until every instance refused it once more; the served
 /// digest stays `serving`. Returns the last refusal's reason of the first instance.
+/// The peak resident memory of process `pid` so far (VmHWM), in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 fn refused_by_all(fleet: &[MeshdProcess], serving: &str, publish: impl FnOnce()) -> String {
     let before: Vec<f64> = fleet.iter().map(refusals).collect();
     publish();
@@ -185,7 +195,7 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     // Tampered: the content changed after signing; the digest no longer holds.
     let reason = refused_by_all(&fleet, &v2.digest, || {
         let tampered = v2.to_pretty_json().replace("\"v2\"", "\"v666\"");
-        let signature = meshwork_bundle::signature::sign_digest(&private, &v2.digest).unwrap();
+        let signature = signature_of(&private, &v2.digest, tampered.len());
         shelf.publish_text("edge.json", &tampered, Some(&signature));
     });
     assert!(reason.contains("digest mismatch"), "{reason}");
@@ -204,12 +214,32 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
         shelf.publish("edge.json", &stale, Some(&private))
     });
     assert!(reason.contains("refused as a rollback"), "{reason}");
-    // Arbitrary bytes.
+    // Arbitrary bytes, behind a signature that verifies (of v2, for as many bytes), and behind
+    // arbitrary bytes.
+    let noise: String = (0..4096).map(|_| fastrand::char(..)).collect();
     let reason = refused_by_all(&fleet, &v2.digest, || {
-        let noise: String = (0..4096).map(|_| fastrand::char(..)).collect();
-        shelf.publish_text("edge.json", &noise, Some("ed25519-signature 00"));
+        let signature = signature_of(&private, &v2.digest, noise.len());
+        shelf.publish_text("edge.json", &noise, Some(&signature));
     });
     assert!(reason.contains("not a usable bundle"), "{reason}");
+    let reason = refused_by_all(&fleet, &v2.digest, || {
+        shelf.publish_text("edge.json", &noise, Some(&noise));
+    });
+    assert!(reason.contains("is not a signature"), "{reason}");
+    // A zstd bomb (1 GiB of spaces in 1 KiB) behind v2's real signature, replayed: the signature
+    // is checked first, and the bomb expands no further than the text length it vouches for, so
+    // no instance's memory grows (it did by the gigabyte when the bundle was read first).
+    let peaks: Vec<u64> = fleet.iter().map(|meshd| peak_kib(meshd.pid())).collect();
+    let v2_signature = signature_of(&private, &v2.digest, v2.to_pretty_json().len());
+    let reason = refused_by_all(&fleet, &v2.digest, || {
+        let frame = meshwork_bundle::bundle_file::compress(&vec![b' '; 1 << 20]);
+        shelf.publish_bytes("edge.json", &frame.repeat(1024), Some(&v2_signature));
+    });
+    assert!(reason.contains("expands past"), "{reason}");
+    for (meshd, before) in fleet.iter().zip(peaks) {
+        let after = peak_kib(meshd.pid());
+        assert!(after < before + 64 * 1024, "peak {before} → {after} KiB");
+    }
     assert_all_answer(&fleet, "v2");
     for meshd in &fleet {
         assert!(meshd.metric("meshd_bundle_loads_total{result=\"refused\"}") >= 5.0);

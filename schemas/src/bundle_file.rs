@@ -53,9 +53,13 @@ pub enum BundleFileError {
     /// A zstd frame that does not decompress.
     #[error("the compressed bundle is corrupt: {0}")]
     Corrupt(#[source] std::io::Error),
-    /// A zstd frame that expands past [`MAX_BUNDLE_TEXT`].
-    #[error("the compressed bundle expands past {MAX_BUNDLE_TEXT} bytes")]
-    TooLarge,
+    /// A zstd frame that expands past the limit: [`MAX_BUNDLE_TEXT`], or the text length a
+    /// signature vouches for.
+    #[error("the compressed bundle expands past {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// Writes `bundle` (already sealed) in `encoding`.
@@ -79,10 +83,30 @@ pub fn is_compressed(bytes: &[u8]) -> bool {
 
 /// The JSON text of a bundle file: `bytes` as they are, or decompressed when they are zstd.
 pub fn decode(bytes: &[u8]) -> Result<Cow<'_, [u8]>, BundleFileError> {
-    decode_limited(bytes, MAX_BUNDLE_TEXT)
+    decode_within(bytes, MAX_BUNDLE_TEXT)
 }
 
-fn decode_limited(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, BundleFileError> {
+/// The length of the JSON text of a bundle file, counted without keeping the text.
+pub fn text_length(bytes: &[u8]) -> Result<u64, BundleFileError> {
+    if !is_compressed(bytes) {
+        return Ok(bytes.len() as u64);
+    }
+    let decoder =
+        zstd::stream::read::Decoder::with_buffer(bytes).map_err(BundleFileError::Corrupt)?;
+    let length = std::io::copy(&mut decoder.take(MAX_BUNDLE_TEXT + 1), &mut std::io::sink())
+        .map_err(BundleFileError::Corrupt)?;
+    match length > MAX_BUNDLE_TEXT {
+        true => Err(BundleFileError::TooLarge {
+            limit: MAX_BUNDLE_TEXT,
+        }),
+        false => Ok(length),
+    }
+}
+
+/// [`decode`], expanding a compressed bundle to no more than `limit` bytes (at most
+/// [`MAX_BUNDLE_TEXT`]).
+pub fn decode_within(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, BundleFileError> {
+    let limit = limit.min(MAX_BUNDLE_TEXT);
     if !is_compressed(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
@@ -101,7 +125,7 @@ fn decode_limited(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, BundleFileE
         .read_to_end(&mut text)
         .map_err(BundleFileError::Corrupt)?;
     if text.len() as u64 > limit {
-        return Err(BundleFileError::TooLarge);
+        return Err(BundleFileError::TooLarge { limit });
     }
     Ok(Cow::Owned(text))
 }
@@ -162,9 +186,22 @@ mod tests {
         let bomb = compress(&vec![0u8; (4 << 20) + 1]);
         assert!(bomb.len() < 4096);
         assert!(matches!(
-            decode_limited(&bomb, 4 << 20),
-            Err(BundleFileError::TooLarge)
+            decode_within(&bomb, 4 << 20),
+            Err(BundleFileError::TooLarge { limit }) if limit == 4 << 20
         ));
-        assert!(decode_limited(&bomb, (4 << 20) + 1).is_ok());
+        assert!(decode_within(&bomb, (4 << 20) + 1).is_ok());
+    }
+
+    #[test]
+    fn the_text_length_is_counted_in_either_encoding() {
+        let bundle = starfleet_bundle();
+        let pretty = encode(&bundle, BundleEncoding::Json);
+        assert_eq!(text_length(&pretty).unwrap(), pretty.len() as u64);
+        let compressed = encode(&bundle, BundleEncoding::Zstd);
+        assert_eq!(
+            text_length(&compressed).unwrap(),
+            bundle.to_canonical_json().len() as u64
+        );
+        assert!(text_length(&compressed[..compressed.len() / 2]).is_err());
     }
 }

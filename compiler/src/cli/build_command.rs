@@ -8,8 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use meshwork_bundle::bundle_file::BundleEncoding;
-use meshwork_bundle::signature::sign_digest;
+use meshwork_bundle::bundle_file::{self, BundleEncoding};
+use meshwork_bundle::signature::{sign_bundle_text, SignedBundle};
 
 use crate::pipeline::{compile_paths_for_build, Build};
 
@@ -86,22 +86,6 @@ pub fn run_build(args: &BuildArgs) -> u8 {
             }
         };
     }
-    let signature = match private_key.map(|key| sign_digest(&key, &bundle.digest)) {
-        Some(Ok(signature)) => Some(signature),
-        Some(Err(error)) => {
-            let key = args.sign.as_deref().unwrap_or(Path::new(""));
-            eprintln!("error: {} is unusable: {error}", key.display());
-            return EXIT_USAGE;
-        }
-        None => None,
-    };
-    let signature_path = suffixed(&args.output, ".sig");
-    if let Some(signature) = &signature {
-        if let Err(error) = write_atomically(&signature_path, signature.as_bytes()) {
-            eprintln!("error: cannot write {}: {error}", signature_path.display());
-            return EXIT_USAGE;
-        }
-    }
     let bytes = match encoding {
         // The text sealed, compressed as it is (on the emitting thread): no second printing.
         BundleEncoding::Zstd => canonical_text,
@@ -110,6 +94,38 @@ pub fn run_build(args: &BuildArgs) -> u8 {
             bundle.to_pretty_json().into_bytes()
         }
     };
+    // The signature vouches for the digest and the length of the file's JSON text (a reader
+    // decompresses no further than that).
+    let signature = match private_key {
+        None => None,
+        Some(key) => {
+            let signed = match bundle_file::text_length(&bytes) {
+                Ok(text_length) => SignedBundle {
+                    digest: bundle.digest.clone(),
+                    text_length,
+                },
+                Err(error) => {
+                    eprintln!("error: cannot read back the bundle to sign: {error}");
+                    return EXIT_USAGE;
+                }
+            };
+            match sign_bundle_text(&key, &signed) {
+                Ok(signature) => Some(signature),
+                Err(error) => {
+                    let key = args.sign.as_deref().unwrap_or(Path::new(""));
+                    eprintln!("error: {} is unusable: {error}", key.display());
+                    return EXIT_USAGE;
+                }
+            }
+        }
+    };
+    let signature_path = suffixed(&args.output, ".sig");
+    if let Some(signature) = &signature {
+        if let Err(error) = write_atomically(&signature_path, signature.as_bytes()) {
+            eprintln!("error: cannot write {}: {error}", signature_path.display());
+            return EXIT_USAGE;
+        }
+    }
     if let Err(error) = write_atomically(&args.output, &bytes) {
         eprintln!("error: cannot write {}: {error}", args.output.display());
         return EXIT_USAGE;

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use meshwork_bundle::bundle_file::{self, BundleFileError};
 use meshwork_bundle::digest;
+use meshwork_bundle::signature::SignedBundle;
 use meshwork_bundle::types::graph_check::without_graphs;
 use meshwork_bundle::{Bundle, DigestError, BUNDLE_SCHEMA};
 use serde_json::Value;
@@ -53,6 +54,14 @@ pub enum BundleError {
     /// The recorded digest does not match the content.
     #[error(transparent)]
     Digest(#[from] DigestError),
+    /// The bundle holds, but its signature vouches for another one.
+    #[error("the signature is for bundle {signed}, not for this one ({digest})")]
+    NotTheSigned {
+        /// The digest the signature vouches for.
+        signed: String,
+        /// The bundle's.
+        digest: String,
+    },
 }
 
 impl BundleError {
@@ -103,17 +112,32 @@ enum Graphs {
 /// Checks bundle bytes (JSON, or JSON compressed with zstd) and returns the bundle when every
 /// check holds.
 pub fn check_bundle_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
-    check(bytes, Graphs::Keep)
+    check(bytes, Graphs::Keep, None)
 }
 
 /// [`check_bundle_bytes`] for a bundle to serve: its program graph is checked like the rest but
 /// not kept (the bundle comes back with an empty graph).
 pub fn check_bundle_bytes_to_serve(bytes: &[u8]) -> Result<Bundle, BundleError> {
-    check(bytes, Graphs::Drop)
+    check(bytes, Graphs::Drop, None)
 }
 
-fn check(bytes: &[u8], graphs: Graphs) -> Result<Bundle, BundleError> {
-    let text = bundle_file::decode(bytes)?;
+/// [`check_bundle_bytes_to_serve`] for bytes whose signature verified (on its own, first): they
+/// are decompressed no further than the text length it vouches for, and must be the bundle it
+/// vouches for.
+pub fn check_signed_bytes_to_serve(
+    bytes: &[u8],
+    signed: &SignedBundle,
+) -> Result<Bundle, BundleError> {
+    check(bytes, Graphs::Drop, Some(signed))
+}
+
+fn check(
+    bytes: &[u8],
+    graphs: Graphs,
+    signed: Option<&SignedBundle>,
+) -> Result<Bundle, BundleError> {
+    let limit = signed.map_or(bundle_file::MAX_BUNDLE_TEXT, |s| s.text_length);
+    let text = bundle_file::decode_within(bytes, limit)?;
     let text = std::str::from_utf8(&text)?;
     // A graph can be left unbuilt only where the digest is checked on the text itself: compact
     // canonical text, as `meshc build` writes `*.json.zst` bundles (a pretty `*.json` one is
@@ -155,6 +179,12 @@ fn check(bytes: &[u8], graphs: Graphs) -> Result<Bundle, BundleError> {
         }
         Err(error) => return Err(error.into()),
     }
+    if let Some(signed) = signed.filter(|signed| signed.digest != bundle.digest) {
+        return Err(BundleError::NotTheSigned {
+            signed: signed.digest.clone(),
+            digest: bundle.digest,
+        });
+    }
     if graphs == Graphs::Drop && !bundle.graph.nodes.is_empty() {
         // Given back before the state is built beside the bundle: a lower peak.
         drop(std::mem::take(&mut bundle.graph));
@@ -188,16 +218,35 @@ fn refusal(text: &str, error: serde_json::Error) -> BundleError {
 /// graph (for tools that draw or query the program; meshd never reads it) is checked and not
 /// kept ([`check_bundle_bytes_to_serve`]).
 pub fn read_bundle_file_to_serve(path: &Path) -> Result<Bundle, BundleError> {
-    read_and_check(path, Graphs::Drop)
+    read_and_check(path, Graphs::Drop, None)
+}
+
+/// [`read_bundle_file_to_serve`] for a bundle whose signature verified (on its own, first), as
+/// [`check_signed_bytes_to_serve`] checks it.
+pub fn read_signed_bundle_file_to_serve(
+    path: &Path,
+    signed: &SignedBundle,
+) -> Result<Bundle, BundleError> {
+    read_and_check(path, Graphs::Drop, Some(signed))
 }
 
 /// Reads and checks the bundle at `path`.
 pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
-    read_and_check(path, Graphs::Keep)
+    read_and_check(path, Graphs::Keep, None)
+}
+
+/// [`read_bundle_file`] for a bundle whose signature verified (on its own, first), as
+/// [`check_signed_bytes_to_serve`] checks it, graph kept.
+pub fn read_signed_bundle_file(path: &Path, signed: &SignedBundle) -> Result<Bundle, BundleError> {
+    read_and_check(path, Graphs::Keep, Some(signed))
 }
 
 /// Reads `path` and checks it on a thread of its own.
-fn read_and_check(path: &Path, graphs: Graphs) -> Result<Bundle, BundleError> {
+fn read_and_check(
+    path: &Path,
+    graphs: Graphs,
+    signed: Option<&SignedBundle>,
+) -> Result<Bundle, BundleError> {
     let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
         path: path.to_path_buf(),
         source,
@@ -208,7 +257,7 @@ fn read_and_check(path: &Path, graphs: Graphs) -> Result<Bundle, BundleError> {
     // gives it all back, instead of keeping pages pinned by state allocated among them.
     std::thread::scope(|scope| {
         scope
-            .spawn(|| check(&bytes, graphs))
+            .spawn(|| check(&bytes, graphs, signed))
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use meshwork_bundle::Bundle;
 
-use super::bundle_check::{read_bundle_file_to_serve, BundleError};
+use super::bundle_check::{
+    read_bundle_file_to_serve, read_signed_bundle_file_to_serve, BundleError,
+};
 use super::remote::{BundleUrl, BundleUrlError};
 use super::signature::{signature_path, SignatureError, VerifyKey};
 
@@ -138,19 +140,25 @@ impl ProgramInput {
     pub fn load(&self, verify_key: Option<&VerifyKey>) -> Result<LoadedInput, InputError> {
         match self {
             ProgramInput::Bundle(path) => {
-                let bundle =
-                    read_bundle_file_to_serve(path).map_err(|source| InputError::Bundle {
+                // A signature is checked first, on its own: the bundle is then read no further
+                // than what it vouches for.
+                let signed = verify_key
+                    .map(|key| key.signed_bundle(path))
+                    .transpose()
+                    .map_err(|source| InputError::Signature {
                         path: path.clone(),
                         source,
                     })?;
+                let bundle = match &signed {
+                    Some(signed) => read_signed_bundle_file_to_serve(path, signed),
+                    None => read_bundle_file_to_serve(path),
+                }
+                .map_err(|source| InputError::Bundle {
+                    path: path.clone(),
+                    source,
+                })?;
                 let mut files = vec![path.clone()];
-                if let Some(key) = verify_key {
-                    key.verify_bundle(path, &bundle.digest).map_err(|source| {
-                        InputError::Signature {
-                            path: path.clone(),
-                            source,
-                        }
-                    })?;
+                if signed.is_some() {
                     files.push(signature_path(path));
                 }
                 Ok(LoadedInput {

@@ -13,7 +13,8 @@ pub mod signature;
 pub use meshwork_policy::secrets;
 
 pub use bundle_check::{
-    check_bundle_bytes, check_bundle_bytes_to_serve, read_bundle_file, read_bundle_file_to_serve,
+    check_bundle_bytes, check_bundle_bytes_to_serve, check_signed_bytes_to_serve, read_bundle_file,
+    read_bundle_file_to_serve, read_signed_bundle_file, read_signed_bundle_file_to_serve,
     BundleError, SchemaViolation,
 };
 pub use input::{InputError, LoadedInput, ProgramInput};

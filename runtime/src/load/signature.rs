@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use meshwork_bundle::bundle_file::{self, BundleFileError};
 use meshwork_bundle::signature::{
-    key_pair_texts, sign_digest, PublicKey, SignatureCheckError, SignatureText,
+    key_pair_texts, sign_bundle_text, PublicKey, SignatureCheckError, SignatureText, SignedBundle,
 };
 
 /// Why a key or signature cannot be used.
@@ -42,6 +43,20 @@ pub enum SignatureError {
         /// The signature file (or URL).
         path: PathBuf,
     },
+    /// A signature of the first format.
+    #[error("{}: {}", path.display(), SignatureCheckError::Outdated)]
+    Outdated {
+        /// The signature file (or URL).
+        path: PathBuf,
+    },
+    /// The bundle to sign cannot be read as a bundle file.
+    #[error("cannot sign {}", path.display())]
+    Unreadable {
+        /// The bundle.
+        path: PathBuf,
+        /// Why.
+        source: BundleFileError,
+    },
     /// The operating system could not provide randomness for a new key.
     #[error("cannot generate a key: {0}")]
     Random(String),
@@ -55,6 +70,9 @@ impl SignatureError {
                 expected,
             },
             SignatureCheckError::BadSignature => SignatureError::BadSignature {
+                path: path.to_path_buf(),
+            },
+            SignatureCheckError::Outdated => SignatureError::Outdated {
                 path: path.to_path_buf(),
             },
         }
@@ -110,13 +128,27 @@ pub fn generate_key_pair(prefix: &Path) -> Result<(PathBuf, PathBuf), SignatureE
     Ok((private, public))
 }
 
-/// Signs a bundle's digest with the private key at `key_file`, writing `<bundle>.sig`.
+/// Signs the bundle at `bundle`, whose digest (already checked) is `digest`, with the private
+/// key at `key_file`, writing `<bundle>.sig`. The signature also vouches for the length of the
+/// file's JSON text.
 pub fn sign_bundle(
     bundle: &Path,
     digest: &str,
     key_file: &Path,
 ) -> Result<PathBuf, SignatureError> {
-    let signature = sign_digest(&read_text(key_file)?, digest)
+    let unreadable = |source| SignatureError::Unreadable {
+        path: bundle.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::read(bundle).map_err(|source| SignatureError::Io {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let signed = SignedBundle {
+        digest: digest.to_string(),
+        text_length: bundle_file::text_length(&bytes).map_err(unreadable)?,
+    };
+    let signature = sign_bundle_text(&read_text(key_file)?, &signed)
         .map_err(|error| SignatureError::from_check(key_file, error))?;
     let path = signature_path(bundle);
     write_file(&path, &signature, false)?;
@@ -137,24 +169,24 @@ impl VerifyKey {
         Ok(VerifyKey { key })
     }
 
-    /// Checks `<bundle>.sig` against the bundle's (already verified) digest.
-    pub fn verify_bundle(&self, bundle: &Path, digest: &str) -> Result<(), SignatureError> {
+    /// Checks `<bundle>.sig` on its own, before the bundle is read; returns what it vouches for
+    /// (the bundle must then be that one: [`crate::load::read_signed_bundle_file_to_serve`]).
+    pub fn signed_bundle(&self, bundle: &Path) -> Result<SignedBundle, SignatureError> {
         let path = signature_path(bundle);
         if !path.exists() {
             return Err(SignatureError::Unsigned { path });
         }
-        self.verify_text(&path, digest, &read_text(&path)?)
+        self.verify_text(&path, &read_text(&path)?)
     }
 
     /// Checks a signature's text, read from `origin` (a file or a URL, for messages).
     pub fn verify_text(
         &self,
         origin: &Path,
-        digest: &str,
         signature: &str,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<SignedBundle, SignatureError> {
         self.key
-            .verify(digest, signature)
+            .verify(signature)
             .map_err(|error| SignatureError::from_check(origin, error))
     }
 }
@@ -162,20 +194,31 @@ impl VerifyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshwork_bundle::bundle_file::{encode, BundleEncoding};
+    use meshwork_bundle::sample::starfleet_bundle;
+
+    /// The sample bundle written to `dir/b.json`; returns its path and digest.
+    fn bundle_file(dir: &Path) -> (PathBuf, String) {
+        let bundle = starfleet_bundle();
+        let path = dir.join("b.json");
+        std::fs::write(&path, encode(&bundle, BundleEncoding::Json)).unwrap();
+        (path, bundle.digest)
+    }
 
     #[test]
-    fn a_signed_digest_verifies_and_another_digest_does_not() {
+    fn a_signature_vouches_for_the_digest_and_the_files_text_length() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
         let (private, public) = generate_key_pair(&dir.join("ops")).unwrap();
-        let bundle = dir.join("b.json");
-        sign_bundle(&bundle, "sha256:aa", &private).unwrap();
+        let (bundle, digest) = bundle_file(dir);
+        sign_bundle(&bundle, &digest, &private).unwrap();
         let key = VerifyKey::read(&public).unwrap();
-        key.verify_bundle(&bundle, "sha256:aa").unwrap();
-        assert!(matches!(
-            key.verify_bundle(&bundle, "sha256:ab"),
-            Err(SignatureError::BadSignature { .. })
-        ));
+        let signed = key.signed_bundle(&bundle).unwrap();
+        assert_eq!(signed.digest, digest);
+        assert_eq!(
+            signed.text_length,
+            std::fs::metadata(&bundle).unwrap().len()
+        );
     }
 
     #[test]
@@ -184,10 +227,13 @@ mod tests {
         let dir = dir.path();
         let (private, _) = generate_key_pair(&dir.join("a")).unwrap();
         let (_, other_public) = generate_key_pair(&dir.join("b")).unwrap();
-        let bundle = dir.join("b.json");
-        sign_bundle(&bundle, "sha256:aa", &private).unwrap();
+        let (bundle, digest) = bundle_file(dir);
+        sign_bundle(&bundle, &digest, &private).unwrap();
         let key = VerifyKey::read(&other_public).unwrap();
-        assert!(key.verify_bundle(&bundle, "sha256:aa").is_err());
+        assert!(matches!(
+            key.signed_bundle(&bundle),
+            Err(SignatureError::BadSignature { .. })
+        ));
     }
 
     #[test]
@@ -196,10 +242,38 @@ mod tests {
         let dir = dir.path();
         let (_, public) = generate_key_pair(&dir.join("k")).unwrap();
         let key = VerifyKey::read(&public).unwrap();
-        let error = key
-            .verify_bundle(&dir.join("none.json"), "sha256:aa")
-            .unwrap_err();
+        let error = key.signed_bundle(&dir.join("none.json")).unwrap_err();
         assert!(error.to_string().contains("not signed"), "{error}");
+    }
+
+    #[test]
+    fn a_signature_of_the_first_format_says_to_sign_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let (_, public) = generate_key_pair(&dir.join("k")).unwrap();
+        let (bundle, _) = bundle_file(dir);
+        let first_format = format!("ed25519-signature {}\n", "0f".repeat(64));
+        std::fs::write(signature_path(&bundle), first_format).unwrap();
+        let error = VerifyKey::read(&public)
+            .unwrap()
+            .signed_bundle(&bundle)
+            .unwrap_err();
+        assert!(matches!(error, SignatureError::Outdated { .. }), "{error}");
+        assert!(error.to_string().contains("meshd sign"), "{error}");
+    }
+
+    #[test]
+    fn a_file_that_is_no_bundle_file_is_not_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let (private, _) = generate_key_pair(&dir.join("k")).unwrap();
+        let (bundle, digest) = bundle_file(dir);
+        std::fs::write(&bundle, [0x28, 0xB5, 0x2F, 0xFD, 1, 2, 3]).unwrap();
+        assert!(matches!(
+            sign_bundle(&bundle, &digest, &private),
+            Err(SignatureError::Unreadable { .. })
+        ));
+        assert!(!signature_path(&bundle).exists());
     }
 
     #[test]

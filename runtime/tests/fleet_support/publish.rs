@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use meshwork_bundle::signature::sign_digest;
+use meshwork_bundle::signature::{sign_bundle_text, SignedBundle};
 use meshwork_bundle::Bundle;
 
 /// A gateway answering `GET /ping` with `answer`, listening on an ephemeral port.
@@ -45,6 +45,11 @@ impl Shelf {
 
     /// Publishes `text` as `name`, with `signature` (`None` removes it), signature first.
     pub fn publish_text(&mut self, name: &str, text: &str, signature: Option<&str>) {
+        self.publish_bytes(name, text.as_bytes(), signature);
+    }
+
+    /// [`Shelf::publish_text`] for any bytes.
+    pub fn publish_bytes(&mut self, name: &str, bytes: &[u8], signature: Option<&str>) {
         self.publishes += 1;
         let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + self.publishes);
         let sig = self.root.join(format!("{name}.sig"));
@@ -54,14 +59,25 @@ impl Shelf {
                 let _ = std::fs::remove_file(&sig);
             }
         }
-        write_atomically(&self.root.join(name), text.as_bytes(), mtime);
+        write_atomically(&self.root.join(name), bytes, mtime);
     }
 
     /// Publishes `bundle` as `name`, signed with `key` (the private key text) when given.
     pub fn publish(&mut self, name: &str, bundle: &Bundle, key: Option<&str>) {
-        let signature = key.map(|key| sign_digest(key, &bundle.digest).unwrap());
-        self.publish_text(name, &bundle.to_pretty_json(), signature.as_deref());
+        let text = bundle.to_pretty_json();
+        let signature = key.map(|key| signature_of(key, &bundle.digest, text.len()));
+        self.publish_text(name, &text, signature.as_deref());
     }
+}
+
+/// A signature by `key` (the private key text) vouching for `digest` and a JSON text of
+/// `text_length` bytes.
+pub fn signature_of(key: &str, digest: &str, text_length: usize) -> String {
+    let signed = SignedBundle {
+        digest: digest.to_string(),
+        text_length: text_length as u64,
+    };
+    sign_bundle_text(key, &signed).unwrap()
 }
 
 fn write_atomically(path: &Path, bytes: &[u8], mtime: SystemTime) {

@@ -34,7 +34,7 @@ pub use http_get::{tls_client_config, GetError, HttpGetter, TlsClientError, Vali
 pub use poll_schedule::PollSchedule;
 pub use source_options::{SourceArgs, SourceOptions};
 
-use super::bundle_check::check_bundle_bytes_to_serve;
+use super::bundle_check::{check_bundle_bytes_to_serve, check_signed_bytes_to_serve};
 use super::input::{InputError, ProgramInput};
 use super::signature::{SignatureError, VerifyKey};
 
@@ -122,19 +122,27 @@ pub fn check_fetched(
     origin: &str,
 ) -> Result<Bundle, InputError> {
     let path = PathBuf::from(origin);
-    let bundle = check_bundle_bytes_to_serve(bytes).map_err(|source| InputError::Bundle {
-        path: path.clone(),
-        source,
-    })?;
-    if let Some(key) = key {
-        let signature_origin = PathBuf::from(format!("{origin}.sig"));
-        let verified = match signature {
-            None => Err(SignatureError::Unsigned {
-                path: signature_origin,
-            }),
-            Some(text) => key.verify_text(&signature_origin, &bundle.digest, text),
-        };
-        verified.map_err(|source| InputError::Signature { path, source })?;
-    }
-    Ok(bundle)
+    // A signature is checked first, on its own: the bytes are then read no further than what it
+    // vouches for (a hostile server's zstd bomb costs no more than the bundle its operator signed).
+    let signed = match key {
+        None => None,
+        Some(key) => {
+            let signature_origin = PathBuf::from(format!("{origin}.sig"));
+            let verified = match signature {
+                None => Err(SignatureError::Unsigned {
+                    path: signature_origin,
+                }),
+                Some(text) => key.verify_text(&signature_origin, text),
+            };
+            Some(verified.map_err(|source| InputError::Signature {
+                path: path.clone(),
+                source,
+            })?)
+        }
+    };
+    let checked = match &signed {
+        Some(signed) => check_signed_bytes_to_serve(bytes, signed),
+        None => check_bundle_bytes_to_serve(bytes),
+    };
+    checked.map_err(|source| InputError::Bundle { path, source })
 }
