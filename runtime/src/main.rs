@@ -411,12 +411,7 @@ fn run(options: RunOptions) -> ExitCode {
 /// it cannot be read).
 fn search_domains_of(given: Option<&str>) -> Vec<String> {
     match given {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|domain| !domain.is_empty())
-            .map(str::to_string)
-            .collect(),
+        Some(list) => ServiceHosts::search_domains_in_list(list),
         None => std::fs::read_to_string(RESOLV_CONF)
             .map(|text| ServiceHosts::search_domains(&text))
             .unwrap_or_default(),

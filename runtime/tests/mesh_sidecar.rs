@@ -26,6 +26,7 @@ use mesh_sidecar_support::{
     MESH_STRICT,
 };
 use meshd_process::MeshdProcess;
+use meshwork_bundle::mesh_policy::ServiceHosts;
 use support::{client, Answer, Behaviour};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,6 +278,17 @@ async fn kubernetes_host_names_in_the_mesh_namespace_name_the_service() {
         // The mesh's rules are riker's: POST falls to the default there.
         let posted = mesh.call("picard", "POST", host, "/reports", &[]).await;
         assert_eq!(posted.status, 403, "{host}: {}", posted.body);
+        // meshc explain, given the same search domains, reads the host the same way.
+        let hosts = ServiceHosts::new(&ServiceHosts::search_domains_in_list(search));
+        let get = format!("GET http://{host}/reports/7");
+        assert!(mesh.explain_with("picard", &get, &[], &hosts).0, "{host}");
+        let post = format!("POST http://{host}/reports");
+        let (allowed, denied_by) = mesh.explain_with("picard", &post, &[], &hosts);
+        assert!(!allowed, "{host}");
+        assert_eq!(
+            posted.header("x-meshwork-denied-by"),
+            Some(denied_by.as_str())
+        );
     }
     for host in [
         "riker.sickbay",

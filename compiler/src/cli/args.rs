@@ -130,6 +130,11 @@ pub struct ExplainArgs {
     /// called service ("GET http://riker/reports").
     #[arg(long, value_name = "NAME")]
     pub from: Option<String>,
+    /// With --from: the caller's DNS search domains, as its sidecar reads them (`meshd sidecar
+    /// --search-domains`, comma-separated; the first is the mesh's), so the URL's host may be
+    /// SERVICE.NAMESPACE or SERVICE.NAMESPACE.svc.cluster.local.
+    #[arg(long, value_name = "DOMAINS", requires = "from")]
+    pub search_domains: Option<String>,
     /// A request header, `name:value` (repeatable).
     #[arg(long = "header", value_name = "NAME:VALUE")]
     pub headers: Vec<String>,

@@ -4,12 +4,20 @@ use std::io::Write;
 
 use std::path::PathBuf;
 
+use meshwork_bundle::mesh_policy::ServiceHosts;
+
 use crate::explain::{explain, explain_call, ExplainRequest};
 use crate::pipeline::compile_paths;
 
 use super::args::{ExplainArgs, Format};
 use super::output::print_diagnostics;
 use super::{EXIT_INPUT_ERRORS, EXIT_OK, EXIT_USAGE};
+
+/// The hosts that name services for `--from`: with `--search-domains`, as the sidecar reads them.
+fn hosts(args: &ExplainArgs) -> ServiceHosts {
+    let list = args.search_domains.as_deref().unwrap_or_default();
+    ServiceHosts::new(&ServiceHosts::search_domains_in_list(list))
+}
 
 /// Runs `explain`; returns the exit code.
 pub fn run_explain(args: &ExplainArgs) -> u8 {
@@ -40,7 +48,7 @@ pub fn run_explain(args: &ExplainArgs) -> u8 {
     );
     let text = match &args.from {
         None => explain(&compilation, &request),
-        Some(from) => match explain_call(&compilation, &request, from) {
+        Some(from) => match explain_call(&compilation, &request, from, &hosts(args)) {
             None => None,
             Some(Ok(text)) => Some(text),
             Some(Err(error)) => {

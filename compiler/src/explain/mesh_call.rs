@@ -11,7 +11,7 @@ use std::sync::{Arc, LazyLock};
 use cel::{Context, Env, Value};
 use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::{
-    decide, denied_by, describe_rule, rule_names, Condition, MeshDecision, MeshSource,
+    decide, denied_by, describe_rule, rule_names, Condition, MeshDecision, MeshSource, ServiceHosts,
 };
 use meshwork_bundle::{
     Bundle, Effect, FaultAction, MeshFault, MeshMirror, MeshRule, MtlsMode, SourceLocation,
@@ -78,21 +78,28 @@ pub struct MeshCall<'b> {
     pub mirrors: Vec<&'b MeshMirror>,
 }
 
-/// Decides the call `request` from `from`, as a sidecar would.
+/// Decides the call `request` from `from`, as a sidecar would; its host names a service as
+/// `hosts` reads it (the sidecar's DNS search domains).
 pub fn decide_call<'b>(
     bundle: &'b Bundle,
     request: &ExplainRequest,
     from: &str,
+    hosts: &ServiceHosts,
 ) -> Result<MeshCall<'b>, MeshCallError> {
     let identity = caller_identity(bundle, from)?;
-    let destination = &request.host;
-    if !bundle.services.iter().any(|s| &s.name == destination) {
+    let named = hosts.resolve(&request.host, |name| {
+        bundle.services.iter().find(|s| s.name == name)
+    });
+    let Some(destination) = named.map(|service| &service.name) else {
         return Err(MeshCallError::UnknownService {
-            host: destination.clone(),
-            suggestion: closest(destination, bundle.services.iter().map(|s| s.name.as_str()))
-                .map(str::to_string),
+            host: request.host.clone(),
+            suggestion: closest(
+                &request.host,
+                bundle.services.iter().map(|s| s.name.as_str()),
+            )
+            .map(str::to_string),
         });
-    }
+    };
     let source = MeshSource::member(from, identity);
     let conditions = RequestConditions::new(request, from, identity);
     let mut verdicts: HashMap<usize, Condition> = HashMap::new();

@@ -13,6 +13,7 @@ pub mod time_budget;
 
 use crate::pipeline::Compilation;
 use crate::resolve::Program;
+use meshwork_bundle::mesh_policy::ServiceHosts;
 
 pub use mesh_call::MeshCallError;
 pub use request_line::{ExplainRequest, RequestLineError};
@@ -54,18 +55,21 @@ pub fn explain_call(
     compilation: &Compilation,
     request: &ExplainRequest,
     from: &str,
+    hosts: &ServiceHosts,
 ) -> Option<Result<String, MeshCallError>> {
     let bundle = compilation.bundle.as_ref()?;
-    Some(mesh_call::decide_call(bundle, request, from).map(|call| {
-        let mut out = format!(
-            "request {} http://{}{}\n",
-            request.method, request.host, request.path
-        );
-        if !request.query.is_empty() {
-            out.pop();
-            out.push_str(&format!("?{}\n", request.query));
-        }
-        mesh_call::render_call(&mut out, bundle, &call);
-        out
-    }))
+    Some(
+        mesh_call::decide_call(bundle, request, from, hosts).map(|call| {
+            let mut out = format!(
+                "request {} http://{}{}\n",
+                request.method, request.host, request.path
+            );
+            if !request.query.is_empty() {
+                out.pop();
+                out.push_str(&format!("?{}\n", request.query));
+            }
+            mesh_call::render_call(&mut out, bundle, &call);
+            out
+        }),
+    )
 }

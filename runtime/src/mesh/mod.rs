@@ -26,6 +26,7 @@ pub mod mesh_state;
 pub mod outbound;
 pub mod outbound_chain;
 pub mod pair_mirrors;
-pub mod service_host;
+/// Which service a call's `Host` names: the mesh policy's, shared with `meshc explain`.
+pub use meshwork_bundle::mesh_policy::service_host;
 pub mod sidecar;
 pub mod workload_identity;

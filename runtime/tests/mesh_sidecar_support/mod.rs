@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use meshd::mesh::identity::{IdentityStore, OutboundTls};
+use meshwork_bundle::mesh_policy::ServiceHosts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::mesh_identity_support::{TempDir, TestCa};
@@ -235,13 +236,24 @@ impl Mesh {
 
     /// What `meshc explain --from` says of the call: (allowed, the `x-meshwork-denied-by` value).
     pub fn explain(&self, from: &str, line: &str, headers: &[String]) -> (bool, String) {
+        self.explain_with(from, line, headers, &ServiceHosts::default())
+    }
+
+    /// [`Mesh::explain`] with the caller's DNS search domains (`--search-domains`).
+    pub fn explain_with(
+        &self,
+        from: &str,
+        line: &str,
+        headers: &[String],
+        hosts: &ServiceHosts,
+    ) -> (bool, String) {
         let compilation = meshc::compile_paths(std::slice::from_ref(&self.program)).unwrap();
         let bundle = compilation.bundle.expect("the program compiles");
         let request = meshc::explain::request_line::ExplainRequest::parse(line, headers).unwrap();
-        let call = meshc::explain::mesh_call::decide_call(&bundle, &request, from).unwrap();
+        let call = meshc::explain::mesh_call::decide_call(&bundle, &request, from, hosts).unwrap();
         (
             call.decision.is_allowed(),
-            meshwork_bundle::mesh_policy::denied_by(&call.decision, &request.host),
+            meshwork_bundle::mesh_policy::denied_by(&call.decision, &call.destination),
         )
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod decision;
 pub mod identity;
+pub mod service_host;
 
 pub use decision::{
     decide, denied_by, describe_rule, possibly, rule_names, Condition, DecidedBy, MeshDecision,
@@ -13,6 +14,7 @@ pub use identity::{
     derived_identity, is_trust_domain_name, trust_domain_of, IdentityDirectory, Member, MemberKind,
     SPIFFE_SCHEME,
 };
+pub use service_host::ServiceHosts;
 
 #[cfg(test)]
 mod tests;

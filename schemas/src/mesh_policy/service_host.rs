@@ -1,4 +1,5 @@
-//! Which mesh service an app's `Host` names on the outbound listener. An app calls
+//! Which mesh service a call's `Host` names: on a sidecar's outbound listener, and in
+//! `meshc explain --from`, by the same function. An app calls
 //! `http://riker/…`, but also, as it would without a sidecar on Kubernetes,
 //! `http://riker.default.svc.cluster.local/…`, `http://riker.default/…` or `http://RIKER./…`.
 //!
@@ -50,6 +51,15 @@ impl ServiceHosts {
         ServiceHosts { suffixes }
     }
 
+    /// The search domains of a comma-separated list (`--search-domains`), blanks trimmed.
+    pub fn search_domains_in_list(list: &str) -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|domain| !domain.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The search domains of a `resolv.conf` text: the last `search` (or `domain`) line wins,
     /// as in the C resolver.
     pub fn search_domains(resolv_conf: &str) -> Vec<String> {
@@ -79,14 +89,12 @@ impl ServiceHosts {
         }
     }
 
-    /// The entry of `services` that `host` (without its port) names, with the service's name.
-    pub fn find<'s, V>(
-        &self,
-        host: &str,
-        services: &'s HashMap<String, V>,
-    ) -> Option<(&'s str, &'s V)> {
-        if let Some(found) = services.get_key_value(host) {
-            return Some((found.0, found.1));
+    /// The first answer of `lookup` for the names `host` (without its port) may stand for: the
+    /// host as sent, then without case and final dot, then each mesh-domain form stripped to
+    /// the service's name. `lookup` finds a service by name.
+    pub fn resolve<T>(&self, host: &str, mut lookup: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        if let Some(found) = lookup(host) {
+            return Some(found);
         }
         let bare = host.strip_suffix('.').unwrap_or(host);
         let folded = match bare.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -100,12 +108,17 @@ impl ServiceHosts {
                     .and_then(|rest| rest.strip_suffix('.'))
                     .filter(|name| !name.is_empty())
             }));
-        for name in candidates {
-            if let Some(found) = services.get_key_value(name) {
-                return Some((found.0, found.1));
-            }
-        }
-        None
+        candidates.filter_map(lookup).next()
+    }
+
+    /// The entry of `services` that `host` (without its port) names, with the service's name.
+    pub fn find<'s, V>(
+        &self,
+        host: &str,
+        services: &'s HashMap<String, V>,
+    ) -> Option<(&'s str, &'s V)> {
+        self.resolve(host, |name| services.get_key_value(name))
+            .map(|(name, value)| (name.as_str(), value))
     }
 }
 
@@ -211,6 +224,10 @@ mod tests {
             ["corp.example"]
         );
         assert_eq!(search("# search no\nsearch\tlan  \n"), ["lan"]);
+        assert_eq!(
+            ServiceHosts::search_domains_in_list(" a.example, ,b.example,"),
+            ["a.example", "b.example"]
+        );
         // A search domain that completes nothing to the mesh domain adds no suffix.
         let hosts = ServiceHosts::new(&search("search ns.svc.cluster.local corp.example"));
         assert_eq!(named(&hosts, "data.ns"), None);
