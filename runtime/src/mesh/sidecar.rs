@@ -179,13 +179,12 @@ pub fn bind_sidecar(
         context.identity_metrics.clone(),
     )
     .map_err(|error| SidecarError::Tls(error.to_string()))?;
-    match options.hosts.mesh_domain() {
-        Some(domain) => tracing::info!(
+    if let Some(domain) = options.hosts.mesh_domain() {
+        tracing::info!(
             mesh_domain = %domain,
             "outbound calls name a service by its name or in the mesh domain (riker.{domain}, \
              or shorter as the DNS search domains complete it)"
-        ),
-        None => tracing::info!("outbound calls name a service by its name"),
+        );
     }
     let outbound = OutboundSide::new(name, &presented, options.hosts.clone());
     let outbound_address = resolve("--outbound", &options.outbound)?;
