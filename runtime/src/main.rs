@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use meshd::load::program_check::program_errors;
 use meshd::load::remote::SourceArgs;
+use meshd::load::signature::{signature_path, signature_text, SignedReadError};
 use meshd::load::{
     generate_key_pair, read_bundle_file, read_signed_bundle_file, sign_bundle, BundleError,
     VerifyKey,
@@ -19,6 +20,7 @@ use meshd::server::drain::DrainPlan;
 use meshd::stream::StreamArgs;
 use meshd::trace::TraceArgs;
 use meshd::{start, RunOptions};
+use meshwork_bundle::signature::SignedBundle;
 
 mod stop;
 
@@ -33,6 +35,18 @@ struct Cli {
 }
 
 // Parsed once at start; boxing the large `run` variant would buy nothing.
+/// How bundles must be signed.
+#[derive(Debug, clap::Args)]
+struct SignatureArgs {
+    /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
+    #[arg(long, value_name = "FILE")]
+    verify_key: Option<PathBuf>,
+    /// Also accept signatures of the first format (over the digest alone, so checked only after
+    /// the whole bundle was read), while a fleet moves to signatures from this version.
+    #[arg(long, requires = "verify_key")]
+    accept_v1_signatures: bool,
+}
+
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -40,9 +54,8 @@ enum Command {
     Validate {
         /// The bundle file (JSON).
         bundle: PathBuf,
-        /// Also require `<bundle>.sig` to verify with this public key.
-        #[arg(long, value_name = "FILE")]
-        verify_key: Option<PathBuf>,
+        #[command(flatten)]
+        signature: SignatureArgs,
     },
     /// Serve a bundle, a bundle URL (polled), or .mesh sources compiled in-process.
     Run {
@@ -62,9 +75,8 @@ enum Command {
         /// The Redis counting `shared` rate limits across meshd instances (redis://host:port/db).
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
-        /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
-        #[arg(long, value_name = "FILE")]
-        verify_key: Option<PathBuf>,
+        #[command(flatten)]
+        signature: SignatureArgs,
         /// Seed the draws of routes' `fault` rules, so the same requests are faulted on every
         /// run (resilience tests); random when not given.
         #[arg(long, value_name = "N")]
@@ -152,9 +164,8 @@ enum Command {
         /// The admin listener (/healthz, /readyz, /metrics, /bundle, POST /reload).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4191")]
         admin: String,
-        /// Refuse bundles whose `<bundle>.sig` does not verify with this public key.
-        #[arg(long, value_name = "FILE")]
-        verify_key: Option<PathBuf>,
+        #[command(flatten)]
+        signature: SignatureArgs,
         /// Seed the draws of the mesh's `fault` lines into this service, so the same calls are
         /// faulted on every run (resilience tests); random when not given.
         #[arg(long, value_name = "N")]
@@ -223,14 +234,14 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 fn main() -> ExitCode {
     meshd::load::memory_trim::keep_large_allocations_mapped();
     match Cli::parse().command {
-        Command::Validate { bundle, verify_key } => validate(&bundle, verify_key.as_deref()),
+        Command::Validate { bundle, signature } => validate(&bundle, &signature),
         Command::Run {
             inputs,
             admin,
             brokers,
             kafka,
             redis,
-            verify_key,
+            signature,
             fault_seed,
             no_access_log,
             demo_upstreams,
@@ -252,7 +263,8 @@ fn main() -> ExitCode {
             brokers,
             kafka,
             redis,
-            verify_key,
+            verify_key: signature.verify_key,
+            accept_v1_signatures: signature.accept_v1_signatures,
             fault_seed,
             access_log: !no_access_log,
             demo_upstreams,
@@ -284,7 +296,7 @@ fn main() -> ExitCode {
             outbound,
             search_domains,
             admin,
-            verify_key,
+            signature,
             fault_seed,
             no_access_log,
             workers,
@@ -298,7 +310,8 @@ fn main() -> ExitCode {
         } => run(RunOptions {
             admin,
             trace,
-            verify_key,
+            verify_key: signature.verify_key,
+            accept_v1_signatures: signature.accept_v1_signatures,
             fault_seed,
             access_log: !no_access_log,
             workers,
@@ -418,23 +431,29 @@ fn search_domains_of(given: Option<&str>) -> Vec<String> {
     }
 }
 
-fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
+fn validate(path: &Path, signature: &SignatureArgs) -> ExitCode {
     // As meshd run reads it: a signature first, on its own, then the bundle it vouches for.
-    let signed = match verify_key.map(|key| VerifyKey::read(key)?.signed_bundle(path)) {
-        None => None,
-        Some(Ok(signed)) => Some(signed),
-        Some(Err(error)) => {
-            eprintln!("error: {} is refused: {error}", path.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let read = match &signed {
+    let read = |signed: Option<&SignedBundle>| match signed {
         Some(signed) => read_signed_bundle_file(path, signed),
         None => read_bundle_file(path),
     };
-    let bundle = match read {
+    let bundle = match &signature.verify_key {
+        None => read(None).map_err(SignedReadError::Bundle),
+        Some(key_file) => VerifyKey::read(key_file)
+            .and_then(|key| Ok((key, signature_text(path)?)))
+            .map_err(SignedReadError::Signature)
+            .and_then(|(key, text)| {
+                let key = key.accepting_first_format(signature.accept_v1_signatures);
+                key.read_under(&signature_path(path), Some(&text), read)
+            }),
+    };
+    let bundle = match bundle {
         Ok(bundle) => bundle,
-        Err(error) => {
+        Err(SignedReadError::Signature(error)) => {
+            eprintln!("error: {} is refused: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+        Err(SignedReadError::Bundle(error)) => {
             let code = error.exit_code();
             report(path, error);
             return ExitCode::from(code);
@@ -460,7 +479,7 @@ fn validate(path: &Path, verify_key: Option<&Path>) -> ExitCode {
         bundle.route_count(),
         bundle.services.len(),
         bundle.streams.len(),
-        if verify_key.is_some() {
+        if signature.verify_key.is_some() {
             ", signature verified"
         } else {
             ""

@@ -273,7 +273,8 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
         .as_deref()
         .map(VerifyKey::read)
         .transpose()
-        .map_err(StartError::VerifyKey)?;
+        .map_err(StartError::VerifyKey)?
+        .map(|key| key.accepting_first_format(options.accept_v1_signatures));
     let redis = options
         .redis
         .as_deref()

@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub redis: Option<String>,
     /// The public key bundles must be signed with.
     pub verify_key: Option<PathBuf>,
+    /// Whether signatures of the first format are accepted too (`--accept-v1-signatures`).
+    pub accept_v1_signatures: bool,
     /// Whether to write the access log.
     pub access_log: bool,
     /// Whether to start demo upstreams on the services' loopback endpoints.
@@ -95,6 +97,7 @@ impl RunOptions {
             embedded_broker: BrokerProgram::this_executable(),
             redis: None,
             verify_key: None,
+            accept_v1_signatures: false,
             access_log: true,
             demo_upstreams: false,
             workers: 0,

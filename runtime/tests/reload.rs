@@ -258,6 +258,28 @@ async fn signed_bundles_load_and_a_bad_signature_is_refused_at_start_and_on_relo
     meshd::load::sign_bundle(&bundle, &digest(&bundle), &ops_key).unwrap();
     assert_eq!(post_reload(&server).await.status, 200);
     assert_eq!(get(edge, "/version", &[]).await.body, "v2");
+
+    // A signature of the first format (from a meshc before this one): refused, with the fix
+    // named, unless the fleet is moving from them (`--accept-v1-signatures`).
+    compile_bundle(&versioned(3, &upstream), &bundle);
+    let ops_text = std::fs::read_to_string(&ops_key).unwrap();
+    let first = meshwork_bundle::signature::sign_first_format(&ops_text, &digest(&bundle));
+    std::fs::write(meshd::load::signature_path(&bundle), first.unwrap()).unwrap();
+    let answer = post_reload(&server).await;
+    assert_eq!(answer.status, 422);
+    assert!(
+        answer.body.contains("sign the bundle again"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(get(edge, "/version", &[]).await.body, "v2");
+    let mut moving = test_options(vec![bundle.clone()]);
+    moving.verify_key = Some(ops_pub.clone());
+    moving.accept_v1_signatures = true;
+    drop(server);
+    let server = start_with(moving).await;
+    let edge = server.listener("edge").unwrap();
+    assert_eq!(get(edge, "/version", &[]).await.body, "v3");
 }
 
 /// Writes a bundle compiled from `source` with `serial` to `path`.

@@ -215,3 +215,53 @@ fn a_bundle_whose_program_does_not_build_is_refused_listing_every_reason() {
     }
     assert!(output.stdout.is_empty());
 }
+
+/// A fleet moving from first-format signatures (over the digest alone): refused with a message
+/// saying to sign again, accepted with `--accept-v1-signatures` (checked on the digest of the
+/// bundle read whole), and a first-format signature of another bundle is refused either way.
+#[test]
+fn first_format_signatures_are_refused_unless_a_fleet_is_moving_from_them() {
+    use meshwork_bundle::signature::{key_pair_texts, sign_first_format};
+
+    let scratch = Scratch::new("first-format");
+    let (private, public) = key_pair_texts([31; 32]);
+    let key = scratch.write("ops.pub", public.as_bytes());
+    let bundle = starfleet_bundle();
+    let path = scratch.write("bundle.json", bundle.to_pretty_json().as_bytes());
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_meshd"))
+            .arg("validate")
+            .arg(&path)
+            .arg("--verify-key")
+            .arg(&key)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let signature = sign_first_format(&private, &bundle.digest).unwrap();
+    scratch.write("bundle.json.sig", signature.as_bytes());
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("sign the bundle again"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let accepted = run(&["--accept-v1-signatures"]);
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        text(&accepted.stderr)
+    );
+    assert!(text(&accepted.stdout).contains("signature verified"));
+    let other = sign_first_format(&private, &format!("sha256:{}", "1".repeat(64))).unwrap();
+    scratch.write("bundle.json.sig", other.as_bytes());
+    let forged = run(&["--accept-v1-signatures"]);
+    assert_eq!(forged.status.code(), Some(1));
+    assert!(
+        text(&forged.stderr).contains("does not verify"),
+        "{}",
+        text(&forged.stderr)
+    );
+}

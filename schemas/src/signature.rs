@@ -15,12 +15,15 @@
 //! `ed25519-public <hex key>` and `ed25519-signature <hex signature> <digest> <text length>`.
 //! The signed message is `"meshwork bundle signature v2\n" + digest + "\n" + text length`.
 //! Signatures of the first format (the hex signature alone, over the digest alone) are refused
-//! with a message saying to sign again.
+//! with a message saying to sign again, unless a fleet moving from it accepts them for a while
+//! ([`PublicKey::verify_first_format`]).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 /// The domain-separation prefix of the signed message.
 const MESSAGE_PREFIX: &str = "meshwork bundle signature v2\n";
+/// The prefix of the first format's message, followed by the digest alone.
+const FIRST_FORMAT_PREFIX: &str = "meshwork bundle signature v1\n";
 const PRIVATE_TAG: &str = "ed25519-private";
 const PUBLIC_TAG: &str = "ed25519-public";
 const SIGNATURE_TAG: &str = "ed25519-signature";
@@ -186,6 +189,36 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Checks a signature of the first format (the hex signature alone, over the digest alone)
+    /// against a bundle's digest, already verified by reading the whole bundle: what meshd did
+    /// before signatures bounded the read, kept for a fleet's move to the current format
+    /// (`--accept-v1-signatures`).
+    pub fn verify_first_format(
+        &self,
+        digest: &str,
+        signature: &str,
+    ) -> Result<(), SignatureCheckError> {
+        let bytes: [u8; 64] = parse_tagged(signature, SIGNATURE_TAG, SignatureText::Signature)?;
+        let message = format!("{FIRST_FORMAT_PREFIX}{digest}");
+        self.0
+            .verify_strict(message.as_bytes(), &Signature::from_bytes(&bytes))
+            .map_err(|_| SignatureCheckError::BadSignature)
+    }
+}
+
+/// Signs `digest` in the first format (tests of the move from it only).
+#[doc(hidden)]
+pub fn sign_first_format(private_key: &str, digest: &str) -> Result<String, SignatureCheckError> {
+    let seed: [u8; 32] = parse_tagged(private_key, PRIVATE_TAG, SignatureText::PrivateKey)?;
+    let message = format!("{FIRST_FORMAT_PREFIX}{digest}");
+    let signature = SigningKey::from_bytes(&seed).sign(message.as_bytes());
+    Ok(format!(
+        "{SIGNATURE_TAG} {}\n",
+        hex::encode(signature.to_bytes())
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +274,23 @@ mod tests {
         assert!(SignatureCheckError::Outdated
             .to_string()
             .contains("sign the bundle again"));
+    }
+
+    #[test]
+    fn a_first_format_signature_verifies_only_against_its_digest() {
+        let (private, public) = key_pair_texts([5; 32]);
+        let key = PublicKey::parse(&public).unwrap();
+        let digest = signed('c', 0).digest;
+        let old = sign_first_format(&private, &digest).unwrap();
+        assert_eq!(key.verify(&old), Err(SignatureCheckError::Outdated));
+        key.verify_first_format(&digest, &old).unwrap();
+        assert_eq!(
+            key.verify_first_format(&signed('d', 0).digest, &old),
+            Err(SignatureCheckError::BadSignature)
+        );
+        // A current signature is not a first-format one.
+        let current = sign_bundle_text(&private, &signed('c', 9)).unwrap();
+        assert!(key.verify_first_format(&digest, &current).is_err());
     }
 
     #[test]

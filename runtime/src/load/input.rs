@@ -4,13 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
+use meshwork_bundle::signature::SignedBundle;
 use meshwork_bundle::Bundle;
 
 use super::bundle_check::{
     read_bundle_file_to_serve, read_signed_bundle_file_to_serve, BundleError,
 };
 use super::remote::{BundleUrl, BundleUrlError};
-use super::signature::{signature_path, SignatureError, VerifyKey};
+use super::signature::{
+    signature_path, signature_text, SignatureError, SignedReadError, VerifyKey,
+};
 
 /// The program `meshd` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +81,17 @@ pub enum InputError {
     },
 }
 
+impl InputError {
+    /// The error of a bundle at `path` read under its signature.
+    pub fn signed_read(path: &Path, error: SignedReadError<BundleError>) -> InputError {
+        let path = path.to_path_buf();
+        match error {
+            SignedReadError::Signature(source) => InputError::Signature { path, source },
+            SignedReadError::Bundle(source) => InputError::Bundle { path, source },
+        }
+    }
+}
+
 impl ProgramInput {
     /// Classifies command-line paths: one `.json` or `.zst` file is a bundle; directories and
     /// `.mesh` files are sources.
@@ -140,25 +154,31 @@ impl ProgramInput {
     pub fn load(&self, verify_key: Option<&VerifyKey>) -> Result<LoadedInput, InputError> {
         match self {
             ProgramInput::Bundle(path) => {
-                // A signature is checked first, on its own: the bundle is then read no further
-                // than what it vouches for.
-                let signed = verify_key
-                    .map(|key| key.signed_bundle(path))
-                    .transpose()
-                    .map_err(|source| InputError::Signature {
-                        path: path.clone(),
-                        source,
-                    })?;
-                let bundle = match &signed {
-                    Some(signed) => read_signed_bundle_file_to_serve(path, signed),
-                    None => read_bundle_file_to_serve(path),
-                }
-                .map_err(|source| InputError::Bundle {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bundle = match verify_key {
+                    None => {
+                        read_bundle_file_to_serve(path).map_err(|source| InputError::Bundle {
+                            path: path.clone(),
+                            source,
+                        })?
+                    }
+                    // The signature first, on its own: the bundle is then read no further than
+                    // what it vouches for.
+                    Some(key) => {
+                        let text =
+                            signature_text(path).map_err(|source| InputError::Signature {
+                                path: path.clone(),
+                                source,
+                            })?;
+                        let read = |signed: Option<&SignedBundle>| match signed {
+                            Some(signed) => read_signed_bundle_file_to_serve(path, signed),
+                            None => read_bundle_file_to_serve(path),
+                        };
+                        key.read_under(&signature_path(path), Some(&text), read)
+                            .map_err(|error| InputError::signed_read(path, error))?
+                    }
+                };
                 let mut files = vec![path.clone()];
-                if signed.is_some() {
+                if verify_key.is_some() {
                     files.push(signature_path(path));
                 }
                 Ok(LoadedInput {

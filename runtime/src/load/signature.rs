@@ -11,6 +11,7 @@ use meshwork_bundle::bundle_file::{self, BundleFileError};
 use meshwork_bundle::signature::{
     key_pair_texts, sign_bundle_text, PublicKey, SignatureCheckError, SignatureText, SignedBundle,
 };
+use meshwork_bundle::Bundle;
 
 /// Why a key or signature cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +160,17 @@ pub fn sign_bundle(
 #[derive(Debug, Clone)]
 pub struct VerifyKey {
     key: PublicKey,
+    /// Whether first-format signatures are accepted (`--accept-v1-signatures`).
+    first_format: bool,
+}
+
+/// Why a bundle read under its signature was refused: the signature, or the bundle.
+#[derive(Debug)]
+pub enum SignedReadError<E> {
+    /// The signature is missing, malformed, outdated or does not verify.
+    Signature(SignatureError),
+    /// The bundle (read no further than a current signature allows).
+    Bundle(E),
 }
 
 impl VerifyKey {
@@ -166,17 +178,26 @@ impl VerifyKey {
     pub fn read(path: &Path) -> Result<VerifyKey, SignatureError> {
         let key = PublicKey::parse(&read_text(path)?)
             .map_err(|error| SignatureError::from_check(path, error))?;
-        Ok(VerifyKey { key })
+        Ok(VerifyKey {
+            key,
+            first_format: false,
+        })
+    }
+
+    /// This key, accepting signatures of the first format too (over the digest alone, so
+    /// checked only after the whole bundle was read): for a fleet moving from them.
+    pub fn accepting_first_format(self, accept: bool) -> VerifyKey {
+        VerifyKey {
+            first_format: accept,
+            ..self
+        }
     }
 
     /// Checks `<bundle>.sig` on its own, before the bundle is read; returns what it vouches for
     /// (the bundle must then be that one: [`crate::load::read_signed_bundle_file_to_serve`]).
     pub fn signed_bundle(&self, bundle: &Path) -> Result<SignedBundle, SignatureError> {
         let path = signature_path(bundle);
-        if !path.exists() {
-            return Err(SignatureError::Unsigned { path });
-        }
-        self.verify_text(&path, &read_text(&path)?)
+        self.verify_text(&path, &signature_text(bundle)?)
     }
 
     /// Checks a signature's text, read from `origin` (a file or a URL, for messages).
@@ -189,6 +210,54 @@ impl VerifyKey {
             .verify(signature)
             .map_err(|error| SignatureError::from_check(origin, error))
     }
+
+    /// Reads a bundle under `signature` (from `origin`; `None`: there was none). A current
+    /// signature is verified first, and `read` gets what it vouches for, to read no further
+    /// than that; a first-format one, when this key accepts them, is checked after
+    /// `read(None)` read the whole bundle, against its digest (and logged, to be replaced).
+    pub fn read_under<E>(
+        &self,
+        origin: &Path,
+        signature: Option<&str>,
+        read: impl FnOnce(Option<&SignedBundle>) -> Result<Bundle, E>,
+    ) -> Result<Bundle, SignedReadError<E>> {
+        let Some(text) = signature else {
+            let path = origin.to_path_buf();
+            return Err(SignedReadError::Signature(SignatureError::Unsigned {
+                path,
+            }));
+        };
+        match self.key.verify(text) {
+            Ok(signed) => read(Some(&signed)).map_err(SignedReadError::Bundle),
+            Err(SignatureCheckError::Outdated) if self.first_format => {
+                let bundle = read(None).map_err(SignedReadError::Bundle)?;
+                self.key
+                    .verify_first_format(&bundle.digest, text)
+                    .map_err(|error| {
+                        SignedReadError::Signature(SignatureError::from_check(origin, error))
+                    })?;
+                tracing::warn!(
+                    signature = %origin.display(),
+                    "bundle accepted under a first-format signature (read whole before the \
+                     signature was checked); sign it again with this version, then drop \
+                     --accept-v1-signatures"
+                );
+                Ok(bundle)
+            }
+            Err(error) => Err(SignedReadError::Signature(SignatureError::from_check(
+                origin, error,
+            ))),
+        }
+    }
+}
+
+/// The text of `<bundle>.sig`; [`SignatureError::Unsigned`] when there is none.
+pub fn signature_text(bundle: &Path) -> Result<String, SignatureError> {
+    let path = signature_path(bundle);
+    if !path.exists() {
+        return Err(SignatureError::Unsigned { path });
+    }
+    read_text(&path)
 }
 
 #[cfg(test)]
@@ -260,6 +329,61 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, SignatureError::Outdated { .. }), "{error}");
         assert!(error.to_string().contains("meshd sign"), "{error}");
+    }
+
+    #[test]
+    fn a_bundle_is_read_under_its_signature_and_the_first_format_only_when_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let (private, public) = generate_key_pair(&dir.join("k")).unwrap();
+        let private_text = std::fs::read_to_string(&private).unwrap();
+        let bundle = starfleet_bundle();
+        let origin = dir.join("b.json.sig");
+        let key = VerifyKey::read(&public).unwrap();
+        let moving = key.clone().accepting_first_format(true);
+        let limits = std::cell::RefCell::new(Vec::new());
+        let read = |signed: Option<&SignedBundle>| {
+            limits.borrow_mut().push(signed.map(|s| s.text_length));
+            Ok::<_, ()>(bundle.clone())
+        };
+        // Current: verified first, and the read is told how far it may go.
+        let current = sign_bundle_text(
+            &private_text,
+            &SignedBundle {
+                digest: bundle.digest.clone(),
+                text_length: 77,
+            },
+        )
+        .unwrap();
+        assert!(key.read_under(&origin, Some(&current), read).is_ok());
+        assert_eq!(limits.borrow_mut().split_off(0), [Some(77)]);
+        // None at all.
+        assert!(matches!(
+            key.read_under(&origin, None, read),
+            Err(SignedReadError::Signature(SignatureError::Unsigned { .. }))
+        ));
+        // The first format: refused before any read, unless accepted; then checked on the
+        // digest of the bundle read whole.
+        let first =
+            meshwork_bundle::signature::sign_first_format(&private_text, &bundle.digest).unwrap();
+        assert!(matches!(
+            key.read_under(&origin, Some(&first), read),
+            Err(SignedReadError::Signature(SignatureError::Outdated { .. }))
+        ));
+        assert!(limits.borrow().is_empty());
+        assert!(moving.read_under(&origin, Some(&first), read).is_ok());
+        assert_eq!(limits.borrow_mut().split_off(0), [None]);
+        let other = meshwork_bundle::signature::sign_first_format(
+            &private_text,
+            &format!("sha256:{}", "0".repeat(64)),
+        )
+        .unwrap();
+        assert!(matches!(
+            moving.read_under(&origin, Some(&other), read),
+            Err(SignedReadError::Signature(
+                SignatureError::BadSignature { .. }
+            ))
+        ));
     }
 
     #[test]

@@ -208,6 +208,7 @@ fn start_sidecar(
     let mut sidecar_options = RunOptions::new(options.inputs.clone());
     sidecar_options.admin = "127.0.0.1:0".to_string();
     sidecar_options.verify_key = options.verify_key.clone();
+    sidecar_options.accept_v1_signatures = options.accept_v1_signatures;
     sidecar_options.access_log = options.access_log;
     // `meshd run --fault-seed` seeds the demo sidecars' pair faults too.
     sidecar_options.fault_seed = options.fault_seed;

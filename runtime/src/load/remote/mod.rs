@@ -23,6 +23,7 @@ pub mod source_options;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use meshwork_bundle::signature::SignedBundle;
 use meshwork_bundle::Bundle;
 
 pub use bundle_cache::{BundleCache, CacheError, CacheRecord, CachedBundle};
@@ -36,7 +37,7 @@ pub use source_options::{SourceArgs, SourceOptions};
 
 use super::bundle_check::{check_bundle_bytes_to_serve, check_signed_bytes_to_serve};
 use super::input::{InputError, ProgramInput};
-use super::signature::{SignatureError, VerifyKey};
+use super::signature::VerifyKey;
 
 /// Why a bundle URL cannot be polled.
 #[derive(Debug, thiserror::Error)]
@@ -122,27 +123,17 @@ pub fn check_fetched(
     origin: &str,
 ) -> Result<Bundle, InputError> {
     let path = PathBuf::from(origin);
-    // A signature is checked first, on its own: the bytes are then read no further than what it
-    // vouches for (a hostile server's zstd bomb costs no more than the bundle its operator signed).
-    let signed = match key {
-        None => None,
-        Some(key) => {
-            let signature_origin = PathBuf::from(format!("{origin}.sig"));
-            let verified = match signature {
-                None => Err(SignatureError::Unsigned {
-                    path: signature_origin,
-                }),
-                Some(text) => key.verify_text(&signature_origin, text),
-            };
-            Some(verified.map_err(|source| InputError::Signature {
-                path: path.clone(),
-                source,
-            })?)
-        }
+    let Some(key) = key else {
+        return check_bundle_bytes_to_serve(bytes)
+            .map_err(|source| InputError::Bundle { path, source });
     };
-    let checked = match &signed {
+    // The signature first, on its own: the bytes are then read no further than what it vouches
+    // for (a hostile server's zstd bomb costs no more than the bundle its operator signed).
+    let signature_origin = PathBuf::from(format!("{origin}.sig"));
+    let read = |signed: Option<&SignedBundle>| match signed {
         Some(signed) => check_signed_bytes_to_serve(bytes, signed),
         None => check_bundle_bytes_to_serve(bytes),
     };
-    checked.map_err(|source| InputError::Bundle { path, source })
+    key.read_under(&signature_origin, signature, read)
+        .map_err(|error| InputError::signed_read(&path, error))
 }
