@@ -6,6 +6,9 @@
 use std::net::TcpListener;
 use std::process::Command;
 
+/// How long a script may run (`timeout`'s duration): each of its waits is bounded at 20 s.
+const SCRIPT_TIMEOUT: &str = "300s";
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -23,16 +26,34 @@ fn run_script(script: &str, tools: &[(&str, &str)]) {
         }
     }
     let manifest = env!("CARGO_MANIFEST_DIR");
-    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
-    let output = Command::new("bash")
-        .arg(format!("{manifest}/tests/e2e/{script}"))
-        .arg(env!("CARGO_BIN_EXE_meshd"))
-        .env("EXAMPLE", format!("{manifest}/../examples/starfleet"))
-        .env("EDGE_PORT", &ports[0])
-        .env("ADMIN_PORT", &ports[1])
-        .env("UPSTREAM_PORTS", ports[2..].join(" "))
-        .output()
-        .unwrap();
+    // A port chosen here can be taken by another test's process before meshd binds it: the
+    // script then exits 75 (EX_TEMPFAIL) and runs again on other ports. A script that hangs
+    // (a tool waiting for ever) is ended by `timeout` and fails.
+    let mut attempts = 0;
+    let output = loop {
+        attempts += 1;
+        let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
+        let output = Command::new("timeout")
+            .args([SCRIPT_TIMEOUT, "bash"])
+            .arg(format!("{manifest}/tests/e2e/{script}"))
+            .arg(env!("CARGO_BIN_EXE_meshd"))
+            .env("EXAMPLE", format!("{manifest}/../examples/starfleet"))
+            .env("EDGE_PORT", &ports[0])
+            .env("ADMIN_PORT", &ports[1])
+            .env("UPSTREAM_PORTS", ports[2..].join(" "))
+            .output()
+            .unwrap();
+        if output.status.code() != Some(75) || attempts == 3 {
+            break output;
+        }
+        println!("{script}: a port was taken before meshd bound it; again on other ports");
+    };
+    assert_ne!(
+        output.status.code(),
+        Some(124),
+        "{script} did not finish in {SCRIPT_TIMEOUT}:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}");
     assert!(

@@ -14,8 +14,7 @@ source "$(dirname "$0")/serve_example.sh"
 serve_example "${1:-}" --no-access-log
 
 # The one line a user looks for: "… bootstrap 127.0.0.1:PORT …".
-BOOTSTRAP="$(grep -m1 -o 'bootstrap 127\.0\.0\.1:[0-9]*' "$WORK/meshd.log" | cut -d' ' -f2)"
-if [ -z "$BOOTSTRAP" ]; then echo "FAIL  meshd logged no bootstrap address:"; cat "$WORK/meshd.log"; exit 1; fi
+BOOTSTRAP="$(bootstrap_servers)" || exit 1
 echo "embedded broker at $BOOTSTRAP"
 
 BODY="$WORK/body"

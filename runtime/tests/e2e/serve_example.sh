@@ -44,10 +44,26 @@ serve_example() {
   "$meshd" run "$WORK" --demo-upstreams --admin "127.0.0.1:$ADMIN_PORT" "$@" \
     >"$WORK/access.log" 2>"$WORK/meshd.log" &
   MESHD_PID=$!
+  # Ready when this meshd says its admin listens and /readyz answers: another process that took
+  # the port between the runner's choice and this bind would answer /readyz too.
   for _ in $(seq 1 200); do
-    curl -sf "$ADMIN/readyz" >/dev/null 2>&1 && return 0
-    if ! kill -0 "$MESHD_PID" 2>/dev/null; then echo "meshd exited:"; cat "$WORK/meshd.log"; exit 1; fi
+    if ! kill -0 "$MESHD_PID" 2>/dev/null; then
+      echo "meshd exited:"; cat "$WORK/meshd.log"
+      # A port taken since the runner chose it: exit 75 (EX_TEMPFAIL), and the runner tries
+      # again on other ports.
+      grep -q "Address already in use" "$WORK/meshd.log" && exit 75
+      exit 1
+    fi
+    grep -q "admin listening" "$WORK/meshd.log" && curl -sf "$ADMIN/readyz" >/dev/null 2>&1 && return 0
     sleep 0.05
   done
   echo "meshd was not ready in 10 s:"; cat "$WORK/meshd.log"; exit 1
+}
+
+# bootstrap_servers: the embedded broker's address from meshd's log (logged before it is ready).
+bootstrap_servers() {
+  local address
+  address="$(grep -m1 -o 'bootstrap 127\.0\.0\.1:[0-9]*' "$WORK/meshd.log" | cut -d' ' -f2)"
+  [ -n "$address" ] || { echo "no broker address in the log:" >&2; cat "$WORK/meshd.log" >&2; exit 1; }
+  echo "$address"
 }

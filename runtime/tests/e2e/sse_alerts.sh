@@ -12,7 +12,7 @@ set -uo pipefail
 source "$(dirname "$0")/serve_example.sh"
 serve_example "${1:-}" --no-access-log
 
-BOOTSTRAP="$(grep -m1 -o 'bootstrap 127\.0\.0\.1:[0-9]*' "$WORK/meshd.log" | cut -d' ' -f2)"
+BOOTSTRAP="$(bootstrap_servers)" || exit 1
 KEY=(-H "x-api-key: $PICARD_KEY")
 CURL_PIDS=()
 stop_curls() { for pid in "${CURL_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; }
