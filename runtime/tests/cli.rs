@@ -225,3 +225,26 @@ fn run_refuses_a_kafka_setting_it_does_not_pass_through() {
         "{stderr}"
     );
 }
+
+/// `--demo-upstreams` makes a throwaway CA under the temporary directory before the gateway
+/// starts; a start that then fails (here: the admin port is taken) removes it, as a stop does.
+#[test]
+fn a_demo_that_cannot_start_leaves_no_ca_behind() {
+    let tmp = temp_dir("demo-ca");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = taken.local_addr().unwrap().to_string();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/starfleet");
+    let output = meshd()
+        .args(["run", example, "--demo-upstreams", "--admin", &admin])
+        .env("TMPDIR", tmp.path())
+        .env("PICARD_KEY", "picard-key")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    assert!(stderr.contains("throwaway CA created"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -120,13 +120,15 @@ impl DemoPlan {
     /// Starts a sidecar and an app for every loopback endpoint; `options` are the gateway's
     /// (the sidecars load the same program).
     pub fn start(
-        self,
+        mut self,
         options: &RunOptions,
         runtime: &tokio::runtime::Handle,
     ) -> Result<DemoMesh, String> {
+        // The directory is the running demo's to remove from here on.
+        let dir = std::mem::take(&mut self.dir);
         let mut mesh = DemoMesh {
             sidecars: Vec::new(),
-            dir: self.dir.clone(),
+            dir: dir.clone(),
         };
         // Every endpoint is held (SO_REUSEPORT, as the sidecars bind) until all sidecars are up,
         // so that no sidecar's outbound, admin or app socket is given a later sidecar's endpoint
@@ -149,12 +151,21 @@ impl DemoPlan {
                     tracing::warn!(service = %service, endpoint = %endpoint, "demo mesh: not a loopback address, no sidecar started");
                     continue;
                 }
-                let certs = self.dir.join("services").join(service);
+                let certs = dir.join("services").join(service);
                 let sidecar = start_sidecar(options, runtime, service, address, certs)?;
                 mesh.sidecars.push(sidecar);
             }
         }
         Ok(mesh)
+    }
+}
+
+/// A plan that never started (the gateway failed to start) removes its CA directory.
+impl Drop for DemoPlan {
+    fn drop(&mut self) {
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
