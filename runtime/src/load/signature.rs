@@ -3,7 +3,8 @@
 //! `meshc build --sign`.
 //!
 //! A signature lives beside the bundle in `<bundle>.sig`; a bundle fetched over HTTP has its
-//! signature fetched from `<url>.sig` and checked with [`VerifyKey::verify_text`].
+//! signature fetched from `<url>.sig`. Either way the bundle is read under it
+//! ([`VerifyKey::read_under`]).
 
 use std::path::{Path, PathBuf};
 
@@ -193,24 +194,6 @@ impl VerifyKey {
         }
     }
 
-    /// Checks `<bundle>.sig` on its own, before the bundle is read; returns what it vouches for
-    /// (the bundle must then be that one: [`crate::load::read_signed_bundle_file_to_serve`]).
-    pub fn signed_bundle(&self, bundle: &Path) -> Result<SignedBundle, SignatureError> {
-        let path = signature_path(bundle);
-        self.verify_text(&path, &signature_text(bundle)?)
-    }
-
-    /// Checks a signature's text, read from `origin` (a file or a URL, for messages).
-    pub fn verify_text(
-        &self,
-        origin: &Path,
-        signature: &str,
-    ) -> Result<SignedBundle, SignatureError> {
-        self.key
-            .verify(signature)
-            .map_err(|error| SignatureError::from_check(origin, error))
-    }
-
     /// Reads a bundle under `signature` (from `origin`; `None`: there was none). A current
     /// signature is verified first, and `read` gets what it vouches for, to read no further
     /// than that; a first-format one, when this key accepts them, is checked after
@@ -274,6 +257,22 @@ mod tests {
         (path, bundle.digest)
     }
 
+    /// What `<bundle>.sig` vouches for, as a read under it is told (the read itself gives the
+    /// sample bundle).
+    fn signed_for(key: &VerifyKey, bundle: &Path) -> Result<SignedBundle, SignatureError> {
+        let text = signature_text(bundle)?;
+        let mut vouched = None;
+        let read = |signed: Option<&SignedBundle>| {
+            vouched = signed.cloned();
+            Ok::<_, ()>(starfleet_bundle())
+        };
+        match key.read_under(&signature_path(bundle), Some(&text), read) {
+            Ok(_) => Ok(vouched.expect("a current signature tells the read what it vouches for")),
+            Err(SignedReadError::Signature(error)) => Err(error),
+            Err(SignedReadError::Bundle(())) => unreachable!("the read gives a bundle"),
+        }
+    }
+
     #[test]
     fn a_signature_vouches_for_the_digest_and_the_files_text_length() {
         let dir = tempfile::tempdir().unwrap();
@@ -282,7 +281,7 @@ mod tests {
         let (bundle, digest) = bundle_file(dir);
         sign_bundle(&bundle, &digest, &private).unwrap();
         let key = VerifyKey::read(&public).unwrap();
-        let signed = key.signed_bundle(&bundle).unwrap();
+        let signed = signed_for(&key, &bundle).unwrap();
         assert_eq!(signed.digest, digest);
         assert_eq!(
             signed.text_length,
@@ -300,7 +299,7 @@ mod tests {
         sign_bundle(&bundle, &digest, &private).unwrap();
         let key = VerifyKey::read(&other_public).unwrap();
         assert!(matches!(
-            key.signed_bundle(&bundle),
+            signed_for(&key, &bundle),
             Err(SignatureError::BadSignature { .. })
         ));
     }
@@ -311,7 +310,7 @@ mod tests {
         let dir = dir.path();
         let (_, public) = generate_key_pair(&dir.join("k")).unwrap();
         let key = VerifyKey::read(&public).unwrap();
-        let error = key.signed_bundle(&dir.join("none.json")).unwrap_err();
+        let error = signed_for(&key, &dir.join("none.json")).unwrap_err();
         assert!(error.to_string().contains("not signed"), "{error}");
     }
 
@@ -323,10 +322,7 @@ mod tests {
         let (bundle, _) = bundle_file(dir);
         let first_format = format!("ed25519-signature {}\n", "0f".repeat(64));
         std::fs::write(signature_path(&bundle), first_format).unwrap();
-        let error = VerifyKey::read(&public)
-            .unwrap()
-            .signed_bundle(&bundle)
-            .unwrap_err();
+        let error = signed_for(&VerifyKey::read(&public).unwrap(), &bundle).unwrap_err();
         assert!(matches!(error, SignatureError::Outdated { .. }), "{error}");
         assert!(error.to_string().contains("meshd sign"), "{error}");
     }
