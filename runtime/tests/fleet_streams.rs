@@ -309,7 +309,7 @@ fn kill_one_mid_stream(drill: &mut Drill) -> (Vec<String>, Vec<String>) {
         // 0.2.3 mishandles a static member's return whose JoinGroup races new members' (it
         // keeps the dead member id too, and every later rebalance waits for that member for
         // ever; it never expires a silent member). Reproduced with three plain consumers: 2
-        // of 4 groups stalled with concurrent joins, 0 of 12 when the returning member's
+        // of 8 groups stalled with concurrent joins, 0 of 12 when the returning member's
         // assignment came first. A Kafka broker replaces the member id (KIP-345) either way.
         drill.members[0] = start_member(&drill.member_args[0]);
         drill.members[0].wait_for_line(|l| l.contains("stream partitions assigned"));
