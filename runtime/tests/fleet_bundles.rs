@@ -3,6 +3,7 @@
 //! back off while nginx is down, and a fresh meshd starts from its last-known-good cache.
 
 mod fleet_support;
+mod process_memory;
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use fleet_support::nginx::{nginx_installed, Nginx};
 use fleet_support::publish::{build, ping_program, signature_of, Shelf};
 use fleet_support::Scratch;
 use meshwork_bundle::signature::key_pair_texts;
+use process_memory::peak_rss_kib;
 
 const INTERVAL_MS: u64 = 500;
 const JITTER_MS: u64 = 100;
@@ -71,16 +73,6 @@ fn assert_all_answer(fleet: &[MeshdProcess], answer: &str) {
 
 /// Publishes a bad bundle and waits until every instance refused it once more; the served
 /// digest stays `serving`. Returns the last refusal's reason of the first instance.
-/// The peak resident memory of process `pid` so far (VmHWM), in KiB.
-fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 fn refused_by_all(fleet: &[MeshdProcess], serving: &str, publish: impl FnOnce()) -> String {
     let before: Vec<f64> = fleet.iter().map(refusals).collect();
     publish();
@@ -229,7 +221,10 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     // A zstd bomb (1 GiB of spaces in 1 KiB) behind v2's real signature, replayed: the signature
     // is checked first, and the bomb expands no further than the text length it vouches for, so
     // no instance's memory grows (it did by the gigabyte when the bundle was read first).
-    let peaks: Vec<u64> = fleet.iter().map(|meshd| peak_kib(meshd.pid())).collect();
+    let peaks: Vec<u64> = fleet
+        .iter()
+        .map(|meshd| peak_rss_kib(meshd.pid()))
+        .collect();
     let v2_signature = signature_of(&private, &v2.digest, v2.to_pretty_json().len());
     let reason = refused_by_all(&fleet, &v2.digest, || {
         let frame = meshwork_bundle::bundle_file::compress(&vec![b' '; 1 << 20]);
@@ -237,7 +232,7 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     });
     assert!(reason.contains("expands past"), "{reason}");
     for (meshd, before) in fleet.iter().zip(peaks) {
-        let after = peak_kib(meshd.pid());
+        let after = peak_rss_kib(meshd.pid());
         assert!(after < before + 64 * 1024, "peak {before} → {after} KiB");
     }
     assert_all_answer(&fleet, "v2");

@@ -6,6 +6,11 @@ pub fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmRSS")
 }
 
+/// The peak resident memory of process `pid` so far, in KiB (`VmHWM`).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM")
+}
+
 /// Anonymous resident memory of process `pid` (heap and stacks, not mapped files), in KiB
 /// (`RssAnon`).
 pub fn anonymous_rss_kib(pid: u32) -> u64 {
