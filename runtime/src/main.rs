@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use meshd::load::program_check::program_errors;
 use meshd::load::remote::SourceArgs;
-use meshd::load::signature::{signature_path, signature_text, SignedReadError};
+use meshd::load::signature::SignedReadError;
 use meshd::load::{
     generate_key_pair, read_bundle_file, read_signed_bundle_file, sign_bundle, BundleError,
     VerifyKey,
@@ -20,7 +20,6 @@ use meshd::server::drain::DrainPlan;
 use meshd::stream::StreamArgs;
 use meshd::trace::TraceArgs;
 use meshd::{start, RunOptions};
-use meshwork_bundle::signature::SignedBundle;
 
 mod stop;
 
@@ -433,18 +432,13 @@ fn search_domains_of(given: Option<&str>) -> Vec<String> {
 
 fn validate(path: &Path, signature: &SignatureArgs) -> ExitCode {
     // As meshd run reads it: a signature first, on its own, then the bundle it vouches for.
-    let read = |signed: Option<&SignedBundle>| match signed {
-        Some(signed) => read_signed_bundle_file(path, signed),
-        None => read_bundle_file(path),
-    };
     let bundle = match &signature.verify_key {
-        None => read(None).map_err(SignedReadError::Bundle),
+        None => read_bundle_file(path).map_err(SignedReadError::Bundle),
         Some(key_file) => VerifyKey::read(key_file)
-            .and_then(|key| Ok((key, signature_text(path)?)))
             .map_err(SignedReadError::Signature)
-            .and_then(|(key, text)| {
-                let key = key.accepting_first_format(signature.accept_v1_signatures);
-                key.read_under(&signature_path(path), Some(&text), read)
+            .and_then(|key| {
+                key.accepting_first_format(signature.accept_v1_signatures)
+                    .read_file_under(path, |signed| read_signed_bundle_file(path, signed))
             }),
     };
     let bundle = match bundle {

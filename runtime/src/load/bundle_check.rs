@@ -121,14 +121,15 @@ pub fn check_bundle_bytes_to_serve(bytes: &[u8]) -> Result<Bundle, BundleError> 
     check(bytes, Graphs::Drop, None)
 }
 
-/// [`check_bundle_bytes_to_serve`] for bytes whose signature verified (on its own, first): they
-/// are decompressed no further than the text length it vouches for, and must be the bundle it
-/// vouches for.
+/// [`check_bundle_bytes_to_serve`] for bytes read under a signature
+/// ([`super::VerifyKey::read_under`]): with what a verified one vouches for, they are
+/// decompressed no further than its text length and must be the bundle it names; `None` (a
+/// first-format signature, checked after) reads them as [`check_bundle_bytes_to_serve`] does.
 pub fn check_signed_bytes_to_serve(
     bytes: &[u8],
-    signed: &SignedBundle,
+    signed: Option<&SignedBundle>,
 ) -> Result<Bundle, BundleError> {
-    check(bytes, Graphs::Drop, Some(signed))
+    check(bytes, Graphs::Drop, signed)
 }
 
 fn check(
@@ -221,13 +222,13 @@ pub fn read_bundle_file_to_serve(path: &Path) -> Result<Bundle, BundleError> {
     read_and_check(path, Graphs::Drop, None)
 }
 
-/// [`read_bundle_file_to_serve`] for a bundle whose signature verified (on its own, first), as
+/// [`read_bundle_file_to_serve`] for a bundle read under a signature, as
 /// [`check_signed_bytes_to_serve`] checks it.
 pub fn read_signed_bundle_file_to_serve(
     path: &Path,
-    signed: &SignedBundle,
+    signed: Option<&SignedBundle>,
 ) -> Result<Bundle, BundleError> {
-    read_and_check(path, Graphs::Drop, Some(signed))
+    read_and_check(path, Graphs::Drop, signed)
 }
 
 /// Reads and checks the bundle at `path`.
@@ -235,10 +236,13 @@ pub fn read_bundle_file(path: &Path) -> Result<Bundle, BundleError> {
     read_and_check(path, Graphs::Keep, None)
 }
 
-/// [`read_bundle_file`] for a bundle whose signature verified (on its own, first), as
+/// [`read_bundle_file`] for a bundle read under a signature, as
 /// [`check_signed_bytes_to_serve`] checks it, graph kept.
-pub fn read_signed_bundle_file(path: &Path, signed: &SignedBundle) -> Result<Bundle, BundleError> {
-    read_and_check(path, Graphs::Keep, Some(signed))
+pub fn read_signed_bundle_file(
+    path: &Path,
+    signed: Option<&SignedBundle>,
+) -> Result<Bundle, BundleError> {
+    read_and_check(path, Graphs::Keep, signed)
 }
 
 /// Reads `path` and checks it on a thread of its own.

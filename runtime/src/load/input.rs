@@ -4,16 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use meshwork_bundle::signature::SignedBundle;
 use meshwork_bundle::Bundle;
 
 use super::bundle_check::{
     read_bundle_file_to_serve, read_signed_bundle_file_to_serve, BundleError,
 };
 use super::remote::{BundleUrl, BundleUrlError};
-use super::signature::{
-    signature_path, signature_text, SignatureError, SignedReadError, VerifyKey,
-};
+use super::signature::{signature_path, SignatureError, SignedReadError, VerifyKey};
 
 /// The program `meshd` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,19 +160,11 @@ impl ProgramInput {
                     }
                     // The signature first, on its own: the bundle is then read no further than
                     // what it vouches for.
-                    Some(key) => {
-                        let text =
-                            signature_text(path).map_err(|source| InputError::Signature {
-                                path: path.clone(),
-                                source,
-                            })?;
-                        let read = |signed: Option<&SignedBundle>| match signed {
-                            Some(signed) => read_signed_bundle_file_to_serve(path, signed),
-                            None => read_bundle_file_to_serve(path),
-                        };
-                        key.read_under(&signature_path(path), Some(&text), read)
-                            .map_err(|error| InputError::signed_read(path, error))?
-                    }
+                    Some(key) => key
+                        .read_file_under(path, |signed| {
+                            read_signed_bundle_file_to_serve(path, signed)
+                        })
+                        .map_err(|error| InputError::signed_read(path, error))?,
                 };
                 let mut files = vec![path.clone()];
                 if verify_key.is_some() {

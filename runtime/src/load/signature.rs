@@ -194,6 +194,16 @@ impl VerifyKey {
         }
     }
 
+    /// Reads the bundle file at `bundle` under `<bundle>.sig`, as [`VerifyKey::read_under`].
+    pub fn read_file_under<E>(
+        &self,
+        bundle: &Path,
+        read: impl FnOnce(Option<&SignedBundle>) -> Result<Bundle, E>,
+    ) -> Result<Bundle, SignedReadError<E>> {
+        let text = signature_text(bundle).map_err(SignedReadError::Signature)?;
+        self.read_under(&signature_path(bundle), Some(&text), read)
+    }
+
     /// Reads a bundle under `signature` (from `origin`; `None`: there was none). A current
     /// signature is verified first, and `read` gets what it vouches for, to read no further
     /// than that; a first-format one, when this key accepts them, is checked after
@@ -235,7 +245,7 @@ impl VerifyKey {
 }
 
 /// The text of `<bundle>.sig`; [`SignatureError::Unsigned`] when there is none.
-pub fn signature_text(bundle: &Path) -> Result<String, SignatureError> {
+fn signature_text(bundle: &Path) -> Result<String, SignatureError> {
     let path = signature_path(bundle);
     if !path.exists() {
         return Err(SignatureError::Unsigned { path });
@@ -260,13 +270,12 @@ mod tests {
     /// What `<bundle>.sig` vouches for, as a read under it is told (the read itself gives the
     /// sample bundle).
     fn signed_for(key: &VerifyKey, bundle: &Path) -> Result<SignedBundle, SignatureError> {
-        let text = signature_text(bundle)?;
         let mut vouched = None;
         let read = |signed: Option<&SignedBundle>| {
             vouched = signed.cloned();
             Ok::<_, ()>(starfleet_bundle())
         };
-        match key.read_under(&signature_path(bundle), Some(&text), read) {
+        match key.read_file_under(bundle, read) {
             Ok(_) => Ok(vouched.expect("a current signature tells the read what it vouches for")),
             Err(SignedReadError::Signature(error)) => Err(error),
             Err(SignedReadError::Bundle(())) => unreachable!("the read gives a bundle"),

@@ -130,10 +130,7 @@ pub fn check_fetched(
     // The signature first, on its own: the bytes are then read no further than what it vouches
     // for (a hostile server's zstd bomb costs no more than the bundle its operator signed).
     let signature_origin = PathBuf::from(format!("{origin}.sig"));
-    let read = |signed: Option<&SignedBundle>| match signed {
-        Some(signed) => check_signed_bytes_to_serve(bytes, signed),
-        None => check_bundle_bytes_to_serve(bytes),
-    };
+    let read = |signed: Option<&SignedBundle>| check_signed_bytes_to_serve(bytes, signed);
     key.read_under(&signature_origin, signature, read)
         .map_err(|error| InputError::signed_read(&path, error))
 }
