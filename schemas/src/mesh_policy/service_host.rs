@@ -101,8 +101,12 @@ impl ServiceHosts {
             true => Cow::Owned(bare.to_ascii_lowercase()),
             false => Cow::Borrowed(bare),
         };
-        let candidates =
-            std::iter::once(folded.as_ref()).chain(self.suffixes.iter().filter_map(|suffix| {
+        // The folded name is a candidate of its own only when it is not the host just looked up
+        // (every call by an already lower-case Kubernetes name would look it up twice).
+        let changed = (folded.as_ref() != host).then_some(folded.as_ref());
+        let candidates = changed
+            .into_iter()
+            .chain(self.suffixes.iter().filter_map(|suffix| {
                 folded
                     .strip_suffix(suffix.as_str())
                     .and_then(|rest| rest.strip_suffix('.'))
@@ -168,6 +172,34 @@ mod tests {
         assert_eq!(
             named(&hosts, "captains-log.default.svc.cluster.local"),
             Some("captains-log")
+        );
+    }
+
+    #[test]
+    fn each_name_is_looked_up_once() {
+        let hosts = kubernetes();
+        let looked_up = |host: &str| {
+            let mut names = Vec::new();
+            let found = hosts.resolve(host, |name| {
+                names.push(name.to_string());
+                (name == "riker").then_some(())
+            });
+            (found.is_some(), names)
+        };
+        assert_eq!(
+            looked_up("riker.default"),
+            (true, vec!["riker.default".into(), "riker".into()])
+        );
+        assert_eq!(
+            looked_up("Riker.Default."),
+            (
+                true,
+                vec![
+                    "Riker.Default.".into(),
+                    "riker.default".into(),
+                    "riker".into()
+                ]
+            )
         );
     }
 
