@@ -17,8 +17,9 @@ use std::time::Duration;
 /// A running noida-db with only its Kafka service.
 pub struct NoidaKafka {
     child: Child,
-    binary: PathBuf,
-    dir: PathBuf,
+    /// `noida-db activity -f`, following every request from the start into `activity`.
+    follower: Option<Child>,
+    activity: PathBuf,
     /// `127.0.0.1:<port>`.
     pub bootstrap: String,
 }
@@ -95,10 +96,22 @@ impl NoidaKafka {
                 panic!("noida-db printed no Kafka address (exit: {status:?})");
             }
         };
+        // `noida-db activity` alone shows a short window of recent requests, which a drill's
+        // own polling fills; followed from the start, nothing is missed.
+        let activity = dir.with_extension("activity");
+        let follower = std::fs::File::create(&activity).ok().and_then(|file| {
+            Command::new(binary)
+                .args(["activity", "-f", "--data-dir"])
+                .arg(dir)
+                .stdout(file)
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()
+        });
         NoidaKafka {
             child,
-            binary: binary.to_path_buf(),
-            dir: dir.to_path_buf(),
+            follower,
+            activity,
             bootstrap,
         }
     }
@@ -106,36 +119,32 @@ impl NoidaKafka {
     /// The consumer-group requests the broker has served, one per line with its time
     /// (`noida-db activity`): what a drill whose group stalled prints.
     pub fn group_activity(&self) -> String {
-        let output = Command::new(&self.binary)
-            .arg("activity")
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .stderr(Stdio::null())
-            .output();
-        match output {
-            Ok(output) => String::from_utf8_lossy(&output.stdout)
+        if self.follower.is_none() {
+            return "noida-db activity -f did not start".to_string();
+        }
+        let requests = [
+            "JoinGroup",
+            "SyncGroup",
+            "LeaveGroup",
+            "Heartbeat",
+            "InitProducerId",
+        ];
+        match std::fs::read_to_string(&self.activity) {
+            Ok(text) => text
                 .lines()
-                .filter(|line| {
-                    [
-                        "JoinGroup",
-                        "SyncGroup",
-                        "LeaveGroup",
-                        "Heartbeat",
-                        "InitProducerId",
-                    ]
-                    .iter()
-                    .any(|request| line.contains(request))
-                })
+                .filter(|line| requests.iter().any(|request| line.contains(request)))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            Err(error) => format!("noida-db activity: {error}"),
+            Err(error) => format!("{}: {error}", self.activity.display()),
         }
     }
 }
 
 impl Drop for NoidaKafka {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.follower.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
