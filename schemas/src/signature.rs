@@ -187,9 +187,7 @@ impl PublicKey {
             .map_err(|_| SignatureCheckError::BadSignature)?;
         Ok(signed)
     }
-}
 
-impl PublicKey {
     /// Checks a signature of the first format (the hex signature alone, over the digest alone)
     /// against a bundle's digest, already verified by reading the whole bundle: what meshd did
     /// before signatures bounded the read, kept for a fleet's move to the current format
