@@ -102,6 +102,11 @@ enum Command {
         /// keepalive_timeout), e.g. `60s`, `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
+        /// Give up on a client that takes nothing of a response for this long (like nginx's
+        /// send_timeout): an HTTP/1.1 connection closes, an HTTP/2 stream is reset, and the
+        /// upstream exchange behind it ends. E.g. `60s`, `10s`.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        send_timeout: Duration,
         /// Close kept-alive upstream connections idle for this long (like nginx's upstream
         /// keepalive_timeout), e.g. `60s`, `5s`.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
@@ -181,6 +186,10 @@ enum Command {
         /// Close kept-alive connections to the app and to other sidecars idle for this long.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
         upstream_idle_timeout: Duration,
+        /// Give up on a caller (the app, or another sidecar's stream) that takes nothing of a
+        /// response for this long: see `meshd run --send-timeout`.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        send_timeout: Duration,
         /// The streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
         /// Each may hold a 256 KiB window of request body the upstream has not read, so this
         /// bounds what one connection can make meshd hold. A gRPC client with more long-lived
@@ -248,6 +257,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             idle_timeout,
+            send_timeout,
             upstream_idle_timeout,
             http2_max_streams,
             source,
@@ -272,6 +282,7 @@ fn main() -> ExitCode {
             reload_on_sighup: true,
             head_timeout: Duration::from_secs(30),
             idle_timeout,
+            send_timeout,
             upstream_idle_timeout,
             http2_max_streams,
             mesh_certs,
@@ -301,6 +312,7 @@ fn main() -> ExitCode {
             workers,
             watch_interval_ms,
             upstream_idle_timeout,
+            send_timeout,
             http2_max_streams,
             drain_delay,
             drain_timeout,
@@ -317,6 +329,7 @@ fn main() -> ExitCode {
             watch_interval: Duration::from_millis(watch_interval_ms.max(10)),
             reload_on_sighup: true,
             upstream_idle_timeout,
+            send_timeout,
             http2_max_streams,
             drain: DrainPlan {
                 delay: drain_delay.into(),

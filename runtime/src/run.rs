@@ -512,6 +512,7 @@ pub fn start(options: RunOptions) -> Result<RunningServer, StartError> {
     let timeouts = ConnectionTimeouts {
         head: options.head_timeout,
         idle: options.idle_timeout,
+        send: options.send_timeout,
     };
     let streams = options.http2_max_streams;
     match spawn_workers(

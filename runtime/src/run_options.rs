@@ -15,6 +15,11 @@ use crate::trace::TraceArgs;
 /// `keepalive_timeout` is 75 s; most clients close idle connections well before either).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a client may take nothing of a response by default: 60 s, nginx's `send_timeout`.
+/// An HTTP/1.1 connection is then closed, an HTTP/2 stream reset, and the upstream exchange
+/// behind it ends.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long inbound listeners keep accepting after SIGTERM by default: 5 s, for load balancers
 /// and Kubernetes endpoints to stop sending (Istio's default drain duration; a common preStop
 /// sleep).
@@ -60,6 +65,8 @@ pub struct RunOptions {
     pub head_timeout: Duration,
     /// How long a client connection may stay idle between requests before it is closed.
     pub idle_timeout: Duration,
+    /// How long a client may take nothing of a response (`--send-timeout`).
+    pub send_timeout: Duration,
     /// How long a kept-alive upstream connection may stay idle before meshd closes it.
     pub upstream_idle_timeout: Duration,
     /// The streams one HTTP/2 client connection may have open at once (`--http2-max-streams`).
@@ -87,7 +94,8 @@ pub struct RunOptions {
 impl RunOptions {
     /// Defaults for `inputs`: admin on 127.0.0.1:9901, access log on, auto workers, a 1 s
     /// safety-net poll beside the file watcher, 30 s for a request head, 60 s idle between
-    /// requests (60 s for upstream connections), drains of 5 s delay and 20 s timeout.
+    /// requests (60 s for upstream connections), 60 s for a client taking nothing of a response,
+    /// drains of 5 s delay and 20 s timeout.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         RunOptions {
             inputs,
@@ -105,6 +113,7 @@ impl RunOptions {
             reload_on_sighup: false,
             head_timeout: Duration::from_secs(30),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             upstream_idle_timeout: DEFAULT_UPSTREAM_IDLE_TIMEOUT,
             http2_max_streams: crate::http2_settings::MAX_CONCURRENT_STREAMS,
             mesh_certs: None,

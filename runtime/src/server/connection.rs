@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use hyper::server::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -26,6 +26,7 @@ use super::forwarded_headers::ClientFacts;
 use super::http1::request_head::MAX_HEAD_BYTES;
 use super::http1::serve_http1;
 use super::http2::serve_http2;
+use super::http2_send_timeout::StreamExecutor;
 use super::listener_role::ListenerRole;
 use super::request_handler::{ConnectionContext, Shared};
 
@@ -42,7 +43,7 @@ pub struct ListenerContext {
     /// Connection timeouts, enforced by the worker's connection watch.
     pub timeouts: ConnectionTimeouts,
     /// HTTP/2 settings.
-    pub http2: http2::Builder<TokioExecutor>,
+    pub http2: http2::Builder<StreamExecutor>,
     /// The process's drain, which connections follow.
     pub drain: Arc<DrainState>,
     /// Whose traffic the listener takes, which decides how it drains.
@@ -56,6 +57,9 @@ pub struct ConnectionTimeouts {
     pub head: Duration,
     /// Idle between requests (keep-alive), like nginx's `keepalive_timeout`.
     pub idle: Duration,
+    /// Taking nothing of a response, like nginx's `send_timeout`: an HTTP/1.1 connection
+    /// closes, an HTTP/2 stream is reset.
+    pub send: Duration,
 }
 
 impl ListenerContext {
@@ -69,7 +73,7 @@ impl ListenerContext {
         side: Side,
         http2_max_streams: u32,
     ) -> Self {
-        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        let mut http2 = http2::Builder::new(StreamExecutor::new(timeouts.send));
         http2
             .timer(TokioTimer::new())
             .max_header_list_size(MAX_HEAD_BYTES as u32)
@@ -112,6 +116,7 @@ pub async fn serve_connection(
                 proto: HeaderValue::from_static(if tls { "https" } else { "http" }),
             },
             peer,
+            send_timeout: listener.timeouts.send,
         })
     };
     let drain = ConnectionDrain::new(&listener.drain, &open);

@@ -1,7 +1,8 @@
 //! HTTP/2 connections, served by hyper: each stream becomes a [`ClientRequest`] for the shared
 //! request path, and its response an `http::Response`. The connection counts its open streams
 //! on its clock, so the connection watch can close it (gracefully, with GOAWAY) once it has been idle
-//! longer than the idle timeout.
+//! longer than the idle timeout. A stream whose client takes nothing of its response for the send
+//! timeout is reset ([`super::http2_send_timeout`]).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -13,13 +14,14 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::client_request::ClientRequest;
 use super::connection_clock::ConnectionClock;
 use super::drain::{RequestCounter, RequestInFlight};
 use super::grpc_answer::for_grpc_client;
+use super::http2_send_timeout::{SendPace, StreamExecutor};
 use super::request_handler::{handle, ConnectionContext};
 use crate::forward::{RequestBody, ResponseBody};
 
@@ -47,10 +49,12 @@ impl Drop for OpenStream {
     }
 }
 
-/// A response body that keeps its stream counted as open until it has been sent (or dropped).
+/// A response body that keeps its stream counted as open until it has been sent (or dropped),
+/// and tells its stream's task when a piece it handed hyper waits on the client.
 #[derive(Debug)]
 pub struct StreamBody {
     body: ResponseBody,
+    pace: Arc<SendPace>,
     _open: OpenStream,
 }
 
@@ -62,7 +66,13 @@ impl Body for StreamBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        match polled {
+            Poll::Ready(Some(Ok(_))) => this.pace.handed(),
+            _ => this.pace.asked(),
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -77,7 +87,7 @@ impl Body for StreamBody {
 /// Serves HTTP/2 on `io` until it closes, or until the connection watch asks it to close (idle, or the
 /// drain has begun: GOAWAY, then the open streams finish); `requests` counts its streams.
 pub async fn serve_http2<I>(
-    builder: &http2::Builder<TokioExecutor>,
+    builder: &http2::Builder<StreamExecutor>,
     io: I,
     connection: Arc<ConnectionContext>,
     clock: Arc<ConnectionClock>,
@@ -90,17 +100,18 @@ pub async fn serve_http2<I>(
     let service = service_fn(move |request: http::Request<Incoming>| {
         let connection = Arc::clone(&connection);
         let open = OpenStream::new(Arc::clone(&streams), &requests);
+        let pace = SendPace::for_next_stream();
         async move {
             let (parts, body) = request.into_parts();
             let request = ClientRequest::from_parts(parts);
             let response = handle(&connection, &request, RequestBody::hyper(body)).await;
             // gRPC runs over HTTP/2 only, so its clients' answers are shaped here.
             let response = for_grpc_client(&request, response);
-            Ok::<_, Infallible>(
-                response
-                    .into_http()
-                    .map(|body| StreamBody { body, _open: open }),
-            )
+            Ok::<_, Infallible>(response.into_http().map(|body| StreamBody {
+                body,
+                pace,
+                _open: open,
+            }))
         }
     });
     let served = builder.serve_connection(TokioIo::new(io), service);

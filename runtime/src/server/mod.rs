@@ -15,6 +15,7 @@ pub mod gateway_response;
 pub mod grpc_answer;
 pub mod http1;
 pub mod http2;
+pub mod http2_send_timeout;
 pub mod listener_role;
 pub mod listeners;
 pub mod request_handler;

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
@@ -53,6 +53,9 @@ pub struct ConnectionContext {
     pub client: ClientFacts,
     /// The caller's verified SPIFFE ID (a sidecar's inbound mTLS connection), never a header's.
     pub peer: Option<SpiffeId>,
+    /// The longest the client may take nothing of a response (HTTP/1.1; HTTP/2 streams are
+    /// bounded by their listener's executor, [`super::http2_send_timeout`]).
+    pub send_timeout: Duration,
 }
 
 /// Serves one request: the response (its body may still be streaming from the upstream), with

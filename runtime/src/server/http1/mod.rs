@@ -73,6 +73,7 @@ pub async fn serve_http1<I>(
                     head_request: false,
                     version: Version::HTTP_11,
                     keep_alive: false,
+                    send_timeout: connection.send_timeout,
                 };
                 let _ = write_response(&mut conn.io, &mut conn.write, response, context).await;
                 let _ = conn.io.shutdown().await;
@@ -87,6 +88,7 @@ pub async fn serve_http1<I>(
             head_request: head.method == Method::HEAD,
             version: head.version,
             keep_alive: head.keep_alive,
+            send_timeout: connection.send_timeout,
         };
         let request = ClientRequest::new(
             head.method,

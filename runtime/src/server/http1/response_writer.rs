@@ -9,14 +9,15 @@
 //! size is known; otherwise chunked for HTTP/1.1 clients and close-delimited for HTTP/1.0 ones.
 //! Framing headers received from the upstream are never copied as they are.
 //!
-//! A client that takes nothing of its response for [`SEND_PAUSE`] is given up on, as nginx's
-//! `send_timeout` does: the write fails, the connection closes, and the upstream exchange behind
+//! A client that takes nothing of its response for the send timeout (`--send-timeout`, 60 s by
+//! default) is given up on, as nginx's `send_timeout` does: the write fails, the connection closes, and the upstream exchange behind
 //! it ends. Without that, a client that never reads (a slow-read attack) held its connection and
 //! an upstream connection for as long as it stayed connected.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use http::{StatusCode, Version};
 use http_body::Body;
@@ -31,24 +32,28 @@ use crate::server::gateway_response::GatewayResponse;
 /// Body bytes gathered before a write.
 const WRITE_BATCH: usize = 64 * 1024;
 
-/// The longest a write may wait for the client to take bytes: nginx's `send_timeout`.
-pub const SEND_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Writes all of `out`, failing once the client has taken nothing for [`SEND_PAUSE`]. A write
-/// the socket takes at once (nearly always) reads no clock and arms no timer: the request path
-/// pays for the bound only when a client is slow.
-async fn send_all<W: AsyncWrite + Unpin>(io: &mut W, out: &[u8]) -> std::io::Result<()> {
+/// Writes all of `out`, failing once the client has taken nothing for `pause`. A write the
+/// socket takes at once (nearly always) reads no clock and arms no timer: the request path pays
+/// for the bound only when a client is slow.
+async fn send_all<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &[u8],
+    pause: Duration,
+) -> std::io::Result<()> {
     let mut rest = out;
     while !rest.is_empty() {
         let at_once = poll_fn(|cx| Poll::Ready(Pin::new(&mut *io).poll_write(cx, rest))).await;
         let written = match at_once {
             Poll::Ready(written) => written?,
-            Poll::Pending => match tokio::time::timeout(SEND_PAUSE, io.write(rest)).await {
+            Poll::Pending => match tokio::time::timeout(pause, io.write(rest)).await {
                 Ok(written) => written?,
                 Err(_) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
-                        "the client took nothing of its response for 60s",
+                        format!(
+                            "the client took nothing of its response for {}",
+                            humantime::format_duration(pause)
+                        ),
                     ))
                 }
             },
@@ -70,6 +75,8 @@ pub struct ResponseContext {
     pub version: Version,
     /// Whether the connection stays open after this response (if the body's framing allows).
     pub keep_alive: bool,
+    /// The longest the client may take nothing of the response (nginx's `send_timeout`).
+    pub send_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +107,7 @@ pub fn write_response<'a, W: AsyncWrite + Unpin>(
     } = response;
     let framing = encode_response_head(out, status, &headers, &body, context);
     drop(headers);
-    send(io, out, body, framing)
+    send(io, out, body, framing, context.send_timeout)
 }
 
 /// How the body follows a head, and whether the connection stays open after it.
@@ -203,14 +210,16 @@ async fn send<W: AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     body: ResponseBody,
     head: HeadWritten,
+    pause: Duration,
 ) -> std::io::Result<bool> {
     if head.framing == Framing::None {
         // An upstream body here is empty (HEAD, 204, 304) and already back in its pool.
         drop(body);
-        send_all(io, out).await?;
+        send_all(io, out, pause).await?;
         return Ok(head.keep_alive);
     }
-    let complete = write_body(io, out, body, head.framing == Framing::Chunked).await?;
+    let chunked = head.framing == Framing::Chunked;
+    let complete = write_body(io, out, body, chunked, pause).await?;
     Ok(head.keep_alive && complete)
 }
 
@@ -227,15 +236,16 @@ async fn write_body<W: AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     body: ResponseBody,
     chunked: bool,
+    pause: Duration,
 ) -> std::io::Result<bool> {
     if let Some(cut) = body.cut_signal() {
         // A streamed body (SSE) may be cut while the socket is full: stop waiting on it then.
         return tokio::select! {
-            written = write_frames(io, out, body, chunked) => written,
+            written = write_frames(io, out, body, chunked, pause) => written,
             () = cut.cut_notified() => Ok(false),
         };
     }
-    write_frames(io, out, body, chunked).await
+    write_frames(io, out, body, chunked, pause).await
 }
 
 /// [`write_body`]'s loop: frames into `out`, written when it fills or the body pauses.
@@ -244,6 +254,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     mut body: ResponseBody,
     chunked: bool,
+    pause: Duration,
 ) -> std::io::Result<bool> {
     loop {
         let step = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
@@ -254,13 +265,13 @@ async fn write_frames<W: AsyncWrite + Unpin>(
         .await;
         match step {
             Step::Flush => {
-                send_all(io, out).await?;
+                send_all(io, out, pause).await?;
                 out.clear();
             }
             Step::Frame(None) => break,
             Step::Frame(Some(Err(_))) => {
                 // The upstream failed mid-body: send what arrived, without the end of the body.
-                send_all(io, out).await?;
+                send_all(io, out, pause).await?;
                 return Ok(false);
             }
             Step::Frame(Some(Ok(frame))) => {
@@ -272,7 +283,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
                     }
                 }
                 if out.len() >= WRITE_BATCH {
-                    send_all(io, out).await?;
+                    send_all(io, out, pause).await?;
                     out.clear();
                 }
             }
@@ -281,7 +292,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     if chunked {
         out.extend_from_slice(LAST_CHUNK);
     }
-    send_all(io, out).await?;
+    send_all(io, out, pause).await?;
     out.clear();
     Ok(true)
 }
@@ -323,7 +334,7 @@ mod tests {
         }
     }
 
-    /// A client that takes nothing is given up on after [`SEND_PAUSE`] (tokio's clock, paused:
+    /// A client that takes nothing is given up on after the pause (tokio's clock, paused:
     /// the test takes no minute); one that takes a little at a time is written to the end.
     #[tokio::test(start_paused = true)]
     async fn a_client_that_takes_nothing_is_given_up_on_after_the_pause() {
@@ -332,16 +343,17 @@ mod tests {
             per_write: 0,
             taken: Vec::new(),
         };
-        let error = send_all(&mut stuck, b"HTTP/1.1 200 OK\r\n\r\n")
+        let pause = Duration::from_secs(60);
+        let error = send_all(&mut stuck, b"HTTP/1.1 200 OK\r\n\r\n", pause)
             .await
             .unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
-        assert_eq!(started.elapsed(), SEND_PAUSE);
+        assert_eq!(started.elapsed(), pause);
         let mut slow = Client {
             per_write: 3,
             taken: Vec::new(),
         };
-        send_all(&mut slow, b"HTTP/1.1 200 OK\r\n\r\n")
+        send_all(&mut slow, b"HTTP/1.1 200 OK\r\n\r\n", pause)
             .await
             .unwrap();
         assert_eq!(slow.taken, b"HTTP/1.1 200 OK\r\n\r\n");
