@@ -85,6 +85,8 @@ fn field() -> impl Strategy<Value = (String, String)> {
         ("te", "gzip"),
         ("x-nul", "a\0b"),
         ("x-crlf", "a\r\nx-injected: 1"),
+        // Not a token, which the `http` crate lets through in HTTP/2 names.
+        ("x-\"quoted", "1"),
     ]);
     prop_oneof![6 => typical, 1 => forbidden].prop_map(|(n, v)| (n.to_string(), v.to_string()))
 }
@@ -248,4 +250,52 @@ fn hostile_http2_is_refused_or_forwarded_as_strict_http1() {
     );
     meshd.assert_no_panic();
     assert_eq!(meshd.gateway_get("/ping"), (200, "pong".to_string()));
+}
+
+/// The case the byte edits found (`:authority` edited into `"authority`): a field name that is not
+/// a token makes the request malformed (RFC 9113 §8.2.1). meshd answers 400 and sends nothing
+/// upstream, where it once forwarded `"authority: a b` to an HTTP/1.1 upstream.
+#[test]
+fn a_field_name_that_is_not_a_token_is_refused_with_400() {
+    let upstream = StrictUpstream::start();
+    let source = format!(
+        "{PROGRAM}\nservice crew {{ endpoints [\"{}\"] }}\n",
+        upstream.address
+    );
+    let (meshd, _program) = MeshdProcess::run_program("h2-name", &[("edge.mesh", &source)]);
+    let edge = meshd.gateway.expect("the gateway listens");
+    let fields: Vec<(String, String)> = [
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/logs"),
+        (":authority", "edge"),
+        ("\"authority", "a b"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    let mut bytes = PREFACE.to_vec();
+    bytes.extend(frame(SETTINGS, 0, 0, &[]));
+    bytes.extend(frame(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        1,
+        &header_block(&fields),
+    ));
+    let answer = converse(edge, &bytes, &[1]).unwrap();
+    // The answer's HEADERS on stream 1 open with `:status: 400`, HPACK's static entry 12 (0x8c).
+    let mut at = 0;
+    let mut status = None;
+    while answer.len() >= at + 9 {
+        let len = u32::from_be_bytes([0, answer[at], answer[at + 1], answer[at + 2]]) as usize;
+        let id = u32::from_be_bytes(answer[at + 5..at + 9].try_into().unwrap()) & 0x7fff_ffff;
+        if answer[at + 3] == HEADERS && id == 1 {
+            status = answer.get(at + 9).copied();
+        }
+        at += 9 + len;
+    }
+    assert_eq!(status, Some(0x8c), "no 400 on stream 1: {answer:?}");
+    assert_eq!(upstream.answered.load(Ordering::SeqCst), 0);
+    assert!(upstream.unreadable.lock().unwrap().is_empty());
+    meshd.assert_no_panic();
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::StatusCode;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
@@ -22,7 +23,8 @@ use super::connection_clock::ConnectionClock;
 use super::drain::{RequestCounter, RequestInFlight};
 use super::grpc_answer::for_grpc_client;
 use super::http2_send_timeout::{SendPace, StreamExecutor};
-use super::request_handler::{handle, ConnectionContext};
+use super::request_handler::{handle, refuse_head, ConnectionContext};
+use crate::forward::http1::token::is_token;
 use crate::forward::{RequestBody, ResponseBody};
 
 /// Counts a stream as open on its connection's clock, and as a request in flight for the drain,
@@ -84,6 +86,17 @@ impl Body for StreamBody {
     }
 }
 
+const MALFORMED_NAME: &str = "a header field name is not a token";
+
+/// Whether a field name is not a token, which makes the request malformed (RFC 9113 §8.2.1). h2
+/// refuses most such names, but the `http` crate lets `"` through in HTTP/2 field names, and an
+/// HTTP/1.1 upstream would refuse the request meshd made of it, or read it otherwise.
+fn has_malformed_name(headers: &http::HeaderMap) -> bool {
+    headers
+        .keys()
+        .any(|name| !is_token(name.as_str().as_bytes()))
+}
+
 /// Serves HTTP/2 on `io` until it closes, or until the connection watch asks it to close (idle, or the
 /// drain has begun: GOAWAY, then the open streams finish); `requests` counts its streams.
 pub async fn serve_http2<I>(
@@ -103,8 +116,13 @@ pub async fn serve_http2<I>(
         let pace = SendPace::for_next_stream();
         async move {
             let (parts, body) = request.into_parts();
+            let malformed = has_malformed_name(&parts.headers);
             let request = ClientRequest::from_parts(parts);
-            let response = handle(&connection, &request, RequestBody::hyper(body)).await;
+            let response = if malformed {
+                refuse_head(&connection, StatusCode::BAD_REQUEST, MALFORMED_NAME)
+            } else {
+                handle(&connection, &request, RequestBody::hyper(body)).await
+            };
             // gRPC runs over HTTP/2 only, so its clients' answers are shaped here.
             let response = for_grpc_client(&request, response);
             Ok::<_, Infallible>(response.into_http().map(|body| StreamBody {

@@ -8,6 +8,8 @@
 //! passes the bound, whitespace after the size that does not lead to `;`, control characters,
 //! and extensions that do not follow the grammar.
 
+use super::token::is_tchar;
+
 /// The largest chunk accepted: 4 GiB − 1, eight hex digits. RFC 9112 §7.1 lets a recipient bound
 /// chunk sizes; no client sends larger chunks (Java's cannot pass 2 GiB), while a size such as
 /// `ffffffffffffffff` would otherwise make the body wait for data that never comes.
@@ -118,10 +120,6 @@ fn quoted_string(bytes: &[u8]) -> Result<&[u8], ChunkLineError> {
         }
     }
     Err(ChunkLineError::BadExtension)
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn hex_value(digit: u8) -> u8 {

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod exchange;
 pub mod request_encoder;
 pub mod response_head;
+pub mod token;
 
 /// Header lines as received live with the decision core, which reads them in place.
 pub use meshwork_policy::wire::raw_headers;
