@@ -95,6 +95,7 @@ fn lower_protocol(protocol: ast::Protocol) -> Protocol {
         ast::Protocol::Http1 => Protocol::Http1,
         ast::Protocol::H2c => Protocol::H2c,
         ast::Protocol::H2 => Protocol::H2,
+        ast::Protocol::Tcp => Protocol::Tcp,
     }
 }
 

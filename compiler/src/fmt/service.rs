@@ -55,6 +55,7 @@ fn statement(source: &SourceText<'_>, statement: &ServiceStatement) -> Entry {
                 Protocol::Http1 => "http1",
                 Protocol::H2c => "h2c",
                 Protocol::H2 => "h2",
+                Protocol::Tcp => "tcp",
             })
         }
     };

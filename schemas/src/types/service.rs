@@ -51,6 +51,9 @@ pub enum Protocol {
     H2c,
     /// HTTP/2 over TLS, offered by ALPN (`h2`); inside the mesh, HTTP/2 in mutual TLS.
     H2,
+    /// Plain TCP, carried by the mesh only: a byte stream between the caller's sidecar and the
+    /// service's, inside mutual TLS, allowed or refused by the caller's identity.
+    Tcp,
 }
 
 impl Protocol {
@@ -61,7 +64,12 @@ impl Protocol {
 
     /// Whether it is one of the HTTP/2 forms.
     pub fn is_http2(&self) -> bool {
-        !self.is_http1()
+        matches!(self, Protocol::H2c | Protocol::H2)
+    }
+
+    /// Whether it is plain TCP (no HTTP at all).
+    pub fn is_tcp(&self) -> bool {
+        *self == Protocol::Tcp
     }
 }
 

@@ -1,4 +1,5 @@
-//! Mesh identities as deployed: missing under `mtls strict` (E0304), shared by two workloads
+//! Mesh identities as deployed: missing under `mtls strict`, or on a `protocol tcp` service
+//! whatever the mode (E0304), shared by two workloads
 //! (E0305), or not a SPIFFE ID of the mesh's trust domain (E0306).
 //!
 //! *What*: under `mtls strict`, a service, or a gateway that forwards into the mesh, with no
@@ -46,6 +47,9 @@ struct Workload<'a> {
     identity: Identity<'a>,
     /// Whether mTLS requires it to have an identity: every service, and gateways that forward.
     in_mesh: bool,
+    /// A service with `protocol tcp`, which only the mesh carries: it needs an identity whatever
+    /// the mTLS mode.
+    tcp: bool,
 }
 
 impl Workload<'_> {
@@ -84,6 +88,9 @@ fn workloads<'a>(program: &Program<'a>) -> Vec<Workload<'a>> {
             name: &service.name,
             identity: identity(service.identity(), &service.name.node),
             in_mesh: true,
+            tcp: service
+                .protocol()
+                .is_some_and(|p| p.node == ast::Protocol::Tcp),
         })
         .collect();
     out.extend(
@@ -100,6 +107,7 @@ fn workloads<'a>(program: &Program<'a>) -> Vec<Workload<'a>> {
                 name: &gateway.name,
                 identity: identity(gateway.identity.as_ref(), &gateway.name.node),
                 in_mesh: gateway.routes.iter().any(|r| r.forward().is_some()),
+                tcp: false,
             }),
     );
     // In program order (files by path), so "shares an identity" names the earlier one first.
@@ -127,18 +135,31 @@ fn strict_mtls<'a>(program: &Program<'a>) -> Option<&'a Spanned<ast::MtlsMode>> 
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let workloads = workloads(program);
     let mut out = Vec::new();
-    if let Some(strict) = strict_mtls(program) {
-        for workload in &workloads {
-            if !workload.in_mesh || !matches!(workload.identity, Identity::Missing) {
-                continue;
-            }
-            let name = &workload.name.node;
+    let strict = strict_mtls(program);
+    for workload in &workloads {
+        let required = workload.tcp || strict.is_some() && workload.in_mesh;
+        if !required || !matches!(workload.identity, Identity::Missing) {
+            continue;
+        }
+        let name = &workload.name.node;
+        let mut d = if workload.tcp {
+            Diagnostic::error(
+                &IDENTITY_MISSING,
+                format!(
+                    "service `{name}` speaks tcp, which only the mesh carries, but has no identity"
+                ),
+            )
+            .with_label(
+                workload.name.span,
+                "no `identity`: no sidecar can pin its certificate, so none connects to it",
+            )
+        } else {
             let what = if workload.kind == "gateway" {
                 "forwards into the mesh"
             } else {
                 "is part of the mesh"
             };
-            let mut d = Diagnostic::error(
+            Diagnostic::error(
                 &IDENTITY_MISSING,
                 format!(
                     "{} `{name}` {what} but has no identity, and the mesh requires mTLS",
@@ -149,18 +170,20 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
                 workload.name.span,
                 "no `identity`: no certificate its peers accept",
             )
-            .with_label(strict.span, "every call in the mesh must be mutual TLS");
-            let help = match program.mesh_trust_domain() {
-                Some(invalid) => {
-                    d = d.with_label(invalid.span, "not a trust domain name (E0350): derives no identity");
-                    format!("fix the trust domain, or give `{name}` its own `identity \"spiffe://<trust-domain>/{name}\"`")
-                }
-                None => format!(
-                    "give it `identity \"spiffe://<trust-domain>/{name}\"`, or name the mesh's `trust_domain` so every service and gateway gets one"
-                ),
-            };
-            out.push(d.with_help(help));
+        };
+        if let Some(strict) = strict {
+            d = d.with_label(strict.span, "every call in the mesh must be mutual TLS");
         }
+        let help = match program.mesh_trust_domain() {
+            Some(invalid) => {
+                d = d.with_label(invalid.span, "not a trust domain name (E0350): derives no identity");
+                format!("fix the trust domain, or give `{name}` its own `identity \"spiffe://<trust-domain>/{name}\"`")
+            }
+            None => format!(
+                "give it `identity \"spiffe://<trust-domain>/{name}\"`, or name the mesh's `trust_domain` so every service and gateway gets one"
+            ),
+        };
+        out.push(d.with_help(help));
     }
     let trust_domain = program
         .mesh_trust_domain()

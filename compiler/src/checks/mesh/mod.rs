@@ -11,6 +11,7 @@ pub mod identities;
 pub mod pair_faults;
 pub mod pair_mirrors;
 pub mod policy;
+pub mod tcp_services;
 pub mod trust_domain;
 
 use crate::diagnostics::Diagnostic;
@@ -40,7 +41,7 @@ crate::diagnostics::codes::codes! {
         "gateway edge {\n  listen \"0.0.0.0:8080\"\n  route r { match GET \"/\" public forward self }\n}\nservice self { endpoints [\"127.0.0.1:8080\"] }";
     /// A workload of a strict-mTLS mesh without an identity.
     IDENTITY_MISSING = "E0304", "mesh identity missing",
-        "The mesh says `mtls strict`, so every call between workloads is mutual TLS, and a sidecar knows its caller only by the URI SAN of its certificate, mapped to a service or gateway by identity. This service, or this gateway that forwards into the mesh, has no identity (none written, and no `trust_domain` to derive `spiffe://<trust_domain>/<name>` from): it cannot be issued a certificate its peers accept, and the calls it makes or receives are refused.",
+        "The mesh says `mtls strict`, so every call between workloads is mutual TLS, and a sidecar knows its caller only by the URI SAN of its certificate, mapped to a service or gateway by identity. This service, or this gateway that forwards into the mesh, has no identity (none written, and no `trust_domain` to derive `spiffe://<trust_domain>/<name>` from): it cannot be issued a certificate its peers accept, and the calls it makes or receives are refused. A service with `protocol tcp` needs an identity whatever the mode: only the mesh carries it, and a caller's sidecar connects only to an end presenting the service's identity.",
         "Give it `identity \"spiffe://<trust-domain>/<name>\"`, name the mesh's `trust_domain` so every service and gateway gets one, or use `mtls permissive` while the mesh is migrated.",
         "service riker { endpoints [\"127.0.0.1:9103\"] }\nmesh {\n  default deny\n  mtls strict\n}";
     /// Two workloads with one identity.
@@ -58,6 +59,21 @@ crate::diagnostics::codes::codes! {
         "A stream's `deliver` targets a service the mesh refuses to the stream's identity. Streams run in the process that runs the program's gateway (`meshd run`), so they call with the gateway's identity: with one gateway its rules decide; with several, the delivery is reported when every gateway is denied; with none, the stream has no identity, so only rules on `*` and the default apply, and `mtls strict` refuses it. Every record would be refused with 403, retried, and dead-lettered.",
         "Allow the gateway to call the service (`allow edge -> pager`), narrow the deny rule, or deliver elsewhere.",
         "gateway edge { listen \"127.0.0.1:8080\" }\nservice pager { endpoints [\"127.0.0.1:9105\"] }\nstream alerts { from topic \"log\" deliver pager }\ntopic \"log\" external\nmesh { default deny }";
+    /// HTTP sent to a service that speaks plain TCP.
+    HTTP_TO_TCP_SERVICE = "E0308", "HTTP to a tcp service",
+        "A route forwards or mirrors to a service with `protocol tcp`, a stream delivers to one, or a mesh `mirror` copies calls to one. Only the mesh's sidecars carry TCP, as a byte stream between an app and the service inside mutual TLS: the gateway and the streams speak HTTP, which the service does not read, so every request would fail.",
+        "Reach the tcp service from an app through its sidecar (`meshd sidecar --tcp SERVICE=ADDRESS`), or point the route, stream or mirror at an HTTP service.",
+        "gateway edge {\n  listen \"127.0.0.1:8080\"\n  route r { match GET \"/\" public forward db }\n}\nservice db { endpoints [\"127.0.0.1:5432\"] protocol tcp }\nmesh {\n  default allow\n  trust_domain \"starfleet\"\n}";
+    /// An HTTP setting on a service that speaks plain TCP.
+    TCP_SERVICE_HTTP_SETTING = "E0309", "HTTP setting on a tcp service",
+        "A service with `protocol tcp` has `timeout`, `retry`, `circuit_breaker`, `health_check` or `balance hash(…)`. Each applies to HTTP requests (a per-try deadline, a request sent again, failures counted by status, a probe path, a key read from the request), and a TCP connection carries none: the setting would silently do nothing.",
+        "Remove the setting. A tcp connection lasts as long as its two ends keep it; its endpoint is picked with `balance round_robin`, `random` or `least_request`.",
+        "service db {\n  endpoints [\"127.0.0.1:5432\"]\n  protocol tcp\n  retry 2\n}\nmesh {\n  default allow\n  trust_domain \"starfleet\"\n}";
+    /// A request condition, fault or mirror on calls to a tcp service.
+    REQUEST_RULE_ON_TCP = "E0310", "request rule on a tcp service",
+        "A mesh `allow` or `deny` with a `when` condition, a `fault` or a `mirror` names a service with `protocol tcp` as its target. A call to a tcp service is a connection, allowed or refused by the caller's verified identity alone: there is no request for a condition to read, to abort, delay or copy. (A rule on `*` with `when` fails closed on tcp calls: its deny applies, its allow does not.)",
+        "Write the rule without `when` for the tcp service, or leave the service out of the line.",
+        "service app { endpoints [\"127.0.0.1:9101\"] }\nservice db { endpoints [\"127.0.0.1:5432\"] protocol tcp }\nmesh {\n  default deny\n  trust_domain \"starfleet\"\n  allow app -> db when request.method == \"GET\"\n}";
     /// The trust domain is not a SPIFFE trust domain name.
     TRUST_DOMAIN_INVALID = "E0350", "invalid trust domain",
         "`trust_domain` names the SPIFFE trust domain identities are derived in (`spiffe://<trust_domain>/<name>` for every service and gateway without an `identity`). A trust domain name has only lower-case letters, digits, `.`, `-` and `_`; anything else (a scheme, a path, upper case) yields identities no certificate authority issues and no peer presents.",
@@ -101,5 +117,6 @@ pub fn check(program: &Program, graph: &ProgramGraph) -> Vec<Diagnostic> {
     out.extend(denied_delivery::check(program));
     out.extend(pair_faults::check(program));
     out.extend(pair_mirrors::check(program));
+    out.extend(tcp_services::check(program));
     out
 }

@@ -22,7 +22,7 @@ pub enum ServiceStatement {
     HealthCheck(HealthCheck),
     /// `identity "spiffe://…"`: the mTLS identity the service presents.
     Identity(Spanned<String>),
-    /// `protocol http1 | h2c | h2`: how meshd speaks to the service's endpoints.
+    /// `protocol http1 | h2c | h2 | tcp`: how meshd speaks to the service's endpoints.
     Protocol(Spanned<Protocol>),
 }
 
@@ -35,6 +35,8 @@ pub enum Protocol {
     H2c,
     /// HTTP/2 over TLS, chosen by ALPN.
     H2,
+    /// Plain TCP, carried by the mesh's sidecars inside mutual TLS.
+    Tcp,
 }
 
 impl ServiceStatement {

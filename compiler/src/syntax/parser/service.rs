@@ -24,7 +24,7 @@ const SERVICE_STATEMENTS: &[&str] = &[
     "identity",
     "protocol",
 ];
-const PROTOCOLS: &[&str] = &["http1", "h2c", "h2"];
+const PROTOCOLS: &[&str] = &["http1", "h2c", "h2", "tcp"];
 const BALANCES: &[&str] = &["round_robin", "random", "least_request", "hash"];
 
 /// The rest of a service after its keyword; `start` is the keyword.
@@ -155,12 +155,13 @@ fn balance<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Balance> {
 }
 
 fn protocol<'a>(cx: &Ctx, input: &'a str) -> PResult<'a, Protocol> {
-    let (rest, word) = ident_ref(cx, input, "a protocol (http1, h2c or h2)")?;
+    let (rest, word) = ident_ref(cx, input, "a protocol (http1, h2c, h2 or tcp)")?;
     match word.node {
         "http1" => Ok((rest, Protocol::Http1)),
         "h2c" => Ok((rest, Protocol::H2c)),
         "h2" => Ok((rest, Protocol::H2)),
-        _ => wrong_word(cx, &word, "http1, h2c or h2", PROTOCOLS),
+        "tcp" => Ok((rest, Protocol::Tcp)),
+        _ => wrong_word(cx, &word, "http1, h2c, h2 or tcp", PROTOCOLS),
     }
 }
 
