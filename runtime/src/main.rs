@@ -159,6 +159,10 @@ enum Command {
         /// The outbound listener for the app's calls (Host names the service).
         #[arg(long, value_name = "ADDR", default_value = meshd::mesh::sidecar::DEFAULT_OUTBOUND)]
         outbound: String,
+        /// A listener for one `protocol tcp` service the app connects to, e.g. `db=127.0.0.1:15432`:
+        /// each connection is piped to the service over mutual TLS. Repeat for more services.
+        #[arg(long = "tcp", value_name = "SERVICE=ADDR", value_parser = tcp_listener)]
+        tcp: Vec<(String, String)>,
         /// The DNS search domains by which the app's Host names a service, the first being the
         /// mesh's (on Kubernetes `NAMESPACE.svc.cluster.local`: `riker.NAMESPACE` and
         /// `riker.NAMESPACE.svc.cluster.local` then name riker); comma-separated, "" for none
@@ -304,6 +308,7 @@ fn main() -> ExitCode {
             certs,
             inbound,
             outbound,
+            tcp,
             search_domains,
             admin,
             signature,
@@ -342,6 +347,7 @@ fn main() -> ExitCode {
                 certs,
                 inbound,
                 outbound,
+                tcp,
                 hosts: ServiceHosts::new(&search_domains_of(search_domains.as_deref())),
             }),
             ..RunOptions::new(inputs)
@@ -434,6 +440,16 @@ fn run(options: RunOptions) -> ExitCode {
 
 /// The search domains given (comma-separated), or else those of /etc/resolv.conf (none when
 /// it cannot be read).
+/// `--tcp SERVICE=ADDR`.
+fn tcp_listener(given: &str) -> Result<(String, String), String> {
+    match given.split_once('=') {
+        Some((service, address)) if !service.is_empty() && !address.is_empty() => {
+            Ok((service.to_string(), address.to_string()))
+        }
+        _ => Err("expected SERVICE=ADDR, e.g. db=127.0.0.1:15432".to_string()),
+    }
+}
+
 fn search_domains_of(given: Option<&str>) -> Vec<String> {
     match given {
         Some(list) => ServiceHosts::search_domains_in_list(list),

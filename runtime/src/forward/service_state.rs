@@ -74,6 +74,9 @@ pub struct ServiceState {
     pub health_check: Option<HealthCheck>,
     /// Mutual TLS to its endpoints (a mesh workload called with this process's certificate).
     pub tls: Option<UpstreamTls>,
+    /// Whether it speaks plain TCP (`protocol tcp`): only a sidecar's tcp listeners reach it
+    /// ([`crate::mesh::tcp_outbound`]), never a request.
+    pub tcp: bool,
     /// The HTTP/2 connections of a service that speaks HTTP/2 (`protocol h2c|h2`); `None` for
     /// HTTP/1.1, which the pool of [`super::endpoint::Endpoint`] serves.
     pub h2: Option<H2Connections>,
@@ -177,6 +180,7 @@ impl ServiceState {
             max_requests_refused: Counter::default(),
             health_check: service.health_check.clone(),
             tls,
+            tcp: service.protocol.is_tcp(),
             h2,
             outlier_sweep_at: AtomicU64::new(0),
             ejections: EjectionCounters::default(),

@@ -231,6 +231,7 @@ fn start_sidecar(
         certs,
         inbound: Some(inbound.to_string()),
         outbound: "127.0.0.1:0".to_string(),
+        tcp: Vec::new(),
         // The demo's apps call services by their names.
         hosts: ServiceHosts::default(),
     });

@@ -9,7 +9,12 @@
 //! - `meshd_mesh_plaintext_requests_total{destination}`: calls accepted without mTLS under
 //!   `mtls permissive`, the figure that says when `strict` is safe;
 //! - `meshd_mesh_faults_injected_total{source,destination,fault}`: faults a pair's `fault` line
-//!   injected, `source` as the line names the caller (a member or `*`), `fault` `abort` or `delay`.
+//!   injected, `source` as the line names the caller (a member or `*`), `fault` `abort` or `delay`;
+//! - `meshd_mesh_tcp_connections_total{direction,source,destination,outcome}`: connections to a
+//!   `protocol tcp` service, `outcome` `closed` (carried to its end), `denied` or `failed` (no
+//!   endpoint or app could be reached);
+//! - `meshd_mesh_tcp_bytes_total{direction,destination,flow}`: the bytes they carried, `flow`
+//!   `to_destination` or `from_destination`.
 //!
 //! Request counts are kept per worker thread, like `meshd_requests_total`, and summed at scrape.
 
@@ -59,6 +64,7 @@ struct CallKey {
 type Labels1 = [(&'static str, String); 1];
 type Labels2 = [(&'static str, String); 2];
 type Labels3 = [(&'static str, String); 3];
+type Labels4 = [(&'static str, String); 4];
 
 /// One row of a snapshot: direction, source, destination, code and the count.
 pub type CallRow = ((MeshDirection, Arc<str>, Arc<str>, u16), u64);
@@ -71,6 +77,8 @@ pub struct MeshMetrics {
     denials: Family<Labels2, Counter>,
     plaintext: Family<Labels1, Counter>,
     faults: Family<Labels3, Counter>,
+    tcp_connections: Family<Labels4, Counter>,
+    tcp_bytes: Family<Labels3, Counter>,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +98,8 @@ impl MeshMetrics {
             denials: Family::default(),
             plaintext: Family::default(),
             faults: Family::default(),
+            tcp_connections: Family::default(),
+            tcp_bytes: Family::default(),
         })
     }
 
@@ -111,6 +121,47 @@ impl MeshMetrics {
             "Faults injected into mesh calls by the mesh's `fault` lines, by the line's source, the destination and abort or delay",
             self.faults.clone(),
         );
+        registry.register(
+            "meshd_mesh_tcp_connections",
+            "Connections to tcp services, by direction, source, destination and outcome (closed, denied or failed)",
+            self.tcp_connections.clone(),
+        );
+        registry.register(
+            "meshd_mesh_tcp_bytes",
+            "Bytes carried by connections to tcp services, by direction, destination and flow (to_destination or from_destination)",
+            self.tcp_bytes.clone(),
+        );
+    }
+
+    /// Counts a connection to a tcp service and the bytes it carried each way.
+    pub fn count_tcp(
+        &self,
+        direction: MeshDirection,
+        source: &str,
+        destination: &str,
+        outcome: &str,
+        (to_destination, from_destination): (u64, u64),
+    ) {
+        self.tcp_connections
+            .get_or_create(&[
+                ("direction", direction.as_str().to_string()),
+                ("source", source.to_string()),
+                ("destination", destination.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+        for (flow, bytes) in [
+            ("to_destination", to_destination),
+            ("from_destination", from_destination),
+        ] {
+            self.tcp_bytes
+                .get_or_create(&[
+                    ("direction", direction.as_str().to_string()),
+                    ("destination", destination.to_string()),
+                    ("flow", flow.to_string()),
+                ])
+                .inc_by(bytes);
+        }
     }
 
     /// The injected-fault counter of a pair fault from `source` (as written) into `destination`.

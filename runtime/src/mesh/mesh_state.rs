@@ -222,6 +222,20 @@ impl MeshState {
         })
     }
 
+    /// The decision for a connection from `caller` to the tcp service `destination`. A connection
+    /// has no request, so a rule's `when` cannot be read and fails closed: a conditional deny
+    /// applies, a conditional allow does not (meshc refuses conditions on a tcp service by name,
+    /// E0310; this is for rules on `*`).
+    pub fn decide_connection<'m>(
+        &'m self,
+        caller: &Caller<'_>,
+        destination: &str,
+    ) -> MeshDecision<'m> {
+        mesh_policy::decide(&self.policy, &caller.source(), destination, |_, _| {
+            Condition::Error("a tcp connection has no request for the condition to read".into())
+        })
+    }
+
     /// Whether `source` may ever call `destination` (conditions read statically): what a
     /// sidecar health-checks.
     pub fn may_call(&self, source: &str, destination: &str) -> bool {

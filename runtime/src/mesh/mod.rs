@@ -10,6 +10,9 @@
 //! - [`sidecar`]: `meshd sidecar`, its options and listeners; [`app_service`]: the app behind
 //!   it, spoken to as the bundle in force says; [`demo_mesh`]: the example's
 //!   throwaway CA, sidecars and demo apps;
+//! - [`tcp_outbound`] + [`tcp_inbound`] + [`tcp_pipe`]: `protocol tcp` services, a byte stream
+//!   between the app's `--tcp` listener and the service's sidecar inside mutual TLS, decided on
+//!   the caller's identity alone;
 //! - [`mesh_metrics`], [`mesh_record`], [`mesh_denial`]: what a call leaves behind.
 
 pub mod app_service;
@@ -29,4 +32,7 @@ pub mod pair_mirrors;
 /// Which service a call's `Host` names: the mesh policy's, shared with `meshc explain`.
 pub use meshwork_bundle::mesh_policy::service_host;
 pub mod sidecar;
+pub mod tcp_inbound;
+pub mod tcp_outbound;
+pub mod tcp_pipe;
 pub mod workload_identity;

@@ -53,6 +53,13 @@ pub async fn serve(
             "name the service to call in the Host header: http://SERVICE/…",
         ),
         None => outcome.refuse(StatusCode::NOT_FOUND, &side.hosts.no_service(host)),
+        Some((host, service)) if service.tcp => outcome.refuse(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "`{host}` speaks tcp, not HTTP: the app connects to it through the sidecar's \
+                 listener for it (meshd sidecar --tcp {host}=ADDRESS)"
+            ),
+        ),
         Some((host, service)) => 'act: {
             let site = UpgradeSite {
                 proxy: "outbound",

@@ -22,6 +22,7 @@ use super::identity::{IdentityMetrics, IdentityStore};
 use super::inbound::InboundSide;
 use super::outbound::OutboundSide;
 use super::service_host::ServiceHosts;
+use super::tcp_outbound::TcpOutboundSide;
 
 /// The outbound listener's address when none is given: Linkerd's outbound port, on loopback.
 pub const DEFAULT_OUTBOUND: &str = "127.0.0.1:4140";
@@ -39,6 +40,8 @@ pub struct SidecarOptions {
     pub inbound: Option<String>,
     /// The outbound listener's address (loopback for the app).
     pub outbound: String,
+    /// A listener per `protocol tcp` service the app connects to: (service, address).
+    pub tcp: Vec<(String, String)>,
     /// Which `Host` names which service on the outbound listener (the DNS search domains).
     pub hosts: ServiceHosts,
 }
@@ -97,6 +100,14 @@ pub enum SidecarError {
     /// rustls refused the inbound configuration.
     #[error("the inbound TLS configuration: {0}")]
     Tls(String),
+    /// A `--tcp` listener names no tcp service of the bundle.
+    #[error("--tcp {service}=…: {why}")]
+    TcpService {
+        /// The service named.
+        service: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A listener cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -194,7 +205,39 @@ pub fn bind_sidecar(
     };
     let (inbound_bound, inbound_sockets) = bind(&inbound_configured, inbound_address)?;
     let (outbound_bound, outbound_sockets) = bind(&options.outbound, outbound_address)?;
-    Ok(vec![
+    let mut tcp_listeners = Vec::with_capacity(options.tcp.len());
+    for (destination, configured) in &options.tcp {
+        let why = match context.state.services.get(destination.as_str()) {
+            None => Some("the bundle has no such service"),
+            Some(service) if !service.tcp => {
+                Some("the service does not speak tcp (it needs `protocol tcp`)")
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            return Err(SidecarError::TcpService {
+                service: destination.clone(),
+                why,
+            });
+        }
+        let address = resolve("--tcp", configured)?;
+        let (bound, sockets) = bind(configured, address)?;
+        let side = TcpOutboundSide {
+            service: name.into(),
+            identity: presented.clone(),
+            destination: destination.as_str().into(),
+        };
+        tcp_listeners.push(BoundListener {
+            role: ListenerRole::MeshTcpOutbound(Arc::new(side)),
+            name: destination.clone(),
+            address: bound,
+            tls: false,
+            side: Side::Outbound,
+            configured: configured.clone(),
+            sockets,
+        });
+    }
+    let mut listeners = vec![
         BoundListener {
             role: ListenerRole::MeshInbound(Arc::new(inbound)),
             name: name.to_string(),
@@ -214,7 +257,9 @@ pub fn bind_sidecar(
             configured: options.outbound.clone(),
             sockets: outbound_sockets,
         },
-    ])
+    ];
+    listeners.extend(tcp_listeners);
+    Ok(listeners)
 }
 
 /// `--inbound`, or the service's only endpoint: as written, and resolved. An address that is not

@@ -19,6 +19,7 @@ use crate::http2_settings::{
 };
 use crate::mesh::identity::SpiffeId;
 use crate::mesh::inbound::Accepted;
+use crate::mesh::tcp_inbound::{serve_tcp_inbound, serves_tcp};
 
 use super::connection_clock::ConnectionClock;
 use super::drain::{ConnectionDrain, DrainState, OpenConnection, Side};
@@ -130,8 +131,28 @@ pub async fn serve_connection(
         ListenerRole::Gateway { tls: false, .. } | ListenerRole::MeshOutbound(_) => {
             return serve_plain(serving, stream, context(false, None)).await;
         }
+        ListenerRole::MeshTcpOutbound(side) => {
+            // Busy for its whole life: a quiet TCP connection is not an idle HTTP one.
+            serving.clock.busy();
+            return side.serve(&listener.shared, stream, &open.requests()).await;
+        }
         ListenerRole::MeshInbound(side) => {
-            return match side.accept(stream).await {
+            let accepted = side.accept(stream).await;
+            if accepted.is_some() && serves_tcp(side, &listener.shared) {
+                serving.clock.busy();
+                let requests = &open.requests();
+                return match accepted {
+                    Some(Accepted::Plain(stream)) => {
+                        serve_tcp_inbound(side, &listener.shared, stream, None, requests).await
+                    }
+                    Some(Accepted::Tls { stream, peer }) => {
+                        let peer = peer.as_ref();
+                        serve_tcp_inbound(side, &listener.shared, stream, peer, requests).await
+                    }
+                    None => {}
+                };
+            }
+            return match accepted {
                 Some(Accepted::Plain(stream)) => {
                     serve_plain(serving, stream, context(false, None)).await
                 }

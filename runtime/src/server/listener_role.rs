@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::mesh::inbound::InboundSide;
 use crate::mesh::outbound::OutboundSide;
+use crate::mesh::tcp_outbound::TcpOutboundSide;
 
 /// The role of one listener.
 #[derive(Debug, Clone)]
@@ -24,15 +25,18 @@ pub enum ListenerRole {
     MeshInbound(Arc<InboundSide>),
     /// A sidecar's outbound listener: the local app's calls, named by `Host`, out over mTLS.
     MeshOutbound(Arc<OutboundSide>),
+    /// A sidecar's listener for one tcp service (`--tcp`): the app's connections, piped over mTLS.
+    MeshTcpOutbound(Arc<TcpOutboundSide>),
 }
 
 impl ListenerRole {
-    /// How the role is named in logs: `gateway`, `inbound` or `outbound`.
+    /// How the role is named in logs: `gateway`, `inbound`, `outbound` or `tcp-outbound`.
     pub fn kind(&self) -> &'static str {
         match self {
             ListenerRole::Gateway { .. } => "gateway",
             ListenerRole::MeshInbound(_) => "inbound",
             ListenerRole::MeshOutbound(_) => "outbound",
+            ListenerRole::MeshTcpOutbound(_) => "tcp-outbound",
         }
     }
 }

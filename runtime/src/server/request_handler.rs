@@ -82,6 +82,10 @@ pub async fn handle(
         ListenerRole::MeshOutbound(side) => {
             return outbound_chain::serve(side, &state, connection, request, body).await
         }
+        // Its connections are piped, never read as HTTP (`serve_connection`).
+        ListenerRole::MeshTcpOutbound(_) => {
+            return json_error(StatusCode::BAD_REQUEST, "a tcp listener", None).into()
+        }
     };
     let Some(gateway) = state.gateways.get(gateway) else {
         return json_error(
@@ -123,6 +127,7 @@ pub fn refuse_head(
         ListenerRole::Gateway { gateway, .. } => *gateway,
         ListenerRole::MeshInbound(side) => return side.refuse_head(connection, status, reason),
         ListenerRole::MeshOutbound(side) => return side.refuse_head(connection, status, reason),
+        ListenerRole::MeshTcpOutbound(_) => return json_error(status, reason, None).into(),
     };
     if let Some(state) = shared.state.load() {
         if let Some(gateway) = state.gateways.get(gateway) {

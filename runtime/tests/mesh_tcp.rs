@@ -1,0 +1,266 @@
+//! `protocol tcp` end to end, with separate `meshd sidecar` processes on loopback: `db` is a plain
+//! TCP echo server behind its sidecar; picard's and riker's apps reach it through their sidecars'
+//! `--tcp db=…` listeners. The bytes go inside mutual TLS between the sidecars, the mesh allows
+//! picard (`allow picard -> db`) and refuses riker (the default) before a byte reaches db, HTTP
+//! addressed to db is refused, the counters say what happened, and a `--tcp` listener for a
+//! service that does not speak tcp stops the sidecar at start.
+
+mod mesh_identity_support;
+#[allow(dead_code)]
+#[path = "fleet_support/meshd_process.rs"]
+mod meshd_process;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh_identity_support::{TempDir, TestCa};
+use meshd_process::{eventually, run_meshd_to_exit, value_after, MeshdProcess};
+
+/// A TCP echo server; the counter is how many connections it accepted.
+fn echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 || stream.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (address, accepted)
+}
+
+/// An HTTP app that is never called (picard's and riker's own apps).
+fn idle_app() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let _keep = listener;
+        std::thread::park();
+    });
+    address
+}
+
+fn program(db: &str) -> String {
+    program_with(db, "")
+}
+
+/// The program with `rules` added to the mesh block.
+fn program_with(db: &str, rules: &str) -> String {
+    format!(
+        r#"service picard {{ endpoints ["127.0.0.1:1"] }}
+service riker {{ endpoints ["127.0.0.1:2"] }}
+service db {{
+  endpoints ["{db}"]
+  protocol tcp
+}}
+mesh {{
+  default deny
+  trust_domain "starfleet"
+  mtls strict
+  allow picard -> db
+{rules}}}
+"#
+    )
+}
+
+fn sidecar(dir: &Path, service: &str, app: SocketAddr, extra: &[&str]) -> MeshdProcess {
+    let mut args: Vec<String> = [
+        "sidecar",
+        dir.join("program").to_str().unwrap(),
+        "--service",
+        service,
+        "--app",
+        &app.to_string(),
+        "--certs",
+        dir.join(service).to_str().unwrap(),
+        "--inbound",
+        "127.0.0.1:0",
+        "--outbound",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--drain-delay",
+        "0s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    MeshdProcess::start(&args)
+}
+
+/// The address a sidecar logged for its listener of `kind`.
+fn listener(process: &MeshdProcess, kind: &str) -> SocketAddr {
+    let line = process.wait_for_line(|l| l.contains(&format!("sidecar {kind} listening")));
+    value_after(&line, "address=").expect("a listener address")
+}
+
+#[test]
+fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
+    let temp = TempDir::new("mesh-tcp");
+    let dir = temp.path("");
+    let ca = TestCa::init(temp.path("ca"), "starfleet");
+    for service in ["picard", "riker", "db"] {
+        ca.issue(service, &temp.path(service), &[]);
+    }
+    let (echo, accepted) = echo_server();
+    std::fs::create_dir_all(temp.path("program")).unwrap();
+    std::fs::write(temp.path("program/mesh.mesh"), program("127.0.0.1:1")).unwrap();
+    // db's sidecar first: its inbound address becomes db's endpoint before the callers start.
+    let db = sidecar(&dir, "db", echo, &[]);
+    let db_inbound = listener(&db, "inbound");
+    std::fs::write(
+        temp.path("program/mesh.mesh"),
+        program(&db_inbound.to_string()),
+    )
+    .unwrap();
+    let picard = sidecar(&dir, "picard", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
+    let riker = sidecar(&dir, "riker", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
+
+    // Picard's app talks to db as to any TCP server, both ways, and closes its side first.
+    let mut to_db = TcpStream::connect(listener(&picard, "tcp-outbound")).unwrap();
+    to_db
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut echoed = [0u8; 14];
+    to_db.write_all(b"PING stardate\n").unwrap();
+    to_db.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"PING stardate\n");
+    to_db.write_all(b"second line\n").unwrap();
+    to_db.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    to_db.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"second line\n");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    // Riker's connection is refused by db's sidecar: it ends, and db never sees it.
+    let mut refused = TcpStream::connect(listener(&riker, "tcp-outbound")).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = refused.write_all(b"PING\n");
+    let mut got = Vec::new();
+    let _ = refused.read_to_end(&mut got);
+    assert!(got.is_empty(), "riker got {got:?}");
+
+    let inbound = |source: &str, outcome: &str| {
+        format!("meshd_mesh_tcp_connections_total{{direction=\"inbound\",source=\"{source}\",destination=\"db\",outcome=\"{outcome}\"}}")
+    };
+    eventually("db's sidecar counts both connections", || {
+        db.metric(&inbound("picard", "closed")) == 1.0
+            && db.metric(&inbound("riker", "denied")) == 1.0
+    });
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        db.metric("meshd_mesh_denials_total{destination=\"db\",rule=\"default\"}"),
+        1.0
+    );
+    let bytes = |flow: &str| {
+        db.metric(&format!(
+            "meshd_mesh_tcp_bytes_total{{direction=\"inbound\",destination=\"db\",flow=\"{flow}\"}}"
+        ))
+    };
+    assert_eq!(bytes("to_destination"), 26.0);
+    assert_eq!(bytes("from_destination"), 26.0);
+    eventually("picard's sidecar counts its connection", || {
+        picard.metric("meshd_mesh_tcp_connections_total{direction=\"outbound\",source=\"picard\",destination=\"db\",outcome=\"closed\"}") == 1.0
+    });
+
+    // HTTP addressed to db through picard's HTTP outbound listener is refused, not piped.
+    let outbound = listener(&picard, "outbound");
+    let (status, body) = http_get_host(outbound, "db");
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("speaks tcp"), "{body}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    // A reload applies to the next connection. A rule on `*` with `when` cannot be read on a
+    // connection, which has no request: its deny applies (fail closed), so picard is refused too.
+    let before = db.digest();
+    let rules = "  deny * -> * when request.headers[\"x-red-alert\"] == \"on\"\n";
+    std::fs::write(
+        temp.path("program/mesh.mesh"),
+        program_with(&db_inbound.to_string(), rules),
+    )
+    .unwrap();
+    eventually("db's sidecar serves the new program", || {
+        db.digest() != before
+    });
+    let mut after = TcpStream::connect(listener(&picard, "tcp-outbound")).unwrap();
+    after
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = after.write_all(b"PING\n");
+    let mut got = Vec::new();
+    let _ = after.read_to_end(&mut got);
+    assert!(got.is_empty(), "picard got {got:?} past a conditional deny");
+    eventually("the conditional deny is counted", || {
+        db.metric(&inbound("picard", "denied")) == 1.0
+    });
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    // A --tcp listener for a service that is not tcp: the sidecar does not start.
+    let (status, log) = run_meshd_to_exit(
+        &[
+            "sidecar",
+            temp.path("program").to_str().unwrap(),
+            "--service",
+            "picard",
+            "--app",
+            "127.0.0.1:9",
+            "--certs",
+            temp.path("picard").to_str().unwrap(),
+            "--inbound",
+            "127.0.0.1:0",
+            "--outbound",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--tcp",
+            "riker=127.0.0.1:0",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("--tcp riker=…: the service does not speak tcp"),
+        "{log}"
+    );
+}
+
+/// GET / with `Host: host`: (status, body).
+fn http_get_host(to: SocketAddr, host: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(to).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
