@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use mesh_identity_support::{TempDir, TestCa};
 use meshd_process::{eventually, run_meshd_to_exit, value_after, MeshdProcess};
+use meshwork_bundle::mesh_policy::{denied_by, ServiceHosts};
 
 /// A TCP echo server; the counter is how many connections it accepted.
 fn echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
@@ -105,6 +106,20 @@ fn sidecar(dir: &Path, service: &str, app: SocketAddr, extra: &[&str]) -> MeshdP
     MeshdProcess::start(&args)
 }
 
+/// What `meshc explain --from FROM` decides for a connection to db: (allowed, deciding rule).
+fn explain(program: &Path, from: &str) -> (bool, String) {
+    let compilation = meshc::compile_paths(&[program.to_path_buf()]).unwrap();
+    let bundle = compilation.bundle.expect("the program compiles");
+    let request =
+        meshc::explain::request_line::ExplainRequest::parse("GET http://db/", &[]).unwrap();
+    let hosts = ServiceHosts::default();
+    let call = meshc::explain::mesh_call::decide_call(&bundle, &request, from, &hosts).unwrap();
+    (
+        call.decision.is_allowed(),
+        denied_by(&call.decision, &call.destination),
+    )
+}
+
 /// The address a sidecar logged for its listener of `kind`.
 fn listener(process: &MeshdProcess, kind: &str) -> SocketAddr {
     let line = process.wait_for_line(|l| l.contains(&format!("sidecar {kind} listening")));
@@ -158,6 +173,10 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     let mut got = Vec::new();
     let _ = refused.read_to_end(&mut got);
     assert!(got.is_empty(), "riker got {got:?}");
+    // meshc explain decides both connections as db's sidecar did.
+    assert!(explain(&temp.path("program"), "picard").0);
+    let (allowed, rule) = explain(&temp.path("program"), "riker");
+    assert!(!allowed && rule.contains("rule=default deny"), "{rule}");
 
     let inbound = |source: &str, outcome: &str| {
         format!("meshd_mesh_tcp_connections_total{{direction=\"inbound\",source=\"{source}\",destination=\"db\",outcome=\"{outcome}\"}}")
@@ -209,6 +228,8 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     let mut got = Vec::new();
     let _ = after.read_to_end(&mut got);
     assert!(got.is_empty(), "picard got {got:?} past a conditional deny");
+    let (allowed, rule) = explain(&temp.path("program"), "picard");
+    assert!(!allowed && rule.contains("x-red-alert"), "{rule}");
     eventually("the conditional deny is counted", || {
         db.metric(&inbound("picard", "denied")) == 1.0
     });

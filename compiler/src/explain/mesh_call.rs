@@ -11,7 +11,8 @@ use std::sync::{Arc, LazyLock};
 use cel::{Context, Env, Value};
 use meshwork_bundle::matcher::normalize_path;
 use meshwork_bundle::mesh_policy::{
-    decide, denied_by, describe_rule, rule_names, Condition, MeshDecision, MeshSource, ServiceHosts,
+    decide, denied_by, describe_rule, on_connection, rule_names, Condition, MeshDecision,
+    MeshSource, ServiceHosts,
 };
 use meshwork_bundle::{
     Bundle, Effect, FaultAction, MeshFault, MeshMirror, MeshRule, MtlsMode, SourceLocation,
@@ -100,14 +101,21 @@ pub fn decide_call<'b>(
             .map(str::to_string),
         });
     };
+    // A tcp service is called by a connection, which has no request: its sidecar decides with
+    // every condition failing closed, and draws no fault and makes no copy.
+    let tcp = named.is_some_and(|service| service.protocol.is_tcp());
     let source = MeshSource::member(from, identity);
     let conditions = RequestConditions::new(request, from, identity);
+    let evaluate = |index: usize, rule: &MeshRule, cel: &str| match tcp {
+        true => on_connection(index, rule),
+        false => conditions.evaluate(cel),
+    };
     let mut verdicts: HashMap<usize, Condition> = HashMap::new();
     let decision = decide(&bundle.mesh, &source, destination, |index, rule| {
         let verdict = rule
             .when
             .as_deref()
-            .map_or(Condition::Holds, |cel| conditions.evaluate(cel));
+            .map_or(Condition::Holds, |cel| evaluate(index, rule, cel));
         verdicts.insert(index, verdict.clone());
         verdict
     });
@@ -123,7 +131,7 @@ pub fn decide_call<'b>(
             let verdict = rule.when.as_deref().map(|cel| {
                 verdicts
                     .remove(&index)
-                    .unwrap_or_else(|| conditions.evaluate(cel))
+                    .unwrap_or_else(|| evaluate(index, rule, cel))
             });
             (rule, verdict)
         })
@@ -132,7 +140,7 @@ pub fn decide_call<'b>(
         .mesh
         .faults
         .iter()
-        .filter(|fault| fault.covers(Some(from), destination))
+        .filter(|fault| !tcp && fault.covers(Some(from), destination))
         .map(|fault| {
             let verdict = fault.when.as_deref().map(|cel| conditions.evaluate(cel));
             (fault, verdict)
@@ -142,7 +150,7 @@ pub fn decide_call<'b>(
         .mesh
         .mirrors
         .iter()
-        .filter(|mirror| mirror.covers(from, destination))
+        .filter(|mirror| !tcp && mirror.covers(from, destination))
         .collect();
     Ok(MeshCall {
         from: from.to_string(),
@@ -196,6 +204,13 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
                 .map_or("no identity".to_string(), |id| format!("identity {id}")),
             service.endpoints.join(", ")
         );
+        if service.protocol.is_tcp() {
+            let _ = writeln!(
+                out,
+                "  `{}` speaks tcp: the call is a connection (through the caller's sidecar's `--tcp` listener), decided by the caller's identity alone; a `when` cannot be read and fails closed",
+                service.name
+            );
+        }
     }
     let mtls = match bundle.mesh.mtls {
         MtlsMode::Strict => "strict: the call must come over mutual TLS with the caller's certificate; plaintext is refused at the connection",
@@ -228,9 +243,17 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
             );
         }
     }
-    let verdict = match call.decision.effect {
-        Effect::Allow => "ALLOWED: the sidecar forwards it to the service",
-        Effect::Deny => "DENIED: the sidecar answers 403",
+    let tcp = bundle
+        .services
+        .iter()
+        .any(|s| s.name == call.destination && s.protocol.is_tcp());
+    let verdict = match (call.decision.effect, tcp) {
+        (Effect::Allow, false) => "ALLOWED: the sidecar forwards it to the service",
+        (Effect::Deny, false) => "DENIED: the sidecar answers 403",
+        (Effect::Allow, true) => "ALLOWED: the sidecar pipes the connection to the service",
+        (Effect::Deny, true) => {
+            "DENIED: the sidecar closes the connection before a byte reaches the service"
+        }
     };
     let _ = writeln!(out, "  {verdict}");
     let _ = writeln!(

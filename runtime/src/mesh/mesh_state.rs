@@ -231,9 +231,12 @@ impl MeshState {
         caller: &Caller<'_>,
         destination: &str,
     ) -> MeshDecision<'m> {
-        mesh_policy::decide(&self.policy, &caller.source(), destination, |_, _| {
-            Condition::Error("a tcp connection has no request for the condition to read".into())
-        })
+        mesh_policy::decide(
+            &self.policy,
+            &caller.source(),
+            destination,
+            mesh_policy::on_connection,
+        )
     }
 
     /// Whether `source` may ever call `destination` (conditions read statically): what a

@@ -107,6 +107,13 @@ pub fn possibly(_index: usize, rule: &MeshRule) -> Condition {
     }
 }
 
+/// Conditions on a connection to a `protocol tcp` service, which has no request to read: each
+/// errs, so a deny whose `when` names it applies and an allow does not (fail closed). meshd's
+/// sidecars and `meshc explain` both decide tcp connections with it.
+pub fn on_connection(_index: usize, _rule: &MeshRule) -> Condition {
+    Condition::Error("a tcp connection has no request for the condition to read".to_string())
+}
+
 /// Whether `rule` names a call from `source` to `destination` (conditions aside).
 pub fn rule_names(rule: &MeshRule, source: &MeshSource<'_>, destination: &str) -> bool {
     source.is_named_by(&rule.from) && rule.to.iter().any(|t| t == "*" || t == destination)

@@ -7,8 +7,8 @@ pub mod identity;
 pub mod service_host;
 
 pub use decision::{
-    decide, denied_by, describe_rule, possibly, rule_names, Condition, DecidedBy, MeshDecision,
-    MeshSource,
+    decide, denied_by, describe_rule, on_connection, possibly, rule_names, Condition, DecidedBy,
+    MeshDecision, MeshSource,
 };
 pub use identity::{
     derived_identity, is_trust_domain_name, trust_domain_of, IdentityDirectory, Member, MemberKind,
