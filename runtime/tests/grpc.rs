@@ -12,7 +12,7 @@ mod meshd_process;
 
 use grpc_support::{append, code, gateway, grpc_call, tls_files, GrpcServer, Scratch};
 use mesh_identity_support::TestCa;
-use meshd_process::{eventually, MeshdProcess};
+use meshd_process::{eventually, sidecar_args, MeshdProcess};
 use serde_json::json;
 
 fn remaining_ms(report: &serde_json::Value) -> u64 {
@@ -253,29 +253,7 @@ fn start_sidecar(
     service: &str,
     app: &str,
 ) -> (MeshdProcess, String, String) {
-    let args: Vec<String> = [
-        "sidecar",
-        program.to_str().unwrap(),
-        "--service",
-        service,
-        "--app",
-        app,
-        "--certs",
-        scratch.path(service).to_str().unwrap(),
-        "--inbound",
-        "127.0.0.1:0",
-        "--outbound",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--workers",
-        "1",
-        "--watch-interval-ms",
-        "50",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = sidecar_args(program, service, app, &scratch.path(service));
     let process = MeshdProcess::start(&args);
     let address = |what: &str| {
         let line = process.wait_for_line(|l| l.contains(what));

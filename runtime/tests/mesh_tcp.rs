@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_identity_support::{TempDir, TestCa};
-use meshd_process::{eventually, run_meshd_to_exit, value_after, MeshdProcess};
+use meshd_process::{eventually, run_meshd_to_exit, sidecar_args, value_after, MeshdProcess};
 use meshwork_bundle::mesh_policy::{denied_by, ServiceHosts};
 
 /// A TCP echo server; the counter is how many connections it accepted.
@@ -79,29 +79,9 @@ mesh {{
 }
 
 fn sidecar(dir: &Path, service: &str, app: SocketAddr, extra: &[&str]) -> MeshdProcess {
-    let mut args: Vec<String> = [
-        "sidecar",
-        dir.join("program").to_str().unwrap(),
-        "--service",
-        service,
-        "--app",
-        &app.to_string(),
-        "--certs",
-        dir.join(service).to_str().unwrap(),
-        "--inbound",
-        "127.0.0.1:0",
-        "--outbound",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--workers",
-        "1",
-        "--drain-delay",
-        "0s",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let program = dir.join("program");
+    let mut args = sidecar_args(&program, service, &app.to_string(), &dir.join(service));
+    args.extend(["--drain-delay", "0s"].map(String::from));
     args.extend(extra.iter().map(|s| s.to_string()));
     MeshdProcess::start(&args)
 }
@@ -165,13 +145,7 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 
     // Riker's connection is refused by db's sidecar: it ends, and db never sees it.
-    let mut refused = TcpStream::connect(listener(&riker, "tcp-outbound")).unwrap();
-    refused
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let _ = refused.write_all(b"PING\n");
-    let mut got = Vec::new();
-    let _ = refused.read_to_end(&mut got);
+    let got = what_comes_back(listener(&riker, "tcp-outbound"));
     assert!(got.is_empty(), "riker got {got:?}");
     // meshc explain decides both connections as db's sidecar did.
     assert!(explain(&temp.path("program"), "picard").0);
@@ -220,13 +194,7 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     eventually("db's sidecar serves the new program", || {
         db.digest() != before
     });
-    let mut after = TcpStream::connect(listener(&picard, "tcp-outbound")).unwrap();
-    after
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let _ = after.write_all(b"PING\n");
-    let mut got = Vec::new();
-    let _ = after.read_to_end(&mut got);
+    let got = what_comes_back(listener(&picard, "tcp-outbound"));
     assert!(got.is_empty(), "picard got {got:?} past a conditional deny");
     let (allowed, rule) = explain(&temp.path("program"), "picard");
     assert!(!allowed && rule.contains("x-red-alert"), "{rule}");
@@ -262,6 +230,18 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
         log.contains("--tcp riker=…: the service does not speak tcp"),
         "{log}"
     );
+}
+
+/// Connects to `address`, sends a line and reads until the connection ends: what came back.
+fn what_comes_back(address: SocketAddr) -> Vec<u8> {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = stream.write_all(b"PING\n");
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    got
 }
 
 /// GET / with `Host: host`: (status, body).

@@ -14,6 +14,10 @@ use crate::server::request_handler::Shared;
 
 use super::mesh_metrics::MeshDirection;
 
+/// Bytes read at once from each side: one full TLS record (16 KiB of plaintext), so a bulk
+/// transfer is encrypted in whole records and written in as few system calls as TLS allows.
+const PIPE_BUFFER: usize = 16 * 1024;
+
 /// A stream that counts the bytes read from it.
 struct Counted<S> {
     inner: S,
@@ -68,7 +72,13 @@ where
         read: 0,
     };
     // A reset or broken pipe ends the connection like a close; what was carried is counted.
-    let _ = tokio::io::copy_bidirectional(&mut caller, &mut destination).await;
+    let _ = tokio::io::copy_bidirectional_with_sizes(
+        &mut caller,
+        &mut destination,
+        PIPE_BUFFER,
+        PIPE_BUFFER,
+    )
+    .await;
     (caller.read, destination.read)
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,35 @@ pub fn meshd_command(args: &[String]) -> Command {
         std::env::var("TEST_MESHD_LOG").unwrap_or_else(|_| "info".into()),
     );
     command
+}
+
+/// `meshd sidecar PROGRAM --service SERVICE --app APP --certs CERTS` with its inbound, outbound
+/// and admin listeners on ephemeral loopback ports, one worker, and the program's files compared
+/// every 50 ms.
+pub fn sidecar_args(program: &Path, service: &str, app: &str, certs: &Path) -> Vec<String> {
+    [
+        "sidecar",
+        program.to_str().unwrap(),
+        "--service",
+        service,
+        "--app",
+        app,
+        "--certs",
+        certs.to_str().unwrap(),
+        "--inbound",
+        "127.0.0.1:0",
+        "--outbound",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--watch-interval-ms",
+        "50",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// Starts the meshd binary with `args` (`run …` and flags); does not wait for anything.

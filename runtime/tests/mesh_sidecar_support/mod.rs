@@ -14,7 +14,7 @@ use meshwork_bundle::mesh_policy::ServiceHosts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::mesh_identity_support::{TempDir, TestCa};
-use crate::meshd_process::MeshdProcess;
+use crate::meshd_process::{sidecar_args, MeshdProcess};
 use crate::support::{client, send, Answer, Behaviour, Upstream};
 
 pub const SERVICES: [&str; 3] = ["picard", "riker", "data"];
@@ -166,34 +166,10 @@ impl Mesh {
             .iter()
             .find(|(name, _)| *name == service)
             .map_or(app.address, |(_, address)| *address);
-        let args: Vec<String> = [
-            "sidecar",
-            self.program.to_str().unwrap(),
-            "--service",
-            service,
-            "--app",
-            &app_address.to_string(),
-            "--certs",
-            self.temp.path(service).to_str().unwrap(),
-            "--inbound",
-            "127.0.0.1:0",
-            "--outbound",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--watch-interval-ms",
-            "50",
-            "--drain-delay",
-            "500ms",
-            "--drain-timeout",
-            "20s",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(self.sidecar_args.iter().cloned())
-        .collect();
+        let certs = self.temp.path(service);
+        let mut args = sidecar_args(&self.program, service, &app_address.to_string(), &certs);
+        args.extend(["--drain-delay", "500ms", "--drain-timeout", "20s"].map(String::from));
+        args.extend(self.sidecar_args.iter().cloned());
         let process = tokio::task::spawn_blocking(move || MeshdProcess::start(&args))
             .await
             .unwrap();

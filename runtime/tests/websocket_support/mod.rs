@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::mesh_identity_support::{run_meshd, TempDir, TestCa};
-use crate::meshd_process::MeshdProcess;
+use crate::meshd_process::{sidecar_args, MeshdProcess};
 
 /// How long a test waits for a process to say something.
 pub const PATIENCE: Duration = Duration::from_secs(120);
@@ -237,29 +237,8 @@ impl SidecarPair {
         )
         .unwrap();
         let start = |service: &str, app: SocketAddr| {
-            let args: Vec<String> = [
-                "sidecar",
-                program.to_str().unwrap(),
-                "--service",
-                service,
-                "--app",
-                &app.to_string(),
-                "--certs",
-                temp.path(service).to_str().unwrap(),
-                "--inbound",
-                "127.0.0.1:0",
-                "--outbound",
-                "127.0.0.1:0",
-                "--admin",
-                "127.0.0.1:0",
-                "--workers",
-                "1",
-                "--watch-interval-ms",
-                "50",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            let app = app.to_string();
+            let args = sidecar_args(&program, service, &app, &temp.path(service));
             let process = MeshdProcess::start(&args);
             let outbound = address_after(
                 &process.wait_for_line(|l| l.contains("sidecar outbound listening")),
