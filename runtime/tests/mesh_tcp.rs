@@ -106,27 +106,59 @@ fn listener(process: &MeshdProcess, kind: &str) -> SocketAddr {
     value_after(&line, "address=").expect("a listener address")
 }
 
+/// db's sidecar in front of the echo server, and picard's and riker's sidecars with a `--tcp`
+/// listener for db (`db_args`: more flags for db's sidecar).
+struct TcpMesh {
+    temp: TempDir,
+    accepted: Arc<AtomicUsize>,
+    db: MeshdProcess,
+    db_inbound: SocketAddr,
+    picard: MeshdProcess,
+    riker: MeshdProcess,
+}
+
+impl TcpMesh {
+    fn start(name: &str, db_args: &[&str]) -> TcpMesh {
+        let temp = TempDir::new(name);
+        let dir = temp.path("");
+        let ca = TestCa::init(temp.path("ca"), "starfleet");
+        for service in ["picard", "riker", "db"] {
+            ca.issue(service, &temp.path(service), &[]);
+        }
+        let (echo, accepted) = echo_server();
+        std::fs::create_dir_all(temp.path("program")).unwrap();
+        std::fs::write(temp.path("program/mesh.mesh"), program("127.0.0.1:1")).unwrap();
+        // db's sidecar first: its inbound address becomes db's endpoint before the callers start.
+        let db = sidecar(&dir, "db", echo, db_args);
+        let db_inbound = listener(&db, "inbound");
+        std::fs::write(
+            temp.path("program/mesh.mesh"),
+            program(&db_inbound.to_string()),
+        )
+        .unwrap();
+        let picard = sidecar(&dir, "picard", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
+        let riker = sidecar(&dir, "riker", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
+        TcpMesh {
+            temp,
+            accepted,
+            db,
+            db_inbound,
+            picard,
+            riker,
+        }
+    }
+}
+
 #[test]
 fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
-    let temp = TempDir::new("mesh-tcp");
-    let dir = temp.path("");
-    let ca = TestCa::init(temp.path("ca"), "starfleet");
-    for service in ["picard", "riker", "db"] {
-        ca.issue(service, &temp.path(service), &[]);
-    }
-    let (echo, accepted) = echo_server();
-    std::fs::create_dir_all(temp.path("program")).unwrap();
-    std::fs::write(temp.path("program/mesh.mesh"), program("127.0.0.1:1")).unwrap();
-    // db's sidecar first: its inbound address becomes db's endpoint before the callers start.
-    let db = sidecar(&dir, "db", echo, &[]);
-    let db_inbound = listener(&db, "inbound");
-    std::fs::write(
-        temp.path("program/mesh.mesh"),
-        program(&db_inbound.to_string()),
-    )
-    .unwrap();
-    let picard = sidecar(&dir, "picard", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
-    let riker = sidecar(&dir, "riker", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
+    let TcpMesh {
+        temp,
+        accepted,
+        db,
+        db_inbound,
+        picard,
+        riker,
+    } = TcpMesh::start("mesh-tcp", &[]);
 
     // Picard's app talks to db as to any TCP server, both ways, and closes its side first.
     let mut to_db = TcpStream::connect(listener(&picard, "tcp-outbound")).unwrap();
@@ -264,4 +296,54 @@ fn http_get_host(to: SocketAddr, host: &str) -> (u16, String) {
         .unwrap_or(0);
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
+}
+
+/// SIGTERM to db's sidecar: the connection it carries goes on both ways until its ends close it,
+/// a new one is not taken, and the sidecar exits once the open one has ended, well before the
+/// drain timeout.
+#[test]
+fn a_drain_carries_an_open_tcp_connection_to_its_end() {
+    let mesh = TcpMesh::start("mesh-tcp-drain", &["--drain-timeout", "30s"]);
+    let mut db = mesh.db;
+    let mut open = TcpStream::connect(listener(&mesh.picard, "tcp-outbound")).unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut echoed = [0u8; 7];
+    open.write_all(b"before\n").unwrap();
+    open.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"before\n");
+
+    let signalled = std::time::Instant::now();
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &db.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    db.wait_for_line(|l| l.contains("drain delay over: listeners closed"));
+    // The inbound listener closes (no drain delay): a new connection ends with nothing carried.
+    eventually("db's inbound listener closed", || {
+        TcpStream::connect_timeout(&mesh.db_inbound, Duration::from_secs(1)).is_err()
+    });
+    let got = what_comes_back(listener(&mesh.picard, "tcp-outbound"));
+    assert!(
+        got.is_empty(),
+        "a new connection got {got:?} during the drain"
+    );
+
+    // The open connection still carries both ways, then ends when picard's app closes it.
+    open.write_all(b"during\n").unwrap();
+    open.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"during\n");
+    open.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    open.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let status = db.wait();
+    assert!(status.success(), "{status:?}: {}", db.log().join("\n"));
+    let drained_in = signalled.elapsed();
+    assert!(
+        drained_in < Duration::from_secs(25),
+        "exited after {drained_in:?}"
+    );
+    assert_eq!(mesh.accepted.load(Ordering::SeqCst), 1);
 }
