@@ -18,7 +18,7 @@
 # client sidecar's `--tcp server=…` listener, and the envoys run `tcp_proxy` instead of the HTTP
 # connection manager (the same mTLS): the HTTP requests are bytes to both pairs. Two more rows:
 # a new connection per request (`Connection: close`: every request is a new mTLS handshake between
-# the proxies) and one 256 MiB download through each pair (MiB/s).
+# the proxies) and five 256 MiB downloads through each pair (median MiB/s, CPU per GiB).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -266,16 +266,18 @@ if [ "$PROTOCOL" = tcp ]; then
   run_wrk "envoy pair, new conns" "$ENVOY_URL/" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"
   awk -v m="$(cat "$WORK/rps-meshd_pair,_new_conns")" -v e="$(cat "$WORK/rps-envoy_pair,_new_conns")" \
     'BEGIN { printf "meshd pair / envoy pair, new connections: %.2fx req/s\n", m / e }'
-  download() { # label url pids...: one 256 MiB download, MiB/s and CPU-s per GiB of both proxies
+  download() { # label url pids...: five 256 MiB downloads: the median MiB/s, CPU-s per GiB of both proxies
     local label=$1 url=$2; shift 2
-    local before after speed
+    local before after speeds=()
     before=$(cpu_ticks "$@")
-    speed=$(taskset -c "$LOAD_CORE" curl -s -o /dev/null -w '%{speed_download}' "$url/big")
+    for _ in 1 2 3 4 5; do
+      speeds+=("$(taskset -c "$LOAD_CORE" curl -s -o /dev/null -w '%{speed_download}' "$url/big")")
+    done
     after=$(cpu_ticks "$@")
-    awk -v s="$speed" -v t=$((after - before)) -v hz="$HZ" -v l="$label" \
-      'BEGIN { printf "%-26s %8.0f MiB/s   CPU-s per GiB %.2f\n", l, s / 1048576, t / hz * 4 }'
+    printf '%s\n' "${speeds[@]}" | sort -n | awk -v t=$((after - before)) -v hz="$HZ" -v l="$label" \
+      '{ s[NR] = $1 } END { printf "%-26s %8.0f MiB/s (median of 5; %.0f-%.0f)   CPU-s per GiB %.2f\n", l, s[3] / 1048576, s[1] / 1048576, s[5] / 1048576, t / hz / 1.25 }'
   }
-  echo "one 256 MiB download:"
+  echo "256 MiB downloads:"
   download "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT"
   download "meshd sidecar pair" "$MESHD_URL" "$MESHD_CLIENT_PID" "$MESHD_SERVER_PID"
   download "envoy pair" "$ENVOY_URL" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"
