@@ -236,27 +236,14 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 
     // A --tcp listener for a service that is not tcp: the sidecar does not start.
-    let (status, log) = run_meshd_to_exit(
-        &[
-            "sidecar",
-            temp.path("program").to_str().unwrap(),
-            "--service",
-            "picard",
-            "--app",
-            "127.0.0.1:9",
-            "--certs",
-            temp.path("picard").to_str().unwrap(),
-            "--inbound",
-            "127.0.0.1:0",
-            "--outbound",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--tcp",
-            "riker=127.0.0.1:0",
-        ]
-        .map(String::from),
+    let mut args = sidecar_args(
+        &temp.path("program"),
+        "picard",
+        "127.0.0.1:9",
+        &temp.path("picard"),
     );
+    args.extend(["--tcp", "riker=127.0.0.1:0"].map(String::from));
+    let (status, log) = run_meshd_to_exit(&args);
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(
         log.contains("--tcp riker=…: the service does not speak tcp"),
