@@ -374,25 +374,7 @@ fn a_sidecar_refuses_to_start_for_an_unknown_service_or_with_another_services_ce
     )
     .unwrap();
     let sidecar = |service: &str, certs: &str| -> Vec<String> {
-        [
-            "sidecar",
-            program.to_str().unwrap(),
-            "--service",
-            service,
-            "--app",
-            "127.0.0.1:1",
-            "--certs",
-            temp.path(certs).to_str().unwrap(),
-            "--inbound",
-            "127.0.0.1:0",
-            "--outbound",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        meshd_process::sidecar_args(&program, service, "127.0.0.1:1", &temp.path(certs))
     };
     let (status, log) = meshd_process::run_meshd_to_exit(&sidecar("worf", "worf"));
     assert_eq!(status.code(), Some(1), "{log}");
