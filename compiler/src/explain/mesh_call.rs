@@ -77,6 +77,8 @@ pub struct MeshCall<'b> {
     pub faults: Vec<(&'b MeshFault, Option<Condition>)>,
     /// The mesh's `mirror` lines on this pair; the caller's sidecar copies the call.
     pub mirrors: Vec<&'b MeshMirror>,
+    /// The called service speaks tcp: the call is a connection, without a request.
+    pub tcp: bool,
 }
 
 /// Decides the call `request` from `from`, as a sidecar would; its host names a service as
@@ -160,6 +162,7 @@ pub fn decide_call<'b>(
         decision,
         faults,
         mirrors,
+        tcp,
     })
 }
 
@@ -204,7 +207,7 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
                 .map_or("no identity".to_string(), |id| format!("identity {id}")),
             service.endpoints.join(", ")
         );
-        if service.protocol.is_tcp() {
+        if call.tcp {
             let _ = writeln!(
                 out,
                 "  `{}` speaks tcp: the call is a connection (through the caller's sidecar's `--tcp` listener), decided by the caller's identity alone; a `when` cannot be read and fails closed",
@@ -243,11 +246,7 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
             );
         }
     }
-    let tcp = bundle
-        .services
-        .iter()
-        .any(|s| s.name == call.destination && s.protocol.is_tcp());
-    let verdict = match (call.decision.effect, tcp) {
+    let verdict = match (call.decision.effect, call.tcp) {
         (Effect::Allow, false) => "ALLOWED: the sidecar forwards it to the service",
         (Effect::Deny, false) => "DENIED: the sidecar answers 403",
         (Effect::Allow, true) => "ALLOWED: the sidecar pipes the connection to the service",
