@@ -55,12 +55,13 @@ fn idle_app() -> SocketAddr {
     address
 }
 
-fn program(db: &str) -> String {
+fn program(db: &[&str]) -> String {
     program_with(db, "")
 }
 
-/// The program with `rules` added to the mesh block.
-fn program_with(db: &str, rules: &str) -> String {
+/// The program with db at `db` (its endpoints) and `rules` added to the mesh block.
+fn program_with(db: &[&str], rules: &str) -> String {
+    let db = db.join("\", \"");
     format!(
         r#"service picard {{ endpoints ["127.0.0.1:1"] }}
 service riker {{ endpoints ["127.0.0.1:2"] }}
@@ -127,13 +128,13 @@ impl TcpMesh {
         }
         let (echo, accepted) = echo_server();
         std::fs::create_dir_all(temp.path("program")).unwrap();
-        std::fs::write(temp.path("program/mesh.mesh"), program("127.0.0.1:1")).unwrap();
+        std::fs::write(temp.path("program/mesh.mesh"), program(&["127.0.0.1:1"])).unwrap();
         // db's sidecar first: its inbound address becomes db's endpoint before the callers start.
         let db = sidecar(&dir, "db", echo, db_args);
         let db_inbound = listener(&db, "inbound");
         std::fs::write(
             temp.path("program/mesh.mesh"),
-            program(&db_inbound.to_string()),
+            program(&[&db_inbound.to_string()]),
         )
         .unwrap();
         let picard = sidecar(&dir, "picard", idle_app(), &["--tcp", "db=127.0.0.1:0"]);
@@ -220,7 +221,7 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     let rules = "  deny * -> * when request.headers[\"x-red-alert\"] == \"on\"\n";
     std::fs::write(
         temp.path("program/mesh.mesh"),
-        program_with(&db_inbound.to_string(), rules),
+        program_with(&[&db_inbound.to_string()], rules),
     )
     .unwrap();
     eventually("db's sidecar serves the new program", || {
@@ -251,13 +252,15 @@ fn a_tcp_service_is_carried_over_mutual_tls_to_allowed_callers_only() {
     );
 }
 
-/// Connects to `address`, sends a line and reads until the connection ends: what came back.
+/// Connects to `address`, sends a line, closes its side and reads until the connection ends:
+/// what came back.
 fn what_comes_back(address: SocketAddr) -> Vec<u8> {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let _ = stream.write_all(b"PING\n");
+    let _ = stream.shutdown(std::net::Shutdown::Write);
     let mut got = Vec::new();
     let _ = stream.read_to_end(&mut got);
     got
@@ -333,4 +336,41 @@ fn a_drain_carries_an_open_tcp_connection_to_its_end() {
         "exited after {drained_in:?}"
     );
     assert_eq!(mesh.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// An endpoint that refuses the connection is given up for another: db's first endpoint is a
+/// closed port, and each of two connections through picard's sidecar (round robin: each starts
+/// there once) reaches db through the second. With no endpoint reachable, the app's connection
+/// ends with nothing carried and is counted `failed`.
+#[test]
+fn an_unreachable_endpoint_is_given_up_for_another() {
+    let mesh = TcpMesh::start("mesh-tcp-failover", &[]);
+    let live = mesh.db_inbound.to_string();
+    let reload = |endpoints: &[&str]| {
+        let before = mesh.picard.digest();
+        std::fs::write(mesh.temp.path("program/mesh.mesh"), program(endpoints)).unwrap();
+        eventually("picard's sidecar serves the new program", || {
+            mesh.picard.digest() != before
+        });
+    };
+    reload(&["127.0.0.1:1", &live]);
+    let to_db = listener(&mesh.picard, "tcp-outbound");
+    for _ in 0..2 {
+        assert_eq!(what_comes_back(to_db), b"PING\n");
+    }
+    assert_eq!(mesh.accepted.load(Ordering::SeqCst), 2);
+    let outbound = |outcome: &str| {
+        format!("meshd_mesh_tcp_connections_total{{direction=\"outbound\",source=\"picard\",destination=\"db\",outcome=\"{outcome}\"}}")
+    };
+    eventually("picard's sidecar counts both connections carried", || {
+        mesh.picard.metric(&outbound("closed")) == 2.0
+    });
+
+    reload(&["127.0.0.1:1"]);
+    assert!(what_comes_back(to_db).is_empty());
+    eventually(
+        "picard's sidecar counts the connection it could not carry",
+        || mesh.picard.metric(&outbound("failed")) == 1.0,
+    );
+    assert_eq!(mesh.accepted.load(Ordering::SeqCst), 2);
 }

@@ -7,8 +7,9 @@
 //! refuses ends at once, with nothing carried.
 //!
 //! An endpoint that cannot be reached (refused, no answer within the connect timeout, or an
-//! impostor presenting another identity) is given up for another, at most once per endpoint; a
-//! connection none of them takes is closed.
+//! impostor presenting another identity) is given up for another picked the same way, avoiding the
+//! one just tried (as a retry of an HTTP call does), in at most as many tries as the service has
+//! endpoints; a connection none of them takes is closed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
