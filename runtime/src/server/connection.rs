@@ -137,29 +137,27 @@ pub async fn serve_connection(
             return side.serve(&listener.shared, stream, &open.requests()).await;
         }
         ListenerRole::MeshInbound(side) => {
-            let accepted = side.accept(stream).await;
-            if accepted.is_some() && serves_tcp(side, &listener.shared) {
+            // A refused handshake (counted by `accept`) ends here.
+            let Some(accepted) = side.accept(stream).await else {
+                return;
+            };
+            if serves_tcp(side, &listener.shared) {
                 serving.clock.busy();
-                let requests = &open.requests();
+                let (shared, requests) = (&listener.shared, &open.requests());
                 return match accepted {
-                    Some(Accepted::Plain(stream)) => {
-                        serve_tcp_inbound(side, &listener.shared, stream, None, requests).await
+                    Accepted::Plain(stream) => {
+                        serve_tcp_inbound(side, shared, stream, None, requests).await
                     }
-                    Some(Accepted::Tls { stream, peer }) => {
-                        let peer = peer.as_ref();
-                        serve_tcp_inbound(side, &listener.shared, stream, peer, requests).await
+                    Accepted::Tls { stream, peer } => {
+                        serve_tcp_inbound(side, shared, stream, peer.as_ref(), requests).await
                     }
-                    None => {}
                 };
             }
             return match accepted {
-                Some(Accepted::Plain(stream)) => {
-                    serve_plain(serving, stream, context(false, None)).await
-                }
-                Some(Accepted::Tls { stream, peer }) => {
+                Accepted::Plain(stream) => serve_plain(serving, stream, context(false, None)).await,
+                Accepted::Tls { stream, peer } => {
                     serve_tls(serving, *stream, context(true, peer)).await
                 }
-                None => {}
             };
         }
         ListenerRole::Gateway {
