@@ -163,6 +163,10 @@ enum Command {
         /// each connection is piped to the service over mutual TLS. Repeat for more services.
         #[arg(long = "tcp", value_name = "SERVICE=ADDR", value_parser = tcp_listener)]
         tcp: Vec<(String, String)>,
+        /// Close a tcp service's connection (the app's or a caller's) on which neither end has
+        /// sent anything for this long (Envoy's tcp_proxy default: 1h; 0s: never).
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+        tcp_idle_timeout: Duration,
         /// The DNS search domains by which the app's Host names a service, the first being the
         /// mesh's (on Kubernetes `NAMESPACE.svc.cluster.local`: `riker.NAMESPACE` and
         /// `riker.NAMESPACE.svc.cluster.local` then name riker); comma-separated, "" for none
@@ -309,6 +313,7 @@ fn main() -> ExitCode {
             inbound,
             outbound,
             tcp,
+            tcp_idle_timeout,
             search_domains,
             admin,
             signature,
@@ -349,6 +354,7 @@ fn main() -> ExitCode {
                 outbound,
                 tcp,
                 hosts: ServiceHosts::new(&search_domains_of(search_domains.as_deref())),
+                tcp_idle_timeout,
             }),
             ..RunOptions::new(inputs)
         }),

@@ -21,8 +21,9 @@ use mesh_identity_support::{TempDir, TestCa};
 use meshd_process::{eventually, run_meshd_to_exit, sidecar_args, value_after, MeshdProcess};
 use meshwork_bundle::mesh_policy::{denied_by, ServiceHosts};
 
-/// A TCP echo server; the counter is how many connections it accepted.
-fn echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
+/// A TCP echo server that first sends `greeting` (a server-speaks-first protocol's, when not
+/// empty); the counter is how many connections it accepted.
+fn echo_server(greeting: &'static [u8]) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -32,6 +33,9 @@ fn echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
             let Ok(mut stream) = stream else { continue };
             counter.fetch_add(1, Ordering::SeqCst);
             std::thread::spawn(move || {
+                if stream.write_all(greeting).is_err() {
+                    return;
+                }
                 let mut buffer = [0u8; 4096];
                 while let Ok(n) = stream.read(&mut buffer) {
                     if n == 0 || stream.write_all(&buffer[..n]).is_err() {
@@ -120,13 +124,18 @@ struct TcpMesh {
 
 impl TcpMesh {
     fn start(name: &str, db_args: &[&str]) -> TcpMesh {
+        TcpMesh::start_greeting(name, db_args, b"")
+    }
+
+    /// As `start`, with db greeting each connection first.
+    fn start_greeting(name: &str, db_args: &[&str], greeting: &'static [u8]) -> TcpMesh {
         let temp = TempDir::new(name);
         let dir = temp.path("");
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for service in ["picard", "riker", "db"] {
             ca.issue(service, &temp.path(service), &[]);
         }
-        let (echo, accepted) = echo_server();
+        let (echo, accepted) = echo_server(greeting);
         std::fs::create_dir_all(temp.path("program")).unwrap();
         std::fs::write(temp.path("program/mesh.mesh"), program(&["127.0.0.1:1"])).unwrap();
         // db's sidecar first: its inbound address becomes db's endpoint before the callers start.
@@ -372,5 +381,84 @@ fn an_unreachable_endpoint_is_given_up_for_another() {
         "picard's sidecar counts the connection it could not carry",
         || mesh.picard.metric(&outbound("failed")) == 1.0,
     );
+    assert_eq!(mesh.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// A connection on which neither end sends anything for db's sidecar's `--tcp-idle-timeout` is
+/// closed at both ends; one that keeps talking is not.
+#[test]
+fn a_quiet_tcp_connection_is_closed_after_the_idle_timeout() {
+    let mesh = TcpMesh::start("mesh-tcp-idle", &["--tcp-idle-timeout", "2s"]);
+    let mut open = TcpStream::connect(listener(&mesh.picard, "tcp-outbound")).unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // A byte each 200 ms for 3 s, longer than the timeout: the connection carries on.
+    let mut echoed = [0u8; 1];
+    for _ in 0..15 {
+        open.write_all(b"+").unwrap();
+        open.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"+");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Then nothing: db's sidecar closes it, and picard's passes the close on.
+    let mut rest = Vec::new();
+    open.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+    let outcome = |process: &MeshdProcess, direction: &str, source: &str, outcome: &str| {
+        process.metric(&format!("meshd_mesh_tcp_connections_total{{direction=\"{direction}\",source=\"{source}\",destination=\"db\",outcome=\"{outcome}\"}}"))
+    };
+    eventually("db's sidecar counts the connection idle", || {
+        outcome(&mesh.db, "inbound", "picard", "idle") == 1.0
+    });
+    assert_eq!(outcome(&mesh.db, "inbound", "picard", "closed"), 0.0);
+    eventually("picard's sidecar counts it closed by the far end", || {
+        outcome(&mesh.picard, "outbound", "picard", "closed") == 1.0
+    });
+    assert_eq!(mesh.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// Under `mtls permissive`, a plaintext caller of a protocol whose server speaks first sends
+/// nothing until it is greeted: after a short wait db's sidecar takes it for plaintext and
+/// carries it (an unauthenticated caller, allowed by a `*` rule), while picard's sidecar, which
+/// opens with TLS, is still told apart and identified.
+#[test]
+fn a_plaintext_caller_of_a_server_first_protocol_is_served_under_permissive() {
+    let mesh = TcpMesh::start_greeting("mesh-tcp-server-first", &[], b"220 db ready\n");
+    let before = mesh.db.digest();
+    let program = program_with(&[&mesh.db_inbound.to_string()], "  allow * -> db\n")
+        .replace("mtls strict", "mtls permissive");
+    std::fs::write(mesh.temp.path("program/mesh.mesh"), program).unwrap();
+    eventually("db's sidecar serves the permissive program", || {
+        mesh.db.digest() != before
+    });
+
+    let greeted = |address: SocketAddr| {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut greeting = [0u8; 13];
+        stream.read_exact(&mut greeting).unwrap();
+        assert_eq!(&greeting, b"220 db ready\n");
+        stream.write_all(b"QUIT\n").unwrap();
+        let mut echoed = [0u8; 5];
+        stream.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"QUIT\n");
+    };
+    // A plaintext client straight to db's sidecar, sending nothing first.
+    greeted(mesh.db_inbound);
+    // Picard's app through its sidecar: mutual TLS, picard identified.
+    greeted(listener(&mesh.picard, "tcp-outbound"));
+    assert_eq!(
+        mesh.db
+            .metric("meshd_mesh_plaintext_requests_total{destination=\"db\"}"),
+        1.0
+    );
+    let carried = |source: &str| {
+        mesh.db.metric(&format!("meshd_mesh_tcp_connections_total{{direction=\"inbound\",source=\"{source}\",destination=\"db\",outcome=\"closed\"}}"))
+    };
+    eventually("db's sidecar counts both connections carried", || {
+        carried("picard") == 1.0 && carried("unauthenticated") == 1.0
+    });
     assert_eq!(mesh.accepted.load(Ordering::SeqCst), 2);
 }

@@ -234,6 +234,7 @@ fn start_sidecar(
         tcp: Vec::new(),
         // The demo's apps call services by their names.
         hosts: ServiceHosts::default(),
+        tcp_idle_timeout: super::sidecar::DEFAULT_TCP_IDLE_TIMEOUT,
     });
     let server = start(sidecar_options).map_err(|e| {
         format!(

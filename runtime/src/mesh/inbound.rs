@@ -7,7 +7,7 @@
 //! inbound chain ([`super::inbound_chain`]).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use meshwork_bundle::MtlsMode;
@@ -56,6 +56,8 @@ pub struct InboundSide {
     pub identity: SpiffeId,
     /// The local app: one endpoint, reached with `forward/` like any upstream.
     pub app: Arc<AppService>,
+    /// A tcp service's connection on which neither end sends anything for this long is closed.
+    pub tcp_idle_timeout: Duration,
     cell: Arc<StateCell>,
     strict: Arc<ServerConfig>,
     permissive: Arc<ServerConfig>,
@@ -71,6 +73,7 @@ impl InboundSide {
         app: Arc<AppService>,
         cell: Arc<StateCell>,
         identity_metrics: IdentityMetrics,
+        tcp_idle_timeout: Duration,
     ) -> Result<InboundSide, tokio_rustls::rustls::Error> {
         let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
         Ok(InboundSide {
@@ -81,20 +84,28 @@ impl InboundSide {
             permissive: inbound_server_config(store, PeerAuthentication::Permissive, alpn)?,
             cell,
             identity_metrics,
+            tcp_idle_timeout,
         })
     }
 
     /// Accepts a connection as the bundle's mTLS mode says; `None` when it is refused (a failed
     /// handshake, counted by reason, or a client that sent nothing in time).
     pub async fn accept(&self, stream: TcpStream) -> Option<Accepted> {
-        let mode = self
-            .cell
-            .load()
-            .map_or(MtlsMode::Strict, |state| state.mesh.mtls());
+        let (mode, tcp) = self.cell.load().map_or((MtlsMode::Strict, false), |state| {
+            let tcp = state.services.get(&*self.service).is_some_and(|s| s.tcp);
+            (state.mesh.mtls(), tcp)
+        });
         let config = match mode {
             MtlsMode::Strict => &self.strict,
             MtlsMode::Permissive => {
-                if !starts_with_tls(&stream).await? {
+                // A tcp service's protocol may be one whose server speaks first (MySQL's
+                // greeting, SMTP): a plaintext caller of it sends nothing until answered.
+                let wait = if tcp {
+                    SERVER_FIRST_WAIT
+                } else {
+                    TLS_HANDSHAKE_TIMEOUT
+                };
+                if !starts_with_tls(&stream, wait, tcp).await? {
                     return Some(Accepted::Plain(stream));
                 }
                 &self.permissive
@@ -164,12 +175,23 @@ impl InboundSide {
     }
 }
 
-/// Whether the client's first byte opens a TLS handshake (`None`: it closed or sent nothing
-/// within the handshake timeout).
-async fn starts_with_tls(stream: &TcpStream) -> Option<bool> {
+/// Under `mtls permissive`, how long a tcp service's caller may send nothing before it is taken
+/// for a plaintext caller of a protocol whose server speaks first. A sidecar's ClientHello
+/// follows its connect at once; Linkerd and Istio, which cannot tell, wait 10 s and 5 s for
+/// every such connection.
+pub const SERVER_FIRST_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether the client's first byte opens a TLS handshake. `None`: it closed, or sent nothing
+/// within `wait` and `silent_is_plain` is false.
+async fn starts_with_tls(
+    stream: &TcpStream,
+    wait: Duration,
+    silent_is_plain: bool,
+) -> Option<bool> {
     let mut first = [0u8; 1];
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+    match tokio::time::timeout(wait, stream.peek(&mut first)).await {
         Ok(Ok(1)) => Some(first[0] == TLS_HANDSHAKE_RECORD),
+        Err(_) if silent_is_plain => Some(false),
         _ => None,
     }
 }

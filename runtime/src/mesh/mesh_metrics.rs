@@ -11,8 +11,8 @@
 //! - `meshd_mesh_faults_injected_total{source,destination,fault}`: faults a pair's `fault` line
 //!   injected, `source` as the line names the caller (a member or `*`), `fault` `abort` or `delay`;
 //! - `meshd_mesh_tcp_connections_total{direction,source,destination,outcome}`: connections to a
-//!   `protocol tcp` service, `outcome` `closed` (carried to its end), `denied` or `failed` (no
-//!   endpoint or app could be reached);
+//!   `protocol tcp` service, `outcome` `closed` (carried to its end), `idle` (closed by the
+//!   sidecar at `--tcp-idle-timeout`), `denied` or `failed` (no endpoint or app could be reached);
 //! - `meshd_mesh_tcp_bytes_total{direction,destination,flow}`: the bytes they carried, `flow`
 //!   `to_destination` or `from_destination`.
 //!
@@ -123,7 +123,7 @@ impl MeshMetrics {
         );
         registry.register(
             "meshd_mesh_tcp_connections",
-            "Connections to tcp services, by direction, source, destination and outcome (closed, denied or failed)",
+            "Connections to tcp services, by direction, source, destination and outcome (closed, idle, denied or failed)",
             self.tcp_connections.clone(),
         );
         registry.register(

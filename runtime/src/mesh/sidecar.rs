@@ -7,6 +7,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::forward::pool::PoolSettings;
 use crate::forward::ServiceBuildError;
@@ -27,6 +28,10 @@ use super::tcp_outbound::TcpOutboundSide;
 /// The outbound listener's address when none is given: Linkerd's outbound port, on loopback.
 pub const DEFAULT_OUTBOUND: &str = "127.0.0.1:4140";
 
+/// How long a tcp service's connection may carry nothing before it is closed: an hour, Envoy's
+/// `tcp_proxy` default (database pools keep connections idle on purpose).
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// What `meshd sidecar` is told besides the bundle.
 #[derive(Debug, Clone)]
 pub struct SidecarOptions {
@@ -44,6 +49,9 @@ pub struct SidecarOptions {
     pub tcp: Vec<(String, String)>,
     /// Which `Host` names which service on the outbound listener (the DNS search domains).
     pub hosts: ServiceHosts,
+    /// A tcp service's connection (either side) on which neither end sends anything for this
+    /// long is closed.
+    pub tcp_idle_timeout: Duration,
 }
 
 /// Why a sidecar cannot start.
@@ -188,6 +196,7 @@ pub fn bind_sidecar(
         app,
         Arc::clone(context.cell),
         context.identity_metrics.clone(),
+        options.tcp_idle_timeout,
     )
     .map_err(|error| SidecarError::Tls(error.to_string()))?;
     if let Some(domain) = options.hosts.mesh_domain() {
@@ -226,6 +235,7 @@ pub fn bind_sidecar(
             service: name.into(),
             identity: presented.clone(),
             destination: destination.as_str().into(),
+            idle_timeout: options.tcp_idle_timeout,
         };
         tcp_listeners.push(BoundListener {
             role: ListenerRole::MeshTcpOutbound(Arc::new(side)),

@@ -90,7 +90,9 @@ pub async fn serve_tcp_inbound<S>(
     match connected {
         Ok(Ok(tcp)) => {
             let _ = tcp.set_nodelay(true);
-            record.bytes = pipe(stream, tcp).await;
+            let piped = pipe(stream, tcp, side.tcp_idle_timeout).await;
+            record.bytes = piped.bytes;
+            record.outcome = piped.outcome();
             record_tcp(shared, &record);
         }
         failed => {

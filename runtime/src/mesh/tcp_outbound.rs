@@ -35,6 +35,8 @@ pub struct TcpOutboundSide {
     pub identity: String,
     /// The tcp service this listener reaches.
     pub destination: Arc<str>,
+    /// A connection on which neither end sends anything for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 impl TcpOutboundSide {
@@ -87,8 +89,9 @@ impl TcpOutboundSide {
             {
                 Ok(conn) => {
                     record.upstream = Some(&endpoint.address);
-                    record.outcome = TcpOutcome::Closed;
-                    record.bytes = pipe(app, conn.stream).await;
+                    let piped = pipe(app, conn.stream, self.idle_timeout).await;
+                    record.outcome = piped.outcome();
+                    record.bytes = piped.bytes;
                     drop(lease);
                     record_tcp(shared, &record);
                     return;
