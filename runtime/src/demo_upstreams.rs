@@ -3,7 +3,9 @@
 //! received, including who called it when a sidecar stands in front (`source`, `client_cert`:
 //! the headers the sidecar sets from the verified caller). An app beside a sidecar also calls
 //! other services through it: `/call/SERVICE/PATH` sends the same method to `PATH` of `SERVICE`
-//! through the sidecar's outbound listener and answers with what came back.
+//! through the sidecar's outbound listener and answers with what came back, and `/tcp/SERVICE`
+//! sends the body to a `protocol tcp` service through the sidecar ([`crate::demo_tcp`], which
+//! also has the tcp services' own apps).
 //!
 //! Without a mesh (no `trust_domain`) the apps listen on the services' loopback endpoints
 //! themselves; with one, [`crate::mesh::demo_mesh`] puts a sidecar on each endpoint and the app
@@ -22,6 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+use crate::demo_tcp::{serve_demo_line_app, tcp_call, tcp_target};
 use crate::state::RuntimeState;
 
 /// One demo app: whose it is, and the sidecar it calls other services through.
@@ -33,6 +36,8 @@ pub struct DemoApp {
     pub endpoint: String,
     /// Its sidecar's outbound listener (`/call/…` is answered 404 without one).
     pub outbound: Option<SocketAddr>,
+    /// Its sidecar's `--tcp` listeners, by tcp service (`/tcp/SERVICE`).
+    pub tcp: Vec<(String, SocketAddr)>,
 }
 
 /// Starts a demo server on each loopback endpoint that is free; returns the addresses served.
@@ -61,12 +66,18 @@ pub fn start_demo_upstreams(
                     continue;
                 }
             };
-            let app = DemoApp {
-                service: name.clone(),
-                endpoint: endpoint.address.to_string(),
-                outbound: None,
+            let served = if service.tcp {
+                serve_demo_line_app(socket, name, &endpoint.address, runtime)
+            } else {
+                let app = DemoApp {
+                    service: name.clone(),
+                    endpoint: endpoint.address.to_string(),
+                    outbound: None,
+                    tcp: Vec::new(),
+                };
+                serve_demo_app(socket, app, runtime)
             };
-            match serve_demo_app(socket, app, runtime) {
+            match served {
                 Ok(()) => {
                     tracing::info!(service = %name, endpoint = %address, "demo upstream listening");
                     started.push(address);
@@ -104,9 +115,16 @@ async fn serve_demo(listener: TcpListener, app: Arc<DemoApp>) {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                 let (app, client) = (Arc::clone(&app), client.clone());
                 async move {
-                    let response = match call_target(request.uri().path()) {
-                        Some((service, path)) => call(&app, &client, request, service, path).await,
-                        None => echo(&app, &request),
+                    let path = request.uri().path();
+                    let response = if let Some(service) = tcp_target(path).map(str::to_string) {
+                        match request.into_body().collect().await {
+                            Ok(body) => tcp_call(&app, &service, body.to_bytes()).await,
+                            Err(_) => unreadable_body(),
+                        }
+                    } else if let Some((service, path)) = call_target(path) {
+                        call(&app, &client, request, service, path).await
+                    } else {
+                        echo(&app, &request)
                     };
                     Ok::<_, std::convert::Infallible>(response)
                 }
@@ -123,7 +141,8 @@ fn call_target(path: &str) -> Option<(String, String)> {
     (!service.is_empty()).then(|| (service.to_string(), format!("/{tail}")))
 }
 
-fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+/// A JSON answer of the demo apps.
+pub fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response
@@ -154,6 +173,13 @@ fn echo(app: &DemoApp, request: &Request<hyper::body::Incoming>) -> Response<Ful
     )
 }
 
+fn unreadable_body() -> Response<Full<Bytes>> {
+    json(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({"error": "the request body could not be read"}),
+    )
+}
+
 /// Calls `service` through the sidecar's outbound listener and answers with its response.
 async fn call(
     app: &DemoApp,
@@ -170,10 +196,7 @@ async fn call(
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return json(
-            StatusCode::BAD_REQUEST,
-            serde_json::json!({"error": "the request body could not be read"}),
-        );
+        return unreadable_body();
     };
     let query = parts
         .uri

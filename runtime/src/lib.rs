@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admit;
 pub mod ca;
 pub mod crypto_provider;
+pub mod demo_tcp;
 pub mod demo_upstreams;
 pub mod forward;
 pub mod http2_settings;

@@ -32,7 +32,7 @@ fn run_script(script: &str, tools: &[(&str, &str)]) {
     let mut attempts = 0;
     let output = loop {
         attempts += 1;
-        let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
+        let ports: Vec<String> = (0..7).map(|_| free_port().to_string()).collect();
         let output = Command::new("timeout")
             .args([SCRIPT_TIMEOUT, "bash"])
             .arg(format!("{manifest}/tests/e2e/{script}"))

@@ -4,7 +4,9 @@
 //! every service (its inbound listener at the endpoint, as in production) and a demo app beside
 //! each sidecar, on the endpoint's port + 100 when that port is free. The gateway calls the
 //! sidecars over mutual TLS with its own certificate; each app calls other services through its
-//! sidecar (`/call/SERVICE/PATH`). The sidecars run in this process, each with its own workers,
+//! sidecar (`/call/SERVICE/PATH`), and a `protocol tcp` service through the `--tcp` listener its
+//! sidecar opens for every tcp service (`/tcp/SERVICE`); a tcp service's own app is a line
+//! server ([`crate::demo_tcp`]). The sidecars run in this process, each with its own workers,
 //! admin listener and reloads, exactly as `meshd sidecar` would run them one per process.
 
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use meshwork_bundle::Bundle;
 
 use crate::ca::{init_ca, issue_workload_cert, KeyAlgorithm, MeshCa, WorkloadRequest};
+use crate::demo_tcp::serve_demo_line_app;
 use crate::demo_upstreams::{serve_demo_app, DemoApp};
 use crate::run::{start, RunOptions, RunningServer};
 use crate::server::listeners::reuse_port_listener;
@@ -33,8 +36,16 @@ const APP_PORT_OFFSET: u16 = 100;
 #[derive(Debug)]
 pub struct DemoPlan {
     dir: PathBuf,
-    services: Vec<(String, Vec<String>)>,
+    services: Vec<DemoService>,
     gateway_certs: PathBuf,
+}
+
+/// A service of the demo: its name, endpoints and whether it speaks tcp.
+#[derive(Debug)]
+struct DemoService {
+    name: String,
+    endpoints: Vec<String>,
+    tcp: bool,
 }
 
 /// One sidecar of the demo and the app beside it.
@@ -50,6 +61,8 @@ pub struct DemoSidecar {
     pub app: SocketAddr,
     /// The sidecar's admin listener.
     pub admin: SocketAddr,
+    /// Its `--tcp` listeners, by tcp service.
+    pub tcp: Vec<(String, SocketAddr)>,
     server: RunningServer,
 }
 
@@ -86,7 +99,11 @@ impl DemoPlan {
                 continue;
             };
             issue(&ca, identity, &dir.join("services").join(&service.name))?;
-            services.push((service.name.clone(), service.endpoints.clone()));
+            services.push(DemoService {
+                name: service.name.clone(),
+                endpoints: service.endpoints.clone(),
+                tcp: service.protocol.is_tcp(),
+            });
         }
         let gateway = bundle
             .gateways
@@ -136,13 +153,26 @@ impl DemoPlan {
         let _held: Vec<std::net::TcpListener> = self
             .services
             .iter()
-            .flat_map(|(_, endpoints)| endpoints)
+            .flat_map(|service| &service.endpoints)
             .filter_map(|endpoint| endpoint.parse::<SocketAddr>().ok())
             .filter(|address| address.ip().is_loopback())
             .filter_map(|address| reuse_port_listener(address).ok())
             .collect();
-        for (service, endpoints) in &self.services {
-            for endpoint in endpoints {
+        let tcp_services: Vec<&str> = self
+            .services
+            .iter()
+            .filter(|s| s.tcp)
+            .map(|s| s.name.as_str())
+            .collect();
+        for demo in &self.services {
+            let service = &demo.name;
+            // A sidecar opens a `--tcp` listener for every tcp service but its own.
+            let calls: Vec<&str> = tcp_services
+                .iter()
+                .copied()
+                .filter(|name| name != service)
+                .collect();
+            for endpoint in &demo.endpoints {
                 let Ok(address) = endpoint.parse::<SocketAddr>() else {
                     tracing::warn!(service = %service, endpoint = %endpoint, "demo mesh: not a loopback address, no sidecar started");
                     continue;
@@ -152,7 +182,7 @@ impl DemoPlan {
                     continue;
                 }
                 let certs = dir.join("services").join(service);
-                let sidecar = start_sidecar(options, runtime, service, address, certs)?;
+                let sidecar = start_sidecar(options, runtime, (demo, address), &calls, certs)?;
                 mesh.sidecars.push(sidecar);
             }
         }
@@ -206,14 +236,16 @@ fn issue(ca: &MeshCa, identity: &str, out: &Path) -> Result<(), String> {
 }
 
 /// The app's socket first (its address is the sidecar's `--app`), then the sidecar (its outbound
-/// address is the app's way out), then the app's server.
+/// address is the app's way out, and it has a `--tcp` listener for each of `tcp_calls`), then
+/// the app's server: the HTTP demo app, or a tcp service's line server.
 fn start_sidecar(
     options: &RunOptions,
     runtime: &tokio::runtime::Handle,
-    service: &str,
-    inbound: SocketAddr,
+    (demo, inbound): (&DemoService, SocketAddr),
+    tcp_calls: &[&str],
     certs: PathBuf,
 ) -> Result<DemoSidecar, String> {
+    let service = demo.name.as_str();
     let app_socket = bind_app(inbound).map_err(|e| format!("demo app for {service}: {e}"))?;
     let app = app_socket.local_addr().map_err(|e| e.to_string())?;
     let mut sidecar_options = RunOptions::new(options.inputs.clone());
@@ -231,7 +263,10 @@ fn start_sidecar(
         certs,
         inbound: Some(inbound.to_string()),
         outbound: "127.0.0.1:0".to_string(),
-        tcp: Vec::new(),
+        tcp: tcp_calls
+            .iter()
+            .map(|name| (name.to_string(), "127.0.0.1:0".to_string()))
+            .collect(),
         // The demo's apps call services by their names.
         hosts: ServiceHosts::default(),
         tcp_idle_timeout: super::sidecar::DEFAULT_TCP_IDLE_TIMEOUT,
@@ -245,26 +280,55 @@ fn start_sidecar(
     let outbound = server
         .listener_of_kind("outbound")
         .ok_or_else(|| format!("sidecar for {service}: no outbound listener"))?;
-    let demo = DemoApp {
-        service: service.to_string(),
-        endpoint: inbound.to_string(),
-        outbound: Some(outbound),
-    };
-    serve_demo_app(app_socket, demo, runtime).map_err(|e| e.to_string())?;
-    tracing::info!(
-        service = %service,
-        inbound = %inbound,
-        app = %app,
-        outbound = %outbound,
-        admin = %server.admin,
-        "demo mesh: sidecar (mTLS) at the endpoint, app beside it; the app calls other services through the outbound listener (curl {app}/call/SERVICE/PATH)"
-    );
+    let tcp: Vec<(String, SocketAddr)> = server
+        .listeners
+        .iter()
+        .filter(|l| l.kind == "tcp-outbound")
+        .map(|l| (l.gateway.clone(), l.address))
+        .collect();
+    if demo.tcp {
+        serve_demo_line_app(app_socket, service, &inbound.to_string(), runtime)
+    } else {
+        let demo = DemoApp {
+            service: service.to_string(),
+            endpoint: inbound.to_string(),
+            outbound: Some(outbound),
+            tcp: tcp.clone(),
+        };
+        serve_demo_app(app_socket, demo, runtime)
+    }
+    .map_err(|e| e.to_string())?;
+    let calls = tcp
+        .iter()
+        .map(|(name, address)| format!("{name}={address}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if demo.tcp {
+        tracing::info!(
+            service = %service,
+            inbound = %inbound,
+            app = %app,
+            admin = %server.admin,
+            "demo mesh: sidecar (mTLS) at the endpoint of a tcp service, a line server beside it; other apps reach it with curl -d LINE APP/tcp/{service}"
+        );
+    } else {
+        tracing::info!(
+            service = %service,
+            inbound = %inbound,
+            app = %app,
+            outbound = %outbound,
+            tcp = %calls,
+            admin = %server.admin,
+            "demo mesh: sidecar (mTLS) at the endpoint, app beside it; the app calls other services through the outbound listener (curl {app}/call/SERVICE/PATH) and tcp services through the tcp listeners (curl -d LINE {app}/tcp/SERVICE)"
+        );
+    }
     Ok(DemoSidecar {
         service: service.to_string(),
         inbound,
         outbound,
         app,
         admin: server.admin,
+        tcp,
         server,
     })
 }

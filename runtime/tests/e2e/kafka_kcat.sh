@@ -4,7 +4,7 @@
 #
 #   bash runtime/tests/e2e/kafka_kcat.sh [path/to/meshd]
 #
-# The example is copied to a temporary directory; EDGE_PORT, ADMIN_PORT and UPSTREAM_PORTS (four
+# The example is copied to a temporary directory; EDGE_PORT, ADMIN_PORT and UPSTREAM_PORTS (five
 # ports) move it off its usual ports when set. meshd runs without --brokers, so it starts the
 # embedded broker and logs its bootstrap address; kcat reads that address from the log.
 # Prints one line per check and "N passed, M failed"; exits 1 on a failure.

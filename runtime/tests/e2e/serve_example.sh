@@ -4,14 +4,14 @@
 #   source "$(dirname "$0")/serve_example.sh"; serve_example "$@" [extra meshd flags...]
 #
 # Reads MESHD (the binary; default target/release/meshd), EXAMPLE, EDGE_PORT, ADMIN_PORT and
-# UPSTREAM_PORTS (four ports for picard ×2, riker, data). Sets WORK (meshd.log and access.log are
+# UPSTREAM_PORTS (five ports for picard ×2, riker, data, computer). Sets WORK (meshd.log and access.log are
 # there), MESHD_PID, EDGE, ADMIN, PICARD_KEY, and the counters PASSED / FAILED with pass and fail.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 EXAMPLE="${EXAMPLE:-$ROOT/examples/starfleet}"
 EDGE_PORT="${EDGE_PORT:-8080}"
 ADMIN_PORT="${ADMIN_PORT:-9901}"
-read -r -a UPSTREAM_PORTS <<< "${UPSTREAM_PORTS:-9101 9102 9103 9104}"
+read -r -a UPSTREAM_PORTS <<< "${UPSTREAM_PORTS:-9101 9102 9103 9104 9105}"
 EDGE="http://127.0.0.1:$EDGE_PORT"
 ADMIN="http://127.0.0.1:$ADMIN_PORT"
 
@@ -39,6 +39,7 @@ serve_example() {
     -e "s/127\.0\.0\.1:9102/127.0.0.1:${UPSTREAM_PORTS[1]}/" \
     -e "s/127\.0\.0\.1:9103/127.0.0.1:${UPSTREAM_PORTS[2]}/" \
     -e "s/127\.0\.0\.1:9104/127.0.0.1:${UPSTREAM_PORTS[3]}/" \
+    -e "s/127\.0\.0\.1:9105/127.0.0.1:${UPSTREAM_PORTS[4]}/" \
     "$WORK"/*.mesh
   export PICARD_KEY="picard-$RANDOM$RANDOM"
   "$meshd" run "$WORK" --demo-upstreams --admin "127.0.0.1:$ADMIN_PORT" "$@" \

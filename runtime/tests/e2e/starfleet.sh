@@ -3,9 +3,9 @@
 #
 #   bash runtime/tests/e2e/starfleet.sh [path/to/meshd]
 #
-# The example is copied to a temporary directory; EDGE_PORT, ADMIN_PORT and UPSTREAM_PORTS (four
-# ports for picard ×2, riker, data) move it off its usual ports when set, so the script can run
-# beside anything else. Prints one line per check and "N passed, M failed"; exits 1 on a failure.
+# The example is copied to a temporary directory; EDGE_PORT, ADMIN_PORT and UPSTREAM_PORTS (five
+# ports for picard ×2, riker, data, computer) move it off its usual ports when set, so the script
+# can run beside anything else. Prints one line per check and "N passed, M failed"; exits 1 on a failure.
 set -uo pipefail
 
 source "$(dirname "$0")/serve_example.sh"
@@ -61,6 +61,10 @@ check "picard -> riker POST is refused by the mesh's default" 403 'mesh.mesh:8' 
   -X POST "http://$PICARD_APP/call/riker/reports"
 check "riker -> data is refused" 403 'rule=default deny' -- "http://$RIKER_APP/call/data/scan"
 check "plaintext to a strict sidecar gets no HTTP answer" 000 -- "http://127.0.0.1:${UPSTREAM_PORTS[2]}/"
+# The computer core speaks tcp: the app sends a line through its sidecar's --tcp listener.
+check "picard's line reaches the computer over the tcp mesh" 200 "computer@127.0.0.1:${UPSTREAM_PORTS[4]}: status report" -- \
+  -d "status report" "http://$PICARD_APP/tcp/computer"
+check "riker's connection to the computer is refused" 502 'nothing received' -- -d "status" "http://$RIKER_APP/tcp/computer"
 
 check "POST /reload keeps serving the same bundle" 200 '"changed":false' -- -X POST "$ADMIN/reload"
 kill "$MESHD_PID" 2>/dev/null; wait "$MESHD_PID" 2>/dev/null; MESHD_PID=""
@@ -68,6 +72,11 @@ if grep -q '"route":"ping","consumer":null,"method":"GET","path":"/ping","status
   PASSED=$((PASSED + 1)); echo "ok    the access log has the ping"
 else
   FAILED=$((FAILED + 1)); echo "FAIL  the access log has no ping line:"; head -5 "$WORK/access.log"
+fi
+if grep -q '"direction":"inbound","protocol":"tcp","source":"riker".*"outcome":"denied"' "$WORK/access.log"; then
+  PASSED=$((PASSED + 1)); echo "ok    the access log has the refused tcp connection"
+else
+  FAILED=$((FAILED + 1)); echo "FAIL  no denied tcp line:"; grep '"protocol":"tcp"' "$WORK/access.log" | head -5
 fi
 # A clean stop: nothing warned (the demo CA's files used to vanish under the gateway's
 # certificate watcher), and meshd said it stopped.
