@@ -121,6 +121,58 @@ async fn http2_with_prior_knowledge_is_served_and_forwarded_as_http1() {
     }
 }
 
+/// An HTTP/1.1 upstream that repeats its length (`Content-Length: 5, 5`, which HTTP/1.1 allows)
+/// is answered to an HTTP/2 client with the one length: HTTP/2 allows no list, and the client
+/// once reset the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_upstream_length_reaches_an_http2_client_as_one() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello",
+            );
+        }
+    });
+    let dir = TempDir::new("h2-repeated-length");
+    let source = format!(
+        "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\nservice crew {{ endpoints [\"{address}\"] }}"
+    );
+    let server = start_mesh(&dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let response = client
+        .request(
+            Request::get(format!("http://{edge}/length"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let lengths: Vec<_> = response
+        .headers()
+        .get_all("content-length")
+        .iter()
+        .collect();
+    assert_eq!(lengths, ["5"]);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"hello");
+}
+
 /// The first bytes of a connection decide HTTP/2 (the `PRI ` of its preface) or HTTP/1.1. A
 /// client that sends a piece of the preface (`P`, `PR`, `PRI`) and then closes its side gets its
 /// connection closed at once (as an HTTP/1.1 request cut short); one that sends it and stalls is
