@@ -29,6 +29,17 @@ impl GatewayResponse {
     }
 }
 
+impl From<Response<ResponseBody>> for GatewayResponse {
+    fn from(response: Response<ResponseBody>) -> Self {
+        let (parts, body) = response.into_parts();
+        GatewayResponse {
+            status: parts.status,
+            headers: MessageHeaders::from_map(parts.headers),
+            body,
+        }
+    }
+}
+
 /// An HTTP/1.1 upstream may repeat its length (`Content-Length: 5, 5`, or two such lines),
 /// which HTTP/1.1 readers accept (RFC 9110 §8.6) and meshd's response parser did; HTTP/2 allows
 /// one value, and a peer resets a stream that carries a list. The one length is kept; lengths
@@ -85,16 +96,5 @@ mod tests {
         assert!(normalised(&["5, 6"]).is_empty());
         assert!(normalised(&["5", "x"]).is_empty());
         assert!(normalised(&[]).is_empty());
-    }
-}
-
-impl From<Response<ResponseBody>> for GatewayResponse {
-    fn from(response: Response<ResponseBody>) -> Self {
-        let (parts, body) = response.into_parts();
-        GatewayResponse {
-            status: parts.status,
-            headers: MessageHeaders::from_map(parts.headers),
-            body,
-        }
     }
 }
