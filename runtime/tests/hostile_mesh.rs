@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use mesh_sidecar_support::Mesh;
 use proptest::prelude::*;
-use wire_messages::scripted_upstream::{expected_status, scripted_upstream};
+use wire_messages::scripted_upstream::{body_breaks, expected_status, scripted_upstream};
 use wire_messages::*;
 
 /// Picard may call riker with anything; riker's app answers with an echo.
@@ -125,11 +125,31 @@ async fn hostile_bytes_through_a_sidecar_pair_get_well_formed_answers() {
     assert_eq!(ordinary.status, 200, "{}", ordinary.body);
 }
 
+/// Between the sidecars the call is an HTTP/2 stream (the default hop) or HTTP/1.1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_app_behind_a_sidecar_pair_gets_its_caller_one_well_formed_answer() {
+    hostile_app_behind_the_pair("hostile-app", MESH, Hop::H2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_app_behind_a_sidecar_pair_speaking_http1_gets_one_well_formed_answer() {
+    let mesh = MESH.replace(
+        "mtls permissive",
+        "mtls permissive\n  between_sidecars http1",
+    );
+    hostile_app_behind_the_pair("hostile-app-http1", &mesh, Hop::Http1).await;
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Hop {
+    H2,
+    Http1,
+}
+
+async fn hostile_app_behind_the_pair(name: &str, program: &str, hop: Hop) {
     let next = Arc::new(Mutex::new(Vec::new()));
     let app = scripted_upstream(Arc::clone(&next));
-    let mesh = Mesh::start_with_apps("hostile-app", MESH, &[], &[("riker", app)]).await;
+    let mesh = Mesh::start_with_apps(name, program, &[], &[("riker", app)]).await;
     let outbound = mesh.sidecar("picard").outbound;
     let input = hostile(response_with_body());
     let scripted = Arc::clone(&next);
@@ -149,10 +169,15 @@ async fn a_hostile_app_behind_a_sidecar_pair_gets_its_caller_one_well_formed_ans
             let answers = read_responses(&answer, false)
                 .map_err(|error| TestCaseError::fail(format!("{error}\n{}", shown())))?;
             prop_assert_eq!(answers.len(), 1, "{}", shown());
-            prop_assert_eq!(
-                answers[0].status,
-                expected_status(&bytes, false),
-                "{}",
+            // Over HTTP/2, riker's sidecar resets the stream of a response the app broke off;
+            // a reset that overtakes the response's HEADERS leaves picard's sidecar no answer
+            // but its own 502, as Envoy and Linkerd answer a reset before headers.
+            let status = answers[0].status;
+            let expected = expected_status(&bytes, false);
+            let reset_first = hop == Hop::H2 && status == 502 && body_breaks(&bytes);
+            prop_assert!(
+                status == expected || reset_first,
+                "{status}, expected {expected}\n{}",
                 shown()
             );
             if answers[0].truncated {

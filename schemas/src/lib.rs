@@ -28,7 +28,7 @@ pub use types::gateway::{
     PathPolicy, Tracing,
 };
 pub use types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
-pub use types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};
+pub use types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode, SidecarHop};
 pub use types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,

@@ -6,7 +6,7 @@ use crate::types::gateway::{
     Consumer, Credential, Gateway, Listener, ListenerTls, MethodMismatch, PathPolicy,
 };
 use crate::types::graph::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
-use crate::types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};
+use crate::types::mesh::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode, SidecarHop};
 use crate::types::route::{
     AccessSubject, Acks, AdmissionStep, AuthMethod, FaultAction, ForwardTarget, HeaderDirection,
     KeyLocation, NameValue, PathKind, PathMatch, ProduceMode, ProduceTopic, RateLimitKey, Route,
@@ -365,6 +365,7 @@ pub fn starfleet_bundle() -> Bundle {
             },
             source: at(40, 3),
         }],
+        between_sidecars: SidecarHop::Http1,
     };
     bundle.topics = vec![Topic {
         name: "captains-log".to_string(),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use meshwork_bundle::{Bundle, MtlsMode};
+use meshwork_bundle::{Bundle, MtlsMode, SidecarHop};
 
 use crate::reach::{mesh_verdict, MeshVerdict};
 
@@ -58,6 +58,15 @@ pub fn mesh_changes(old: &Bundle, new: &Bundle, out: &mut Vec<Change>) {
             ),
         };
         out.push(Change::new(kind, "mesh", message, None));
+    }
+    if old.mesh.between_sidecars != new.mesh.between_sidecars {
+        let message = match new.mesh.between_sidecars {
+            SidecarHop::H2 => {
+                "calls to HTTP/1.1 services now go between sidecars as HTTP/2 streams"
+            }
+            SidecarHop::Http1 => "calls to HTTP/1.1 services now go between sidecars as HTTP/1.1",
+        };
+        out.push(Change::new(ChangeKind::Topology, "mesh", message, None));
     }
     let all_callers: BTreeSet<&str> = callers(old).chain(callers(new)).collect();
     let services: BTreeSet<&str> = old

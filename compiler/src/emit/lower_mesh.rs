@@ -1,14 +1,14 @@
 //! The mesh policy: every `mesh` block of the program, in program order, as one.
 
-use meshwork_bundle::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode};
+use meshwork_bundle::{Mesh, MeshFault, MeshMirror, MeshRule, MtlsMode, SidecarHop};
 
 use super::context::EmitContext;
 use super::lower_route::{lower_effect, lower_fault_action, lower_mirror};
 use crate::syntax::ast::{self, MeshStatement};
 
-/// Lowers all mesh blocks (in program order). The first `default`, `mtls` and `trust_domain`
-/// win; without them every call is allowed, mTLS is permissive and identities are only those
-/// written (see [`Mesh::default`]).
+/// Lowers all mesh blocks (in program order). The first `default`, `mtls`, `trust_domain` and
+/// `between_sidecars` win; without them every call is allowed, mTLS is permissive, identities
+/// are only those written and sidecars speak HTTP/2 to each other (see [`Mesh::default`]).
 pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
     let statements = || blocks.iter().flat_map(|m| m.statements.iter());
     let fallback = Mesh::default();
@@ -28,6 +28,15 @@ pub fn lower_mesh(cx: &EmitContext, blocks: &[&ast::Mesh]) -> Mesh {
                 _ => None,
             })
             .unwrap_or(fallback.mtls),
+        between_sidecars: statements()
+            .find_map(|s| match s {
+                MeshStatement::BetweenSidecars(hop) => Some(match hop.node {
+                    ast::SidecarHop::H2 => SidecarHop::H2,
+                    ast::SidecarHop::Http1 => SidecarHop::Http1,
+                }),
+                _ => None,
+            })
+            .unwrap_or(fallback.between_sidecars),
         trust_domain: statements().find_map(|s| match s {
             MeshStatement::TrustDomain { domain, .. } => Some(domain.node.clone()),
             _ => None,

@@ -15,7 +15,8 @@ use meshwork_bundle::mesh_policy::{
     MeshSource, ServiceHosts,
 };
 use meshwork_bundle::{
-    Bundle, Effect, FaultAction, MeshFault, MeshMirror, MeshRule, MtlsMode, SourceLocation,
+    Bundle, Effect, FaultAction, MeshFault, MeshMirror, MeshRule, MtlsMode, SidecarHop,
+    SourceLocation,
 };
 
 use crate::diagnostics::suggest::closest;
@@ -213,6 +214,14 @@ pub fn render_call(out: &mut String, bundle: &Bundle, call: &MeshCall<'_>) {
                 "  `{}` speaks tcp: the call is a connection (through the caller's sidecar's `--tcp` listener), decided by the caller's identity alone; a `when` cannot be read and fails closed",
                 service.name
             );
+        } else if service.protocol.is_http2() {
+            let _ = writeln!(out, "  between the sidecars: HTTP/2, as the service speaks");
+        } else {
+            let hop = match bundle.mesh.between_sidecars {
+                SidecarHop::H2 => "HTTP/2, a stream of a multiplexed connection (`between_sidecars h2`, the default); the called sidecar speaks HTTP/1.1 to its app",
+                SidecarHop::Http1 => "HTTP/1.1, a kept-alive connection per call in flight (`between_sidecars http1`)",
+            };
+            let _ = writeln!(out, "  between the sidecars: {hop}");
         }
     }
     let mtls = match bundle.mesh.mtls {

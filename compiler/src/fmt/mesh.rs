@@ -1,6 +1,6 @@
-//! `mesh { default …  allow A -> B [when CEL]  mtls …  trust_domain "…" }`: one statement per line.
+//! `mesh { default …  allow A -> B [when CEL]  mtls …  trust_domain "…"  between_sidecars … }`: one statement per line.
 
-use crate::syntax::ast::{Effect, Mesh, MeshStatement, MtlsMode};
+use crate::syntax::ast::{Effect, Mesh, MeshStatement, MtlsMode, SidecarHop};
 
 use super::layout::{Block, Entry, Fold, Line};
 use super::literals::{list, string};
@@ -47,6 +47,13 @@ fn statement(source: &SourceText<'_>, statement: &MeshStatement) -> Entry {
                 .text(mode_text)
                 .at(mode.span.start as usize, mode.span.end as usize)
         }
+        MeshStatement::BetweenSidecars(hop) => Line::new()
+            .text("between_sidecars")
+            .text(match hop.node {
+                SidecarHop::H2 => "h2",
+                SidecarHop::Http1 => "http1",
+            })
+            .at(hop.span.start as usize, hop.span.end as usize),
         MeshStatement::TrustDomain { domain, span } => Line::new()
             .text("trust_domain")
             .text(string(&domain.node))

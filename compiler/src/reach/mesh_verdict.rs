@@ -121,6 +121,7 @@ mod tests {
             rules,
             faults: Vec::new(),
             mirrors: Vec::new(),
+            between_sidecars: meshwork_bundle::SidecarHop::H2,
         }
     }
 

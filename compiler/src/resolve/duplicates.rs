@@ -71,17 +71,21 @@ fn duplicate(what: &str, name: &str, again: Span, first: Span) -> Diagnostic {
     .with_help("rename or remove one of the definitions")
 }
 
-/// `default`, `mtls` and `trust_domain` set in two different mesh blocks (twice in one block is a parse error).
+/// `default`, `mtls`, `trust_domain` and `between_sidecars` set in two different mesh blocks (twice in one block is a parse error).
 fn mesh_settings(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut first_default: Option<(usize, Span)> = None;
     let mut first_mtls: Option<(usize, Span)> = None;
     let mut first_trust_domain: Option<(usize, Span)> = None;
+    let mut first_hop: Option<(usize, Span)> = None;
     for (block, mesh) in program.meshes.iter().enumerate() {
         for statement in &mesh.statements {
             let (slot, what, span) = match statement {
                 ast::MeshStatement::Default(d) => (&mut first_default, "the mesh default", d.span),
                 ast::MeshStatement::Mtls(m) => (&mut first_mtls, "the mesh mTLS mode", m.span),
+                ast::MeshStatement::BetweenSidecars(h) => {
+                    (&mut first_hop, "the protocol between sidecars", h.span)
+                }
                 ast::MeshStatement::TrustDomain { span, .. } => {
                     (&mut first_trust_domain, "the mesh trust domain", *span)
                 }

@@ -77,8 +77,12 @@ pub struct ServiceState {
     /// Whether it speaks plain TCP (`protocol tcp`): only a sidecar's tcp listeners reach it
     /// ([`crate::mesh::tcp_outbound`]), never a request.
     pub tcp: bool,
-    /// The HTTP/2 connections of a service that speaks HTTP/2 (`protocol h2c|h2`); `None` for
-    /// HTTP/1.1, which the pool of [`super::endpoint::Endpoint`] serves.
+    /// Whether the service itself speaks HTTP/2 (`protocol h2c|h2`): how its sidecar speaks to
+    /// the app.
+    pub speaks_h2: bool,
+    /// The HTTP/2 connections this process calls the service on: a service that speaks HTTP/2,
+    /// or a mesh service whose sidecars are spoken to with HTTP/2 (`mesh { upgrade h2 }`);
+    /// `None` for HTTP/1.1, which the pool of [`super::endpoint::Endpoint`] serves.
     pub h2: Option<H2Connections>,
     /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
     /// the first request).
@@ -116,16 +120,19 @@ impl ServiceState {
         latency: impl Fn(&str, &str) -> Histogram,
         budget_exhausted: impl Fn(&str) -> Counter,
     ) -> Result<ServiceState, ServiceBuildError> {
-        Self::build_with_tls(service, pools, latency, budget_exhausted, None)
+        Self::build_with_tls(service, pools, latency, budget_exhausted, None, None)
     }
 
-    /// [`ServiceState::build`] for a service called over mutual TLS with `tls`.
+    /// [`ServiceState::build`] for a service called over mutual TLS with `tls`; `sidecar_h2`,
+    /// for an HTTP/1.1 service, is the TLS (offering `h2`) its sidecars are called with over
+    /// HTTP/2 instead (`mesh { upgrade h2 }`); `tls` then still opens WebSocket tunnels.
     pub fn build_with_tls(
         service: &Service,
         pools: PoolSettings,
         latency: impl Fn(&str, &str) -> Histogram,
         budget_exhausted: impl Fn(&str) -> Counter,
         tls: Option<UpstreamTls>,
+        sidecar_h2: Option<UpstreamTls>,
     ) -> Result<ServiceState, ServiceBuildError> {
         let mut endpoints = Vec::with_capacity(service.endpoints.len());
         for address in &service.endpoints {
@@ -153,14 +160,14 @@ impl ServiceState {
                 }
             })?),
         };
-        let h2 = service.protocol.is_http2().then(|| {
-            let transport = match (&tls, service.protocol) {
-                (Some(tls), _) => H2Transport::Mesh(tls.clone()),
-                (None, Protocol::H2) => H2Transport::PublicTls(public_tls_config()),
-                (None, _) => H2Transport::Plain,
-            };
-            H2Connections::new(transport, endpoints.len())
-        });
+        let transport = match (&tls, service.protocol, sidecar_h2) {
+            (Some(tls), Protocol::H2c | Protocol::H2, _) => Some(H2Transport::Mesh(tls.clone())),
+            (None, Protocol::H2, _) => Some(H2Transport::PublicTls(public_tls_config())),
+            (None, Protocol::H2c, _) => Some(H2Transport::Plain),
+            (_, Protocol::Http1, Some(upgraded)) => Some(H2Transport::Mesh(upgraded)),
+            _ => None,
+        };
+        let h2 = transport.map(|transport| H2Connections::new(transport, endpoints.len()));
         Ok(ServiceState {
             name: service.name.as_str().into(),
             endpoints,
@@ -181,6 +188,7 @@ impl ServiceState {
             health_check: service.health_check.clone(),
             tls,
             tcp: service.protocol.is_tcp(),
+            speaks_h2: service.protocol.is_http2(),
             h2,
             outlier_sweep_at: AtomicU64::new(0),
             ejections: EjectionCounters::default(),

@@ -164,7 +164,7 @@ async fn act(
     let service = state.services.get(&*side.service);
     let app = side
         .app
-        .speaking(service.is_some_and(|s| s.h2.is_some()), metrics);
+        .speaking(service.is_some_and(|s| s.speaks_h2), metrics);
     let timeout = service.map_or(app.timeout, |service| service.timeout);
     let budget = TimeBudget {
         per_try: timeout,

@@ -179,7 +179,7 @@ pub fn bind_sidecar(
     let app = Arc::new(AppService::build(
         name,
         &options.app,
-        bundle_service.is_some_and(|s| s.h2.is_some()),
+        bundle_service.is_some_and(|s| s.speaks_h2),
         bundle_service.map(|s| s.timeout.as_millis() as u64),
         context.pools,
         context.metrics,

@@ -270,13 +270,23 @@ impl RuntimeState {
         }
         let mut services = HashMap::new();
         for service in &bundle.services {
-            let tls = upstream_tls(service, admission.mesh_tls.as_ref())?;
+            let mesh_tls = admission.mesh_tls.as_ref();
+            let tls = upstream_tls(service, mesh_tls, service.protocol.is_http2())?;
+            // An HTTP/1.1 service's sidecars are spoken to with HTTP/2 unless the mesh says
+            // `between_sidecars http1`; its app still gets HTTP/1.1 from its own sidecar.
+            let upgrade = bundle.mesh.between_sidecars == meshwork_bundle::SidecarHop::H2
+                && service.protocol == meshwork_bundle::Protocol::Http1;
+            let sidecar_h2 = match upgrade {
+                true => upstream_tls(service, mesh_tls, true)?,
+                false => None,
+            };
             let mut state = ServiceState::build_with_tls(
                 service,
                 pools,
                 |s, e| metrics.upstream_latency(s, e),
                 |s| metrics.retry_budget_exhausted(s),
                 tls,
+                sidecar_h2,
             )?;
             if let Some(breaker) = &service.circuit_breaker {
                 // Only the detectors the breaker has get a series.
@@ -374,6 +384,7 @@ impl RuntimeState {
 fn upstream_tls(
     service: &meshwork_bundle::Service,
     mesh_tls: Option<&MeshTlsSetup>,
+    h2: bool,
 ) -> Result<Option<UpstreamTls>, StateError> {
     let (Some(setup), Some(identity)) = (mesh_tls, &service.identity) else {
         return Ok(None);
@@ -382,7 +393,7 @@ fn upstream_tls(
         service: service.name.clone(),
         source,
     })?;
-    let outbound = if service.protocol.is_http2() {
+    let outbound = if h2 {
         &setup.outbound_h2
     } else {
         &setup.outbound

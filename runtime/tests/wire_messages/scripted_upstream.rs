@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
-use meshd::forward::http1::response_head::{parse_head, HeadError, HeadParse};
+use meshd::forward::http1::body_decoder::{BodyDecoder, Decoded};
+use meshd::forward::http1::response_head::{parse_head, HeadError, HeadParse, ResponseFraming};
 
 /// An upstream that reads a request head, writes the bytes it was given, and closes.
 pub fn scripted_upstream(next: Arc<Mutex<Vec<u8>>>) -> SocketAddr {
@@ -39,6 +40,28 @@ pub fn expected_status(bytes: &[u8], upgrade: bool) -> u16 {
         Ok(HeadParse::Complete(head)) => head.status.as_u16(),
         Err(HeadError::Upgrade) if upgrade && switches_to_websocket(&buffer) => 101,
         _ => 502,
+    }
+}
+
+/// Whether an upstream that sent `bytes` (and closed) breaks off its response's body, by meshd's
+/// own parser: a head meshd reads, then a body shorter than its length or chunks that are cut
+/// short or malformed.
+pub fn body_breaks(bytes: &[u8]) -> bool {
+    let mut buffer = BytesMut::from(bytes);
+    let Ok(HeadParse::Complete(head)) = parse_head(&mut buffer, false) else {
+        return false;
+    };
+    let mut decoder = match head.framing {
+        ResponseFraming::Length(length) => BodyDecoder::with_length(length),
+        ResponseFraming::Chunked => BodyDecoder::chunked(),
+        ResponseFraming::Empty | ResponseFraming::UntilClose => return false,
+    };
+    loop {
+        match decoder.decode(&mut buffer) {
+            Ok(Decoded::Data(_)) => {}
+            Ok(Decoded::Done) => return false,
+            Ok(Decoded::NeedMore) | Err(_) => return true,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::types::bundle::{Effect, SourceLocation};
-use crate::types::mesh::{Mesh, MeshRule, MtlsMode};
+use crate::types::mesh::{Mesh, MeshRule, MtlsMode, SidecarHop};
 
 fn at(line: u32) -> SourceLocation {
     SourceLocation {
@@ -35,6 +35,7 @@ fn starfleet() -> Mesh {
         ],
         faults: Vec::new(),
         mirrors: Vec::new(),
+        between_sidecars: SidecarHop::H2,
     }
 }
 

@@ -31,6 +31,10 @@ pub struct Mesh {
     /// Mirrors on mesh pairs, in source order; left out when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<MeshMirror>,
+    /// How an HTTP/1.1 service's calls go between sidecars (`between_sidecars h2|http1`); left
+    /// out when `h2`, the default.
+    #[serde(default, skip_serializing_if = "SidecarHop::is_h2")]
+    pub between_sidecars: SidecarHop,
 }
 
 impl Default for Mesh {
@@ -44,7 +48,29 @@ impl Default for Mesh {
             rules: Vec::new(),
             faults: Vec::new(),
             mirrors: Vec::new(),
+            between_sidecars: SidecarHop::H2,
         }
+    }
+}
+
+/// The protocol between the caller's sidecar (or the gateway) and the called service's sidecar
+/// for a service that speaks HTTP/1.1. A service that speaks HTTP/2 is spoken to with HTTP/2 on
+/// every hop, and a tcp service's bytes are piped, whatever this says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SidecarHop {
+    /// Calls are streams of multiplexed HTTP/2 connections inside mutual TLS (Linkerd's
+    /// transparent upgrade); the called sidecar speaks HTTP/1.1 to its app.
+    #[default]
+    H2,
+    /// Calls stay HTTP/1.1, one kept-alive connection per call in flight (Istio's default).
+    Http1,
+}
+
+impl SidecarHop {
+    /// Whether it is the default, HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        *self == SidecarHop::H2
     }
 }
 

@@ -20,6 +20,8 @@ pub enum MeshStatement {
     Mirror(MeshMirror),
     /// `mtls strict|permissive`.
     Mtls(Spanned<MtlsMode>),
+    /// `between_sidecars h2|http1`: how an HTTP/1.1 service's calls go between sidecars.
+    BetweenSidecars(Spanned<SidecarHop>),
     /// `trust_domain "starfleet"`: the SPIFFE trust domain identities are derived in.
     TrustDomain {
         /// The domain as written.
@@ -67,6 +69,13 @@ pub struct MeshMirror {
     /// The mirror service, its share, body limit and queue (as on a route).
     pub mirror: Mirror,
     pub span: Span,
+}
+
+/// The protocol between sidecars for an HTTP/1.1 service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SidecarHop {
+    H2,
+    Http1,
 }
 
 /// Whether mesh traffic must use mutual TLS.

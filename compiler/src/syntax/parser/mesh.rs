@@ -1,5 +1,5 @@
 //! `mesh { default … allow A -> B [when …] deny … fault A -> B abort|delay … mirror A -> B to C …
-//! mtls … trust_domain "…" }`.
+//! mtls … trust_domain "…" between_sidecars h2|http1 }`.
 
 use crate::source::Spanned;
 use crate::syntax::ast::*;
@@ -20,6 +20,7 @@ const MESH_STATEMENTS: &[&str] = &[
     "mirror",
     "mtls",
     "trust_domain",
+    "between_sidecars",
 ];
 
 /// The rest of a mesh block after its keyword; `start` is the keyword.
@@ -75,6 +76,18 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
                         MeshStatement::Mtls(Spanned::new(mode, cx.span(start, r))),
                     )
                 }
+                "between_sidecars" => {
+                    let (r, w) = ident_ref(cx, input, "`h2` or `http1`")?;
+                    let hop = match w.node {
+                        "h2" => SidecarHop::H2,
+                        "http1" => SidecarHop::Http1,
+                        _ => return wrong_word(cx, &w, "`h2` or `http1`", &["h2", "http1"]),
+                    };
+                    (
+                        r,
+                        MeshStatement::BetweenSidecars(Spanned::new(hop, cx.span(start, r))),
+                    )
+                }
                 "trust_domain" => {
                     let (r, domain) =
                         string(cx, input, "a trust domain in quotes, e.g. \"starfleet\"")?;
@@ -93,12 +106,14 @@ pub fn mesh<'a>(cx: &Ctx, start: &'a str, input: &'a str) -> PResult<'a, Mesh> {
         |s| match s {
             MeshStatement::Default(_) => Some("default"),
             MeshStatement::Mtls(_) => Some("mtls"),
+            MeshStatement::BetweenSidecars(_) => Some("between_sidecars"),
             MeshStatement::TrustDomain { .. } => Some("trust_domain"),
             MeshStatement::Rule(_) | MeshStatement::Fault(_) | MeshStatement::Mirror(_) => None,
         },
         |s| match s {
             MeshStatement::Default(d) => d.span,
             MeshStatement::Mtls(m) => m.span,
+            MeshStatement::BetweenSidecars(h) => h.span,
             MeshStatement::TrustDomain { span, .. } => *span,
             MeshStatement::Rule(r) => r.span,
             MeshStatement::Fault(f) => f.span,
