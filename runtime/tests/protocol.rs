@@ -2,8 +2,9 @@
 //! with ALPN.
 
 mod support;
+mod wire_messages;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Request, Version};
@@ -11,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::*;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
+use wire_messages::scripted_upstream::scripted_upstream;
 
 async fn forwarding_gateway(
     dir: &TempDir,
@@ -126,25 +128,8 @@ async fn http2_with_prior_knowledge_is_served_and_forwarded_as_http1() {
 /// once reset the stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_upstream_length_reaches_an_http2_client_as_one() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut chunk = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello",
-            );
-        }
-    });
+    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello";
+    let address = scripted_upstream(Arc::new(Mutex::new(answer.to_vec())));
     let dir = TempDir::new("h2-repeated-length");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\nservice crew {{ endpoints [\"{address}\"] }}"
