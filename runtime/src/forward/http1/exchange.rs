@@ -73,9 +73,36 @@ pub async fn exchange(
             .write_all(request.head)
             .await
             .map_err(ExchangeError::Write)?,
-        Some(body) => write_with_body(conn, request.head, body, request.chunked).await?,
+        Some(body) => {
+            if let Err(error) = write_with_body(conn, request.head, body, request.chunked).await {
+                return early_answer(conn, request.head_request, error).await;
+            }
+        }
     }
     read_head(conn, request.head_request).await
+}
+
+/// An upstream may answer before it has read the whole body (a 413 or 401 to an upload, or any
+/// answer from a server that does not want the body) and close the connection: the write then
+/// fails, but the answer was sent before the close and is still there to read, as nginx and
+/// Envoy pass it on. The connection is not used again (the body was not all sent). A write that
+/// failed with nothing to read back is the write's failure, as before (a stale kept-alive
+/// connection, retried on a fresh one when the request allows).
+async fn early_answer(
+    conn: &mut UpstreamConn,
+    head_request: bool,
+    failed: ExchangeError,
+) -> Result<ResponseHead, ExchangeError> {
+    if !matches!(failed, ExchangeError::Write(_)) {
+        return Err(failed);
+    }
+    match read_head(conn, head_request).await {
+        Ok(mut head) => {
+            head.keep_alive = false;
+            Ok(head)
+        }
+        Err(_) => Err(failed),
+    }
 }
 
 /// What the body offers next: a piece, or nothing at once (time to send what is gathered).
