@@ -81,7 +81,7 @@ pub struct ServiceState {
     /// the app.
     pub speaks_h2: bool,
     /// The HTTP/2 connections this process calls the service on: a service that speaks HTTP/2,
-    /// or a mesh service whose sidecars are spoken to with HTTP/2 (`mesh { upgrade h2 }`);
+    /// or a mesh service whose sidecars are spoken to with HTTP/2 (`between_sidecars h2`);
     /// `None` for HTTP/1.1, which the pool of [`super::endpoint::Endpoint`] serves.
     pub h2: Option<H2Connections>,
     /// When the breaker's interval detectors judge the endpoints next (`clock::now_ms`; 0 before
@@ -125,7 +125,7 @@ impl ServiceState {
 
     /// [`ServiceState::build`] for a service called over mutual TLS with `tls`; `sidecar_h2`,
     /// for an HTTP/1.1 service, is the TLS (offering `h2`) its sidecars are called with over
-    /// HTTP/2 instead (`mesh { upgrade h2 }`); `tls` then still opens WebSocket tunnels.
+    /// HTTP/2 instead (`between_sidecars h2`); `tls` then still opens WebSocket tunnels.
     pub fn build_with_tls(
         service: &Service,
         pools: PoolSettings,

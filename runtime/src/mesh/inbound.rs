@@ -98,14 +98,7 @@ impl InboundSide {
         let config = match mode {
             MtlsMode::Strict => &self.strict,
             MtlsMode::Permissive => {
-                // A tcp service's protocol may be one whose server speaks first (MySQL's
-                // greeting, SMTP): a plaintext caller of it sends nothing until answered.
-                let wait = if tcp {
-                    SERVER_FIRST_WAIT
-                } else {
-                    TLS_HANDSHAKE_TIMEOUT
-                };
-                if !starts_with_tls(&stream, wait, tcp).await? {
+                if !starts_with_tls(&stream, tcp).await? {
                     return Some(Accepted::Plain(stream));
                 }
                 &self.permissive
@@ -181,17 +174,20 @@ impl InboundSide {
 /// every such connection.
 pub const SERVER_FIRST_WAIT: Duration = Duration::from_secs(1);
 
-/// Whether the client's first byte opens a TLS handshake. `None`: it closed, or sent nothing
-/// within `wait` and `silent_is_plain` is false.
-async fn starts_with_tls(
-    stream: &TcpStream,
-    wait: Duration,
-    silent_is_plain: bool,
-) -> Option<bool> {
+/// Whether the client's first byte opens a TLS handshake. A tcp service's protocol may be one
+/// whose server speaks first (MySQL's greeting, SMTP), whose plaintext caller sends nothing
+/// until answered: silence for [`SERVER_FIRST_WAIT`] is plaintext. `None`: the client closed, or
+/// (an HTTP service's) sent nothing within the handshake timeout.
+async fn starts_with_tls(stream: &TcpStream, tcp: bool) -> Option<bool> {
+    let wait = if tcp {
+        SERVER_FIRST_WAIT
+    } else {
+        TLS_HANDSHAKE_TIMEOUT
+    };
     let mut first = [0u8; 1];
     match tokio::time::timeout(wait, stream.peek(&mut first)).await {
         Ok(Ok(1)) => Some(first[0] == TLS_HANDSHAKE_RECORD),
-        Err(_) if silent_is_plain => Some(false),
+        Err(_) if tcp => Some(false),
         _ => None,
     }
 }
