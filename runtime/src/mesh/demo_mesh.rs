@@ -166,12 +166,9 @@ impl DemoPlan {
             .collect();
         for demo in &self.services {
             let service = &demo.name;
-            // A sidecar opens a `--tcp` listener for every tcp service but its own.
-            let calls: Vec<&str> = tcp_services
-                .iter()
-                .copied()
-                .filter(|name| name != service)
-                .collect();
+            // An HTTP app's sidecar opens a `--tcp` listener for every tcp service; a tcp
+            // service's app (a line server) calls nothing.
+            let calls: &[&str] = if demo.tcp { &[] } else { &tcp_services };
             for endpoint in &demo.endpoints {
                 let Ok(address) = endpoint.parse::<SocketAddr>() else {
                     tracing::warn!(service = %service, endpoint = %endpoint, "demo mesh: not a loopback address, no sidecar started");
@@ -182,7 +179,7 @@ impl DemoPlan {
                     continue;
                 }
                 let certs = dir.join("services").join(service);
-                let sidecar = start_sidecar(options, runtime, (demo, address), &calls, certs)?;
+                let sidecar = start_sidecar(options, runtime, (demo, address), calls, certs)?;
                 mesh.sidecars.push(sidecar);
             }
         }
@@ -298,11 +295,6 @@ fn start_sidecar(
         serve_demo_app(app_socket, demo, runtime)
     }
     .map_err(|e| e.to_string())?;
-    let calls = tcp
-        .iter()
-        .map(|(name, address)| format!("{name}={address}"))
-        .collect::<Vec<_>>()
-        .join(" ");
     if demo.tcp {
         tracing::info!(
             service = %service,
@@ -312,6 +304,11 @@ fn start_sidecar(
             "demo mesh: sidecar (mTLS) at the endpoint of a tcp service, a line server beside it; other apps reach it with curl -d LINE APP/tcp/{service}"
         );
     } else {
+        let calls = tcp
+            .iter()
+            .map(|(name, address)| format!("{name}={address}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         tracing::info!(
             service = %service,
             inbound = %inbound,
