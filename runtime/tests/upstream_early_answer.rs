@@ -2,6 +2,11 @@
 //! server that does not want the body) and closes: meshd's write of the body fails, but the
 //! answer was sent before the close, and it reaches the client as nginx and Envoy pass it on,
 //! not a 502 for the failed write. The connection is not used again.
+//!
+//! An upstream that answers so and then neither reads the rest nor closes gets the same: meshd
+//! watches for an answer while it writes (or waits for the client's body), and a refusal (any
+//! answer but a success) ends the upload. An early success from a server that goes on reading is
+//! not taken for one: the body is written whole.
 
 #[allow(dead_code)] // the wire helpers are shared with http1.rs, which uses them all
 mod http1_wire;
@@ -10,16 +15,27 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use support::{start_mesh, TempDir};
 
 /// Posts a body of `length` bytes to `edge` (written by a thread of its own, whatever happens to
-/// the connection) and reads the answer until the connection closes.
+/// the connection) and reads the answer until its body (ending in "too large") is in.
 fn post_large(edge: SocketAddr, length: usize) -> String {
+    post(edge, length, length, "too large")
+}
+
+/// Posts a head declaring `length` bytes and then `sent` of them (written by a thread of its own,
+/// which then holds the connection open), and reads the answer until it ends with `end` or the
+/// connection ends.
+fn post(edge: SocketAddr, length: usize, sent: usize, end: &str) -> String {
     let mut stream = TcpStream::connect(edge).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut writer = stream.try_clone().unwrap();
     std::thread::spawn(move || {
@@ -27,7 +43,7 @@ fn post_large(edge: SocketAddr, length: usize) -> String {
             format!("POST /upload HTTP/1.1\r\nHost: edge\r\nContent-Length: {length}\r\n\r\n");
         let _ = writer.write_all(head.as_bytes());
         let piece = vec![b'x'; 64 * 1024];
-        let mut left = length;
+        let mut left = sent;
         while left > 0 {
             let n = left.min(piece.len());
             if writer.write_all(&piece[..n]).is_err() {
@@ -35,11 +51,11 @@ fn post_large(edge: SocketAddr, length: usize) -> String {
             }
             left -= n;
         }
+        // Dropping this clone leaves the connection open: a client that has not sent the rest.
     });
     let mut answer = Vec::new();
     let mut chunk = [0u8; 4096];
-    // Until the answer's body (9 bytes) is in, or the connection ends.
-    while !String::from_utf8_lossy(&answer).ends_with("too large") {
+    while !String::from_utf8_lossy(&answer).ends_with(end) {
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => answer.extend_from_slice(&chunk[..n]),
@@ -73,4 +89,133 @@ async fn an_answer_sent_before_the_body_was_read_reaches_the_client() {
         // Each upload on a connection of its own: the one the answer came on is not reused.
         assert_eq!(connections.load(Ordering::SeqCst), n);
     }
+}
+
+/// An upstream that reads each request's head, sends `answer` at once, and then holds the
+/// connection open without reading another byte.
+async fn answers_without_reading(answer: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let _ = stream.write_all(answer).await;
+            held.lock().unwrap().push(stream);
+        }
+    });
+    address
+}
+
+/// The gateway in front of `upstream`, with a try timeout far longer than any answer here takes.
+async fn edge_to(dir: &TempDir, upstream: SocketAddr) -> (meshd::RunningServer, SocketAddr) {
+    let source = format!(
+        "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route upload {{ match POST \"/upload\" public forward store }}\n}}\nservice store {{ endpoints [\"{upstream}\"] timeout 120s }}\n"
+    );
+    let server = start_mesh(dir, &source).await;
+    let edge = server.listener("edge").unwrap();
+    (server, edge)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_from_an_upstream_that_stops_reading_and_stays_open_reaches_the_client() {
+    let upstream = answers_without_reading(
+        b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large",
+    )
+    .await;
+    let dir = TempDir::new("early-answer-open");
+    let (_server, edge) = edge_to(&dir, upstream).await;
+    // 64 MiB: far more than the socket buffers between meshd and the upstream hold, so meshd's
+    // write stops on a full buffer long before the body is all sent.
+    let answer = tokio::task::spawn_blocking(move || post_large(edge, 64 << 20))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "got {answer:?}");
+    assert!(answer.ends_with("too large"), "got {answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_while_the_client_is_still_sending_its_body_reaches_the_client() {
+    let upstream = answers_without_reading(
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 12\r\n\r\nunauthorized",
+    )
+    .await;
+    let dir = TempDir::new("early-answer-slow-client");
+    let (_server, edge) = edge_to(&dir, upstream).await;
+    // 64 KiB of a 1 MiB body, and then the client waits: meshd has written what it got and waits
+    // for more, when the upstream's answer comes.
+    let answer = tokio::task::spawn_blocking(move || post(edge, 1 << 20, 64 << 10, "unauthorized"))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "got {answer:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "got {answer:?}"
+    );
+    assert!(answer.ends_with("unauthorized"), "got {answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_success_from_an_upstream_that_goes_on_reading_gets_the_whole_body() {
+    // Answers 200 with its head at once, then reads the whole body and ends the answer with the
+    // number of bytes it received.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = vec![0u8; 64 << 10];
+                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let end = buffer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length: "))
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                let text = format!("received {length:>12}");
+                let answer_head =
+                    format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", text.len());
+                stream.write_all(answer_head.as_bytes()).await.unwrap();
+                let mut received = buffer.len() - end;
+                while received < length {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => received += n,
+                    }
+                }
+                stream
+                    .write_all(format!("received {received:>12}").as_bytes())
+                    .await
+                    .unwrap();
+            });
+        }
+    });
+    let dir = TempDir::new("early-success");
+    let (_server, edge) = edge_to(&dir, upstream).await;
+    let length = 64 << 20;
+    let answer =
+        tokio::task::spawn_blocking(move || post(edge, length, length, &format!("{length:>12}")))
+            .await
+            .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "got {answer:?}");
+    assert!(
+        answer.ends_with(&format!("received {length:>12}")),
+        "got {answer:?}"
+    );
 }

@@ -1,12 +1,15 @@
-//! One request/response exchange on a connection: write the request (head and body), then read
-//! until the response head is complete. The response body stays on the connection for
+//! One request/response exchange on a connection: write the request (head and body), watching
+//! for an answer meanwhile ([`AnswerWatch`]), then read until the response head is complete. The response body stays on the connection for
 //! [`crate::forward::response_body::UpstreamBody`] to stream.
 
 use std::future::poll_fn;
+use std::io::ErrorKind;
+use std::pin::Pin;
 use std::task::Poll;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite};
 
+use super::answer_watch::AnswerWatch;
 use super::connection::{UpstreamConn, READ_CHUNK};
 use super::request_encoder::{encode_chunk, LAST_CHUNK};
 use super::response_head::{parse_head, HeadError, HeadParse, ResponseHead};
@@ -62,78 +65,102 @@ impl ExchangeError {
     }
 }
 
+/// How writing the request ended.
+enum Written {
+    /// Head and body were written whole.
+    Whole,
+    /// The upstream refused the body while it was being written (see [`AnswerWatch`]).
+    Refused,
+}
+
 /// Sends `request` on `conn` and reads the response head.
 pub async fn exchange(
     conn: &mut UpstreamConn,
     request: ExchangeRequest<'_, '_>,
 ) -> Result<ResponseHead, ExchangeError> {
-    match request.body {
-        None => conn
-            .stream
-            .write_all(request.head)
-            .await
-            .map_err(ExchangeError::Write)?,
-        Some(body) => {
-            if let Err(error) = write_with_body(conn, request.head, body, request.chunked).await {
-                return early_answer(conn, request.head_request, error).await;
-            }
-        }
+    let mut watch = AnswerWatch::new(request.head_request);
+    let written = match request.body {
+        None => write_out(conn, request.head, &mut watch).await,
+        Some(body) => write_with_body(conn, request.head, body, request.chunked, &mut watch).await,
+    };
+    match written {
+        Ok(Written::Whole) => match watch.take() {
+            Some(head) => Ok(head),
+            None => read_head(conn, request.head_request).await,
+        },
+        Ok(Written::Refused) => unfinished(watch.take()),
+        Err(error) => early_answer(conn, watch, request.head_request, error).await,
     }
-    read_head(conn, request.head_request).await
 }
 
-/// An upstream may answer before it has read the whole body (a 413 or 401 to an upload, or any
-/// answer from a server that does not want the body) and close the connection: the write then
-/// fails, but the answer was sent before the close and is still there to read, as nginx and
-/// Envoy pass it on. The connection is not used again (the body was not all sent). A write that
-/// failed with nothing to read back is the write's failure, as before (a stale kept-alive
-/// connection, retried on a fresh one when the request allows).
+/// The answer to a request whose body was not all sent: the connection is not used again (the
+/// rest of the body would be read as the next request).
+fn unfinished(answer: Option<ResponseHead>) -> Result<ResponseHead, ExchangeError> {
+    let mut head = answer.ok_or(ExchangeError::Closed { partial: true })?;
+    head.keep_alive = false;
+    Ok(head)
+}
+
+/// An upstream may answer before it has read the whole body and close the connection: the write
+/// then fails, but the answer was sent before the close and is still there to read, as nginx and
+/// Envoy pass it on. A write that failed with nothing to read back is the write's failure, as
+/// before (a stale kept-alive connection, retried on a fresh one when the request allows).
 async fn early_answer(
     conn: &mut UpstreamConn,
+    mut watch: AnswerWatch,
     head_request: bool,
     failed: ExchangeError,
 ) -> Result<ResponseHead, ExchangeError> {
     if !matches!(failed, ExchangeError::Write(_)) {
         return Err(failed);
     }
-    match read_head(conn, head_request).await {
-        Ok(mut head) => {
-            head.keep_alive = false;
-            Ok(head)
-        }
-        Err(_) => Err(failed),
+    let answer = match watch.take() {
+        Some(head) => Some(head),
+        None => read_head(conn, head_request).await.ok(),
+    };
+    match answer {
+        Some(head) => unfinished(Some(head)),
+        None => Err(failed),
     }
 }
 
-/// What the body offers next: a piece, or nothing at once (time to send what is gathered).
+/// What the body offers next: a piece, nothing at once (time to send what is gathered), or
+/// nothing more wanted (the upstream refused the body while waiting for it).
 enum Step {
     Piece(Option<Result<bytes::Bytes, BodyError>>),
     Flush,
+    Refused,
 }
 
 /// Writes the head and the body as it arrives: pieces already at hand are gathered into one
 /// write, and what is gathered is sent whenever the client's next piece is not there yet, so the
-/// upstream receives a slow upload as it comes (and a fast one in few writes).
+/// upstream receives a slow upload as it comes (and a fast one in few writes). While it waits,
+/// on the client or on the upstream, it watches for the upstream's answer.
 async fn write_with_body(
     conn: &mut UpstreamConn,
     head: &[u8],
     mut body: RequestBody<'_>,
     chunked: bool,
-) -> Result<(), ExchangeError> {
+    watch: &mut AnswerWatch,
+) -> Result<Written, ExchangeError> {
     let mut out = Vec::with_capacity(head.len() + 4096);
     out.extend_from_slice(head);
     loop {
         let step = poll_fn(|cx| match body.poll_next(cx) {
             Poll::Pending if !out.is_empty() => Poll::Ready(Step::Flush),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => watch.poll_refusal(conn, cx).map(|()| Step::Refused),
             Poll::Ready(piece) => Poll::Ready(Step::Piece(piece)),
         })
         .await;
         match step {
             Step::Flush => {
-                write_out(conn, &mut out).await?;
+                if let Written::Refused = write_out(conn, &out, watch).await? {
+                    return Ok(Written::Refused);
+                }
+                out.clear();
                 continue;
             }
+            Step::Refused => return Ok(Written::Refused),
             Step::Piece(None) => break,
             Step::Piece(Some(Err(error))) => return Err(ExchangeError::ClientBody(error)),
             Step::Piece(Some(Ok(data))) => {
@@ -145,22 +172,47 @@ async fn write_with_body(
             }
         }
         if out.len() >= WRITE_BATCH {
-            write_out(conn, &mut out).await?;
+            if let Written::Refused = write_out(conn, &out, watch).await? {
+                return Ok(Written::Refused);
+            }
+            out.clear();
         }
     }
     if chunked {
         out.extend_from_slice(LAST_CHUNK);
     }
-    write_out(conn, &mut out).await
+    write_out(conn, &out, watch).await
 }
 
-async fn write_out(conn: &mut UpstreamConn, out: &mut Vec<u8>) -> Result<(), ExchangeError> {
-    conn.stream
-        .write_all(out)
-        .await
-        .map_err(ExchangeError::Write)?;
-    out.clear();
-    Ok(())
+/// Writes and flushes `bytes`; while the upstream is not taking them, reads its answer, and
+/// stops when it refuses the body.
+async fn write_out(
+    conn: &mut UpstreamConn,
+    bytes: &[u8],
+    watch: &mut AnswerWatch,
+) -> Result<Written, ExchangeError> {
+    let mut written = 0;
+    poll_fn(|cx| {
+        while written < bytes.len() {
+            match Pin::new(&mut conn.stream).poll_write(cx, &bytes[written..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(ExchangeError::Write(ErrorKind::WriteZero.into())))
+                }
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(ExchangeError::Write(error))),
+                Poll::Pending => {
+                    return watch.poll_refusal(conn, cx).map(|()| Ok(Written::Refused))
+                }
+            }
+        }
+        // A TLS stream may hold the last records back until flushed (plain TCP holds nothing).
+        match Pin::new(&mut conn.stream).poll_flush(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(Written::Whole)),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(ExchangeError::Write(error))),
+            Poll::Pending => watch.poll_refusal(conn, cx).map(|()| Ok(Written::Refused)),
+        }
+    })
+    .await
 }
 
 async fn read_head(

@@ -8,6 +8,7 @@
 //! length, chunked or by close, 1xx interim responses skipped, `HEAD`/204/304 without body.
 //! Protocol upgrades are not forwarded.
 
+pub mod answer_watch;
 pub mod body_decoder;
 pub mod chunk_line;
 pub mod connection;
