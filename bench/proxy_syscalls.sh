@@ -17,39 +17,9 @@ MESHD_PORT=${MESHD_PORT:-18923}
 source "$(dirname "$0")/bench_setup.sh"
 need perf || { echo "perf (linux-perf) is required" >&2; exit 1; }
 
-nginx_conf() { # name port server-block extra-http
-  mkdir -p "$WORK/$1"
-  cat > "$WORK/$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/$1;
-  proxy_temp_path $WORK/$1;
-  fastcgi_temp_path $WORK/$1;
-  uwsgi_temp_path $WORK/$1;
-  scgi_temp_path $WORK/$1;
-  keepalive_requests 1000000;
-  $4
-  server { listen 127.0.0.1:$2 reuseport; $3 }
-}
-CONF
-}
-nginx_conf upstream "$UPSTREAM_PORT" 'location / { default_type application/json; return 200 "{\"ok\":true,\"from\":\"upstream\"}"; }' ''
-taskset -c 1 nginx -c "$WORK/upstream/nginx.conf" & PIDS+=($!)
-nginx_conf proxy "$NGINX_PORT" 'location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }' "upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; keepalive_requests 1000000; }"
-taskset -c 0 nginx -c "$WORK/proxy/nginx.conf" & PIDS+=($!)
+source "$(dirname "$0")/reference_nginx.sh"
+start_upstream 1 "$UPSTREAM_PORT"
+start_nginx_proxy 0 "$NGINX_PORT" "$UPSTREAM_PORT"
 cat > "$WORK/plain.mesh" <<MESH
 gateway bench {
   listen "127.0.0.1:$MESHD_PORT"

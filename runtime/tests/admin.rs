@@ -1,12 +1,13 @@
 //! The admin listener over real sockets: health, readiness, bundle identity and metrics.
 
+mod scratch;
 mod support;
 
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_bundle_identity_are_served() {
-    let dir = TempDir::new("admin");
+    let dir = Scratch::new("admin");
     let server = start_mesh(&dir, "gateway edge { listen \"127.0.0.1:0\" route ping { match GET \"/ping\" public respond 200 \"pong\" } }").await;
     assert_eq!(admin_get(&server, "/healthz").await.body, "ok\n");
     let ready = admin_get(&server, "/readyz").await;
@@ -26,7 +27,7 @@ async fn health_readiness_and_bundle_identity_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_route_and_status_and_label_the_bundle() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("metrics");
+    let dir = Scratch::new("metrics");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route ping {{ match GET \"/ping\" public respond 200 \"pong\" }} route crew {{ match GET \"/crew\" public forward crew }} }}\nservice crew {{ endpoints [\"{}\"] }}",
         upstream.address
@@ -83,7 +84,7 @@ async fn read_until_closed(mut stream: tokio::net::TcpStream) -> Vec<u8> {
 async fn admin_connections_that_say_nothing_or_stall_are_closed() {
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
-    let dir = TempDir::new("admin-stall");
+    let dir = Scratch::new("admin-stall");
     let server = start_mesh(&dir, "gateway edge { listen \"127.0.0.1:0\" route ping { match GET \"/ping\" public respond 200 \"pong\" } }").await;
     let silent = TcpStream::connect(server.admin).await.unwrap();
     let mut partial = TcpStream::connect(server.admin).await.unwrap();

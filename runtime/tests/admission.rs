@@ -2,6 +2,7 @@
 //! real HTTP client. Every step allows and refuses; every refusal says who refused and why.
 
 mod admission_support;
+mod scratch;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ const EC: &str = include_str!("admission_fixtures/ec_private.pem");
 
 /// The program under test: every admission step on some route, secrets in files of `scratch`.
 fn program(scratch: &Scratch, upstream: SocketAddr, shared: bool) -> std::path::PathBuf {
-    let dir = scratch.path().display();
+    let dir = scratch.dir().display();
     scratch.write("picard.key", "engage\n");
     scratch.write("wesley.key", "shut-up-wesley");
     scratch.write("picard.pw", "earl-grey");

@@ -3,13 +3,14 @@
 //! conditions yet, so the bundle is compiled from a condition on a header and the condition is
 //! swapped for one on the body before the bundle is sealed; meshd runs the bundle file.
 
+mod scratch;
 mod support;
 
 use meshwork_bundle::AdmissionStep;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn body_bundle(dir: &TempDir, upstream: &Upstream) -> std::path::PathBuf {
+fn body_bundle(dir: &Scratch, upstream: &Upstream) -> std::path::PathBuf {
     let source = format!(
         r#"
 gateway edge {{
@@ -67,7 +68,7 @@ async fn post(address: std::net::SocketAddr, head_extra: &str, body: &[u8]) -> (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_condition_on_the_body_sees_it_and_the_upstream_still_gets_it() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("body-condition");
+    let dir = Scratch::new("body-condition");
     let server = start_with(test_options(vec![body_bundle(&dir, &upstream)])).await;
     let edge = server.listener("edge").unwrap();
 

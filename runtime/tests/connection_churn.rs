@@ -6,11 +6,12 @@
 
 mod drain_support;
 mod process_memory;
+mod scratch;
 mod support;
 
 use drain_support::*;
 use process_memory::rss_kib;
-use support::TempDir;
+use support::Scratch;
 
 const PROGRAM: &str = r#"
 gateway edge {
@@ -41,8 +42,8 @@ async fn churn(meshd: &Meshd, total: usize, parallel: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_short_connections_leave_memory_flat() {
-    let dir = TempDir::new("connection-churn");
-    let source = write_program(&dir.0, PROGRAM);
+    let dir = Scratch::new("connection-churn");
+    let source = write_program(dir.dir(), PROGRAM);
     let meshd = Meshd::start_async(&meshd_binary(), &source, &["--admin", "127.0.0.1:0"]);
     // Warm up: the allocator's arenas, the 404 path, the listener's buffers.
     churn(&meshd, 1_000, 16).await;

@@ -4,12 +4,13 @@
 //! ends at once.
 
 mod drain_support;
+mod scratch;
 mod support;
 
 use std::time::Duration;
 
 use drain_support::*;
-use support::{Behaviour, TempDir, Upstream};
+use support::{Behaviour, Scratch, Upstream};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -36,8 +37,8 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_every_request_in_flight_then_exits_0_within_the_timeout() {
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;
-    let dir = TempDir::new("drain-sigterm");
-    let source = write_program(&dir.0, &program(upstream.address));
+    let dir = Scratch::new("drain-sigterm");
+    let source = write_program(dir.dir(), &program(upstream.address));
     let mut meshd = Meshd::start_async(
         &meshd_binary(),
         &source,
@@ -105,8 +106,8 @@ async fn sigterm_answers_every_request_in_flight_then_exits_0_within_the_timeout
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connections_close_with_the_listener_while_busy_ones_finish() {
     let upstream = GatedUpstream::start().await;
-    let dir = TempDir::new("drain-idle");
-    let source = write_program(&dir.0, &program(upstream.address));
+    let dir = Scratch::new("drain-idle");
+    let source = write_program(dir.dir(), &program(upstream.address));
     let mut meshd = Meshd::start_async(
         &meshd_binary(),
         &source,
@@ -154,8 +155,8 @@ async fn idle_keep_alive_connections_close_with_the_listener_while_busy_ones_fin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_connections_get_goaway_and_finish_their_streams() {
     let upstream = GatedUpstream::start().await;
-    let dir = TempDir::new("drain-h2");
-    let source = write_program(&dir.0, &program(upstream.address));
+    let dir = Scratch::new("drain-h2");
+    let source = write_program(dir.dir(), &program(upstream.address));
     let mut meshd = Meshd::start_async(
         &meshd_binary(),
         &source,
@@ -215,8 +216,8 @@ async fn http2_connections_get_goaway_and_finish_their_streams() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_timeout_shorter_than_a_request_exits_3_and_logs_what_it_cut() {
     let upstream = GatedUpstream::start().await;
-    let dir = TempDir::new("drain-timeout");
-    let source = write_program(&dir.0, &program(upstream.address));
+    let dir = Scratch::new("drain-timeout");
+    let source = write_program(dir.dir(), &program(upstream.address));
     let mut meshd = Meshd::start_async(
         &meshd_binary(),
         &source,
@@ -247,8 +248,8 @@ async fn a_drain_timeout_shorter_than_a_request_exits_3_and_logs_what_it_cut() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_stops_at_once() {
     let upstream = GatedUpstream::start().await;
-    let dir = TempDir::new("drain-twice");
-    let source = write_program(&dir.0, &program(upstream.address));
+    let dir = Scratch::new("drain-twice");
+    let source = write_program(dir.dir(), &program(upstream.address));
     let mut meshd = Meshd::start_async(
         &meshd_binary(),
         &source,
@@ -280,8 +281,8 @@ async fn a_second_signal_stops_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_closes_the_listeners_without_the_delay_and_still_answers_what_is_in_flight() {
     let upstream = GatedUpstream::start().await;
-    let dir = TempDir::new("drain-sigint");
-    let source = write_program(&dir.0, &program(upstream.address));
+    let dir = Scratch::new("drain-sigint");
+    let source = write_program(dir.dir(), &program(upstream.address));
     let mut meshd = Meshd::start_async(
         &meshd_binary(),
         &source,

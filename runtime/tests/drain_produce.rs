@@ -6,6 +6,7 @@
 //! turn the first case into a 503.
 
 mod drain_support;
+mod scratch;
 mod stream_harness;
 mod support;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use drain_support::*;
 use meshd::stream::broker::embedded_broker::{BrokerFault, BrokerProgram, EmbeddedBroker};
 use stream_harness::read_all;
-use support::TempDir;
+use support::Scratch;
 
 const PROGRAM: &str = r#"
 gateway edge {
@@ -35,8 +36,8 @@ async fn broker() -> EmbeddedBroker {
     broker
 }
 
-fn start_meshd(dir: &TempDir, broker: &EmbeddedBroker, timeout: &str) -> Meshd {
-    let source = write_program(&dir.0, PROGRAM);
+fn start_meshd(dir: &Scratch, broker: &EmbeddedBroker, timeout: &str) -> Meshd {
+    let source = write_program(dir.dir(), PROGRAM);
     Meshd::start_async(
         &meshd_binary(),
         &source,
@@ -115,7 +116,7 @@ async fn assert_every_2xx_is_in_the_topic(broker: &EmbeddedBroker, answered: &[(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_requests_in_flight_at_sigterm_get_their_kafka_answer() {
     let broker = broker().await;
-    let dir = TempDir::new("drain-produce");
+    let dir = Scratch::new("drain-produce");
     let mut meshd = start_meshd(&dir, &broker, "20s");
     broker
         .inject(BrokerFault::RoundTripTime(Duration::from_millis(800)))
@@ -137,7 +138,7 @@ async fn produce_requests_in_flight_at_sigterm_get_their_kafka_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_slower_than_the_drain_timeout_gets_503_never_a_cut_or_a_false_2xx() {
     let broker = broker().await;
-    let dir = TempDir::new("drain-produce-slow");
+    let dir = Scratch::new("drain-produce-slow");
     let mut meshd = start_meshd(&dir, &broker, "2s");
     let mut answered = Vec::new();
     for (body, post) in post_records(&meshd, 0, 5) {

@@ -3,6 +3,7 @@
 //! applied, a `when` scopes the fault to the callers under test, and every fault shows in
 //! `meshd_faults_injected_total` and in the access log.
 
+mod scratch;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -20,7 +21,7 @@ fn program(upstream: SocketAddr, faults: &str) -> String {
     )
 }
 
-async fn start_seeded(dir: &TempDir, source: &str, seed: u64) -> RunningServer {
+async fn start_seeded(dir: &Scratch, source: &str, seed: u64) -> RunningServer {
     let file = dir.path("main.mesh");
     std::fs::write(&file, source).unwrap();
     let mut options = test_options(vec![file]);
@@ -59,7 +60,7 @@ fn sample(metrics: &str, parts: &[&str]) -> Option<f64> {
 async fn the_abort_share_holds_within_a_statistical_bound_and_aborts_never_reach_the_upstream() {
     const N: usize = 3000;
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("fault-share");
+    let dir = Scratch::new("fault-share");
     let source = program(upstream.address, "    fault abort 20% 503");
     let server = start_seeded(&dir, &source, 1701).await;
     let edge = server.listener("edge").unwrap();
@@ -96,7 +97,7 @@ async fn the_abort_share_holds_within_a_statistical_bound_and_aborts_never_reach
     );
 
     // The same seed faults the same requests: a second meshd gives the same sequence.
-    let again_dir = TempDir::new("fault-share-again");
+    let again_dir = Scratch::new("fault-share-again");
     let again = start_seeded(&again_dir, &source, 1701).await;
     let second = statuses(again.listener("edge").unwrap(), N, &[]).await;
     assert_eq!(first, second, "one seed, one sequence of faulted requests");
@@ -105,7 +106,7 @@ async fn the_abort_share_holds_within_a_statistical_bound_and_aborts_never_reach
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_condition_scopes_the_fault_to_the_callers_under_test() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("fault-when");
+    let dir = Scratch::new("fault-when");
     let source = program(
         upstream.address,
         "    fault abort 100% 418 when request.headers[\"x-chaos\"] == \"on\"",
@@ -127,7 +128,7 @@ async fn a_condition_scopes_the_fault_to_the_callers_under_test() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delay_holds_the_request_before_it_is_forwarded() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("fault-delay");
+    let dir = Scratch::new("fault-delay");
     let source = program(
         upstream.address,
         "    fault delay 100% 400ms when request.headers[\"x-chaos\"] == \"slow\"",
@@ -159,7 +160,7 @@ async fn a_delay_holds_the_request_before_it_is_forwarded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_is_never_faulted() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("fault-after-admission");
+    let dir = Scratch::new("fault-after-admission");
     let source = program(
         upstream.address,
         "    when request.headers[\"x-ship\"] == \"enterprise\"\n    fault abort 100% 503",
@@ -187,7 +188,7 @@ async fn a_refused_request_is_never_faulted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_log_names_the_injected_fault() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("fault-log");
+    let dir = Scratch::new("fault-log");
     let file = dir.path("main.mesh");
     std::fs::write(
         &file,

@@ -4,6 +4,7 @@
 
 mod fleet_support;
 mod process_memory;
+mod scratch;
 
 use std::time::{Duration, Instant};
 
@@ -97,13 +98,13 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     let scratch = Scratch::new("five");
     let (private, public) = key_pair_texts([21; 32]);
     let (foreign_private, _) = key_pair_texts([22; 32]);
-    let public_key = scratch.join("ops.pub");
+    let public_key = scratch.path("ops.pub");
     std::fs::write(&public_key, &public).unwrap();
     let key = public_key.display().to_string();
-    let mut shelf = Shelf::new(&scratch.join("www"));
-    let v1 = build(scratch.path(), &ping_program("v1"), 1);
+    let mut shelf = Shelf::new(&scratch.path("www"));
+    let v1 = build(scratch.dir(), &ping_program("v1"), 1);
     shelf.publish("edge.json", &v1, Some(&private));
-    let mut nginx = Nginx::start(&scratch.join("nginx"), &shelf.root);
+    let mut nginx = Nginx::start(&scratch.path("nginx"), &shelf.root);
     let url = nginx.url("edge.json");
 
     let fleet: Vec<MeshdProcess> = (0..5)
@@ -111,7 +112,7 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
             MeshdProcess::start(&meshd_args(
                 &url,
                 &key,
-                &scratch.join(&format!("cache-{i}")),
+                &scratch.path(&format!("cache-{i}")),
             ))
         })
         .collect();
@@ -138,7 +139,7 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     });
 
     // Publish: every instance serves the new bundle at its next poll.
-    let v2 = build(scratch.path(), &ping_program("v2"), 2);
+    let v2 = build(scratch.dir(), &ping_program("v2"), 2);
     let polls_before: Vec<f64> = fleet.iter().map(polls).collect();
     let published = Instant::now();
     shelf.publish("edge.json", &v2, Some(&private));
@@ -192,7 +193,7 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     });
     assert!(reason.contains("digest mismatch"), "{reason}");
     // Unsigned.
-    let v3 = build(scratch.path(), &ping_program("v3"), 3);
+    let v3 = build(scratch.dir(), &ping_program("v3"), 3);
     let reason = refused_by_all(&fleet, &v2.digest, || shelf.publish("edge.json", &v3, None));
     assert!(reason.contains("not signed"), "{reason}");
     // Signed with a key the fleet does not trust.
@@ -201,7 +202,7 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     });
     assert!(reason.contains("does not verify"), "{reason}");
     // Stale: a properly signed bundle with a lower serial (a mirror that fell behind).
-    let stale = build(scratch.path(), &ping_program("stale"), 1);
+    let stale = build(scratch.dir(), &ping_program("stale"), 1);
     let reason = refused_by_all(&fleet, &v2.digest, || {
         shelf.publish("edge.json", &stale, Some(&private))
     });
@@ -278,9 +279,9 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     }
 
     // A fresh meshd while nginx is down starts from its cache (a copy of instance 0's).
-    let copied = scratch.join("cache-fresh");
+    let copied = scratch.path("cache-fresh");
     std::fs::create_dir_all(&copied).unwrap();
-    for entry in std::fs::read_dir(scratch.join("cache-0")).unwrap() {
+    for entry in std::fs::read_dir(scratch.path("cache-0")).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), copied.join(entry.file_name())).unwrap();
     }
@@ -291,12 +292,12 @@ fn five_meshd_polling_one_nginx_converge_refuse_bad_bundles_and_survive_an_outag
     assert_eq!(fresh.metric("meshd_bundle_serving_cache"), 1.0);
     assert_eq!(fresh.gateway_get("/ping"), (200, "v2".to_owned()));
     // Without a cache it cannot start, and says why.
-    let (status, log) = run_meshd_to_exit(&meshd_args(&url, &key, &scratch.join("cache-empty")));
+    let (status, log) = run_meshd_to_exit(&meshd_args(&url, &key, &scratch.path("cache-empty")));
     assert!(!status.success());
     assert!(log.contains("no bundle to start with"), "{log}");
 
     // nginx back with a new bundle: the whole fleet, the fresh one too, converges.
-    let v4 = build(scratch.path(), &ping_program("v4"), 4);
+    let v4 = build(scratch.dir(), &ping_program("v4"), 4);
     shelf.publish("edge.json", &v4, Some(&private));
     nginx.restart();
     for meshd in fleet.iter().chain([&fresh]) {
@@ -316,20 +317,20 @@ fn a_rollback_is_accepted_only_when_allowed() {
     }
     let scratch = Scratch::new("rollback");
     let (private, public) = key_pair_texts([23; 32]);
-    let public_key = scratch.join("ops.pub");
+    let public_key = scratch.path("ops.pub");
     std::fs::write(&public_key, &public).unwrap();
-    let mut shelf = Shelf::new(&scratch.join("www"));
-    let new = build(scratch.path(), &ping_program("new"), 10);
+    let mut shelf = Shelf::new(&scratch.path("www"));
+    let new = build(scratch.dir(), &ping_program("new"), 10);
     shelf.publish("edge.json", &new, Some(&private));
-    let nginx = Nginx::start(&scratch.join("nginx"), &shelf.root);
+    let nginx = Nginx::start(&scratch.path("nginx"), &shelf.root);
     let url = nginx.url("edge.json");
     let key = public_key.display().to_string();
-    let strict = MeshdProcess::start(&meshd_args(&url, &key, &scratch.join("strict")));
-    let mut args = meshd_args(&url, &key, &scratch.join("lenient"));
+    let strict = MeshdProcess::start(&meshd_args(&url, &key, &scratch.path("strict")));
+    let mut args = meshd_args(&url, &key, &scratch.path("lenient"));
     args.push("--allow-rollback".into());
     let lenient = MeshdProcess::start(&args);
 
-    let old = build(scratch.path(), &ping_program("old"), 9);
+    let old = build(scratch.dir(), &ping_program("old"), 9);
     shelf.publish("edge.json", &old, Some(&private));
     eventually("the lenient instance rolls back", || {
         lenient.digest() == old.digest
@@ -342,7 +343,7 @@ fn a_rollback_is_accepted_only_when_allowed() {
     // A restarted strict instance remembers the serial through its cache: the stale bundle on
     // the server is refused at start too, and the cached one serves.
     drop(strict);
-    let restarted = MeshdProcess::start(&meshd_args(&url, &key, &scratch.join("strict")));
+    let restarted = MeshdProcess::start(&meshd_args(&url, &key, &scratch.path("strict")));
     restarted.wait_for_line(|l| l.contains("refused as a rollback"));
     assert_eq!(restarted.digest(), new.digest);
 }
@@ -355,13 +356,13 @@ fn https_bundle_urls_need_a_trusted_certificate() {
     }
     let scratch = Scratch::new("https");
     let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (scratch.join("cert.pem"), scratch.join("key.pem"));
+    let (cert, key) = (scratch.path("cert.pem"), scratch.path("key.pem"));
     std::fs::write(&cert, issued.cert.pem()).unwrap();
     std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
-    let mut shelf = Shelf::new(&scratch.join("www"));
-    let bundle = build(scratch.path(), &ping_program("over tls"), 1);
+    let mut shelf = Shelf::new(&scratch.path("www"));
+    let bundle = build(scratch.dir(), &ping_program("over tls"), 1);
     shelf.publish("edge.json", &bundle, None);
-    let nginx = Nginx::start_tls(&scratch.join("nginx"), &shelf.root, &cert, &key);
+    let nginx = Nginx::start_tls(&scratch.path("nginx"), &shelf.root, &cert, &key);
     let url = nginx.url("edge.json");
     let args = |extra: &[&str]| -> Vec<String> {
         [

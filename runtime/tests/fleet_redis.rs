@@ -4,6 +4,7 @@
 //! metrics.
 
 mod fleet_support;
+mod scratch;
 
 use std::time::Instant;
 
@@ -31,7 +32,7 @@ fn respond_program() -> String {
 }
 
 fn fleet(scratch: &Scratch, redis: &RedisServer, count: usize) -> Vec<MeshdProcess> {
-    let program = scratch.join("edge.mesh");
+    let program = scratch.path("edge.mesh");
     std::fs::write(&program, respond_program()).unwrap();
     (0..count)
         .map(|_| {

@@ -12,6 +12,7 @@
 //! `MESHD_TEST_REQUIRE_TRANSACTIONS=1` (set by `.ci/run`) makes that a failure instead.
 
 mod fleet_support;
+mod scratch;
 mod stream_harness;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -158,13 +159,13 @@ fn drill(prefix: &'static str, exactly_once: bool, broker: Broker) -> Drill {
         Broker::Transactional(Some(brokers)) => brokers,
         Broker::Transactional(None) => {
             let binary = noida_binary().expect("noida-db is installed");
-            let started = NoidaKafka::start(&binary, &scratch.join("noida"));
+            let started = NoidaKafka::start(&binary, &scratch.path("noida"));
             let bootstrap = started.bootstrap.clone();
             noida = Some(started);
             bootstrap
         }
         Broker::Embedded => {
-            let broker_program = scratch.join("broker.mesh");
+            let broker_program = scratch.path("broker.mesh");
             std::fs::write(&broker_program, topics(prefix)).unwrap();
             let broker = MeshdProcess::start(&args(&broker_program, &[]));
             let bootstrap = broker
@@ -183,7 +184,7 @@ fn drill(prefix: &'static str, exactly_once: bool, broker: Broker) -> Drill {
     if transactional {
         create_topics(&bootstrap, prefix);
     }
-    let stream_program_file = scratch.join("stream.mesh");
+    let stream_program_file = scratch.path("stream.mesh");
     std::fs::write(&stream_program_file, stream_program(prefix, exactly_once)).unwrap();
     // Against a transactional broker the members are static (`--stream-instance-id`) and the
     // killed one is restarted under its name, as a StatefulSet would: it takes its partitions

@@ -4,13 +4,14 @@
 //! §8.3.1), so it forwards that one as `Host`, never the other: an upstream that serves virtual
 //! hosts would otherwise answer for a host the gateway never judged.
 
+mod scratch;
 mod support;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{raw_exchange, start_mesh, Behaviour, TempDir, Upstream};
+use support::{raw_exchange, start_mesh, Behaviour, Scratch, Upstream};
 
 fn program(bridge: &Upstream, brig: &Upstream) -> String {
     format!(
@@ -39,7 +40,7 @@ fn who_and_host(body: &str) -> (String, String) {
 async fn the_upstream_gets_the_host_the_request_was_routed_by() {
     let bridge = Upstream::start("bridge", Behaviour::Answer).await;
     let brig = Upstream::start("brig", Behaviour::Answer).await;
-    let dir = TempDir::new("forwarded-host");
+    let dir = Scratch::new("forwarded-host");
     let server = start_mesh(&dir, &program(&bridge, &brig)).await;
     let edge = server.listener("edge").unwrap();
 

@@ -1,6 +1,7 @@
 //! Forwarding over real sockets: path rewriting, forwarded headers, hop-by-hop hygiene,
 //! connection reuse, balancing spread and weighted splits.
 
+mod scratch;
 mod support;
 
 use support::*;
@@ -19,7 +20,7 @@ fn service_block(name: &str, endpoints: &[&Upstream], extra: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strip_prefix_and_rewrite_shape_the_upstream_path_and_keep_the_query() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("rewrite");
+    let dir = Scratch::new("rewrite");
     let source = format!(
         r#"
 gateway edge {{
@@ -45,7 +46,7 @@ gateway edge {{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_headers_are_added_and_hop_by_hop_headers_removed_both_ways() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("headers");
+    let dir = Scratch::new("headers");
     let source = format!(
         r#"
 gateway edge {{
@@ -90,7 +91,7 @@ gateway edge {{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_connections_are_kept_alive_and_reused() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("reuse");
+    let dir = Scratch::new("reuse");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
         service_block("crew", &[&upstream], "")
@@ -120,7 +121,7 @@ async fn round_robin_spreads_requests_evenly_over_endpoints() {
         Upstream::start("b", Behaviour::Answer).await,
         Upstream::start("c", Behaviour::Answer).await,
     ];
-    let dir = TempDir::new("round-robin");
+    let dir = Scratch::new("round-robin");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
         service_block("crew", &[&ups[0], &ups[1], &ups[2]], "balance round_robin")
@@ -142,7 +143,7 @@ async fn random_and_least_request_reach_every_endpoint() {
             Upstream::start("a", Behaviour::Answer).await,
             Upstream::start("b", Behaviour::Answer).await,
         ];
-        let dir = TempDir::new(policy);
+        let dir = Scratch::new(policy);
         let source = format!(
             "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
             service_block("crew", &[&ups[0], &ups[1]], &format!("balance {policy}"))
@@ -169,7 +170,7 @@ async fn hash_balancing_keeps_each_key_on_one_endpoint() {
         Upstream::start("b", Behaviour::Answer).await,
         Upstream::start("c", Behaviour::Answer).await,
     ];
-    let dir = TempDir::new("hash");
+    let dir = Scratch::new("hash");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
         service_block("crew", &[&ups[0], &ups[1], &ups[2]], "balance hash(request.headers[\"x-user\"])")
@@ -199,7 +200,7 @@ async fn hash_balancing_keeps_each_key_on_one_endpoint() {
 async fn a_weighted_split_sends_each_service_its_share() {
     let stable = Upstream::start("stable", Behaviour::Answer).await;
     let canary = Upstream::start("canary", Behaviour::Answer).await;
-    let dir = TempDir::new("split");
+    let dir = Scratch::new("split");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward stable 80%, canary 20% }} }}\n{}{}",
         service_block("stable", &[&stable], ""),
@@ -219,7 +220,7 @@ async fn a_weighted_split_sends_each_service_its_share() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_and_large_upstream_bodies_reach_the_client_whole() {
     let upstream = Upstream::start("big", Behaviour::Chunked(300 * 1024)).await;
-    let dir = TempDir::new("chunked-response");
+    let dir = Scratch::new("chunked-response");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward big }} }}\n{}",
         service_block("big", &[&upstream], "")
@@ -243,7 +244,7 @@ async fn chunked_and_large_upstream_bodies_reach_the_client_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_request_gets_headers_without_a_body() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("head");
+    let dir = Scratch::new("head");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
         service_block("crew", &[&upstream], "")
@@ -268,7 +269,7 @@ async fn a_head_request_gets_headers_without_a_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keep_alive_connection_the_upstream_closed_is_replaced_without_an_error() {
     let (address, served, _task) = one_shot_upstream().await;
-    let dir = TempDir::new("stale");
+    let dir = Scratch::new("stale");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\nservice crew {{ endpoints [\"{address}\"] }}"
     );
@@ -289,7 +290,7 @@ async fn a_keep_alive_connection_the_upstream_closed_is_replaced_without_an_erro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_bodies_are_forwarded_with_their_length_or_chunked() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("request-body");
+    let dir = Scratch::new("request-body");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\n{}",
         service_block("crew", &[&upstream], "")

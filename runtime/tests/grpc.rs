@@ -9,6 +9,7 @@ mod mesh_identity_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
+mod scratch;
 
 use grpc_support::{append, code, gateway, grpc_call, tls_files, GrpcServer, Scratch};
 use mesh_identity_support::TestCa;

@@ -13,6 +13,7 @@ mod mesh_sidecar_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
+mod scratch;
 mod support;
 mod wire_messages;
 

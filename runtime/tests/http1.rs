@@ -5,6 +5,7 @@
 //! sends is checked; upstreams are hyper servers or scripted raw ones.
 
 mod http1_wire;
+mod scratch;
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_are_answered_in_order() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("pipelining");
+    let dir = Scratch::new("pipelining");
     let server = gateway_to(&dir, upstream.address).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"GET /one HTTP/1.1\r\nHost: edge\r\n\r\nPOST /two HTTP/1.1\r\nHost: edge\r\nContent-Length: 3\r\n\r\nabcGET /ping HTTP/1.1\r\nHost: edge\r\n\r\nGET /four HTTP/1.1\r\nHost: edge\r\n\r\n").await;
@@ -35,7 +36,7 @@ async fn pipelined_requests_are_answered_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_request_bodies_with_extensions_and_trailers_are_forwarded_whole() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("chunked-request");
+    let dir = Scratch::new("chunked-request");
     let server = gateway_to(&dir, upstream.address).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"POST /up HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\n6 ; x=\"y\"\r\n world\r\n0\r\nX-Checksum: 11\r\n\r\n").await;
@@ -53,7 +54,7 @@ async fn chunked_responses_with_extensions_and_trailers_are_rechunked_or_closed_
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5;name=v\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n".to_vec()
     })
     .await;
-    let dir = TempDir::new("chunked-response");
+    let dir = Scratch::new("chunked-response");
     let server = gateway_to(&dir, upstream).await;
     let edge = server.listener("edge").unwrap();
     let mut wire = Wire::connect(edge).await;
@@ -90,7 +91,7 @@ async fn interim_responses_are_skipped_and_bodiless_statuses_keep_the_framing() 
         }
     })
     .await;
-    let dir = TempDir::new("interim");
+    let dir = Scratch::new("interim");
     let server = gateway_to(&dir, upstream).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"GET /early HTTP/1.1\r\nHost: edge\r\n\r\nGET /none HTTP/1.1\r\nHost: edge\r\n\r\nGET /same HTTP/1.1\r\nHost: edge\r\n\r\nGET /else HTTP/1.1\r\nHost: edge\r\n\r\n").await;
@@ -112,7 +113,7 @@ async fn interim_responses_are_skipped_and_bodiless_statuses_keep_the_framing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_requests_get_lengths_without_bodies() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("head");
+    let dir = Scratch::new("head");
     let server = gateway_to(&dir, upstream.address).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"HEAD /ping HTTP/1.1\r\nHost: edge\r\n\r\nHEAD /x HTTP/1.1\r\nHost: edge\r\n\r\nGET /ping HTTP/1.1\r\nHost: edge\r\n\r\n").await;
@@ -129,7 +130,7 @@ async fn head_requests_get_lengths_without_bodies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_close_from_the_client_ends_the_connection_after_the_response() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("close-client");
+    let dir = Scratch::new("close-client");
     let server = gateway_to(&dir, upstream.address).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"GET /a HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: edge\r\n\r\n").await;
@@ -149,7 +150,7 @@ async fn connection_close_from_the_upstream_keeps_the_client_connection() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec()
     })
     .await;
-    let dir = TempDir::new("close-upstream");
+    let dir = Scratch::new("close-upstream");
     let server = gateway_to(&dir, upstream).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     for _ in 0..3 {
@@ -172,7 +173,7 @@ async fn connection_close_from_the_upstream_keeps_the_client_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http10_connections_close_unless_keep_alive_is_asked() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("http10");
+    let dir = Scratch::new("http10");
     let server = gateway_to(&dir, upstream.address).await;
     let edge = server.listener("edge").unwrap();
     let mut plain = Wire::connect(edge).await;
@@ -194,7 +195,7 @@ async fn http10_connections_close_unless_keep_alive_is_asked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_half_closes_still_gets_its_answer() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("half-close");
+    let dir = Scratch::new("half-close");
     let server = gateway_to(&dir, upstream.address).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"POST /a HTTP/1.1\r\nHost: edge\r\nContent-Length: 2\r\n\r\nhi")
@@ -208,7 +209,7 @@ async fn a_client_that_half_closes_still_gets_its_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expect_100_continue_is_answered_before_the_body_and_not_when_refused() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("expect");
+    let dir = Scratch::new("expect");
     let server = gateway_to(&dir, upstream.address).await;
     let edge = server.listener("edge").unwrap();
     let mut wire = Wire::connect(edge).await;
@@ -235,7 +236,7 @@ async fn expect_100_continue_is_answered_before_the_body_and_not_when_refused() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_heads_are_refused_and_the_connection_closed() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("malformed");
+    let dir = Scratch::new("malformed");
     let server = gateway_to(&dir, upstream.address).await;
     let edge = server.listener("edge").unwrap();
     let cases: [(&[u8], u16); 8] = [
@@ -282,7 +283,7 @@ async fn malformed_heads_are_refused_and_the_connection_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_chunked_body_ends_the_exchange_with_400() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("bad-chunks");
+    let dir = Scratch::new("bad-chunks");
     let server = gateway_to(&dir, upstream.address).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"POST /a HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n").await;
@@ -294,7 +295,7 @@ async fn a_malformed_chunked_body_ends_the_exchange_with_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_body_over_the_route_limit_is_cut_off_with_413() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("chunked-limit");
+    let dir = Scratch::new("chunked-limit");
     let server = gateway_to(&dir, upstream.address).await;
     let edge = server.listener("edge").unwrap();
     let mut within = Wire::connect(edge).await;
@@ -343,7 +344,7 @@ async fn request_bodies_stream_to_the_upstream_before_the_client_finishes() {
             .await
             .unwrap();
     });
-    let dir = TempDir::new("stream-up");
+    let dir = Scratch::new("stream-up");
     let server = gateway_to(&dir, upstream).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"POST /up HTTP/1.1\r\nHost: edge\r\nContent-Length: 11\r\n\r\nfirst")
@@ -376,7 +377,7 @@ async fn response_bodies_stream_to_the_client_before_the_upstream_finishes() {
         first_seen.await.unwrap();
         stream.write_all(b"6\r\nsecond\r\n0\r\n\r\n").await.unwrap();
     });
-    let dir = TempDir::new("stream-down");
+    let dir = Scratch::new("stream-down");
     let server = gateway_to(&dir, upstream).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"GET /down HTTP/1.1\r\nHost: edge\r\n\r\n").await;
@@ -422,7 +423,7 @@ async fn a_client_that_does_not_read_holds_the_upstream_back() {
             }
         }
     });
-    let dir = TempDir::new("backpressure");
+    let dir = Scratch::new("backpressure");
     let server = gateway_to(&dir, upstream).await;
     let mut wire = Wire::connect(server.listener("edge").unwrap()).await;
     wire.send(b"GET /big HTTP/1.1\r\nHost: edge\r\n\r\n").await;
@@ -453,7 +454,7 @@ async fn a_client_that_does_not_read_holds_the_upstream_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let dir = TempDir::new("idle");
+    let dir = Scratch::new("idle");
     let file = dir.path("main.mesh");
     std::fs::write(
         &file,

@@ -3,6 +3,7 @@
 //! gets all of them to the upstream at once with `--http2-max-streams 200`; with the default, 100
 //! are held and the rest go through as those end (SETTINGS_MAX_CONCURRENT_STREAMS).
 
+mod scratch;
 mod support;
 
 use std::convert::Infallible;
@@ -16,7 +17,7 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{eventually, start_with, test_options, TempDir};
+use support::{eventually, start_with, test_options, Scratch};
 use tokio::sync::watch;
 
 /// An HTTP/1.1 upstream that counts the requests it holds, answering none until `release`.
@@ -50,7 +51,7 @@ async fn streams_held_at_once(name: &str, max_streams: Option<u32>, count: usize
     let held = Arc::new(AtomicUsize::new(0));
     let (release, gate) = watch::channel(false);
     let upstream = holding_upstream(Arc::clone(&held), gate).await;
-    let dir = TempDir::new(name);
+    let dir = Scratch::new(name);
     std::fs::write(
         dir.path("edge.mesh"),
         format!(

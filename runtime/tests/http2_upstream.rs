@@ -6,6 +6,7 @@
 //! whose peer fell silent is found by its pings and replaced (towards an upstream) or closed with
 //! its streams (from a client).
 
+mod scratch;
 mod support;
 
 use std::convert::Infallible;
@@ -25,7 +26,7 @@ use hyper::client::conn::http2::SendRequest;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{eventually, eventually_within, start_mesh, TempDir};
+use support::{eventually, eventually_within, start_mesh, Scratch};
 
 /// A body of fixed frames: data pieces, then trailers.
 struct Frames {
@@ -90,7 +91,7 @@ async fn h2c_upstream() -> SocketAddr {
     address
 }
 
-async fn gateway(dir: &TempDir, upstream: SocketAddr) -> (meshd::run::RunningServer, SocketAddr) {
+async fn gateway(dir: &Scratch, upstream: SocketAddr) -> (meshd::run::RunningServer, SocketAddr) {
     let source = format!(
         "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route all {{ match * prefix \"/\" public forward h2app }}\n}}\nservice h2app {{ endpoints [\"{upstream}\"] protocol h2c }}\n"
     );
@@ -101,7 +102,7 @@ async fn gateway(dir: &TempDir, upstream: SocketAddr) -> (meshd::run::RunningSer
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trailers_pass_both_ways_between_an_http2_client_and_an_h2c_upstream() {
-    let dir = TempDir::new("h2-trailers");
+    let dir = Scratch::new("h2-trailers");
     let upstream = h2c_upstream().await;
     let (_server, address) = gateway(&dir, upstream).await;
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -131,7 +132,7 @@ async fn trailers_pass_both_ways_between_an_http2_client_and_an_h2c_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http1_client_reaches_an_h2c_service() {
-    let dir = TempDir::new("h2-from-http1");
+    let dir = Scratch::new("h2-from-http1");
     let upstream = h2c_upstream().await;
     let (_server, address) = gateway(&dir, upstream).await;
     let client = support::client();
@@ -272,7 +273,7 @@ async fn settled(what: &str, counter: &AtomicU64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_stop_reading_hold_back_their_own_streams_not_the_shared_upstream_connection()
 {
-    let dir = TempDir::new("h2-stalled-readers");
+    let dir = Scratch::new("h2-stalled-readers");
     let pulled = Arc::new(AtomicU64::new(0));
     let upstream = flooding_upstream(Arc::clone(&pulled)).await;
     let (_server, address) = gateway(&dir, upstream).await;
@@ -323,7 +324,7 @@ async fn clients_that_stop_reading_hold_back_their_own_streams_not_the_shared_up
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_upload_holds_back_its_own_stream_not_the_clients_connection() {
-    let dir = TempDir::new("h2-stalled-uploads");
+    let dir = Scratch::new("h2-stalled-uploads");
     let upstream = flooding_upstream(Arc::new(AtomicU64::new(0))).await;
     let (_server, address) = gateway(&dir, upstream).await;
     let mut sender = h2_client::<AnyBody>(address).await;
@@ -442,7 +443,7 @@ impl HoldingUpstream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_lived_streams_that_fill_a_connection_send_the_next_request_on_another() {
-    let dir = TempDir::new("h2-full-connection");
+    let dir = Scratch::new("h2-full-connection");
     // 100 streams per connection: the least RFC 9113 advises a server to allow.
     let upstream = HoldingUpstream::start(100).await;
     let accepted = upstream.accepted;
@@ -568,7 +569,7 @@ async fn relay_until_silent(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_replaced() {
-    let dir = TempDir::new("h2-silent-upstream");
+    let dir = Scratch::new("h2-silent-upstream");
     let upstream = HoldingUpstream::start(100).await;
     let relay = SilentRelay::start(upstream.address).await;
     // The service's timeout bounds each try: a request into the silent connection fails in 1 s.
@@ -608,7 +609,7 @@ async fn a_connection_whose_upstream_fell_silent_is_found_by_its_pings_and_repla
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_connection_that_fell_silent_is_found_by_its_pings_and_its_streams_end() {
-    let dir = TempDir::new("h2-silent-client");
+    let dir = Scratch::new("h2-silent-client");
     let upstream = HoldingUpstream::start(100).await;
     let (_server, address) = gateway(&dir, upstream.address).await;
     // The client reaches meshd through a relay, and opens a long-lived, quiet stream.
@@ -628,7 +629,7 @@ async fn a_client_connection_that_fell_silent_is_found_by_its_pings_and_its_stre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_past_max_requests_is_answered_503_until_one_ends() {
-    let dir = TempDir::new("h2-max-requests");
+    let dir = Scratch::new("h2-max-requests");
     let upstream = HoldingUpstream::start(100).await;
     let source = format!(
         "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route all {{ match * prefix \"/\" public forward h2app }}\n}}\nservice h2app {{ endpoints [\"{}\"] protocol h2c circuit_breaker {{ max_requests 1 }} }}\n",

@@ -1,13 +1,14 @@
 //! The Kafka metrics on the admin `/metrics`: a produce route and a stream running inside meshd
 //! against the embedded broker, read back as Prometheus text.
 
+mod scratch;
 mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use support::{admin_get, client, send, start_mesh, TempDir};
+use support::{admin_get, client, send, start_mesh, Scratch};
 
 const PROGRAM: &str = r#"
 gateway edge {
@@ -41,7 +42,7 @@ fn sample(text: &str, prefix: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produced_consumed_filtered_dead_lettered_latency_and_lag_show_on_the_admin_metrics() {
-    let dir = TempDir::new("kafka-metrics");
+    let dir = Scratch::new("kafka-metrics");
     let server = start_mesh(&dir, PROGRAM).await;
     let edge = server.listener("edge").unwrap();
     // One key: every record lands in the same partition, the one whose lag is checked.

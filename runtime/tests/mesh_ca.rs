@@ -3,10 +3,11 @@
 //! no SPIFFE ID, garbage) is refused by `meshd ca check` with exit 1 and a message that says why.
 
 mod mesh_identity_support;
+mod scratch;
 
 use std::time::{Duration, SystemTime};
 
-use mesh_identity_support::{id, refused, run_meshd, TempDir, TestCa};
+use mesh_identity_support::{id, refused, run_meshd, Scratch, TestCa};
 use meshd::mesh::identity::{CertLoadError, WorkloadCert};
 
 #[cfg(unix)]
@@ -17,7 +18,7 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[test]
 fn init_then_issue_round_trips_through_the_sidecar_loader() {
-    let temp = TempDir::new("round-trip");
+    let temp = Scratch::new("round-trip");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     #[cfg(unix)]
     assert_eq!(mode(&ca.dir.join("ca.key")), 0o600);
@@ -55,7 +56,7 @@ fn init_then_issue_round_trips_through_the_sidecar_loader() {
 
 #[test]
 fn issue_takes_an_explicit_identity_lifetime_and_extra_sans() {
-    let temp = TempDir::new("explicit");
+    let temp = Scratch::new("explicit");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let out = temp.path("bridge");
     let output = run_meshd(&[
@@ -99,7 +100,7 @@ fn issue_takes_an_explicit_identity_lifetime_and_extra_sans() {
 
 #[test]
 fn a_gateway_certificate_names_the_gateway() {
-    let temp = TempDir::new("gateway");
+    let temp = Scratch::new("gateway");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let out = temp.path("edge");
     let output = run_meshd(&[
@@ -120,7 +121,7 @@ fn a_gateway_certificate_names_the_gateway() {
 
 #[test]
 fn an_expired_certificate_is_refused_with_when_it_expired() {
-    let temp = TempDir::new("expired");
+    let temp = Scratch::new("expired");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let out = temp.path("picard");
     ca.forge("spiffe://starfleet/picard", &out, |params| {
@@ -138,7 +139,7 @@ fn an_expired_certificate_is_refused_with_when_it_expired() {
 
 #[test]
 fn a_certificate_not_yet_valid_is_refused_with_a_hint_about_the_clock() {
-    let temp = TempDir::new("future");
+    let temp = Scratch::new("future");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let out = temp.path("picard");
     ca.forge("spiffe://starfleet/picard", &out, |params| {
@@ -153,7 +154,7 @@ fn a_certificate_not_yet_valid_is_refused_with_a_hint_about_the_clock() {
 
 #[test]
 fn a_certificate_from_another_ca_is_refused_as_not_chaining_to_the_bundle() {
-    let temp = TempDir::new("foreign");
+    let temp = Scratch::new("foreign");
     let ours = TestCa::init(temp.path("ours"), "starfleet");
     let theirs = TestCa::init(temp.path("theirs"), "starfleet");
     let out = temp.path("picard");
@@ -169,7 +170,7 @@ fn a_certificate_from_another_ca_is_refused_as_not_chaining_to_the_bundle() {
 
 #[test]
 fn a_key_that_is_not_the_certificates_is_refused() {
-    let temp = TempDir::new("mismatch");
+    let temp = Scratch::new("mismatch");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let picard = temp.path("picard");
     let riker = temp.path("riker");
@@ -185,7 +186,7 @@ fn a_key_that_is_not_the_certificates_is_refused() {
 
 #[test]
 fn a_certificate_without_a_spiffe_id_is_refused() {
-    let temp = TempDir::new("no-spiffe");
+    let temp = Scratch::new("no-spiffe");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let out = temp.path("picard");
     ca.forge("spiffe://starfleet/picard", &out, |params| {
@@ -216,7 +217,7 @@ fn a_certificate_without_a_spiffe_id_is_refused() {
 
 #[test]
 fn a_chain_through_an_intermediate_loads() {
-    let temp = TempDir::new("intermediate");
+    let temp = Scratch::new("intermediate");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let out = temp.path("picard");
     ca.forge_via_intermediate("spiffe://starfleet/picard", &out);
@@ -234,7 +235,7 @@ fn a_chain_through_an_intermediate_loads() {
 
 #[test]
 fn spire_and_spiffe_helper_file_names_are_read_too() {
-    let temp = TempDir::new("spire-names");
+    let temp = Scratch::new("spire-names");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let issued = temp.path("issued");
     ca.issue("picard", &issued, &[]);
@@ -258,7 +259,7 @@ fn spire_and_spiffe_helper_file_names_are_read_too() {
 
 #[test]
 fn ca_commands_refuse_bad_requests_with_exit_1() {
-    let temp = TempDir::new("requests");
+    let temp = Scratch::new("requests");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let ca_dir = ca.dir.to_str().unwrap();
     let out = temp.path("out");
@@ -349,7 +350,7 @@ fn ca_commands_refuse_bad_requests_with_exit_1() {
 
 #[test]
 fn arbitrary_bytes_in_certificate_files_are_refused_without_a_panic() {
-    let temp = TempDir::new("garbage");
+    let temp = Scratch::new("garbage");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     let issued = temp.path("issued");
     ca.issue("picard", &issued, &[]);

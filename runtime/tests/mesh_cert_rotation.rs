@@ -4,11 +4,12 @@
 //! serial). A half-written rotation or an expired replacement keeps the old pair in force.
 
 mod mesh_identity_support;
+mod scratch;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mesh_identity_support::{connect, eventually, id, MeshServer, TempDir, TestCa};
+use mesh_identity_support::{connect, eventually, id, MeshServer, Scratch, TestCa};
 use meshd::mesh::identity::{
     watch_cert_dir, CertWatchOptions, IdentityStore, OutboundTls, PeerAuthentication, SpiffeId,
 };
@@ -41,7 +42,7 @@ async fn issue(ca: &Arc<TestCa>, service: &'static str, out: std::path::PathBuf)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_under_steady_traffic_loses_nothing_and_new_handshakes_present_the_new_certificate(
 ) {
-    let temp = TempDir::new("rotation");
+    let temp = Scratch::new("rotation");
     let ca = Arc::new(TestCa::init(temp.path("ca"), "starfleet"));
     let (picard_dir, riker_dir) = (temp.path("picard"), temp.path("riker"));
     let mut picard_serial = issue(&ca, "picard", picard_dir.clone()).await;
@@ -170,7 +171,7 @@ async fn rotation_under_steady_traffic_loses_nothing_and_new_handshakes_present_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_written_or_expired_rotation_keeps_the_old_pair_in_force() {
-    let temp = TempDir::new("half-written");
+    let temp = Scratch::new("half-written");
     let ca = Arc::new(TestCa::init(temp.path("ca"), "starfleet"));
     let picard_dir = temp.path("picard");
     let old_serial = issue(&ca, "picard", picard_dir.clone()).await;

@@ -5,12 +5,13 @@
 //! processes) are judged the same way.
 
 mod mesh_identity_support;
+mod scratch;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use mesh_identity_support::chain_only_client::{anonymous_builder, anonymous_client};
-use mesh_identity_support::{connect, eventually, id, MeshServer, TempDir, TestCa};
+use mesh_identity_support::{connect, eventually, id, MeshServer, Scratch, TestCa};
 use meshd::mesh::identity::{
     explain_handshake_error, identity_mismatch, HandshakeFailure, IdentityMetrics, IdentityStore,
     OutboundTls, PeerAuthentication, WorkloadCert,
@@ -20,13 +21,13 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 
 struct Mesh {
-    temp: TempDir,
+    temp: Scratch,
     ca: TestCa,
 }
 
 impl Mesh {
     fn new(name: &str) -> Mesh {
-        let temp = TempDir::new(name);
+        let temp = Scratch::new(name);
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         Mesh { temp, ca }
     }

@@ -15,12 +15,13 @@ mod mesh_sidecar_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
+mod scratch;
 mod support;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use mesh_identity_support::{connect, id, TempDir, TestCa};
+use mesh_identity_support::{connect, id, Scratch, TestCa};
 use mesh_sidecar_support::{
     assert_refused_plaintext, metric, plaintext, services_source, workload, Mesh, MESH_PERMISSIVE,
     MESH_STRICT,
@@ -356,7 +357,7 @@ async fn a_reload_to_permissive_and_a_changed_rule_take_effect_on_the_next_reque
 
 #[test]
 fn a_sidecar_refuses_to_start_for_an_unknown_service_or_with_another_services_certificate() {
-    let temp = TempDir::new("sidecar-refused");
+    let temp = Scratch::new("sidecar-refused");
     let ca = TestCa::init(temp.path("ca"), "starfleet");
     ca.issue("worf", &temp.path("worf"), &[]);
     ca.issue("riker", &temp.path("riker"), &[]);

@@ -9,6 +9,7 @@ mod mesh_identity_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
+mod scratch;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_identity_support::{TempDir, TestCa};
+use mesh_identity_support::{Scratch, TestCa};
 use meshd_process::{eventually, run_meshd_to_exit, sidecar_args, value_after, MeshdProcess};
 use meshwork_bundle::mesh_policy::{denied_by, ServiceHosts};
 
@@ -114,7 +115,7 @@ fn listener(process: &MeshdProcess, kind: &str) -> SocketAddr {
 /// db's sidecar in front of the echo server, and picard's and riker's sidecars with a `--tcp`
 /// listener for db (`db_args`: more flags for db's sidecar).
 struct TcpMesh {
-    temp: TempDir,
+    temp: Scratch,
     accepted: Arc<AtomicUsize>,
     db: MeshdProcess,
     db_inbound: SocketAddr,
@@ -129,7 +130,7 @@ impl TcpMesh {
 
     /// As `start`, with db greeting each connection first.
     fn start_greeting(name: &str, db_args: &[&str], greeting: &'static [u8]) -> TcpMesh {
-        let temp = TempDir::new(name);
+        let temp = Scratch::new(name);
         let dir = temp.path("");
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for service in ["picard", "riker", "db"] {

@@ -10,6 +10,7 @@
 
 mod agreement_support;
 mod fleet_support;
+mod scratch;
 mod stream_harness;
 
 use std::net::SocketAddr;
@@ -410,10 +411,10 @@ fn meshc_test_and_a_live_meshd_decide_the_same() {
     let received = Arc::new(Mutex::new(Vec::new()));
     let conn = upstream("conn", Arc::clone(&received));
     let autopilot = upstream("autopilot", Arc::clone(&received));
-    let program_path = scratch.join("bridge.mesh");
-    let jwks_path = scratch.join("jwks.json");
+    let program_path = scratch.path("bridge.mesh");
+    let jwks_path = scratch.path("jwks.json");
     std::fs::write(&program_path, program(conn, autopilot, &jwks_path)).unwrap();
-    let tests_path = scratch.join("bridge.test.mesh");
+    let tests_path = scratch.path("bridge.test.mesh");
     std::fs::write(&tests_path, TESTS).unwrap();
 
     let compilation = meshc::compile_paths(std::slice::from_ref(&program_path)).expect("readable");

@@ -3,6 +3,7 @@
 //! hanging mirror holds at most `queue` copies (the rest are dropped and counted); a body over
 //! `max_body` is not copied.
 
+mod scratch;
 mod support;
 
 use std::net::SocketAddr;
@@ -116,7 +117,7 @@ async fn post(address: SocketAddr, path: &str, body: Vec<u8>) -> Answer {
 async fn the_mirror_gets_a_copy_with_a_shadow_host_and_the_body() {
     let primary = Upstream::start("crew", Behaviour::Answer).await;
     let (mirror, mut received, _) = recording_mirror(false).await;
-    let dir = TempDir::new("mirror-copy");
+    let dir = Scratch::new("mirror-copy");
     let server = start_mesh(&dir, &program(primary.address, mirror, "max_body 1KiB")).await;
     let edge = server.listener("edge").unwrap();
 
@@ -161,7 +162,7 @@ async fn a_mirror_answering_500_never_changes_the_primary_answer() {
     const N: usize = 30;
     let primary = Upstream::start("crew", Behaviour::Answer).await;
     let failing = Upstream::start("shadow", Behaviour::Status(500)).await;
-    let dir = TempDir::new("mirror-500");
+    let dir = Scratch::new("mirror-500");
     let server = start_mesh(&dir, &program(primary.address, failing.address, "")).await;
     let edge = server.listener("edge").unwrap();
     for _ in 0..N {
@@ -187,7 +188,7 @@ async fn a_hanging_mirror_holds_at_most_its_queue_and_never_delays_the_primary()
     const QUEUE: usize = 4;
     let primary = Upstream::start("crew", Behaviour::Answer).await;
     let (mirror, _received, accepted) = recording_mirror(true).await;
-    let dir = TempDir::new("mirror-hang");
+    let dir = Scratch::new("mirror-hang");
     let server = start_mesh(
         &dir,
         &program(primary.address, mirror, &format!("queue {QUEUE}")),

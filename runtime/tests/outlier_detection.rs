@@ -5,6 +5,7 @@
 //! passed and it answers again. `meshd_outlier_ejections_total` and
 //! `meshd_outlier_ejected_endpoints` follow.
 
+mod scratch;
 mod support;
 
 use std::net::SocketAddr;
@@ -57,7 +58,7 @@ async fn failure_percentage_ejects_a_mostly_failing_endpoint_and_it_comes_back()
     let good = Upstream::start("good", Behaviour::Answer).await;
     let other = Upstream::start("other", Behaviour::Answer).await;
     let bad = Upstream::start("bad", Behaviour::Status(503)).await;
-    let dir = TempDir::new("outlier-failure-percentage");
+    let dir = Scratch::new("outlier-failure-percentage");
     let source = program(
         &[&good, &other, &bad],
         "failure_percentage 50% min_requests 3",
@@ -94,7 +95,7 @@ async fn success_rate_ejects_the_endpoint_far_below_its_peers() {
     }
     upstreams.push(Upstream::start("bad", Behaviour::Status(503)).await);
     let refs: Vec<&Upstream> = upstreams.iter().collect();
-    let dir = TempDir::new("outlier-success-rate");
+    let dir = Scratch::new("outlier-success-rate");
     let server = start_mesh(&dir, &program(&refs, "success_rate min_requests 3")).await;
     let edge = server.listener("edge").unwrap();
     let bad = &upstreams[4];
@@ -122,7 +123,7 @@ async fn latency_ejects_an_endpoint_far_slower_than_its_peers_and_it_comes_back(
     let fast = Upstream::start("fast", Behaviour::Answer).await;
     let other = Upstream::start("other", Behaviour::Answer).await;
     let slow = Upstream::start("slow", Behaviour::Answer).await;
-    let dir = TempDir::new("outlier-latency");
+    let dir = Scratch::new("outlier-latency");
     // An interval long enough for the slow endpoint to answer `min_requests` within it.
     let source = program(
         &[&fast, &other, &slow],

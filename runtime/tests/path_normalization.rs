@@ -5,6 +5,7 @@
 
 #[allow(dead_code)] // the wire helpers are shared with http1.rs, which uses them all
 mod http1_wire;
+mod scratch;
 mod support;
 
 use std::net::SocketAddr;
@@ -32,7 +33,7 @@ async fn recording_upstream() -> (SocketAddr, Seen) {
 
 /// One gateway per path policy, each with a protected `/admin` prefix and `/officers/{id}`
 /// template, a public `/api` prefix that is stripped, a rewrite, and a public catch-all.
-fn program(dir: &TempDir, upstream: SocketAddr) -> String {
+fn program(dir: &Scratch, upstream: SocketAddr) -> String {
     std::fs::write(dir.path("crew.key"), KEY).unwrap();
     let key_file = dir.path("crew.key");
     let gateway = |name: &str, settings: &str| {
@@ -94,7 +95,7 @@ const VECTORS: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_encoded_slashes_get_400_and_other_vectors_meet_the_protected_route() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("paths-strict");
+    let dir = Scratch::new("paths-strict");
     let server = start_mesh(&dir, &program(&dir, upstream)).await;
     let edge = server.listener("strict").unwrap();
     for target in [
@@ -157,7 +158,7 @@ async fn by_default_encoded_slashes_get_400_and_other_vectors_meet_the_protected
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unescape_decodes_slashes_before_matching_and_forwards_the_decoded_path() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("paths-unescape");
+    let dir = Scratch::new("paths-unescape");
     let server = start_mesh(&dir, &program(&dir, upstream)).await;
     let edge = server.listener("unescape").unwrap();
     for target in VECTORS {
@@ -195,7 +196,7 @@ async fn unescape_decodes_slashes_before_matching_and_forwards_the_decoded_path(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_matches_encoded_slashes_inside_one_segment_and_forwards_them_encoded() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("paths-keep");
+    let dir = Scratch::new("paths-keep");
     let server = start_mesh(&dir, &program(&dir, upstream)).await;
     let edge = server.listener("keep").unwrap();
     // One segment `admin%2Fx` is not the `/admin` prefix: the public route takes it, and the
@@ -220,7 +221,7 @@ async fn keep_matches_encoded_slashes_inside_one_segment_and_forwards_them_encod
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_merging_a_doubled_slash_is_its_own_segment_and_forwarded_as_matched() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("paths-unmerged");
+    let dir = Scratch::new("paths-unmerged");
     let server = start_mesh(&dir, &program(&dir, upstream)).await;
     let edge = server.listener("unmerged").unwrap();
     assert_eq!(
@@ -234,7 +235,7 @@ async fn without_merging_a_doubled_slash_is_its_own_segment_and_forwarded_as_mat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strip_prefix_and_rewrite_work_on_the_normalized_path() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("paths-rewrite");
+    let dir = Scratch::new("paths-rewrite");
     let server = start_mesh(&dir, &program(&dir, upstream)).await;
     let edge = server.listener("strict").unwrap();
     assert_eq!(

@@ -2,6 +2,7 @@
 //! mock cluster (the embedded broker, or one named with `--brokers`), read back with a real
 //! consumer.
 
+mod scratch;
 mod stream_harness;
 mod support;
 
@@ -13,7 +14,7 @@ use meshd::stream::{BrokerFault, BrokerProgram, EmbeddedBroker};
 use meshd::RunningServer;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use stream_harness::{read_topic, record_count, ReadRecord};
-use support::{client, send, start_mesh, start_with, test_options, Answer, TempDir};
+use support::{client, send, start_mesh, start_with, test_options, Answer, Scratch};
 
 /// Topics without `partitions` get the embedded broker's default of 3.
 const LOG_PROGRAM: &str = r#"
@@ -107,7 +108,7 @@ async fn count(bootstrap: &str, topic: &str, partitions: i32) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_post_answers_200_with_where_the_record_landed_and_it_reads_back_exactly() {
-    let dir = TempDir::new("produce-sync");
+    let dir = Scratch::new("produce-sync");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let body = br#"{"stardate": 41153.7, "severity": "red", "entry": "Encountered Q."}"#;
     let answer = post(
@@ -147,7 +148,7 @@ async fn a_sync_post_answers_200_with_where_the_record_landed_and_it_reads_back_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_with_the_same_key_land_in_the_same_partition_in_order() {
-    let dir = TempDir::new("produce-order");
+    let dir = Scratch::new("produce-order");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let mut landed = Vec::new();
     for index in 0..5 {
@@ -180,7 +181,7 @@ async fn records_with_the_same_key_land_in_the_same_partition_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_async_post_answers_202_and_the_record_still_arrives() {
-    let dir = TempDir::new("produce-async");
+    let dir = Scratch::new("produce-async");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let answer = post(
         &server,
@@ -201,7 +202,7 @@ async fn an_async_post_answers_202_and_the_record_still_arrives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envelope_value_carries_method_path_headers_query_and_json_body() {
-    let dir = TempDir::new("produce-envelope");
+    let dir = Scratch::new("produce-envelope");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let answer = post(
         &server,
@@ -228,7 +229,7 @@ async fn an_envelope_value_carries_method_path_headers_query_and_json_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_from_a_path_param_is_used_only_when_the_allow_list_names_it() {
-    let dir = TempDir::new("produce-param");
+    let dir = Scratch::new("produce-param");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let answer = post(&server, "/ships/voyager/log", &[], b"delta quadrant").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -259,7 +260,7 @@ async fn a_topic_from_a_path_param_is_used_only_when_the_allow_list_names_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_route_limit_is_refused_with_413_and_not_produced() {
-    let dir = TempDir::new("produce-limit");
+    let dir = Scratch::new("produce-limit");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let answer = post(&server, "/small", &[], &[b'x'; 65]).await;
     assert_eq!(answer.status, 413, "{}", answer.body);
@@ -277,7 +278,7 @@ async fn a_body_over_the_route_limit_is_refused_with_413_and_not_produced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_answers_503_with_retry_after_and_never_a_false_200() {
-    let dir = TempDir::new("produce-outage");
+    let dir = Scratch::new("produce-outage");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let before = post(&server, "/log", &[("x-ship", "enterprise")], b"before").await;
     assert_eq!(before.status, 200, "{}", before.body);
@@ -320,7 +321,7 @@ async fn a_broker_outage_answers_503_with_retry_after_and_never_a_false_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_refusing_the_record_answers_503_and_stores_nothing() {
-    let dir = TempDir::new("produce-refused");
+    let dir = Scratch::new("produce-refused");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let warm = post(&server, "/log", &[("x-ship", "enterprise")], b"warm").await;
     assert_eq!(warm.status, 200, "{}", warm.body);
@@ -350,7 +351,7 @@ async fn with_brokers_meshd_produces_to_that_cluster_and_starts_no_broker_of_its
     .unwrap()
     .unwrap();
     cluster.create_topic("captains-log", 1).unwrap();
-    let dir = TempDir::new("produce-brokers");
+    let dir = Scratch::new("produce-brokers");
     let file = dir.path("main.mesh");
     std::fs::write(
         &file,
@@ -381,7 +382,7 @@ topic "captains-log" external
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_too_large_for_kafka_is_refused_with_413_not_503() {
-    let dir = TempDir::new("produce-too-large");
+    let dir = Scratch::new("produce-too-large");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     // Within the 1 MiB a produce route reads by default, past librdkafka's 1 000 000-byte records.
     let body = vec![b'x'; 1_040_000];
@@ -394,7 +395,7 @@ async fn a_record_too_large_for_kafka_is_refused_with_413_not_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_from_a_json_body_field_keys_the_record_and_a_body_without_it_is_400() {
-    let dir = TempDir::new("produce-body-key");
+    let dir = Scratch::new("produce-body-key");
     let server = start_mesh(&dir, LOG_PROGRAM).await;
     let body = br#"{"ship":"defiant","entry":"Dominion fleet sighted"}"#;
     let answer = post(&server, "/log/by-body", &[], body).await;
@@ -414,7 +415,7 @@ async fn a_key_from_a_json_body_field_keys_the_record_and_a_body_without_it_is_4
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_starts_when_a_reloaded_bundle_first_produces() {
-    let dir = TempDir::new("produce-reload");
+    let dir = Scratch::new("produce-reload");
     let server = start_mesh(
         &dir,
         r#"gateway edge { listen "127.0.0.1:0" route ping { match GET "/ping" public respond 200 "pong" } }"#,

@@ -1,6 +1,7 @@
 //! The client side of the wire: request smuggling, oversized heads, HTTP/2 prior knowledge, TLS
 //! with ALPN.
 
+mod scratch;
 mod support;
 mod wire_messages;
 
@@ -15,7 +16,7 @@ use tokio_rustls::rustls::{self, pki_types::ServerName};
 use wire_messages::scripted_upstream::scripted_upstream;
 
 async fn forwarding_gateway(
-    dir: &TempDir,
+    dir: &Scratch,
     upstream: &Upstream,
     listen: &str,
 ) -> meshd::RunningServer {
@@ -29,7 +30,7 @@ async fn forwarding_gateway(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_length_with_transfer_encoding_is_refused_and_never_forwarded() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("smuggling");
+    let dir = Scratch::new("smuggling");
     let server = forwarding_gateway(&dir, &upstream, "listen \"127.0.0.1:0\"").await;
     let edge = server.listener("edge").unwrap();
     let smuggled = b"POST / HTTP/1.1\r\nHost: edge\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: edge\r\n\r\n";
@@ -53,7 +54,7 @@ async fn content_length_with_transfer_encoding_is_refused_and_never_forwarded() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_chunked_upload_is_forwarded_whole() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("chunked");
+    let dir = Scratch::new("chunked");
     let server = forwarding_gateway(&dir, &upstream, "listen \"127.0.0.1:0\"").await;
     let edge = server.listener("edge").unwrap();
     let chunked = b"POST /upload HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
@@ -65,7 +66,7 @@ async fn a_plain_chunked_upload_is_forwarded_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_content_lengths_are_refused() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("double-length");
+    let dir = Scratch::new("double-length");
     let server = forwarding_gateway(&dir, &upstream, "listen \"127.0.0.1:0\"").await;
     let edge = server.listener("edge").unwrap();
     let answer = raw_exchange(
@@ -80,7 +81,7 @@ async fn conflicting_content_lengths_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_request_head_gets_431() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("oversized");
+    let dir = Scratch::new("oversized");
     let server = forwarding_gateway(&dir, &upstream, "listen \"127.0.0.1:0\"").await;
     let edge = server.listener("edge").unwrap();
     let mut request = b"GET / HTTP/1.1\r\nHost: edge\r\nX-Huge: ".to_vec();
@@ -98,7 +99,7 @@ async fn an_oversized_request_head_gets_431() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_with_prior_knowledge_is_served_and_forwarded_as_http1() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("h2c");
+    let dir = Scratch::new("h2c");
     let server = forwarding_gateway(&dir, &upstream, "listen \"127.0.0.1:0\"").await;
     let edge = server.listener("edge").unwrap();
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
@@ -130,7 +131,7 @@ async fn http2_with_prior_knowledge_is_served_and_forwarded_as_http1() {
 async fn a_repeated_upstream_length_reaches_an_http2_client_as_one() {
     let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello";
     let address = scripted_upstream(Arc::new(Mutex::new(answer.to_vec())));
-    let dir = TempDir::new("h2-repeated-length");
+    let dir = Scratch::new("h2-repeated-length");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew }} }}\nservice crew {{ endpoints [\"{address}\"] }}"
     );
@@ -168,7 +169,7 @@ async fn a_repeated_upstream_length_reaches_an_http2_client_as_one() {
 async fn a_piece_of_the_http2_preface_is_not_waited_on_for_ever() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("preface-piece");
+    let dir = Scratch::new("preface-piece");
     std::fs::write(
         dir.path("main.mesh"),
         format!(
@@ -219,7 +220,7 @@ async fn a_piece_of_the_http2_preface_is_not_waited_on_for_ever() {
 }
 
 /// A self-signed certificate for `localhost`, written as PEM files.
-fn certificate(dir: &TempDir) -> (rustls::pki_types::CertificateDer<'static>, String) {
+fn certificate(dir: &Scratch) -> (rustls::pki_types::CertificateDer<'static>, String) {
     let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     std::fs::write(dir.path("cert.pem"), issued.cert.pem()).unwrap();
     std::fs::write(dir.path("key.pem"), issued.signing_key.serialize_pem()).unwrap();
@@ -280,7 +281,7 @@ async fn tls_request(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_listener_serves_http1_and_http2_by_alpn_and_says_https_upstream() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("tls");
+    let dir = Scratch::new("tls");
     let (root, listen) = certificate(&dir);
     let server = forwarding_gateway(&dir, &upstream, &listen).await;
     assert!(server.listeners[0].tls);
@@ -324,7 +325,7 @@ async fn handshake_and_request(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returning_tls_client_resumes_its_session_without_a_full_handshake() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("tls-resume");
+    let dir = Scratch::new("tls-resume");
     let (root, listen) = certificate(&dir);
     let server = forwarding_gateway(&dir, &upstream, &listen).await;
     let edge = server.listener("edge").unwrap();
@@ -375,7 +376,7 @@ async fn a_returning_tls_client_resumes_its_session_without_a_full_handshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_certificate_file_is_a_load_error_naming_it() {
-    let dir = TempDir::new("tls-missing");
+    let dir = Scratch::new("tls-missing");
     let file = dir.path("main.mesh");
     std::fs::write(
         &file,
@@ -393,7 +394,7 @@ async fn a_missing_certificate_file_is_a_load_error_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
-    let dir = TempDir::new("slowloris");
+    let dir = Scratch::new("slowloris");
     let file = dir.path("main.mesh");
     std::fs::write(&file, "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"x\" } }").unwrap();
     let mut options = test_options(vec![file]);

@@ -1,6 +1,7 @@
 //! Hot reload over real sockets: swaps under load lose nothing, file changes are picked up, and a
 //! bundle that fails a check (digest, signature, listeners) is refused while the old one serves.
 
+mod scratch;
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,7 +37,7 @@ async fn post_reload(server: &meshd::RunningServer) -> Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reloads_under_a_stream_of_requests_lose_none_and_in_flight_requests_finish() {
     let slow = Upstream::start("slow", Behaviour::Slow(30)).await;
-    let dir = TempDir::new("reload-stream");
+    let dir = Scratch::new("reload-stream");
     let server = start_mesh(&dir, &versioned(1, &slow)).await;
     let edge = server.listener("edge").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -90,7 +91,7 @@ async fn reloads_under_a_stream_of_requests_lose_none_and_in_flight_requests_fin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_source_file_is_reloaded_without_a_trigger() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("reload-file");
+    let dir = Scratch::new("reload-file");
     let server = start_mesh(&dir, &versioned(1, &upstream)).await;
     let edge = server.listener("edge").unwrap();
     assert_eq!(get(edge, "/version", &[]).await.body, "v1");
@@ -109,7 +110,7 @@ async fn an_edited_source_file_is_reloaded_without_a_trigger() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_edit_that_does_not_compile_is_refused_and_the_old_bundle_keeps_serving() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("reload-broken");
+    let dir = Scratch::new("reload-broken");
     let server = start_mesh(&dir, &versioned(1, &upstream)).await;
     let edge = server.listener("edge").unwrap();
     std::fs::write(dir.path("main.mesh"), "gateway edge { route {").unwrap();
@@ -147,7 +148,7 @@ fn tampered(source: &str, path: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_bundle_is_refused_on_reload_and_the_old_one_keeps_serving() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("reload-tampered");
+    let dir = Scratch::new("reload-tampered");
     let bundle = dir.path("edge.json");
     compile_bundle(&versioned(1, &upstream), &bundle);
     let server = start_with(test_options(vec![bundle.clone()])).await;
@@ -177,7 +178,7 @@ async fn a_tampered_bundle_is_refused_on_reload_and_the_old_one_keeps_serving() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_bundle_is_refused_at_start() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("start-tampered");
+    let dir = Scratch::new("start-tampered");
     let bundle = dir.path("edge.json");
     tampered(&versioned(1, &upstream), &bundle);
     let options = test_options(vec![bundle]);
@@ -190,7 +191,7 @@ async fn a_tampered_bundle_is_refused_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_that_moves_a_listener_is_refused_on_reload() {
-    let dir = TempDir::new("reload-listener");
+    let dir = Scratch::new("reload-listener");
     let server = start_mesh(&dir, "gateway edge { listen \"127.0.0.1:0\" route a { match GET \"/\" public respond 200 \"one\" } }").await;
     std::fs::write(
         dir.path("main.mesh"),
@@ -216,7 +217,7 @@ async fn a_bundle_that_moves_a_listener_is_refused_on_reload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_bundles_load_and_a_bad_signature_is_refused_at_start_and_on_reload() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("signed");
+    let dir = Scratch::new("signed");
     let bundle = dir.path("edge.json");
     compile_bundle(&versioned(1, &upstream), &bundle);
     let (ops_key, ops_pub) = meshd::load::generate_key_pair(&dir.path("ops")).unwrap();
@@ -293,7 +294,7 @@ fn compile_with_serial(source: &str, serial: u64, path: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_file_with_a_lower_serial_is_refused_unless_rollbacks_are_allowed() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("reload-serial");
+    let dir = Scratch::new("reload-serial");
     let strict_file = dir.path("strict.json");
     let lenient_file = dir.path("lenient.json");
     compile_with_serial(&versioned(1, &upstream), 5, &strict_file);
@@ -345,7 +346,7 @@ async fn a_bundle_file_with_a_lower_serial_is_refused_unless_rollbacks_are_allow
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_with_a_cel_expression_nested_past_the_bound_is_refused_on_reload() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("reload-deep-cel");
+    let dir = Scratch::new("reload-deep-cel");
     let bundle = dir.path("edge.json");
     compile_bundle(&versioned(1, &upstream), &bundle);
     let server = start_with(test_options(vec![bundle.clone()])).await;

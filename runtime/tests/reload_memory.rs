@@ -7,6 +7,7 @@
 
 mod drain_support;
 mod process_memory;
+mod scratch;
 mod support;
 
 use std::fmt::Write;
@@ -15,7 +16,7 @@ use std::time::Instant;
 
 use drain_support::*;
 use process_memory::{anonymous_rss_kib, rss_kib};
-use support::{compile_bundle, TempDir};
+use support::{compile_bundle, Scratch};
 
 const ROUTES: usize = 8_000;
 const SERVICES: usize = 40;
@@ -74,14 +75,14 @@ async fn reload(meshd: &Meshd, serving: &std::path::Path, versions: &[Vec<u8>; 2
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dozens_of_reloads_of_thousands_of_routes_leave_memory_flat() {
-    let dir = TempDir::new("reload-memory");
+    let dir = Scratch::new("reload-memory");
     // Bundles, as a fleet serves them (sources reload the same way, plus the compiler's work).
     let versions = ["2s", "3s"].map(|timeout| {
-        let path = dir.0.join(format!("{timeout}.json"));
+        let path = dir.path(&format!("{timeout}.json"));
         compile_bundle(&program(timeout), &path);
         std::fs::read(&path).unwrap()
     });
-    let serving = dir.0.join("serving.json");
+    let serving = dir.path("serving.json");
     std::fs::write(&serving, &versions[0]).unwrap();
     let meshd = Meshd::start_async(&meshd_binary(), &serving, &["--admin", "127.0.0.1:0"]);
     let pid = meshd.pid().unsigned_abs();

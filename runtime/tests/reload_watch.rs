@@ -3,6 +3,7 @@
 //! safety-net poll is set to an hour here, so only the watcher can see the changes; each step
 //! waits on the admin `/bundle` digest or the refusal counter, never on time.
 
+mod scratch;
 mod support;
 
 use std::path::Path;
@@ -63,10 +64,10 @@ async fn wait_refused(server: &meshd::RunningServer, before: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_refused_source_edit_every_following_edit_is_picked_up() {
-    let dir = TempDir::new("watch-sources");
+    let dir = Scratch::new("watch-sources");
     let file = dir.path("main.mesh");
     std::fs::write(&file, versioned(1)).unwrap();
-    let mut options = test_options(vec![dir.0.clone()]);
+    let mut options = test_options(vec![dir.dir().to_path_buf()]);
     options.watch_interval = HOUR;
     let server = start_with(options).await;
     let mut served = digest(&server).await;
@@ -119,7 +120,7 @@ fn write_bundle(source: &str, path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_refused_bundle_every_following_bundle_is_picked_up() {
-    let dir = TempDir::new("watch-bundle");
+    let dir = Scratch::new("watch-bundle");
     let bundle = dir.path("edge.json");
     let first = write_bundle(&versioned(1), &bundle);
     let mut options = test_options(vec![bundle.clone()]);

@@ -1,6 +1,7 @@
 //! Failure handling over real sockets: retries, timeouts, connect failures, outlier ejection and
 //! active health checks.
 
+mod scratch;
 mod support;
 
 use support::*;
@@ -22,7 +23,7 @@ fn gateway(service: &str) -> String {
 async fn a_reset_on_the_first_endpoint_is_retried_on_the_second() {
     let broken = Upstream::start("broken", Behaviour::Reset).await;
     let good = Upstream::start("good", Behaviour::Answer).await;
-    let dir = TempDir::new("retry-reset");
+    let dir = Scratch::new("retry-reset");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin retry 1 on [reset] backoff 1ms..2ms }}",
         gateway("crew"),
@@ -42,7 +43,7 @@ async fn a_reset_on_the_first_endpoint_is_retried_on_the_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_without_a_retry_is_a_502_with_a_reason() {
     let broken = Upstream::start("broken", Behaviour::Reset).await;
-    let dir = TempDir::new("reset-502");
+    let dir = Scratch::new("reset-502");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\"] }}",
         gateway("crew"),
@@ -59,7 +60,7 @@ async fn a_reset_without_a_retry_is_a_502_with_a_reason() {
 async fn a_post_is_not_repeated_after_it_was_sent() {
     let broken = Upstream::start("broken", Behaviour::Reset).await;
     let good = Upstream::start("good", Behaviour::Answer).await;
-    let dir = TempDir::new("post-once");
+    let dir = Scratch::new("post-once");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin retry 3 on [reset] backoff 1ms..2ms }}",
         gateway("crew"),
@@ -84,7 +85,7 @@ async fn a_post_is_not_repeated_after_it_was_sent() {
 async fn connect_failures_are_retried_and_exhausted_retries_give_502() {
     let good = Upstream::start("good", Behaviour::Answer).await;
     let (dead, _held) = closed_port();
-    let dir = TempDir::new("connect");
+    let dir = Scratch::new("connect");
     let source = format!(
         "{}service crew {{ endpoints [\"{dead}\", \"{}\"] balance round_robin retry 2 on [connect_failure] backoff 1ms..2ms }}\nservice gone {{ endpoints [\"{dead}\"] retry 2 on [connect_failure] backoff 1ms..2ms }}",
         gateway("crew"),
@@ -95,7 +96,7 @@ async fn connect_failures_are_retried_and_exhausted_retries_give_502() {
     for _ in 0..4 {
         assert_eq!(get(edge, "/", &[]).await.json()["upstream"], "good");
     }
-    let dir2 = TempDir::new("connect-dead");
+    let dir2 = Scratch::new("connect-dead");
     let only_dead = format!(
         "{}service gone {{ endpoints [\"{dead}\"] retry 2 on [connect_failure] backoff 1ms..2ms }}",
         gateway("gone")
@@ -117,7 +118,7 @@ async fn connect_failures_are_retried_and_exhausted_retries_give_502() {
 async fn a_listed_status_is_retried_for_a_get() {
     let failing = Upstream::start("failing", Behaviour::Status(503)).await;
     let good = Upstream::start("good", Behaviour::Answer).await;
-    let dir = TempDir::new("status-retry");
+    let dir = Scratch::new("status-retry");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin retry 1 on [503] backoff 1ms..2ms }}",
         gateway("crew"),
@@ -134,7 +135,7 @@ async fn a_listed_status_is_retried_for_a_get() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_upstream_gets_a_504_after_the_route_timeout() {
     let slow = Upstream::start("slow", Behaviour::Slow(2_000)).await;
-    let dir = TempDir::new("timeout");
+    let dir = Scratch::new("timeout");
     let source = format!(
         "gateway edge {{ listen \"127.0.0.1:0\" route all {{ match * prefix \"/\" public forward crew timeout 100ms }} }}\nservice crew {{ endpoints [\"{}\"] timeout 10s }}",
         slow.address
@@ -155,7 +156,7 @@ async fn a_slow_upstream_gets_a_504_after_the_route_timeout() {
 async fn consecutive_errors_eject_an_endpoint_from_balancing() {
     let failing = Upstream::start("failing", Behaviour::Status(500)).await;
     let good = Upstream::start("good", Behaviour::Answer).await;
-    let dir = TempDir::new("breaker");
+    let dir = Scratch::new("breaker");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin circuit_breaker {{ consecutive_errors 3 eject 30s max_ejected 50% }} }}",
         gateway("crew"),
@@ -180,7 +181,7 @@ async fn consecutive_errors_eject_an_endpoint_from_balancing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_ejected_keeps_the_last_endpoint_in() {
     let failing = Upstream::start("failing", Behaviour::Status(500)).await;
-    let dir = TempDir::new("breaker-max");
+    let dir = Scratch::new("breaker-max");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\"] circuit_breaker {{ consecutive_errors 1 eject 30s max_ejected 50% }} }}",
         gateway("crew"),
@@ -197,7 +198,7 @@ async fn max_ejected_keeps_the_last_endpoint_in() {
 async fn health_checks_take_a_failing_endpoint_out_and_bring_it_back() {
     let flaky = Upstream::start("flaky", Behaviour::Answer).await;
     let steady = Upstream::start("steady", Behaviour::Answer).await;
-    let dir = TempDir::new("health");
+    let dir = Scratch::new("health");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\", \"{}\"] balance round_robin health_check GET \"/healthz\" every 50ms timeout 40ms healthy 1 unhealthy 1 }}",
         gateway("crew"),
@@ -232,7 +233,7 @@ async fn health_checks_take_a_failing_endpoint_out_and_bring_it_back() {
 async fn an_all_unhealthy_service_answers_503() {
     let sick = Upstream::start("sick", Behaviour::Answer).await;
     sick.set_healthy(false);
-    let dir = TempDir::new("all-sick");
+    let dir = Scratch::new("all-sick");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\"] health_check GET \"/healthz\" every 50ms timeout 40ms healthy 1 unhealthy 1 }}",
         gateway("crew"),
@@ -267,7 +268,7 @@ async fn a_post_is_retried_only_when_it_never_left_unless_the_route_is_idempoten
     let failing = Upstream::start("failing", Behaviour::Status(503)).await;
     let good = Upstream::start("good", Behaviour::Answer).await;
     let (dead, _held) = closed_port();
-    let dir = TempDir::new("post-retry");
+    let dir = Scratch::new("post-retry");
     let source = format!(
         r#"gateway edge {{
   listen "127.0.0.1:0"
@@ -304,7 +305,7 @@ service far {{ endpoints ["{dead}", "{}"] balance round_robin retry 1 on [connec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_past_max_requests_are_answered_503_at_once() {
     let slow = Upstream::start("slow", Behaviour::Slow(5_000)).await;
-    let dir = TempDir::new("max-requests");
+    let dir = Scratch::new("max-requests");
     let source = format!(
         "{}service crew {{ endpoints [\"{}\"] circuit_breaker {{ max_requests 2 }} }}",
         gateway("crew"),

@@ -11,6 +11,7 @@
 //! nothing of the kernel and run everywhere.
 
 mod drain_support;
+mod scratch;
 mod support;
 
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use drain_support::*;
-use support::{Behaviour, TempDir, Upstream};
+use support::{Behaviour, Scratch, Upstream};
 
 fn program(listen: &str, upstream: SocketAddr) -> String {
     format!(
@@ -100,8 +101,8 @@ async fn same_port_restart_in_this_namespace() {
         "run through the test that sets up its namespace"
     );
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;
-    let dir = TempDir::new("restart-reuseport");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("restart-reuseport");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let drain = [
         "--admin",
         "127.0.0.1:0",
@@ -116,9 +117,9 @@ async fn same_port_restart_in_this_namespace() {
     load.wait_for_more(200).await;
 
     // The new one binds its own sockets on the same port, beside the old one's.
-    let next = TempDir::new("restart-reuseport-next");
+    let next = Scratch::new("restart-reuseport-next");
     let source = write_program(
-        &next.0,
+        next.dir(),
         &program(&old.gateway.to_string(), upstream.address),
     );
     let new = Meshd::start_async(&meshd_binary(), &source, &drain);
@@ -137,8 +138,8 @@ async fn same_port_restart_in_this_namespace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_through_the_handover_socket_keeps_the_sockets_and_the_admin_port() {
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;
-    let dir = TempDir::new("restart-handover");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("restart-handover");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let socket = dir.path("handover.sock");
     let args = handover_args(&socket);
     let mut old = Meshd::start_async(&meshd_binary(), &source, &args);
@@ -168,8 +169,8 @@ async fn a_restart_through_the_handover_socket_keeps_the_sockets_and_the_admin_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_that_say_nothing_or_nonsense_at_the_handover_socket_do_not_hold_up_a_restart() {
     let upstream = Upstream::start("answer", Behaviour::Answer).await;
-    let dir = TempDir::new("handover-callers");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("handover-callers");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let socket = dir.path("handover.sock");
     let args = handover_args(&socket);
     let mut old = Meshd::start_async(&meshd_binary(), &source, &args);
@@ -200,12 +201,16 @@ async fn a_caller_of_another_user_gets_no_sockets() {
         return;
     }
     let upstream = Upstream::start("answer", Behaviour::Answer).await;
-    let dir = TempDir::new("handover-other-user");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("handover-other-user");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let socket = dir.path("handover.sock");
     let args = handover_args(&socket);
     let mut old = Meshd::start_async(&meshd_binary(), &source, &args);
-    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     // perl is in every Debian base system (perl-base); the test's own python may live in root's
     // home, out of nobody's reach.
@@ -249,8 +254,8 @@ print "$received\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_upgrades_pass_the_sockets_on_without_a_failed_request() {
     let upstream = Upstream::start("slow", Behaviour::Slow(1000)).await;
-    let dir = TempDir::new("upgrade");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("upgrade");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let socket = dir.path("handover.sock");
     let args = handover_args(&socket);
     // The "new release": another binary file.
@@ -283,14 +288,14 @@ async fn binary_upgrades_pass_the_sockets_on_without_a_failed_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_meshd_that_fails_to_start_leaves_the_old_one_serving() {
     let upstream = Upstream::start("slow", Behaviour::Answer).await;
-    let dir = TempDir::new("upgrade-broken");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("upgrade-broken");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let socket = dir.path("handover.sock");
     let args = handover_args(&socket);
     let mut old = Meshd::start_async(&meshd_binary(), &source, &args);
 
-    let broken = TempDir::new("upgrade-broken-next");
-    let broken_source = write_program(&broken.0, "gateway edge { route {");
+    let broken = Scratch::new("upgrade-broken-next");
+    let broken_source = write_program(broken.dir(), "gateway edge { route {");
     let output = std::process::Command::new(meshd_binary())
         .arg("run")
         .arg(&broken_source)
@@ -310,8 +315,8 @@ async fn a_new_meshd_that_fails_to_start_leaves_the_old_one_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meshd_whose_listeners_are_closed_refuses_the_handover_and_the_new_one_binds_its_own() {
     let upstream = GatedUpstream::start().await;
-    let dir = TempDir::new("handover-refused");
-    let source = write_program(&dir.0, &program("127.0.0.1:0", upstream.address));
+    let dir = Scratch::new("handover-refused");
+    let source = write_program(dir.dir(), &program("127.0.0.1:0", upstream.address));
     let socket = dir.path("handover.sock");
     let mut args = vec![
         "--handover-socket",
@@ -326,9 +331,9 @@ async fn a_meshd_whose_listeners_are_closed_refuses_the_handover_and_the_new_one
     old.signal(libc::SIGINT);
     old.wait_for_log_async("drain delay over: listeners closed");
 
-    let next = TempDir::new("handover-refused-next");
+    let next = Scratch::new("handover-refused-next");
     let source = write_program(
-        &next.0,
+        next.dir(),
         &program(&old.gateway.to_string(), upstream.address),
     );
     let new = Meshd::start_async(&meshd_binary(), &source, &args);

@@ -2,6 +2,7 @@
 //! a service with `retry 3` alone sends four attempts per request, while the same retry line with
 //! a budget sends at most its share more, counted at the upstream.
 
+mod scratch;
 mod support;
 
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ async fn a_retry_budget_caps_the_retries_of_an_outage_at_its_share_of_the_reques
     const N: usize = 200;
     let budgeted = Upstream::start("budgeted", Behaviour::Status(503)).await;
     let unbounded = Upstream::start("unbounded", Behaviour::Status(503)).await;
-    let dir = TempDir::new("retry-budget");
+    let dir = Scratch::new("retry-budget");
     let source = format!(
         r#"gateway edge {{
   listen "127.0.0.1:0"
@@ -78,7 +79,7 @@ service unbounded {{ endpoints ["{}"] retry 3 on [503] backoff 1ms..2ms }}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_still_retries_a_failure_while_the_service_is_healthy() {
     let flaky = Upstream::start("flaky", Behaviour::Answer).await;
-    let dir = TempDir::new("retry-budget-healthy");
+    let dir = Scratch::new("retry-budget-healthy");
     let source = format!(
         r#"gateway edge {{
   listen "127.0.0.1:0"

@@ -4,6 +4,7 @@
 //! times are checked against generous bounds (timeouts never fire early, so lower bounds are
 //! exact; upper bounds leave room for a loaded machine); attempt counts are exact.
 
+mod scratch;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ async fn timed_get(server: &meshd::RunningServer) -> (Answer, Duration) {
 async fn each_try_waits_the_service_timeout_not_the_route_timeout() {
     // The issue's case: each try used to wait the route's 3 s, and the 504 came after 9 s.
     let upstream = Upstream::start("crew", Behaviour::Slow(10_000)).await;
-    let dir = TempDir::new("deadline-per-try");
+    let dir = Scratch::new("deadline-per-try");
     let source = program(
         &upstream,
         "timeout 3s",
@@ -59,7 +60,7 @@ async fn each_try_waits_the_service_timeout_not_the_route_timeout() {
 async fn the_route_timeout_cuts_the_last_try_and_no_retry_starts_after_it() {
     // Tries at 0 ms, ~620 ms and ~1240 ms; the third is cut at 1500 ms; five retries allowed.
     let upstream = Upstream::start("crew", Behaviour::Slow(10_000)).await;
-    let dir = TempDir::new("deadline-cut");
+    let dir = Scratch::new("deadline-cut");
     let source = program(
         &upstream,
         "timeout 1500ms",
@@ -82,7 +83,7 @@ async fn the_route_timeout_cuts_the_last_try_and_no_retry_starts_after_it() {
 async fn a_retry_whose_backoff_ends_past_the_deadline_is_not_made() {
     // The first try times out at 900 ms; any backoff (100–200 ms) would end at or past 1000 ms.
     let upstream = Upstream::start("crew", Behaviour::Slow(10_000)).await;
-    let dir = TempDir::new("deadline-no-retry");
+    let dir = Scratch::new("deadline-no-retry");
     let source = program(
         &upstream,
         "timeout 1s",
@@ -101,7 +102,7 @@ async fn a_retried_status_is_answered_as_is_when_no_retry_fits() {
     // 503 after 700 ms, retried after a 300–600 ms backoff: under a 1 s deadline no retry fits
     // and the upstream's own 503 is the answer; under 5 s the retry is made.
     let upstream = Upstream::start("crew", Behaviour::SlowStatus(700, 503)).await;
-    let dir = TempDir::new("deadline-status");
+    let dir = Scratch::new("deadline-status");
     let source = format!(
         r#"
 gateway edge {{
@@ -127,7 +128,7 @@ service crew {{ endpoints ["{}"] retry 1 on [503] backoff 600ms..600ms }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_produce_route_answers_503_within_its_timeout_when_the_broker_is_down() {
-    let dir = TempDir::new("deadline-produce");
+    let dir = Scratch::new("deadline-produce");
     let source = r#"
 gateway edge {
   listen "127.0.0.1:0"

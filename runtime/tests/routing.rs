@@ -1,6 +1,7 @@
 //! Matching over real sockets: precedence, 404 (and the opt-in 405) answers, path normalization,
 //! hosts; where it matters, `meshc explain` is asked the same question and must agree.
 
+mod scratch;
 mod support;
 
 use support::*;
@@ -9,7 +10,7 @@ use support::*;
 async fn the_most_specific_route_answers_whatever_the_order_in_the_file() {
     let a = Upstream::start("prefix", Behaviour::Answer).await;
     let b = Upstream::start("template", Behaviour::Answer).await;
-    let dir = TempDir::new("precedence");
+    let dir = Scratch::new("precedence");
     let source = format!(
         r#"
 gateway edge {{
@@ -67,7 +68,7 @@ fn delete(
 /// does not match, and a request no rule matches gets 404 — the same answer as an unknown path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_path_matched_with_another_method_is_a_404_like_any_miss_and_explain_agrees() {
-    let dir = TempDir::new("404");
+    let dir = Scratch::new("404");
     let server = start_mesh(&dir, LOG_ROUTES).await;
     let edge = server.listener("edge").unwrap();
     let missing = get(edge, "/nowhere", &[]).await;
@@ -103,7 +104,7 @@ async fn a_gateway_with_method_mismatch_405_answers_405_with_allow_and_explain_a
         "listen \"127.0.0.1:0\"",
         "listen \"127.0.0.1:0\"\n  method_mismatch 405",
     );
-    let dir = TempDir::new("405");
+    let dir = Scratch::new("405");
     let server = start_mesh(&dir, &source).await;
     let edge = server.listener("edge").unwrap();
     let wrong = send(&client(), delete(edge, "/log/7")).await;
@@ -124,7 +125,7 @@ async fn a_gateway_with_method_mismatch_405_answers_405_with_allow_and_explain_a
 async fn an_encoded_or_dotted_path_reaches_the_route_it_names_and_the_upstream_sees_it_normalized()
 {
     let upstream = Upstream::start("admin", Behaviour::Answer).await;
-    let dir = TempDir::new("normalize");
+    let dir = Scratch::new("normalize");
     let source = format!(
         r#"
 gateway edge {{
@@ -152,7 +153,7 @@ service admin {{ endpoints ["{}"] }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_bound_to_a_host_answer_only_for_it() {
-    let dir = TempDir::new("hosts");
+    let dir = Scratch::new("hosts");
     let server = start_mesh(
         &dir,
         r#"
@@ -200,7 +201,7 @@ gateway edge {
 /// header the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_request_header_is_one_joined_value_and_a_repeated_query_parameter_its_first() {
-    let dir = TempDir::new("repeated");
+    let dir = Scratch::new("repeated");
     let server = start_mesh(&dir, REPEATED).await;
     let edge = server.listener("edge").unwrap();
     let ask = |target: &str, headers: &str| {

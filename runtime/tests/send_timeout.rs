@@ -13,6 +13,7 @@ mod mesh_sidecar_support;
 #[allow(dead_code)]
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
+mod scratch;
 mod support;
 
 use std::convert::Infallible;
@@ -32,7 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mesh_sidecar_support::Mesh;
 use meshd::RunningServer;
-use support::{eventually_within, start_with, test_options, TempDir};
+use support::{eventually_within, start_with, test_options, Scratch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
@@ -102,9 +103,9 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>) {
 }
 
 /// A gateway in front of a fresh upstream, with a send timeout of [`SEND_TIMEOUT`].
-async fn gateway(name: &str) -> (RunningServer, Arc<AtomicUsize>, TempDir) {
+async fn gateway(name: &str) -> (RunningServer, Arc<AtomicUsize>, Scratch) {
     let (upstream, dropped) = upstream().await;
-    let dir = TempDir::new(name);
+    let dir = Scratch::new(name);
     std::fs::write(
         dir.path("edge.mesh"),
         format!(

@@ -8,6 +8,7 @@
 //! Every wait is on a signal: the stream's opening comment (the client is positioned), an event,
 //! the end of a connection, a metric.
 
+mod scratch;
 mod stream_harness;
 mod support;
 
@@ -23,12 +24,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use meshd::RunningServer;
 use stream_harness::{produce_raw, RawRecord};
-use support::{admin_get, client, eventually, get, start_mesh, TempDir};
+use support::{admin_get, client, eventually, get, start_mesh, Scratch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY: &str = "engage-sse-key";
 
-fn program(dir: &TempDir) -> String {
+fn program(dir: &Scratch) -> String {
     std::fs::write(dir.path("picard.key"), KEY).unwrap();
     format!(
         r#"
@@ -66,8 +67,8 @@ topic "bridge" {{ partitions 1 }}
     )
 }
 
-async fn start(name: &str) -> (TempDir, RunningServer) {
-    let dir = TempDir::new(name);
+async fn start(name: &str) -> (Scratch, RunningServer) {
+    let dir = Scratch::new(name);
     let source = program(&dir);
     let server = start_mesh(&dir, &source).await;
     (dir, server)

@@ -5,6 +5,7 @@
 
 #[allow(dead_code)] // the wire helpers are shared with http1.rs, which uses them all
 mod http1_wire;
+mod scratch;
 mod support;
 
 use std::net::SocketAddr;
@@ -45,7 +46,7 @@ async fn assert_refused(edge: SocketAddr, request: &[u8]) -> WireResponse {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_heads_with_a_bare_line_feed_are_refused_and_never_forwarded() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("bare-lf-head");
+    let dir = Scratch::new("bare-lf-head");
     let server = gateway_to(&dir, upstream).await;
     let edge = server.listener("edge").unwrap();
     for request in [
@@ -75,7 +76,7 @@ async fn request_heads_with_a_bare_line_feed_are_refused_and_never_forwarded() {
 async fn chunk_lines_ending_in_a_bare_line_feed_are_refused_and_nothing_smuggled_behind_them_is_forwarded(
 ) {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("bare-lf-chunk");
+    let dir = Scratch::new("bare-lf-chunk");
     let server = gateway_to(&dir, upstream).await;
     let edge = server.listener("edge").unwrap();
     let smuggle = "GET /admin HTTP/1.1\r\nHost: edge\r\n\r\n";
@@ -101,7 +102,7 @@ async fn chunk_lines_ending_in_a_bare_line_feed_are_refused_and_nothing_smuggled
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_sizes_that_overflow_or_pass_the_bound_are_refused_at_once() {
     let (upstream, seen) = recording_upstream().await;
-    let dir = TempDir::new("chunk-size");
+    let dir = Scratch::new("chunk-size");
     let server = gateway_to(&dir, upstream).await;
     let edge = server.listener("edge").unwrap();
     for size in [
@@ -131,7 +132,7 @@ async fn chunk_sizes_that_overflow_or_pass_the_bound_are_refused_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_extensions_are_bounded_and_must_follow_the_grammar() {
     let (upstream, _) = recording_upstream().await;
-    let dir = TempDir::new("chunk-ext");
+    let dir = Scratch::new("chunk-ext");
     let server = gateway_to(&dir, upstream).await;
     let edge = server.listener("edge").unwrap();
     let head = "POST /upload HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\n";

@@ -3,6 +3,7 @@
 //! for a body that is not JSON) and never produces it; a stream sends source records that break
 //! the schema to its dead letter with the reason in a header; both are counted per topic.
 
+mod scratch;
 mod stream_harness;
 mod support;
 
@@ -13,7 +14,7 @@ use http_body_util::Full;
 use meshd::stream::rules::dead_letter::{ERROR_HEADER, REASON_HEADER};
 use meshd::RunningServer;
 use stream_harness::{produce_raw, read_topic, record_count, RawRecord};
-use support::{admin_get, client, eventually, send, start_mesh, Answer, TempDir};
+use support::{admin_get, client, eventually, send, start_mesh, Answer, Scratch};
 
 const SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -54,8 +55,8 @@ stream red_alerts {
 }
 "#;
 
-async fn start(name: &str) -> (TempDir, RunningServer) {
-    let dir = TempDir::new(name);
+async fn start(name: &str) -> (Scratch, RunningServer) {
+    let dir = Scratch::new(name);
     std::fs::write(dir.path("captains-log.schema.json"), SCHEMA).unwrap();
     let server = start_mesh(&dir, PROGRAM).await;
     (dir, server)

@@ -1,6 +1,7 @@
 //! W3C trace context through the gateway and span export over OTLP/HTTP, against a real receiver
 //! process decoding the protobuf with the official opentelemetry-proto classes.
 
+mod scratch;
 mod support;
 mod tracing_support;
 
@@ -35,7 +36,7 @@ service crew {{ endpoints ["{}"] retry 2 on [503] }}
 }
 
 async fn start_traced(
-    dir: &TempDir,
+    dir: &Scratch,
     source: &str,
     receiver: Option<&Receiver>,
 ) -> meshd::RunningServer {
@@ -102,7 +103,7 @@ async fn get_officer(edge: SocketAddr, extra: &[(&str, &str)]) -> Answer {
 async fn a_caller_trace_is_continued_with_route_admission_and_forward_spans_linked() {
     let receiver = Receiver::start();
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("trace-continue");
+    let dir = Scratch::new("trace-continue");
     let server = start_traced(&dir, &program("sample 0%", &upstream), Some(&receiver)).await;
     let edge = server.listener("edge").unwrap();
     let answer = get_officer(edge, &[("traceparent", CALLER), ("tracestate", "vendor=x")]).await;
@@ -148,7 +149,7 @@ async fn a_caller_trace_is_continued_with_route_admission_and_forward_spans_link
 async fn a_request_without_traceparent_starts_a_sampled_trace_and_a_denial_is_an_error_span() {
     let receiver = Receiver::start();
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("trace-start");
+    let dir = Scratch::new("trace-start");
     let server = start_traced(&dir, &program("sample 100%", &upstream), Some(&receiver)).await;
     let edge = server.listener("edge").unwrap();
     let echo = get_officer(edge, &[("tracestate", "stale=1")]).await.json();
@@ -191,7 +192,7 @@ async fn a_request_without_traceparent_starts_a_sampled_trace_and_a_denial_is_an
 async fn sampled_out_requests_export_nothing_but_forward_traceparent_with_flag_00() {
     let receiver = Receiver::start();
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("trace-unsampled");
+    let dir = Scratch::new("trace-unsampled");
     let server = start_traced(&dir, &program("sample 0%", &upstream), Some(&receiver)).await;
     let edge = server.listener("edge").unwrap();
     let started = get_officer(edge, &[]).await.json();
@@ -230,7 +231,7 @@ async fn sampled_out_requests_export_nothing_but_forward_traceparent_with_flag_0
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_without_tracing_passes_traceparent_untouched() {
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("trace-off");
+    let dir = Scratch::new("trace-off");
     let source = program("", &upstream).replace("  tracing {  }\n", "");
     assert!(!source.contains("tracing"));
     let server = start_traced(&dir, &source, None).await;
@@ -246,7 +247,7 @@ async fn a_hanging_or_failing_collector_costs_no_request_and_drops_are_counted()
     let receiver = Receiver::start();
     receiver.set_mode("hang").await;
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("trace-outage");
+    let dir = Scratch::new("trace-outage");
     let server = start_traced(&dir, &program("sample 100%", &upstream), Some(&receiver)).await;
     let edge = server.listener("edge").unwrap();
     let client = client();
@@ -340,7 +341,7 @@ impl Drop for MeshdWithLog {
 async fn the_access_log_names_the_trace_and_the_requests_span() {
     let receiver = Receiver::start();
     let upstream = Upstream::start("crew", Behaviour::Answer).await;
-    let dir = TempDir::new("trace-access-log");
+    let dir = Scratch::new("trace-access-log");
     let file = dir.path("main.mesh");
     std::fs::write(&file, program("sample 100%", &upstream)).unwrap();
     let endpoint = receiver.endpoint();
@@ -379,7 +380,7 @@ async fn retries_are_one_forward_span_with_the_attempt_count_and_the_mirror_stay
     let receiver = Receiver::start();
     let failing = Upstream::start("crew", Behaviour::Status(503)).await;
     let (shadow, mirrored) = recording_service().await;
-    let dir = TempDir::new("trace-retry-mirror");
+    let dir = Scratch::new("trace-retry-mirror");
     let source = format!(
         r#"
 gateway edge {{
@@ -422,7 +423,7 @@ service shadow {{ endpoints ["{}"] }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_an_https_collector_whose_certificate_chains_to_the_otlp_ca() {
-    let dir = TempDir::new("trace-https");
+    let dir = Scratch::new("trace-https");
     let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let (cert, key) = (dir.path("collector.pem"), dir.path("collector.key"));
     std::fs::write(&cert, issued.cert.pem()).unwrap();

@@ -3,6 +3,7 @@
 //! letters), and a second rule's `deliver` sends it to the service; every span reaches a real
 //! OTLP receiver with its parent.
 
+mod scratch;
 mod support;
 mod tracing_support;
 
@@ -62,7 +63,7 @@ fn span<'a>(spans: &'a [Value], name: &str) -> &'a Value {
 async fn one_trace_follows_an_event_from_the_request_through_stream_rules_to_the_service() {
     let receiver = Receiver::start();
     let (service, seen) = recording_service().await;
-    let dir = TempDir::new("trace-kafka");
+    let dir = Scratch::new("trace-kafka");
     let file = dir.path("main.mesh");
     std::fs::write(&file, program(service)).unwrap();
     let mut options = test_options(vec![file]);

@@ -10,6 +10,7 @@
 
 #[allow(dead_code)] // the wire helpers are shared with http1.rs, which uses them all
 mod http1_wire;
+mod scratch;
 mod support;
 
 use std::io::{Read, Write};
@@ -21,7 +22,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use support::{start_mesh, TempDir};
+use support::{start_mesh, Scratch};
 
 /// Posts a body of `length` bytes to `edge` (written by a thread of its own, whatever happens to
 /// the connection) and reads the answer until its body (ending in "too large") is in.
@@ -71,7 +72,7 @@ async fn an_answer_sent_before_the_body_was_read_reaches_the_client() {
             .to_vec()
     })
     .await;
-    let dir = TempDir::new("early-answer");
+    let dir = Scratch::new("early-answer");
     let source = format!(
         "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route upload {{ match POST \"/upload\" public forward store }}\n}}\nservice store {{ endpoints [\"{upstream}\"] }}\n"
     );
@@ -115,7 +116,7 @@ async fn answers_without_reading(answer: &'static [u8]) -> SocketAddr {
 }
 
 /// The gateway in front of `upstream`, with a try timeout far longer than any answer here takes.
-async fn edge_to(dir: &TempDir, upstream: SocketAddr) -> (meshd::RunningServer, SocketAddr) {
+async fn edge_to(dir: &Scratch, upstream: SocketAddr) -> (meshd::RunningServer, SocketAddr) {
     let source = format!(
         "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route upload {{ match POST \"/upload\" public forward store }}\n}}\nservice store {{ endpoints [\"{upstream}\"] timeout 120s }}\n"
     );
@@ -130,7 +131,7 @@ async fn a_refusal_from_an_upstream_that_stops_reading_and_stays_open_reaches_th
         b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large",
     )
     .await;
-    let dir = TempDir::new("early-answer-open");
+    let dir = Scratch::new("early-answer-open");
     let (_server, edge) = edge_to(&dir, upstream).await;
     // 64 MiB: far more than the socket buffers between meshd and the upstream hold, so meshd's
     // write stops on a full buffer long before the body is all sent.
@@ -147,7 +148,7 @@ async fn a_refusal_while_the_client_is_still_sending_its_body_reaches_the_client
         b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 12\r\n\r\nunauthorized",
     )
     .await;
-    let dir = TempDir::new("early-answer-slow-client");
+    let dir = Scratch::new("early-answer-slow-client");
     let (_server, edge) = edge_to(&dir, upstream).await;
     // 64 KiB of a 1 MiB body, and then the client waits: meshd has written what it got and waits
     // for more, when the upstream's answer comes.
@@ -206,7 +207,7 @@ async fn an_early_success_from_an_upstream_that_goes_on_reading_gets_the_whole_b
             });
         }
     });
-    let dir = TempDir::new("early-success");
+    let dir = Scratch::new("early-success");
     let (_server, edge) = edge_to(&dir, upstream).await;
     let length = 64 << 20;
     let answer =

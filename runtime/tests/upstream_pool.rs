@@ -3,6 +3,7 @@
 //! soon as their upstream closes them, so a burst's connections do not stay open (or
 //! half-closed, each holding a descriptor) after it.
 
+mod scratch;
 mod support;
 
 use std::convert::Infallible;
@@ -35,7 +36,7 @@ service app {{ endpoints ["{upstream}"] protocol {protocol} }}
 
 /// meshd on `upstream` with one worker (one idle list: which connection serves is predictable).
 async fn start_meshd(
-    dir: &TempDir,
+    dir: &Scratch,
     upstream: SocketAddr,
     idle: Option<Duration>,
 ) -> meshd::RunningServer {
@@ -43,7 +44,7 @@ async fn start_meshd(
 }
 
 async fn start_meshd_speaking(
-    dir: &TempDir,
+    dir: &Scratch,
     upstream: SocketAddr,
     protocol: &str,
     idle: Option<Duration>,
@@ -61,7 +62,7 @@ async fn start_meshd_speaking(
 #[tokio::test]
 async fn an_idle_upstream_connection_is_reused_then_closed_after_the_idle_timeout() {
     let upstream = Upstream::start("app", Behaviour::Answer).await;
-    let dir = TempDir::new("upstream-pool-idle");
+    let dir = Scratch::new("upstream-pool-idle");
     let server = start_meshd(&dir, upstream.address, Some(Duration::from_secs(1))).await;
     let gateway = server.listener("edge").unwrap();
     let client = client();
@@ -152,7 +153,7 @@ fn half_closed_to(port: u16) -> usize {
 #[tokio::test]
 async fn a_connection_its_upstream_closed_is_let_go_without_waiting_for_a_request() {
     let upstream = impatient_upstream().await;
-    let dir = TempDir::new("upstream-pool-closed");
+    let dir = Scratch::new("upstream-pool-closed");
     // The default idle timeout (60 s): only the upstream's close can end the connection early.
     let server = start_meshd(&dir, upstream, None).await;
     let gateway = server.listener("edge").unwrap();
@@ -204,7 +205,7 @@ async fn h2c_upstream() -> (SocketAddr, Arc<AtomicU64>, Arc<AtomicU64>) {
 #[tokio::test]
 async fn an_http2_connection_that_carries_no_stream_is_closed_after_the_idle_timeout() {
     let (upstream, accepted, open) = h2c_upstream().await;
-    let dir = TempDir::new("upstream-pool-h2");
+    let dir = Scratch::new("upstream-pool-h2");
     let server = start_meshd_speaking(&dir, upstream, "h2c", Some(Duration::from_secs(1))).await;
     let gateway = server.listener("edge").unwrap();
     for path in ["/a", "/b"] {
@@ -234,7 +235,7 @@ async fn an_http2_connection_that_carries_no_stream_is_closed_after_the_idle_tim
 #[tokio::test]
 async fn an_http2_connection_with_a_stream_open_is_kept_past_the_idle_timeout() {
     let (upstream, accepted, open) = h2c_upstream().await;
-    let dir = TempDir::new("upstream-pool-h2-busy");
+    let dir = Scratch::new("upstream-pool-h2-busy");
     let server = start_meshd_speaking(&dir, upstream, "h2c", Some(Duration::from_secs(1))).await;
     let gateway = server.listener("edge").unwrap();
     // Its one stream stays open three times the idle timeout, past several sweeps.

@@ -5,6 +5,7 @@
 
 #[allow(dead_code)] // the wire helpers are shared with http1.rs, which uses them all
 mod http1_wire;
+mod scratch;
 mod support;
 
 use std::convert::Infallible;
@@ -17,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{get, start_mesh, TempDir};
+use support::{get, start_mesh, Scratch};
 
 /// An h2c upstream answering `/NNN` with status NNN.
 async fn h2c_status_upstream() -> SocketAddr {
@@ -48,7 +49,7 @@ async fn a_status_past_599_from_an_upstream_is_answered_502() {
     })
     .await;
     let h2c = h2c_status_upstream().await;
-    let dir = TempDir::new("upstream-status");
+    let dir = Scratch::new("upstream-status");
     let source = format!(
         "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route one {{ match * prefix \"/h1\" public forward plain strip_prefix \"/h1\" }}\n  route two {{ match * prefix \"/h2\" public forward h2app strip_prefix \"/h2\" }}\n}}\nservice plain {{ endpoints [\"{http1}\"] }}\nservice h2app {{ endpoints [\"{h2c}\"] protocol h2c }}\n"
     );

@@ -1,34 +1,13 @@
 //! `meshd validate` end to end: the real binary on bundles written through the bundle types.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use meshwork_bundle::sample::starfleet_bundle;
 use meshwork_bundle::Bundle;
 
-/// A scratch directory unique to one test, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("meshd-validate-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod scratch;
+use scratch::Scratch;
 
 fn validate(path: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_meshd"))
@@ -93,7 +72,7 @@ fn a_schema_violation_exits_1_and_prints_the_pointer() {
         serde_json::from_str(&starfleet_bundle().to_canonical_json()).unwrap();
     document["gateways"][0]["routes"][2]["action"]["status"] = serde_json::Value::from(42);
     document["mesh"]["surprise"] = serde_json::Value::Bool(true);
-    let path = scratch.write("bundle.json", &serde_json::to_vec(&document).unwrap());
+    let path = scratch.write("bundle.json", serde_json::to_vec(&document).unwrap());
     let output = validate(&path);
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
@@ -113,7 +92,7 @@ fn a_wrongly_typed_tag_is_a_schema_violation_not_malformed_json() {
     let mut document: serde_json::Value =
         serde_json::from_str(&starfleet_bundle().to_canonical_json()).unwrap();
     document["graph"]["nodes"][0]["kind"] = serde_json::Value::Array(vec![]);
-    let path = scratch.write("bundle.json", &serde_json::to_vec(&document).unwrap());
+    let path = scratch.write("bundle.json", serde_json::to_vec(&document).unwrap());
     let output = validate(&path);
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
@@ -151,7 +130,7 @@ fn non_utf8_exits_1() {
 #[test]
 fn a_missing_file_exits_2() {
     let scratch = Scratch::new("missing");
-    let output = validate(&scratch.0.join("absent.json"));
+    let output = validate(&scratch.path("absent.json"));
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("cannot read"),

@@ -12,17 +12,18 @@ mod mesh_identity_support;
 #[path = "fleet_support/meshd_process.rs"]
 mod meshd_process;
 mod process_memory;
+mod scratch;
 mod websocket_support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use mesh_identity_support::TempDir;
+use mesh_identity_support::Scratch;
 use websocket_support::{
     eventually, metric, rss_kib, start_gateway, ws_client, ws_result, EchoServer, SidecarPair,
 };
 
-fn gateway_source(temp: &TempDir, upstream: SocketAddr) -> String {
+fn gateway_source(temp: &Scratch, upstream: SocketAddr) -> String {
     let key = temp.path("picard.key");
     std::fs::write(&key, "picard-key").unwrap();
     format!(
@@ -82,7 +83,7 @@ fn access_record(meshd: &meshd_process::MeshdProcess, path: &str) -> serde_json:
 #[test]
 fn websockets_pass_the_gateway_after_admission_within_the_route_limits() {
     let server = EchoServer::start();
-    let temp = TempDir::new("websocket-gateway");
+    let temp = Scratch::new("websocket-gateway");
     let meshd = start_gateway(&temp, &gateway_source(&temp, server.address));
     let gateway = meshd.gateway.expect("a gateway listener");
     let uri = |path: &str| format!("ws://{gateway}{path}");
@@ -203,7 +204,7 @@ fn websockets_pass_the_gateway_after_admission_within_the_route_limits() {
 #[test]
 fn smuggling_shapes_of_an_upgrade_are_not_tunnelled() {
     let server = EchoServer::start();
-    let temp = TempDir::new("websocket-smuggling");
+    let temp = Scratch::new("websocket-smuggling");
     let meshd = start_gateway(&temp, &gateway_source(&temp, server.address));
     let gateway = meshd.gateway.expect("a gateway listener");
     let handshake = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -236,7 +237,7 @@ fn smuggling_shapes_of_an_upgrade_are_not_tunnelled() {
 #[test]
 fn a_reader_that_stops_reading_stalls_the_sender_not_meshds_memory() {
     let server = EchoServer::start();
-    let temp = TempDir::new("websocket-slow-reader");
+    let temp = Scratch::new("websocket-slow-reader");
     let meshd = start_gateway(&temp, &gateway_source(&temp, server.address));
     let gateway = meshd.gateway.expect("a gateway listener");
     // Warm up the path once so the baseline includes what any tunnel costs.

@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 
 use crate::meshd_process::MeshdProcess;
 
+#[allow(unused_imports)] // not every test of a crate that includes this module uses it
+pub use crate::scratch::Scratch;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/grpc_fixtures")
@@ -108,28 +111,6 @@ pub fn code(report: &Value) -> &str {
     report["code"].as_str().unwrap_or("?")
 }
 
-/// A scratch directory, removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("meshd-grpc-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A meshd gateway serving `source` (one `.mesh` file) from `scratch`.
 pub fn gateway(scratch: &Scratch, source: &str) -> MeshdProcess {
     let program = scratch.path("program");
@@ -154,7 +135,7 @@ pub fn gateway(scratch: &Scratch, source: &str) -> MeshdProcess {
 
 /// A CA and a certificate for 127.0.0.1 signed by it (openssl): (ca.pem, cert.pem, key.pem).
 pub fn tls_files(scratch: &Scratch) -> (PathBuf, PathBuf, PathBuf) {
-    let dir = scratch.0.to_str().unwrap();
+    let dir = scratch.dir().to_str().unwrap();
     let script = format!(
         "set -e; cd {dir}
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca \

@@ -174,7 +174,7 @@ gateway edge {
 }
 "#;
 
-pub async fn gateway_to(dir: &TempDir, upstream: SocketAddr) -> meshd::RunningServer {
+pub async fn gateway_to(dir: &Scratch, upstream: SocketAddr) -> meshd::RunningServer {
     let source = format!("{GATEWAY}\nservice crew {{ endpoints [\"{upstream}\"] }}");
     start_mesh(dir, &source).await
 }

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::HandshakeKind;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+#[allow(unused_imports)] // not every test of a crate that includes this module uses it
+pub use crate::scratch::Scratch;
+
 /// The meshd binary.
 pub fn meshd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_meshd"));
@@ -52,35 +55,6 @@ pub fn refused(args: &[&str]) -> String {
     assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
-}
-
-/// A temporary directory removed at drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh directory for test `name`.
-    pub fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "meshd-identity-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// A path inside.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A CA made by `meshd ca init`.

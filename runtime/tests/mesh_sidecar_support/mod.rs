@@ -13,7 +13,7 @@ use meshd::mesh::identity::{IdentityStore, OutboundTls};
 use meshwork_bundle::mesh_policy::ServiceHosts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::mesh_identity_support::{TempDir, TestCa};
+use crate::mesh_identity_support::{Scratch, TestCa};
 use crate::meshd_process::{sidecar_args, MeshdProcess};
 use crate::support::{client, send, Answer, Behaviour, Upstream};
 
@@ -54,7 +54,7 @@ pub struct Sidecar {
 }
 
 pub struct Mesh {
-    pub temp: TempDir,
+    pub temp: Scratch,
     pub ca: TestCa,
     pub program: PathBuf,
     pub endpoints: Vec<(&'static str, SocketAddr)>,
@@ -98,7 +98,7 @@ impl Mesh {
         sidecar_args: &[&str],
         apps: &[(&'static str, SocketAddr)],
     ) -> Mesh {
-        let temp = TempDir::new(&format!("sidecar-{name}"));
+        let temp = Scratch::new(&format!("sidecar-{name}"));
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for workload in SERVICES.iter().chain(&["impostor"]) {
             ca.issue(workload, &temp.path(workload), &[]);

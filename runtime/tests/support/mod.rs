@@ -23,6 +23,9 @@ use meshd::{start, RunOptions, RunningServer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+#[allow(unused_imports)] // not every test of a crate that includes this module uses it
+pub use crate::scratch::Scratch;
+
 /// What an upstream does with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
@@ -331,35 +334,6 @@ pub async fn one_shot_upstream() -> (SocketAddr, Arc<AtomicUsize>, tokio::task::
     (address, served, task)
 }
 
-/// A temporary directory removed at drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh directory for test `name`.
-    pub fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "meshd-test-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// A path inside.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Options for a test meshd: admin on an ephemeral port, two workers, no access log, fast polling.
 pub fn test_options(inputs: Vec<PathBuf>) -> RunOptions {
     let mut options = RunOptions::new(inputs);
@@ -372,7 +346,7 @@ pub fn test_options(inputs: Vec<PathBuf>) -> RunOptions {
 }
 
 /// Writes `source` to `<dir>/main.mesh` and starts meshd on it (blocking start, off the test's runtime).
-pub async fn start_mesh(dir: &TempDir, source: &str) -> RunningServer {
+pub async fn start_mesh(dir: &Scratch, source: &str) -> RunningServer {
     let file = dir.path("main.mesh");
     std::fs::write(&file, source).unwrap();
     start_with(test_options(vec![file])).await

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::mesh_identity_support::{run_meshd, TempDir, TestCa};
+use crate::mesh_identity_support::{run_meshd, Scratch, TestCa};
 use crate::meshd_process::{sidecar_args, MeshdProcess};
 
 /// How long a test waits for a process to say something.
@@ -165,7 +165,7 @@ pub fn eventually(what: &str, check: impl Fn() -> bool) {
 }
 
 /// A gateway process serving `source` (written to a fresh directory).
-pub fn start_gateway(temp: &TempDir, source: &str) -> MeshdProcess {
+pub fn start_gateway(temp: &Scratch, source: &str) -> MeshdProcess {
     let program = temp.path("program");
     std::fs::create_dir_all(&program).unwrap();
     std::fs::write(program.join("edge.mesh"), source).unwrap();
@@ -187,7 +187,7 @@ pub fn start_gateway(temp: &TempDir, source: &str) -> MeshdProcess {
 /// (in front of the WebSocket server), and the gateway `edge`, which calls riker over mTLS with
 /// its own identity (route `chat`: `/chat…` to riker).
 pub struct SidecarPair {
-    _temp: TempDir,
+    _temp: Scratch,
     pub picard: MeshdProcess,
     pub picard_outbound: SocketAddr,
     pub riker: MeshdProcess,
@@ -211,7 +211,7 @@ fn services(picard: SocketAddr, riker: SocketAddr, mesh: &str) -> String {
 impl SidecarPair {
     /// Starts both sidecars on ephemeral ports, then gives them the program naming those ports.
     pub fn start(app: SocketAddr, picard_app: SocketAddr, mesh: &str) -> SidecarPair {
-        let temp = TempDir::new("websocket-sidecars");
+        let temp = Scratch::new("websocket-sidecars");
         let ca = TestCa::init(temp.path("ca"), "starfleet");
         for workload in ["picard", "riker"] {
             ca.issue(workload, &temp.path(workload), &[]);
