@@ -175,21 +175,7 @@ async fn act(
         UpgradeStart::Open(opening) => forward_upgrade(&app, budget, None, request, opening).await,
         _ => forward(&app, budget, None, request).await,
     };
-    match forwarding {
-        Ok(forwarded) => {
-            if let Some(trace) = &mut outcome.trace {
-                trace.end_hop(forwarded.attempts);
-            }
-            outcome.upstream = Some(forwarded.endpoint);
-            outcome.upstream_time = Some(forwarded.upstream_time);
-            GatewayResponse {
-                status: forwarded.status,
-                headers: forwarded.headers,
-                body: forwarded.body,
-            }
-        }
-        Err(failure) => outcome.forward_failed(&failure),
-    }
+    outcome.forwarded(forwarding)
 }
 
 /// The request's headers for the app: whatever the caller sent in the sidecar's namespace

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde::Serialize;
 
 use crate::access_log::timestamp;
-use crate::forward::ForwardFailure;
+use crate::forward::{ForwardFailure, Forwarded};
 use crate::server::error_response::json_error;
 use crate::server::gateway_response::GatewayResponse;
 use crate::server::request_handler::Shared;
@@ -40,6 +40,26 @@ impl MeshOutcome {
     pub fn refuse(&mut self, status: StatusCode, reason: &str) -> GatewayResponse {
         self.error = Some(reason.to_string());
         json_error(status, reason, None).into()
+    }
+
+    /// Records how forwarding went (the endpoint, the upstream's time or why it failed, the
+    /// trace's hop) and gives the answer: the upstream's response, or the error.
+    pub fn forwarded(&mut self, forwarding: Result<Forwarded, ForwardFailure>) -> GatewayResponse {
+        match forwarding {
+            Ok(forwarded) => {
+                if let Some(trace) = &mut self.trace {
+                    trace.end_hop(forwarded.attempts);
+                }
+                self.upstream = Some(forwarded.endpoint);
+                self.upstream_time = Some(forwarded.upstream_time);
+                GatewayResponse {
+                    status: forwarded.status,
+                    headers: forwarded.headers,
+                    body: forwarded.body,
+                }
+            }
+            Err(failure) => self.forward_failed(&failure),
+        }
     }
 
     /// Records a failed forward (endpoint and why) and answers it.

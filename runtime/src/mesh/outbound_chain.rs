@@ -129,21 +129,7 @@ pub async fn serve(
                 None => forward(service, budget, key, request).await,
                 Some(opening) => forward_upgrade(service, budget, key, request, opening).await,
             };
-            match forwarding {
-                Ok(forwarded) => {
-                    if let Some(trace) = &mut outcome.trace {
-                        trace.end_hop(forwarded.attempts);
-                    }
-                    outcome.upstream = Some(forwarded.endpoint);
-                    outcome.upstream_time = Some(forwarded.upstream_time);
-                    GatewayResponse {
-                        status: forwarded.status,
-                        headers: forwarded.headers,
-                        body: forwarded.body,
-                    }
-                }
-                Err(failure) => outcome.forward_failed(&failure),
-            }
+            outcome.forwarded(forwarding)
         }
     };
     // record
