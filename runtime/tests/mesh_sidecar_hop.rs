@@ -144,3 +144,87 @@ async fn between_sidecars_http1_keeps_a_connection_per_call_in_flight() {
     let open = inbound_connections_for("hop-http1", &program, 8).await;
     assert_eq!(open, 8.0, "8 calls in flight on {open} connections");
 }
+
+/// An app that reads each request's head, answers 413 at once and then holds the connection
+/// without reading another byte of the body.
+async fn refusing_app() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large";
+            let _ = stream.write_all(answer).await;
+            held.push(stream);
+        }
+    });
+    address
+}
+
+/// A 32 MiB upload from picard's app to riker, whose app refuses it at once and stops reading:
+/// each sidecar watches for the answer while it writes, so the 413 comes back through both.
+async fn refused_upload_through(name: &str, program: &str) -> String {
+    use std::io::{Read, Write};
+    let app = refusing_app().await;
+    let mesh = Mesh::start_with_apps(name, program, &[], &[("riker", app)]).await;
+    let outbound = mesh.sidecar("picard").outbound;
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(outbound).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let length = 32usize << 20;
+        std::thread::spawn(move || {
+            let head =
+                format!("POST /upload HTTP/1.1\r\nHost: riker\r\nContent-Length: {length}\r\n\r\n");
+            let _ = writer.write_all(head.as_bytes());
+            let piece = vec![b'x'; 64 << 10];
+            for _ in 0..length / piece.len() {
+                if writer.write_all(&piece).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !answer.ends_with(b"too large") {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_refuses_an_upload_early_is_heard_over_either_hop() {
+    let answer = refused_upload_through("refused-h2", MESH_PERMISSIVE).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "over HTTP/2: {answer:?}"
+    );
+    assert!(answer.ends_with("too large"), "over HTTP/2: {answer:?}");
+    let program = MESH_PERMISSIVE.replace(
+        "mtls permissive",
+        "mtls permissive\n  between_sidecars http1",
+    );
+    let answer = refused_upload_through("refused-http1", &program).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "over HTTP/1.1: {answer:?}"
+    );
+    assert!(answer.ends_with("too large"), "over HTTP/1.1: {answer:?}");
+}
