@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use mesh_sidecar_support::{metric, Mesh, MESH_PERMISSIVE};
-use support::{client, eventually, send};
+use support::{client, eventually, send, upstream_answering_unread};
 use tokio::sync::watch;
 
 /// riker's app: HTTP/1.1 only; echoes each request's body, once `release` says so. `held`
@@ -145,36 +145,14 @@ async fn between_sidecars_http1_keeps_a_connection_per_call_in_flight() {
     assert_eq!(open, 8.0, "8 calls in flight on {open} connections");
 }
 
-/// An app that reads each request's head, answers 413 at once and then holds the connection
-/// without reading another byte of the body.
-async fn refusing_app() -> SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                match stream.read(&mut byte).await {
-                    Ok(1) => head.push(byte[0]),
-                    _ => break,
-                }
-            }
-            let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large";
-            let _ = stream.write_all(answer).await;
-            held.push(stream);
-        }
-    });
-    address
-}
-
 /// A 32 MiB upload from picard's app to riker, whose app refuses it at once and stops reading:
 /// each sidecar watches for the answer while it writes, so the 413 comes back through both.
 async fn refused_upload_through(name: &str, program: &str) -> String {
     use std::io::{Read, Write};
-    let app = refusing_app().await;
+    let app = upstream_answering_unread(
+        b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large",
+    )
+    .await;
     let mesh = Mesh::start_with_apps(name, program, &[], &[("riker", app)]).await;
     let outbound = mesh.sidecar("picard").outbound;
     tokio::task::spawn_blocking(move || {

@@ -16,13 +16,12 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use support::{start_mesh, Scratch};
+use support::{start_mesh, upstream_answering_unread, Scratch};
 
 /// Posts a body of `length` bytes to `edge` (written by a thread of its own, whatever happens to
 /// the connection) and reads the answer until its body (ending in "too large") is in.
@@ -92,29 +91,6 @@ async fn an_answer_sent_before_the_body_was_read_reaches_the_client() {
     }
 }
 
-/// An upstream that reads each request's head, sends `answer` at once, and then holds the
-/// connection open without reading another byte.
-async fn answers_without_reading(answer: &'static [u8]) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let held = Arc::new(Mutex::new(Vec::new()));
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                match stream.read(&mut byte).await {
-                    Ok(1) => head.push(byte[0]),
-                    _ => break,
-                }
-            }
-            let _ = stream.write_all(answer).await;
-            held.lock().unwrap().push(stream);
-        }
-    });
-    address
-}
-
 /// The gateway in front of `upstream`, with a try timeout far longer than any answer here takes.
 async fn edge_to(dir: &Scratch, upstream: SocketAddr) -> (meshd::RunningServer, SocketAddr) {
     let source = format!(
@@ -127,7 +103,7 @@ async fn edge_to(dir: &Scratch, upstream: SocketAddr) -> (meshd::RunningServer, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_from_an_upstream_that_stops_reading_and_stays_open_reaches_the_client() {
-    let upstream = answers_without_reading(
+    let upstream = upstream_answering_unread(
         b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large",
     )
     .await;
@@ -144,7 +120,7 @@ async fn a_refusal_from_an_upstream_that_stops_reading_and_stays_open_reaches_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_while_the_client_is_still_sending_its_body_reaches_the_client() {
-    let upstream = answers_without_reading(
+    let upstream = upstream_answering_unread(
         b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 12\r\n\r\nunauthorized",
     )
     .await;

@@ -334,6 +334,30 @@ pub async fn one_shot_upstream() -> (SocketAddr, Arc<AtomicUsize>, tokio::task::
     (address, served, task)
 }
 
+/// A raw upstream that reads each request's head, sends `answer` at once, and then holds the
+/// connection open without reading another byte (of a body, say): a server that refuses an
+/// upload early and neither reads it nor closes.
+pub async fn upstream_answering_unread(answer: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tokio::io::AsyncReadExt::read(&mut stream, &mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let _ = stream.write_all(answer).await;
+            held.push(stream);
+        }
+    });
+    address
+}
+
 /// Options for a test meshd: admin on an ephemeral port, two workers, no access log, fast polling.
 pub fn test_options(inputs: Vec<PathBuf>) -> RunOptions {
     let mut options = RunOptions::new(inputs);
