@@ -54,7 +54,14 @@ impl GrpcServer {
         let port: u16 = line
             .strip_prefix("listening ")
             .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the grpc server said {line:?}"));
+            .unwrap_or_else(|| match line.is_empty() {
+                // python3 ended before its first line: an ImportError on stderr, above.
+                true => panic!(
+                    "the grpc server exited at start: its traceback is above; the gRPC tests \
+                     need PyPI grpcio and grpcio-health-checking (.ci/run installs them)"
+                ),
+                false => panic!("the grpc server said {line:?}"),
+            });
         GrpcServer {
             child,
             stdin,
