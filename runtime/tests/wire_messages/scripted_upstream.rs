@@ -1,9 +1,10 @@
-//! An upstream that answers each request with the bytes the test gives it, then closes; and the
-//! status meshd must give its client for them, by meshd's own response parser.
+//! An upstream that answers each request with the bytes the test gives it, then closes (or, for
+//! uploads, reads the body after answering); and the status meshd must give its client for them,
+//! by meshd's own response parser.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use bytes::BytesMut;
 use meshd::forward::http1::body_decoder::{BodyDecoder, Decoded};
@@ -29,6 +30,47 @@ pub fn scripted_upstream(next: Arc<Mutex<Vec<u8>>>) -> SocketAddr {
         }
     });
     address
+}
+
+/// An upstream that reads a request head, writes the bytes it was given and ends its side (FIN),
+/// says so on the receiver, then reads the request's body (`body` bytes, or until meshd closes) and
+/// closes: a server that answers an upload before reading it, and reads it afterwards.
+pub fn scripted_upload_upstream(
+    next: Arc<Mutex<Vec<u8>>>,
+    body: usize,
+) -> (SocketAddr, mpsc::Receiver<()>) {
+    let (answered, answers) = mpsc::channel();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut seen = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            let head_end = loop {
+                if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(end + 4);
+                }
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let answer = next.lock().unwrap().clone();
+            let _ = stream.write_all(&answer);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = answered.send(());
+            let mut read = seen.len() - head_end;
+            while read < body {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+        }
+    });
+    (address, answers)
 }
 
 /// The status meshd must give for an upstream that sent `bytes`: the upstream's when meshd's own
