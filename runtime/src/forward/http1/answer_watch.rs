@@ -20,7 +20,7 @@ use super::response_head::{parse_head, HeadParse, ResponseHead};
 #[derive(Debug)]
 pub struct AnswerWatch {
     head_request: bool,
-    /// The answer's head, once it is complete.
+    /// An early success's head, once it is complete.
     answer: Option<ResponseHead>,
     /// Nothing more is read: an answer is complete, or the upstream closed, failed or sent
     /// something unparsable (the read after the write reports those, from the same buffer).
@@ -37,20 +37,23 @@ impl AnswerWatch {
         }
     }
 
-    /// Reads what the upstream has sent so far: `Ready` when it has answered with a refusal
-    /// of the body, `Pending` otherwise (the caller is waiting on something else too, whose
-    /// waker is registered as well).
-    pub fn poll_refusal(&mut self, conn: &mut UpstreamConn, cx: &mut Context<'_>) -> Poll<()> {
+    /// Reads what the upstream has sent so far: `Ready` with the answer's head when it refuses
+    /// the body, `Pending` otherwise (the caller is waiting on something else too, whose waker
+    /// is registered as well). An early success is kept for [`AnswerWatch::take`].
+    pub fn poll_refusal(
+        &mut self,
+        conn: &mut UpstreamConn,
+        cx: &mut Context<'_>,
+    ) -> Poll<ResponseHead> {
         while !self.done {
             if !conn.read.is_empty() {
                 match parse_head(&mut conn.read, self.head_request) {
                     Ok(HeadParse::Complete(head)) => {
                         self.done = true;
-                        let refusal = !head.status.is_success();
-                        self.answer = Some(head);
-                        if refusal {
-                            return Poll::Ready(());
+                        if !head.status.is_success() {
+                            return Poll::Ready(head);
                         }
+                        self.answer = Some(head);
                         break;
                     }
                     Ok(HeadParse::Partial) => {}
@@ -70,7 +73,7 @@ impl AnswerWatch {
         Poll::Pending
     }
 
-    /// The answer read while writing, if one is complete.
+    /// The early success read while writing, if one is complete.
     pub fn take(&mut self) -> Option<ResponseHead> {
         self.answer.take()
     }

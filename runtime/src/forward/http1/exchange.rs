@@ -1,6 +1,7 @@
 //! One request/response exchange on a connection: write the request (head and body), watching
-//! for an answer meanwhile ([`AnswerWatch`]), then read until the response head is complete. The response body stays on the connection for
-//! [`crate::forward::response_body::UpstreamBody`] to stream.
+//! for an answer meanwhile ([`AnswerWatch`]), then read until the response head is complete. The
+//! response body stays on the connection for [`crate::forward::response_body::UpstreamBody`] to
+//! stream.
 
 use std::future::poll_fn;
 use std::io::ErrorKind;
@@ -69,8 +70,9 @@ impl ExchangeError {
 enum Written {
     /// Head and body were written whole.
     Whole,
-    /// The upstream refused the body while it was being written (see [`AnswerWatch`]).
-    Refused,
+    /// The upstream refused the body while it was being written, with this answer (see
+    /// [`AnswerWatch`]).
+    Refused(ResponseHead),
 }
 
 /// Sends `request` on `conn` and reads the response head.
@@ -88,17 +90,16 @@ pub async fn exchange(
             Some(head) => Ok(head),
             None => read_head(conn, request.head_request).await,
         },
-        Ok(Written::Refused) => unfinished(watch.take()),
+        Ok(Written::Refused(head)) => Ok(unfinished(head)),
         Err(error) => early_answer(conn, watch, request.head_request, error).await,
     }
 }
 
 /// The answer to a request whose body was not all sent: the connection is not used again (the
 /// rest of the body would be read as the next request).
-fn unfinished(answer: Option<ResponseHead>) -> Result<ResponseHead, ExchangeError> {
-    let mut head = answer.ok_or(ExchangeError::Closed { partial: true })?;
+fn unfinished(mut head: ResponseHead) -> ResponseHead {
     head.keep_alive = false;
-    Ok(head)
+    head
 }
 
 /// An upstream may answer before it has read the whole body and close the connection: the write
@@ -118,10 +119,7 @@ async fn early_answer(
         Some(head) => Some(head),
         None => read_head(conn, head_request).await.ok(),
     };
-    match answer {
-        Some(head) => unfinished(Some(head)),
-        None => Err(failed),
-    }
+    answer.map(unfinished).ok_or(failed)
 }
 
 /// What the body offers next: a piece, nothing at once (time to send what is gathered), or
@@ -129,7 +127,7 @@ async fn early_answer(
 enum Step {
     Piece(Option<Result<bytes::Bytes, BodyError>>),
     Flush,
-    Refused,
+    Refused(ResponseHead),
 }
 
 /// Writes the head and the body as it arrives: pieces already at hand are gathered into one
@@ -148,19 +146,19 @@ async fn write_with_body(
     loop {
         let step = poll_fn(|cx| match body.poll_next(cx) {
             Poll::Pending if !out.is_empty() => Poll::Ready(Step::Flush),
-            Poll::Pending => watch.poll_refusal(conn, cx).map(|()| Step::Refused),
+            Poll::Pending => watch.poll_refusal(conn, cx).map(Step::Refused),
             Poll::Ready(piece) => Poll::Ready(Step::Piece(piece)),
         })
         .await;
         match step {
             Step::Flush => {
-                if let Written::Refused = write_out(conn, &out, watch).await? {
-                    return Ok(Written::Refused);
+                if let refused @ Written::Refused(_) = write_out(conn, &out, watch).await? {
+                    return Ok(refused);
                 }
                 out.clear();
                 continue;
             }
-            Step::Refused => return Ok(Written::Refused),
+            Step::Refused(head) => return Ok(Written::Refused(head)),
             Step::Piece(None) => break,
             Step::Piece(Some(Err(error))) => return Err(ExchangeError::ClientBody(error)),
             Step::Piece(Some(Ok(data))) => {
@@ -172,8 +170,8 @@ async fn write_with_body(
             }
         }
         if out.len() >= WRITE_BATCH {
-            if let Written::Refused = write_out(conn, &out, watch).await? {
-                return Ok(Written::Refused);
+            if let refused @ Written::Refused(_) = write_out(conn, &out, watch).await? {
+                return Ok(refused);
             }
             out.clear();
         }
@@ -201,7 +199,9 @@ async fn write_out(
                 Poll::Ready(Ok(n)) => written += n,
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(ExchangeError::Write(error))),
                 Poll::Pending => {
-                    return watch.poll_refusal(conn, cx).map(|()| Ok(Written::Refused))
+                    return watch
+                        .poll_refusal(conn, cx)
+                        .map(|h| Ok(Written::Refused(h)))
                 }
             }
         }
@@ -209,7 +209,9 @@ async fn write_out(
         match Pin::new(&mut conn.stream).poll_flush(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(Written::Whole)),
             Poll::Ready(Err(error)) => Poll::Ready(Err(ExchangeError::Write(error))),
-            Poll::Pending => watch.poll_refusal(conn, cx).map(|()| Ok(Written::Refused)),
+            Poll::Pending => watch
+                .poll_refusal(conn, cx)
+                .map(|h| Ok(Written::Refused(h))),
         }
     })
     .await
