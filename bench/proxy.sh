@@ -68,13 +68,7 @@ haproxy_conf http http "$HAPROXY_HTTP_PORT" 'http-request set-header X-Forwarded
   http-reuse always'
 haproxy_conf tcp tcp "$HAPROXY_TCP_PORT" '' ''
 
-cat > "$WORK/plain.mesh" <<MESH
-gateway bench {
-  listen "127.0.0.1:$MESHD_PORT"
-  route all { match * prefix "/" public forward upstream }
-}
-service upstream { endpoints ["127.0.0.1:$UPSTREAM_PORT"] timeout 5s }
-MESH
+sed "s/@PORT@/$MESHD_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/plain_proxy.mesh > "$WORK/plain.mesh"
 taskset -c "$PROXY_CORE" "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>"$WORK/meshd.log" & PIDS+=($!)
 
 wait_for "http://127.0.0.1:$UPSTREAM_PORT/"

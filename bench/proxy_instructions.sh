@@ -51,13 +51,7 @@ nginx_conf "$WORK/proxy.conf" "$NGINX_PORT" "master_process off;" 'location / {
     proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Host $host; }' \
   "upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }"
-cat > "$WORK/plain.mesh" <<MESH
-gateway bench {
-  listen "127.0.0.1:$MESHD_PORT"
-  route all { match * prefix "/" public forward upstream }
-}
-service upstream { endpoints ["127.0.0.1:$UPSTREAM_PORT"] timeout 5s }
-MESH
+sed "s/@PORT@/$MESHD_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/plain_proxy.mesh > "$WORK/plain.mesh"
 
 WRK_HEADERS=()
 nginx_conf "$WORK/otlp.conf" "$OTLP_SINK_PORT" "" 'location /v1/traces { client_body_buffer_size 4m; return 200; }' ""

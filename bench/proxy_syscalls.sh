@@ -20,13 +20,7 @@ need perf || { echo "perf (linux-perf) is required" >&2; exit 1; }
 source "$(dirname "$0")/reference_nginx.sh"
 start_upstream 1 "$UPSTREAM_PORT"
 start_nginx_proxy 0 "$NGINX_PORT" "$UPSTREAM_PORT"
-cat > "$WORK/plain.mesh" <<MESH
-gateway bench {
-  listen "127.0.0.1:$MESHD_PORT"
-  route all { match * prefix "/" public forward upstream }
-}
-service upstream { endpoints ["127.0.0.1:$UPSTREAM_PORT"] timeout 5s }
-MESH
+sed "s/@PORT@/$MESHD_PORT/; s/@UPSTREAM@/$UPSTREAM_PORT/" runtime/benches/plain_proxy.mesh > "$WORK/plain.mesh"
 taskset -c 0 "$MESHD" run "$WORK/plain.mesh" --no-access-log --workers 1 --admin 127.0.0.1:0 2>"$WORK/meshd.log" & MESHD_PID=$!
 PIDS+=("$MESHD_PID")
 for port in "$UPSTREAM_PORT" "$NGINX_PORT" "$MESHD_PORT"; do wait_for "http://127.0.0.1:$port/"; done
