@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use mesh_sidecar_support::{metric, Mesh, MESH_PERMISSIVE};
-use support::{client, eventually, send, upstream_answering_unread};
+use support::{client, eventually, post_upload, send, upstream_answering_unread};
 use tokio::sync::watch;
 
 /// riker's app: HTTP/1.1 only; echoes each request's body, once `release` says so. `held`
@@ -148,7 +148,6 @@ async fn between_sidecars_http1_keeps_a_connection_per_call_in_flight() {
 /// A 32 MiB upload from picard's app to riker, whose app refuses it at once and stops reading:
 /// each sidecar watches for the answer while it writes, so the 413 comes back through both.
 async fn refused_upload_through(name: &str, program: &str) -> String {
-    use std::io::{Read, Write};
     let app = upstream_answering_unread(
         b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large",
     )
@@ -156,32 +155,7 @@ async fn refused_upload_through(name: &str, program: &str) -> String {
     let mesh = Mesh::start_with_apps(name, program, &[], &[("riker", app)]).await;
     let outbound = mesh.sidecar("picard").outbound;
     tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(outbound).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
-            .unwrap();
-        let mut writer = stream.try_clone().unwrap();
-        let length = 32usize << 20;
-        std::thread::spawn(move || {
-            let head =
-                format!("POST /upload HTTP/1.1\r\nHost: riker\r\nContent-Length: {length}\r\n\r\n");
-            let _ = writer.write_all(head.as_bytes());
-            let piece = vec![b'x'; 64 << 10];
-            for _ in 0..length / piece.len() {
-                if writer.write_all(&piece).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut answer = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while !answer.ends_with(b"too large") {
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&chunk[..n]),
-            }
-        }
-        String::from_utf8_lossy(&answer).into_owned()
+        post_upload(outbound, "riker", 32 << 20, 32 << 20, "too large")
     })
     .await
     .unwrap()

@@ -13,55 +13,18 @@ mod http1_wire;
 mod scratch;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use support::{start_mesh, upstream_answering_unread, Scratch};
+use support::{post_upload, start_mesh, upstream_answering_unread, Scratch};
 
-/// Posts a body of `length` bytes to `edge` (written by a thread of its own, whatever happens to
-/// the connection) and reads the answer until its body (ending in "too large") is in.
+/// Posts a body of `length` bytes to `edge` and reads the answer until its body ("too large") is
+/// in.
 fn post_large(edge: SocketAddr, length: usize) -> String {
-    post(edge, length, length, "too large")
-}
-
-/// Posts a head declaring `length` bytes and then `sent` of them (written by a thread of its own,
-/// which then holds the connection open), and reads the answer until it ends with `end` or the
-/// connection ends.
-fn post(edge: SocketAddr, length: usize, sent: usize, end: &str) -> String {
-    let mut stream = TcpStream::connect(edge).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let head =
-            format!("POST /upload HTTP/1.1\r\nHost: edge\r\nContent-Length: {length}\r\n\r\n");
-        let _ = writer.write_all(head.as_bytes());
-        let piece = vec![b'x'; 64 * 1024];
-        let mut left = sent;
-        while left > 0 {
-            let n = left.min(piece.len());
-            if writer.write_all(&piece[..n]).is_err() {
-                return;
-            }
-            left -= n;
-        }
-        // Dropping this clone leaves the connection open: a client that has not sent the rest.
-    });
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !String::from_utf8_lossy(&answer).ends_with(end) {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&chunk[..n]),
-        }
-    }
-    String::from_utf8_lossy(&answer).into_owned()
+    post_upload(edge, "edge", length, length, "too large")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,11 +35,7 @@ async fn an_answer_sent_before_the_body_was_read_reaches_the_client() {
     })
     .await;
     let dir = Scratch::new("early-answer");
-    let source = format!(
-        "gateway edge {{\n  listen \"127.0.0.1:0\"\n  route upload {{ match POST \"/upload\" public forward store }}\n}}\nservice store {{ endpoints [\"{upstream}\"] }}\n"
-    );
-    let server = start_mesh(&dir, &source).await;
-    let edge = server.listener("edge").unwrap();
+    let (_server, edge) = edge_to(&dir, upstream).await;
     for n in 1..=3 {
         let answer = tokio::task::spawn_blocking(move || post_large(edge, 8 << 20))
             .await
@@ -128,9 +87,11 @@ async fn a_refusal_while_the_client_is_still_sending_its_body_reaches_the_client
     let (_server, edge) = edge_to(&dir, upstream).await;
     // 64 KiB of a 1 MiB body, and then the client waits: meshd has written what it got and waits
     // for more, when the upstream's answer comes.
-    let answer = tokio::task::spawn_blocking(move || post(edge, 1 << 20, 64 << 10, "unauthorized"))
-        .await
-        .unwrap();
+    let answer = tokio::task::spawn_blocking(move || {
+        post_upload(edge, "edge", 1 << 20, 64 << 10, "unauthorized")
+    })
+    .await
+    .unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "got {answer:?}");
     assert!(
         answer.to_ascii_lowercase().contains("connection: close"),
@@ -186,10 +147,11 @@ async fn an_early_success_from_an_upstream_that_goes_on_reading_gets_the_whole_b
     let dir = Scratch::new("early-success");
     let (_server, edge) = edge_to(&dir, upstream).await;
     let length = 64 << 20;
-    let answer =
-        tokio::task::spawn_blocking(move || post(edge, length, length, &format!("{length:>12}")))
-            .await
-            .unwrap();
+    let answer = tokio::task::spawn_blocking(move || {
+        post_upload(edge, "edge", length, length, &format!("{length:>12}"))
+    })
+    .await
+    .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "got {answer:?}");
     assert!(
         answer.ends_with(&format!("received {length:>12}")),

@@ -358,6 +358,48 @@ pub async fn upstream_answering_unread(answer: &'static [u8]) -> SocketAddr {
     address
 }
 
+/// Posts to `address` (`Host: host`) a head declaring `length` bytes of body and then `sent` of
+/// them, written by a thread of its own whatever happens to the connection (which it then leaves
+/// open: a client that has not sent the rest), and reads the answer until it ends with `end` or
+/// the connection ends (60 s at most). Blocking: call it from `spawn_blocking`.
+pub fn post_upload(
+    address: SocketAddr,
+    host: &str,
+    length: usize,
+    sent: usize,
+    end: &str,
+) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let head = format!("POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n");
+    std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let piece = vec![b'x'; 64 * 1024];
+        let mut left = sent;
+        while left > 0 {
+            let n = left.min(piece.len());
+            if writer.write_all(&piece[..n]).is_err() {
+                return;
+            }
+            left -= n;
+        }
+        // Dropping this clone leaves the connection open.
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !answer.ends_with(end.as_bytes()) {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Options for a test meshd: admin on an ephemeral port, two workers, no access log, fast polling.
 pub fn test_options(inputs: Vec<PathBuf>) -> RunOptions {
     let mut options = RunOptions::new(inputs);
