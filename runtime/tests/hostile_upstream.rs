@@ -17,7 +17,7 @@
 mod meshd_process;
 mod wire_messages;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -41,7 +41,6 @@ const FIRST: usize = 1024;
 /// back until meshd closed the connection.
 fn upload_exchange(edge: SocketAddr, answered: &mpsc::Receiver<()>) -> Result<Vec<u8>, String> {
     let mut stream = TcpStream::connect(edge).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(HANG)).unwrap();
     let head = format!(
         "POST /upload HTTP/1.1\r\nHost: edge\r\nConnection: close\r\nContent-Length: {UPLOAD}\r\n\r\n"
     );
@@ -57,16 +56,7 @@ fn upload_exchange(edge: SocketAddr, answered: &mpsc::Receiver<()>) -> Result<Ve
     // meshd may have answered and closed already: what it sent decides.
     let _ = stream.write_all(&[b'x'; UPLOAD - FIRST]);
     let _ = stream.shutdown(Shutdown::Write);
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(answer),
-            Ok(n) => answer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(answer),
-            Err(e) => return Err(format!("reading meshd's answer: {e}")),
-        }
-    }
+    read_until_closed(&mut stream)
 }
 
 fn check_case(

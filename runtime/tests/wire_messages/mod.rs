@@ -376,6 +376,13 @@ pub fn exchange(edge: SocketAddr, bytes: &[u8]) -> Result<Vec<u8>, String> {
     // meshd may refuse and close before everything is written: what it read decides.
     let _ = stream.write_all(bytes);
     let _ = stream.shutdown(Shutdown::Write);
+    read_until_closed(&mut stream)
+}
+
+/// What meshd sends on `stream` until it closes the connection (a reset after its answer counts as
+/// a close); an error when it neither answers nor closes within [`HANG`].
+pub fn read_until_closed(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+    stream.set_read_timeout(Some(HANG)).unwrap();
     let mut answer = Vec::new();
     loop {
         let mut chunk = [0u8; 16 * 1024];
