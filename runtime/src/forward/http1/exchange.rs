@@ -82,16 +82,22 @@ pub async fn exchange(
 ) -> Result<ResponseHead, ExchangeError> {
     let mut watch = AnswerWatch::new(request.head_request);
     let written = match request.body {
-        None => write_out(conn, request.head, &mut watch).await,
-        Some(body) => write_with_body(conn, request.head, body, request.chunked, &mut watch).await,
+        // A head alone: a failed write is the write's failure (a stale kept-alive connection,
+        // retried on a fresh one when the request allows); nothing can have been answered early.
+        None => write_out(conn, request.head, &mut watch).await?,
+        Some(body) => {
+            match write_with_body(conn, request.head, body, request.chunked, &mut watch).await {
+                Ok(written) => written,
+                Err(error) => return early_answer(conn, watch, request.head_request, error).await,
+            }
+        }
     };
     match written {
-        Ok(Written::Whole) => match watch.take() {
+        Written::Whole => match watch.take() {
             Some(head) => Ok(head),
             None => read_head(conn, request.head_request).await,
         },
-        Ok(Written::Refused(head)) => Ok(unfinished(head)),
-        Err(error) => early_answer(conn, watch, request.head_request, error).await,
+        Written::Refused(head) => Ok(unfinished(head)),
     }
 }
 
